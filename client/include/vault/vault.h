@@ -1,0 +1,241 @@
+/*
+ * vault.h - client library for vaultd, the encrypted personal-data vault.
+ *
+ * This is the only installed header. A program links -lvaultclient, opens a
+ * connection with vault_connect() and calls one function per operation. All
+ * calls are synchronous; one connection must not be used by two threads at
+ * once (open one connection per thread instead, they are cheap).
+ *
+ * Errors: every function that can fail returns 0 on success or a positive
+ * vault_error code. The same codes travel on the wire (PROTOCOL.md), so a
+ * code returned here is either detected locally (VAULT_E_IO, VAULT_E_NOMEM,
+ * VAULT_E_PROTO_*) or was sent by the server. vault_strerror() and
+ * vault_error_name() describe any code; vault_last_message() returns the
+ * server's message for the last failed call, which may name a field but
+ * never contains a value.
+ *
+ * Ownership: strings and objects returned through out-parameters belong to
+ * the caller and are released with the matching *_free() function. Values
+ * read from the vault are personal data: the free functions wipe them.
+ */
+#ifndef VAULT_VAULT_H
+#define VAULT_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VAULT_PROTOCOL_VERSION 1
+
+/*
+ * Stable error codes, grouped in bands. Never renumber; add at the end of a
+ * band. The wire carries the number, its name and a message.
+ */
+enum vault_error {
+	VAULT_OK = 0,
+
+	/* 100-199: framing and protocol */
+	VAULT_E_PROTO_FRAME = 100,       /* malformed frame or message encoding */
+	VAULT_E_PROTO_FRAME_TOO_LARGE = 101, /* frame larger than the limit */
+	VAULT_E_PROTO_VERSION = 102,     /* unsupported protocol version */
+	VAULT_E_PROTO_UNKNOWN_OP = 103,  /* no such operation */
+	VAULT_E_PROTO_TYPE = 104,        /* an argument has the wrong type */
+	VAULT_E_PROTO_MISSING = 105,     /* a required argument is missing */
+	VAULT_E_PROTO_UNKNOWN_ARG = 106, /* an argument the operation does not take */
+
+	/* 200-299: request content */
+	VAULT_E_PURPOSE = 200,           /* missing or unknown purpose */
+	VAULT_E_UNKNOWN_FIELD = 201,     /* no such field */
+	VAULT_E_INVALID_VALUE = 202,     /* a value failed validation */
+	VAULT_E_TOO_LARGE = 203,         /* a value or document exceeds its size limit */
+	VAULT_E_LIMIT = 204,             /* too many fields, documents or tokens */
+	VAULT_E_TOKEN_KIND = 205,        /* that token kind does not apply to that field */
+	VAULT_E_REASON = 206,            /* unknown deletion reason */
+	VAULT_E_EMPTY = 207,             /* the field or document has no value */
+
+	/* 300-399: records and tokens */
+	VAULT_E_BAD_TOKEN = 300,         /* not a token this vault issued */
+	VAULT_E_NOT_FOUND = 301,         /* no such record or document */
+	VAULT_E_DELETED = 302,           /* the record was deleted */
+	VAULT_E_STALE_TOKEN = 303,       /* the field changed since the token was issued */
+	VAULT_E_CONFLICT = 304,          /* the record changed meanwhile; retry */
+
+	/* 400-499: authorization (policy) */
+	VAULT_E_DENIED = 400,            /* the caller may not do this */
+	VAULT_E_SEALED = 401,            /* the vault is sealed */
+
+	/* 500-599: server and storage */
+	VAULT_E_INTERNAL = 500,          /* a bug; the request had no effect */
+	VAULT_E_NOMEM = 501,             /* out of memory */
+	VAULT_E_STORAGE = 502,           /* the store failed; the request had no effect */
+	VAULT_E_NO_SPACE = 503,          /* map or disk full; the request had no effect */
+	VAULT_E_CRYPTO = 504,            /* stored data failed authentication */
+	VAULT_E_BUSY = 505,              /* too many pending requests; retry later */
+	VAULT_E_SHUTTING_DOWN = 506,     /* the server is stopping */
+	VAULT_E_IO = 507,                /* local I/O error (client side: see errno) */
+	VAULT_E_CONFIG = 508,            /* bad configuration */
+	VAULT_E_KEYRING = 509,           /* key ring missing, unreadable or corrupt */
+};
+
+/* A short English description of code; never NULL. */
+const char *vault_strerror(int code);
+/* The stable name of code, such as "VAULT_E_BAD_TOKEN"; never NULL. */
+const char *vault_error_name(int code);
+
+/* Why the data is being used: every data request names one (PROTOCOL.md). */
+enum vault_purpose {
+	VAULT_PURPOSE_TRANSACTIONAL = 1, /* orders and communication about them */
+	VAULT_PURPOSE_MARKETING = 2,     /* offers, unless the person opted out */
+	VAULT_PURPOSE_MAINTENANCE = 3,   /* service maintenance and diagnosis */
+	VAULT_PURPOSE_SECURITY = 4,      /* security and fraud prevention */
+	VAULT_PURPOSE_LEGAL = 5,         /* disclosures required by law or courts */
+};
+
+/* Field tokens (PROTOCOL.md, "Tokens", says what each reveals). */
+enum vault_token_kind {
+	VAULT_TOKEN_OPAQUE = 1,        /* random-looking, one per request */
+	VAULT_TOKEN_CARD = 2,          /* card number: digits, same length, last four kept */
+	VAULT_TOKEN_DETERMINISTIC = 3, /* same value in the same field, same token */
+};
+
+/* Why a record was deleted; kept in its tombstone. */
+enum vault_delete_reason {
+	VAULT_DELETE_SUBJECT_REQUEST = 1, /* the person (or their agent) asked */
+	VAULT_DELETE_RETENTION = 2,       /* retention period ended */
+	VAULT_DELETE_ADMINISTRATIVE = 3,  /* operator decision (duplicates, tests) */
+};
+
+/* One connection to vaultd. */
+struct vault;
+
+/*
+ * Connect to the vault listening on the Unix socket at socket_path.
+ * On success *out is a new connection, to be closed with vault_close().
+ * Returns 0, VAULT_E_IO (errno tells why) or VAULT_E_NOMEM.
+ */
+int vault_connect(const char *socket_path, struct vault **out);
+/* Close the connection and free it. Accepts NULL. */
+void vault_close(struct vault *v);
+/*
+ * The server's message for the last call on v that failed, or "" if the
+ * last failure was local or the last call succeeded. Valid until the next
+ * call on v.
+ */
+const char *vault_last_message(const struct vault *v);
+/* Set the receive timeout for calls on v, in milliseconds (0: none). */
+int vault_set_timeout(struct vault *v, unsigned int timeout_ms);
+
+/*
+ * A set of field values and documents: what create and update send and what
+ * read returns. Field names are those of PROTOCOL.md ("email", ...).
+ */
+struct vault_record;
+
+int vault_record_new(struct vault_record **out);
+/* Wipe and free. Accepts NULL. */
+void vault_record_free(struct vault_record *r);
+/* Set field to a NUL-terminated value (copied). Replaces an earlier value. */
+int vault_record_set(struct vault_record *r, const char *field, const char *value);
+/*
+ * Add a document (copied). name and content_type are NUL-terminated;
+ * data may hold any bytes.
+ */
+int vault_record_add_document(struct vault_record *r, const char *name,
+    const char *content_type, const void *data, size_t len);
+/* The value of field, or NULL if absent. Valid while r lives. */
+const char *vault_record_get(const struct vault_record *r, const char *field);
+/* Number of fields set, and the i-th field's name and value. */
+size_t vault_record_field_count(const struct vault_record *r);
+int vault_record_field_at(const struct vault_record *r, size_t i,
+    const char **name, const char **value);
+/* Number of documents, and the i-th one. Pointers valid while r lives. */
+size_t vault_record_document_count(const struct vault_record *r);
+int vault_record_document_at(const struct vault_record *r, size_t i,
+    uint32_t *slot, const char **name, const char **content_type,
+    const void **data, size_t *len);
+
+/*
+ * Store a new record. On success *record_token is the record's token
+ * (NUL-terminated, free with vault_free()).
+ */
+int vault_create(struct vault *v, enum vault_purpose purpose,
+    const struct vault_record *fields, char **record_token);
+
+/*
+ * Read a record. fields lists the field names wanted (NULL and 0 for all);
+ * with_documents also fetches the documents. *out is a new record.
+ */
+int vault_read(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, const char *const *fields, size_t nfields,
+    int with_documents, struct vault_record **out);
+
+/*
+ * Update a record: set the fields and add the documents in set (may be
+ * NULL), clear the nclear fields named in clear, and remove the documents
+ * whose slots are listed in remove_slots. All or nothing.
+ */
+int vault_update(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, const struct vault_record *set,
+    const char *const *clear, size_t nclear,
+    const uint32_t *remove_slots, size_t nremove);
+
+/* Delete a record for good (crypto-shredding); see SECURITY.md. */
+int vault_delete(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, enum vault_delete_reason reason);
+
+/*
+ * Issue a token of the given kind for one field of a record. *token is
+ * NUL-terminated; free with vault_free().
+ */
+int vault_tokenize(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, const char *field, enum vault_token_kind kind,
+    char **token);
+
+/* One answer of vault_detokenize(). */
+struct vault_detokenized {
+	int error;         /* 0, or why this token did not resolve */
+	const char *field; /* the field the token stands for (NULL on error) */
+	const char *value; /* its value (NULL on error) */
+};
+
+/*
+ * Resolve ntokens field tokens in one request. On success *results is an
+ * array of ntokens answers in the order asked, each with its own error, to
+ * be freed with vault_detokenized_free(*results, ntokens).
+ */
+int vault_detokenize(struct vault *v, enum vault_purpose purpose,
+    const char *const *tokens, size_t ntokens,
+    struct vault_detokenized **results);
+void vault_detokenized_free(struct vault_detokenized *results, size_t n);
+
+/* A no-op round trip: checks the connection and the protocol version. */
+int vault_ping(struct vault *v);
+
+/* Server facts for vaultctl status. */
+struct vault_status {
+	uint32_t protocol_version;
+	uint64_t records;       /* live records */
+	uint64_t tombstones;    /* deleted records */
+	uint32_t kek_epoch;     /* current key-encryption key epoch */
+	uint64_t uptime_seconds;
+};
+int vault_status(struct vault *v, struct vault_status *out);
+
+/* Free a string returned by this library (wipes it first). Accepts NULL. */
+void vault_free(char *s);
+
+/* Names of purposes, token kinds and reasons, and back (0 if unknown). */
+const char *vault_purpose_name(enum vault_purpose p);
+enum vault_purpose vault_purpose_from_name(const char *name);
+const char *vault_token_kind_name(enum vault_token_kind k);
+enum vault_token_kind vault_token_kind_from_name(const char *name);
+const char *vault_delete_reason_name(enum vault_delete_reason r);
+enum vault_delete_reason vault_delete_reason_from_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,154 @@
+/*
+ * harness.c - running vaultd for end-to-end tests (see harness.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <vault/vault.h>
+
+#include "harness.h"
+
+void
+vaultd_path(const struct vaultd_proc *p, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", p->dir, name);
+}
+
+char *
+read_file_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap + 1);
+	size_t r;
+	while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(b, cap * 2 + 1);
+			if (nb == NULL) {
+				free(b);
+				b = NULL;
+				break;
+			}
+			b = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (b) {
+		b[n] = '\0';
+		*len = n;
+	}
+	return b;
+}
+
+static void
+spawn(struct vaultd_proc *p)
+{
+	const char *bin = getenv("VAULTD");
+	cr_assert_not_null(bin, "VAULTD is not set (run through meson test)");
+	p->pid = fork();
+	cr_assert(p->pid >= 0);
+	if (p->pid == 0) {
+		FILE *lf = freopen(p->log, "a", stderr);
+		(void)lf;
+		execl(bin, bin, "--dev", "-c", p->config, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait until it answers (up to 10 s). */
+	for (int i = 0; i < 1000; i++) {
+		struct vault *v;
+		if (vault_connect(p->socket, &v) == 0) {
+			int rc = vault_ping(v);
+			vault_close(v);
+			if (rc == 0)
+				return;
+		}
+		int st;
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+			p->pid = 0;
+			size_t n;
+			char *log = read_file_all(p->log, &n);
+			cr_assert_fail("vaultd exited during start: %s", log ? log : "(no log)");
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_fail("vaultd did not start within 10 s");
+}
+
+void
+vaultd_start(struct vaultd_proc *p, const char *extra_ini)
+{
+	memset(p, 0, sizeof(*p));
+	const char *tmp = getenv("TMPDIR");
+	snprintf(p->dir, sizeof(p->dir), "%s/vault-e2e-XXXXXX", tmp ? tmp : "/tmp");
+	cr_assert_not_null(mkdtemp(p->dir));
+	char run[300];
+	snprintf(run, sizeof(run), "%s/run", p->dir);
+	cr_assert_eq(mkdir(run, 0700), 0);
+	snprintf(p->socket, sizeof(p->socket), "%s/run/vaultd.sock", p->dir);
+	snprintf(p->config, sizeof(p->config), "%s/vaultd.conf", p->dir);
+	snprintf(p->log, sizeof(p->log), "%s/vaultd.log", p->dir);
+	FILE *f = fopen(p->config, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	    "[server]\nsocket_path = %s\nworkers = 2\n"
+	    "[storage]\ndata_dir = %s/data\nmap_size_bytes = 256M\n"
+	    "[keys]\nkeyring_path = %s/keys/keyring\nroot_key_path = %s/keys/root.key\n",
+	    p->socket, p->dir, p->dir, p->dir);
+	if (extra_ini)
+		fputs(extra_ini, f);
+	fclose(f);
+	spawn(p);
+}
+
+void
+vaultd_restart(struct vaultd_proc *p)
+{
+	spawn(p);
+}
+
+int
+vaultd_stop(struct vaultd_proc *p)
+{
+	int st = 0;
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, SIGTERM);
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &st, 0);
+	p->pid = 0;
+	return -1;
+}
+
+void
+vaultd_cleanup(struct vaultd_proc *p)
+{
+	if (p->pid > 0)
+		vaultd_stop(p);
+	if (p->dir[0] != '\0') {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", p->dir);
+	}
+}

@@ -1,0 +1,38 @@
+/*
+ * harness.h - start and stop a real vaultd for end-to-end tests.
+ *
+ * Each test gets a fresh temporary directory holding the data directory,
+ * the socket directory, development keys and a configuration file. The
+ * server binary comes from $VAULTD (set by meson).
+ */
+#ifndef VAULT_TESTS_HARNESS_H
+#define VAULT_TESTS_HARNESS_H
+
+#include <sys/types.h>
+
+struct vaultd_proc {
+	pid_t pid;
+	char dir[256];
+	char socket[512];
+	char config[512];
+	char log[512];
+};
+
+/*
+ * Write a configuration (extra_ini appended, may be NULL) into a new
+ * temporary directory and start vaultd --dev with it; wait until it
+ * answers ping. Aborts the test on failure.
+ */
+void vaultd_start(struct vaultd_proc *p, const char *extra_ini);
+/* Start again on the same directory (after vaultd_stop or a kill). */
+void vaultd_restart(struct vaultd_proc *p);
+/* SIGTERM and wait; returns the exit status (or -1 if killed). */
+int vaultd_stop(struct vaultd_proc *p);
+/* Stop if running and remove the directory. */
+void vaultd_cleanup(struct vaultd_proc *p);
+/* Path of a file inside the test directory. */
+void vaultd_path(const struct vaultd_proc *p, const char *name, char *out, size_t len);
+/* Read a whole file into a malloc'd buffer (NULL-terminated); *len its size. */
+char *read_file_all(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * config.c - configuration parsing with inih (see config.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <vault/vault.h>
+
+#include "config.h"
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->socket_path, sizeof(c->socket_path), "var/run/vaultd.sock");
+	c->workers = 2;
+	c->max_connections = 1024;
+	c->max_pending_per_connection = 128;
+	c->max_frame_bytes = 4u << 20;
+	snprintf(c->data_dir, sizeof(c->data_dir), "var/data");
+	c->map_size_bytes = (size_t)16 << 30;
+	c->group_commit_max = 512;
+	snprintf(c->keyring_path, sizeof(c->keyring_path), "var/keys/keyring");
+	snprintf(c->root_key_path, sizeof(c->root_key_path), "var/keys/root.key");
+	c->dev_create_keys = 0;
+	c->max_document_bytes = 1u << 20;
+	c->max_documents_per_record = 16;
+	c->max_tokens_per_request = 1024;
+	c->max_fields_per_request = 64;
+	snprintf(c->default_calling_code, sizeof(c->default_calling_code), "1");
+}
+
+struct parse_state {
+	struct config *c;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int
+parse_size(const char *v, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || v[0] == '-')
+		return -1;
+	unsigned long long mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1ull << 10;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1ull << 20;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1ull << 30;
+	else if (*end != '\0')
+		return -1;
+	if (mul != 1 && end[1] != '\0')
+		return -1;
+	if (n > SIZE_MAX / mul)
+		return -1;
+	*out = (size_t)(n * mul);
+	return 0;
+}
+
+static int
+parse_uint(const char *v, unsigned *out)
+{
+	size_t n;
+	if (parse_size(v, &n) != 0 || n > 0xffffffffu)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+copy_str(char *dst, size_t cap, const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+enum kind { K_STR, K_UINT, K_SIZE, K_BOOL };
+
+struct option {
+	const char *section, *name;
+	enum kind kind;
+	size_t offset, cap;
+};
+
+#define O(sec, field, kind) { sec, #field, kind, offsetof(struct config, field), \
+	sizeof(((struct config *)0)->field) }
+
+static const struct option options[] = {
+	O("server", socket_path, K_STR),
+	O("server", workers, K_UINT),
+	O("server", max_connections, K_UINT),
+	O("server", max_pending_per_connection, K_UINT),
+	O("server", max_frame_bytes, K_SIZE),
+	O("storage", data_dir, K_STR),
+	O("storage", map_size_bytes, K_SIZE),
+	O("storage", group_commit_max, K_UINT),
+	O("keys", keyring_path, K_STR),
+	O("keys", root_key_path, K_STR),
+	O("keys", dev_create_keys, K_BOOL),
+	O("limits", max_document_bytes, K_SIZE),
+	O("limits", max_documents_per_record, K_UINT),
+	O("limits", max_tokens_per_request, K_UINT),
+	O("limits", max_fields_per_request, K_UINT),
+	O("records", default_calling_code, K_STR),
+};
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *ps = user;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct option *o = &options[i];
+		if (strcmp(o->section, section) != 0 || strcmp(o->name, name) != 0)
+			continue;
+		char *p = (char *)ps->c + o->offset;
+		int bad = 0;
+		switch (o->kind) {
+		case K_STR: bad = copy_str(p, o->cap, value); break;
+		case K_UINT: bad = parse_uint(value, (unsigned *)(void *)p); break;
+		case K_SIZE: bad = parse_size(value, (size_t *)(void *)p); break;
+		case K_BOOL: bad = parse_bool(value, (int *)(void *)p); break;
+		}
+		if (bad) {
+			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value", section, name);
+			ps->failed = 1;
+			return 0;
+		}
+		return 1;
+	}
+	snprintf(ps->err, ps->errlen, "[%s] %s: unknown option", section, name);
+	ps->failed = 1;
+	return 0;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct parse_state ps = { c, err, errlen, 0 };
+	int rc = ini_parse(path, handler, &ps);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return VAULT_E_CONFIG;
+	}
+	if (rc == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return VAULT_E_CONFIG;
+	}
+	if (rc > 0) {
+		if (!ps.failed)
+			snprintf(err, errlen, "syntax error");
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s:%d: %s", path, rc, err);
+		snprintf(err, errlen, "%s", msg);
+		return VAULT_E_CONFIG;
+	}
+	return config_check(c, err, errlen);
+}
+
+int
+config_check(const struct config *c, char *err, size_t errlen)
+{
+	const char *msg = NULL;
+	if (c->workers < 1 || c->workers > 64)
+		msg = "[server] workers must be 1..64";
+	else if (c->max_connections < 1 || c->max_connections > 1000000)
+		msg = "[server] max_connections must be 1..1000000";
+	else if (c->max_pending_per_connection < 1 || c->max_pending_per_connection > 65536)
+		msg = "[server] max_pending_per_connection must be 1..65536";
+	else if (c->max_frame_bytes < 4096 || c->max_frame_bytes > (256u << 20))
+		msg = "[server] max_frame_bytes must be 4K..256M";
+	else if (c->map_size_bytes < (1u << 20))
+		msg = "[storage] map_size_bytes must be at least 1M";
+	else if (c->group_commit_max < 1 || c->group_commit_max > 65536)
+		msg = "[storage] group_commit_max must be 1..65536";
+	else if (c->max_document_bytes < 1 || c->max_document_bytes + 4096 > c->max_frame_bytes)
+		msg = "[limits] max_document_bytes must be at least 1 and leave 4K of max_frame_bytes";
+	else if (c->max_documents_per_record > 64)
+		msg = "[limits] max_documents_per_record must be 0..64";
+	else if (c->max_tokens_per_request < 1 || c->max_tokens_per_request > 100000)
+		msg = "[limits] max_tokens_per_request must be 1..100000";
+	else if (c->max_fields_per_request < 1 || c->max_fields_per_request > 1024)
+		msg = "[limits] max_fields_per_request must be 1..1024";
+	else if (strspn(c->default_calling_code, "0123456789") != strlen(c->default_calling_code) ||
+	    strlen(c->default_calling_code) > 3 || c->default_calling_code[0] == '0')
+		msg = "[records] default_calling_code must be 1-3 digits";
+	if (msg != NULL) {
+		snprintf(err, errlen, "%s", msg);
+		return VAULT_E_CONFIG;
+	}
+	return 0;
+}

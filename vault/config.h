@@ -1,0 +1,45 @@
+/*
+ * config.h - vaultd's configuration: defaults, the INI file, and checks.
+ *
+ * Every option is documented in vaultd.conf.example; the defaults are the
+ * development setup of `make run` (everything under ./var).
+ */
+#ifndef VAULT_CONFIG_H
+#define VAULT_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+	/* [server] */
+	char socket_path[256];
+	unsigned workers;
+	unsigned max_connections;
+	unsigned max_pending_per_connection;
+	size_t max_frame_bytes;
+	/* [storage] */
+	char data_dir[256];
+	size_t map_size_bytes;
+	unsigned group_commit_max;
+	/* [keys] */
+	char keyring_path[256];
+	char root_key_path[256];
+	int dev_create_keys;   /* create root key and ring if both are absent */
+	/* [limits] */
+	size_t max_document_bytes;
+	unsigned max_documents_per_record;
+	unsigned max_tokens_per_request;
+	unsigned max_fields_per_request;
+	/* [records] */
+	char default_calling_code[8];
+};
+
+void config_defaults(struct config *c);
+/*
+ * Read path (INI) over the current values. On error returns VAULT_E_CONFIG
+ * and writes a message naming the line and option to err.
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Check ranges and relations between options. */
+int config_check(const struct config *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * seal.h - encryption of field values and documents under a record's data
+ * key, and wrapping of data keys under a key-encryption key.
+ *
+ * Both use XChaCha20-Poly1305 (192-bit random nonces, so random nonces
+ * never collide in practice, and no dependency on AES-NI). The associated
+ * data binds every ciphertext to its place: a field ciphertext to its record
+ * id, field id, document slot and data-key version; a wrapped data key to
+ * its record id, data-key version and epoch. A ciphertext copied to another
+ * record or field, or a wrapped key moved to another record, fails to open.
+ */
+#ifndef VAULT_CRYPTO_SEAL_H
+#define VAULT_CRYPTO_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEK_BYTES 32
+#define SEAL_NONCE_BYTES 24
+#define SEAL_TAG_BYTES 16
+#define SEAL_OVERHEAD (SEAL_NONCE_BYTES + SEAL_TAG_BYTES)
+#define WRAPPED_DEK_BYTES (DEK_BYTES + SEAL_OVERHEAD)
+
+/* Where a ciphertext belongs. */
+struct seal_place {
+	uint64_t record_id;
+	uint32_t dek_version;
+	uint8_t field;   /* field id, or FIELD_DOCUMENT and a slot */
+	uint16_t slot;
+};
+
+/* Encrypt pt[0..len) to out[0..len + SEAL_OVERHEAD). Returns 0. */
+int seal_field(const uint8_t *dek, const struct seal_place *place,
+    const uint8_t *pt, size_t len, uint8_t *out);
+/*
+ * Decrypt ct[0..ct_len) to out[0..ct_len - SEAL_OVERHEAD). Returns 0 or
+ * VAULT_E_CRYPTO (wrong key, wrong place, or tampered).
+ */
+__attribute__((warn_unused_result))
+int open_field(const uint8_t *dek, const struct seal_place *place,
+    const uint8_t *ct, size_t ct_len, uint8_t *out);
+
+int wrap_dek(const uint8_t *kek, uint32_t epoch, uint64_t record_id,
+    uint32_t dek_version, const uint8_t *dek, uint8_t out[WRAPPED_DEK_BYTES]);
+__attribute__((warn_unused_result))
+int unwrap_dek(const uint8_t *kek, uint32_t epoch, uint64_t record_id,
+    uint32_t dek_version, const uint8_t in[WRAPPED_DEK_BYTES], uint8_t *dek);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * dispatch.c - request checks common to every operation, then the handler
+ * (see ops/op.h). Like a careful command processor: decode under limits,
+ * check the version, look the operation up, check argument names and the
+ * purpose centrally, and only then call the operation.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common/msg.h"
+#include "dispatch.h"
+#include "reply.h"
+#include "server.h"
+
+static const char *const common_args[] = { "v", "id", "op", "purpose" };
+#define NCOMMON 4
+#define MAX_ARGS 16
+
+static int
+check_args(const msgpack_object *root, const struct op *op)
+{
+	const char *allowed[NCOMMON + MAX_ARGS + 1];
+	size_t n = 0;
+	for (size_t i = 0; i < NCOMMON; i++)
+		allowed[n++] = common_args[i];
+	for (const char *const *a = op->args; *a != NULL && n < NCOMMON + MAX_ARGS; a++)
+		allowed[n++] = *a;
+	allowed[n] = NULL;
+	const msgpack_object *bad;
+	return msg_check_keys(root, allowed, &bad);
+}
+
+static enum vault_purpose
+parse_purpose(const msgpack_object *root, int *rc)
+{
+	const char *s;
+	size_t len;
+	char name[32];
+	*rc = msg_get_str(root, "purpose", 1, &s, &len);
+	if (*rc != 0) {
+		*rc = VAULT_E_PURPOSE;
+		return 0;
+	}
+	if (len >= sizeof(name)) {
+		*rc = VAULT_E_PURPOSE;
+		return 0;
+	}
+	memcpy(name, s, len);
+	name[len] = '\0';
+	enum vault_purpose p = vault_purpose_from_name(name);
+	if (p == 0)
+		*rc = VAULT_E_PURPOSE;
+	return p;
+}
+
+void
+dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
+    msgpack_zone *zone, uid_t uid, gid_t gid, struct buf *out,
+    struct write_op **wop)
+{
+	struct server *srv = ctx->srv;
+	/* Each container element is an object; tokens dominate large requests. */
+	struct mp_limits lim = {
+		REQUEST_MAX_DEPTH,
+		(size_t)srv->cfg.max_tokens_per_request + 8u * srv->cfg.max_fields_per_request + 256,
+	};
+	msgpack_object root;
+	struct request req = { 0 };
+	struct op_error err = { 0 };
+	const char *opname;
+	size_t oplen;
+	uint64_t version = 0;
+	int rc;
+
+	*wop = NULL;
+	msgpack_zone_clear(zone);
+	if ((rc = msg_decode(body, len, &lim, zone, &root)) != 0) {
+		reply_error_code(out, 0, rc, NULL, rc == VAULT_E_LIMIT ?
+		    "request nests too deep or holds too many items" :
+		    "request is not a well-formed msgpack map");
+		return;
+	}
+	if ((rc = msg_get_uint(&root, "id", 1, &req.id)) != 0) {
+		reply_error_code(out, 0, rc, "id", "every request needs an unsigned integer id");
+		return;
+	}
+	if ((rc = msg_get_uint(&root, "v", 1, &version)) != 0) {
+		reply_error_code(out, req.id, rc, "v", "every request needs the protocol version v");
+		return;
+	}
+	if (version != VAULT_PROTOCOL_VERSION) {
+		reply_error_code(out, req.id, VAULT_E_PROTO_VERSION, "v",
+		    "this server speaks protocol version 1");
+		return;
+	}
+	if ((rc = msg_get_str(&root, "op", 1, &opname, &oplen)) != 0) {
+		reply_error_code(out, req.id, rc, "op", "every request needs an operation name");
+		return;
+	}
+	const struct op *op = op_lookup(opname, oplen);
+	if (op == NULL) {
+		reply_error_code(out, req.id, VAULT_E_PROTO_UNKNOWN_OP, "op", NULL);
+		return;
+	}
+	if ((rc = check_args(&root, op)) != 0) {
+		reply_error_code(out, req.id, rc, NULL, rc == VAULT_E_PROTO_UNKNOWN_ARG ?
+		    "the operation does not take one of the arguments given" :
+		    "argument names must be strings, each given once");
+		return;
+	}
+	if (op->needs_purpose) {
+		req.purpose = parse_purpose(&root, &rc);
+		if (rc != 0) {
+			reply_error_code(out, req.id, rc, "purpose",
+			    "purpose is transactional, marketing, maintenance, security or legal");
+			return;
+		}
+	} else if (msg_get(&root, "purpose") != NULL) {
+		reply_error_code(out, req.id, VAULT_E_PROTO_UNKNOWN_ARG, "purpose",
+		    "this operation takes no purpose");
+		return;
+	}
+	req.args = &root;
+	req.uid = uid;
+	req.gid = gid;
+	ctx->now = time(NULL);
+
+	if ((rc = mdb_txn_renew(ctx->txn)) != 0) {
+		reply_error_code(out, req.id, store_error(rc), NULL, NULL);
+		return;
+	}
+	if (op->kind == OP_READ) {
+		msgpack_packer pk;
+		size_t start = reply_begin(out, &pk, req.id);
+		rc = op->read(ctx, &req, &pk, &err);
+		if (rc != 0) {
+			reply_abandon(out, start);
+			reply_error(out, req.id, &err);
+		} else {
+			reply_end(out, start, req.id, srv->cfg.max_frame_bytes);
+		}
+	} else {
+		void *state = NULL;
+		rc = op->prepare(ctx, &req, &state, &err);
+		if (rc != 0) {
+			reply_error(out, req.id, &err);
+		} else {
+			struct write_op *w = calloc(1, sizeof(*w));
+			if (w == NULL) {
+				op->free_state(state);
+				reply_error_code(out, req.id, VAULT_E_NOMEM, NULL, NULL);
+			} else {
+				w->op = op;
+				w->request_id = req.id;
+				w->state = state;
+				*wop = w;
+			}
+		}
+	}
+	mdb_txn_reset(ctx->txn);
+	sodium_memzero(ctx->dek, 32);
+	buf_clear(&ctx->scratch);
+}

@@ -1,0 +1,179 @@
+/*
+ * main.c - vaultd: options, configuration, hardening, keys, store, serve.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <vault/vault.h>
+
+#include "config.h"
+#include "crypto/token.h"
+#include "keys/keyring.h"
+#include "log.h"
+#include "server.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vaultd [-c FILE] [--dev] [--check]\n"
+	    "  -c, --config FILE  read configuration from FILE (see vaultd.conf.example)\n"
+	    "      --dev          development mode: create a root key and key ring\n"
+	    "                     on first start (NOT for production)\n"
+	    "      --check        check the configuration and exit\n"
+	    "  -h, --help         this text\n");
+}
+
+/* Personal data must not end up in a core file or be read via ptrace. */
+static void
+harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* A private directory: created 0700 if missing, refused if others may enter. */
+static int
+private_dir(const char *dir, const char *what)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT || mkdir(dir, 0700) != 0 || stat(dir, &st) != 0) {
+			log_error("%s %s: %s", what, dir, strerror(errno));
+			return VAULT_E_CONFIG;
+		}
+	}
+	if (!S_ISDIR(st.st_mode) || (st.st_mode & 077) || st.st_uid != geteuid()) {
+		log_error("%s %s must be a directory owned by this user with mode 0700 "
+		    "(it is %03o)", what, dir, st.st_mode & 0777);
+		return VAULT_E_CONFIG;
+	}
+	return 0;
+}
+
+static int
+parent_dir(const char *path, const char *what)
+{
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	return private_dir(dirname(tmp), what);
+}
+
+static int
+load_keys(struct server *srv, int dev)
+{
+	const struct config *c = &srv->cfg;
+	const char *why = NULL;
+	int rc;
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	if (root == NULL)
+		return VAULT_E_NOMEM;
+
+	if ((rc = parent_dir(c->keyring_path, "key directory")) != 0 ||
+	    (rc = parent_dir(c->root_key_path, "root key directory")) != 0)
+		goto out;
+	if (dev && access(c->root_key_path, F_OK) != 0 && access(c->keyring_path, F_OK) != 0) {
+		log_warn("**************************************************************");
+		log_warn("DEVELOPMENT KEYS: creating a root key and key ring in %s.", c->keyring_path);
+		log_warn("The root key sits next to the data it protects. NOT FOR PRODUCTION.");
+		log_warn("**************************************************************");
+		if ((rc = keyring_root_key_create(c->root_key_path, root, &why)) != 0 ||
+		    (rc = keyring_create(c->keyring_path, root, &srv->keyring, &why)) != 0)
+			goto out;
+	} else {
+		if ((rc = keyring_root_key_read(c->root_key_path, root, &why)) != 0) {
+			log_error("root key %s: %s", c->root_key_path, why);
+			why = NULL;
+			goto out;
+		}
+		if ((rc = keyring_load(c->keyring_path, root, &srv->keyring, &why)) != 0)
+			goto out;
+		if (dev)
+			log_warn("running with DEVELOPMENT KEYS from %s: NOT FOR PRODUCTION",
+			    c->keyring_path);
+	}
+	rc = token_keys_derive(srv->keyring, &srv->tokens);
+out:
+	if (rc != 0 && why != NULL)
+		log_error("key ring %s: %s", c->keyring_path, why);
+	sodium_free(root);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dev", no_argument, NULL, 'd' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct server srv;
+	const char *config_path = NULL;
+	int dev = 0, check = 0, ch, rc;
+	char err[512];
+
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'd': dev = 1; break;
+		case 'k': check = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	harden();
+	config_defaults(&srv.cfg);
+	if (config_path != NULL && config_load(&srv.cfg, config_path, err, sizeof(err)) != 0) {
+		log_error("configuration: %s", err);
+		return 1;
+	}
+	if (config_check(&srv.cfg, err, sizeof(err)) != 0) {
+		log_error("configuration: %s", err);
+		return 1;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialize");
+		return 1;
+	}
+	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0 ||
+	    (rc = load_keys(&srv, dev)) != 0) {
+		log_error("not starting: %s", vault_strerror(rc));
+		return 1;
+	}
+	const char *why;
+	if ((rc = store_open(&srv.store, srv.cfg.data_dir, srv.cfg.map_size_bytes,
+	    srv.cfg.max_connections + 64, &why)) != 0) {
+		log_error("store %s: %s", srv.cfg.data_dir, why);
+		return 1;
+	}
+	rc = server_run(&srv);
+	store_close(&srv.store);
+	token_keys_free(srv.tokens);
+	keyring_free(srv.keyring);
+	if (rc != 0) {
+		log_error("stopped with error: %s", vault_strerror(rc));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * create.c - "create": store a new record, return its token and any field
+ * tokens asked for with it.
+ */
+#include <sodium.h>
+
+#include "common/msg.h"
+#include "keys/keyring.h"
+#include "vault/crypto/seal.h"
+#include "vault/crypto/token.h"
+#include "vault/record/access.h"
+#include "vault/record/input.h"
+#include "vault/record/write.h"
+#include "vault/server.h"
+#include "issue.h"
+#include "op.h"
+
+static const char *const args[] = { "fields", "documents", "tokens", NULL };
+
+static int
+prepare(struct read_ctx *ctx, const struct request *req, void **state,
+    struct op_error *err)
+{
+	const msgpack_object_map *fields = NULL;
+	const msgpack_object_array *docs = NULL, *tokens = NULL;
+	struct record_input *in = input_new();
+	int rc;
+
+	if (in == NULL)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	if ((rc = msg_get_map(req->args, "fields", 1, &fields)) != 0 ||
+	    (rc = msg_get_array(req->args, "documents", 0, &docs)) != 0 ||
+	    (rc = msg_get_array(req->args, "tokens", 0, &tokens)) != 0) {
+		op_fail(err, rc, NULL, "create takes fields (map), documents and tokens (arrays)");
+		goto fail;
+	}
+	if ((rc = input_parse_fields(ctx, fields, in, err)) != 0 ||
+	    (docs && (rc = input_parse_documents(ctx, docs, in, err)) != 0) ||
+	    (tokens && (rc = input_parse_tokens(ctx, tokens, in, err)) != 0))
+		goto fail;
+	if (in->nvalues == 0 && in->ndocs == 0) {
+		rc = op_fail(err, VAULT_E_EMPTY, "fields", "a record needs a field or a document");
+		goto fail;
+	}
+	struct plain_values vals = { 0 };
+	for (unsigned i = 0; i < in->nvalues; i++)
+		vals.p[in->values[i].id] = in->data.data + in->values[i].off;
+	if ((rc = tokens_check(in->tokens, in->ntokens, &vals, err)) != 0)
+		goto fail;
+	*state = in;
+	return 0;
+fail:
+	input_free(in);
+	return rc;
+}
+
+static int
+apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct record_input *in = state;
+	struct server *srv = ctx->srv;
+	struct record r = { 0 };
+	struct plain_values vals = { 0 };
+	uint8_t card_ct[CARD_CT_BYTES];
+	char tok[TOKEN_MAX_LEN + 1];
+	uint64_t id = (*ctx->next_id)++;
+	int rc;
+
+	r.dek_version = 1;
+	r.kek_epoch = keyring_current(srv->keyring, KEYRING_KEK);
+	r.created = r.updated = (uint64_t)ctx->now;
+	randombytes_buf(ctx->dek, DEK_BYTES);
+	wrap_dek(keyring_key(srv->keyring, KEYRING_KEK, r.kek_epoch), r.kek_epoch,
+	    id, r.dek_version, ctx->dek, r.wrapped_dek);
+
+	/* Seal every value into one scratch block sized up front, so the
+	 * pointers kept in r stay valid. */
+	size_t need = 0;
+	for (unsigned i = 0; i < in->nvalues; i++)
+		need += in->values[i].len + SEAL_OVERHEAD;
+	buf_clear(&ctx->ct);
+	if ((rc = buf_reserve(&ctx->ct, need)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	uint8_t *ct = ctx->ct.data;
+	for (unsigned i = 0; i < in->nvalues; i++) {
+		const struct input_value *v = &in->values[i];
+		struct seal_place pl = { id, r.dek_version, v->id, 0 };
+		seal_field(ctx->dek, &pl, in->data.data + v->off, v->len, ct);
+		r.fields[i].id = v->id;
+		r.fields[i].ct = ct;
+		r.fields[i].ct_len = v->len + SEAL_OVERHEAD;
+		r.gen[v->id] = 1;
+		vals.p[v->id] = in->data.data + v->off;
+		vals.len[v->id] = v->len;
+		ct += v->len + SEAL_OVERHEAD;
+	}
+	r.nfields = in->nvalues;
+	ctx->ct.len = need;
+
+	r.next_slot = 1;
+	for (unsigned i = 0; i < in->ndocs; i++) {
+		if ((rc = document_store(ctx, id, &r, in->data.data + in->docs[i].off,
+		    in->docs[i].len)) != 0)
+			return op_fail(err, rc, NULL, NULL);
+	}
+
+	/* Result: {"record": token, "tokens": [...]} */
+	token_record_make(srv->tokens, id, tok);
+	msgpack_pack_map(pk, 2);
+	mp_cstr(pk, "record");
+	mp_cstr(pk, tok);
+	mp_cstr(pk, "tokens");
+	if ((rc = tokens_issue(ctx, id, &r, ctx->dek, in->tokens, in->ntokens, &vals,
+	    card_ct, pk, err)) != 0)
+		return rc;
+
+	if ((rc = record_store(ctx, id, &r, MDB_APPEND)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	return 0;
+}
+
+static void
+free_state(void *state)
+{
+	input_free(state);
+}
+
+const struct op op_create = {
+	.name = "create",
+	.kind = OP_WRITE,
+	.needs_purpose = 1,
+	.args = args,
+	.prepare = prepare,
+	.apply = apply,
+	.free_state = free_state,
+};

@@ -1,0 +1,99 @@
+/*
+ * delete.c - "delete": crypto-shredding. In one transaction the record's
+ * wrapped data key, field ciphertexts, documents, card token, deterministic
+ * index entries go, and a tombstone (id, time, reason; no personal data)
+ * takes its place so its tokens answer VAULT_E_DELETED. What survives in
+ * freed pages and backups is SECURITY.md's subject.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/msg.h"
+#include "vault/record/access.h"
+#include "vault/record/write.h"
+#include "vault/server.h"
+#include "args.h"
+#include "issue.h"
+#include "op.h"
+
+static const char *const args[] = { "record", "reason", NULL };
+
+struct delete_state {
+	uint64_t id;
+	uint8_t reason;
+};
+
+static int
+prepare(struct read_ctx *ctx, const struct request *req, void **state,
+    struct op_error *err)
+{
+	const char *s;
+	size_t len;
+	char name[32];
+	int rc;
+	struct delete_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	if ((rc = arg_record(ctx->srv, req, &st->id, err)) != 0)
+		goto fail;
+	if ((rc = msg_get_str(req->args, "reason", 1, &s, &len)) != 0) {
+		op_fail(err, rc, "reason", "reason must be a string");
+		goto fail;
+	}
+	if (len >= sizeof(name) || (memcpy(name, s, len), name[len] = '\0',
+	    (st->reason = (uint8_t)vault_delete_reason_from_name(name)) == 0)) {
+		rc = op_fail(err, VAULT_E_REASON, "reason",
+		    "reason is subject_request, retention or administrative");
+		goto fail;
+	}
+	*state = st;
+	return 0;
+fail:
+	free(st);
+	return rc;
+}
+
+static int
+apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct delete_state *st = state;
+	struct store *s = &ctx->srv->store;
+	struct record r;
+	uint8_t kb[8];
+	int rc;
+
+	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
+		return op_fail(err, rc, "record", NULL);
+	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++)
+		if ((rc = tokens_forget_field(ctx, st->id, &r, fid)) != 0)
+			return op_fail(err, rc, NULL, NULL);
+	while (r.ndocs > 0)
+		if ((rc = document_delete(ctx, st->id, &r, r.doc_slots[0])) != 0)
+			return op_fail(err, rc, NULL, NULL);
+	store_put_id(kb, st->id);
+	MDB_val k = { 8, kb };
+	if ((rc = mdb_del(ctx->txn, s->records, &k, NULL)) != 0)
+		return op_fail(err, store_error(rc), NULL, NULL);
+	struct tombstone t = { st->reason, (uint64_t)ctx->now };
+	uint8_t tb[TOMBSTONE_BYTES];
+	tombstone_encode(&t, tb);
+	MDB_val v = { sizeof(tb), tb };
+	if ((rc = mdb_put(ctx->txn, s->tombstones, &k, &v, 0)) != 0)
+		return op_fail(err, store_error(rc), NULL, NULL);
+
+	msgpack_pack_map(pk, 1);
+	mp_cstr(pk, "deleted_at");
+	msgpack_pack_uint64(pk, t.deleted_at);
+	return 0;
+}
+
+const struct op op_delete = {
+	.name = "delete",
+	.kind = OP_WRITE,
+	.needs_purpose = 1,
+	.args = args,
+	.prepare = prepare,
+	.apply = apply,
+	.free_state = free,
+};

@@ -1,0 +1,170 @@
+/*
+ * detokenize.c - "detokenize": many field tokens resolved in one request,
+ * each with its own answer. Every token is authenticated before any
+ * storage lookup (token.h).
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/msg.h"
+#include "vault/crypto/seal.h"
+#include "vault/crypto/token.h"
+#include "vault/record/access.h"
+#include "vault/server.h"
+#include "op.h"
+
+static const char *const args[] = { "tokens", NULL };
+
+/* The record a deterministic tag belongs to: the first live one indexed. */
+static int
+det_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id,
+    uint8_t *field)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(ctx->txn, ctx->srv->store.det_index, &cur);
+	if (rc != 0)
+		return store_error(rc);
+	MDB_val k = { TOKEN_TAG_BYTES, (void *)ref->tag }, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int result = VAULT_E_NOT_FOUND;
+	if (rc == 0 && k.mv_size == TOKEN_TAG_BYTES + 8 && v.mv_size == 1 &&
+	    memcmp(k.mv_data, ref->tag, TOKEN_TAG_BYTES) == 0) {
+		*id = store_get_id((const uint8_t *)k.mv_data + TOKEN_TAG_BYTES);
+		*field = *(const uint8_t *)v.mv_data;
+		result = 0;
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		result = store_error(rc);
+	}
+	mdb_cursor_close(cur);
+	return result;
+}
+
+static int
+card_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id)
+{
+	MDB_val k = { TOKEN_TAG_BYTES, (void *)ref->tag }, v;
+	int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
+	if (rc != 0)
+		return store_error(rc);
+	if (v.mv_size != 8)
+		return VAULT_E_CRYPTO;
+	*id = store_get_id(v.mv_data);
+	return 0;
+}
+
+struct cache {
+	uint64_t id;   /* record whose key is in ctx->dek; 0: none */
+	struct record r;
+};
+
+/* Resolve one token; on success pack its answer with pk. */
+static int
+resolve(struct read_ctx *ctx, struct cache *c, const msgpack_object *o,
+    msgpack_packer *pk, const char **why)
+{
+	struct token_ref ref;
+	uint64_t id = 0;
+	uint8_t field = 0;
+	int rc;
+
+	*why = NULL;
+	if (o->type != MSGPACK_OBJECT_STR)
+		return VAULT_E_PROTO_TYPE;
+	if (token_parse(ctx->srv->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0)
+		return VAULT_E_BAD_TOKEN;
+	switch (ref.type) {
+	case TOKEN_OPAQUE:
+		id = ref.record_id;
+		field = ref.field;
+		break;
+	case TOKEN_DET:
+		if ((rc = det_lookup(ctx, &ref, &id, &field)) != 0) {
+			*why = "no live record holds this value";
+			return rc;
+		}
+		break;
+	case TOKEN_CARD:
+		if ((rc = card_lookup(ctx, &ref, &id)) != 0) {
+			*why = "card token unknown, or its record was deleted or changed";
+			return rc;
+		}
+		field = FIELD_CARD_NUMBER;
+		break;
+	default:
+		*why = "a record token is not a field token";
+		return VAULT_E_TOKEN_KIND;
+	}
+	if (c->id != id) {
+		c->id = 0;
+		if ((rc = record_load(ctx->srv, ctx->txn, id, &c->r, NULL)) != 0)
+			return rc;
+		if ((rc = record_unwrap(ctx->srv, id, &c->r, ctx->dek)) != 0)
+			return rc;
+		c->id = id;
+	}
+	const struct record_field *f = record_field_get(&c->r, field);
+	if (ref.type == TOKEN_OPAQUE && c->r.gen[field] != ref.field_gen)
+		return VAULT_E_STALE_TOKEN;
+	if (ref.type == TOKEN_CARD && (!c->r.has_card_token ||
+	    c->r.card_gen != c->r.gen[FIELD_CARD_NUMBER]))
+		return VAULT_E_STALE_TOKEN;
+	if (f == NULL)
+		return VAULT_E_STALE_TOKEN;
+	size_t off, len;
+	buf_clear(&ctx->scratch);
+	if ((rc = record_open_field(ctx->dek, id, &c->r, f, &ctx->scratch, &off, &len)) != 0)
+		return rc;
+	msgpack_pack_map(pk, 3);
+	mp_cstr(pk, "ok");
+	msgpack_pack_true(pk);
+	mp_cstr(pk, "field");
+	mp_cstr(pk, field_by_id(field)->name);
+	mp_cstr(pk, "value");
+	mp_str(pk, ctx->scratch.data + off, len);
+	buf_clear(&ctx->scratch);
+	return 0;
+}
+
+static int
+detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
+    struct op_error *err)
+{
+	const msgpack_object_array *tokens;
+	struct cache c = { 0 };
+	int rc;
+
+	if ((rc = msg_get_array(req->args, "tokens", 1, &tokens)) != 0)
+		return op_fail(err, rc, "tokens", "tokens must be an array of strings");
+	if (tokens->size > ctx->srv->cfg.max_tokens_per_request)
+		return op_fail(err, VAULT_E_LIMIT, "tokens", "more tokens than max_tokens_per_request");
+
+	msgpack_pack_map(pk, 1);
+	mp_cstr(pk, "results");
+	msgpack_pack_array(pk, tokens->size);
+	for (uint32_t i = 0; i < tokens->size; i++) {
+		const char *why;
+		rc = resolve(ctx, &c, &tokens->ptr[i], pk, &why);
+		if (rc == 0)
+			continue;
+		msgpack_pack_map(pk, 4);
+		mp_cstr(pk, "ok");
+		msgpack_pack_false(pk);
+		mp_cstr(pk, "code");
+		msgpack_pack_int(pk, rc);
+		mp_cstr(pk, "name");
+		mp_cstr(pk, vault_error_name(rc));
+		mp_cstr(pk, "message");
+		mp_cstr(pk, why ? why : vault_strerror(rc));
+	}
+	sodium_memzero(ctx->dek, DEK_BYTES);
+	return 0;
+}
+
+const struct op op_detokenize = {
+	.name = "detokenize",
+	.kind = OP_READ,
+	.needs_purpose = 1,
+	.args = args,
+	.read = detokenize,
+};

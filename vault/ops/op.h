@@ -1,0 +1,107 @@
+/*
+ * op.h - the operation table and what a handler gets.
+ *
+ * One file per operation (ops/<name>.c) defines a `const struct op`. The
+ * dispatcher (dispatch.c) checks the common arguments, the argument names
+ * and the purpose centrally, then calls the handler: read operations run on
+ * the worker with a read transaction; write operations are prepared on the
+ * worker (arguments validated and normalized, so bad input is refused
+ * without touching the writer) and applied by the writer inside its batch
+ * transaction.
+ *
+ * A handler packs exactly one msgpack object, the result, or returns an
+ * error code and fills a struct op_error whose strings are static (they
+ * never hold request data, so no personal data can reach an error).
+ */
+#ifndef VAULT_OPS_OP_H
+#define VAULT_OPS_OP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <vault/vault.h>
+
+#include "common/buf.h"
+
+struct server;
+
+struct op_error {
+	int code;
+	const char *field;   /* the offending field or argument, if any */
+	const char *message; /* static text; NULL: vault_strerror(code) */
+};
+
+static inline int
+op_fail(struct op_error *e, int code, const char *field, const char *message)
+{
+	e->code = code;
+	e->field = field;
+	e->message = message;
+	return code;
+}
+
+struct request {
+	uint64_t id;
+	enum vault_purpose purpose; /* 0 for operations without one */
+	const msgpack_object *args; /* the whole request map */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* What a read handler or a write preparer may use (one per worker). */
+struct read_ctx {
+	struct server *srv;
+	MDB_txn *txn;        /* a live read transaction */
+	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
+	struct buf scratch;  /* plaintext scratch, wiped after each request */
+	time_t now;
+};
+
+/* What an apply handler gets (the writer's). */
+struct write_ctx {
+	struct server *srv;
+	MDB_txn *txn;
+	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
+	struct buf ct;       /* ciphertexts of the record being written */
+	struct buf enc;      /* the record's encoding */
+	struct buf copy;     /* the record as loaded (map pointers die on write) */
+	struct buf doc;      /* a document being sealed */
+	uint64_t *next_id;   /* record id allocator */
+	time_t now;
+};
+
+enum op_kind {
+	OP_READ,
+	OP_WRITE,
+};
+
+struct op {
+	const char *name;
+	enum op_kind kind;
+	int needs_purpose;
+	const char *const *args;  /* allowed arguments besides v, id, op, purpose */
+	int (*read)(struct read_ctx *ctx, const struct request *req,
+	    msgpack_packer *pk, struct op_error *err);
+	int (*prepare)(struct read_ctx *ctx, const struct request *req,
+	    void **state, struct op_error *err);
+	/*
+	 * Must detect every refusal before its first write to the
+	 * transaction; any error returned after a write must be one of
+	 * VAULT_E_STORAGE, VAULT_E_NO_SPACE, VAULT_E_NOMEM, VAULT_E_INTERNAL,
+	 * which make the writer abort and retry the batch without this op.
+	 */
+	int (*apply)(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+	    struct op_error *err);
+	void (*free_state)(void *state);
+};
+
+/* The table, sorted by name for bsearch. */
+const struct op *op_lookup(const char *name, size_t len);
+
+extern const struct op op_create, op_delete, op_detokenize, op_ping,
+    op_read, op_status, op_tokenize, op_update;
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * table.c - the operation table, sorted by name and searched with bsearch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+static const struct op *const ops[] = {
+	&op_create,
+	&op_delete,
+	&op_detokenize,
+	&op_ping,
+	&op_read,
+	&op_status,
+	&op_tokenize,
+	&op_update,
+};
+
+struct key {
+	const char *name;
+	size_t len;
+};
+
+static int
+cmp(const void *k, const void *e)
+{
+	const struct key *key = k;
+	const char *name = (*(const struct op *const *)e)->name;
+	size_t n = strlen(name);
+	int c = memcmp(key->name, name, key->len < n ? key->len : n);
+	if (c != 0)
+		return c;
+	return key->len < n ? -1 : key->len > n;
+}
+
+const struct op *
+op_lookup(const char *name, size_t len)
+{
+	struct key k = { name, len };
+	const struct op *const *e = bsearch(&k, ops, sizeof(ops) / sizeof(ops[0]),
+	    sizeof(ops[0]), cmp);
+	return e ? *e : NULL;
+}

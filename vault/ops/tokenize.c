@@ -1,0 +1,125 @@
+/*
+ * tokenize.c - "tokenize": field tokens for an existing record.
+ */
+#include <stdlib.h>
+
+#include <sodium.h>
+
+#include "common/msg.h"
+#include "vault/record/access.h"
+#include "vault/record/input.h"
+#include "vault/record/write.h"
+#include "vault/server.h"
+#include "args.h"
+#include "issue.h"
+#include "op.h"
+
+static const char *const args[] = { "record", "tokens", NULL };
+
+struct tokenize_state {
+	uint64_t id;
+	struct record_input *in;
+};
+
+static void
+free_state(void *state)
+{
+	struct tokenize_state *st = state;
+	if (st == NULL)
+		return;
+	input_free(st->in);
+	free(st);
+}
+
+static int
+prepare(struct read_ctx *ctx, const struct request *req, void **state,
+    struct op_error *err)
+{
+	const msgpack_object_array *tokens = NULL;
+	struct tokenize_state *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (st == NULL || (st->in = input_new()) == NULL) {
+		free_state(st);
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	}
+	if ((rc = arg_record(ctx->srv, req, &st->id, err)) != 0)
+		goto fail;
+	if ((rc = msg_get_array(req->args, "tokens", 1, &tokens)) != 0) {
+		op_fail(err, rc, "tokens", "tokens must be an array of {field, kind}");
+		goto fail;
+	}
+	if ((rc = input_parse_tokens(ctx, tokens, st->in, err)) != 0)
+		goto fail;
+	if (st->in->ntokens == 0) {
+		rc = op_fail(err, VAULT_E_EMPTY, "tokens", "no tokens asked for");
+		goto fail;
+	}
+	*state = st;
+	return 0;
+fail:
+	free_state(st);
+	return rc;
+}
+
+static int
+apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct tokenize_state *st = state;
+	struct record_input *in = st->in;
+	struct plain_values vals = { 0 };
+	struct record r;
+	uint8_t card_ct[CARD_CT_BYTES];
+	int rc, indexed = 0;
+
+	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
+		return op_fail(err, rc, "record", NULL);
+	if ((rc = record_unwrap(ctx->srv, st->id, &r, ctx->dek)) != 0)
+		return op_fail(err, rc, "record", NULL);
+
+	/* Card and deterministic tokens need the plaintext; opaque ones don't. */
+	size_t offs[FIELD_MAX + 1] = { 0 };
+	buf_clear(&ctx->doc);
+	for (unsigned i = 0; i < r.nfields; i++) {
+		const struct record_field *f = &r.fields[i];
+		vals.p[f->id] = (const uint8_t *)""; /* present */
+		for (unsigned j = 0; j < in->ntokens; j++) {
+			if (in->tokens[j].field != f->id || in->tokens[j].kind == VAULT_TOKEN_OPAQUE)
+				continue;
+			size_t len;
+			if ((rc = record_open_field(ctx->dek, st->id, &r, f, &ctx->doc,
+			    &offs[f->id], &len)) != 0)
+				return op_fail(err, rc, "record", NULL);
+			vals.len[f->id] = len;
+			indexed = 1;
+			break;
+		}
+	}
+	/* Pointers only now: the buffer may have moved while it grew. */
+	for (unsigned i = 0; i < r.nfields; i++)
+		if (vals.len[r.fields[i].id] != 0)
+			vals.p[r.fields[i].id] = ctx->doc.data + offs[r.fields[i].id];
+	if ((rc = tokens_check(in->tokens, in->ntokens, &vals, err)) != 0)
+		return rc;
+
+	msgpack_pack_map(pk, 1);
+	mp_cstr(pk, "tokens");
+	if ((rc = tokens_issue(ctx, st->id, &r, ctx->dek, in->tokens, in->ntokens,
+	    &vals, card_ct, pk, err)) != 0)
+		return rc;
+	if (indexed && (rc = record_store(ctx, st->id, &r, 0)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	sodium_memzero(card_ct, sizeof(card_ct));
+	return 0;
+}
+
+const struct op op_tokenize = {
+	.name = "tokenize",
+	.kind = OP_WRITE,
+	.needs_purpose = 1,
+	.args = args,
+	.prepare = prepare,
+	.apply = apply,
+	.free_state = free_state,
+};

@@ -1,0 +1,118 @@
+/*
+ * access.c - reading stored records (see access.h).
+ */
+#include <string.h>
+
+#include <vault/vault.h>
+
+#include "keys/keyring.h"
+#include "vault/server.h"
+#include "access.h"
+
+int
+record_load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
+    struct buf *copy)
+{
+	uint8_t kb[8];
+	store_put_id(kb, id);
+	MDB_val k = { 8, kb }, v;
+	int rc = mdb_get(txn, srv->store.records, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		rc = mdb_get(txn, srv->store.tombstones, &k, &v);
+		if (rc == 0)
+			return VAULT_E_DELETED;
+		return rc == MDB_NOTFOUND ? VAULT_E_NOT_FOUND : VAULT_E_STORAGE;
+	}
+	if (rc != 0)
+		return store_error(rc);
+	const uint8_t *data = v.mv_data;
+	if (copy != NULL) {
+		buf_clear(copy);
+		if ((rc = buf_append(copy, v.mv_data, v.mv_size)) != 0)
+			return rc;
+		data = copy->data;
+	}
+	return record_decode(data, v.mv_size, r);
+}
+
+int
+record_unwrap(struct server *srv, uint64_t id, const struct record *r,
+    uint8_t *dek)
+{
+	const uint8_t *kek = keyring_key(srv->keyring, KEYRING_KEK, r->kek_epoch);
+	if (kek == NULL)
+		return VAULT_E_CRYPTO;
+	return unwrap_dek(kek, r->kek_epoch, id, r->dek_version, r->wrapped_dek, dek);
+}
+
+int
+record_open_field(const uint8_t *dek, uint64_t id, const struct record *r,
+    const struct record_field *f, struct buf *out, size_t *off, size_t *len)
+{
+	struct seal_place pl = { id, r->dek_version, f->id, 0 };
+	size_t n = f->ct_len - SEAL_OVERHEAD;
+	int rc = buf_reserve(out, n + 1);
+	if (rc != 0)
+		return rc;
+	if ((rc = open_field(dek, &pl, f->ct, f->ct_len, out->data + out->len)) != 0)
+		return rc;
+	*off = out->len;
+	*len = n;
+	out->len += n;
+	return 0;
+}
+
+void
+document_key(uint64_t id, uint16_t slot, uint8_t key[10])
+{
+	store_put_id(key, id);
+	key[8] = (uint8_t)(slot >> 8);
+	key[9] = (uint8_t)slot;
+}
+
+int
+document_parse(const uint8_t *p, size_t len, uint16_t slot,
+    struct document_view *d)
+{
+	if (len < 4)
+		return VAULT_E_CRYPTO;
+	d->slot = slot;
+	d->name_len = (size_t)p[0] << 8 | p[1];
+	if (len - 2 < d->name_len + 2)
+		return VAULT_E_CRYPTO;
+	d->name = (const char *)p + 2;
+	const uint8_t *q = p + 2 + d->name_len;
+	d->type_len = (size_t)q[0] << 8 | q[1];
+	if ((size_t)(p + len - (q + 2)) < d->type_len)
+		return VAULT_E_CRYPTO;
+	d->type = (const char *)q + 2;
+	d->data = q + 2 + d->type_len;
+	d->data_len = (size_t)(p + len - d->data);
+	return 0;
+}
+
+int
+document_open(struct server *srv, MDB_txn *txn, const uint8_t *dek,
+    uint64_t id, const struct record *r, uint16_t slot, struct buf *out,
+    size_t *off)
+{
+	uint8_t kb[10];
+	document_key(id, slot, kb);
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc = mdb_get(txn, srv->store.documents, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return VAULT_E_NOT_FOUND;
+	if (rc != 0)
+		return store_error(rc);
+	if (v.mv_size < SEAL_OVERHEAD)
+		return VAULT_E_CRYPTO;
+	size_t n = v.mv_size - SEAL_OVERHEAD;
+	if ((rc = buf_reserve(out, n + 1)) != 0)
+		return rc;
+	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot };
+	if ((rc = open_field(dek, &pl, v.mv_data, v.mv_size, out->data + out->len)) != 0)
+		return rc;
+	*off = out->len;
+	out->len += n;
+	return 0;
+}

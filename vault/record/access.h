@@ -1,0 +1,63 @@
+/*
+ * access.h - reading stored records inside a transaction: lookup with
+ * tombstone check, data-key unwrap, field and document decryption.
+ */
+#ifndef VAULT_RECORD_ACCESS_H
+#define VAULT_RECORD_ACCESS_H
+
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "common/buf.h"
+#include "vault/store/record_codec.h"
+
+struct server;
+
+/*
+ * Find record id. On success *r describes it with pointers into the map
+ * (valid until the transaction ends or, in a write transaction, until the
+ * next write). If copy is not NULL the value is first copied there, and *r
+ * points into the copy instead. Returns 0, VAULT_E_NOT_FOUND,
+ * VAULT_E_DELETED, VAULT_E_CRYPTO (damaged) or VAULT_E_STORAGE.
+ */
+int record_load(struct server *srv, MDB_txn *txn, uint64_t id,
+    struct record *r, struct buf *copy);
+
+/* Unwrap the record's data key into dek (secure memory). */
+int record_unwrap(struct server *srv, uint64_t id, const struct record *r,
+    uint8_t *dek);
+
+/*
+ * Decrypt field f of record id and append the plaintext to out; *off and
+ * *len locate it. Returns 0 or VAULT_E_CRYPTO.
+ */
+int record_open_field(const uint8_t *dek, uint64_t id, const struct record *r,
+    const struct record_field *f, struct buf *out, size_t *off, size_t *len);
+
+/* Document plaintext: u16 name length, name, u16 type length, type, data. */
+struct document_view {
+	uint16_t slot;
+	const char *name;
+	size_t name_len;
+	const char *type;
+	size_t type_len;
+	const uint8_t *data;
+	size_t data_len;
+};
+
+/*
+ * Decrypt document slot of record id into out (appended) and describe it in
+ * *d (pointers into out, valid until out changes). Returns 0,
+ * VAULT_E_NOT_FOUND, VAULT_E_CRYPTO or VAULT_E_STORAGE.
+ */
+int document_open(struct server *srv, MDB_txn *txn, const uint8_t *dek,
+    uint64_t id, const struct record *r, uint16_t slot, struct buf *out,
+    size_t *off);
+int document_parse(const uint8_t *p, size_t len, uint16_t slot,
+    struct document_view *d);
+
+/* Key of document slot of record id in the documents database. */
+void document_key(uint64_t id, uint16_t slot, uint8_t key[10]);
+
+#endif

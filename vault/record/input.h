@@ -1,0 +1,71 @@
+/*
+ * input.h - the arguments of create, update and tokenize, validated and
+ * normalized on the worker before anything is queued for the writer.
+ */
+#ifndef VAULT_RECORD_INPUT_H
+#define VAULT_RECORD_INPUT_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "common/buf.h"
+#include "fields.h"
+#include "vault/store/record_codec.h"
+
+struct read_ctx;
+struct op_error;
+
+struct input_value {
+	uint8_t id;
+	uint32_t off, len;   /* normalized value in record_input.data */
+};
+
+struct input_doc {
+	uint32_t off, len;   /* document plaintext (access.h layout) in data */
+};
+
+struct token_request {
+	uint8_t field;
+	uint8_t kind;        /* enum vault_token_kind */
+};
+
+#define INPUT_MAX_TOKENS (FIELD_MAX * 3)
+
+struct record_input {
+	uint8_t nvalues;
+	struct input_value values[FIELD_MAX];    /* ascending ids */
+	uint8_t nclear;
+	uint8_t clear[FIELD_MAX];
+	uint16_t ndocs;
+	struct input_doc docs[RECORD_MAX_DOCS];
+	uint16_t nremove;
+	uint16_t remove[RECORD_MAX_DOCS];
+	uint8_t ntokens;
+	struct token_request tokens[INPUT_MAX_TOKENS];
+	struct buf data;     /* personal data: wiped by input_free() */
+};
+
+struct record_input *input_new(void);
+void input_free(struct record_input *in);
+
+/* {"field name": "value", ...}: every value normalized (normalize.h). */
+int input_parse_fields(struct read_ctx *ctx, const msgpack_object_map *m,
+    struct record_input *in, struct op_error *err);
+/* ["field name", ...] to clear. */
+int input_parse_clear(const msgpack_object_array *a, struct record_input *in,
+    struct op_error *err);
+/* [{"name": str, "type": str, "data": bin}, ...] */
+int input_parse_documents(struct read_ctx *ctx, const msgpack_object_array *a,
+    struct record_input *in, struct op_error *err);
+/* [slot, ...] to remove. */
+int input_parse_remove(const msgpack_object_array *a, struct record_input *in,
+    struct op_error *err);
+/* [{"field": str, "kind": "opaque"|"card"|"deterministic"}, ...] */
+int input_parse_tokens(struct read_ctx *ctx, const msgpack_object_array *a,
+    struct record_input *in, struct op_error *err);
+
+/* Parse a field-name string object; NULL if it is not one. */
+const struct field_info *input_field_name(const msgpack_object *o);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * write.c - storing records and documents (see write.h).
+ */
+#include <string.h>
+
+#include <vault/vault.h>
+
+#include "vault/ops/op.h"
+#include "vault/server.h"
+#include "access.h"
+#include "write.h"
+
+int
+record_store(struct write_ctx *ctx, uint64_t id, const struct record *r,
+    unsigned flags)
+{
+	uint8_t kb[8];
+	int rc;
+	buf_clear(&ctx->enc);
+	if ((rc = record_encode(r, &ctx->enc)) != 0)
+		return rc;
+	store_put_id(kb, id);
+	MDB_val k = { 8, kb }, v = { ctx->enc.len, ctx->enc.data };
+	rc = mdb_put(ctx->txn, ctx->srv->store.records, &k, &v, flags);
+	return rc == 0 ? 0 : store_error(rc);
+}
+
+int
+record_doc_index(const struct record *r, uint16_t slot)
+{
+	for (unsigned i = 0; i < r->ndocs; i++)
+		if (r->doc_slots[i] == slot)
+			return (int)i;
+	return -1;
+}
+
+int
+document_store(struct write_ctx *ctx, uint64_t id, struct record *r,
+    const uint8_t *pt, size_t len)
+{
+	int rc;
+	if (r->ndocs >= RECORD_MAX_DOCS || r->next_slot == 0xffff)
+		return VAULT_E_LIMIT;
+	if (r->next_slot == 0)
+		r->next_slot = 1;
+	uint16_t slot = r->next_slot;
+	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot };
+	buf_clear(&ctx->doc);
+	if ((rc = buf_reserve(&ctx->doc, len + SEAL_OVERHEAD)) != 0)
+		return rc;
+	seal_field(ctx->dek, &pl, pt, len, ctx->doc.data);
+	ctx->doc.len = len + SEAL_OVERHEAD;
+	uint8_t kb[10];
+	document_key(id, slot, kb);
+	MDB_val k = { sizeof(kb), kb }, v = { ctx->doc.len, ctx->doc.data };
+	if ((rc = mdb_put(ctx->txn, ctx->srv->store.documents, &k, &v, 0)) != 0)
+		return store_error(rc);
+	r->next_slot++;
+	r->doc_slots[r->ndocs++] = slot; /* slots only grow: stays ascending */
+	return 0;
+}
+
+int
+document_delete(struct write_ctx *ctx, uint64_t id, struct record *r,
+    uint16_t slot)
+{
+	int i = record_doc_index(r, slot);
+	if (i < 0)
+		return VAULT_E_NOT_FOUND;
+	uint8_t kb[10];
+	document_key(id, slot, kb);
+	MDB_val k = { sizeof(kb), kb };
+	int rc = mdb_del(ctx->txn, ctx->srv->store.documents, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_error(rc);
+	memmove(&r->doc_slots[i], &r->doc_slots[i + 1],
+	    (r->ndocs - (unsigned)i - 1) * sizeof(r->doc_slots[0]));
+	r->ndocs--;
+	return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * reply.c - packing reply frames (see reply.h).
+ */
+#include <sodium.h>
+
+#include "common/frame.h"
+#include "common/msg.h"
+#include "reply.h"
+
+size_t
+reply_begin(struct buf *out, msgpack_packer *pk, uint64_t id)
+{
+	size_t start = frame_begin(out);
+	msgpack_packer_init(pk, out, buf_msgpack_write);
+	msgpack_pack_map(pk, 3);
+	mp_cstr(pk, "id");
+	msgpack_pack_uint64(pk, id);
+	mp_cstr(pk, "ok");
+	msgpack_pack_true(pk);
+	mp_cstr(pk, "result");
+	return start;
+}
+
+void
+reply_end(struct buf *out, size_t start, uint64_t id, size_t max_body)
+{
+	int rc = frame_end(out, start, max_body);
+	if (rc != 0)
+		reply_error_code(out, id, rc, NULL,
+		    rc == VAULT_E_TOO_LARGE ? "reply would exceed the frame limit" : NULL);
+}
+
+void
+reply_abandon(struct buf *out, size_t start)
+{
+	if (out->len > start) {
+		sodium_memzero(out->data + start, out->len - start);
+		out->len = start;
+	}
+	out->error = 0;
+}
+
+void
+reply_error_code(struct buf *out, uint64_t id, int code, const char *field,
+    const char *message)
+{
+	msgpack_packer pk;
+	size_t start = frame_begin(out);
+	msgpack_packer_init(&pk, out, buf_msgpack_write);
+	msgpack_pack_map(&pk, 3);
+	mp_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, id);
+	mp_cstr(&pk, "ok");
+	msgpack_pack_false(&pk);
+	mp_cstr(&pk, "error");
+	msgpack_pack_map(&pk, field ? 4 : 3);
+	mp_cstr(&pk, "code");
+	msgpack_pack_int(&pk, code);
+	mp_cstr(&pk, "name");
+	mp_cstr(&pk, vault_error_name(code));
+	mp_cstr(&pk, "message");
+	mp_cstr(&pk, message ? message : vault_strerror(code));
+	if (field) {
+		mp_cstr(&pk, "field");
+		mp_cstr(&pk, field);
+	}
+	/* An error reply is small; if even it cannot be packed we are out of
+	 * memory and the connection will be dropped by the caller. */
+	frame_end(out, start, UINT32_MAX);
+}
+
+void
+reply_error(struct buf *out, uint64_t id, const struct op_error *err)
+{
+	reply_error_code(out, id, err->code, err->field, err->message);
+}

@@ -1,0 +1,222 @@
+/*
+ * server.c - the listening socket, accepting, signals, and an orderly stop
+ * (see server.h for the threads).
+ *
+ * The socket lives in a directory only the service user can enter
+ * (socket file permissions are not portable, FACTS.md), is created under
+ * umask 077, and is never in the abstract namespace, which ignores
+ * permissions. Peer credentials (SO_PEERCRED: uid and gid as of connect)
+ * are taken at accept and kept with the connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <vault/vault.h>
+
+#include "log.h"
+#include "server.h"
+#include "worker.h"
+
+/* The socket's directory: created 0700 if missing, refused if others may enter. */
+static int
+check_socket_dir(const char *path)
+{
+	char tmp[sizeof(((struct config *)0)->socket_path)];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	const char *dir = dirname(tmp);
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT || mkdir(dir, 0700) != 0 || stat(dir, &st) != 0) {
+			log_error("socket directory %s: %s", dir, strerror(errno));
+			return VAULT_E_CONFIG;
+		}
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("socket directory %s is not a directory", dir);
+		return VAULT_E_CONFIG;
+	}
+	if (st.st_mode & 077) {
+		log_error("socket directory %s is accessible to group or others "
+		    "(mode %03o); chmod 700 it", dir, st.st_mode & 0777);
+		return VAULT_E_CONFIG;
+	}
+	if (st.st_uid != geteuid()) {
+		log_error("socket directory %s is owned by another user", dir);
+		return VAULT_E_CONFIG;
+	}
+	return 0;
+}
+
+static int
+listen_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("socket path is empty or longer than %zu bytes", sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* A socket file left by a crash is removed; a live server is not. */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("%s exists and is not a socket", path);
+			close(fd);
+			return -1;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			log_error("another vaultd is listening on %s", path);
+			close(probe);
+			close(fd);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	mode_t old = umask(077);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(fd, 1024) != 0) {
+		log_error("cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+accept_all(struct server *srv, unsigned *next_worker)
+{
+	for (;;) {
+		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept: out of file descriptors");
+			return;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+			close(fd);
+			continue;
+		}
+		if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg.max_connections) {
+			atomic_fetch_sub(&srv->connections, 1);
+			close(fd); /* over the limit: refuse before reading anything */
+			continue;
+		}
+		struct worker *w = srv->workers[*next_worker];
+		*next_worker = (*next_worker + 1) % srv->nworkers;
+		if (worker_add_conn(w, fd, cred.uid, cred.gid) != 0) {
+			atomic_fetch_sub(&srv->connections, 1);
+			close(fd);
+		}
+	}
+}
+
+int
+server_run(struct server *srv)
+{
+	int rc = VAULT_E_INTERNAL, sfd = -1, epfd = -1;
+	unsigned started_workers = 0, next_worker = 0;
+	int writer_running = 0;
+
+	srv->listen_fd = -1;
+	srv->started = time(NULL);
+	if ((rc = check_socket_dir(srv->cfg.socket_path)) != 0)
+		return rc;
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	/* Block before starting threads, so they all inherit the mask. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = VAULT_E_NOMEM;
+	srv->nworkers = srv->cfg.workers;
+	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
+	if (srv->workers == NULL)
+		goto out;
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		if ((srv->workers[i] = worker_create(srv)) == NULL)
+			goto out;
+	if ((rc = writer_start(srv)) != 0)
+		goto out;
+	writer_running = 1;
+	for (; started_workers < srv->nworkers; started_workers++)
+		if ((rc = worker_start(srv->workers[started_workers])) != 0)
+			goto out;
+
+	rc = VAULT_E_IO;
+	if ((srv->listen_fd = listen_socket(srv->cfg.socket_path)) < 0)
+		goto out;
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || epfd < 0)
+		goto out;
+	struct epoll_event e1 = { .events = EPOLLIN, .data.fd = srv->listen_fd };
+	struct epoll_event e2 = { .events = EPOLLIN, .data.fd = sfd };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, srv->listen_fd, &e1);
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &e2);
+	log_info("listening on %s with %u workers", srv->cfg.socket_path, srv->nworkers);
+
+	for (int running = 1; running;) {
+		struct epoll_event ev[2];
+		int n = epoll_wait(epfd, ev, 2, -1);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
+					log_info("signal %u: stopping", si.ssi_signo);
+					running = 0;
+				}
+			} else {
+				accept_all(srv, &next_worker);
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (srv->listen_fd >= 0) {
+		close(srv->listen_fd);
+		unlink(srv->cfg.socket_path);
+	}
+	atomic_store(&srv->stopping, 1);
+	for (unsigned i = 0; i < started_workers; i++)
+		worker_join(srv->workers[i]);
+	if (writer_running) {
+		writer_stop(srv);
+		log_info("stopped: %llu writes in %llu commits",
+		    (unsigned long long)srv->writer.ops, (unsigned long long)srv->writer.commits);
+	}
+	for (unsigned i = 0; srv->workers && i < srv->nworkers; i++)
+		worker_destroy(srv->workers[i]);
+	free(srv->workers);
+	if (sfd >= 0)
+		close(sfd);
+	if (epfd >= 0)
+		close(epfd);
+	return rc;
+}

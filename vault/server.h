@@ -1,0 +1,80 @@
+/*
+ * server.h - the running service: shared state, workers and the writer.
+ *
+ * Threads: the main thread accepts connections and handles signals; each
+ * of N workers owns a set of connections with its own epoll loop, decodes
+ * requests, runs read operations against LMDB itself (reads run in
+ * parallel, never blocked by the writer) and prepares write operations;
+ * one writer thread applies queued writes from all workers in one LMDB
+ * transaction per batch (group commit) and hands each reply back to its
+ * worker only after the commit returned, i.e. when the write is durable.
+ */
+#ifndef VAULT_SERVER_H
+#define VAULT_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "config.h"
+#include "store/store.h"
+
+struct keyring;
+struct token_keys;
+struct worker;
+struct conn;
+struct op;
+
+/* A write operation on its way from a worker through the writer and back. */
+struct write_op {
+	struct write_op *next;
+	const struct op *op;
+	struct worker *worker;
+	struct conn *conn;
+	uint64_t request_id;
+	void *state;         /* the operation's prepared arguments */
+	struct buf reply;    /* one complete reply frame, filled by the writer */
+};
+
+struct writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct write_op *head, *tail;
+	int stop;
+	uint64_t next_id;    /* next record id; writer thread only */
+	uint64_t commits, ops; /* counters, writer thread only */
+};
+
+struct server {
+	struct config cfg;
+	struct store store;
+	struct keyring *keyring;
+	struct token_keys *tokens;
+	struct writer writer;
+	struct worker **workers;
+	unsigned nworkers;
+	int listen_fd;
+	atomic_int stopping;
+	atomic_uint connections;
+	time_t started;
+};
+
+/* Start workers and writer; serve until SIGTERM or SIGINT; stop cleanly. */
+int server_run(struct server *srv);
+
+/* Queue a prepared write (called by workers). */
+void writer_submit(struct writer *w, struct write_op *op);
+int writer_start(struct server *srv);
+void writer_stop(struct server *srv);
+
+/* Hand a finished write back to its worker (called by the writer). */
+void worker_complete(struct worker *w, struct write_op *op);
+void worker_wake(struct worker *w);
+
+void write_op_free(struct write_op *op);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * record_codec.h - the stored form of a record: the value under its id in
+ * the records database.
+ *
+ * It holds no personal data in clear: the wrapped data key, per-field
+ * ciphertexts, field generations (counters that make opaque tokens stale),
+ * the card token's index key and ciphertext, the deterministic-index tags
+ * to remove on delete, and document slot numbers (documents are stored
+ * under their own keys). Layout, big-endian, in PROTOCOL.md's appendix
+ * "Storage". record_decode() trusts nothing: the data file may be damaged.
+ */
+#ifndef VAULT_STORE_RECORD_CODEC_H
+#define VAULT_STORE_RECORD_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "vault/crypto/seal.h"
+#include "vault/crypto/token.h"
+#include "vault/record/fields.h"
+
+#define RECORD_FORMAT 1
+#define RECORD_MAX_DOCS 64   /* hard cap; the configured limit may be lower */
+
+struct record_field {
+	uint8_t id;
+	const uint8_t *ct;   /* sealed value; points into the decoded buffer */
+	uint32_t ct_len;
+};
+
+struct record_det {
+	uint8_t field;
+	uint8_t tag[TOKEN_TAG_BYTES];
+};
+
+struct record {
+	uint32_t dek_version;
+	uint32_t kek_epoch;
+	uint64_t created;
+	uint64_t updated;
+	uint8_t wrapped_dek[WRAPPED_DEK_BYTES];
+	uint32_t gen[FIELD_MAX + 1];          /* by field id; [0] unused */
+	uint8_t nfields;
+	struct record_field fields[FIELD_MAX]; /* ascending ids */
+	int has_card_token;
+	uint8_t card_index_key[TOKEN_TAG_BYTES];
+	uint32_t card_gen;                    /* card_number generation it stands for */
+	const uint8_t *card_ct;               /* the card token, sealed */
+	uint32_t card_ct_len;
+	uint8_t ndet;
+	struct record_det det[FIELD_MAX];
+	uint16_t next_slot;                   /* next document slot to hand out */
+	uint16_t ndocs;
+	uint16_t doc_slots[RECORD_MAX_DOCS];  /* ascending */
+};
+
+/*
+ * Decode data[0..len). Pointers in *r point into data. Returns 0 or
+ * VAULT_E_CRYPTO (malformed: the stored record cannot be trusted).
+ */
+__attribute__((warn_unused_result))
+int record_decode(const uint8_t *data, size_t len, struct record *r);
+/* Append the encoding of r to out. Returns 0 or VAULT_E_NOMEM. */
+int record_encode(const struct record *r, struct buf *out);
+
+/* The field entry for id, or NULL. */
+const struct record_field *record_field_get(const struct record *r, uint8_t id);
+
+/* Tombstones: what remains of a deleted record. */
+#define TOMBSTONE_BYTES 16
+struct tombstone {
+	uint8_t reason;
+	uint64_t deleted_at;
+};
+void tombstone_encode(const struct tombstone *t, uint8_t out[TOMBSTONE_BYTES]);
+int tombstone_decode(const uint8_t *data, size_t len, struct tombstone *t);
+
+#endif

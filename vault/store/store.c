@@ -1,0 +1,127 @@
+/*
+ * store.c - opening the LMDB environment (see store.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <vault/vault.h>
+
+#include "store.h"
+
+int
+store_error(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case ENOSPC:
+	case EDQUOT:
+		return VAULT_E_NO_SPACE;
+	case ENOMEM:
+		return VAULT_E_NOMEM;
+	case MDB_NOTFOUND:
+		return VAULT_E_NOT_FOUND;
+	default:
+		return VAULT_E_STORAGE;
+	}
+}
+
+static int
+open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+{
+	return mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+}
+
+int
+store_open(struct store *s, const char *dir, size_t map_size,
+    unsigned max_readers, const char **why)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	*why = "cannot create the LMDB environment";
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto fail;
+	mdb_env_set_maxdbs(s->env, 8);
+	mdb_env_set_maxreaders(s->env, max_readers);
+	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0) {
+		*why = "invalid map size";
+		goto fail;
+	}
+	/*
+	 * MDB_NOTLS: each server worker keeps one read transaction and renews
+	 * it per request. Default sync: a commit is durable when it returns.
+	 */
+	*why = "cannot open the data directory";
+	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600)) != 0)
+		goto fail;
+	*why = "cannot open the databases";
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = open_dbi(txn, "meta", &s->meta)) != 0 ||
+	    (rc = open_dbi(txn, "records", &s->records)) != 0 ||
+	    (rc = open_dbi(txn, "documents", &s->documents)) != 0 ||
+	    (rc = open_dbi(txn, "tombstones", &s->tombstones)) != 0 ||
+	    (rc = open_dbi(txn, "card_index", &s->card_index)) != 0 ||
+	    (rc = open_dbi(txn, "det_index", &s->det_index)) != 0)
+		goto fail;
+
+	MDB_val k = { 6, "schema" }, v;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		uint8_t ver[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };
+		v.mv_size = 4;
+		v.mv_data = ver;
+		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+			goto fail;
+	} else if (rc != 0) {
+		goto fail;
+	} else if (v.mv_size != 4 || memcmp(v.mv_data, "\0\0\0\1", 4) != 0) {
+		mdb_txn_abort(txn);
+		store_close(s);
+		*why = "the data directory has an unsupported schema version";
+		return VAULT_E_CONFIG;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	/* A reader that died holding a slot pins old pages: clear such slots. */
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
+	*why = NULL;
+	return 0;
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(s);
+	return store_error(rc) == VAULT_E_NO_SPACE ? VAULT_E_NO_SPACE : VAULT_E_STORAGE;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	s->env = NULL;
+}
+
+int
+store_next_id(struct store *s, MDB_txn *txn, uint64_t *next)
+{
+	MDB_val k = { 7, "next_id" }, v;
+	int rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		*next = 1;
+		return 0;
+	}
+	if (rc != 0)
+		return store_error(rc);
+	if (v.mv_size != 8)
+		return VAULT_E_CRYPTO;
+	*next = store_get_id(v.mv_data);
+	return 0;
+}

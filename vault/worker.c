@@ -1,0 +1,494 @@
+/*
+ * worker.c - a worker thread: its connections, their frames, read
+ * operations, and the replies of their writes coming back from the writer.
+ *
+ * Each worker runs its own level-triggered epoll loop. A connection
+ * belongs to one worker for its whole life, so its state needs no locks;
+ * only the inbox (new connections, finished writes) is shared, guarded by
+ * a mutex and signalled through an eventfd.
+ *
+ * Flow control: a connection stops being read while it has
+ * max_pending_per_connection writes in flight or more than a frame's worth
+ * of replies unsent; it resumes when they drain. A frame longer than
+ * max_frame_bytes is answered with VAULT_E_PROTO_FRAME_TOO_LARGE and the
+ * connection is closed, since the rest of the stream cannot be framed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/frame.h"
+#include "crypto/seal.h"
+#include "dispatch.h"
+#include "reply.h"
+#include "server.h"
+#include "worker.h"
+
+struct conn {
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	struct buf in;
+	size_t in_off;        /* parsed up to here */
+	struct buf out;
+	size_t out_off;       /* sent up to here */
+	unsigned pending;     /* writes at the writer */
+	int closing;          /* no more reading; close once flushed */
+	int dead;             /* socket closed; free when pending reaches 0 */
+	uint32_t events;      /* what epoll watches now */
+	int touched;          /* on this drain's list of connections to flush */
+	struct conn *touched_next;
+	struct conn *prev, *next;
+};
+
+struct worker {
+	struct server *srv;
+	pthread_t thread;
+	int epfd;
+	int evfd;
+	struct read_ctx ctx;
+	msgpack_zone zone;
+	struct conn *conns;
+	unsigned nconns;
+	pthread_mutex_t lock;
+	int *new_fds;         /* accepted, not yet registered */
+	struct conn_cred *new_creds;
+	size_t nnew, capnew;
+	struct write_op *done_head, *done_tail;
+};
+
+struct conn_cred {
+	uid_t uid;
+	gid_t gid;
+};
+
+#define READ_CHUNK 65536
+
+static void conn_update_events(struct worker *w, struct conn *c);
+
+static void
+conn_free(struct worker *w, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+	w->nconns--;
+	atomic_fetch_sub(&w->srv->connections, 1);
+}
+
+/* Close the socket now; keep the struct until the writer is done with it. */
+static void
+conn_kill(struct worker *w, struct conn *c)
+{
+	if (!c->dead) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->dead = 1;
+		c->fd = -1;
+	}
+	if (c->pending == 0)
+		conn_free(w, c);
+}
+
+/* Send what we can. Returns -1 if the connection died. */
+static int
+conn_flush(struct worker *w, struct conn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off,
+		    c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			conn_kill(w, c);
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out.len) {
+		buf_clear(&c->out); /* wipes the replies just sent */
+		c->out_off = 0;
+		if (c->closing && c->pending == 0) {
+			conn_kill(w, c);
+			return -1;
+		}
+	} else if (c->out_off > (1u << 20)) {
+		buf_consume(&c->out, c->out_off);
+		c->out_off = 0;
+	}
+	return 0;
+}
+
+static int
+conn_blocked(struct worker *w, const struct conn *c)
+{
+	return c->closing || c->pending >= w->srv->cfg.max_pending_per_connection ||
+	    c->out.len - c->out_off > w->srv->cfg.max_frame_bytes;
+}
+
+/* Handle every whole frame buffered, as far as flow control allows. */
+static void
+conn_process(struct worker *w, struct conn *c)
+{
+	size_t max = w->srv->cfg.max_frame_bytes;
+	while (!conn_blocked(w, c)) {
+		size_t body_len = 0;
+		const uint8_t *p = c->in.data + c->in_off;
+		enum frame_status fs = frame_peek(p, c->in.len - c->in_off, max, &body_len);
+		if (fs == FRAME_NEED_MORE)
+			break;
+		if (fs == FRAME_TOO_LARGE) {
+			reply_error_code(&c->out, 0, VAULT_E_PROTO_FRAME_TOO_LARGE, NULL,
+			    "frame larger than max_frame_bytes; closing the connection");
+			c->closing = 1;
+			break;
+		}
+		if (fs == FRAME_EMPTY) {
+			reply_error_code(&c->out, 0, VAULT_E_PROTO_FRAME, NULL, "empty frame");
+			c->in_off += FRAME_HEADER_SIZE;
+			continue;
+		}
+		struct write_op *wop = NULL;
+		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
+		    c->gid, &c->out, &wop);
+		c->in_off += FRAME_HEADER_SIZE + body_len;
+		if (wop != NULL) {
+			wop->worker = w;
+			wop->conn = c;
+			c->pending++;
+			writer_submit(&w->srv->writer, wop);
+		}
+	}
+	/* Drop what was parsed (wiping it) once in a while, not per frame. */
+	if (c->in_off == c->in.len) {
+		buf_clear(&c->in);
+		c->in_off = 0;
+	} else if (c->in_off > 0 && c->in.len - c->in_off < FRAME_HEADER_SIZE + max) {
+		buf_consume(&c->in, c->in_off);
+		c->in_off = 0;
+	}
+}
+
+static void
+conn_read(struct worker *w, struct conn *c)
+{
+	size_t limit = FRAME_HEADER_SIZE + w->srv->cfg.max_frame_bytes;
+	for (;;) {
+		size_t room = limit + READ_CHUNK - c->in.len;
+		if (room > READ_CHUNK)
+			room = READ_CHUNK;
+		if (buf_reserve(&c->in, room) != 0) {
+			conn_kill(w, c);
+			return;
+		}
+		ssize_t n = recv(c->fd, c->in.data + c->in.len, room, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			/* Peer closed: finish in-flight writes, reply is moot. */
+			c->closing = 1;
+			conn_kill(w, c);
+			return;
+		}
+		c->in.len += (size_t)n;
+		conn_process(w, c);
+		if (conn_blocked(w, c) || (size_t)n < room)
+			break;
+	}
+	if (conn_flush(w, c) == 0)
+		conn_update_events(w, c);
+}
+
+static void
+conn_update_events(struct worker *w, struct conn *c)
+{
+	uint32_t ev = 0;
+	if (c->dead)
+		return;
+	if (!conn_blocked(w, c))
+		ev |= EPOLLIN;
+	if (c->out_off < c->out.len)
+		ev |= EPOLLOUT;
+	if (ev != c->events) {
+		struct epoll_event e = { .events = ev, .data.ptr = c };
+		epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &e);
+		c->events = ev;
+	}
+}
+
+static void
+conn_add(struct worker *w, int fd, uid_t uid, gid_t gid)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		atomic_fetch_sub(&w->srv->connections, 1);
+		return;
+	}
+	c->fd = fd;
+	c->uid = uid;
+	c->gid = gid;
+	c->events = EPOLLIN;
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+		close(fd);
+		free(c);
+		atomic_fetch_sub(&w->srv->connections, 1);
+		return;
+	}
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+}
+
+void
+worker_complete(struct worker *w, struct write_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->done_tail)
+		w->done_tail->next = op;
+	else
+		w->done_head = op;
+	w->done_tail = op;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+	ssize_t n = write(w->evfd, &one, sizeof(one));
+	(void)n; /* a full counter still wakes the worker */
+}
+
+int
+worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->nnew == w->capnew) {
+		size_t cap = w->capnew ? w->capnew * 2 : 16;
+		int *fds = realloc(w->new_fds, cap * sizeof(*fds));
+		if (fds != NULL)
+			w->new_fds = fds;
+		struct conn_cred *cr = realloc(w->new_creds, cap * sizeof(*cr));
+		if (cr != NULL)
+			w->new_creds = cr;
+		if (fds == NULL || cr == NULL) {
+			pthread_mutex_unlock(&w->lock);
+			return VAULT_E_NOMEM;
+		}
+		w->capnew = cap;
+	}
+	w->new_fds[w->nnew] = fd;
+	w->new_creds[w->nnew].uid = uid;
+	w->new_creds[w->nnew].gid = gid;
+	w->nnew++;
+	pthread_mutex_unlock(&w->lock);
+	worker_wake(w);
+	return 0;
+}
+
+/* New connections and finished writes from the inbox. */
+static void
+drain_inbox(struct worker *w)
+{
+	uint64_t v;
+	ssize_t r = read(w->evfd, &v, sizeof(v));
+	(void)r;
+
+	pthread_mutex_lock(&w->lock);
+	struct write_op *done = w->done_head;
+	w->done_head = w->done_tail = NULL;
+	size_t nnew = w->nnew;
+	int fds[64];
+	struct conn_cred creds[64];
+	if (nnew > 64)
+		nnew = 64;
+	memcpy(fds, w->new_fds, nnew * sizeof(int));
+	memcpy(creds, w->new_creds, nnew * sizeof(creds[0]));
+	memmove(w->new_fds, w->new_fds + nnew, (w->nnew - nnew) * sizeof(int));
+	memmove(w->new_creds, w->new_creds + nnew, (w->nnew - nnew) * sizeof(creds[0]));
+	w->nnew -= nnew;
+	int more = w->nnew > 0;
+	pthread_mutex_unlock(&w->lock);
+	if (more)
+		worker_wake(w);
+
+	for (size_t i = 0; i < nnew; i++)
+		conn_add(w, fds[i], creds[i].uid, creds[i].gid);
+
+	/* Append each reply to its connection; flush each connection once. */
+	struct conn *touched = NULL;
+	for (struct write_op *op = done, *next; op != NULL; op = next) {
+		next = op->next;
+		struct conn *c = op->conn;
+		c->pending--;
+		if (!c->dead) {
+			if (buf_append(&c->out, op->reply.data, op->reply.len) != 0)
+				c->closing = 1;
+			if (!c->touched) {
+				c->touched = 1;
+				c->touched_next = touched;
+				touched = c;
+			}
+		}
+		write_op_free(op);
+		if (c->dead && c->pending == 0)
+			conn_free(w, c);
+	}
+	for (struct conn *c = touched, *next; c != NULL; c = next) {
+		next = c->touched_next;
+		c->touched = 0;
+		conn_process(w, c); /* resume frames held back by flow control */
+		if (conn_flush(w, c) == 0)
+			conn_update_events(w, c);
+	}
+}
+
+/* On SIGTERM: read nothing more, close each connection once it is idle. */
+static void
+begin_stop(struct worker *w)
+{
+	for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->dead)
+			continue;
+		c->closing = 1;
+		if (conn_flush(w, c) == 0)
+			conn_update_events(w, c);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[128];
+
+	int stopping = 0;
+	for (;;) {
+		if (!stopping && atomic_load(&w->srv->stopping)) {
+			stopping = 1;
+			begin_stop(w);
+		}
+		if (stopping) {
+			/* Deliver the writes in flight, then leave. */
+			unsigned busy = 0;
+			for (struct conn *c = w->conns; c != NULL; c = c->next)
+				busy += c->pending;
+			if (busy == 0)
+				break;
+		}
+		int n = epoll_wait(w->epfd, evs, 128, stopping ? 100 : -1);
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			if (c == NULL) {
+				drain_inbox(w);
+				continue;
+			}
+			if (c->dead)
+				continue;
+			if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) {
+				conn_kill(w, c);
+				continue;
+			}
+			if ((evs[i].events & EPOLLOUT) && conn_flush(w, c) != 0)
+				continue;
+			if ((evs[i].events & EPOLLIN) && !stopping) {
+				conn_read(w, c);
+				continue;
+			}
+			conn_update_events(w, c);
+		}
+	}
+	/* Best effort: send what is buffered, then close everything. */
+	while (w->conns != NULL) {
+		struct conn *c = w->conns;
+		if (!c->dead && c->out_off < c->out.len)
+			(void)send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		c->pending = 0;
+		conn_kill(w, c);
+	}
+	return NULL;
+}
+
+struct worker *
+worker_create(struct server *srv)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	w->srv = srv;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->ctx.srv = srv;
+	w->ctx.dek = sodium_malloc(DEK_BYTES);
+	pthread_mutex_init(&w->lock, NULL);
+	if (w->epfd < 0 || w->evfd < 0 || w->ctx.dek == NULL ||
+	    !msgpack_zone_init(&w->zone, 4096) ||
+	    mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &w->ctx.txn) != 0)
+		goto fail;
+	mdb_txn_reset(w->ctx.txn);
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &e) != 0)
+		goto fail;
+	return w;
+fail:
+	worker_destroy(w);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w)
+{
+	return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : VAULT_E_NOMEM;
+}
+
+void
+worker_join(struct worker *w)
+{
+	worker_wake(w);
+	pthread_join(w->thread, NULL);
+}
+
+void
+worker_destroy(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->ctx.txn)
+		mdb_txn_abort(w->ctx.txn);
+	for (size_t i = 0; i < w->nnew; i++)
+		close(w->new_fds[i]);
+	free(w->new_fds);
+	free(w->new_creds);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->evfd >= 0)
+		close(w->evfd);
+	sodium_free(w->ctx.dek);
+	buf_free(&w->ctx.scratch);
+	msgpack_zone_destroy(&w->zone);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

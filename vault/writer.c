@@ -1,0 +1,243 @@
+/*
+ * writer.c - the single writer and its group commit.
+ *
+ * Workers queue prepared writes; the writer takes everything queued (up to
+ * group_commit_max), applies it in one LMDB transaction and commits: one
+ * pair of fsyncs for the whole batch instead of one per write. While it
+ * commits, new writes queue up and form the next batch, so batches grow
+ * with load by themselves. Replies go back to the workers only after the
+ * commit returned: an acknowledged write is durable.
+ *
+ * If an operation fails after it wrote to the transaction (a storage error,
+ * typically a full map), the transaction is poisoned: the writer aborts it
+ * and applies that batch again one operation per transaction, so the other
+ * operations still succeed and the failing one gets its own error.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/msg.h"
+#include "crypto/seal.h"
+#include "ops/op.h"
+#include "reply.h"
+#include "server.h"
+
+void
+write_op_free(struct write_op *op)
+{
+	if (op == NULL)
+		return;
+	if (op->state != NULL)
+		op->op->free_state(op->state);
+	buf_free(&op->reply);
+	free(op);
+}
+
+void
+writer_submit(struct writer *w, struct write_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int
+poisons(int rc)
+{
+	return rc == VAULT_E_STORAGE || rc == VAULT_E_NO_SPACE ||
+	    rc == VAULT_E_NOMEM || rc == VAULT_E_INTERNAL;
+}
+
+static void
+wipe_scratch(struct write_ctx *ctx)
+{
+	sodium_memzero(ctx->dek, DEK_BYTES);
+	buf_clear(&ctx->ct);
+	buf_clear(&ctx->enc);
+	buf_clear(&ctx->copy);
+	buf_clear(&ctx->doc);
+}
+
+/* Apply one op; returns nonzero if it poisoned the transaction. */
+static int
+apply_one(struct write_ctx *ctx, struct write_op *op)
+{
+	struct op_error err = { 0 };
+	msgpack_packer pk;
+	buf_clear(&op->reply);
+	size_t start = reply_begin(&op->reply, &pk, op->request_id);
+	int rc = op->op->apply(ctx, op->state, &pk, &err);
+	wipe_scratch(ctx);
+	if (rc != 0) {
+		reply_abandon(&op->reply, start);
+		reply_error(&op->reply, op->request_id, &err);
+		return poisons(rc);
+	}
+	reply_end(&op->reply, start, op->request_id, ctx->srv->cfg.max_frame_bytes);
+	return 0;
+}
+
+static int
+save_next_id(struct write_ctx *ctx)
+{
+	uint8_t v[8];
+	store_put_id(v, *ctx->next_id);
+	MDB_val k = { 7, "next_id" }, val = { 8, v };
+	return mdb_put(ctx->txn, ctx->srv->store.meta, &k, &val, 0);
+}
+
+/* Run ops[0..n) in one transaction. Returns 0, or an error for all. */
+static int
+run_batch(struct write_ctx *ctx, struct write_op **ops, size_t n, int *poisoned)
+{
+	struct server *srv = ctx->srv;
+	uint64_t first_id = *ctx->next_id;
+	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
+	*poisoned = 0;
+	if (rc != 0)
+		return store_error(rc);
+	ctx->now = time(NULL);
+	for (size_t i = 0; i < n && !*poisoned; i++)
+		*poisoned = apply_one(ctx, ops[i]);
+	if (!*poisoned && *ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0)
+		*poisoned = 1;
+	if (*poisoned) {
+		mdb_txn_abort(ctx->txn);
+		ctx->txn = NULL;
+		*ctx->next_id = first_id;
+		return VAULT_E_STORAGE;
+	}
+	rc = mdb_txn_commit(ctx->txn);
+	ctx->txn = NULL;
+	if (rc != 0) {
+		/* Nothing of the batch is stored: ids may be handed out again. */
+		*ctx->next_id = first_id;
+		return store_error(rc);
+	}
+	return 0;
+}
+
+static void
+fail_all(struct write_op **ops, size_t n, int code)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_clear(&ops[i]->reply);
+		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
+		    "the write was not stored");
+	}
+}
+
+static void
+process(struct write_ctx *ctx, struct write_op **ops, size_t n)
+{
+	int poisoned;
+	int rc = run_batch(ctx, ops, n, &poisoned);
+	if (rc != 0 && n > 1) {
+		/* Isolate the failing op: one transaction each. */
+		for (size_t i = 0; i < n; i++) {
+			rc = run_batch(ctx, &ops[i], 1, &poisoned);
+			if (rc != 0 && !poisoned)
+				fail_all(&ops[i], 1, rc);
+			/* a poisoned single op already carries its own error */
+		}
+	} else if (rc != 0 && !poisoned) {
+		fail_all(ops, n, rc);
+	}
+	ctx->srv->writer.commits++;
+	ctx->srv->writer.ops += n;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct server *srv = arg;
+	struct writer *w = &srv->writer;
+	struct write_ctx ctx = { 0 };
+	size_t cap = srv->cfg.group_commit_max;
+	struct write_op **ops = calloc(cap, sizeof(*ops));
+
+	ctx.srv = srv;
+	ctx.next_id = &w->next_id;
+	ctx.dek = sodium_malloc(DEK_BYTES);
+	if (ops == NULL || ctx.dek == NULL)
+		abort(); /* checked at start: writer_start allocates nothing else */
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->head == NULL && w->stop) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		size_t n = 0;
+		while (w->head != NULL && n < cap) {
+			ops[n++] = w->head;
+			w->head = w->head->next;
+		}
+		if (w->head == NULL)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+
+		process(&ctx, ops, n);
+
+		/* Hand replies back; wake each worker once per batch. */
+		for (size_t i = 0; i < n; i++) {
+			if (ops[i]->state != NULL) {
+				ops[i]->op->free_state(ops[i]->state);
+				ops[i]->state = NULL;
+			}
+			worker_complete(ops[i]->worker, ops[i]);
+		}
+		for (unsigned i = 0; i < srv->nworkers; i++)
+			worker_wake(srv->workers[i]);
+	}
+	wipe_scratch(&ctx);
+	buf_free(&ctx.ct);
+	buf_free(&ctx.enc);
+	buf_free(&ctx.copy);
+	buf_free(&ctx.doc);
+	sodium_free(ctx.dek);
+	free(ops);
+	return NULL;
+}
+
+int
+writer_start(struct server *srv)
+{
+	struct writer *w = &srv->writer;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_error(rc);
+	rc = store_next_id(&srv->store, txn, &w->next_id);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
+		return VAULT_E_NOMEM;
+	return 0;
+}
+
+void
+writer_stop(struct server *srv)
+{
+	struct writer *w = &srv->writer;
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+}
