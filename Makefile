@@ -1,0 +1,50 @@
+# Quick start on Debian 12:
+#   make run    install what is missing, build, start vaultd on ./var (development keys)
+#   make test   install what is missing, build, run every test
+# The build itself is meson's; this file only strings the steps together.
+
+BUILD   ?= build
+MESON   ?= meson
+SOCKET  ?= var/run/vaultd.sock
+
+.PHONY: all deps build run test test-asan fuzz fuzz-long bench clean distclean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	@mkdir -p var && chmod 700 var
+	@echo "vaultd: starting on $(SOCKET) with development keys in var/keys (not for production)"
+	@echo "talk to it from another terminal, e.g.:"
+	@echo "  export VAULT_SOCKET=$(SOCKET)"
+	@echo "  $(BUILD)/client/vaultctl status"
+	@echo "  tok=\$$($(BUILD)/client/vaultctl -p transactional create first_name=Jane email=jane@example.com)"
+	@echo "  $(BUILD)/client/vaultctl -p transactional read \$$tok"
+	@echo "stop it with Ctrl-C"
+	exec $(BUILD)/vault/vaultd --dev
+
+test: build
+	$(MESON) test -C $(BUILD) --print-errorlogs
+
+fuzz: deps
+	./fuzz/run.sh 60
+
+fuzz-long: deps
+	./fuzz/run.sh --long $${HOURS:-4}
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf build-* var

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install the Debian packages the project needs, if any is missing.
+# Safe to run repeatedly: it only calls apt-get when something is absent.
+set -eu
+
+PACKAGES="
+gcc
+make
+meson
+ninja-build
+pkg-config
+libsodium-dev
+liblmdb-dev
+lmdb-utils
+libmsgpack-dev
+libcriterion-dev
+libinih-dev
+libjansson-dev
+clang
+libclang-rt-14-dev
+valgrind
+python3
+"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "need root (or sudo) to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,517 @@
+/*
+ * test_protocol.c - end-to-end: the wire protocol against a real vaultd.
+ * Bad input of every kind gets its specific error while the service keeps
+ * serving; pipelining; what lands on disk; crash-shredding binding; stop.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <lmdb.h>
+#include <msgpack.h>
+#include <vault/vault.h>
+
+#include "common/buf.h"
+#include "common/frame.h"
+#include "common/msg.h"
+#include "harness.h"
+#include "vault/store/record_codec.h"
+#include "vault/store/store.h"
+
+static struct vaultd_proc srv;
+
+static void
+setup(void)
+{
+	vaultd_start(&srv, NULL);
+}
+
+static void
+teardown(void)
+{
+	vaultd_cleanup(&srv);
+}
+
+TestSuite(protocol, .init = setup, .fini = teardown, .timeout = 60);
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, srv.socket);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void
+send_bytes(int fd, const void *p, size_t n)
+{
+	cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Send body as one frame. */
+static void
+send_frame(int fd, const void *body, size_t n)
+{
+	uint8_t hdr[4];
+	frame_put_header(hdr, (uint32_t)n);
+	send_bytes(fd, hdr, 4);
+	send_bytes(fd, body, n);
+}
+
+struct reply {
+	msgpack_zone zone;
+	msgpack_object root;
+	uint8_t *body;
+};
+
+/* Read one reply frame; returns 0, or -1 on EOF. */
+static int
+recv_reply(int fd, struct reply *r)
+{
+	uint8_t hdr[4];
+	size_t got = 0;
+	while (got < 4) {
+		ssize_t n = recv(fd, hdr + got, 4 - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	size_t len = (size_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	r->body = malloc(len);
+	for (got = 0; got < len;) {
+		ssize_t n = recv(fd, r->body + got, len - got, 0);
+		cr_assert(n > 0, "reply truncated");
+		got += (size_t)n;
+	}
+	msgpack_zone_init(&r->zone, 1024);
+	struct mp_limits lim = { 8, len };
+	cr_assert_eq(msg_decode(r->body, len, &lim, &r->zone, &r->root), 0);
+	return 0;
+}
+
+static void
+reply_free(struct reply *r)
+{
+	msgpack_zone_destroy(&r->zone);
+	free(r->body);
+}
+
+static int
+reply_code(const struct reply *r)
+{
+	const msgpack_object *ok = msg_get(&r->root, "ok");
+	cr_assert_not_null(ok);
+	if (ok->via.boolean)
+		return 0;
+	const msgpack_object *e = msg_get(&r->root, "error");
+	cr_assert_not_null(e);
+	return (int)msg_get(e, "code")->via.u64;
+}
+
+static uint64_t
+reply_id(const struct reply *r)
+{
+	return msg_get(&r->root, "id")->via.u64;
+}
+
+/* Pack a request {v, id, op, purpose?} plus extra pairs via a callback. */
+struct req {
+	struct buf b;
+	msgpack_packer pk;
+};
+
+static void
+req_begin(struct req *q, uint64_t id, const char *op, const char *purpose, size_t extra)
+{
+	memset(q, 0, sizeof(*q));
+	msgpack_packer_init(&q->pk, &q->b, buf_msgpack_write);
+	msgpack_pack_map(&q->pk, 3 + (purpose != NULL) + extra);
+	mp_cstr(&q->pk, "v");
+	msgpack_pack_uint32(&q->pk, 1);
+	mp_cstr(&q->pk, "id");
+	msgpack_pack_uint64(&q->pk, id);
+	mp_cstr(&q->pk, "op");
+	mp_cstr(&q->pk, op);
+	if (purpose) {
+		mp_cstr(&q->pk, "purpose");
+		mp_cstr(&q->pk, purpose);
+	}
+}
+
+static void
+req_send(int fd, struct req *q)
+{
+	send_frame(fd, q->b.data, q->b.len);
+	buf_free(&q->b);
+}
+
+static int
+call_code(int fd, struct req *q)
+{
+	struct reply r;
+	req_send(fd, q);
+	cr_assert_eq(recv_reply(fd, &r), 0);
+	int code = reply_code(&r);
+	reply_free(&r);
+	return code;
+}
+
+static void
+assert_ping(int fd)
+{
+	struct req q;
+	req_begin(&q, 777, "ping", NULL, 0);
+	cr_assert_eq(call_code(fd, &q), 0, "connection must still serve");
+}
+
+Test(protocol, malformed_body_keeps_connection)
+{
+	int fd = raw_connect();
+	const uint8_t junk[] = { 0xc1, 0x00, 0x01 };
+	struct reply r;
+	send_frame(fd, junk, sizeof(junk));
+	cr_assert_eq(recv_reply(fd, &r), 0);
+	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME);
+	cr_assert_eq(reply_id(&r), 0);
+	reply_free(&r);
+
+	/* msgpack-c would try to allocate ~96 GB for this. */
+	const uint8_t huge[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+	send_frame(fd, huge, sizeof(huge));
+	cr_assert_eq(recv_reply(fd, &r), 0);
+	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME);
+	reply_free(&r);
+
+	const uint8_t not_map[] = { 0x93, 1, 2, 3 };
+	send_frame(fd, not_map, sizeof(not_map));
+	cr_assert_eq(recv_reply(fd, &r), 0);
+	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME);
+	reply_free(&r);
+	assert_ping(fd);
+	close(fd);
+}
+
+Test(protocol, specific_errors)
+{
+	int fd = raw_connect();
+	struct req q;
+
+	req_begin(&q, 1, "frobnicate", NULL, 0);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_UNKNOWN_OP);
+
+	/* wrong type: fields must be a map */
+	req_begin(&q, 2, "create", "transactional", 1);
+	mp_cstr(&q.pk, "fields");
+	msgpack_pack_array(&q.pk, 0);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_TYPE);
+
+	/* oversized field */
+	char big[400];
+	memset(big, 'a', sizeof(big));
+	req_begin(&q, 3, "create", "transactional", 1);
+	mp_cstr(&q.pk, "fields");
+	msgpack_pack_map(&q.pk, 1);
+	mp_cstr(&q.pk, "first_name");
+	mp_str(&q.pk, big, sizeof(big));
+	cr_assert_eq(call_code(fd, &q), VAULT_E_TOO_LARGE);
+
+	/* invalid value */
+	req_begin(&q, 4, "create", "transactional", 1);
+	mp_cstr(&q.pk, "fields");
+	msgpack_pack_map(&q.pk, 1);
+	mp_cstr(&q.pk, "email");
+	mp_cstr(&q.pk, "not-an-email");
+	cr_assert_eq(call_code(fd, &q), VAULT_E_INVALID_VALUE);
+
+	/* forged token */
+	req_begin(&q, 5, "read", "transactional", 1);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, "rec_1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	cr_assert_eq(call_code(fd, &q), VAULT_E_BAD_TOKEN);
+
+	/* missing and unknown purpose */
+	req_begin(&q, 6, "detokenize", NULL, 1);
+	mp_cstr(&q.pk, "tokens");
+	msgpack_pack_array(&q.pk, 0);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PURPOSE);
+	req_begin(&q, 7, "detokenize", "curiosity", 1);
+	mp_cstr(&q.pk, "tokens");
+	msgpack_pack_array(&q.pk, 0);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PURPOSE);
+
+	/* unknown argument, missing argument */
+	req_begin(&q, 8, "ping", NULL, 1);
+	mp_cstr(&q.pk, "extra");
+	msgpack_pack_nil(&q.pk);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_UNKNOWN_ARG);
+	req_begin(&q, 9, "read", "transactional", 0);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_MISSING);
+
+	/* protocol version */
+	memset(&q, 0, sizeof(q));
+	msgpack_packer_init(&q.pk, &q.b, buf_msgpack_write);
+	msgpack_pack_map(&q.pk, 3);
+	mp_cstr(&q.pk, "v");
+	msgpack_pack_uint32(&q.pk, 2);
+	mp_cstr(&q.pk, "id");
+	msgpack_pack_uint32(&q.pk, 10);
+	mp_cstr(&q.pk, "op");
+	mp_cstr(&q.pk, "ping");
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_VERSION);
+
+	assert_ping(fd);
+	close(fd);
+}
+
+Test(protocol, oversized_frame_closes_only_that_connection)
+{
+	int bad = raw_connect(), good = raw_connect();
+	uint8_t hdr[4];
+	frame_put_header(hdr, 0x7fffffff);
+	send_bytes(bad, hdr, 4);
+	struct reply r;
+	cr_assert_eq(recv_reply(bad, &r), 0);
+	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME_TOO_LARGE);
+	reply_free(&r);
+	cr_assert_eq(recv_reply(bad, &r), -1, "connection closed after the error");
+	assert_ping(good);
+	close(bad);
+	close(good);
+}
+
+Test(protocol, stalled_client_does_not_block_others)
+{
+	int stalled = raw_connect(), good = raw_connect();
+	uint8_t partial[] = { 0, 0, 0, 50, 0x83 };
+	send_bytes(stalled, partial, sizeof(partial)); /* half a frame, then silence */
+	for (int i = 0; i < 100; i++)
+		assert_ping(good);
+	close(stalled);
+	close(good);
+}
+
+Test(protocol, pipelined_requests_all_answered)
+{
+	int fd = raw_connect();
+	struct buf all = { 0 };
+	enum { N = 200 };
+	for (uint64_t id = 1; id <= N; id++) {
+		struct req q;
+		if (id % 2) {
+			req_begin(&q, id, "ping", NULL, 0);
+		} else {
+			req_begin(&q, id, "create", "transactional", 1);
+			mp_cstr(&q.pk, "fields");
+			msgpack_pack_map(&q.pk, 1);
+			mp_cstr(&q.pk, "last_name");
+			mp_cstr(&q.pk, "Pipelined");
+		}
+		uint8_t hdr[4];
+		frame_put_header(hdr, (uint32_t)q.b.len);
+		buf_append(&all, hdr, 4);
+		buf_append(&all, q.b.data, q.b.len);
+		buf_free(&q.b);
+	}
+	send_bytes(fd, all.data, all.len);
+	buf_free(&all);
+	int seen[N + 1] = { 0 };
+	for (int i = 0; i < N; i++) {
+		struct reply r;
+		cr_assert_eq(recv_reply(fd, &r), 0);
+		cr_assert_eq(reply_code(&r), 0);
+		uint64_t id = reply_id(&r);
+		cr_assert(id >= 1 && id <= N && !seen[id], "each id answered once");
+		seen[id] = 1;
+		reply_free(&r);
+	}
+	close(fd);
+}
+
+static char *
+create_record(struct vault *v, const char *last, const char *email)
+{
+	struct vault_record *r;
+	char *tok;
+	vault_record_new(&r);
+	vault_record_set(r, "last_name", last);
+	vault_record_set(r, "email", email);
+	int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok);
+	cr_assert_eq(rc, 0, "%s", vault_last_message(v));
+	vault_record_free(r);
+	return tok;
+}
+
+static int
+contains(const char *hay, size_t n, const char *needle)
+{
+	return memmem(hay, n, needle, strlen(needle)) != NULL;
+}
+
+Test(protocol, data_file_holds_no_plaintext)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	char *toks[50];
+	char last[64], email[64];
+	for (int i = 0; i < 50; i++) {
+		snprintf(last, sizeof(last), "Zyxwvutsonian%02d", i);
+		snprintf(email, sizeof(email), "marker%02d@plaintext-check.example", i);
+		toks[i] = create_record(v, last, email);
+	}
+	/* A deleted record's values must not be there either. */
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[0],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&srv), 0);
+
+	char path[600];
+	size_t n;
+	vaultd_path(&srv, "data/data.mdb", path, sizeof(path));
+	char *data = read_file_all(path, &n);
+	cr_assert_not_null(data);
+	cr_assert(n > 0);
+	cr_assert_not(contains(data, n, "Zyxwvutsonian"));
+	cr_assert_not(contains(data, n, "plaintext-check"));
+	cr_assert_not(contains(data, n, "marker"));
+	free(data);
+	for (int i = 0; i < 50; i++)
+		vault_free(toks[i]);
+}
+
+/* Move the email ciphertext of record `from` into record `to` on disk. */
+static void
+transplant_field(const char *dir, uint64_t from, uint64_t to, uint8_t field)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	mdb_env_set_mapsize(env, 256u << 20);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "records", 0, &dbi), 0);
+	uint8_t kf[8], kt[8];
+	store_put_id(kf, from);
+	store_put_id(kt, to);
+	MDB_val k1 = { 8, kf }, k2 = { 8, kt }, v1, v2;
+	cr_assert_eq(mdb_get(txn, dbi, &k1, &v1), 0);
+	cr_assert_eq(mdb_get(txn, dbi, &k2, &v2), 0);
+	uint8_t *c1 = malloc(v1.mv_size), *c2 = malloc(v2.mv_size);
+	memcpy(c1, v1.mv_data, v1.mv_size);
+	memcpy(c2, v2.mv_data, v2.mv_size);
+	struct record r1, r2;
+	cr_assert_eq(record_decode(c1, v1.mv_size, &r1), 0);
+	cr_assert_eq(record_decode(c2, v2.mv_size, &r2), 0);
+	const struct record_field *src = record_field_get(&r1, field);
+	cr_assert_not_null(src);
+	for (unsigned i = 0; i < r2.nfields; i++)
+		if (r2.fields[i].id == field)
+			r2.fields[i] = *src;
+	struct buf out = { 0 };
+	cr_assert_eq(record_encode(&r2, &out), 0);
+	MDB_val nv = { out.len, out.data };
+	cr_assert_eq(mdb_put(txn, dbi, &k2, &nv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	buf_free(&out);
+	free(c1);
+	free(c2);
+}
+
+Test(protocol, ciphertext_moved_to_other_record_or_field_fails)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	char *a = create_record(v, "Alpha", "alpha@example.com");
+	char *b = create_record(v, "Bravo", "bravo@example.com");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&srv), 0);
+
+	char dir[600];
+	vaultd_path(&srv, "data", dir, sizeof(dir));
+	/* Records 1 and 2: a's email ciphertext into b's email field. */
+	transplant_field(dir, 1, 2, 4);
+	vaultd_restart(&srv);
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	struct vault_record *out;
+	const char *email[] = { "email" }, *last[] = { "last_name" };
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, b, email, 1, 0, &out),
+	    VAULT_E_CRYPTO, "another record's ciphertext must not decrypt");
+	/* b's other fields are intact. */
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, b, last, 1, 0, &out), 0);
+	cr_assert_str_eq(vault_record_get(out, "last_name"), "Bravo");
+	vault_record_free(out);
+	vault_close(v);
+	vault_free(a);
+	vault_free(b);
+}
+
+struct writer_arg {
+	const char *socket;
+	char *tokens[2000];
+	int acked;
+};
+
+static void *
+write_until_refused(void *p)
+{
+	struct writer_arg *w = p;
+	struct vault *v;
+	if (vault_connect(w->socket, &v) != 0)
+		return NULL;
+	for (int i = 0; i < 2000; i++) {
+		struct vault_record *r;
+		vault_record_new(&r);
+		vault_record_set(r, "last_name", "Durable");
+		int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &w->tokens[i]);
+		vault_record_free(r);
+		if (rc != 0)
+			break;
+		w->acked++;
+	}
+	vault_close(v);
+	return NULL;
+}
+
+Test(protocol, sigterm_loses_no_acknowledged_write)
+{
+	struct writer_arg args[4];
+	pthread_t th[4];
+	memset(args, 0, sizeof(args));
+	for (int i = 0; i < 4; i++) {
+		args[i].socket = srv.socket;
+		pthread_create(&th[i], NULL, write_until_refused, &args[i]);
+	}
+	usleep(300 * 1000);
+	cr_assert_eq(vaultd_stop(&srv), 0, "clean exit on SIGTERM");
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	vaultd_restart(&srv);
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	int total = 0;
+	for (int i = 0; i < 4; i++) {
+		for (int j = 0; j < args[i].acked; j++) {
+			struct vault_record *out;
+			cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, args[i].tokens[j],
+			    NULL, 0, 0, &out), 0, "acknowledged write %d/%d lost", i, j);
+			vault_record_free(out);
+			vault_free(args[i].tokens[j]);
+			total++;
+		}
+	}
+	cr_assert(total > 0, "some writes were acknowledged before the stop");
+	vault_close(v);
+}
