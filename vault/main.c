@@ -152,6 +152,7 @@ main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
+	dev = dev || srv.cfg.dev_create_keys;
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialize");
 		return 1;

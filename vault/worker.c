@@ -191,6 +191,8 @@ conn_read(struct worker *w, struct conn *c)
 		size_t room = limit + READ_CHUNK - c->in.len;
 		if (room > READ_CHUNK)
 			room = READ_CHUNK;
+		if (room == 0)
+			break; /* a whole frame is buffered and waits for flow control */
 		if (buf_reserve(&c->in, room) != 0) {
 			conn_kill(w, c);
 			return;
