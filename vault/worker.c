@@ -325,11 +325,13 @@ drain_inbox(struct worker *w)
 	struct conn_cred creds[64];
 	if (nnew > 64)
 		nnew = 64;
-	memcpy(fds, w->new_fds, nnew * sizeof(int));
-	memcpy(creds, w->new_creds, nnew * sizeof(creds[0]));
-	memmove(w->new_fds, w->new_fds + nnew, (w->nnew - nnew) * sizeof(int));
-	memmove(w->new_creds, w->new_creds + nnew, (w->nnew - nnew) * sizeof(creds[0]));
-	w->nnew -= nnew;
+	if (nnew > 0) {
+		memcpy(fds, w->new_fds, nnew * sizeof(int));
+		memcpy(creds, w->new_creds, nnew * sizeof(creds[0]));
+		memmove(w->new_fds, w->new_fds + nnew, (w->nnew - nnew) * sizeof(int));
+		memmove(w->new_creds, w->new_creds + nnew, (w->nnew - nnew) * sizeof(creds[0]));
+		w->nnew -= nnew;
+	}
 	int more = w->nnew > 0;
 	pthread_mutex_unlock(&w->lock);
 	if (more)

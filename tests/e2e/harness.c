@@ -119,6 +119,21 @@ vaultd_restart(struct vaultd_proc *p)
 	spawn(p);
 }
 
+/* A sanitizer report in the server's log fails the test even if the
+ * server kept running (UBSan reports and goes on by default). */
+static int
+log_has_sanitizer_report(const struct vaultd_proc *p)
+{
+	size_t n;
+	char *log = read_file_all(p->log, &n);
+	int bad = log != NULL && (strstr(log, "runtime error:") != NULL ||
+	    strstr(log, "AddressSanitizer") != NULL || strstr(log, "LeakSanitizer") != NULL);
+	if (bad)
+		fprintf(stderr, "vaultd log (%s):\n%s\n", p->log, log);
+	free(log);
+	return bad;
+}
+
 int
 vaultd_stop(struct vaultd_proc *p)
 {
@@ -129,6 +144,8 @@ vaultd_stop(struct vaultd_proc *p)
 	for (int i = 0; i < 1000; i++) {
 		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
 			p->pid = 0;
+			if (log_has_sanitizer_report(p))
+				return -2;
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		}
 		struct timespec ts = { 0, 10 * 1000 * 1000 };

@@ -26,7 +26,8 @@ struct vaultd_proc {
 void vaultd_start(struct vaultd_proc *p, const char *extra_ini);
 /* Start again on the same directory (after vaultd_stop or a kill). */
 void vaultd_restart(struct vaultd_proc *p);
-/* SIGTERM and wait; returns the exit status (or -1 if killed). */
+/* SIGTERM and wait; returns the exit status, -1 if killed by a signal,
+ * -2 if its log holds a sanitizer report. */
 int vaultd_stop(struct vaultd_proc *p);
 /* Stop if running and remove the directory. */
 void vaultd_cleanup(struct vaultd_proc *p);

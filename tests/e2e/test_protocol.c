@@ -35,6 +35,8 @@ setup(void)
 static void
 teardown(void)
 {
+	if (srv.pid > 0)
+		cr_expect_eq(vaultd_stop(&srv), 0, "vaultd must exit 0 on SIGTERM (log: %s)", srv.log);
 	vaultd_cleanup(&srv);
 }
 
