@@ -19,6 +19,9 @@ config_defaults(struct config *c)
 	c->workers = 2;
 	c->max_connections = 1024;
 	c->max_pending_per_connection = 128;
+	c->max_connections_per_uid = 256;
+	c->idle_timeout_seconds = 300;
+	c->request_timeout_seconds = 10;
 	c->max_frame_bytes = 4u << 20;
 	snprintf(c->data_dir, sizeof(c->data_dir), "var/data");
 	c->map_size_bytes = (size_t)16 << 30;
@@ -113,6 +116,9 @@ static const struct option options[] = {
 	O("server", workers, K_UINT),
 	O("server", max_connections, K_UINT),
 	O("server", max_pending_per_connection, K_UINT),
+	O("server", max_connections_per_uid, K_UINT),
+	O("server", idle_timeout_seconds, K_UINT),
+	O("server", request_timeout_seconds, K_UINT),
 	O("server", max_frame_bytes, K_SIZE),
 	O("storage", data_dir, K_STR),
 	O("storage", map_size_bytes, K_SIZE),
@@ -189,6 +195,12 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[server] max_connections must be 1..1000000";
 	else if (c->max_pending_per_connection < 1 || c->max_pending_per_connection > 65536)
 		msg = "[server] max_pending_per_connection must be 1..65536";
+	else if (c->max_connections_per_uid < 1 || c->max_connections_per_uid > c->max_connections)
+		msg = "[server] max_connections_per_uid must be 1..max_connections";
+	else if (c->idle_timeout_seconds < 1 || c->idle_timeout_seconds > 86400)
+		msg = "[server] idle_timeout_seconds must be 1..86400";
+	else if (c->request_timeout_seconds < 1 || c->request_timeout_seconds > 3600)
+		msg = "[server] request_timeout_seconds must be 1..3600";
 	else if (c->max_frame_bytes < 4096 || c->max_frame_bytes > (256u << 20))
 		msg = "[server] max_frame_bytes must be 4K..256M";
 	else if (c->map_size_bytes < (1u << 20))

@@ -15,6 +15,9 @@ struct config {
 	unsigned workers;
 	unsigned max_connections;
 	unsigned max_pending_per_connection;
+	unsigned max_connections_per_uid;
+	unsigned idle_timeout_seconds;
+	unsigned request_timeout_seconds;
 	size_t max_frame_bytes;
 	/* [storage] */
 	char data_dir[256];

@@ -101,6 +101,56 @@ listen_socket(const char *path)
 	return fd;
 }
 
+int
+server_conn_opened(struct server *srv, uid_t uid)
+{
+	int rc = VAULT_E_BUSY;
+	pthread_mutex_lock(&srv->uid_lock);
+	if (atomic_load(&srv->connections) >= srv->cfg.max_connections)
+		goto out;
+	size_t i;
+	for (i = 0; i < srv->nuids; i++)
+		if (srv->uid_counts[i].uid == uid)
+			break;
+	if (i == srv->nuids) {
+		if (srv->nuids == srv->capuids) {
+			size_t cap = srv->capuids ? srv->capuids * 2 : 16;
+			struct uid_count *p = realloc(srv->uid_counts, cap * sizeof(*p));
+			if (p == NULL)
+				goto out;
+			srv->uid_counts = p;
+			srv->capuids = cap;
+		}
+		srv->uid_counts[srv->nuids].uid = uid;
+		srv->uid_counts[srv->nuids].count = 0;
+		srv->nuids++;
+	}
+	if (srv->uid_counts[i].count >= srv->cfg.max_connections_per_uid)
+		goto out;
+	srv->uid_counts[i].count++;
+	atomic_fetch_add(&srv->connections, 1);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&srv->uid_lock);
+	return rc;
+}
+
+void
+server_conn_closed(struct server *srv, uid_t uid)
+{
+	pthread_mutex_lock(&srv->uid_lock);
+	for (size_t i = 0; i < srv->nuids; i++) {
+		if (srv->uid_counts[i].uid == uid) {
+			/* Drop the entry when it reaches zero: the table stays small. */
+			if (--srv->uid_counts[i].count == 0)
+				srv->uid_counts[i] = srv->uid_counts[--srv->nuids];
+			break;
+		}
+	}
+	atomic_fetch_sub(&srv->connections, 1);
+	pthread_mutex_unlock(&srv->uid_lock);
+}
+
 static void
 accept_all(struct server *srv, unsigned *next_worker)
 {
@@ -119,15 +169,14 @@ accept_all(struct server *srv, unsigned *next_worker)
 			close(fd);
 			continue;
 		}
-		if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg.max_connections) {
-			atomic_fetch_sub(&srv->connections, 1);
-			close(fd); /* over the limit: refuse before reading anything */
+		if (server_conn_opened(srv, cred.uid) != 0) {
+			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
 		struct worker *w = srv->workers[*next_worker];
 		*next_worker = (*next_worker + 1) % srv->nworkers;
 		if (worker_add_conn(w, fd, cred.uid, cred.gid) != 0) {
-			atomic_fetch_sub(&srv->connections, 1);
+			server_conn_closed(srv, cred.uid);
 			close(fd);
 		}
 	}
@@ -142,6 +191,7 @@ server_run(struct server *srv)
 
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
+	pthread_mutex_init(&srv->uid_lock, NULL);
 	if ((rc = check_socket_dir(srv->cfg.socket_path)) != 0)
 		return rc;
 
@@ -214,6 +264,8 @@ out:
 	for (unsigned i = 0; srv->workers && i < srv->nworkers; i++)
 		worker_destroy(srv->workers[i]);
 	free(srv->workers);
+	free(srv->uid_counts);
+	pthread_mutex_destroy(&srv->uid_lock);
 	if (sfd >= 0)
 		close(sfd);
 	if (epfd >= 0)

@@ -60,8 +60,24 @@ struct server {
 	int listen_fd;
 	atomic_int stopping;
 	atomic_uint connections;
+	pthread_mutex_t uid_lock;   /* guards uid_counts */
+	struct uid_count *uid_counts;
+	size_t nuids, capuids;
 	time_t started;
 };
+
+struct uid_count {
+	uid_t uid;
+	unsigned count;
+};
+
+/*
+ * Count a connection of uid against max_connections and
+ * max_connections_per_uid: returns 0 if it may stay, VAULT_E_BUSY if a
+ * limit is reached. server_conn_closed() gives the place back.
+ */
+int server_conn_opened(struct server *srv, uid_t uid);
+void server_conn_closed(struct server *srv, uid_t uid);
 
 /* Start workers and writer; serve until SIGTERM or SIGINT; stop cleanly. */
 int server_run(struct server *srv);

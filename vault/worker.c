@@ -7,6 +7,11 @@
  * only the inbox (new connections, finished writes) is shared, guarded by
  * a mutex and signalled through an eventfd.
  *
+ * Timeouts: a sweep once a second closes connections idle longer than
+ * idle_timeout_seconds, and connections whose partial frame has been
+ * arriving for longer than request_timeout_seconds (a client trickling a
+ * byte every few seconds holds nothing but its own connection).
+ *
  * Flow control: a connection stops being read while it has
  * max_pending_per_connection writes in flight or more than a frame's worth
  * of replies unsent; it resumes when they drain. A frame longer than
@@ -19,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -42,6 +48,8 @@ struct conn {
 	int closing;          /* no more reading; close once flushed */
 	int dead;             /* socket closed; free when pending reaches 0 */
 	uint32_t events;      /* what epoll watches now */
+	time_t last_active;   /* last byte received or reply sent */
+	time_t frame_started; /* when the partial frame in `in` began; 0: none */
 	int touched;          /* on this drain's list of connections to flush */
 	struct conn *touched_next;
 	struct conn *prev, *next;
@@ -56,6 +64,7 @@ struct worker {
 	msgpack_zone zone;
 	struct conn *conns;
 	unsigned nconns;
+	time_t now;           /* this loop iteration's clock */
 	pthread_mutex_t lock;
 	int *new_fds;         /* accepted, not yet registered */
 	struct conn_cred *new_creds;
@@ -83,9 +92,9 @@ conn_free(struct worker *w, struct conn *c)
 		c->next->prev = c->prev;
 	buf_free(&c->in);
 	buf_free(&c->out);
+	server_conn_closed(w->srv, c->uid);
 	free(c);
 	w->nconns--;
-	atomic_fetch_sub(&w->srv->connections, 1);
 }
 
 /* Close the socket now; keep the struct until the writer is done with it. */
@@ -118,6 +127,7 @@ conn_flush(struct worker *w, struct conn *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		c->last_active = w->now;
 	}
 	if (c->out_off == c->out.len) {
 		buf_clear(&c->out); /* wipes the replies just sent */
@@ -145,6 +155,7 @@ static void
 conn_process(struct worker *w, struct conn *c)
 {
 	size_t max = w->srv->cfg.max_frame_bytes;
+	unsigned handled = 0;
 	while (!conn_blocked(w, c)) {
 		size_t body_len = 0;
 		const uint8_t *p = c->in.data + c->in_off;
@@ -166,6 +177,7 @@ conn_process(struct worker *w, struct conn *c)
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
 		    c->gid, &c->out, &wop);
 		c->in_off += FRAME_HEADER_SIZE + body_len;
+		handled++;
 		if (wop != NULL) {
 			wop->worker = w;
 			wop->conn = c;
@@ -173,6 +185,11 @@ conn_process(struct worker *w, struct conn *c)
 			writer_submit(&w->srv->writer, wop);
 		}
 	}
+	/* The clock of a partial frame starts when its first bytes are in. */
+	if (c->in.len == c->in_off)
+		c->frame_started = 0;
+	else if (handled > 0 || c->frame_started == 0)
+		c->frame_started = w->now;
 	/* Drop what was parsed (wiping it) once in a while, not per frame. */
 	if (c->in_off == c->in.len) {
 		buf_clear(&c->in);
@@ -209,6 +226,7 @@ conn_read(struct worker *w, struct conn *c)
 			return;
 		}
 		c->in.len += (size_t)n;
+		c->last_active = w->now;
 		conn_process(w, c);
 		if (conn_blocked(w, c) || (size_t)n < room)
 			break;
@@ -240,18 +258,19 @@ conn_add(struct worker *w, int fd, uid_t uid, gid_t gid)
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(fd);
-		atomic_fetch_sub(&w->srv->connections, 1);
+		server_conn_closed(w->srv, uid);
 		return;
 	}
 	c->fd = fd;
 	c->uid = uid;
 	c->gid = gid;
 	c->events = EPOLLIN;
+	c->last_active = w->now;
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
 		close(fd);
 		free(c);
-		atomic_fetch_sub(&w->srv->connections, 1);
+		server_conn_closed(w->srv, uid);
 		return;
 	}
 	c->next = w->conns;
@@ -368,6 +387,23 @@ drain_inbox(struct worker *w)
 	}
 }
 
+/* Close connections that idle or trickle past their timeouts. */
+static void
+sweep(struct worker *w)
+{
+	const struct config *cfg = &w->srv->cfg;
+	for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->dead || c->pending > 0)
+			continue;
+		int slow = c->frame_started != 0 && !conn_blocked(w, c) &&
+		    w->now - c->frame_started > (time_t)cfg->request_timeout_seconds;
+		int idle = w->now - c->last_active > (time_t)cfg->idle_timeout_seconds;
+		if (slow || idle)
+			conn_kill(w, c);
+	}
+}
+
 /* On SIGTERM: read nothing more, close each connection once it is idle. */
 static void
 begin_stop(struct worker *w)
@@ -389,6 +425,8 @@ worker_main(void *arg)
 	struct epoll_event evs[128];
 
 	int stopping = 0;
+	time_t last_sweep = 0;
+	w->now = time(NULL);
 	for (;;) {
 		if (!stopping && atomic_load(&w->srv->stopping)) {
 			stopping = 1;
@@ -402,7 +440,12 @@ worker_main(void *arg)
 			if (busy == 0)
 				break;
 		}
-		int n = epoll_wait(w->epfd, evs, 128, stopping ? 100 : -1);
+		int n = epoll_wait(w->epfd, evs, 128, stopping ? 100 : 1000);
+		w->now = time(NULL);
+		if (w->now != last_sweep) {
+			last_sweep = w->now;
+			sweep(w);
+		}
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c == NULL) {
@@ -482,8 +525,10 @@ worker_destroy(struct worker *w)
 		return;
 	if (w->ctx.txn)
 		mdb_txn_abort(w->ctx.txn);
-	for (size_t i = 0; i < w->nnew; i++)
+	for (size_t i = 0; i < w->nnew; i++) {
 		close(w->new_fds[i]);
+		server_conn_closed(w->srv, w->new_creds[i].uid);
+	}
 	free(w->new_fds);
 	free(w->new_creds);
 	if (w->epfd >= 0)

@@ -158,6 +158,17 @@ vaultd_stop(struct vaultd_proc *p)
 }
 
 void
+vaultd_kill(struct vaultd_proc *p)
+{
+	int st;
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &st, 0);
+	p->pid = 0;
+}
+
+void
 vaultd_cleanup(struct vaultd_proc *p)
 {
 	if (p->pid > 0)

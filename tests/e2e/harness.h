@@ -29,6 +29,8 @@ void vaultd_restart(struct vaultd_proc *p);
 /* SIGTERM and wait; returns the exit status, -1 if killed by a signal,
  * -2 if its log holds a sanitizer report. */
 int vaultd_stop(struct vaultd_proc *p);
+/* SIGKILL and reap: a crash at an arbitrary moment. */
+void vaultd_kill(struct vaultd_proc *p);
 /* Stop if running and remove the directory. */
 void vaultd_cleanup(struct vaultd_proc *p);
 /* Path of a file inside the test directory. */

@@ -1,0 +1,68 @@
+/*
+ * fuzz-vault.h - fixtures and checks for the harnesses that drive the
+ * server code (fuzz-request, fuzz-server, fuzz-token) and for make-seeds.c,
+ * which must see the same key ring and tokens (fuzz-vault.c).
+ */
+#ifndef VAULT_FUZZ_VAULT_H
+#define VAULT_FUZZ_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "common/buf.h"
+#include "vault/crypto/token.h"
+#include "vault/server.h"
+
+/*
+ * Check that frame[0..len) is exactly one well-formed reply frame: the
+ * header's length matches, the body is a map {"id": uint, "ok": bool,
+ * "result": any} or {"id", "ok": false, "error": {"code", "name",
+ * "message", "field"?}} with a known error code and its name. Returns the
+ * id; *ok gets "ok".
+ */
+uint64_t fuzz_check_reply(const uint8_t *frame, size_t len, int *ok);
+
+/*
+ * The id the server must echo for request body[0..len): the "id" of a
+ * body that decodes under the dispatcher's limits and carries an unsigned
+ * "id", else 0.
+ */
+uint64_t fuzz_request_id(const struct server *srv, const uint8_t *body, size_t len);
+
+/*
+ * A vault in a private temporary directory: default configuration, a key
+ * ring from keyring_create() with fuzz_root_key, token keys, an LMDB store
+ * of map_size bytes (no fsync: nothing here needs durability), and records
+ * created and deleted through the real dispatcher and operations:
+ *   record 1: every field, one document, opaque and deterministic tokens
+ *             for email and a card token;
+ *   record 2: an email with an opaque token, then deleted.
+ * With the deterministic random source the tokens are the same on every
+ * run; make-seeds.c writes them into the seeds. Aborts on failure.
+ */
+struct fuzz_vault {
+	char dir[4096];
+	struct server srv;
+	char rec_live[TOKEN_MAX_LEN + 1];
+	char rec_deleted[TOKEN_MAX_LEN + 1];
+	char tok_email[TOKEN_MAX_LEN + 1];
+	char det_email[TOKEN_MAX_LEN + 1];
+	char card[TOKEN_MAX_LEN + 1];
+	char tok_deleted[TOKEN_MAX_LEN + 1];
+	char det_deleted[TOKEN_MAX_LEN + 1];
+};
+
+void fuzz_vault_open(struct fuzz_vault *v, size_t map_size);
+void fuzz_vault_close(struct fuzz_vault *v);
+
+/*
+ * Requests for seeds and fixtures, packed with msgpack-c into b: a map of
+ * nargs + 3 entries (v, id, op), or nargs + 4 with a purpose; the caller
+ * then packs nargs key/value pairs (mp_cstr() and friends, common/msg.h).
+ */
+void fuzz_req_begin(msgpack_packer *pk, struct buf *b, uint64_t id,
+    const char *op, const char *purpose, unsigned nargs);
+
+#endif

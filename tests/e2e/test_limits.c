@@ -1,0 +1,129 @@
+/*
+ * test_limits.c - end-to-end: connection limits and timeouts. A client
+ * that trickles bytes, idles or opens too many connections loses its own
+ * connections, and a well-behaved client keeps getting prompt answers.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <vault/vault.h>
+
+#include "harness.h"
+
+static struct vaultd_proc srv;
+
+static void
+setup(void)
+{
+	vaultd_start(&srv,
+	    "[server]\n"
+	    "max_connections = 40\n"
+	    "max_connections_per_uid = 30\n"
+	    "idle_timeout_seconds = 2\n"
+	    "request_timeout_seconds = 1\n");
+}
+
+static void
+teardown(void)
+{
+	if (srv.pid > 0)
+		cr_expect_eq(vaultd_stop(&srv), 0, "clean exit (log: %s)", srv.log);
+	vaultd_cleanup(&srv);
+}
+
+TestSuite(limits, .init = setup, .fini = teardown, .timeout = 60);
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, srv.socket);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* 1 if the server closed fd (EOF within the receive timeout). */
+static int
+closed_by_server(int fd)
+{
+	char b;
+	return recv(fd, &b, 1, 0) == 0;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+Test(limits, per_uid_limit_closes_extra_connections)
+{
+	int fds[31];
+	for (int i = 0; i < 30; i++)
+		fds[i] = raw_connect();
+	usleep(100 * 1000);
+	fds[30] = raw_connect();
+	cr_assert(closed_by_server(fds[30]), "the 31st connection of one uid is refused");
+	close(fds[30]);
+	/* Closing one gives its place back. */
+	close(fds[0]);
+	usleep(200 * 1000);
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_ping(v), 0);
+	vault_close(v);
+	for (int i = 1; i < 30; i++)
+		close(fds[i]);
+}
+
+Test(limits, trickling_client_is_cut_off_and_others_served)
+{
+	int slow = raw_connect();
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	/* A frame header announcing 100 bytes, then one byte a second. */
+	unsigned char hdr[4] = { 0, 0, 0, 100 };
+	cr_assert_eq(send(slow, hdr, 4, MSG_NOSIGNAL), 4);
+	double worst = 0;
+	int cut = 0;
+	for (int i = 0; i < 40 && !cut; i++) {
+		unsigned char b = 0x80;
+		if (send(slow, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+			cut = 1;
+		for (int j = 0; j < 10; j++) {
+			double t0 = now_ms();
+			cr_assert_eq(vault_ping(v), 0);
+			double dt = now_ms() - t0;
+			if (dt > worst)
+				worst = dt;
+		}
+		usleep(100 * 1000);
+		char c;
+		if (recv(slow, &c, 1, MSG_DONTWAIT) == 0)
+			cut = 1;
+	}
+	cr_assert(cut, "a frame trickling in for over request_timeout_seconds is dropped");
+	cr_assert_lt(worst, 100.0, "the good client waited %.1f ms", worst);
+	vault_close(v);
+	close(slow);
+}
+
+Test(limits, idle_connection_is_closed)
+{
+	int fd = raw_connect();
+	double t0 = now_ms();
+	cr_assert(closed_by_server(fd));
+	double dt = now_ms() - t0;
+	cr_assert(dt >= 1500 && dt < 5000, "closed after %.0f ms, want ~2-3 s", dt);
+	close(fd);
+}
