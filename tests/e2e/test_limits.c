@@ -3,6 +3,7 @@
  * that trickles bytes, idles or opens too many connections loses its own
  * connections, and a well-behaved client keeps getting prompt answers.
  */
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -126,4 +127,68 @@ Test(limits, idle_connection_is_closed)
 	double dt = now_ms() - t0;
 	cr_assert(dt >= 1500 && dt < 5000, "closed after %.0f ms, want ~2-3 s", dt);
 	close(fd);
+}
+
+/*
+ * A full map fails writes with VAULT_E_NO_SPACE and loses nothing: reads
+ * keep working, every acknowledged record is intact, and with a larger map
+ * (after a restart) writes work again.
+ */
+Test(full, map_full_fails_writes_cleanly, .timeout = 120)
+{
+	struct vaultd_proc p;
+	vaultd_start(&p, "[storage]\nmap_size_bytes = 1M\n");
+	struct vault *v;
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *toks[20000];
+	int n = 0, rc = 0;
+	char email[64];
+	while (n < 20000) {
+		struct vault_record *r;
+		snprintf(email, sizeof(email), "full%d@example.com", n);
+		vault_record_new(&r);
+		vault_record_set(r, "email", email);
+		vault_record_set(r, "postal_address", "1 Long Street, Apartment 42\nSan Diego, CA 92101");
+		rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &toks[n]);
+		vault_record_free(r);
+		if (rc != 0)
+			break;
+		n++;
+	}
+	cr_assert_eq(rc, VAULT_E_NO_SPACE, "got %s after %d records", vault_error_name(rc), n);
+	cr_assert_gt(n, 100);
+	/* Reads still work, and everything acknowledged is there. */
+	const char *want[] = { "email" };
+	for (int i = 0; i < n; i++) {
+		struct vault_record *out;
+		cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, toks[i], want, 1, 0, &out), 0);
+		snprintf(email, sizeof(email), "full%d@example.com", i);
+		cr_assert_str_eq(vault_record_get(out, "email"), email);
+		vault_record_free(out);
+	}
+	cr_assert_eq(vault_ping(v), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* More room: raise the map size and start again. */
+	FILE *f = fopen(p.config, "a");
+	fputs("[storage]\nmap_size_bytes = 64M\n", f);
+	fclose(f);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	struct vault_record *r;
+	char *tok;
+	vault_record_new(&r);
+	vault_record_set(r, "email", "after@example.com");
+	cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok), 0);
+	vault_record_free(r);
+	vault_free(tok);
+	struct vault_record *out;
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, toks[0], want, 1, 0, &out), 0);
+	vault_record_free(out);
+	vault_close(v);
+	for (int i = 0; i < n; i++)
+		vault_free(toks[i]);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
 }
