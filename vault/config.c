@@ -23,6 +23,7 @@ config_defaults(struct config *c)
 	c->idle_timeout_seconds = 300;
 	c->request_timeout_seconds = 10;
 	c->max_frame_bytes = 4u << 20;
+	c->max_queued_write_bytes = 256u << 20;
 	snprintf(c->data_dir, sizeof(c->data_dir), "var/data");
 	c->map_size_bytes = (size_t)16 << 30;
 	c->group_commit_max = 512;
@@ -120,6 +121,7 @@ static const struct option options[] = {
 	O("server", idle_timeout_seconds, K_UINT),
 	O("server", request_timeout_seconds, K_UINT),
 	O("server", max_frame_bytes, K_SIZE),
+	O("server", max_queued_write_bytes, K_SIZE),
 	O("storage", data_dir, K_STR),
 	O("storage", map_size_bytes, K_SIZE),
 	O("storage", group_commit_max, K_UINT),
@@ -203,6 +205,8 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[server] request_timeout_seconds must be 1..3600";
 	else if (c->max_frame_bytes < 4096 || c->max_frame_bytes > (256u << 20))
 		msg = "[server] max_frame_bytes must be 4K..256M";
+	else if (c->max_queued_write_bytes < c->max_frame_bytes)
+		msg = "[server] max_queued_write_bytes must be at least max_frame_bytes";
 	else if (c->map_size_bytes < (1u << 20))
 		msg = "[storage] map_size_bytes must be at least 1M";
 	else if (c->group_commit_max < 1 || c->group_commit_max > 65536)

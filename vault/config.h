@@ -19,6 +19,7 @@ struct config {
 	unsigned idle_timeout_seconds;
 	unsigned request_timeout_seconds;
 	size_t max_frame_bytes;
+	size_t max_queued_write_bytes;
 	/* [storage] */
 	char data_dir[256];
 	size_t map_size_bytes;

@@ -142,6 +142,10 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		} else {
 			reply_end(out, start, req.id, srv->cfg.max_frame_bytes);
 		}
+	} else if (atomic_load(&srv->writer.queued_bytes) + len > srv->cfg.max_queued_write_bytes) {
+		/* Bounded memory: past this, writes are refused until the writer catches up. */
+		reply_error_code(out, req.id, VAULT_E_BUSY, NULL,
+		    "too many writes waiting for the disk; retry later");
 	} else {
 		void *state = NULL;
 		rc = op->prepare(ctx, &req, &state, &err);
@@ -156,6 +160,8 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 				w->op = op;
 				w->request_id = req.id;
 				w->state = state;
+				w->cost = len;
+				atomic_fetch_add(&srv->writer.queued_bytes, len);
 				*wop = w;
 			}
 		}

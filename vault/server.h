@@ -36,6 +36,7 @@ struct write_op {
 	struct conn *conn;
 	uint64_t request_id;
 	void *state;         /* the operation's prepared arguments */
+	size_t cost;         /* request bytes, counted in writer.queued_bytes */
 	struct buf reply;    /* one complete reply frame, filled by the writer */
 };
 
@@ -45,6 +46,7 @@ struct writer {
 	pthread_cond_t cond;
 	struct write_op *head, *tail;
 	int stop;
+	atomic_size_t queued_bytes; /* request bytes of writes not yet answered */
 	uint64_t next_id;    /* next record id; writer thread only */
 	uint64_t commits, ops; /* counters, writer thread only */
 };

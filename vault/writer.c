@@ -162,6 +162,7 @@ writer_main(void *arg)
 	struct writer *w = &srv->writer;
 	struct write_ctx ctx = { 0 };
 	size_t cap = srv->cfg.group_commit_max;
+	time_t last_reader_check = 0;
 	struct write_op **ops = calloc(cap, sizeof(*ops));
 
 	ctx.srv = srv;
@@ -188,6 +189,16 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		process(&ctx, ops, n);
+		/*
+		 * A process that died inside a read transaction (a backup tool,
+		 * mdb_stat) leaves a reader slot that pins old pages, and the
+		 * file would grow without bound: clear such slots now and then.
+		 */
+		if (ctx.now - last_reader_check >= 5) {
+			int dead = 0;
+			mdb_reader_check(srv->store.env, &dead);
+			last_reader_check = ctx.now;
+		}
 
 		/* Hand replies back; wake each worker once per batch. */
 		for (size_t i = 0; i < n; i++) {
@@ -195,6 +206,7 @@ writer_main(void *arg)
 				ops[i]->op->free_state(ops[i]->state);
 				ops[i]->state = NULL;
 			}
+			atomic_fetch_sub(&w->queued_bytes, ops[i]->cost);
 			worker_complete(ops[i]->worker, ops[i]);
 		}
 		for (unsigned i = 0; i < srv->nworkers; i++)
