@@ -148,6 +148,18 @@ main(int argc, char **argv)
 		log_error("configuration: %s", err);
 		return 1;
 	}
+	/* Room for max_connections sockets plus the data and key files. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		rlim_t want = (rlim_t)srv.cfg.max_connections + 256;
+		if (nofile.rlim_cur < want) {
+			nofile.rlim_cur = want < nofile.rlim_max ? want : nofile.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &nofile);
+		}
+		if (nofile.rlim_cur < want)
+			log_warn("only %llu file descriptors: max_connections = %u cannot be reached",
+			    (unsigned long long)nofile.rlim_cur, srv.cfg.max_connections);
+	}
 	if (check) {
 		printf("configuration OK\n");
 		return 0;
