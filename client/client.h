@@ -29,6 +29,8 @@ struct vault_record {
 	size_t nfields, capfields;
 	struct client_doc *docs;
 	size_t ndocs, capdocs;
+	uint32_t *slots;       /* document slots the stored record holds */
+	size_t nslots;
 };
 
 struct vault {

@@ -61,6 +61,7 @@ vault_record_free(struct vault_record *r)
 	}
 	free(r->fields);
 	free(r->docs);
+	free(r->slots);
 	free(r);
 }
 
@@ -204,4 +205,11 @@ void
 vault_free(char *s)
 {
 	wipe_str(s);
+}
+
+size_t
+vault_record_document_slots(const struct vault_record *r, const uint32_t **slots)
+{
+	*slots = r ? r->slots : NULL;
+	return r ? r->nslots : 0;
 }

@@ -288,32 +288,13 @@ vault_create(struct vault *v, enum vault_purpose purpose,
 	return 0;
 }
 
-int
-vault_read(struct vault *v, enum vault_purpose purpose, const char *record_token,
-    const char *const *fields, size_t nfields, int with_documents,
-    struct vault_record **out)
+/* Turn a read result into a record. */
+static int
+record_from_result(const msgpack_object *res, struct vault_record **out)
 {
-	size_t start;
-	uint64_t id;
-	const msgpack_object *res, *f, *d;
-	msgpack_packer pk = begin(v, "read", purpose,
-	    1 + (fields != NULL) + (with_documents != 0), &start, &id);
-	mp_cstr(&pk, "record");
-	mp_cstr(&pk, record_token);
-	if (fields != NULL) {
-		mp_cstr(&pk, "fields");
-		msgpack_pack_array(&pk, nfields);
-		for (size_t i = 0; i < nfields; i++)
-			mp_cstr(&pk, fields[i]);
-	}
-	if (with_documents) {
-		mp_cstr(&pk, "documents");
-		msgpack_pack_true(&pk);
-	}
-	int rc = roundtrip(v, start, id, &res);
-	if (rc != 0)
-		return rc;
+	const msgpack_object *f, *d, *sl;
 	struct vault_record *r;
+	int rc;
 	if ((rc = vault_record_new(&r)) != 0)
 		return rc;
 	f = msg_get(res, "fields");
@@ -328,6 +309,18 @@ vault_read(struct vault *v, enum vault_purpose purpose, const char *record_token
 		else
 			rc = record_set_n(r, kv->key.via.str.ptr, kv->key.via.str.size,
 			    kv->val.via.str.ptr, kv->val.via.str.size);
+	}
+	sl = msg_get(res, "document_slots");
+	if (rc == 0 && sl != NULL && sl->type == MSGPACK_OBJECT_ARRAY && sl->via.array.size > 0) {
+		r->slots = calloc(sl->via.array.size, sizeof(*r->slots));
+		if (r->slots == NULL)
+			rc = VAULT_E_NOMEM;
+		for (uint32_t i = 0; rc == 0 && i < sl->via.array.size; i++) {
+			if (sl->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				rc = VAULT_E_PROTO_FRAME;
+			else
+				r->slots[r->nslots++] = (uint32_t)sl->via.array.ptr[i].via.u64;
+		}
 	}
 	d = msg_get(res, "documents");
 	if (rc == 0 && d != NULL && d->type == MSGPACK_OBJECT_ARRAY) {
@@ -349,11 +342,60 @@ vault_read(struct vault *v, enum vault_purpose purpose, const char *record_token
 	}
 	if (rc != 0)
 		goto fail;
-	buf_clear(&v->in); /* the reply held personal data */
 	*out = r;
 	return 0;
 fail:
 	vault_record_free(r);
+	return rc;
+}
+
+int
+vault_read(struct vault *v, enum vault_purpose purpose, const char *record_token,
+    const char *const *fields, size_t nfields, int with_documents,
+    struct vault_record **out)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = begin(v, "read", purpose,
+	    1 + (fields != NULL) + (with_documents != 0), &start, &id);
+	mp_cstr(&pk, "record");
+	mp_cstr(&pk, record_token);
+	if (fields != NULL) {
+		mp_cstr(&pk, "fields");
+		msgpack_pack_array(&pk, nfields);
+		for (size_t i = 0; i < nfields; i++)
+			mp_cstr(&pk, fields[i]);
+	}
+	if (with_documents) {
+		mp_cstr(&pk, "documents");
+		msgpack_pack_true(&pk);
+	}
+	int rc = roundtrip(v, start, id, &res);
+	if (rc == 0)
+		rc = record_from_result(res, out);
+	buf_clear(&v->in); /* the reply held personal data */
+	return rc;
+}
+
+int
+vault_read_document(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, uint32_t slot, struct vault_record **out)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = begin(v, "read", purpose, 3, &start, &id);
+	mp_cstr(&pk, "record");
+	mp_cstr(&pk, record_token);
+	mp_cstr(&pk, "fields");
+	msgpack_pack_array(&pk, 0);
+	mp_cstr(&pk, "documents");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_uint32(&pk, slot);
+	int rc = roundtrip(v, start, id, &res);
+	if (rc == 0)
+		rc = record_from_result(res, out);
 	buf_clear(&v->in);
 	return rc;
 }

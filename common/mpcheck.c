@@ -9,7 +9,8 @@
 
 #include "mpcheck.h"
 
-#define MP_MAX_DEPTH_HARD 64
+/* msgpack-c's unpacker stops at 32 levels (MSGPACK_EMBED_STACK_SIZE). */
+#define MP_MAX_DEPTH_HARD 32
 
 static uint64_t
 be(const uint8_t *p, unsigned n)

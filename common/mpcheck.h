@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 struct mp_limits {
-	unsigned max_depth;   /* containers nested deeper are refused */
+	unsigned max_depth;   /* containers nested deeper are refused (at most 32) */
 	size_t max_objects;   /* total objects (each container element counts) */
 };
 

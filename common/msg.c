@@ -178,8 +178,9 @@ frame_begin(struct buf *b)
 {
 	size_t start = b->len;
 	static const uint8_t zero[FRAME_HEADER_SIZE];
-	if (buf_append(b, zero, sizeof(zero)) != 0 && b->error == 0)
-		b->error = VAULT_E_NOMEM;
+	int rc = buf_append(b, zero, sizeof(zero));
+	if (rc != 0 && b->error == 0)
+		b->error = rc;
 	return start;
 }
 

@@ -33,7 +33,8 @@ int msg_str_eq(const msgpack_object *o, const char *s);
 /*
  * Every key of map is a string listed in allowed (NULL-terminated).
  * Returns 0 or VAULT_E_PROTO_UNKNOWN_ARG with *bad set to the first key
- * that is not (or to NULL if a key is not a string; then VAULT_E_PROTO_TYPE).
+ * that is not, VAULT_E_PROTO_FRAME with *bad at a key given twice, or
+ * VAULT_E_PROTO_TYPE (and *bad NULL) if a key is not a string.
  */
 int msg_check_keys(const msgpack_object *map, const char *const *allowed,
     const msgpack_object **bad);

@@ -272,9 +272,13 @@ out:
 	return rc;
 }
 
-/* Write data to path atomically: temporary file, fsync, rename, fsync dir. */
+/*
+ * Write data to path atomically: temporary file, fsync, then link (a new
+ * file: never clobbers) or rename (replace), then fsync the directory.
+ */
 static int
-write_atomic(const char *path, const uint8_t *data, size_t len, const char **why)
+write_atomic(const char *path, const uint8_t *data, size_t len, int replace,
+    const char **why)
 {
 	char tmp[4096], dirbuf[4096];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
@@ -298,11 +302,16 @@ write_atomic(const char *path, const uint8_t *data, size_t len, const char **why
 	if (fsync(fd) != 0)
 		goto fail;
 	close(fd);
-	if (rename(tmp, path) != 0) {
+	/* link() refuses an existing target; rename() replaces it. */
+	if ((replace ? rename(tmp, path) : link(tmp, path)) != 0) {
+		int e = errno;
 		unlink(tmp);
-		*why = "cannot rename key ring file into place";
-		return VAULT_E_IO;
+		*why = e == EEXIST ? "key ring file already exists" :
+		    "cannot move key ring file into place";
+		return e == EEXIST ? VAULT_E_KEYRING : VAULT_E_IO;
 	}
+	if (!replace)
+		unlink(tmp);
 	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
 	int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -329,11 +338,6 @@ keyring_create(const char *path, const uint8_t *root, struct keyring **out,
 	*why = "out of memory";
 	if (kr == NULL)
 		goto out;
-	if (access(path, F_OK) == 0) {
-		rc = VAULT_E_KEYRING;
-		*why = "key ring file already exists";
-		goto out;
-	}
 	for (int i = 0; i < NKINDS; i++) {
 		if ((rc = set_alloc(&kr->sets[i], 1)) != 0)
 			goto out;
@@ -346,7 +350,7 @@ keyring_create(const char *path, const uint8_t *root, struct keyring **out,
 	set_seal(kr);
 	if ((rc = keyring_seal(kr, root, &image, &len)) != 0)
 		goto out;
-	if ((rc = write_atomic(path, image, len, why)) != 0)
+	if ((rc = write_atomic(path, image, len, 0, why)) != 0)
 		goto out;
 	*out = kr;
 	kr = NULL;

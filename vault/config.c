@@ -41,8 +41,35 @@ struct parse_state {
 	struct config *c;
 	char *err;
 	size_t errlen;
-	int failed;
+	int failed;   /* line of our first error, or 0 */
+	FILE *f;
+	int line;     /* line the reader returned last */
 };
+
+/*
+ * inih's line reader, counting lines so an error names its own line, and
+ * refusing lines longer than inih's buffer (it would split them silently).
+ */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+	if (fgets(str, num, ps->f) == NULL)
+		return NULL;
+	ps->line++;
+	size_t n = strlen(str);
+	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ps->f)) {
+		int ch;
+		while ((ch = fgetc(ps->f)) != EOF && ch != '\n')
+			;
+		if (!ps->failed) {
+			snprintf(ps->err, ps->errlen, "line longer than %d bytes", num - 2);
+			ps->failed = ps->line;
+		}
+		str[0] = '\0';
+	}
+	return str;
+}
 
 static int
 parse_size(const char *v, size_t *out)
@@ -139,6 +166,8 @@ static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *ps = user;
+	if (ps->failed)
+		return 0; /* inih goes on after an error: keep the first one */
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
 		const struct option *o = &options[i];
 		if (strcmp(o->section, section) != 0 || strcmp(o->name, name) != 0)
@@ -153,34 +182,37 @@ handler(void *user, const char *section, const char *name, const char *value)
 		}
 		if (bad) {
 			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value", section, name);
-			ps->failed = 1;
+			ps->failed = ps->line;
 			return 0;
 		}
 		return 1;
 	}
 	snprintf(ps->err, ps->errlen, "[%s] %s: unknown option", section, name);
-	ps->failed = 1;
+	ps->failed = ps->line;
 	return 0;
 }
 
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct parse_state ps = { c, err, errlen, 0 };
-	int rc = ini_parse(path, handler, &ps);
-	if (rc == -1) {
+	struct parse_state ps = { c, err, errlen, 0, NULL, 0 };
+	if ((ps.f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return VAULT_E_CONFIG;
 	}
+	int rc = ini_parse_stream(read_line, &ps, handler, &ps);
+	fclose(ps.f);
 	if (rc == -2) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return VAULT_E_CONFIG;
 	}
-	if (rc > 0) {
-		if (!ps.failed)
-			snprintf(err, errlen, "syntax error");
+	if (rc != 0 || ps.failed) {
 		char msg[256];
-		snprintf(msg, sizeof(msg), "%s:%d: %s", path, rc, err);
+		/* Report the first error: ours, or inih's syntax error. */
+		if (ps.failed && (rc <= 0 || ps.failed <= rc))
+			snprintf(msg, sizeof(msg), "%s:%d: %s", path, ps.failed, err);
+		else
+			snprintf(msg, sizeof(msg), "%s:%d: syntax error", path, rc);
 		snprintf(err, errlen, "%s", msg);
 		return VAULT_E_CONFIG;
 	}
@@ -203,15 +235,15 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[server] idle_timeout_seconds must be 1..86400";
 	else if (c->request_timeout_seconds < 1 || c->request_timeout_seconds > 3600)
 		msg = "[server] request_timeout_seconds must be 1..3600";
-	else if (c->max_frame_bytes < 4096 || c->max_frame_bytes > (256u << 20))
-		msg = "[server] max_frame_bytes must be 4K..256M";
+	else if (c->max_frame_bytes < (64u << 10) || c->max_frame_bytes > (256u << 20))
+		msg = "[server] max_frame_bytes must be 64K..256M";
 	else if (c->max_queued_write_bytes < c->max_frame_bytes)
 		msg = "[server] max_queued_write_bytes must be at least max_frame_bytes";
 	else if (c->map_size_bytes < (1u << 20))
 		msg = "[storage] map_size_bytes must be at least 1M";
 	else if (c->group_commit_max < 1 || c->group_commit_max > 65536)
 		msg = "[storage] group_commit_max must be 1..65536";
-	else if (c->max_document_bytes < 1 || c->max_document_bytes + 4096 > c->max_frame_bytes)
+	else if (c->max_document_bytes < 1 || c->max_document_bytes > c->max_frame_bytes - 4096)
 		msg = "[limits] max_document_bytes must be at least 1 and leave 4K of max_frame_bytes";
 	else if (c->max_documents_per_record > 64)
 		msg = "[limits] max_documents_per_record must be 0..64";

@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "common/frame.h"
+#include "common/msg.h"
 #include "crypto/seal.h"
 #include "dispatch.h"
 #include "reply.h"
@@ -219,9 +220,17 @@ conn_read(struct worker *w, struct conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (n <= 0) {
-			/* Peer closed: finish in-flight writes, reply is moot. */
+		if (n == 0) {
+			/*
+			 * End of input (the peer may only have shut down its
+			 * sending side): answer what is buffered and in flight,
+			 * then close.
+			 */
+			conn_process(w, c);
 			c->closing = 1;
+			break;
+		}
+		if (n < 0) {
 			conn_kill(w, c);
 			return;
 		}
@@ -404,6 +413,28 @@ sweep(struct worker *w)
 	}
 }
 
+/* Answer every whole frame still buffered with VAULT_E_SHUTTING_DOWN. */
+static void
+refuse_buffered(struct worker *w, struct conn *c)
+{
+	size_t max = w->srv->cfg.max_frame_bytes, body_len = 0;
+	while (frame_peek(c->in.data + c->in_off, c->in.len - c->in_off, max,
+	    &body_len) == FRAME_READY) {
+		const uint8_t *body = c->in.data + c->in_off + FRAME_HEADER_SIZE;
+		struct mp_limits lim = { REQUEST_MAX_DEPTH, body_len };
+		msgpack_object root;
+		uint64_t id = 0;
+		msgpack_zone_clear(&w->zone);
+		if (msg_decode(body, body_len, &lim, &w->zone, &root) == 0)
+			(void)msg_get_uint(&root, "id", 1, &id);
+		reply_error_code(&c->out, id, VAULT_E_SHUTTING_DOWN, NULL,
+		    "the server is stopping; the request was not run");
+		c->in_off += FRAME_HEADER_SIZE + body_len;
+	}
+	buf_clear(&c->in);
+	c->in_off = 0;
+}
+
 /* On SIGTERM: read nothing more, close each connection once it is idle. */
 static void
 begin_stop(struct worker *w)
@@ -412,6 +443,7 @@ begin_stop(struct worker *w)
 		next = c->next;
 		if (c->dead)
 			continue;
+		refuse_buffered(w, c);
 		c->closing = 1;
 		if (conn_flush(w, c) == 0)
 			conn_update_events(w, c);

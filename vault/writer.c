@@ -8,10 +8,10 @@
  * with load by themselves. Replies go back to the workers only after the
  * commit returned: an acknowledged write is durable.
  *
- * If an operation fails after it wrote to the transaction (a storage error,
- * typically a full map), the transaction is poisoned: the writer aborts it
- * and applies that batch again one operation per transaction, so the other
- * operations still succeed and the failing one gets its own error.
+ * Each operation runs in a nested transaction, so one that fails (a full
+ * map, damaged data, a limit found late) leaves nothing behind and the
+ * others in the batch still succeed. If the commit itself fails, every
+ * operation of the batch gets the error and nothing of it is stored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +49,6 @@ writer_submit(struct writer *w, struct write_op *op)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static int
-poisons(int rc)
-{
-	return rc == VAULT_E_STORAGE || rc == VAULT_E_NO_SPACE ||
-	    rc == VAULT_E_NOMEM || rc == VAULT_E_INTERNAL;
-}
-
 static void
 wipe_scratch(struct write_ctx *ctx)
 {
@@ -66,23 +59,41 @@ wipe_scratch(struct write_ctx *ctx)
 	buf_clear(&ctx->doc);
 }
 
-/* Apply one op; returns nonzero if it poisoned the transaction. */
-static int
+/*
+ * Apply one op in a nested transaction: if it fails at any point, even
+ * after some of its writes, only its own changes are dropped and the rest
+ * of the batch goes on.
+ */
+static void
 apply_one(struct write_ctx *ctx, struct write_op *op)
 {
 	struct op_error err = { 0 };
 	msgpack_packer pk;
+	MDB_txn *parent = ctx->txn, *child;
+	uint64_t next_id = *ctx->next_id;
 	buf_clear(&op->reply);
 	size_t start = reply_begin(&op->reply, &pk, op->request_id);
-	int rc = op->op->apply(ctx, op->state, &pk, &err);
+	int rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child);
+	if (rc != 0) {
+		op_fail(&err, store_error(rc), NULL, NULL);
+		rc = err.code;
+	} else {
+		ctx->txn = child;
+		rc = op->op->apply(ctx, op->state, &pk, &err);
+		ctx->txn = parent;
+		if (rc == 0 && (rc = mdb_txn_commit(child)) != 0)
+			rc = op_fail(&err, store_error(rc), NULL, NULL);
+		else if (rc != 0)
+			mdb_txn_abort(child);
+	}
 	wipe_scratch(ctx);
 	if (rc != 0) {
+		*ctx->next_id = next_id;
 		reply_abandon(&op->reply, start);
 		reply_error(&op->reply, op->request_id, &err);
-		return poisons(rc);
+		return;
 	}
 	reply_end(&op->reply, start, op->request_id, ctx->srv->cfg.max_frame_bytes);
-	return 0;
 }
 
 static int
@@ -92,37 +103,6 @@ save_next_id(struct write_ctx *ctx)
 	store_put_id(v, *ctx->next_id);
 	MDB_val k = { 7, "next_id" }, val = { 8, v };
 	return mdb_put(ctx->txn, ctx->srv->store.meta, &k, &val, 0);
-}
-
-/* Run ops[0..n) in one transaction. Returns 0, or an error for all. */
-static int
-run_batch(struct write_ctx *ctx, struct write_op **ops, size_t n, int *poisoned)
-{
-	struct server *srv = ctx->srv;
-	uint64_t first_id = *ctx->next_id;
-	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
-	*poisoned = 0;
-	if (rc != 0)
-		return store_error(rc);
-	ctx->now = time(NULL);
-	for (size_t i = 0; i < n && !*poisoned; i++)
-		*poisoned = apply_one(ctx, ops[i]);
-	if (!*poisoned && *ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0)
-		*poisoned = 1;
-	if (*poisoned) {
-		mdb_txn_abort(ctx->txn);
-		ctx->txn = NULL;
-		*ctx->next_id = first_id;
-		return VAULT_E_STORAGE;
-	}
-	rc = mdb_txn_commit(ctx->txn);
-	ctx->txn = NULL;
-	if (rc != 0) {
-		/* Nothing of the batch is stored: ids may be handed out again. */
-		*ctx->next_id = first_id;
-		return store_error(rc);
-	}
-	return 0;
 }
 
 static void
@@ -135,24 +115,30 @@ fail_all(struct write_op **ops, size_t n, int code)
 	}
 }
 
+/* Run ops[0..n) in one transaction and commit it. */
 static void
 process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 {
-	int poisoned;
-	int rc = run_batch(ctx, ops, n, &poisoned);
-	if (rc != 0 && n > 1) {
-		/* Isolate the failing op: one transaction each. */
-		for (size_t i = 0; i < n; i++) {
-			rc = run_batch(ctx, &ops[i], 1, &poisoned);
-			if (rc != 0 && !poisoned)
-				fail_all(&ops[i], 1, rc);
-			/* a poisoned single op already carries its own error */
-		}
-	} else if (rc != 0 && !poisoned) {
-		fail_all(ops, n, rc);
+	struct server *srv = ctx->srv;
+	uint64_t first_id = *ctx->next_id;
+	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
+	if (rc == 0) {
+		ctx->now = time(NULL);
+		for (size_t i = 0; i < n; i++)
+			apply_one(ctx, ops[i]);
+		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0)
+			mdb_txn_abort(ctx->txn);
+		else
+			rc = mdb_txn_commit(ctx->txn);
+		ctx->txn = NULL;
 	}
-	ctx->srv->writer.commits++;
-	ctx->srv->writer.ops += n;
+	if (rc != 0) {
+		/* Nothing of the batch is stored: ids may be handed out again. */
+		*ctx->next_id = first_id;
+		fail_all(ops, n, store_error(rc));
+	}
+	srv->writer.commits++;
+	srv->writer.ops += n;
 }
 
 static void *

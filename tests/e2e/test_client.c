@@ -122,6 +122,16 @@ Test(client, tokens_all_kinds)
 	cr_assert_eq(res[3].error, VAULT_E_BAD_TOKEN);
 	vault_detokenized_free(res, 4);
 
+	/* A deterministic token of the card survives issuing its card token. */
+	char *card_det;
+	cr_assert_eq(vault_tokenize(v, VAULT_PURPOSE_TRANSACTIONAL, rec, "card_number",
+	    VAULT_TOKEN_DETERMINISTIC, &card_det), 0);
+	const char *cd[] = { card_det };
+	cr_assert_eq(vault_detokenize(v, VAULT_PURPOSE_TRANSACTIONAL, cd, 1, &res), 0);
+	cr_assert_eq(res[0].error, 0, "%s", vault_error_name(res[0].error));
+	vault_detokenized_free(res, 1);
+	vault_free(card_det);
+
 	/* A card token asked again for the same card is the same token. */
 	char *card2;
 	cr_assert_eq(vault_tokenize(v, VAULT_PURPOSE_TRANSACTIONAL, rec, "card_number",
@@ -207,6 +217,35 @@ Test(client, documents_roundtrip)
 	cr_assert_eq(memcmp(data, pdf, len), 0);
 	vault_record_free(out);
 
+	/* Two more, then read one by slot; the slots are listed on every read. */
+	struct vault_record *add;
+	vault_record_new(&add);
+	vault_record_add_document(add, "a.txt", "text/plain", "alpha", 5);
+	vault_record_add_document(add, "b.txt", "text/plain", "bravo", 5);
+	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, rec, add, NULL, 0, NULL, 0), 0);
+	vault_record_free(add);
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, 0, 0, &out), 0);
+	const uint32_t *slots;
+	cr_assert_eq(vault_record_document_slots(out, &slots), 3);
+	cr_assert_eq(slots[0], 1);
+	cr_assert_eq(slots[2], 3);
+	cr_assert_eq(vault_record_document_count(out), 0, "contents only when asked");
+	vault_record_free(out);
+	cr_assert_eq(vault_read_document(v, VAULT_PURPOSE_TRANSACTIONAL, rec, 3, &out), 0);
+	cr_assert_eq(vault_record_document_count(out), 1);
+	cr_assert_eq(vault_record_document_at(out, 0, &slot, &name, &type, &data, &len), 0);
+	cr_assert_str_eq(name, "b.txt");
+	cr_assert_eq(len, 5);
+	cr_assert_eq(memcmp(data, "bravo", 5), 0);
+	vault_record_free(out);
+	cr_assert_eq(vault_read_document(v, VAULT_PURPOSE_TRANSACTIONAL, rec, 9, &out),
+	    VAULT_E_NOT_FOUND);
+
+	/* A slot listed twice is removed once, and the limit still holds. */
+	uint32_t rm2[] = { 2, 2 };
+	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, NULL, 0, rm2, 2), 0);
+	uint32_t rm3[] = { 3 };
+	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, NULL, 0, rm3, 1), 0);
 	uint32_t rm[] = { 1 };
 	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, NULL, 0, rm, 1), 0);
 	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, 0, 1, &out), 0);
@@ -225,6 +264,24 @@ Test(client, restart_keeps_data)
 	struct vault_record *out;
 	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, 0, 0, &out), 0);
 	cr_assert_str_eq(vault_record_get(out, "last_name"), "Doe");
+	vault_record_free(out);
+	vault_free(rec);
+}
+
+Test(client, update_cannot_empty_a_record)
+{
+	struct vault_record *r;
+	char *rec;
+	vault_record_new(&r);
+	vault_record_set(r, "last_name", "Solo");
+	cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &rec), 0);
+	vault_record_free(r);
+	const char *clear[] = { "last_name" };
+	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, clear, 1, NULL, 0),
+	    VAULT_E_EMPTY);
+	struct vault_record *out;
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, rec, NULL, 0, 0, &out), 0);
+	cr_assert_str_eq(vault_record_get(out, "last_name"), "Solo");
 	vault_record_free(out);
 	vault_free(rec);
 }

@@ -517,3 +517,27 @@ Test(protocol, sigterm_loses_no_acknowledged_write)
 	cr_assert(total > 0, "some writes were acknowledged before the stop");
 	vault_close(v);
 }
+
+Test(protocol, half_close_still_gets_every_reply)
+{
+	int fd = raw_connect();
+	for (uint64_t id = 1; id <= 20; id++) {
+		struct req q;
+		req_begin(&q, id, "create", "transactional", 1);
+		mp_cstr(&q.pk, "fields");
+		msgpack_pack_map(&q.pk, 1);
+		mp_cstr(&q.pk, "last_name");
+		mp_cstr(&q.pk, "HalfClose");
+		req_send(fd, &q);
+	}
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 20; i++) {
+		struct reply r;
+		cr_assert_eq(recv_reply(fd, &r), 0, "reply %d of 20", i + 1);
+		cr_assert_eq(reply_code(&r), 0);
+		reply_free(&r);
+	}
+	struct reply r;
+	cr_assert_eq(recv_reply(fd, &r), -1, "then the server closes");
+	close(fd);
+}

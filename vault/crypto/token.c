@@ -358,6 +358,17 @@ decode_payload(const char *s, size_t len, uint8_t *out, size_t want)
 	if (len != sodium_base64_ENCODED_LEN(want,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1)
 		return VAULT_E_BAD_TOKEN;
+	/*
+	 * Check the alphabet ourselves: libsodium 1.0.18's decoder maps some
+	 * bytes >= 0x80 onto alphabet characters, which would give one token
+	 * many spellings.
+	 */
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return VAULT_E_BAD_TOKEN;
+	}
 	if (sodium_base642bin(out, want, s, len, NULL, &bin_len, &end,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    bin_len != want || end != s + len)

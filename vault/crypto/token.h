@@ -15,7 +15,7 @@
  * the vault did not issue, or a mistyped one, is refused by token_parse()
  * before any storage lookup. Card tokens carry only 3-4 MAC digits (the
  * format leaves no room for more): a forged one passes with probability
- * 1e-4 (1e-3 for 13-15 digit cards) and then finds nothing in the index.
+ * 1e-4 (1e-3 for 13-14 digit cards) and then finds nothing in the index.
  */
 #ifndef VAULT_CRYPTO_TOKEN_H
 #define VAULT_CRYPTO_TOKEN_H

@@ -34,8 +34,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		op_fail(err, rc, NULL, "create takes fields (map), documents and tokens (arrays)");
 		goto fail;
 	}
-	if ((rc = input_parse_fields(ctx, fields, in, err)) != 0 ||
-	    (docs && (rc = input_parse_documents(ctx, docs, in, err)) != 0) ||
+	if ((rc = input_parse_fields(ctx, "fields", fields, in, err)) != 0 ||
+	    (docs && (rc = input_parse_documents(ctx, "documents", docs, in, err)) != 0) ||
 	    (tokens && (rc = input_parse_tokens(ctx, tokens, in, err)) != 0))
 		goto fail;
 	if (in->nvalues == 0 && in->ndocs == 0) {

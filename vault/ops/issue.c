@@ -29,26 +29,34 @@ det_key(const uint8_t tag[TOKEN_TAG_BYTES], uint64_t id, uint8_t key[TOKEN_TAG_B
 	store_put_id(key + TOKEN_TAG_BYTES, id);
 }
 
+/* Drop r's card token and its index entry. */
+static int
+forget_card_token(struct write_ctx *ctx, struct record *r)
+{
+	if (!r->has_card_token)
+		return 0;
+	MDB_val k = { TOKEN_TAG_BYTES, r->card_index_key };
+	int rc = mdb_del(ctx->txn, ctx->srv->store.card_index, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_error(rc);
+	r->has_card_token = 0;
+	return 0;
+}
+
 int
 tokens_forget_field(struct write_ctx *ctx, uint64_t id, struct record *r,
     uint8_t field)
 {
-	struct store *st = &ctx->srv->store;
 	int rc;
-	if (field == FIELD_CARD_NUMBER && r->has_card_token) {
-		MDB_val k = { TOKEN_TAG_BYTES, r->card_index_key };
-		rc = mdb_del(ctx->txn, st->card_index, &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return store_error(rc);
-		r->has_card_token = 0;
-	}
+	if (field == FIELD_CARD_NUMBER && (rc = forget_card_token(ctx, r)) != 0)
+		return rc;
 	for (unsigned i = 0; i < r->ndet; i++) {
 		if (r->det[i].field != field)
 			continue;
 		uint8_t kb[TOKEN_TAG_BYTES + 8];
 		det_key(r->det[i].tag, id, kb);
 		MDB_val k = { sizeof(kb), kb };
-		rc = mdb_del(ctx->txn, st->det_index, &k, NULL);
+		rc = mdb_del(ctx->txn, ctx->srv->store.det_index, &k, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return store_error(rc);
 		r->det[i] = r->det[--r->ndet];
@@ -76,7 +84,9 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 		out[len] = '\0';
 		return 0;
 	}
-	if ((rc = tokens_forget_field(ctx, id, r, FIELD_CARD_NUMBER)) != 0)
+	/* A stale card token (the card changed): drop only it, not the
+	 * deterministic entries of the current card. */
+	if ((rc = forget_card_token(ctx, r)) != 0)
 		return rc;
 	uint8_t ikey[TOKEN_TAG_BYTES], val[8];
 	store_put_id(val, id);

@@ -88,10 +88,8 @@ struct op {
 	int (*prepare)(struct read_ctx *ctx, const struct request *req,
 	    void **state, struct op_error *err);
 	/*
-	 * Must detect every refusal before its first write to the
-	 * transaction; any error returned after a write must be one of
-	 * VAULT_E_STORAGE, VAULT_E_NO_SPACE, VAULT_E_NOMEM, VAULT_E_INTERNAL,
-	 * which make the writer abort and retry the batch without this op.
+	 * Runs in its own nested transaction: on error every write it made
+	 * is dropped, so it may fail at any point.
 	 */
 	int (*apply)(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	    struct op_error *err);

@@ -1,6 +1,7 @@
 /*
- * read.c - "read": a record's fields (all or some) and, if asked, its
- * documents.
+ * read.c - "read": a record's fields (all or some), the slots of its
+ * documents and, if asked, the documents themselves (all, or the slots
+ * listed: several large documents may not fit in one reply frame).
  */
 #include <sodium.h>
 
@@ -8,6 +9,7 @@
 #include "vault/crypto/seal.h"
 #include "vault/record/access.h"
 #include "vault/record/input.h"
+#include "vault/record/write.h"
 #include "vault/server.h"
 #include "args.h"
 #include "op.h"
@@ -28,8 +30,29 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return rc;
 	if ((rc = msg_get_array(req->args, "fields", 0, &want)) != 0)
 		return op_fail(err, rc, "fields", "fields must be an array of field names");
-	if ((rc = msg_get_bool(req->args, "documents", 0, &with_docs)) != 0)
-		return op_fail(err, rc, "documents", "documents must be a boolean");
+	/* documents: true for all of them, or an array of slots. */
+	uint16_t slots[RECORD_MAX_DOCS];
+	unsigned nslots = 0;
+	int all_docs = 0;
+	const msgpack_object *docs_arg = msg_get(req->args, "documents");
+	if (docs_arg != NULL && docs_arg->type == MSGPACK_OBJECT_BOOLEAN) {
+		with_docs = all_docs = docs_arg->via.boolean;
+	} else if (docs_arg != NULL && docs_arg->type == MSGPACK_OBJECT_ARRAY) {
+		const msgpack_object_array *a = &docs_arg->via.array;
+		if (a->size > RECORD_MAX_DOCS)
+			return op_fail(err, VAULT_E_LIMIT, "documents", NULL);
+		for (uint32_t i = 0; i < a->size; i++) {
+			if (a->ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    a->ptr[i].via.u64 == 0 || a->ptr[i].via.u64 > 0xffff)
+				return op_fail(err, VAULT_E_PROTO_TYPE, "documents",
+				    "documents is true or an array of document slots");
+			slots[nslots++] = (uint16_t)a->ptr[i].via.u64;
+		}
+		with_docs = 1;
+	} else if (docs_arg != NULL) {
+		return op_fail(err, VAULT_E_PROTO_TYPE, "documents",
+		    "documents is true or an array of document slots");
+	}
 	if (want != NULL) {
 		if (want->size > ctx->srv->cfg.max_fields_per_request)
 			return op_fail(err, VAULT_E_LIMIT, "fields", NULL);
@@ -49,10 +72,20 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = record_unwrap(ctx->srv, id, &r, ctx->dek)) != 0)
 		return op_fail(err, rc, "record", NULL);
 
+	if (all_docs) {
+		for (unsigned i = 0; i < r.ndocs; i++)
+			slots[i] = r.doc_slots[i];
+		nslots = r.ndocs;
+	}
+	for (unsigned i = 0; i < nslots; i++)
+		if (record_doc_index(&r, slots[i]) < 0)
+			return op_fail(err, VAULT_E_NOT_FOUND, "documents",
+			    "the record has no document in that slot");
+
 	unsigned n = 0;
 	for (unsigned i = 0; i < r.nfields; i++)
 		n += (wanted >> r.fields[i].id) & 1;
-	msgpack_pack_map(pk, with_docs ? 4 : 3);
+	msgpack_pack_map(pk, with_docs ? 5 : 4);
 	mp_cstr(pk, "created");
 	msgpack_pack_uint64(pk, r.created);
 	mp_cstr(pk, "updated");
@@ -70,18 +103,22 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 			mp_str(pk, ctx->scratch.data + off, len);
 		}
 	}
+	mp_cstr(pk, "document_slots");
+	msgpack_pack_array(pk, r.ndocs);
+	for (unsigned i = 0; i < r.ndocs; i++)
+		msgpack_pack_uint16(pk, r.doc_slots[i]);
 	if (with_docs && rc == 0) {
 		mp_cstr(pk, "documents");
-		msgpack_pack_array(pk, r.ndocs);
-		for (unsigned i = 0; i < r.ndocs && rc == 0; i++) {
+		msgpack_pack_array(pk, nslots);
+		for (unsigned i = 0; i < nslots && rc == 0; i++) {
 			struct document_view d;
 			size_t off;
 			buf_clear(&ctx->scratch);
 			rc = document_open(ctx->srv, ctx->txn, ctx->dek, id, &r,
-			    r.doc_slots[i], &ctx->scratch, &off);
+			    slots[i], &ctx->scratch, &off);
 			if (rc == 0)
 				rc = document_parse(ctx->scratch.data + off,
-				    ctx->scratch.len - off, r.doc_slots[i], &d);
+				    ctx->scratch.len - off, slots[i], &d);
 			if (rc == 0) {
 				msgpack_pack_map(pk, 4);
 				mp_cstr(pk, "slot");

@@ -62,9 +62,9 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		goto fail;
 	}
 	struct record_input *in = st->in;
-	if ((set && (rc = input_parse_fields(ctx, set, in, err)) != 0) ||
+	if ((set && (rc = input_parse_fields(ctx, "set", set, in, err)) != 0) ||
 	    (clear && (rc = input_parse_clear(clear, in, err)) != 0) ||
-	    (add && (rc = input_parse_documents(ctx, add, in, err)) != 0) ||
+	    (add && (rc = input_parse_documents(ctx, "add_documents", add, in, err)) != 0) ||
 	    (rm && (rc = input_parse_remove(rm, in, err)) != 0))
 		goto fail;
 	if (in->nvalues + in->nclear + in->ndocs + in->nremove == 0) {
@@ -160,6 +160,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		}
 	}
 	ctx->ct.len = need;
+	if (n == 0 && (size_t)r.ndocs + in->ndocs <= in->nremove)
+		return op_fail(err, VAULT_E_EMPTY, NULL,
+		    "the update would leave the record empty; delete it instead");
 	memcpy(r.fields, merged, n * sizeof(merged[0]));
 	r.nfields = (uint8_t)n;
 

@@ -36,20 +36,20 @@ input_field_name(const msgpack_object *o)
 }
 
 int
-input_parse_fields(struct read_ctx *ctx, const msgpack_object_map *m,
-    struct record_input *in, struct op_error *err)
+input_parse_fields(struct read_ctx *ctx, const char *arg,
+    const msgpack_object_map *m, struct record_input *in, struct op_error *err)
 {
 	struct normalize_ctx nctx = { ctx->now, ctx->srv->cfg.default_calling_code };
 	uint32_t seen = 0;
 
 	if (m->size > FIELD_MAX)
-		return op_fail(err, VAULT_E_LIMIT, "fields", "more fields than a record has");
+		return op_fail(err, VAULT_E_LIMIT, arg, "more fields than a record has");
 	for (uint32_t i = 0; i < m->size; i++) {
 		const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
 		const struct field_info *fi = input_field_name(k);
 		if (fi == NULL)
 			return op_fail(err, k->type == MSGPACK_OBJECT_STR ?
-			    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, NULL,
+			    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, arg,
 			    "field names are strings from PROTOCOL.md's field table");
 		if (seen & (1u << fi->id))
 			return op_fail(err, VAULT_E_INVALID_VALUE, fi->name, "field given twice");
@@ -121,40 +121,40 @@ put16(uint8_t *p, size_t v)
 }
 
 int
-input_parse_documents(struct read_ctx *ctx, const msgpack_object_array *a,
-    struct record_input *in, struct op_error *err)
+input_parse_documents(struct read_ctx *ctx, const char *arg,
+    const msgpack_object_array *a, struct record_input *in, struct op_error *err)
 {
 	static const char *const allowed[] = { "name", "type", "data", NULL };
 	const struct config *cfg = &ctx->srv->cfg;
 
 	if (a->size > cfg->max_documents_per_record)
-		return op_fail(err, VAULT_E_LIMIT, "documents", "more documents than a record may hold");
+		return op_fail(err, VAULT_E_LIMIT, arg, "more documents than a record may hold");
 	for (uint32_t i = 0; i < a->size; i++) {
 		const msgpack_object *d = &a->ptr[i], *bad;
 		const char *name, *type;
 		size_t name_len, type_len;
 		int rc;
 		if (d->type != MSGPACK_OBJECT_MAP)
-			return op_fail(err, VAULT_E_PROTO_TYPE, "documents", "each document is a map");
+			return op_fail(err, VAULT_E_PROTO_TYPE, arg, "each document is a map");
 		if ((rc = msg_check_keys(d, allowed, &bad)) != 0)
-			return op_fail(err, rc, "documents", "documents take name, type and data");
+			return op_fail(err, rc, arg, "documents take name, type and data");
 		if ((rc = msg_get_str(d, "name", 1, &name, &name_len)) != 0)
-			return op_fail(err, rc, "documents", "document name must be a string");
+			return op_fail(err, rc, arg, "document name must be a string");
 		if ((rc = msg_get_str(d, "type", 1, &type, &type_len)) != 0)
-			return op_fail(err, rc, "documents", "document type must be a string");
+			return op_fail(err, rc, arg, "document type must be a string");
 		const msgpack_object *data = msg_get(d, "data");
 		if (data == NULL)
-			return op_fail(err, VAULT_E_PROTO_MISSING, "documents", "document data missing");
+			return op_fail(err, VAULT_E_PROTO_MISSING, arg, "document data missing");
 		if (data->type != MSGPACK_OBJECT_BIN)
-			return op_fail(err, VAULT_E_PROTO_TYPE, "documents", "document data must be binary");
+			return op_fail(err, VAULT_E_PROTO_TYPE, arg, "document data must be binary");
 		if (name_len == 0 || name_len > 255 || !utf8_text_valid(name, name_len, 0))
-			return op_fail(err, VAULT_E_INVALID_VALUE, "documents",
+			return op_fail(err, VAULT_E_INVALID_VALUE, arg,
 			    "document name must be 1-255 bytes of UTF-8 text");
 		if (!media_type_valid(type, type_len))
-			return op_fail(err, VAULT_E_INVALID_VALUE, "documents",
+			return op_fail(err, VAULT_E_INVALID_VALUE, arg,
 			    "document type must be a media type such as application/pdf");
 		if (data->via.bin.size > cfg->max_document_bytes)
-			return op_fail(err, VAULT_E_TOO_LARGE, "documents",
+			return op_fail(err, VAULT_E_TOO_LARGE, arg,
 			    "document larger than max_document_bytes");
 		size_t total = 4 + name_len + type_len + data->via.bin.size;
 		if ((rc = buf_reserve(&in->data, total)) != 0)
@@ -187,7 +187,11 @@ input_parse_remove(const msgpack_object_array *a, struct record_input *in,
 			    "document slots are positive integers");
 		if (o->via.u64 == 0 || o->via.u64 > 0xffff)
 			return op_fail(err, VAULT_E_NOT_FOUND, "remove_documents", "no such document");
-		in->remove[in->nremove++] = (uint16_t)o->via.u64;
+		int seen = 0;
+		for (unsigned j = 0; j < in->nremove; j++)
+			seen |= in->remove[j] == o->via.u64;
+		if (!seen)
+			in->remove[in->nremove++] = (uint16_t)o->via.u64;
 	}
 	return 0;
 }

@@ -49,16 +49,19 @@ struct record_input {
 struct record_input *input_new(void);
 void input_free(struct record_input *in);
 
-/* {"field name": "value", ...}: every value normalized (normalize.h). */
-int input_parse_fields(struct read_ctx *ctx, const msgpack_object_map *m,
-    struct record_input *in, struct op_error *err);
+/*
+ * {"field name": "value", ...}: every value normalized (normalize.h). arg
+ * is the argument's name, used in errors that are not about one field.
+ */
+int input_parse_fields(struct read_ctx *ctx, const char *arg,
+    const msgpack_object_map *m, struct record_input *in, struct op_error *err);
 /* ["field name", ...] to clear. */
 int input_parse_clear(const msgpack_object_array *a, struct record_input *in,
     struct op_error *err);
-/* [{"name": str, "type": str, "data": bin}, ...] */
-int input_parse_documents(struct read_ctx *ctx, const msgpack_object_array *a,
-    struct record_input *in, struct op_error *err);
-/* [slot, ...] to remove. */
+/* [{"name": str, "type": str, "data": bin}, ...] in argument arg. */
+int input_parse_documents(struct read_ctx *ctx, const char *arg,
+    const msgpack_object_array *a, struct record_input *in, struct op_error *err);
+/* [slot, ...] to remove; a slot listed twice counts once. */
 int input_parse_remove(const msgpack_object_array *a, struct record_input *in,
     struct op_error *err);
 /* [{"field": str, "kind": "opaque"|"card"|"deterministic"}, ...] */

@@ -131,6 +131,12 @@ int
 record_encode(const struct record *r, struct buf *out)
 {
 	static const uint8_t zero[3];
+	/* Lengths are stored in 16 bits. */
+	for (unsigned i = 0; i < r->nfields; i++)
+		if (r->fields[i].ct_len > 0xffff)
+			return VAULT_E_TOO_LARGE;
+	if (r->has_card_token && r->card_ct_len > 0xffff)
+		return VAULT_E_TOO_LARGE;
 	wr_be(out, RECORD_FORMAT, 1);
 	wr(out, zero, 3);
 	wr_be(out, r->dek_version, 4);

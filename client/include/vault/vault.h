@@ -158,6 +158,13 @@ int vault_record_document_at(const struct vault_record *r, size_t i,
     const void **data, size_t *len);
 
 /*
+ * The slots of the documents a record read from the vault holds (whether
+ * or not their contents were fetched). *slots is valid while r lives.
+ */
+size_t vault_record_document_slots(const struct vault_record *r,
+    const uint32_t **slots);
+
+/*
  * Store a new record. On success *record_token is the record's token
  * (NUL-terminated, free with vault_free()).
  */
@@ -171,6 +178,14 @@ int vault_create(struct vault *v, enum vault_purpose purpose,
 int vault_read(struct vault *v, enum vault_purpose purpose,
     const char *record_token, const char *const *fields, size_t nfields,
     int with_documents, struct vault_record **out);
+
+/*
+ * Read one document of a record, by slot (vault_record_document_slots()
+ * of a vault_read() result lists them). *out holds just that document.
+ * Use this when a record's documents together exceed the frame limit.
+ */
+int vault_read_document(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, uint32_t slot, struct vault_record **out);
 
 /*
  * Update a record: set the fields and add the documents in set (may be
