@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 #include <vault/vault.h>
@@ -160,6 +161,7 @@ static const struct option options[] = {
 	O("limits", max_tokens_per_request, K_UINT),
 	O("limits", max_fields_per_request, K_UINT),
 	O("records", default_calling_code, K_STR),
+	O("admin", admin_uids, K_STR),
 };
 
 static int
@@ -257,6 +259,35 @@ config_check(const struct config *c, char *err, size_t errlen)
 	if (msg != NULL) {
 		snprintf(err, errlen, "%s", msg);
 		return VAULT_E_CONFIG;
+	}
+	return 0;
+}
+
+int
+config_admin_uids(const struct config *c, uid_t *out, size_t max, size_t *n,
+    char *err, size_t errlen)
+{
+	const char *p = c->admin_uids;
+	*n = 0;
+	if (*p == '\0') {
+		out[(*n)++] = 0;
+		if (geteuid() != 0)
+			out[(*n)++] = geteuid();
+		return 0;
+	}
+	while (*p != '\0') {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || errno != 0 || v > 0x7fffffffUL || *n == max) {
+			snprintf(err, errlen, "[admin] admin_uids: a comma-separated list of "
+			    "at most %zu numeric uids", max);
+			return VAULT_E_CONFIG;
+		}
+		out[(*n)++] = (uid_t)v;
+		p = end;
+		while (*p == ' ' || *p == ',')
+			p++;
 	}
 	return 0;
 }

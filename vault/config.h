@@ -8,6 +8,7 @@
 #define VAULT_CONFIG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct config {
 	/* [server] */
@@ -33,6 +34,8 @@ struct config {
 	unsigned max_documents_per_record;
 	unsigned max_tokens_per_request;
 	unsigned max_fields_per_request;
+	/* [admin] */
+	char admin_uids[256];  /* comma-separated; empty: root and vaultd's own uid */
 	/* [records] */
 	char default_calling_code[8];
 };
@@ -43,6 +46,9 @@ void config_defaults(struct config *c);
  * and writes a message naming the line and option to err.
  */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* The admin uids as numbers (at most max). */
+int config_admin_uids(const struct config *c, uid_t *out, size_t max, size_t *n,
+    char *err, size_t errlen);
 /* Check ranges and relations between options. */
 int config_check(const struct config *c, char *err, size_t errlen);
 

@@ -13,6 +13,7 @@
 #include "common/msg.h"
 #include "dispatch.h"
 #include "reply.h"
+#include "keyset.h"
 #include "server.h"
 
 static const char *const common_args[] = { "v", "id", "op", "purpose" };
@@ -54,6 +55,19 @@ parse_purpose(const msgpack_object *root, int *rc)
 	if (p == 0)
 		*rc = VAULT_E_PURPOSE;
 	return p;
+}
+
+/*
+ * The worker's read transaction, renewed; begun afresh when the env was
+ * replaced (compaction) since the last request. Called with env_lock held.
+ */
+static int
+read_txn_begin(struct read_ctx *ctx)
+{
+	/* The env's replacer aborted our transaction (worker_drop_txn). */
+	if (ctx->txn == NULL)
+		return mdb_txn_begin(ctx->srv->store.env, NULL, MDB_RDONLY, &ctx->txn);
+	return mdb_txn_renew(ctx->txn);
 }
 
 void
@@ -128,11 +142,22 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	req.gid = gid;
 	ctx->now = time(NULL);
 
-	if ((rc = mdb_txn_renew(ctx->txn)) != 0) {
+	if (op->admin && !server_is_admin(srv, uid)) {
+		reply_error_code(out, req.id, VAULT_E_DENIED, "op",
+		    "this operation is for administrators ([admin] uids)");
+		return;
+	}
+	pthread_rwlock_rdlock(&srv->env_lock);
+	if ((rc = read_txn_begin(ctx)) != 0) {
+		pthread_rwlock_unlock(&srv->env_lock);
 		reply_error_code(out, req.id, store_error(rc), NULL, NULL);
 		return;
 	}
-	if (op->kind == OP_READ) {
+	ctx->keys = key_set_acquire(srv, &ctx->hazard);
+	if (ctx->keys == NULL && !op->sealed_ok) {
+		reply_error_code(out, req.id, VAULT_E_SEALED, NULL,
+		    "the vault is sealed: an administrator must unseal it");
+	} else if (op->kind == OP_READ) {
 		msgpack_packer pk;
 		size_t start = reply_begin(out, &pk, req.id);
 		rc = op->read(ctx, &req, &pk, &err);
@@ -166,7 +191,10 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 			}
 		}
 	}
+	key_set_release(&ctx->hazard);
+	ctx->keys = NULL;
 	mdb_txn_reset(ctx->txn);
+	pthread_rwlock_unlock(&srv->env_lock);
 	sodium_memzero(ctx->dek, 32);
 	buf_clear(&ctx->scratch);
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
+#include "keyset.h"
 #include "log.h"
 #include "server.h"
 
@@ -73,11 +74,11 @@ static int
 load_keys(struct server *srv, int dev)
 {
 	const struct config *c = &srv->cfg;
+	struct keyring *ring = NULL;
+	struct key_set *ks = NULL;
 	const char *why = NULL;
 	int rc;
-	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
-	if (root == NULL)
-		return VAULT_E_NOMEM;
+	uint8_t *root = srv->root;
 
 	if ((rc = parent_dir(c->keyring_path, "key directory")) != 0 ||
 	    (rc = parent_dir(c->root_key_path, "root key directory")) != 0)
@@ -88,7 +89,7 @@ load_keys(struct server *srv, int dev)
 		log_warn("The root key sits next to the data it protects. NOT FOR PRODUCTION.");
 		log_warn("**************************************************************");
 		if ((rc = keyring_root_key_create(c->root_key_path, root, &why)) != 0 ||
-		    (rc = keyring_create(c->keyring_path, root, &srv->keyring, &why)) != 0)
+		    (rc = keyring_create(c->keyring_path, root, &ring, &why)) != 0)
 			goto out;
 	} else {
 		if ((rc = keyring_root_key_read(c->root_key_path, root, &why)) != 0) {
@@ -96,17 +97,18 @@ load_keys(struct server *srv, int dev)
 			why = NULL;
 			goto out;
 		}
-		if ((rc = keyring_load(c->keyring_path, root, &srv->keyring, &why)) != 0)
+		if ((rc = keyring_load(c->keyring_path, root, &ring, &why)) != 0)
 			goto out;
 		if (dev)
 			log_warn("running with DEVELOPMENT KEYS from %s: NOT FOR PRODUCTION",
 			    c->keyring_path);
 	}
-	rc = token_keys_derive(srv->keyring, &srv->tokens);
+	if ((rc = key_set_new(ring, &ks)) != 0)
+		goto out;
+	atomic_store(&srv->keys, ks);
 out:
 	if (rc != 0 && why != NULL)
 		log_error("key ring %s: %s", c->keyring_path, why);
-	sodium_free(root);
 	return rc;
 }
 
@@ -169,6 +171,12 @@ main(int argc, char **argv)
 		log_error("libsodium failed to initialize");
 		return 1;
 	}
+	srv.root = sodium_malloc(KEYRING_KEY_BYTES);
+	if (srv.root == NULL ||
+	    config_admin_uids(&srv.cfg, srv.admin_uids, 16, &srv.nadmin_uids, err, sizeof(err)) != 0) {
+		log_error("configuration: %s", srv.root ? err : "out of memory");
+		return 1;
+	}
 	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0 ||
 	    (rc = load_keys(&srv, dev)) != 0) {
 		log_error("not starting: %s", vault_strerror(rc));
@@ -182,8 +190,8 @@ main(int argc, char **argv)
 	}
 	rc = server_run(&srv);
 	store_close(&srv.store);
-	token_keys_free(srv.tokens);
-	keyring_free(srv.keyring);
+	key_set_free((struct key_set *)atomic_load(&srv.keys));
+	sodium_free(srv.root);
 	if (rc != 0) {
 		log_error("stopped with error: %s", vault_strerror(rc));
 		return 1;

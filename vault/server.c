@@ -151,6 +151,15 @@ server_conn_closed(struct server *srv, uid_t uid)
 	pthread_mutex_unlock(&srv->uid_lock);
 }
 
+int
+server_is_admin(const struct server *srv, uid_t uid)
+{
+	for (size_t i = 0; i < srv->nadmin_uids; i++)
+		if (srv->admin_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
 static void
 accept_all(struct server *srv, unsigned *next_worker)
 {
@@ -192,6 +201,12 @@ server_run(struct server *srv)
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
 	pthread_mutex_init(&srv->uid_lock, NULL);
+	/* Prefer the writer: an env replacement must not starve behind reads. */
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&srv->env_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	if ((rc = check_socket_dir(srv->cfg.socket_path)) != 0)
 		return rc;
 

@@ -22,8 +22,7 @@
 #include "config.h"
 #include "store/store.h"
 
-struct keyring;
-struct token_keys;
+struct key_set;
 struct worker;
 struct conn;
 struct op;
@@ -54,8 +53,12 @@ struct writer {
 struct server {
 	struct config cfg;
 	struct store store;
-	struct keyring *keyring;
-	struct token_keys *tokens;
+	_Atomic(const struct key_set *) keys; /* NULL while sealed (keyset.h) */
+	uint8_t *root;              /* root key, secure memory: saves the ring */
+	pthread_rwlock_t env_lock;  /* read: using the LMDB env; write: replacing it */
+	atomic_uint env_gen;        /* bumped when the env is replaced */
+	uid_t admin_uids[16];       /* callers allowed admin operations */
+	size_t nadmin_uids;
 	struct writer writer;
 	struct worker **workers;
 	unsigned nworkers;
@@ -80,6 +83,9 @@ struct uid_count {
  */
 int server_conn_opened(struct server *srv, uid_t uid);
 void server_conn_closed(struct server *srv, uid_t uid);
+
+/* 1 if uid may run admin operations. */
+int server_is_admin(const struct server *srv, uid_t uid);
 
 /* Start workers and writer; serve until SIGTERM or SIGINT; stop cleanly. */
 int server_run(struct server *srv);

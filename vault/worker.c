@@ -573,3 +573,17 @@ worker_destroy(struct worker *w)
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
+
+int
+worker_pins(struct worker *w, const struct key_set *ks)
+{
+	return atomic_load(&w->ctx.hazard) == ks;
+}
+
+void
+worker_drop_txn(struct worker *w)
+{
+	if (w->ctx.txn != NULL)
+		mdb_txn_abort(w->ctx.txn);
+	w->ctx.txn = NULL;
+}

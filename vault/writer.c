@@ -121,6 +121,12 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 {
 	struct server *srv = ctx->srv;
 	uint64_t first_id = *ctx->next_id;
+	ctx->keys = atomic_load(&srv->keys);
+	if (ctx->keys == NULL) {
+		fail_all(ops, n, VAULT_E_SEALED);
+		return;
+	}
+	pthread_rwlock_rdlock(&srv->env_lock);
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -132,6 +138,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 			rc = mdb_txn_commit(ctx->txn);
 		ctx->txn = NULL;
 	}
+	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc != 0) {
 		/* Nothing of the batch is stored: ids may be handed out again. */
 		*ctx->next_id = first_id;

@@ -9,7 +9,7 @@
 #include "op.h"
 
 /* The "record" argument: a record token, authenticated, as a record id. */
-int arg_record(struct server *srv, const struct request *req, uint64_t *id,
-    struct op_error *err);
+int arg_record(const struct key_set *keys, const struct request *req,
+    uint64_t *id, struct op_error *err);
 
 #endif

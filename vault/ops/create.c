@@ -11,6 +11,7 @@
 #include "vault/record/access.h"
 #include "vault/record/input.h"
 #include "vault/record/write.h"
+#include "vault/keyset.h"
 #include "vault/server.h"
 #include "issue.h"
 #include "op.h"
@@ -59,7 +60,6 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
     struct op_error *err)
 {
 	struct record_input *in = state;
-	struct server *srv = ctx->srv;
 	struct record r = { 0 };
 	struct plain_values vals = { 0 };
 	uint8_t card_ct[CARD_CT_BYTES];
@@ -68,10 +68,10 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	int rc;
 
 	r.dek_version = 1;
-	r.kek_epoch = keyring_current(srv->keyring, KEYRING_KEK);
+	r.kek_epoch = keyring_current(ctx->keys->ring, KEYRING_KEK);
 	r.created = r.updated = (uint64_t)ctx->now;
 	randombytes_buf(ctx->dek, DEK_BYTES);
-	wrap_dek(keyring_key(srv->keyring, KEYRING_KEK, r.kek_epoch), r.kek_epoch,
+	wrap_dek(keyring_key(ctx->keys->ring, KEYRING_KEK, r.kek_epoch), r.kek_epoch,
 	    id, r.dek_version, ctx->dek, r.wrapped_dek);
 
 	/* Seal every value into one scratch block sized up front, so the
@@ -106,7 +106,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	}
 
 	/* Result: {"record": token, "tokens": [...]} */
-	token_record_make(srv->tokens, id, tok);
+	token_record_make(ctx->keys->tokens, id, tok);
 	msgpack_pack_map(pk, 2);
 	mp_cstr(pk, "record");
 	mp_cstr(pk, tok);

@@ -34,7 +34,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	struct delete_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = arg_record(ctx->srv, req, &st->id, err)) != 0)
+	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_str(req->args, "reason", 1, &s, &len)) != 0) {
 		op_fail(err, rc, "reason", "reason must be a string");

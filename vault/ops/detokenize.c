@@ -11,6 +11,7 @@
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
 #include "vault/record/access.h"
+#include "vault/keyset.h"
 #include "vault/server.h"
 #include "op.h"
 
@@ -71,7 +72,7 @@ resolve(struct read_ctx *ctx, struct cache *c, const msgpack_object *o,
 	*why = NULL;
 	if (o->type != MSGPACK_OBJECT_STR)
 		return VAULT_E_PROTO_TYPE;
-	if (token_parse(ctx->srv->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0)
+	if (token_parse(ctx->keys->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0)
 		return VAULT_E_BAD_TOKEN;
 	switch (ref.type) {
 	case TOKEN_OPAQUE:
@@ -99,7 +100,7 @@ resolve(struct read_ctx *ctx, struct cache *c, const msgpack_object *o,
 		c->id = 0;
 		if ((rc = record_load(ctx->srv, ctx->txn, id, &c->r, NULL)) != 0)
 			return rc;
-		if ((rc = record_unwrap(ctx->srv, id, &c->r, ctx->dek)) != 0)
+		if ((rc = record_unwrap(ctx->keys, id, &c->r, ctx->dek)) != 0)
 			return rc;
 		c->id = id;
 	}

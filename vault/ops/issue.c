@@ -8,6 +8,7 @@
 #include "common/msg.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
+#include "vault/keyset.h"
 #include "vault/server.h"
 #include "issue.h"
 
@@ -92,10 +93,10 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 	store_put_id(val, id);
 	/* Draw until unused and unlike the card: 10^5+ choices per last four. */
 	for (int attempt = 0; attempt < 64; attempt++) {
-		token_card_make(srv->tokens, card, len, out);
+		token_card_make(ctx->keys->tokens, card, len, out);
 		if (sodium_memcmp(out, card, len) == 0)
 			continue;
-		token_card_index_key(srv->tokens, out, len, ikey);
+		token_card_index_key(ctx->keys->tokens, out, len, ikey);
 		MDB_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
 		rc = mdb_put(ctx->txn, srv->store.card_index, &k, &v, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST)
@@ -118,7 +119,7 @@ det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
     const struct plain_values *vals, char *out)
 {
 	uint8_t tag[TOKEN_TAG_BYTES], kb[TOKEN_TAG_BYTES + 8];
-	token_det_make(ctx->srv->tokens, field, (const char *)vals->p[field],
+	token_det_make(ctx->keys->tokens, field, (const char *)vals->p[field],
 	    vals->len[field], out, tag);
 	for (unsigned i = 0; i < r->ndet; i++)
 		if (r->det[i].field == field && memcmp(r->det[i].tag, tag, sizeof(tag)) == 0)
@@ -149,7 +150,7 @@ tokens_issue(struct write_ctx *ctx, uint64_t id, struct record *r,
 		int rc = 0;
 		switch (reqs[i].kind) {
 		case VAULT_TOKEN_OPAQUE:
-			rc = token_opaque_make(ctx->srv->tokens, id, field, r->gen[field], tok);
+			rc = token_opaque_make(ctx->keys->tokens, id, field, r->gen[field], tok);
 			break;
 		case VAULT_TOKEN_CARD:
 			rc = card_token(ctx, id, r, dek, vals, card_ct, tok);

@@ -16,6 +16,7 @@
 #ifndef VAULT_OPS_OP_H
 #define VAULT_OPS_OP_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -27,6 +28,7 @@
 #include "common/buf.h"
 
 struct server;
+struct key_set;
 
 struct op_error {
 	int code;
@@ -54,6 +56,9 @@ struct request {
 /* What a read handler or a write preparer may use (one per worker). */
 struct read_ctx {
 	struct server *srv;
+	const struct key_set *keys; /* pinned for this request; NULL if sealed */
+	_Atomic(const struct key_set *) hazard;
+	unsigned env_gen;    /* generation of the env txn belongs to */
 	MDB_txn *txn;        /* a live read transaction */
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
 	struct buf scratch;  /* plaintext scratch, wiped after each request */
@@ -63,6 +68,7 @@ struct read_ctx {
 /* What an apply handler gets (the writer's). */
 struct write_ctx {
 	struct server *srv;
+	const struct key_set *keys; /* current for this batch */
 	MDB_txn *txn;
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
 	struct buf ct;       /* ciphertexts of the record being written */
@@ -83,6 +89,8 @@ struct op {
 	enum op_kind kind;
 	int needs_purpose;
 	const char *const *args;  /* allowed arguments besides v, id, op, purpose */
+	int admin;                /* only callers in [admin] uids */
+	int sealed_ok;            /* answered while the vault is sealed */
 	int (*read)(struct read_ctx *ctx, const struct request *req,
 	    msgpack_packer *pk, struct op_error *err);
 	int (*prepare)(struct read_ctx *ctx, const struct request *req,

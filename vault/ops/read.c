@@ -26,7 +26,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	uint32_t wanted = 0;
 	struct record r;
 
-	if ((rc = arg_record(ctx->srv, req, &id, err)) != 0)
+	if ((rc = arg_record(ctx->keys, req, &id, err)) != 0)
 		return rc;
 	if ((rc = msg_get_array(req->args, "fields", 0, &want)) != 0)
 		return op_fail(err, rc, "fields", "fields must be an array of field names");
@@ -69,7 +69,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 
 	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
-	if ((rc = record_unwrap(ctx->srv, id, &r, ctx->dek)) != 0)
+	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		return op_fail(err, rc, "record", NULL);
 
 	if (all_docs) {

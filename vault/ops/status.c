@@ -4,6 +4,7 @@
  */
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "vault/keyset.h"
 #include "vault/server.h"
 #include "op.h"
 
@@ -26,7 +27,7 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "tombstones");
 	msgpack_pack_uint64(pk, ts.ms_entries);
 	mp_cstr(pk, "kek_epoch");
-	msgpack_pack_uint32(pk, keyring_current(ctx->srv->keyring, KEYRING_KEK));
+	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");
 	msgpack_pack_uint64(pk, (uint64_t)(ctx->now - ctx->srv->started));
 	return 0;

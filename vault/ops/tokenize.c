@@ -43,7 +43,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		free_state(st);
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	}
-	if ((rc = arg_record(ctx->srv, req, &st->id, err)) != 0)
+	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_array(req->args, "tokens", 1, &tokens)) != 0) {
 		op_fail(err, rc, "tokens", "tokens must be an array of {field, kind}");
@@ -75,7 +75,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 
 	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
-	if ((rc = record_unwrap(ctx->srv, st->id, &r, ctx->dek)) != 0)
+	if ((rc = record_unwrap(ctx->keys, st->id, &r, ctx->dek)) != 0)
 		return op_fail(err, rc, "record", NULL);
 
 	/* Card and deterministic tokens need the plaintext; opaque ones don't. */

@@ -51,7 +51,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		free_state(st);
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	}
-	if ((rc = arg_record(ctx->srv, req, &st->id, err)) != 0)
+	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_map(req->args, "set", 0, &set)) != 0 ||
 	    (rc = msg_get_array(req->args, "clear", 0, &clear)) != 0 ||
@@ -126,7 +126,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		    "more documents than a record may hold");
 	if (r.next_slot + in->ndocs >= 0xffff)
 		return op_fail(err, VAULT_E_LIMIT, "add_documents", "document slots exhausted");
-	if ((rc = record_unwrap(srv, id, &r, ctx->dek)) != 0)
+	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		return op_fail(err, rc, "record", NULL);
 
 	/* Merge the stored fields with the changes, in ascending id order. */

@@ -6,6 +6,7 @@
 #include <vault/vault.h>
 
 #include "keys/keyring.h"
+#include "vault/keyset.h"
 #include "vault/server.h"
 #include "access.h"
 
@@ -36,10 +37,10 @@ record_load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
 }
 
 int
-record_unwrap(struct server *srv, uint64_t id, const struct record *r,
+record_unwrap(const struct key_set *keys, uint64_t id, const struct record *r,
     uint8_t *dek)
 {
-	const uint8_t *kek = keyring_key(srv->keyring, KEYRING_KEK, r->kek_epoch);
+	const uint8_t *kek = keyring_key(keys->ring, KEYRING_KEK, r->kek_epoch);
 	if (kek == NULL)
 		return VAULT_E_CRYPTO;
 	return unwrap_dek(kek, r->kek_epoch, id, r->dek_version, r->wrapped_dek, dek);

@@ -13,6 +13,7 @@
 #include "vault/store/record_codec.h"
 
 struct server;
+struct key_set;
 
 /*
  * Find record id. On success *r describes it with pointers into the map
@@ -25,8 +26,8 @@ int record_load(struct server *srv, MDB_txn *txn, uint64_t id,
     struct record *r, struct buf *copy);
 
 /* Unwrap the record's data key into dek (secure memory). */
-int record_unwrap(struct server *srv, uint64_t id, const struct record *r,
-    uint8_t *dek);
+int record_unwrap(const struct key_set *keys, uint64_t id,
+    const struct record *r, uint8_t *dek);
 
 /*
  * Decrypt field f of record id and append the plaintext to out; *off and
