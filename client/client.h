@@ -9,6 +9,8 @@
 
 #include <msgpack.h>
 
+#include <vault/vault.h>
+
 #include "common/buf.h"
 
 struct client_field {
@@ -41,7 +43,19 @@ struct vault {
 	struct buf in;         /* reply being received */
 	msgpack_zone zone;     /* the decoded reply */
 	char message[256];     /* server message of the last failure */
+	uint64_t last_count;   /* a count the last error carried ("remaining") */
 };
+
+/* Start a request for op: the common keys, then nargs arguments to pack. */
+msgpack_packer call_begin(struct vault *v, const char *op,
+    enum vault_purpose purpose, size_t nargs, size_t *start, uint64_t *id);
+/* Send it and wait for the reply; *result valid until the next call. */
+int call_roundtrip(struct vault *v, size_t start, uint64_t id,
+    const msgpack_object **result);
+/* A string object as a new NUL-terminated string, or NULL. */
+char *obj_strdup(const msgpack_object *o);
+/* map[key] as an unsigned integer, or 0. */
+uint64_t obj_u64(const msgpack_object *map, const char *key);
 
 int record_set_n(struct vault_record *r, const char *field, size_t flen,
     const char *value, size_t vlen);

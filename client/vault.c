@@ -79,8 +79,8 @@ vault_set_timeout(struct vault *v, unsigned int timeout_ms)
 }
 
 /* Start a request: map with the common keys plus nargs arguments. */
-static msgpack_packer
-begin(struct vault *v, const char *op, enum vault_purpose purpose, size_t nargs,
+msgpack_packer
+call_begin(struct vault *v, const char *op, enum vault_purpose purpose, size_t nargs,
     size_t *start, uint64_t *id)
 {
 	msgpack_packer pk;
@@ -170,8 +170,8 @@ read_reply(struct vault *v, msgpack_object *root)
  * reply. On success *result is the reply's result object, valid until the
  * next call on v.
  */
-static int
-roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object **result)
+int
+call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object **result)
 {
 	static msgpack_object nil = { .type = MSGPACK_OBJECT_NIL };
 	msgpack_object root;
@@ -208,6 +208,7 @@ roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object **res
 			memcpy(v->message, msg->via.str.ptr, n);
 			v->message[n] = '\0';
 		}
+		v->last_count = obj_u64(e, "remaining");
 		const msgpack_object *field = msg_get(e, "field");
 		if (field != NULL && field->type == MSGPACK_OBJECT_STR) {
 			size_t used = strlen(v->message);
@@ -227,8 +228,8 @@ roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object **res
 	return 0;
 }
 
-static char *
-dup_obj_str(const msgpack_object *o)
+char *
+obj_strdup(const msgpack_object *o)
 {
 	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
 		return NULL;
@@ -273,17 +274,17 @@ vault_create(struct vault *v, enum vault_purpose purpose,
 	uint64_t id;
 	const msgpack_object *res;
 	int docs = fields && fields->ndocs > 0;
-	msgpack_packer pk = begin(v, "create", purpose, 1 + docs, &start, &id);
+	msgpack_packer pk = call_begin(v, "create", purpose, 1 + docs, &start, &id);
 	mp_cstr(&pk, "fields");
 	pack_fields(&pk, fields);
 	if (docs) {
 		mp_cstr(&pk, "documents");
 		pack_docs(&pk, fields);
 	}
-	int rc = roundtrip(v, start, id, &res);
+	int rc = call_roundtrip(v, start, id, &res);
 	if (rc != 0)
 		return rc;
-	if ((*record_token = dup_obj_str(msg_get(res, "record"))) == NULL)
+	if ((*record_token = obj_strdup(msg_get(res, "record"))) == NULL)
 		return VAULT_E_PROTO_FRAME;
 	return 0;
 }
@@ -357,7 +358,7 @@ vault_read(struct vault *v, enum vault_purpose purpose, const char *record_token
 	size_t start;
 	uint64_t id;
 	const msgpack_object *res;
-	msgpack_packer pk = begin(v, "read", purpose,
+	msgpack_packer pk = call_begin(v, "read", purpose,
 	    1 + (fields != NULL) + (with_documents != 0), &start, &id);
 	mp_cstr(&pk, "record");
 	mp_cstr(&pk, record_token);
@@ -371,7 +372,7 @@ vault_read(struct vault *v, enum vault_purpose purpose, const char *record_token
 		mp_cstr(&pk, "documents");
 		msgpack_pack_true(&pk);
 	}
-	int rc = roundtrip(v, start, id, &res);
+	int rc = call_roundtrip(v, start, id, &res);
 	if (rc == 0)
 		rc = record_from_result(res, out);
 	buf_clear(&v->in); /* the reply held personal data */
@@ -385,7 +386,7 @@ vault_read_document(struct vault *v, enum vault_purpose purpose,
 	size_t start;
 	uint64_t id;
 	const msgpack_object *res;
-	msgpack_packer pk = begin(v, "read", purpose, 3, &start, &id);
+	msgpack_packer pk = call_begin(v, "read", purpose, 3, &start, &id);
 	mp_cstr(&pk, "record");
 	mp_cstr(&pk, record_token);
 	mp_cstr(&pk, "fields");
@@ -393,7 +394,7 @@ vault_read_document(struct vault *v, enum vault_purpose purpose,
 	mp_cstr(&pk, "documents");
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_uint32(&pk, slot);
-	int rc = roundtrip(v, start, id, &res);
+	int rc = call_roundtrip(v, start, id, &res);
 	if (rc == 0)
 		rc = record_from_result(res, out);
 	buf_clear(&v->in);
@@ -409,7 +410,7 @@ vault_update(struct vault *v, enum vault_purpose purpose, const char *record_tok
 	uint64_t id;
 	const msgpack_object *res;
 	int has_set = set && set->nfields > 0, has_docs = set && set->ndocs > 0;
-	msgpack_packer pk = begin(v, "update", purpose,
+	msgpack_packer pk = call_begin(v, "update", purpose,
 	    1 + has_set + has_docs + (nclear > 0) + (nremove > 0), &start, &id);
 	mp_cstr(&pk, "record");
 	mp_cstr(&pk, record_token);
@@ -433,7 +434,7 @@ vault_update(struct vault *v, enum vault_purpose purpose, const char *record_tok
 		for (size_t i = 0; i < nremove; i++)
 			msgpack_pack_uint32(&pk, remove_slots[i]);
 	}
-	return roundtrip(v, start, id, &res);
+	return call_roundtrip(v, start, id, &res);
 }
 
 int
@@ -444,12 +445,12 @@ vault_delete(struct vault *v, enum vault_purpose purpose, const char *record_tok
 	uint64_t id;
 	const msgpack_object *res;
 	const char *rname = vault_delete_reason_name(reason);
-	msgpack_packer pk = begin(v, "delete", purpose, 2, &start, &id);
+	msgpack_packer pk = call_begin(v, "delete", purpose, 2, &start, &id);
 	mp_cstr(&pk, "record");
 	mp_cstr(&pk, record_token);
 	mp_cstr(&pk, "reason");
 	mp_cstr(&pk, rname ? rname : "");
-	return roundtrip(v, start, id, &res);
+	return call_roundtrip(v, start, id, &res);
 }
 
 int
@@ -460,7 +461,7 @@ vault_tokenize(struct vault *v, enum vault_purpose purpose, const char *record_t
 	uint64_t id;
 	const msgpack_object *res, *toks;
 	const char *kname = vault_token_kind_name(kind);
-	msgpack_packer pk = begin(v, "tokenize", purpose, 2, &start, &id);
+	msgpack_packer pk = call_begin(v, "tokenize", purpose, 2, &start, &id);
 	mp_cstr(&pk, "record");
 	mp_cstr(&pk, record_token);
 	mp_cstr(&pk, "tokens");
@@ -470,13 +471,13 @@ vault_tokenize(struct vault *v, enum vault_purpose purpose, const char *record_t
 	mp_cstr(&pk, field);
 	mp_cstr(&pk, "kind");
 	mp_cstr(&pk, kname ? kname : "");
-	int rc = roundtrip(v, start, id, &res);
+	int rc = call_roundtrip(v, start, id, &res);
 	if (rc != 0)
 		return rc;
 	toks = msg_get(res, "tokens");
 	if (toks == NULL || toks->type != MSGPACK_OBJECT_ARRAY || toks->via.array.size != 1 ||
 	    toks->via.array.ptr[0].type != MSGPACK_OBJECT_MAP ||
-	    (*token = dup_obj_str(msg_get(&toks->via.array.ptr[0], "token"))) == NULL)
+	    (*token = obj_strdup(msg_get(&toks->via.array.ptr[0], "token"))) == NULL)
 		return VAULT_E_PROTO_FRAME;
 	return 0;
 }
@@ -500,12 +501,12 @@ vault_detokenize(struct vault *v, enum vault_purpose purpose,
 	size_t start;
 	uint64_t id;
 	const msgpack_object *res, *arr;
-	msgpack_packer pk = begin(v, "detokenize", purpose, 1, &start, &id);
+	msgpack_packer pk = call_begin(v, "detokenize", purpose, 1, &start, &id);
 	mp_cstr(&pk, "tokens");
 	msgpack_pack_array(&pk, ntokens);
 	for (size_t i = 0; i < ntokens; i++)
 		mp_cstr(&pk, tokens[i]);
-	int rc = roundtrip(v, start, id, &res);
+	int rc = call_roundtrip(v, start, id, &res);
 	if (rc != 0)
 		return rc;
 	arr = msg_get(res, "results");
@@ -522,8 +523,8 @@ vault_detokenize(struct vault *v, enum vault_purpose purpose,
 			break;
 		}
 		if (ok->via.boolean) {
-			out[i].field = dup_obj_str(msg_get(o, "field"));
-			out[i].value = dup_obj_str(msg_get(o, "value"));
+			out[i].field = obj_strdup(msg_get(o, "field"));
+			out[i].value = obj_strdup(msg_get(o, "value"));
 			if (out[i].field == NULL || out[i].value == NULL) {
 				rc = VAULT_E_PROTO_FRAME;
 				break;
@@ -549,12 +550,12 @@ vault_ping(struct vault *v)
 	size_t start;
 	uint64_t id;
 	const msgpack_object *res;
-	begin(v, "ping", 0, 0, &start, &id);
-	return roundtrip(v, start, id, &res);
+	call_begin(v, "ping", 0, 0, &start, &id);
+	return call_roundtrip(v, start, id, &res);
 }
 
-static uint64_t
-get_u64(const msgpack_object *m, const char *key)
+uint64_t
+obj_u64(const msgpack_object *m, const char *key)
 {
 	const msgpack_object *o = msg_get(m, key);
 	return o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : 0;
@@ -566,16 +567,18 @@ vault_status(struct vault *v, struct vault_status *out)
 	size_t start;
 	uint64_t id;
 	const msgpack_object *res;
-	begin(v, "status", 0, 0, &start, &id);
-	int rc = roundtrip(v, start, id, &res);
+	call_begin(v, "status", 0, 0, &start, &id);
+	int rc = call_roundtrip(v, start, id, &res);
 	if (rc != 0)
 		return rc;
 	if (res->type != MSGPACK_OBJECT_MAP)
 		return VAULT_E_PROTO_FRAME;
-	out->protocol_version = (uint32_t)get_u64(res, "protocol_version");
-	out->records = get_u64(res, "records");
-	out->tombstones = get_u64(res, "tombstones");
-	out->kek_epoch = (uint32_t)get_u64(res, "kek_epoch");
-	out->uptime_seconds = get_u64(res, "uptime_seconds");
+	out->protocol_version = (uint32_t)obj_u64(res, "protocol_version");
+	out->records = obj_u64(res, "records");
+	out->tombstones = obj_u64(res, "tombstones");
+	out->kek_epoch = (uint32_t)obj_u64(res, "kek_epoch");
+	out->uptime_seconds = obj_u64(res, "uptime_seconds");
+	const msgpack_object *sealed = msg_get(res, "sealed");
+	out->sealed = sealed && sealed->type == MSGPACK_OBJECT_BOOLEAN && sealed->via.boolean;
 	return 0;
 }

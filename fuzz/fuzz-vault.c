@@ -21,7 +21,9 @@
 #include "common/frame.h"
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "vault/crypto/seal.h"
 #include "vault/dispatch.h"
+#include "vault/keyset.h"
 #include "vault/ops/op.h"
 #include "vault/reply.h"
 #include "vault/store/store.h"
@@ -130,7 +132,7 @@ set_path(char *dst, size_t cap, const char *dir, const char *name)
 static void
 apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 {
-	struct write_ctx wc = { .srv = srv };
+	struct write_ctx wc = { .srv = srv, .keys = atomic_load(&srv->keys) };
 	struct op_error err = { 0 };
 	msgpack_packer pk;
 	uint64_t next_id = 0;
@@ -301,14 +303,39 @@ seed_records(struct fuzz_vault *v)
 	mp_cstr(&pk, "reason"); mp_cstr(&pk, "subject_request");
 	run_write(&rctx, &zone, &req, &reply);
 
+	/* Record 3: a spare, for writes that change or delete a record. */
+	buf_clear(&req);
+	fuzz_req_begin(&pk, &req, 4, "create", "maintenance", 1);
+	mp_cstr(&pk, "fields");
+	msgpack_pack_map(&pk, 3);
+	mp_cstr(&pk, "first_name"); mp_cstr(&pk, "Spare");
+	mp_cstr(&pk, "email"); mp_cstr(&pk, "spare@example.net");
+	mp_cstr(&pk, "card_number"); mp_cstr(&pk, "5555 5555 5555 4444");
+	run_write(&rctx, &zone, &req, &reply);
+	take_tokens(&reply, v->rec_spare, NULL, NULL, NULL);
+
 	fuzz_assert(v->rec_live[0] && v->tok_email[0] && v->det_email[0] && v->card[0] &&
-	    v->rec_deleted[0] && v->tok_deleted[0] && v->det_deleted[0], "fixture tokens missing");
+	    v->rec_deleted[0] && v->tok_deleted[0] && v->det_deleted[0] && v->rec_spare[0],
+	    "fixture tokens missing");
 	buf_free(&req);
 	buf_free(&reply);
 	buf_free(&rctx.scratch);
 	msgpack_zone_destroy(&zone);
 	mdb_txn_abort(rctx.txn);
 	sodium_free(rctx.dek);
+}
+
+void
+fuzz_keys_open(const char *path, struct keyring **kr, struct token_keys **tk)
+{
+	const char *why = NULL;
+	int rc;
+	fuzz_init();
+	fuzz_random_reset();
+	rc = keyring_create(path, fuzz_root_key, kr, &why);
+	fuzz_assert(rc == 0, "keyring_create: %s", why ? why : vault_strerror(rc));
+	rc = token_keys_derive(*kr, tk);
+	fuzz_assert(rc == 0, "token_keys_derive: %s", vault_strerror(rc));
 }
 
 void
@@ -320,9 +347,6 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	fuzz_init();
-	/* Same key ring, same tokens, on every run and in make-seeds. */
-	fuzz_random_reset();
 	fuzz_tmpdir(v->dir, "fuzz");
 	config_defaults(c);
 	c->workers = 1;
@@ -333,10 +357,18 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	set_path(c->socket_path, sizeof(c->socket_path), v->dir, "vaultd.sock");
 	fuzz_assert(mkdir(c->data_dir, 0700) == 0, "mkdir %s", c->data_dir);
 
-	rc = keyring_create(c->keyring_path, fuzz_root_key, &srv->keyring, &why);
-	fuzz_assert(rc == 0, "keyring_create: %s", why ? why : vault_strerror(rc));
-	rc = token_keys_derive(srv->keyring, &srv->tokens);
-	fuzz_assert(rc == 0, "token_keys_derive: %s", vault_strerror(rc));
+	/* Same key ring, same tokens, on every run and in make-seeds. */
+	struct keyring *kr;
+	struct token_keys *tk;
+	struct key_set *ks = calloc(1, sizeof(*ks));
+	fuzz_assert(ks != NULL, "calloc");
+	fuzz_keys_open(c->keyring_path, &kr, &tk);
+	ks->ring = kr;
+	ks->tokens = tk;
+	atomic_store(&srv->keys, ks);
+	pthread_rwlock_init(&srv->env_lock, NULL);
+	srv->admin_uids[0] = geteuid();
+	srv->nadmin_uids = 1;
 	rc = store_open(&srv->store, c->data_dir, map_size, 126, &why);
 	fuzz_assert(rc == 0, "store_open: %s", why ? why : vault_strerror(rc));
 	/* Durability is not under test; fsync would dominate the run time. */
@@ -350,10 +382,8 @@ void
 fuzz_vault_close(struct fuzz_vault *v)
 {
 	store_close(&v->srv.store);
-	token_keys_free(v->srv.tokens);
-	keyring_free(v->srv.keyring);
-	v->srv.tokens = NULL;
-	v->srv.keyring = NULL;
+	key_set_free((struct key_set *)atomic_load(&v->srv.keys));
+	atomic_store(&v->srv.keys, NULL);
 	fuzz_rmtree(v->dir);
 	v->dir[0] = '\0';
 }

@@ -26,10 +26,12 @@ config_defaults(struct config *c)
 	c->max_frame_bytes = 4u << 20;
 	c->max_queued_write_bytes = 256u << 20;
 	snprintf(c->data_dir, sizeof(c->data_dir), "var/data");
+
 	c->map_size_bytes = (size_t)16 << 30;
 	c->group_commit_max = 512;
 	snprintf(c->keyring_path, sizeof(c->keyring_path), "var/keys/keyring");
 	snprintf(c->root_key_path, sizeof(c->root_key_path), "var/keys/root.key");
+
 	c->dev_create_keys = 0;
 	c->max_document_bytes = 1u << 20;
 	c->max_documents_per_record = 16;
@@ -152,10 +154,13 @@ static const struct option options[] = {
 	O("server", max_queued_write_bytes, K_SIZE),
 	O("storage", data_dir, K_STR),
 	O("storage", map_size_bytes, K_SIZE),
+	O("storage", backup_dir, K_STR),
 	O("storage", group_commit_max, K_UINT),
 	O("keys", keyring_path, K_STR),
 	O("keys", root_key_path, K_STR),
+	O("keys", deletion_journal_path, K_STR),
 	O("keys", dev_create_keys, K_BOOL),
+	O("keys", rotation_interval_seconds, K_UINT),
 	O("limits", max_document_bytes, K_SIZE),
 	O("limits", max_documents_per_record, K_UINT),
 	O("limits", max_tokens_per_request, K_UINT),
@@ -219,6 +224,34 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		return VAULT_E_CONFIG;
 	}
 	return config_check(c, err, errlen);
+}
+
+/* dirname of path into out; "." if it has no slash. */
+static void
+dir_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(out, cap, ".");
+	else if (slash == path)
+		snprintf(out, cap, "/");
+	else
+		snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+void
+config_derive(struct config *c)
+{
+	char dir[256];
+	if (c->deletion_journal_path[0] == '\0') {
+		dir_of(c->keyring_path, dir, sizeof(dir));
+		snprintf(c->deletion_journal_path, sizeof(c->deletion_journal_path),
+		    "%.240s/deletions", dir);
+	}
+	if (c->backup_dir[0] == '\0') {
+		dir_of(c->data_dir, dir, sizeof(dir));
+		snprintf(c->backup_dir, sizeof(c->backup_dir), "%.240s/backups", dir);
+	}
 }
 
 int

@@ -24,11 +24,14 @@ struct config {
 	/* [storage] */
 	char data_dir[256];
 	size_t map_size_bytes;
+	char backup_dir[256];
 	unsigned group_commit_max;
 	/* [keys] */
 	char keyring_path[256];
 	char root_key_path[256];
+	char deletion_journal_path[256];
 	int dev_create_keys;   /* create root key and ring if both are absent */
+	unsigned rotation_interval_seconds; /* 0: rotate only on command */
 	/* [limits] */
 	size_t max_document_bytes;
 	unsigned max_documents_per_record;
@@ -49,6 +52,9 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* The admin uids as numbers (at most max). */
 int config_admin_uids(const struct config *c, uid_t *out, size_t max, size_t *n,
     char *err, size_t errlen);
+/* Fill options left empty from others: the deletion journal sits beside
+ * the key ring, backups beside the data directory. */
+void config_derive(struct config *c);
 /* Check ranges and relations between options. */
 int config_check(const struct config *c, char *err, size_t errlen);
 

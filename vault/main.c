@@ -18,7 +18,9 @@
 #include "config.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
+#include "journal.h"
 #include "keyset.h"
+#include "restore.h"
 #include "log.h"
 #include "server.h"
 
@@ -31,6 +33,8 @@ usage(FILE *f)
 	    "      --dev          development mode: create a root key and key ring\n"
 	    "                     on first start (NOT for production)\n"
 	    "      --check        check the configuration and exit\n"
+	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
+	    "                     key ring reads its passphrase from standard input\n"
 	    "  -h, --help         this text\n");
 }
 
@@ -80,8 +84,19 @@ load_keys(struct server *srv, int dev)
 	int rc;
 	uint8_t *root = srv->root;
 
-	if ((rc = parent_dir(c->keyring_path, "key directory")) != 0 ||
-	    (rc = parent_dir(c->root_key_path, "root key directory")) != 0)
+	if ((rc = parent_dir(c->keyring_path, "key directory")) != 0)
+		goto out;
+	/* A passphrase-sealed ring: start sealed, wait for `vaultctl unseal`. */
+	struct keyring_root_params params;
+	if (access(c->keyring_path, F_OK) == 0 &&
+	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
+	    params.kind == KEYRING_ROOT_PASSPHRASE) {
+		log_warn("the key ring is sealed by a passphrase: serving only status "
+		    "until an administrator runs `vaultctl unseal`");
+		return 0;
+	}
+	why = NULL;
+	if ((rc = parent_dir(c->root_key_path, "root key directory")) != 0)
 		goto out;
 	if (dev && access(c->root_key_path, F_OK) != 0 && access(c->keyring_path, F_OK) != 0) {
 		log_warn("**************************************************************");
@@ -112,6 +127,40 @@ out:
 	return rc;
 }
 
+/* For offline commands on a passphrase-sealed ring: one line of stdin. */
+static int
+unseal_from_stdin(struct server *srv)
+{
+	struct keyring_root_params params;
+	struct keyring *ring;
+	struct key_set *ks;
+	const char *why = NULL;
+	char *pass = sodium_malloc(1024);
+	int rc = VAULT_E_NOMEM;
+	if (pass == NULL)
+		return rc;
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "key ring passphrase: ");
+	if (fgets(pass, 1024, stdin) == NULL) {
+		rc = VAULT_E_KEYRING;
+		why = "no passphrase on standard input";
+		goto out;
+	}
+	pass[strcspn(pass, "\r\n")] = '\0';
+	if ((rc = keyring_file_params(srv->cfg.keyring_path, &params, &why)) != 0 ||
+	    (rc = keyring_root_from_passphrase(pass, strlen(pass), &params, srv->root)) != 0 ||
+	    (rc = keyring_load(srv->cfg.keyring_path, srv->root, &ring, &why)) != 0 ||
+	    (rc = key_set_new(ring, &ks)) != 0)
+		goto out;
+	atomic_store(&srv->keys, ks);
+out:
+	if (rc != 0)
+		log_error("key ring %s: %s", srv->cfg.keyring_path,
+		    why ? why : vault_strerror(rc));
+	sodium_free(pass);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -119,11 +168,12 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "dev", no_argument, NULL, 'd' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "restore", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *restore = NULL;
 	int dev = 0, check = 0, ch, rc;
 	char err[512];
 
@@ -132,6 +182,7 @@ main(int argc, char **argv)
 		case 'c': config_path = optarg; break;
 		case 'd': dev = 1; break;
 		case 'k': check = 1; break;
+		case 'r': restore = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -146,6 +197,7 @@ main(int argc, char **argv)
 		log_error("configuration: %s", err);
 		return 1;
 	}
+	config_derive(&srv.cfg);
 	if (config_check(&srv.cfg, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
@@ -182,13 +234,28 @@ main(int argc, char **argv)
 		log_error("not starting: %s", vault_strerror(rc));
 		return 1;
 	}
+	if (restore != NULL) {
+		if (atomic_load(&srv.keys) == NULL && (rc = unseal_from_stdin(&srv)) != 0)
+			return 1;
+		rc = restore_backup(&srv, restore);
+		key_set_free((struct key_set *)atomic_load(&srv.keys));
+		sodium_free(srv.root);
+		return rc == 0 ? 0 : 1;
+	}
 	const char *why;
 	if ((rc = store_open(&srv.store, srv.cfg.data_dir, srv.cfg.map_size_bytes,
 	    srv.cfg.max_connections + 64, &why)) != 0) {
 		log_error("store %s: %s", srv.cfg.data_dir, why);
 		return 1;
 	}
+	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
+	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
+		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,
+		    vault_strerror(rc));
+		return 1;
+	}
 	rc = server_run(&srv);
+	journal_close(&srv.journal);
 	store_close(&srv.store);
 	key_set_free((struct key_set *)atomic_load(&srv.keys));
 	sodium_free(srv.root);

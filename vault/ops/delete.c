@@ -53,38 +53,49 @@ fail:
 	return rc;
 }
 
-static int
-apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+int
+op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
     struct op_error *err)
 {
-	struct delete_state *st = state;
 	struct store *s = &ctx->srv->store;
 	struct record r;
 	uint8_t kb[8];
 	int rc;
 
-	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++)
-		if ((rc = tokens_forget_field(ctx, st->id, &r, fid)) != 0)
+		if ((rc = tokens_forget_field(ctx, id, &r, fid)) != 0)
 			return op_fail(err, rc, NULL, NULL);
 	while (r.ndocs > 0)
-		if ((rc = document_delete(ctx, st->id, &r, r.doc_slots[0])) != 0)
+		if ((rc = document_delete(ctx, id, &r, r.doc_slots[0])) != 0)
 			return op_fail(err, rc, NULL, NULL);
-	store_put_id(kb, st->id);
+	store_put_id(kb, id);
 	MDB_val k = { 8, kb };
 	if ((rc = mdb_del(ctx->txn, s->records, &k, NULL)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	struct tombstone t = { st->reason, (uint64_t)ctx->now };
+	struct tombstone t = { reason, (uint64_t)ctx->now };
 	uint8_t tb[TOMBSTONE_BYTES];
 	tombstone_encode(&t, tb);
 	MDB_val v = { sizeof(tb), tb };
 	if ((rc = mdb_put(ctx->txn, s->tombstones, &k, &v, 0)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
+	if ((rc = write_ctx_note_deletion(ctx, id, t.deleted_at)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	return 0;
+}
 
+static int
+apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct delete_state *st = state;
+	int rc = op_delete_record(ctx, st->id, st->reason, err);
+	if (rc != 0)
+		return rc;
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "deleted_at");
-	msgpack_pack_uint64(pk, t.deleted_at);
+	msgpack_pack_uint64(pk, (uint64_t)ctx->now);
 	return 0;
 }
 

@@ -29,11 +29,14 @@
 
 struct server;
 struct key_set;
+struct journal_entry;
 
 struct op_error {
 	int code;
 	const char *field;   /* the offending field or argument, if any */
 	const char *message; /* static text; NULL: vault_strerror(code) */
+	const char *count_name; /* optional number in the error: its key */
+	uint64_t count;
 };
 
 static inline int
@@ -71,17 +74,22 @@ struct write_ctx {
 	const struct key_set *keys; /* current for this batch */
 	MDB_txn *txn;
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
+	uint8_t *dek2;       /* a second one, for re-encryption */
 	struct buf ct;       /* ciphertexts of the record being written */
 	struct buf enc;      /* the record's encoding */
 	struct buf copy;     /* the record as loaded (map pointers die on write) */
 	struct buf doc;      /* a document being sealed */
 	uint64_t *next_id;   /* record id allocator */
+	struct journal_entry *deleted; /* this batch's deletions, for the journal */
+	size_t ndeleted, capdeleted;
 	time_t now;
 };
 
 enum op_kind {
-	OP_READ,
-	OP_WRITE,
+	OP_READ,     /* runs on the worker */
+	OP_WRITE,    /* prepared on the worker, applied in the writer's batch */
+	OP_CONTROL,  /* prepared on the worker, run by the writer on its own,
+	              * outside any batch (key rotation, retirement) */
 };
 
 struct op {
@@ -101,13 +109,23 @@ struct op {
 	 */
 	int (*apply)(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	    struct op_error *err);
+	int (*control)(struct write_ctx *ctx, void *state, msgpack_packer *pk,
+	    struct op_error *err);
 	void (*free_state)(void *state);
 };
+
+/*
+ * Delete record id in ctx's transaction (crypto-shredding, delete.c):
+ * also used by restore, so both remove exactly the same things.
+ */
+int op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
+    struct op_error *err);
 
 /* The table, sorted by name for bsearch. */
 const struct op *op_lookup(const char *name, size_t len);
 
-extern const struct op op_create, op_delete, op_detokenize, op_ping,
-    op_read, op_status, op_tokenize, op_update;
+extern const struct op op_backup, op_create, op_delete, op_detokenize,
+    op_keys_retire, op_keys_rotate, op_keys_rotate_record, op_keys_status,
+    op_ping, op_read, op_status, op_tokenize, op_unseal, op_update;
 
 #endif

@@ -18,6 +18,7 @@ const struct op op_ping = {
 	.name = "ping",
 	.kind = OP_READ,
 	.needs_purpose = 0,
+	.sealed_ok = 1,
 	.args = args,
 	.read = ping,
 };

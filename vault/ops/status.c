@@ -19,7 +19,12 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = mdb_stat(ctx->txn, ctx->srv->store.records, &rs)) != 0 ||
 	    (rc = mdb_stat(ctx->txn, ctx->srv->store.tombstones, &ts)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, 6);
+	mp_cstr(pk, "sealed");
+	if (ctx->keys == NULL)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 	mp_cstr(pk, "protocol_version");
 	msgpack_pack_uint32(pk, VAULT_PROTOCOL_VERSION);
 	mp_cstr(pk, "records");
@@ -37,6 +42,7 @@ const struct op op_status = {
 	.name = "status",
 	.kind = OP_READ,
 	.needs_purpose = 0,
+	.sealed_ok = 1,
 	.args = args,
 	.read = status,
 };

@@ -7,13 +7,19 @@
 #include "op.h"
 
 static const struct op *const ops[] = {
+	&op_backup,
 	&op_create,
 	&op_delete,
 	&op_detokenize,
+	&op_keys_retire,
+	&op_keys_rotate,
+	&op_keys_rotate_record,
+	&op_keys_status,
 	&op_ping,
 	&op_read,
 	&op_status,
 	&op_tokenize,
+	&op_unseal,
 	&op_update,
 };
 

@@ -234,10 +234,59 @@ struct vault_status {
 	uint32_t protocol_version;
 	uint64_t records;       /* live records */
 	uint64_t tombstones;    /* deleted records */
-	uint32_t kek_epoch;     /* current key-encryption key epoch */
+	uint32_t kek_epoch;     /* current key-encryption key epoch (0 if sealed) */
 	uint64_t uptime_seconds;
+	int sealed;             /* 1 until an administrator unseals the vault */
 };
 int vault_status(struct vault *v, struct vault_status *out);
+
+/*
+ * Administration. These need the caller's uid in the server's [admin]
+ * uids (VAULT_E_DENIED otherwise); SECURITY.md explains the key ring.
+ */
+
+/* Open a passphrase-sealed key ring. */
+int vault_unseal(struct vault *v, const char *passphrase);
+
+struct vault_key_version {
+	uint32_t version;   /* epoch for key-encryption keys */
+	uint64_t created;   /* Unix seconds */
+	uint64_t records;   /* data keys it wraps (key-encryption keys only) */
+};
+
+struct vault_keys_status {
+	uint32_t kek_current, token_current, index_current;
+	size_t nkek, ntoken, nindex;
+	struct vault_key_version *kek, *token, *index;
+	int rotating;              /* a rewrap is under way */
+	uint32_t target_epoch;
+	uint64_t examined, rewrapped, total;
+	int64_t started;           /* Unix seconds */
+	uint32_t interval_seconds; /* schedule; 0: off */
+	int64_t next_due, last_done;
+};
+int vault_keys_status(struct vault *v, struct vault_keys_status **out);
+void vault_keys_status_free(struct vault_keys_status *s);
+
+/*
+ * Make a new key current. kind is "kek" (a new epoch: the server then
+ * rewraps every data key in the background), "token" or "index".
+ */
+int vault_keys_rotate(struct vault *v, const char *kind, uint32_t *version);
+/*
+ * Destroy a retired epoch's key and compact the data file. Refused with
+ * VAULT_E_CONFLICT while records depend on it (*remaining says how many).
+ */
+int vault_keys_retire(struct vault *v, uint32_t epoch, uint64_t *remaining,
+    uint64_t *bytes_before, uint64_t *bytes_after);
+/* A new data key for one record; its fields re-encrypted. */
+int vault_keys_rotate_record(struct vault *v, const char *record_token,
+    uint32_t *dek_version);
+/*
+ * Write a consistent, compacted backup named name into the server's
+ * backup directory; *path (free with vault_free) says where.
+ */
+int vault_backup(struct vault *v, const char *name, char **path, uint64_t *bytes);
 
 /* Free a string returned by this library (wipes it first). Accepts NULL. */
 void vault_free(char *s);

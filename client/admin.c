@@ -1,0 +1,187 @@
+/*
+ * admin.c - the client library's administration calls (vault.h): unseal,
+ * key status, rotation, retirement, per-record rotation, backups.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <vault/vault.h>
+
+#include "common/msg.h"
+#include "client.h"
+
+int
+vault_unseal(struct vault *v, const char *passphrase)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = call_begin(v, "unseal", 0, 1, &start, &id);
+	mp_cstr(&pk, "passphrase");
+	mp_cstr(&pk, passphrase);
+	int rc = call_roundtrip(v, start, id, &res);
+	buf_clear(&v->out);
+	return rc;
+}
+
+static int
+versions(const msgpack_object *set, uint32_t *current, struct vault_key_version **out,
+    size_t *n)
+{
+	const msgpack_object *arr;
+	if (set == NULL || set->type != MSGPACK_OBJECT_MAP ||
+	    (arr = msg_get(set, "versions")) == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+		return VAULT_E_PROTO_FRAME;
+	*current = (uint32_t)obj_u64(set, "current");
+	*n = arr->via.array.size;
+	*out = calloc(*n ? *n : 1, sizeof(**out));
+	if (*out == NULL)
+		return VAULT_E_NOMEM;
+	for (size_t i = 0; i < *n; i++) {
+		const msgpack_object *e = &arr->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_MAP)
+			return VAULT_E_PROTO_FRAME;
+		(*out)[i].version = (uint32_t)obj_u64(e, "version");
+		(*out)[i].created = obj_u64(e, "created");
+		(*out)[i].records = obj_u64(e, "records");
+	}
+	return 0;
+}
+
+static int64_t
+obj_i64(const msgpack_object *m, const char *key)
+{
+	const msgpack_object *o = msg_get(m, key);
+	if (o == NULL)
+		return 0;
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return (int64_t)o->via.u64;
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return o->via.i64;
+	return 0;
+}
+
+void
+vault_keys_status_free(struct vault_keys_status *s)
+{
+	if (s == NULL)
+		return;
+	free(s->kek);
+	free(s->token);
+	free(s->index);
+	free(s);
+}
+
+int
+vault_keys_status(struct vault *v, struct vault_keys_status **out)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res, *rot, *sched, *active;
+	call_begin(v, "keys_status", 0, 0, &start, &id);
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc != 0)
+		return rc;
+	struct vault_keys_status *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return VAULT_E_NOMEM;
+	if ((rc = versions(msg_get(res, "kek"), &s->kek_current, &s->kek, &s->nkek)) != 0 ||
+	    (rc = versions(msg_get(res, "token"), &s->token_current, &s->token, &s->ntoken)) != 0 ||
+	    (rc = versions(msg_get(res, "index"), &s->index_current, &s->index, &s->nindex)) != 0)
+		goto fail;
+	rc = VAULT_E_PROTO_FRAME;
+	if ((rot = msg_get(res, "rotation")) == NULL || rot->type != MSGPACK_OBJECT_MAP ||
+	    (sched = msg_get(res, "schedule")) == NULL || sched->type != MSGPACK_OBJECT_MAP)
+		goto fail;
+	active = msg_get(rot, "active");
+	s->rotating = active && active->type == MSGPACK_OBJECT_BOOLEAN && active->via.boolean;
+	s->target_epoch = (uint32_t)obj_u64(rot, "target_epoch");
+	s->examined = obj_u64(rot, "examined");
+	s->rewrapped = obj_u64(rot, "rewrapped");
+	s->total = obj_u64(rot, "total");
+	s->started = obj_i64(rot, "started");
+	s->interval_seconds = (uint32_t)obj_u64(sched, "interval_seconds");
+	s->next_due = obj_i64(sched, "next_due");
+	s->last_done = obj_i64(sched, "last_done");
+	*out = s;
+	return 0;
+fail:
+	vault_keys_status_free(s);
+	return rc;
+}
+
+int
+vault_keys_rotate(struct vault *v, const char *kind, uint32_t *version)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = call_begin(v, "keys_rotate", 0, kind ? 1 : 0, &start, &id);
+	if (kind) {
+		mp_cstr(&pk, "kind");
+		mp_cstr(&pk, kind);
+	}
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc == 0 && version)
+		*version = (uint32_t)obj_u64(res, "version");
+	return rc;
+}
+
+int
+vault_keys_retire(struct vault *v, uint32_t epoch, uint64_t *remaining,
+    uint64_t *bytes_before, uint64_t *bytes_after)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = call_begin(v, "keys_retire", 0, 1, &start, &id);
+	mp_cstr(&pk, "epoch");
+	msgpack_pack_uint32(&pk, epoch);
+	if (remaining)
+		*remaining = 0;
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc == VAULT_E_CONFLICT && remaining)
+		*remaining = v->last_count;
+	if (rc == 0) {
+		if (bytes_before)
+			*bytes_before = obj_u64(res, "file_bytes_before");
+		if (bytes_after)
+			*bytes_after = obj_u64(res, "file_bytes_after");
+	}
+	return rc;
+}
+
+int
+vault_keys_rotate_record(struct vault *v, const char *record_token,
+    uint32_t *dek_version)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = call_begin(v, "keys_rotate_record", 0, 1, &start, &id);
+	mp_cstr(&pk, "record");
+	mp_cstr(&pk, record_token);
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc == 0 && dek_version)
+		*dek_version = (uint32_t)obj_u64(res, "dek_version");
+	return rc;
+}
+
+int
+vault_backup(struct vault *v, const char *name, char **path, uint64_t *bytes)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = call_begin(v, "backup", 0, 1, &start, &id);
+	mp_cstr(&pk, "name");
+	mp_cstr(&pk, name);
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc != 0)
+		return rc;
+	if (bytes)
+		*bytes = obj_u64(res, "bytes");
+	if (path && (*path = obj_strdup(msg_get(res, "path"))) == NULL)
+		return VAULT_E_PROTO_FRAME;
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * backup.c - "backup" (admin): a consistent, compacted copy of the data
+ * file, written by the server into [storage] backup_dir under the name
+ * given, while it keeps serving (LMDB copies from one read snapshot).
+ *
+ * The copy holds what the data file holds: ciphertexts and data keys
+ * wrapped with the epochs current at backup time. It is readable only
+ * while those epochs are in the key ring: retiring them ends the backup's
+ * life, and that is what bounds how long a deleted record survives in a
+ * backup (SECURITY.md). Restoring is `vaultd --restore FILE`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/msg.h"
+#include "vault/server.h"
+#include "op.h"
+
+static const char *const args[] = { "name", NULL };
+
+static int
+name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 128 || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct server *srv = ctx->srv;
+	const char *name;
+	size_t len;
+	char path[600];
+	struct stat st;
+	int rc = msg_get_str(req->args, "name", 1, &name, &len);
+	if (rc != 0)
+		return op_fail(err, rc, "name", "name must be a string");
+	if (!name_ok(name, len))
+		return op_fail(err, VAULT_E_INVALID_VALUE, "name",
+		    "a backup name is 1-128 of [A-Za-z0-9._-], not starting with a dot");
+	if (stat(srv->cfg.backup_dir, &st) != 0 && mkdir(srv->cfg.backup_dir, 0700) != 0)
+		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup directory");
+	if (stat(srv->cfg.backup_dir, &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 077))
+		return op_fail(err, VAULT_E_CONFIG, NULL,
+		    "the backup directory must be a directory with mode 0700");
+	snprintf(path, sizeof(path), "%s/%.*s", srv->cfg.backup_dir, (int)len, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return op_fail(err, errno == EEXIST ? VAULT_E_CONFLICT : VAULT_E_IO, "name",
+		    errno == EEXIST ? "a backup of that name exists" : "cannot create the backup file");
+	rc = mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = errno;
+	off_t size = lseek(fd, 0, SEEK_END);
+	close(fd);
+	if (rc != 0) {
+		unlink(path);
+		return op_fail(err, store_error(rc), NULL, "the backup failed; nothing was kept");
+	}
+	msgpack_pack_map(pk, 2);
+	mp_cstr(pk, "path");
+	mp_cstr(pk, path);
+	mp_cstr(pk, "bytes");
+	msgpack_pack_uint64(pk, (uint64_t)size);
+	return 0;
+}
+
+const struct op op_backup = {
+	.name = "backup",
+	.kind = OP_READ,
+	.admin = 1,
+	.args = args,
+	.read = backup,
+};

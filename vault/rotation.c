@@ -1,0 +1,496 @@
+/*
+ * rotation.c - rotate, rewrap, retire, compact (see rotation.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <vault/vault.h>
+
+#include "crypto/seal.h"
+#include "record/access.h"
+#include "keys/keyring.h"
+#include "keyset.h"
+#include "log.h"
+#include "ops/op.h"
+#include "rotation.h"
+#include "server.h"
+#include "store/record_codec.h"
+#include "worker.h"
+
+/* Offset of the epoch in an encoded record (record_codec.c). */
+#define RECORD_EPOCH_OFFSET 8
+
+static uint32_t
+record_epoch(const MDB_val *v)
+{
+	const uint8_t *p = (const uint8_t *)v->mv_data + RECORD_EPOCH_OFFSET;
+	if (v->mv_size < RECORD_EPOCH_OFFSET + 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+meta_get_u64(struct server *srv, MDB_txn *txn, const char *key, uint64_t *v)
+{
+	MDB_val k = { strlen(key), (void *)key }, val;
+	int rc = mdb_get(txn, srv->store.meta, &k, &val);
+	if (rc != 0)
+		return rc;
+	if (val.mv_size != 8)
+		return MDB_CORRUPTED;
+	*v = store_get_id(val.mv_data);
+	return 0;
+}
+
+static int
+meta_put_u64(struct server *srv, MDB_txn *txn, const char *key, uint64_t v)
+{
+	uint8_t b[8];
+	store_put_id(b, v);
+	MDB_val k = { strlen(key), (void *)key }, val = { 8, b };
+	return mdb_put(txn, srv->store.meta, &k, &val, 0);
+}
+
+static int
+meta_del(struct server *srv, MDB_txn *txn, const char *key)
+{
+	MDB_val k = { strlen(key), (void *)key };
+	int rc = mdb_del(txn, srv->store.meta, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
+    uint64_t *counts, size_t n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, srv->store.records, &cur);
+	if (rc != 0)
+		return store_error(rc);
+	memset(counts, 0, n * sizeof(*counts));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint32_t e = record_epoch(&v);
+		for (size_t i = 0; i < n; i++)
+			if (epochs[i] == e)
+				counts[i]++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+static void
+schedule_next(struct server *srv, time_t from)
+{
+	unsigned interval = srv->cfg.rotation_interval_seconds;
+	atomic_store(&srv->writer.rotation.next_due, interval ? (long long)from + interval : 0);
+}
+
+int
+rotation_resume(struct server *srv)
+{
+	struct rotation *rot = &srv->writer.rotation;
+	const struct key_set *ks = atomic_load(&srv->keys);
+	MDB_txn *txn;
+	uint64_t target = 0, cursor = 1, last = 0;
+	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_error(rc);
+	if (meta_get_u64(srv, txn, "rot_target", &target) == 0)
+		(void)meta_get_u64(srv, txn, "rot_cursor", &cursor);
+	(void)meta_get_u64(srv, txn, "rot_last", &last);
+	MDB_stat st;
+	mdb_stat(txn, srv->store.records, &st);
+	mdb_txn_abort(txn);
+	atomic_store(&rot->last_done, (long long)last);
+	schedule_next(srv, last ? (time_t)last : time(NULL));
+	/*
+	 * Resume an interrupted rotation. A sealed vault resumes once
+	 * unsealed (the writer calls this again then).
+	 */
+	if (target != 0 && ks != NULL &&
+	    keyring_key(ks->ring, KEYRING_KEK, (uint32_t)target) == NULL) {
+		/* The crash came between marking the rotation and saving the
+		 * ring: the epoch never existed, so there is nothing to do. */
+		log_warn("dropping an unfinished rotation to epoch %llu, not in the key ring",
+		    (unsigned long long)target);
+	} else if (target != 0 && ks != NULL) {
+		atomic_store(&rot->target, (unsigned)target);
+		atomic_store(&rot->cursor, cursor);
+		atomic_store(&rot->examined, 0);
+		atomic_store(&rot->rewrapped, 0);
+		atomic_store(&rot->total, st.ms_entries);
+		atomic_store(&rot->started, (long long)time(NULL));
+		log_info("resuming rotation to epoch %llu at record %llu",
+		    (unsigned long long)target, (unsigned long long)cursor);
+	}
+	return 0;
+}
+
+/* Rewrap one record's data key to epoch target; v is the stored value. */
+static int
+rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
+    const MDB_val *v, uint32_t target)
+{
+	struct record r;
+	int rc;
+	buf_clear(&ctx->copy);
+	if ((rc = buf_append(&ctx->copy, v->mv_data, v->mv_size)) != 0)
+		return rc;
+	if ((rc = record_decode(ctx->copy.data, ctx->copy.len, &r)) != 0)
+		return rc;
+	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
+		return rc;
+	const uint8_t *kek = keyring_key(ctx->keys->ring, KEYRING_KEK, target);
+	if (kek == NULL)
+		return VAULT_E_INTERNAL;
+	wrap_dek(kek, target, id, r.dek_version, ctx->dek, r.wrapped_dek);
+	sodium_memzero(ctx->dek, DEK_BYTES);
+	r.kek_epoch = target;
+	buf_clear(&ctx->enc);
+	if ((rc = record_encode(&r, &ctx->enc)) != 0)
+		return rc;
+	/* Same size: the record is rewritten in place. */
+	MDB_val nv = { ctx->enc.len, ctx->enc.data };
+	rc = mdb_cursor_put(cur, k, &nv, MDB_CURRENT);
+	return rc == 0 ? 0 : store_error(rc);
+}
+
+int
+rotation_step(struct write_ctx *ctx, int *active)
+{
+	struct server *srv = ctx->srv;
+	struct rotation *rot = &srv->writer.rotation;
+	uint32_t target = atomic_load(&rot->target);
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t kb[8];
+	int rc, done = 0;
+	uint64_t examined = 0, rewrapped = 0, next = atomic_load(&rot->cursor);
+
+	*active = target != 0;
+	ctx->keys = atomic_load(&srv->keys);
+	if (target == 0 || ctx->keys == NULL)
+		return 0;
+	pthread_rwlock_rdlock(&srv->env_lock);
+	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) != 0)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, srv->store.records, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
+	ctx->txn = txn;
+	store_put_id(kb, next);
+	MDB_val k = { 8, kb }, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && examined < ROTATION_BATCH) {
+		uint64_t id = store_get_id(k.mv_data);
+		if (record_epoch(&v) != target) {
+			if ((rc = rewrap(ctx, id, cur, &k, &v, target)) != 0) {
+				/* A record that cannot be rewrapped is damaged: log
+				 * its id and go on, so one bad record cannot stall
+				 * the rotation; retire will refuse while it remains. */
+				log_error("rotation: record %llu: %s", (unsigned long long)id,
+				    vault_strerror(rc));
+				if (rc == VAULT_E_STORAGE || rc == VAULT_E_NO_SPACE)
+					break;
+				rc = 0;
+			} else {
+				rewrapped++;
+			}
+		}
+		examined++;
+		next = id + 1;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		done = 1;
+		rc = 0;
+	}
+	if (rc == 0 && done) {
+		if ((rc = meta_del(srv, txn, "rot_target")) == 0 &&
+		    (rc = meta_del(srv, txn, "rot_cursor")) == 0)
+			rc = meta_put_u64(srv, txn, "rot_last", (uint64_t)ctx->now);
+	} else if (rc == 0) {
+		rc = meta_put_u64(srv, txn, "rot_cursor", next);
+	}
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	ctx->txn = NULL;
+out:
+	pthread_rwlock_unlock(&srv->env_lock);
+	buf_clear(&ctx->copy);
+	buf_clear(&ctx->enc);
+	if (rc != 0) {
+		log_error("rotation step failed: %s", vault_strerror(store_error(rc)));
+		return store_error(rc);
+	}
+	atomic_store(&rot->cursor, next);
+	atomic_fetch_add(&rot->examined, examined);
+	atomic_fetch_add(&rot->rewrapped, rewrapped);
+	if (done) {
+		log_info("rotation to epoch %u done: %llu records rewrapped", target,
+		    (unsigned long long)atomic_load(&rot->rewrapped));
+		atomic_store(&rot->target, 0);
+		atomic_store(&rot->last_done, (long long)ctx->now);
+		*active = 0;
+	}
+	return 0;
+}
+
+/* Save a new ring to the ring file, then make it current. */
+static int
+publish_ring(struct write_ctx *ctx, struct keyring *ring, const char **why)
+{
+	struct server *srv = ctx->srv;
+	struct key_set *ks;
+	int rc = keyring_save(ring, srv->cfg.keyring_path, srv->root, why);
+	if (rc != 0) {
+		keyring_free(ring);
+		return rc;
+	}
+	if ((rc = key_set_new(ring, &ks)) != 0) {
+		*why = "cannot derive token keys";
+		return rc;
+	}
+	key_set_publish(srv, ks, 0);
+	ctx->keys = ks;
+	return 0;
+}
+
+int
+keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
+    const char **why)
+{
+	struct server *srv = ctx->srv;
+	struct rotation *rot = &srv->writer.rotation;
+	struct keyring *ring;
+	MDB_txn *txn;
+	int rc;
+
+	ctx->keys = atomic_load(&srv->keys);
+	if (ctx->keys == NULL) {
+		*why = "the vault is sealed";
+		return VAULT_E_SEALED;
+	}
+	if (kind == KEYRING_KEK && atomic_load(&rot->target) != 0) {
+		*why = "a rotation is in progress; wait for it to finish";
+		return VAULT_E_CONFLICT;
+	}
+	if ((rc = keyring_with_new_key(ctx->keys->ring, kind, &ring, version)) != 0) {
+		*why = "the key ring holds the most keys it may";
+		return rc;
+	}
+	/*
+	 * Mark the rotation in the store before the new ring is saved: a
+	 * crash in between leaves a rotation to an epoch the ring does not
+	 * have, which rotation_resume drops; the other order would leave
+	 * records on an old epoch with no rotation to move them.
+	 */
+	if (kind == KEYRING_KEK) {
+		pthread_rwlock_rdlock(&srv->env_lock);
+		rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
+		if (rc == 0) {
+			if ((rc = meta_put_u64(srv, txn, "rot_target", *version)) == 0 &&
+			    (rc = meta_put_u64(srv, txn, "rot_cursor", 1)) == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+		}
+		pthread_rwlock_unlock(&srv->env_lock);
+		if (rc != 0) {
+			keyring_free(ring);
+			*why = "cannot record the rotation in the store";
+			return store_error(rc);
+		}
+	}
+	if ((rc = publish_ring(ctx, ring, why)) != 0)
+		return rc;
+	if (kind == KEYRING_KEK) {
+		MDB_stat st;
+		pthread_rwlock_rdlock(&srv->env_lock);
+		if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+			mdb_stat(txn, srv->store.records, &st);
+			atomic_store(&rot->total, st.ms_entries);
+			mdb_txn_abort(txn);
+		}
+		pthread_rwlock_unlock(&srv->env_lock);
+		atomic_store(&rot->cursor, 1);
+		atomic_store(&rot->examined, 0);
+		atomic_store(&rot->rewrapped, 0);
+		atomic_store(&rot->started, (long long)ctx->now);
+		atomic_store(&rot->target, *version);
+		schedule_next(srv, ctx->now);
+		log_info("rotation: epoch %u is current; rewrapping %llu records", *version,
+		    (unsigned long long)atomic_load(&rot->total));
+	} else {
+		log_info("rotation: %s key version %u is current",
+		    kind == KEYRING_TOKEN ? "token" : "index", *version);
+	}
+	return 0;
+}
+
+int
+keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
+    uint64_t *before, uint64_t *after, const char **why)
+{
+	struct server *srv = ctx->srv;
+	struct keyring *ring;
+	MDB_txn *txn;
+	int rc;
+
+	*remaining = 0;
+	ctx->keys = atomic_load(&srv->keys);
+	if (ctx->keys == NULL) {
+		*why = "the vault is sealed";
+		return VAULT_E_SEALED;
+	}
+	if (keyring_key(ctx->keys->ring, KEYRING_KEK, epoch) == NULL) {
+		*why = "no such epoch in the key ring";
+		return VAULT_E_NOT_FOUND;
+	}
+	if (epoch == keyring_current(ctx->keys->ring, KEYRING_KEK)) {
+		*why = "the current epoch cannot be retired; rotate first";
+		return VAULT_E_CONFLICT;
+	}
+	/* No write can add a record on an old epoch: a read snapshot decides. */
+	pthread_rwlock_rdlock(&srv->env_lock);
+	rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0) {
+		rc = epoch_counts(srv, txn, &epoch, remaining, 1);
+		mdb_txn_abort(txn);
+	} else {
+		rc = store_error(rc);
+	}
+	pthread_rwlock_unlock(&srv->env_lock);
+	if (rc != 0) {
+		*why = "cannot count the records of that epoch";
+		return rc;
+	}
+	if (*remaining > 0) {
+		*why = "records still depend on that epoch; let the rotation finish";
+		return VAULT_E_CONFLICT;
+	}
+	if ((rc = keyring_without_key(ctx->keys->ring, KEYRING_KEK, epoch, &ring, why)) != 0)
+		return rc;
+	if ((rc = publish_ring(ctx, ring, why)) != 0)
+		return rc;
+	log_info("retired epoch %u: its key is destroyed", epoch);
+	if ((rc = store_compact(srv, before, after)) != 0) {
+		*why = "the epoch is retired, but compacting the data file failed";
+		return rc;
+	}
+	return 0;
+}
+
+void
+rotation_tick(struct write_ctx *ctx)
+{
+	struct server *srv = ctx->srv;
+	struct rotation *rot = &srv->writer.rotation;
+	long long due = atomic_load(&rot->next_due);
+	const char *why;
+	uint32_t v;
+
+	if (atomic_load(&srv->keys) == NULL)
+		return;
+	if (rot->scheduled && atomic_load(&rot->target) == 0) {
+		/* The scheduled rotation finished: retire every older epoch. */
+		const struct keyring *ring = atomic_load(&srv->keys)->ring;
+		uint32_t cur = keyring_current(ring, KEYRING_KEK), old[KEYRING_MAX_KEYS];
+		size_t n = 0;
+		for (size_t i = 0; i < keyring_count(ring, KEYRING_KEK); i++)
+			if (keyring_version_at(ring, KEYRING_KEK, i) != cur)
+				old[n++] = keyring_version_at(ring, KEYRING_KEK, i);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t remaining, before, after;
+			int rc = keys_retire(ctx, old[i], &remaining, &before, &after, &why);
+			if (rc != 0)
+				log_error("scheduled retire of epoch %u: %s", old[i], why);
+		}
+		rot->scheduled = 0;
+		return;
+	}
+	if (due != 0 && ctx->now >= due && atomic_load(&rot->target) == 0) {
+		if (keys_rotate(ctx, KEYRING_KEK, &v, &why) == 0)
+			rot->scheduled = 1;
+		else
+			log_error("scheduled rotation: %s", why);
+		schedule_next(srv, ctx->now);
+	}
+}
+
+static uint64_t
+file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+int
+store_compact(struct server *srv, uint64_t *before, uint64_t *after)
+{
+	char live[512], tmp[512];
+	const char *why;
+	int rc;
+
+	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s/data.mdb.compact", srv->cfg.data_dir);
+	*before = file_size(live);
+	unlink(tmp); /* left by a crash during an earlier compaction */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return VAULT_E_IO;
+	/*
+	 * The copy reads a snapshot while workers keep reading; no write can
+	 * happen meanwhile, since the writer is the one copying.
+	 */
+	pthread_rwlock_rdlock(&srv->env_lock);
+	rc = mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
+	pthread_rwlock_unlock(&srv->env_lock);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = errno;
+	close(fd);
+	if (rc != 0) {
+		unlink(tmp);
+		log_error("compaction: %s", mdb_strerror(rc));
+		return store_error(rc);
+	}
+
+	/* Swap files with every reader out of the env. */
+	pthread_rwlock_wrlock(&srv->env_lock);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_drop_txn(srv->workers[i]);
+	store_close(&srv->store);
+	if (rename(tmp, live) != 0) {
+		log_error("compaction: cannot replace the data file: %s", strerror(errno));
+		unlink(tmp);
+	}
+	int dfd = open(srv->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	rc = store_open(&srv->store, srv->cfg.data_dir, srv->cfg.map_size_bytes,
+	    srv->cfg.max_connections + 64, &why);
+	atomic_fetch_add(&srv->env_gen, 1);
+	pthread_rwlock_unlock(&srv->env_lock);
+	if (rc != 0) {
+		/* Nothing can be served without the store: stop hard. */
+		log_error("compaction: cannot reopen the data file: %s", why);
+		abort();
+	}
+	*after = file_size(live);
+	log_info("compacted the data file: %llu -> %llu bytes",
+	    (unsigned long long)*before, (unsigned long long)*after);
+	return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * rotation.h - key rotation, retirement and compaction, run by the writer.
+ *
+ * rotate:  a new key-encryption key epoch becomes current (new records are
+ *          wrapped with it at once); a background job in the writer then
+ *          rewraps every record's data key to it, a bounded batch per
+ *          transaction between client batches, with its cursor stored in
+ *          the same transactions, so it resumes after a crash.
+ * retire:  once no record's data key is wrapped with an epoch, its key is
+ *          removed from the ring file and from memory, and the data file is
+ *          replaced by a compacted copy, so freed pages holding old wrapped
+ *          keys are gone too.
+ * schedule: every rotation_interval_seconds the writer rotates and, when
+ *          the rewrap is done, retires every older epoch: that interval
+ *          (plus the rewrap time) is the erasure horizon (SECURITY.md).
+ */
+#ifndef VAULT_ROTATION_H
+#define VAULT_ROTATION_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <lmdb.h>
+
+#include "keys/keyring.h"
+
+struct server;
+struct write_ctx;
+
+#define ROTATION_BATCH 2000  /* records examined per rewrap transaction */
+
+struct rotation {
+	atomic_uint target;              /* epoch being rewrapped to; 0: none */
+	atomic_uint_fast64_t cursor;     /* next record id to examine */
+	atomic_uint_fast64_t examined;   /* records looked at in this rotation */
+	atomic_uint_fast64_t rewrapped;  /* of which rewrapped */
+	atomic_uint_fast64_t total;      /* records when it started */
+	atomic_llong started;            /* Unix time */
+	atomic_llong last_done;          /* Unix time the last rotation finished */
+	atomic_llong next_due;           /* scheduled rotation; 0: no schedule */
+	int scheduled;                   /* started by the schedule (writer only) */
+};
+
+/* At writer start: pick up an unfinished rotation from the store. */
+int rotation_resume(struct server *srv);
+/* Rewrap up to ROTATION_BATCH records. *active is 0 once nothing is left. */
+int rotation_step(struct write_ctx *ctx, int *active);
+/* The schedule: start a rotation or retire old epochs when due. */
+void rotation_tick(struct write_ctx *ctx);
+
+/* New current key of a kind; for KEYRING_KEK also starts the rewrap. */
+int keys_rotate(struct write_ctx *ctx, enum keyring_kind kind,
+    uint32_t *version, const char **why);
+/*
+ * Retire a key-encryption key epoch: refused (VAULT_E_CONFLICT, with the
+ * count in *remaining) while records still depend on it; then the ring
+ * drops it and the data file is compacted (sizes in *before, *after).
+ */
+int keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
+    uint64_t *before, uint64_t *after, const char **why);
+
+/* Records per epoch (scan): counts[i] for epochs[i], n of them. */
+int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
+    uint64_t *counts, size_t n);
+
+/* Replace the data file with a compacted copy while the service runs. */
+int store_compact(struct server *srv, uint64_t *before, uint64_t *after);
+
+#endif
