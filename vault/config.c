@@ -33,6 +33,7 @@ config_defaults(struct config *c)
 	snprintf(c->root_key_path, sizeof(c->root_key_path), "var/keys/root.key");
 
 	c->dev_create_keys = 0;
+	c->rotation_batch = 2000;
 	c->max_document_bytes = 1u << 20;
 	c->max_documents_per_record = 16;
 	c->max_tokens_per_request = 1024;
@@ -161,6 +162,7 @@ static const struct option options[] = {
 	O("keys", deletion_journal_path, K_STR),
 	O("keys", dev_create_keys, K_BOOL),
 	O("keys", rotation_interval_seconds, K_UINT),
+	O("keys", rotation_batch, K_UINT),
 	O("limits", max_document_bytes, K_SIZE),
 	O("limits", max_documents_per_record, K_UINT),
 	O("limits", max_tokens_per_request, K_UINT),
@@ -280,6 +282,8 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[storage] group_commit_max must be 1..65536";
 	else if (c->max_document_bytes < 1 || c->max_document_bytes > c->max_frame_bytes - 4096)
 		msg = "[limits] max_document_bytes must be at least 1 and leave 4K of max_frame_bytes";
+	else if (c->rotation_batch < 1 || c->rotation_batch > 1000000)
+		msg = "[keys] rotation_batch must be 1..1000000";
 	else if (c->max_documents_per_record > 64)
 		msg = "[limits] max_documents_per_record must be 0..64";
 	else if (c->max_tokens_per_request < 1 || c->max_tokens_per_request > 100000)

@@ -32,6 +32,7 @@ struct config {
 	char deletion_journal_path[256];
 	int dev_create_keys;   /* create root key and ring if both are absent */
 	unsigned rotation_interval_seconds; /* 0: rotate only on command */
+	unsigned rotation_batch;            /* records per rewrap transaction */
 	/* [limits] */
 	size_t max_document_bytes;
 	unsigned max_documents_per_record;

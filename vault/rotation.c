@@ -189,7 +189,7 @@ rotation_step(struct write_ctx *ctx, int *active)
 	store_put_id(kb, next);
 	MDB_val k = { 8, kb }, v;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && examined < ROTATION_BATCH) {
+	while (rc == 0 && examined < srv->cfg.rotation_batch) {
 		uint64_t id = store_get_id(k.mv_data);
 		if (record_epoch(&v) != target) {
 			if ((rc = rewrap(ctx, id, cur, &k, &v, target)) != 0) {

@@ -28,7 +28,6 @@
 struct server;
 struct write_ctx;
 
-#define ROTATION_BATCH 2000  /* records examined per rewrap transaction */
 
 struct rotation {
 	atomic_uint target;              /* epoch being rewrapped to; 0: none */
@@ -44,7 +43,7 @@ struct rotation {
 
 /* At writer start: pick up an unfinished rotation from the store. */
 int rotation_resume(struct server *srv);
-/* Rewrap up to ROTATION_BATCH records. *active is 0 once nothing is left. */
+/* Rewrap up to [keys] rotation_batch records. *active is 0 once nothing is left. */
 int rotation_step(struct write_ctx *ctx, int *active);
 /* The schedule: start a rotation or retire old epochs when due. */
 void rotation_tick(struct write_ctx *ctx);

@@ -157,6 +157,36 @@ vaultd_stop(struct vaultd_proc *p)
 	return -1;
 }
 
+int
+vaultd_expect_refusal(struct vaultd_proc *p, char **log)
+{
+	const char *bin = getenv("VAULTD");
+	size_t n;
+	int st = 0;
+	cr_assert_not_null(bin);
+	truncate(p->log, 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		FILE *lf = freopen(p->log, "a", stderr);
+		(void)lf;
+		execl(bin, bin, "-c", p->config, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			*log = read_file_all(p->log, &n);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	cr_assert_fail("vaultd did not refuse to start");
+	return -1;
+}
+
 void
 vaultd_kill(struct vaultd_proc *p)
 {

@@ -29,6 +29,11 @@ void vaultd_restart(struct vaultd_proc *p);
 /* SIGTERM and wait; returns the exit status, -1 if killed by a signal,
  * -2 if its log holds a sanitizer report. */
 int vaultd_stop(struct vaultd_proc *p);
+/*
+ * Start vaultd on p's directory expecting it to refuse: returns its exit
+ * status (it must exit within 10 s) and fills log with its log (malloc'd).
+ */
+int vaultd_expect_refusal(struct vaultd_proc *p, char **log);
 /* SIGKILL and reap: a crash at an arbitrary moment. */
 void vaultd_kill(struct vaultd_proc *p);
 /* Stop if running and remove the directory. */
