@@ -7,7 +7,7 @@ BUILD   ?= build
 MESON   ?= meson
 SOCKET  ?= var/run/vaultd.sock
 
-.PHONY: all deps build run test test-asan fuzz fuzz-long bench clean distclean
+.PHONY: all deps build run test test-unit test-asan test-valgrind fuzz fuzz-ci fuzz-long bench clean distclean
 
 all: build
 
@@ -31,8 +31,20 @@ run: build
 	@echo "stop it with Ctrl-C"
 	exec $(BUILD)/vault/vaultd --dev
 
-test: build
+# Everything CI runs: the suite, the suite again under ASan+UBSan, the
+# end-to-end tests with vaultd under valgrind, and each fuzzer for a while.
+test: test-unit test-asan test-valgrind fuzz-ci
+
+test-unit: build
 	$(MESON) test -C $(BUILD) --print-errorlogs
+
+# vaultd under valgrind (any error or leak fails its clean-stop check).
+test-valgrind: build
+	VAULTD_WRAPPER=$(CURDIR)/scripts/valgrind-vaultd.sh \
+		$(MESON) test -C $(BUILD) --print-errorlogs e2e-client e2e-protocol e2e-keys
+
+fuzz-ci: deps
+	./fuzz/run.sh $${FUZZ_SECONDS:-45}
 
 fuzz: deps
 	./fuzz/run.sh 60

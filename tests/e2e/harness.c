@@ -52,10 +52,18 @@ read_file_all(const char *path, size_t *len)
 	return b;
 }
 
+/* The server to run: $VAULTD, or $VAULTD_WRAPPER (valgrind) around it. */
+static const char *
+vaultd_bin(void)
+{
+	const char *w = getenv("VAULTD_WRAPPER");
+	return w && *w ? w : getenv("VAULTD");
+}
+
 static void
 spawn(struct vaultd_proc *p)
 {
-	const char *bin = getenv("VAULTD");
+	const char *bin = vaultd_bin();
 	cr_assert_not_null(bin, "VAULTD is not set (run through meson test)");
 	p->pid = fork();
 	cr_assert(p->pid >= 0);
@@ -160,7 +168,7 @@ vaultd_stop(struct vaultd_proc *p)
 int
 vaultd_expect_refusal(struct vaultd_proc *p, char **log)
 {
-	const char *bin = getenv("VAULTD");
+	const char *bin = vaultd_bin();
 	size_t n;
 	int st = 0;
 	cr_assert_not_null(bin);
@@ -185,6 +193,22 @@ vaultd_expect_refusal(struct vaultd_proc *p, char **log)
 	waitpid(pid, &st, 0);
 	cr_assert_fail("vaultd did not refuse to start");
 	return -1;
+}
+
+void
+vaultd_finish(struct vaultd_proc *p)
+{
+	int status = p->pid > 0 ? vaultd_stop(p) : 0;
+	if (status != 0) {
+		size_t n;
+		char *log = read_file_all(p->log, &n);
+		fprintf(stderr, "vaultd did not stop cleanly (status %d); its log:\n%s\n",
+		    status, log ? log : "(none)");
+		free(log);
+	}
+	vaultd_cleanup(p);
+	if (status != 0)
+		abort();
 }
 
 void

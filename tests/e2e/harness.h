@@ -36,6 +36,12 @@ int vaultd_stop(struct vaultd_proc *p);
 int vaultd_expect_refusal(struct vaultd_proc *p, char **log);
 /* SIGKILL and reap: a crash at an arbitrary moment. */
 void vaultd_kill(struct vaultd_proc *p);
+/*
+ * For suite teardowns: stop vaultd (if running), remove the directory, and
+ * abort if it did not exit 0 or its log holds a sanitizer report. Criterion
+ * 2.4 ignores failed assertions in a .fini, but counts a crash there.
+ */
+void vaultd_finish(struct vaultd_proc *p);
 /* Stop if running and remove the directory. */
 void vaultd_cleanup(struct vaultd_proc *p);
 /* Path of a file inside the test directory. */

@@ -24,8 +24,7 @@ static void
 teardown(void)
 {
 	vault_close(v);
-	cr_assert_eq(vaultd_stop(&srv), 0, "vaultd must exit 0 on SIGTERM");
-	vaultd_cleanup(&srv);
+	vaultd_finish(&srv);
 }
 
 TestSuite(client, .init = setup, .fini = teardown);

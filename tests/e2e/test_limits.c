@@ -32,9 +32,7 @@ setup(void)
 static void
 teardown(void)
 {
-	if (srv.pid > 0)
-		cr_expect_eq(vaultd_stop(&srv), 0, "clean exit (log: %s)", srv.log);
-	vaultd_cleanup(&srv);
+	vaultd_finish(&srv);
 }
 
 TestSuite(limits, .init = setup, .fini = teardown, .timeout = 60);

@@ -35,9 +35,7 @@ setup(void)
 static void
 teardown(void)
 {
-	if (srv.pid > 0)
-		cr_expect_eq(vaultd_stop(&srv), 0, "vaultd must exit 0 on SIGTERM (log: %s)", srv.log);
-	vaultd_cleanup(&srv);
+	vaultd_finish(&srv);
 }
 
 TestSuite(protocol, .init = setup, .fini = teardown, .timeout = 60);
