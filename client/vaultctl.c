@@ -1,3 +1,374 @@
-/* vaultctl: being written. */
+/*
+ * vaultctl.c - main() of vaultctl, the command line over the client
+ * library: the options that come before the command, the subcommand table
+ * (which also prints the usage text) and the central checks made before a
+ * command runs. The commands themselves live in ctl/, one file each.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
-int main(void) { fprintf(stderr, "vaultctl: not built yet\n"); return 2; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <vault/vault.h>
+
+#include "ctl/ctl.h"
+
+#define DEFAULT_SOCKET "var/run/vaultd.sock"
+
+static int cmd_help(struct ctl *c, int argc, char **argv);
+
+/* "vaultctl keys WORD": the key ring (administrators only). */
+static const struct ctl_command keys_commands[] = {
+	{ .name = "status", .fn = ctl_cmd_keys_status, .args = "",
+	  .description = "key-encryption key epochs (created, records each wraps, which is\n"
+	  "current), token and index key versions, rotation progress, schedule" },
+	{ .name = "rotate", .fn = ctl_cmd_keys_rotate, .args = "[kek|token|index] [--wait]",
+	  .description = "make a new key current (default kek: a new epoch, then the server\n"
+	  "rewraps every data key); prints the new epoch or version; --wait\n"
+	  "follows the rewrap to its end, progress on stderr" },
+	{ .name = "retire", .fn = ctl_cmd_keys_retire, .args = "EPOCH",
+	  .description = "destroy an old epoch's key and compact the data file; refused while\n"
+	  "it is current or records depend on it" },
+	{ .name = "rotate-record", .fn = ctl_cmd_keys_rotate_record, .args = "TOKEN",
+	  .description = "a new data key for one record; prints its version" },
+	{ .name = NULL },
+};
+
+static const struct ctl_command commands[] = {
+	{ .name = "ping", .fn = ctl_cmd_ping, .args = "",
+	  .description = "check the connection and the protocol version; prints \"ok\"" },
+	{ .name = "status", .fn = ctl_cmd_status, .args = "",
+	  .description = "protocol version, live records, tombstones, key epoch, uptime,\n"
+	  "whether the vault is sealed" },
+	{ .name = "create", .fn = ctl_cmd_create, .needs_purpose = 1,
+	  .args = "FIELD=VALUE... [--document NAME:TYPE:PATH]...",
+	  .description = "store a new record; prints its record token, alone" },
+	{ .name = "read", .fn = ctl_cmd_read, .needs_purpose = 1,
+	  .args = "TOKEN [FIELD...] [--documents DIR]",
+	  .description = "print a record's fields (all, or those named) as \"field: value\";\n"
+	  "with --documents, also write each document to DIR/SLOT-NAME (never\n"
+	  "overwriting, mode 0600; NAME reduced to [A-Za-z0-9._-]) and list it" },
+	{ .name = "update", .fn = ctl_cmd_update, .needs_purpose = 1,
+	  .args = "TOKEN [FIELD=VALUE...] [--clear FIELD]...\n"
+	  "[--document NAME:TYPE:PATH]... [--remove-document SLOT]...",
+	  .description = "set and clear fields, add and remove documents: all or nothing" },
+	{ .name = "delete", .fn = ctl_cmd_delete, .needs_purpose = 1,
+	  .args = "TOKEN --reason REASON",
+	  .description = "delete a record for good (crypto-shredding)" },
+	{ .name = "tokenize", .fn = ctl_cmd_tokenize, .needs_purpose = 1,
+	  .args = "TOKEN FIELD:KIND...",
+	  .description = "issue one field token per FIELD:KIND; prints \"field kind token\" "
+	  "lines" },
+	{ .name = "detokenize", .fn = ctl_cmd_detokenize, .needs_purpose = 1,
+	  .args = "TOKEN...",
+	  .description = "resolve field tokens: a \"field: value\" or \"error NAME: message\" "
+	  "line\neach, in order; exit 1 if any did not resolve" },
+	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "",
+	  .description = "open a passphrase-sealed key ring; the passphrase is read from the\n"
+	  "terminal without echo, or as one line from standard input" },
+	{ .name = "keys", .sub = keys_commands },
+	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME",
+	  .description = "have the server write a compacted copy of the data file to its\n"
+	  "backup directory as NAME (never replacing one); prints path and size" },
+	{ .name = "help", .fn = cmd_help, .args = "", .description = "print this text" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Print text with every line after the first indented by indent. */
+static void
+print_indented(FILE *f, const char *text, const char *indent)
+{
+	for (const char *p = text; *p != '\0'; p++) {
+		fputc(*p, f);
+		if (*p == '\n')
+			fputs(indent, f);
+	}
+}
+
+/* One command's entry in the usage text; prefix is its parent's word. */
+static void
+print_command(FILE *f, const char *prefix, const struct ctl_command *cmd)
+{
+	fprintf(f, "  %s%s%s%s", prefix ? prefix : "", prefix ? " " : "", cmd->name,
+	    cmd->args[0] ? " " : "");
+	print_indented(f, cmd->args, "      ");
+	fputs("\n      ", f);
+	print_indented(f, cmd->description, "      ");
+	fputc('\n', f);
+}
+
+static const char *
+purpose_name(int i)
+{
+	return vault_purpose_name((enum vault_purpose)i);
+}
+
+static const char *
+kind_name(int i)
+{
+	return vault_token_kind_name((enum vault_token_kind)i);
+}
+
+static const char *
+reason_name(int i)
+{
+	return vault_delete_reason_name((enum vault_delete_reason)i);
+}
+
+/* "a, b, c" from one of the library's name functions (ids start at 1). */
+static void
+join_names(char *buf, size_t size, const char *(*name)(int))
+{
+	const char *s;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 1; (s = name(i)) != NULL && used < size; i++)
+		used += (size_t)snprintf(buf + used, size - used, "%s%s",
+		    i > 1 ? ", " : "", s);
+}
+
+static void
+usage(FILE *f)
+{
+	char names[128];
+	int first = 1;
+
+	fputs("usage: vaultctl [-s SOCKET] [--json] [-p PURPOSE] [-t TIMEOUT_MS] "
+	    "COMMAND [ARGS]\n"
+	    "\n"
+	    "Options (before COMMAND):\n"
+	    "  -s, --socket SOCKET    vaultd's socket (default: $VAULT_SOCKET, else\n"
+	    "                         " DEFAULT_SOCKET ")\n"
+	    "  -p, --purpose PURPOSE  why the data is used; required by", f);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (commands[i].needs_purpose) {
+			fprintf(f, "%s%s", first ? "\n                         " : ", ",
+			    commands[i].name);
+			first = 0;
+		}
+	}
+	fputs("\n"
+	    "  -t, --timeout MS       give up waiting for a reply after MS milliseconds\n"
+	    "                         (default 0: wait as long as it takes)\n"
+	    "      --json             print one JSON object on standard output,\n"
+	    "                         errors included\n"
+	    "  -h, --help             print this text\n"
+	    "\n"
+	    "Commands:\n", f);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (commands[i].sub == NULL) {
+			print_command(f, NULL, &commands[i]);
+			continue;
+		}
+		for (const struct ctl_command *s = commands[i].sub; s->name != NULL; s++)
+			print_command(f, commands[i].name, s);
+	}
+	join_names(names, sizeof(names), purpose_name);
+	fprintf(f, "\nNames:\n  PURPOSE  %s\n", names);
+	join_names(names, sizeof(names), kind_name);
+	fprintf(f, "  KIND     %s\n", names);
+	join_names(names, sizeof(names), reason_name);
+	fprintf(f, "  REASON   %s\n", names);
+	fputs("  FIELD    as in PROTOCOL.md: first_name, last_name, postal_address, "
+	    "email,\n"
+	    "           phone, ip_address, cookie_id, card_number, card_expiry, "
+	    "bank_account\n"
+	    "\n"
+	    "Values (FIELD=VALUE):\n"
+	    "  FIELD=TEXT   the value itself (FIELD=@@TEXT for a value that starts "
+	    "with @)\n"
+	    "  FIELD=@PATH  the content of the file PATH, one trailing newline "
+	    "removed\n"
+	    "  FIELD=@-     read from standard input, one trailing newline removed\n"
+	    "               (one field, or one document PATH \"-\", per command)\n"
+	    "  A value written on the command line is visible to every user of the\n"
+	    "  machine in ps output, and stays in the shell's history: pass real\n"
+	    "  personal data with @PATH or @- instead.\n"
+	    "  --document NAME:TYPE:PATH reads the document's bytes from PATH\n"
+	    "  (\"-\": standard input); NAME and TYPE cannot hold ':', PATH can.\n"
+	    "\n"
+	    "Administration (unseal, keys, backup) needs the caller's uid among the\n"
+	    "server's [admin] uids; no key bytes and no passphrase are ever printed.\n"
+	    "\n"
+	    "Exit status: 0 success; 1 the vault answered with an error (or a\n"
+	    "document could not be written); 2 usage error (including an unreadable\n"
+	    "input file); 3 cannot connect to the socket.\n",
+	    f);
+}
+
+static int
+cmd_help(struct ctl *c, int argc, char **argv)
+{
+	usage(stdout);
+	return CTL_EXIT_OK;
+}
+
+static const struct ctl_command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const struct ctl_command *
+find_sub(const struct ctl_command *cmd, const char *name)
+{
+	for (const struct ctl_command *s = cmd->sub; s->name != NULL; s++)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* "a, b, c": the words of a command with a sub-table. */
+static void
+join_subs(char *buf, size_t size, const struct ctl_command *cmd)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const struct ctl_command *s = cmd->sub; s->name != NULL && used < size; s++)
+		used += (size_t)snprintf(buf + used, size - used, "%s%s",
+		    s != cmd->sub ? ", " : "", s->name);
+}
+
+/* "--help" or "-h" among a command's options asks for the usage text. */
+static int
+asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+static int
+run(struct ctl *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct ctl_command *cmd;
+	char err[256] = "", names[128];
+	unsigned long n;
+	int opt, help = 0;
+
+	/* Errors wait until every option is seen: --json may come later. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:s:p:t:h", longopts, NULL)) != -1) {
+		if (err[0] != '\0')
+			continue;
+		switch (opt) {
+		case 's':
+			c->socket = optarg;
+			if (optarg[0] == '\0')
+				snprintf(err, sizeof(err), "the socket path is empty");
+			break;
+		case 'p':
+			c->purpose = vault_purpose_from_name(optarg);
+			if (c->purpose == 0) {
+				join_names(names, sizeof(names), purpose_name);
+				snprintf(err, sizeof(err), "unknown purpose (one of %s)", names);
+			}
+			break;
+		case 't':
+			if (ctl_parse_uint(optarg, 0, INT_MAX, &n) != 0)
+				snprintf(err, sizeof(err), "--timeout wants milliseconds, "
+				    "0 to %d", INT_MAX);
+			else
+				c->timeout_ms = (unsigned int)n;
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		case 'h':
+			help = 1;
+			break;
+		case ':':
+			snprintf(err, sizeof(err), "option %s needs an argument",
+			    argv[optind - 1]);
+			break;
+		default:
+			if (optopt != 0)
+				snprintf(err, sizeof(err), "unknown option -%c", optopt);
+			else
+				snprintf(err, sizeof(err), "unknown option %.40s",
+				    argv[optind - 1]);
+			break;
+		}
+	}
+	if (err[0] != '\0')
+		return ctl_usage_error(c, "%s", err);
+	if (help) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (optind >= argc) {
+		if (c->json)
+			return ctl_usage_error(c, "no command given");
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	if ((cmd = find_command(argv[0])) == NULL)
+		return ctl_usage_error(c, "unknown command %.40s", argv[0]);
+	if (asks_help(argc, argv)) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (cmd->sub != NULL) {
+		const struct ctl_command *parent = cmd;
+
+		join_subs(names, sizeof(names), parent);
+		if (argc < 2)
+			return ctl_usage_error(c, "%s needs a subcommand (%s)", parent->name,
+			    names);
+		if ((cmd = find_sub(parent, argv[1])) == NULL)
+			return ctl_usage_error(c, "unknown command %s %.40s (%s)",
+			    parent->name, argv[1], names);
+		argc--;
+		argv++;
+	}
+	if (cmd->needs_purpose && c->purpose == 0) {
+		join_names(names, sizeof(names), purpose_name);
+		return ctl_usage_error(c, "%s needs a purpose: vaultctl -p PURPOSE %s ... "
+		    "(PURPOSE: %s)", cmd->name, cmd->name, names);
+	}
+	if (c->socket == NULL) {
+		c->socket = getenv("VAULT_SOCKET");
+		if (c->socket == NULL || c->socket[0] == '\0')
+			c->socket = DEFAULT_SOCKET;
+	}
+	return cmd->fn(c, argc, argv);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rlimit nocore = { 0, 0 };
+	struct ctl c = { 0 };
+	int rc;
+
+	/* The process holds personal data: never in a core file. */
+	setrlimit(RLIMIT_CORE, &nocore);
+	ctl_output_init();
+	rc = run(&c, argc, argv);
+	vault_close(c.v);
+	if (ctl_output_finish() != 0 && rc == CTL_EXIT_OK) {
+		fprintf(stderr, "vaultctl: cannot write the output: %s\n", strerror(errno));
+		rc = CTL_EXIT_VAULT;
+	}
+	return rc;
+}

@@ -46,6 +46,7 @@ static const struct error_entry errors[] = {
 	{ VAULT_E_IO, "VAULT_E_IO", "input/output error" },
 	{ VAULT_E_CONFIG, "VAULT_E_CONFIG", "configuration error" },
 	{ VAULT_E_KEYRING, "VAULT_E_KEYRING", "key ring error" },
+	{ VAULT_E_AUDIT, "VAULT_E_AUDIT", "audit trail unavailable; nothing returned" },
 };
 
 static const struct error_entry *

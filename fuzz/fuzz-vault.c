@@ -23,6 +23,7 @@
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
 #include "vault/dispatch.h"
+#include "vault/journal.h"
 #include "vault/keyset.h"
 #include "vault/ops/op.h"
 #include "vault/reply.h"
@@ -128,38 +129,52 @@ set_path(char *dst, size_t cap, const char *dir, const char *name)
 	fuzz_assert(n > 0 && (size_t)n < cap, "path %s/%s too long", dir, name);
 }
 
-/* Apply a prepared write in its own transaction, as the writer does. */
+/*
+ * Apply a prepared write as the writer does: a batch transaction, the
+ * operation in a nested one, next_id saved, committed, deletions journaled.
+ */
 static void
 apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 {
-	struct write_ctx wc = { .srv = srv, .keys = atomic_load(&srv->keys) };
+	struct write_ctx wc = { .srv = srv };
 	struct op_error err = { 0 };
 	msgpack_packer pk;
+	MDB_txn *batch;
 	uint64_t next_id = 0;
 	uint8_t idb[8];
 	int rc;
 
-	fuzz_assert(mdb_txn_begin(srv->store.env, NULL, 0, &wc.txn) == 0, "write txn");
-	fuzz_assert(store_next_id(&srv->store, wc.txn, &next_id) == 0, "next_id");
+	fuzz_assert(wop->op->kind == OP_WRITE, "fixture op %s is not a plain write", wop->op->name);
+	fuzz_assert(mdb_txn_begin(srv->store.env, NULL, 0, &batch) == 0, "write txn");
+	fuzz_assert(store_next_id(&srv->store, batch, &next_id) == 0, "next_id");
+	fuzz_assert(mdb_txn_begin(srv->store.env, batch, 0, &wc.txn) == 0, "nested txn");
+	wc.keys = atomic_load(&srv->keys);
 	wc.next_id = &next_id;
 	wc.dek = sodium_malloc(DEK_BYTES);
+	wc.dek2 = sodium_malloc(DEK_BYTES);
 	wc.now = time(NULL);
-	fuzz_assert(wc.dek != NULL, "out of secure memory");
+	fuzz_assert(wc.dek != NULL && wc.dek2 != NULL, "out of secure memory");
 	buf_clear(reply);
 	size_t start = reply_begin(reply, &pk, wop->request_id);
 	rc = wop->op->apply(&wc, wop->state, &pk, &err);
 	fuzz_assert(rc == 0, "fixture %s failed: %s (%s)", wop->op->name,
 	    vault_error_name(rc), err.message ? err.message : "");
+	fuzz_assert(mdb_txn_commit(wc.txn) == 0, "nested commit");
 	reply_end(reply, start, wop->request_id, srv->cfg.max_frame_bytes);
 	store_put_id(idb, next_id);
 	MDB_val k = { 7, "next_id" }, val = { 8, idb };
-	fuzz_assert(mdb_put(wc.txn, srv->store.meta, &k, &val, 0) == 0, "put next_id");
-	fuzz_assert(mdb_txn_commit(wc.txn) == 0, "commit");
+	fuzz_assert(mdb_put(batch, srv->store.meta, &k, &val, 0) == 0, "put next_id");
+	fuzz_assert(mdb_txn_commit(batch) == 0, "commit");
+	if (wc.ndeleted > 0)
+		fuzz_assert(journal_append(&srv->journal, wc.deleted, wc.ndeleted) == 0, "journal");
+	atomic_fetch_sub(&srv->writer.queued_bytes, wop->cost);
 	buf_free(&wc.ct);
 	buf_free(&wc.enc);
 	buf_free(&wc.copy);
 	buf_free(&wc.doc);
+	free(wc.deleted);
 	sodium_free(wc.dek);
+	sodium_free(wc.dek2);
 	write_op_free(wop);
 }
 
@@ -236,7 +251,7 @@ static void
 seed_records(struct fuzz_vault *v)
 {
 	struct server *srv = &v->srv;
-	struct read_ctx rctx = { .srv = srv };
+	struct read_ctx rctx = { .srv = srv, .client = policy_client(&srv->policy, 0, 0) };
 	struct buf req = { 0 }, reply = { 0 };
 	msgpack_zone zone;
 	msgpack_packer pk;
@@ -325,17 +340,16 @@ seed_records(struct fuzz_vault *v)
 	sodium_free(rctx.dek);
 }
 
-void
-fuzz_keys_open(const char *path, struct keyring **kr, struct token_keys **tk)
+struct keyring *
+fuzz_keys_open(const char *path)
 {
+	struct keyring *kr = NULL;
 	const char *why = NULL;
-	int rc;
 	fuzz_init();
 	fuzz_random_reset();
-	rc = keyring_create(path, fuzz_root_key, kr, &why);
+	int rc = keyring_create(path, fuzz_root_key, &kr, &why);
 	fuzz_assert(rc == 0, "keyring_create: %s", why ? why : vault_strerror(rc));
-	rc = token_keys_derive(*kr, tk);
-	fuzz_assert(rc == 0, "token_keys_derive: %s", vault_strerror(rc));
+	return kr;
 }
 
 void
@@ -343,10 +357,13 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 {
 	struct server *srv = &v->srv;
 	struct config *c = &srv->cfg;
+	struct key_set *ks = NULL;
+	char err[256];
 	const char *why = NULL;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
+	fuzz_init();
 	fuzz_tmpdir(v->dir, "fuzz");
 	config_defaults(c);
 	c->workers = 1;
@@ -354,25 +371,37 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	set_path(c->data_dir, sizeof(c->data_dir), v->dir, "data");
 	set_path(c->keyring_path, sizeof(c->keyring_path), v->dir, "keyring");
 	set_path(c->root_key_path, sizeof(c->root_key_path), v->dir, "root.key");
+	set_path(c->deletion_journal_path, sizeof(c->deletion_journal_path), v->dir, "deletions");
+	set_path(c->backup_dir, sizeof(c->backup_dir), v->dir, "no-such-dir/backups");
 	set_path(c->socket_path, sizeof(c->socket_path), v->dir, "vaultd.sock");
 	fuzz_assert(mkdir(c->data_dir, 0700) == 0, "mkdir %s", c->data_dir);
+	fuzz_assert(config_check(c, err, sizeof(err)) == 0, "fixture configuration: %s", err);
 
 	/* Same key ring, same tokens, on every run and in make-seeds. */
-	struct keyring *kr;
-	struct token_keys *tk;
-	struct key_set *ks = calloc(1, sizeof(*ks));
-	fuzz_assert(ks != NULL, "calloc");
-	fuzz_keys_open(c->keyring_path, &kr, &tk);
-	ks->ring = kr;
-	ks->tokens = tk;
+	srv->root = sodium_malloc(KEYRING_KEY_BYTES);
+	fuzz_assert(srv->root != NULL, "out of secure memory");
+	memcpy(srv->root, fuzz_root_key, KEYRING_KEY_BYTES);
+	rc = key_set_new(fuzz_keys_open(c->keyring_path), &ks);
+	fuzz_assert(rc == 0, "key_set_new: %s", vault_strerror(rc));
 	atomic_store(&srv->keys, ks);
-	pthread_rwlock_init(&srv->env_lock, NULL);
-	srv->admin_uids[0] = geteuid();
-	srv->nadmin_uids = 1;
+	/* The open development policy: every request reaches its operation. */
+	rc = policy_load(&srv->policy, "", 1, err, sizeof(err));
+	fuzz_assert(rc == 0, "policy: %s", err);
+
+	/* As server_run() does. */
+	pthread_mutex_init(&srv->uid_lock, NULL);
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&srv->env_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+
 	rc = store_open(&srv->store, c->data_dir, map_size, 126, &why);
 	fuzz_assert(rc == 0, "store_open: %s", why ? why : vault_strerror(rc));
 	/* Durability is not under test; fsync would dominate the run time. */
 	mdb_env_set_flags(srv->store.env, MDB_NOSYNC, 1);
+	rc = journal_open(&srv->journal, c->deletion_journal_path, &srv->store);
+	fuzz_assert(rc == 0, "journal_open: %s", vault_strerror(rc));
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
 	seed_records(v);
@@ -381,9 +410,18 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 void
 fuzz_vault_close(struct fuzz_vault *v)
 {
-	store_close(&v->srv.store);
-	key_set_free((struct key_set *)atomic_load(&v->srv.keys));
-	atomic_store(&v->srv.keys, NULL);
+	struct server *srv = &v->srv;
+	journal_close(&srv->journal);
+	store_close(&srv->store);
+	key_set_free((struct key_set *)atomic_load(&srv->keys));
+	atomic_store(&srv->keys, NULL);
+	policy_free(&srv->policy);
+	sodium_free(srv->root);
+	srv->root = NULL;
+	free(srv->uid_counts);
+	srv->uid_counts = NULL;
+	pthread_mutex_destroy(&srv->uid_lock);
+	pthread_rwlock_destroy(&srv->env_lock);
 	fuzz_rmtree(v->dir);
 	v->dir[0] = '\0';
 }

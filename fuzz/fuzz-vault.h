@@ -15,6 +15,8 @@
 #include "vault/crypto/token.h"
 #include "vault/server.h"
 
+struct keyring;
+
 /*
  * Check that frame[0..len) is exactly one well-formed reply frame: the
  * header's length matches, the body is a map {"id": uint, "ok": bool,
@@ -32,15 +34,30 @@ uint64_t fuzz_check_reply(const uint8_t *frame, size_t len, int *ok);
 uint64_t fuzz_request_id(const struct server *srv, const uint8_t *body, size_t len);
 
 /*
- * A vault in a private temporary directory: default configuration, a key
- * ring from keyring_create() with fuzz_root_key, token keys, an LMDB store
- * of map_size bytes (no fsync: nothing here needs durability), and records
- * created and deleted through the real dispatcher and operations:
+ * The fixture's key ring: keyring_create() at path with fuzz_root_key,
+ * right after resetting the random source, so every harness and
+ * make-seeds.c get the same keys. Aborts on failure.
+ */
+struct keyring *fuzz_keys_open(const char *path);
+
+/*
+ * A vault in a private temporary directory, set up as vaultd's main() and
+ * server_run() set it up: default configuration, a key set around a ring
+ * from fuzz_keys_open() (the root key kept in srv.root, as rotation saves
+ * the ring with it), the default admin uids (root and our own uid), the
+ * locks, an LMDB store of map_size bytes (no fsync: nothing here needs
+ * durability) and the deletion journal. backup_dir is left uncreatable, so
+ * fuzzed "backup" requests check their arguments without filling the disk.
+ * Records are created and deleted through the real dispatcher and
+ * operations:
  *   record 1: every field, one document, opaque and deterministic tokens
  *             for email and a card token;
- *   record 2: an email with an opaque token, then deleted.
+ *   record 2: an email with opaque and deterministic tokens, then deleted;
+ *   record 3: three fields and no tokens, a target for writes that change
+ *             or delete a record (fuzz-server applies them).
  * With the deterministic random source the tokens are the same on every
- * run; make-seeds.c writes them into the seeds. Aborts on failure.
+ * run; make-seeds.c writes them into the seeds. No worker or writer runs
+ * (fuzz-server starts them). Aborts on failure.
  */
 struct fuzz_vault {
 	char dir[4096];
@@ -52,6 +69,7 @@ struct fuzz_vault {
 	char card[TOKEN_MAX_LEN + 1];
 	char tok_deleted[TOKEN_MAX_LEN + 1];
 	char det_deleted[TOKEN_MAX_LEN + 1];
+	char rec_spare[TOKEN_MAX_LEN + 1];
 };
 
 void fuzz_vault_open(struct fuzz_vault *v, size_t map_size);

@@ -36,6 +36,18 @@ void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ..
 void fuzz_init(void);
 void fuzz_random_reset(void);
 
+/*
+ * Open bugs: before failing on a violation that was reported and is not
+ * fixed yet, a harness asks fuzz_known_bug(name). It returns 1 (tolerate)
+ * and notes the name once on stderr, so the replay tests and fuzz/run.sh
+ * keep passing and keep looking for new bugs; with FUZZ_STRICT set in the
+ * environment it returns 0 and the violation aborts as usual. Reproducers
+ * of open bugs are kept as fuzz/reproducers/<harness>/open-<name>*, and
+ * the 'fuzz-open-bugs' tests replay them strictly, expecting each to fail,
+ * so a fix shows up as "no longer reproduces" (then rename it fixed-...).
+ */
+int fuzz_known_bug(const char *name);
+
 /* The root key of every fixture key ring (fuzz-keyring uses it too). */
 extern const uint8_t fuzz_root_key[32];
 

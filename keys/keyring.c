@@ -1,5 +1,6 @@
 /*
- * keyring.c - the sealed key ring file and its keys in secure memory
+ * keyring.c - the sealed key ring file, its root key (key file or
+ * passphrase), its keys in secure memory and the copy-on-write mutations
  * (see keyring.h; the file layout is documented in keys/README.md).
  */
 #include <errno.h>
@@ -18,9 +19,14 @@
 #include "keyring.h"
 
 #define MAGIC "VAULTKR1"
-#define FORMAT_VERSION 1
-#define ROOT_KIND_KEYFILE 1
+#define FORMAT_VERSION KEYRING_FORMAT_VERSION
 #define HEADER_BYTES 76
+#define VERSION_OFF 8
+#define KIND_OFF 10
+#define RESERVED_OFF 12
+#define SALT_OFF 16
+#define OPSLIMIT_OFF 32
+#define MEMLIMIT_OFF 40
 #define NONCE_OFF 48
 #define BODY_LEN_OFF 72
 #define ENTRY_BYTES (4 + 4 + 8 + KEYRING_KEY_BYTES)
@@ -41,7 +47,23 @@ struct key_set {
 
 struct keyring {
 	struct key_set sets[NKINDS];
+	struct keyring_root_params params; /* written back by keyring_seal() */
 };
+
+static const char *const open_failed =
+    "key ring cannot be opened with this root key or passphrase, or is damaged";
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v;
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -70,12 +92,115 @@ get64(const uint8_t *p)
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
+/*
+ * Whether p is a root we can use: a key file with no KDF fields, or a
+ * passphrase with costs libsodium accepts and that we are willing to spend.
+ */
+static int
+params_valid(const struct keyring_root_params *p, const char **why)
+{
+	static const uint8_t zero[KEYRING_SALT_BYTES];
+
+	switch (p->kind) {
+	case KEYRING_ROOT_KEYFILE:
+		if (memcmp(p->salt, zero, sizeof(zero)) != 0 || p->opslimit != 0 ||
+		    p->memlimit != 0) {
+			*why = "KDF parameters set for a key file root";
+			return 0;
+		}
+		return 1;
+	case KEYRING_ROOT_PASSPHRASE:
+		if (p->opslimit < KEYRING_OPSLIMIT_MIN || p->opslimit > KEYRING_OPSLIMIT_MAX ||
+		    p->memlimit < KEYRING_MEMLIMIT_MIN || p->memlimit > KEYRING_MEMLIMIT_MAX ||
+		    p->memlimit > SIZE_MAX) {
+			*why = "KDF parameters out of range";
+			return 0;
+		}
+		return 1;
+	default:
+		*why = "unsupported root key kind";
+		return 0;
+	}
+}
+
+void
+keyring_params_keyfile(struct keyring_root_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->kind = KEYRING_ROOT_KEYFILE;
+}
+
+void
+keyring_params_new_passphrase(struct keyring_root_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->kind = KEYRING_ROOT_PASSPHRASE;
+	randombytes_buf(p->salt, sizeof(p->salt));
+	p->opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+	p->memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+}
+
+int
+keyring_root_from_passphrase(const char *pass, size_t len,
+    const struct keyring_root_params *p, uint8_t *root)
+{
+	const char *why;
+	if (!params_valid(p, &why) || p->kind != KEYRING_ROOT_PASSPHRASE)
+		return VAULT_E_CONFIG;
+	if (crypto_pwhash(root, KEYRING_KEY_BYTES, pass, len, p->salt,
+	    p->opslimit, (size_t)p->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		sodium_memzero(root, KEYRING_KEY_BYTES);
+		return VAULT_E_NOMEM; /* the bounds are checked: memory is what fails */
+	}
+	return 0;
+}
+
+/* Check the first HEADER_BYTES of a ring file and take its root parameters. */
+static int
+header_parse(const uint8_t *h, struct keyring_root_params *p, const char **why)
+{
+	*why = "not a key ring file";
+	if (memcmp(h, MAGIC, 8) != 0)
+		return VAULT_E_KEYRING;
+	*why = "unsupported key ring format version";
+	if (get16(h + VERSION_OFF) != FORMAT_VERSION)
+		return VAULT_E_KEYRING;
+	*why = "unsupported root key kind";
+	uint16_t kind = get16(h + KIND_OFF);
+	if (kind != KEYRING_ROOT_KEYFILE && kind != KEYRING_ROOT_PASSPHRASE)
+		return VAULT_E_KEYRING;
+	*why = "reserved header bytes are not zero";
+	if (get32(h + RESERVED_OFF) != 0)
+		return VAULT_E_KEYRING;
+	memset(p, 0, sizeof(*p));
+	p->kind = (enum keyring_root_kind)kind;
+	memcpy(p->salt, h + SALT_OFF, KEYRING_SALT_BYTES);
+	p->opslimit = get64(h + OPSLIMIT_OFF);
+	p->memlimit = get64(h + MEMLIMIT_OFF);
+	if (!params_valid(p, why))
+		return VAULT_E_KEYRING;
+	*why = NULL;
+	return 0;
+}
+
 static struct key_set *
 set_of(const struct keyring *kr, enum keyring_kind kind)
 {
 	if (kind < KEYRING_KEK || kind > KEYRING_INDEX)
 		return NULL;
 	return (struct key_set *)&kr->sets[kind - 1];
+}
+
+static struct key_entry *
+entry_of(const struct keyring *kr, enum keyring_kind kind, uint32_t version)
+{
+	struct key_set *s = set_of(kr, kind);
+	if (s == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < s->count; i++)
+		if (s->entries[i].version == version)
+			return &s->entries[i];
+	return NULL;
 }
 
 void
@@ -116,13 +241,22 @@ keyring_current(const struct keyring *kr, enum keyring_kind kind)
 const uint8_t *
 keyring_key(const struct keyring *kr, enum keyring_kind kind, uint32_t version)
 {
-	struct key_set *s = set_of(kr, kind);
-	if (s == NULL)
-		return NULL;
-	for (uint32_t i = 0; i < s->count; i++)
-		if (s->entries[i].version == version)
-			return s->entries[i].key;
-	return NULL;
+	struct key_entry *e = entry_of(kr, kind, version);
+	return e ? e->key : NULL;
+}
+
+uint64_t
+keyring_key_created(const struct keyring *kr, enum keyring_kind kind,
+    uint32_t version)
+{
+	struct key_entry *e = entry_of(kr, kind, version);
+	return e ? e->created : 0;
+}
+
+const struct keyring_root_params *
+keyring_params(const struct keyring *kr)
+{
+	return &kr->params;
 }
 
 size_t
@@ -177,8 +311,11 @@ keyring_seal(const struct keyring *kr, const uint8_t *root, uint8_t **image,
 	}
 	memset(out, 0, HEADER_BYTES);
 	memcpy(out, MAGIC, 8);
-	out[8] = 0; out[9] = FORMAT_VERSION;
-	out[10] = 0; out[11] = ROOT_KIND_KEYFILE;
+	put16(out + VERSION_OFF, FORMAT_VERSION);
+	put16(out + KIND_OFF, (uint16_t)kr->params.kind);
+	memcpy(out + SALT_OFF, kr->params.salt, KEYRING_SALT_BYTES);
+	put64(out + OPSLIMIT_OFF, kr->params.opslimit);
+	put64(out + MEMLIMIT_OFF, kr->params.memlimit);
 	randombytes_buf(out + NONCE_OFF, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	put32(out + BODY_LEN_OFF, (uint32_t)blen);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + HEADER_BYTES, NULL,
@@ -194,19 +331,17 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
     struct keyring **out, const char **why)
 {
 	const size_t abytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	struct keyring_root_params params;
 	struct keyring *kr = NULL;
 	uint8_t *body = NULL;
 	int rc = VAULT_E_KEYRING;
 
 	*why = "not a key ring file";
-	if (len < HEADER_BYTES + abytes || memcmp(image, MAGIC, 8) != 0)
+	if (len < HEADER_BYTES + abytes)
 		goto out;
-	*why = "unsupported key ring format version";
-	if (image[8] != 0 || image[9] != FORMAT_VERSION)
+	if ((rc = header_parse(image, &params, why)) != 0)
 		goto out;
-	*why = "unsupported root key kind";
-	if (image[10] != 0 || image[11] != ROOT_KIND_KEYFILE)
-		goto out;
+	rc = VAULT_E_KEYRING;
 	uint32_t blen = get32(image + BODY_LEN_OFF);
 	*why = "key ring file is truncated or has trailing bytes";
 	/* Validate the declared size against the bytes present before allocating. */
@@ -216,12 +351,14 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
 	if (blen > NKINDS * (8 + (size_t)KEYRING_MAX_KEYS * ENTRY_BYTES))
 		goto out;
 	rc = VAULT_E_NOMEM;
+	*why = "out of memory";
 	body = sodium_malloc(blen ? blen : 1);
 	kr = calloc(1, sizeof(*kr));
 	if (body == NULL || kr == NULL)
 		goto out;
 	rc = VAULT_E_KEYRING;
-	*why = "key ring cannot be opened with this root key, or is damaged";
+	kr->params = params;
+	*why = open_failed;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(body, NULL, NULL,
 	    image + HEADER_BYTES, blen + abytes, image, HEADER_BYTES,
 	    image + NONCE_OFF, root) != 0)
@@ -330,14 +467,27 @@ int
 keyring_create(const char *path, const uint8_t *root, struct keyring **out,
     const char **why)
 {
-	struct keyring *kr = calloc(1, sizeof(*kr));
+	struct keyring_root_params p;
+	keyring_params_keyfile(&p);
+	return keyring_create2(path, root, &p, out, why);
+}
+
+int
+keyring_create2(const char *path, const uint8_t *root,
+    const struct keyring_root_params *p, struct keyring **out, const char **why)
+{
+	struct keyring *kr = NULL;
 	uint8_t *image = NULL;
 	size_t len = 0;
-	int rc = VAULT_E_NOMEM;
+	int rc = VAULT_E_CONFIG;
 
-	*why = "out of memory";
-	if (kr == NULL)
+	if (!params_valid(p, why))
 		goto out;
+	rc = VAULT_E_NOMEM;
+	*why = "out of memory";
+	if ((kr = calloc(1, sizeof(*kr))) == NULL)
+		goto out;
+	kr->params = *p;
 	for (int i = 0; i < NKINDS; i++) {
 		if ((rc = set_alloc(&kr->sets[i], 1)) != 0)
 			goto out;
@@ -453,21 +603,234 @@ keyring_root_key_create(const char *path, uint8_t *root, const char **why)
 	return 0;
 }
 
+/* Read a whole ring file (private, at most the largest valid size). */
+static int
+read_image(const char *path, uint8_t **image, size_t *len, const char **why)
+{
+	size_t cap = HEADER_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+	    NKINDS * (8 + (size_t)KEYRING_MAX_KEYS * ENTRY_BYTES);
+	if ((*image = malloc(cap)) == NULL) {
+		*why = "out of memory";
+		return VAULT_E_NOMEM;
+	}
+	int rc = read_private_file(path, *image, cap, len, 1, why);
+	if (rc != 0) {
+		free(*image);
+		*image = NULL;
+	}
+	return rc;
+}
+
 int
 keyring_load(const char *path, const uint8_t *root, struct keyring **out,
     const char **why)
 {
-	size_t cap = HEADER_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES +
-	    NKINDS * (8 + (size_t)KEYRING_MAX_KEYS * ENTRY_BYTES);
-	uint8_t *image = malloc(cap);
+	uint8_t *image = NULL;
 	size_t len = 0;
-	if (image == NULL) {
-		*why = "out of memory";
-		return VAULT_E_NOMEM;
-	}
-	int rc = read_private_file(path, image, cap, &len, 1, why);
+	int rc = read_image(path, &image, &len, why);
 	if (rc == 0)
 		rc = keyring_open_image(image, len, root, out, why);
+	free(image);
+	return rc;
+}
+
+int
+keyring_load_passphrase(const char *path, const char *pass, size_t len,
+    uint8_t *root, struct keyring **out, const char **why)
+{
+	struct keyring_root_params p;
+	uint8_t *image = NULL;
+	size_t ilen = 0;
+	int rc;
+
+	if ((rc = read_image(path, &image, &ilen, why)) != 0)
+		return rc;
+	rc = VAULT_E_KEYRING;
+	*why = "not a key ring file";
+	if (ilen < HEADER_BYTES)
+		goto out;
+	if ((rc = header_parse(image, &p, why)) != 0)
+		goto out;
+	rc = VAULT_E_KEYRING;
+	*why = "the key ring is sealed with a root key file, not a passphrase";
+	if (p.kind != KEYRING_ROOT_PASSPHRASE)
+		goto out;
+	*why = "not enough memory for the passphrase KDF";
+	if ((rc = keyring_root_from_passphrase(pass, len, &p, root)) != 0)
+		goto out;
+	rc = keyring_open_image(image, ilen, root, out, why);
+out:
+	if (rc != 0)
+		sodium_memzero(root, KEYRING_KEY_BYTES);
+	free(image);
+	return rc;
+}
+
+int
+keyring_file_params(const char *path, struct keyring_root_params *out,
+    const char **why)
+{
+	uint8_t h[HEADER_BYTES];
+	size_t off = 0;
+	struct stat st;
+	int rc = VAULT_E_IO;
+
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		*why = errno == ENOENT ? "file does not exist" : "cannot open file";
+		return errno == ENOENT ? VAULT_E_KEYRING : VAULT_E_IO;
+	}
+	*why = "cannot read file";
+	if (fstat(fd, &st) != 0)
+		goto out;
+	rc = VAULT_E_KEYRING;
+	*why = "not a regular file";
+	if (!S_ISREG(st.st_mode))
+		goto out;
+	while (off < sizeof(h)) {
+		ssize_t n = read(fd, h + off, sizeof(h) - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = VAULT_E_IO;
+			*why = "cannot read file";
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	*why = "not a key ring file";
+	if (off < sizeof(h))
+		goto out;
+	rc = header_parse(h, out, why);
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- mutations: copy, change the copy, seal it read-only --------------- */
+
+/*
+ * A writable copy of kr, with room for one more key of kind grow (0 for
+ * none). The source's entries are read-only but readable.
+ */
+static int
+ring_copy(const struct keyring *kr, int grow, struct keyring **out)
+{
+	struct keyring *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return VAULT_E_NOMEM;
+	c->params = kr->params;
+	for (int i = 0; i < NKINDS; i++) {
+		const struct key_set *s = &kr->sets[i];
+		if (set_alloc(&c->sets[i], s->count + (grow == i + 1)) != 0) {
+			keyring_free(c);
+			return VAULT_E_NOMEM;
+		}
+		memcpy(c->sets[i].entries, s->entries, sizeof(struct key_entry) * s->count);
+		c->sets[i].count = s->count;
+		c->sets[i].current = s->current;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+keyring_with_new_key(const struct keyring *kr, enum keyring_kind kind,
+    struct keyring **out, uint32_t *version)
+{
+	const struct key_set *s = set_of(kr, kind);
+	struct keyring *c;
+	int rc;
+
+	/* Versions ascend, so the last one is the highest. */
+	if (s == NULL || s->count >= KEYRING_MAX_KEYS ||
+	    s->entries[s->count - 1].version == UINT32_MAX)
+		return VAULT_E_KEYRING;
+	if ((rc = ring_copy(kr, kind, &c)) != 0)
+		return rc;
+	struct key_set *cs = set_of(c, kind);
+	struct key_entry *e = &cs->entries[cs->count];
+	e->version = s->entries[s->count - 1].version + 1;
+	e->flags = 0;
+	e->created = (uint64_t)time(NULL);
+	crypto_kdf_keygen(e->key);
+	cs->count++;
+	cs->current = e->version;
+	set_seal(c);
+	if (version != NULL)
+		*version = e->version;
+	*out = c;
+	return 0;
+}
+
+int
+keyring_without_key(const struct keyring *kr, enum keyring_kind kind,
+    uint32_t version, struct keyring **out, const char **why)
+{
+	const struct key_set *s = set_of(kr, kind);
+	struct keyring *c;
+	int rc;
+
+	*why = "no such key kind";
+	if (s == NULL)
+		return VAULT_E_KEYRING;
+	*why = "the current epoch cannot be retired";
+	if (version == s->current)
+		return VAULT_E_KEYRING;
+	*why = "the key ring holds no key of that epoch or version";
+	if (entry_of(kr, kind, version) == NULL)
+		return VAULT_E_KEYRING;
+	*why = "out of memory";
+	if ((rc = ring_copy(kr, 0, &c)) != 0)
+		return rc;
+	struct key_set *cs = set_of(c, kind);
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < cs->count; i++)
+		if (cs->entries[i].version != version)
+			cs->entries[j++] = cs->entries[i];
+	/* The block keeps its size; wipe the freed tail now, not at free. */
+	sodium_memzero(&cs->entries[j], sizeof(struct key_entry) * (cs->count - j));
+	cs->count = j;
+	set_seal(c);
+	*out = c;
+	*why = NULL;
+	return 0;
+}
+
+int
+keyring_with_root_params(const struct keyring *kr,
+    const struct keyring_root_params *p, struct keyring **out, const char **why)
+{
+	struct keyring *c;
+	int rc;
+
+	if (!params_valid(p, why))
+		return VAULT_E_CONFIG;
+	*why = "out of memory";
+	if ((rc = ring_copy(kr, 0, &c)) != 0)
+		return rc;
+	c->params = *p;
+	set_seal(c);
+	*out = c;
+	*why = NULL;
+	return 0;
+}
+
+int
+keyring_save(const struct keyring *kr, const char *path, const uint8_t *root,
+    const char **why)
+{
+	uint8_t *image = NULL;
+	size_t len = 0;
+	int rc;
+
+	*why = "out of memory";
+	if ((rc = keyring_seal(kr, root, &image, &len)) != 0)
+		return rc;
+	if ((rc = write_atomic(path, image, len, 1, why)) == 0)
+		*why = NULL;
 	free(image);
 	return rc;
 }

@@ -168,7 +168,8 @@ static const struct option options[] = {
 	O("limits", max_tokens_per_request, K_UINT),
 	O("limits", max_fields_per_request, K_UINT),
 	O("records", default_calling_code, K_STR),
-	O("admin", admin_uids, K_STR),
+	{ "policy", "file", K_STR, offsetof(struct config, policy_file),
+	    sizeof(((struct config *)0)->policy_file) },
 };
 
 static int
@@ -300,31 +301,3 @@ config_check(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-int
-config_admin_uids(const struct config *c, uid_t *out, size_t max, size_t *n,
-    char *err, size_t errlen)
-{
-	const char *p = c->admin_uids;
-	*n = 0;
-	if (*p == '\0') {
-		out[(*n)++] = 0;
-		if (geteuid() != 0)
-			out[(*n)++] = geteuid();
-		return 0;
-	}
-	while (*p != '\0') {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(p, &end, 10);
-		if (end == p || errno != 0 || v > 0x7fffffffUL || *n == max) {
-			snprintf(err, errlen, "[admin] admin_uids: a comma-separated list of "
-			    "at most %zu numeric uids", max);
-			return VAULT_E_CONFIG;
-		}
-		out[(*n)++] = (uid_t)v;
-		p = end;
-		while (*p == ' ' || *p == ',')
-			p++;
-	}
-	return 0;
-}

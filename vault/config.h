@@ -38,8 +38,8 @@ struct config {
 	unsigned max_documents_per_record;
 	unsigned max_tokens_per_request;
 	unsigned max_fields_per_request;
-	/* [admin] */
-	char admin_uids[256];  /* comma-separated; empty: root and vaultd's own uid */
+	/* [policy] */
+	char policy_file[256]; /* empty: only with --dev (open development policy) */
 	/* [records] */
 	char default_calling_code[8];
 };
@@ -50,9 +50,6 @@ void config_defaults(struct config *c);
  * and writes a message naming the line and option to err.
  */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
-/* The admin uids as numbers (at most max). */
-int config_admin_uids(const struct config *c, uid_t *out, size_t max, size_t *n,
-    char *err, size_t errlen);
 /* Fill options left empty from others: the deletion journal sits beside
  * the key ring, backups beside the data directory. */
 void config_derive(struct config *c);

@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "reply.h"
 #include "keyset.h"
+#include "policy.h"
 #include "server.h"
 
 static const char *const common_args[] = { "v", "id", "op", "purpose" };
@@ -142,9 +143,12 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	req.gid = gid;
 	ctx->now = time(NULL);
 
-	if (op->admin && !server_is_admin(srv, uid)) {
-		reply_error_code(out, req.id, VAULT_E_DENIED, "op",
-		    "this operation is for administrators ([admin] uids)");
+	req.client = ctx->client;
+	if (req.client == NULL || (op->admin && !req.client->admin)) {
+		struct op_error e = { 0 };
+		op_deny(&e, "op", req.client ? req.client->name : NULL,
+		    "this operation is for clients with admin = true in the policy");
+		reply_error(out, req.id, &e);
 		return;
 	}
 	pthread_rwlock_rdlock(&srv->env_lock);

@@ -22,6 +22,7 @@
 #include "keyset.h"
 #include "restore.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
 
 static void
@@ -224,11 +225,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	srv.root = sodium_malloc(KEYRING_KEY_BYTES);
-	if (srv.root == NULL ||
-	    config_admin_uids(&srv.cfg, srv.admin_uids, 16, &srv.nadmin_uids, err, sizeof(err)) != 0) {
-		log_error("configuration: %s", srv.root ? err : "out of memory");
+	if (srv.root == NULL) {
+		log_error("out of secure memory");
 		return 1;
 	}
+	if (policy_load(&srv.policy, srv.cfg.policy_file, dev, err, sizeof(err)) != 0) {
+		log_error("policy %s: %s", srv.cfg.policy_file, err);
+		return 1;
+	}
+	if (srv.policy.open)
+		log_warn("DEVELOPMENT POLICY: no [policy] file, so every local caller may "
+		    "read and change everything. NOT FOR PRODUCTION.");
 	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0 ||
 	    (rc = load_keys(&srv, dev)) != 0) {
 		log_error("not starting: %s", vault_strerror(rc));

@@ -42,7 +42,7 @@ reply_abandon(struct buf *out, size_t start)
 
 static void
 pack_error(struct buf *out, uint64_t id, int code, const char *field,
-    const char *message, const char *count_name, uint64_t count)
+    const char *message, const char *count_name, uint64_t count, const char *rule)
 {
 	msgpack_packer pk;
 	size_t start = frame_begin(out);
@@ -53,7 +53,7 @@ pack_error(struct buf *out, uint64_t id, int code, const char *field,
 	mp_cstr(&pk, "ok");
 	msgpack_pack_false(&pk);
 	mp_cstr(&pk, "error");
-	msgpack_pack_map(&pk, 3 + (field != NULL) + (count_name != NULL));
+	msgpack_pack_map(&pk, 3 + (field != NULL) + (count_name != NULL) + (rule != NULL));
 	mp_cstr(&pk, "code");
 	msgpack_pack_int(&pk, code);
 	mp_cstr(&pk, "name");
@@ -68,6 +68,10 @@ pack_error(struct buf *out, uint64_t id, int code, const char *field,
 		mp_cstr(&pk, count_name);
 		msgpack_pack_uint64(&pk, count);
 	}
+	if (rule) {
+		mp_cstr(&pk, "rule");
+		mp_cstr(&pk, rule);
+	}
 	/* An error reply is small; if even it cannot be packed we are out of
 	 * memory and the connection will be dropped by the caller. */
 	frame_end(out, start, UINT32_MAX);
@@ -77,12 +81,12 @@ void
 reply_error_code(struct buf *out, uint64_t id, int code, const char *field,
     const char *message)
 {
-	pack_error(out, id, code, field, message, NULL, 0);
+	pack_error(out, id, code, field, message, NULL, 0, NULL);
 }
 
 void
 reply_error(struct buf *out, uint64_t id, const struct op_error *err)
 {
 	pack_error(out, id, err->code, err->field, err->message, err->count_name,
-	    err->count);
+	    err->count, err->rule);
 }

@@ -151,14 +151,6 @@ server_conn_closed(struct server *srv, uid_t uid)
 	pthread_mutex_unlock(&srv->uid_lock);
 }
 
-int
-server_is_admin(const struct server *srv, uid_t uid)
-{
-	for (size_t i = 0; i < srv->nadmin_uids; i++)
-		if (srv->admin_uids[i] == uid)
-			return 1;
-	return 0;
-}
 
 static void
 accept_all(struct server *srv, unsigned *next_worker)
@@ -178,13 +170,21 @@ accept_all(struct server *srv, unsigned *next_worker)
 			close(fd);
 			continue;
 		}
+		const struct policy_client *client = policy_client(&srv->policy, cred.uid, cred.gid);
+		if (client == NULL) {
+			/* Unknown callers get nothing, not even an error frame. */
+			log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
+			    (long)cred.uid, (long)cred.gid);
+			close(fd);
+			continue;
+		}
 		if (server_conn_opened(srv, cred.uid) != 0) {
 			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
 		struct worker *w = srv->workers[*next_worker];
 		*next_worker = (*next_worker + 1) % srv->nworkers;
-		if (worker_add_conn(w, fd, cred.uid, cred.gid) != 0) {
+		if (worker_add_conn(w, fd, cred.uid, cred.gid, client) != 0) {
 			server_conn_closed(srv, cred.uid);
 			close(fd);
 		}

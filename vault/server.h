@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "config.h"
 #include "journal.h"
+#include "policy.h"
 #include "rotation.h"
 #include "store/store.h"
 
@@ -62,8 +63,7 @@ struct server {
 	pthread_rwlock_t env_lock;  /* read: using the LMDB env; write: replacing it */
 	atomic_uint env_gen;        /* bumped when the env is replaced */
 	struct journal journal;     /* deletions, for restores (journal.h) */
-	uid_t admin_uids[16];       /* callers allowed admin operations */
-	size_t nadmin_uids;
+	struct policy policy;       /* who may do what (policy.h) */
 	struct writer writer;
 	struct worker **workers;
 	unsigned nworkers;
@@ -88,9 +88,6 @@ struct uid_count {
  */
 int server_conn_opened(struct server *srv, uid_t uid);
 void server_conn_closed(struct server *srv, uid_t uid);
-
-/* 1 if uid may run admin operations. */
-int server_is_admin(const struct server *srv, uid_t uid);
 
 /* Start workers and writer; serve until SIGTERM or SIGINT; stop cleanly. */
 int server_run(struct server *srv);

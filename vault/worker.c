@@ -41,6 +41,7 @@ struct conn {
 	int fd;
 	uid_t uid;
 	gid_t gid;
+	const struct policy_client *client;
 	struct buf in;
 	size_t in_off;        /* parsed up to here */
 	struct buf out;
@@ -76,6 +77,7 @@ struct worker {
 struct conn_cred {
 	uid_t uid;
 	gid_t gid;
+	const struct policy_client *client;
 };
 
 #define READ_CHUNK 65536
@@ -175,6 +177,7 @@ conn_process(struct worker *w, struct conn *c)
 			continue;
 		}
 		struct write_op *wop = NULL;
+		w->ctx.client = c->client;
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
 		    c->gid, &c->out, &wop);
 		c->in_off += FRAME_HEADER_SIZE + body_len;
@@ -262,7 +265,8 @@ conn_update_events(struct worker *w, struct conn *c)
 }
 
 static void
-conn_add(struct worker *w, int fd, uid_t uid, gid_t gid)
+conn_add(struct worker *w, int fd, uid_t uid, gid_t gid,
+    const struct policy_client *client)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -273,6 +277,7 @@ conn_add(struct worker *w, int fd, uid_t uid, gid_t gid)
 	c->fd = fd;
 	c->uid = uid;
 	c->gid = gid;
+	c->client = client;
 	c->events = EPOLLIN;
 	c->last_active = w->now;
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
@@ -311,7 +316,8 @@ worker_wake(struct worker *w)
 }
 
 int
-worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid)
+worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid,
+    const struct policy_client *client)
 {
 	pthread_mutex_lock(&w->lock);
 	if (w->nnew == w->capnew) {
@@ -331,6 +337,7 @@ worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid)
 	w->new_fds[w->nnew] = fd;
 	w->new_creds[w->nnew].uid = uid;
 	w->new_creds[w->nnew].gid = gid;
+	w->new_creds[w->nnew].client = client;
 	w->nnew++;
 	pthread_mutex_unlock(&w->lock);
 	worker_wake(w);
@@ -366,7 +373,7 @@ drain_inbox(struct worker *w)
 		worker_wake(w);
 
 	for (size_t i = 0; i < nnew; i++)
-		conn_add(w, fds[i], creds[i].uid, creds[i].gid);
+		conn_add(w, fds[i], creds[i].uid, creds[i].gid, creds[i].client);
 
 	/* Append each reply to its connection; flush each connection once. */
 	struct conn *touched = NULL;

@@ -108,13 +108,26 @@ vaultd_start(struct vaultd_proc *p, const char *extra_ini)
 	snprintf(p->socket, sizeof(p->socket), "%s/run/vaultd.sock", p->dir);
 	snprintf(p->config, sizeof(p->config), "%s/vaultd.conf", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/vaultd.log", p->dir);
-	FILE *f = fopen(p->config, "w");
+	/* A policy letting the test's uid do everything, as an admin. */
+	char policy[600];
+	snprintf(policy, sizeof(policy), "%s/policy.ini", p->dir);
+	FILE *f = fopen(policy, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[client tests]\nuids = %ld\nadmin = true\ndelete = true\nlist = true\n",
+	    (long)getuid());
+	static const char *const purposes[] = { "transactional", "marketing", "maintenance",
+		"security", "legal" };
+	for (int i = 0; i < 5; i++)
+		fprintf(f, "[access tests %s]\n* = plain\ndocuments = plain\n", purposes[i]);
+	fclose(f);
+	f = fopen(p->config, "w");
 	cr_assert_not_null(f);
 	fprintf(f,
 	    "[server]\nsocket_path = %s\nworkers = 2\n"
 	    "[storage]\ndata_dir = %s/data\nmap_size_bytes = 256M\n"
-	    "[keys]\nkeyring_path = %s/keys/keyring\nroot_key_path = %s/keys/root.key\n",
-	    p->socket, p->dir, p->dir, p->dir);
+	    "[keys]\nkeyring_path = %s/keys/keyring\nroot_key_path = %s/keys/root.key\n"
+	    "[policy]\nfile = %s\n",
+	    p->socket, p->dir, p->dir, p->dir, policy);
 	if (extra_ini)
 		fputs(extra_ini, f);
 	fclose(f);

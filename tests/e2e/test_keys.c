@@ -363,11 +363,17 @@ Test(keys, rotate_record_and_token_keys_keep_tokens_working)
 	vaultd_cleanup(&p);
 }
 
-Test(keys, admin_operations_need_an_admin_uid)
+Test(keys, admin_operations_need_an_admin_client)
 {
 	struct vaultd_proc p;
 	struct vault *v;
-	vaultd_start(&p, "[admin]\nadmin_uids = 4242\n");
+	char ini[256];
+	FILE *f = fopen("/tmp/vault-e2e-nonadmin.ini", "w");
+	fprintf(f, "[client svc]\nuids = %ld\n[access svc transactional]\n* = plain\n",
+	    (long)getuid());
+	fclose(f);
+	snprintf(ini, sizeof(ini), "[policy]\nfile = /tmp/vault-e2e-nonadmin.ini\n");
+	vaultd_start(&p, ini);
 	cr_assert_eq(vault_connect(p.socket, &v), 0);
 	uint32_t e;
 	cr_assert_eq(vault_keys_rotate(v, "kek", &e), VAULT_E_DENIED);

@@ -4,24 +4,61 @@
 #include "common/msg.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
+#include "vault/policy.h"
+#include "vault/record/input.h"
 #include "vault/server.h"
 #include "args.h"
+
+int
+arg_record_named(const struct key_set *keys, const struct request *req,
+    const char *name, uint64_t *id, struct op_error *err)
+{
+	const char *s = NULL;
+	size_t len = 0;
+	struct token_ref ref;
+	int rc = msg_get_str(req->args, name, 1, &s, &len);
+	if (rc != 0)
+		return op_fail(err, rc, name, "a record token (string) is needed");
+	if (token_parse(keys->tokens, s, len, &ref) != 0)
+		return op_fail(err, VAULT_E_BAD_TOKEN, name, NULL);
+	if (ref.type != TOKEN_RECORD)
+		return op_fail(err, VAULT_E_BAD_TOKEN, name,
+		    "a field token where a record token is needed");
+	*id = ref.record_id;
+	return 0;
+}
 
 int
 arg_record(const struct key_set *keys, const struct request *req, uint64_t *id,
     struct op_error *err)
 {
-	const char *s = NULL;
-	size_t len = 0;
-	struct token_ref ref;
-	int rc = msg_get_str(req->args, "record", 1, &s, &len);
-	if (rc != 0)
-		return op_fail(err, rc, "record", "record must be a record token (string)");
-	if (token_parse(keys->tokens, s, len, &ref) != 0)
-		return op_fail(err, VAULT_E_BAD_TOKEN, "record", NULL);
-	if (ref.type != TOKEN_RECORD)
-		return op_fail(err, VAULT_E_BAD_TOKEN, "record",
-		    "a field token where a record token is needed");
-	*id = ref.record_id;
+	return arg_record_named(keys, req, "record", id, err);
+}
+
+static int
+may_touch(const struct request *req, unsigned field, struct op_error *err)
+{
+	if (policy_access(req->client, req->purpose, field) != ACCESS_NONE)
+		return 0;
+	return op_deny(err, field == FIELD_DOCUMENT_SLOT ? "documents" : field_by_id(field)->name,
+	    policy_rule(req->client, req->purpose), "the policy grants no access to this field");
+}
+
+int
+arg_check_writes(const struct request *req, const struct record_input *in,
+    struct op_error *err)
+{
+	int rc;
+	for (unsigned i = 0; i < in->nvalues; i++)
+		if ((rc = may_touch(req, in->values[i].id, err)) != 0)
+			return rc;
+	for (unsigned i = 0; i < in->nclear; i++)
+		if ((rc = may_touch(req, in->clear[i], err)) != 0)
+			return rc;
+	for (unsigned i = 0; i < in->ntokens; i++)
+		if ((rc = may_touch(req, in->tokens[i].field, err)) != 0)
+			return rc;
+	if ((in->ndocs || in->nremove) && (rc = may_touch(req, FIELD_DOCUMENT_SLOT, err)) != 0)
+		return rc;
 	return 0;
 }

@@ -13,10 +13,13 @@
 #include "vault/record/write.h"
 #include "vault/keyset.h"
 #include "vault/server.h"
+#include "args.h"
 #include "issue.h"
 #include "op.h"
 
-static const char *const args[] = { "fields", "documents", "tokens", NULL };
+static const char *const args[] = {
+	"fields", "documents", "tokens", "marketing_opt_out", NULL
+};
 
 static int
 prepare(struct read_ctx *ctx, const struct request *req, void **state,
@@ -24,6 +27,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 {
 	const msgpack_object_map *fields = NULL;
 	const msgpack_object_array *docs = NULL, *tokens = NULL;
+	const msgpack_object_map *consent = NULL;
 	struct record_input *in = input_new();
 	int rc;
 
@@ -31,13 +35,17 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	if ((rc = msg_get_map(req->args, "fields", 1, &fields)) != 0 ||
 	    (rc = msg_get_array(req->args, "documents", 0, &docs)) != 0 ||
-	    (rc = msg_get_array(req->args, "tokens", 0, &tokens)) != 0) {
-		op_fail(err, rc, NULL, "create takes fields (map), documents and tokens (arrays)");
+	    (rc = msg_get_array(req->args, "tokens", 0, &tokens)) != 0 ||
+	    (rc = msg_get_map(req->args, "marketing_opt_out", 0, &consent)) != 0) {
+		op_fail(err, rc, NULL, "create takes fields and marketing_opt_out (maps), "
+		    "documents and tokens (arrays)");
 		goto fail;
 	}
 	if ((rc = input_parse_fields(ctx, "fields", fields, in, err)) != 0 ||
 	    (docs && (rc = input_parse_documents(ctx, "documents", docs, in, err)) != 0) ||
-	    (tokens && (rc = input_parse_tokens(ctx, tokens, in, err)) != 0))
+	    (tokens && (rc = input_parse_tokens(ctx, tokens, in, err)) != 0) ||
+	    (consent && (rc = input_parse_consent(consent, in, err)) != 0) ||
+	    (rc = arg_check_writes(req, in, err)) != 0)
 		goto fail;
 	if (in->nvalues == 0 && in->ndocs == 0) {
 		rc = op_fail(err, VAULT_E_EMPTY, "fields", "a record needs a field or a document");
@@ -67,6 +75,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	uint64_t id = (*ctx->next_id)++;
 	int rc;
 
+	r.flags = in->consent_value;
 	r.dek_version = 1;
 	r.kek_epoch = keyring_current(ctx->keys->ring, KEYRING_KEK);
 	r.created = r.updated = (uint64_t)ctx->now;

@@ -11,6 +11,7 @@
 #include "common/msg.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
+#include "vault/policy.h"
 #include "vault/server.h"
 #include "args.h"
 #include "issue.h"
@@ -34,6 +35,11 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	struct delete_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	if (!req->client->may_delete) {
+		rc = op_deny(err, NULL, req->client->name,
+		    "the policy does not let this client delete records");
+		goto fail;
+	}
 	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_str(req->args, "reason", 1, &s, &len)) != 0) {

@@ -12,6 +12,9 @@
 #include "vault/crypto/token.h"
 #include "vault/record/access.h"
 #include "vault/keyset.h"
+#include "vault/policy.h"
+#include "vault/record/input.h"
+#include "vault/record/mask.h"
 #include "vault/server.h"
 #include "op.h"
 
@@ -61,8 +64,8 @@ struct cache {
 
 /* Resolve one token; on success pack its answer with pk. */
 static int
-resolve(struct read_ctx *ctx, struct cache *c, const msgpack_object *o,
-    msgpack_packer *pk, const char **why)
+resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
+    const msgpack_object *o, msgpack_packer *pk, const char **why, const char **rule)
 {
 	struct token_ref ref;
 	uint64_t id = 0;
@@ -104,6 +107,19 @@ resolve(struct read_ctx *ctx, struct cache *c, const msgpack_object *o,
 			return rc;
 		c->id = id;
 	}
+	/* Policy and consent, before anything is decrypted. */
+	enum access acc = policy_access(req->client, req->purpose, field);
+	if (acc == ACCESS_NONE || acc == ACCESS_TOKEN) {
+		*rule = policy_rule(req->client, req->purpose);
+		*why = acc == ACCESS_NONE ? "the policy grants no access to this field" :
+		    "the policy lets this client hold tokens of this field, not resolve them";
+		return VAULT_E_DENIED;
+	}
+	if (req->purpose == VAULT_PURPOSE_MARKETING && (c->r.flags & consent_channel_of(field))) {
+		*rule = "consent";
+		*why = "the person opted out of marketing on this channel";
+		return VAULT_E_DENIED;
+	}
 	const struct record_field *f = record_field_get(&c->r, field);
 	if (ref.type == TOKEN_OPAQUE && c->r.gen[field] != ref.field_gen)
 		return VAULT_E_STALE_TOKEN;
@@ -122,7 +138,15 @@ resolve(struct read_ctx *ctx, struct cache *c, const msgpack_object *o,
 	mp_cstr(pk, "field");
 	mp_cstr(pk, field_by_id(field)->name);
 	mp_cstr(pk, "value");
-	mp_str(pk, ctx->scratch.data + off, len);
+	if (acc == ACCESS_MASKED) {
+		char masked[FIELD_VALUE_MAX];
+		size_t mlen = mask_field(field, (const char *)ctx->scratch.data + off, len,
+		    masked, sizeof(masked));
+		mp_str(pk, masked, mlen);
+		sodium_memzero(masked, sizeof(masked));
+	} else {
+		mp_str(pk, ctx->scratch.data + off, len);
+	}
 	buf_clear(&ctx->scratch);
 	return 0;
 }
@@ -144,11 +168,15 @@ detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "results");
 	msgpack_pack_array(pk, tokens->size);
 	for (uint32_t i = 0; i < tokens->size; i++) {
-		const char *why;
-		rc = resolve(ctx, &c, &tokens->ptr[i], pk, &why);
+		const char *why, *rule = NULL;
+		rc = resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule);
 		if (rc == 0)
 			continue;
-		msgpack_pack_map(pk, 4);
+		msgpack_pack_map(pk, rule ? 5 : 4);
+		if (rule) {
+			mp_cstr(pk, "rule");
+			mp_cstr(pk, rule);
+		}
 		mp_cstr(pk, "ok");
 		msgpack_pack_false(pk);
 		mp_cstr(pk, "code");

@@ -37,7 +37,19 @@ struct op_error {
 	const char *message; /* static text; NULL: vault_strerror(code) */
 	const char *count_name; /* optional number in the error: its key */
 	uint64_t count;
+	const char *rule;    /* the policy rule behind a denial */
 };
+
+/* A policy denial, naming the rule that decided it. */
+static inline int
+op_deny(struct op_error *e, const char *field, const char *rule, const char *message)
+{
+	e->code = VAULT_E_DENIED;
+	e->field = field;
+	e->rule = rule;
+	e->message = message;
+	return VAULT_E_DENIED;
+}
 
 static inline int
 op_fail(struct op_error *e, int code, const char *field, const char *message)
@@ -48,8 +60,11 @@ op_fail(struct op_error *e, int code, const char *field, const char *message)
 	return code;
 }
 
+struct policy_client;
+
 struct request {
 	uint64_t id;
+	const struct policy_client *client; /* who is asking (policy.h) */
 	enum vault_purpose purpose; /* 0 for operations without one */
 	const msgpack_object *args; /* the whole request map */
 	uid_t uid;
@@ -59,6 +74,7 @@ struct request {
 /* What a read handler or a write preparer may use (one per worker). */
 struct read_ctx {
 	struct server *srv;
+	const struct policy_client *client; /* of the connection being served */
 	const struct key_set *keys; /* pinned for this request; NULL if sealed */
 	_Atomic(const struct key_set *) hazard;
 	unsigned env_gen;    /* generation of the env txn belongs to */
@@ -126,6 +142,6 @@ const struct op *op_lookup(const char *name, size_t len);
 
 extern const struct op op_backup, op_create, op_delete, op_detokenize,
     op_keys_retire, op_keys_rotate, op_keys_rotate_record, op_keys_status,
-    op_ping, op_read, op_status, op_tokenize, op_unseal, op_update;
+    op_list, op_ping, op_read, op_status, op_tokenize, op_unseal, op_update;
 
 #endif

@@ -10,6 +10,10 @@
 #include "vault/record/access.h"
 #include "vault/record/input.h"
 #include "vault/record/write.h"
+#include "vault/crypto/token.h"
+#include "vault/keyset.h"
+#include "vault/policy.h"
+#include "vault/record/mask.h"
 #include "vault/server.h"
 #include "args.h"
 #include "op.h"
@@ -24,6 +28,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	int with_docs = 0, rc;
 	uint64_t id;
 	uint32_t wanted = 0;
+	int explicit = 0;
 	struct record r;
 
 	if ((rc = arg_record(ctx->keys, req, &id, err)) != 0)
@@ -63,12 +68,38 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 				    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, "fields", NULL);
 			wanted |= 1u << fi->id;
 		}
+		explicit = 1;
 	} else {
 		wanted = ~0u;
 	}
 
+	if (with_docs && policy_access(req->client, req->purpose, FIELD_DOCUMENT_SLOT) != ACCESS_PLAIN)
+		return op_deny(err, "documents", policy_rule(req->client, req->purpose),
+		    "the policy grants no access to documents");
 	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
+	/*
+	 * Policy and consent per field: a field named in the request and
+	 * denied fails the request, naming the rule; when all fields are
+	 * asked for, denied ones are left out.
+	 */
+	uint8_t acc[FIELD_MAX + 1] = { 0 };
+	for (unsigned i = 0; i < r.nfields; i++) {
+		uint8_t fid = r.fields[i].id;
+		if (!((wanted >> fid) & 1))
+			continue;
+		acc[fid] = (uint8_t)policy_access(req->client, req->purpose, fid);
+		int opted_out = req->purpose == VAULT_PURPOSE_MARKETING &&
+		    (r.flags & consent_channel_of(fid));
+		if (explicit && acc[fid] == ACCESS_NONE)
+			return op_deny(err, field_by_id(fid)->name, policy_rule(req->client, req->purpose),
+			    "the policy grants no access to this field");
+		if (explicit && opted_out)
+			return op_deny(err, field_by_id(fid)->name, "consent",
+			    "the person opted out of marketing on this channel");
+		if (acc[fid] == ACCESS_NONE || opted_out)
+			wanted &= ~(1u << fid);
+	}
 	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		return op_fail(err, rc, "record", NULL);
 
@@ -85,7 +116,15 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	unsigned n = 0;
 	for (unsigned i = 0; i < r.nfields; i++)
 		n += (wanted >> r.fields[i].id) & 1;
-	msgpack_pack_map(pk, with_docs ? 5 : 4);
+	msgpack_pack_map(pk, with_docs ? 6 : 5);
+	mp_cstr(pk, "marketing_opt_out");
+	msgpack_pack_map(pk, 3);
+	mp_cstr(pk, "email");
+	(r.flags & CONSENT_OPT_OUT_EMAIL) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	mp_cstr(pk, "phone");
+	(r.flags & CONSENT_OPT_OUT_PHONE) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	mp_cstr(pk, "mail");
+	(r.flags & CONSENT_OPT_OUT_MAIL) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	mp_cstr(pk, "created");
 	msgpack_pack_uint64(pk, r.created);
 	mp_cstr(pk, "updated");
@@ -96,10 +135,24 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		size_t off, len;
 		if (!((wanted >> r.fields[i].id) & 1))
 			continue;
+		uint8_t fid = r.fields[i].id;
+		mp_cstr(pk, field_by_id(fid)->name);
+		if (acc[fid] == ACCESS_TOKEN) {
+			/* A token in place of the value: the client never sees it. */
+			char tok[TOKEN_MAX_LEN + 1];
+			token_opaque_make(ctx->keys->tokens, id, fid, r.gen[fid], tok);
+			mp_cstr(pk, tok);
+			continue;
+		}
 		buf_clear(&ctx->scratch);
 		rc = record_open_field(ctx->dek, id, &r, &r.fields[i], &ctx->scratch, &off, &len);
-		if (rc == 0) {
-			mp_cstr(pk, field_by_id(r.fields[i].id)->name);
+		if (rc == 0 && acc[fid] == ACCESS_MASKED) {
+			char masked[FIELD_VALUE_MAX];
+			size_t mlen = mask_field(fid, (const char *)ctx->scratch.data + off, len,
+			    masked, sizeof(masked));
+			mp_str(pk, masked, mlen);
+			sodium_memzero(masked, sizeof(masked));
+		} else if (rc == 0) {
 			mp_str(pk, ctx->scratch.data + off, len);
 		}
 	}

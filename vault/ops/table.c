@@ -15,6 +15,7 @@ static const struct op *const ops[] = {
 	&op_keys_rotate,
 	&op_keys_rotate_record,
 	&op_keys_status,
+	&op_list,
 	&op_ping,
 	&op_read,
 	&op_status,

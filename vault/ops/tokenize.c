@@ -51,6 +51,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	}
 	if ((rc = input_parse_tokens(ctx, tokens, st->in, err)) != 0)
 		goto fail;
+	if ((rc = arg_check_writes(req, st->in, err)) != 0)
+		goto fail;
 	if (st->in->ntokens == 0) {
 		rc = op_fail(err, VAULT_E_EMPTY, "tokens", "no tokens asked for");
 		goto fail;

@@ -20,7 +20,8 @@
 #include "op.h"
 
 static const char *const args[] = {
-	"record", "set", "clear", "add_documents", "remove_documents", NULL
+	"record", "set", "clear", "add_documents", "remove_documents",
+	"marketing_opt_out", NULL
 };
 
 struct update_state {
@@ -42,7 +43,7 @@ static int
 prepare(struct read_ctx *ctx, const struct request *req, void **state,
     struct op_error *err)
 {
-	const msgpack_object_map *set = NULL;
+	const msgpack_object_map *set = NULL, *consent = NULL;
 	const msgpack_object_array *clear = NULL, *add = NULL, *rm = NULL;
 	struct update_state *st = calloc(1, sizeof(*st));
 	int rc;
@@ -56,7 +57,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if ((rc = msg_get_map(req->args, "set", 0, &set)) != 0 ||
 	    (rc = msg_get_array(req->args, "clear", 0, &clear)) != 0 ||
 	    (rc = msg_get_array(req->args, "add_documents", 0, &add)) != 0 ||
-	    (rc = msg_get_array(req->args, "remove_documents", 0, &rm)) != 0) {
+	    (rc = msg_get_array(req->args, "remove_documents", 0, &rm)) != 0 ||
+	    (rc = msg_get_map(req->args, "marketing_opt_out", 0, &consent)) != 0) {
 		op_fail(err, rc, NULL, "update takes set (map), clear, add_documents and "
 		    "remove_documents (arrays)");
 		goto fail;
@@ -65,9 +67,11 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if ((set && (rc = input_parse_fields(ctx, "set", set, in, err)) != 0) ||
 	    (clear && (rc = input_parse_clear(clear, in, err)) != 0) ||
 	    (add && (rc = input_parse_documents(ctx, "add_documents", add, in, err)) != 0) ||
-	    (rm && (rc = input_parse_remove(rm, in, err)) != 0))
+	    (rm && (rc = input_parse_remove(rm, in, err)) != 0) ||
+	    (consent && (rc = input_parse_consent(consent, in, err)) != 0) ||
+	    (rc = arg_check_writes(req, in, err)) != 0)
 		goto fail;
-	if (in->nvalues + in->nclear + in->ndocs + in->nremove == 0) {
+	if (in->nvalues + in->nclear + in->ndocs + in->nremove == 0 && in->consent_set == 0) {
 		rc = op_fail(err, VAULT_E_EMPTY, NULL, "update changes nothing");
 		goto fail;
 	}
@@ -179,6 +183,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		if ((rc = document_store(ctx, id, &r, in->data.data + in->docs[i].off,
 		    in->docs[i].len)) != 0)
 			return op_fail(err, rc, NULL, NULL);
+	r.flags = (uint8_t)((r.flags & ~in->consent_set) | in->consent_value);
 	r.updated = (uint64_t)ctx->now;
 	if ((rc = record_store(ctx, id, &r, 0)) != 0)
 		return op_fail(err, rc, NULL, NULL);

@@ -239,3 +239,38 @@ input_parse_tokens(struct read_ctx *ctx, const msgpack_object_array *a,
 	(void)ctx;
 	return 0;
 }
+
+int
+input_parse_consent(const msgpack_object_map *m, struct record_input *in,
+    struct op_error *err)
+{
+	for (uint32_t i = 0; i < m->size; i++) {
+		const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
+		uint8_t bit = msg_str_eq(k, "email") ? CONSENT_OPT_OUT_EMAIL :
+		    msg_str_eq(k, "phone") ? CONSENT_OPT_OUT_PHONE :
+		    msg_str_eq(k, "mail") ? CONSENT_OPT_OUT_MAIL : 0;
+		if (bit == 0)
+			return op_fail(err, VAULT_E_INVALID_VALUE, "marketing_opt_out",
+			    "channels are email, phone and mail");
+		if (v->type != MSGPACK_OBJECT_BOOLEAN)
+			return op_fail(err, VAULT_E_PROTO_TYPE, "marketing_opt_out",
+			    "each channel is true (opted out) or false");
+		in->consent_set |= bit;
+		if (v->via.boolean)
+			in->consent_value |= bit;
+		else
+			in->consent_value &= (uint8_t)~bit;
+	}
+	return 0;
+}
+
+uint8_t
+consent_channel_of(unsigned field)
+{
+	switch (field) {
+	case FIELD_EMAIL: return CONSENT_OPT_OUT_EMAIL;
+	case FIELD_PHONE: return CONSENT_OPT_OUT_PHONE;
+	case FIELD_POSTAL_ADDRESS: return CONSENT_OPT_OUT_MAIL;
+	default: return 0;
+	}
+}

@@ -43,6 +43,8 @@ struct record_input {
 	uint16_t remove[RECORD_MAX_DOCS];
 	uint8_t ntokens;
 	struct token_request tokens[INPUT_MAX_TOKENS];
+	uint8_t consent_set;   /* CONSENT_* bits given */
+	uint8_t consent_value; /* of those, the ones opted out */
 	struct buf data;     /* personal data: wiped by input_free() */
 };
 
@@ -67,6 +69,13 @@ int input_parse_remove(const msgpack_object_array *a, struct record_input *in,
 /* [{"field": str, "kind": "opaque"|"card"|"deterministic"}, ...] */
 int input_parse_tokens(struct read_ctx *ctx, const msgpack_object_array *a,
     struct record_input *in, struct op_error *err);
+
+/* {"email": bool, "phone": bool, "mail": bool}: true opts out of marketing. */
+int input_parse_consent(const msgpack_object_map *m, struct record_input *in,
+    struct op_error *err);
+
+/* The consent bit of the channel a field is contacted through (0: none). */
+uint8_t consent_channel_of(unsigned field);
 
 /* Parse a field-name string object; NULL if it is not one. */
 const struct field_info *input_field_name(const msgpack_object *o);

@@ -65,7 +65,10 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 	memset(r, 0, sizeof(*r));
 	if (rd_be(&rd, 1) != RECORD_FORMAT)
 		return VAULT_E_CRYPTO;
-	rd_be(&rd, 3); /* flags, reserved */
+	r->flags = (uint8_t)rd_be(&rd, 1);
+	if (r->flags & ~CONSENT_MASK)
+		return VAULT_E_CRYPTO;
+	rd_be(&rd, 2); /* reserved */
 	r->dek_version = (uint32_t)rd_be(&rd, 4);
 	r->kek_epoch = (uint32_t)rd_be(&rd, 4);
 	r->created = rd_be(&rd, 8);
@@ -130,7 +133,7 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 int
 record_encode(const struct record *r, struct buf *out)
 {
-	static const uint8_t zero[3];
+	static const uint8_t zero[2];
 	/* Lengths are stored in 16 bits. */
 	for (unsigned i = 0; i < r->nfields; i++)
 		if (r->fields[i].ct_len > 0xffff)
@@ -138,7 +141,8 @@ record_encode(const struct record *r, struct buf *out)
 	if (r->has_card_token && r->card_ct_len > 0xffff)
 		return VAULT_E_TOO_LARGE;
 	wr_be(out, RECORD_FORMAT, 1);
-	wr(out, zero, 3);
+	wr_be(out, r->flags, 1);
+	wr(out, zero, 2);
 	wr_be(out, r->dek_version, 4);
 	wr_be(out, r->kek_epoch, 4);
 	wr_be(out, r->created, 8);

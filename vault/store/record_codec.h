@@ -34,7 +34,14 @@ struct record_det {
 	uint8_t tag[TOKEN_TAG_BYTES];
 };
 
+/* Marketing opt-outs, per channel, in the record's flags. */
+#define CONSENT_OPT_OUT_EMAIL 0x01
+#define CONSENT_OPT_OUT_PHONE 0x02
+#define CONSENT_OPT_OUT_MAIL  0x04
+#define CONSENT_MASK          0x07
+
 struct record {
+	uint8_t flags;        /* CONSENT_* */
 	uint32_t dek_version;
 	uint32_t kek_epoch;
 	uint64_t created;

@@ -78,6 +78,7 @@ enum vault_error {
 	VAULT_E_IO = 507,                /* local I/O error (client side: see errno) */
 	VAULT_E_CONFIG = 508,            /* bad configuration */
 	VAULT_E_KEYRING = 509,           /* key ring missing, unreadable or corrupt */
+	VAULT_E_AUDIT = 510,             /* the audit trail cannot be written; nothing returned */
 };
 
 /* A short English description of code; never NULL. */

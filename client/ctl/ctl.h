@@ -1,0 +1,148 @@
+/*
+ * ctl.h - what vaultctl's files share (never installed): one invocation's
+ * state, the exit codes, the subcommand table entry, argument scanning,
+ * value input and output. vaultctl.c owns main() and the command table;
+ * each command lives in its own file in this directory.
+ */
+#ifndef VAULT_CLIENT_CTL_CTL_H
+#define VAULT_CLIENT_CTL_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <vault/vault.h>
+
+/* Exit codes: part of the interface, scripts rely on them. */
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_VAULT = 1,   /* the vault answered with an error, or a local
+	                       * failure after connecting */
+	CTL_EXIT_USAGE = 2,   /* bad command line or unreadable input file */
+	CTL_EXIT_CONNECT = 3, /* cannot connect to the socket */
+};
+
+/* Everything one invocation knows. */
+struct ctl {
+	const char *socket;
+	int json;
+	enum vault_purpose purpose;   /* 0 when -p was not given */
+	unsigned int timeout_ms;
+	struct vault *v;              /* set by ctl_connect() */
+	int stdin_used;               /* "@-" or a document from "-" seen */
+};
+
+/*
+ * One subcommand: the table in vaultctl.c dispatches on name and prints the
+ * usage text from args and description. fn gets the arguments after the
+ * command's name (argv[0] is the name) and returns an enum ctl_exit.
+ *
+ * A command with words of its own ("keys status") has no fn but a sub-table
+ * (ended by an entry whose name is NULL): the next argument names the entry
+ * to run, and argv[0] is then that entry's name.
+ */
+struct ctl_command {
+	const char *name;
+	int (*fn)(struct ctl *c, int argc, char **argv);
+	const char *args;
+	const char *description;
+	int needs_purpose;
+	const struct ctl_command *sub;
+};
+
+/* Command-specific long options ("--name"), for ctl_args_next(). */
+struct ctl_option {
+	const char *name;
+	int has_arg;
+};
+
+struct ctl_args {
+	const char *cmd;
+	int argc;
+	char **argv;
+	int i;
+	int options_done;     /* "--" seen */
+};
+
+enum ctl_arg_kind {
+	CTL_ARG_END,
+	CTL_ARG_POSITIONAL,
+	CTL_ARG_OPTION,
+	CTL_ARG_ERROR,        /* already reported as a usage error */
+};
+
+void ctl_args_init(struct ctl_args *a, int argc, char **argv);
+/*
+ * The next argument: a positional one (*val points into argv, *argno is its
+ * position after the command), or one of opts (*opt, and *val its argument
+ * if it takes one). Options and positional arguments may be mixed; "--"
+ * ends the options.
+ */
+enum ctl_arg_kind ctl_args_next(struct ctl *c, struct ctl_args *a,
+    const struct ctl_option *opts, const struct ctl_option **opt, char **val,
+    int *argno);
+
+/* input.c: FIELD=VALUE arguments and --document NAME:TYPE:PATH. */
+int ctl_add_field(struct ctl *c, const char *cmd, struct vault_record *r,
+    char *arg, int argno);
+int ctl_add_document(struct ctl *c, const char *cmd, struct vault_record *r,
+    const char *spec);
+/* For commands without arguments: CTL_EXIT_OK or a usage error. */
+int ctl_no_args(struct ctl *c, const char *cmd, int argc, char **argv);
+/* Parse a decimal number in [min, max]; 0 or -1. */
+int ctl_parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out);
+
+/* output.c */
+void ctl_output_init(void);
+/* Flush and wipe stdout's buffer: 0, or -1 if the output could not be written. */
+int ctl_output_finish(void);
+int ctl_connect(struct ctl *c);
+int ctl_usage_error(struct ctl *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Report rc from the last call on c->v; extra (may be NULL, stolen) adds
+ * keys to the JSON error object. Returns CTL_EXIT_VAULT. */
+int ctl_vault_error(struct ctl *c, int rc, json_t *extra);
+/* A local failure after connecting, reported under code's name. */
+int ctl_local_error(struct ctl *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Print root (stolen) on stdout as one line; CTL_EXIT_OK or an error. */
+int ctl_json_emit(struct ctl *c, json_t *root);
+/* "name: value", continuation lines of a multi-line value indented. */
+void ctl_print_field(const char *name, const char *value);
+/* Set obj[key] to a string or an integer: 0, or -1 (no memory, or s is
+ * not UTF-8); obj may be NULL (then -1), so a chain of calls needs one check. */
+int ctl_json_set_str(json_t *obj, const char *key, const char *s);
+int ctl_json_set_int(json_t *obj, const char *key, json_int_t n);
+
+/* One file per command. */
+int ctl_cmd_ping(struct ctl *c, int argc, char **argv);
+int ctl_cmd_status(struct ctl *c, int argc, char **argv);
+int ctl_cmd_create(struct ctl *c, int argc, char **argv);
+int ctl_cmd_read(struct ctl *c, int argc, char **argv);
+int ctl_cmd_update(struct ctl *c, int argc, char **argv);
+int ctl_cmd_delete(struct ctl *c, int argc, char **argv);
+int ctl_cmd_tokenize(struct ctl *c, int argc, char **argv);
+int ctl_cmd_detokenize(struct ctl *c, int argc, char **argv);
+/* Administration (vault.h): the caller's uid must be an [admin] uid. */
+int ctl_cmd_unseal(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys_status(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys_rotate(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys_retire(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys_rotate_record(struct ctl *c, int argc, char **argv);
+int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
+
+/* keys.c: what the keys commands share. */
+#define CTL_TIME_LEN 32
+/* t (Unix seconds) as UTC ISO 8601, "2024-05-01T12:00:00Z"; "never" if 0. */
+const char *ctl_time_iso(int64_t t, char out[CTL_TIME_LEN]);
+/* The same as a JSON string, or JSON null for 0. */
+json_t *ctl_json_time(int64_t t);
+/* How far the rewrap has come, 0-100 (100 when there is nothing to do). */
+unsigned ctl_rotation_percent(const struct vault_keys_status *s);
+/* "rotating to epoch N: X of Y records examined (Z%), W rewrapped". */
+void ctl_rotation_line(const struct vault_keys_status *s, char *out, size_t len);
+/* "N record" or "N records". */
+const char *ctl_plural(uint64_t n, const char *one, const char *many);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * keys_status.c - "vaultctl keys status": the key ring's epochs and
+ * versions (when each was made, how many records each epoch wraps, which
+ * is current), the rotation under way and the schedule. Never key bytes:
+ * the server does not send them.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <vault/vault.h>
+
+#include "ctl.h"
+
+static void
+print_versions(const char *title, const char *unit, const struct vault_key_version *v,
+    size_t n, uint32_t current, int with_records)
+{
+	char when[CTL_TIME_LEN];
+
+	printf("%s:\n", title);
+	for (size_t i = 0; i < n; i++) {
+		printf("  %s %" PRIu32 ": created %s", unit, v[i].version,
+		    ctl_time_iso((int64_t)v[i].created, when));
+		if (with_records)
+			printf(", %" PRIu64 " %s", v[i].records,
+			    ctl_plural(v[i].records, "record", "records"));
+		printf("%s\n", v[i].version == current ? " (current)" : "");
+	}
+}
+
+static json_t *
+versions_json(const struct vault_key_version *v, size_t n, uint32_t current,
+    int with_records)
+{
+	json_t *arr = json_array(), *e;
+
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		e = json_pack("{s:I, s:o, s:b}", "version", (json_int_t)v[i].version,
+		    "created", ctl_json_time((int64_t)v[i].created),
+		    "current", v[i].version == current);
+		if (e != NULL && with_records &&
+		    ctl_json_set_int(e, "records", (json_int_t)v[i].records) != 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		if (e == NULL || json_array_append_new(arr, e) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return json_pack("{s:I, s:o}", "current", (json_int_t)current, "versions", arr);
+}
+
+static json_t *
+status_json(const struct vault_keys_status *s)
+{
+	return json_pack("{s:o, s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i, s:o}, "
+	    "s:{s:b, s:I, s:o, s:o}}",
+	    "kek", versions_json(s->kek, s->nkek, s->kek_current, 1),
+	    "token", versions_json(s->token, s->ntoken, s->token_current, 0),
+	    "index", versions_json(s->index, s->nindex, s->index_current, 0),
+	    "rotation",
+	    "active", s->rotating,
+	    "target_epoch", (json_int_t)s->target_epoch,
+	    "examined", (json_int_t)s->examined,
+	    "rewrapped", (json_int_t)s->rewrapped,
+	    "total", (json_int_t)s->total,
+	    "percent", (int)ctl_rotation_percent(s),
+	    "started", ctl_json_time(s->started),
+	    "schedule",
+	    "enabled", s->interval_seconds != 0,
+	    "interval_seconds", (json_int_t)s->interval_seconds,
+	    "next_due", ctl_json_time(s->interval_seconds != 0 ? s->next_due : 0),
+	    "last_done", ctl_json_time(s->last_done));
+}
+
+int
+ctl_cmd_keys_status(struct ctl *c, int argc, char **argv)
+{
+	struct vault_keys_status *s = NULL;
+	char when[CTL_TIME_LEN], line[256];
+	int rc;
+
+	if ((rc = ctl_no_args(c, "keys status", argc, argv)) != CTL_EXIT_OK)
+		return rc;
+	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
+		return rc;
+	if ((rc = vault_keys_status(c->v, &s)) != 0)
+		return ctl_vault_error(c, rc, NULL);
+	if (c->json) {
+		rc = ctl_json_emit(c, status_json(s));
+		vault_keys_status_free(s);
+		return rc;
+	}
+	print_versions("key-encryption keys", "epoch", s->kek, s->nkek, s->kek_current, 1);
+	print_versions("token keys", "version", s->token, s->ntoken, s->token_current, 0);
+	print_versions("index keys", "version", s->index, s->nindex, s->index_current, 0);
+	if (s->rotating) {
+		ctl_rotation_line(s, line, sizeof(line));
+		printf("rotation: %s\n", line);
+	} else {
+		puts("rotation: no rotation running");
+	}
+	if (s->interval_seconds == 0)
+		puts("schedule: off");
+	else
+		printf("schedule: every %" PRIu32 " seconds, next due %s\n",
+		    s->interval_seconds, ctl_time_iso(s->next_due, when));
+	printf("last rotation: %s\n", ctl_time_iso(s->last_done, when));
+	vault_keys_status_free(s);
+	return CTL_EXIT_OK;
+}

@@ -1,0 +1,231 @@
+/*
+ * output.c - everything vaultctl prints: results (human lines or one JSON
+ * object), errors with their exit codes, and the connection, whose failure
+ * is an error of its own (exit 3).
+ *
+ * Output may hold personal data, so it never sits in memory we cannot
+ * wipe: jansson allocates through wipe_malloc()/wipe_free(), and stdout
+ * is buffered in a static buffer wiped at exit. Error messages never hold
+ * a value: only names, positions, paths given on the command line and the
+ * server's messages (which hold no values either, see vault.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <vault/vault.h>
+
+#include "ctl.h"
+
+/* Remembers the size so that free can wipe. */
+union wipe_header {
+	size_t size;
+	max_align_t align;
+};
+
+static char outbuf[1 << 16];
+
+static void *
+wipe_malloc(size_t n)
+{
+	union wipe_header *h;
+
+	if (n > SIZE_MAX - sizeof(*h))
+		return NULL;
+	if ((h = malloc(sizeof(*h) + n)) == NULL)
+		return NULL;
+	h->size = n;
+	return h + 1;
+}
+
+static void
+wipe_free(void *p)
+{
+	union wipe_header *h;
+
+	if (p == NULL)
+		return;
+	h = (union wipe_header *)p - 1;
+	explicit_bzero(p, h->size);
+	free(h);
+}
+
+void
+ctl_output_init(void)
+{
+	json_set_alloc_funcs(wipe_malloc, wipe_free);
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+}
+
+int
+ctl_output_finish(void)
+{
+	int rc = fflush(stdout);
+
+	explicit_bzero(outbuf, sizeof(outbuf));
+	return rc == 0 && !ferror(stdout) ? 0 : -1;
+}
+
+int
+ctl_json_set_str(json_t *obj, const char *key, const char *s)
+{
+	json_t *j;
+
+	if (obj == NULL || s == NULL || (j = json_string(s)) == NULL)
+		return -1;
+	return json_object_set_new(obj, key, j);
+}
+
+int
+ctl_json_set_int(json_t *obj, const char *key, json_int_t n)
+{
+	json_t *j;
+
+	if (obj == NULL || (j = json_integer(n)) == NULL)
+		return -1;
+	return json_object_set_new(obj, key, j);
+}
+
+static int
+dump(json_t *root)
+{
+	int rc = json_dumpf(root, stdout, JSON_COMPACT);
+
+	if (rc == 0)
+		rc = putchar('\n') == EOF ? -1 : 0;
+	return rc;
+}
+
+/*
+ * The one place errors are printed. code 0 leaves "code" out of the JSON
+ * object (usage errors have no vault code); extra is stolen.
+ */
+static void
+emit_error(struct ctl *c, const char *name, int code, const char *message,
+    json_t *extra)
+{
+	json_t *o = NULL;
+
+	if (c->json) {
+		o = json_object();
+		if (ctl_json_set_str(o, "error", name) != 0 ||
+		    (code != 0 && ctl_json_set_int(o, "code", code) != 0) ||
+		    ctl_json_set_str(o, "message", message) != 0 ||
+		    (extra != NULL && json_object_update(o, extra) != 0) ||
+		    dump(o) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o == NULL) {
+		/* Text mode, or JSON failed: stderr still tells. */
+		fflush(stdout);
+		if (code != 0)
+			fprintf(stderr, "vaultctl: %s: %s\n", name, message);
+		else
+			fprintf(stderr, "vaultctl: %s\n", message);
+	}
+	json_decref(o);
+	json_decref(extra);
+}
+
+int
+ctl_usage_error(struct ctl *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit_error(c, "usage", 0, msg, NULL);
+	if (!c->json)
+		fputs("Run 'vaultctl --help' for usage.\n", stderr);
+	return CTL_EXIT_USAGE;
+}
+
+int
+ctl_vault_error(struct ctl *c, int rc, json_t *extra)
+{
+	int e = errno;
+	const char *msg = c->v != NULL ? vault_last_message(c->v) : "";
+	char buf[512];
+
+	if (msg[0] == '\0' && rc == VAULT_E_IO) {
+		/* Local: the library left the reason in errno. */
+		snprintf(buf, sizeof(buf), "%s: %s", vault_strerror(rc), strerror(e));
+		msg = buf;
+	} else if (msg[0] == '\0') {
+		msg = vault_strerror(rc);
+	}
+	emit_error(c, vault_error_name(rc), rc, msg, extra);
+	return CTL_EXIT_VAULT;
+}
+
+int
+ctl_local_error(struct ctl *c, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit_error(c, vault_error_name(code), code, msg, NULL);
+	return CTL_EXIT_VAULT;
+}
+
+int
+ctl_connect(struct ctl *c)
+{
+	char msg[1024];
+	int rc = vault_connect(c->socket, &c->v);
+
+	if (rc == VAULT_E_IO) {
+		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", c->socket,
+		    strerror(errno));
+		c->v = NULL;
+		emit_error(c, vault_error_name(rc), rc, msg, NULL);
+		return CTL_EXIT_CONNECT;
+	}
+	if (rc != 0) {
+		c->v = NULL;
+		return ctl_vault_error(c, rc, NULL);
+	}
+	vault_set_timeout(c->v, c->timeout_ms);
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_json_emit(struct ctl *c, json_t *root)
+{
+	int rc;
+
+	if (root == NULL)
+		return ctl_local_error(c, VAULT_E_NOMEM, "cannot build the JSON output");
+	rc = dump(root);
+	json_decref(root);
+	if (rc != 0)
+		return ctl_local_error(c, VAULT_E_IO, "cannot write the output");
+	return CTL_EXIT_OK;
+}
+
+void
+ctl_print_field(const char *name, const char *value)
+{
+	/* Postal addresses span lines; an indent marks the continuation
+	 * (normalized addresses never start a line with a blank). */
+	fputs(name, stdout);
+	fputs(": ", stdout);
+	for (const char *p = value; *p != '\0'; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			fputs("  ", stdout);
+	}
+	putchar('\n');
+}

@@ -1,0 +1,56 @@
+/*
+ * status.c - "vaultctl status": the server's facts (no personal data), and
+ * whether the vault is sealed (its key epoch shows as 0 then).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <vault/vault.h>
+
+#include "ctl.h"
+
+/* "3d 4h 5m 6s", leaving out leading zero units. */
+static void
+print_uptime(uint64_t s)
+{
+	uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+	if (d > 0)
+		printf("%" PRIu64 "d ", d);
+	if (d > 0 || h > 0)
+		printf("%" PRIu64 "h ", h);
+	if (d > 0 || h > 0 || m > 0)
+		printf("%" PRIu64 "m ", m);
+	printf("%" PRIu64 "s\n", s % 60);
+}
+
+int
+ctl_cmd_status(struct ctl *c, int argc, char **argv)
+{
+	struct vault_status st;
+	int rc;
+
+	if ((rc = ctl_no_args(c, argv[0], argc, argv)) != CTL_EXIT_OK)
+		return rc;
+	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
+		return rc;
+	if ((rc = vault_status(c->v, &st)) != 0)
+		return ctl_vault_error(c, rc, NULL);
+	if (c->json)
+		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}",
+		    "protocol_version", (json_int_t)st.protocol_version,
+		    "records", (json_int_t)st.records,
+		    "tombstones", (json_int_t)st.tombstones,
+		    "kek_epoch", (json_int_t)st.kek_epoch,
+		    "uptime_seconds", (json_int_t)st.uptime_seconds,
+		    "sealed", st.sealed != 0));
+	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
+	printf("records: %" PRIu64 "\n", st.records);
+	printf("tombstones: %" PRIu64 "\n", st.tombstones);
+	printf("kek epoch: %" PRIu32 "\n", st.kek_epoch);
+	printf("uptime: ");
+	print_uptime(st.uptime_seconds);
+	printf("sealed: %s\n", st.sealed ? "yes" : "no");
+	return CTL_EXIT_OK;
+}

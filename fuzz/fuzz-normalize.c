@@ -1,0 +1,87 @@
+/*
+ * fuzz-normalize.c - field validation and normalization
+ * (vault/record/normalize.h).
+ *
+ * Input: one selector byte, then the value. The selector's low nibble
+ * modulo FIELD_MAX + 1 is the field id (0: no such field), bits 4-5 pick
+ * the default calling code ("1", "44", "33", none).
+ *
+ * Invariants:
+ *   - normalize_field() returns 0 or one of its documented errors, and
+ *     VAULT_E_UNKNOWN_FIELD exactly for an unknown id;
+ *   - a normalized value is at most the field's max_value bytes, holds no
+ *     NUL byte, no leading or trailing white space, and is valid UTF-8
+ *     without control characters (newlines only in postal addresses);
+ *   - normalization is idempotent: a normalized value normalizes to itself;
+ *   - the input is never read beyond its length (exact-size copy, ASan).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vault/vault.h>
+
+#include "vault/record/normalize.h"
+
+#include "fuzz.h"
+
+#define NOW_2025_06_15 ((time_t)1749988800) /* fixed: card expiry depends on it */
+
+static const char *const calling_codes[] = { "1", "44", "33", NULL };
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	return 0;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char out[FIELD_VALUE_MAX], again[FIELD_VALUE_MAX];
+	size_t n = 0, m = 0;
+
+	if (size < 1)
+		return 0;
+	unsigned id = (data[0] & 0x0f) % (FIELD_MAX + 1);
+	struct normalize_ctx ctx = { NOW_2025_06_15, calling_codes[(data[0] >> 4) & 3] };
+	const struct field_info *fi = field_by_id(id);
+	char *in = (char *)fuzz_dup(data + 1, size - 1);
+
+	int rc = normalize_field((enum field_id)id, in, size - 1, out, sizeof(out), &n, &ctx);
+	free(in);
+	if (fi == NULL) {
+		fuzz_assert(rc == VAULT_E_UNKNOWN_FIELD, "field id %u: returned %d", id, rc);
+		return 0;
+	}
+	fuzz_assert(rc == 0 || rc == VAULT_E_INVALID_VALUE || rc == VAULT_E_TOO_LARGE ||
+	    rc == VAULT_E_EMPTY, "%s: returned %d", fi->name, rc);
+	if (rc != 0) {
+		fuzz_assert(n == 0, "%s: failed with an output length", fi->name);
+		return 0;
+	}
+
+	fuzz_assert(n > 0 && n <= fi->max_value, "%s: %zu bytes normalized (max %zu)",
+	    fi->name, n, fi->max_value);
+	fuzz_assert(memchr(out, '\0', n) == NULL, "%s: NUL in the normalized value", fi->name);
+	fuzz_assert(!is_space(out[0]) && !is_space(out[n - 1]),
+	    "%s: white space around the normalized value", fi->name);
+	fuzz_assert(utf8_text_valid(out, n, id == FIELD_POSTAL_ADDRESS),
+	    "%s: normalized value is not clean UTF-8 text", fi->name);
+
+	/* Idempotence, on an exact-size copy of the output. */
+	char *copy = (char *)fuzz_dup((const uint8_t *)out, n);
+	rc = normalize_field((enum field_id)id, copy, n, again, sizeof(again), &m, &ctx);
+	free(copy);
+	fuzz_assert(rc == 0, "%s: a normalized value (%zu bytes) is refused: %s", fi->name, n,
+	    vault_error_name(rc));
+	fuzz_assert(m == n && memcmp(again, out, n) == 0,
+	    "%s: normalizing twice changes the value (%zu -> %zu bytes)", fi->name, n, m);
+	return 0;
+}

@@ -1,0 +1,580 @@
+/*
+ * keytool.c - vault-keytool, the offline key ring tool: creates a ring
+ * sealed by a root key file or a passphrase, prints its header, lists its
+ * epochs and versions, and changes its passphrase. It never prints key
+ * bytes. Run it as the service user while vaultd is stopped: the server
+ * rewrites the ring itself when it rotates or retires keys.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <vault/vault.h>
+
+#include "keyring.h"
+
+#define PROG "vault-keytool"
+#define PASS_MAX 1024 /* bytes, newline excluded */
+#define EXIT_USAGE 2
+
+struct opts {
+	const char *ring;
+	const char *key_file;
+	int passphrase;
+	uint64_t opslimit, memlimit; /* 0: keep the default */
+};
+
+/* Which options a command takes. */
+enum {
+	O_KEYFILE = 1 << 0,
+	O_PASSPHRASE = 1 << 1,
+	O_COSTS = 1 << 2,
+};
+
+struct command {
+	const char *name;
+	int (*run)(const struct opts *o);
+	unsigned takes;
+	const char *args;
+	const char *help;
+};
+
+static int cmd_init(const struct opts *o);
+static int cmd_info(const struct opts *o);
+static int cmd_show(const struct opts *o);
+static int cmd_change_passphrase(const struct opts *o);
+
+static const struct command commands[] = {
+	{ "init", cmd_init, O_KEYFILE | O_PASSPHRASE | O_COSTS,
+	    "RING (--key-file ROOTKEY | --passphrase [--opslimit N] [--memlimit BYTES])",
+	    "create a new ring; with --key-file, also a new random root key file" },
+	{ "info", cmd_info, 0, "RING",
+	    "print the format version, root key kind and KDF parameters (no key needed)" },
+	{ "show", cmd_show, O_KEYFILE | O_PASSPHRASE, "RING (--key-file ROOTKEY | --passphrase)",
+	    "list the epochs and versions, when each was made and which is current" },
+	{ "change-passphrase", cmd_change_passphrase, O_COSTS,
+	    "RING [--opslimit N] [--memlimit BYTES]",
+	    "re-seal a passphrase ring under a new passphrase and a new salt" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: %s COMMAND RING [OPTIONS]\n\n", PROG);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
+		    commands[i].help);
+	fprintf(f, "\n"
+	    "Passphrases are read from the terminal without echo (twice when new), or\n"
+	    "one line each from standard input when it is not a terminal. --opslimit and\n"
+	    "--memlimit set the Argon2id cost (memlimit in bytes, or with a K, M or G\n"
+	    "suffix); init defaults to %llu passes over %llu MiB, change-passphrase keeps\n"
+	    "the ring's. Exit status: 0 done, 1 error, 2 usage.\n",
+	    (unsigned long long)crypto_pwhash_OPSLIMIT_MODERATE,
+	    (unsigned long long)crypto_pwhash_MEMLIMIT_MODERATE >> 20);
+}
+
+static int
+fail(const char *what, const char *why)
+{
+	fprintf(stderr, "%s: %s: %s\n", PROG, what, why ? why : "failed");
+	return 1;
+}
+
+/* ---- passphrases -------------------------------------------------------- */
+
+static struct termios saved_tty;
+static volatile sig_atomic_t echo_off;
+
+/* Put echo back before dying of a signal, or the user's shell stays blind. */
+static void
+restore_and_die(int sig)
+{
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/*
+ * Read one passphrase into buf (PASS_MAX + 1 bytes of secure memory) with
+ * read(2) byte by byte, so no stdio buffer keeps a copy. From a terminal
+ * the prompt goes to stderr and echo is off; otherwise one line is read.
+ */
+static int
+read_pass(const char *prompt, char *buf, size_t *len)
+{
+	int tty = isatty(STDIN_FILENO);
+	struct sigaction sa, old[sizeof(fatal_signals) / sizeof(fatal_signals[0])], old_tstp;
+	int rc = 0, eof = 0;
+	size_t n = 0;
+
+	if (tty) {
+		if (tcgetattr(STDIN_FILENO, &saved_tty) != 0)
+			return fail("terminal", "cannot read the terminal settings");
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = restore_and_die;
+		sigemptyset(&sa.sa_mask);
+		for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+			sigaction(fatal_signals[i], &sa, &old[i]);
+		/* Suspending with echo off would leave the shell blind too. */
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGTSTP, &sa, &old_tstp);
+		struct termios t = saved_tty;
+		t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		t.c_lflag |= ICANON;
+		echo_off = 1;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+		/* Prompt only now: the flush above drops what was typed before it. */
+		fputs(prompt, stderr);
+		fflush(stderr);
+	}
+	for (;;) {
+		char c;
+		ssize_t r = read(STDIN_FILENO, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = fail("passphrase", "cannot read standard input");
+			break;
+		}
+		if (r == 0)
+			eof = 1;
+		if (r == 0 || c == '\n')
+			break;
+		if (n == PASS_MAX) {
+			rc = fail("passphrase", "longer than 1024 bytes");
+			/* Swallow the rest of the line so it does not reach a later prompt. */
+			while ((r = read(STDIN_FILENO, &c, 1)) > 0 && c != '\n')
+				;
+			break;
+		}
+		buf[n++] = c;
+	}
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+		echo_off = 0;
+		for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+			sigaction(fatal_signals[i], &old[i], NULL);
+		sigaction(SIGTSTP, &old_tstp, NULL);
+		fputc('\n', stderr);
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--; /* a line piped from a CRLF file */
+	buf[n] = '\0';
+	if (rc == 0 && n == 0)
+		rc = fail("passphrase", eof ? "none given (end of input)" : "empty passphrase refused");
+	if (rc != 0) {
+		sodium_memzero(buf, PASS_MAX + 1);
+		n = 0;
+	}
+	*len = n;
+	return rc;
+}
+
+/* A new passphrase: twice from a terminal, and both must match. */
+static int
+read_new_pass(const char *prompt, char *buf, size_t *len)
+{
+	int rc = read_pass(prompt, buf, len);
+	if (rc != 0 || !isatty(STDIN_FILENO))
+		return rc;
+	char *again = sodium_malloc(PASS_MAX + 1);
+	size_t alen = 0;
+	if (again == NULL)
+		return fail("passphrase", "out of secure memory");
+	if ((rc = read_pass("Repeat the passphrase: ", again, &alen)) == 0 &&
+	    (alen != *len || sodium_memcmp(again, buf, alen) != 0))
+		rc = fail("passphrase", "the two passphrases differ");
+	sodium_free(again);
+	if (rc != 0) {
+		sodium_memzero(buf, PASS_MAX + 1);
+		*len = 0;
+	}
+	return rc;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static const char *
+kind_name(enum keyring_root_kind k)
+{
+	return k == KEYRING_ROOT_PASSPHRASE ? "passphrase (Argon2id v1.3)" :
+	    k == KEYRING_ROOT_KEYFILE ? "key file" : "unknown";
+}
+
+static void
+print_params(const struct keyring_root_params *p)
+{
+	printf("format version: %d\n", KEYRING_FORMAT_VERSION);
+	printf("root key:       %s\n", kind_name(p->kind));
+	if (p->kind != KEYRING_ROOT_PASSPHRASE)
+		return;
+	char hex[2 * KEYRING_SALT_BYTES + 1];
+	sodium_bin2hex(hex, sizeof(hex), p->salt, sizeof(p->salt));
+	printf("salt:           %s\n", hex);
+	printf("opslimit:       %llu\n", (unsigned long long)p->opslimit);
+	printf("memlimit:       %llu bytes (%llu KiB)\n", (unsigned long long)p->memlimit,
+	    (unsigned long long)p->memlimit >> 10);
+}
+
+static void
+print_keys(const struct keyring *kr)
+{
+	static const struct {
+		enum keyring_kind kind;
+		const char *title, *unit;
+	} kinds[] = {
+		{ KEYRING_KEK, "key-encryption keys (by epoch)", "epoch" },
+		{ KEYRING_TOKEN, "token keys (by version)", "version" },
+		{ KEYRING_INDEX, "index keys (by version)", "version" },
+	};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		printf("%s:\n", kinds[k].title);
+		uint32_t cur = keyring_current(kr, kinds[k].kind);
+		for (size_t i = 0; i < keyring_count(kr, kinds[k].kind); i++) {
+			uint32_t v = keyring_version_at(kr, kinds[k].kind, i);
+			time_t t = (time_t)keyring_key_created(kr, kinds[k].kind, v);
+			char when[32] = "unknown";
+			struct tm tm;
+			if (t != 0 && gmtime_r(&t, &tm) != NULL)
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			char label[32];
+			snprintf(label, sizeof(label), "%s %u", kinds[k].unit, v);
+			printf("  %-16s created %s%s\n", label, when, v == cur ? "  (current)" : "");
+		}
+	}
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int
+cmd_init(const struct opts *o)
+{
+	struct keyring_root_params p;
+	struct keyring *kr = NULL;
+	const char *why = NULL;
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	char *pass = sodium_malloc(PASS_MAX + 1);
+	size_t plen = 0;
+	struct stat st;
+	int rc = 1;
+
+	if (root == NULL || pass == NULL) {
+		rc = fail("init", "out of secure memory");
+		goto out;
+	}
+	/* Refuse before asking for anything; keyring_create2() refuses again. */
+	if (lstat(o->ring, &st) == 0) {
+		rc = fail(o->ring, "file already exists");
+		goto out;
+	}
+	if (o->key_file != NULL) {
+		if (keyring_root_key_create(o->key_file, root, &why) != 0) {
+			rc = fail(o->key_file, why);
+			goto out;
+		}
+		if (keyring_create(o->ring, root, &kr, &why) != 0) {
+			unlink(o->key_file); /* ours: created O_EXCL just above */
+			rc = fail(o->ring, why);
+			goto out;
+		}
+		printf("created key ring %s sealed with the new root key file %s\n",
+		    o->ring, o->key_file);
+	} else {
+		keyring_params_new_passphrase(&p);
+		if (o->opslimit)
+			p.opslimit = o->opslimit;
+		if (o->memlimit)
+			p.memlimit = o->memlimit;
+		if (read_new_pass("New passphrase: ", pass, &plen) != 0)
+			goto out;
+		if (keyring_root_from_passphrase(pass, plen, &p, root) != 0) {
+			rc = fail("passphrase", "the KDF could not get its memory");
+			goto out;
+		}
+		if (keyring_create2(o->ring, root, &p, &kr, &why) != 0) {
+			rc = fail(o->ring, why);
+			goto out;
+		}
+		printf("created key ring %s sealed with a passphrase\n", o->ring);
+	}
+	rc = 0;
+out:
+	keyring_free(kr);
+	sodium_free(pass);
+	sodium_free(root);
+	return rc;
+}
+
+static int
+cmd_info(const struct opts *o)
+{
+	struct keyring_root_params p;
+	const char *why = NULL;
+
+	if (keyring_file_params(o->ring, &p, &why) != 0)
+		return fail(o->ring, why);
+	printf("key ring:       %s\n", o->ring);
+	print_params(&p);
+	return 0;
+}
+
+/*
+ * Open the ring with what the options name, after checking that it is the
+ * kind of root the file asks for (the AEAD alone could only say "wrong key").
+ * root receives the root key.
+ */
+static int
+open_ring(const struct opts *o, int use_pass, const char *prompt, uint8_t *root,
+    struct keyring **kr)
+{
+	struct keyring_root_params p;
+	const char *why = NULL;
+	int rc = 1;
+
+	if (keyring_file_params(o->ring, &p, &why) != 0)
+		return fail(o->ring, why);
+	if (use_pass && p.kind != KEYRING_ROOT_PASSPHRASE)
+		return fail(o->ring, "sealed with a root key file, not a passphrase");
+	if (!use_pass && p.kind != KEYRING_ROOT_KEYFILE)
+		return fail(o->ring, "sealed with a passphrase, not a root key file");
+	if (!use_pass) {
+		if (keyring_root_key_read(o->key_file, root, &why) != 0)
+			return fail(o->key_file, why);
+		if (keyring_load(o->ring, root, kr, &why) != 0)
+			return fail(o->ring, why);
+		return 0;
+	}
+	char *pass = sodium_malloc(PASS_MAX + 1);
+	size_t plen = 0;
+	if (pass == NULL)
+		return fail("passphrase", "out of secure memory");
+	if (read_pass(prompt, pass, &plen) == 0) {
+		if (keyring_load_passphrase(o->ring, pass, plen, root, kr, &why) != 0)
+			fail(o->ring, why);
+		else
+			rc = 0;
+	}
+	sodium_free(pass);
+	return rc;
+}
+
+static int
+cmd_show(const struct opts *o)
+{
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	struct keyring *kr = NULL;
+	int rc = 1;
+
+	if (root == NULL)
+		return fail("show", "out of secure memory");
+	if (open_ring(o, o->passphrase, "Passphrase: ", root, &kr) == 0) {
+		printf("key ring:       %s\n", o->ring);
+		print_params(keyring_params(kr));
+		print_keys(kr);
+		rc = 0;
+	}
+	keyring_free(kr);
+	sodium_free(root);
+	return rc;
+}
+
+static int
+cmd_change_passphrase(const struct opts *o)
+{
+	struct keyring_root_params p;
+	struct keyring *kr = NULL, *next = NULL, *check = NULL;
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	uint8_t *new_root = sodium_malloc(KEYRING_KEY_BYTES);
+	char *pass = sodium_malloc(PASS_MAX + 1);
+	const char *why = NULL;
+	size_t plen = 0;
+	int rc = 1;
+
+	if (root == NULL || new_root == NULL || pass == NULL) {
+		rc = fail("change-passphrase", "out of secure memory");
+		goto out;
+	}
+	if (open_ring(o, 1, "Current passphrase: ", root, &kr) != 0)
+		goto out;
+	if (read_new_pass("New passphrase: ", pass, &plen) != 0)
+		goto out;
+	/* A new salt always; the costs stay unless the options change them. */
+	keyring_params_new_passphrase(&p);
+	p.opslimit = o->opslimit ? o->opslimit : keyring_params(kr)->opslimit;
+	p.memlimit = o->memlimit ? o->memlimit : keyring_params(kr)->memlimit;
+	if (keyring_with_root_params(kr, &p, &next, &why) != 0) {
+		rc = fail(o->ring, why);
+		goto out;
+	}
+	if (keyring_root_from_passphrase(pass, plen, &p, new_root) != 0) {
+		rc = fail("passphrase", "the KDF could not get its memory");
+		goto out;
+	}
+	if (keyring_save(next, o->ring, new_root, &why) != 0) {
+		rc = fail(o->ring, why);
+		goto out;
+	}
+	/* Prove the file on disk opens with the new passphrase before saying so. */
+	if (keyring_load(o->ring, new_root, &check, &why) != 0) {
+		rc = fail(o->ring, why);
+		goto out;
+	}
+	printf("key ring %s re-sealed under the new passphrase\n", o->ring);
+	rc = 0;
+out:
+	keyring_free(check);
+	keyring_free(next);
+	keyring_free(kr);
+	sodium_free(pass);
+	sodium_free(new_root);
+	sodium_free(root);
+	return rc;
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/* A count, or bytes with an optional K, M or G (binary) suffix. */
+static int
+parse_u64(const char *s, int suffixes, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	unsigned shift = 0;
+	if (suffixes && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'K': case 'k': shift = 10; end++; break;
+		case 'M': case 'm': shift = 20; end++; break;
+		case 'G': case 'g': shift = 30; end++; break;
+		}
+	}
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int
+parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "passphrase", no_argument, NULL, 'p' },
+		{ "opslimit", required_argument, NULL, 'o' },
+		{ "memlimit", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, li = -1;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, &li)) != -1) {
+		if ((ch == 'k' && !(c->takes & O_KEYFILE)) ||
+		    (ch == 'p' && !(c->takes & O_PASSPHRASE)) ||
+		    ((ch == 'o' || ch == 'm') && !(c->takes & O_COSTS)))
+			goto bad;
+		switch (ch) {
+		case 'k':
+			o->key_file = optarg;
+			break;
+		case 'p':
+			o->passphrase = 1;
+			break;
+		case 'o':
+			if (parse_u64(optarg, 0, &o->opslimit) != 0 ||
+			    o->opslimit < KEYRING_OPSLIMIT_MIN || o->opslimit > KEYRING_OPSLIMIT_MAX) {
+				fprintf(stderr, "%s: --opslimit must be %llu..%llu\n", PROG,
+				    KEYRING_OPSLIMIT_MIN, KEYRING_OPSLIMIT_MAX);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm':
+			if (parse_u64(optarg, 1, &o->memlimit) != 0 ||
+			    o->memlimit < KEYRING_MEMLIMIT_MIN || o->memlimit > KEYRING_MEMLIMIT_MAX) {
+				fprintf(stderr, "%s: --memlimit must be %lluK..%lluG\n", PROG,
+				    KEYRING_MEMLIMIT_MIN >> 10, KEYRING_MEMLIMIT_MAX >> 30);
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			goto bad;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "%s: %s takes one RING\n", PROG, c->name);
+		goto usage;
+	}
+	o->ring = argv[optind];
+	/* Commands that open or create a ring need exactly one kind of root. */
+	if ((c->takes & O_KEYFILE) && (o->key_file != NULL) == o->passphrase) {
+		fprintf(stderr, "%s: %s needs --key-file ROOTKEY or --passphrase\n", PROG, c->name);
+		goto usage;
+	}
+	if ((o->opslimit || o->memlimit) && o->key_file != NULL) {
+		fprintf(stderr, "%s: --opslimit and --memlimit apply to a passphrase\n", PROG);
+		goto usage;
+	}
+	return 0;
+bad:
+	/* A known option's argument may follow it: name the option itself. */
+	if (ch != '?' && li >= 0)
+		fprintf(stderr, "%s: %s does not take --%s\n", PROG, c->name, longopts[li].name);
+	else
+		fprintf(stderr, "%s: %s: unknown option %s\n", PROG, c->name, argv[optind - 1]);
+usage:
+	fprintf(stderr, "usage: %s %s %s\n", PROG, c->name, c->args);
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	/* Passphrases pass through ordinary memory briefly: no core files. */
+	struct rlimit nocore = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &nocore);
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	const struct command *c = NULL;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			c = &commands[i];
+	if (c == NULL) {
+		fprintf(stderr, "%s: unknown command %s\n", PROG, argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	struct opts o;
+	int rc = parse_opts(c, argc - 1, argv + 1, &o);
+	if (rc != 0)
+		return rc;
+	if (sodium_init() < 0)
+		return fail("libsodium", "cannot initialise");
+	return c->run(&o);
+}

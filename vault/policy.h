@@ -1,0 +1,76 @@
+/*
+ * policy.h - who may see what, and why.
+ *
+ * The policy file (INI, parsed with inih; policy.example documents it)
+ * names clients by the peer credentials of their socket (SO_PEERCRED uid
+ * and gid) and grants, per client and purpose, per field, one access:
+ *
+ *   plain   the value
+ *   masked  a masked form (mask.h): enough to recognise, not to use
+ *   token   an opaque token instead of the value (never the value)
+ *   none    nothing (the default: what is not granted is denied)
+ *
+ * A client may also hold: admin (key, audit and privacy-request
+ * operations), delete (delete records), list (list records). A caller whose
+ * uid and gid match no client is disconnected before any request is read.
+ */
+#ifndef VAULT_POLICY_H
+#define VAULT_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <vault/vault.h>
+
+#include "record/fields.h"
+
+enum access {
+	ACCESS_NONE = 0,
+	ACCESS_TOKEN = 1,
+	ACCESS_MASKED = 2,
+	ACCESS_PLAIN = 3,
+};
+
+#define POLICY_PURPOSES 5
+#define POLICY_NAME_MAX 32
+
+struct policy_client {
+	char name[POLICY_NAME_MAX];
+	uid_t uids[16];
+	size_t nuids;
+	gid_t gids[16];
+	size_t ngids;
+	int admin;
+	int may_delete;
+	int may_list;
+	/* access[purpose - 1][field id]; documents at FIELD_DOCUMENT_SLOT */
+	uint8_t access[POLICY_PURPOSES][FIELD_MAX + 2];
+	/* "<client>/<purpose>" per purpose: what a denial names */
+	char rule[POLICY_PURPOSES][POLICY_NAME_MAX + 16];
+};
+
+#define FIELD_DOCUMENT_SLOT (FIELD_MAX + 1)
+
+struct policy {
+	struct policy_client *clients;
+	size_t nclients;
+	int open;   /* development: every caller is client "dev", admin, plain */
+};
+
+/*
+ * Load path. On error returns VAULT_E_CONFIG with "file:line: reason" in
+ * err. An empty path with dev set gives the open development policy.
+ */
+int policy_load(struct policy *p, const char *path, int dev, char *err, size_t errlen);
+void policy_free(struct policy *p);
+
+/* The client for a peer (uid match first, then gid), or NULL. */
+const struct policy_client *policy_client(const struct policy *p, uid_t uid, gid_t gid);
+/* Access of client c to field for purpose. */
+enum access policy_access(const struct policy_client *c, enum vault_purpose purpose,
+    unsigned field);
+/* The name of the rule that decided c's access for purpose. */
+const char *policy_rule(const struct policy_client *c, enum vault_purpose purpose);
+
+#endif
