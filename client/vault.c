@@ -582,3 +582,68 @@ vault_status(struct vault *v, struct vault_status *out)
 	out->sealed = sealed && sealed->type == MSGPACK_OBJECT_BOOLEAN && sealed->via.boolean;
 	return 0;
 }
+
+int
+vault_set_marketing_opt_out(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, const char *channel, int opt_out)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res;
+	msgpack_packer pk = call_begin(v, "update", purpose, 2, &start, &id);
+	mp_cstr(&pk, "record");
+	mp_cstr(&pk, record_token);
+	mp_cstr(&pk, "marketing_opt_out");
+	msgpack_pack_map(&pk, 1);
+	mp_cstr(&pk, channel);
+	if (opt_out)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	return call_roundtrip(v, start, id, &res);
+}
+
+int
+vault_list(struct vault *v, enum vault_purpose purpose, const char *channel,
+    const char *after, unsigned limit, char ***tokens, size_t *n, char **next)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res, *arr, *nx;
+	msgpack_packer pk = call_begin(v, "list", purpose,
+	    1 + (channel != NULL) + (after != NULL), &start, &id);
+	mp_cstr(&pk, "limit");
+	msgpack_pack_uint32(&pk, limit);
+	if (channel) {
+		mp_cstr(&pk, "channel");
+		mp_cstr(&pk, channel);
+	}
+	if (after) {
+		mp_cstr(&pk, "after");
+		mp_cstr(&pk, after);
+	}
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc != 0)
+		return rc;
+	arr = msg_get(res, "records");
+	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+		return VAULT_E_PROTO_FRAME;
+	char **t = calloc(arr->via.array.size + 1, sizeof(*t));
+	if (t == NULL)
+		return VAULT_E_NOMEM;
+	for (uint32_t i = 0; i < arr->via.array.size; i++) {
+		if ((t[i] = obj_strdup(&arr->via.array.ptr[i])) == NULL) {
+			for (uint32_t j = 0; j < i; j++)
+				vault_free(t[j]);
+			free(t);
+			return VAULT_E_PROTO_FRAME;
+		}
+	}
+	*tokens = t;
+	*n = arr->via.array.size;
+	if (next) {
+		nx = msg_get(res, "next");
+		*next = nx && nx->type == MSGPACK_OBJECT_STR ? obj_strdup(nx) : NULL;
+	}
+	return 0;
+}

@@ -198,6 +198,24 @@ int vault_update(struct vault *v, enum vault_purpose purpose,
     const char *const *clear, size_t nclear,
     const uint32_t *remove_slots, size_t nremove);
 
+/*
+ * Record a person's marketing choice for one channel: "email", "phone" or
+ * "mail"; opt_out 1 stops marketing use of that channel, 0 allows it.
+ */
+int vault_set_marketing_opt_out(struct vault *v, enum vault_purpose purpose,
+    const char *record_token, const char *channel, int opt_out);
+
+/*
+ * List record tokens, at most limit (1..1000) from after on (NULL: from
+ * the start). For purpose marketing, channel ("email", "phone", "mail")
+ * is required and records opted out of it are skipped. *tokens is an
+ * array of *n strings (free each with vault_free, then the array with
+ * free()); *next, if not NULL, receives the token to pass as after for the
+ * next page, or NULL at the end.
+ */
+int vault_list(struct vault *v, enum vault_purpose purpose, const char *channel,
+    const char *after, unsigned limit, char ***tokens, size_t *n, char **next);
+
 /* Delete a record for good (crypto-shredding); see SECURITY.md. */
 int vault_delete(struct vault *v, enum vault_purpose purpose,
     const char *record_token, enum vault_delete_reason reason);
