@@ -28,7 +28,8 @@
 #include "server.h"
 #include "worker.h"
 
-/* The socket's directory: created 0700 if missing, refused if others may enter. */
+/* The socket's directory: created 0700 if missing, refused if others (not
+ * in its group) may enter. */
 static int
 check_socket_dir(const char *path)
 {
@@ -46,9 +47,10 @@ check_socket_dir(const char *path)
 		log_error("socket directory %s is not a directory", dir);
 		return VAULT_E_CONFIG;
 	}
-	if (st.st_mode & 077) {
-		log_error("socket directory %s is accessible to group or others "
-		    "(mode %03o); chmod 700 it", dir, st.st_mode & 0777);
+	/* Group access lets the services in (policy.example); others never. */
+	if (st.st_mode & 007) {
+		log_error("socket directory %s is accessible to others (mode %03o); "
+		    "chmod o-rwx it", dir, st.st_mode & 0777);
 		return VAULT_E_CONFIG;
 	}
 	if (st.st_uid != geteuid()) {
@@ -90,7 +92,7 @@ listen_socket(const char *path)
 			close(probe);
 		unlink(path);
 	}
-	mode_t old = umask(077);
+	mode_t old = umask(007);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (rc != 0 || listen(fd, 1024) != 0) {
