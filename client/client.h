@@ -33,6 +33,8 @@ struct vault_record {
 	size_t ndocs, capdocs;
 	uint32_t *slots;       /* document slots the stored record holds */
 	size_t nslots;
+	int opt_out_known;     /* the read result carried marketing_opt_out */
+	int opt_out[3];        /* email, phone, mail */
 };
 
 struct vault {

@@ -213,3 +213,15 @@ vault_record_document_slots(const struct vault_record *r, const uint32_t **slots
 	*slots = r ? r->slots : NULL;
 	return r ? r->nslots : 0;
 }
+
+int
+vault_record_opted_out(const struct vault_record *r, const char *channel)
+{
+	static const char *const names[3] = { "email", "phone", "mail" };
+	if (r == NULL || !r->opt_out_known || channel == NULL)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(channel, names[i]) == 0)
+			return r->opt_out[i];
+	return -1;
+}

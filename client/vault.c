@@ -311,6 +311,15 @@ record_from_result(const msgpack_object *res, struct vault_record **out)
 			rc = record_set_n(r, kv->key.via.str.ptr, kv->key.via.str.size,
 			    kv->val.via.str.ptr, kv->val.via.str.size);
 	}
+	const msgpack_object *oo = msg_get(res, "marketing_opt_out");
+	if (rc == 0 && oo != NULL && oo->type == MSGPACK_OBJECT_MAP) {
+		static const char *const names[3] = { "email", "phone", "mail" };
+		r->opt_out_known = 1;
+		for (int i = 0; i < 3; i++) {
+			const msgpack_object *b = msg_get(oo, names[i]);
+			r->opt_out[i] = b && b->type == MSGPACK_OBJECT_BOOLEAN && b->via.boolean;
+		}
+	}
 	sl = msg_get(res, "document_slots");
 	if (rc == 0 && sl != NULL && sl->type == MSGPACK_OBJECT_ARRAY && sl->via.array.size > 0) {
 		r->slots = calloc(sl->via.array.size, sizeof(*r->slots));

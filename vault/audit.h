@@ -50,4 +50,103 @@ void audit_close(struct audit *a);
 __attribute__((warn_unused_result))
 int audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *ev);
 
+/*
+ * File format (one JSON object per line, keys sorted, no spaces: the bytes
+ * are canonical):
+ *
+ *   {"client":"crm","fields":["email"],"kv":1,"mac":"<64 hex>","op":"read",
+ *    "outcome":"ok","prev":"<64 hex>","purpose":"transactional",
+ *    "records":["v1:<32 hex>"],"seq":7,"time":1700000000,"uid":1000}
+ *
+ * seq counts from 1 across rotated files. records holds pseudonyms: "v<kv>:"
+ * and a keyed BLAKE2b-128 of the record id. mac is a keyed BLAKE2b-256 over
+ * the previous entry's mac (32 zero bytes before the first entry) followed
+ * by the line without its mac key. Both keys are derived from index key kv
+ * (crypto_kdf, context "vaudit01", subkeys 1 and 2): retiring an index key
+ * leaves the entries made under it unverifiable and unsearchable.
+ *
+ * Files: path is the current file; rotation renames it to path.N (N one more
+ * than any in use) once it would grow beyond max_file_bytes (0: never).
+ * path.head holds the last entry made durable, rewritten atomically by the
+ * sync thread: it is what reveals a truncated tail, so tail truncation that
+ * stays within one sync interval (and removal of path.head itself) goes
+ * unnoticed. audit_open() refuses a trail that ends before its head file.
+ * A path that is not a regular file (a device) is written to without
+ * recovery, rotation, syncing or head file.
+ */
+
+/*
+ * Make everything written so far durable now and rewrite path.head (the
+ * sync thread does this every sync_interval_ms). Returns 0 or VAULT_E_AUDIT.
+ */
+int audit_sync(struct audit *a);
+
+#define AUDIT_MAC_BYTES 32
+#define AUDIT_PSEUDONYM_MAX 48 /* "v4294967295:" + 32 hex, with NUL */
+
+/* The pseudonym of record_id under index key version (NUL-terminated in out). */
+int audit_pseudonym(const struct key_set *ks, uint32_t version,
+    uint64_t record_id, char out[AUDIT_PSEUDONYM_MAX]);
+
+struct audit_verify_result {
+	int ok;                 /* 1: every entry is there, in order, unaltered */
+	unsigned files;         /* files read */
+	uint64_t entries;       /* entries that verified */
+	uint64_t first_bad_seq; /* the first seq found wrong or missing; 0: none */
+	char reason[192];       /* when not ok: what is wrong (never entry contents) */
+};
+
+/*
+ * Verify the trail at path (path.1, path.2, ... then path, then path.head)
+ * with the index keys of ks. Returns 0 with the verdict in *r, or
+ * VAULT_E_IO / VAULT_E_NOMEM if the files could not be read at all.
+ * Entries appended while it runs may be reported as missing: use
+ * audit_verify() on a trail that is being written.
+ */
+int audit_verify_files(const char *path, const struct key_set *ks,
+    struct audit_verify_result *r);
+/*
+ * The same for the open trail a, while it is written: checks the entries
+ * up to the head as of the call, and that none of them is missing.
+ */
+int audit_verify(struct audit *a, const struct key_set *ks,
+    struct audit_verify_result *r);
+
+/* What audit_query() selects; zero fields match everything. */
+struct audit_filter {
+	const uint64_t *record; /* entries that touched this record id */
+	const char *client;     /* client name */
+	const char *purpose;    /* purpose name */
+	int64_t from, to;       /* time within [from, to]; 0: unbounded */
+	size_t limit;           /* at most this many (0: no limit), oldest first */
+};
+
+/* One entry as read back; every pointer lives only during the callback. */
+struct audit_entry {
+	uint64_t seq;
+	int64_t time;
+	const char *client;      /* NULL: none */
+	uint64_t uid;
+	const char *purpose;     /* NULL: none */
+	const char *op;
+	const char *const *records; /* pseudonyms */
+	size_t nrecords;
+	const char *const *fields;
+	size_t nfields;
+	const char *outcome;     /* "ok" or an error name */
+	uint32_t kv;
+};
+
+/* Return 0 to go on, anything else to stop audit_query() with that value. */
+typedef int (*audit_entry_fn)(void *arg, const struct audit_entry *e);
+
+/*
+ * Call fn for each entry of the trail at path that f selects, in seq
+ * order. A record is matched by its pseudonym under every index key version
+ * ks holds. Lines that cannot be read are skipped (audit_verify() reports
+ * them). Returns 0, fn's value, VAULT_E_IO or VAULT_E_NOMEM.
+ */
+int audit_query(const char *path, const struct key_set *ks,
+    const struct audit_filter *f, audit_entry_fn fn, void *arg);
+
 #endif

@@ -157,8 +157,9 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		reply_error_code(out, req.id, store_error(rc), NULL, NULL);
 		return;
 	}
-	ctx->keys = key_set_acquire(srv, &ctx->hazard);
-	if (ctx->keys == NULL && !op->sealed_ok) {
+	/* A long operation that needs no keys must not hold back a rotation. */
+	ctx->keys = op->no_keys ? NULL : key_set_acquire(srv, &ctx->hazard);
+	if (ctx->keys == NULL && !op->sealed_ok && !op->no_keys) {
 		reply_error_code(out, req.id, VAULT_E_SEALED, NULL,
 		    "the vault is sealed: an administrator must unseal it");
 	} else if (op->kind == OP_READ) {

@@ -123,7 +123,21 @@ rotation_resume(struct server *srv)
 	} else if (target != 0 && ks != NULL) {
 		atomic_store(&rot->target, (unsigned)target);
 		atomic_store(&rot->cursor, cursor);
-		atomic_store(&rot->examined, 0);
+		/* Progress goes on from where it stopped: count what lies behind. */
+		uint64_t behind = 0;
+		if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+			MDB_cursor *cur;
+			MDB_val k, v;
+			if (mdb_cursor_open(txn, srv->store.records, &cur) == 0) {
+				for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+				    g == 0 && store_get_id(k.mv_data) < cursor;
+				    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+					behind++;
+				mdb_cursor_close(cur);
+			}
+			mdb_txn_abort(txn);
+		}
+		atomic_store(&rot->examined, behind);
 		atomic_store(&rot->rewrapped, 0);
 		atomic_store(&rot->total, st.ms_entries);
 		atomic_store(&rot->started, (long long)time(NULL));

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "audit.h"
 #include "config.h"
 #include "journal.h"
 #include "policy.h"
@@ -64,6 +65,8 @@ struct server {
 	atomic_uint env_gen;        /* bumped when the env is replaced */
 	struct journal journal;     /* deletions, for restores (journal.h) */
 	struct policy policy;       /* who may do what (policy.h) */
+	struct audit *audit;        /* the audit trail (audit.h); NULL: not open */
+	struct audit_config audit_cfg; /* filled by the server; the audit ops read it */
 	struct writer writer;
 	struct worker **workers;
 	unsigned nworkers;

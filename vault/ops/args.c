@@ -1,6 +1,8 @@
 /*
  * args.c - shared argument parsing (see args.h).
  */
+#include <stdlib.h>
+
 #include "common/msg.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
@@ -60,5 +62,22 @@ arg_check_writes(const struct request *req, const struct record_input *in,
 			return rc;
 	if ((in->ndocs || in->nremove) && (rc = may_touch(req, FIELD_DOCUMENT_SLOT, err)) != 0)
 		return rc;
+	return 0;
+}
+
+int
+trace_record(struct op_trace *t, uint64_t id)
+{
+	if (t->nrecords > 0 && t->records[t->nrecords - 1] == id)
+		return 0;
+	if (t->nrecords == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		uint64_t *p = realloc(t->records, cap * sizeof(*p));
+		if (p == NULL)
+			return VAULT_E_NOMEM;
+		t->records = p;
+		t->cap = cap;
+	}
+	t->records[t->nrecords++] = id;
 	return 0;
 }

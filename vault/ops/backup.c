@@ -80,6 +80,7 @@ const struct op op_backup = {
 	.name = "backup",
 	.kind = OP_READ,
 	.admin = 1,
+	.no_keys = 1,
 	.args = args,
 	.read = backup,
 };

@@ -75,6 +75,13 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	uint64_t id = (*ctx->next_id)++;
 	int rc;
 
+	if (trace_record(&ctx->trace, id) != 0)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	for (unsigned i = 0; i < in->nvalues; i++)
+		trace_field(&ctx->trace, in->values[i].id);
+	if (in->ndocs)
+		trace_field(&ctx->trace, FIELD_MAX + 1);
+
 	r.flags = in->consent_value;
 	r.dek_version = 1;
 	r.kek_epoch = keyring_current(ctx->keys->ring, KEYRING_KEK);

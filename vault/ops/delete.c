@@ -96,6 +96,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
     struct op_error *err)
 {
 	struct delete_state *st = state;
+	if (trace_record(&ctx->trace, st->id) != 0)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	int rc = op_delete_record(ctx, st->id, st->reason, err);
 	if (rc != 0)
 		return rc;

@@ -99,6 +99,9 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		*why = "a record token is not a field token";
 		return VAULT_E_TOKEN_KIND;
 	}
+	if (trace_record(&ctx->trace, id) != 0)
+		return VAULT_E_NOMEM;
+	trace_field(&ctx->trace, field);
 	if (c->id != id) {
 		c->id = 0;
 		if ((rc = record_load(ctx->srv, ctx->txn, id, &c->r, NULL)) != 0)

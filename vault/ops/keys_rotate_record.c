@@ -65,6 +65,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	uint8_t card_ct[CARD_CT_BYTES];
 	int rc;
 
+	if (trace_record(&ctx->trace, id) != 0)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	if ((rc = record_load(srv, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((rc = record_unwrap(ctx->keys, id, &r, old)) != 0)

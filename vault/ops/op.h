@@ -71,6 +71,25 @@ struct request {
 	gid_t gid;
 };
 
+/*
+ * What a request touched, for its audit entry: record ids and field bits
+ * (bit i: field id i; bit FIELD_MAX + 1: documents). Reset per request.
+ */
+struct op_trace {
+	uint64_t *records;
+	size_t nrecords, cap;
+	uint32_t fields;
+};
+
+static inline void
+trace_field(struct op_trace *t, unsigned field)
+{
+	t->fields |= 1u << field;
+}
+
+/* Note a record (a repeat of the last one is not noted twice). */
+int trace_record(struct op_trace *t, uint64_t id);
+
 /* What a read handler or a write preparer may use (one per worker). */
 struct read_ctx {
 	struct server *srv;
@@ -81,6 +100,7 @@ struct read_ctx {
 	MDB_txn *txn;        /* a live read transaction */
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
 	struct buf scratch;  /* plaintext scratch, wiped after each request */
+	struct op_trace trace;
 	time_t now;
 };
 
@@ -98,6 +118,7 @@ struct write_ctx {
 	uint64_t *next_id;   /* record id allocator */
 	struct journal_entry *deleted; /* this batch's deletions, for the journal */
 	size_t ndeleted, capdeleted;
+	struct op_trace trace;  /* of the op being applied */
 	time_t now;
 };
 
@@ -115,6 +136,7 @@ struct op {
 	const char *const *args;  /* allowed arguments besides v, id, op, purpose */
 	int admin;                /* only callers in [admin] uids */
 	int sealed_ok;            /* answered while the vault is sealed */
+	int no_keys;              /* never pins the key set (long-running) */
 	int (*read)(struct read_ctx *ctx, const struct request *req,
 	    msgpack_packer *pk, struct op_error *err);
 	int (*prepare)(struct read_ctx *ctx, const struct request *req,
@@ -140,7 +162,8 @@ int op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 /* The table, sorted by name for bsearch. */
 const struct op *op_lookup(const char *name, size_t len);
 
-extern const struct op op_backup, op_create, op_delete, op_detokenize,
+extern const struct op op_audit_query, op_audit_verify,
+    op_backup, op_create, op_delete, op_detokenize,
     op_keys_retire, op_keys_rotate, op_keys_rotate_record, op_keys_status,
     op_list, op_ping, op_read, op_status, op_tokenize, op_unseal, op_update;
 

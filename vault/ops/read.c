@@ -76,6 +76,8 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (with_docs && policy_access(req->client, req->purpose, FIELD_DOCUMENT_SLOT) != ACCESS_PLAIN)
 		return op_deny(err, "documents", policy_rule(req->client, req->purpose),
 		    "the policy grants no access to documents");
+	if (trace_record(&ctx->trace, id) != 0)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	/*
@@ -136,6 +138,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		if (!((wanted >> r.fields[i].id) & 1))
 			continue;
 		uint8_t fid = r.fields[i].id;
+		trace_field(&ctx->trace, fid);
 		mp_cstr(pk, field_by_id(fid)->name);
 		if (acc[fid] == ACCESS_TOKEN) {
 			/* A token in place of the value: the client never sees it. */
@@ -161,6 +164,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	for (unsigned i = 0; i < r.ndocs; i++)
 		msgpack_pack_uint16(pk, r.doc_slots[i]);
 	if (with_docs && rc == 0) {
+		trace_field(&ctx->trace, FIELD_MAX + 1);
 		mp_cstr(pk, "documents");
 		msgpack_pack_array(pk, nslots);
 		for (unsigned i = 0; i < nslots && rc == 0; i++) {

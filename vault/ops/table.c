@@ -7,6 +7,8 @@
 #include "op.h"
 
 static const struct op *const ops[] = {
+	&op_audit_query,
+	&op_audit_verify,
 	&op_backup,
 	&op_create,
 	&op_delete,

@@ -75,6 +75,10 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	uint8_t card_ct[CARD_CT_BYTES];
 	int rc, indexed = 0;
 
+	if (trace_record(&ctx->trace, st->id) != 0)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	for (unsigned i = 0; i < in->ntokens; i++)
+		trace_field(&ctx->trace, in->tokens[i].field);
 	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((rc = record_unwrap(ctx->keys, st->id, &r, ctx->dek)) != 0)

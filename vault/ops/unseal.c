@@ -34,10 +34,16 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	int rc = msg_get_str(req->args, "passphrase", 1, &pass, &len);
 	if (rc != 0)
 		return op_fail(err, rc, "passphrase", "passphrase must be a string");
-	if (atomic_load(&srv->keys) != NULL)
+	/*
+	 * One attempt at a time (each costs Argon2id's time and memory, on
+	 * this worker): a concurrent one is told to retry, not queued.
+	 */
+	if (pthread_mutex_trylock(&unseal_lock) != 0)
+		return op_fail(err, VAULT_E_BUSY, NULL, "another unseal is in progress");
+	if (atomic_load(&srv->keys) != NULL) {
+		pthread_mutex_unlock(&unseal_lock);
 		return op_fail(err, VAULT_E_CONFLICT, NULL, "the vault is not sealed");
-	/* One attempt at a time: each costs Argon2id's memory. */
-	pthread_mutex_lock(&unseal_lock);
+	}
 	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
 	if (root == NULL) {
 		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
@@ -51,11 +57,14 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		rc = op_fail(err, VAULT_E_CONFLICT, NULL, "the key ring is not passphrase-sealed");
 		goto out;
 	}
-	if ((rc = keyring_root_from_passphrase(pass, len, &params, root)) != 0 ||
-	    (rc = keyring_load(srv->cfg.keyring_path, root, &ring, &why)) != 0) {
+	if ((rc = keyring_root_from_passphrase(pass, len, &params, root)) != 0) {
+		op_fail(err, rc, NULL, "cannot derive the root key (out of memory?)");
+		goto out;
+	}
+	if ((rc = keyring_load(srv->cfg.keyring_path, root, &ring, &why)) != 0) {
 		log_warn("unseal: a wrong passphrase or a damaged key ring (uid %ld)",
 		    (long)req->uid);
-		op_fail(err, VAULT_E_KEYRING, "passphrase",
+		rc = op_fail(err, VAULT_E_KEYRING, "passphrase",
 		    "the key ring cannot be opened with this passphrase, or is damaged");
 		goto out;
 	}

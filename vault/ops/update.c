@@ -118,6 +118,14 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	uint64_t id = st->id;
 	int rc;
 
+	if (trace_record(&ctx->trace, id) != 0)
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	for (unsigned i = 0; i < in->nvalues; i++)
+		trace_field(&ctx->trace, in->values[i].id);
+	for (unsigned i = 0; i < in->nclear; i++)
+		trace_field(&ctx->trace, in->clear[i]);
+	if (in->ndocs || in->nremove)
+		trace_field(&ctx->trace, FIELD_MAX + 1);
 	/* Every refusal comes before the first write. */
 	if ((rc = record_load(srv, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);

@@ -159,6 +159,12 @@ int vault_record_document_at(const struct vault_record *r, size_t i,
     const void **data, size_t *len);
 
 /*
+ * For a record read from the vault: 1 if the person opted out of marketing
+ * on channel ("email", "phone" or "mail"), 0 if not, -1 if unknown.
+ */
+int vault_record_opted_out(const struct vault_record *r, const char *channel);
+
+/*
  * The slots of the documents a record read from the vault holds (whether
  * or not their contents were fetched). *slots is valid while r lives.
  */

@@ -1,0 +1,1364 @@
+/*
+ * audit.c - the audit trail (see audit.h): entries built and hash-chained,
+ * appended under a lock, rotated by size, flushed by a sync thread that
+ * also keeps the head file; recovery of the chain head at open;
+ * verification and queries over the files.
+ *
+ * Nothing here logs or reports entry contents: messages name sequence
+ * numbers, key versions and byte counts only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit.h"
+#include "keys/keyring.h"
+#include "keyset.h"
+#include "log.h"
+#include "record/fields.h"
+
+#define KDF_CONTEXT "vaudit01"
+#define SUBKEY_PSEUDONYM 1
+#define SUBKEY_CHAIN 2
+#define PSEUDONYM_HASH_BYTES 16
+#define HEX_MAC (AUDIT_MAC_BYTES * 2)
+#define JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+#define ENTRY_KEYS 12
+#define DOCUMENTS_BIT 11
+#define LINE_MAX_BYTES ((size_t)64 << 20) /* no entry of ours is this long */
+#define TAIL_CHUNK ((size_t)64 << 10)
+#define PATH_ROOM 32 /* suffixes we add: ".head.tmp", ".4294967295" */
+
+_Static_assert(DOCUMENTS_BIT == FIELD_MAX + 1, "bit 11 of audit_event.fields is documents");
+_Static_assert(crypto_kdf_KEYBYTES == KEYRING_KEY_BYTES, "index keys are KDF master keys");
+
+/* A growable byte buffer for lines (no personal data, so no wiping). */
+struct lbuf {
+	char *p;
+	size_t len, cap;
+};
+
+struct audit {
+	pthread_mutex_t lock;      /* fd, head, buffers, flags */
+	pthread_mutex_t sync_lock; /* one sync (and head file write) at a time */
+	pthread_cond_t cond;       /* wakes the sync thread to stop */
+	pthread_t thread;
+	int thread_running;
+	int stop;
+	int fd;
+	int dirfd;                 /* -1 when path is a device */
+	int regular;
+	int failed;                /* data may not be durable: refuse entries */
+	int dirty;                 /* written since the last sync */
+	int head_warned;
+	char *path, *head_path, *head_tmp;
+	size_t max_bytes;
+	unsigned interval_ms;
+	unsigned next_rot;         /* number for the next rotated file */
+	uint64_t size;             /* bytes in the current file */
+	uint64_t seq;              /* last entry written; 0: none yet */
+	uint8_t mac[AUDIT_MAC_BYTES];
+	struct lbuf line, last, tmp, synced;
+};
+
+/* One line, parsed and checked for shape; pointers live as long as root. */
+struct parsed {
+	json_t *root;
+	uint64_t seq;
+	int64_t time;
+	uint64_t uid;
+	uint32_t kv;
+	const char *client, *purpose, *op, *outcome, *mac, *prev;
+	json_t *records, *fields;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int
+lbuf_reserve(struct lbuf *b, size_t n)
+{
+	if (n <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 512;
+	while (cap < n)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (p == NULL)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int
+lbuf_set(struct lbuf *b, const char *p, size_t n)
+{
+	if (lbuf_reserve(b, n) != 0)
+		return -1;
+	memcpy(b->p, p, n);
+	b->len = n;
+	return 0;
+}
+
+static void
+lbuf_free(struct lbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Canonical bytes of o into b, leaving room for extra more. */
+static int
+dump(const json_t *o, struct lbuf *b, size_t extra)
+{
+	size_t n = json_dumpb(o, b->p, b->cap, JSON_FLAGS);
+	if (n == 0)
+		return -1;
+	if (n + extra > b->cap) {
+		if (lbuf_reserve(b, n + extra) != 0)
+			return -1;
+		n = json_dumpb(o, b->p, b->cap, JSON_FLAGS);
+		if (n == 0 || n + extra > b->cap)
+			return -1;
+	}
+	b->len = n;
+	return 0;
+}
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static char *
+path_with(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), m = strlen(suffix);
+	char *s = malloc(n + m + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, path, n);
+	memcpy(s + n, suffix, m + 1);
+	return s;
+}
+
+static int
+write_all(int fd, const char *p, size_t n, size_t *done)
+{
+	*done = 0;
+	while (*done < n) {
+		ssize_t w = write(fd, p + *done, n - *done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		*done += (size_t)w;
+	}
+	return 0;
+}
+
+static int
+is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* ---- keys, pseudonyms, the chain MAC ------------------------------------ */
+
+static int
+subkey(const struct key_set *ks, uint32_t kv, uint64_t id, uint8_t key[crypto_kdf_KEYBYTES])
+{
+	const uint8_t *ik = ks && ks->ring ? keyring_key(ks->ring, KEYRING_INDEX, kv) : NULL;
+	if (ik == NULL)
+		return VAULT_E_KEYRING;
+	if (crypto_kdf_derive_from_key(key, crypto_kdf_KEYBYTES, id, KDF_CONTEXT, ik) != 0)
+		return VAULT_E_KEYRING;
+	return 0;
+}
+
+static void
+pseudonym_with(const uint8_t *key, uint32_t version, uint64_t id, char out[AUDIT_PSEUDONYM_MAX])
+{
+	uint8_t le[8], h[PSEUDONYM_HASH_BYTES];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(id >> (8 * i));
+	crypto_generichash(h, sizeof(h), le, sizeof(le), key, crypto_kdf_KEYBYTES);
+	int n = snprintf(out, AUDIT_PSEUDONYM_MAX, "v%" PRIu32 ":", version);
+	sodium_bin2hex(out + n, AUDIT_PSEUDONYM_MAX - (size_t)n, h, sizeof(h));
+}
+
+int
+audit_pseudonym(const struct key_set *ks, uint32_t version, uint64_t record_id,
+    char out[AUDIT_PSEUDONYM_MAX])
+{
+	uint8_t key[crypto_kdf_KEYBYTES];
+	if (subkey(ks, version, SUBKEY_PSEUDONYM, key) != 0)
+		return VAULT_E_KEYRING;
+	pseudonym_with(key, version, record_id, out);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+static void
+chain_mac(const uint8_t *key, const uint8_t prev[AUDIT_MAC_BYTES], const char *s,
+    size_t n, uint8_t out[AUDIT_MAC_BYTES])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, key, crypto_kdf_KEYBYTES, AUDIT_MAC_BYTES);
+	crypto_generichash_update(&st, prev, AUDIT_MAC_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)s, n);
+	crypto_generichash_final(&st, out, AUDIT_MAC_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* ---- parsing a line ----------------------------------------------------- */
+
+static const char *
+opt_str(json_t *v, int *ok)
+{
+	if (json_is_null(v))
+		return NULL;
+	if (!json_is_string(v))
+		*ok = 0;
+	return json_string_value(v);
+}
+
+static int
+str_array(json_t *a)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(a))
+		return 0;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v))
+			return 0;
+	return 1;
+}
+
+/* Parse s[0..n) (without its newline) into p; 0 or -1 (p->root then NULL). */
+static int
+parse_line(const char *s, size_t n, struct parsed *p)
+{
+	json_error_t jerr;
+	int ok = 1;
+	memset(p, 0, sizeof(*p));
+	p->root = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (p->root == NULL)
+		return -1;
+	json_t *o = p->root;
+	json_t *seq = json_object_get(o, "seq"), *tm = json_object_get(o, "time"),
+	    *uid = json_object_get(o, "uid"), *kv = json_object_get(o, "kv"),
+	    *op = json_object_get(o, "op"), *outcome = json_object_get(o, "outcome"),
+	    *mac = json_object_get(o, "mac"), *prev = json_object_get(o, "prev");
+	if (!json_is_object(o) || json_object_size(o) != ENTRY_KEYS ||
+	    !json_is_integer(seq) || json_integer_value(seq) < 1 ||
+	    !json_is_integer(tm) || !json_is_integer(uid) || json_integer_value(uid) < 0 ||
+	    !json_is_integer(kv) || json_integer_value(kv) < 1 ||
+	    json_integer_value(kv) > UINT32_MAX ||
+	    !json_is_string(op) || !json_is_string(outcome) ||
+	    !json_is_string(mac) || json_string_length(mac) != HEX_MAC ||
+	    !json_is_string(prev) || json_string_length(prev) != HEX_MAC)
+		goto bad;
+	p->seq = (uint64_t)json_integer_value(seq);
+	p->time = (int64_t)json_integer_value(tm);
+	p->uid = (uint64_t)json_integer_value(uid);
+	p->kv = (uint32_t)json_integer_value(kv);
+	p->op = json_string_value(op);
+	p->outcome = json_string_value(outcome);
+	p->mac = json_string_value(mac);
+	p->prev = json_string_value(prev);
+	p->client = opt_str(json_object_get(o, "client"), &ok);
+	p->purpose = opt_str(json_object_get(o, "purpose"), &ok);
+	p->records = json_object_get(o, "records");
+	p->fields = json_object_get(o, "fields");
+	if (!ok || json_object_get(o, "client") == NULL || json_object_get(o, "purpose") == NULL ||
+	    !str_array(p->records) || !str_array(p->fields) ||
+	    !is_lower_hex(p->mac, HEX_MAC) || !is_lower_hex(p->prev, HEX_MAC))
+		goto bad;
+	return 0;
+bad:
+	json_decref(p->root);
+	p->root = NULL;
+	return -1;
+}
+
+/* ---- building and writing entries --------------------------------------- */
+
+/* The entry without seq, prev and mac (those need the lock). */
+static json_t *
+build(const struct key_set *ks, uint32_t kv, const struct audit_event *ev)
+{
+	uint8_t key[crypto_kdf_KEYBYTES];
+	char pn[AUDIT_PSEUDONYM_MAX];
+	json_t *o = json_object(), *recs = json_array(), *fields = json_array();
+	const char *purpose = ev->purpose ? vault_purpose_name(ev->purpose) : NULL;
+	int bad = o == NULL || recs == NULL || fields == NULL;
+
+	if (!bad && ev->nrecords > 0 && subkey(ks, kv, SUBKEY_PSEUDONYM, key) != 0)
+		bad = 1;
+	for (size_t i = 0; !bad && i < ev->nrecords; i++) {
+		pseudonym_with(key, kv, ev->records[i], pn);
+		bad = json_array_append_new(recs, json_string(pn)) != 0;
+	}
+	sodium_memzero(key, sizeof(key));
+	/* Bits beyond the fields and documents name nothing: they are left out. */
+	for (unsigned i = 1; !bad && i <= DOCUMENTS_BIT; i++) {
+		if (!(ev->fields & (UINT32_C(1) << i)))
+			continue;
+		const struct field_info *fi = i == DOCUMENTS_BIT ? NULL : field_by_id(i);
+		const char *name = i == DOCUMENTS_BIT ? "documents" : fi ? fi->name : NULL;
+		if (name != NULL)
+			bad = json_array_append_new(fields, json_string(name)) != 0;
+	}
+	if (bad ||
+	    json_object_set_new(o, "client", ev->client ? json_string(ev->client) : json_null()) != 0 ||
+	    json_object_set_new(o, "uid", json_integer((json_int_t)ev->uid)) != 0 ||
+	    json_object_set_new(o, "purpose", purpose ? json_string(purpose) : json_null()) != 0 ||
+	    json_object_set_new(o, "op", json_string(ev->op ? ev->op : "")) != 0 ||
+	    json_object_set_new(o, "outcome", json_string(ev->outcome == 0 ? "ok" :
+	        vault_error_name(ev->outcome))) != 0 ||
+	    json_object_set_new(o, "time", json_integer((json_int_t)(ev->time ? ev->time :
+	        time(NULL)))) != 0 ||
+	    json_object_set_new(o, "kv", json_integer(kv)) != 0) {
+		json_decref(recs);
+		json_decref(fields);
+		json_decref(o);
+		return NULL;
+	}
+	/* _new steals the reference even when it fails. */
+	if (json_object_set_new(o, "records", recs) != 0 ||
+	    json_object_set_new(o, "fields", fields) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Append one whole line to the current file; called with the lock held. */
+static int
+append(struct audit *a, const char *p, size_t n)
+{
+	size_t done;
+	if (write_all(a->fd, p, n, &done) == 0) {
+		a->size += n;
+		return 0;
+	}
+	/* A partial line would break every entry after it: cut it off. */
+	if (done > 0 && a->regular && ftruncate(a->fd, (off_t)a->size) != 0) {
+		a->failed = 1;
+		log_error("audit trail: a partly written entry could not be removed; "
+		    "no further entries are accepted");
+	}
+	return -1;
+}
+
+static int
+rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	/* The file system lacks RENAME_NOREPLACE; we are the only writer here. */
+	if (access(to, F_OK) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+/*
+ * Move the current file to path.N and start a new one; called with the lock
+ * held. A crash after the rename leaves no current file, and audit_open()
+ * then takes the head from path.N: the chain survives either way.
+ */
+static int
+rotate(struct audit *a)
+{
+	char to[PATH_MAX];
+	/* A rotated file is final: make it durable before it takes its name. */
+	if (fdatasync(a->fd) != 0)
+		return -1;
+	for (;;) {
+		if (a->next_rot == UINT_MAX)
+			return -1;
+		snprintf(to, sizeof(to), "%s.%u", a->path, a->next_rot);
+		if (rename_noreplace(a->path, to) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+		a->next_rot++;
+	}
+	a->next_rot++;
+	int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		/* Put it back, so entries keep going where they are looked for. */
+		if (rename_noreplace(to, a->path) != 0)
+			log_error("audit trail: rotation failed half way; the current "
+			    "file was left under its rotated name");
+		return -1;
+	}
+	(void)fsync(a->dirfd);
+	close(a->fd);
+	a->fd = fd;
+	a->size = 0;
+	return 0;
+}
+
+int
+audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *ev)
+{
+	uint8_t ckey[crypto_kdf_KEYBYTES], mac[AUDIT_MAC_BYTES];
+	char hex[HEX_MAC + 1];
+	int rc = VAULT_E_AUDIT;
+	json_t *o;
+
+	if (a == NULL || ks == NULL || ev == NULL)
+		return VAULT_E_AUDIT;
+	uint32_t kv = keyring_current(ks->ring, KEYRING_INDEX);
+	if (subkey(ks, kv, SUBKEY_CHAIN, ckey) != 0)
+		return VAULT_E_AUDIT;
+	/* Everything that does not depend on the head is built unlocked. */
+	if ((o = build(ks, kv, ev)) == NULL)
+		goto out;
+	pthread_mutex_lock(&a->lock);
+	if (a->failed || a->seq >= (uint64_t)INT64_MAX)
+		goto unlock;
+	sodium_bin2hex(hex, sizeof(hex), a->mac, sizeof(a->mac));
+	if (json_object_set_new(o, "seq", json_integer((json_int_t)(a->seq + 1))) != 0 ||
+	    json_object_set_new(o, "prev", json_string(hex)) != 0 ||
+	    dump(o, &a->tmp, 0) != 0)
+		goto unlock;
+	chain_mac(ckey, a->mac, a->tmp.p, a->tmp.len, mac);
+	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+	if (json_object_set_new(o, "mac", json_string(hex)) != 0 || dump(o, &a->line, 1) != 0)
+		goto unlock;
+	a->line.p[a->line.len++] = '\n';
+	if (a->regular && a->max_bytes > 0 && a->size > 0 &&
+	    a->size + a->line.len > a->max_bytes && rotate(a) != 0)
+		goto unlock;
+	if (append(a, a->line.p, a->line.len) != 0)
+		goto unlock;
+	a->seq++;
+	memcpy(a->mac, mac, sizeof(mac));
+	struct lbuf t = a->last;
+	a->last = a->line;
+	a->line = t;
+	a->dirty = 1;
+	rc = 0;
+unlock:
+	pthread_mutex_unlock(&a->lock);
+out:
+	sodium_memzero(ckey, sizeof(ckey));
+	json_decref(o);
+	return rc;
+}
+
+/* ---- syncing and the head file ------------------------------------------ */
+
+static int
+write_head(struct audit *a)
+{
+	size_t done;
+	int fd = open(a->head_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, a->synced.p, a->synced.len, &done) != 0 || fdatasync(fd) != 0) {
+		close(fd);
+		unlink(a->head_tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(a->head_tmp, a->head_path) != 0) {
+		unlink(a->head_tmp);
+		return -1;
+	}
+	(void)fsync(a->dirfd);
+	return 0;
+}
+
+int
+audit_sync(struct audit *a)
+{
+	int rc = 0, fd;
+	if (a == NULL || !a->regular)
+		return 0;
+	pthread_mutex_lock(&a->sync_lock);
+	pthread_mutex_lock(&a->lock);
+	if (!a->dirty) {
+		rc = a->failed ? VAULT_E_AUDIT : 0;
+		pthread_mutex_unlock(&a->lock);
+		goto out;
+	}
+	/* Sync a duplicate, so rotation may replace a->fd meanwhile. */
+	fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || lbuf_set(&a->synced, a->last.p, a->last.len) != 0) {
+		pthread_mutex_unlock(&a->lock);
+		if (fd >= 0)
+			close(fd);
+		rc = VAULT_E_AUDIT; /* still dirty: the next round retries */
+		goto out;
+	}
+	a->dirty = 0;
+	pthread_mutex_unlock(&a->lock);
+	if (fdatasync(fd) != 0) {
+		/* Acknowledged entries may be lost: stop accepting any (fail closed). */
+		pthread_mutex_lock(&a->lock);
+		a->failed = 1;
+		pthread_mutex_unlock(&a->lock);
+		log_error("audit trail: flushing to disk failed; no further entries are accepted");
+		rc = VAULT_E_AUDIT;
+	} else if (write_head(a) != 0) {
+		if (!a->head_warned)
+			log_warn("audit trail: the head file cannot be written; "
+			    "tail truncation will go unnoticed until it can");
+		a->head_warned = 1;
+	} else {
+		a->head_warned = 0;
+	}
+	close(fd);
+out:
+	pthread_mutex_unlock(&a->sync_lock);
+	return rc;
+}
+
+static void *
+sync_main(void *arg)
+{
+	struct audit *a = arg;
+	struct timespec ts;
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += a->interval_ms / 1000;
+		ts.tv_nsec += (long)(a->interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!a->stop && pthread_cond_timedwait(&a->cond, &a->lock, &ts) != ETIMEDOUT)
+			;
+		if (a->stop)
+			break;
+		pthread_mutex_unlock(&a->lock);
+		(void)audit_sync(a);
+		pthread_mutex_lock(&a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* ---- the files of a trail ----------------------------------------------- */
+
+static int
+cmp_uint(const void *x, const void *y)
+{
+	unsigned a = *(const unsigned *)x, b = *(const unsigned *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* The numbers N of the existing path.N, ascending (*nums NULL if none). */
+static int
+list_rotated(const char *path, unsigned **nums, size_t *n)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base), cap = 0;
+	DIR *d;
+	struct dirent *de;
+
+	*nums = NULL;
+	*n = 0;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : VAULT_E_IO;
+	while ((de = readdir(d)) != NULL) {
+		const char *s = de->d_name;
+		if (strncmp(s, base, blen) != 0 || s[blen] != '.')
+			continue;
+		s += blen + 1;
+		if (*s < '1' || *s > '9' || strlen(s) > 9 || strspn(s, "0123456789") != strlen(s))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			unsigned *p = realloc(*nums, cap * sizeof(**nums));
+			if (p == NULL) {
+				closedir(d);
+				free(*nums);
+				*nums = NULL;
+				*n = 0;
+				return VAULT_E_NOMEM;
+			}
+			*nums = p;
+		}
+		(*nums)[(*n)++] = (unsigned)strtoul(s, NULL, 10);
+	}
+	closedir(d);
+	if (*n > 0)
+		qsort(*nums, *n, sizeof(**nums), cmp_uint);
+	return 0;
+}
+
+struct trail {
+	int *fds;        /* path.N ascending, then path; -1 where absent */
+	size_t n;
+	int irregular;   /* path is not a regular file */
+};
+
+static void
+trail_close(struct trail *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->fds[i] >= 0)
+			close(t->fds[i]);
+	free(t->fds);
+	t->fds = NULL;
+	t->n = 0;
+}
+
+/*
+ * Open every file of the trail. A rotation while we list would hide a file
+ * (the current one moved after we listed, before we opened): list again
+ * afterwards and start over if anything changed. An open file stays valid
+ * when renamed, so once the list holds still the set is complete.
+ */
+static int
+trail_open(const char *path, struct trail *t)
+{
+	char name[PATH_MAX];
+	struct stat st;
+	memset(t, 0, sizeof(*t));
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned *nums, *again;
+		size_t n, n2;
+		int rc = list_rotated(path, &nums, &n);
+		if (rc != 0)
+			return rc;
+		if ((t->fds = calloc(n + 1, sizeof(*t->fds))) == NULL) {
+			free(nums);
+			return VAULT_E_NOMEM;
+		}
+		t->n = n + 1;
+		for (size_t i = 0; i <= n; i++) {
+			if (i < n)
+				snprintf(name, sizeof(name), "%s.%u", path, nums[i]);
+			else
+				snprintf(name, sizeof(name), "%s", path);
+			t->fds[i] = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			if (t->fds[i] < 0 && errno != ENOENT)
+				rc = VAULT_E_IO;
+			else if (t->fds[i] >= 0 && fstat(t->fds[i], &st) == 0 && !S_ISREG(st.st_mode))
+				t->irregular = 1;
+		}
+		again = NULL;
+		n2 = 0;
+		if (rc == 0)
+			rc = list_rotated(path, &again, &n2);
+		int same = rc == 0 && n2 == n && (n == 0 || memcmp(nums, again, n * sizeof(*nums)) == 0);
+		free(nums);
+		free(again);
+		if (rc != 0 || same) {
+			if (rc != 0)
+				trail_close(t);
+			return rc;
+		}
+		trail_close(t);
+	}
+	return VAULT_E_IO;
+}
+
+/* Calls fn for each line of the trail's files (a last line may lack '\n'). */
+typedef int (*line_fn)(void *arg, const char *s, size_t n, int complete);
+
+static int
+trail_lines(struct trail *t, unsigned *files, line_fn fn, void *arg)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	for (size_t i = 0; i < t->n && rc == 0; i++) {
+		if (t->fds[i] < 0)
+			continue;
+		FILE *f = fdopen(t->fds[i], "r");
+		if (f == NULL) {
+			rc = VAULT_E_NOMEM;
+			break;
+		}
+		t->fds[i] = -1; /* the stream owns it now */
+		if (files)
+			(*files)++;
+		ssize_t n;
+		while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
+			int complete = line[n - 1] == '\n';
+			rc = fn(arg, line, complete ? (size_t)n - 1 : (size_t)n, complete);
+		}
+		if (rc == 0 && ferror(f))
+			rc = VAULT_E_IO;
+		fclose(f);
+	}
+	free(line);
+	return rc;
+}
+
+/* ---- opening and recovering --------------------------------------------- */
+
+/*
+ * The last complete line of fd (size bytes) into *line, newline included
+ * (len 0 if there is none), and in *end the length of the complete part.
+ */
+static int
+last_line(int fd, uint64_t size, struct lbuf *line, uint64_t *end)
+{
+	struct lbuf b = { 0 };
+	size_t chunk = TAIL_CHUNK;
+	int rc = 0;
+	line->len = 0;
+	*end = 0;
+	for (;;) {
+		if (chunk > size)
+			chunk = (size_t)size;
+		if (lbuf_reserve(&b, chunk ? chunk : 1) != 0) {
+			rc = VAULT_E_NOMEM;
+			break;
+		}
+		uint64_t off = size - chunk;
+		ssize_t got = pread(fd, b.p, chunk, (off_t)off);
+		if (got < 0 || (size_t)got != chunk) {
+			rc = VAULT_E_IO;
+			break;
+		}
+		char *nl = memrchr(b.p, '\n', chunk);
+		if (nl == NULL && off == 0)
+			break; /* no complete line at all */
+		size_t stop = nl ? (size_t)(nl - b.p) + 1 : 0;
+		char *prev = stop > 1 ? memrchr(b.p, '\n', stop - 1) : NULL;
+		if (prev == NULL && off > 0) {
+			/* Read further back; never cut away more than a torn entry. */
+			if (chunk >= LINE_MAX_BYTES) {
+				rc = VAULT_E_AUDIT;
+				break;
+			}
+			chunk *= 2;
+			continue;
+		}
+		size_t from = prev ? (size_t)(prev - b.p) + 1 : 0;
+		*end = off + stop;
+		if (lbuf_set(line, b.p + from, stop - from) != 0)
+			rc = VAULT_E_NOMEM;
+		break;
+	}
+	lbuf_free(&b);
+	return rc;
+}
+
+static int
+read_small(const char *path, struct lbuf *b)
+{
+	struct stat st;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > LINE_MAX_BYTES ||
+	    lbuf_reserve(b, (size_t)st.st_size + 1) != 0) {
+		close(fd);
+		return -1;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t r = read(fd, b->p + done, (size_t)st.st_size - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	close(fd);
+	b->len = done;
+	return 0;
+}
+
+/* The head file as an entry: 0, 1 if absent, -1 if unreadable or malformed. */
+static int
+read_head(const char *head_path, struct parsed *p)
+{
+	struct lbuf b = { 0 };
+	int rc = read_small(head_path, &b);
+	memset(p, 0, sizeof(*p));
+	if (rc == 0) {
+		if (b.len < 2 || b.p[b.len - 1] != '\n' || parse_line(b.p, b.len - 1, p) != 0)
+			rc = -1;
+	}
+	lbuf_free(&b);
+	return rc;
+}
+
+/* Whether the entry p carries the MAC its key gives (-1: key not in ks). */
+static int
+entry_authentic(const struct key_set *ks, struct parsed *p)
+{
+	uint8_t key[crypto_kdf_KEYBYTES], prev[AUDIT_MAC_BYTES], mac[AUDIT_MAC_BYTES];
+	char hex[HEX_MAC + 1], want[HEX_MAC + 1];
+	struct lbuf b = { 0 };
+	int ok = 0;
+	if (subkey(ks, p->kv, SUBKEY_CHAIN, key) != 0)
+		return -1;
+	snprintf(want, sizeof(want), "%s", p->mac);
+	if (sodium_hex2bin(prev, sizeof(prev), p->prev, HEX_MAC, NULL, NULL, NULL) == 0) {
+		/* Put the mac back afterwards: the caller may still read p->mac. */
+		json_t *m = json_incref(json_object_get(p->root, "mac"));
+		json_object_del(p->root, "mac");
+		if (dump(p->root, &b, 0) == 0) {
+			chain_mac(key, prev, b.p, b.len, mac);
+			sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+			ok = strcmp(hex, want) == 0;
+		}
+		if (json_object_set_new(p->root, "mac", m) == 0)
+			p->mac = json_string_value(m);
+	}
+	sodium_memzero(key, sizeof(key));
+	lbuf_free(&b);
+	return ok;
+}
+
+static int
+recover(struct audit *a, const struct key_set *ks, const unsigned *nums, size_t nrot,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t end;
+	struct parsed p, h;
+	char name[PATH_MAX];
+	int rc;
+
+	if (fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		set_err(err, errlen, "audit trail: not a regular file after opening");
+		return VAULT_E_AUDIT;
+	}
+	if ((rc = last_line(a->fd, (uint64_t)st.st_size, &a->last, &end)) != 0) {
+		set_err(err, errlen, "audit trail: the current file cannot be read");
+		return rc == VAULT_E_NOMEM ? rc : VAULT_E_AUDIT;
+	}
+	if (end < (uint64_t)st.st_size) {
+		/* A crash cut the last write short: that entry was never acknowledged. */
+		if (ftruncate(a->fd, (off_t)end) != 0 || fdatasync(a->fd) != 0) {
+			set_err(err, errlen, "audit trail: an incomplete last entry cannot be removed");
+			return VAULT_E_AUDIT;
+		}
+		log_warn("audit trail: removed an incomplete last entry (%" PRIu64 " bytes) "
+		    "left by a crash", (uint64_t)st.st_size - end);
+	}
+	a->size = end;
+	/* No entry in the current file: a fresh file, or a crash right after rotating. */
+	for (size_t i = nrot; a->last.len == 0 && i > 0; i--) {
+		snprintf(name, sizeof(name), "%s.%u", a->path, nums[i - 1]);
+		int fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) != 0 ||
+		    (rc = last_line(fd, (uint64_t)st.st_size, &a->last, &end)) != 0) {
+			if (fd >= 0)
+				close(fd);
+			set_err(err, errlen, "audit trail: rotated file %u cannot be read", nums[i - 1]);
+			return VAULT_E_AUDIT;
+		}
+		close(fd);
+	}
+	if (a->last.len > 0) {
+		if (parse_line(a->last.p, a->last.len - 1, &p) != 0) {
+			set_err(err, errlen, "audit trail: the last entry cannot be read; "
+			    "the trail is damaged (keep it for investigation, move it aside "
+			    "to start a new one)");
+			return VAULT_E_AUDIT;
+		}
+		a->seq = p.seq;
+		if (sodium_hex2bin(a->mac, sizeof(a->mac), p.mac, HEX_MAC, NULL, NULL, NULL) != 0)
+			rc = VAULT_E_AUDIT;
+		json_decref(p.root);
+		if (rc != 0)
+			return rc;
+	}
+	/* The head file says how far the trail reached when last synced. */
+	rc = read_head(a->head_path, &h);
+	if (rc < 0) {
+		set_err(err, errlen, "audit trail: the head file %s is damaged", a->head_path);
+		return VAULT_E_AUDIT;
+	}
+	if (rc == 0) {
+		char hex[HEX_MAC + 1];
+		sodium_bin2hex(hex, sizeof(hex), a->mac, sizeof(a->mac));
+		int behind = h.seq > a->seq, differs = h.seq == a->seq && strcmp(h.mac, hex) != 0;
+		uint64_t hseq = h.seq;
+		json_decref(h.root);
+		if (behind || differs) {
+			set_err(err, errlen, behind ?
+			    "audit trail: entries after seq %" PRIu64 " are missing (the head file "
+			    "records seq %" PRIu64 "); keep the trail for investigation, move it "
+			    "aside to start a new one" :
+			    "audit trail: the last entry (seq %" PRIu64 ") differs from the head "
+			    "file's copy (seq %" PRIu64 "); keep the trail for investigation",
+			    a->seq, hseq);
+			return VAULT_E_AUDIT;
+		}
+	}
+	(void)ks; /* the keys are not needed to resume: verification checks MACs */
+	return 0;
+}
+
+int
+audit_open(struct audit **out, const struct audit_config *cfg,
+    const struct key_set *ks, char *err, size_t errlen)
+{
+	struct audit *a = NULL;
+	struct stat st;
+	unsigned *nums = NULL;
+	size_t nrot = 0;
+	int rc = VAULT_E_CONFIG, created;
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->path == NULL || cfg->path[0] == '\0' ||
+	    strlen(cfg->path) + PATH_ROOM > PATH_MAX) {
+		set_err(err, errlen, "audit trail: a path (shorter than %d bytes) is needed",
+		    PATH_MAX - PATH_ROOM);
+		return VAULT_E_CONFIG;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto nomem;
+	a->fd = a->dirfd = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->sync_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	a->path = path_with(cfg->path, "");
+	a->head_path = path_with(cfg->path, ".head");
+	a->head_tmp = path_with(cfg->path, ".head.tmp");
+	if (a->path == NULL || a->head_path == NULL || a->head_tmp == NULL)
+		goto nomem;
+	a->max_bytes = cfg->max_file_bytes;
+	a->interval_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : 1000;
+
+	created = lstat(a->path, &st) != 0;
+	if (created && errno != ENOENT) {
+		set_err(err, errlen, "audit trail: %s cannot be examined", a->path);
+		rc = VAULT_E_AUDIT;
+		goto fail;
+	}
+	if (!created && !S_ISREG(st.st_mode)) {
+		if (S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) {
+			set_err(err, errlen, "audit trail: %s is a %s", a->path,
+			    S_ISLNK(st.st_mode) ? "symbolic link" : "directory");
+			goto fail;
+		}
+		/* A device: write to it as it is; nothing to recover or rotate. */
+		if ((a->fd = open(a->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			set_err(err, errlen, "audit trail: %s cannot be opened for writing", a->path);
+			rc = VAULT_E_AUDIT;
+			goto fail;
+		}
+		*out = a;
+		return 0;
+	}
+	a->regular = 1;
+	const char *slash = strrchr(a->path, '/');
+	char dir[PATH_MAX];
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == a->path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - a->path), a->path);
+	if ((a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		set_err(err, errlen, "audit trail: its directory cannot be opened");
+		rc = VAULT_E_AUDIT;
+		goto fail;
+	}
+	if ((rc = list_rotated(a->path, &nums, &nrot)) != 0) {
+		set_err(err, errlen, "audit trail: its directory cannot be read");
+		goto fail;
+	}
+	a->next_rot = nrot ? nums[nrot - 1] + 1 : 1;
+	a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (a->fd < 0) {
+		set_err(err, errlen, "audit trail: %s cannot be opened or created", a->path);
+		rc = VAULT_E_AUDIT;
+		goto fail;
+	}
+	if (created)
+		(void)fsync(a->dirfd);
+	if ((rc = recover(a, ks, nums, nrot, err, errlen)) != 0)
+		goto fail;
+	free(nums);
+	nums = NULL;
+	if (pthread_create(&a->thread, NULL, sync_main, a) != 0) {
+		set_err(err, errlen, "audit trail: cannot start the sync thread");
+		rc = VAULT_E_NOMEM;
+		goto fail;
+	}
+	a->thread_running = 1;
+	*out = a;
+	return 0;
+nomem:
+	set_err(err, errlen, "audit trail: out of memory");
+	rc = VAULT_E_NOMEM;
+fail:
+	free(nums);
+	audit_close(a);
+	return rc;
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->thread_running) {
+		pthread_mutex_lock(&a->lock);
+		a->stop = 1;
+		pthread_cond_signal(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+		(void)audit_sync(a);
+	}
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->sync_lock);
+	pthread_mutex_destroy(&a->lock);
+	lbuf_free(&a->line);
+	lbuf_free(&a->last);
+	lbuf_free(&a->tmp);
+	lbuf_free(&a->synced);
+	free(a->path);
+	free(a->head_path);
+	free(a->head_tmp);
+	free(a);
+}
+
+/* ---- verification ------------------------------------------------------- */
+
+struct verify {
+	const struct key_set *ks;
+	struct audit_verify_result *r;
+	uint64_t expect;        /* the seq the next entry must have */
+	int bounded;            /* live: check entries up to stop only */
+	uint64_t stop;
+	uint8_t prev[AUDIT_MAC_BYTES];
+	int done;
+	uint32_t kv;            /* whose chain key is in key (0: none) */
+	uint8_t key[crypto_kdf_KEYBYTES];
+	struct lbuf canon;
+	int have_head;          /* the head file was read */
+	uint64_t head_seq;
+	char head_mac[HEX_MAC + 1];
+	int head_match;         /* 0 not seen, 1 equal, -1 different */
+};
+
+__attribute__((format(printf, 3, 4)))
+static void
+bad(struct verify *v, uint64_t seq, const char *fmt, ...)
+{
+	va_list ap;
+	v->r->ok = 0;
+	v->r->first_bad_seq = seq;
+	va_start(ap, fmt);
+	vsnprintf(v->r->reason, sizeof(v->r->reason), fmt, ap);
+	va_end(ap);
+	v->done = 1;
+}
+
+static int
+verify_line(void *arg, const char *s, size_t n, int complete)
+{
+	struct verify *v = arg;
+	struct parsed p;
+	char hex[HEX_MAC + 1], mac_hex[HEX_MAC + 1];
+	uint8_t mac[AUDIT_MAC_BYTES];
+	uint64_t e = v->expect;
+
+	if (v->done || (v->bounded && e > v->stop))
+		return 1; /* stop reading */
+	if (!complete) {
+		bad(v, e, "entry %" PRIu64 " is incomplete: the file was cut short", e);
+		return 1;
+	}
+	if (parse_line(s, n, &p) != 0) {
+		bad(v, e, "entry %" PRIu64 " cannot be read: it is not a well-formed entry", e);
+		return 1;
+	}
+	/* Only the canonical bytes are ours: any other spelling is an edit. */
+	if (dump(p.root, &v->canon, 0) != 0) {
+		json_decref(p.root);
+		return VAULT_E_NOMEM;
+	}
+	if (v->canon.len != n || memcmp(v->canon.p, s, n) != 0) {
+		bad(v, e, "entry %" PRIu64 " has been altered (not in canonical form)", e);
+		goto out;
+	}
+	if (p.seq != e) {
+		bad(v, e, "seq %" PRIu64 " found where %" PRIu64 " belongs: entries are "
+		    "missing or out of order", p.seq, e);
+		goto out;
+	}
+	sodium_bin2hex(hex, sizeof(hex), v->prev, sizeof(v->prev));
+	if (strcmp(hex, p.prev) != 0) {
+		bad(v, e, "entry %" PRIu64 " does not chain to the entry before it", e);
+		goto out;
+	}
+	if (p.kv != v->kv) {
+		if (subkey(v->ks, p.kv, SUBKEY_CHAIN, v->key) != 0) {
+			bad(v, e, "entry %" PRIu64 " is under index key version %" PRIu32
+			    ", which the key ring no longer holds", e, p.kv);
+			goto out;
+		}
+		v->kv = p.kv;
+	}
+	snprintf(mac_hex, sizeof(mac_hex), "%s", p.mac);
+	json_object_del(p.root, "mac");
+	if (dump(p.root, &v->canon, 0) != 0) {
+		json_decref(p.root);
+		return VAULT_E_NOMEM;
+	}
+	chain_mac(v->key, v->prev, v->canon.p, v->canon.len, mac);
+	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+	if (strcmp(hex, mac_hex) != 0) {
+		bad(v, e, "entry %" PRIu64 " has been altered (MAC mismatch)", e);
+		goto out;
+	}
+	if (v->have_head && e == v->head_seq)
+		v->head_match = strcmp(mac_hex, v->head_mac) == 0 ? 1 : -1;
+	memcpy(v->prev, mac, sizeof(mac));
+	v->expect++;
+	v->r->entries++;
+out:
+	json_decref(p.root);
+	return 0;
+}
+
+static int
+verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
+    struct audit_verify_result *r)
+{
+	struct verify v = { 0 };
+	struct trail t;
+	struct parsed h;
+	char *head_path = path_with(path, ".head");
+	int head_authentic = 1, rc;
+
+	memset(r, 0, sizeof(*r));
+	r->ok = 1;
+	if (head_path == NULL)
+		return VAULT_E_NOMEM;
+	/* The head file holds a synced entry, so entries up to it are all written. */
+	rc = read_head(head_path, &h);
+	free(head_path);
+	if (rc < 0) {
+		head_authentic = 0;
+	} else if (rc == 0) {
+		v.have_head = 1;
+		v.head_seq = h.seq;
+		snprintf(v.head_mac, sizeof(v.head_mac), "%s", h.mac);
+		head_authentic = entry_authentic(ks, &h) != 0; /* -1: key gone, can't tell */
+		json_decref(h.root);
+	}
+	if (live && stop < v.head_seq)
+		stop = v.head_seq;
+	if ((rc = trail_open(path, &t)) != 0)
+		return rc;
+	if (t.irregular) {
+		trail_close(&t);
+		r->ok = 0;
+		snprintf(r->reason, sizeof(r->reason),
+		    "the audit trail is not a regular file and cannot be verified");
+		return 0;
+	}
+	v.ks = ks;
+	v.r = r;
+	v.expect = 1;
+	v.bounded = live;
+	v.stop = stop;
+	rc = trail_lines(&t, &r->files, verify_line, &v);
+	trail_close(&t);
+	if (rc == 1)
+		rc = 0;
+	uint64_t last = v.expect - 1;
+	if (rc == 0 && !v.done) {
+		if (live && last < stop)
+			bad(&v, last + 1, "entries after seq %" PRIu64 " are missing", last);
+		else if (v.have_head && v.head_seq > last)
+			bad(&v, last + 1, "entries after seq %" PRIu64 " are missing (the head "
+			    "file records seq %" PRIu64 ")", last, v.head_seq);
+		else if (v.have_head && v.head_match < 0)
+			bad(&v, v.head_seq, "entry %" PRIu64 " differs from the head file's copy",
+			    v.head_seq);
+		else if (!head_authentic)
+			bad(&v, 0, "the head file has been altered");
+	}
+	sodium_memzero(v.key, sizeof(v.key));
+	lbuf_free(&v.canon);
+	return rc;
+}
+
+int
+audit_verify_files(const char *path, const struct key_set *ks,
+    struct audit_verify_result *r)
+{
+	if (path == NULL || path[0] == '\0' || strlen(path) + PATH_ROOM > PATH_MAX)
+		return VAULT_E_CONFIG;
+	return verify_run(path, ks, 0, 0, r);
+}
+
+int
+audit_verify(struct audit *a, const struct key_set *ks, struct audit_verify_result *r)
+{
+	uint64_t head;
+	if (a == NULL)
+		return VAULT_E_CONFIG;
+	pthread_mutex_lock(&a->lock);
+	head = a->seq;
+	pthread_mutex_unlock(&a->lock);
+	return verify_run(a->path, ks, head, 1, r);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+struct query {
+	const struct audit_filter *f;
+	audit_entry_fn fn;
+	void *arg;
+	char (*pseudonyms)[AUDIT_PSEUDONYM_MAX];
+	size_t npseudonyms;
+	const char **recs, **fields;
+	size_t caprecs, capfields;
+	size_t matched;
+};
+
+static int
+grow(const char ***a, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	const char **p = realloc(*a, n * sizeof(**a));
+	if (p == NULL)
+		return -1;
+	*a = p;
+	*cap = n;
+	return 0;
+}
+
+static int
+str_match(const char *want, const char *have)
+{
+	return want == NULL || (have != NULL && strcmp(want, have) == 0);
+}
+
+static int
+query_line(void *arg, const char *s, size_t n, int complete)
+{
+	struct query *q = arg;
+	const struct audit_filter *f = q->f;
+	struct parsed p;
+	size_t i, j;
+	json_t *x;
+	int rc = 0;
+
+	if (f->limit && q->matched >= f->limit)
+		return 1;
+	if (!complete || parse_line(s, n, &p) != 0)
+		return 0; /* torn or damaged: audit_verify() reports those */
+	if (!str_match(f->client, p.client) || !str_match(f->purpose, p.purpose) ||
+	    (f->from && p.time < f->from) || (f->to && p.time > f->to))
+		goto out;
+	if (f->record != NULL) {
+		int hit = 0;
+		json_array_foreach(p.records, i, x)
+			for (j = 0; !hit && j < q->npseudonyms; j++)
+				hit = strcmp(json_string_value(x), q->pseudonyms[j]) == 0;
+		if (!hit)
+			goto out;
+	}
+	size_t nr = json_array_size(p.records), nf = json_array_size(p.fields);
+	if (grow(&q->recs, &q->caprecs, nr) != 0 || grow(&q->fields, &q->capfields, nf) != 0) {
+		rc = VAULT_E_NOMEM;
+		goto out;
+	}
+	json_array_foreach(p.records, i, x)
+		q->recs[i] = json_string_value(x);
+	json_array_foreach(p.fields, i, x)
+		q->fields[i] = json_string_value(x);
+	struct audit_entry e = {
+		.seq = p.seq, .time = p.time, .client = p.client, .uid = p.uid,
+		.purpose = p.purpose, .op = p.op, .records = q->recs, .nrecords = nr,
+		.fields = q->fields, .nfields = nf, .outcome = p.outcome, .kv = p.kv,
+	};
+	q->matched++;
+	rc = q->fn(q->arg, &e);
+out:
+	json_decref(p.root);
+	return rc;
+}
+
+int
+audit_query(const char *path, const struct key_set *ks, const struct audit_filter *f,
+    audit_entry_fn fn, void *arg)
+{
+	struct query q = { .f = f, .fn = fn, .arg = arg };
+	struct trail t;
+	int rc;
+
+	if (path == NULL || path[0] == '\0' || strlen(path) + PATH_ROOM > PATH_MAX)
+		return VAULT_E_CONFIG;
+	if (f->record != NULL) {
+		/* The record under every index key version: entries span rotations. */
+		size_t n = ks ? keyring_count(ks->ring, KEYRING_INDEX) : 0;
+		if ((q.pseudonyms = calloc(n ? n : 1, sizeof(*q.pseudonyms))) == NULL)
+			return VAULT_E_NOMEM;
+		for (size_t i = 0; i < n; i++)
+			if (audit_pseudonym(ks, keyring_version_at(ks->ring, KEYRING_INDEX, i),
+			    *f->record, q.pseudonyms[q.npseudonyms]) == 0)
+				q.npseudonyms++;
+	}
+	if ((rc = trail_open(path, &t)) == 0) {
+		if (t.irregular)
+			rc = VAULT_E_IO;
+		else
+			rc = trail_lines(&t, NULL, query_line, &q);
+		trail_close(&t);
+	}
+	if (rc == 1 && f->limit && q.matched >= f->limit)
+		rc = 0;
+	free(q.pseudonyms);
+	free(q.recs);
+	free(q.fields);
+	return rc;
+}
