@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +17,20 @@
 #include <vault/vault.h>
 
 #include "harness.h"
+
+int
+vaultd_raw_connect(const struct vaultd_proc *p, int timeout_seconds)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cr_assert_lt(strlen(p->socket), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, p->socket, strlen(p->socket) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timeval tv = { timeout_seconds, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
 
 void
 vaultd_path(const struct vaultd_proc *p, const char *name, char *out, size_t len)

@@ -44,6 +44,8 @@ void vaultd_kill(struct vaultd_proc *p);
 void vaultd_finish(struct vaultd_proc *p);
 /* Stop if running and remove the directory. */
 void vaultd_cleanup(struct vaultd_proc *p);
+/* A plain socket connected to p, with a receive timeout in seconds. */
+int vaultd_raw_connect(const struct vaultd_proc *p, int timeout_seconds);
 /* Path of a file inside the test directory. */
 void vaultd_path(const struct vaultd_proc *p, const char *name, char *out, size_t len);
 /* Read a whole file into a malloc'd buffer (NULL-terminated); *len its size. */

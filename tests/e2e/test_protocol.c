@@ -43,14 +43,7 @@ TestSuite(protocol, .init = setup, .fini = teardown, .timeout = 60);
 static int
 raw_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	strcpy(sa.sun_path, srv.socket);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	cr_assert(fd >= 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	struct timeval tv = { 10, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
+	return vaultd_raw_connect(&srv, 10);
 }
 
 static void
