@@ -3,6 +3,7 @@
  * key status, rotation, retirement, per-record rotation, backups.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <vault/vault.h>
@@ -183,5 +184,123 @@ vault_backup(struct vault *v, const char *name, char **path, uint64_t *bytes)
 		*bytes = obj_u64(res, "bytes");
 	if (path && (*path = obj_strdup(msg_get(res, "path"))) == NULL)
 		return VAULT_E_PROTO_FRAME;
+	return 0;
+}
+
+int
+vault_audit_verify(struct vault *v, struct vault_audit_check *out)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res, *ok, *reason;
+	call_begin(v, "audit_verify", 0, 0, &start, &id);
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc != 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	ok = msg_get(res, "ok");
+	out->ok = ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean;
+	out->files = (unsigned)obj_u64(res, "files");
+	out->entries = obj_u64(res, "entries");
+	out->first_bad_seq = obj_u64(res, "first_bad_seq");
+	reason = msg_get(res, "reason");
+	if (reason && reason->type == MSGPACK_OBJECT_STR)
+		snprintf(out->reason, sizeof(out->reason), "%.*s", (int)reason->via.str.size,
+		    reason->via.str.ptr);
+	return 0;
+}
+
+void
+vault_audit_entries_free(struct vault_audit_entry *e, size_t n)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].client);
+		free(e[i].purpose);
+		free(e[i].op);
+		free(e[i].outcome);
+		for (size_t j = 0; j < e[i].nrecords; j++)
+			free(e[i].records[j]);
+		for (size_t j = 0; j < e[i].nfields; j++)
+			free(e[i].fields[j]);
+		free(e[i].records);
+		free(e[i].fields);
+	}
+	free(e);
+}
+
+static char **
+str_array(const msgpack_object *a, size_t *n)
+{
+	*n = 0;
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY)
+		return NULL;
+	char **out = calloc(a->via.array.size + 1, sizeof(*out));
+	if (out == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < a->via.array.size; i++)
+		if ((out[(*n)] = obj_strdup(&a->via.array.ptr[i])) != NULL)
+			(*n)++;
+	return out;
+}
+
+int
+vault_audit_query(struct vault *v, const struct vault_audit_filter *f,
+    struct vault_audit_entry **entries, size_t *n)
+{
+	size_t start;
+	uint64_t id;
+	const msgpack_object *res, *arr;
+	size_t nargs = (f->record_token != NULL) + (f->client != NULL) + (f->purpose != NULL) +
+	    (f->from != 0) + (f->to != 0) + (f->limit != 0);
+	msgpack_packer pk = call_begin(v, "audit_query", 0, nargs, &start, &id);
+	if (f->record_token) {
+		mp_cstr(&pk, "record");
+		mp_cstr(&pk, f->record_token);
+	}
+	if (f->client) {
+		mp_cstr(&pk, "client");
+		mp_cstr(&pk, f->client);
+	}
+	if (f->purpose) {
+		mp_cstr(&pk, "purpose");
+		mp_cstr(&pk, f->purpose);
+	}
+	if (f->from) {
+		mp_cstr(&pk, "from");
+		msgpack_pack_uint64(&pk, (uint64_t)f->from);
+	}
+	if (f->to) {
+		mp_cstr(&pk, "to");
+		msgpack_pack_uint64(&pk, (uint64_t)f->to);
+	}
+	if (f->limit) {
+		mp_cstr(&pk, "limit");
+		msgpack_pack_uint32(&pk, f->limit);
+	}
+	int rc = call_roundtrip(v, start, id, &res);
+	if (rc != 0)
+		return rc;
+	arr = msg_get(res, "entries");
+	if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+		return VAULT_E_PROTO_FRAME;
+	struct vault_audit_entry *e = calloc(arr->via.array.size + 1, sizeof(*e));
+	if (e == NULL)
+		return VAULT_E_NOMEM;
+	for (uint32_t i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *o = &arr->via.array.ptr[i];
+		e[i].seq = obj_u64(o, "seq");
+		e[i].time = (int64_t)obj_u64(o, "time");
+		e[i].uid = obj_u64(o, "uid");
+		e[i].client = obj_strdup(msg_get(o, "client"));
+		e[i].purpose = obj_strdup(msg_get(o, "purpose"));
+		e[i].op = obj_strdup(msg_get(o, "op"));
+		e[i].outcome = obj_strdup(msg_get(o, "outcome"));
+		e[i].records = str_array(msg_get(o, "records"), &e[i].nrecords);
+		e[i].fields = str_array(msg_get(o, "fields"), &e[i].nfields);
+	}
+	*entries = e;
+	*n = arr->via.array.size;
 	return 0;
 }

@@ -209,6 +209,13 @@ call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object 
 			v->message[n] = '\0';
 		}
 		v->last_count = obj_u64(e, "remaining");
+		const msgpack_object *rule = msg_get(e, "rule");
+		if (rule != NULL && rule->type == MSGPACK_OBJECT_STR) {
+			size_t used = strlen(v->message);
+			if (sizeof(v->message) - used > 10 + rule->via.str.size)
+				snprintf(v->message + used, sizeof(v->message) - used, " (rule: %.*s)",
+				    (int)rule->via.str.size, rule->via.str.ptr);
+		}
 		const msgpack_object *field = msg_get(e, "field");
 		if (field != NULL && field->type == MSGPACK_OBJECT_STR) {
 			size_t used = strlen(v->message);

@@ -47,14 +47,20 @@ static const struct ctl_command commands[] = {
 	  .args = "FIELD=VALUE... [--document NAME:TYPE:PATH]...",
 	  .description = "store a new record; prints its record token, alone" },
 	{ .name = "read", .fn = ctl_cmd_read, .needs_purpose = 1,
-	  .args = "TOKEN [FIELD...] [--documents DIR]",
-	  .description = "print a record's fields (all, or those named) as \"field: value\";\n"
-	  "with --documents, also write each document to DIR/SLOT-NAME (never\n"
-	  "overwriting, mode 0600; NAME reduced to [A-Za-z0-9._-]) and list it" },
+	  .args = "TOKEN [FIELD...] [--documents DIR [--document SLOT]]",
+	  .description = "print a record's fields (all, or those named) as \"field: value\",\n"
+	  "then \"documents: SLOT, ...\" if it holds any, and last \"marketing\n"
+	  "opt-out: CHANNEL, ...\" (or none); with --documents, also write each\n"
+	  "document to DIR/SLOT-NAME (never overwriting, mode 0600; NAME reduced\n"
+	  "to [A-Za-z0-9._-]) and list it; --document SLOT fetches only that one\n"
+	  "(for documents too large together for one reply)" },
 	{ .name = "update", .fn = ctl_cmd_update, .needs_purpose = 1,
 	  .args = "TOKEN [FIELD=VALUE...] [--clear FIELD]...\n"
-	  "[--document NAME:TYPE:PATH]... [--remove-document SLOT]...",
-	  .description = "set and clear fields, add and remove documents: all or nothing" },
+	  "[--document NAME:TYPE:PATH]... [--remove-document SLOT]...\n"
+	  "[--opt-out CHANNEL]... [--opt-in CHANNEL]...",
+	  .description = "set and clear fields, add and remove documents: all or nothing;\n"
+	  "then record the person's marketing choice per CHANNEL, one request\n"
+	  "each (a failure there leaves the earlier steps applied, and says so)" },
 	{ .name = "delete", .fn = ctl_cmd_delete, .needs_purpose = 1,
 	  .args = "TOKEN --reason REASON",
 	  .description = "delete a record for good (crypto-shredding)" },
@@ -66,6 +72,12 @@ static const struct ctl_command commands[] = {
 	  .args = "TOKEN...",
 	  .description = "resolve field tokens: a \"field: value\" or \"error NAME: message\" "
 	  "line\neach, in order; exit 1 if any did not resolve" },
+	{ .name = "list", .fn = ctl_cmd_list, .needs_purpose = 1,
+	  .args = "[--channel CHANNEL] [--after TOKEN] [--limit N] [--all]",
+	  .description = "print record tokens, one a line: N (1-1000, default 100) after\n"
+	  "TOKEN (or from the first); --all follows the pages to the end;\n"
+	  "--channel skips the records opted out of marketing by CHANNEL, and\n"
+	  "purpose marketing requires it (the policy must let the caller list)" },
 	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "",
 	  .description = "open a passphrase-sealed key ring; the passphrase is read from the\n"
 	  "terminal without echo, or as one line from standard input" },
@@ -145,12 +157,20 @@ usage(FILE *f)
 	    "  -s, --socket SOCKET    vaultd's socket (default: $VAULT_SOCKET, else\n"
 	    "                         " DEFAULT_SOCKET ")\n"
 	    "  -p, --purpose PURPOSE  why the data is used; required by", f);
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (commands[i].needs_purpose) {
-			fprintf(f, "%s%s", first ? "\n                         " : ", ",
-			    commands[i].name);
-			first = 0;
+	for (size_t i = 0, col = 0; i < NCOMMANDS; i++) {
+		if (!commands[i].needs_purpose)
+			continue;
+		/* 25 columns of indent, lines of at most 79. */
+		if (first || col + 2 + strlen(commands[i].name) > 79 - 25) {
+			fprintf(f, "%s\n                         ", first ? "" : ",");
+			col = 0;
+		} else {
+			fputs(", ", f);
+			col += 2;
 		}
+		fputs(commands[i].name, f);
+		col += strlen(commands[i].name);
+		first = 0;
 	}
 	fputs("\n"
 	    "  -t, --timeout MS       give up waiting for a reply after MS milliseconds\n"
@@ -174,6 +194,7 @@ usage(FILE *f)
 	fprintf(f, "  KIND     %s\n", names);
 	join_names(names, sizeof(names), reason_name);
 	fprintf(f, "  REASON   %s\n", names);
+	fputs("  CHANNEL  email, phone, mail (postal_address)\n", f);
 	fputs("  FIELD    as in PROTOCOL.md: first_name, last_name, postal_address, "
 	    "email,\n"
 	    "           phone, ip_address, cookie_id, card_number, card_expiry, "

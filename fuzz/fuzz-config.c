@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/types.h>
-
 #include <vault/vault.h>
 
 #include "vault/config.h"

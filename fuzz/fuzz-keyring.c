@@ -3,9 +3,11 @@
  * keys/README.md): keyring_open_image() with a fixed root key.
  *
  * An input that starts with the magic "VAULTKR1" is taken as a whole file
- * image. Anything else is taken as the plaintext body of one and sealed
- * here under the root key with a valid header first: the fuzzer cannot
- * forge the AEAD tag, and this way it reaches the body parser.
+ * image. Anything else is taken as header bytes 8..47 (format version,
+ * root key kind, reserved, KDF salt and limits; missing bytes are zero)
+ * and then the plaintext body, sealed here under the root key with that
+ * header: the fuzzer cannot forge the AEAD tag, and this way it reaches
+ * the body parser, and rings with either root kind open.
  *
  * Invariants:
  *   - keyring_open_image() returns 0 with a ring and no reason, or
@@ -13,8 +15,9 @@
  *   - an accepted ring is consistent: 1..KEYRING_MAX_KEYS keys per kind,
  *     versions ascending, the current one present;
  *   - it round-trips: keyring_seal() with the same root key gives an image
- *     of the same size that opens to the same versions and keys, and that
- *     a different root key cannot open.
+ *     of the same size and the same root parameters (header bytes 8..47)
+ *     that opens to the same versions and keys, and that a different root
+ *     key cannot open.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,8 @@
 /* keys/README.md, "File layout (format version 1)" */
 #define MAGIC "VAULTKR1"
 #define HEADER_BYTES 76
+#define PARAMS_OFF 8  /* version, root kind, reserved, salt, KDF limits */
+#define PARAMS_LEN 40
 #define NONCE_OFF 48
 #define BODY_LEN_OFF 72
 
@@ -55,16 +60,19 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* A valid image around body[0..blen), sealed under the root key. */
+/* An image with header bytes 8..47 from data, the rest of data as its
+ * body, sealed under the root key. */
 static uint8_t *
-seal_body(const uint8_t *body, size_t blen, size_t *len)
+seal_body(const uint8_t *data, size_t size, size_t *len)
 {
+	size_t nhdr = size < PARAMS_LEN ? size : PARAMS_LEN;
+	const uint8_t *body = data + nhdr;
+	size_t blen = size - nhdr;
 	size_t total = HEADER_BYTES + blen + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 	uint8_t *img = calloc(1, total);
 	fuzz_assert(img != NULL, "out of memory");
 	memcpy(img, MAGIC, 8);
-	img[9] = 1;  /* format version */
-	img[11] = 1; /* root key kind: key file */
+	memcpy(img + PARAMS_OFF, data, nhdr);
 	randombytes_buf(img + NONCE_OFF, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	img[BODY_LEN_OFF] = (uint8_t)(blen >> 24);
 	img[BODY_LEN_OFF + 1] = (uint8_t)(blen >> 16);
@@ -142,6 +150,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_assert(keyring_seal(kr, root, &sealed, &sealed_len) == 0, "keyring_seal failed");
 	fuzz_assert(sealed_len == len, "resealed image has %zu bytes, not %zu", sealed_len, len);
+	fuzz_assert(memcmp(sealed, image, NONCE_OFF) == 0,
+	    "resealing changed the header's root parameters");
 	rc = keyring_open_image(sealed, sealed_len, root, &again, &why);
 	fuzz_assert(rc == 0, "a resealed ring does not open: %s", why ? why : "?");
 	check_same(kr, again);

@@ -21,9 +21,10 @@
 
 #include "fuzz.h"
 
-/* Offsets of the bytes record_encode() always writes as zero. */
-#define RECORD_RESERVED_OFF 1
-#define RECORD_RESERVED_LEN 3
+/* The bytes record_encode() and tombstone_encode() always write as zero
+ * (after the format byte, and the record's flags). */
+#define RECORD_RESERVED_OFF 2
+#define RECORD_RESERVED_LEN 2
 #define TOMBSTONE_RESERVED_OFF 2
 #define TOMBSTONE_RESERVED_LEN 6
 

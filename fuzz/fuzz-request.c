@@ -1,7 +1,9 @@
 /*
  * fuzz-request.c - the request decoder and dispatcher: dispatch() on the
  * input as one request body, as a worker calls it (vault/dispatch.h),
- * against a real store holding the fixture's records (fuzz-vault.h).
+ * against a real store holding the fixture's records (fuzz-vault.h), once
+ * for each of the fixture's policy clients: ops (admin, plain access) and
+ * clerk (masked and token access, no admin, delete or list).
  *
  * Invariants:
  *   - either exactly one well-formed reply frame is appended (header length
@@ -9,17 +11,21 @@
  *     code and its name) and no write is returned, or a write operation of
  *     a write or control kind is returned and nothing is appended;
  *   - the reply echoes the request's id when the request has one;
+ *   - the policy holds: the clerk gets no admin or delete operation past
+ *     dispatch, and no reply to it shows a stored value it may only see
+ *     masked or as a token;
  *   - after dispatch() the worker's data key buffer is wiped, its scratch
  *     buffer empty, no key set pinned, its read transaction reset
  *     (renewable), and a returned write is counted in the writer's queue
  *     (nothing else is).
  * Writes are freed with write_op_free(), never applied: the store stays as
- * the fixture made it, so every input sees the same records. The caller's
- * uid is one of the fixture's admin uids, so admin operations are decoded
- * too ("backup" cannot create its directory: it stops after its checks).
+ * the fixture made it, so every input sees the same records. As ops, admin
+ * operations are decoded too ("backup" cannot create its directory: it
+ * stops after its checks).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -47,6 +53,7 @@ teardown(void)
 	ctx.txn = NULL;
 	sodium_free(ctx.dek);
 	buf_free(&ctx.scratch);
+	free(ctx.trace.records);
 	msgpack_zone_destroy(&zone);
 	fuzz_vault_close(&vault);
 }
@@ -56,7 +63,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_vault_open(&vault, MAP_SIZE);
 	ctx.srv = &vault.srv;
-	ctx.client = policy_client(&vault.srv.policy, 0, 0);
 	ctx.dek = sodium_malloc(DEK_BYTES);
 	fuzz_assert(ctx.dek != NULL, "out of secure memory");
 	sodium_memzero(ctx.dek, DEK_BYTES); /* sodium_malloc fills it with 0xdb */
@@ -68,14 +74,33 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * Plaintexts of the fixture's records that the clerk's policy never shows
+ * in plain (normalized, as stored): its replies must not carry them.
+ */
+static const char *const clerk_never_sees[] = {
+	"Lovelace", "St James's Square", "+442079460958", "4111111111111111",
+	"5555555555554444", "GB82WEST12345698765432", "c0ffee-1234",
+	"%PDF-1.4 fuzz fixture document",
+};
+
+static int
+contains(const struct buf *b, const char *s)
+{
+	return b->len > 0 && memmem(b->data, b->len, s, strlen(s)) != NULL;
+}
+
+/* Dispatch the input as client c and check what comes back. */
+static void
+run_as(const struct policy_client *c, const uint8_t *data, size_t size)
 {
 	struct buf out = { 0 };
 	struct write_op *wop = NULL;
+	int clerk = c == vault.clerk;
 
 	fuzz_random_reset();
-	dispatch(&ctx, data, size, &zone, getuid(), getgid(), &out, &wop);
+	ctx.client = c;
+	dispatch(&ctx, data, size, &zone, getuid() + (uid_t)clerk, getgid(), &out, &wop);
 
 	uint64_t want_id = fuzz_request_id(&vault.srv, data, size);
 	if (wop != NULL) {
@@ -85,6 +110,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_assert(wop->request_id == want_id, "write for id %llu from request id %llu",
 		    (unsigned long long)wop->request_id, (unsigned long long)want_id);
 		fuzz_assert(wop->cost == size, "a write costed %zu bytes, not %zu", wop->cost, size);
+		fuzz_assert(!clerk || (!wop->op->admin && strcmp(wop->op->name, "delete") != 0),
+		    "the clerk got a %s operation past the policy", wop->op->name);
 		/* As the writer does when it hands the reply back. */
 		atomic_fetch_sub(&vault.srv.writer.queued_bytes, wop->cost);
 		write_op_free(wop);
@@ -93,6 +120,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t id = fuzz_check_reply(out.data, out.len, &ok);
 		fuzz_assert(id == want_id, "reply id %llu to request id %llu",
 		    (unsigned long long)id, (unsigned long long)want_id);
+		for (size_t i = 0; clerk && i < sizeof(clerk_never_sees) / sizeof(clerk_never_sees[0]); i++)
+			fuzz_assert(!contains(&out, clerk_never_sees[i]),
+			    "a reply to the clerk shows \"%s\", which its policy never grants in plain",
+			    clerk_never_sees[i]);
 	}
 	buf_free(&out);
 
@@ -103,5 +134,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(ctx.txn != NULL && mdb_txn_renew(ctx.txn) == 0,
 	    "the read transaction was not reset");
 	mdb_txn_reset(ctx.txn);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run_as(vault.ops, data, size);
+	run_as(vault.clerk, data, size);
 	return 0;
 }

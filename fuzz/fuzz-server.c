@@ -5,8 +5,11 @@
  * connection, a socketpair handed to the worker, in chunks, while the
  * replies are read back.
  *
- * Input: one byte, the chunk size (0: one write of everything), then the
- * byte stream a client would send (frames, possibly broken).
+ * Input: one byte, then the byte stream a client would send (frames,
+ * possibly broken). The byte's low 7 bits are the chunk size (0: one
+ * write of everything); its high bit picks the peer: clear, the fixture's
+ * "ops" client (admin, plain access); set, "clerk" (masked and token
+ * access only, no admin, delete or list).
  *
  * Invariants:
  *   - every reply is one well-formed frame with a map body (id, ok, and a
@@ -17,9 +20,9 @@
  *   - the server neither hangs (replies within REPLY_TIMEOUT_MS) nor sends
  *     a partial frame or anything more.
  * Writes are applied, so the store changes from input to input and, being
- * tiny, fills up: full-map handling is part of what is exercised. The peer
- * is an admin (fuzz-vault.h), so key rotation, retirement with compaction
- * of the data file, and the writer's background rewrap run too.
+ * tiny, fills up: full-map handling is part of what is exercised. As ops,
+ * key rotation, retirement with compaction of the data file, and the
+ * writer's background rewrap run too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -142,7 +145,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	size_t chunk = data[0] ? data[0] : size;
+	size_t chunk = data[0] & 0x7f ? data[0] & 0x7f : size;
+	int clerk = data[0] >> 7;
+	uid_t uid = getuid() + (uid_t)clerk;
 	const uint8_t *stream = data + 1;
 	size_t len = size - 1, sent = 0;
 	/* Every frame takes at least its 4-byte header. */
@@ -154,9 +159,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
 	fuzz_assert(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
 	/* As accept_all() does: the connection counts against the limits. */
-	fuzz_assert(server_conn_opened(srv, getuid()) == 0, "connection refused: limits reached");
-	fuzz_assert(worker_add_conn(worker, sv[1], getuid(), getgid(),
-	    policy_client(&vault.srv.policy, getuid(), getgid())) == 0, "worker_add_conn");
+	fuzz_assert(server_conn_opened(srv, uid) == 0, "connection refused: limits reached");
+	fuzz_assert(worker_add_conn(worker, sv[1], uid, getgid(),
+	    clerk ? vault.clerk : vault.ops) == 0, "worker_add_conn");
 
 	/*
 	 * Send while reading replies; once every reply is in, half-close and

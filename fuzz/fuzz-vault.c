@@ -35,7 +35,31 @@
 /* ---- replies and requests ---- */
 
 static const char *const reply_keys[] = { "id", "ok", "result", "error", NULL };
-static const char *const error_keys[] = { "code", "name", "message", "field", NULL };
+static const char *const error_keys[] = { "code", "name", "message", "field", "rule", NULL };
+
+/*
+ * An error map: string keys, each once; code, name, message, field and
+ * rule as documented, anything else a count (such as keys_retire's
+ * "remaining").
+ */
+static void
+check_error_keys(const msgpack_object *e)
+{
+	for (uint32_t i = 0; i < e->via.map.size; i++) {
+		const msgpack_object *k = &e->via.map.ptr[i].key, *v = &e->via.map.ptr[i].val;
+		int known = 0;
+		fuzz_assert(k->type == MSGPACK_OBJECT_STR, "error map with a non-string key");
+		for (uint32_t j = 0; j < i; j++)
+			fuzz_assert(!(e->via.map.ptr[j].key.via.str.size == k->via.str.size &&
+			    memcmp(e->via.map.ptr[j].key.via.str.ptr, k->via.str.ptr, k->via.str.size) == 0),
+			    "error map with a key twice");
+		for (const char *const *a = error_keys; *a != NULL; a++)
+			known |= msg_str_eq(k, *a);
+		fuzz_assert(known || v->type == MSGPACK_OBJECT_POSITIVE_INTEGER,
+		    "error map key \"%.*s\" is neither documented nor a count",
+		    (int)k->via.str.size, k->via.str.ptr);
+	}
+}
 
 uint64_t
 fuzz_check_reply(const uint8_t *frame, size_t len, int *ok)
@@ -63,10 +87,10 @@ fuzz_check_reply(const uint8_t *frame, size_t len, int *ok)
 	} else {
 		const msgpack_object *e = msg_get(&root, "error");
 		uint64_t code = 0;
-		const char *name = NULL, *msg = NULL, *field = NULL;
-		size_t name_len = 0, msg_len = 0, field_len = 0;
+		const char *name = NULL, *msg = NULL, *field = NULL, *rule = NULL;
+		size_t name_len = 0, msg_len = 0, field_len = 0, rule_len = 0;
 		fuzz_assert(e != NULL && e->type == MSGPACK_OBJECT_MAP, "failed reply without an error map");
-		fuzz_assert(msg_check_keys(e, error_keys, &bad) == 0, "error map has an unexpected key");
+		check_error_keys(e);
 		fuzz_assert(msg_get_uint(e, "code", 1, &code) == 0 && code > 0 && code < 1000,
 		    "error without a valid code");
 		fuzz_assert(msg_get_str(e, "name", 1, &name, &name_len) == 0 &&
@@ -78,6 +102,8 @@ fuzz_check_reply(const uint8_t *frame, size_t len, int *ok)
 		    "error %s without a message", vault_error_name((int)code));
 		fuzz_assert(msg_get_str(e, "field", 0, &field, &field_len) == 0,
 		    "error field is not a string");
+		fuzz_assert(msg_get_str(e, "rule", 0, &rule, &rule_len) == 0,
+		    "error rule is not a string");
 	}
 	msgpack_zone_destroy(&zone);
 	return id;
@@ -130,6 +156,32 @@ set_path(char *dst, size_t cap, const char *dir, const char *name)
 }
 
 /*
+ * The fixture's policy: "ops" (our uid) may do everything and see every
+ * field; "clerk" (our uid + 1) is what a restricted service gets: masked
+ * values, email only as a token, no documents, no admin, delete or list,
+ * and for marketing a first name and email only.
+ */
+static void
+write_policy(const struct fuzz_vault *v)
+{
+	static const char *const purposes[] = {
+		"transactional", "marketing", "maintenance", "security", "legal",
+	};
+	FILE *f = fopen(v->srv.cfg.policy_file, "w");
+	fuzz_assert(f != NULL, "cannot write %s", v->srv.cfg.policy_file);
+	fprintf(f, "[client ops]\nuids = %lu\nadmin = true\ndelete = true\nlist = true\n",
+	    (unsigned long)getuid());
+	for (size_t i = 0; i < sizeof(purposes) / sizeof(purposes[0]); i++)
+		fprintf(f, "[access ops %s]\n* = plain\ndocuments = plain\n", purposes[i]);
+	fprintf(f, "[client clerk]\nuids = %lu\n"
+	    "[access clerk transactional]\n* = masked\nemail = token\ncard_expiry = plain\n"
+	    "[access clerk security]\n* = token\nip_address = plain\n"
+	    "[access clerk marketing]\nfirst_name = plain\nemail = plain\n",
+	    (unsigned long)getuid() + 1);
+	fuzz_assert(fclose(f) == 0, "cannot write %s", v->srv.cfg.policy_file);
+}
+
+/*
  * Apply a prepared write as the writer does: a batch transaction, the
  * operation in a nested one, next_id saved, committed, deletions journaled.
  */
@@ -173,6 +225,7 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	buf_free(&wc.copy);
 	buf_free(&wc.doc);
 	free(wc.deleted);
+	free(wc.trace.records);
 	sodium_free(wc.dek);
 	sodium_free(wc.dek2);
 	write_op_free(wop);
@@ -251,7 +304,7 @@ static void
 seed_records(struct fuzz_vault *v)
 {
 	struct server *srv = &v->srv;
-	struct read_ctx rctx = { .srv = srv, .client = policy_client(&srv->policy, 0, 0) };
+	struct read_ctx rctx = { .srv = srv, .client = v->ops };
 	struct buf req = { 0 }, reply = { 0 };
 	msgpack_zone zone;
 	msgpack_packer pk;
@@ -335,6 +388,7 @@ seed_records(struct fuzz_vault *v)
 	buf_free(&req);
 	buf_free(&reply);
 	buf_free(&rctx.scratch);
+	free(rctx.trace.records);
 	msgpack_zone_destroy(&zone);
 	mdb_txn_abort(rctx.txn);
 	sodium_free(rctx.dek);
@@ -374,6 +428,7 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	set_path(c->deletion_journal_path, sizeof(c->deletion_journal_path), v->dir, "deletions");
 	set_path(c->backup_dir, sizeof(c->backup_dir), v->dir, "no-such-dir/backups");
 	set_path(c->socket_path, sizeof(c->socket_path), v->dir, "vaultd.sock");
+	set_path(c->policy_file, sizeof(c->policy_file), v->dir, "policy");
 	fuzz_assert(mkdir(c->data_dir, 0700) == 0, "mkdir %s", c->data_dir);
 	fuzz_assert(config_check(c, err, sizeof(err)) == 0, "fixture configuration: %s", err);
 
@@ -384,9 +439,12 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	rc = key_set_new(fuzz_keys_open(c->keyring_path), &ks);
 	fuzz_assert(rc == 0, "key_set_new: %s", vault_strerror(rc));
 	atomic_store(&srv->keys, ks);
-	/* The open development policy: every request reaches its operation. */
-	rc = policy_load(&srv->policy, "", 1, err, sizeof(err));
+	write_policy(v);
+	rc = policy_load(&srv->policy, c->policy_file, 0, err, sizeof(err));
 	fuzz_assert(rc == 0, "policy: %s", err);
+	v->ops = policy_client(&srv->policy, getuid(), getgid());
+	v->clerk = policy_client(&srv->policy, getuid() + 1, (gid_t)-2);
+	fuzz_assert(v->ops != NULL && v->clerk != NULL && v->ops != v->clerk, "policy clients");
 
 	/* As server_run() does. */
 	pthread_mutex_init(&srv->uid_lock, NULL);

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "vault/crypto/token.h"
+#include "vault/policy.h"
 #include "vault/server.h"
 
 struct keyring;
@@ -21,8 +22,8 @@ struct keyring;
  * Check that frame[0..len) is exactly one well-formed reply frame: the
  * header's length matches, the body is a map {"id": uint, "ok": bool,
  * "result": any} or {"id", "ok": false, "error": {"code", "name",
- * "message", "field"?}} with a known error code and its name. Returns the
- * id; *ok gets "ok".
+ * "message", "field"?, "rule"?, counts?}} with a known error code and its
+ * name. Returns the id; *ok gets "ok".
  */
 uint64_t fuzz_check_reply(const uint8_t *frame, size_t len, int *ok);
 
@@ -44,12 +45,13 @@ struct keyring *fuzz_keys_open(const char *path);
  * A vault in a private temporary directory, set up as vaultd's main() and
  * server_run() set it up: default configuration, a key set around a ring
  * from fuzz_keys_open() (the root key kept in srv.root, as rotation saves
- * the ring with it), the default admin uids (root and our own uid), the
- * locks, an LMDB store of map_size bytes (no fsync: nothing here needs
- * durability) and the deletion journal. backup_dir is left uncreatable, so
- * fuzzed "backup" requests check their arguments without filling the disk.
- * Records are created and deleted through the real dispatcher and
- * operations:
+ * the ring with it), a policy file with two clients (ops, our uid: admin
+ * and plain access to everything; clerk, our uid + 1: masked and token
+ * access only), the locks, an LMDB store of map_size bytes (no fsync:
+ * nothing here needs durability) and the deletion journal. backup_dir is
+ * left uncreatable, so fuzzed "backup" requests check their arguments
+ * without filling the disk. Records are created and deleted through the
+ * real dispatcher and operations, as ops:
  *   record 1: every field, one document, opaque and deterministic tokens
  *             for email and a card token;
  *   record 2: an email with opaque and deterministic tokens, then deleted;
@@ -70,6 +72,8 @@ struct fuzz_vault {
 	char tok_deleted[TOKEN_MAX_LEN + 1];
 	char det_deleted[TOKEN_MAX_LEN + 1];
 	char rec_spare[TOKEN_MAX_LEN + 1];
+	const struct policy_client *ops;   /* admin, every field plain */
+	const struct policy_client *clerk; /* masked and token access only */
 };
 
 void fuzz_vault_open(struct fuzz_vault *v, size_t map_size);

@@ -353,7 +353,23 @@ make_requests(void)
 	kv("record", v->rec_live);
 	kv("reason", "because");
 
-	/* Admin operations (the fixtures' uid is an admin: root or our own). */
+	req("list", 100, "list", "maintenance", 1);
+	mp_cstr(&pk, "limit");
+	msgpack_pack_uint32(&pk, 2);
+	req("list-after", 101, "list", "legal", 1);
+	kv("after", v->rec_live);
+	req("list-marketing-email", 102, "list", "marketing", 1);
+	kv("channel", "email");
+	req("list-marketing-no-channel", 103, "list", "marketing", 0);
+	req("read-marketing", 104, "read", "marketing", 1);
+	kv("record", v->rec_live);
+	req("detokenize-transactional", 105, "detokenize", "transactional", 1);
+	mp_cstr(&pk, "tokens");
+	msgpack_pack_array(&pk, 2);
+	mp_cstr(&pk, v->tok_email);
+	mp_cstr(&pk, v->card);
+
+	/* Admin operations (ops, the fixture's admin client, sends them). */
 	req("keys-status", 90, "keys_status", NULL, 0);
 	req("keys-rotate-token", 91, "keys_rotate", NULL, 1);
 	kv("kind", "token");
@@ -609,10 +625,10 @@ write_request_seeds(void)
 	}
 	buf_free(&s);
 
-	/* Server streams: chunk size byte, then frames. */
+	/* Server streams: chunk size and peer byte, then frames. */
 	static const char *const reads[] = {
 		"ping", "status", "read", "read-fields", "read-documents", "read-deleted",
-		"detokenize", "read-forged-token", NULL,
+		"detokenize", "read-forged-token", "list", "list-after", "read-marketing", NULL,
 	};
 	static const char *const writes[] = {
 		"create-full", "create-minimal", "create-document-only", "tokenize",
@@ -640,6 +656,9 @@ write_request_seeds(void)
 	server_stream("reads", 0, reads);
 	server_stream("admin", 0, admin);
 	server_stream("reads-chunk-1", 1, reads);
+	server_stream("reads-as-clerk", 0x80, reads);
+	server_stream("writes-as-clerk-chunk-9", 0x89, writes);
+	server_stream("admin-as-clerk", 0x80, admin);
 	server_stream("writes", 0, writes);
 	server_stream("writes-chunk-7", 7, writes);
 	server_stream("errors", 0, errors);
@@ -806,6 +825,22 @@ put32(struct buf *b, uint32_t v)
 	buf_append(b, p, 4);
 }
 
+/*
+ * Header bytes 8..47 as fuzz-keyring takes them before a body: format 1,
+ * the root kind, and for a passphrase a salt and KDF limits in range.
+ */
+static void
+params(struct buf *b, uint16_t kind)
+{
+	uint8_t p[40] = { 0, 1, 0, (uint8_t)kind };
+	if (kind == 2) {
+		memset(p + 8, 0x5a, 16);           /* salt */
+		put_be(p + 24, 3, 8);              /* opslimit */
+		put_be(p + 32, 64u << 20, 8);      /* memlimit */
+	}
+	buf_append(b, p, sizeof(p));
+}
+
 /* A plaintext body: per kind, current, count, then (version, flags, created, key). */
 static void
 body_set(struct buf *b, uint32_t current, uint32_t count, const uint32_t *versions)
@@ -879,42 +914,55 @@ write_keyring_seeds(void)
 	static const uint32_t one[] = { 1 }, two[] = { 1, 2 }, gap[] = { 1, 3, 7 },
 	    down[] = { 2, 1 }, zero[] = { 0 };
 	struct buf b = { 0 };
+	params(&b, 1);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	seed("fuzz-keyring", "body-one-key-each", b.data, b.len);
 	buf_clear(&b);
+	params(&b, 1);
 	body_set(&b, 2, 2, two);
 	body_set(&b, 3, 3, gap);
 	body_set(&b, 1, 2, two);
 	seed("fuzz-keyring", "body-rotated", b.data, b.len);
 	buf_clear(&b);
+	params(&b, 1);
 	body_set(&b, 1, 2, down);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	seed("fuzz-keyring", "body-versions-descending", b.data, b.len);
 	buf_clear(&b);
+	params(&b, 1);
 	body_set(&b, 5, 2, two);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	seed("fuzz-keyring", "body-current-missing", b.data, b.len);
 	buf_clear(&b);
+	params(&b, 1);
 	body_set(&b, 0, 1, zero);
 	body_set(&b, 1, 0, one);
 	body_set(&b, 1, 1, one);
 	seed("fuzz-keyring", "body-version-zero-count-zero", b.data, b.len);
 	buf_clear(&b);
+	params(&b, 1);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	put32(&b, 1);
 	put32(&b, 1025);
 	seed("fuzz-keyring", "body-count-1025", b.data, b.len);
 	buf_clear(&b);
+	params(&b, 1);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	body_set(&b, 1, 1, one);
 	buf_append(&b, "", 1);
 	seed("fuzz-keyring", "body-trailing-byte", b.data, b.len);
+	buf_clear(&b);
+	params(&b, 2);
+	body_set(&b, 1, 1, one);
+	body_set(&b, 1, 1, one);
+	body_set(&b, 1, 1, one);
+	seed("fuzz-keyring", "body-passphrase-root", b.data, b.len);
 	buf_free(&b);
 }
 
@@ -937,18 +985,18 @@ write_config_seeds(void)
 	    "backup_dir = /var/backups/vaultd\ngroup_commit_max = 65536\n"
 	    "[keys]\nkeyring_path = /etc/vaultd/keyring\nroot_key_path = /etc/vaultd/root.key\n"
 	    "deletion_journal_path = /var/lib/vaultd/deletions\ndev_create_keys = yes\n"
-	    "rotation_interval_seconds = 2592000\n"
+	    "rotation_interval_seconds = 2592000\nrotation_batch = 500\n"
 	    "[limits]\nmax_document_bytes = 255m\nmax_documents_per_record = 64\n"
 	    "max_tokens_per_request = 100000\nmax_fields_per_request = 1024\n"
-	    "[admin]\nadmin_uids = 0, 998,999\n"
-	    "[records]\ndefault_calling_code = 353\n");
-	seed_str("fuzz-config", "admin-uids-empty", "[admin]\nadmin_uids =\n");
+	    "[records]\ndefault_calling_code = 353\n"
+	    "[policy]\nfile = /etc/vaultd/policy\n");
+	seed_str("fuzz-config", "policy-file-empty", "[policy]\nfile =\n");
 	seed_str("fuzz-config", "per-uid-over-total",
 	    "[server]\nmax_connections = 10\nmax_connections_per_uid = 11\n");
 	seed_str("fuzz-config", "queue-under-frame",
 	    "[server]\nmax_frame_bytes = 1M\nmax_queued_write_bytes = 512K\n");
 	seed_str("fuzz-config", "comments-and-spaces",
-	    "# comment\n\n  [server]  \n\tworkers=4 ; inline comment\nmax_frame_bytes : 8k\n");
+	    "# comment\n\n  [server]  \n\tworkers=4 ; inline comment\nmax_frame_bytes : 64k\n");
 	seed_str("fuzz-config", "empty", "");
 	seed_str("fuzz-config", "unknown-option", "[server]\nthreads = 4\n");
 	seed_str("fuzz-config", "unknown-section", "[client]\nworkers = 4\n");
@@ -975,6 +1023,49 @@ write_config_seeds(void)
 	memcpy(big + sizeof(big) - 1, "\n", 1);
 	seed("fuzz-config", "path-too-long", big, sizeof(big));
 	seed("fuzz-config", "nul-byte", "[server]\nworkers = 2\0 3\n", 24);
+}
+
+/* ---- fuzz-policy ---- */
+
+static void
+write_policy_seeds(void)
+{
+	/* The project's example, as it stands. */
+	char path[PATH_MAX];
+	uint8_t buf[16384];
+	size_t n = 0;
+	snprintf(path, sizeof(path), "%s/../policy.example", fuzz_dir);
+	FILE *f = fopen(path, "rb");
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		seed("fuzz-policy", "example", buf, n);
+	}
+	seed_str("fuzz-policy", "one-client",
+	    "[client app]\nuids = 1000\n[access app transactional]\n* = masked\nemail = plain\n");
+	seed_str("fuzz-policy", "uid-and-gid-order",
+	    "[client first]\ngids = 100\n[client second]\nuids = 1000, 1001\ngids = 100, 200\n"
+	    "admin = yes\ndelete = no\nlist = true\n"
+	    "[access second legal]\ndocuments = plain\n* = token\n"
+	    "[access first legal]\ncard_number = masked\n");
+	seed_str("fuzz-policy", "access-before-client",
+	    "[access late security]\nip_address = plain\n[client late]\nuids = 7\n");
+	seed_str("fuzz-policy", "access-unknown-client", "[client a]\nuids = 1\n[access b legal]\n* = plain\n");
+	seed_str("fuzz-policy", "client-without-ids", "[client empty]\nadmin = true\n");
+	seed_str("fuzz-policy", "client-name-bad", "[client App]\nuids = 1\n");
+	seed_str("fuzz-policy", "client-name-31",
+	    "[client abcdefghijklmnopqrstuvwxyz01234]\nuids = 1\n");
+	seed_str("fuzz-policy", "seventeen-uids",
+	    "[client many]\nuids = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n");
+	seed_str("fuzz-policy", "uid-too-large", "[client big]\nuids = 2147483648\n");
+	seed_str("fuzz-policy", "documents-masked", "[client d]\nuids = 1\n[access d legal]\ndocuments = masked\n");
+	seed_str("fuzz-policy", "unknown-purpose", "[client d]\nuids = 1\n[access d curiosity]\nemail = plain\n");
+	seed_str("fuzz-policy", "unknown-field", "[client d]\nuids = 1\n[access d legal]\nssn = plain\n");
+	seed_str("fuzz-policy", "unknown-section", "[group d]\ngids = 1\n");
+	seed_str("fuzz-policy", "unknown-option", "[client d]\nuids = 1\nread = true\n");
+	seed_str("fuzz-policy", "bad-bool", "[client d]\nuids = 1\nadmin = maybe\n");
+	seed_str("fuzz-policy", "empty", "");
+	seed_str("fuzz-policy", "comments-only", "# nothing\n; at all\n");
 }
 
 /* ---- fuzz-normalize ---- */
@@ -1052,6 +1143,7 @@ main(int argc, char **argv)
 	write_token_seeds();
 	write_keyring_seeds();
 	write_config_seeds();
+	write_policy_seeds();
 	write_normalize_seeds();
 	fuzz_vault_close(&vault);
 	for (size_t i = 0; i < nbodies; i++)

@@ -71,7 +71,7 @@ struct audit {
 	uint64_t size;             /* bytes in the current file */
 	uint64_t seq;              /* last entry written; 0: none yet */
 	uint8_t mac[AUDIT_MAC_BYTES];
-	struct lbuf line, last, tmp, synced;
+	struct lbuf line, last, synced;
 };
 
 /* One line, parsed and checked for shape; pointers live as long as root. */
@@ -121,22 +121,78 @@ lbuf_free(struct lbuf *b)
 	b->len = b->cap = 0;
 }
 
-/* Canonical bytes of o into b, leaving room for extra more. */
 static int
-dump(const json_t *o, struct lbuf *b, size_t extra)
+put(struct lbuf *b, const char *p, size_t n)
 {
-	size_t n = json_dumpb(o, b->p, b->cap, JSON_FLAGS);
-	if (n == 0)
+	if (lbuf_reserve(b, b->len + n) != 0)
 		return -1;
-	if (n + extra > b->cap) {
-		if (lbuf_reserve(b, n + extra) != 0)
-			return -1;
-		n = json_dumpb(o, b->p, b->cap, JSON_FLAGS);
-		if (n == 0 || n + extra > b->cap)
-			return -1;
-	}
-	b->len = n;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
 	return 0;
+}
+
+static int
+put_c(struct lbuf *b, const char *s)
+{
+	return put(b, s, strlen(s));
+}
+
+#define INT_CHARS 24
+
+/* A decimal integer, as jansson's "%lld" writes it; returns its length. */
+static size_t
+fmt_int(char out[INT_CHARS], int64_t v)
+{
+	char tmp[INT_CHARS], *e = tmp + sizeof(tmp), *p = e;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	memcpy(out, p, (size_t)(e - p));
+	return (size_t)(e - p);
+}
+
+static int
+put_int(struct lbuf *b, int64_t v)
+{
+	char tmp[INT_CHARS];
+	return put(b, tmp, fmt_int(tmp, v));
+}
+
+/* Whether JSON writes s as it is, between quotes. */
+static int
+plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return 0;
+	return 1;
+}
+
+/*
+ * A JSON string exactly as json_dumps() writes it, so that entries are the
+ * canonical form the verifier parses back. Printable ASCII other than '"'
+ * and '\\' is written as it is (jansson does the same); anything else is
+ * left to jansson itself, which also refuses invalid UTF-8.
+ */
+static int
+put_str(struct lbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (plain(s))
+		return put(b, "\"", 1) || put(b, s, n) || put(b, "\"", 1) ? -1 : 0;
+	json_t *j = json_string(s);
+	size_t m = j ? json_dumpb(j, NULL, 0, JSON_FLAGS | JSON_ENCODE_ANY) : 0;
+	int rc = -1;
+	if (m > 0 && lbuf_reserve(b, b->len + m) == 0 &&
+	    json_dumpb(j, b->p + b->len, m, JSON_FLAGS | JSON_ENCODE_ANY) == m) {
+		b->len += m;
+		rc = 0;
+	}
+	json_decref(j);
+	return rc;
 }
 
 static void
@@ -222,16 +278,30 @@ audit_pseudonym(const struct key_set *ks, uint32_t version, uint64_t record_id,
 	return 0;
 }
 
-static void
-chain_mac(const uint8_t *key, const uint8_t prev[AUDIT_MAC_BYTES], const char *s,
+/*
+ * The MAC of line s[0..n) (no newline): over prev and the line without its
+ * ,"mac":"<hex>" part, i.e. the canonical entry without mac. That text
+ * cannot occur inside a string (a quote there is escaped), so the first
+ * match is the key. -1 if the line has no such part.
+ */
+static int
+line_mac(const uint8_t *key, const uint8_t prev[AUDIT_MAC_BYTES], const char *s,
     size_t n, uint8_t out[AUDIT_MAC_BYTES])
 {
+	static const char tag[] = ",\"mac\":\"";
+	const size_t tl = sizeof(tag) - 1, cut = tl + HEX_MAC + 1;
+	const char *m = memmem(s, n, tag, tl);
 	crypto_generichash_state st;
+	if (m == NULL || (size_t)(m - s) + cut > n || m[tl + HEX_MAC] != '"')
+		return -1;
+	size_t before = (size_t)(m - s);
 	crypto_generichash_init(&st, key, crypto_kdf_KEYBYTES, AUDIT_MAC_BYTES);
 	crypto_generichash_update(&st, prev, AUDIT_MAC_BYTES);
-	crypto_generichash_update(&st, (const unsigned char *)s, n);
+	crypto_generichash_update(&st, (const unsigned char *)s, before);
+	crypto_generichash_update(&st, (const unsigned char *)m + cut, n - before - cut);
 	crypto_generichash_final(&st, out, AUDIT_MAC_BYTES);
 	sodium_memzero(&st, sizeof(st));
+	return 0;
 }
 
 /* ---- parsing a line ----------------------------------------------------- */
@@ -308,23 +378,29 @@ bad:
 
 /* ---- building and writing entries --------------------------------------- */
 
-/* The entry without seq, prev and mac (those need the lock). */
-static json_t *
-build(const struct key_set *ks, uint32_t kv, const struct audit_event *ev)
+/*
+ * An entry in four pieces around what needs the lock (prev, seq, mac); with
+ * the keys in sorted order the canonical entry without its mac is
+ *   a | b | prev hex | c | seq | d
+ * and the line is a | ,"mac":"<hex>" | b | prev hex | c | seq | d.
+ */
+struct pieces {
+	struct lbuf buf;
+	size_t a, b, c, d;  /* where each piece ends in buf */
+};
+
+static int
+build(struct pieces *pc, const struct key_set *ks, uint32_t kv, const struct audit_event *ev)
 {
 	uint8_t key[crypto_kdf_KEYBYTES];
 	char pn[AUDIT_PSEUDONYM_MAX];
-	json_t *o = json_object(), *recs = json_array(), *fields = json_array();
+	struct lbuf *b = &pc->buf;
 	const char *purpose = ev->purpose ? vault_purpose_name(ev->purpose) : NULL;
-	int bad = o == NULL || recs == NULL || fields == NULL;
+	int n = 0, bad;
 
-	if (!bad && ev->nrecords > 0 && subkey(ks, kv, SUBKEY_PSEUDONYM, key) != 0)
-		bad = 1;
-	for (size_t i = 0; !bad && i < ev->nrecords; i++) {
-		pseudonym_with(key, kv, ev->records[i], pn);
-		bad = json_array_append_new(recs, json_string(pn)) != 0;
-	}
-	sodium_memzero(key, sizeof(key));
+	bad = put_c(b, "{\"client\":") ||
+	    (ev->client ? put_str(b, ev->client) : put_c(b, "null")) ||
+	    put_c(b, ",\"fields\":[");
 	/* Bits beyond the fields and documents name nothing: they are left out. */
 	for (unsigned i = 1; !bad && i <= DOCUMENTS_BIT; i++) {
 		if (!(ev->fields & (UINT32_C(1) << i)))
@@ -332,30 +408,31 @@ build(const struct key_set *ks, uint32_t kv, const struct audit_event *ev)
 		const struct field_info *fi = i == DOCUMENTS_BIT ? NULL : field_by_id(i);
 		const char *name = i == DOCUMENTS_BIT ? "documents" : fi ? fi->name : NULL;
 		if (name != NULL)
-			bad = json_array_append_new(fields, json_string(name)) != 0;
+			bad = (n++ > 0 && put_c(b, ",")) || put_str(b, name);
 	}
-	if (bad ||
-	    json_object_set_new(o, "client", ev->client ? json_string(ev->client) : json_null()) != 0 ||
-	    json_object_set_new(o, "uid", json_integer((json_int_t)ev->uid)) != 0 ||
-	    json_object_set_new(o, "purpose", purpose ? json_string(purpose) : json_null()) != 0 ||
-	    json_object_set_new(o, "op", json_string(ev->op ? ev->op : "")) != 0 ||
-	    json_object_set_new(o, "outcome", json_string(ev->outcome == 0 ? "ok" :
-	        vault_error_name(ev->outcome))) != 0 ||
-	    json_object_set_new(o, "time", json_integer((json_int_t)(ev->time ? ev->time :
-	        time(NULL)))) != 0 ||
-	    json_object_set_new(o, "kv", json_integer(kv)) != 0) {
-		json_decref(recs);
-		json_decref(fields);
-		json_decref(o);
-		return NULL;
+	bad = bad || put_c(b, "],\"kv\":") || put_int(b, kv);
+	pc->a = b->len;
+	bad = bad || put_c(b, ",\"op\":") || put_str(b, ev->op ? ev->op : "") ||
+	    put_c(b, ",\"outcome\":") ||
+	    put_str(b, ev->outcome == 0 ? "ok" : vault_error_name(ev->outcome)) ||
+	    put_c(b, ",\"prev\":\"");
+	pc->b = b->len;
+	bad = bad || put_c(b, "\",\"purpose\":") ||
+	    (purpose ? put_str(b, purpose) : put_c(b, "null")) || put_c(b, ",\"records\":[");
+	if (!bad && ev->nrecords > 0 && subkey(ks, kv, SUBKEY_PSEUDONYM, key) != 0)
+		bad = 1;
+	for (size_t i = 0; !bad && i < ev->nrecords; i++) {
+		pseudonym_with(key, kv, ev->records[i], pn);
+		bad = (i > 0 && put_c(b, ",")) || put_str(b, pn);
 	}
-	/* _new steals the reference even when it fails. */
-	if (json_object_set_new(o, "records", recs) != 0 ||
-	    json_object_set_new(o, "fields", fields) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	sodium_memzero(key, sizeof(key));
+	bad = bad || put_c(b, "],\"seq\":");
+	pc->c = b->len;
+	bad = bad || put_c(b, ",\"time\":") ||
+	    put_int(b, (int64_t)(ev->time ? ev->time : time(NULL))) ||
+	    put_c(b, ",\"uid\":") || put_int(b, (int64_t)ev->uid) || put_c(b, "}");
+	pc->d = b->len;
+	return bad ? -1 : 0;
 }
 
 /* Append one whole line to the current file; called with the lock held. */
@@ -401,8 +478,11 @@ rotate(struct audit *a)
 {
 	char to[PATH_MAX];
 	/* A rotated file is final: make it durable before it takes its name. */
-	if (fdatasync(a->fd) != 0)
+	if (fdatasync(a->fd) != 0) {
+		a->failed = 1; /* acknowledged entries may be lost (see audit_sync) */
+		log_error("audit trail: flushing to disk failed; no further entries are accepted");
 		return -1;
+	}
 	for (;;) {
 		if (a->next_rot == UINT_MAX)
 			return -1;
@@ -433,9 +513,11 @@ int
 audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *ev)
 {
 	uint8_t ckey[crypto_kdf_KEYBYTES], mac[AUDIT_MAC_BYTES];
-	char hex[HEX_MAC + 1];
+	char prev[HEX_MAC + 1], hex[HEX_MAC + 1], seq[INT_CHARS];
+	size_t seqlen;
+	struct pieces pc = { 0 };
+	crypto_generichash_state st;
 	int rc = VAULT_E_AUDIT;
-	json_t *o;
 
 	if (a == NULL || ks == NULL || ev == NULL)
 		return VAULT_E_AUDIT;
@@ -443,21 +525,30 @@ audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *e
 	if (subkey(ks, kv, SUBKEY_CHAIN, ckey) != 0)
 		return VAULT_E_AUDIT;
 	/* Everything that does not depend on the head is built unlocked. */
-	if ((o = build(ks, kv, ev)) == NULL)
+	if (build(&pc, ks, kv, ev) != 0)
 		goto out;
+	const char *p = pc.buf.p;
 	pthread_mutex_lock(&a->lock);
 	if (a->failed || a->seq >= (uint64_t)INT64_MAX)
 		goto unlock;
-	sodium_bin2hex(hex, sizeof(hex), a->mac, sizeof(a->mac));
-	if (json_object_set_new(o, "seq", json_integer((json_int_t)(a->seq + 1))) != 0 ||
-	    json_object_set_new(o, "prev", json_string(hex)) != 0 ||
-	    dump(o, &a->tmp, 0) != 0)
-		goto unlock;
-	chain_mac(ckey, a->mac, a->tmp.p, a->tmp.len, mac);
+	sodium_bin2hex(prev, sizeof(prev), a->mac, sizeof(a->mac));
+	seqlen = fmt_int(seq, (int64_t)(a->seq + 1));
+	crypto_generichash_init(&st, ckey, sizeof(ckey), sizeof(mac));
+	crypto_generichash_update(&st, a->mac, sizeof(a->mac));
+	crypto_generichash_update(&st, (const unsigned char *)p, pc.b);
+	crypto_generichash_update(&st, (const unsigned char *)prev, HEX_MAC);
+	crypto_generichash_update(&st, (const unsigned char *)p + pc.b, pc.c - pc.b);
+	crypto_generichash_update(&st, (const unsigned char *)seq, seqlen);
+	crypto_generichash_update(&st, (const unsigned char *)p + pc.c, pc.d - pc.c);
+	crypto_generichash_final(&st, mac, sizeof(mac));
 	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-	if (json_object_set_new(o, "mac", json_string(hex)) != 0 || dump(o, &a->line, 1) != 0)
+	a->line.len = 0;
+	if (put(&a->line, p, pc.a) || put_c(&a->line, ",\"mac\":\"") ||
+	    put(&a->line, hex, HEX_MAC) || put_c(&a->line, "\"") ||
+	    put(&a->line, p + pc.a, pc.b - pc.a) || put(&a->line, prev, HEX_MAC) ||
+	    put(&a->line, p + pc.b, pc.c - pc.b) || put(&a->line, seq, seqlen) ||
+	    put(&a->line, p + pc.c, pc.d - pc.c) || put(&a->line, "\n", 1))
 		goto unlock;
-	a->line.p[a->line.len++] = '\n';
 	if (a->regular && a->max_bytes > 0 && a->size > 0 &&
 	    a->size + a->line.len > a->max_bytes && rotate(a) != 0)
 		goto unlock;
@@ -474,7 +565,8 @@ unlock:
 	pthread_mutex_unlock(&a->lock);
 out:
 	sodium_memzero(ckey, sizeof(ckey));
-	json_decref(o);
+	sodium_memzero(&st, sizeof(st));
+	lbuf_free(&pc.buf);
 	return rc;
 }
 
@@ -806,52 +898,44 @@ read_small(const char *path, struct lbuf *b)
 	return 0;
 }
 
-/* The head file as an entry: 0, 1 if absent, -1 if unreadable or malformed. */
+/*
+ * The head file as an entry, its line (without newline) left in b: 0, 1 if
+ * absent, -1 if unreadable or malformed.
+ */
 static int
-read_head(const char *head_path, struct parsed *p)
+read_head(const char *head_path, struct parsed *p, struct lbuf *b)
 {
-	struct lbuf b = { 0 };
-	int rc = read_small(head_path, &b);
+	int rc = read_small(head_path, b);
 	memset(p, 0, sizeof(*p));
 	if (rc == 0) {
-		if (b.len < 2 || b.p[b.len - 1] != '\n' || parse_line(b.p, b.len - 1, p) != 0)
+		if (b->len < 2 || b->p[b->len - 1] != '\n' || parse_line(b->p, b->len - 1, p) != 0)
 			rc = -1;
+		else
+			b->len--;
 	}
-	lbuf_free(&b);
 	return rc;
 }
 
-/* Whether the entry p carries the MAC its key gives (-1: key not in ks). */
+/* Whether line s[0..n), parsed as p, carries its MAC (-1: key not in ks). */
 static int
-entry_authentic(const struct key_set *ks, struct parsed *p)
+entry_authentic(const struct key_set *ks, const struct parsed *p, const char *s, size_t n)
 {
 	uint8_t key[crypto_kdf_KEYBYTES], prev[AUDIT_MAC_BYTES], mac[AUDIT_MAC_BYTES];
-	char hex[HEX_MAC + 1], want[HEX_MAC + 1];
-	struct lbuf b = { 0 };
+	char hex[HEX_MAC + 1];
 	int ok = 0;
 	if (subkey(ks, p->kv, SUBKEY_CHAIN, key) != 0)
 		return -1;
-	snprintf(want, sizeof(want), "%s", p->mac);
-	if (sodium_hex2bin(prev, sizeof(prev), p->prev, HEX_MAC, NULL, NULL, NULL) == 0) {
-		/* Put the mac back afterwards: the caller may still read p->mac. */
-		json_t *m = json_incref(json_object_get(p->root, "mac"));
-		json_object_del(p->root, "mac");
-		if (dump(p->root, &b, 0) == 0) {
-			chain_mac(key, prev, b.p, b.len, mac);
-			sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-			ok = strcmp(hex, want) == 0;
-		}
-		if (json_object_set_new(p->root, "mac", m) == 0)
-			p->mac = json_string_value(m);
+	if (sodium_hex2bin(prev, sizeof(prev), p->prev, HEX_MAC, NULL, NULL, NULL) == 0 &&
+	    line_mac(key, prev, s, n, mac) == 0) {
+		sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+		ok = strcmp(hex, p->mac) == 0;
 	}
 	sodium_memzero(key, sizeof(key));
-	lbuf_free(&b);
 	return ok;
 }
 
 static int
-recover(struct audit *a, const struct key_set *ks, const unsigned *nums, size_t nrot,
-    char *err, size_t errlen)
+recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t end;
@@ -905,7 +989,9 @@ recover(struct audit *a, const struct key_set *ks, const unsigned *nums, size_t 
 			return rc;
 	}
 	/* The head file says how far the trail reached when last synced. */
-	rc = read_head(a->head_path, &h);
+	struct lbuf hb = { 0 };
+	rc = read_head(a->head_path, &h, &hb);
+	lbuf_free(&hb);
 	if (rc < 0) {
 		set_err(err, errlen, "audit trail: the head file %s is damaged", a->head_path);
 		return VAULT_E_AUDIT;
@@ -927,7 +1013,6 @@ recover(struct audit *a, const struct key_set *ks, const unsigned *nums, size_t 
 			return VAULT_E_AUDIT;
 		}
 	}
-	(void)ks; /* the keys are not needed to resume: verification checks MACs */
 	return 0;
 }
 
@@ -1014,7 +1099,8 @@ audit_open(struct audit **out, const struct audit_config *cfg,
 	}
 	if (created)
 		(void)fsync(a->dirfd);
-	if ((rc = recover(a, ks, nums, nrot, err, errlen)) != 0)
+	/* Resuming needs no keys (ks is unused): audit_verify() checks the MACs. */
+	if ((rc = recover(a, nums, nrot, err, errlen)) != 0)
 		goto fail;
 	free(nums);
 	nums = NULL;
@@ -1057,7 +1143,6 @@ audit_close(struct audit *a)
 	pthread_mutex_destroy(&a->lock);
 	lbuf_free(&a->line);
 	lbuf_free(&a->last);
-	lbuf_free(&a->tmp);
 	lbuf_free(&a->synced);
 	free(a->path);
 	free(a->head_path);
@@ -1077,7 +1162,6 @@ struct verify {
 	int done;
 	uint32_t kv;            /* whose chain key is in key (0: none) */
 	uint8_t key[crypto_kdf_KEYBYTES];
-	struct lbuf canon;
 	int have_head;          /* the head file was read */
 	uint64_t head_seq;
 	char head_mac[HEX_MAC + 1];
@@ -1102,7 +1186,7 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 {
 	struct verify *v = arg;
 	struct parsed p;
-	char hex[HEX_MAC + 1], mac_hex[HEX_MAC + 1];
+	char hex[HEX_MAC + 1];
 	uint8_t mac[AUDIT_MAC_BYTES];
 	uint64_t e = v->expect;
 
@@ -1115,15 +1199,6 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 	if (parse_line(s, n, &p) != 0) {
 		bad(v, e, "entry %" PRIu64 " cannot be read: it is not a well-formed entry", e);
 		return 1;
-	}
-	/* Only the canonical bytes are ours: any other spelling is an edit. */
-	if (dump(p.root, &v->canon, 0) != 0) {
-		json_decref(p.root);
-		return VAULT_E_NOMEM;
-	}
-	if (v->canon.len != n || memcmp(v->canon.p, s, n) != 0) {
-		bad(v, e, "entry %" PRIu64 " has been altered (not in canonical form)", e);
-		goto out;
 	}
 	if (p.seq != e) {
 		bad(v, e, "seq %" PRIu64 " found where %" PRIu64 " belongs: entries are "
@@ -1143,20 +1218,18 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 		}
 		v->kv = p.kv;
 	}
-	snprintf(mac_hex, sizeof(mac_hex), "%s", p.mac);
-	json_object_del(p.root, "mac");
-	if (dump(p.root, &v->canon, 0) != 0) {
-		json_decref(p.root);
-		return VAULT_E_NOMEM;
+	/* The MAC covers the exact bytes: any other spelling is an edit too. */
+	if (line_mac(v->key, v->prev, s, n, mac) != 0) {
+		bad(v, e, "entry %" PRIu64 " cannot be read: it is not a well-formed entry", e);
+		goto out;
 	}
-	chain_mac(v->key, v->prev, v->canon.p, v->canon.len, mac);
 	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-	if (strcmp(hex, mac_hex) != 0) {
+	if (strcmp(hex, p.mac) != 0) {
 		bad(v, e, "entry %" PRIu64 " has been altered (MAC mismatch)", e);
 		goto out;
 	}
 	if (v->have_head && e == v->head_seq)
-		v->head_match = strcmp(mac_hex, v->head_mac) == 0 ? 1 : -1;
+		v->head_match = strcmp(p.mac, v->head_mac) == 0 ? 1 : -1;
 	memcpy(v->prev, mac, sizeof(mac));
 	v->expect++;
 	v->r->entries++;
@@ -1180,7 +1253,8 @@ verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
 	if (head_path == NULL)
 		return VAULT_E_NOMEM;
 	/* The head file holds a synced entry, so entries up to it are all written. */
-	rc = read_head(head_path, &h);
+	struct lbuf hb = { 0 };
+	rc = read_head(head_path, &h, &hb);
 	free(head_path);
 	if (rc < 0) {
 		head_authentic = 0;
@@ -1188,9 +1262,11 @@ verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
 		v.have_head = 1;
 		v.head_seq = h.seq;
 		snprintf(v.head_mac, sizeof(v.head_mac), "%s", h.mac);
-		head_authentic = entry_authentic(ks, &h) != 0; /* -1: key gone, can't tell */
+		/* -1: its key is gone, so it cannot be told either way */
+		head_authentic = entry_authentic(ks, &h, hb.p, hb.len) != 0;
 		json_decref(h.root);
 	}
+	lbuf_free(&hb);
 	if (live && stop < v.head_seq)
 		stop = v.head_seq;
 	if ((rc = trail_open(path, &t)) != 0)
@@ -1225,7 +1301,6 @@ verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
 			bad(&v, 0, "the head file has been altered");
 	}
 	sodium_memzero(v.key, sizeof(v.key));
-	lbuf_free(&v.canon);
 	return rc;
 }
 
@@ -1294,6 +1369,19 @@ query_line(void *arg, const char *s, size_t n, int complete)
 
 	if (f->limit && q->matched >= f->limit)
 		return 1;
+	/* What is searched for must be in the bytes: most lines go unparsed. */
+	if (q->npseudonyms > 0) {
+		int seen = 0;
+		for (j = 0; !seen && j < q->npseudonyms; j++)
+			seen = memmem(s, n, q->pseudonyms[j], strlen(q->pseudonyms[j])) != NULL;
+		if (!seen)
+			return 0;
+	} else if (f->record != NULL) {
+		return 0; /* no version of the ring could name it */
+	}
+	if ((f->client && plain(f->client) && memmem(s, n, f->client, strlen(f->client)) == NULL) ||
+	    (f->purpose && plain(f->purpose) && memmem(s, n, f->purpose, strlen(f->purpose)) == NULL))
+		return 0;
 	if (!complete || parse_line(s, n, &p) != 0)
 		return 0; /* torn or damaged: audit_verify() reports those */
 	if (!str_match(f->client, p.client) || !str_match(f->purpose, p.purpose) ||

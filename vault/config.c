@@ -34,6 +34,9 @@ config_defaults(struct config *c)
 
 	c->dev_create_keys = 0;
 	c->rotation_batch = 2000;
+	c->audit_enabled = 1;
+	c->audit_max_file_bytes = 64u << 20;
+	c->audit_sync_interval_ms = 200;
 	c->max_document_bytes = 1u << 20;
 	c->max_documents_per_record = 16;
 	c->max_tokens_per_request = 1024;
@@ -168,6 +171,14 @@ static const struct option options[] = {
 	O("limits", max_tokens_per_request, K_UINT),
 	O("limits", max_fields_per_request, K_UINT),
 	O("records", default_calling_code, K_STR),
+	{ "audit", "enabled", K_BOOL, offsetof(struct config, audit_enabled),
+	    sizeof(int) },
+	{ "audit", "path", K_STR, offsetof(struct config, audit_path),
+	    sizeof(((struct config *)0)->audit_path) },
+	{ "audit", "max_file_bytes", K_SIZE, offsetof(struct config, audit_max_file_bytes),
+	    sizeof(size_t) },
+	{ "audit", "sync_interval_ms", K_UINT, offsetof(struct config, audit_sync_interval_ms),
+	    sizeof(unsigned) },
 	{ "policy", "file", K_STR, offsetof(struct config, policy_file),
 	    sizeof(((struct config *)0)->policy_file) },
 };
@@ -251,6 +262,10 @@ config_derive(struct config *c)
 		snprintf(c->deletion_journal_path, sizeof(c->deletion_journal_path),
 		    "%.240s/deletions", dir);
 	}
+	if (c->audit_path[0] == '\0') {
+		dir_of(c->data_dir, dir, sizeof(dir));
+		snprintf(c->audit_path, sizeof(c->audit_path), "%.230s/audit/audit.log", dir);
+	}
 	if (c->backup_dir[0] == '\0') {
 		dir_of(c->data_dir, dir, sizeof(dir));
 		snprintf(c->backup_dir, sizeof(c->backup_dir), "%.240s/backups", dir);
@@ -283,6 +298,10 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[storage] group_commit_max must be 1..65536";
 	else if (c->max_document_bytes < 1 || c->max_document_bytes > c->max_frame_bytes - 4096)
 		msg = "[limits] max_document_bytes must be at least 1 and leave 4K of max_frame_bytes";
+	else if (c->audit_sync_interval_ms < 1 || c->audit_sync_interval_ms > 60000)
+		msg = "[audit] sync_interval_ms must be 1..60000";
+	else if (c->audit_max_file_bytes != 0 && c->audit_max_file_bytes < (64u << 10))
+		msg = "[audit] max_file_bytes must be 0 (never rotate) or at least 64K";
 	else if (c->rotation_batch < 1 || c->rotation_batch > 1000000)
 		msg = "[keys] rotation_batch must be 1..1000000";
 	else if (c->max_documents_per_record > 64)

@@ -38,6 +38,11 @@ struct config {
 	unsigned max_documents_per_record;
 	unsigned max_tokens_per_request;
 	unsigned max_fields_per_request;
+	/* [audit] */
+	int audit_enabled;
+	char audit_path[256];        /* empty: audit/audit.log beside data_dir */
+	size_t audit_max_file_bytes;
+	unsigned audit_sync_interval_ms;
 	/* [policy] */
 	char policy_file[256]; /* empty: only with --dev (open development policy) */
 	/* [records] */

@@ -35,6 +35,16 @@ check_args(const msgpack_object *root, const struct op *op)
 	return msg_check_keys(root, allowed, &bad);
 }
 
+/* 1 if op lists name among its own arguments (audit_query filters by purpose). */
+static int
+takes_arg(const struct op *op, const char *name)
+{
+	for (const char *const *a = op->args; *a != NULL; a++)
+		if (strcmp(*a, name) == 0)
+			return 1;
+	return 0;
+}
+
 static enum vault_purpose
 parse_purpose(const msgpack_object *root, int *rc)
 {
@@ -133,7 +143,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 			    "purpose is transactional, marketing, maintenance, security or legal");
 			return;
 		}
-	} else if (msg_get(&root, "purpose") != NULL) {
+	} else if (msg_get(&root, "purpose") != NULL && !takes_arg(op, "purpose")) {
 		reply_error_code(out, req.id, VAULT_E_PROTO_UNKNOWN_ARG, "purpose",
 		    "this operation takes no purpose");
 		return;
@@ -144,11 +154,18 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	ctx->now = time(NULL);
 
 	req.client = ctx->client;
+	ctx->trace.nrecords = 0;
+	ctx->trace.fields = 0;
 	if (req.client == NULL || (op->admin && !req.client->admin)) {
 		struct op_error e = { 0 };
 		op_deny(&e, "op", req.client ? req.client->name : NULL,
 		    "this operation is for clients with admin = true in the policy");
-		reply_error(out, req.id, &e);
+		/* A refused admin request is worth a line in the trail. */
+		if (!op->unaudited && server_audit(srv, NULL, req.client, uid, req.purpose,
+		    op->name, &ctx->trace, e.code) != 0)
+			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, NULL);
+		else
+			reply_error(out, req.id, &e);
 		return;
 	}
 	pthread_rwlock_rdlock(&srv->env_lock);
@@ -166,7 +183,13 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		msgpack_packer pk;
 		size_t start = reply_begin(out, &pk, req.id);
 		rc = op->read(ctx, &req, &pk, &err);
-		if (rc != 0) {
+		/* The entry is written before the answer can leave (fail closed). */
+		if (!op->unaudited && server_audit(srv, ctx->keys, req.client, uid, req.purpose,
+		    op->name, &ctx->trace, rc ? err.code : 0) != 0) {
+			reply_abandon(out, start);
+			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL,
+			    "the audit trail cannot be written; nothing is returned");
+		} else if (rc != 0) {
 			reply_abandon(out, start);
 			reply_error(out, req.id, &err);
 		} else {
@@ -180,7 +203,12 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		void *state = NULL;
 		rc = op->prepare(ctx, &req, &state, &err);
 		if (rc != 0) {
-			reply_error(out, req.id, &err);
+			/* Refused before the writer: audited here (denials matter). */
+			if (server_audit(srv, ctx->keys, req.client, uid, req.purpose, op->name,
+			    &ctx->trace, err.code) != 0)
+				reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, NULL);
+			else
+				reply_error(out, req.id, &err);
 		} else {
 			struct write_op *w = calloc(1, sizeof(*w));
 			if (w == NULL) {
@@ -191,6 +219,9 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 				w->request_id = req.id;
 				w->state = state;
 				w->cost = len;
+				w->client = req.client;
+				w->uid = uid;
+				w->purpose = req.purpose;
 				atomic_fetch_add(&srv->writer.queued_bytes, len);
 				*wop = w;
 			}

@@ -3,6 +3,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "config.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
+#include "audit.h"
 #include "journal.h"
 #include "keyset.h"
 #include "restore.h"
@@ -193,6 +196,17 @@ main(int argc, char **argv)
 		return 2;
 	}
 	harden();
+	/*
+	 * Block the stop signals before any thread exists (the audit trail's
+	 * sync thread starts before the server): server_run takes them through
+	 * a signalfd, and a thread with them unblocked would die of them.
+	 */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	config_defaults(&srv.cfg);
 	if (config_path != NULL && config_load(&srv.cfg, config_path, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
@@ -261,7 +275,25 @@ main(int argc, char **argv)
 		    vault_strerror(rc));
 		return 1;
 	}
+	if (srv.cfg.audit_enabled) {
+		struct stat ast;
+		srv.audit_cfg.path = srv.cfg.audit_path;
+		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
+		srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
+		/* A device (tests use /dev/full) needs no private directory. */
+		if (!(stat(srv.cfg.audit_path, &ast) == 0 && S_ISCHR(ast.st_mode)) &&
+		    parent_dir(srv.cfg.audit_path, "audit directory") != 0)
+			return 1;
+		if (audit_open(&srv.audit, &srv.audit_cfg, atomic_load(&srv.keys), err,
+		    sizeof(err)) != 0) {
+			log_error("audit trail %s: %s", srv.cfg.audit_path, err);
+			return 1;
+		}
+	} else {
+		log_warn("[audit] enabled = false: requests are NOT audited");
+	}
 	rc = server_run(&srv);
+	audit_close(srv.audit);
 	journal_close(&srv.journal);
 	store_close(&srv.store);
 	key_set_free((struct key_set *)atomic_load(&srv.keys));

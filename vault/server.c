@@ -24,7 +24,9 @@
 
 #include <vault/vault.h>
 
+#include "keyset.h"
 #include "log.h"
+#include "ops/op.h"
 #include "server.h"
 #include "worker.h"
 
@@ -153,6 +155,37 @@ server_conn_closed(struct server *srv, uid_t uid)
 	pthread_mutex_unlock(&srv->uid_lock);
 }
 
+
+int
+server_audit(struct server *srv, const struct key_set *keys,
+    const struct policy_client *client, uid_t uid, enum vault_purpose purpose,
+    const char *op, const struct op_trace *trace, int outcome)
+{
+	_Atomic(const struct key_set *) hazard = NULL;
+	if (srv->audit == NULL)
+		return 0;
+	/* An operation that ran without keys pins them just for the entry. */
+	const struct key_set *ks = keys ? keys : key_set_acquire(srv, &hazard);
+	if (ks == NULL)
+		return 0; /* sealed: nothing to chain with (only unseal gets here) */
+	struct audit_event ev = {
+		.client = client ? client->name : "-",
+		.uid = uid,
+		.purpose = purpose,
+		.op = op,
+		.records = trace ? trace->records : NULL,
+		.nrecords = trace ? trace->nrecords : 0,
+		.fields = trace ? trace->fields : 0,
+		.outcome = outcome,
+		.time = time(NULL),
+	};
+	int rc = audit_log(srv->audit, ks, &ev);
+	if (keys == NULL)
+		key_set_release(&hazard);
+	if (rc != 0)
+		log_error("audit trail: an entry could not be written; the request fails");
+	return rc;
+}
 
 static void
 accept_all(struct server *srv, unsigned *next_worker)

@@ -30,6 +30,7 @@ struct key_set;
 struct worker;
 struct conn;
 struct op;
+struct op_trace;
 
 /* A write operation on its way from a worker through the writer and back. */
 struct write_op {
@@ -40,6 +41,9 @@ struct write_op {
 	uint64_t request_id;
 	void *state;         /* the operation's prepared arguments */
 	size_t cost;         /* request bytes, counted in writer.queued_bytes */
+	const struct policy_client *client; /* for the audit entry */
+	uid_t uid;
+	enum vault_purpose purpose;
 	struct buf reply;    /* one complete reply frame, filled by the writer */
 };
 
@@ -101,6 +105,15 @@ int writer_start(struct server *srv);
 /* Keys were just unsealed: let the writer resume an unfinished rotation. */
 void writer_keys_arrived(struct server *srv);
 void writer_stop(struct server *srv);
+
+/*
+ * Record a request in the audit trail (audit.h) with what trace says it
+ * touched. Returns 0 (also when auditing is off or nothing can chain: a
+ * sealed vault) or VAULT_E_AUDIT: then no data may be returned.
+ */
+int server_audit(struct server *srv, const struct key_set *keys,
+    const struct policy_client *client, uid_t uid, enum vault_purpose purpose,
+    const char *op, const struct op_trace *trace, int outcome);
 
 /* Remember a deletion of this batch for the journal (delete op). */
 int write_ctx_note_deletion(struct write_ctx *ctx, uint64_t id, uint64_t time);

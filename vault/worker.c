@@ -576,6 +576,7 @@ worker_destroy(struct worker *w)
 		close(w->evfd);
 	sodium_free(w->ctx.dek);
 	buf_free(&w->ctx.scratch);
+	free(w->ctx.trace.records);
 	msgpack_zone_destroy(&w->zone);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

@@ -76,6 +76,8 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 	buf_clear(&op->reply);
 	size_t start = reply_begin(&op->reply, &pk, op->request_id);
 	int rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child);
+	ctx->trace.nrecords = 0;
+	ctx->trace.fields = 0;
 	if (rc != 0) {
 		op_fail(&err, store_error(rc), NULL, NULL);
 		rc = err.code;
@@ -83,6 +85,15 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		ctx->txn = child;
 		rc = op->op->apply(ctx, op->state, &pk, &err);
 		ctx->txn = parent;
+		/*
+		 * The entry goes to the trail before the change is kept: if it
+		 * cannot be written the change is dropped (fail closed). Should
+		 * the batch commit fail later, fail_all adds an entry saying so.
+		 */
+		if (server_audit(ctx->srv, ctx->keys, op->client, op->uid, op->purpose,
+		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
+			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
+			    "the audit trail cannot be written; nothing was changed");
 		if (rc == 0 && (rc = mdb_txn_commit(child)) != 0)
 			rc = op_fail(&err, store_error(rc), NULL, NULL);
 		else if (rc != 0)
@@ -109,9 +120,13 @@ save_next_id(struct write_ctx *ctx)
 }
 
 static void
-fail_all(struct write_op **ops, size_t n, int code)
+fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
+    size_t n, int code)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* Best effort: the requests fail either way. */
+		(void)server_audit(srv, keys, ops[i]->client, ops[i]->uid, ops[i]->purpose,
+		    ops[i]->op->name, NULL, code);
 		buf_clear(&ops[i]->reply);
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
 		    "the write was not stored");
@@ -144,8 +159,13 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 	buf_clear(&op->reply);
 	ctx->now = time(NULL);
 	size_t start = reply_begin(&op->reply, &pk, op->request_id);
+	ctx->trace.nrecords = 0;
+	ctx->trace.fields = 0;
 	int rc = op->op->control(ctx, op->state, &pk, &err);
 	wipe_scratch(ctx);
+	if (server_audit(ctx->srv, atomic_load(&ctx->srv->keys), op->client, op->uid,
+	    op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0 && rc == 0)
+		rc = op_fail(&err, VAULT_E_AUDIT, NULL, "the audit trail cannot be written");
 	if (rc != 0) {
 		reply_abandon(&op->reply, start);
 		reply_error(&op->reply, op->request_id, &err);
@@ -162,7 +182,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	uint64_t first_id = *ctx->next_id;
 	ctx->keys = atomic_load(&srv->keys);
 	if (ctx->keys == NULL) {
-		fail_all(ops, n, VAULT_E_SEALED);
+		fail_all(srv, NULL, ops, n, VAULT_E_SEALED);
 		return;
 	}
 	pthread_rwlock_rdlock(&srv->env_lock);
@@ -182,7 +202,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	if (rc != 0) {
 		/* Nothing of the batch is stored: ids may be handed out again. */
 		*ctx->next_id = first_id;
-		fail_all(ops, n, store_error(rc));
+		fail_all(srv, ctx->keys, ops, n, store_error(rc));
 	} else if (ctx->ndeleted > 0 &&
 	    journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0) {
 		/* Committed all the same; the next start reconciles the journal
@@ -292,6 +312,7 @@ writer_main(void *arg)
 	sodium_free(ctx.dek);
 	sodium_free(ctx.dek2);
 	free(ctx.deleted);
+	free(ctx.trace.records);
 	free(ops);
 	free(ctl);
 	return NULL;

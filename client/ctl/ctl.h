@@ -92,6 +92,10 @@ int ctl_no_args(struct ctl *c, const char *cmd, int argc, char **argv);
 /* Parse a decimal number in [min, max]; 0 or -1. */
 int ctl_parse_uint(const char *s, unsigned long min, unsigned long max,
     unsigned long *out);
+/* Marketing channels, in the vault's order; the index of s, or -1. */
+#define CTL_NCHANNELS 3
+extern const char *const ctl_channels[CTL_NCHANNELS];
+int ctl_channel_index(const char *s);
 
 /* output.c */
 void ctl_output_init(void);
@@ -124,6 +128,7 @@ int ctl_cmd_update(struct ctl *c, int argc, char **argv);
 int ctl_cmd_delete(struct ctl *c, int argc, char **argv);
 int ctl_cmd_tokenize(struct ctl *c, int argc, char **argv);
 int ctl_cmd_detokenize(struct ctl *c, int argc, char **argv);
+int ctl_cmd_list(struct ctl *c, int argc, char **argv);
 /* Administration (vault.h): the caller's uid must be an [admin] uid. */
 int ctl_cmd_unseal(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_status(struct ctl *c, int argc, char **argv);

@@ -1,7 +1,7 @@
 /*
  * input.c - what vaultctl reads: command arguments (positional ones mixed
  * with "--name VALUE" options), FIELD=VALUE with its "@PATH" and "@-"
- * forms, and --document NAME:TYPE:PATH.
+ * forms, --document NAME:TYPE:PATH, and marketing channel names.
  *
  * Values are personal data. They are read with read(2) into buffers that
  * are wiped before they are freed, literal values are wiped from argv once
@@ -133,6 +133,17 @@ ctl_parse_uint(const char *s, unsigned long min, unsigned long max,
 		return -1;
 	*out = n;
 	return 0;
+}
+
+const char *const ctl_channels[CTL_NCHANNELS] = { "email", "phone", "mail" };
+
+int
+ctl_channel_index(const char *s)
+{
+	for (int i = 0; i < CTL_NCHANNELS; i++)
+		if (strcmp(s, ctl_channels[i]) == 0)
+			return i;
+	return -1;
 }
 
 static void

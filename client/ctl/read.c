@@ -1,6 +1,9 @@
 /*
- * read.c - "vaultctl read TOKEN [FIELD...] [--documents DIR]": print a
- * record's fields and, with --documents, write its documents to files.
+ * read.c - "vaultctl read TOKEN [FIELD...] [--documents DIR [--document
+ * SLOT]]": print a record's fields, the slots of its documents and its
+ * marketing opt-outs; with --documents, write its documents (or, with
+ * --document, the one in SLOT: for documents that together exceed a reply
+ * frame) to files.
  *
  * Document names come from the vault, that is from whoever stored them, so
  * they are never trusted as paths: each file is DIR/<slot>-<name reduced to
@@ -25,6 +28,7 @@
 
 static const struct ctl_option options[] = {
 	{ "documents", 1 },
+	{ "document", 1 },
 	{ NULL, 0 },
 };
 
@@ -140,6 +144,45 @@ write_documents(struct ctl *c, int dirfd, const char *dir,
 	return CTL_EXIT_OK;
 }
 
+/* [1, 2, 3]: every document the record holds, fetched or not. */
+static json_t *
+json_slots(const struct vault_record *r)
+{
+	const uint32_t *slots;
+	size_t n = vault_record_document_slots(r, &slots);
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++) {
+		if (json_array_append_new(a, json_integer(slots[i])) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+/* {"email": true, "phone": false, "mail": false}; null if the vault did
+ * not say (json_object_set_new fails on NULL: a failed build). */
+static json_t *
+json_opt_out(const struct vault_record *r)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o != NULL && i < CTL_NCHANNELS; i++) {
+		int v = vault_record_opted_out(r, ctl_channels[i]);
+
+		if (v < 0) {
+			json_decref(o);
+			return json_null();
+		}
+		if (json_object_set_new(o, ctl_channels[i], json_boolean(v)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
 static int
 print_json(struct ctl *c, const struct vault_record *r, const char *dir)
 {
@@ -175,6 +218,9 @@ print_json(struct ctl *c, const struct vault_record *r, const char *dir)
 		    ctl_json_set_str(d, "path", path) != 0;
 		free(path);
 	}
+	if (!bad)
+		bad = json_object_set_new(root, "document_slots", json_slots(r)) != 0 ||
+		    json_object_set_new(root, "marketing_opt_out", json_opt_out(r)) != 0;
 	json_decref(fields);
 	json_decref(docs);
 	if (bad) {
@@ -206,6 +252,24 @@ print_text(const struct vault_record *r, const char *dir)
 		    type, len, path ? path : fn);
 		free(path);
 	}
+
+	const uint32_t *slots;
+	size_t nslots = vault_record_document_slots(r, &slots);
+	int known = 1, any = 0;
+
+	for (size_t i = 0; i < nslots; i++)
+		printf("%s%u", i == 0 ? "documents: " : ", ", (unsigned)slots[i]);
+	if (nslots > 0)
+		putchar('\n');
+	fputs("marketing opt-out: ", stdout);
+	for (int i = 0; i < CTL_NCHANNELS; i++) {
+		int v = vault_record_opted_out(r, ctl_channels[i]);
+
+		known = known && v >= 0;
+		if (v > 0)
+			printf("%s%s", any++ ? ", " : "", ctl_channels[i]);
+	}
+	puts(!known ? "unknown" : any ? "" : "none");
 }
 
 int
@@ -218,6 +282,7 @@ ctl_cmd_read(struct ctl *c, int argc, char **argv)
 	size_t nfields = 0;
 	struct ctl_args a;
 	enum ctl_arg_kind k;
+	unsigned long slot = 0;
 	int rc, argno, dirfd = -1;
 	char *val;
 
@@ -228,6 +293,19 @@ ctl_cmd_read(struct ctl *c, int argc, char **argv)
 		if (k == CTL_ARG_ERROR) {
 			rc = CTL_EXIT_USAGE;
 			goto out;
+		}
+		if (k == CTL_ARG_OPTION && strcmp(opt->name, "document") == 0) {
+			if (slot != 0) {
+				rc = ctl_usage_error(c, "read: --document given twice (one "
+				    "slot per run)");
+				goto out;
+			}
+			if (ctl_parse_uint(val, 1, 65534, &slot) != 0) {
+				rc = ctl_usage_error(c, "read: --document wants a slot number, "
+				    "1 to 65534");
+				goto out;
+			}
+			continue;
 		}
 		if (k == CTL_ARG_OPTION && dir != NULL) {
 			rc = ctl_usage_error(c, "read: --documents given twice");
@@ -244,6 +322,16 @@ ctl_cmd_read(struct ctl *c, int argc, char **argv)
 		rc = ctl_usage_error(c, "read: which record? (read TOKEN [FIELD...])");
 		goto out;
 	}
+	if (slot != 0 && dir == NULL) {
+		rc = ctl_usage_error(c, "read: --document SLOT needs --documents DIR (where "
+		    "to write it)");
+		goto out;
+	}
+	if (slot != 0 && nfields > 0) {
+		rc = ctl_usage_error(c, "read: --document SLOT reads the document only, "
+		    "no fields");
+		goto out;
+	}
 	/* Before the read: a wrong directory costs no data transfer. */
 	if (dir != NULL &&
 	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -253,11 +341,34 @@ ctl_cmd_read(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
 		goto out;
-	rc = vault_read(c->v, c->purpose, token, nfields > 0 ? fields : NULL, nfields,
-	    dir != NULL, &r);
+	if (slot != 0)
+		rc = vault_read_document(c->v, c->purpose, token, (uint32_t)slot, &r);
+	else
+		rc = vault_read(c->v, c->purpose, token, nfields > 0 ? fields : NULL,
+		    nfields, dir != NULL, &r);
 	if (rc != 0) {
-		rc = ctl_vault_error(c, rc, NULL);
+		int all_docs = rc == VAULT_E_TOO_LARGE && dir != NULL && slot == 0;
+
+		rc = ctl_vault_error(c, rc, all_docs ? json_pack("{s:s}", "hint",
+		    "fetch the documents one at a time with --document SLOT") : NULL);
+		if (all_docs && !c->json)
+			fprintf(stderr, "vaultctl: read: the documents do not fit one reply "
+			    "together: fetch them one at a time with --document SLOT (read "
+			    "without --documents lists the slots)\n");
 		goto out;
+	}
+	if (slot != 0) {
+		uint32_t got = 0;
+
+		/* Write only what was asked for. */
+		if (vault_record_document_count(r) != 1 ||
+		    vault_record_document_at(r, 0, &got, NULL, NULL, NULL, NULL) != 0 ||
+		    got != slot) {
+			rc = ctl_local_error(c, VAULT_E_PROTO_FRAME, "read: the vault "
+			    "answered with other documents than slot %lu; nothing written",
+			    slot);
+			goto out;
+		}
 	}
 	if (dir != NULL && (rc = write_documents(c, dirfd, dir, r)) != CTL_EXIT_OK)
 		goto out;

@@ -287,12 +287,14 @@ Test(vaultctl, readme_walkthrough)
 	    "email: Jane.Doe@example.com\n"
 	    "phone: +18583755875\n"
 	    "card_number: 4242424242424242\n"
-	    "card_expiry: 12/39\n");
+	    "card_expiry: 12/39\n"
+	    "marketing opt-out: none\n");
 	run_free(&r);
 
 	CTL(&r, "-p", "transactional", "read", tok, "email", "phone");
 	assert_exit(&r, 0);
-	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nphone: +18583755875\n");
+	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nphone: +18583755875\n"
+	    "marketing opt-out: none\n");
 	run_free(&r);
 
 	CTL(&r, "-p", "transactional", "tokenize", tok, "email:opaque", "card_number:card",
@@ -488,7 +490,8 @@ Test(vaultctl, values_from_stdin_and_files)
 	run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
-	cr_assert_str_eq(r.out, "last_name: @home\nemail: Jane.Doe@example.com\n");
+	cr_assert_str_eq(r.out, "last_name: @home\nemail: Jane.Doe@example.com\n"
+	    "marketing opt-out: none\n");
 	run_free(&r);
 
 	/* @PATH, and a multi-line address: continuation lines are indented. */
@@ -504,7 +507,8 @@ Test(vaultctl, values_from_stdin_and_files)
 	run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok, "postal_address", "phone");
 	assert_exit(&r, 0);
-	cr_assert_str_eq(r.out, "postal_address: 1 Main St\n  Springfield\nphone: +18583755875\n");
+	cr_assert_str_eq(r.out, "postal_address: 1 Main St\n  Springfield\nphone: +18583755875\n"
+	    "marketing opt-out: none\n");
 	run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "read", tok, "postal_address");
 	assert_exit(&r, 0);
@@ -584,6 +588,9 @@ Test(vaultctl, documents_to_directory)
 	snprintf(p, sizeof(p), "document 2: ../.././.bashrc \xc3\xa9 (text/plain, 6 bytes) "
 	    "-> %s/2-_._.._._.bashrc___", dir);
 	cr_assert_str_eq(line(r.out, 2), p);
+	cr_assert_str_eq(line(r.out, 3), "documents: 1, 2");
+	cr_assert_str_eq(line(r.out, 4), "marketing opt-out: none");
+	cr_assert_eq(count_lines(r.out), 5, "%s", r.out);
 	run_free(&r);
 	snprintf(p, sizeof(p), "%s/1-order-17.pdf", dir);
 	assert_file(p, pdf, sizeof(pdf));
@@ -639,7 +646,7 @@ Test(vaultctl, documents_to_directory)
 Test(vaultctl, usage_errors_exit_2)
 {
 	struct run r;
-	const char *const bad[][8] = {
+	const char *const bad[][12] = {
 		{ "frobnicate", NULL },
 		{ "--bogus", "ping", NULL },
 		{ "-t", "soon", "ping", NULL },
@@ -670,6 +677,22 @@ Test(vaultctl, usage_errors_exit_2)
 		{ "backup", NULL },
 		{ "backup", "a", "b", NULL },
 		{ "unseal", "hunter2", NULL },
+		{ "-p", "transactional", "update", "rec_1_x", "--opt-out", "fax", NULL },
+		{ "-p", "transactional", "update", "rec_1_x", "--opt-in", NULL },
+		{ "-p", "transactional", "update", "rec_1_x", "--opt-out", "email", "--opt-in",
+		  "email", NULL },
+		{ "-p", "transactional", "read", "rec_1_x", "--document", "1", NULL },
+		{ "-p", "transactional", "read", "rec_1_x", "--document", "one", "--documents",
+		  "/tmp", NULL },
+		{ "-p", "transactional", "read", "rec_1_x", "email", "--document", "1",
+		  "--documents", "/tmp", NULL },
+		{ "-p", "transactional", "read", "rec_1_x", "--document", "1", "--document",
+		  "2", "--documents", "/tmp", NULL },
+		{ "-p", "transactional", "list", "rec_1_x", NULL },
+		{ "-p", "transactional", "list", "--limit", "0", NULL },
+		{ "-p", "transactional", "list", "--limit", "1001", NULL },
+		{ "-p", "transactional", "list", "--channel", "fax", NULL },
+		{ "-p", "transactional", "list", "--all=yes", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		run_ctl_argv(&r, 1, NULL, 0, bad[i]);
@@ -705,7 +728,7 @@ Test(vaultctl, usage_errors_exit_2)
 		assert_exit(&r, 0);
 		cr_assert(strncmp(r.out, "usage: vaultctl ", 16) == 0);
 		const char *cmds[] = { "ping", "status", "create", "read", "update", "delete",
-			"tokenize", "detokenize", "unseal", "keys status", "keys rotate ",
+			"tokenize", "detokenize", "list [--channel", "unseal", "keys status", "keys rotate ",
 			"keys retire EPOCH", "keys rotate-record TOKEN", "backup NAME" };
 		for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
 			char want[64];
@@ -728,6 +751,7 @@ Test(vaultctl, missing_purpose_exits_2)
 		{ "delete", "rec_1_x", "--reason", "retention" },
 		{ "tokenize", "rec_1_x", "email:opaque", NULL },
 		{ "detokenize", "tok_1_x", NULL },
+		{ "list", "--all", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *args[8] = { "-s", "/nonexistent.sock" };
@@ -865,7 +889,8 @@ Test(vaultctl, vault_errors_exit_1_without_values)
 	CTL(&r, "-p", "transactional", "read", tok, "email", "phone", "first_name");
 	assert_exit(&r, 0);
 	/* Record order, not the order asked. */
-	cr_assert_str_eq(r.out, "first_name: Jane\nemail: new@example.org\n");
+	cr_assert_str_eq(r.out, "first_name: Jane\nemail: new@example.org\n"
+	    "marketing opt-out: none\n");
 	run_free(&r);
 	CTL(&r, "-p", "transactional", "detokenize", opaque);
 	assert_exit(&r, 1);
@@ -876,5 +901,1117 @@ Test(vaultctl, vault_errors_exit_1_without_values)
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_NOT_FOUND: ", 29) == 0, "%s", r.err);
 	run_free(&r);
+	free(tok);
+}
+
+/* ---- administration: keys, backup, unseal ------------------------------ */
+
+/* Replace the suite's server by one with extra_ini (the teardown stops it). */
+static void
+restart_with(const char *extra_ini)
+{
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	vaultd_cleanup(&srv);
+	vaultd_start(&srv, extra_ini);
+}
+
+/* n records through the library (quicker than n vaultctl runs); the tokens
+ * go to toks[] if it is not NULL. */
+static void
+create_many(int n, char **toks)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	for (int i = 0; i < n; i++) {
+		struct vault_record *rec;
+		char email[64], *tok;
+		snprintf(email, sizeof(email), "person%d@rotation.example", i);
+		cr_assert_eq(vault_record_new(&rec), 0);
+		cr_assert_eq(vault_record_set(rec, "email", email), 0);
+		cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, rec, &tok), 0, "%s",
+		    vault_last_message(v));
+		vault_record_free(rec);
+		if (toks != NULL)
+			toks[i] = strdup(tok);
+		vault_free(tok);
+	}
+	vault_close(v);
+}
+
+static void
+expect_email(const char *tok, int i)
+{
+	struct run r;
+	char want[128];
+	snprintf(want, sizeof(want), "email: person%d@rotation.example\n"
+	    "marketing opt-out: none\n", i);
+	CTL(&r, "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, want);
+	run_free(&r);
+}
+
+/* "2024-05-01T12:00:00Z" */
+static int
+is_iso_time(const char *s, size_t len)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+	if (len != sizeof(pat) - 1)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * A "  epoch E: created TIME, N records[ (current)]" line (or "  version V:
+ * created TIME[ (current)]" when records is NULL): its number, records and
+ * whether it is current; 0 if the line is not of that form.
+ */
+static int
+parse_version_line(const char *l, const char *unit, unsigned *version,
+    unsigned long long *records, int *current)
+{
+	char when[64], rest[64] = "";
+	int n = 0;
+	size_t ul = strlen(unit);
+	if (strncmp(l, "  ", 2) != 0 || strncmp(l + 2, unit, ul) != 0 || l[2 + ul] != ' ')
+		return 0;
+	l += 3 + ul;
+	if (sscanf(l, "%u: created %63[^,( ]%n", version, when, &n) != 2 ||
+	    !is_iso_time(when, strlen(when)))
+		return 0;
+	l += n;
+	if (records != NULL) {
+		int m = 0;
+		if (sscanf(l, ", %llu record%n", records, &m) != 1 || m == 0)
+			return 0;
+		l += m;
+		if (*l == 's')
+			l++;
+	}
+	snprintf(rest, sizeof(rest), "%s", l);
+	*current = strcmp(rest, " (current)") == 0;
+	return *current || rest[0] == '\0';
+}
+
+/* The kek lines of keys status: epochs[i], records[i]; returns how many. */
+static size_t
+kek_epochs(const char *out, unsigned *epochs, unsigned long long *records,
+    unsigned *current)
+{
+	size_t n = 0;
+	int cur;
+	cr_assert_str_eq(line(out, 0), "key-encryption keys:", "%s", out);
+	*current = 0;
+	for (int i = 1; strncmp(line(out, i), "  ", 2) == 0; i++) {
+		cr_assert(parse_version_line(line(out, i), "epoch", &epochs[n], &records[n], &cur),
+		    "bad epoch line: %s", line(out, i));
+		if (cur)
+			*current = epochs[n];
+		n++;
+	}
+	return n;
+}
+
+/* The first line of s starting with prefix, or NULL. */
+static const char *
+find_line(const char *s, const char *prefix)
+{
+	for (int i = 0; i < count_lines(s); i++)
+		if (strncmp(line(s, i), prefix, strlen(prefix)) == 0)
+			return line(s, i);
+	return NULL;
+}
+
+Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
+{
+	enum { N = 200 };
+	static char *toks[N];
+	unsigned epochs[8], cur, v;
+	unsigned long long recs[8];
+	struct run r;
+	int current;
+
+	/* One record per rewrap step: the rotation takes a while. */
+	restart_with("[keys]\nrotation_batch = 1\n");
+	create_many(N, toks);
+
+	CTL(&r, "keys", "status");
+	assert_exit(&r, 0);
+	cr_assert_eq(kek_epochs(r.out, epochs, recs, &cur), 1, "%s", r.out);
+	cr_assert_eq(epochs[0], 1);
+	cr_assert_eq(recs[0], N);
+	cr_assert_eq(cur, 1, "epoch 1 is current");
+	cr_assert_str_eq(line(r.out, 2), "token keys:");
+	cr_assert(parse_version_line(line(r.out, 3), "version", &v, NULL, &current), "%s", r.out);
+	cr_assert(v == 1 && current);
+	cr_assert_str_eq(line(r.out, 4), "index keys:");
+	cr_assert(parse_version_line(line(r.out, 5), "version", &v, NULL, &current), "%s", r.out);
+	cr_assert(v == 1 && current);
+	cr_assert_str_eq(line(r.out, 6), "rotation: no rotation running");
+	cr_assert_str_eq(line(r.out, 7), "schedule: off");
+	cr_assert_str_eq(line(r.out, 8), "last rotation: never");
+	cr_assert_eq(count_lines(r.out), 9, "%s", r.out);
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+
+	/* --wait: progress on stderr (not a terminal: one line per 10%). */
+	CTL(&r, "keys", "rotate", "--wait");
+	assert_exit(&r, 0);
+	char want[128];
+	snprintf(want, sizeof(want), "epoch 2\nrotation to epoch 2 finished: %d records "
+	    "examined, %d rewrapped\n", N, N);
+	cr_assert_str_eq(r.out, want);
+	int nlines = count_lines(r.err), last_pct = -1;
+	cr_assert(nlines >= 1 && nlines <= 11, "%d progress lines:\n%s", nlines, r.err);
+	for (int i = 0; i < nlines; i++) {
+		unsigned long long x, y, w;
+		int pct;
+		cr_assert_eq(sscanf(line(r.err, i), "rotating to epoch 2: %llu of %llu records "
+		    "examined (%d%%), %llu rewrapped", &x, &y, &pct, &w), 4, "%s", line(r.err, i));
+		cr_assert_eq(y, N);
+		cr_assert(pct / 10 > last_pct / 10 || last_pct < 0, "one line per 10%%:\n%s", r.err);
+		last_pct = pct;
+	}
+	snprintf(want, sizeof(want), "rotating to epoch 2: %d of %d records examined (100%%), "
+	    "%d rewrapped", N, N, N);
+	cr_assert_str_eq(line(r.err, nlines - 1), want);
+	cr_assert_null(strchr(r.err, '\r'), "no carriage returns when not a terminal");
+	run_free(&r);
+
+	CTL(&r, "keys", "status");
+	assert_exit(&r, 0);
+	cr_assert_eq(kek_epochs(r.out, epochs, recs, &cur), 2, "%s", r.out);
+	cr_assert_eq(cur, 2, "epoch 2 is current");
+	cr_assert(epochs[0] == 1 && recs[0] == 0, "%s", r.out);
+	cr_assert(epochs[1] == 2 && recs[1] == N, "all records on epoch 2: %s", r.out);
+	cr_assert_str_eq(find_line(r.out, "rotation: "), "rotation: no rotation running");
+	const char *last = find_line(r.out, "last rotation: ");
+	cr_assert_not_null(last);
+	cr_assert(is_iso_time(last + 15, strlen(last + 15)), "%s", last);
+	run_free(&r);
+
+	/* The current epoch cannot go. */
+	CTL(&r, "keys", "retire", "2");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_CONFLICT: ", 28) == 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "current"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "still depend"), "nothing depends on it: %s", r.err);
+	run_free(&r);
+	CTL(&r, "--json", "keys", "retire", "2");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.err);
+	json_t *j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_CONFLICT");
+	cr_assert_eq(jint(j, "code"), VAULT_E_CONFLICT);
+	json_decref(j);
+	run_free(&r);
+	CTL(&r, "keys", "retire", "7");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_NOT_FOUND: ", 29) == 0, "%s", r.err);
+	run_free(&r);
+
+	CTL(&r, "keys", "retire", "1");
+	assert_exit(&r, 0);
+	unsigned long long before = 0, after = 0;
+	cr_assert_str_eq(line(r.out, 0), "retired epoch 1");
+	cr_assert_eq(sscanf(line(r.out, 1), "data file: %llu bytes before compaction, %llu after",
+	    &before, &after), 2, "%s", r.out);
+	cr_assert(before > 0 && after > 0 && after <= before, "%llu -> %llu", before, after);
+	cr_assert_eq(count_lines(r.out), 2);
+	run_free(&r);
+
+	CTL(&r, "keys", "status");
+	assert_exit(&r, 0);
+	cr_assert_eq(kek_epochs(r.out, epochs, recs, &cur), 1, "only epoch 2 left: %s", r.out);
+	cr_assert(epochs[0] == 2 && recs[0] == N && cur == 2, "%s", r.out);
+	run_free(&r);
+
+	/* The same in JSON: the whole structure. */
+	CTL(&r, "--json", "keys", "status");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	json_t *kek = json_object_get(j, "kek"), *vs, *e;
+	cr_assert(json_is_object(kek));
+	cr_assert_eq(jint(kek, "current"), 2);
+	vs = json_object_get(kek, "versions");
+	cr_assert(json_is_array(vs));
+	cr_assert_eq(json_array_size(vs), 1);
+	e = json_array_get(vs, 0);
+	cr_assert_eq(jint(e, "version"), 2);
+	cr_assert_eq(jint(e, "records"), N);
+	cr_assert(json_is_true(json_object_get(e, "current")));
+	cr_assert(is_iso_time(jstr(e, "created"), strlen(jstr(e, "created"))));
+	const char *kinds[] = { "token", "index" };
+	for (size_t k = 0; k < 2; k++) {
+		json_t *o = json_object_get(j, kinds[k]);
+		cr_assert(json_is_object(o), "%s", kinds[k]);
+		cr_assert_eq(jint(o, "current"), 1);
+		vs = json_object_get(o, "versions");
+		cr_assert_eq(json_array_size(vs), 1);
+		e = json_array_get(vs, 0);
+		cr_assert_eq(jint(e, "version"), 1);
+		cr_assert(json_is_true(json_object_get(e, "current")));
+		cr_assert(is_iso_time(jstr(e, "created"), strlen(jstr(e, "created"))));
+		cr_assert_null(json_object_get(e, "records"), "records are for epochs");
+	}
+	json_t *rot = json_object_get(j, "rotation");
+	cr_assert(json_is_object(rot));
+	cr_assert(json_is_false(json_object_get(rot, "active")));
+	cr_assert_eq(jint(rot, "examined"), N);
+	cr_assert_eq(jint(rot, "rewrapped"), N);
+	cr_assert_eq(jint(rot, "total"), N);
+	cr_assert_eq(jint(rot, "percent"), 100);
+	cr_assert(is_iso_time(jstr(rot, "started"), strlen(jstr(rot, "started"))));
+	json_t *sched = json_object_get(j, "schedule");
+	cr_assert(json_is_object(sched));
+	cr_assert(json_is_false(json_object_get(sched, "enabled")));
+	cr_assert_eq(jint(sched, "interval_seconds"), 0);
+	cr_assert(json_is_null(json_object_get(sched, "next_due")));
+	cr_assert(is_iso_time(jstr(sched, "last_done"), strlen(jstr(sched, "last_done"))));
+	cr_assert_eq(json_object_size(j), 5, "%s", r.out);
+	json_decref(j);
+	run_free(&r);
+
+	/* Still serving, with the same tokens. */
+	for (int i = 0; i < N; i += 37)
+		expect_email(toks[i], i);
+	for (int i = 0; i < N; i++)
+		free(toks[i]);
+}
+
+/* Wait until no rotation runs. */
+static void
+wait_idle(void)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	for (int i = 0; i < 6000; i++) {
+		struct vault_keys_status *st;
+		cr_assert_eq(vault_keys_status(v, &st), 0, "%s", vault_last_message(v));
+		int rotating = st->rotating;
+		vault_keys_status_free(st);
+		if (!rotating) {
+			vault_close(v);
+			return;
+		}
+		usleep(10000);
+	}
+	cr_assert_fail("the rotation did not finish");
+}
+
+Test(vaultctl, keys_retire_says_how_many_records_depend, .timeout = 240)
+{
+	enum { N = 600 };
+	struct run r;
+	int found = 0;
+
+	restart_with("[keys]\nrotation_batch = 1\n");
+	create_many(N, NULL);
+	/*
+	 * Retire the epoch a rewrap is moving records away from. The rewrap
+	 * takes about N disk commits; should it ever beat the two runs of
+	 * vaultctl, retiring succeeds and the next round tries again.
+	 */
+	for (int round = 0; round < 5 && !found; round++) {
+		unsigned epoch = 0;
+		char arg[16];
+		CTL(&r, "keys", "rotate");
+		assert_exit(&r, 0);
+		cr_assert_eq(sscanf(r.out, "epoch %u", &epoch), 1, "%s", r.out);
+		cr_assert_eq(epoch, (unsigned)round + 2);
+		run_free(&r);
+		snprintf(arg, sizeof(arg), "%u", epoch - 1);
+		CTL(&r, "keys", "retire", arg);
+		if (r.status == 1) {
+			unsigned long long n = 0;
+			unsigned e = 0;
+			char tail[8] = "";
+			cr_assert_str_empty(r.out);
+			cr_assert_str_eq(line(r.err, 0), "vaultctl: VAULT_E_CONFLICT: records still "
+			    "depend on that epoch; let the rotation finish (field: epoch)");
+			cr_assert_eq(sscanf(line(r.err, 1), "vaultctl: %llu records still depend on "
+			    "epoch %u%7s", &n, &e, tail), 2, "%s", r.err);
+			cr_assert(n > 0 && n <= N, "%llu", n);
+			cr_assert_eq(e, epoch - 1);
+			cr_assert_eq(count_lines(r.err), 2, "%s", r.err);
+			fprintf(stderr, "keys retire met the rewrap in round %d, %llu of %d records "
+			    "left\n", round + 1, n, N);
+			found = 1;
+		} else {
+			assert_exit(&r, 0);
+		}
+		run_free(&r);
+		/* JSON: the count as "remaining", while the rewrap is still under
+		 * way (it may just have finished: then the retire succeeds). */
+		if (found) {
+			CTL(&r, "--json", "keys", "retire", arg);
+			if (r.status == 1) {
+				json_t *j = parse_json(&r);
+				cr_assert_str_eq(jstr(j, "error"), "VAULT_E_CONFLICT", "%s", r.out);
+				cr_assert_gt(jint(j, "remaining"), 0);
+				cr_assert_eq(jint(j, "epoch"), epoch - 1);
+				cr_assert_str_empty(r.err);
+				json_decref(j);
+			} else {
+				assert_exit(&r, 0);
+			}
+			run_free(&r);
+		}
+		wait_idle();
+	}
+	cr_assert(found, "retire never met a rotation under way");
+}
+
+Test(vaultctl, keys_rotate_token_and_record_keep_tokens_working)
+{
+	struct run r;
+	char *tok = create_jane();
+	char opaque[256], det[256], card[256];
+	const char *jane =
+	    "first_name: Jane\n"
+	    "last_name: Doe\n"
+	    "email: Jane.Doe@example.com\n"
+	    "phone: +18583755875\n"
+	    "card_number: 4242424242424242\n"
+	    "card_expiry: 12/39\n"
+	    "marketing opt-out: none\n";
+	const char *resolved =
+	    "email: Jane.Doe@example.com\n"
+	    "email: Jane.Doe@example.com\n"
+	    "card_number: 4242424242424242\n";
+
+	CTL(&r, "-p", "transactional", "tokenize", tok, "email:opaque", "email:deterministic",
+	    "card_number:card");
+	assert_exit(&r, 0);
+	cr_assert_eq(sscanf(line(r.out, 0), "email opaque %255s", opaque), 1);
+	cr_assert_eq(sscanf(line(r.out, 1), "email deterministic %255s", det), 1);
+	cr_assert_eq(sscanf(line(r.out, 2), "card_number card %255s", card), 1);
+	run_free(&r);
+
+	CTL(&r, "keys", "rotate", "token");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "token key version 2\n");
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+	/* Tokens issued under version 1 still resolve. */
+	CTL(&r, "-p", "transactional", "detokenize", opaque, det, card);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, resolved);
+	run_free(&r);
+	/* New tokens use version 2. */
+	CTL(&r, "-p", "transactional", "create", "last_name=Roe");
+	assert_exit(&r, 0);
+	cr_assert(strncmp(r.out, "rec_2_", 6) == 0, "%s", r.out);
+	run_free(&r);
+
+	CTL(&r, "keys", "rotate-record", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "data key version 2\n");
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, jane, "the record reads the same under its new key");
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "detokenize", opaque, det, card);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, resolved);
+	run_free(&r);
+
+	CTL(&r, "--json", "keys", "rotate-record", tok);
+	assert_exit(&r, 0);
+	json_t *j = parse_json(&r);
+	cr_assert_eq(jint(j, "dek_version"), 3);
+	json_decref(j);
+	run_free(&r);
+	CTL(&r, "keys", "rotate-record", "rec_1_forgedforgedforgedforgedfo");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
+	run_free(&r);
+
+	CTL(&r, "--json", "keys", "rotate", "index");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "kind"), "index");
+	cr_assert_eq(jint(j, "version"), 2);
+	cr_assert_null(json_object_get(j, "rotation"));
+	json_decref(j);
+	run_free(&r);
+	CTL(&r, "--json", "keys", "rotate", "--wait");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "kind"), "kek");
+	cr_assert_eq(jint(j, "version"), 2);
+	json_t *rot = json_object_get(j, "rotation");
+	cr_assert(json_is_true(json_object_get(rot, "finished")), "%s", r.out);
+	cr_assert_eq(jint(rot, "total"), 2);
+	cr_assert_eq(jint(rot, "examined"), 2);
+	cr_assert_eq(jint(rot, "rewrapped"), 2);
+	cr_assert_str_empty(r.err, "JSON mode: progress only on a terminal");
+	json_decref(j);
+	run_free(&r);
+
+	CTL(&r, "keys", "status");
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "token keys:\n  version 1: created "), "%s", r.out);
+	const char *l = find_line(r.out, "  version 2: created ");
+	cr_assert_not_null(l, "%s", r.out);
+	cr_assert_not_null(strstr(l, "(current)"));
+	cr_assert_not_null(strstr(r.out, "index keys:\n  version 1: created "));
+	run_free(&r);
+
+	CTL(&r, "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, jane);
+	run_free(&r);
+	free(tok);
+}
+
+Test(vaultctl, backup_writes_a_file_once_per_name)
+{
+	struct run r;
+	char path[600];
+	unsigned long long size = 0;
+	struct stat st;
+
+	free(create_jane());
+	CTL(&r, "backup", "nightly-1");
+	assert_exit(&r, 0);
+	cr_assert_eq(count_lines(r.out), 2, "%s", r.out);
+	cr_assert_eq(sscanf(line(r.out, 0), "path: %599s", path), 1, "%s", r.out);
+	cr_assert_eq(sscanf(line(r.out, 1), "size: %llu bytes", &size), 1, "%s", r.out);
+	cr_assert(strncmp(path, srv.dir, strlen(srv.dir)) == 0, "in the test directory: %s", path);
+	cr_assert_str_eq(strrchr(path, '/'), "/nightly-1");
+	cr_assert_eq(stat(path, &st), 0, "%s", path);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_gt(size, 0);
+	cr_assert_eq((unsigned long long)st.st_size, size, "the printed size is the file's");
+	run_free(&r);
+
+	/* Never replaced. */
+	CTL(&r, "backup", "nightly-1");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_CONFLICT: ", 28) == 0, "%s", r.err);
+	run_free(&r);
+	struct stat st2;
+	cr_assert_eq(stat(path, &st2), 0);
+	cr_assert_eq(st2.st_size, st.st_size);
+	cr_assert_eq(st2.st_mtime, st.st_mtime);
+
+	CTL(&r, "--json", "backup", "nightly-2");
+	assert_exit(&r, 0);
+	json_t *j = parse_json(&r);
+	cr_assert_eq(stat(jstr(j, "path"), &st2), 0, "%s", r.out);
+	cr_assert_eq(jint(j, "bytes"), st2.st_size);
+	json_decref(j);
+	run_free(&r);
+
+	/* The server decides what a name may be: no path in it. */
+	CTL(&r, "backup", "../escape");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_INVALID_VALUE: ", 33) == 0, "%s", r.err);
+	run_free(&r);
+}
+
+/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
+static int
+keytool(const char *in, const char *const *args)
+{
+	const char *vaultd = getenv("VAULTD");
+	char bin[1024], *slash;
+	int pin[2], st;
+
+	cr_assert_not_null(vaultd);
+	snprintf(bin, sizeof(bin), "%s", vaultd);
+	slash = strrchr(bin, '/');
+	cr_assert_not_null(slash);
+	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
+	cr_assert_eq(access(bin, X_OK), 0, "%s: build vault-keytool first", bin);
+	const char *argv[16] = { bin };
+	size_t n = 1;
+	for (size_t i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(pipe(pin), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(pin[0], 0);
+		close(pin[0]);
+		close(pin[1]);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
+	close(pin[1]);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
+{
+	struct run r;
+	char ring[600], data[600];
+
+	/* Restart the suite's server on a new, passphrase-sealed ring. */
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	vaultd_path(&srv, "sealed-ring", ring, sizeof(ring));
+	vaultd_path(&srv, "sealed-data", data, sizeof(data));
+	/* Cheap Argon2id costs: a test, not a vault. */
+	cr_assert_eq(keytool("correct horse battery\n", ARGS("init", ring, "--passphrase",
+	    "--opslimit", "1", "--memlimit", "8M")), 0);
+	FILE *f = fopen(srv.config, "a");
+	cr_assert_not_null(f);
+	/* Later sections override earlier ones. */
+	fprintf(f, "[keys]\nkeyring_path = %s\n[storage]\ndata_dir = %s\n", ring, data);
+	fclose(f);
+	vaultd_restart(&srv); /* waits for ping, answered while sealed */
+
+	CTL(&r, "status");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(line(r.out, 3), "kek epoch: 0");
+	cr_assert_str_eq(line(r.out, 5), "sealed: yes", "%s", r.out);
+	run_free(&r);
+	CTL(&r, "--json", "status");
+	assert_exit(&r, 0);
+	json_t *j = parse_json(&r);
+	cr_assert(json_is_true(json_object_get(j, "sealed")));
+	cr_assert_eq(jint(j, "kek_epoch"), 0);
+	json_decref(j);
+	run_free(&r);
+
+	/* Nothing else is served. */
+	CTL(&r, "-p", "transactional", "read", "rec_1_sealedsealedsealedsealedse");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_SEALED: ", 26) == 0, "%s", r.err);
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "create", "email=a@b.org");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_SEALED: ", 26) == 0, "%s", r.err);
+	run_free(&r);
+	CTL(&r, "keys", "status");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_SEALED: ", 26) == 0, "%s", r.err);
+	run_free(&r);
+
+	/* A wrong passphrase: the vault's error, never the passphrase. */
+	CTL_IN(&r, "wrong horse battery\n", "unseal");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_KEYRING: ", 27) == 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "horse"), "the passphrase in an error: %s", r.err);
+	run_free(&r);
+	CTL_IN(&r, "wrong horse battery\n", "--json", "unseal");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.err);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_KEYRING");
+	cr_assert_null(strstr(r.out, "horse"));
+	json_decref(j);
+	run_free(&r);
+	/* No passphrase at all, or an empty one: usage errors, nothing sent. */
+	CTL(&r, "unseal");
+	assert_exit(&r, 2);
+	cr_assert_not_null(strstr(r.err, "no passphrase"), "%s", r.err);
+	run_free(&r);
+	CTL_IN(&r, "\n", "unseal");
+	assert_exit(&r, 2);
+	cr_assert_not_null(strstr(r.err, "empty"), "%s", r.err);
+	run_free(&r);
+	/* Never on the command line. */
+	CTL(&r, "unseal", "correct horse battery");
+	assert_exit(&r, 2);
+	cr_assert_null(strstr(r.err, "horse"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "status");
+	cr_assert_str_eq(line(r.out, 5), "sealed: yes", "still sealed: %s", r.out);
+	run_free(&r);
+
+	/* The right one, from a pipe (one line; a CRLF line works too). */
+	CTL_IN(&r, "correct horse battery\r\nthe rest is ignored\n", "unseal");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "unsealed\n");
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+	CTL(&r, "status");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(line(r.out, 3), "kek epoch: 1");
+	cr_assert_str_eq(line(r.out, 5), "sealed: no");
+	run_free(&r);
+
+	/* Serving now. */
+	CTL(&r, "-p", "transactional", "create", "email=Jane.Doe@Example.COM");
+	assert_exit(&r, 0);
+	char *tok = strdup(line(r.out, 0));
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nmarketing opt-out: none\n");
+	run_free(&r);
+	free(tok);
+	CTL(&r, "keys", "status");
+	assert_exit(&r, 0);
+	cr_assert(strncmp(line(r.out, 1), "  epoch 1: created ", 19) == 0, "%s", r.out);
+	cr_assert_not_null(strstr(line(r.out, 1), ", 1 record (current)"), "%s", r.out);
+	run_free(&r);
+
+	/* Once is enough. */
+	CTL_IN(&r, "correct horse battery\n", "--json", "unseal");
+	assert_exit(&r, 1);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_CONFLICT");
+	json_decref(j);
+	run_free(&r);
+
+	/* The passphrase reached no log. */
+	size_t n;
+	char *log = read_file_all(srv.log, &n);
+	cr_assert_not_null(log);
+	cr_assert_null(strstr(log, "horse"));
+	cr_assert_not_null(strstr(log, "unsealed"), "%s", log);
+	free(log);
+}
+
+/* ---- marketing opt-outs, list, one document at a time ------------------ */
+
+/* The last line of s, into a static buffer. */
+static const char *
+last_line(const char *s)
+{
+	int n = count_lines(s);
+	cr_assert(n >= 1, "no output");
+	return line(s, n - 1);
+}
+
+Test(vaultctl, marketing_opt_out_round_trip)
+{
+	struct run r;
+	json_t *j, *o;
+
+	CTL(&r, "-p", "transactional", "create", "first_name=Jane",
+	    "email=Jane.Doe@Example.COM", "phone=+1 858 375 5875", "postal_address=1 Main St");
+	assert_exit(&r, 0);
+	char *tok = strdup(line(r.out, 0));
+	run_free(&r);
+
+	/* Opt-outs only: no other change is needed. */
+	CTL(&r, "-p", "transactional", "update", tok, "--opt-out", "email", "--opt-out",
+	    "mail");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "ok\n");
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+
+	/* Transactional use is unaffected; read says who opted out, last. */
+	CTL(&r, "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out,
+	    "first_name: Jane\n"
+	    "postal_address: 1 Main St\n"
+	    "email: Jane.Doe@example.com\n"
+	    "phone: +18583755875\n"
+	    "marketing opt-out: email, mail\n");
+	run_free(&r);
+	CTL(&r, "--json", "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	o = json_object_get(j, "marketing_opt_out");
+	cr_assert(json_is_object(o), "%s", r.out);
+	cr_assert_eq(json_object_size(o), 3);
+	cr_assert(json_is_true(json_object_get(o, "email")));
+	cr_assert(json_is_false(json_object_get(o, "phone")));
+	cr_assert(json_is_true(json_object_get(o, "mail")));
+	cr_assert_eq(json_array_size(json_object_get(j, "document_slots")), 0);
+	json_decref(j);
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "read", tok, "email");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nmarketing opt-out: email, mail\n");
+	run_free(&r);
+
+	/* Marketing by email is refused, naming the field, never the value. */
+	CTL(&r, "-p", "marketing", "read", tok, "email");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_DENIED: ", 26) == 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "opted out"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "(field: email)"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "Jane"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "--json", "-p", "marketing", "read", tok, "postal_address");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.err);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_DENIED");
+	cr_assert_eq(jint(j, "code"), VAULT_E_DENIED);
+	cr_assert_not_null(strstr(jstr(j, "message"), "opted out"));
+	cr_assert_null(strstr(r.out, "Main St"));
+	json_decref(j);
+	run_free(&r);
+	/* Asked for everything, marketing gets what it may: no email, no address. */
+	CTL(&r, "-p", "marketing", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out,
+	    "first_name: Jane\n"
+	    "phone: +18583755875\n"
+	    "marketing opt-out: email, mail\n");
+	run_free(&r);
+
+	/* A refused change comes first: the opt-out after it is not sent. */
+	CTL(&r, "-p", "transactional", "update", tok, "email=not an address",
+	    "--opt-out", "phone");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_INVALID_VALUE: ", 33) == 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "already applied"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "read", tok, "phone");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(last_line(r.out), "marketing opt-out: email, mail");
+	run_free(&r);
+	/* Usage errors change nothing either. */
+	CTL(&r, "-p", "transactional", "update", tok, "--opt-in", "email", "--opt-out",
+	    "email");
+	assert_exit(&r, 2);
+	run_free(&r);
+
+	/* --opt-in restores it; a field change and a choice in one command. */
+	CTL(&r, "-p", "transactional", "update", tok, "first_name=Janet", "--opt-in", "email",
+	    "--opt-out", "phone");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "ok\n");
+	run_free(&r);
+	CTL(&r, "-p", "marketing", "read", tok, "email", "first_name");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out,
+	    "first_name: Janet\n"
+	    "email: Jane.Doe@example.com\n"
+	    "marketing opt-out: phone, mail\n");
+	run_free(&r);
+	CTL(&r, "-p", "marketing", "read", tok, "phone");
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "opted out"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "--json", "-p", "transactional", "update", tok, "--opt-in", "phone",
+	    "--opt-in", "mail", "--opt-in", "phone");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	cr_assert(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	run_free(&r);
+	CTL(&r, "-p", "marketing", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out,
+	    "first_name: Janet\n"
+	    "postal_address: 1 Main St\n"
+	    "email: Jane.Doe@example.com\n"
+	    "phone: +18583755875\n"
+	    "marketing opt-out: none\n");
+	run_free(&r);
+
+	/* A deleted record: the vault's error, exit 1. */
+	CTL(&r, "-p", "transactional", "delete", tok, "--reason", "administrative");
+	assert_exit(&r, 0);
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "update", tok, "--opt-out", "email");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_DELETED: ", 27) == 0, "%s", r.err);
+	run_free(&r);
+	free(tok);
+}
+
+/* Every token of want (n of them) exactly once among the lines of out,
+ * and nothing else; skip (may be NULL) must not be there. */
+static void
+assert_tokens_once(const char *out, char **want, int n, const char *skip)
+{
+	int lines = count_lines(out), found = 0;
+	for (int i = 0; i < lines; i++) {
+		const char *l = line(out, i);
+		int hits = 0;
+		cr_assert(skip == NULL || strcmp(l, skip) != 0, "%s is listed", skip);
+		for (int k = 0; k < n; k++)
+			hits += strcmp(l, want[k]) == 0;
+		cr_assert_eq(hits, 1, "line %d (%s) is no created record", i, l);
+		found++;
+	}
+	cr_assert_eq(found, n, "%d tokens listed, want %d:\n%s", found, n, out);
+	for (int k = 0; k < n; k++) {
+		int hits = 0;
+		for (int i = 0; i < lines; i++)
+			hits += strcmp(line(out, i), want[k]) == 0;
+		cr_assert_eq(hits, 1, "%s listed %d times", want[k], hits);
+	}
+}
+
+Test(vaultctl, list_pages_and_marketing_channels)
+{
+	enum { N = 8 };
+	char *toks[N], *rest[N];
+	struct run r;
+	json_t *j, *a;
+
+	create_many(N, toks);
+
+	/* --all across pages of 3: every record exactly once. */
+	CTL(&r, "-p", "transactional", "list", "--all", "--limit", "3");
+	assert_exit(&r, 0);
+	cr_assert_str_empty(r.err);
+	assert_tokens_once(r.out, toks, N, NULL);
+	run_free(&r);
+	CTL(&r, "--json", "-p", "transactional", "list", "--limit", "3", "--all");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	a = json_object_get(j, "records");
+	cr_assert_eq(json_array_size(a), N);
+	cr_assert(json_is_null(json_object_get(j, "next")), "%s", r.out);
+	json_decref(j);
+	run_free(&r);
+
+	/* One page: three tokens, and where to go on. */
+	CTL(&r, "-p", "transactional", "list", "--limit", "3");
+	assert_exit(&r, 0);
+	cr_assert_eq(count_lines(r.out), 3, "%s", r.out);
+	cr_assert_not_null(strstr(r.err, "more records follow"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "--json", "-p", "transactional", "list", "--limit", "3");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	a = json_object_get(j, "records");
+	cr_assert_eq(json_array_size(a), 3);
+	char *next = strdup(jstr(j, "next"));
+	cr_assert_str_eq(next, json_string_value(json_array_get(a, 2)));
+	json_decref(j);
+	run_free(&r);
+	/* --after the page's next, with --all: the other five. */
+	CTL(&r, "-p", "transactional", "list", "--after", next, "--all", "--limit", "3");
+	assert_exit(&r, 0);
+	cr_assert_eq(count_lines(r.out), N - 3, "%s", r.out);
+	cr_assert_null(strstr(r.out, next));
+	run_free(&r);
+	free(next);
+	/* The last page ends the list: no "more" hint. */
+	CTL(&r, "-p", "transactional", "list");
+	assert_exit(&r, 0);
+	assert_tokens_once(r.out, toks, N, NULL);
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+
+	/* Marketing must name a channel: the vault says so. */
+	CTL(&r, "-p", "marketing", "list");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_PROTO_MISSING: ", 33) == 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "channel"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "--json", "-p", "marketing", "list", "--all");
+	assert_exit(&r, 1);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_PROTO_MISSING");
+	cr_assert_eq(jint(j, "code"), VAULT_E_PROTO_MISSING);
+	json_decref(j);
+	run_free(&r);
+
+	/* One person opts out of email: an email campaign skips them. */
+	CTL(&r, "-p", "transactional", "update", toks[4], "--opt-out", "email");
+	assert_exit(&r, 0);
+	run_free(&r);
+	int m = 0;
+	for (int i = 0; i < N; i++)
+		if (i != 4)
+			rest[m++] = toks[i];
+	CTL(&r, "-p", "marketing", "list", "--channel", "email", "--all", "--limit", "3");
+	assert_exit(&r, 0);
+	assert_tokens_once(r.out, rest, m, toks[4]);
+	run_free(&r);
+	/* Pages of one: the skipped record never shows as an empty page. */
+	CTL(&r, "--json", "-p", "marketing", "list", "--channel", "email", "--all",
+	    "--limit", "1");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	cr_assert_eq(json_array_size(json_object_get(j, "records")), N - 1);
+	json_decref(j);
+	run_free(&r);
+	/* Other channels still reach everyone. */
+	CTL(&r, "-p", "marketing", "list", "--channel", "phone", "--all", "--limit", "3");
+	assert_exit(&r, 0);
+	assert_tokens_once(r.out, toks, N, NULL);
+	run_free(&r);
+
+	/* A deleted record is not listed. */
+	CTL(&r, "-p", "transactional", "delete", toks[1], "--reason", "retention");
+	assert_exit(&r, 0);
+	run_free(&r);
+	m = 0;
+	for (int i = 0; i < N; i++)
+		if (i != 1)
+			rest[m++] = toks[i];
+	CTL(&r, "-p", "transactional", "list", "--all", "--limit", "3");
+	assert_exit(&r, 0);
+	assert_tokens_once(r.out, rest, m, toks[1]);
+	run_free(&r);
+
+	/* --after takes a record token only. */
+	CTL(&r, "-p", "transactional", "list", "--after", "rec_1_forgedforgedforgedforgedfo");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
+	run_free(&r);
+	for (int i = 0; i < N; i++)
+		free(toks[i]);
+}
+
+/* The names in dir, sorted, one a line (for "exactly this file"). */
+static char *
+dir_listing(const char *dir)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	char *out = calloc(1, 1);
+	size_t len = 0;
+	char buf[512];
+	size_t k;
+	while ((k = fread(buf, 1, sizeof(buf), p)) > 0)
+		append(&out, &len, buf, k);
+	cr_assert_eq(pclose(p), 0);
+	return out;
+}
+
+Test(vaultctl, read_one_document_by_slot)
+{
+	/* Two documents that fit one request each but not one reply together. */
+	restart_with("[server]\nmax_frame_bytes = 64K\n[limits]\nmax_document_bytes = 40K\n");
+	static unsigned char a[40000], b[40000];
+	struct run r;
+	char pa[600], pb[600], pc[600], arg[800], dir[600], p[900];
+
+	for (size_t i = 0; i < sizeof(a); i++) {
+		a[i] = (unsigned char)(i * 13 + 1);
+		b[i] = (unsigned char)(i * 5 + (i >> 9));
+	}
+	vaultd_path(&srv, "a.bin", pa, sizeof(pa));
+	vaultd_path(&srv, "b.bin", pb, sizeof(pb));
+	vaultd_path(&srv, "c.txt", pc, sizeof(pc));
+	write_file(pa, a, sizeof(a));
+	write_file(pb, b, sizeof(b));
+	write_file(pc, "third\n", 6);
+	snprintf(arg, sizeof(arg), "scan-a.bin:application/octet-stream:%s", pa);
+	CTL(&r, "-p", "transactional", "create", "last_name=Doe", "--document", arg);
+	assert_exit(&r, 0);
+	char *tok = strdup(line(r.out, 0));
+	run_free(&r);
+	snprintf(arg, sizeof(arg), "scan-b.bin:application/octet-stream:%s", pb);
+	CTL(&r, "-p", "transactional", "update", tok, "--document", arg);
+	assert_exit(&r, 0);
+	run_free(&r);
+	snprintf(arg, sizeof(arg), "note.txt:text/plain:%s", pc);
+	CTL(&r, "-p", "transactional", "update", tok, "--document", arg);
+	assert_exit(&r, 0);
+	run_free(&r);
+
+	/* read lists the slots without fetching anything. */
+	CTL(&r, "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "last_name: Doe\ndocuments: 1, 2, 3\nmarketing opt-out: none\n");
+	run_free(&r);
+	CTL(&r, "--json", "-p", "transactional", "read", tok);
+	assert_exit(&r, 0);
+	json_t *j = parse_json(&r);
+	json_t *sl = json_object_get(j, "document_slots");
+	cr_assert_eq(json_array_size(sl), 3);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_eq(json_integer_value(json_array_get(sl, i)), (json_int_t)i + 1);
+	cr_assert_null(json_object_get(j, "documents"));
+	json_decref(j);
+	run_free(&r);
+
+	/* All at once does not fit a reply; nothing is written. */
+	vaultd_path(&srv, "out", dir, sizeof(dir));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	CTL(&r, "-p", "transactional", "read", tok, "--documents", dir);
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.out);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_TOO_LARGE: ", 29) == 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "--document SLOT"), "%s", r.err);
+	run_free(&r);
+	CTL(&r, "--json", "-p", "transactional", "read", tok, "--documents", dir);
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.err);
+	j = parse_json(&r);
+	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_TOO_LARGE");
+	cr_assert_not_null(strstr(jstr(j, "hint"), "--document SLOT"));
+	json_decref(j);
+	char *ls = dir_listing(dir);
+	cr_assert_str_empty(ls, "files written: %s", ls);
+	free(ls);
+	run_free(&r);
+
+	/* One by slot: exactly that document, and nothing else. */
+	CTL(&r, "-p", "transactional", "read", tok, "--document", "2", "--documents", dir);
+	assert_exit(&r, 0);
+	cr_assert_str_empty(r.err);
+	snprintf(p, sizeof(p), "document 2: scan-b.bin (application/octet-stream, 40000 "
+	    "bytes) -> %s/2-scan-b.bin", dir);
+	cr_assert_str_eq(line(r.out, 0), p);
+	cr_assert_str_eq(line(r.out, 1), "documents: 1, 2, 3");
+	cr_assert_str_eq(line(r.out, 2), "marketing opt-out: none");
+	cr_assert_eq(count_lines(r.out), 3, "no fields: %s", r.out);
+	run_free(&r);
+	snprintf(p, sizeof(p), "%s/2-scan-b.bin", dir);
+	assert_file(p, b, sizeof(b));
+	ls = dir_listing(dir);
+	cr_assert_str_eq(ls, "2-scan-b.bin\n");
+	free(ls);
+
+	/* The others, one run each, JSON this time. */
+	CTL(&r, "--json", "-p", "transactional", "read", tok, "--documents", dir,
+	    "--document", "1");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	json_t *docs = json_object_get(j, "documents");
+	cr_assert_eq(json_array_size(docs), 1);
+	cr_assert_eq(jint(json_array_get(docs, 0), "slot"), 1);
+	cr_assert_str_eq(jstr(json_array_get(docs, 0), "name"), "scan-a.bin");
+	cr_assert_eq(jint(json_array_get(docs, 0), "size"), (json_int_t)sizeof(a));
+	assert_file(jstr(json_array_get(docs, 0), "path"), a, sizeof(a));
+	cr_assert_eq(json_object_size(json_object_get(j, "fields")), 0);
+	cr_assert_eq(json_array_size(json_object_get(j, "document_slots")), 3);
+	json_decref(j);
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "read", tok, "--document=3", "--documents", dir);
+	assert_exit(&r, 0);
+	run_free(&r);
+	snprintf(p, sizeof(p), "%s/3-note.txt", dir);
+	assert_file(p, "third\n", 6);
+	ls = dir_listing(dir);
+	cr_assert_str_eq(ls, "1-scan-a.bin\n2-scan-b.bin\n3-note.txt\n");
+	free(ls);
+
+	/* Again: never overwritten. */
+	CTL(&r, "-p", "transactional", "read", tok, "--document", "2", "--documents", dir);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "already exists"), "%s", r.err);
+	run_free(&r);
+	snprintf(p, sizeof(p), "%s/2-scan-b.bin", dir);
+	assert_file(p, b, sizeof(b));
+
+	/* No such slot: the vault's error, no file. */
+	vaultd_path(&srv, "out2", dir, sizeof(dir));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	CTL(&r, "-p", "transactional", "read", tok, "--document", "9", "--documents", dir);
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_NOT_FOUND: ", 29) == 0, "%s", r.err);
+	run_free(&r);
+	ls = dir_listing(dir);
+	cr_assert_str_empty(ls);
+	free(ls);
 	free(tok);
 }

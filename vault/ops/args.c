@@ -62,6 +62,22 @@ arg_check_writes(const struct request *req, const struct record_input *in,
 			return rc;
 	if ((in->ndocs || in->nremove) && (rc = may_touch(req, FIELD_DOCUMENT_SLOT, err)) != 0)
 		return rc;
+	/*
+	 * A marketing choice is changed through a field of its channel; and
+	 * never in marketing's favour by marketing itself: an opt-in with
+	 * purpose marketing is refused.
+	 */
+	static const unsigned channel_field[3] = { FIELD_EMAIL, FIELD_PHONE, FIELD_POSTAL_ADDRESS };
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t bit = (uint8_t)(1u << i);
+		if (!(in->consent_set & bit))
+			continue;
+		if ((rc = may_touch(req, channel_field[i], err)) != 0)
+			return rc;
+		if (req->purpose == VAULT_PURPOSE_MARKETING && !(in->consent_value & bit))
+			return op_deny(err, "marketing_opt_out", policy_rule(req->client, req->purpose),
+			    "an opt-in cannot be recorded with purpose marketing");
+	}
 	return 0;
 }
 

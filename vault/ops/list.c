@@ -63,8 +63,15 @@ list(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, store_error(rc), NULL, NULL);
 	store_put_id(kb, start);
 	MDB_val k = { 8, kb }, v;
+	/* Bounded work per request: past this many skipped, hand back a cursor. */
+	uint64_t scanned = 0, last = 0, max_scan = 100 * limit + 10000;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		last = store_get_id(k.mv_data);
+		if (++scanned > max_scan) {
+			more = 1;
+			break;
+		}
 		/* The flags byte is the second of an encoded record. */
 		if (v.mv_size < 2 || (skip && (((const uint8_t *)v.mv_data)[1] & skip)))
 			continue;
@@ -84,8 +91,10 @@ list(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		mp_cstr(pk, tok);
 	}
 	mp_cstr(pk, "next");
-	if (more && n > 0) {
-		token_record_make(ctx->keys->tokens, ids[n - 1], tok);
+	if (more && (n > 0 || last > 0)) {
+		/* Page full: go on after its last record; scan cut short: after the
+		 * last record looked at (which was skipped, or would have been). */
+		token_record_make(ctx->keys->tokens, n == limit ? ids[n - 1] : last - 1, tok);
 		mp_cstr(pk, tok);
 	} else {
 		msgpack_pack_nil(pk);

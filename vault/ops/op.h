@@ -137,6 +137,7 @@ struct op {
 	int admin;                /* only callers in [admin] uids */
 	int sealed_ok;            /* answered while the vault is sealed */
 	int no_keys;              /* never pins the key set (long-running) */
+	int unaudited;            /* touches neither personal data nor keys */
 	int (*read)(struct read_ctx *ctx, const struct request *req,
 	    msgpack_packer *pk, struct op_error *err);
 	int (*prepare)(struct read_ctx *ctx, const struct request *req,

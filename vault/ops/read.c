@@ -159,9 +159,11 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 			mp_str(pk, ctx->scratch.data + off, len);
 		}
 	}
+	/* Even how many documents a record holds is for document readers only. */
+	int doc_reader = policy_access(req->client, req->purpose, FIELD_DOCUMENT_SLOT) == ACCESS_PLAIN;
 	mp_cstr(pk, "document_slots");
-	msgpack_pack_array(pk, r.ndocs);
-	for (unsigned i = 0; i < r.ndocs; i++)
+	msgpack_pack_array(pk, doc_reader ? r.ndocs : 0);
+	for (unsigned i = 0; doc_reader && i < r.ndocs; i++)
 		msgpack_pack_uint16(pk, r.doc_slots[i]);
 	if (with_docs && rc == 0) {
 		trace_field(&ctx->trace, FIELD_MAX + 1);

@@ -126,6 +126,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		trace_field(&ctx->trace, in->clear[i]);
 	if (in->ndocs || in->nremove)
 		trace_field(&ctx->trace, FIELD_MAX + 1);
+	for (unsigned f = 1; f <= FIELD_MAX; f++)
+		if (in->consent_set & consent_channel_of(f))
+			trace_field(&ctx->trace, f);
 	/* Every refusal comes before the first write. */
 	if ((rc = record_load(srv, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);

@@ -307,6 +307,38 @@ int vault_keys_retire(struct vault *v, uint32_t epoch, uint64_t *remaining,
 /* A new data key for one record; its fields re-encrypted. */
 int vault_keys_rotate_record(struct vault *v, const char *record_token,
     uint32_t *dek_version);
+/* The audit trail's check (admin): every entry's MAC and the chain. */
+struct vault_audit_check {
+	int ok;                  /* 1: intact */
+	unsigned files;
+	uint64_t entries;
+	uint64_t first_bad_seq;  /* 0: none */
+	char reason[192];        /* why not intact ("" if ok) */
+};
+int vault_audit_verify(struct vault *v, struct vault_audit_check *out);
+
+/* Which audit entries to return (admin); NULL / 0 members match all. */
+struct vault_audit_filter {
+	const char *record_token; /* entries that touched this record */
+	const char *client;       /* policy client name */
+	const char *purpose;
+	int64_t from, to;         /* Unix seconds, inclusive */
+	unsigned limit;           /* 0: the server's default (1000) */
+};
+
+/* One audit entry: no personal data, records as pseudonyms. */
+struct vault_audit_entry {
+	uint64_t seq;
+	int64_t time;
+	uint64_t uid;
+	char *client, *purpose, *op, *outcome; /* purpose NULL if none */
+	char **records, **fields;
+	size_t nrecords, nfields;
+};
+int vault_audit_query(struct vault *v, const struct vault_audit_filter *f,
+    struct vault_audit_entry **entries, size_t *n);
+void vault_audit_entries_free(struct vault_audit_entry *e, size_t n);
+
 /*
  * Write a consistent, compacted backup named name into the server's
  * backup directory; *path (free with vault_free) says where.
