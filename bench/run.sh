@@ -16,6 +16,7 @@ data_dir = $dir/data
 keyring_path = $dir/keys/keyring
 root_key_path = $dir/keys/root.key
 CONF
+[ "${AUDIT:-on}" = off ] && printf "[audit]\nenabled = false\n" >> "$dir/vaultd.conf"
 "$BUILD/vault/vaultd" --dev -c "$dir/vaultd.conf" 2>"$dir/vaultd.log" &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/run/vaultd.sock" ] && break; sleep 0.05; done

@@ -239,10 +239,10 @@ int
 main(int argc, char **argv)
 {
 	struct shared sh = { .seconds = 3, .batch = 64 };
-	const char *clients_arg = "1,4,8,16", *fsync_dir = NULL;
+	const char *clients_arg = "1,4,8,16", *fsync_dir = NULL, *ops_arg = NULL;
 	size_t prefill = 10000;
 	int ch;
-	while ((ch = getopt(argc, argv, "s:d:c:b:f:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:d:c:b:f:n:o:")) != -1) {
 		switch (ch) {
 		case 's': sh.socket = optarg; break;
 		case 'd': sh.seconds = atof(optarg); break;
@@ -250,9 +250,10 @@ main(int argc, char **argv)
 		case 'b': sh.batch = atoi(optarg); break;
 		case 'f': fsync_dir = optarg; break;
 		case 'n': prefill = (size_t)atol(optarg); break;
+		case 'o': ops_arg = optarg; break;
 		default:
 			fprintf(stderr, "usage: vault-bench -s SOCKET [-d SECONDS] [-c 1,4,8] "
-			    "[-b BATCH] [-f DIR] [-n RECORDS]\n");
+			    "[-b BATCH] [-f DIR] [-n RECORDS] [-o ping,detok1,detokb,read,create]\n");
 			return 2;
 		}
 	}
@@ -274,9 +275,13 @@ main(int argc, char **argv)
 	printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------", "---------",
 	    "-------------", "-------------", "----------", "----------", "----------", "--------");
 	enum op order[] = { OP_PING, OP_DETOK1, OP_DETOKB, OP_READ, OP_CREATE };
-	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+	static const char *const short_names[] = { "ping", "create", "detok1", "detokb", "read" };
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+		if (ops_arg != NULL && strstr(ops_arg, short_names[order[o]]) == NULL)
+			continue;
 		for (int i = 0; i < nc; i++)
 			run(&sh, order[o], clients[i]);
+	}
 	for (size_t i = 0; i < sh.ntokens; i++) {
 		vault_free(sh.tokens[i]);
 		vault_free(sh.records[i]);

@@ -60,13 +60,15 @@ check_config(const struct config *c)
 	check_string(c->root_key_path, sizeof(c->root_key_path), "root_key_path");
 	check_string(c->deletion_journal_path, sizeof(c->deletion_journal_path), "deletion_journal_path");
 	check_string(c->backup_dir, sizeof(c->backup_dir), "backup_dir");
+	check_string(c->audit_path, sizeof(c->audit_path), "audit_path");
 	check_string(c->default_calling_code, sizeof(c->default_calling_code), "default_calling_code");
 	fuzz_assert(strnlen(c->policy_file, sizeof(c->policy_file)) < sizeof(c->policy_file),
 	    "policy_file is not NUL-terminated");
 	size_t cc = strlen(c->default_calling_code);
 	fuzz_assert(cc <= 3 && strspn(c->default_calling_code, "0123456789") == cc &&
 	    c->default_calling_code[0] != '0', "calling code \"%s\"", c->default_calling_code);
-	fuzz_assert(c->dev_create_keys == 0 || c->dev_create_keys == 1, "boolean %d", c->dev_create_keys);
+	fuzz_assert((c->dev_create_keys == 0 || c->dev_create_keys == 1) &&
+	    (c->audit_enabled == 0 || c->audit_enabled == 1), "booleans not 0 or 1");
 	/* "max_document_bytes must be at least 1 and leave 4K of max_frame_bytes" */
 	fuzz_assert(c->max_document_bytes <= c->max_frame_bytes - 4096,
 	    "max_document_bytes %zu does not leave 4K of max_frame_bytes %zu",

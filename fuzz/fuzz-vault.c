@@ -21,6 +21,7 @@
 #include "common/frame.h"
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "vault/audit.h"
 #include "vault/crypto/seal.h"
 #include "vault/dispatch.h"
 #include "vault/journal.h"
@@ -460,6 +461,13 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	mdb_env_set_flags(srv->store.env, MDB_NOSYNC, 1);
 	rc = journal_open(&srv->journal, c->deletion_journal_path, &srv->store);
 	fuzz_assert(rc == 0, "journal_open: %s", vault_strerror(rc));
+	/* Every request is audited (formatted, chained, written) into a device
+	 * that keeps nothing, so the disk does not fill. */
+	srv->audit_cfg.path = "/dev/null";
+	srv->audit_cfg.max_file_bytes = 0;
+	srv->audit_cfg.sync_interval_ms = c->audit_sync_interval_ms;
+	rc = audit_open(&srv->audit, &srv->audit_cfg, ks, err, sizeof(err));
+	fuzz_assert(rc == 0, "audit_open: %s", err);
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
 	seed_records(v);
@@ -469,6 +477,8 @@ void
 fuzz_vault_close(struct fuzz_vault *v)
 {
 	struct server *srv = &v->srv;
+	audit_close(srv->audit);
+	srv->audit = NULL;
 	journal_close(&srv->journal);
 	store_close(&srv->store);
 	key_set_free((struct key_set *)atomic_load(&srv->keys));

@@ -48,10 +48,11 @@ struct keyring *fuzz_keys_open(const char *path);
  * the ring with it), a policy file with two clients (ops, our uid: admin
  * and plain access to everything; clerk, our uid + 1: masked and token
  * access only), the locks, an LMDB store of map_size bytes (no fsync:
- * nothing here needs durability) and the deletion journal. backup_dir is
- * left uncreatable, so fuzzed "backup" requests check their arguments
- * without filling the disk. Records are created and deleted through the
- * real dispatcher and operations, as ops:
+ * nothing here needs durability), the deletion journal, and the audit
+ * trail written to /dev/null. backup_dir is left uncreatable, so fuzzed
+ * "backup" requests check their arguments without filling the disk.
+ * Records are created and deleted through the real dispatcher and
+ * operations, as ops:
  *   record 1: every field, one document, opaque and deterministic tokens
  *             for email and a card token;
  *   record 2: an email with opaque and deterministic tokens, then deleted;

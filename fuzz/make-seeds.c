@@ -989,7 +989,9 @@ write_config_seeds(void)
 	    "[limits]\nmax_document_bytes = 255m\nmax_documents_per_record = 64\n"
 	    "max_tokens_per_request = 100000\nmax_fields_per_request = 1024\n"
 	    "[records]\ndefault_calling_code = 353\n"
-	    "[policy]\nfile = /etc/vaultd/policy\n");
+	    "[policy]\nfile = /etc/vaultd/policy\n"
+	    "[audit]\nenabled = true\npath = /var/log/vaultd/audit.log\nmax_file_bytes = 64M\n"
+	    "sync_interval_ms = 1000\n");
 	seed_str("fuzz-config", "policy-file-empty", "[policy]\nfile =\n");
 	seed_str("fuzz-config", "per-uid-over-total",
 	    "[server]\nmax_connections = 10\nmax_connections_per_uid = 11\n");
