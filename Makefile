@@ -62,9 +62,12 @@ distclean: clean
 	rm -rf build-* var
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer
-# (the end-to-end tests then run the sanitized vaultd too).
+# (the end-to-end tests then run the sanitized vaultd too). handle_segv=0
+# lets the test that expects a fault on a read-only key ring see it.
 test-asan: deps
 	[ -f build-asan/build.ninja ] || $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_segv=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MESON) test -C build-asan --print-errorlogs

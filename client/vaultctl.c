@@ -37,6 +37,28 @@ static const struct ctl_command keys_commands[] = {
 	{ .name = NULL },
 };
 
+/* "vaultctl audit WORD": the audit trail (administrators only). */
+static const struct ctl_command audit_commands[] = {
+	{ .name = "verify", .fn = ctl_cmd_audit_verify, .args = "",
+	  .description = "check every entry's MAC and the hash chain up to the head file;\n"
+	  "prints \"audit trail intact: N entries in F files\", or \"audit trail\n"
+	  "DAMAGED at entry SEQ: REASON\" and exits 1" },
+	{ .name = "query", .fn = ctl_cmd_audit_query,
+	  .args = "[--record TOKEN] [--client NAME] [--purpose PURPOSE]\n"
+	  "[--from TIME] [--to TIME] [--limit N]",
+	  .description = "who touched what, and when: the entries matching every filter,\n"
+	  "oldest first, at most N (1-100000, default 1000), one a line:\n"
+	  "  SEQ TIME CLIENT uid=UID PURPOSE OP OUTCOME records=R,... fields=F,...\n"
+	  "(\"-\" for no client, no purpose or an empty list; records are the\n"
+	  "trail's pseudonyms, never tokens; OUTCOME is ok or an error name).\n"
+	  "\"Which records did this service read between these times?\":\n"
+	  "vaultctl audit query --client shipping --from 2026-11-01 --to 2026-11-29\n"
+	  "--record TOKEN: everything done to one record; --from and --to are\n"
+	  "inclusive, a date alone meaning the whole day. query does not check\n"
+	  "the MACs: run audit verify before relying on what it shows" },
+	{ .name = NULL },
+};
+
 static const struct ctl_command commands[] = {
 	{ .name = "ping", .fn = ctl_cmd_ping, .args = "",
 	  .description = "check the connection and the protocol version; prints \"ok\"" },
@@ -82,6 +104,7 @@ static const struct ctl_command commands[] = {
 	  .description = "open a passphrase-sealed key ring; the passphrase is read from the\n"
 	  "terminal without echo, or as one line from standard input" },
 	{ .name = "keys", .sub = keys_commands },
+	{ .name = "audit", .sub = audit_commands },
 	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME",
 	  .description = "have the server write a compacted copy of the data file to its\n"
 	  "backup directory as NAME (never replacing one); prints path and size" },
@@ -195,6 +218,7 @@ usage(FILE *f)
 	join_names(names, sizeof(names), reason_name);
 	fprintf(f, "  REASON   %s\n", names);
 	fputs("  CHANNEL  email, phone, mail (postal_address)\n", f);
+	fputs("  TIME     Unix seconds, or UTC: YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD\n", f);
 	fputs("  FIELD    as in PROTOCOL.md: first_name, last_name, postal_address, "
 	    "email,\n"
 	    "           phone, ip_address, cookie_id, card_number, card_expiry, "
@@ -213,12 +237,14 @@ usage(FILE *f)
 	    "  --document NAME:TYPE:PATH reads the document's bytes from PATH\n"
 	    "  (\"-\": standard input); NAME and TYPE cannot hold ':', PATH can.\n"
 	    "\n"
-	    "Administration (unseal, keys, backup) needs the caller's uid among the\n"
-	    "server's [admin] uids; no key bytes and no passphrase are ever printed.\n"
+	    "Administration (unseal, keys, audit, backup) needs the caller's uid among\n"
+	    "the server's [admin] uids; no key bytes and no passphrase are ever\n"
+	    "printed, and the audit trail holds no personal data.\n"
 	    "\n"
 	    "Exit status: 0 success; 1 the vault answered with an error (or a\n"
-	    "document could not be written); 2 usage error (including an unreadable\n"
-	    "input file); 3 cannot connect to the socket.\n",
+	    "document could not be written, or audit verify found damage); 2 usage\n"
+	    "error (including an unreadable input file); 3 cannot connect to the\n"
+	    "socket.\n",
 	    f);
 }
 

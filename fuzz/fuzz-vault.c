@@ -147,6 +147,32 @@ fuzz_req_begin(msgpack_packer *pk, struct buf *b, uint64_t id, const char *op,
 	}
 }
 
+/* ---- an audit trail ---- */
+
+void
+fuzz_audit_trail(const char *path, const struct key_set *ks)
+{
+	static const uint64_t one[] = { 1 }, three[] = { 1, 2, 3 }, two[] = { 2 };
+	static const struct audit_event events[FUZZ_AUDIT_ENTRIES] = {
+		{ "ops", 0, VAULT_PURPOSE_TRANSACTIONAL, "read", one, 1,
+		    1u << FIELD_EMAIL | 1u << FIELD_PHONE, 0, 1750000000 },
+		{ "clerk", 1001, VAULT_PURPOSE_MARKETING, "detokenize", three, 3, 0,
+		    VAULT_E_DENIED, 1750000001 },
+		{ "-", 65534, 0, "ping", NULL, 0, 0, 0, 1750000002 },
+		{ "ops", 0, 0, "keys_rotate", NULL, 0, 0, 0, 1750000003 },
+		{ "ops", 0, VAULT_PURPOSE_LEGAL, "delete", two, 1,
+		    1u << (FIELD_MAX + 1), 0, 1750000004 },
+	};
+	struct audit_config cfg = { path, 0, 1000 };
+	struct audit *a = NULL;
+	char err[256];
+	int rc = audit_open(&a, &cfg, ks, err, sizeof(err));
+	fuzz_assert(rc == 0, "audit_open %s: %s", path, err);
+	for (size_t i = 0; i < FUZZ_AUDIT_ENTRIES; i++)
+		fuzz_assert(audit_log(a, ks, &events[i]) == 0, "audit_log failed");
+	audit_close(a);
+}
+
 /* ---- the fixture ---- */
 
 static void

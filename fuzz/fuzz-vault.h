@@ -81,6 +81,15 @@ void fuzz_vault_open(struct fuzz_vault *v, size_t map_size);
 void fuzz_vault_close(struct fuzz_vault *v);
 
 /*
+ * A genuine audit trail at path (audit_open(), five entries of different
+ * shapes with fixed times, audit_close(), which syncs and writes the head
+ * file) under key set ks: the same bytes on every run with the fixture's
+ * keys. Aborts on failure.
+ */
+#define FUZZ_AUDIT_ENTRIES 5
+void fuzz_audit_trail(const char *path, const struct key_set *ks);
+
+/*
  * Requests for seeds and fixtures, packed with msgpack-c into b: a map of
  * nargs + 3 entries (v, id, op), or nargs + 4 with a purpose; the caller
  * then packs nargs key/value pairs (mp_cstr() and friends, common/msg.h).

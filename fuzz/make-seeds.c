@@ -16,6 +16,7 @@
  * headers, deep nesting, ext types) are written byte by byte.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 #include "common/frame.h"
 #include "common/msg.h"
+#include "vault/keyset.h"
 #include "vault/store/record_codec.h"
 #include "vault/store/store.h"
 
@@ -1070,6 +1072,61 @@ write_policy_seeds(void)
 	seed_str("fuzz-policy", "comments-only", "# nothing\n; at all\n");
 }
 
+/* ---- fuzz-audit ---- */
+
+static void
+seed_mode(const char *name, uint8_t mode, const void *p, size_t n)
+{
+	uint8_t *b = malloc(n + 1);
+	if (b == NULL)
+		exit(1);
+	b[0] = mode;
+	if (n > 0)
+		memcpy(b + 1, p, n);
+	seed("fuzz-audit", name, b, n + 1);
+	free(b);
+}
+
+static void
+write_audit_seeds(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	uint8_t t[16384];
+	size_t n = 0;
+	fuzz_tmpdir(dir, "seeds");
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	fuzz_audit_trail(path, (const struct key_set *)atomic_load(&vault.srv.keys));
+	FILE *f = fopen(path, "rb");
+	if (f == NULL || (n = fread(t, 1, sizeof(t), f)) == 0) {
+		perror(path);
+		exit(1);
+	}
+	fclose(f);
+	fuzz_rmtree(dir);
+
+	/* Mode 0: trail files. */
+	seed_mode("file-genuine", 0, t, n);
+	const uint8_t *nl = memchr(t, '\n', n);
+	size_t first = nl ? (size_t)(nl - t) + 1 : n;
+	seed_mode("file-first-entry", 0, t, first);
+	seed_mode("file-cut-mid-entry", 0, t, first + 40 < n ? first + 40 : n);
+	seed_mode("file-empty", 0, "", 0);
+	seed_mode("file-not-json", 0, "hello\n", 6);
+	seed_mode("file-json-not-entry", 0, "{\"seq\":1}\n[]\n\"x\"\n", 19);
+	static const char dup[] = "{\"client\":\"a\",\"client\":\"b\"}\n";
+	seed_mode("file-duplicate-key", 0, dup, sizeof(dup) - 1);
+
+	/* Mode 1: edits (offset hi, offset lo, xor; xor 0 truncates). */
+	seed_mode("edit-none", 1, "", 0);
+	seed_mode("edit-flip-first-byte", 1, "\x00\x00\x01", 3);
+	seed_mode("edit-flip-mac", 1, "\x00\x60\x01", 3);
+	uint8_t cut[3] = { (uint8_t)(first >> 8), (uint8_t)first, 0 };
+	seed_mode("edit-drop-all-but-first", 1, cut, 3);
+	uint8_t swap[6] = { (uint8_t)((first - 1) >> 8), (uint8_t)(first - 1), '\n' ^ ' ',
+		(uint8_t)((first + 5) >> 8), (uint8_t)(first + 5), 0x20 };
+	seed_mode("edit-join-lines", 1, swap, 6);
+}
+
 /* ---- fuzz-normalize ---- */
 
 static void
@@ -1146,6 +1203,7 @@ main(int argc, char **argv)
 	write_keyring_seeds();
 	write_config_seeds();
 	write_policy_seeds();
+	write_audit_seeds();
 	write_normalize_seeds();
 	fuzz_vault_close(&vault);
 	for (size_t i = 0; i < nbodies; i++)

@@ -65,6 +65,7 @@ struct worker {
 	struct read_ctx ctx;
 	msgpack_zone zone;
 	struct conn *conns;
+	struct conn *graveyard; /* freed connections, released after the iteration */
 	unsigned nconns;
 	time_t now;           /* this loop iteration's clock */
 	pthread_mutex_t lock;
@@ -96,8 +97,25 @@ conn_free(struct worker *w, struct conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	server_conn_closed(w->srv, c->uid);
-	free(c);
 	w->nconns--;
+	/*
+	 * Freed at the end of the loop iteration, not now: the events of
+	 * this epoll_wait may still name it (a connection freed while an
+	 * earlier event was handled).
+	 */
+	c->dead = 1;
+	c->next = w->graveyard;
+	w->graveyard = c;
+}
+
+static void
+bury(struct worker *w)
+{
+	while (w->graveyard != NULL) {
+		struct conn *c = w->graveyard;
+		w->graveyard = c->next;
+		free(c);
+	}
 }
 
 /* Close the socket now; keep the struct until the writer is done with it. */
@@ -481,10 +499,6 @@ worker_main(void *arg)
 		}
 		int n = epoll_wait(w->epfd, evs, 128, stopping ? 100 : 1000);
 		w->now = time(NULL);
-		if (w->now != last_sweep) {
-			last_sweep = w->now;
-			sweep(w);
-		}
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c == NULL) {
@@ -505,6 +519,12 @@ worker_main(void *arg)
 			}
 			conn_update_events(w, c);
 		}
+		/* After the events: a sweep must not free what evs still names. */
+		if (w->now != last_sweep) {
+			last_sweep = w->now;
+			sweep(w);
+		}
+		bury(w);
 	}
 	/* Best effort: send what is buffered, then close everything. */
 	while (w->conns != NULL) {
@@ -515,6 +535,7 @@ worker_main(void *arg)
 		c->pending = 0;
 		conn_kill(w, c);
 	}
+	bury(w);
 	return NULL;
 }
 

@@ -136,6 +136,8 @@ int ctl_cmd_keys_rotate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_retire(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_rotate_record(struct ctl *c, int argc, char **argv);
 int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
 
 /* keys.c: what the keys commands share. */
 #define CTL_TIME_LEN 32

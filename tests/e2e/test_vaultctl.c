@@ -693,6 +693,24 @@ Test(vaultctl, usage_errors_exit_2)
 		{ "-p", "transactional", "list", "--limit", "1001", NULL },
 		{ "-p", "transactional", "list", "--channel", "fax", NULL },
 		{ "-p", "transactional", "list", "--all=yes", NULL },
+		{ "audit", NULL },
+		{ "audit", "bogus", NULL },
+		{ "audit", "verify", "extra", NULL },
+		{ "audit", "query", "rec_1_x", NULL },
+		{ "audit", "query", "--record", NULL },
+		{ "audit", "query", "--record", "", NULL },
+		{ "audit", "query", "--client", "a", "--client", "b", NULL },
+		{ "audit", "query", "--purpose", "curiosity", NULL },
+		{ "audit", "query", "--from", "yesterday", NULL },
+		{ "audit", "query", "--from", "2026-02-29", NULL },
+		{ "audit", "query", "--from", "2026-11-01T24:00:00Z", NULL },
+		{ "audit", "query", "--from", "2026-11-01T10:00:00", NULL },
+		{ "audit", "query", "--from", "1969-12-31", NULL },
+		{ "audit", "query", "--from", "-5", NULL },
+		{ "audit", "query", "--to", "0", NULL },
+		{ "audit", "query", "--from", "2026-11-02", "--to", "2026-11-01", NULL },
+		{ "audit", "query", "--limit", "0", NULL },
+		{ "audit", "query", "--limit", "100001", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		run_ctl_argv(&r, 1, NULL, 0, bad[i]);
@@ -729,7 +747,8 @@ Test(vaultctl, usage_errors_exit_2)
 		cr_assert(strncmp(r.out, "usage: vaultctl ", 16) == 0);
 		const char *cmds[] = { "ping", "status", "create", "read", "update", "delete",
 			"tokenize", "detokenize", "list [--channel", "unseal", "keys status", "keys rotate ",
-			"keys retire EPOCH", "keys rotate-record TOKEN", "backup NAME" };
+			"keys retire EPOCH", "keys rotate-record TOKEN", "backup NAME",
+			"audit verify", "audit query [--record TOKEN] [--client NAME]" };
 		for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
 			char want[64];
 			snprintf(want, sizeof(want), "\n  %s", cmds[k]);
@@ -737,6 +756,8 @@ Test(vaultctl, usage_errors_exit_2)
 		}
 		cr_assert_not_null(strstr(r.out, "@-"));
 		cr_assert_not_null(strstr(r.out, "ps"), "help explains why @- / @PATH");
+		cr_assert_not_null(strstr(r.out, "records did this service read between "
+		    "these times"), "help says what audit query is for");
 		run_free(&r);
 	}
 }
@@ -2013,5 +2034,263 @@ Test(vaultctl, read_one_document_by_slot)
 	ls = dir_listing(dir);
 	cr_assert_str_empty(ls);
 	free(ls);
+	free(tok);
+}
+
+/* ---- administration: the audit trail ----------------------------------- */
+
+/* One "audit query" line, taken apart. */
+struct audit_line {
+	unsigned long long seq, uid;
+	char time[32], client[64], purpose[32], op[32], outcome[64];
+	char records[512], fields[256];
+};
+
+static void
+parse_audit_line(const char *l, struct audit_line *a)
+{
+	int n = 0;
+	memset(a, 0, sizeof(*a));
+	cr_assert_eq(sscanf(l, "%llu %31s %63s uid=%llu %31s %31s %63s records=%511s "
+	    "fields=%255s%n", &a->seq, a->time, a->client, &a->uid, a->purpose, a->op,
+	    a->outcome, a->records, a->fields, &n), 9, "not an audit line: %s", l);
+	cr_assert_eq(l[n], '\0', "more on the line: %s", l);
+	cr_assert(is_iso_time(a->time, strlen(a->time)), "time: %s", l);
+}
+
+/* "v1:" and 32 lowercase hex digits. */
+static int
+is_pseudonym(const char *s)
+{
+	if (strncmp(s, "v1:", 3) != 0 || strlen(s) != 3 + 32)
+		return 0;
+	for (s += 3; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* How many lines "audit query ARGS..." prints (exit 0, every line well formed). */
+#define AUDIT_COUNT(...) audit_count(ARGS("audit", "query", __VA_ARGS__))
+
+static int
+audit_count(const char *const *args)
+{
+	struct run r;
+	struct audit_line a;
+	run_ctl_argv(&r, 1, NULL, 0, args);
+	assert_exit(&r, 0);
+	int n = count_lines(r.out);
+	for (int i = 0; i < n; i++)
+		parse_audit_line(line(r.out, i), &a);
+	run_free(&r);
+	return n;
+}
+
+Test(vaultctl, audit_verify_query_and_a_damaged_trail)
+{
+	struct run r;
+	struct audit_line a[2], x;
+	json_t *j, *e;
+	char pseud[512];
+
+	/* One record created and read, another only created. */
+	char *tok = create_jane();
+	CTL(&r, "-p", "transactional", "read", tok, "email", "phone");
+	assert_exit(&r, 0);
+	run_free(&r);
+	CTL(&r, "-p", "transactional", "create", "last_name=Other");
+	assert_exit(&r, 0);
+	char *other = strdup(line(r.out, 0));
+	run_free(&r);
+
+	CTL(&r, "audit", "verify");
+	assert_exit(&r, 0);
+	unsigned long long entries = 0;
+	unsigned files = 0;
+	int n = 0;
+	cr_assert_eq(sscanf(r.out, "audit trail intact: %llu entries in %u file%n", &entries,
+	    &files, &n), 2, "%s", r.out);
+	cr_assert_geq(entries, 2, "%s", r.out);
+	cr_assert_eq(files, 1, "%s", r.out);
+	cr_assert_eq(count_lines(r.out), 1, "%s", r.out);
+	cr_assert_str_empty(r.err);
+	run_free(&r);
+	CTL(&r, "--json", "audit", "verify");
+	assert_exit(&r, 0);
+	j = parse_json(&r);
+	cr_assert(json_is_true(json_object_get(j, "ok")), "%s", r.out);
+	cr_assert_eq(jint(j, "files"), 1);
+	cr_assert_geq(jint(j, "entries"), 3, "%s", r.out);
+	cr_assert(json_is_null(json_object_get(j, "first_bad_seq")), "%s", r.out);
+	cr_assert(json_is_null(json_object_get(j, "reason")), "%s", r.out);
+	cr_assert_eq(json_object_size(j), 5, "%s", r.out);
+	json_decref(j);
+	run_free(&r);
+
+	/* The record's entries: its create and its read, nothing of the other one. */
+	CTL(&r, "audit", "query", "--record", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_empty(r.err);
+	cr_assert_eq(count_lines(r.out), 2, "%s", r.out);
+	parse_audit_line(line(r.out, 0), &a[0]);
+	parse_audit_line(line(r.out, 1), &a[1]);
+	run_free(&r);
+	cr_assert_lt(a[0].seq, a[1].seq);
+	cr_assert_str_eq(a[0].op, "create");
+	cr_assert_str_eq(a[1].op, "read");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_str_eq(a[i].client, "tests");
+		cr_assert_eq(a[i].uid, (unsigned long long)getuid());
+		cr_assert_str_eq(a[i].purpose, "transactional");
+		cr_assert_str_eq(a[i].outcome, "ok");
+		cr_assert(is_pseudonym(a[i].records), "one pseudonym: %s", a[i].records);
+		cr_assert_null(strstr(a[i].records, tok), "a token in the trail");
+	}
+	cr_assert_str_eq(a[0].records, a[1].records, "the same record");
+	snprintf(pseud, sizeof(pseud), "%s", a[0].records);
+	cr_assert_str_eq(a[0].fields,
+	    "first_name,last_name,email,phone,card_number,card_expiry");
+	cr_assert_str_eq(a[1].fields, "email,phone", "the fields read");
+
+	/* The other record: its create only, under another pseudonym. */
+	CTL(&r, "audit", "query", "--record", other);
+	assert_exit(&r, 0);
+	cr_assert_eq(count_lines(r.out), 1, "%s", r.out);
+	parse_audit_line(line(r.out, 0), &x);
+	cr_assert_str_eq(x.op, "create");
+	cr_assert_str_eq(x.fields, "last_name");
+	cr_assert(is_pseudonym(x.records));
+	cr_assert_str_neq(x.records, pseud);
+	run_free(&r);
+
+	/* The same as JSON. */
+	CTL(&r, "--json", "audit", "query", "--record", tok);
+	assert_exit(&r, 0);
+	cr_assert_str_empty(r.err);
+	j = parse_json(&r);
+	cr_assert_eq(json_object_size(j), 1, "%s", r.out);
+	json_t *arr = json_object_get(j, "entries");
+	cr_assert_eq(json_array_size(arr), 2, "%s", r.out);
+	for (size_t i = 0; i < 2; i++) {
+		e = json_array_get(arr, i);
+		cr_assert(json_is_object(e));
+		cr_assert_eq(jint(e, "seq"), (json_int_t)a[i].seq);
+		cr_assert_str_eq(jstr(e, "time"), a[i].time);
+		cr_assert_gt(jint(e, "time_unix"), 1700000000);
+		cr_assert_str_eq(jstr(e, "client"), "tests");
+		cr_assert_eq(jint(e, "uid"), (json_int_t)getuid());
+		cr_assert_str_eq(jstr(e, "purpose"), "transactional");
+		cr_assert_str_eq(jstr(e, "op"), i == 0 ? "create" : "read");
+		cr_assert_str_eq(jstr(e, "outcome"), "ok");
+		json_t *recs = json_object_get(e, "records");
+		cr_assert_eq(json_array_size(recs), 1);
+		cr_assert_str_eq(json_string_value(json_array_get(recs, 0)), pseud);
+		json_t *flds = json_object_get(e, "fields");
+		cr_assert(json_is_array(flds));
+		cr_assert_eq(json_array_size(flds), i == 0 ? 6 : 2);
+	}
+	e = json_object_get(json_array_get(arr, 1), "fields");
+	cr_assert_str_eq(json_string_value(json_array_get(e, 0)), "email");
+	cr_assert_str_eq(json_string_value(json_array_get(e, 1)), "phone");
+	json_decref(j);
+	run_free(&r);
+
+	/* By client: every entry is the harness's; nobody has none. */
+	CTL(&r, "audit", "query", "--client", "tests");
+	assert_exit(&r, 0);
+	n = count_lines(r.out);
+	cr_assert_geq(n, 5, "create, read, create, verify, queries: %s", r.out);
+	int admin_seen = 0;
+	for (int i = 0; i < n; i++) {
+		parse_audit_line(line(r.out, i), &x);
+		cr_assert_str_eq(x.client, "tests");
+		if (strcmp(x.op, "audit_verify") == 0) {
+			/* No purpose, no record, no field: dashes. */
+			cr_assert_str_eq(x.purpose, "-");
+			cr_assert_str_eq(x.records, "-");
+			cr_assert_str_eq(x.fields, "-");
+			admin_seen = 1;
+		}
+	}
+	cr_assert(admin_seen, "audit verify is audited too: %s", r.out);
+	run_free(&r);
+	cr_assert_eq(AUDIT_COUNT("--client", "nobody"), 0);
+	CTL(&r, "--json", "audit", "query", "--client", "nobody");
+	assert_exit(&r, 0);
+	cr_assert_str_eq(r.out, "{\"entries\":[]}\n");
+	run_free(&r);
+
+	/* Purpose, limit and time ranges. */
+	cr_assert_eq(AUDIT_COUNT("--record", tok, "--purpose", "transactional"), 2);
+	cr_assert_eq(AUDIT_COUNT("--record", tok, "--purpose", "legal"), 0);
+	cr_assert_eq(AUDIT_COUNT("--record", tok, "--client", "tests", "--from", a[0].time,
+	    "--to", a[1].time), 2);
+	char day0[16], day1[16];
+	snprintf(day0, sizeof(day0), "%.10s", a[0].time);
+	snprintf(day1, sizeof(day1), "%.10s", a[1].time);
+	cr_assert_eq(AUDIT_COUNT("--record", tok, "--from", day0, "--to", day1), 2,
+	    "a date alone is the whole day");
+	cr_assert_eq(AUDIT_COUNT("--record", tok, "--from", "2100-01-01", "--to",
+	    "2100-12-31"), 0);
+	cr_assert_eq(AUDIT_COUNT("--client", "tests", "--from", "4102444800"), 0);
+	cr_assert_eq(AUDIT_COUNT("--record", tok, "--to", "2020-01-01T00:00:00Z"), 0);
+	CTL(&r, "audit", "query", "--record", tok, "--limit", "1");
+	assert_exit(&r, 0);
+	cr_assert_eq(count_lines(r.out), 1, "%s", r.out);
+	parse_audit_line(line(r.out, 0), &x);
+	cr_assert_eq(x.seq, a[0].seq, "oldest first");
+	cr_assert_not_null(strstr(r.err, "limit"), "a hint that more may follow: %s", r.err);
+	run_free(&r);
+
+	/* The vault's errors: a forged token. */
+	CTL(&r, "audit", "query", "--record", "rec_1_forgedforgedforgedforgedfo");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
+	run_free(&r);
+
+	/*
+	 * Damage: one byte of the first entry (its op: "create" becomes "breate").
+	 * The server resumes from the last entry and the head file, so it starts;
+	 * verify then names entry 1.
+	 */
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	char path[600];
+	size_t len;
+	vaultd_path(&srv, "audit/audit.log", path, sizeof(path));
+	char *log = read_file_all(path, &len);
+	cr_assert_not_null(log);
+	char *nl = strchr(log, '\n');
+	char *op = strstr(log, "\"op\":\"");
+	cr_assert(nl != NULL && op != NULL && op < nl, "the first line has an op");
+	off_t at = (off_t)(op + 6 - log);
+	free(log);
+	int fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	char c;
+	cr_assert_eq(pread(fd, &c, 1, at), 1);
+	c ^= 0x01;
+	cr_assert_eq(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+	vaultd_restart(&srv);
+
+	CTL(&r, "audit", "verify");
+	assert_exit(&r, 1);
+	cr_assert(strncmp(r.out, "audit trail DAMAGED at entry 1: ", 32) == 0, "%s", r.out);
+	cr_assert_gt(strlen(r.out), 33, "a reason: %s", r.out);
+	cr_assert_eq(count_lines(r.out), 1, "%s", r.out);
+	run_free(&r);
+	CTL(&r, "--json", "audit", "verify");
+	assert_exit(&r, 1);
+	cr_assert_str_empty(r.err);
+	j = parse_json(&r);
+	cr_assert(json_is_false(json_object_get(j, "ok")), "%s", r.out);
+	cr_assert_eq(jint(j, "first_bad_seq"), 1, "%s", r.out);
+	cr_assert_eq(jint(j, "entries"), 0, "%s", r.out);
+	cr_assert_eq(jint(j, "files"), 1, "%s", r.out);
+	cr_assert_gt(strlen(jstr(j, "reason")), 0);
+	json_decref(j);
+	run_free(&r);
+	free(other);
 	free(tok);
 }
