@@ -249,9 +249,14 @@ int
 vault_audit_query(struct vault *v, const struct vault_audit_filter *f,
     struct vault_audit_entry **entries, size_t *n)
 {
+	static const struct vault_audit_filter all;
 	size_t start;
 	uint64_t id;
 	const msgpack_object *res, *arr;
+	if (f == NULL)
+		f = &all;
+	if (f->from < 0 || f->to < 0)
+		return VAULT_E_INVALID_VALUE;
 	size_t nargs = (f->record_token != NULL) + (f->client != NULL) + (f->purpose != NULL) +
 	    (f->from != 0) + (f->to != 0) + (f->limit != 0);
 	msgpack_packer pk = call_begin(v, "audit_query", 0, nargs, &start, &id);
