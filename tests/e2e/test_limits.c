@@ -11,7 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <vault/vault.h>
 
 #include "harness.h"
@@ -246,6 +251,78 @@ Test(crowd, idle_crowd_and_trickler_do_not_delay_others, .timeout = 120)
 	for (int i = 0; i < IDLE; i++)
 		close(fds[i]);
 	close(slow);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}
+
+/*
+ * A process that dies inside a read transaction leaves a reader slot that
+ * pins old pages; the writer clears such slots (mdb_reader_check every few
+ * seconds), so the data file stops growing under a steady rewrite load.
+ */
+static off_t
+data_size(const struct vaultd_proc *p)
+{
+	char path[600];
+	struct stat st;
+	vaultd_path(p, "data/data.mdb", path, sizeof(path));
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+Test(readers, a_dead_reader_does_not_make_the_file_grow, .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *toks[10];
+	for (int i = 0; i < 10; i++) {
+		struct vault_record *r;
+		vault_record_new(&r);
+		vault_record_set(r, "postal_address", "1 Main Street\nSan Diego, CA 92101");
+		cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &toks[i]), 0);
+		vault_record_free(r);
+	}
+	/* A reader process opens a snapshot and is killed holding it. */
+	char dir[600];
+	vaultd_path(&p, "data", dir, sizeof(dir));
+	pid_t pid = fork();
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		mdb_env_create(&env);
+		mdb_env_set_maxdbs(env, 8);
+		if (mdb_env_open(env, dir, MDB_RDONLY, 0600) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	usleep(300 * 1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Rewrite the same records for longer than the reader check period. */
+	off_t after_warmup = 0;
+	for (int round = 0; round < 400; round++) {
+		struct vault_record *r;
+		vault_record_new(&r);
+		vault_record_set(r, "postal_address", round % 2 ? "2 Side Street\nSan Diego, CA 92102" :
+		    "3 Hill Road\nSan Diego, CA 92103");
+		for (int i = 0; i < 10; i++)
+			cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, toks[i], r, NULL, 0,
+			    NULL, 0), 0);
+		vault_record_free(r);
+		if (round == 300)
+			after_warmup = data_size(&p);
+		usleep(20 * 1000);
+	}
+	off_t end = data_size(&p);
+	fprintf(stderr, "dead reader: data file %lld bytes after 300 rounds, %lld after 400\n",
+	    (long long)after_warmup, (long long)end);
+	cr_assert_eq(end, after_warmup, "the file keeps growing: a dead reader pins pages");
+	for (int i = 0; i < 10; i++)
+		vault_free(toks[i]);
+	vault_close(v);
 	cr_assert_eq(vaultd_stop(&p), 0);
 	vaultd_cleanup(&p);
 }
