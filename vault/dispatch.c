@@ -176,7 +176,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	}
 	/* A long operation that needs no keys must not hold back a rotation. */
 	ctx->keys = op->no_keys ? NULL : key_set_acquire(srv, &ctx->hazard);
-	if (ctx->keys == NULL && !op->sealed_ok && !op->no_keys) {
+	if (!op->sealed_ok && atomic_load(&srv->keys) == NULL) {
 		reply_error_code(out, req.id, VAULT_E_SEALED, NULL,
 		    "the vault is sealed: an administrator must unseal it");
 	} else if (op->kind == OP_READ) {

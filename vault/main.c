@@ -233,6 +233,8 @@ main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
+	/* The open development policy needs --dev itself, not dev_create_keys. */
+	int dev_policy = dev;
 	dev = dev || srv.cfg.dev_create_keys;
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialize");
@@ -243,7 +245,7 @@ main(int argc, char **argv)
 		log_error("out of secure memory");
 		return 1;
 	}
-	if (policy_load(&srv.policy, srv.cfg.policy_file, dev, err, sizeof(err)) != 0) {
+	if (policy_load(&srv.policy, srv.cfg.policy_file, dev_policy, err, sizeof(err)) != 0) {
 		log_error("policy %s: %s", srv.cfg.policy_file, err);
 		return 1;
 	}

@@ -39,6 +39,8 @@ Test(mask, address_keeps_city_and_postcode_line)
 {
 	expect(FIELD_POSTAL_ADDRESS, "1 Main Street\nApt 4\nSan Diego, CA 92101",
 	    "San Diego, CA 92101");
+	expect(FIELD_POSTAL_ADDRESS, "1 Main Street, San Diego, CA 92101", "San Diego, CA 92101");
+	expect(FIELD_POSTAL_ADDRESS, "Somewhere 12", "***");
 }
 
 Test(mask, ip_addresses_keep_the_network_part)
@@ -50,6 +52,7 @@ Test(mask, ip_addresses_keep_the_network_part)
 Test(mask, cookie_keeps_four_characters)
 {
 	expect(FIELD_COOKIE_ID, "abcdef0123456789", "abcd***");
+	expect(FIELD_COOKIE_ID, "abc", "a***");
 }
 
 Test(mask, card_keeps_the_last_four_in_groups)

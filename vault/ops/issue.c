@@ -124,8 +124,8 @@ det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
 	for (unsigned i = 0; i < r->ndet; i++)
 		if (r->det[i].field == field && memcmp(r->det[i].tag, tag, sizeof(tag)) == 0)
 			return 0; /* already indexed */
-	if (r->ndet >= FIELD_MAX)
-		return VAULT_E_INTERNAL;
+	if (r->ndet >= RECORD_MAX_DET)
+		return VAULT_E_LIMIT; /* more token key versions in use than kept */
 	det_key(tag, id, kb);
 	MDB_val k = { sizeof(kb), kb }, v = { 1, &field };
 	int rc = mdb_put(ctx->txn, ctx->srv->store.det_index, &k, &v, 0);

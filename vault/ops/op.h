@@ -134,7 +134,7 @@ struct op {
 	enum op_kind kind;
 	int needs_purpose;
 	const char *const *args;  /* allowed arguments besides v, id, op, purpose */
-	int admin;                /* only callers in [admin] uids */
+	int admin;                /* only clients with admin = true (policy) */
 	int sealed_ok;            /* answered while the vault is sealed */
 	int no_keys;              /* never pins the key set (long-running) */
 	int unaudited;            /* touches neither personal data nor keys */

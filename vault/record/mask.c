@@ -67,6 +67,17 @@ mask_field(enum field_id id, const char *in, size_t len, char *outp, size_t cap)
 		p = in + len;
 		while (p > in && p[-1] != '\n')
 			p--;
+		if (p == in) {
+			/* One line: keep what follows the street ("1 Main St, ..."). */
+			const char *c = memchr(in, ',', len);
+			if (c == NULL) {
+				puts_(&o, "***");
+				break;
+			}
+			p = c + 1;
+			while (p < in + len && *p == ' ')
+				p++;
+		}
 		put(&o, p, (size_t)(in + len - p));
 		break;
 	case FIELD_IP_ADDRESS:
@@ -85,7 +96,7 @@ mask_field(enum field_id id, const char *in, size_t len, char *outp, size_t cap)
 		}
 		break;
 	case FIELD_COOKIE_ID:
-		put(&o, in, len < 4 ? len : 4);
+		put(&o, in, len <= 8 ? 1 : 4); /* a short id would show whole */
 		puts_(&o, "***");
 		break;
 	case FIELD_CARD_NUMBER:

@@ -105,7 +105,7 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 	}
 
 	r->ndet = (uint8_t)rd_be(&rd, 1);
-	if (r->ndet > FIELD_MAX)
+	if (r->ndet > RECORD_MAX_DET)
 		return VAULT_E_CRYPTO;
 	for (unsigned i = 0; i < r->ndet; i++) {
 		r->det[i].field = (uint8_t)rd_be(&rd, 1);

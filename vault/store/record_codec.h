@@ -22,6 +22,9 @@
 
 #define RECORD_FORMAT 1
 #define RECORD_MAX_DOCS 64   /* hard cap; the configured limit may be lower */
+/* Deterministic index entries: one per field and token key version in use
+ * (tokens of older versions keep resolving after a token key rotation). */
+#define RECORD_MAX_DET (FIELD_MAX * 4)
 
 struct record_field {
 	uint8_t id;
@@ -56,7 +59,7 @@ struct record {
 	const uint8_t *card_ct;               /* the card token, sealed */
 	uint32_t card_ct_len;
 	uint8_t ndet;
-	struct record_det det[FIELD_MAX];
+	struct record_det det[RECORD_MAX_DET];
 	uint16_t next_slot;                   /* next document slot to hand out */
 	uint16_t ndocs;
 	uint16_t doc_slots[RECORD_MAX_DOCS];  /* ascending */

@@ -266,8 +266,9 @@ struct vault_status {
 int vault_status(struct vault *v, struct vault_status *out);
 
 /*
- * Administration. These need the caller's uid in the server's [admin]
- * uids (VAULT_E_DENIED otherwise); SECURITY.md explains the key ring.
+ * Administration. These need a caller the policy names as admin
+ * (admin = true; VAULT_E_DENIED otherwise); SECURITY.md explains the key
+ * ring and the audit trail.
  */
 
 /* Open a passphrase-sealed key ring. */
