@@ -15,6 +15,9 @@
  *     NUL-terminated reason that is empty exactly when the trail is ok;
  *   - audit_query() reads any file without failing on what it cannot read,
  *     and hands out complete entries;
+ *   - a trail that verifies is canonical (audit.h: "keys sorted, no
+ *     spaces: the bytes are canonical"): each line is what jansson makes of
+ *     it with sorted keys, compact;
  *   - a trail that verifies still verifies after audit_open() recovered
  *     from it and appended an entry;
  *   - the genuine trail verifies, with every entry; and after any edit or
@@ -27,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <vault/vault.h>
 
 #include "vault/audit.h"
@@ -129,6 +133,27 @@ on_entry(void *arg, const struct audit_entry *e)
 	return 0;
 }
 
+/* Every line of data[0..size) is its own canonical JSON form. */
+static int
+canonical(const uint8_t *data, size_t size)
+{
+	size_t start = 0;
+	while (start < size) {
+		const uint8_t *nl = memchr(data + start, '\n', size - start);
+		size_t end = nl ? (size_t)(nl - data) : size;
+		json_t *o = json_loadb((const char *)data + start, end - start, 0, NULL);
+		char *c = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+		int same = c != NULL && strlen(c) == end - start &&
+		    memcmp(c, data + start, end - start) == 0;
+		free(c);
+		json_decref(o);
+		if (!same)
+			return 0;
+		start = end + 1;
+	}
+	return 1;
+}
+
 /* Mode even: a trail file as found, damaged or not. */
 static void
 check_file(const uint8_t *data, size_t size)
@@ -152,6 +177,8 @@ check_file(const uint8_t *data, size_t size)
 	fuzz_assert(rc == 0 || rc == VAULT_E_IO || rc == VAULT_E_NOMEM, "audit_query returned %d", rc);
 	if (!r.ok)
 		return;
+	if (!canonical(data, size) && !fuzz_known_bug("audit-noncanonical-line-verifies"))
+		fuzz_assert(0, "a trail verifies that is not in canonical form");
 
 	/* Recovery: open it, append, close; it must still verify. */
 	struct audit_config cfg = { trail, 0, 1000 };

@@ -68,23 +68,31 @@ read_all(const char *path, size_t *len)
 	return data;
 }
 
-/* Replay path in a new process; 1 if it failed there. */
+/*
+ * Replay path in a new process; 1 if it failed there. The child gets a
+ * TMPDIR of its own, removed afterwards: a process that aborts leaves its
+ * fixtures behind.
+ */
 static int
 fails_alone(const char *path)
 {
 	int status = 0;
+	char tmp[PATH_MAX];
+	fuzz_tmpdir(tmp, "replay");
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("fork");
 		exit(2);
 	}
 	if (pid == 0) {
+		setenv("TMPDIR", tmp, 1);
 		execl("/proc/self/exe", "fuzz-replay", path, (char *)NULL);
 		perror("exec /proc/self/exe");
 		_exit(0); /* counts as "no longer fails": noticed either way */
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	fuzz_rmtree(tmp);
 	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 

@@ -1,6 +1,7 @@
 /*
- * fuzz-vault.c - the vault fixture, reply checks and request packing
- * shared by the server-side harnesses and make-seeds.c (see fuzz-vault.h).
+ * fuzz-vault.c - the vault fixture, reply checks, request packing and a
+ * genuine audit trail, shared by the server-side harnesses and make-seeds.c
+ * (see fuzz-vault.h).
  *
  * The fixture's records are made the way a client makes them: a request
  * packed with msgpack-c goes through dispatch(), and the write it yields is

@@ -1,7 +1,7 @@
 /*
  * fuzz-vault.h - fixtures and checks for the harnesses that drive the
- * server code (fuzz-request, fuzz-server, fuzz-token) and for make-seeds.c,
- * which must see the same key ring and tokens (fuzz-vault.c).
+ * server code (fuzz-request, fuzz-server, fuzz-token, fuzz-audit) and for
+ * make-seeds.c, which must see the same key ring and tokens (fuzz-vault.c).
  */
 #ifndef VAULT_FUZZ_VAULT_H
 #define VAULT_FUZZ_VAULT_H

@@ -230,6 +230,13 @@ main(int argc, char **argv)
 			    (unsigned long long)nofile.rlim_cur, srv.cfg.max_connections);
 	}
 	if (check) {
+		/* The policy is part of the configuration: check it too. */
+		struct policy pol;
+		if (policy_load(&pol, srv.cfg.policy_file, dev, err, sizeof(err)) != 0) {
+			log_error("policy %s: %s", srv.cfg.policy_file, err);
+			return 1;
+		}
+		policy_free(&pol);
 		printf("configuration OK\n");
 		return 0;
 	}

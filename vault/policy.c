@@ -168,12 +168,14 @@ handler(void *user, const char *section, const char *name, const char *value)
 			p->clients = np;
 			c = &p->clients[p->nclients++];
 			memset(c, 0, sizeof(*c));
-			snprintf(c->name, sizeof(c->name), "%s", a);
+			snprintf(c->name, sizeof(c->name), "%.31s", a); /* name_ok: < 32 */
 		}
 		return client_key(ps, c, name, value);
 	}
 	if (words == 3 && strcmp(kind, "access") == 0) {
 		enum vault_purpose purpose = vault_purpose_from_name(b);
+		if (!name_ok(a))
+			return fail(ps, "client name \"%s\": 1-31 of [a-z0-9_-]%s", a, "");
 		uint8_t acc;
 		unsigned field;
 		if (purpose == 0)

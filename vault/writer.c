@@ -13,7 +13,9 @@
  * others in the batch still succeed. If the commit itself fails, every
  * operation of the batch gets the error and nothing of it is stored.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/statvfs.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -61,6 +63,21 @@ wipe_scratch(struct write_ctx *ctx)
 }
 
 /*
+ * The error of a failed commit. LMDB reports a short write as EIO, which is
+ * what a full disk gives part-way through a page flush: if the data
+ * directory's file system has (almost) no room left, call it that.
+ */
+static int
+commit_error(struct server *srv, int rc)
+{
+	struct statvfs vfs;
+	if (rc == EIO && statvfs(srv->cfg.data_dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20))
+		return VAULT_E_NO_SPACE;
+	return store_error(rc);
+}
+
+/*
  * Apply one op in a nested transaction: if it fails at any point, even
  * after some of its writes, only its own changes are dropped and the rest
  * of the batch goes on.
@@ -94,8 +111,10 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    "the audit trail cannot be written; nothing was changed");
-		if (rc == 0 && (rc = mdb_txn_commit(child)) != 0)
-			rc = op_fail(&err, store_error(rc), NULL, NULL);
+		if (rc == 0 && (rc = mdb_txn_commit(child)) != 0) {
+			log_warn("a write was not stored: %s", mdb_strerror(rc));
+			rc = op_fail(&err, commit_error(ctx->srv, rc), NULL, NULL);
+		}
 		else if (rc != 0)
 			mdb_txn_abort(child);
 	}
@@ -201,8 +220,9 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc != 0) {
 		/* Nothing of the batch is stored: ids may be handed out again. */
+		log_warn("a batch of %zu writes was not stored: %s", n, mdb_strerror(rc));
 		*ctx->next_id = first_id;
-		fail_all(srv, ctx->keys, ops, n, store_error(rc));
+		fail_all(srv, ctx->keys, ops, n, commit_error(srv, rc));
 	} else if (ctx->ndeleted > 0 &&
 	    journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0) {
 		/* Committed all the same; the next start reconciles the journal
@@ -275,6 +295,20 @@ writer_main(void *arg)
 			run_control(&ctx, ctl[i]);
 			ops[n++] = ctl[i];
 		}
+		/* Hand replies back first: they are durable, and the rewrap step
+		 * below must not hold them. Wake each worker once per batch. */
+		for (size_t i = 0; i < n; i++) {
+			if (ops[i]->state != NULL) {
+				ops[i]->op->free_state(ops[i]->state);
+				ops[i]->state = NULL;
+			}
+			atomic_fetch_sub(&w->queued_bytes, ops[i]->cost);
+			worker_complete(ops[i]->worker, ops[i]);
+		}
+		if (n > 0)
+			for (unsigned i = 0; i < srv->nworkers; i++)
+				worker_wake(srv->workers[i]);
+
 		ctx.now = time(NULL);
 		rotation_step(&ctx, &rotating);
 		rotation_tick(&ctx);
@@ -289,20 +323,6 @@ writer_main(void *arg)
 			mdb_reader_check(srv->store.env, &dead);
 			last_reader_check = ctx.now;
 		}
-
-		if (n == 0)
-			continue;
-		/* Hand replies back; wake each worker once per batch. */
-		for (size_t i = 0; i < n; i++) {
-			if (ops[i]->state != NULL) {
-				ops[i]->op->free_state(ops[i]->state);
-				ops[i]->state = NULL;
-			}
-			atomic_fetch_sub(&w->queued_bytes, ops[i]->cost);
-			worker_complete(ops[i]->worker, ops[i]);
-		}
-		for (unsigned i = 0; i < srv->nworkers; i++)
-			worker_wake(srv->workers[i]);
 	}
 	wipe_scratch(&ctx);
 	buf_free(&ctx.ct);

@@ -326,3 +326,64 @@ Test(readers, a_dead_reader_does_not_make_the_file_grow, .timeout = 120)
 	cr_assert_eq(vaultd_stop(&p), 0);
 	vaultd_cleanup(&p);
 }
+
+/*
+ * A full disk (a small tmpfs under the data directory) fails writes with
+ * VAULT_E_NO_SPACE, keeps reads and every acknowledged record, and writes
+ * work again once there is room (the tmpfs grown in place). Needs root.
+ */
+Test(full, disk_full_fails_writes_cleanly_and_recovers, .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char data[300], cmd[2400];
+	cr_assert_eq(geteuid(), 0, "mounting a small file system needs root");
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_path(&p, "data", data, sizeof(data));
+	/* Move the store onto a 2 MiB tmpfs. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s.tmp' && cp -a '%s'/. '%s.tmp'/ && "
+	    "mount -t tmpfs -o size=2m,mode=0700 tmpfs '%s' && cp -a '%s.tmp'/. '%s'/",
+	    data, data, data, data, data, data);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *toks[20000];
+	int n = 0, rc = 0;
+	while (n < 20000) {
+		struct vault_record *r;
+		vault_record_new(&r);
+		vault_record_set(r, "postal_address", "1 Long Street, Apartment 42\nSan Diego, CA 92101");
+		rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &toks[n]);
+		vault_record_free(r);
+		if (rc != 0)
+			break;
+		n++;
+	}
+	cr_assert_eq(rc, VAULT_E_NO_SPACE, "got %s after %d records", vault_error_name(rc), n);
+	cr_assert_gt(n, 10);
+	struct vault_record *out;
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, toks[i], NULL, 0, 0, &out), 0,
+		    "acknowledged record %d readable on a full disk", i);
+		vault_record_free(out);
+	}
+	/* Room again: the next write succeeds, with no restart. */
+	snprintf(cmd, sizeof(cmd), "mount -o remount,size=64m '%s'", data);
+	cr_assert_eq(system(cmd), 0);
+	struct vault_record *r;
+	char *tok;
+	vault_record_new(&r);
+	vault_record_set(r, "last_name", "After");
+	cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok), 0, "%s",
+	    vault_last_message(v));
+	vault_record_free(r);
+	vault_free(tok);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	snprintf(cmd, sizeof(cmd), "umount '%s'", data);
+	cr_assert_eq(system(cmd), 0);
+	for (int i = 0; i < n; i++)
+		vault_free(toks[i]);
+	vaultd_cleanup(&p);
+}

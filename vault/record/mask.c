@@ -77,6 +77,10 @@ mask_field(enum field_id id, const char *in, size_t len, char *outp, size_t cap)
 			p = c + 1;
 			while (p < in + len && *p == ' ')
 				p++;
+			if (p == in + len) {
+				puts_(&o, "***");
+				break;
+			}
 		}
 		put(&o, p, (size_t)(in + len - p));
 		break;

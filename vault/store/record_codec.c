@@ -68,7 +68,8 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 	r->flags = (uint8_t)rd_be(&rd, 1);
 	if (r->flags & ~CONSENT_MASK)
 		return VAULT_E_CRYPTO;
-	rd_be(&rd, 2); /* reserved */
+	if (rd_be(&rd, 2) != 0) /* reserved: zero, or an encode would drop it */
+		return VAULT_E_CRYPTO;
 	r->dek_version = (uint32_t)rd_be(&rd, 4);
 	r->kek_epoch = (uint32_t)rd_be(&rd, 4);
 	r->created = rd_be(&rd, 8);
@@ -201,6 +202,9 @@ tombstone_decode(const uint8_t *data, size_t len, struct tombstone *t)
 {
 	if (len != TOMBSTONE_BYTES || data[0] != 1)
 		return VAULT_E_CRYPTO;
+	for (int i = 2; i < 8; i++)
+		if (data[i] != 0) /* reserved */
+			return VAULT_E_CRYPTO;
 	t->reason = data[1];
 	t->deleted_at = 0;
 	for (int i = 0; i < 8; i++)
