@@ -46,7 +46,7 @@ within(const uint8_t *p, size_t n, const uint8_t *data, size_t size)
 static void
 check_record(const uint8_t *data, size_t size, const struct record *r)
 {
-	fuzz_assert(r->nfields <= FIELD_MAX && r->ndet <= FIELD_MAX &&
+	fuzz_assert(r->nfields <= FIELD_MAX && r->ndet <= RECORD_MAX_DET &&
 	    r->ndocs <= RECORD_MAX_DOCS, "counts over their caps");
 	for (unsigned i = 0; i < r->nfields; i++) {
 		const struct record_field *f = &r->fields[i];
