@@ -120,8 +120,10 @@ run_as(const struct policy_client *c, const uint8_t *data, size_t size)
 		uint64_t id = fuzz_check_reply(out.data, out.len, &ok);
 		fuzz_assert(id == want_id, "reply id %llu to request id %llu",
 		    (unsigned long long)id, (unsigned long long)want_id);
+		/* Bytes the request itself carried (an echoed id) are no leak. */
 		for (size_t i = 0; clerk && i < sizeof(clerk_never_sees) / sizeof(clerk_never_sees[0]); i++)
-			fuzz_assert(!contains(&out, clerk_never_sees[i]),
+			fuzz_assert(!contains(&out, clerk_never_sees[i]) ||
+			    memmem(data, size, clerk_never_sees[i], strlen(clerk_never_sees[i])) != NULL,
 			    "a reply to the clerk shows \"%s\", which its policy never grants in plain",
 			    clerk_never_sees[i]);
 	}
