@@ -34,6 +34,78 @@ static const struct ctl_command keys_commands[] = {
 	  "it is current or records depend on it" },
 	{ .name = "rotate-record", .fn = ctl_cmd_keys_rotate_record, .args = "TOKEN",
 	  .description = "a new data key for one record; prints its version" },
+	{ .name = "signing", .fn = ctl_cmd_keys_signing, .args = "",
+	  .description = "the Ed25519 public keys that sign receipts and exports, one a\n"
+	  "line: \"version N public key BASE64\" (\"current\" marks the one in use);\n"
+	  "any client may ask" },
+	{ .name = NULL },
+};
+
+/* "vaultctl requests WORD": privacy requests (clients with privacy = true). */
+static const struct ctl_command requests_commands[] = {
+	{ .name = "open", .fn = ctl_cmd_requests_open,
+	  .args = "--kind delete|know|opt_out --channel online|phone|email|mail\n"
+	  "--requester self|agent|guardian [--permission REF]\n"
+	  "[--channels email,phone,mail] [--received-at TIME]",
+	  .description = "log a person's request; prints \"request ID open, due TIME\".\n"
+	  "--permission (the written permission's reference) is required for an\n"
+	  "agent or guardian; --channels only for opt_out (default all three);\n"
+	  "--received-at when it reached the company (default now)" },
+	{ .name = "verify", .fn = ctl_cmd_requests_verify,
+	  .args = "ID [--first-name V] [--last-name V] [--email V] [--phone V]\n"
+	  "[--address V] [--order-ref V] [--order-date YYYY-MM-DD]\n"
+	  "[--order-amount V]",
+	  .description = "check what the person told us against the vault; V may be\n"
+	  "@PATH or @- as for FIELD=VALUE, and is never printed. Prints\n"
+	  "\"verified: yes|no\", the points each candidate record matched, the\n"
+	  "attempts left and the confirmation code of an online deletion;\n"
+	  "exits 1 if not verified" },
+	{ .name = "confirm", .fn = ctl_cmd_requests_confirm, .args = "ID CODE",
+	  .description = "the confirmation code the person sent back (online deletion;\n"
+	  "CODE may be @PATH or @-); a wrong or expired code prints the\n"
+	  "attempts left and exits 1" },
+	{ .name = "complete", .fn = ctl_cmd_requests_complete, .args = "ID [--out FILE]",
+	  .description = "carry out a verified request. A deletion's receipt or a right-\n"
+	  "to-know export is a signed JSON document: --out writes it to FILE and\n"
+	  "its signature to FILE.sig (\"ed25519 KEY_VERSION BASE64\"), both new,\n"
+	  "mode 0600; without --out the document goes to stdout exactly as\n"
+	  "signed and the signature line to stderr. A deletion blocked by holds\n"
+	  "is deferred: the holds are printed. An opt-out prints its record count" },
+	{ .name = "extend", .fn = ctl_cmd_requests_extend, .args = "ID --reason TEXT",
+	  .description = "move the due date 45 days later (once per request)" },
+	{ .name = "list", .fn = ctl_cmd_requests_list, .args = "[--state STATE] [--overdue]",
+	  .description = "the requests, oldest first, as a table; OVERDUE marks those past\n"
+	  "their due date, \"+\" an extended due date. STATE: open, verified,\n"
+	  "deferred, completed, rejected; --overdue: open requests past due" },
+	{ .name = "show", .fn = ctl_cmd_requests_show, .args = "ID",
+	  .description = "one request: summary, history, extension reason, and a\n"
+	  "completed deletion's receipt and signature" },
+	{ .name = NULL },
+};
+
+/* "vaultctl holds WORD": legal and other holds (administrators only). */
+static const struct ctl_command holds_commands[] = {
+	{ .name = "place", .fn = ctl_cmd_holds_place,
+	  .args = "RECORD_TOKEN --purpose HOLD_PURPOSE --reason TEXT\n"
+	  "[--expires TIME]",
+	  .description = "keep a record from deletion, and allow reads only for the hold's\n"
+	  "purpose; prints the hold's id. HOLD_PURPOSE: transaction, security,\n"
+	  "error_correction, legal, internal" },
+	{ .name = "lift", .fn = ctl_cmd_holds_lift, .args = "ID",
+	  .description = "lift a hold; prints the deferred requests it let complete" },
+	{ .name = "list", .fn = ctl_cmd_holds_list, .args = "[RECORD_TOKEN]",
+	  .description = "the holds (of one record, or all), one a line" },
+	{ .name = NULL },
+};
+
+/* "vaultctl export WORD": signed documents, offline. */
+static const struct ctl_command export_commands[] = {
+	{ .name = "verify", .fn = ctl_cmd_export_verify,
+	  .args = "FILE [--signature SIGFILE] [--public-key BASE64]",
+	  .description = "check the Ed25519 signature (SIGFILE, default FILE.sig) over\n"
+	  "FILE's exact bytes; prints \"signature valid (key version N)\", or\n"
+	  "\"signature INVALID ...\" and exits 1. With --public-key (from keys\n"
+	  "signing) no vault is needed; without, the vault gives the key" },
 	{ .name = NULL },
 };
 
@@ -66,8 +138,9 @@ static const struct ctl_command commands[] = {
 	  .description = "protocol version, live records, tombstones, key epoch, uptime,\n"
 	  "whether the vault is sealed" },
 	{ .name = "create", .fn = ctl_cmd_create, .needs_purpose = 1,
-	  .args = "FIELD=VALUE... [--document NAME:TYPE:PATH]...",
-	  .description = "store a new record; prints its record token, alone" },
+	  .args = "FIELD=VALUE... [--document NAME:TYPE:PATH]... [--child]",
+	  .description = "store a new record; prints its record token, alone; --child\n"
+	  "flags the record of a child under 13 (not with --document)" },
 	{ .name = "read", .fn = ctl_cmd_read, .needs_purpose = 1,
 	  .args = "TOKEN [FIELD...] [--documents DIR [--document SLOT]]",
 	  .description = "print a record's fields (all, or those named) as \"field: value\",\n"
@@ -79,10 +152,11 @@ static const struct ctl_command commands[] = {
 	{ .name = "update", .fn = ctl_cmd_update, .needs_purpose = 1,
 	  .args = "TOKEN [FIELD=VALUE...] [--clear FIELD]...\n"
 	  "[--document NAME:TYPE:PATH]... [--remove-document SLOT]...\n"
-	  "[--opt-out CHANNEL]... [--opt-in CHANNEL]...",
+	  "[--opt-out CHANNEL]... [--opt-in CHANNEL]... [--child|--no-child]",
 	  .description = "set and clear fields, add and remove documents: all or nothing;\n"
 	  "then record the person's marketing choice per CHANNEL, one request\n"
-	  "each (a failure there leaves the earlier steps applied, and says so)" },
+	  "each, then the child flag (a failure there leaves the earlier steps\n"
+	  "applied, and says so)" },
 	{ .name = "delete", .fn = ctl_cmd_delete, .needs_purpose = 1,
 	  .args = "TOKEN --reason REASON",
 	  .description = "delete a record for good (crypto-shredding)" },
@@ -103,6 +177,14 @@ static const struct ctl_command commands[] = {
 	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "",
 	  .description = "open a passphrase-sealed key ring; the passphrase is read from the\n"
 	  "terminal without echo, or as one line from standard input" },
+	{ .name = "transaction", .fn = ctl_cmd_transaction,
+	  .args = "RECORD_TOKEN [--reference R] [--date YYYY-MM-DD] [--amount A]",
+	  .description = "record the person's last transaction with the record, for\n"
+	  "identity verification (only keyed hashes are kept; purpose\n"
+	  "transactional implied); values as for verify's V" },
+	{ .name = "requests", .sub = requests_commands },
+	{ .name = "holds", .sub = holds_commands },
+	{ .name = "export", .sub = export_commands },
 	{ .name = "keys", .sub = keys_commands },
 	{ .name = "audit", .sub = audit_commands },
 	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME",
@@ -239,10 +321,12 @@ usage(FILE *f)
 	    "\n"
 	    "Administration (unseal, keys, audit, backup) needs the caller's uid among\n"
 	    "the server's [admin] uids; no key bytes and no passphrase are ever\n"
-	    "printed, and the audit trail holds no personal data.\n"
+	    "printed, and the audit trail holds no personal data. Privacy requests\n"
+	    "need a client with privacy = true in the policy, holds admin = true.\n"
 	    "\n"
 	    "Exit status: 0 success; 1 the vault answered with an error (or a\n"
-	    "document could not be written, or audit verify found damage); 2 usage\n"
+	    "document could not be written, audit verify found damage, requests\n"
+	    "verify did not verify, export verify found the signature invalid); 2 usage\n"
 	    "error (including an unreadable input file); 3 cannot connect to the\n"
 	    "socket.\n",
 	    f);

@@ -34,6 +34,11 @@ config_defaults(struct config *c)
 
 	c->dev_create_keys = 0;
 	c->rotation_batch = 2000;
+	c->verify_threshold[0] = 3; /* delete: the privacy policy's "at least three" */
+	c->verify_threshold[1] = 3; /* know: the export holds everything */
+	c->verify_threshold[2] = 2; /* opt_out: only stops marketing */
+	c->verify_attempts = 5;
+	c->verify_per_minute = 30;
 	c->audit_enabled = 1;
 	c->audit_max_file_bytes = 64u << 20;
 	c->audit_sync_interval_ms = 200;
@@ -171,6 +176,16 @@ static const struct option options[] = {
 	O("limits", max_tokens_per_request, K_UINT),
 	O("limits", max_fields_per_request, K_UINT),
 	O("records", default_calling_code, K_STR),
+	{ "privacy", "verify_threshold_delete", K_UINT,
+	    offsetof(struct config, verify_threshold[0]), sizeof(unsigned) },
+	{ "privacy", "verify_threshold_know", K_UINT,
+	    offsetof(struct config, verify_threshold[1]), sizeof(unsigned) },
+	{ "privacy", "verify_threshold_opt_out", K_UINT,
+	    offsetof(struct config, verify_threshold[2]), sizeof(unsigned) },
+	{ "privacy", "verify_attempts", K_UINT, offsetof(struct config, verify_attempts),
+	    sizeof(unsigned) },
+	{ "privacy", "verify_per_minute", K_UINT, offsetof(struct config, verify_per_minute),
+	    sizeof(unsigned) },
 	{ "audit", "enabled", K_BOOL, offsetof(struct config, audit_enabled),
 	    sizeof(int) },
 	{ "audit", "path", K_STR, offsetof(struct config, audit_path),
@@ -304,6 +319,14 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[audit] max_file_bytes must be 0 (never rotate) or at least 64K";
 	else if (c->rotation_batch < 1 || c->rotation_batch > 1000000)
 		msg = "[keys] rotation_batch must be 1..1000000";
+	else if (c->verify_threshold[0] < 1 || c->verify_threshold[0] > 5 ||
+	    c->verify_threshold[1] < 1 || c->verify_threshold[1] > 5 ||
+	    c->verify_threshold[2] < 1 || c->verify_threshold[2] > 5)
+		msg = "[privacy] verify_threshold_* must be 1..5 (there are five data points)";
+	else if (c->verify_attempts < 1 || c->verify_attempts > 100)
+		msg = "[privacy] verify_attempts must be 1..100";
+	else if (c->verify_per_minute < 1 || c->verify_per_minute > 100000)
+		msg = "[privacy] verify_per_minute must be 1..100000";
 	else if (c->max_documents_per_record > 64)
 		msg = "[limits] max_documents_per_record must be 0..64";
 	else if (c->max_tokens_per_request < 1 || c->max_tokens_per_request > 100000)

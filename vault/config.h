@@ -47,6 +47,10 @@ struct config {
 	char policy_file[256]; /* empty: only with --dev (open development policy) */
 	/* [records] */
 	char default_calling_code[8];
+	/* [privacy] */
+	unsigned verify_threshold[3]; /* points to verify: delete, know, opt_out */
+	unsigned verify_attempts;     /* failed verifications before rejection */
+	unsigned verify_per_minute;   /* verification attempts per client */
 };
 
 void config_defaults(struct config *c);

@@ -24,6 +24,7 @@
 #include "journal.h"
 #include "keyset.h"
 #include "restore.h"
+#include "privacy/privacy.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -243,6 +244,8 @@ main(int argc, char **argv)
 	/* The open development policy needs --dev itself, not dev_create_keys. */
 	int dev_policy = dev;
 	dev = dev || srv.cfg.dev_create_keys;
+	/* Exports build personal data in jansson: wipe what it frees. */
+	privacy_json_wipe_on_free();
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialize");
 		return 1;

@@ -81,6 +81,7 @@ struct server {
 	struct uid_count *uid_counts;
 	size_t nuids, capuids;
 	time_t started;
+	_Atomic uint64_t hold_expiry; /* earliest hold expiry (0: none); writer's timer */
 };
 
 struct uid_count {

@@ -23,6 +23,7 @@
 #include "common/msg.h"
 #include "crypto/seal.h"
 #include "ops/op.h"
+#include "privacy/sweep.h"
 #include "log.h"
 #include "reply.h"
 #include "server.h"
@@ -253,13 +254,15 @@ writer_main(void *arg)
 		abort(); /* checked at start: writer_start allocates nothing else */
 
 	rotation_resume(srv);
+	privacy_timer_init(srv);
 	int rotating = atomic_load(&w->rotation.target) != 0;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		/* Idle: sleep, but wake for the schedule; rotating: never wait. */
 		while (w->head == NULL && !w->stop && !rotating &&
 		    !atomic_load(&w->keys_arrived)) {
-			if (atomic_load(&w->rotation.next_due) == 0 && !w->rotation.scheduled) {
+			if (atomic_load(&w->rotation.next_due) == 0 && !w->rotation.scheduled &&
+			    atomic_load(&srv->hold_expiry) == 0) {
 				pthread_cond_wait(&w->cond, &w->lock);
 			} else {
 				struct timespec ts;
@@ -312,6 +315,7 @@ writer_main(void *arg)
 		ctx.now = time(NULL);
 		rotation_step(&ctx, &rotating);
 		rotation_tick(&ctx);
+		privacy_sweep(&ctx);
 		rotating = atomic_load(&w->rotation.target) != 0;
 		/*
 		 * A process that died inside a read transaction (a backup tool,

@@ -1,6 +1,10 @@
 /*
- * create.c - "vaultctl create FIELD=VALUE... [--document NAME:TYPE:PATH]...":
- * store a new record and print its record token.
+ * create.c - "vaultctl create FIELD=VALUE... [--document NAME:TYPE:PATH]...
+ * [--child]": store a new record and print its record token.
+ *
+ * --child (the record of a child under 13) goes through vault_call_json(),
+ * which has no way to send documents' bytes: it cannot be combined with
+ * --document (add them with update afterwards).
  */
 #include <stdio.h>
 
@@ -11,8 +15,39 @@
 
 static const struct ctl_option options[] = {
 	{ "document", 1 },
+	{ "child", 0 },
 	{ NULL, 0 },
 };
+
+/* create with "child": true, through vault_call_json(). */
+static int
+create_child(struct ctl *c, struct vault_record *r)
+{
+	json_t *fields = json_object(), *args, *res = NULL;
+	const char *name, *value;
+	int rc;
+
+	for (size_t i = 0; fields != NULL && i < vault_record_field_count(r); i++)
+		if (vault_record_field_at(r, i, &name, &value) != 0 ||
+		    ctl_json_set_str(fields, name, value) != 0) {
+			json_decref(fields);
+			fields = NULL;
+		}
+	if (fields == NULL || (args = json_pack("{s:o, s:b}", "fields", fields,
+	    "child", 1)) == NULL)
+		return ctl_local_error(c, VAULT_E_NOMEM, "create: cannot build the request "
+		    "(are the values UTF-8?)");
+	if ((rc = ctl_call(c, "create", c->purpose, args, &res)) != CTL_EXIT_OK)
+		return rc;
+	if (c->json) {
+		rc = ctl_json_emit(c, json_pack("{s:s}", "record", ctl_jstr(res, "record")));
+	} else {
+		puts(ctl_jstr(res, "record"));
+		rc = CTL_EXIT_OK;
+	}
+	json_decref(res);
+	return rc;
+}
 
 int
 ctl_cmd_create(struct ctl *c, int argc, char **argv)
@@ -22,7 +57,7 @@ ctl_cmd_create(struct ctl *c, int argc, char **argv)
 	struct ctl_args a;
 	char *val, *tok = NULL;
 	enum ctl_arg_kind k;
-	int rc, argno;
+	int rc, argno, child = 0;
 
 	if ((rc = vault_record_new(&r)) != 0)
 		return ctl_vault_error(c, rc, NULL);
@@ -32,6 +67,8 @@ ctl_cmd_create(struct ctl *c, int argc, char **argv)
 			rc = CTL_EXIT_USAGE;
 		else if (k == CTL_ARG_POSITIONAL)
 			rc = ctl_add_field(c, a.cmd, r, val, argno);
+		else if (opt->name[0] == 'c')
+			child = 1;
 		else
 			rc = ctl_add_document(c, a.cmd, r, val);
 		if (rc != CTL_EXIT_OK)
@@ -40,6 +77,14 @@ ctl_cmd_create(struct ctl *c, int argc, char **argv)
 	if (vault_record_field_count(r) == 0 && vault_record_document_count(r) == 0) {
 		rc = ctl_usage_error(c, "create: give at least one FIELD=VALUE or "
 		    "--document");
+		goto out;
+	}
+	if (child) {
+		if (vault_record_document_count(r) > 0)
+			rc = ctl_usage_error(c, "create: --child cannot be combined with "
+			    "--document yet: create the record, then add documents with update");
+		else
+			rc = create_child(c, r);
 		goto out;
 	}
 	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)

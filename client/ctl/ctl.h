@@ -139,6 +139,52 @@ int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
 
+/* Privacy requests, holds, signed documents (PROTOCOL.md 8.18): these go
+ * through vault_call_json(). */
+int ctl_cmd_requests_open(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests_verify(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests_confirm(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests_complete(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests_extend(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests_list(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests_show(struct ctl *c, int argc, char **argv);
+int ctl_cmd_holds_place(struct ctl *c, int argc, char **argv);
+int ctl_cmd_holds_lift(struct ctl *c, int argc, char **argv);
+int ctl_cmd_holds_list(struct ctl *c, int argc, char **argv);
+int ctl_cmd_transaction(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys_signing(struct ctl *c, int argc, char **argv);
+int ctl_cmd_export_verify(struct ctl *c, int argc, char **argv);
+
+/* privacy.c: what those commands share. */
+/*
+ * Connect if need be and run op with args (a JSON object, stolen; NULL for
+ * none); *result (may be NULL) receives the result, to be released with
+ * json_decref. Errors are reported here: returns an enum ctl_exit.
+ */
+int ctl_call(struct ctl *c, const char *op, enum vault_purpose purpose,
+    json_t *args, json_t **result);
+/* A request or hold id: 1 to 2^63-1; 0, or -1 if malformed. */
+int ctl_parse_id(const char *s, uint64_t *out);
+/* TIME: Unix seconds, or UTC as YYYY-MM-DD (its first second) or
+ * YYYY-MM-DDTHH:MM:SSZ; 0 or -1. */
+int ctl_parse_when(const char *s, uint64_t *out);
+/*
+ * A personal-data value of option --opt (stored in r under name): the
+ * value itself, @PATH or @- (as FIELD=VALUE, input.c). A literal value is
+ * wiped from argv once copied. Returns an enum ctl_exit.
+ */
+int ctl_add_value(struct ctl *c, const char *cmd, struct vault_record *r,
+    const char *name, char *val, int argno);
+/* obj[key] as a string ("" if absent or not one) or an integer (0). */
+const char *ctl_jstr(const json_t *obj, const char *key);
+json_int_t ctl_jint(const json_t *obj, const char *key);
+/* Text from the server on one line: control bytes shown as '?'. */
+void ctl_put_text(const char *s);
+/* "hold H record R purpose P expires T reason: TEXT" lines. */
+void ctl_print_holds(const json_t *holds);
+/* Detached signature files (FILE.sig): one line, "ed25519 KEY_VERSION BASE64". */
+#define CTL_SIG_ALGORITHM "ed25519"
+
 /* keys.c: what the keys commands share. */
 #define CTL_TIME_LEN 32
 /* t (Unix seconds) as UTC ISO 8601, "2024-05-01T12:00:00Z"; "never" if 0. */

@@ -1,12 +1,15 @@
 /*
  * update.c - "vaultctl update TOKEN [FIELD=VALUE...] [--clear FIELD]...
  * [--document NAME:TYPE:PATH]... [--remove-document SLOT]...
- * [--opt-out CHANNEL]... [--opt-in CHANNEL]...": one all-or-nothing
- * change to a record's fields and documents, then one call per marketing
- * channel whose choice is recorded (vault_set_marketing_opt_out).
+ * [--opt-out CHANNEL]... [--opt-in CHANNEL]... [--child|--no-child]": one
+ * all-or-nothing change to a record's fields and documents, then one call
+ * per marketing channel whose choice is recorded
+ * (vault_set_marketing_opt_out), then one for the child flag (update with
+ * "child", through vault_call_json()).
  *
- * The two parts are separate requests: if a channel's call fails, what
- * came before it stays done, and the error says so ("applied").
+ * The parts are separate requests: if a channel's call or the child
+ * flag's fails, what came before it stays done, and the error says so
+ * ("applied").
  */
 #include <errno.h>
 #include <stdint.h>
@@ -25,6 +28,8 @@ static const struct ctl_option options[] = {
 	{ "remove-document", 1 },
 	{ "opt-out", 1 },
 	{ "opt-in", 1 },
+	{ "child", 0 },
+	{ "no-child", 0 },
 	{ NULL, 0 },
 };
 
@@ -52,6 +57,34 @@ add_consent(struct ctl *c, struct consent *k, const char *opt, const char *val)
 		k->order[k->n++] = i;
 	k->want[i] = out;
 	return CTL_EXIT_OK;
+}
+
+/* --child or --no-child (want 1 or 0) into *child (-1: not given). */
+static int
+add_child(struct ctl *c, int *child, int want)
+{
+	if (*child == !want)
+		return ctl_usage_error(c, "update: both --child and --no-child");
+	*child = want;
+	return CTL_EXIT_OK;
+}
+
+/* The child flag, in an update of its own: 0 or a vault error code. */
+static int
+set_child(struct ctl *c, const char *token, int child)
+{
+	json_t *args = json_pack("{s:s, s:b}", "record", token, "child", child);
+	char text[512];
+	size_t n;
+
+	if (args == NULL)
+		return VAULT_E_NOMEM;
+	n = json_dumpb(args, text, sizeof(text) - 1, JSON_COMPACT);
+	json_decref(args);
+	if (n == 0 || n >= sizeof(text))
+		return VAULT_E_TOO_LARGE;    /* a token is at most 72 bytes */
+	text[n] = '\0';
+	return vault_call_json(c->v, "update", c->purpose, text, NULL);
 }
 
 /*
@@ -108,7 +141,7 @@ ctl_cmd_update(struct ctl *c, int argc, char **argv)
 	struct ctl_args a;
 	enum ctl_arg_kind kind;
 	unsigned long slot;
-	int rc, argno, changes;
+	int rc, argno, changes, child = -1;
 	char *val;
 
 	clear = calloc((size_t)argc, sizeof(*clear));
@@ -134,6 +167,8 @@ ctl_cmd_update(struct ctl *c, int argc, char **argv)
 			rc = ctl_add_document(c, a.cmd, set, val);
 		else if (strcmp(opt->name, "opt-out") == 0 || strcmp(opt->name, "opt-in") == 0)
 			rc = add_consent(c, &k, opt->name, val);
+		else if (strcmp(opt->name, "child") == 0 || strcmp(opt->name, "no-child") == 0)
+			rc = add_child(c, &child, opt->name[0] == 'c');
 		else if (strcmp(opt->name, "clear") == 0 && val[0] == '\0')
 			rc = ctl_usage_error(c, "update: --clear wants a field name");
 		else if (strcmp(opt->name, "clear") == 0)
@@ -152,7 +187,7 @@ ctl_cmd_update(struct ctl *c, int argc, char **argv)
 	}
 	changes = vault_record_field_count(set) > 0 ||
 	    vault_record_document_count(set) > 0 || nclear > 0 || nslots > 0;
-	if (!changes && k.n == 0) {
+	if (!changes && k.n == 0 && child < 0) {
 		rc = ctl_usage_error(c, "update: nothing to change");
 		goto out;
 	}
@@ -176,6 +211,11 @@ ctl_cmd_update(struct ctl *c, int argc, char **argv)
 			    ctl_vault_error(c, rc, NULL);
 			goto out;
 		}
+	}
+	if (child >= 0 && (rc = set_child(c, token, child)) != 0) {
+		rc = changes || k.n > 0 ? partial_error(c, rc, changes, &k, k.n) :
+		    ctl_vault_error(c, rc, NULL);
+		goto out;
 	}
 	if (c->json) {
 		rc = ctl_json_emit(c, json_pack("{s:b}", "ok", 1));

@@ -13,12 +13,13 @@
 #include "vault/record/write.h"
 #include "vault/keyset.h"
 #include "vault/server.h"
+#include "vault/privacy/blind.h"
 #include "args.h"
 #include "issue.h"
 #include "op.h"
 
 static const char *const args[] = {
-	"fields", "documents", "tokens", "marketing_opt_out", NULL
+	"fields", "documents", "tokens", "marketing_opt_out", "child", NULL
 };
 
 static int
@@ -41,6 +42,12 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "documents and tokens (arrays)");
 		goto fail;
 	}
+	int child = 0;
+	if ((rc = msg_get_bool(req->args, "child", 0, &child)) != 0) {
+		op_fail(err, rc, "child", "child is a bool");
+		goto fail;
+	}
+	in->child_value = (uint8_t)(child != 0);
 	if ((rc = input_parse_fields(ctx, "fields", fields, in, err)) != 0 ||
 	    (docs && (rc = input_parse_documents(ctx, "documents", docs, in, err)) != 0) ||
 	    (tokens && (rc = input_parse_tokens(ctx, tokens, in, err)) != 0) ||
@@ -82,7 +89,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	if (in->ndocs)
 		trace_field(&ctx->trace, FIELD_MAX + 1);
 
-	r.flags = in->consent_value;
+	r.flags = (uint8_t)(in->consent_value | (in->child_value ? RECORD_FLAG_CHILD : 0));
 	r.dek_version = 1;
 	r.kek_epoch = keyring_current(ctx->keys->ring, KEYRING_KEK);
 	r.created = r.updated = (uint64_t)ctx->now;
@@ -113,6 +120,11 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	}
 	r.nfields = in->nvalues;
 	ctx->ct.len = need;
+	/* Blind indexes of the identifying fields, for privacy requests. */
+	for (unsigned i = 0; i < in->nvalues; i++)
+		if ((rc = blind_set_field(ctx, id, in->values[i].id,
+		    (const char *)in->data.data + in->values[i].off, in->values[i].len)) != 0)
+			return op_fail(err, rc, NULL, NULL);
 
 	r.next_slot = 1;
 	for (unsigned i = 0; i < in->ndocs; i++) {

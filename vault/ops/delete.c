@@ -13,6 +13,8 @@
 #include "vault/record/write.h"
 #include "vault/policy.h"
 #include "vault/server.h"
+#include "vault/privacy/blind.h"
+#include "vault/privacy/hold.h"
 #include "args.h"
 #include "issue.h"
 #include "op.h"
@@ -76,6 +78,9 @@ op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 	while (r.ndocs > 0)
 		if ((rc = document_delete(ctx, id, &r, r.doc_slots[0])) != 0)
 			return op_fail(err, rc, NULL, NULL);
+	if ((rc = blind_forget_record(ctx, id)) != 0 ||
+	    (rc = hold_forget_record(ctx, id)) != 0)
+		return op_fail(err, rc, NULL, NULL);
 	store_put_id(kb, id);
 	MDB_val k = { 8, kb };
 	if ((rc = mdb_del(ctx->txn, s->records, &k, NULL)) != 0)
@@ -96,9 +101,17 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
     struct op_error *err)
 {
 	struct delete_state *st = state;
+	struct record r;
+	int rc;
 	if (trace_record(&ctx->trace, st->id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	int rc = op_delete_record(ctx, st->id, st->reason, err);
+	/* A hold keeps a record (privacy/hold.h): lift it first. */
+	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, NULL)) != 0)
+		return op_fail(err, rc, "record", NULL);
+	if ((r.flags & RECORD_FLAG_HELD) &&
+	    (rc = hold_allows(ctx->txn, ctx->srv, st->id, 0, (uint64_t)ctx->now)) != 0)
+		return op_fail(err, rc, "record", "the record is under a hold; lift it first");
+	rc = op_delete_record(ctx, st->id, st->reason, err);
 	if (rc != 0)
 		return rc;
 	msgpack_pack_map(pk, 1);

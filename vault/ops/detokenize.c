@@ -16,6 +16,7 @@
 #include "vault/record/input.h"
 #include "vault/record/mask.h"
 #include "vault/server.h"
+#include "vault/privacy/hold.h"
 #include "op.h"
 
 static const char *const args[] = { "tokens", NULL };
@@ -106,6 +107,11 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		c->id = 0;
 		if ((rc = record_load(ctx->srv, ctx->txn, id, &c->r, NULL)) != 0)
 			return rc;
+		if ((c->r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv,
+		    id, req->purpose, (uint64_t)ctx->now)) != 0) {
+			*why = "the record is under a hold: usable only for the hold's purpose";
+			return rc;
+		}
 		if ((rc = record_unwrap(ctx->keys, id, &c->r, ctx->dek)) != 0)
 			return rc;
 		c->id = id;

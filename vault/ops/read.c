@@ -16,6 +16,7 @@
 #include "vault/record/mask.h"
 #include "vault/server.h"
 #include "args.h"
+#include "vault/privacy/hold.h"
 #include "op.h"
 
 static const char *const args[] = { "record", "fields", "documents", NULL };
@@ -80,6 +81,10 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
+	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv, id,
+	    req->purpose, (uint64_t)ctx->now)) != 0)
+		return op_fail(err, rc, "record",
+		    "the record is under a hold: readable only for the hold's purpose");
 	/*
 	 * Policy and consent per field: a field named in the request and
 	 * denied fails the request, naming the rule; when all fields are

@@ -15,13 +15,14 @@
 #include "vault/record/input.h"
 #include "vault/record/write.h"
 #include "vault/server.h"
+#include "vault/privacy/blind.h"
 #include "args.h"
 #include "issue.h"
 #include "op.h"
 
 static const char *const args[] = {
 	"record", "set", "clear", "add_documents", "remove_documents",
-	"marketing_opt_out", NULL
+	"marketing_opt_out", "child", NULL
 };
 
 struct update_state {
@@ -64,6 +65,15 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		goto fail;
 	}
 	struct record_input *in = st->in;
+	int child = -1;
+	if ((rc = msg_get_bool(req->args, "child", 0, &child)) != 0) {
+		op_fail(err, rc, "child", "child is a bool");
+		goto fail;
+	}
+	if (child != -1) {
+		in->child_set = 1;
+		in->child_value = (uint8_t)(child != 0);
+	}
 	if ((set && (rc = input_parse_fields(ctx, "set", set, in, err)) != 0) ||
 	    (clear && (rc = input_parse_clear(clear, in, err)) != 0) ||
 	    (add && (rc = input_parse_documents(ctx, "add_documents", add, in, err)) != 0) ||
@@ -71,7 +81,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	    (consent && (rc = input_parse_consent(consent, in, err)) != 0) ||
 	    (rc = arg_check_writes(req, in, err)) != 0)
 		goto fail;
-	if (in->nvalues + in->nclear + in->ndocs + in->nremove == 0 && in->consent_set == 0) {
+	if (in->nvalues + in->nclear + in->ndocs + in->nremove == 0 && in->consent_set == 0 &&
+	    !in->child_set) {
 		rc = op_fail(err, VAULT_E_EMPTY, NULL, "update changes nothing");
 		goto fail;
 	}
@@ -181,10 +192,16 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	memcpy(r.fields, merged, n * sizeof(merged[0]));
 	r.nfields = (uint8_t)n;
 
-	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++)
-		if ((changed >> fid) & 1)
-			if ((rc = tokens_forget_field(ctx, id, &r, fid)) != 0)
-				return op_fail(err, rc, NULL, NULL);
+	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++) {
+		if (!((changed >> fid) & 1))
+			continue;
+		if ((rc = tokens_forget_field(ctx, id, &r, fid)) != 0)
+			return op_fail(err, rc, NULL, NULL);
+		const struct input_value *v = new_value(in, fid);
+		if ((rc = blind_set_field(ctx, id, fid,
+		    v ? (const char *)in->data.data + v->off : NULL, v ? v->len : 0)) != 0)
+			return op_fail(err, rc, NULL, NULL);
+	}
 	for (unsigned i = 0; i < in->nremove; i++)
 		if ((rc = document_delete(ctx, id, &r, in->remove[i])) != 0 &&
 		    rc != VAULT_E_NOT_FOUND) /* the same slot listed twice */
@@ -195,6 +212,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		    in->docs[i].len)) != 0)
 			return op_fail(err, rc, NULL, NULL);
 	r.flags = (uint8_t)((r.flags & ~in->consent_set) | in->consent_value);
+	if (in->child_set)
+		r.flags = (uint8_t)(in->child_value ? r.flags | RECORD_FLAG_CHILD :
+		    r.flags & ~RECORD_FLAG_CHILD);
 	r.updated = (uint64_t)ctx->now;
 	if ((rc = record_store(ctx, id, &r, 0)) != 0)
 		return op_fail(err, rc, NULL, NULL);

@@ -45,6 +45,8 @@ struct record_input {
 	struct token_request tokens[INPUT_MAX_TOKENS];
 	uint8_t consent_set;   /* CONSENT_* bits given */
 	uint8_t consent_value; /* of those, the ones opted out */
+	uint8_t child_set;     /* "child" given */
+	uint8_t child_value;   /* the record is a child's (under 13) */
 	struct buf data;     /* personal data: wiped by input_free() */
 };
 

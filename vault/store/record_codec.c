@@ -66,7 +66,7 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 	if (rd_be(&rd, 1) != RECORD_FORMAT)
 		return VAULT_E_CRYPTO;
 	r->flags = (uint8_t)rd_be(&rd, 1);
-	if (r->flags & ~CONSENT_MASK)
+	if (r->flags & ~RECORD_FLAGS_MASK)
 		return VAULT_E_CRYPTO;
 	if (rd_be(&rd, 2) != 0) /* reserved: zero, or an encode would drop it */
 		return VAULT_E_CRYPTO;

@@ -42,9 +42,13 @@ struct record_det {
 #define CONSENT_OPT_OUT_PHONE 0x02
 #define CONSENT_OPT_OUT_MAIL  0x04
 #define CONSENT_MASK          0x07
+/* Other flags: a child's record (under 13), a record under a hold. */
+#define RECORD_FLAG_CHILD     0x08
+#define RECORD_FLAG_HELD      0x10
+#define RECORD_FLAGS_MASK     (CONSENT_MASK | RECORD_FLAG_CHILD | RECORD_FLAG_HELD)
 
 struct record {
-	uint8_t flags;        /* CONSENT_* */
+	uint8_t flags;        /* CONSENT_*, RECORD_FLAG_* */
 	uint32_t dek_version;
 	uint32_t kek_epoch;
 	uint64_t created;

@@ -45,7 +45,7 @@ store_open(struct store *s, const char *dir, size_t map_size,
 	*why = "cannot create the LMDB environment";
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		goto fail;
-	mdb_env_set_maxdbs(s->env, 8);
+	mdb_env_set_maxdbs(s->env, 16);
 	mdb_env_set_maxreaders(s->env, max_readers);
 	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0) {
 		*why = "invalid map size";
@@ -66,7 +66,12 @@ store_open(struct store *s, const char *dir, size_t map_size,
 	    (rc = open_dbi(txn, "documents", &s->documents)) != 0 ||
 	    (rc = open_dbi(txn, "tombstones", &s->tombstones)) != 0 ||
 	    (rc = open_dbi(txn, "card_index", &s->card_index)) != 0 ||
-	    (rc = open_dbi(txn, "det_index", &s->det_index)) != 0)
+	    (rc = open_dbi(txn, "det_index", &s->det_index)) != 0 ||
+	    (rc = open_dbi(txn, "blind_index", &s->blind_index)) != 0 ||
+	    (rc = open_dbi(txn, "blind_record", &s->blind_record)) != 0 ||
+	    (rc = open_dbi(txn, "requests", &s->requests)) != 0 ||
+	    (rc = open_dbi(txn, "holds", &s->holds)) != 0 ||
+	    (rc = open_dbi(txn, "record_holds", &s->record_holds)) != 0)
 		goto fail;
 
 	MDB_val k = { 6, "schema" }, v;

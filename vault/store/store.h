@@ -7,6 +7,14 @@
  *   tombstones  record id (u64 BE) -> tombstone
  *   card_index  keyed hash of a card token (16) -> record id (u64 BE)
  *   det_index   deterministic tag (16) + record id (u64 BE) -> field id (u8)
+ *   blind_index blind kind (u8) + tag (16) + record id -> index key version (u32 BE)
+ *   blind_record record id + blind kind + tag -> version: the same entries by
+ *               record, so a changed field or a deleted record drops its own
+ *   requests    request id (u64 BE) -> privacy request (privacy/request.h)
+ *   holds       hold id (u64 BE) -> hold (privacy/hold.h)
+ *   record_holds record id + hold id -> empty: the holds on a record
+ *
+ * meta also holds "next_request" and "next_hold" (u64 BE).
  *
  * Record ids are sequential, so creates append to the records B-tree
  * instead of splitting random pages (FACTS.md: random keys cut durable write
@@ -26,6 +34,7 @@
 struct store {
 	MDB_env *env;
 	MDB_dbi meta, records, documents, tombstones, card_index, det_index;
+	MDB_dbi blind_index, blind_record, requests, holds, record_holds;
 };
 
 /*

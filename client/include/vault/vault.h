@@ -55,6 +55,7 @@ enum vault_error {
 	VAULT_E_TOKEN_KIND = 205,        /* that token kind does not apply to that field */
 	VAULT_E_REASON = 206,            /* unknown deletion reason */
 	VAULT_E_EMPTY = 207,             /* the field or document has no value */
+	VAULT_E_NO_PERMISSION = 208,     /* an agent's or guardian's request without written permission */
 
 	/* 300-399: records and tokens */
 	VAULT_E_BAD_TOKEN = 300,         /* not a token this vault issued */
@@ -62,10 +63,15 @@ enum vault_error {
 	VAULT_E_DELETED = 302,           /* the record was deleted */
 	VAULT_E_STALE_TOKEN = 303,       /* the field changed since the token was issued */
 	VAULT_E_CONFLICT = 304,          /* the record changed meanwhile; retry */
+	VAULT_E_REQUEST_STATE = 305,     /* the privacy request's state does not allow this */
+	VAULT_E_NOT_VERIFIED = 306,      /* the privacy request is not verified (or confirmed) yet */
+	VAULT_E_CONFIRMATION = 307,      /* wrong or expired confirmation code */
+	VAULT_E_HELD = 308,              /* the record is under a hold */
 
 	/* 400-499: authorization (policy) */
 	VAULT_E_DENIED = 400,            /* the caller may not do this */
 	VAULT_E_SEALED = 401,            /* the vault is sealed */
+	VAULT_E_RATE_LIMITED = 402,      /* too many attempts; retry later */
 
 	/* 500-599: server and storage */
 	VAULT_E_INTERNAL = 500,          /* a bug; the request had no effect */
@@ -345,6 +351,58 @@ void vault_audit_entries_free(struct vault_audit_entry *e, size_t n);
  * backup directory; *path (free with vault_free) says where.
  */
 int vault_backup(struct vault *v, const char *name, char **path, uint64_t *bytes);
+
+/*
+ * Any operation, with its arguments and its result as JSON text: for the
+ * operations this header has no typed call for (the privacy requests,
+ * holds and signing keys of PROTOCOL.md section 8.18, "child" in create
+ * and update), and for scripting.
+ *
+ * op is the operation's name ("request_open"); purpose is one of enum
+ * vault_purpose, or 0 for none (operations without a purpose refuse one).
+ * args_json is the text of a JSON object whose members become the
+ * request's arguments, or NULL for none: objects become maps, arrays
+ * arrays, strings str, integers int (negative) or uint, true and false
+ * bool, null nil. There is no way to send bin. Refused locally, before
+ * anything is sent:
+ *   VAULT_E_PROTO_FRAME   args_json is not valid JSON, or gives a key twice
+ *   VAULT_E_PROTO_TYPE    args_json is not an object; it holds a real
+ *                         number (1.5, 1e3) or an integer beyond 64 bits
+ *   VAULT_E_LIMIT         containers nested more than 16 deep (the object
+ *                         itself is level 1; the server allows fewer, 6
+ *                         counting its own request map, and answers
+ *                         VAULT_E_LIMIT as well)
+ *   VAULT_E_TOO_LARGE     args_json longer than 16 MiB
+ *   VAULT_E_PROTO_UNKNOWN_ARG  a "v", "id" or "op" member (the library
+ *                         sets them), or "purpose" when purpose is not 0
+ *   VAULT_E_PROTO_UNKNOWN_OP   op is not 1-64 of a-z, 0-9 and _
+ *   VAULT_E_PROTO_MISSING op is NULL;  VAULT_E_PURPOSE unknown purpose
+ * For these, vault_last_message() is a short static text (a position at
+ * most, never a value); every other error comes from the server as for
+ * the typed calls, and vault_last_remaining() gives its "remaining".
+ *
+ * On success, if result_json is not NULL, *result_json is the operation's
+ * result as compact JSON (no blanks), object keys sorted bytewise, bin
+ * values as standard base64 with padding; NUL-terminated, malloc'd, to be
+ * freed with vault_free() (it may hold personal data: vault_free wipes
+ * it). On error *result_json is NULL. A result with an integer above
+ * 2^63-1, a string that is not UTF-8 or a key given twice is refused with
+ * VAULT_E_PROTO_FRAME.
+ *
+ * The library wipes its own copies of arguments and results. jansson
+ * parses and builds them: its internal buffers go through jansson's
+ * allocator, so a program that handles personal data should install
+ * wiping functions with json_set_alloc_funcs() (vaultctl does).
+ */
+int vault_call_json(struct vault *v, const char *op, enum vault_purpose purpose,
+    const char *args_json, char **result_json);
+
+/*
+ * The "remaining" count of the last error on v (0 if it carried none):
+ * attempts left after VAULT_E_CONFIRMATION, records still on an epoch
+ * after VAULT_E_CONFLICT from keys_retire.
+ */
+uint64_t vault_last_remaining(const struct vault *v);
 
 /* Free a string returned by this library (wipes it first). Accepts NULL. */
 void vault_free(char *s);

@@ -1,0 +1,631 @@
+/*
+ * test_privacy.c - end-to-end: privacy requests on a real vaultd, from
+ * first contact to the signed receipt. Each path the privacy policy
+ * promises: verified and unverified deletion, the two-step online
+ * deletion, authorized agents and guardians, holds that defer a deletion
+ * until they are lifted or expire, opt-outs, the signed right-to-know
+ * export, due dates and extensions; and that none of it leaves personal
+ * data in the data file.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <vault/vault.h>
+
+#include "harness.h"
+
+#define T VAULT_PURPOSE_TRANSACTIONAL
+
+/* Call op with printf-made JSON arguments; the result parsed, or NULL
+ * with *code set on error. */
+static json_t *
+vcall(struct vault *v, int *code, const char *op, enum vault_purpose p,
+    const char *fmt, ...)
+{
+	char args[4096];
+	char *out = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	int rc = vault_call_json(v, op, p, args, &out);
+	if (code != NULL)
+		*code = rc;
+	if (rc != 0)
+		return NULL;
+	json_error_t e;
+	json_t *j = json_loads(out, 0, &e);
+	cr_assert_not_null(j, "reply of %s is JSON", op);
+	vault_free(out);
+	return j;
+}
+
+static json_t *
+ok(struct vault *v, const char *op, enum vault_purpose p, const char *fmt, ...)
+{
+	char args[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	int code;
+	json_t *j = vcall(v, &code, op, p, "%s", args);
+	cr_assert_not_null(j, "%s: %s (%s)", op, vault_error_name(code), vault_last_message(v));
+	return j;
+}
+
+static int
+fails(struct vault *v, const char *op, enum vault_purpose p, const char *fmt, ...)
+{
+	char args[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	int code;
+	json_t *j = vcall(v, &code, op, p, "%s", args);
+	cr_assert_null(j, "%s should fail", op);
+	return code;
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	cr_assert_not_null(s, "%s is a string", key);
+	return s;
+}
+
+static long long
+num(json_t *o, const char *key)
+{
+	json_t *n = json_object_get(o, key);
+	cr_assert(json_is_integer(n), "%s is an integer", key);
+	return json_integer_value(n);
+}
+
+/* A customer record with the five data points; returns its token (free). */
+static char *
+customer(struct vault *v, const char *first, const char *last, const char *email,
+    const char *phone, const char *addr, const char *order, int child)
+{
+	json_t *r = ok(v, "create", T, "{\"fields\":{\"first_name\":\"%s\",\"last_name\":\"%s\","
+	    "\"email\":\"%s\",\"phone\":\"%s\",\"postal_address\":\"%s\"},\"child\":%s}",
+	    first, last, email, phone, addr, child ? "true" : "false");
+	char *tok = strdup(str(r, "record"));
+	json_decref(r);
+	json_decref(ok(v, "transaction", T, "{\"record\":\"%s\",\"reference\":\"%s\","
+	    "\"date\":\"2026-11-02\",\"amount\":\"49.90\"}", tok, order));
+	return tok;
+}
+
+static long long
+open_request(struct vault *v, const char *kind, const char *channel)
+{
+	json_t *r = ok(v, "request_open", 0, "{\"kind\":\"%s\",\"channel\":\"%s\","
+	    "\"requester\":\"self\"}", kind, channel);
+	cr_assert_str_eq(str(r, "state"), "open");
+	long long id = num(r, "request");
+	cr_assert_geq(num(r, "due_at"), (long long)time(NULL) + 45 * 86400 - 5);
+	json_decref(r);
+	return id;
+}
+
+/* The public key of a version, from the vault. */
+static void
+public_key(struct vault *v, long long version, unsigned char pk[32])
+{
+	json_t *r = ok(v, "signing_key", 0, "{}"), *k;
+	size_t i;
+	int found = 0;
+	json_array_foreach(json_object_get(r, "keys"), i, k) {
+		if (num(k, "version") != version)
+			continue;
+		size_t n;
+		cr_assert_eq(sodium_base642bin(pk, 32, str(k, "public_key"),
+		    strlen(str(k, "public_key")), NULL, &n, NULL,
+		    sodium_base64_VARIANT_ORIGINAL), 0);
+		cr_assert_eq(n, 32);
+		found = 1;
+	}
+	cr_assert(found, "signing key %lld published", version);
+	json_decref(r);
+}
+
+/* 1 if doc's signature (base64) verifies under the vault's key of version. */
+static int
+signed_by_vault(struct vault *v, const char *doc, const char *sig64, long long version)
+{
+	unsigned char pk[32], sig[64];
+	size_t n;
+	public_key(v, version, pk);
+	cr_assert_eq(sodium_base642bin(sig, 64, sig64, strlen(sig64), NULL, &n, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
+	cr_assert_eq(n, 64);
+	return crypto_sign_verify_detached(sig, (const unsigned char *)doc, strlen(doc), pk) == 0;
+}
+
+static int
+record_code(struct vault *v, const char *tok, enum vault_purpose p)
+{
+	int code = 0;
+	json_t *r = vcall(v, &code, "read", p, "{\"record\":\"%s\"}", tok);
+	json_decref(r);
+	return code;
+}
+
+Test(privacy, verified_phone_deletion_shreds_and_signs_a_receipt_without_personal_data)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Ada", "Lovelace", "ada@example.org", "+14155550101",
+	    "12 Analytical Row, London", "ORD-1001", 0);
+	char *other = customer(v, "Bob", "Lovelace", "bob@example.org", "+14155550199",
+	    "9 Elsewhere St", "ORD-2002", 0);
+	long long id = open_request(v, "delete", "phone");
+
+	/* Name (any case and punctuation), email and the order reference. */
+	json_t *r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"ADA\",\"last_name\":\"lovelace\",\"email\":\"Ada@Example.org\","
+	    "\"transaction\":{\"reference\":\"ord 1001\"}}}", id);
+	cr_assert(json_is_true(json_object_get(r, "verified")));
+	cr_assert_eq(num(r, "threshold"), 3);
+	json_t *c = json_object_get(r, "candidates");
+	cr_assert_eq(json_array_size(c), 1, "Bob shares only the last name: no point");
+	cr_assert_str_eq(str(json_array_get(c, 0), "record"), a);
+	cr_assert_eq(num(json_array_get(c, 0), "matched"), 3);
+	cr_assert_null(json_object_get(r, "confirmation_code"), "a phone request has no code");
+	json_decref(r);
+
+	r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "state"), "completed");
+	const char *receipt = str(r, "receipt");
+	cr_assert(signed_by_vault(v, receipt, str(r, "signature"), num(r, "key_version")));
+	cr_assert_null(strstr(receipt, "Lovelace"));
+	cr_assert_null(strstr(receipt, "ada@"));
+	cr_assert_null(strstr(receipt, "ORD"));
+	json_error_t je;
+	json_t *rc = json_loads(receipt, 0, &je);
+	cr_assert_str_eq(str(rc, "type"), "deletion-receipt");
+	cr_assert_eq(num(rc, "request"), id);
+	cr_assert_eq(json_array_size(json_object_get(rc, "records")), 1);
+	cr_assert_geq(num(rc, "completed_at"), (long long)time(NULL) - 5);
+	cr_assert(json_is_null(json_object_get(rc, "unrecoverable_after")), "no schedule set");
+	json_decref(rc);
+	json_decref(r);
+
+	cr_assert_eq(record_code(v, a, T), VAULT_E_DELETED);
+	cr_assert_eq(record_code(v, other, T), 0, "the other Lovelace is untouched");
+	/* The shown request keeps the same signed receipt, and is finished. */
+	r = ok(v, "request_show", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "state"), "completed");
+	cr_assert(signed_by_vault(v, str(r, "receipt"), str(r, "signature"), 1));
+	cr_assert_geq(json_array_size(json_object_get(r, "history")), 3);
+	json_decref(r);
+	cr_assert_eq(fails(v, "request_complete", 0, "{\"request\":%lld}", id),
+	    VAULT_E_REQUEST_STATE);
+	/* The blind indexes left with the record. */
+	long long id2 = open_request(v, "delete", "email");
+	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"ada@example.org\",\"phone\":\"+14155550101\"}}", id2);
+	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 0);
+	json_decref(r);
+	free(a);
+	free(other);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, unverified_deletion_deletes_nothing_and_is_rejected_after_the_attempts)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_attempts = 2\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Grace", "Hopper", "grace@example.org", "+14155550102",
+	    "1 Compiler Way", "ORD-3003", 0);
+	long long id = open_request(v, "delete", "email");
+	/* Two points (email, phone) and a wrong name: below three. */
+	json_t *r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Grace\",\"last_name\":\"Harper\",\"email\":\"grace@example.org\","
+	    "\"phone\":\"(415) 555-0102\"}}", id);
+	cr_assert(json_is_false(json_object_get(r, "verified")));
+	cr_assert_eq(num(json_array_get(json_object_get(r, "candidates"), 0), "matched"), 2);
+	cr_assert_eq(num(r, "attempts_left"), 1);
+	json_decref(r);
+	cr_assert_eq(fails(v, "request_complete", 0, "{\"request\":%lld}", id),
+	    VAULT_E_NOT_VERIFIED);
+	cr_assert_eq(record_code(v, a, T), 0);
+	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"nobody@example.org\"}}", id);
+	cr_assert_str_eq(str(r, "state"), "rejected");
+	json_decref(r);
+	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"grace@example.org\"}}", id), VAULT_E_REQUEST_STATE);
+	/* A claim that is not a valid value is refused without echoing it. */
+	long long id2 = open_request(v, "delete", "email");
+	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"not-an-address\"}}", id2), VAULT_E_INVALID_VALUE);
+	cr_assert_null(strstr(vault_last_message(v), "not-an-address"));
+	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"shoe_size\":\"44\"}}", id2), VAULT_E_PROTO_UNKNOWN_ARG);
+	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":99999,\"claims\":{"
+	    "\"email\":\"grace@example.org\"}}"), VAULT_E_NOT_FOUND);
+	cr_assert_eq(record_code(v, a, T), 0);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, online_deletion_needs_the_confirmation_code)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Alan", "Turing", "alan@example.org", "+14155550103",
+	    "3 Bletchley Park", "ORD-4004", 0);
+	long long id = open_request(v, "delete", "online");
+	json_t *r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"alan@example.org\",\"phone\":\"+1 415 555 0103\","
+	    "\"postal_address\":\"3, Bletchley Park\"}}", id);
+	cr_assert(json_is_true(json_object_get(r, "verified")));
+	char *code = strdup(str(r, "confirmation_code"));
+	cr_assert_eq(strlen(code), 10);
+	json_decref(r);
+
+	cr_assert_eq(fails(v, "request_complete", 0, "{\"request\":%lld}", id),
+	    VAULT_E_CONFIRMATION);
+	r = ok(v, "request_confirm", 0, "{\"request\":%lld,\"code\":\"WRONG00000\"}", id);
+	cr_assert(json_is_false(json_object_get(r, "confirmed")));
+	cr_assert_eq(num(r, "attempts_left"), 4);
+	json_decref(r);
+	cr_assert_eq(fails(v, "request_complete", 0, "{\"request\":%lld}", id),
+	    VAULT_E_CONFIRMATION);
+	cr_assert_eq(record_code(v, a, T), 0, "nothing shredded before confirmation");
+	for (char *q = code; *q; q++) /* people type lower case */
+		*q = (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q);
+	r = ok(v, "request_confirm", 0, "{\"request\":%lld,\"code\":\"%s\"}", id, code);
+	cr_assert(json_is_true(json_object_get(r, "confirmed")));
+	json_decref(r);
+	cr_assert_eq(fails(v, "request_confirm", 0, "{\"request\":%lld,\"code\":\"%s\"}", id,
+	    code), VAULT_E_REQUEST_STATE, "a code works once");
+	r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "state"), "completed");
+	json_decref(r);
+	cr_assert_eq(record_code(v, a, T), VAULT_E_DELETED);
+	free(code);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, agents_and_guardians_need_written_permission)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	cr_assert_eq(fails(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"agent\"}"), VAULT_E_NO_PERMISSION);
+	cr_assert_eq(fails(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"guardian\"}"), VAULT_E_NO_PERMISSION);
+	cr_assert_eq(fails(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"self\",\"permission\":\"x\"}"), VAULT_E_INVALID_VALUE);
+	cr_assert_eq(fails(v, "request_open", 0, "{\"kind\":\"erase\",\"channel\":\"mail\","
+	    "\"requester\":\"self\"}"), VAULT_E_INVALID_VALUE);
+	cr_assert_eq(fails(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"self\",\"received_at\":%lld}", (long long)time(NULL) + 86400),
+	    VAULT_E_INVALID_VALUE);
+
+	/* A guardian's request reaches only the child's record. */
+	char *child = customer(v, "Tim", "Small", "family@example.org", "+14155550104",
+	    "5 Nursery Lane", "ORD-5005", 1);
+	char *parent = customer(v, "Tina", "Small", "family@example.org", "+14155550104",
+	    "5 Nursery Lane", "ORD-5006", 0);
+	json_t *r = ok(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"guardian\",\"permission\":\"letter 2026-11-20 ref G-77\"}");
+	long long id = num(r, "request");
+	json_decref(r);
+	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"family@example.org\",\"phone\":\"+14155550104\","
+	    "\"postal_address\":\"5 Nursery Lane\"}}", id);
+	cr_assert(json_is_true(json_object_get(r, "verified")));
+	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 1);
+	cr_assert_str_eq(str(json_array_get(json_object_get(r, "candidates"), 0), "record"), child);
+	json_decref(r);
+	r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	json_decref(r);
+	cr_assert_eq(record_code(v, child, T), VAULT_E_DELETED);
+	cr_assert_eq(record_code(v, parent, T), 0);
+	r = ok(v, "request_show", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "requester"), "guardian");
+	json_decref(r);
+	free(child);
+	free(parent);
+	vault_close(v);
+	vaultd_stop(&p);
+
+	/* The permission reference is kept only as a keyed hash. */
+	char path[512];
+	vaultd_path(&p, "data/data.mdb", path, sizeof(path));
+	size_t n;
+	char *db = read_file_all(path, &n);
+	cr_assert_not_null(db);
+	cr_assert_null(memmem(db, n, "G-77", 4));
+	cr_assert_null(memmem(db, n, "Nursery", 7));
+	free(db);
+	vaultd_cleanup(&p);
+}
+
+Test(privacy, a_hold_defers_the_deletion_until_it_is_lifted)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Carl", "Gauss", "carl@example.org", "+14155550105",
+	    "7 Prime Street", "ORD-6006", 0);
+	json_t *r = ok(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"legal\","
+	    "\"reason\":\"court order 26-CV-118 for Carl Gauss\"}", a);
+	long long hold = num(r, "hold");
+	json_decref(r);
+
+	/* Held: readable only for the hold's purpose; not deletable. */
+	cr_assert_eq(record_code(v, a, VAULT_PURPOSE_MARKETING), VAULT_E_HELD);
+	cr_assert_eq(record_code(v, a, T), VAULT_E_HELD);
+	cr_assert_eq(record_code(v, a, VAULT_PURPOSE_LEGAL), 0);
+	cr_assert_eq(fails(v, "delete", T, "{\"record\":\"%s\",\"reason\":\"administrative\"}", a),
+	    VAULT_E_HELD);
+
+	long long id = open_request(v, "delete", "phone");
+	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Carl\",\"last_name\":\"Gauss\",\"email\":\"carl@example.org\","
+	    "\"transaction\":{\"amount\":\"49.9\"}}}", id));
+	r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "state"), "deferred");
+	json_t *h = json_array_get(json_object_get(r, "holds"), 0);
+	cr_assert_eq(num(h, "hold"), hold);
+	cr_assert_str_eq(str(h, "purpose"), "legal");
+	cr_assert_str_eq(str(h, "reason"), "court order 26-CV-118 for Carl Gauss");
+	json_decref(r);
+	cr_assert_eq(record_code(v, a, VAULT_PURPOSE_LEGAL), 0, "kept while held");
+	r = ok(v, "request_list", 0, "{\"state\":\"deferred\"}");
+	cr_assert_eq(json_array_size(json_object_get(r, "requests")), 1);
+	json_decref(r);
+
+	r = ok(v, "hold_lift", 0, "{\"hold\":%lld}", hold);
+	cr_assert_eq(json_array_size(json_object_get(r, "completed")), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(r, "completed"), 0)), id);
+	json_decref(r);
+	cr_assert_eq(record_code(v, a, VAULT_PURPOSE_LEGAL), VAULT_E_DELETED);
+	r = ok(v, "request_show", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "state"), "completed");
+	cr_assert(signed_by_vault(v, str(r, "receipt"), str(r, "signature"), num(r, "key_version")));
+	json_decref(r);
+	cr_assert_eq(fails(v, "hold_lift", 0, "{\"hold\":%lld}", hold), VAULT_E_NOT_FOUND);
+	free(a);
+	vault_close(v);
+	vaultd_stop(&p);
+
+	/* The hold's reason names the person: it is sealed in the data file. */
+	char path[512];
+	vaultd_path(&p, "data/data.mdb", path, sizeof(path));
+	size_t n;
+	char *db = read_file_all(path, &n);
+	cr_assert_not_null(db);
+	cr_assert_null(memmem(db, n, "26-CV-118", 9));
+	cr_assert_null(memmem(db, n, "Gauss", 5));
+	free(db);
+	vaultd_cleanup(&p);
+}
+
+Test(privacy, a_deferred_deletion_completes_when_its_hold_expires)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Emmy", "Noether", "emmy@example.org", "+14155550106",
+	    "8 Ring Road", "ORD-7007", 0);
+	json_decref(ok(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"transaction\","
+	    "\"reason\":\"order in transit\",\"expires_at\":%lld}", a, (long long)time(NULL) + 2));
+	long long id = open_request(v, "delete", "email");
+	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"emmy@example.org\",\"phone\":\"+14155550106\","
+	    "\"transaction\":{\"date\":\"2026-11-02\"}}}", id));
+	json_t *r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	cr_assert_str_eq(str(r, "state"), "deferred");
+	json_decref(r);
+	const char *state = NULL;
+	for (int i = 0; i < 100; i++) {
+		r = ok(v, "request_show", 0, "{\"request\":%lld}", id);
+		int done = strcmp(str(r, "state"), "completed") == 0;
+		json_decref(r);
+		if (done) {
+			state = "completed";
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	cr_assert_not_null(state, "completed within 10 s of the expiry");
+	cr_assert_eq(record_code(v, a, T), VAULT_E_DELETED);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, an_opt_out_request_stops_marketing_reads)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Marie", "Curie", "marie@example.org", "+14155550107",
+	    "11 Radium Ave", "ORD-8008", 0);
+	int code;
+	json_t *r = vcall(v, &code, "read", VAULT_PURPOSE_MARKETING,
+	    "{\"record\":\"%s\",\"fields\":[\"email\"]}", a);
+	cr_assert_not_null(r, "marketing may read before the opt-out");
+	json_decref(r);
+	r = ok(v, "request_open", 0, "{\"kind\":\"opt_out\",\"channel\":\"email\","
+	    "\"requester\":\"self\",\"channels\":[\"email\"]}");
+	long long id = num(r, "request");
+	json_decref(r);
+	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Marie\",\"last_name\":\"Curie\",\"email\":\"marie@example.org\"}}", id));
+	r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	cr_assert_eq(num(r, "records"), 1);
+	json_decref(r);
+	cr_assert_null(vcall(v, &code, "read", VAULT_PURPOSE_MARKETING,
+	    "{\"record\":\"%s\",\"fields\":[\"email\"]}", a));
+	cr_assert_eq(code, VAULT_E_DENIED);
+	r = ok(v, "read", VAULT_PURPOSE_MARKETING, "{\"record\":\"%s\",\"fields\":[\"phone\"]}", a);
+	json_decref(r); /* only the email channel was asked for */
+	r = ok(v, "read", T, "{\"record\":\"%s\"}", a);
+	cr_assert(json_is_true(json_object_get(json_object_get(r, "marketing_opt_out"), "email")));
+	json_decref(r);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, the_right_to_know_export_is_complete_and_signed)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Rosalind", "Franklin", "rosalind@example.org", "+14155550108",
+	    "51 Helix Court", "ORD-9009", 0);
+	json_decref(ok(v, "update", T, "{\"record\":\"%s\",\"set\":{\"card_number\":"
+	    "\"4111111111111111\"},\"marketing_opt_out\":{\"mail\":true}}", a));
+	json_decref(ok(v, "read", VAULT_PURPOSE_SECURITY, "{\"record\":\"%s\"}", a));
+	long long id = open_request(v, "know", "email");
+	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Rosalind\",\"last_name\":\"Franklin\",\"email\":"
+	    "\"rosalind@example.org\",\"postal_address\":\"51 Helix Court\"}}", id));
+	json_t *r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
+	const char *doc = str(r, "export");
+	cr_assert(signed_by_vault(v, doc, str(r, "signature"), num(r, "key_version")));
+	/* One changed byte and the signature fails. */
+	char *bad = strdup(doc);
+	bad[strlen(bad) / 2] ^= 1;
+	cr_assert_not(signed_by_vault(v, bad, str(r, "signature"), num(r, "key_version")));
+	free(bad);
+
+	json_error_t je;
+	json_t *e = json_loads(doc, 0, &je);
+	cr_assert_not_null(e);
+	cr_assert_str_eq(str(e, "type"), "data-export");
+	json_t *rec = json_array_get(json_object_get(e, "records"), 0);
+	cr_assert_str_eq(str(rec, "record"), a);
+	json_t *f = json_object_get(rec, "fields");
+	cr_assert_str_eq(str(f, "first_name"), "Rosalind");
+	cr_assert_str_eq(str(f, "last_name"), "Franklin");
+	cr_assert_str_eq(str(f, "email"), "rosalind@example.org");
+	cr_assert_str_eq(str(f, "phone"), "+14155550108");
+	cr_assert_str_eq(str(f, "postal_address"), "51 Helix Court");
+	cr_assert_str_eq(str(f, "card_number"), "4111111111111111");
+	cr_assert_eq(json_object_size(f), 6);
+	json_t *consent = json_object_get(rec, "marketing_opt_out");
+	cr_assert(json_is_true(json_object_get(consent, "mail")));
+	cr_assert(json_is_false(json_object_get(consent, "email")));
+	cr_assert(json_is_false(json_object_get(rec, "child")));
+	/* The access history has the create, the update and the security read. */
+	json_t *hist = json_object_get(rec, "access_history"), *ev;
+	size_t i;
+	int saw_security_read = 0, saw_create = 0;
+	json_array_foreach(hist, i, ev) {
+		if (strcmp(str(ev, "op"), "read") == 0 && json_is_string(json_object_get(ev, "purpose")) &&
+		    strcmp(str(ev, "purpose"), "security") == 0)
+			saw_security_read = 1;
+		if (strcmp(str(ev, "op"), "create") == 0)
+			saw_create = 1;
+	}
+	cr_assert(saw_security_read && saw_create);
+	json_decref(e);
+	json_decref(r);
+	/* The record itself stays: a right-to-know request changes nothing. */
+	cr_assert_eq(record_code(v, a, T), 0);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, overdue_requests_are_listed_and_one_extension_moves_the_due_date)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	long long old_at = (long long)time(NULL) - 50 * 86400;
+	json_t *r = ok(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"self\",\"received_at\":%lld}", old_at);
+	long long late = num(r, "request");
+	cr_assert_eq(num(r, "due_at"), old_at + 45 * 86400);
+	json_decref(r);
+	long long fresh = open_request(v, "know", "phone");
+
+	r = ok(v, "request_list", 0, "{\"overdue\":true}");
+	json_t *list = json_object_get(r, "requests");
+	cr_assert_eq(json_array_size(list), 1);
+	cr_assert_eq(num(json_array_get(list, 0), "request"), late);
+	cr_assert(json_is_true(json_object_get(json_array_get(list, 0), "overdue")));
+	json_decref(r);
+	r = ok(v, "request_list", 0, "{}");
+	cr_assert_eq(json_array_size(json_object_get(r, "requests")), 2);
+	cr_assert_eq(num(json_array_get(json_object_get(r, "requests"), 1), "request"), fresh);
+	json_decref(r);
+
+	r = ok(v, "request_extend", 0, "{\"request\":%lld,\"reason\":\"archive search\"}", late);
+	cr_assert_eq(num(r, "due_at"), old_at + 90 * 86400);
+	json_decref(r);
+	r = ok(v, "request_list", 0, "{\"overdue\":true}");
+	cr_assert_eq(json_array_size(json_object_get(r, "requests")), 0);
+	json_decref(r);
+	cr_assert_eq(fails(v, "request_extend", 0, "{\"request\":%lld,\"reason\":\"again\"}", late),
+	    VAULT_E_REQUEST_STATE);
+	cr_assert_eq(fails(v, "request_extend", 0, "{\"request\":%lld}", late),
+	    VAULT_E_PROTO_MISSING);
+	r = ok(v, "request_show", 0, "{\"request\":%lld}", late);
+	cr_assert_str_eq(str(r, "extension_reason"), "archive search");
+	cr_assert(json_is_true(json_object_get(r, "extended")));
+	json_decref(r);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, verification_is_rate_limited_per_client)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_per_minute = 3\nverify_attempts = 100\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	long long id = open_request(v, "delete", "phone");
+	int limited = 0;
+	for (int i = 0; i < 6; i++) {
+		int code;
+		json_t *r = vcall(v, &code, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+		    "\"email\":\"guess%d@example.org\"}}", id, i);
+		if (r == NULL) {
+			cr_assert_eq(code, VAULT_E_RATE_LIMITED);
+			limited++;
+		}
+		json_decref(r);
+	}
+	/* The minute's window may turn over once during the loop. */
+	cr_assert_geq(limited, 1);
+	cr_assert_leq(limited, 3);
+	vault_close(v);
+	vaultd_finish(&p);
+}

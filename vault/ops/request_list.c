@@ -1,0 +1,89 @@
+/*
+ * request_list.c - "request_list": privacy requests, oldest first, by state
+ * or overdue (open or verified past their due date).
+ */
+#include <string.h>
+
+#include "common/msg.h"
+#include "vault/policy.h"
+#include "vault/privacy/privacy.h"
+#include "vault/server.h"
+#include "vault/store/store.h"
+#include "op.h"
+#include "privacy_args.h"
+
+static const char *const args[] = { "state", "overdue", NULL };
+
+#define LIST_MAX 1000
+
+struct filter {
+	unsigned state;  /* 0: any */
+	int overdue;
+};
+
+/* Pass 0 counts, pass 1 packs; both see the same read transaction. */
+static int
+scan(struct read_ctx *ctx, const struct filter *f, msgpack_packer *pk, size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.requests, &c)) != 0)
+		return store_error(rc);
+	while (*n < LIST_MAX && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		struct privacy_request r;
+		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0) {
+			rc = VAULT_E_CRYPTO;
+			break;
+		}
+		if ((f->state && r.state != f->state) ||
+		    (f->overdue && !request_overdue(&r, (uint64_t)ctx->now)))
+			continue;
+		if (pk != NULL) {
+			msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS);
+			request_pack_summary(pk, &r, (uint64_t)ctx->now);
+		}
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	if (rc == VAULT_E_CRYPTO)
+		return rc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+static int
+run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct filter f = { 0, 0 };
+	const char *s = NULL;
+	size_t len = 0, n;
+	int rc;
+
+	if ((rc = privacy_check(req, err)) != 0)
+		return rc;
+	if ((rc = msg_get_str(req->args, "state", 0, &s, &len)) != 0)
+		return op_fail(err, rc, "state", "state is a string");
+	if (s != NULL && (f.state = request_state_from(s, len)) == 0)
+		return op_fail(err, VAULT_E_INVALID_VALUE, "state",
+		    "state is open, verified, deferred, completed or rejected");
+	if ((rc = msg_get_bool(req->args, "overdue", 0, &f.overdue)) != 0)
+		return op_fail(err, rc, "overdue", "overdue is a bool");
+	if ((rc = scan(ctx, &f, NULL, &n)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	msgpack_pack_map(pk, 1);
+	mp_cstr(pk, "requests");
+	msgpack_pack_array(pk, (uint32_t)n);
+	if ((rc = scan(ctx, &f, pk, &n)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	return 0;
+}
+
+const struct op op_request_list = {
+	.name = "request_list",
+	.kind = OP_READ,
+	.args = args,
+	.read = run,
+};

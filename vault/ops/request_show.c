@@ -1,0 +1,74 @@
+/*
+ * request_show.c - "request_show": one privacy request with its history,
+ * its extension reason and, once a deletion completed, its signed receipt.
+ */
+#include <sodium.h>
+
+#include "common/msg.h"
+#include "vault/policy.h"
+#include "vault/privacy/privacy.h"
+#include "vault/server.h"
+#include "op.h"
+#include "privacy_args.h"
+
+static const char *const args[] = { "request", NULL };
+
+static int
+run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
+    struct op_error *err)
+{
+	struct privacy_request r;
+	uint64_t id;
+	int rc;
+
+	if ((rc = privacy_check(req, err)) != 0 || (rc = arg_request_id(req, &id, err)) != 0)
+		return rc;
+	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, id, &r, NULL)) != 0)
+		return op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
+	buf_clear(&ctx->scratch);
+	if (r.extended && (rc = secret_open_text(ctx->keys, r.extension_reason,
+	    r.extension_reason_len, &ctx->scratch)) != 0)
+		return op_fail(err, rc, "request", NULL);
+	int receipt = r.receipt != NULL;
+	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 4 + (receipt ? 3 : 0));
+	request_pack_summary(pk, &r, (uint64_t)ctx->now);
+	mp_cstr(pk, "completed_at");
+	msgpack_pack_uint64(pk, r.completed_at);
+	mp_cstr(pk, "confirmation");
+	mp_cstr(pk, !r.code_issued ? "none" : r.confirmed ? "confirmed" : "pending");
+	mp_cstr(pk, "extension_reason");
+	if (r.extended)
+		mp_str(pk, ctx->scratch.data, ctx->scratch.len);
+	else
+		msgpack_pack_nil(pk);
+	mp_cstr(pk, "history");
+	msgpack_pack_array(pk, (uint32_t)r.nhistory);
+	for (size_t i = 0; i < r.nhistory; i++) {
+		msgpack_pack_map(pk, 3);
+		mp_cstr(pk, "time");
+		msgpack_pack_uint64(pk, r.history[i].time);
+		mp_cstr(pk, "event");
+		mp_cstr(pk, request_event_name(r.history[i].event));
+		mp_cstr(pk, "client");
+		mp_cstr(pk, r.history[i].client);
+	}
+	if (receipt) {
+		mp_cstr(pk, "receipt");
+		mp_str(pk, r.receipt, r.receipt_len);
+		mp_cstr(pk, "signature");
+		mp_bin(pk, r.signature, SIGN_BYTES);
+		mp_cstr(pk, "key_version");
+		msgpack_pack_uint32(pk, r.key_version);
+	}
+	if (ctx->scratch.data != NULL)
+		sodium_memzero(ctx->scratch.data, ctx->scratch.len);
+	buf_clear(&ctx->scratch);
+	return 0;
+}
+
+const struct op op_request_show = {
+	.name = "request_show",
+	.kind = OP_READ,
+	.args = args,
+	.read = run,
+};

@@ -1,0 +1,120 @@
+/*
+ * request.h - a privacy request as stored: what the person asked for, how
+ * it was verified, what it targets and what happened to it.
+ *
+ * It keeps no more personal data than it needs: the claims that verified
+ * the person are kept only as blind-index tags, the agent's permission
+ * reference and the confirmation code only as keyed hashes, an extension
+ * reason only sealed (secrets.h). The value under its id in the requests
+ * database is a msgpack map (request_encode()); request_decode() trusts
+ * nothing, the data file may be damaged.
+ */
+#ifndef VAULT_PRIVACY_REQUEST_H
+#define VAULT_PRIVACY_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "common/buf.h"
+#include "blind.h"
+#include "secrets.h"
+
+#define REQUEST_DUE_SECONDS (45 * 86400)  /* and one extension of as much */
+#define REQUEST_MAX_TARGETS 16
+#define REQUEST_MAX_CLAIMS 8
+#define REQUEST_MAX_HISTORY 64
+#define REQUEST_CODE_SECONDS 86400        /* a confirmation code's life */
+#define REQUEST_CONFIRM_ATTEMPTS 5
+#define REQUEST_TEXT_MAX 256              /* reasons, permission references */
+#define REQUEST_RECEIPT_MAX 8192
+
+enum request_kind { REQ_DELETE = 1, REQ_KNOW = 2, REQ_OPT_OUT = 3 };
+enum request_channel { CH_ONLINE = 1, CH_PHONE = 2, CH_EMAIL = 3, CH_MAIL = 4 };
+enum request_requester { BY_SELF = 1, BY_AGENT = 2, BY_GUARDIAN = 3 };
+enum request_state {
+	RS_OPEN = 1, RS_VERIFIED = 2, RS_DEFERRED = 3, RS_COMPLETED = 4, RS_REJECTED = 5,
+};
+enum request_event {
+	EV_OPENED = 1, EV_VERIFY_FAILED = 2, EV_VERIFIED = 3, EV_CONFIRM_FAILED = 4,
+	EV_CONFIRMED = 5, EV_DEFERRED = 6, EV_COMPLETED = 7, EV_REJECTED = 8,
+	EV_EXTENDED = 9,
+};
+
+struct request_claim {
+	uint8_t kind;          /* enum blind_kind */
+	uint32_t version;      /* index key version of the tag */
+	uint8_t tag[BLIND_TAG_BYTES];
+};
+
+struct request_history {
+	uint64_t time;
+	uint8_t event;         /* enum request_event */
+	char client[32];
+};
+
+struct privacy_request {
+	uint64_t id;
+	uint8_t kind, channel, requester, state;
+	uint8_t opt_out_channels;          /* CONSENT_OPT_OUT_* (opt_out) */
+	int has_permission;
+	uint32_t permission_version;
+	uint8_t permission[SECRET_HASH_BYTES];
+	uint64_t received_at, due_at, completed_at;
+	int extended;
+	const uint8_t *extension_reason;   /* sealed; points into the stored value */
+	size_t extension_reason_len;
+	unsigned verify_failures, confirm_failures;
+	int code_issued, confirmed;
+	uint32_t code_version;
+	uint8_t code_hash[SECRET_HASH_BYTES];
+	uint64_t code_expires;
+	size_t nclaims;
+	struct request_claim claims[REQUEST_MAX_CLAIMS];
+	size_t ntargets;
+	uint64_t targets[REQUEST_MAX_TARGETS];
+	size_t nhistory;
+	struct request_history history[REQUEST_MAX_HISTORY];
+	const char *receipt;               /* JSON; points into the stored value */
+	size_t receipt_len;
+	uint8_t signature[SIGN_BYTES];
+	uint32_t key_version;
+};
+
+int request_encode(const struct privacy_request *r, struct buf *out);
+/* Decode data[0..len); pointers point into data. 0 or VAULT_E_CRYPTO. */
+int request_decode(const uint8_t *data, size_t len, struct privacy_request *r);
+
+/* Load request id (VAULT_E_NOT_FOUND). *r's pointers live in copy if given. */
+int request_load(MDB_txn *txn, MDB_dbi dbi, uint64_t id,
+    struct privacy_request *r, struct buf *copy);
+int request_save(MDB_txn *txn, MDB_dbi dbi, const struct privacy_request *r);
+
+/* Append an event (the oldest after the first are dropped when full). */
+void request_note(struct privacy_request *r, uint64_t time, uint8_t event,
+    const char *client);
+
+/*
+ * Pack the summary's 10 key/value pairs (no map header): request, kind,
+ * channel, requester, state, received_at, due_at, extended, overdue, targets.
+ */
+#include <msgpack.h>
+#define REQUEST_SUMMARY_PAIRS 10
+void request_pack_summary(msgpack_packer *pk, const struct privacy_request *r,
+    uint64_t now);
+/* Open or verified, and past its due date. */
+int request_overdue(const struct privacy_request *r, uint64_t now);
+
+/* Names, for the wire; and back (0: unknown). */
+const char *request_kind_name(unsigned k);
+const char *request_channel_name(unsigned c);
+const char *request_requester_name(unsigned r);
+const char *request_state_name(unsigned s);
+const char *request_event_name(unsigned e);
+unsigned request_kind_from(const char *s, size_t len);
+unsigned request_channel_from(const char *s, size_t len);
+unsigned request_requester_from(const char *s, size_t len);
+unsigned request_state_from(const char *s, size_t len);
+
+#endif
