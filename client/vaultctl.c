@@ -77,6 +77,9 @@ static const struct ctl_command requests_commands[] = {
 	  .description = "the requests, oldest first, as a table; OVERDUE marks those past\n"
 	  "their due date, \"+\" an extended due date. STATE: open, verified,\n"
 	  "deferred, completed, rejected; --overdue: open requests past due" },
+	{ .name = "receipt", .fn = ctl_cmd_requests_receipt, .args = "ID --out FILE",
+	  .description = "save a completed deletion's signed receipt to FILE and FILE.sig\n"
+	  "(for one completed later by a hold's end)" },
 	{ .name = "show", .fn = ctl_cmd_requests_show, .args = "ID",
 	  .description = "one request: summary, history, extension reason, and a\n"
 	  "completed deletion's receipt and signature" },

@@ -31,6 +31,9 @@
 #include "common/frame.h"
 #include "common/msg.h"
 #include "vault/keyset.h"
+#include "vault/privacy/blind.h"
+#include "vault/privacy/hold.h"
+#include "vault/privacy/request.h"
 #include "vault/store/record_codec.h"
 #include "vault/store/store.h"
 
@@ -1187,6 +1190,90 @@ write_normalize_seeds(void)
 	seed("fuzz-normalize", "nul-inside", "\x01" "A\0B", 4);
 }
 
+/* ---- fuzz-privacy ---- */
+static void
+seed_prefixed(const char *name, uint8_t first, const void *p, size_t len)
+{
+	uint8_t *b = malloc(len + 1);
+	if (b == NULL)
+		abort();
+	b[0] = first;
+	memcpy(b + 1, p, len);
+	seed("fuzz-privacy", name, b, len + 1);
+	free(b);
+}
+
+static void
+write_privacy_seeds(void)
+{
+	struct privacy_request r = { 0 };
+	struct buf b = { 0 };
+
+	r.id = 42;
+	r.kind = REQ_DELETE;
+	r.channel = CH_ONLINE;
+	r.requester = BY_AGENT;
+	r.state = RS_VERIFIED;
+	r.has_permission = 1;
+	r.permission_version = 1;
+	memset(r.permission, 0xab, sizeof(r.permission));
+	r.received_at = 1790000000;
+	r.due_at = r.received_at + REQUEST_DUE_SECONDS;
+	r.code_issued = 1;
+	r.code_version = 1;
+	r.code_expires = r.received_at + 86400;
+	r.nclaims = 2;
+	r.claims[0].kind = BLIND_EMAIL;
+	r.claims[0].version = 1;
+	r.claims[1].kind = BLIND_TXN_REFERENCE;
+	r.claims[1].version = 1;
+	r.ntargets = 2;
+	r.targets[0] = 7;
+	r.targets[1] = 9;
+	request_note(&r, r.received_at, EV_OPENED, "desk");
+	request_note(&r, r.received_at + 60, EV_VERIFIED, "desk");
+	if (request_encode(&r, &b) != 0)
+		abort();
+	seed_prefixed("request-verified", 0, b.data, b.len);
+	buf_clear(&b);
+	static const uint8_t sealed[SEALED_TEXT_OVERHEAD + 6] = { 0, 0, 0, 1 };
+	r.state = RS_COMPLETED;
+	r.extended = 1;
+	r.extension_reason = sealed;
+	r.extension_reason_len = sizeof(sealed);
+	r.receipt = "{\"type\":\"deletion-receipt\"}";
+	r.receipt_len = strlen(r.receipt);
+	request_note(&r, r.received_at + 120, EV_COMPLETED, "desk");
+	if (request_encode(&r, &b) != 0)
+		abort();
+	seed_prefixed("request-completed", 0, b.data, b.len);
+	buf_clear(&b);
+
+	struct hold h = { .id = 3, .record = 7, .purpose = HOLD_LEGAL, .placed_at = 1790000000,
+	    .expires_at = 1800000000, .client = "admin", .reason = sealed,
+	    .reason_len = sizeof(sealed) };
+	if (hold_encode(&h, &b) != 0)
+		abort();
+	seed_prefixed("hold", 1, b.data, b.len);
+	buf_free(&b);
+
+	static const struct { unsigned kind; const char *name, *value; } canon[] = {
+		{ BLIND_FIRST_NAME, "name", "  Ada-Marie  O'Neil " },
+		{ BLIND_POSTAL_ADDRESS, "address", "12, Rue de l\xc3\xa9glise\n75001 Paris" },
+		{ BLIND_EMAIL, "email", "Ada@Example.ORG" },
+		{ BLIND_PHONE, "phone", "+14155550101" },
+		{ BLIND_TXN_REFERENCE, "reference", "ORD-1001/b" },
+		{ BLIND_TXN_DATE, "date", "2026-02-29" },
+		{ BLIND_TXN_AMOUNT, "amount", "1,234.5" },
+	};
+	for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "canon-%s", canon[i].name);
+		seed_prefixed(name, (uint8_t)(canon[i].kind + 2), canon[i].value,
+		    strlen(canon[i].value));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1205,6 +1292,7 @@ main(int argc, char **argv)
 	write_policy_seeds();
 	write_audit_seeds();
 	write_normalize_seeds();
+	write_privacy_seeds();
 	fuzz_vault_close(&vault);
 	for (size_t i = 0; i < nbodies; i++)
 		buf_free(&bodies[i].b);

@@ -99,7 +99,9 @@ print_result(const json_t *res)
 	}
 	if (json_array_size(cands) == 0)
 		puts("candidates: none");
-	printf("attempts left: %" JSON_INTEGER_FORMAT "\n", ctl_jint(res, "attempts_left"));
+	if (!verified)
+		printf("attempts left: %" JSON_INTEGER_FORMAT "%s\n", ctl_jint(res, "attempts_left"),
+		    strcmp(ctl_jstr(res, "state"), "rejected") == 0 ? " (the request is rejected)" : "");
 	if (code[0] != '\0') {
 		printf("confirmation code: ");
 		ctl_put_text(code);

@@ -117,16 +117,32 @@ canon_amount(const char *in, size_t len, char *out, size_t cap, size_t *n)
 	return 0;
 }
 
+static size_t
+drop_spaces(char *s, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ')
+			s[o++] = s[i];
+	return o;
+}
+
 int
 blind_canon(unsigned kind, const char *in, size_t len, char *out, size_t cap,
     size_t *out_len)
 {
+	int rc;
+
 	switch (kind) {
 	case BLIND_FIRST_NAME:
 	case BLIND_LAST_NAME:
 	case BLIND_POSTAL_ADDRESS:
-	case BLIND_TXN_REFERENCE:
 		return canon_words(in, len, out, cap, out_len);
+	case BLIND_TXN_REFERENCE:
+		/* "A-1042", "a 1042" and "A1042" are the same order. */
+		if ((rc = canon_words(in, len, out, cap, out_len)) == 0)
+			*out_len = drop_spaces(out, *out_len);
+		return rc;
 	case BLIND_EMAIL:
 		if (len == 0)
 			return VAULT_E_EMPTY;

@@ -78,7 +78,8 @@ hold_decode(uint64_t id, const uint8_t *p, size_t len, struct hold *h)
 	if (len < FIXED || p[0] != 1 || p[1] == 0 || p[1] >= NPURPOSES)
 		return VAULT_E_CRYPTO;
 	size_t n = p[26];
-	if (n >= sizeof(h->client) || len < FIXED + n + SEALED_TEXT_OVERHEAD)
+	if (n >= sizeof(h->client) || len < FIXED + n + SEALED_TEXT_OVERHEAD ||
+	    memchr(p + FIXED, 0, n) != NULL)
 		return VAULT_E_CRYPTO;
 	h->id = id;
 	h->purpose = p[1];
