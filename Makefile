@@ -41,7 +41,7 @@ test-unit: build
 # vaultd under valgrind (any error or leak fails its clean-stop check).
 test-valgrind: build
 	VAULTD_WRAPPER=$(CURDIR)/scripts/valgrind-vaultd.sh \
-		$(MESON) test -C $(BUILD) --print-errorlogs e2e-client e2e-protocol e2e-keys
+		$(MESON) test -C $(BUILD) --print-errorlogs e2e-client e2e-protocol e2e-keys e2e-privacy
 
 fuzz-ci: deps
 	./fuzz/run.sh $${FUZZ_SECONDS:-45}

@@ -353,7 +353,7 @@ Test(privacy, agents_and_guardians_need_written_permission)
 	free(child);
 	free(parent);
 	vault_close(v);
-	vaultd_stop(&p);
+	cr_assert_eq(vaultd_stop(&p), 0, "a clean stop with no sanitizer or valgrind report");
 
 	/* The permission reference is kept only as a keyed hash. */
 	char path[512];
@@ -415,7 +415,7 @@ Test(privacy, a_hold_defers_the_deletion_until_it_is_lifted)
 	cr_assert_eq(fails(v, "hold_lift", 0, "{\"hold\":%lld}", hold), VAULT_E_NOT_FOUND);
 	free(a);
 	vault_close(v);
-	vaultd_stop(&p);
+	cr_assert_eq(vaultd_stop(&p), 0, "a clean stop with no sanitizer or valgrind report");
 
 	/* The hold's reason names the person: it is sealed in the data file. */
 	char path[512];
@@ -509,6 +509,12 @@ Test(privacy, the_right_to_know_export_is_complete_and_signed)
 	    "51 Helix Court", "ORD-9009", 0);
 	json_decref(ok(v, "update", T, "{\"record\":\"%s\",\"set\":{\"card_number\":"
 	    "\"4111111111111111\"},\"marketing_opt_out\":{\"mail\":true}}", a));
+	json_t *issued = ok(v, "tokenize", T, "{\"record\":\"%s\",\"tokens\":["
+	    "{\"field\":\"card_number\",\"kind\":\"card\"},"
+	    "{\"field\":\"email\",\"kind\":\"deterministic\"}]}", a);
+	char *card_tok = strdup(str(json_array_get(json_object_get(issued, "tokens"), 0), "token"));
+	char *det_tok = strdup(str(json_array_get(json_object_get(issued, "tokens"), 1), "token"));
+	json_decref(issued);
 	json_decref(ok(v, "read", VAULT_PURPOSE_SECURITY, "{\"record\":\"%s\"}", a));
 	long long id = open_request(v, "know", "email");
 	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
@@ -537,6 +543,12 @@ Test(privacy, the_right_to_know_export_is_complete_and_signed)
 	cr_assert_str_eq(str(f, "postal_address"), "51 Helix Court");
 	cr_assert_str_eq(str(f, "card_number"), "4111111111111111");
 	cr_assert_eq(json_object_size(f), 6);
+	json_t *toks = json_object_get(rec, "tokens");
+	cr_assert_str_eq(str(toks, "record"), a);
+	cr_assert_str_eq(str(toks, "card"), card_tok);
+	cr_assert_str_eq(str(json_object_get(toks, "deterministic"), "email"), det_tok);
+	free(card_tok);
+	free(det_tok);
 	json_t *consent = json_object_get(rec, "marketing_opt_out");
 	cr_assert(json_is_true(json_object_get(consent, "mail")));
 	cr_assert(json_is_false(json_object_get(consent, "email")));

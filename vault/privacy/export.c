@@ -14,6 +14,8 @@
 
 #include "keys/keyring.h"
 #include "vault/audit.h"
+#include "vault/crypto/seal.h"
+#include "vault/crypto/token.h"
 #include "vault/keyset.h"
 #include "vault/ops/op.h"
 #include "vault/record/access.h"
@@ -143,9 +145,10 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 	char tok[TOKEN_MAX_LEN + 1], pn[AUDIT_PSEUDONYM_MAX];
 	json_t *fields = json_object(), *docs = json_array(), *consent = json_object();
 	json_t *holds = json_array(), *hist = json_array(), *o = json_object();
+	json_t *tokens = json_object(), *det = json_object();
 	int rc = VAULT_E_NOMEM;
 
-	if (!fields || !docs || !consent || !holds || !hist || !o)
+	if (!fields || !docs || !consent || !holds || !hist || !o || !tokens || !det)
 		goto out;
 	if ((rc = record_load(srv, ctx->txn, id, &r, NULL)) != 0)
 		goto out;
@@ -157,9 +160,35 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 		if ((rc = record_open_field(ctx->dek, id, &r, &r.fields[i], &ctx->scratch,
 		    &off, &len)) != 0)
 			goto out;
-		trace_field(&ctx->trace, r.fields[i].id);
-		if ((rc = set(fields, field_by_id(r.fields[i].id)->name,
+		uint8_t fid = r.fields[i].id;
+		trace_field(&ctx->trace, fid);
+		if ((rc = set(fields, field_by_id(fid)->name,
 		    json_stringn((const char *)ctx->scratch.data + off, len))) != 0)
+			goto out;
+		/* The deterministic token of a field that has one issued: it is
+		 * recomputed from the value (current token key). */
+		for (unsigned d = 0; d < r.ndet; d++) {
+			if (r.det[d].field != fid)
+				continue;
+			char dt[TOKEN_MAX_LEN + 1];
+			uint8_t tag[TOKEN_TAG_BYTES];
+			token_det_make(ctx->keys->tokens, fid, (const char *)ctx->scratch.data + off,
+			    len, dt, tag);
+			if ((rc = set(det, field_by_id(fid)->name, json_string(dt))) != 0)
+				goto out;
+			break;
+		}
+	}
+	if (r.has_card_token && r.card_ct_len > SEAL_OVERHEAD &&
+	    r.card_ct_len - SEAL_OVERHEAD <= TOKEN_MAX_LEN) {
+		char ct[TOKEN_MAX_LEN + 1];
+		struct seal_place pl = { id, r.dek_version, FIELD_CARD_TOKEN, 0 };
+		if (open_field(ctx->dek, &pl, r.card_ct, r.card_ct_len, (uint8_t *)ct) != 0) {
+			rc = VAULT_E_CRYPTO;
+			goto out;
+		}
+		if ((rc = set(tokens, "card",
+		    json_stringn(ct, r.card_ct_len - SEAL_OVERHEAD))) != 0)
 			goto out;
 	}
 	for (unsigned i = 0; i < r.ndocs; i++) {
@@ -203,15 +232,17 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 	token_record_make(ctx->keys->tokens, id, tok);
 	audit_pseudonym(ctx->keys, keyring_current(ctx->keys->ring, KEYRING_INDEX), id, pn);
 	rc = VAULT_E_NOMEM;
-	if (set(o, "record", json_string(tok)) || set(o, "pseudonym", json_string(pn)) ||
+	if (set(tokens, "record", json_string(tok)) || json_object_set(tokens, "deterministic", det) ||
+	    json_object_set(o, "tokens", tokens) ||
+	    set(o, "record", json_string(tok)) || set(o, "pseudonym", json_string(pn)) ||
 	    set(o, "created", json_integer((json_int_t)r.created)) ||
 	    set(o, "updated", json_integer((json_int_t)r.updated)) ||
 	    set(o, "child", json_boolean(r.flags & RECORD_FLAG_CHILD)) ||
 	    json_object_set(o, "fields", fields) || json_object_set(o, "documents", docs) ||
 	    json_object_set(o, "marketing_opt_out", consent) ||
 	    json_object_set(o, "holds", holds) || json_object_set(o, "access_history", hist) ||
-	    set(o, "tokens_note", json_string("field tokens issued earlier stay valid "
-	    "until the field changes; the record token above names the record")) ||
+	    set(o, "tokens_note", json_string("opaque field tokens are random per issue and "
+	    "not kept, so they cannot be listed; each stays valid until its field changes")) ||
 	    json_array_append(out, o) != 0)
 		goto out;
 	rc = 0;
@@ -225,6 +256,8 @@ out:
 	json_decref(consent);
 	json_decref(holds);
 	json_decref(hist);
+	json_decref(tokens);
+	json_decref(det);
 	json_decref(o);
 	return rc;
 }
