@@ -198,7 +198,7 @@ write_policy(const struct fuzz_vault *v)
 	FILE *f = fopen(v->srv.cfg.policy_file, "w");
 	fuzz_assert(f != NULL, "cannot write %s", v->srv.cfg.policy_file);
 	fprintf(f, "[client ops]\nuids = %lu\nadmin = true\ndelete = true\nlist = true\n"
-	    "privacy = true\n",
+	    "privacy = true\ntransactions = true\n",
 	    (unsigned long)getuid());
 	for (size_t i = 0; i < sizeof(purposes) / sizeof(purposes[0]); i++)
 		fprintf(f, "[access ops %s]\n* = plain\ndocuments = plain\n", purposes[i]);

@@ -141,7 +141,8 @@ client_key(struct parse *ps, struct policy_client *c, const char *name, const ch
 	int *flag = strcmp(name, "admin") == 0 ? &c->admin :
 	    strcmp(name, "delete") == 0 ? &c->may_delete :
 	    strcmp(name, "list") == 0 ? &c->may_list :
-	    strcmp(name, "privacy") == 0 ? &c->may_privacy : NULL;
+	    strcmp(name, "privacy") == 0 ? &c->may_privacy :
+	    strcmp(name, "transactions") == 0 ? &c->may_transactions : NULL;
 	if (flag == NULL)
 		return fail(ps, "unknown client option %s%s", name, "");
 	if (parse_bool(value, flag) != 0)
@@ -231,7 +232,7 @@ policy_load(struct policy *p, const char *path, int dev, char *err, size_t errle
 		struct policy_client *c = &p->clients[0];
 		p->nclients = 1;
 		snprintf(c->name, sizeof(c->name), "dev");
-		c->admin = c->may_delete = c->may_list = c->may_privacy = 1;
+		c->admin = c->may_delete = c->may_list = c->may_privacy = c->may_transactions = 1;
 		memset(c->access, ACCESS_PLAIN, sizeof(c->access));
 		for (int i = 0; i < POLICY_PURPOSES; i++)
 			snprintf(c->rule[i], sizeof(c->rule[i]), "dev/%s",

@@ -45,6 +45,7 @@ struct policy_client {
 	int may_delete;
 	int may_list;
 	int may_privacy;   /* privacy requests (open, verify, complete, ...) */
+	int may_transactions; /* record last transactions (a verification data point) */
 	/* access[purpose - 1][field id]; documents at FIELD_DOCUMENT_SLOT */
 	uint8_t access[POLICY_PURPOSES][FIELD_MAX + 2];
 	/* "<client>/<purpose>" per purpose: what a denial names */

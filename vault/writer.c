@@ -235,6 +235,22 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	srv->writer.ops += n;
 }
 
+/*
+ * Seconds to sleep when idle: 1 while a rotation is scheduled (its tick
+ * checks the time), else until the earliest hold expiry (at most an hour,
+ * so a clock change is noticed).
+ */
+static time_t
+hold_wait(struct server *srv, struct writer *w, time_t now)
+{
+	uint64_t due = atomic_load(&srv->hold_expiry);
+	if (atomic_load(&w->rotation.next_due) != 0 || w->rotation.scheduled || due == 0)
+		return 1;
+	if (due <= (uint64_t)now + 1)
+		return 1;
+	return due - (uint64_t)now > 3600 ? 3600 : (time_t)(due - (uint64_t)now);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -267,7 +283,7 @@ writer_main(void *arg)
 			} else {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += 1;
+				ts.tv_sec += hold_wait(srv, w, ts.tv_sec);
 				if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0)
 					break;
 			}

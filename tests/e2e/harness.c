@@ -129,7 +129,7 @@ vaultd_start(struct vaultd_proc *p, const char *extra_ini)
 	snprintf(policy, sizeof(policy), "%s/policy.ini", p->dir);
 	FILE *f = fopen(policy, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "[client tests]\nuids = %ld\nadmin = true\ndelete = true\nlist = true\nprivacy = true\n",
+	fprintf(f, "[client tests]\nuids = %ld\nadmin = true\ndelete = true\nlist = true\nprivacy = true\ntransactions = true\n",
 	    (long)getuid());
 	static const char *const purposes[] = { "transactional", "marketing", "maintenance",
 		"security", "legal" };

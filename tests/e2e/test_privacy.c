@@ -169,8 +169,9 @@ Test(privacy, verified_phone_deletion_shreds_and_signs_a_receipt_without_persona
 	cr_assert_eq(vault_connect(p.socket, &v), 0);
 	char *a = customer(v, "Ada", "Lovelace", "ada@example.org", "+14155550101",
 	    "12 Analytical Row, London", "ORD-1001", 0);
-	char *other = customer(v, "Bob", "Lovelace", "bob@example.org", "+14155550199",
-	    "9 Elsewhere St", "ORD-2002", 0);
+	/* Her husband shares the surname, the email, the phone and the address. */
+	char *other = customer(v, "William", "Lovelace", "ada@example.org", "+14155550101",
+	    "12 Analytical Row, London", "ORD-2002", 0);
 	long long id = open_request(v, "delete", "phone");
 
 	/* Name (any case and punctuation), email and the order reference. */
@@ -180,7 +181,7 @@ Test(privacy, verified_phone_deletion_shreds_and_signs_a_receipt_without_persona
 	cr_assert(json_is_true(json_object_get(r, "verified")));
 	cr_assert_eq(num(r, "threshold"), 3);
 	json_t *c = json_object_get(r, "candidates");
-	cr_assert_eq(json_array_size(c), 1, "Bob shares only the last name: no point");
+	cr_assert_eq(json_array_size(c), 1, "the name tells the household apart");
 	cr_assert_str_eq(str(json_array_get(c, 0), "record"), a);
 	cr_assert_eq(num(json_array_get(c, 0), "matched"), 3);
 	cr_assert_null(json_object_get(r, "confirmation_code"), "a phone request has no code");
@@ -215,8 +216,9 @@ Test(privacy, verified_phone_deletion_shreds_and_signs_a_receipt_without_persona
 	    VAULT_E_REQUEST_STATE);
 	/* The blind indexes left with the record. */
 	long long id2 = open_request(v, "delete", "email");
-	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-	    "\"email\":\"ada@example.org\",\"phone\":\"+14155550101\"}}", id2);
+	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":\"Ada\","
+	    "\"last_name\":\"Lovelace\",\"email\":\"ada@example.org\",\"phone\":\"+14155550101\"}}",
+	    id2);
 	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 0);
 	json_decref(r);
 	free(a);
@@ -234,9 +236,9 @@ Test(privacy, unverified_deletion_deletes_nothing_and_is_rejected_after_the_atte
 	char *a = customer(v, "Grace", "Hopper", "grace@example.org", "+14155550102",
 	    "1 Compiler Way", "ORD-3003", 0);
 	long long id = open_request(v, "delete", "email");
-	/* Two points (email, phone) and a wrong name: below three. */
+	/* Two points (name, phone) and a wrong email: below three. */
 	json_t *r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-	    "\"first_name\":\"Grace\",\"last_name\":\"Harper\",\"email\":\"grace@example.org\","
+	    "\"first_name\":\"Grace\",\"last_name\":\"Hopper\",\"email\":\"gh@example.org\","
 	    "\"phone\":\"(415) 555-0102\"}}", id);
 	cr_assert(json_is_false(json_object_get(r, "verified")));
 	cr_assert_eq(num(json_array_get(json_object_get(r, "candidates"), 0), "matched"), 2);
@@ -245,8 +247,18 @@ Test(privacy, unverified_deletion_deletes_nothing_and_is_rejected_after_the_atte
 	cr_assert_eq(fails(v, "request_complete", 0, "{\"request\":%lld}", id),
 	    VAULT_E_NOT_VERIFIED);
 	cr_assert_eq(record_code(v, a, T), 0);
-	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-	    "\"email\":\"nobody@example.org\"}}", id);
+	/* Too few data points claimed is refused outright and is no attempt. */
+	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"email\":\"grace@example.org\",\"phone\":\"+14155550102\","
+	    "\"postal_address\":\"1 Compiler Way\"}}", id), VAULT_E_INVALID_VALUE,
+	    "the name is always needed");
+	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Grace\",\"last_name\":\"Hopper\",\"email\":\"grace@example.org\"}}",
+	    id), VAULT_E_INVALID_VALUE, "two data points claimed, three needed");
+	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":\"No\","
+	    "\"last_name\":\"Body\",\"email\":\"nobody@example.org\",\"phone\":\"+14155550000\"}}",
+	    id);
+	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 0);
 	cr_assert_str_eq(str(r, "state"), "rejected");
 	json_decref(r);
 	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
@@ -276,8 +288,8 @@ Test(privacy, online_deletion_needs_the_confirmation_code)
 	    "3 Bletchley Park", "ORD-4004", 0);
 	long long id = open_request(v, "delete", "online");
 	json_t *r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-	    "\"email\":\"alan@example.org\",\"phone\":\"+1 415 555 0103\","
-	    "\"postal_address\":\"3, Bletchley Park\"}}", id);
+	    "\"first_name\":\"alan\",\"last_name\":\"TURING\",\"email\":\"alan@example.org\","
+	    "\"phone\":\"+1 415 555 0103\",\"postal_address\":\"3, Bletchley Park\"}}", id);
 	cr_assert(json_is_true(json_object_get(r, "verified")));
 	char *code = strdup(str(r, "confirmation_code"));
 	cr_assert_eq(strlen(code), 10);
@@ -330,14 +342,15 @@ Test(privacy, agents_and_guardians_need_written_permission)
 	/* A guardian's request reaches only the child's record. */
 	char *child = customer(v, "Tim", "Small", "family@example.org", "+14155550104",
 	    "5 Nursery Lane", "ORD-5005", 1);
-	char *parent = customer(v, "Tina", "Small", "family@example.org", "+14155550104",
+	/* Father and son share the name, the email, the phone and the address. */
+	char *parent = customer(v, "Tim", "Small", "family@example.org", "+14155550104",
 	    "5 Nursery Lane", "ORD-5006", 0);
 	json_t *r = ok(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
 	    "\"requester\":\"guardian\",\"permission\":\"letter 2026-11-20 ref G-77\"}");
 	long long id = num(r, "request");
 	json_decref(r);
-	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-	    "\"email\":\"family@example.org\",\"phone\":\"+14155550104\","
+	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":\"Tim\","
+	    "\"last_name\":\"Small\",\"email\":\"family@example.org\",\"phone\":\"+14155550104\","
 	    "\"postal_address\":\"5 Nursery Lane\"}}", id);
 	cr_assert(json_is_true(json_object_get(r, "verified")));
 	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 1);
@@ -441,7 +454,7 @@ Test(privacy, a_deferred_deletion_completes_when_its_hold_expires)
 	    "\"reason\":\"order in transit\",\"expires_at\":%lld}", a, (long long)time(NULL) + 2));
 	long long id = open_request(v, "delete", "email");
 	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-	    "\"email\":\"emmy@example.org\",\"phone\":\"+14155550106\","
+	    "\"first_name\":\"Emmy\",\"last_name\":\"Noether\",\"phone\":\"+14155550106\","
 	    "\"transaction\":{\"date\":\"2026-11-02\"}}}", id));
 	json_t *r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
 	cr_assert_str_eq(str(r, "state"), "deferred");
@@ -628,7 +641,8 @@ Test(privacy, verification_is_rate_limited_per_client)
 	for (int i = 0; i < 6; i++) {
 		int code;
 		json_t *r = vcall(v, &code, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
-		    "\"email\":\"guess%d@example.org\"}}", id, i);
+		    "\"first_name\":\"A\",\"last_name\":\"B\",\"email\":\"guess%d@example.org\","
+		    "\"phone\":\"+14155550111\"}}", id, i);
 		if (r == NULL) {
 			cr_assert_eq(code, VAULT_E_RATE_LIMITED);
 			limited++;
@@ -638,6 +652,67 @@ Test(privacy, verification_is_rate_limited_per_client)
 	/* The minute's window may turn over once during the loop. */
 	cr_assert_geq(limited, 1);
 	cr_assert_leq(limited, 3);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, holds_also_stop_updates_and_tokens_for_other_purposes)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Kurt", "Goedel", "kurt@example.org", "+14155550109",
+	    "4 Incomplete Rd", "ORD-1101", 0);
+	json_decref(ok(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"security\","
+	    "\"reason\":\"fraud inquiry\"}", a));
+	cr_assert_eq(fails(v, "update", T, "{\"record\":\"%s\",\"clear\":[\"email\"]}", a),
+	    VAULT_E_HELD, "a hold keeps the data as it is");
+	cr_assert_eq(fails(v, "tokenize", T, "{\"record\":\"%s\",\"tokens\":[{\"field\":\"email\","
+	    "\"kind\":\"deterministic\"}]}", a), VAULT_E_HELD);
+	json_decref(ok(v, "tokenize", VAULT_PURPOSE_SECURITY, "{\"record\":\"%s\",\"tokens\":["
+	    "{\"field\":\"email\",\"kind\":\"opaque\"}]}", a));
+	json_t *r = ok(v, "read", VAULT_PURPOSE_SECURITY, "{\"record\":\"%s\"}", a);
+	cr_assert_str_eq(str(json_object_get(r, "fields"), "email"), "kurt@example.org");
+	json_decref(r);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(privacy, only_privileged_clients_flag_children_record_transactions_or_handle_requests)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char path[512];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Ada", "Byron", "byron@example.org", "+14155550110",
+	    "2 Poem Place", "ORD-1201", 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* The same uid as an ordinary service: field access only. */
+	vaultd_path(&p, "policy.ini", path, sizeof(path));
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[client service]\nuids = %ld\n[access service transactional]\n* = plain\n",
+	    (long)getuid());
+	fclose(f);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	cr_assert_eq(fails(v, "update", T, "{\"record\":\"%s\",\"child\":true}", a), VAULT_E_DENIED);
+	cr_assert_eq(fails(v, "create", T, "{\"fields\":{\"email\":\"kid@example.org\"},"
+	    "\"child\":true}"), VAULT_E_DENIED);
+	cr_assert_eq(fails(v, "transaction", T, "{\"record\":\"%s\",\"reference\":\"X-1\"}", a),
+	    VAULT_E_DENIED);
+	cr_assert_eq(fails(v, "request_open", 0, "{\"kind\":\"know\",\"channel\":\"phone\","
+	    "\"requester\":\"self\"}"), VAULT_E_DENIED);
+	cr_assert_eq(fails(v, "request_list", 0, "{}"), VAULT_E_DENIED);
+	cr_assert_eq(fails(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"legal\","
+	    "\"reason\":\"x\"}", a), VAULT_E_DENIED);
+	/* Everyone may fetch the public signing keys. */
+	json_decref(ok(v, "signing_key", 0, "{}"));
+	free(a);
 	vault_close(v);
 	vaultd_finish(&p);
 }

@@ -14,6 +14,7 @@
 #include "vault/keyset.h"
 #include "vault/server.h"
 #include "vault/privacy/blind.h"
+#include "vault/policy.h"
 #include "args.h"
 #include "issue.h"
 #include "op.h"
@@ -45,6 +46,11 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	int child = 0;
 	if ((rc = msg_get_bool(req->args, "child", 0, &child)) != 0) {
 		op_fail(err, rc, "child", "child is a bool");
+		goto fail;
+	}
+	if (child && !req->client->may_privacy) {
+		rc = op_deny(err, "child", req->client->name,
+		    "only a privacy client (privacy = true) flags a child's record");
 		goto fail;
 	}
 	in->child_value = (uint8_t)(child != 0);

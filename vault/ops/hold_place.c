@@ -61,9 +61,10 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if ((rc = arg_text(req, "reason", 1, REQUEST_TEXT_MAX, &s, &st->len, err)) != 0 ||
 	    (rc = arg_uint(req, "expires_at", 0, &st->h.expires_at, err)) != 0)
 		goto fail;
-	if (st->h.expires_at != 0 && st->h.expires_at <= (uint64_t)ctx->now) {
+	if (st->h.expires_at != 0 && (st->h.expires_at <= (uint64_t)ctx->now ||
+	    st->h.expires_at > HOLD_EXPIRES_MAX)) {
 		rc = op_fail(err, VAULT_E_INVALID_VALUE, "expires_at",
-		    "expires_at must be in the future");
+		    "expires_at must be in the future and before the year 10000");
 		goto fail;
 	}
 	memcpy(st->reason, s, st->len);

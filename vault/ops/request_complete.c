@@ -59,7 +59,7 @@ check_state(const struct privacy_request *r, struct op_error *err)
 	if (r->state == RS_OPEN)
 		return op_fail(err, VAULT_E_NOT_VERIFIED, "request",
 		    "the person's identity is not verified");
-	if (r->kind == REQ_DELETE && r->code_issued && !r->confirmed)
+	if (r->kind == REQ_DELETE && r->channel == CH_ONLINE && !r->confirmed)
 		return op_fail(err, VAULT_E_CONFIRMATION, "request",
 		    "an online deletion needs the person's confirmation code first");
 	return 0;

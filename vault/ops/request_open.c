@@ -71,7 +71,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	    "channel is online, phone, email or mail", err)) != 0 ||
 	    (rc = enum_arg(req, "requester", request_requester_from, &by,
 	    "requester is self, agent or guardian", err)) != 0 ||
-	    (rc = arg_text(req, "permission", 0, REQUEST_TEXT_MAX, &perm, &plen, err)) != 0 ||
+	    (rc = arg_text(req, "permission", 0, 128, &perm, &plen, err)) != 0 ||
 	    (rc = arg_uint(req, "received_at", 0, &received, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_array(req->args, "channels", 0, &chans)) != 0) {

@@ -1,16 +1,20 @@
 /*
  * request_verify.c - "request_verify": does the person behind a request
  * match records in the vault? The claimed data points are normalized as
- * the fields are, hashed into blind-index tags and looked up; each record
- * found scores one point per matching data point (name, email, phone,
- * postal address, last transaction). The reply says how many points each
- * candidate scored, never which ones or what is stored.
+ * the fields are and hashed into blind-index tags. The person's records
+ * are found by name (first and last name must both match: the name is
+ * what tells two people of one household apart); each such record then
+ * scores one point per matching data point (name, email, phone, postal
+ * address, last transaction), each checked with one exact index lookup.
+ * The reply says how many points each candidate scored, never which ones
+ * or what is stored.
  *
- * The lookups run on the worker (prepare); the writer records the outcome
- * (apply), so attempts count even when they fail, and a request that has
- * failed verify_attempts times is rejected. Each client may try at most
- * verify_per_minute times a minute: guessing by repetition is slow and
- * every attempt is in the audit trail.
+ * Every attempt must claim the name and at least as many data points as
+ * the request's threshold, so a privacy client cannot probe one value at a
+ * time. The lookups run on the worker (prepare); the writer records the
+ * outcome (apply), so attempts count even when they fail, and a request
+ * that has failed verify_attempts times is rejected. Each client may try
+ * at most verify_per_minute times a minute, and every attempt is audited.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 #include "vault/record/access.h"
 #include "vault/record/normalize.h"
 #include "vault/server.h"
+#include "vault/store/store.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -37,19 +42,17 @@ static const char *const claim_keys[] = {
 };
 static const char *const txn_keys[] = { "reference", "date", "amount", NULL };
 
-#define LOOKUP_LIMIT 1000      /* records per tag: a common surname stops there */
-#define MAX_HITS 16384
+/* Records sharing the claimed surname that are looked at: a surname held
+ * by more records than this stops there (PROTOCOL.md, known defects). */
+#define SURNAME_SCAN_MAX 20000
 #define MAX_CANDIDATES_SHOWN 16
 #define CODE_CHARS 10          /* Crockford base32: 50 bits */
-
-struct hit {
-	uint64_t id;
-	uint32_t bits;             /* 1 << blind kind */
-};
+#define KINDS 19               /* blind kinds are below this */
 
 struct candidate {
 	uint64_t id;
 	unsigned points;
+	uint32_t bits;             /* 1 << blind kind of each matching claim */
 };
 
 struct verify_state {
@@ -64,6 +67,14 @@ struct verify_state {
 	struct request_claim claims[REQUEST_MAX_CLAIMS];
 	char code[CODE_CHARS + 1];
 	char client[32];
+};
+
+/* The claims as tags, for every index key version the ring holds. */
+struct claims {
+	uint32_t kinds;            /* 1 << blind kind claimed */
+	size_t nv;                 /* index key versions */
+	uint32_t *versions;
+	uint8_t (*tags)[KINDS][BLIND_TAG_BYTES]; /* [version][kind] */
 };
 
 static void
@@ -108,31 +119,6 @@ rate_ok(const void *client, time_t now, unsigned per_minute)
 	return ok;
 }
 
-struct collect {
-	struct hit *hits;
-	size_t n;
-	uint32_t bit;
-};
-
-static int
-collect_one(void *arg, uint64_t id)
-{
-	struct collect *c = arg;
-	if (c->n == MAX_HITS)
-		return 1;
-	c->hits[c->n].id = id;
-	c->hits[c->n].bits = c->bit;
-	c->n++;
-	return 0;
-}
-
-static int
-cmp_hit(const void *a, const void *b)
-{
-	uint64_t x = ((const struct hit *)a)->id, y = ((const struct hit *)b)->id;
-	return x < y ? -1 : x > y;
-}
-
 static int
 cmp_cand(const void *a, const void *b)
 {
@@ -142,28 +128,28 @@ cmp_cand(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static const uint32_t NAME_BITS = 1u << BLIND_FIRST_NAME | 1u << BLIND_LAST_NAME;
+static const uint32_t TXN_BITS = 1u << BLIND_TXN_REFERENCE | 1u << BLIND_TXN_DATE |
+    1u << BLIND_TXN_AMOUNT;
+
+/* Data points in a set of kinds: the name (both parts), email, phone,
+ * address, and the transaction (any of its parts). */
 static unsigned
 points_of(uint32_t bits)
 {
-	unsigned p = 0;
-	uint32_t name = 1u << BLIND_FIRST_NAME | 1u << BLIND_LAST_NAME;
-	uint32_t txn = 1u << BLIND_TXN_REFERENCE | 1u << BLIND_TXN_DATE | 1u << BLIND_TXN_AMOUNT;
-	p += (bits & name) == name;
-	p += (bits >> BLIND_EMAIL) & 1;
-	p += (bits >> BLIND_PHONE) & 1;
-	p += (bits >> BLIND_POSTAL_ADDRESS) & 1;
-	p += (bits & txn) != 0;
-	return p;
+	return ((bits & NAME_BITS) == NAME_BITS) + ((bits >> BLIND_EMAIL) & 1) +
+	    ((bits >> BLIND_PHONE) & 1) + ((bits >> BLIND_POSTAL_ADDRESS) & 1) +
+	    ((bits & TXN_BITS) != 0);
 }
 
-/* One claim: canonical form, then a lookup under every index key version. */
+/* One claim: normalized as its field, made canonical, hashed per version. */
 static int
-claim(struct read_ctx *ctx, struct verify_state *st, struct collect *c,
-    unsigned kind, const char *name, const msgpack_object *o, struct op_error *err)
+claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
+    const msgpack_object *o, struct op_error *err)
 {
 	char norm[FIELD_VALUE_MAX], canon[BLIND_CANON_MAX];
 	size_t nlen, clen;
-	int rc;
+	int rc = 0;
 
 	if (o->type != MSGPACK_OBJECT_STR)
 		return op_fail(err, VAULT_E_PROTO_TYPE, name, "a claim is a string");
@@ -171,42 +157,123 @@ claim(struct read_ctx *ctx, struct verify_state *st, struct collect *c,
 	size_t len = o->via.str.size;
 	if (kind <= BLIND_PHONE) {
 		struct normalize_ctx nctx = { ctx->now, ctx->srv->cfg.default_calling_code };
-		const struct field_info *fi = field_by_id(kind);
-		if (len > fi->max_input)
+		if (len > field_by_id(kind)->max_input)
 			return op_fail(err, VAULT_E_TOO_LARGE, name, NULL);
-		if ((rc = normalize_field((enum field_id)kind, s, len, norm, sizeof(norm),
-		    &nlen, &nctx)) != 0)
-			return op_fail(err, rc, name, NULL);
+		rc = normalize_field((enum field_id)kind, s, len, norm, sizeof(norm), &nlen, &nctx);
 		s = norm;
 		len = nlen;
 	} else if (len > 64) {
 		return op_fail(err, VAULT_E_TOO_LARGE, name, NULL);
 	}
-	rc = blind_canon(kind, s, len, canon, sizeof(canon), &clen);
+	if (rc == 0)
+		rc = blind_canon(kind, s, len, canon, sizeof(canon), &clen);
+	for (size_t v = 0; v < cl->nv && rc == 0; v++)
+		rc = blind_tag(ctx->keys, cl->versions[v], kind, canon, clen, cl->tags[v][kind]);
 	sodium_memzero(norm, sizeof(norm));
+	sodium_memzero(canon, sizeof(canon));
 	if (rc != 0)
 		return op_fail(err, rc, name, NULL);
-	size_t nv = keyring_count(ctx->keys->ring, KEYRING_INDEX);
-	uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_INDEX);
-	c->bit = 1u << kind;
-	for (size_t i = 0; i < nv && rc == 0; i++) {
-		uint32_t v = keyring_version_at(ctx->keys->ring, KEYRING_INDEX, i);
-		uint8_t tag[BLIND_TAG_BYTES];
-		if ((rc = blind_tag(ctx->keys, v, kind, canon, clen, tag)) != 0)
-			break;
-		if (v == cur && st->nclaims < REQUEST_MAX_CLAIMS) {
-			struct request_claim *cl = &st->claims[st->nclaims++];
-			cl->kind = (uint8_t)kind;
-			cl->version = v;
-			memcpy(cl->tag, tag, BLIND_TAG_BYTES);
+	cl->kinds |= 1u << kind;
+	return 0;
+}
+
+static int
+parse_claims(struct read_ctx *ctx, const msgpack_object_map *claims, struct claims *cl,
+    struct op_error *err)
+{
+	const msgpack_object *bad;
+	int rc;
+
+	for (uint32_t i = 0; i < claims->size; i++) {
+		const msgpack_object *k = &claims->ptr[i].key, *v = &claims->ptr[i].val;
+		unsigned kind = msg_str_eq(k, "first_name") ? BLIND_FIRST_NAME :
+		    msg_str_eq(k, "last_name") ? BLIND_LAST_NAME :
+		    msg_str_eq(k, "email") ? BLIND_EMAIL :
+		    msg_str_eq(k, "phone") ? BLIND_PHONE :
+		    msg_str_eq(k, "postal_address") ? BLIND_POSTAL_ADDRESS : 0;
+		if (kind != 0) {
+			if ((rc = claim(ctx, cl, kind, field_by_id(kind)->name, v, err)) != 0)
+				return rc;
+			continue;
 		}
-		rc = blind_lookup(&ctx->srv->store, ctx->txn, kind, tag, LOOKUP_LIMIT,
-		    collect_one, c);
-		if (rc == 1)
-			rc = 0; /* the hit table is full: enough to decide */
+		/* transaction: a map of reference, date, amount */
+		if (v->type != MSGPACK_OBJECT_MAP)
+			return op_fail(err, VAULT_E_PROTO_TYPE, "transaction",
+			    "transaction is a map of reference, date and amount");
+		if ((rc = msg_check_keys(v, txn_keys, &bad)) != 0)
+			return op_fail(err, rc, "transaction",
+			    "transaction takes reference, date and amount");
+		for (uint32_t j = 0; j < v->via.map.size; j++) {
+			const msgpack_object *tk = &v->via.map.ptr[j].key;
+			unsigned tkind = msg_str_eq(tk, "reference") ? BLIND_TXN_REFERENCE :
+			    msg_str_eq(tk, "date") ? BLIND_TXN_DATE : BLIND_TXN_AMOUNT;
+			if ((rc = claim(ctx, cl, tkind, "transaction", &v->via.map.ptr[j].val,
+			    err)) != 0)
+				return rc;
+		}
 	}
-	sodium_memzero(canon, sizeof(canon));
-	return rc ? op_fail(err, rc, NULL, NULL) : 0;
+	return 0;
+}
+
+/* 1 if record id has an entry of kind for a claimed tag (any version). */
+static int
+has_entry(struct read_ctx *ctx, const struct claims *cl, unsigned kind, uint64_t id,
+    int *rc)
+{
+	uint8_t key[25];
+	key[0] = (uint8_t)kind;
+	store_put_id(key + 17, id);
+	for (size_t v = 0; v < cl->nv; v++) {
+		memcpy(key + 1, cl->tags[v][kind], BLIND_TAG_BYTES);
+		MDB_val k = { 25, key }, val;
+		int r = mdb_get(ctx->txn, ctx->srv->store.blind_index, &k, &val);
+		if (r == 0)
+			return 1;
+		if (r != MDB_NOTFOUND) {
+			*rc = store_error(r);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+struct scan {
+	struct read_ctx *ctx;
+	const struct claims *cl;
+	int guardian;
+	struct candidate *all;
+	size_t n;
+	int rc;
+};
+
+/* A record with the claimed last name: does the first name match too,
+ * and which other claims? */
+static int
+scan_one(void *arg, uint64_t id)
+{
+	struct scan *sc = arg;
+	uint32_t bits = 1u << BLIND_LAST_NAME;
+
+	if (!has_entry(sc->ctx, sc->cl, BLIND_FIRST_NAME, id, &sc->rc))
+		return sc->rc;
+	bits |= 1u << BLIND_FIRST_NAME;
+	if (sc->guardian) {
+		/* A guardian acts only for a child's record. */
+		struct record rec;
+		if (record_load(sc->ctx->srv, sc->ctx->txn, id, &rec, NULL) != 0 ||
+		    !(rec.flags & RECORD_FLAG_CHILD))
+			return 0;
+	}
+	for (unsigned kind = BLIND_POSTAL_ADDRESS; kind < KINDS; kind++)
+		if (((sc->cl->kinds >> kind) & 1) && has_entry(sc->ctx, sc->cl, kind, id, &sc->rc))
+			bits |= 1u << kind;
+	if (sc->rc != 0)
+		return sc->rc;
+	sc->all[sc->n].id = id;
+	sc->all[sc->n].bits = bits;
+	sc->all[sc->n].points = points_of(bits);
+	sc->n++;
+	return 0;
 }
 
 /* Crockford base32 without the look-alike letters. */
@@ -219,12 +286,22 @@ make_code(char out[CODE_CHARS + 1])
 	out[CODE_CHARS] = '\0';
 }
 
+static void
+claims_free(struct claims *cl)
+{
+	if (cl->tags != NULL)
+		sodium_memzero(cl->tags, cl->nv * sizeof(*cl->tags));
+	free(cl->tags);
+	free(cl->versions);
+}
+
 static int
 prepare(struct read_ctx *ctx, const struct request *req, void **state,
     struct op_error *err)
 {
 	struct verify_state *st = calloc(1, sizeof(*st));
-	struct collect c = { 0 };
+	struct claims cl = { 0 };
+	struct scan sc = { 0 };
 	const msgpack_object_map *claims;
 	const msgpack_object *bad;
 	struct privacy_request r;
@@ -245,10 +322,6 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "postal_address and transaction");
 		goto fail;
 	}
-	if (claims->size == 0) {
-		rc = op_fail(err, VAULT_E_EMPTY, "claims", NULL);
-		goto fail;
-	}
 	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r, NULL)) != 0) {
 		op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
 		goto fail;
@@ -258,92 +331,88 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "only an open request can be verified");
 		goto fail;
 	}
+	st->threshold = ctx->srv->cfg.verify_threshold[r.kind - 1];
+	cl.nv = keyring_count(ctx->keys->ring, KEYRING_INDEX);
+	cl.versions = calloc(cl.nv, sizeof(*cl.versions));
+	cl.tags = calloc(cl.nv, sizeof(*cl.tags));
+	if (cl.versions == NULL || cl.tags == NULL) {
+		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+		goto fail;
+	}
+	for (size_t v = 0; v < cl.nv; v++)
+		cl.versions[v] = keyring_version_at(ctx->keys->ring, KEYRING_INDEX, v);
+	if ((rc = parse_claims(ctx, claims, &cl, err)) != 0)
+		goto fail;
+	/* The name finds the records; the other points verify them. */
+	if ((cl.kinds & NAME_BITS) != NAME_BITS || points_of(cl.kinds) < st->threshold) {
+		/* Messages are static: one per threshold. */
+		static const char *const need[] = { NULL,
+			"claim the first and last name",
+			"claim the first and last name and at least 2 data points in all",
+			"claim the first and last name and at least 3 data points in all",
+			"claim the first and last name and at least 4 data points in all",
+			"claim the first and last name and all 5 data points",
+		};
+		rc = op_fail(err, VAULT_E_INVALID_VALUE, "claims",
+		    need[st->threshold <= 5 ? st->threshold : 5]);
+		goto fail;
+	}
 	if (!rate_ok(req->client, ctx->now, ctx->srv->cfg.verify_per_minute)) {
 		rc = op_fail(err, VAULT_E_RATE_LIMITED, NULL,
 		    "too many verification attempts this minute");
 		goto fail;
 	}
-	if ((c.hits = malloc(MAX_HITS * sizeof(*c.hits))) == NULL) {
+	if ((sc.all = malloc(SURNAME_SCAN_MAX * sizeof(*sc.all))) == NULL) {
 		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 		goto fail;
 	}
-	for (uint32_t i = 0; i < claims->size; i++) {
-		const msgpack_object *k = &claims->ptr[i].key, *v = &claims->ptr[i].val;
-		unsigned kind = msg_str_eq(k, "first_name") ? BLIND_FIRST_NAME :
-		    msg_str_eq(k, "last_name") ? BLIND_LAST_NAME :
-		    msg_str_eq(k, "email") ? BLIND_EMAIL :
-		    msg_str_eq(k, "phone") ? BLIND_PHONE :
-		    msg_str_eq(k, "postal_address") ? BLIND_POSTAL_ADDRESS : 0;
-		if (kind != 0) {
-			if ((rc = claim(ctx, st, &c, kind, field_by_id(kind)->name, v, err)) != 0)
-				goto fail;
-			continue;
-		}
-		/* transaction: a map of reference, date, amount */
-		if (v->type != MSGPACK_OBJECT_MAP) {
-			rc = op_fail(err, VAULT_E_PROTO_TYPE, "transaction",
-			    "transaction is a map of reference, date and amount");
+	sc.ctx = ctx;
+	sc.cl = &cl;
+	sc.guardian = r.requester == BY_GUARDIAN;
+	/* Each record's entries carry one version per kind: no duplicates. */
+	for (size_t v = 0; v < cl.nv && sc.n < SURNAME_SCAN_MAX; v++) {
+		rc = blind_lookup(&ctx->srv->store, ctx->txn, BLIND_LAST_NAME,
+		    cl.tags[v][BLIND_LAST_NAME], SURNAME_SCAN_MAX - sc.n, scan_one, &sc);
+		if (rc != 0) {
+			op_fail(err, rc, NULL, NULL);
 			goto fail;
 		}
-		if ((rc = msg_check_keys(v, txn_keys, &bad)) != 0) {
-			op_fail(err, rc, "transaction", "transaction takes reference, date and amount");
-			goto fail;
-		}
-		for (uint32_t j = 0; j < v->via.map.size; j++) {
-			const msgpack_object *tk = &v->via.map.ptr[j].key;
-			unsigned tkind = msg_str_eq(tk, "reference") ? BLIND_TXN_REFERENCE :
-			    msg_str_eq(tk, "date") ? BLIND_TXN_DATE : BLIND_TXN_AMOUNT;
-			if ((rc = claim(ctx, st, &c, tkind, "transaction", &v->via.map.ptr[j].val,
-			    err)) != 0)
-				goto fail;
-		}
 	}
-
-	/* Merge the hits per record, score, keep the best. */
-	qsort(c.hits, c.n, sizeof(*c.hits), cmp_hit);
-	struct candidate *all = malloc((c.n + 1) * sizeof(*all));
-	size_t nall = 0;
-	if (all == NULL) {
-		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-		goto fail;
-	}
-	for (size_t i = 0; i < c.n;) {
-		uint64_t id = c.hits[i].id;
-		uint32_t bits = 0;
-		for (; i < c.n && c.hits[i].id == id; i++)
-			bits |= c.hits[i].bits;
-		unsigned p = points_of(bits);
-		if (p == 0)
-			continue;
-		if (r.requester == BY_GUARDIAN) {
-			/* A guardian acts only for a child's record. */
-			struct record rec;
-			if (record_load(ctx->srv, ctx->txn, id, &rec, NULL) != 0 ||
-			    !(rec.flags & RECORD_FLAG_CHILD))
-				continue;
-		}
-		all[nall].id = id;
-		all[nall].points = p;
-		nall++;
-	}
-	qsort(all, nall, sizeof(*all), cmp_cand);
-	st->threshold = ctx->srv->cfg.verify_threshold[r.kind - 1];
-	for (size_t i = 0; i < nall; i++) {
+	qsort(sc.all, sc.n, sizeof(*sc.all), cmp_cand);
+	uint32_t matched = 0;
+	for (size_t i = 0; i < sc.n; i++) {
 		if (i < MAX_CANDIDATES_SHOWN)
-			st->cand[st->ncand++] = all[i];
-		if (all[i].points >= st->threshold && st->ntargets < REQUEST_MAX_TARGETS)
-			st->targets[st->ntargets++] = all[i].id;
+			st->cand[st->ncand++] = sc.all[i];
+		if (sc.all[i].points >= st->threshold && st->ntargets < REQUEST_MAX_TARGETS) {
+			st->targets[st->ntargets++] = sc.all[i].id;
+			matched |= sc.all[i].bits;
+		}
 	}
-	free(all);
 	st->verified = st->ntargets > 0;
+	/* Keep the tags (current version) of the claims that verified, only. */
+	uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	for (size_t v = 0; v < cl.nv; v++) {
+		if (cl.versions[v] != cur)
+			continue;
+		for (unsigned kind = 1; kind < KINDS && st->nclaims < REQUEST_MAX_CLAIMS; kind++) {
+			if (!((matched >> kind) & 1))
+				continue;
+			struct request_claim *c = &st->claims[st->nclaims++];
+			c->kind = (uint8_t)kind;
+			c->version = cur;
+			memcpy(c->tag, cl.tags[v][kind], BLIND_TAG_BYTES);
+		}
+	}
 	if (st->verified && r.kind == REQ_DELETE && r.channel == CH_ONLINE)
 		make_code(st->code);
 	snprintf(st->client, sizeof(st->client), "%s", req->client->name);
-	free(c.hits);
+	free(sc.all);
+	claims_free(&cl);
 	*state = st;
 	return 0;
 fail:
-	free(c.hits);
+	free(sc.all);
+	claims_free(&cl);
 	free_state(st);
 	return rc;
 }

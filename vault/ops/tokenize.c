@@ -12,11 +12,13 @@
 #include "vault/server.h"
 #include "args.h"
 #include "issue.h"
+#include "vault/privacy/hold.h"
 #include "op.h"
 
 static const char *const args[] = { "record", "tokens", NULL };
 
 struct tokenize_state {
+	enum vault_purpose purpose; /* a hold allows only its own */
 	uint64_t id;
 	struct record_input *in;
 };
@@ -43,6 +45,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		free_state(st);
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	}
+	st->purpose = req->purpose;
 	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_array(req->args, "tokens", 1, &tokens)) != 0) {
@@ -81,6 +84,10 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		trace_field(&ctx->trace, in->tokens[i].field);
 	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
+	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv, st->id,
+	    st->purpose, (uint64_t)ctx->now)) != 0)
+		return op_fail(err, rc, "record",
+		    "the record is under a hold: usable only for the hold's purpose");
 	if ((rc = record_unwrap(ctx->keys, st->id, &r, ctx->dek)) != 0)
 		return op_fail(err, rc, "record", NULL);
 

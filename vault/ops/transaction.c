@@ -14,6 +14,7 @@
 #include "vault/record/access.h"
 #include "vault/record/write.h"
 #include "vault/server.h"
+#include "vault/policy.h"
 #include "args.h"
 #include "op.h"
 
@@ -45,6 +46,13 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 
 	if (st == NULL)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	/* The last transaction is a data point that verifies a person: only
+	 * the services that take orders may set it. */
+	if (!req->client->may_transactions) {
+		rc = op_deny(err, NULL, req->client->name,
+		    "the policy does not let this client record transactions");
+		goto fail;
+	}
 	if (req->purpose != VAULT_PURPOSE_TRANSACTIONAL) {
 		rc = op_fail(err, VAULT_E_PURPOSE, "purpose",
 		    "a transaction is recorded with purpose transactional");

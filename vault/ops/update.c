@@ -16,6 +16,8 @@
 #include "vault/record/write.h"
 #include "vault/server.h"
 #include "vault/privacy/blind.h"
+#include "vault/privacy/hold.h"
+#include "vault/policy.h"
 #include "args.h"
 #include "issue.h"
 #include "op.h"
@@ -27,6 +29,7 @@ static const char *const args[] = {
 
 struct update_state {
 	uint64_t id;
+	enum vault_purpose purpose; /* a hold allows only its own */
 	struct record_input *in;
 };
 
@@ -53,6 +56,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		free_state(st);
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	}
+	st->purpose = req->purpose;
 	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_map(req->args, "set", 0, &set)) != 0 ||
@@ -68,6 +72,11 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	int child = -1;
 	if ((rc = msg_get_bool(req->args, "child", 0, &child)) != 0) {
 		op_fail(err, rc, "child", "child is a bool");
+		goto fail;
+	}
+	if (child != -1 && !req->client->may_privacy) {
+		rc = op_deny(err, "child", req->client->name,
+		    "only a privacy client (privacy = true) flags a child's record");
 		goto fail;
 	}
 	if (child != -1) {
@@ -143,6 +152,12 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	/* Every refusal comes before the first write. */
 	if ((rc = record_load(srv, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
+	/* A hold keeps the record as it is, except for the hold's own purpose
+	 * (error correction is maintenance). */
+	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, srv, id,
+	    st->purpose, (uint64_t)ctx->now)) != 0)
+		return op_fail(err, rc, "record",
+		    "the record is under a hold: changed only for the hold's purpose");
 	for (unsigned i = 0; i < in->nremove; i++)
 		if (record_doc_index(&r, in->remove[i]) < 0)
 			return op_fail(err, VAULT_E_NOT_FOUND, "remove_documents",

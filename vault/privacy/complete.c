@@ -11,6 +11,7 @@
 #include "keys/keyring.h"
 #include "vault/audit.h"
 #include "vault/keyset.h"
+#include "vault/log.h"
 #include "vault/ops/op.h"
 #include "vault/record/access.h"
 #include "vault/server.h"
@@ -200,36 +201,75 @@ privacy_resume(struct write_ctx *ctx, const char *client, uint64_t *done,
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	uint64_t deferred[64];
-	size_t nd = 0;
+	uint64_t *deferred = NULL;
+	size_t nd = 0, capd = 0;
 	int rc;
 
 	*n = 0;
 	/* Requests are few next to records; a scan finds the deferred ones. */
 	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.requests, &c)) != 0)
 		return store_error(rc);
-	while (nd < sizeof(deferred) / sizeof(deferred[0]) &&
-	    (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
 		struct privacy_request r;
-		if (k.mv_size == 8 && request_decode(v.mv_data, v.mv_size, &r) == 0 &&
-		    r.state == RS_DEFERRED)
-			deferred[nd++] = r.id;
+		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0 ||
+		    r.state != RS_DEFERRED)
+			continue;
+		/* Still held: leave it alone (no rewrite). */
+		struct held a = { (uint64_t)ctx->now, 0, NULL, ctx->keys, NULL, 0 };
+		if (targets_held(ctx, &r, &a) == 0 && a.n > 0)
+			continue;
+		if (nd == capd) {
+			capd = capd ? 2 * capd : 16;
+			uint64_t *m = realloc(deferred, capd * sizeof(*m));
+			if (m == NULL) {
+				rc = VAULT_E_NOMEM;
+				break;
+			}
+			deferred = m;
+		}
+		deferred[nd++] = r.id;
 	}
 	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_error(rc);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(deferred);
+		return rc == VAULT_E_NOMEM ? rc : store_error(rc);
+	}
+	/*
+	 * Each in a nested transaction of its own: one request that cannot
+	 * complete (a damaged record) must neither leave half its targets
+	 * shredded nor keep the others, or the hold being lifted, waiting.
+	 */
+	MDB_txn *parent = ctx->txn;
 	for (size_t i = 0; i < nd; i++) {
 		struct privacy_request r;
 		struct buf copy = { 0 };
 		struct op_error err = { 0 };
-		if ((rc = request_load(ctx->txn, ctx->srv->store.requests, deferred[i], &r,
+		MDB_txn *child;
+		size_t ndeleted = ctx->ndeleted, ntrace = ctx->trace.nrecords;
+		if ((rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child)) != 0) {
+			ctx->txn = parent;
+			free(deferred);
+			return store_error(rc);
+		}
+		ctx->txn = child;
+		if ((rc = request_load(child, ctx->srv->store.requests, deferred[i], &r,
 		    &copy)) == 0)
 			rc = privacy_complete_delete(ctx, &r, client, NULL, &err);
-		if (rc == 0 && r.state == RS_COMPLETED && *n < cap)
-			done[(*n)++] = r.id;
+		if (rc == 0 && (rc = mdb_txn_commit(child)) == 0) {
+			if (r.state == RS_COMPLETED && *n < cap)
+				done[(*n)++] = r.id;
+		} else {
+			if (rc != 0)
+				mdb_txn_abort(child);
+			ctx->ndeleted = ndeleted;
+			ctx->trace.nrecords = ntrace;
+			log_error("privacy request %llu: its deletion could not complete (%s); "
+			    "it stays deferred", (unsigned long long)deferred[i],
+			    vault_error_name(rc > 0 && rc < 1000 ? rc : VAULT_E_STORAGE));
+		}
+		ctx->txn = parent;
 		buf_free(&copy);
-		if (rc != 0)
-			return rc;
 	}
+	free(deferred);
 	return 0;
 }

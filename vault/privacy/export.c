@@ -132,8 +132,10 @@ hold_one(void *arg, const struct hold *h)
 	if (o == NULL || set(o, "purpose", json_string(hold_purpose_name(h->purpose))) ||
 	    set(o, "placed_at", json_integer((json_int_t)h->placed_at)) ||
 	    set(o, "expires_at", h->expires_at ? json_integer((json_int_t)h->expires_at) :
-	    json_null()) || json_array_append_new(a->arr, o) != 0)
+	    json_null()) || json_array_append_new(a->arr, o) != 0) {
+		json_decref(o);
 		return VAULT_E_NOMEM;
+	}
 	return 0;
 }
 
@@ -187,8 +189,9 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 			rc = VAULT_E_CRYPTO;
 			goto out;
 		}
-		if ((rc = set(tokens, "card",
-		    json_stringn(ct, r.card_ct_len - SEAL_OVERHEAD))) != 0)
+		rc = set(tokens, "card", json_stringn(ct, r.card_ct_len - SEAL_OVERHEAD));
+		sodium_memzero(ct, sizeof(ct));
+		if (rc != 0)
 			goto out;
 	}
 	for (unsigned i = 0; i < r.ndocs; i++) {
@@ -272,8 +275,10 @@ privacy_export(struct read_ctx *ctx, const struct privacy_request *r,
 	if (doc == NULL || recs == NULL)
 		goto out;
 	for (size_t i = 0; i < r->ntargets; i++) {
-		if (trace_record(&ctx->trace, r->targets[i]) != 0)
+		if (trace_record(&ctx->trace, r->targets[i]) != 0) {
+			rc = VAULT_E_NOMEM;
 			goto out;
+		}
 		rc = export_record(ctx, r->targets[i], now, recs);
 		if (rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND)
 			continue; /* gone since verification: nothing to tell */

@@ -35,6 +35,8 @@ enum hold_purpose {
 	HOLD_INTERNAL = 5,
 };
 
+#define HOLD_EXPIRES_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
+
 struct hold {
 	uint64_t id;
 	uint64_t record;
