@@ -716,3 +716,48 @@ Test(privacy, only_privileged_clients_flag_children_record_transactions_or_handl
 	vault_close(v);
 	vaultd_finish(&p);
 }
+
+Test(privacy, lifting_a_hold_completes_its_deferral_behind_many_others)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *kept = customer(v, "Held", "Longer", "kept@example.org", "+14155550112",
+	    "1 Vault St", "ORD-1301", 0);
+	char *freed = customer(v, "Soon", "Free", "free@example.org", "+14155550113",
+	    "2 Vault St", "ORD-1302", 0);
+	json_decref(ok(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"legal\","
+	    "\"reason\":\"litigation\"}", kept));
+	json_t *r = ok(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"security\","
+	    "\"reason\":\"inquiry\"}", freed);
+	long long hold = num(r, "hold");
+	json_decref(r);
+	/* Seventy deferred requests for the record that stays held... */
+	for (int i = 0; i < 70; i++) {
+		long long id = open_request(v, "delete", "mail");
+		json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+		    "\"first_name\":\"Held\",\"last_name\":\"Longer\",\"email\":\"kept@example.org\","
+		    "\"phone\":\"+14155550112\"}}", id));
+		json_decref(ok(v, "request_complete", 0, "{\"request\":%lld}", id));
+	}
+	/* ...and then one for the record whose hold ends. */
+	long long last = open_request(v, "delete", "mail");
+	json_decref(ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Soon\",\"last_name\":\"Free\",\"email\":\"free@example.org\","
+	    "\"phone\":\"+14155550113\"}}", last));
+	json_decref(ok(v, "request_complete", 0, "{\"request\":%lld}", last));
+	r = ok(v, "hold_lift", 0, "{\"hold\":%lld}", hold);
+	cr_assert_eq(json_array_size(json_object_get(r, "completed")), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(r, "completed"), 0)), last);
+	json_decref(r);
+	cr_assert_eq(record_code(v, freed, VAULT_PURPOSE_SECURITY), VAULT_E_DELETED);
+	cr_assert_eq(record_code(v, kept, VAULT_PURPOSE_LEGAL), 0);
+	r = ok(v, "request_list", 0, "{\"state\":\"deferred\"}");
+	cr_assert_eq(json_array_size(json_object_get(r, "requests")), 70);
+	json_decref(r);
+	free(kept);
+	free(freed);
+	vault_close(v);
+	vaultd_finish(&p);
+}
