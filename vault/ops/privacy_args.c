@@ -3,6 +3,8 @@
  */
 #include "common/msg.h"
 #include "vault/policy.h"
+#include "vault/privacy/request.h"
+#include "vault/server.h"
 #include "vault/record/normalize.h"
 #include "privacy_args.h"
 
@@ -48,5 +50,15 @@ arg_text(const struct request *req, const char *name, int required, size_t max,
 	if (!utf8_text_valid(*s, *len, 0))
 		return op_fail(err, VAULT_E_INVALID_VALUE, name,
 		    "text must be UTF-8 without control characters");
+	return 0;
+}
+
+int
+arg_request_load(MDB_txn *txn, struct server *srv, uint64_t id,
+    struct privacy_request *r, struct buf *copy, struct op_error *err)
+{
+	int rc = request_load(txn, srv->store.requests, id, r, copy);
+	if (rc != 0)
+		return op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lmdb.h>
+
 #include "op.h"
 
 /* The caller has privacy = true in the policy, or VAULT_E_DENIED. */
@@ -23,5 +25,14 @@ int arg_request_id(const struct request *req, uint64_t *id, struct op_error *err
  */
 int arg_text(const struct request *req, const char *name, int required,
     size_t max, const char **s, size_t *len, struct op_error *err);
+
+struct privacy_request;
+struct buf;
+/*
+ * Load the request the "request" argument named, in txn (pointers into
+ * copy if given); a failure is in err, naming the argument.
+ */
+int arg_request_load(MDB_txn *txn, struct server *srv, uint64_t id,
+    struct privacy_request *r, struct buf *copy, struct op_error *err);
 
 #endif

@@ -78,10 +78,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if ((rc = privacy_check(req, err)) != 0 ||
 	    (rc = arg_request_id(req, &st->request, err)) != 0)
 		goto fail;
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r, NULL)) != 0) {
-		op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, NULL, err)) != 0)
 		goto fail;
-	}
 	if ((rc = check_state(&r, err)) != 0)
 		goto fail;
 	if (r.kind == REQ_KNOW) {
@@ -139,11 +137,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	size_t n = 0;
 	int rc;
 
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r,
-	    &copy)) != 0) {
-		op_fail(err, rc, "request", NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
 		goto out;
-	}
 	if ((rc = check_state(&r, err)) != 0)
 		goto out;
 	switch (r.kind) {

@@ -69,11 +69,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	uint8_t h[SECRET_HASH_BYTES];
 	int rc, ok = 0, expired = 0;
 
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r,
-	    &copy)) != 0) {
-		op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
 		goto out;
-	}
 	if (r.state != RS_VERIFIED || !r.code_issued || r.confirmed) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request", r.confirmed ?
 		    "the request is confirmed already" :

@@ -63,11 +63,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct buf copy = { 0 }, sealed = { 0 };
 	int rc;
 
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r,
-	    &copy)) != 0) {
-		op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
 		goto out;
-	}
 	if (r.state == RS_COMPLETED || r.state == RS_REJECTED || r.extended) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request", r.extended ?
 		    "a request can be extended only once" : "the request is finished");

@@ -23,8 +23,8 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 
 	if ((rc = privacy_check(req, err)) != 0 || (rc = arg_request_id(req, &id, err)) != 0)
 		return rc;
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, id, &r, NULL)) != 0)
-		return op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, id, &r, NULL, err)) != 0)
+		return rc;
 	buf_clear(&ctx->scratch);
 	if (r.extended && (rc = secret_open_text(ctx->keys, r.extension_reason,
 	    r.extension_reason_len, &ctx->scratch)) != 0)

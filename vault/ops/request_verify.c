@@ -322,10 +322,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "postal_address and transaction");
 		goto fail;
 	}
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r, NULL)) != 0) {
-		op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, NULL, err)) != 0)
 		goto fail;
-	}
 	if (r.state != RS_OPEN) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request",
 		    "only an open request can be verified");
@@ -425,11 +423,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct buf copy = { 0 };
 	int rc;
 
-	if ((rc = request_load(ctx->txn, ctx->srv->store.requests, st->request, &r,
-	    &copy)) != 0) {
-		op_fail(err, rc, "request", NULL);
+	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
 		goto out;
-	}
 	if (r.state != RS_OPEN) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request",
 		    "only an open request can be verified");
