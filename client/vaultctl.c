@@ -55,8 +55,10 @@ static const struct ctl_command requests_commands[] = {
 	  .args = "ID [--first-name V] [--last-name V] [--email V] [--phone V]\n"
 	  "[--address V] [--order-ref V] [--order-date YYYY-MM-DD]\n"
 	  "[--order-amount V]",
-	  .description = "check what the person told us against the vault; V may be\n"
-	  "@PATH or @- as for FIELD=VALUE, and is never printed. Prints\n"
+	  .description = "check what the person told us against the vault: the first\n"
+	  "and last name always, and as many data points in all as the\n"
+	  "request's threshold (3 for a deletion). V may be @PATH or @- as\n"
+	  "for FIELD=VALUE, and is never printed. Prints\n"
 	  "\"verified: yes|no\", the points each candidate record matched, the\n"
 	  "attempts left and the confirmation code of an online deletion;\n"
 	  "exits 1 if not verified" },
