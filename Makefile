@@ -52,8 +52,11 @@ fuzz: deps
 fuzz-long: deps
 	./fuzz/run.sh --long $${HOURS:-4}
 
-bench: build
-	./bench/run.sh
+# Issue 7's benchmark, not part of `test`: release-built vaultd vs the no-op
+# floor vs PostgreSQL 15 + pgcrypto in one table (BENCHMARKS.md). Knobs:
+# SCALE (records, e.g. SCALE="100000 10000000"), SECONDS_PER_ROW, PG_SCALE.
+bench:
+	./bench/compare.sh
 
 clean:
 	rm -rf $(BUILD)
