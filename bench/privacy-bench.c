@@ -118,6 +118,9 @@ creator(void *p)
 		}
 		note(l, (now_s() - t0) * 1e6);
 		vault_record_free(r);
+		tokens[i] = tok;
+		if (create_only)
+			continue;
 		snprintf(args, sizeof(args), "{\"record\":\"%s\",\"reference\":\"%s\","
 		    "\"date\":\"2026-11-02\",\"amount\":\"%zu.%02zu\"}", tok, order, i % 500, i % 100);
 		if (vault_call_json(v, "transaction", VAULT_PURPOSE_TRANSACTIONAL, args, &out) != 0) {
@@ -125,43 +128,6 @@ creator(void *p)
 			exit(1);
 		}
 		vault_free(out);
-		tokens[i] = tok;
-	}
-	vault_close(v);
-	return NULL;
-}
-
-static void *
-creator_only(void *p)
-{
-	struct lat *l = p;
-	struct vault *v;
-	char first[32], last[32], email[64], phone[32], order[32];
-	if (vault_connect(sock, &v) != 0)
-		abort();
-	for (;;) {
-		pthread_mutex_lock(&lock);
-		size_t i = next++;
-		pthread_mutex_unlock(&lock);
-		if (i >= nrecords)
-			break;
-		person(i, first, last, email, phone, order);
-		struct vault_record *r;
-		char *tok;
-		vault_record_new(&r);
-		vault_record_set(r, "first_name", first);
-		vault_record_set(r, "last_name", last);
-		vault_record_set(r, "email", email);
-		vault_record_set(r, "phone", phone);
-		vault_record_set(r, "postal_address", "1 Main Street\nSan Diego, CA 92101");
-		double t0 = now_s();
-		if (vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok) != 0) {
-			fprintf(stderr, "create: %s\n", vault_last_message(v));
-			exit(1);
-		}
-		note(l, (now_s() - t0) * 1e6);
-		vault_record_free(r);
-		tokens[i] = tok;
 	}
 	vault_close(v);
 	return NULL;
@@ -202,7 +168,7 @@ main(int argc, char **argv)
 	struct lat lats[256] = { 0 }, all = { 0 };
 	double t0 = now_s();
 	for (unsigned i = 0; i < clients; i++)
-		pthread_create(&th[i], NULL, create_only ? creator_only : creator, &lats[i]);
+		pthread_create(&th[i], NULL, creator, &lats[i]);
 	for (unsigned i = 0; i < clients; i++) {
 		pthread_join(th[i], NULL);
 		for (size_t j = 0; j < lats[i].n; j++)
