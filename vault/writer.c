@@ -269,8 +269,6 @@ writer_main(void *arg)
 	if (ops == NULL || ctl == NULL || ctx.dek == NULL || ctx.dek2 == NULL)
 		abort(); /* checked at start: writer_start allocates nothing else */
 
-	rotation_resume(srv);
-	privacy_timer_init(srv);
 	int rotating = atomic_load(&w->rotation.target) != 0;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
@@ -380,6 +378,12 @@ writer_start(struct server *srv)
 	mdb_txn_abort(txn);
 	if (rc != 0)
 		return rc;
+	/*
+	 * Before any worker can answer: a keys_status right after a restart
+	 * must already see the interrupted rotation the writer will resume.
+	 */
+	rotation_resume(srv);
+	privacy_timer_init(srv);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
