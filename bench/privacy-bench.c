@@ -26,26 +26,13 @@
 
 #include <vault/vault.h>
 
+#include "bench-util.h"
+
 static const char *sock;
 static size_t nrecords = 10000, next;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char **tokens;
 static int create_only;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return a < b ? -1 : a > b;
-}
 
 static double
 pct(double *v, size_t n, double p)

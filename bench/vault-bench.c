@@ -19,6 +19,8 @@
 
 #include <vault/vault.h>
 
+#include "bench-util.h"
+
 enum op { OP_PING, OP_CREATE, OP_DETOK1, OP_DETOKB, OP_READ };
 static const char *op_names[] = { "ping (floor)", "create (durable)", "detokenize 1 field",
 	"detokenize batch", "read record" };
@@ -40,14 +42,6 @@ struct thread_arg {
 	size_t nlat, cap;
 	size_t errors;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 one_request(struct vault *v, struct thread_arg *a, unsigned *seed)
@@ -124,13 +118,6 @@ client_main(void *p)
 	}
 	vault_close(v);
 	return NULL;
-}
-
-static int
-cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return a < b ? -1 : a > b;
 }
 
 static double

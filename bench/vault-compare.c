@@ -47,12 +47,13 @@
 #include <msgpack.h>
 #include <vault/vault.h>
 
+#include "bench-util.h"
+
 #define MAX_CLIENTS 128
 
 static FILE *rows;
 static int quiet;
 static long server_pid;
-static double now_s(void);
 
 /*
  * CPU time of the whole machine, of vaultd and of this process, in clock
@@ -124,35 +125,11 @@ server_pct(struct cpu_mark a, struct cpu_mark b)
 }
 static struct cpu_mark row_start;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 die(const char *what)
 {
 	fprintf(stderr, "vault-compare: %s\n", what);
 	exit(1);
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static int
-cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return a < b ? -1 : a > b;
 }
 
 static double
@@ -219,59 +196,6 @@ fact(const char *key, double v)
 
 /* ---- raw protocol: buffers, packing, frames ----------------------------- */
 
-struct obuf {
-	uint8_t *data;
-	size_t len, cap;
-};
-
-static void
-obuf_reserve(struct obuf *b, size_t n)
-{
-	if (b->len + n <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 65536;
-	while (cap < b->len + n)
-		cap *= 2;
-	b->data = xrealloc(b->data, cap);
-	b->cap = cap;
-}
-
-static int
-obuf_write(void *data, const char *p, size_t n)
-{
-	struct obuf *b = data;
-	obuf_reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-static void
-pk_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	return fd;
-}
-
 /* Start a frame: reserve the length, return where it starts. */
 static size_t
 frame_begin(struct obuf *b, msgpack_packer *pk)
@@ -308,21 +232,6 @@ pack_head(msgpack_packer *pk, size_t nkeys, uint64_t id, const char *op, int pur
 		pk_str(pk, "purpose");
 		pk_str(pk, vault_purpose_name(VAULT_PURPOSE_TRANSACTIONAL));
 	}
-}
-
-static const msgpack_object *
-map_get(const msgpack_object *m, const char *key)
-{
-	if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	size_t kl = strlen(key);
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *k = &m->via.map.ptr[i].key;
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-		    memcmp(k->via.str.ptr, key, kl) == 0)
-			return &m->via.map.ptr[i].val;
-	}
-	return NULL;
 }
 
 static char *
