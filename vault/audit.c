@@ -54,6 +54,8 @@ struct lbuf {
 struct audit {
 	pthread_mutex_t lock;      /* fd, head, buffers, flags */
 	pthread_mutex_t sync_lock; /* one sync (and head file write) at a time */
+	pthread_mutex_t solo_lock; /* the batch of audit_log() */
+	struct audit_batch *solo;
 	pthread_cond_t cond;       /* wakes the sync thread to stop */
 	pthread_t thread;
 	int thread_running;
@@ -262,8 +264,17 @@ pseudonym_with(const uint8_t *key, uint32_t version, uint64_t id, char out[AUDIT
 	for (int i = 0; i < 8; i++)
 		le[i] = (uint8_t)(id >> (8 * i));
 	crypto_generichash(h, sizeof(h), le, sizeof(le), key, crypto_kdf_KEYBYTES);
-	int n = snprintf(out, AUDIT_PSEUDONYM_MAX, "v%" PRIu32 ":", version);
-	sodium_bin2hex(out + n, AUDIT_PSEUDONYM_MAX - (size_t)n, h, sizeof(h));
+	/* "v<version>:" by hand: snprintf was a fifth of an entry's cost. */
+	char digits[10];
+	size_t nd = 0, n = 0;
+	do
+		digits[nd++] = (char)('0' + version % 10);
+	while ((version /= 10) != 0);
+	out[n++] = 'v';
+	while (nd > 0)
+		out[n++] = digits[--nd];
+	out[n++] = ':';
+	sodium_bin2hex(out + n, AUDIT_PSEUDONYM_MAX - n, h, sizeof(h));
 }
 
 int
@@ -383,21 +394,22 @@ bad:
  * the keys in sorted order the canonical entry without its mac is
  *   a | b | prev hex | c | seq | d
  * and the line is a | ,"mac":"<hex>" | b | prev hex | c | seq | d.
+ * Offsets are into the batch's buffer; the entry begins at start.
  */
 struct pieces {
-	struct lbuf buf;
-	size_t a, b, c, d;  /* where each piece ends in buf */
+	size_t start, a, b, c, d;
+	unsigned slot;      /* its keys in the batch */
 };
 
 static int
-build(struct pieces *pc, const struct key_set *ks, uint32_t kv, const struct audit_event *ev)
+build(struct lbuf *b, struct pieces *pc, const uint8_t *pkey, uint32_t kv,
+    const struct audit_event *ev)
 {
-	uint8_t key[crypto_kdf_KEYBYTES];
 	char pn[AUDIT_PSEUDONYM_MAX];
-	struct lbuf *b = &pc->buf;
 	const char *purpose = ev->purpose ? vault_purpose_name(ev->purpose) : NULL;
 	int n = 0, bad;
 
+	pc->start = b->len;
 	bad = put_c(b, "{\"client\":") ||
 	    (ev->client ? put_str(b, ev->client) : put_c(b, "null")) ||
 	    put_c(b, ",\"fields\":[");
@@ -419,19 +431,18 @@ build(struct pieces *pc, const struct key_set *ks, uint32_t kv, const struct aud
 	pc->b = b->len;
 	bad = bad || put_c(b, "\",\"purpose\":") ||
 	    (purpose ? put_str(b, purpose) : put_c(b, "null")) || put_c(b, ",\"records\":[");
-	if (!bad && ev->nrecords > 0 && subkey(ks, kv, SUBKEY_PSEUDONYM, key) != 0)
-		bad = 1;
 	for (size_t i = 0; !bad && i < ev->nrecords; i++) {
-		pseudonym_with(key, kv, ev->records[i], pn);
+		pseudonym_with(pkey, kv, ev->records[i], pn);
 		bad = (i > 0 && put_c(b, ",")) || put_str(b, pn);
 	}
-	sodium_memzero(key, sizeof(key));
 	bad = bad || put_c(b, "],\"seq\":");
 	pc->c = b->len;
 	bad = bad || put_c(b, ",\"time\":") ||
 	    put_int(b, (int64_t)(ev->time ? ev->time : time(NULL))) ||
 	    put_c(b, ",\"uid\":") || put_int(b, (int64_t)ev->uid) || put_c(b, "}");
 	pc->d = b->len;
+	if (bad)
+		b->len = pc->start;
 	return bad ? -1 : 0;
 }
 
@@ -509,64 +520,184 @@ rotate(struct audit *a)
 	return 0;
 }
 
-int
-audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *ev)
-{
-	uint8_t ckey[crypto_kdf_KEYBYTES], mac[AUDIT_MAC_BYTES];
-	char prev[HEX_MAC + 1], hex[HEX_MAC + 1], seq[INT_CHARS];
-	size_t seqlen;
-	struct pieces pc = { 0 };
-	crypto_generichash_state st;
-	int rc = VAULT_E_AUDIT;
+/* ---- batches: entries built unlocked, chained and written together ------ */
 
-	if (a == NULL || ks == NULL || ev == NULL)
+/*
+ * A batch's entries are built (pseudonyms, JSON) without the trail's lock;
+ * commit chains them under the lock and appends them with one write(2).
+ * The subkeys of each index key version used are derived once per batch
+ * and kept in secure memory until the commit wipes them. Up to
+ * BATCH_KEY_SLOTS versions per batch: the current version changes once per
+ * index key rotation, so a batch (one worker loop pass, one group commit)
+ * sees one, rarely two.
+ */
+#define BATCH_KEY_SLOTS 4
+
+struct batch_keys {
+	uint8_t chain[BATCH_KEY_SLOTS][crypto_kdf_KEYBYTES];
+	uint8_t pseudonym[BATCH_KEY_SLOTS][crypto_kdf_KEYBYTES];
+};
+
+struct audit_batch {
+	struct lbuf buf;          /* the entries' pieces, back to back */
+	struct pieces *e;
+	size_t n, cap;
+	uint32_t kv[BATCH_KEY_SLOTS];
+	unsigned nkeys;
+	struct batch_keys *keys;  /* sodium_malloc'd */
+};
+
+struct audit_batch *
+audit_batch_new(void)
+{
+	struct audit_batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	if ((b->keys = sodium_malloc(sizeof(*b->keys))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+audit_batch_clear(struct audit_batch *b)
+{
+	b->n = 0;
+	b->buf.len = 0;
+	if (b->nkeys > 0)
+		sodium_memzero(b->keys, sizeof(*b->keys));
+	b->nkeys = 0;
+}
+
+void
+audit_batch_free(struct audit_batch *b)
+{
+	if (b == NULL)
+		return;
+	sodium_free(b->keys); /* wipes */
+	lbuf_free(&b->buf);
+	free(b->e);
+	free(b);
+}
+
+size_t
+audit_batch_count(const struct audit_batch *b)
+{
+	return b ? b->n : 0;
+}
+
+int
+audit_batch_add(struct audit_batch *b, const struct key_set *ks, const struct audit_event *ev)
+{
+	unsigned slot;
+	if (b == NULL || ks == NULL || ev == NULL)
 		return VAULT_E_AUDIT;
 	uint32_t kv = keyring_current(ks->ring, KEYRING_INDEX);
-	if (subkey(ks, kv, SUBKEY_CHAIN, ckey) != 0)
+	for (slot = 0; slot < b->nkeys && b->kv[slot] != kv; slot++)
+		;
+	if (slot == b->nkeys) {
+		if (slot == BATCH_KEY_SLOTS ||
+		    subkey(ks, kv, SUBKEY_CHAIN, b->keys->chain[slot]) != 0 ||
+		    subkey(ks, kv, SUBKEY_PSEUDONYM, b->keys->pseudonym[slot]) != 0)
+			return VAULT_E_AUDIT;
+		b->kv[slot] = kv;
+		b->nkeys++;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct pieces *e = realloc(b->e, cap * sizeof(*e));
+		if (e == NULL)
+			return VAULT_E_AUDIT;
+		b->e = e;
+		b->cap = cap;
+	}
+	if (build(&b->buf, &b->e[b->n], b->keys->pseudonym[slot], kv, ev) != 0)
 		return VAULT_E_AUDIT;
-	/* Everything that does not depend on the head is built unlocked. */
-	if (build(&pc, ks, kv, ev) != 0)
-		goto out;
-	const char *p = pc.buf.p;
-	pthread_mutex_lock(&a->lock);
-	if (a->failed || a->seq >= (uint64_t)INT64_MAX)
-		goto unlock;
-	sodium_bin2hex(prev, sizeof(prev), a->mac, sizeof(a->mac));
-	seqlen = fmt_int(seq, (int64_t)(a->seq + 1));
-	crypto_generichash_init(&st, ckey, sizeof(ckey), sizeof(mac));
-	crypto_generichash_update(&st, a->mac, sizeof(a->mac));
-	crypto_generichash_update(&st, (const unsigned char *)p, pc.b);
+	b->e[b->n].slot = slot;
+	b->n++;
+	return 0;
+}
+
+/* Chain entry pc after prev as number seq, appending its line to out. */
+static int
+chain_one(struct lbuf *out, const char *p, const struct pieces *pc,
+    const uint8_t *ckey, uint8_t mac[AUDIT_MAC_BYTES], uint64_t seq)
+{
+	char prev[HEX_MAC + 1], hex[HEX_MAC + 1], seqs[INT_CHARS];
+	crypto_generichash_state st;
+	size_t seqlen = fmt_int(seqs, (int64_t)seq);
+	sodium_bin2hex(prev, sizeof(prev), mac, AUDIT_MAC_BYTES);
+	crypto_generichash_init(&st, ckey, crypto_kdf_KEYBYTES, AUDIT_MAC_BYTES);
+	crypto_generichash_update(&st, mac, AUDIT_MAC_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)p + pc->start, pc->b - pc->start);
 	crypto_generichash_update(&st, (const unsigned char *)prev, HEX_MAC);
-	crypto_generichash_update(&st, (const unsigned char *)p + pc.b, pc.c - pc.b);
-	crypto_generichash_update(&st, (const unsigned char *)seq, seqlen);
-	crypto_generichash_update(&st, (const unsigned char *)p + pc.c, pc.d - pc.c);
-	crypto_generichash_final(&st, mac, sizeof(mac));
-	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+	crypto_generichash_update(&st, (const unsigned char *)p + pc->b, pc->c - pc->b);
+	crypto_generichash_update(&st, (const unsigned char *)seqs, seqlen);
+	crypto_generichash_update(&st, (const unsigned char *)p + pc->c, pc->d - pc->c);
+	crypto_generichash_final(&st, mac, AUDIT_MAC_BYTES);
+	sodium_memzero(&st, sizeof(st));
+	sodium_bin2hex(hex, sizeof(hex), mac, AUDIT_MAC_BYTES);
+	return put(out, p + pc->start, pc->a - pc->start) || put_c(out, ",\"mac\":\"") ||
+	    put(out, hex, HEX_MAC) || put_c(out, "\"") ||
+	    put(out, p + pc->a, pc->b - pc->a) || put(out, prev, HEX_MAC) ||
+	    put(out, p + pc->b, pc->c - pc->b) || put(out, seqs, seqlen) ||
+	    put(out, p + pc->c, pc->d - pc->c) || put(out, "\n", 1) ? -1 : 0;
+}
+
+int
+audit_batch_commit(struct audit *a, struct audit_batch *b)
+{
+	uint8_t mac[AUDIT_MAC_BYTES];
+	size_t last = 0;
+	int rc = VAULT_E_AUDIT;
+
+	if (b == NULL || b->n == 0)
+		return 0;
+	if (a == NULL)
+		goto out;
+	pthread_mutex_lock(&a->lock);
+	if (a->failed || a->seq >= (uint64_t)INT64_MAX - b->n)
+		goto unlock;
+	memcpy(mac, a->mac, sizeof(mac));
 	a->line.len = 0;
-	if (put(&a->line, p, pc.a) || put_c(&a->line, ",\"mac\":\"") ||
-	    put(&a->line, hex, HEX_MAC) || put_c(&a->line, "\"") ||
-	    put(&a->line, p + pc.a, pc.b - pc.a) || put(&a->line, prev, HEX_MAC) ||
-	    put(&a->line, p + pc.b, pc.c - pc.b) || put(&a->line, seq, seqlen) ||
-	    put(&a->line, p + pc.c, pc.d - pc.c) || put(&a->line, "\n", 1))
+	for (size_t i = 0; i < b->n; i++) {
+		last = a->line.len;
+		if (chain_one(&a->line, b->buf.p, &b->e[i], b->keys->chain[b->e[i].slot],
+		    mac, a->seq + 1 + i) != 0)
+			goto unlock;
+	}
+	/* Room for the head copy first: once written, the entries must count. */
+	if (lbuf_reserve(&a->last, a->line.len - last) != 0)
 		goto unlock;
 	if (a->regular && a->max_bytes > 0 && a->size > 0 &&
 	    a->size + a->line.len > a->max_bytes && rotate(a) != 0)
 		goto unlock;
 	if (append(a, a->line.p, a->line.len) != 0)
 		goto unlock;
-	a->seq++;
+	a->seq += b->n;
 	memcpy(a->mac, mac, sizeof(mac));
-	struct lbuf t = a->last;
-	a->last = a->line;
-	a->line = t;
+	(void)lbuf_set(&a->last, a->line.p + last, a->line.len - last); /* reserved */
 	a->dirty = 1;
 	rc = 0;
 unlock:
 	pthread_mutex_unlock(&a->lock);
 out:
-	sodium_memzero(ckey, sizeof(ckey));
-	sodium_memzero(&st, sizeof(st));
-	lbuf_free(&pc.buf);
+	audit_batch_clear(b);
+	return rc;
+}
+
+int
+audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *ev)
+{
+	if (a == NULL)
+		return VAULT_E_AUDIT;
+	pthread_mutex_lock(&a->solo_lock);
+	int rc = audit_batch_add(a->solo, ks, ev);
+	if (rc == 0)
+		rc = audit_batch_commit(a, a->solo);
+	audit_batch_clear(a->solo);
+	pthread_mutex_unlock(&a->solo_lock);
 	return rc;
 }
 
@@ -1039,6 +1170,7 @@ audit_open(struct audit **out, const struct audit_config *cfg,
 	a->fd = a->dirfd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->sync_lock, NULL);
+	pthread_mutex_init(&a->solo_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
@@ -1046,7 +1178,8 @@ audit_open(struct audit **out, const struct audit_config *cfg,
 	a->path = path_with(cfg->path, "");
 	a->head_path = path_with(cfg->path, ".head");
 	a->head_tmp = path_with(cfg->path, ".head.tmp");
-	if (a->path == NULL || a->head_path == NULL || a->head_tmp == NULL)
+	if (a->path == NULL || a->head_path == NULL || a->head_tmp == NULL ||
+	    (a->solo = audit_batch_new()) == NULL)
 		goto nomem;
 	a->max_bytes = cfg->max_file_bytes;
 	a->interval_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : 1000;
@@ -1140,7 +1273,9 @@ audit_close(struct audit *a)
 		close(a->dirfd);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->sync_lock);
+	pthread_mutex_destroy(&a->solo_lock);
 	pthread_mutex_destroy(&a->lock);
+	audit_batch_free(a->solo);
 	lbuf_free(&a->line);
 	lbuf_free(&a->last);
 	lbuf_free(&a->synced);

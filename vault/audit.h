@@ -4,10 +4,11 @@
  * personal data, hash-chained so that an edited, removed, reordered or
  * truncated entry is found.
  *
- * Entries are appended with write(2) under a lock before the reply is
- * released (so a vaultd crash loses nothing acknowledged), and flushed to
- * disk by a background thread every sync_interval_ms (so a power loss
- * loses at most that window): syncs are batched and do not cap reads.
+ * Entries are appended with write(2) under a lock (one write per batch,
+ * below) before the reply is released (so a vaultd crash loses nothing
+ * acknowledged), and flushed to disk by a background thread every
+ * sync_interval_ms (so a power loss loses at most that window): syncs are
+ * batched and do not cap reads.
  * If an entry cannot be written the request fails with VAULT_E_AUDIT and
  * no data is returned (fail closed).
  */
@@ -51,6 +52,33 @@ __attribute__((warn_unused_result))
 int audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *ev);
 
 /*
+ * Batches: a thread that answers many requests at once (a worker's loop
+ * pass, the writer's group commit) builds their entries into its own batch
+ * without any lock, then commits them together: chained under the trail's
+ * lock and appended with one write(2). A batch belongs to one thread.
+ *
+ *   audit_batch_add() builds one entry (no I/O); 0 or VAULT_E_AUDIT (out
+ *   of memory, no key, or more than 4 index key versions in one batch).
+ *   audit_batch_commit() writes them all, or none (a partly written tail
+ *   is cut off again, as for one entry): 0 or VAULT_E_AUDIT. The batch is
+ *   empty afterwards either way, and the subkeys it held are wiped.
+ *
+ * The caller must hold back every answer whose entry is in the batch until
+ * the commit succeeds, and answer VAULT_E_AUDIT instead if it fails.
+ */
+struct audit_batch;
+struct audit_batch *audit_batch_new(void);
+void audit_batch_free(struct audit_batch *b);
+/* Drop the entries not committed (their requests failed otherwise). */
+void audit_batch_clear(struct audit_batch *b);
+size_t audit_batch_count(const struct audit_batch *b);
+__attribute__((warn_unused_result))
+int audit_batch_add(struct audit_batch *b, const struct key_set *ks,
+    const struct audit_event *ev);
+__attribute__((warn_unused_result))
+int audit_batch_commit(struct audit *a, struct audit_batch *b);
+
+/*
  * File format (one JSON object per line, keys sorted, no spaces: the bytes
  * are canonical):
  *
@@ -66,7 +94,9 @@ int audit_log(struct audit *a, const struct key_set *ks, const struct audit_even
  * leaves the entries made under it unverifiable and unsearchable.
  *
  * Files: path is the current file; rotation renames it to path.N (N one more
- * than any in use) once it would grow beyond max_file_bytes (0: never).
+ * than any in use) once it would grow beyond max_file_bytes (0: never). A
+ * batch is never split across files: a file holding one batch may exceed
+ * max_file_bytes by that batch.
  * path.head holds the last entry made durable, rewritten atomically by the
  * sync thread: it is what reveals a truncated tail, so tail truncation that
  * stays within one sync interval (and removal of path.head itself) goes

@@ -108,10 +108,12 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		    "request is not a well-formed msgpack map");
 		return;
 	}
+	ctx->request_id = 0;
 	if ((rc = msg_get_uint(&root, "id", 1, &req.id)) != 0) {
 		reply_error_code(out, 0, rc, "id", "every request needs an unsigned integer id");
 		return;
 	}
+	ctx->request_id = req.id;
 	if ((rc = msg_get_uint(&root, "v", 1, &version)) != 0) {
 		reply_error_code(out, req.id, rc, "v", "every request needs the protocol version v");
 		return;
@@ -161,7 +163,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		op_deny(&e, "op", req.client ? req.client->name : NULL,
 		    "this operation is for clients with admin = true in the policy");
 		/* A refused admin request is worth a line in the trail. */
-		if (!op->unaudited && server_audit(srv, NULL, req.client, uid, req.purpose,
+		if (!op->unaudited && server_audit(srv, ctx->audit, NULL, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, e.code) != 0)
 			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, NULL);
 		else
@@ -184,7 +186,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		size_t start = reply_begin(out, &pk, req.id);
 		rc = op->read(ctx, &req, &pk, &err);
 		/* The entry is written before the answer can leave (fail closed). */
-		if (!op->unaudited && server_audit(srv, ctx->keys, req.client, uid, req.purpose,
+		if (!op->unaudited && server_audit(srv, ctx->audit, ctx->keys, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, rc ? err.code : 0) != 0) {
 			reply_abandon(out, start);
 			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL,
@@ -204,7 +206,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		rc = op->prepare(ctx, &req, &state, &err);
 		if (rc != 0) {
 			/* Refused before the writer: audited here (denials matter). */
-			if (server_audit(srv, ctx->keys, req.client, uid, req.purpose, op->name,
+			if (server_audit(srv, ctx->audit, ctx->keys, req.client, uid, req.purpose, op->name,
 			    &ctx->trace, err.code) != 0)
 				reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, NULL);
 			else

@@ -157,8 +157,9 @@ server_conn_closed(struct server *srv, uid_t uid)
 
 
 int
-server_audit(struct server *srv, const struct key_set *keys,
-    const struct policy_client *client, uid_t uid, enum vault_purpose purpose,
+server_audit(struct server *srv, struct audit_batch *batch,
+    const struct key_set *keys, const struct policy_client *client, uid_t uid,
+    enum vault_purpose purpose,
     const char *op, const struct op_trace *trace, int outcome)
 {
 	_Atomic(const struct key_set *) hazard = NULL;
@@ -179,11 +180,12 @@ server_audit(struct server *srv, const struct key_set *keys,
 		.outcome = outcome,
 		.time = time(NULL),
 	};
-	int rc = audit_log(srv->audit, ks, &ev);
+	int rc = batch ? audit_batch_add(batch, ks, &ev) : audit_log(srv->audit, ks, &ev);
 	if (keys == NULL)
 		key_set_release(&hazard);
 	if (rc != 0)
-		log_error("audit trail: an entry could not be written; the request fails");
+		log_error("audit trail: an entry could not be %s; the request fails",
+		    batch ? "built" : "written");
 	return rc;
 }
 

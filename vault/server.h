@@ -57,6 +57,7 @@ struct writer {
 	atomic_int keys_arrived; /* set by unseal, taken by the writer */
 	uint64_t next_id;    /* next record id; writer thread only */
 	uint64_t commits, ops; /* counters, writer thread only */
+	struct audit_batch *audit; /* a group commit's entries; NULL: no trail */
 	struct rotation rotation;
 };
 
@@ -111,9 +112,12 @@ void writer_stop(struct server *srv);
  * Record a request in the audit trail (audit.h) with what trace says it
  * touched. Returns 0 (also when auditing is off or nothing can chain: a
  * sealed vault) or VAULT_E_AUDIT: then no data may be returned.
+ * With a batch the entry is only added to it (audit.h): the caller holds
+ * the answer back until the batch is committed.
  */
-int server_audit(struct server *srv, const struct key_set *keys,
-    const struct policy_client *client, uid_t uid, enum vault_purpose purpose,
+int server_audit(struct server *srv, struct audit_batch *batch,
+    const struct key_set *keys, const struct policy_client *client, uid_t uid,
+    enum vault_purpose purpose,
     const char *op, const struct op_trace *trace, int outcome);
 
 /* Remember a deletion of this batch for the journal (delete op). */

@@ -12,6 +12,13 @@
  * arriving for longer than request_timeout_seconds (a client trickling a
  * byte every few seconds holds nothing but its own connection).
  *
+ * Audit: the entries of the requests answered in one loop pass are built
+ * into the worker's batch, and the pass's replies are held back until the
+ * batch is in the trail, written with one write(2) (release_replies). A
+ * connection with a held reply sends nothing, so its replies stay in
+ * order. If the batch cannot be written, each held reply is replaced by
+ * VAULT_E_AUDIT: no data leaves without its entry (fail closed).
+ *
  * Flow control: a connection stops being read while it has
  * max_pending_per_connection writes in flight or more than a frame's worth
  * of replies unsent; it resumes when they drain. A frame longer than
@@ -29,10 +36,12 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "common/frame.h"
 #include "common/msg.h"
 #include "crypto/seal.h"
 #include "dispatch.h"
+#include "log.h"
 #include "reply.h"
 #include "server.h"
 #include "worker.h"
@@ -54,6 +63,9 @@ struct conn {
 	time_t frame_started; /* when the partial frame in `in` began; 0: none */
 	int touched;          /* on this drain's list of connections to flush */
 	struct conn *touched_next;
+	int held;             /* a reply waits for the pass's audit entries */
+	struct buf redo;      /* the replies rebuilt when those cannot be written */
+	size_t redo_from;     /* out copied into redo up to here */
 	struct conn *prev, *next;
 };
 
@@ -73,6 +85,16 @@ struct worker {
 	struct conn_cred *new_creds;
 	size_t nnew, capnew;
 	struct write_op *done_head, *done_tail;
+	struct audit_batch *audit; /* this pass's entries; NULL: no trail */
+	struct held_reply *held;   /* this pass's replies waiting for them */
+	size_t nheld, capheld;
+};
+
+/* A reply in c->out[start, end) that may leave once its entry is written. */
+struct held_reply {
+	struct conn *c;
+	size_t start, end;
+	uint64_t id;
 };
 
 struct conn_cred {
@@ -96,6 +118,7 @@ conn_free(struct worker *w, struct conn *c)
 		c->next->prev = c->prev;
 	buf_free(&c->in);
 	buf_free(&c->out);
+	buf_free(&c->redo);
 	server_conn_closed(w->srv, c->uid);
 	w->nconns--;
 	/*
@@ -136,6 +159,8 @@ conn_kill(struct worker *w, struct conn *c)
 static int
 conn_flush(struct worker *w, struct conn *c)
 {
+	if (c->held)
+		return 0; /* release_replies() flushes it */
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.data + c->out_off,
 		    c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -171,6 +196,94 @@ conn_blocked(struct worker *w, const struct conn *c)
 	    c->out.len - c->out_off > w->srv->cfg.max_frame_bytes;
 }
 
+/*
+ * The batch could not be written: every held reply becomes VAULT_E_AUDIT,
+ * the bytes around them (other replies, bytes already sent) kept as they
+ * are. The held replies of one connection come in the order of their
+ * offsets. A connection whose replies cannot be rebuilt (out of memory) is
+ * closed: its stream would be missing answers.
+ */
+static void
+refuse_held(struct worker *w)
+{
+	for (size_t i = 0; i < w->nheld; i++)
+		w->held[i].c->held = 0; /* 0: not rebuilt yet */
+	for (size_t i = 0; i < w->nheld; i++) {
+		struct held_reply *h = &w->held[i];
+		struct conn *c = h->c;
+		if (c->dead)
+			continue;
+		if (!c->held) {
+			c->held = 1;
+			buf_clear(&c->redo);
+			c->redo_from = 0;
+		}
+		if (buf_append(&c->redo, c->out.data + c->redo_from, h->start - c->redo_from) != 0)
+			c->redo.error = 1;
+		reply_error_code(&c->redo, h->id, VAULT_E_AUDIT, NULL,
+		    "the audit trail cannot be written; nothing is returned");
+		c->redo_from = h->end;
+	}
+	for (size_t i = 0; i < w->nheld; i++) {
+		struct conn *c = w->held[i].c;
+		if (c->dead || c->redo_from == SIZE_MAX)
+			continue;
+		if (buf_append(&c->redo, c->out.data + c->redo_from, c->out.len - c->redo_from) != 0)
+			c->redo.error = 1;
+		struct buf t = c->out;
+		c->out = c->redo;
+		c->redo = t;
+		buf_clear(&c->redo); /* wipes the replies withdrawn */
+		c->redo_from = SIZE_MAX;
+		if (c->out.error) {
+			c->held = 0;
+			conn_kill(w, c);
+		}
+	}
+}
+
+/*
+ * The end of a pass: write the batch's entries, then let the replies that
+ * waited for them go (or, if they cannot be written, refuse them all).
+ */
+static void
+release_replies(struct worker *w)
+{
+	if (w->nheld == 0)
+		return;
+	if (audit_batch_commit(w->srv->audit, w->audit) != 0) {
+		log_error("audit trail: %zu entries could not be written; "
+		    "their requests fail", w->nheld);
+		refuse_held(w);
+	}
+	for (size_t i = 0; i < w->nheld; i++) {
+		struct conn *c = w->held[i].c;
+		if (c->dead || !c->held)
+			continue;
+		c->held = 0;
+		c->redo_from = 0;
+		if (conn_flush(w, c) == 0)
+			conn_update_events(w, c);
+	}
+	w->nheld = 0;
+}
+
+/* Room to hold one more reply: grown, or made by releasing those held. */
+static void
+held_room(struct worker *w)
+{
+	if (w->nheld < w->capheld)
+		return;
+	size_t cap = w->capheld * 2;
+	struct held_reply *h = realloc(w->held, cap * sizeof(*h));
+	if (h != NULL) {
+		w->held = h;
+		w->capheld = cap;
+	} else {
+		release_replies(w);
+	}
+}
+
 /* Handle every whole frame buffered, as far as flow control allows. */
 static void
 conn_process(struct worker *w, struct conn *c)
@@ -195,11 +308,19 @@ conn_process(struct worker *w, struct conn *c)
 			continue;
 		}
 		struct write_op *wop = NULL;
+		held_room(w);
+		size_t start = c->out.len, entries = audit_batch_count(w->audit);
 		w->ctx.client = c->client;
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
 		    c->gid, &c->out, &wop);
 		c->in_off += FRAME_HEADER_SIZE + body_len;
 		handled++;
+		if (audit_batch_count(w->audit) != entries) {
+			/* Its entry is in the batch: the reply waits for it. */
+			w->held[w->nheld++] = (struct held_reply){ c, start, c->out.len,
+			    w->ctx.request_id };
+			c->held = 1;
+		}
 		if (wop != NULL) {
 			wop->worker = w;
 			wop->conn = c;
@@ -273,7 +394,7 @@ conn_update_events(struct worker *w, struct conn *c)
 		return;
 	if (!conn_blocked(w, c))
 		ev |= EPOLLIN;
-	if (c->out_off < c->out.len)
+	if (c->out_off < c->out.len && !c->held)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
 		struct epoll_event e = { .events = ev, .data.ptr = c };
@@ -519,6 +640,7 @@ worker_main(void *arg)
 			}
 			conn_update_events(w, c);
 		}
+		release_replies(w);
 		/* After the events: a sweep must not free what evs still names. */
 		if (w->now != last_sweep) {
 			last_sweep = w->now;
@@ -551,6 +673,12 @@ worker_create(struct server *srv)
 	w->ctx.srv = srv;
 	w->ctx.dek = sodium_malloc(DEK_BYTES);
 	pthread_mutex_init(&w->lock, NULL);
+	w->capheld = 64;
+	w->held = malloc(w->capheld * sizeof(*w->held));
+	if (srv->audit != NULL)
+		w->ctx.audit = w->audit = audit_batch_new();
+	if (w->held == NULL || (srv->audit != NULL && w->audit == NULL))
+		goto fail;
 	if (w->epfd < 0 || w->evfd < 0 || w->ctx.dek == NULL ||
 	    !msgpack_zone_init(&w->zone, 4096) ||
 	    mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &w->ctx.txn) != 0)
@@ -596,6 +724,8 @@ worker_destroy(struct worker *w)
 	if (w->evfd >= 0)
 		close(w->evfd);
 	sodium_free(w->ctx.dek);
+	audit_batch_free(w->audit);
+	free(w->held);
 	buf_free(&w->ctx.scratch);
 	free(w->ctx.trace.records);
 	msgpack_zone_destroy(&w->zone);

@@ -104,11 +104,12 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		rc = op->op->apply(ctx, op->state, &pk, &err);
 		ctx->txn = parent;
 		/*
-		 * The entry goes to the trail before the change is kept: if it
-		 * cannot be written the change is dropped (fail closed). Should
-		 * the batch commit fail later, fail_all adds an entry saying so.
+		 * The entry joins the batch's (process() writes them before the
+		 * batch is kept): if it cannot even be built the change is
+		 * dropped (fail closed). Should the batch commit fail later,
+		 * fail_all adds an entry saying so.
 		 */
-		if (server_audit(ctx->srv, ctx->keys, op->client, op->uid, op->purpose,
+		if (server_audit(ctx->srv, ctx->audit, ctx->keys, op->client, op->uid, op->purpose,
 		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    "the audit trail cannot be written; nothing was changed");
@@ -145,7 +146,7 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 {
 	for (size_t i = 0; i < n; i++) {
 		/* Best effort: the requests fail either way. */
-		(void)server_audit(srv, keys, ops[i]->client, ops[i]->uid, ops[i]->purpose,
+		(void)server_audit(srv, NULL, keys, ops[i]->client, ops[i]->uid, ops[i]->purpose,
 		    ops[i]->op->name, NULL, code);
 		buf_clear(&ops[i]->reply);
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
@@ -183,7 +184,7 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 	ctx->trace.fields = 0;
 	int rc = op->op->control(ctx, op->state, &pk, &err);
 	wipe_scratch(ctx);
-	if (server_audit(ctx->srv, atomic_load(&ctx->srv->keys), op->client, op->uid,
+	if (server_audit(ctx->srv, NULL, atomic_load(&ctx->srv->keys), op->client, op->uid,
 	    op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0 && rc == 0)
 		rc = op_fail(&err, VAULT_E_AUDIT, NULL, "the audit trail cannot be written");
 	if (rc != 0) {
@@ -207,19 +208,32 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	}
 	pthread_rwlock_rdlock(&srv->env_lock);
 	ctx->ndeleted = 0;
+	int audit_failed = 0;
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
 		for (size_t i = 0; i < n; i++)
 			apply_one(ctx, ops[i]);
-		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0)
+		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0) {
 			mdb_txn_abort(ctx->txn);
-		else
+		} else if (audit_batch_commit(srv->audit, ctx->audit) != 0) {
+			/* The batch's entries go to the trail in one write before
+			 * anything is kept: without them nothing is (fail closed). */
+			mdb_txn_abort(ctx->txn);
+			audit_failed = 1;
+		} else {
 			rc = mdb_txn_commit(ctx->txn);
+		}
 		ctx->txn = NULL;
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
-	if (rc != 0) {
+	audit_batch_clear(ctx->audit); /* what a failed batch left */
+	if (audit_failed) {
+		log_error("audit trail: the entries of %zu writes could not be written; "
+		    "none of them was stored", n);
+		*ctx->next_id = first_id;
+		fail_all(srv, ctx->keys, ops, n, VAULT_E_AUDIT);
+	} else if (rc != 0) {
 		/* Nothing of the batch is stored: ids may be handed out again. */
 		log_warn("a batch of %zu writes was not stored: %s", n, mdb_strerror(rc));
 		*ctx->next_id = first_id;
@@ -263,6 +277,7 @@ writer_main(void *arg)
 	struct write_op **ctl = calloc(cap, sizeof(*ctl));
 
 	ctx.srv = srv;
+	ctx.audit = w->audit;
 	ctx.next_id = &w->next_id;
 	ctx.dek = sodium_malloc(DEK_BYTES);
 	ctx.dek2 = sodium_malloc(DEK_BYTES);
@@ -384,6 +399,8 @@ writer_start(struct server *srv)
 	 */
 	rotation_resume(srv);
 	privacy_timer_init(srv);
+	if (srv->audit != NULL && (w->audit = audit_batch_new()) == NULL)
+		return VAULT_E_NOMEM;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
@@ -402,4 +419,6 @@ writer_stop(struct server *srv)
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
+	audit_batch_free(w->audit);
+	w->audit = NULL;
 }

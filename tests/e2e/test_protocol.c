@@ -532,3 +532,96 @@ Test(protocol, half_close_still_gets_every_reply)
 	cr_assert_eq(recv_reply(fd, &r), -1, "then the server closes");
 	close(fd);
 }
+
+/*
+ * Send 30 requests in one write, reads of rec with pings between them,
+ * and check each reply comes back in order with the code expected of it.
+ */
+static void
+pipeline_reads(int fd, const char *rec, int read_code)
+{
+	struct buf all = { 0 };
+	for (uint64_t id = 1; id <= 30; id++) {
+		struct req q;
+		uint8_t hdr[4];
+		if (id % 3 == 0) {
+			req_begin(&q, id, "ping", NULL, 0);
+		} else {
+			req_begin(&q, id, "read", "transactional", 1);
+			mp_cstr(&q.pk, "record");
+			mp_cstr(&q.pk, rec);
+		}
+		frame_put_header(hdr, (uint32_t)q.b.len);
+		cr_assert_eq(buf_append(&all, hdr, 4), 0);
+		cr_assert_eq(buf_append(&all, q.b.data, q.b.len), 0);
+		buf_free(&q.b);
+	}
+	send_bytes(fd, all.data, all.len);
+	buf_free(&all);
+	for (uint64_t id = 1; id <= 30; id++) {
+		struct reply r;
+		cr_assert_eq(recv_reply(fd, &r), 0, "reply %llu", (unsigned long long)id);
+		cr_assert_eq(reply_id(&r), id, "replies keep the order of the requests");
+		int want = id % 3 == 0 ? 0 : read_code;
+		cr_assert_eq(reply_code(&r), want, "request %llu: %d, expected %d",
+		    (unsigned long long)id, reply_code(&r), want);
+		if (want == 0 && id % 3 != 0) {
+			const msgpack_object *res = msg_get(&r.root, "result");
+			cr_assert(res != NULL && msg_get(res, "fields") != NULL,
+			    "a read that succeeded returns its fields");
+		}
+		reply_free(&r);
+	}
+}
+
+/*
+ * Replies wait for their audit entries, which a worker writes once per
+ * loop pass: pipelined reads are all in the trail, in a chain that
+ * verifies, and when the trail cannot be written each read (and only the
+ * reads) is refused with VAULT_E_AUDIT, in order, on a connection that
+ * goes on serving.
+ */
+Test(protocol, pipelined_replies_wait_for_their_audit_entries)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char *rec = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	struct vault_record *r;
+	vault_record_new(&r);
+	vault_record_set(r, "email", "pipe@audit.example");
+	cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &rec), 0);
+	vault_record_free(r);
+
+	int fd = vaultd_raw_connect(&p, 10);
+	pipeline_reads(fd, rec, 0);
+	close(fd);
+	struct vault_audit_filter f = { .record_token = rec };
+	struct vault_audit_entry *e;
+	size_t n;
+	cr_assert_eq(vault_audit_query(v, &f, &e, &n), 0, "%s", vault_last_message(v));
+	cr_assert_eq(n, 21, "the create and the 20 reads: %zu", n);
+	for (size_t i = 1; i < n; i++)
+		cr_assert_str_eq(e[i].op, "read");
+	vault_audit_entries_free(e, n);
+	struct vault_audit_check chk;
+	cr_assert_eq(vault_audit_verify(v, &chk), 0);
+	cr_assert(chk.ok, "%s", chk.reason);
+	vault_close(v);
+
+	cr_assert_eq(vaultd_stop(&p), 0);
+	FILE *cf = fopen(p.config, "a");
+	fputs("[audit]\npath = /dev/full\n", cf);
+	fclose(cf);
+	vaultd_restart(&p);
+	fd = vaultd_raw_connect(&p, 10);
+	pipeline_reads(fd, rec, VAULT_E_AUDIT);
+	struct req q;
+	req_begin(&q, 31, "ping", NULL, 0);
+	cr_assert_eq(call_code(fd, &q), 0, "the connection still serves");
+	close(fd);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vault_free(rec);
+	vaultd_cleanup(&p);
+}

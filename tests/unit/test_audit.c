@@ -3,7 +3,8 @@
  * kind of tampering found at the right seq (edited, deleted, swapped,
  * truncated in the middle and at the tail), rotation, crash recovery,
  * failing closed, what an entry holds (no personal data), queries, many
- * threads at once, and the audit_verify and audit_query operations.
+ * threads at once, the audit_verify and audit_query operations, and
+ * batches (many entries in one write, all or none).
  *
  * Each test gets its own temporary directory with a fresh key ring.
  */
@@ -965,4 +966,126 @@ Test(audit, the_operations)
 	msgpack_unpacked_destroy(&res);
 	msgpack_sbuffer_destroy(&sb);
 	buf_free(&reply);
+}
+
+/* ---- batches ----------------------------------------------------------- */
+
+/* n entries for records base, base+1, ... added to b. */
+static void
+add_n(struct audit_batch *b, const struct key_set *k, uint64_t base, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t id = base + i;
+		struct audit_event ev = event("read", &id, 1);
+		cr_assert_eq(audit_batch_add(b, k, &ev), 0);
+	}
+}
+
+Test(audit, a_batch_is_one_write_of_chained_entries)
+{
+	struct audit *a = open_trail(0);
+	struct audit_batch *b = audit_batch_new();
+	cr_assert_not_null(b);
+	log_n(a, 2);
+	add_n(b, ks, 500, 40);
+	cr_assert_eq(audit_batch_count(b), 40);
+	off_t before = file_size(path);
+	cr_assert_eq(audit_batch_commit(a, b), 0);
+	cr_assert_eq(audit_batch_count(b), 0, "a commit empties the batch");
+	cr_assert_gt(file_size(path), before);
+	cr_assert_eq(audit_batch_commit(a, b), 0, "an empty batch writes nothing");
+	log_n(a, 1); /* single entries chain on after a batch */
+	audit_batch_free(b);
+	audit_close(a);
+	struct audit_verify_result r = verify();
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.entries, 43);
+	/* The batch's entries are in the order they were added. */
+	struct lines l = read_lines(path);
+	cr_assert_eq(l.n, 43);
+	for (size_t i = 0; i < 40; i++) {
+		json_t *o = parse(l.v[2 + i]);
+		cr_assert_eq(json_integer_value(json_object_get(o, "seq")), (json_int_t)(3 + i));
+		json_decref(o);
+	}
+	char want[AUDIT_PSEUDONYM_MAX];
+	cr_assert_eq(audit_pseudonym(ks, 1, 539, want), 0);
+	cr_assert_not_null(strstr(l.v[41], want), "the last entry names record 539");
+	free_lines(&l);
+}
+
+Test(audit, a_failed_batch_writes_nothing_and_the_chain_goes_on)
+{
+	struct audit *a = open_trail(0);
+	struct audit_batch *b = audit_batch_new();
+	log_n(a, 3);
+	off_t before = file_size(path);
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	struct rlimit small = { (rlim_t)before + 300, rl.rlim_max };
+	signal(SIGXFSZ, SIG_IGN);
+	/* The batch fits only in part: none of it may stay. */
+	add_n(b, ks, 1, 10);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	cr_assert_eq(audit_batch_commit(a, b), VAULT_E_AUDIT);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	cr_assert_eq(audit_batch_count(b), 0, "a failed commit empties the batch too");
+	cr_assert_eq(file_size(path), before);
+	/* Entries dropped before a commit never reach the trail. */
+	add_n(b, ks, 20, 5);
+	audit_batch_clear(b);
+	add_n(b, ks, 30, 4);
+	cr_assert_eq(audit_batch_commit(a, b), 0);
+	audit_batch_free(b);
+	audit_close(a);
+	struct audit_verify_result r = verify();
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.entries, 7);
+}
+
+Test(audit, a_batch_on_dev_full_fails_closed)
+{
+	struct audit_config cfg = { "/dev/full", 0, 50 };
+	struct audit *a = NULL;
+	char err[256] = "";
+	cr_assert_eq(audit_open(&a, &cfg, ks, err, sizeof err), 0, "%s", err);
+	struct audit_batch *b = audit_batch_new();
+	add_n(b, ks, 1, 3);
+	cr_assert_eq(audit_batch_commit(a, b), VAULT_E_AUDIT);
+	audit_batch_free(b);
+	audit_close(a);
+}
+
+Test(audit, a_batch_spans_index_key_versions_and_rotates_whole)
+{
+	struct audit *a = open_trail(2000);
+	struct audit_batch *b = audit_batch_new();
+	struct keyring *ring2 = NULL;
+	struct key_set *ks2 = NULL;
+	uint32_t v = 0;
+	cr_assert_eq(keyring_with_new_key(ks->ring, KEYRING_INDEX, &ring2, &v), 0);
+	cr_assert_eq(key_set_new(ring2, &ks2), 0);
+	for (unsigned round = 0; round < 6; round++) {
+		/* An index key rotation in the middle of a batch. */
+		add_n(b, ks, round * 10, 3);
+		add_n(b, ks2, round * 10 + 3, 3);
+		cr_assert_eq(audit_batch_commit(a, b), 0);
+	}
+	audit_batch_free(b);
+	audit_close(a);
+	struct audit_verify_result r;
+	cr_assert_eq(audit_verify_files(path, ks2, &r), 0);
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.entries, 36);
+	cr_assert_gt(r.files, 1, "the trail rotated");
+	/* Each rotated file holds whole batches: 6 entries per batch. */
+	char p1[160];
+	snprintf(p1, sizeof p1, "%s.1", path);
+	struct lines l = read_lines(p1);
+	cr_assert_eq(l.n % 6, 0, "%zu entries in the first file", l.n);
+	free_lines(&l);
+	uint64_t r5 = 5;
+	struct audit_filter f = { .record = &r5 };
+	expect_seqs(query(ks2, &f), (const uint64_t[]){ 6 }, 1);
+	key_set_free(ks2);
 }

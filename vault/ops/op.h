@@ -102,6 +102,8 @@ struct read_ctx {
 	struct buf scratch;  /* plaintext scratch, wiped after each request */
 	struct op_trace trace;
 	time_t now;
+	struct audit_batch *audit; /* the worker's (audit.h); NULL: write each entry */
+	uint64_t request_id; /* of the request being dispatched; 0 until known */
 };
 
 /* What an apply handler gets (the writer's). */
@@ -120,6 +122,7 @@ struct write_ctx {
 	size_t ndeleted, capdeleted;
 	struct op_trace trace;  /* of the op being applied */
 	time_t now;
+	struct audit_batch *audit; /* the entries of this group commit (audit.h) */
 };
 
 enum op_kind {

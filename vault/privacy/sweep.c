@@ -48,7 +48,7 @@ privacy_sweep(struct write_ctx *ctx)
 		if ((rc = hold_sweep(ctx, &removed)) == 0 &&
 		    (rc = privacy_resume(ctx, "vaultd", done, 64, &n)) == 0 &&
 		    (rc = hold_next_expiry(ctx->txn, srv, &next)) == 0 &&
-		    (rc = server_audit(srv, ctx->keys, NULL, 0, 0, "hold_expiry",
+		    (rc = server_audit(srv, NULL, ctx->keys, NULL, 0, 0, "hold_expiry",
 		    &ctx->trace, 0)) == 0)
 			rc = mdb_txn_commit(ctx->txn);
 		else
