@@ -5,7 +5,9 @@
 #   e.g. bench/ab.sh /tmp/base/build-rel/vault/vaultd build-bench-rel/vault/vaultd
 # ROWS as for vault-compare -r (default detok1,detokb,pipe,create); EXTRA
 # passes more vault-compare options (default "-c 1,8,64"); AUDIT=off runs
-# both without the trail. Each vaultd gets a fresh temporary directory and
+# both without the trail; SERVER_A and SERVER_B add lines to the [server]
+# section of each (e.g. SERVER_B="busy_poll_us = 100": same binary, two
+# settings). Each vaultd gets a fresh temporary directory and
 # the same preload; the table after the runs has one line per row and
 # binary (requests/s and p99, each round).
 set -eu
@@ -16,11 +18,12 @@ BUILD=${BUILD:-build-bench-rel}
 out=$(mktemp -d "${TMPDIR:-/tmp}/vault-ab-XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-run() { # run BINARY LABEL ROUND
+run() { # run BINARY LABEL ROUND SERVER_LINES
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-ab-run-XXXXXX")
 	mkdir -m 700 "$dir/run"
 	{
 		echo "[server]"; echo "socket_path = $dir/run/vaultd.sock"; echo "max_pending_per_connection = 256"
+		[ -z "$4" ] || printf '%s\n' "$4"
 		echo "[storage]"; echo "data_dir = $dir/data"
 		echo "[keys]"; echo "keyring_path = $dir/keys/keyring"; echo "root_key_path = $dir/keys/root.key"
 		if [ "${AUDIT:-on}" = off ]; then echo "[audit]"; echo "enabled = false"; fi
@@ -35,10 +38,10 @@ run() { # run BINARY LABEL ROUND
 	rm -rf "$dir"
 }
 
-echo "# bench/ab.sh: A = $a, B = $b; rows $rows; $n records; ${secs}s per row; $rounds rounds; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "# bench/ab.sh: A = $a ${SERVER_A:-}, B = $b ${SERVER_B:-}; rows $rows; $n records; ${secs}s per row; $rounds rounds; $(date -u '+%Y-%m-%d %H:%M UTC')"
 for r in $(seq "$rounds"); do
-	run "$a" A "$r"
-	run "$b" B "$r"
+	run "$a" A "$r" "${SERVER_A:-}"
+	run "$b" B "$r" "${SERVER_B:-}"
 done
 # One line per row and binary: req/s and p99 of each round.
 awk -F'\t' '

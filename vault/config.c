@@ -159,6 +159,7 @@ static const struct option options[] = {
 	O("server", max_connections_per_uid, K_UINT),
 	O("server", idle_timeout_seconds, K_UINT),
 	O("server", request_timeout_seconds, K_UINT),
+	O("server", busy_poll_us, K_UINT),
 	O("server", max_frame_bytes, K_SIZE),
 	O("server", max_queued_write_bytes, K_SIZE),
 	O("storage", data_dir, K_STR),
@@ -303,6 +304,8 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[server] idle_timeout_seconds must be 1..86400";
 	else if (c->request_timeout_seconds < 1 || c->request_timeout_seconds > 3600)
 		msg = "[server] request_timeout_seconds must be 1..3600";
+	else if (c->busy_poll_us > 10000)
+		msg = "[server] busy_poll_us must be 0..10000";
 	else if (c->max_frame_bytes < (64u << 10) || c->max_frame_bytes > (256u << 20))
 		msg = "[server] max_frame_bytes must be 64K..256M";
 	else if (c->max_queued_write_bytes < c->max_frame_bytes)

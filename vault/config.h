@@ -19,6 +19,7 @@ struct config {
 	unsigned max_connections_per_uid;
 	unsigned idle_timeout_seconds;
 	unsigned request_timeout_seconds;
+	unsigned busy_poll_us;     /* workers poll this long before sleeping; 0: off */
 	size_t max_frame_bytes;
 	size_t max_queued_write_bytes;
 	/* [storage] */

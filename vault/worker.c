@@ -88,6 +88,7 @@ struct worker {
 	struct audit_batch *audit; /* this pass's entries; NULL: no trail */
 	struct held_reply *held;   /* this pass's replies waiting for them */
 	size_t nheld, capheld;
+	int served;                /* a request was handled since the last poll */
 };
 
 /* A reply in c->out[start, end) that may leave once its entry is written. */
@@ -315,6 +316,7 @@ conn_process(struct worker *w, struct conn *c)
 		    c->gid, &c->out, &wop);
 		c->in_off += FRAME_HEADER_SIZE + body_len;
 		handled++;
+		w->served = 1;
 		if (audit_batch_count(w->audit) != entries) {
 			/* Its entry is in the batch: the reply waits for it. */
 			w->held[w->nheld++] = (struct held_reply){ c, start, c->out.len,
@@ -596,6 +598,36 @@ begin_stop(struct worker *w)
 	}
 }
 
+static uint64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * epoll_wait's timeout in ms. With busy_poll_us, a worker that has just
+ * served requests polls (timeout 0) until busy_poll_us have passed without
+ * any, so the next request of a synchronous client finds it awake instead
+ * of waiting for the hypervisor to wake a halted vCPU.
+ */
+static int
+poll_timeout(struct worker *w, int stopping, uint64_t *spin_until)
+{
+	unsigned spin = w->srv->cfg.busy_poll_us;
+	if (stopping)
+		return 100;
+	if (spin == 0)
+		return 1000;
+	uint64_t now = monotonic_us();
+	if (w->served) {
+		w->served = 0;
+		*spin_until = now + spin;
+	}
+	return now < *spin_until ? 0 : 1000;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -604,6 +636,7 @@ worker_main(void *arg)
 
 	int stopping = 0;
 	time_t last_sweep = 0;
+	uint64_t spin_until = 0;
 	w->now = time(NULL);
 	for (;;) {
 		if (!stopping && atomic_load(&w->srv->stopping)) {
@@ -618,7 +651,7 @@ worker_main(void *arg)
 			if (busy == 0)
 				break;
 		}
-		int n = epoll_wait(w->epfd, evs, 128, stopping ? 100 : 1000);
+		int n = epoll_wait(w->epfd, evs, 128, poll_timeout(w, stopping, &spin_until));
 		w->now = time(NULL);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;

@@ -150,6 +150,7 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 		    ops[i]->op->name, NULL, code);
 		buf_clear(&ops[i]->reply);
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
+		    code == VAULT_E_AUDIT ? "the audit trail cannot be written; nothing was changed" :
 		    "the write was not stored");
 	}
 }

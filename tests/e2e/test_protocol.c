@@ -625,3 +625,53 @@ Test(protocol, pipelined_replies_wait_for_their_audit_entries)
 	vault_free(rec);
 	vaultd_cleanup(&p);
 }
+
+/* CPU time (user + system, in clock ticks) used so far by process pid. */
+static unsigned long long
+cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name (which may hold spaces), from its ')'. */
+	const char *p = strrchr(buf, ')');
+	cr_assert_not_null(p);
+	unsigned long long utime = 0, stime = 0;
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &utime, &stime), 2);
+	return utime + stime;
+}
+
+/*
+ * [server] busy_poll_us: a worker keeps polling for a while after serving,
+ * then sleeps again. Requests are answered as usual, and once traffic stops
+ * the server goes back to using next to no CPU.
+ */
+Test(protocol, busy_polling_serves_then_sleeps)
+{
+	struct vaultd_proc p;
+	vaultd_start(&p, "[server]\nbusy_poll_us = 2000\n");
+	int fd = vaultd_raw_connect(&p, 10);
+	for (uint64_t id = 1; id <= 200; id++) {
+		struct req q;
+		req_begin(&q, id, "ping", NULL, 0);
+		cr_assert_eq(call_code(fd, &q), 0);
+	}
+	usleep(200 * 1000);
+	long hz = sysconf(_SC_CLK_TCK);
+	unsigned long long before = cpu_ticks(p.pid);
+	sleep(1);
+	unsigned long long used = cpu_ticks(p.pid) - before;
+	cr_assert_lt(used, (unsigned long long)hz / 5,
+	    "an idle server spins no more: %llu ticks of CPU in 1 s", used);
+	struct req q;
+	req_begin(&q, 201, "ping", NULL, 0);
+	cr_assert_eq(call_code(fd, &q), 0, "and wakes for the next request");
+	close(fd);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}

@@ -408,6 +408,7 @@ break_option(struct config *c, int i)
 	case 26: strcpy(c->default_calling_code, "01"); return "default_calling_code";
 	case 27: strcpy(c->default_calling_code, "1234"); return "default_calling_code";
 	case 28: strcpy(c->default_calling_code, "1a"); return "default_calling_code";
+	case 29: c->busy_poll_us = 10001; return "busy_poll_us";
 	default: return NULL;
 	}
 }
@@ -424,7 +425,8 @@ edge_option(struct config *c, int i)
 	case 4: c->max_pending_per_connection = 1; break;
 	case 5: c->max_pending_per_connection = 65536; break;
 	case 6: c->idle_timeout_seconds = 1; c->request_timeout_seconds = 1; break;
-	case 7: c->idle_timeout_seconds = 86400; c->request_timeout_seconds = 3600; break;
+	case 7: c->idle_timeout_seconds = 86400; c->request_timeout_seconds = 3600;
+		c->busy_poll_us = 10000; break;
 	case 8: c->max_frame_bytes = (size_t)256 << 20; c->max_queued_write_bytes = c->max_frame_bytes; break;
 	case 9: c->map_size_bytes = (size_t)1 << 20; break;
 	case 10: c->group_commit_max = 1; break;

@@ -128,7 +128,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	ctx->ct.len = need;
 	/* Blind indexes of the identifying fields, for privacy requests. */
 	for (unsigned i = 0; i < in->nvalues; i++)
-		if ((rc = blind_set_field(ctx, id, in->values[i].id,
+		if ((rc = blind_add_field(ctx, id, in->values[i].id,
 		    (const char *)in->data.data + in->values[i].off, in->values[i].len)) != 0)
 			return op_fail(err, rc, NULL, NULL);
 

@@ -234,9 +234,10 @@ forget(struct write_ctx *ctx, uint64_t id, unsigned kind)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
 }
 
-int
-blind_set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
-    size_t len)
+/* fresh: record id is new in this transaction, with no entries to remove. */
+static int
+set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
+    size_t len, int fresh)
 {
 	struct store *s = &ctx->srv->store;
 	uint8_t tag[BLIND_TAG_BYTES], rk[25], ik[25], ver[4];
@@ -245,8 +246,8 @@ blind_set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
 
 	if (kind == 0 || kind > KIND_MAX)
 		return VAULT_E_INTERNAL;
-	if ((rc = forget(ctx, id, kind)) != 0 || canon == NULL)
-		return rc;
+	if ((!fresh && (rc = forget(ctx, id, kind)) != 0) || canon == NULL)
+		return fresh ? 0 : rc;
 	if ((rc = blind_tag(ctx->keys, v, kind, canon, len, tag)) != 0)
 		return rc;
 	for (int i = 0; i < 4; i++)
@@ -263,8 +264,15 @@ blind_set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
 }
 
 int
-blind_set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
-    const char *value, size_t len)
+blind_set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
+    size_t len)
+{
+	return set(ctx, id, kind, canon, len, 0);
+}
+
+static int
+set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
+    const char *value, size_t len, int fresh)
 {
 	char canon[BLIND_CANON_MAX];
 	size_t n;
@@ -273,14 +281,28 @@ blind_set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
 	if (!blind_field_indexed(field))
 		return 0;
 	if (value == NULL)
-		return blind_set(ctx, id, field, NULL, 0);
+		return set(ctx, id, field, NULL, 0, fresh);
 	rc = blind_canon(field, value, len, canon, sizeof(canon), &n);
 	if (rc == 0)
-		rc = blind_set(ctx, id, field, canon, n);
+		rc = set(ctx, id, field, canon, n, fresh);
 	else /* a value with nothing to match on (punctuation only) */
-		rc = blind_set(ctx, id, field, NULL, 0);
+		rc = set(ctx, id, field, NULL, 0, fresh);
 	sodium_memzero(canon, sizeof(canon));
 	return rc;
+}
+
+int
+blind_set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
+    const char *value, size_t len)
+{
+	return set_field(ctx, id, field, value, len, 0);
+}
+
+int
+blind_add_field(struct write_ctx *ctx, uint64_t id, unsigned field,
+    const char *value, size_t len)
+{
+	return set_field(ctx, id, field, value, len, 1);
 }
 
 int

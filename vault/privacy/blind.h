@@ -68,6 +68,13 @@ int blind_set(struct write_ctx *ctx, uint64_t id, unsigned kind,
 /* Canonicalize a field's normalized value and blind_set() it. */
 int blind_set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
     const char *value, size_t len);
+/*
+ * The same for a record created in this transaction: nothing of it can be
+ * indexed yet, so there is nothing to remove first (one cursor descent
+ * fewer per field on the create path).
+ */
+int blind_add_field(struct write_ctx *ctx, uint64_t id, unsigned field,
+    const char *value, size_t len);
 
 /* Remove every entry of record id. */
 int blind_forget_record(struct write_ctx *ctx, uint64_t id);
