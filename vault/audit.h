@@ -72,6 +72,8 @@ void audit_batch_free(struct audit_batch *b);
 /* Drop the entries not committed (their requests failed otherwise). */
 void audit_batch_clear(struct audit_batch *b);
 size_t audit_batch_count(const struct audit_batch *b);
+/* Drop the entries added after the first n (their requests were undone). */
+void audit_batch_truncate(struct audit_batch *b, size_t n);
 __attribute__((warn_unused_result))
 int audit_batch_add(struct audit_batch *b, const struct key_set *ks,
     const struct audit_event *ev);

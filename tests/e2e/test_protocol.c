@@ -675,3 +675,124 @@ Test(protocol, busy_polling_serves_then_sleeps)
 	cr_assert_eq(vaultd_stop(&p), 0);
 	vaultd_cleanup(&p);
 }
+
+/* Append one frame of q (then freed) to all. */
+static void
+frame_append(struct buf *all, struct req *q)
+{
+	uint8_t hdr[4];
+	frame_put_header(hdr, (uint32_t)q->b.len);
+	cr_assert_eq(buf_append(all, hdr, 4), 0);
+	cr_assert_eq(buf_append(all, q->b.data, q->b.len), 0);
+	buf_free(&q->b);
+}
+
+static void
+req_update_phone(struct req *q, uint64_t id, const char *rec, const char *phone)
+{
+	req_begin(q, id, "update", "transactional", 2);
+	mp_cstr(&q->pk, "record");
+	mp_cstr(&q->pk, rec);
+	mp_cstr(&q->pk, "set");
+	msgpack_pack_map(&q->pk, 1);
+	mp_cstr(&q->pk, "phone");
+	mp_cstr(&q->pk, phone);
+}
+
+/*
+ * Writes queued together share one nested transaction in the writer; one
+ * that fails inside such a run (an update of a record deleted just before
+ * it) must fail alone: the writes around it succeed, each request has
+ * exactly one audit entry, and the outcome is what it would be one by one.
+ */
+Test(protocol, a_failing_write_among_queued_writes_fails_alone)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	char *a = create_record(v, "Runner", "a@run.example");
+	char *b = create_record(v, "Runner", "b@run.example");
+	struct buf all = { 0 };
+	struct req q;
+	/* Creates first keep the writer busy while the rest queues up. */
+	for (uint64_t id = 1; id <= 200; id++) {
+		req_begin(&q, id, "create", "transactional", 1);
+		mp_cstr(&q.pk, "fields");
+		msgpack_pack_map(&q.pk, 1);
+		mp_cstr(&q.pk, "last_name");
+		mp_cstr(&q.pk, "Filler");
+		frame_append(&all, &q);
+	}
+	req_update_phone(&q, 201, a, "+1 202 555 0101");
+	frame_append(&all, &q);
+	req_begin(&q, 202, "delete", "transactional", 2);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, a);
+	mp_cstr(&q.pk, "reason");
+	mp_cstr(&q.pk, "subject_request");
+	frame_append(&all, &q);
+	req_update_phone(&q, 203, a, "+1 202 555 0102");
+	frame_append(&all, &q);
+	req_update_phone(&q, 204, b, "+1 202 555 0103");
+	frame_append(&all, &q);
+	for (uint64_t id = 205; id <= 220; id++) {
+		req_begin(&q, id, "create", "transactional", 1);
+		mp_cstr(&q.pk, "fields");
+		msgpack_pack_map(&q.pk, 1);
+		mp_cstr(&q.pk, "last_name");
+		mp_cstr(&q.pk, "After");
+		frame_append(&all, &q);
+	}
+
+	int fd = raw_connect();
+	send_bytes(fd, all.data, all.len);
+	buf_free(&all);
+	for (uint64_t id = 1; id <= 220; id++) {
+		struct reply r;
+		cr_assert_eq(recv_reply(fd, &r), 0, "reply %llu", (unsigned long long)id);
+		int want = id == 203 ? VAULT_E_DELETED : 0;
+		cr_assert_eq(reply_code(&r), want, "request %llu: %d, expected %d",
+		    (unsigned long long)reply_id(&r), reply_code(&r), want);
+		reply_free(&r);
+	}
+	close(fd);
+
+	struct vault_record *out = NULL;
+	const char *phone[] = { "phone" };
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, a, NULL, 0, 0, &out),
+	    VAULT_E_DELETED, "a was deleted");
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, b, phone, 1, 0, &out), 0);
+	cr_assert_str_eq(vault_record_get(out, "phone"), "+12025550103");
+	vault_record_free(out);
+
+	/* One entry per request, the failed one with its error. */
+	struct vault_audit_filter f = { .record_token = b };
+	struct vault_audit_entry *e;
+	size_t n;
+	cr_assert_eq(vault_audit_query(v, &f, &e, &n), 0, "%s", vault_last_message(v));
+	cr_assert_eq(n, 3, "b: create, update, read: %zu entries", n);
+	cr_assert_str_eq(e[1].op, "update");
+	cr_assert_str_eq(e[1].outcome, "ok");
+	vault_audit_entries_free(e, n);
+	struct vault_audit_filter everything = { .client = "tests" };
+	cr_assert_eq(vault_audit_query(v, &everything, &e, &n), 0);
+	size_t updates = 0, not_found = 0, deletes = 0, creates = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(e[i].op, "update") == 0) {
+			updates++;
+			not_found += strcmp(e[i].outcome, "VAULT_E_DELETED") == 0;
+		}
+		deletes += strcmp(e[i].op, "delete") == 0;
+		creates += strcmp(e[i].op, "create") == 0;
+	}
+	cr_assert_eq(creates, 218, "each create once: %zu", creates);
+	cr_assert_eq(updates, 3, "each update once: %zu", updates);
+	cr_assert_eq(not_found, 1, "the failed update with its error");
+	cr_assert_eq(deletes, 1);
+	vault_audit_entries_free(e, n);
+	struct vault_audit_check chk;
+	cr_assert_eq(vault_audit_verify(v, &chk), 0);
+	cr_assert(chk.ok, "%s", chk.reason);
+	vault_close(v);
+	vault_free(a);
+	vault_free(b);
+}

@@ -164,6 +164,7 @@ const struct op op_create = {
 	.name = "create",
 	.kind = OP_WRITE,
 	.needs_purpose = 1,
+	.shares_txn = 1,
 	.args = args,
 	.prepare = prepare,
 	.apply = apply,

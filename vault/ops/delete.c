@@ -124,6 +124,7 @@ const struct op op_delete = {
 	.name = "delete",
 	.kind = OP_WRITE,
 	.needs_purpose = 1,
+	.shares_txn = 1,
 	.args = args,
 	.prepare = prepare,
 	.apply = apply,

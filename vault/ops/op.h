@@ -141,6 +141,12 @@ struct op {
 	int sealed_ok;            /* answered while the vault is sealed */
 	int no_keys;              /* never pins the key set (long-running) */
 	int unaudited;            /* touches neither personal data nor keys */
+	/*
+	 * apply changes nothing but its transaction, the id allocator, the
+	 * batch's deletion list, its reply, the trace and the audit batch:
+	 * consecutive such writes may share one nested transaction (writer.c).
+	 */
+	int shares_txn;
 	int (*read)(struct read_ctx *ctx, const struct request *req,
 	    msgpack_packer *pk, struct op_error *err);
 	int (*prepare)(struct read_ctx *ctx, const struct request *req,

@@ -248,6 +248,7 @@ const struct op op_update = {
 	.name = "update",
 	.kind = OP_WRITE,
 	.needs_purpose = 1,
+	.shares_txn = 1,
 	.args = args,
 	.prepare = prepare,
 	.apply = apply,
