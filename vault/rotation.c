@@ -64,6 +64,15 @@ meta_del(struct server *srv, MDB_txn *txn, const char *key)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+uint32_t
+rotation_target_in(struct server *srv, MDB_txn *txn)
+{
+	uint64_t target = 0;
+	if (meta_get_u64(srv, txn, "rot_target", &target) != 0 || target > UINT32_MAX)
+		return 0;
+	return (uint32_t)target;
+}
+
 int
 epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
     uint64_t *counts, size_t n)

@@ -59,6 +59,14 @@ int keys_rotate(struct write_ctx *ctx, enum keyring_kind kind,
 int keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
     uint64_t *before, uint64_t *after, const char **why);
 
+/*
+ * The epoch a rotation is rewrapping to as txn sees it (0: none running).
+ * The last rewrap step ends the rotation in the same transaction, so this
+ * agrees with epoch_counts() over the same txn, where the writer's atomics
+ * may already be ahead of the reader's snapshot.
+ */
+uint32_t rotation_target_in(struct server *srv, MDB_txn *txn);
+
 /* Records per epoch (scan): counts[i] for epochs[i], n of them. */
 int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
     uint64_t *counts, size_t n);

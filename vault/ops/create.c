@@ -23,6 +23,9 @@ static const char *const args[] = {
 	"fields", "documents", "tokens", "marketing_opt_out", "child", NULL
 };
 
+_Static_assert(INPUT_TAG_BYTES == BLIND_TAG_BYTES, "record_input holds blind tags");
+_Static_assert(FIELD_MAX <= 16, "blind_have has a bit per value");
+
 static int
 prepare(struct read_ctx *ctx, const struct request *req, void **state,
     struct op_error *err)
@@ -69,6 +72,19 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		vals.p[in->values[i].id] = in->data.data + in->values[i].off;
 	if ((rc = tokens_check(in->tokens, in->ntokens, &vals, err)) != 0)
 		goto fail;
+	/* Blind index tags are hashed here, off the single writer thread. */
+	in->blind_version = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	for (unsigned i = 0; i < in->nvalues; i++) {
+		int have = 0;
+		if ((rc = blind_field_tag(ctx->keys, in->blind_version, in->values[i].id,
+		    (const char *)in->data.data + in->values[i].off, in->values[i].len,
+		    in->blind_tag[i], &have)) != 0) {
+			op_fail(err, rc, NULL, NULL);
+			goto fail;
+		}
+		if (have)
+			in->blind_have |= (uint16_t)(1u << i);
+	}
 	*state = in;
 	return 0;
 fail:
@@ -126,11 +142,22 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	}
 	r.nfields = in->nvalues;
 	ctx->ct.len = need;
-	/* Blind indexes of the identifying fields, for privacy requests. */
-	for (unsigned i = 0; i < in->nvalues; i++)
-		if ((rc = blind_add_field(ctx, id, in->values[i].id,
-		    (const char *)in->data.data + in->values[i].off, in->values[i].len)) != 0)
+	/*
+	 * Blind indexes of the identifying fields, for privacy requests: the
+	 * tags prepare made, unless the index key rotated since.
+	 */
+	uint32_t kv = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	for (unsigned i = 0; i < in->nvalues; i++) {
+		const struct input_value *v = &in->values[i];
+		rc = 0;
+		if (kv != in->blind_version)
+			rc = blind_add_field(ctx, id, v->id, (const char *)in->data.data + v->off,
+			    v->len);
+		else if (in->blind_have & (1u << i))
+			rc = blind_add_tag(ctx, id, v->id, kv, in->blind_tag[i]);
+		if (rc != 0)
 			return op_fail(err, rc, NULL, NULL);
+	}
 
 	r.next_slot = 1;
 	for (unsigned i = 0; i < in->ndocs; i++) {

@@ -72,7 +72,11 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	free(counts);
 
 	mp_cstr(pk, "rotation");
-	uint32_t target = atomic_load(&rot->target);
+	/* From the snapshot the counts come from, not the writer's atomics:
+	 * "done" must never come with counts from before the last step. */
+	uint32_t target = rotation_target_in(srv, ctx->txn);
+	if (target != 0 && keyring_key(ring, KEYRING_KEK, target) == NULL)
+		target = 0; /* marked, but the epoch never made it into the ring */
 	msgpack_pack_map(pk, 6);
 	mp_cstr(pk, "active");
 	if (target)

@@ -239,8 +239,7 @@ static int
 set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
     size_t len, int fresh)
 {
-	struct store *s = &ctx->srv->store;
-	uint8_t tag[BLIND_TAG_BYTES], rk[25], ik[25], ver[4];
+	uint8_t tag[BLIND_TAG_BYTES];
 	uint32_t v = keyring_current(ctx->keys->ring, KEYRING_INDEX);
 	int rc;
 
@@ -250,8 +249,19 @@ set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
 		return fresh ? 0 : rc;
 	if ((rc = blind_tag(ctx->keys, v, kind, canon, len, tag)) != 0)
 		return rc;
+	return blind_add_tag(ctx, id, kind, v, tag);
+}
+
+int
+blind_add_tag(struct write_ctx *ctx, uint64_t id, unsigned kind, uint32_t version,
+    const uint8_t tag[BLIND_TAG_BYTES])
+{
+	struct store *s = &ctx->srv->store;
+	uint8_t rk[25], ik[25], ver[4];
+	int rc;
+
 	for (int i = 0; i < 4; i++)
-		ver[i] = (uint8_t)(v >> (24 - 8 * i));
+		ver[i] = (uint8_t)(version >> (24 - 8 * i));
 	record_key(rk, id, kind, tag);
 	ik[0] = (uint8_t)kind;
 	memcpy(ik + 1, tag, BLIND_TAG_BYTES);
@@ -261,6 +271,23 @@ set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
 	    (rc = mdb_put(ctx->txn, s->blind_index, &k2, &val, 0)) != 0)
 		return store_error(rc);
 	return 0;
+}
+
+int
+blind_field_tag(const struct key_set *ks, uint32_t version, unsigned field,
+    const char *value, size_t len, uint8_t tag[BLIND_TAG_BYTES], int *have)
+{
+	char canon[BLIND_CANON_MAX];
+	size_t n;
+	int rc = 0;
+
+	*have = 0;
+	if (blind_field_indexed(field) &&
+	    blind_canon(field, value, len, canon, sizeof(canon), &n) == 0 &&
+	    (rc = blind_tag(ks, version, field, canon, n, tag)) == 0)
+		*have = 1;
+	sodium_memzero(canon, sizeof(canon));
+	return rc;
 }
 
 int

@@ -76,6 +76,17 @@ int blind_set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
 int blind_add_field(struct write_ctx *ctx, uint64_t id, unsigned field,
     const char *value, size_t len);
 
+/*
+ * Creates hash their tags on the worker (blind_field_tag, no transaction
+ * needed) and the writer only stores them (blind_add_tag, for a record
+ * created in this transaction). *have is 0 when the field is not indexed
+ * or its value has nothing to match on.
+ */
+int blind_field_tag(const struct key_set *ks, uint32_t version, unsigned field,
+    const char *value, size_t len, uint8_t tag[BLIND_TAG_BYTES], int *have);
+int blind_add_tag(struct write_ctx *ctx, uint64_t id, unsigned kind, uint32_t version,
+    const uint8_t tag[BLIND_TAG_BYTES]);
+
 /* Remove every entry of record id. */
 int blind_forget_record(struct write_ctx *ctx, uint64_t id);
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <vault/vault.h>
 
 #include "common/msg.h"
@@ -24,6 +26,7 @@ input_free(struct record_input *in)
 	if (in == NULL)
 		return;
 	buf_free(&in->data);
+	sodium_memzero(in->blind_tag, sizeof(in->blind_tag));
 	free(in);
 }
 

@@ -32,6 +32,8 @@ struct token_request {
 
 #define INPUT_MAX_TOKENS (FIELD_MAX * 3)
 
+#define INPUT_TAG_BYTES 16 /* BLIND_TAG_BYTES (privacy/blind.h) */
+
 struct record_input {
 	uint8_t nvalues;
 	struct input_value values[FIELD_MAX];    /* ascending ids */
@@ -47,6 +49,10 @@ struct record_input {
 	uint8_t consent_value; /* of those, the ones opted out */
 	uint8_t child_set;     /* "child" given */
 	uint8_t child_value;   /* the record is a child's (under 13) */
+	/* create: blind index tags of values[i], hashed on the worker */
+	uint32_t blind_version;  /* index key version they were made with */
+	uint16_t blind_have;     /* bit i: blind_tag[i] holds a tag */
+	uint8_t blind_tag[FIELD_MAX][INPUT_TAG_BYTES];
 	struct buf data;     /* personal data: wiped by input_free() */
 };
 
