@@ -12,6 +12,7 @@
 # binary (requests/s and p99, each round).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/conf.sh
 a=${1:?baseline vaultd}; b=${2:?candidate vaultd}
 rows=${3:-detok1,detokb,pipe,create}; n=${4:-100000}; secs=${5:-4}; rounds=${6:-2}
 BUILD=${BUILD:-build-bench-rel}
@@ -20,14 +21,7 @@ trap 'rm -rf "$out"' EXIT
 
 run() { # run BINARY LABEL ROUND SERVER_LINES
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-ab-run-XXXXXX")
-	mkdir -m 700 "$dir/run"
-	{
-		echo "[server]"; echo "socket_path = $dir/run/vaultd.sock"; echo "max_pending_per_connection = 256"
-		[ -z "$4" ] || printf '%s\n' "$4"
-		echo "[storage]"; echo "data_dir = $dir/data"
-		echo "[keys]"; echo "keyring_path = $dir/keys/keyring"; echo "root_key_path = $dir/keys/root.key"
-		if [ "${AUDIT:-on}" = off ]; then echo "[audit]"; echo "enabled = false"; fi
-	} > "$dir/vaultd.conf"
+	vault_conf "$dir" "$4"
 	"$1" --dev -c "$dir/vaultd.conf" 2>"$dir/vaultd.log" &
 	pid=$!
 	for _ in $(seq 200); do [ -S "$dir/run/vaultd.sock" ] && break; sleep 0.05; done

@@ -11,20 +11,14 @@
 # options, default "-c 1"), TOP (lines of the report, 40), KEEP=1.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/conf.sh
 rows=${1:?rows}; n=${2:-5000}; secs=${3:-10}
 BUILD=${BUILD:-build-bench-rel}
 command -v callgrind_control >/dev/null || apt-get install -y -q valgrind >/dev/null
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-callgrind-XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"' EXIT
-mkdir -m 700 "$dir/run"
-{
-	echo "[server]"; echo "socket_path = $dir/run/vaultd.sock"; echo "max_pending_per_connection = 256"
-	echo "request_timeout_seconds = 60"
-	echo "[storage]"; echo "data_dir = $dir/data"
-	echo "[keys]"; echo "keyring_path = $dir/keys/keyring"; echo "root_key_path = $dir/keys/root.key"
-	if [ "${AUDIT:-on}" = off ]; then echo "[audit]"; echo "enabled = false"; fi
-} > "$dir/vaultd.conf"
+vault_conf "$dir" "request_timeout_seconds = 60"
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out" \
 	"$BUILD/vault/vaultd" --dev -c "$dir/vaultd.conf" 2>"$dir/vaultd.log" &
 pid=$!

@@ -8,19 +8,14 @@
 # EXTRA (more vault-compare options, e.g. "-w 64"), REPORT (perf report options).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/conf.sh
 rows=${1:?rows}; n=${2:-100000}; secs=${3:-5}
 BUILD=${BUILD:-build-bench-rel}
 command -v perf >/dev/null || apt-get install -y -q linux-perf >/dev/null
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-profile-XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"' EXIT
-mkdir -m 700 "$dir/run"
-{
-	echo "[server]"; echo "socket_path = $dir/run/vaultd.sock"; echo "max_pending_per_connection = 256"
-	echo "[storage]"; echo "data_dir = $dir/data"
-	echo "[keys]"; echo "keyring_path = $dir/keys/keyring"; echo "root_key_path = $dir/keys/root.key"
-	if [ "${AUDIT:-on}" = off ]; then echo "[audit]"; echo "enabled = false"; fi
-} > "$dir/vaultd.conf"
+vault_conf "$dir"
 "$BUILD/vault/vaultd" --dev -c "$dir/vaultd.conf" 2>"$dir/vaultd.log" &
 pid=$!
 for _ in $(seq 200); do [ -S "$dir/run/vaultd.sock" ] && break; sleep 0.05; done

@@ -687,6 +687,21 @@ frame_append(struct buf *all, struct req *q)
 	buf_free(&q->b);
 }
 
+/* Creates with ids first..last of records with only a last name. */
+static void
+append_creates(struct buf *all, uint64_t first, uint64_t last, const char *name)
+{
+	for (uint64_t id = first; id <= last; id++) {
+		struct req q;
+		req_begin(&q, id, "create", "transactional", 1);
+		mp_cstr(&q.pk, "fields");
+		msgpack_pack_map(&q.pk, 1);
+		mp_cstr(&q.pk, "last_name");
+		mp_cstr(&q.pk, name);
+		frame_append(all, &q);
+	}
+}
+
 static void
 req_update_phone(struct req *q, uint64_t id, const char *rec, const char *phone)
 {
@@ -714,14 +729,7 @@ Test(protocol, a_failing_write_among_queued_writes_fails_alone)
 	struct buf all = { 0 };
 	struct req q;
 	/* Creates first keep the writer busy while the rest queues up. */
-	for (uint64_t id = 1; id <= 200; id++) {
-		req_begin(&q, id, "create", "transactional", 1);
-		mp_cstr(&q.pk, "fields");
-		msgpack_pack_map(&q.pk, 1);
-		mp_cstr(&q.pk, "last_name");
-		mp_cstr(&q.pk, "Filler");
-		frame_append(&all, &q);
-	}
+	append_creates(&all, 1, 200, "Filler");
 	req_update_phone(&q, 201, a, "+1 202 555 0101");
 	frame_append(&all, &q);
 	req_begin(&q, 202, "delete", "transactional", 2);
@@ -734,14 +742,7 @@ Test(protocol, a_failing_write_among_queued_writes_fails_alone)
 	frame_append(&all, &q);
 	req_update_phone(&q, 204, b, "+1 202 555 0103");
 	frame_append(&all, &q);
-	for (uint64_t id = 205; id <= 220; id++) {
-		req_begin(&q, id, "create", "transactional", 1);
-		mp_cstr(&q.pk, "fields");
-		msgpack_pack_map(&q.pk, 1);
-		mp_cstr(&q.pk, "last_name");
-		mp_cstr(&q.pk, "After");
-		frame_append(&all, &q);
-	}
+	append_creates(&all, 205, 220, "After");
 
 	int fd = raw_connect();
 	send_bytes(fd, all.data, all.len);
