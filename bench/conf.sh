@@ -1,4 +1,5 @@
-# bench/conf.sh - sourced by the benchmark scripts.
+# bench/conf.sh - sourced by the benchmark scripts (ab, callgrind, privacy,
+# profile, run).
 # vault_conf DIR [SERVER_LINES]: DIR/vaultd.conf for a vaultd whose socket,
 # data and keys all live under DIR (DIR/run is created); SERVER_LINES go
 # into its [server] section; AUDIT=off turns the audit trail off.

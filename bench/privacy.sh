@@ -7,21 +7,13 @@
 # runs the creates alone against a vaultd without blind indexes.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/conf.sh
 BUILD=${BUILD:-build}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-privacy-bench-XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-mkdir -m 700 "$dir/run"
-cat > "$dir/vaultd.conf" <<CONF
-[server]
-socket_path = $dir/run/vaultd.sock
-[storage]
-data_dir = $dir/data
-map_size_bytes = 8G
-[keys]
-keyring_path = $dir/keys/keyring
-root_key_path = $dir/keys/root.key
-CONF
+vault_conf "$dir"
+printf "[storage]\nmap_size_bytes = 8G\n" >> "$dir/vaultd.conf"
 [ "${BASELINE:-0}" = 1 ] || printf "[privacy]\nverify_per_minute = 100000\nverify_attempts = 100\n" \
     >> "$dir/vaultd.conf"
 "${VAULTD:-$BUILD/vault/vaultd}" --dev -c "$dir/vaultd.conf" 2>"$dir/vaultd.log" &

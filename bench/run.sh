@@ -3,20 +3,11 @@
 # stop it. Usage: bench/run.sh [vault-bench options], e.g. -d 5 -c 1,4,8,16
 set -eu
 cd "$(dirname "$0")/.."
+. bench/conf.sh
 BUILD=${BUILD:-build}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-bench-XXXXXX")
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-mkdir -m 700 "$dir/run"
-cat > "$dir/vaultd.conf" <<CONF
-[server]
-socket_path = $dir/run/vaultd.sock
-[storage]
-data_dir = $dir/data
-[keys]
-keyring_path = $dir/keys/keyring
-root_key_path = $dir/keys/root.key
-CONF
-[ "${AUDIT:-on}" = off ] && printf "[audit]\nenabled = false\n" >> "$dir/vaultd.conf"
+vault_conf "$dir"
 "$BUILD/vault/vaultd" --dev -c "$dir/vaultd.conf" 2>"$dir/vaultd.log" &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/run/vaultd.sock" ] && break; sleep 0.05; done
