@@ -183,7 +183,7 @@ check_file(const uint8_t *data, size_t size)
 	/* Recovery: open it, append, close; it must still verify. */
 	struct audit_config cfg = { trail, 0, 1000 };
 	struct audit *a = NULL;
-	struct audit_event ev = { "ops", 0, 0, "ping", NULL, 0, 0, 0, 1750000100 };
+	struct audit_event ev = { "ops", 0, 0, "ping", NULL, 0, 0, 0, 1750000100, NULL };
 	char err[256];
 	rc = audit_open(&a, &cfg, ks, err, sizeof(err));
 	fuzz_assert(rc == 0, "a trail that verifies cannot be opened: %s", err);

@@ -156,13 +156,13 @@ fuzz_audit_trail(const char *path, const struct key_set *ks)
 	static const uint64_t one[] = { 1 }, three[] = { 1, 2, 3 }, two[] = { 2 };
 	static const struct audit_event events[FUZZ_AUDIT_ENTRIES] = {
 		{ "ops", 0, VAULT_PURPOSE_TRANSACTIONAL, "read", one, 1,
-		    1u << FIELD_EMAIL | 1u << FIELD_PHONE, 0, 1750000000 },
+		    1u << FIELD_EMAIL | 1u << FIELD_PHONE, 0, 1750000000, NULL },
 		{ "clerk", 1001, VAULT_PURPOSE_MARKETING, "detokenize", three, 3, 0,
-		    VAULT_E_DENIED, 1750000001 },
-		{ "-", 65534, 0, "ping", NULL, 0, 0, 0, 1750000002 },
-		{ "ops", 0, 0, "keys_rotate", NULL, 0, 0, 0, 1750000003 },
+		    VAULT_E_DENIED, 1750000001, NULL },
+		{ "-", 65534, 0, "ping", NULL, 0, 0, 0, 1750000002, NULL },
+		{ "ops", 0, 0, "keys_rotate", NULL, 0, 0, 0, 1750000003, NULL },
 		{ "ops", 0, VAULT_PURPOSE_LEGAL, "delete", two, 1,
-		    1u << (FIELD_MAX + 1), 0, 1750000004 },
+		    1u << (FIELD_MAX + 1), 0, 1750000004, NULL },
 	};
 	struct audit_config cfg = { path, 0, 1000 };
 	struct audit *a = NULL;

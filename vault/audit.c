@@ -443,7 +443,8 @@ build(struct lbuf *b, struct pieces *pc, const uint8_t *pkey, uint32_t kv,
 	pc->a = b->len;
 	bad = bad || put_c(b, ",\"op\":") || put_str(b, ev->op ? ev->op : "") ||
 	    put_c(b, ",\"outcome\":") ||
-	    put_str(b, ev->outcome == 0 ? "ok" : vault_error_name(ev->outcome)) ||
+	    put_str(b, ev->outcome_name ? ev->outcome_name :
+	        ev->outcome == 0 ? "ok" : vault_error_name(ev->outcome)) ||
 	    put_c(b, ",\"prev\":\"");
 	pc->b = b->len;
 	bad = bad || put_c(b, "\",\"purpose\":") ||

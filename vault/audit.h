@@ -35,6 +35,7 @@ struct audit_event {
 	uint32_t fields;           /* bit i: field id i; bit 11: documents */
 	int outcome;               /* 0 or a VAULT_E_* code */
 	time_t time;
+	const char *outcome_name;  /* instead of outcome's name (alerts); NULL */
 };
 
 struct audit_config {

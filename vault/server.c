@@ -189,6 +189,23 @@ server_audit(struct server *srv, struct audit_batch *batch,
 	return rc;
 }
 
+int
+server_audit_alert(struct server *srv, const struct key_set *keys,
+    const struct policy_client *client, uid_t uid, const char *alert)
+{
+	if (srv->audit == NULL || keys == NULL)
+		return 0;
+	struct audit_event ev = {
+		.client = client ? client->name : "-",
+		.uid = uid,
+		.op = "alert",
+		.outcome = VAULT_E_RATE_LIMITED, /* not 0: an alert is never "ok" */
+		.outcome_name = alert,
+		.time = time(NULL),
+	};
+	return audit_log(srv->audit, keys, &ev);
+}
+
 static void
 accept_all(struct server *srv, unsigned *next_worker)
 {

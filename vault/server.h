@@ -120,6 +120,13 @@ int server_audit(struct server *srv, struct audit_batch *batch,
     enum vault_purpose purpose,
     const char *op, const struct op_trace *trace, int outcome);
 
+/*
+ * The audit entry of a security alert (alert.c): operation "alert", outcome
+ * the alert's name, written at once (not batched). 0 or VAULT_E_AUDIT.
+ */
+int server_audit_alert(struct server *srv, const struct key_set *keys,
+    const struct policy_client *client, uid_t uid, const char *alert);
+
 /* Remember a deletion of this batch for the journal (delete op). */
 int write_ctx_note_deletion(struct write_ctx *ctx, uint64_t id, uint64_t time);
 

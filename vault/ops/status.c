@@ -1,9 +1,11 @@
 /*
  * status.c - "status": protocol version, record and tombstone counts,
- * current key epoch, uptime. No personal data.
+ * current key epoch, uptime, security alerts raised since start (alert.h).
+ * No personal data.
  */
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "vault/alert.h"
 #include "vault/keyset.h"
 #include "vault/server.h"
 #include "op.h"
@@ -19,7 +21,7 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = mdb_stat(ctx->txn, ctx->srv->store.records, &rs)) != 0 ||
 	    (rc = mdb_stat(ctx->txn, ctx->srv->store.tombstones, &ts)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 7);
 	mp_cstr(pk, "sealed");
 	if (ctx->keys == NULL)
 		msgpack_pack_true(pk);
@@ -35,6 +37,12 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");
 	msgpack_pack_uint64(pk, (uint64_t)(ctx->now - ctx->srv->started));
+	mp_cstr(pk, "alerts");
+	msgpack_pack_map(pk, ALERT_KINDS);
+	for (unsigned k = 0; k < ALERT_KINDS; k++) {
+		mp_cstr(pk, alert_name(k));
+		msgpack_pack_uint64(pk, alert_count(k));
+	}
 	return 0;
 }
 
