@@ -32,6 +32,30 @@ msg_decode(const uint8_t *body, size_t len, const struct mp_limits *lim,
 }
 
 int
+msg_check_text(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		return o->via.str.size > 0 && memchr(o->via.str.ptr, '\0', o->via.str.size) ?
+		    VAULT_E_PROTO_TYPE : 0;
+	case MSGPACK_OBJECT_ARRAY:
+		/* Depth is bounded by mp_check() before unpacking. */
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			if (msg_check_text(&o->via.array.ptr[i]) != 0)
+				return VAULT_E_PROTO_TYPE;
+		return 0;
+	case MSGPACK_OBJECT_MAP:
+		for (uint32_t i = 0; i < o->via.map.size; i++)
+			if (msg_check_text(&o->via.map.ptr[i].key) != 0 ||
+			    msg_check_text(&o->via.map.ptr[i].val) != 0)
+				return VAULT_E_PROTO_TYPE;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
 msg_str_eq(const msgpack_object *o, const char *s)
 {
 	size_t n = strlen(s);

@@ -28,6 +28,15 @@ int msg_decode(const uint8_t *body, size_t len, const struct mp_limits *lim,
 
 /* The value under key in map, or NULL. map must be a map object. */
 const msgpack_object *msg_get(const msgpack_object *map, const char *key);
+/*
+ * 0 if no string in o (map keys included, at any depth) holds a NUL byte,
+ * else VAULT_E_PROTO_TYPE. Text on the wire never needs one (binary data
+ * travels as bin), and refusing it in every request means that no C string
+ * made from a wire string is shorter than the wire string: "legal\0x" can
+ * never pass for "legal", whichever way a handler compares it.
+ */
+int msg_check_text(const msgpack_object *o);
+
 /* 1 if o is a string equal to the NUL-terminated s. */
 int msg_str_eq(const msgpack_object *o, const char *s);
 /*

@@ -5,6 +5,8 @@
 
 #include <vault/vault.h>
 
+#include "names.h"
+
 struct name_entry {
 	int value;
 	const char *name;
@@ -86,4 +88,33 @@ enum vault_delete_reason
 vault_delete_reason_from_name(const char *name)
 {
 	return (enum vault_delete_reason)from_name(reasons, N(reasons), name);
+}
+
+static int
+from_bytes(const struct name_entry *t, size_t n, const char *s, size_t len)
+{
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(t[i].name) == len && memcmp(t[i].name, s, len) == 0)
+			return t[i].value;
+	return 0;
+}
+
+enum vault_purpose
+names_purpose(const char *s, size_t len)
+{
+	return (enum vault_purpose)from_bytes(purposes, N(purposes), s, len);
+}
+
+enum vault_token_kind
+names_token_kind(const char *s, size_t len)
+{
+	return (enum vault_token_kind)from_bytes(token_kinds, N(token_kinds), s, len);
+}
+
+enum vault_delete_reason
+names_delete_reason(const char *s, size_t len)
+{
+	return (enum vault_delete_reason)from_bytes(reasons, N(reasons), s, len);
 }

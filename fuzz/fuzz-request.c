@@ -14,6 +14,9 @@
  *   - the policy holds: the clerk gets no admin or delete operation past
  *     dispatch, and no reply to it shows a stored value it may only see
  *     masked or as a token;
+ *   - an accepted request (a reply with ok, or a write) holds no string
+ *     with a NUL byte, and its purpose, delete reason and token kinds are
+ *     byte for byte their canonical names (no "legal\0tail" as legal);
  *   - after dispatch() the worker's data key buffer is wiped, its scratch
  *     buffer empty, no key set pinned, its read transaction reset
  *     (renewable), and a returned write is counted in the writer's queue
@@ -30,6 +33,8 @@
 
 #include <sodium.h>
 
+#include "common/msg.h"
+#include "common/names.h"
 #include "vault/crypto/seal.h"
 #include "vault/dispatch.h"
 #include "vault/ops/op.h"
@@ -90,6 +95,43 @@ contains(const struct buf *b, const char *s)
 	return b->len > 0 && memmem(b->data, b->len, s, strlen(s)) != NULL;
 }
 
+/* s[0..len) is exactly name (NULL: never). */
+static int
+is_name(const msgpack_object *o, const char *name)
+{
+	return name != NULL && msg_str_eq(o, name);
+}
+
+/* An accepted request used only canonical names (the invariant above). */
+static void
+check_names(const uint8_t *data, size_t size)
+{
+	msgpack_zone z;
+	msgpack_object root;
+	struct mp_limits lim = { 32, size };
+	fuzz_assert(msgpack_zone_init(&z, 1024), "out of memory");
+	fuzz_assert(msg_decode(data, size, &lim, &z, &root) == 0,
+	    "an accepted request does not decode");
+	fuzz_assert(msg_check_text(&root) == 0, "an accepted request holds a string with a NUL");
+	const msgpack_object *o = msg_get(&root, "purpose");
+	if (o != NULL && o->type == MSGPACK_OBJECT_STR)
+		fuzz_assert(is_name(o, vault_purpose_name(names_purpose(o->via.str.ptr,
+		    o->via.str.size))), "an accepted purpose is not its canonical name");
+	o = msg_get(&root, "reason");
+	const msgpack_object *op = msg_get(&root, "op");
+	if (o != NULL && o->type == MSGPACK_OBJECT_STR && op != NULL && msg_str_eq(op, "delete"))
+		fuzz_assert(is_name(o, vault_delete_reason_name(names_delete_reason(
+		    o->via.str.ptr, o->via.str.size))), "an accepted reason is not its canonical name");
+	o = msg_get(&root, "tokens");
+	for (uint32_t i = 0; o != NULL && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size; i++) {
+		const msgpack_object *k = msg_get(&o->via.array.ptr[i], "kind");
+		if (k != NULL && k->type == MSGPACK_OBJECT_STR)
+			fuzz_assert(is_name(k, vault_token_kind_name(names_token_kind(
+			    k->via.str.ptr, k->via.str.size))), "an accepted token kind is not canonical");
+	}
+	msgpack_zone_destroy(&z);
+}
+
 /* Dispatch the input as client c and check what comes back. */
 static void
 run_as(const struct policy_client *c, const uint8_t *data, size_t size)
@@ -112,6 +154,7 @@ run_as(const struct policy_client *c, const uint8_t *data, size_t size)
 		fuzz_assert(wop->cost == size, "a write costed %zu bytes, not %zu", wop->cost, size);
 		fuzz_assert(!clerk || (!wop->op->admin && strcmp(wop->op->name, "delete") != 0),
 		    "the clerk got a %s operation past the policy", wop->op->name);
+		check_names(data, size);
 		/* As the writer does when it hands the reply back. */
 		atomic_fetch_sub(&vault.srv.writer.queued_bytes, wop->cost);
 		write_op_free(wop);
@@ -120,6 +163,8 @@ run_as(const struct policy_client *c, const uint8_t *data, size_t size)
 		uint64_t id = fuzz_check_reply(out.data, out.len, &ok);
 		fuzz_assert(id == want_id, "reply id %llu to request id %llu",
 		    (unsigned long long)id, (unsigned long long)want_id);
+		if (ok)
+			check_names(data, size);
 		/* Bytes the request itself carried (an echoed id) are no leak. */
 		for (size_t i = 0; clerk && i < sizeof(clerk_never_sees) / sizeof(clerk_never_sees[0]); i++)
 			fuzz_assert(!contains(&out, clerk_never_sees[i]) ||

@@ -358,6 +358,25 @@ make_requests(void)
 	kv("record", v->rec_live);
 	kv("reason", "because");
 
+	/* Names with a NUL and a tail (issue 12, item 7): refused. */
+	req("delete-reason-nul-tail", 63, "delete", "legal", 2);
+	kv("record", v->rec_live);
+	mp_cstr(&pk, "reason");
+	mp_str(&pk, "subject_request\0x", 17);
+	b = body_new("read-purpose-nul-tail");
+	fuzz_req_begin(&pk, &b->b, 64, "read", NULL, 2);
+	mp_cstr(&pk, "purpose");
+	mp_str(&pk, "legal\0garbage", 13);
+	kv("record", v->rec_live);
+	req("tokenize-kind-nul-tail", 65, "tokenize", "transactional", 2);
+	kv("record", v->rec_live);
+	mp_cstr(&pk, "tokens");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 2);
+	kv("field", "email");
+	mp_cstr(&pk, "kind");
+	mp_str(&pk, "opaque\0x", 8);
+
 	req("list", 100, "list", "maintenance", 1);
 	mp_cstr(&pk, "limit");
 	msgpack_pack_uint32(&pk, 2);

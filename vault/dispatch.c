@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "common/msg.h"
+#include "common/names.h"
 #include "dispatch.h"
 #include "reply.h"
 #include "keyset.h"
@@ -50,19 +51,12 @@ parse_purpose(const msgpack_object *root, int *rc)
 {
 	const char *s;
 	size_t len;
-	char name[32];
 	*rc = msg_get_str(root, "purpose", 1, &s, &len);
 	if (*rc != 0) {
 		*rc = VAULT_E_PURPOSE;
 		return 0;
 	}
-	if (len >= sizeof(name)) {
-		*rc = VAULT_E_PURPOSE;
-		return 0;
-	}
-	memcpy(name, s, len);
-	name[len] = '\0';
-	enum vault_purpose p = vault_purpose_from_name(name);
+	enum vault_purpose p = names_purpose(s, len);
 	if (p == 0)
 		*rc = VAULT_E_PURPOSE;
 	return p;
@@ -114,6 +108,11 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		return;
 	}
 	ctx->request_id = req.id;
+	if ((rc = msg_check_text(&root)) != 0) {
+		reply_error_code(out, req.id, rc, NULL,
+		    "strings never hold a NUL byte (binary data travels as bin)");
+		return;
+	}
 	if ((rc = msg_get_uint(&root, "v", 1, &version)) != 0) {
 		reply_error_code(out, req.id, rc, "v", "every request needs the protocol version v");
 		return;

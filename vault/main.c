@@ -18,6 +18,7 @@
 #include <vault/vault.h>
 
 #include "config.h"
+#include "datalock.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
 #include "audit.h"
@@ -262,8 +263,14 @@ main(int argc, char **argv)
 	if (srv.policy.open)
 		log_warn("DEVELOPMENT POLICY: no [policy] file, so every local caller may "
 		    "read and change everything. NOT FOR PRODUCTION.");
-	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0 ||
-	    (rc = load_keys(&srv, dev)) != 0) {
+	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0)
+		return 1;
+	/* Before anything else is opened or created (datalock.h); held until exit. */
+	if (datalock_acquire(srv.cfg.data_dir, err, sizeof(err)) < 0) {
+		log_error("not starting: %s", err);
+		return 1;
+	}
+	if ((rc = load_keys(&srv, dev)) != 0) {
 		log_error("not starting: %s", vault_strerror(rc));
 		return 1;
 	}

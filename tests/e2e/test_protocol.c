@@ -797,3 +797,89 @@ Test(protocol, a_failing_write_among_queued_writes_fails_alone)
 	vault_free(a);
 	vault_free(b);
 }
+
+/* A request {v, id, op, purpose} whose purpose is given as len raw bytes. */
+static void
+req_begin_raw_purpose(struct req *q, uint64_t id, const char *op,
+    const char *purpose, size_t plen, size_t extra)
+{
+	memset(q, 0, sizeof(*q));
+	msgpack_packer_init(&q->pk, &q->b, buf_msgpack_write);
+	msgpack_pack_map(&q->pk, 4 + extra);
+	mp_cstr(&q->pk, "v");
+	msgpack_pack_uint32(&q->pk, 1);
+	mp_cstr(&q->pk, "id");
+	msgpack_pack_uint64(&q->pk, id);
+	mp_cstr(&q->pk, "op");
+	mp_cstr(&q->pk, op);
+	mp_cstr(&q->pk, "purpose");
+	mp_str(&q->pk, purpose, plen);
+}
+
+/*
+ * Issue 12, item 7: an enumerated string is its name only byte for byte.
+ * Before, "legal\0garbage" passed as purpose legal, and a delete reason or
+ * token kind with a NUL and a tail passed as the text before the NUL.
+ */
+Test(protocol, names_with_a_nul_and_a_tail_are_refused)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	char *rec = create_record(v, "Nul", "nul@example.com");
+	int fd = raw_connect();
+	struct req q;
+
+	static const char legal[] = "legal\0garbage";
+	req_begin_raw_purpose(&q, 1, "read", legal, sizeof(legal) - 1, 1);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, rec);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_TYPE, "a purpose with a NUL was accepted");
+	/* The exact name itself passes (the record is there). */
+	req_begin_raw_purpose(&q, 2, "read", legal, 5, 1);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, rec);
+	cr_assert_eq(call_code(fd, &q), 0);
+	/* A trailing NUL alone is a different name too. */
+	req_begin_raw_purpose(&q, 3, "read", legal, 6, 1);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, rec);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_TYPE);
+
+	static const char reason[] = "subject_request\0x";
+	req_begin(&q, 4, "delete", "transactional", 2);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, rec);
+	mp_cstr(&q.pk, "reason");
+	mp_str(&q.pk, reason, sizeof(reason) - 1);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_TYPE, "a delete reason with a NUL was accepted");
+
+	static const char kind[] = "opaque\0x";
+	req_begin(&q, 5, "tokenize", "transactional", 2);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, rec);
+	mp_cstr(&q.pk, "tokens");
+	msgpack_pack_array(&q.pk, 1);
+	msgpack_pack_map(&q.pk, 2);
+	mp_cstr(&q.pk, "field");
+	mp_cstr(&q.pk, "email");
+	mp_cstr(&q.pk, "kind");
+	mp_str(&q.pk, kind, sizeof(kind) - 1);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_TYPE, "a token kind with a NUL was accepted");
+
+	/* An argument name with a NUL and a tail is not the argument either. */
+	static const char key[] = "record\0x";
+	req_begin(&q, 6, "read", "transactional", 1);
+	mp_str(&q.pk, key, sizeof(key) - 1);
+	mp_cstr(&q.pk, rec);
+	cr_assert_eq(call_code(fd, &q), VAULT_E_PROTO_TYPE);
+
+	/* Nothing was lost: the record is still there and the connection serves. */
+	req_begin(&q, 7, "read", "transactional", 1);
+	mp_cstr(&q.pk, "record");
+	mp_cstr(&q.pk, rec);
+	cr_assert_eq(call_code(fd, &q), 0, "the record did not survive the refused delete");
+	assert_ping(fd);
+	close(fd);
+	vault_free(rec);
+	vault_close(v);
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/msg.h"
+#include "common/names.h"
 #include "vault/audit.h"
 #include "vault/policy.h"
 #include "vault/server.h"
@@ -108,7 +109,7 @@ audit_query_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *
 	if ((rc = str_arg(req, "client", client, sizeof(client), &f.client, err)) != 0 ||
 	    (rc = str_arg(req, "purpose", purpose, sizeof(purpose), &f.purpose, err)) != 0)
 		return rc;
-	if (f.purpose != NULL && vault_purpose_from_name(f.purpose) == 0)
+	if (f.purpose != NULL && names_purpose(f.purpose, strlen(f.purpose)) == 0)
 		return op_fail(err, VAULT_E_INVALID_VALUE, "purpose",
 		    "purpose is transactional, marketing, maintenance, security or legal");
 	if ((rc = msg_get_uint(req->args, "from", 0, &from)) != 0)

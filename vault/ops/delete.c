@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/msg.h"
+#include "common/names.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
 #include "vault/policy.h"
@@ -32,7 +33,6 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 {
 	const char *s;
 	size_t len;
-	char name[32];
 	int rc;
 	struct delete_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
@@ -48,8 +48,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		op_fail(err, rc, "reason", "reason must be a string");
 		goto fail;
 	}
-	if (len >= sizeof(name) || (memcpy(name, s, len), name[len] = '\0',
-	    (st->reason = (uint8_t)vault_delete_reason_from_name(name)) == 0)) {
+	if ((st->reason = (uint8_t)names_delete_reason(s, len)) == 0) {
 		rc = op_fail(err, VAULT_E_REASON, "reason",
 		    "reason is subject_request, retention or administrative");
 		goto fail;

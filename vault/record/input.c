@@ -9,6 +9,7 @@
 #include <vault/vault.h>
 
 #include "common/msg.h"
+#include "common/names.h"
 #include "vault/ops/op.h"
 #include "vault/server.h"
 #include "input.h"
@@ -224,12 +225,7 @@ input_parse_tokens(struct read_ctx *ctx, const msgpack_object_array *a,
 			    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, "tokens", NULL);
 		if ((rc = msg_get_str(t, "kind", 1, &kind, &kind_len)) != 0)
 			return op_fail(err, rc, "tokens", "token kind must be a string");
-		char kbuf[32];
-		if (kind_len >= sizeof(kbuf))
-			return op_fail(err, VAULT_E_TOKEN_KIND, fi->name, "unknown token kind");
-		memcpy(kbuf, kind, kind_len);
-		kbuf[kind_len] = '\0';
-		enum vault_token_kind k = vault_token_kind_from_name(kbuf);
+		enum vault_token_kind k = names_token_kind(kind, kind_len);
 		if (k == 0)
 			return op_fail(err, VAULT_E_TOKEN_KIND, fi->name, "unknown token kind");
 		if (k == VAULT_TOKEN_CARD && fi->id != FIELD_CARD_NUMBER)

@@ -2,11 +2,38 @@
  * store.c - opening the LMDB environment (see store.h).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include <vault/vault.h>
 
 #include "store.h"
+#include "vault/log.h"
+
+/*
+ * A storage failure the caller only sees as VAULT_E_STORAGE: say which in
+ * the log (LMDB's and errno's messages are static text, never data). At
+ * most one line a second, with a count of those left out, so a store that
+ * fails every request (MDB_PANIC) cannot flood the log.
+ */
+static void
+log_storage_error(int rc)
+{
+	static _Atomic int64_t last;
+	static atomic_uint suppressed;
+	int64_t now = (int64_t)time(NULL), prev = atomic_load(&last);
+	if (prev == now || !atomic_compare_exchange_strong(&last, &prev, now)) {
+		atomic_fetch_add(&suppressed, 1);
+		return;
+	}
+	unsigned n = atomic_exchange(&suppressed, 0);
+	if (n > 0)
+		log_error("storage: %s (%d); and %u more since the last such line",
+		    mdb_strerror(rc), rc, n);
+	else
+		log_error("storage: %s (%d)", mdb_strerror(rc), rc);
+}
 
 int
 store_error(int rc)
@@ -24,6 +51,7 @@ store_error(int rc)
 	case MDB_NOTFOUND:
 		return VAULT_E_NOT_FOUND;
 	default:
+		log_storage_error(rc);
 		return VAULT_E_STORAGE;
 	}
 }
