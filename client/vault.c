@@ -596,6 +596,13 @@ vault_status(struct vault *v, struct vault_status *out)
 	out->uptime_seconds = obj_u64(res, "uptime_seconds");
 	const msgpack_object *sealed = msg_get(res, "sealed");
 	out->sealed = sealed && sealed->type == MSGPACK_OBJECT_BOOLEAN && sealed->via.boolean;
+	out->alerts = 0;
+	const msgpack_object *alerts = msg_get(res, "alerts");
+	for (uint32_t i = 0; alerts && alerts->type == MSGPACK_OBJECT_MAP && i < alerts->via.map.size; i++) {
+		const msgpack_object *n = &alerts->via.map.ptr[i].val;
+		if (n->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			out->alerts += n->via.u64;
+	}
 	return 0;
 }
 

@@ -37,14 +37,28 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		return rc;
 	if ((rc = vault_status(c->v, &st)) != 0)
 		return ctl_vault_error(c, rc, NULL);
+	/* The alerts by name: the server's list may grow, so take it as it comes. */
+	char *raw = NULL;
+	json_t *alerts = NULL;
+	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
+		json_t *all = json_loads(raw, 0, NULL);
+		alerts = json_incref(json_object_get(all, "alerts"));
+		json_decref(all);
+	}
+	vault_free(raw);
+	if (!json_is_object(alerts)) {
+		json_decref(alerts);
+		alerts = json_object();
+	}
 	if (c->json)
-		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}",
+		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
 		    "tombstones", (json_int_t)st.tombstones,
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
-		    "sealed", st.sealed != 0));
+		    "sealed", st.sealed != 0,
+		    "alerts", alerts));
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
 	printf("records: %" PRIu64 "\n", st.records);
 	printf("tombstones: %" PRIu64 "\n", st.tombstones);
@@ -52,5 +66,17 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("uptime: ");
 	print_uptime(st.uptime_seconds);
 	printf("sealed: %s\n", st.sealed ? "yes" : "no");
+	printf("security alerts: %" PRIu64, st.alerts);
+	const char *name;
+	json_t *n;
+	int first = 1;
+	json_object_foreach(alerts, name, n) {
+		if (json_integer_value(n) == 0)
+			continue;
+		printf("%s%s %" JSON_INTEGER_FORMAT, first ? " (" : ", ", name, json_integer_value(n));
+		first = 0;
+	}
+	printf("%s\n", first ? "" : ")");
+	json_decref(alerts);
 	return CTL_EXIT_OK;
 }

@@ -268,6 +268,10 @@ struct vault_status {
 	uint32_t kek_epoch;     /* current key-encryption key epoch (0 if sealed) */
 	uint64_t uptime_seconds;
 	int sealed;             /* 1 until an administrator unseals the vault */
+	/* Security alerts raised since vaultd started, all kinds together
+	 * (the status result's "alerts" map has them by name; SECURITY.md,
+	 * "Alerts"). Nonzero deserves a look at the log and the audit trail. */
+	uint64_t alerts;
 };
 int vault_status(struct vault *v, struct vault_status *out);
 
