@@ -45,9 +45,11 @@ record_check(struct server *srv, const struct key_set *keys, uint64_t id,
 	return 0;
 }
 
-int
-record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
-    uint64_t id, struct record *r, struct buf *copy)
+/* Look up id and decode it (into copy if not NULL); *data and *len get
+ * the stored form. */
+static int
+load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
+    struct buf *copy, const uint8_t **data, size_t *len)
 {
 	uint8_t kb[8];
 	store_put_id(kb, id);
@@ -61,20 +63,45 @@ record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
 	}
 	if (rc != 0)
 		return store_error(rc);
-	const uint8_t *data = v.mv_data;
+	*data = v.mv_data;
+	*len = v.mv_size;
 	if (copy != NULL) {
 		buf_clear(copy);
 		if ((rc = buf_append(copy, v.mv_data, v.mv_size)) != 0)
 			return rc;
-		data = copy->data;
+		*data = copy->data;
 	}
+	/* Decoded before the MAC is checked (decoding trusts nothing), so the
+	 * epoch, and with it the MAC key, is known. */
+	return record_decode(*data, *len, r) == 0 ? 0 : -1;
+}
+
+int
+record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
+    uint64_t id, struct record *r, struct buf *copy)
+{
+	const uint8_t *data = NULL;
+	size_t len = 0;
 	if (keys == NULL)
 		return VAULT_E_SEALED;
-	if (record_decode(data, v.mv_size, r) != 0) {
+	int rc = load(srv, txn, id, r, copy, &data, &len);
+	if (rc == -1) {
 		record_tampered(srv, keys, id);
 		return VAULT_E_CRYPTO;
 	}
-	return record_check(srv, keys, id, data, v.mv_size);
+	if (rc != 0)
+		return rc;
+	return record_check(srv, keys, id, data, len);
+}
+
+int
+record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
+    struct record *r, struct buf *copy)
+{
+	const uint8_t *data;
+	size_t len;
+	int rc = load(srv, txn, id, r, copy, &data, &len);
+	return rc == -1 ? VAULT_E_CRYPTO : rc;
 }
 
 int

@@ -28,6 +28,15 @@ struct key_set;
  */
 int record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
     uint64_t id, struct record *r, struct buf *copy);
+/*
+ * As record_load() without the MAC: only for erasing the record
+ * (op_delete_record()), which must also work where the MAC cannot be
+ * checked (a restored backup's record whose epoch was retired since) and
+ * trusts nothing in the record to decide whether to erase. A record that
+ * does not decode gives VAULT_E_CRYPTO.
+ */
+int record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
+    struct record *r, struct buf *copy);
 
 /*
  * Authenticate the stored form data[0..len) of record id without decoding
