@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -502,6 +503,55 @@ Test(tamper, index_entries_pointed_at_another_record_are_refused)
 	vault_free(carda);
 	vault_free(detb);
 	vault_free(cardb);
+	vault_free(a);
+	vault_free(b);
+	vault_close(v);
+}
+
+/*
+ * A rewrap to a new epoch must not launder a changed record into one with
+ * a valid MAC under the new epoch: it is left on its old epoch (so that
+ * epoch cannot be retired while it remains) and stays refused.
+ */
+Test(tamper, rotation_does_not_launder_a_changed_record)
+{
+	struct vault *v = connect_vault();
+	char *a = create(v, "rot1@example.com", NULL, NULL);
+	char *b = create(v, "rot2@example.com", NULL, NULL);
+	stop(v);
+	struct db d;
+	size_t len;
+	db_open(&d);
+	uint8_t *p = get_record(&d, 1, &len);
+	p[20] ^= 0x01; /* the updated time (record_codec.c): nothing else to notice it by */
+	put_record(&d, 1, p, len);
+	db_close(&d);
+	free(p);
+
+	vaultd_restart(&srv);
+	v = connect_vault();
+	long long before = tampered_alerts(v);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	struct vault_keys_status *st = NULL;
+	for (int i = 0; i < 3000; i++) { /* the rewrap runs in the background */
+		vault_keys_status_free(st);
+		cr_assert_eq(vault_keys_status(v, &st), 0);
+		if (!st->rotating)
+			break;
+		usleep(10000);
+	}
+	cr_assert_not(st->rotating, "rotation did not finish");
+	for (size_t i = 0; i < st->nkek; i++)
+		if (st->kek[i].version == 1)
+			cr_assert_eq(st->kek[i].records, 1, "the changed record stays on epoch 1");
+	vault_keys_status_free(st);
+	cr_assert_geq(tampered_alerts(v) - before, 1, "the rewrap raised record_tampered");
+	cr_assert_eq(read_code(v, T, a), VAULT_E_CRYPTO);
+	cr_assert_eq(read_code(v, T, b), 0);
+	uint64_t remaining = 0;
+	cr_assert_neq(vault_keys_retire(v, 1, &remaining, NULL, NULL), 0,
+	    "epoch 1 retired under a record that still needs it");
 	vault_free(a);
 	vault_free(b);
 	vault_close(v);
