@@ -89,9 +89,12 @@ store_open(struct store *s, const char *dir, size_t map_size,
 		 * format changed before 1.0, with no deployed data to carry over,
 		 * and an upgrade would have to trust every unauthenticated
 		 * header it found. */
+		*why = v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\1", 4) == 0 ?
+		    "the data directory has schema 1 (records without a MAC), which this "
+		    "version refuses: create a new one" :
+		    "the data directory has an unsupported schema version";
 		mdb_txn_abort(txn);
 		store_close(s);
-		*why = "the data directory has an unsupported schema version";
 		return VAULT_E_CONFIG;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
