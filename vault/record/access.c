@@ -46,7 +46,7 @@ record_check(struct server *srv, const struct key_set *keys, uint64_t id,
 }
 
 /* Look up id and decode it (into copy if not NULL); *data and *len get
- * the stored form. */
+ * the stored form. VAULT_E_CRYPTO only if it does not decode. */
 static int
 load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
     struct buf *copy, const uint8_t **data, size_t *len)
@@ -73,7 +73,7 @@ load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
 	}
 	/* Decoded before the MAC is checked (decoding trusts nothing), so the
 	 * epoch, and with it the MAC key, is known. */
-	return record_decode(*data, *len, r) == 0 ? 0 : -1;
+	return record_decode(*data, *len, r) == 0 ? 0 : VAULT_E_CRYPTO;
 }
 
 int
@@ -85,10 +85,8 @@ record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
 	if (keys == NULL)
 		return VAULT_E_SEALED;
 	int rc = load(srv, txn, id, r, copy, &data, &len);
-	if (rc == -1) {
+	if (rc == VAULT_E_CRYPTO)
 		record_tampered(srv, keys, id);
-		return VAULT_E_CRYPTO;
-	}
 	if (rc != 0)
 		return rc;
 	return record_check(srv, keys, id, data, len);
@@ -100,8 +98,7 @@ record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
 {
 	const uint8_t *data;
 	size_t len;
-	int rc = load(srv, txn, id, r, copy, &data, &len);
-	return rc == -1 ? VAULT_E_CRYPTO : rc;
+	return load(srv, txn, id, r, copy, &data, &len);
 }
 
 int
