@@ -410,6 +410,16 @@ Test(tamper, cleared_hold_does_not_let_the_record_be_deleted)
 	int rc = vault_delete(v, T, a, VAULT_DELETE_ADMINISTRATIVE);
 	cr_assert_eq(rc, VAULT_E_CRYPTO, "delete of the held record gave %s", vault_error_name(rc));
 	cr_assert_geq(tampered_alerts(v) - before, 1);
+	/* The alert is in the audit trail too, raised by the service itself. */
+	struct vault_audit_filter f = { .client = "-" };
+	struct vault_audit_entry *e;
+	size_t ne, found = 0;
+	cr_assert_eq(vault_audit_query(v, &f, &e, &ne), 0, "%s", vault_last_message(v));
+	for (size_t i = 0; i < ne; i++)
+		if (strcmp(e[i].op, "alert") == 0 && strcmp(e[i].outcome, "record_tampered") == 0)
+			found++;
+	vault_audit_entries_free(e, ne);
+	cr_assert_geq(found, 1, "a record_tampered alert in the audit trail");
 	stop(v);
 
 	/* Nothing was erased: with the original bytes back, it is still held. */
