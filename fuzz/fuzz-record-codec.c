@@ -7,9 +7,13 @@
  *   - a decoded record is consistent: field ids known and ascending,
  *     ciphertexts inside the input and at least SEAL_OVERHEAD long, document
  *     slots ascending below next_slot, counts within their caps;
- *   - whatever decodes re-encodes to the same bytes (record_encode(),
- *     tombstone_encode()): one stored form per value, so nothing in a
- *     stored value is silently dropped when the writer rewrites it.
+ *   - whatever decodes re-encodes to the same bytes (record_encode()
+ *     without a key writes back the MAC it decoded, tombstone_encode()):
+ *     one stored form per value, so nothing in a stored value is silently
+ *     dropped when the writer rewrites it;
+ *   - record_verify() on the input under a fixed key never crashes, and
+ *     the same record encoded under that key verifies, but not as another
+ *     record id (the MAC binds the id).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,8 @@
 #define RECORD_RESERVED_LEN 2
 #define TOMBSTONE_RESERVED_OFF 2
 #define TOMBSTONE_RESERVED_LEN 6
+
+static const uint8_t mac_key[RECORD_MAC_KEY_BYTES] = { 0x6d, 0x61, 0x63 };
 
 static size_t
 first_difference(const uint8_t *a, const uint8_t *b, size_t n)
@@ -101,9 +107,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (record_decode(data, size, &r) == 0) {
 		struct buf out = { 0 };
 		check_record(data, size, &r);
-		fuzz_assert(record_encode(&r, &out) == 0, "record_encode failed");
+		fuzz_assert(record_encode(&r, 0, NULL, &out) == 0, "record_encode failed");
 		check_same(out.data, out.len, data, size, RECORD_RESERVED_OFF, RECORD_RESERVED_LEN,
 		    "a record", "record-reserved-bytes");
+		int vrc = record_verify(data, size, 1, mac_key);
+		fuzz_assert(vrc == 0 || vrc == VAULT_E_CRYPTO, "record_verify gave %d", vrc);
+		buf_clear(&out);
+		fuzz_assert(record_encode(&r, 7, mac_key, &out) == 0, "record_encode with a key failed");
+		fuzz_assert(record_verify(out.data, out.len, 7, mac_key) == 0,
+		    "a record encoded under a key does not verify under it");
+		fuzz_assert(record_verify(out.data, out.len, 8, mac_key) != 0,
+		    "a record's MAC verifies as another record's");
 		buf_free(&out);
 	}
 

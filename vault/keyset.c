@@ -4,8 +4,10 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include <sodium.h>
 #include <vault/vault.h>
 
+#include "crypto/seal.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
 #include "keyset.h"
@@ -22,6 +24,19 @@ key_set_new(struct keyring *ring, struct key_set **out)
 	ks->ring = ring;
 	if ((rc = token_keys_derive(ring, &ks->tokens)) != 0)
 		goto fail;
+	/* One MAC key per epoch, derived once: records are verified on every
+	 * read, so the derivation stays off that path. */
+	size_t n = keyring_count(ring, KEYRING_KEK);
+	rc = VAULT_E_NOMEM;
+	if (n == 0 || (ks->mac = sodium_allocarray(n, sizeof(*ks->mac))) == NULL)
+		goto fail;
+	ks->nmac = n;
+	for (size_t i = 0; i < n; i++) {
+		ks->mac[i].epoch = keyring_version_at(ring, KEYRING_KEK, i);
+		record_mac_key(keyring_key(ring, KEYRING_KEK, ks->mac[i].epoch),
+		    ks->mac[i].key);
+	}
+	sodium_mprotect_readonly(ks->mac);
 	*out = ks;
 	return 0;
 fail:
@@ -37,8 +52,29 @@ key_set_free(struct key_set *ks)
 	if (ks == NULL)
 		return;
 	token_keys_free(ks->tokens);
+	sodium_free(ks->mac); /* wipes */
 	keyring_free(ks->ring);
 	free(ks);
+}
+
+_Static_assert(sizeof(((struct record_mac_key *)0)->key) == RECORD_MAC_KEY_BYTES,
+    "record MAC key size");
+
+const uint8_t *
+key_set_record_mac_key(const struct key_set *ks, uint32_t epoch)
+{
+	/* Epochs ascend (keyring_version_at()): a binary search. */
+	size_t lo = 0, hi = ks->nmac;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ks->mac[mid].epoch == epoch)
+			return ks->mac[mid].key;
+		if (ks->mac[mid].epoch < epoch)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 const struct key_set *

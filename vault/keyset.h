@@ -1,7 +1,8 @@
 /*
  * keyset.h - the keys the server works with, as one immutable generation.
  *
- * A key set bundles the key ring and the token subkeys derived from it.
+ * A key set bundles the key ring and the subkeys derived from it: token
+ * keys, and the record MAC key of every key-encryption epoch (seal.h).
  * Rotation and retirement never change a key set: they build a new one and
  * publish it. Workers pin the set they use for a request with a hazard
  * pointer; the publisher frees (and so wipes) the old set only once no
@@ -12,15 +13,27 @@
 #define VAULT_KEYSET_H
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct keyring;
 struct server;
 struct token_keys;
 
+struct record_mac_key {
+	uint32_t epoch;
+	uint8_t key[32];   /* RECORD_MAC_KEY_BYTES */
+};
+
 struct key_set {
 	struct keyring *ring;
 	struct token_keys *tokens;
+	struct record_mac_key *mac;  /* secure memory, read-only; by epoch */
+	size_t nmac;
 };
+
+/* The record MAC key of epoch, or NULL if the ring has no such epoch. */
+const uint8_t *key_set_record_mac_key(const struct key_set *ks, uint32_t epoch);
 
 /* Build a set around ring (taken over, freed with the set on failure too). */
 int key_set_new(struct keyring *ring, struct key_set **out);

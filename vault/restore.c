@@ -111,7 +111,8 @@ struct live {
 	int open;
 };
 
-/* The live store's wrapped key for id, if it has the same data key. */
+/* The live store's wrapped key for id, if it has the same data key and
+ * passes its MAC (record_check()). */
 static int
 live_wrapped(struct live *l, const struct key_set *ks, uint64_t id,
     uint32_t dek_version, struct record *out)
@@ -124,6 +125,11 @@ live_wrapped(struct live *l, const struct key_set *ks, uint64_t id,
 	if (mdb_get(l->txn, l->store.records, &k, &v) != 0 ||
 	    record_decode(v.mv_data, v.mv_size, out) != 0)
 		return 0;
+	if (record_check(NULL, ks, id, v.mv_data, v.mv_size) != 0) {
+		log_warn("restore: live record %llu failed its authentication; its key "
+		    "is not used", (unsigned long long)id);
+		return 0;
+	}
 	return out->dek_version == dek_version &&
 	    keyring_key(ks->ring, KEYRING_KEK, out->kek_epoch) != NULL;
 }
@@ -224,10 +230,15 @@ restore_backup(struct server *srv, const char *path)
 			if (keyring_key(ks->ring, KEYRING_KEK, r.kek_epoch) != NULL)
 				continue;
 			if (live_wrapped(&live, ks, id, r.dek_version, &lr)) {
+				/* The backup's copy cannot be verified (its epoch's
+				 * MAC key went with the epoch): it is taken as the
+				 * backup holds it and sealed under the live epoch
+				 * (SECURITY.md, "Stored records"). */
 				memcpy(r.wrapped_dek, lr.wrapped_dek, WRAPPED_DEK_BYTES);
 				r.kek_epoch = lr.kek_epoch;
 				buf_clear(&ctx.enc);
-				if ((rc = record_encode(&r, &ctx.enc)) == 0) {
+				if ((rc = record_encode(&r, id, key_set_record_mac_key(ks,
+				    r.kek_epoch), &ctx.enc)) == 0) {
 					MDB_val nv = { ctx.enc.len, ctx.enc.data };
 					rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT) == 0 ? 0 :
 					    VAULT_E_STORAGE;

@@ -166,18 +166,25 @@ rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
 	buf_clear(&ctx->copy);
 	if ((rc = buf_append(&ctx->copy, v->mv_data, v->mv_size)) != 0)
 		return rc;
-	if ((rc = record_decode(ctx->copy.data, ctx->copy.len, &r)) != 0)
+	if ((rc = record_decode(ctx->copy.data, ctx->copy.len, &r)) != 0) {
+		record_tampered(ctx->srv, ctx->keys, id);
+		return rc;
+	}
+	/* Verified under the old epoch before the new MAC: a rewrap must not
+	 * launder a tampered record into a valid one. */
+	if ((rc = record_check(ctx->srv, ctx->keys, id, ctx->copy.data, ctx->copy.len)) != 0)
 		return rc;
 	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		return rc;
 	const uint8_t *kek = keyring_key(ctx->keys->ring, KEYRING_KEK, target);
-	if (kek == NULL)
+	const uint8_t *mk = key_set_record_mac_key(ctx->keys, target);
+	if (kek == NULL || mk == NULL)
 		return VAULT_E_INTERNAL;
 	wrap_dek(kek, target, id, r.dek_version, ctx->dek, r.wrapped_dek);
 	sodium_memzero(ctx->dek, DEK_BYTES);
 	r.kek_epoch = target;
 	buf_clear(&ctx->enc);
-	if ((rc = record_encode(&r, &ctx->enc)) != 0)
+	if ((rc = record_encode(&r, id, mk, &ctx->enc)) != 0)
 		return rc;
 	/* Same size: the record is rewritten in place. */
 	MDB_val nv = { ctx->enc.len, ctx->enc.data };

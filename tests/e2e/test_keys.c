@@ -135,7 +135,8 @@ scan(const struct blob *files, size_t nfiles, const struct keyring *ring,
 		size_t n = files[f].n;
 		for (size_t i = 0; i + DEK_BYTES <= n; i++) {
 			for (unsigned j = 0; j < r->nfields; j++) {
-				struct seal_place pl = { id, r->dek_version, r->fields[j].id, 0 };
+				struct seal_place pl = { id, r->dek_version, r->fields[j].id, 0,
+				    r->gen[r->fields[j].id] };
 				if (r->fields[j].ct_len - SEAL_OVERHEAD <= sizeof(pt) &&
 				    open_field(p + i, &pl, r->fields[j].ct, r->fields[j].ct_len, pt) == 0)
 					opened++;

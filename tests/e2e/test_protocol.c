@@ -382,7 +382,8 @@ Test(protocol, data_file_holds_no_plaintext)
 		vault_free(toks[i]);
 }
 
-/* Move the email ciphertext of record `from` into record `to` on disk. */
+/* Move the email ciphertext of record `from` into record `to` on disk, as
+ * an attacker without keys would: `to` keeps its old MAC. */
 static void
 transplant_field(const char *dir, uint64_t from, uint64_t to, uint8_t field)
 {
@@ -413,7 +414,7 @@ transplant_field(const char *dir, uint64_t from, uint64_t to, uint8_t field)
 		if (r2.fields[i].id == field)
 			r2.fields[i] = *src;
 	struct buf out = { 0 };
-	cr_assert_eq(record_encode(&r2, &out), 0);
+	cr_assert_eq(record_encode(&r2, to, NULL, &out), 0);
 	MDB_val nv = { out.len, out.data };
 	cr_assert_eq(mdb_put(txn, dbi, &k2, &nv, 0), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
@@ -442,9 +443,13 @@ Test(protocol, ciphertext_moved_to_other_record_or_field_fails)
 	const char *email[] = { "email" }, *last[] = { "last_name" };
 	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, b, email, 1, 0, &out),
 	    VAULT_E_CRYPTO, "another record's ciphertext must not decrypt");
-	/* b's other fields are intact. */
-	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, b, last, 1, 0, &out), 0);
-	cr_assert_str_eq(vault_record_get(out, "last_name"), "Bravo");
+	/* The record's MAC covers every field: b no longer authenticates as a
+	 * whole (the field's own AD is the second line, test_seal.c). */
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, b, last, 1, 0, &out),
+	    VAULT_E_CRYPTO);
+	/* a, the source, is intact. */
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, a, last, 1, 0, &out), 0);
+	cr_assert_str_eq(vault_record_get(out, "last_name"), "Alpha");
 	vault_record_free(out);
 	vault_close(v);
 	vault_free(a);

@@ -2,9 +2,11 @@
  * test_record_codec.c - the stored form of records and tombstones
  * (record_codec.h).
  *
- * Round trips, then every way a damaged value must be refused, then
- * seeded random and mutated inputs that must never crash record_decode()
- * nor yield a record that breaks its invariants. Inputs are decoded from
+ * Round trips, then every way a damaged value must be refused, then the
+ * MAC (record_verify(): every byte flipped, headers swapped between records,
+ * an older field ciphertext put back, another key or id), then seeded
+ * random and mutated inputs that must never crash record_decode() nor
+ * yield a record that breaks its invariants. Inputs are decoded from
  * exact-size heap copies so the address sanitizer sees any over-read.
  */
 #include <stdlib.h>
@@ -20,15 +22,21 @@
 #define OFF_FORMAT 0
 #define OFF_NFIELDS (1 + 3 + 4 + 4 + 8 + 8 + WRAPPED_DEK_BYTES + 4 * FIELD_MAX)
 /* A record with no fields, card token, det entries or documents. */
-#define EMPTY_LEN (OFF_NFIELDS + 1 + 1 + 1 + 2 + 2)
+#define EMPTY_LEN (OFF_NFIELDS + 1 + 1 + 1 + 2 + 2 + RECORD_MAC_BYTES)
 #define OFF_EMPTY_HAS_CARD (OFF_NFIELDS + 1)
 #define OFF_EMPTY_NDET (OFF_NFIELDS + 2)
 #define OFF_EMPTY_NDOCS (OFF_NFIELDS + 5)
+
+/* The MAC key and record id the helpers encode with. */
+static uint8_t mac_key[RECORD_MAC_KEY_BYTES], other_mac_key[RECORD_MAC_KEY_BYTES];
+#define RID 0x0000000000001234u
 
 static void
 setup(void)
 {
 	cr_assert_geq(sodium_init(), 0);
+	randombytes_buf(mac_key, sizeof mac_key);
+	randombytes_buf(other_mac_key, sizeof other_mac_key);
 }
 
 TestSuite(codec, .init = setup);
@@ -107,18 +115,25 @@ full_record(struct record *r)
 	r->doc_slots[2] = 9;
 }
 
-/* The encoding of r in an exact-size heap block; *len gets its size. */
+/* The encoding of r (record RID, under mac_key) in an exact-size heap
+ * block; *len gets its size. */
 static uint8_t *
-encode(const struct record *r, size_t *len)
+encode_as(const struct record *r, uint64_t id, const uint8_t *key, size_t *len)
 {
 	struct buf b = { 0 };
-	cr_assert_eq(record_encode(r, &b), 0);
+	cr_assert_eq(record_encode(r, id, key, &b), 0);
 	uint8_t *p = malloc(b.len);
 	cr_assert_not_null(p);
 	memcpy(p, b.data, b.len);
 	*len = b.len;
 	buf_free(&b);
 	return p;
+}
+
+static uint8_t *
+encode(const struct record *r, size_t *len)
+{
+	return encode_as(r, RID, mac_key, len);
 }
 
 /* record_decode on an exact-size copy (r's pointers die with the copy). */
@@ -308,7 +323,8 @@ Test(codec, trailing_bytes_rejected)
 
 Test(codec, unknown_format_byte_rejected)
 {
-	static const uint8_t formats[] = { 0, 2, 0x81, 0xff };
+	/* 1: the format before the MAC, refused. */
+	static const uint8_t formats[] = { 0, 1, 3, 0x81, 0xff };
 	struct record r;
 	size_t len;
 	full_record(&r);
@@ -473,20 +489,137 @@ Test(codec, document_count_capped)
 	empty_record(&r);
 	r.next_slot = 1000;
 	uint8_t *p = encode(&r, &len);
+	/* The slots go between the count and the MAC (which decoding does
+	 * not check). */
+	size_t head = len - RECORD_MAC_BYTES;
 	size_t n = RECORD_MAX_DOCS + 1, qlen = len + 2 * n;
 	uint8_t *q = malloc(qlen);
-	memcpy(q, p, len);
+	memcpy(q, p, head);
 	q[OFF_EMPTY_NDOCS] = 0;
 	q[OFF_EMPTY_NDOCS + 1] = (uint8_t)n;
 	for (size_t i = 0; i < n; i++) {
-		q[len + 2 * i] = 0;
-		q[len + 2 * i + 1] = (uint8_t)(i + 1);
+		q[head + 2 * i] = 0;
+		q[head + 2 * i + 1] = (uint8_t)(i + 1);
 	}
+	memcpy(q + head + 2 * n, p + head, RECORD_MAC_BYTES);
 	expect_bad(q, qlen, "ndocs > RECORD_MAX_DOCS");
 	/* The same with RECORD_MAX_DOCS documents is fine. */
 	q[OFF_EMPTY_NDOCS + 1] = RECORD_MAX_DOCS;
+	memcpy(q + head + 2 * (n - 1), p + head, RECORD_MAC_BYTES);
 	expect_ok(q, qlen - 2, "ndocs == RECORD_MAX_DOCS");
 	free(q);
+	free(p);
+}
+
+/* ---- the MAC ---------------------------------------------------------- */
+
+/* record_verify on an exact-size copy. */
+static int
+verify_copy(const uint8_t *p, size_t len, uint64_t id, const uint8_t *key)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	cr_assert_not_null(copy);
+	memcpy(copy, p, len);
+	int rc = record_verify(copy, len, id, key);
+	free(copy);
+	return rc;
+}
+
+Test(codec, mac_verifies_under_its_key_and_id_only)
+{
+	struct record r;
+	size_t len;
+	full_record(&r);
+	uint8_t *p = encode(&r, &len);
+	cr_assert_eq(verify_copy(p, len, RID, mac_key), 0);
+	cr_assert_eq(verify_copy(p, len, RID, other_mac_key), VAULT_E_CRYPTO, "other key");
+	cr_assert_eq(verify_copy(p, len, RID + 1, mac_key), VAULT_E_CRYPTO, "other record id");
+	cr_assert_eq(verify_copy(p, len, RID << 8, mac_key), VAULT_E_CRYPTO, "other record id");
+	cr_assert_eq(verify_copy(p, len, RID, NULL), VAULT_E_CRYPTO, "no key");
+	for (size_t n = 0; n < len; n++)
+		cr_assert_eq(verify_copy(p, n, RID, mac_key), VAULT_E_CRYPTO, "truncated to %zu", n);
+	free(p);
+}
+
+/* The offline attack of the issue: any byte of the stored form changed
+ * (a hold or opt-out cleared, a generation rolled back, a det entry or the
+ * card index key rewritten, a ciphertext swapped) fails the MAC. */
+Test(codec, every_byte_flipped_fails_the_mac)
+{
+	struct record r;
+	size_t len;
+	full_record(&r);
+	r.flags = RECORD_FLAG_HELD | CONSENT_OPT_OUT_EMAIL;
+	uint8_t *p = encode(&r, &len);
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			p[i] ^= (uint8_t)(1u << bit);
+			cr_assert_eq(verify_copy(p, len, RID, mac_key), VAULT_E_CRYPTO,
+			    "byte %zu bit %d flipped and still verifies", i, bit);
+			p[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	cr_assert_eq(verify_copy(p, len, RID, mac_key), 0);
+	free(p);
+}
+
+/* Two records' headers (everything before the first field) swapped. */
+Test(codec, headers_swapped_between_records_fail)
+{
+	struct record a, b;
+	size_t la, lb;
+	empty_record(&a);
+	add_field(&a, FIELD_EMAIL, SEAL_OVERHEAD + 3);
+	b = a;
+	b.flags = CONSENT_OPT_OUT_EMAIL | CONSENT_OPT_OUT_PHONE;
+	b.gen[FIELD_EMAIL] = 99;
+	uint8_t *pa = encode_as(&a, 1, mac_key, &la), *pb = encode_as(&b, 2, mac_key, &lb);
+	cr_assert_eq(la, lb);
+	cr_assert_eq(verify_copy(pa, la, 1, mac_key), 0);
+	cr_assert_eq(verify_copy(pb, lb, 2, mac_key), 0);
+	/* The whole value moved to the other id, and only the header. */
+	cr_assert_eq(verify_copy(pa, la, 2, mac_key), VAULT_E_CRYPTO);
+	uint8_t *mix = malloc(la);
+	memcpy(mix, pb, OFF_NFIELDS);
+	memcpy(mix + OFF_NFIELDS, pa + OFF_NFIELDS, la - OFF_NFIELDS);
+	cr_assert_eq(verify_copy(mix, la, 1, mac_key), VAULT_E_CRYPTO, "b's header on a");
+	free(mix);
+	free(pa);
+	free(pb);
+}
+
+/* An older ciphertext of a field put back into the current record. */
+Test(codec, older_field_ciphertext_put_back_fails)
+{
+	struct record r;
+	size_t lold, lnew;
+	empty_record(&r);
+	add_field(&r, FIELD_EMAIL, SEAL_OVERHEAD + 10);
+	uint8_t *old = encode(&r, &lold);
+	ct_store[0][SEAL_NONCE_BYTES] ^= 0x5a; /* the update's new ciphertext */
+	r.gen[FIELD_EMAIL]++;
+	uint8_t *cur = encode(&r, &lnew);
+	cr_assert_eq(lold, lnew);
+	size_t ct_off = OFF_NFIELDS + 1 + 1 + 2;
+	memcpy(cur + ct_off, old + ct_off, SEAL_OVERHEAD + 10);
+	cr_assert_eq(verify_copy(cur, lnew, RID, mac_key), VAULT_E_CRYPTO);
+	free(old);
+	free(cur);
+}
+
+/* With no key, encoding writes back the MAC it decoded: byte for byte. */
+Test(codec, re_encoding_a_decoded_record_without_a_key_is_exact)
+{
+	struct record r, d;
+	size_t len;
+	full_record(&r);
+	uint8_t *p = encode(&r, &len);
+	cr_assert_eq(record_decode(p, len, &d), 0);
+	struct buf b = { 0 };
+	cr_assert_eq(record_encode(&d, 0, NULL, &b), 0);
+	cr_assert_eq(b.len, len);
+	cr_assert_arr_eq(b.data, p, len);
+	buf_free(&b);
 	free(p);
 }
 

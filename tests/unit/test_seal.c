@@ -3,8 +3,9 @@
  *
  * The associated data binds each ciphertext to its place: these tests are
  * the unit-level proof that a field ciphertext copied to another record,
- * field, document slot or data-key version, or a wrapped key moved to
- * another record or epoch, does not open. Ciphertexts are opened from
+ * field, document slot, data-key version or generation (an older
+ * ciphertext of the field put back), or a wrapped key moved to another
+ * record or epoch, does not open. Ciphertexts are opened from
  * exact-size heap copies so the address sanitizer sees any over-read.
  */
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static uint8_t kek[32], other_kek[32];
 
 static const struct seal_place home = {
 	.record_id = 0x0102030405060708u, .dek_version = 3,
-	.field = FIELD_EMAIL, .slot = 0,
+	.field = FIELD_EMAIL, .slot = 0, .gen = 5,
 };
 
 static void
@@ -140,6 +141,13 @@ Test(seal, wrong_place_or_key_fails)
 		p.dek_version = versions[i];
 		expect_open_fails(dek, &p, ct, ct_len, "other dek version");
 	}
+	/* Generations: the record's counter moved on (or back) since the seal. */
+	static const uint32_t gens[] = { 0, 4, 6, 5u << 8, 5u << 24, UINT32_MAX };
+	for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {
+		p = home;
+		p.gen = gens[i];
+		expect_open_fails(dek, &p, ct, ct_len, "other generation");
+	}
 	expect_open_fails(other_dek, &home, ct, ct_len, "other data key");
 	free(ct);
 }
@@ -147,7 +155,7 @@ Test(seal, wrong_place_or_key_fails)
 Test(seal, documents_bound_to_their_slot)
 {
 	const char doc[] = "%PDF-1.7 not really";
-	struct seal_place s1 = { 77, 1, FIELD_DOCUMENT, 1 }, s2 = { 77, 1, FIELD_DOCUMENT, 2 };
+	struct seal_place s1 = { 77, 1, FIELD_DOCUMENT, 1, 0 }, s2 = { 77, 1, FIELD_DOCUMENT, 2, 0 };
 	uint8_t *ct = seal_new(dek, &s1, doc, sizeof doc);
 	uint8_t out[sizeof doc];
 
@@ -275,7 +283,7 @@ Test(seal, field_and_wrap_domains_are_separate)
 {
 	/* A wrapped key does not open as a field value and vice versa. */
 	uint8_t w[WRAPPED_DEK_BYTES], got[DEK_BYTES];
-	struct seal_place p = { RID, DEKV, 0, 0 };
+	struct seal_place p = { RID, DEKV, 0, 0, 0 };
 	wrap(w);
 	for (unsigned f = 0; f <= 255; f++) {
 		p.field = (uint8_t)f;
@@ -285,4 +293,33 @@ Test(seal, field_and_wrap_domains_are_separate)
 	uint8_t *ct = seal_new(kek, &p, dek, DEK_BYTES);
 	cr_assert_eq(unwrap_dek(kek, EPOCH, RID, DEKV, ct, got), VAULT_E_CRYPTO);
 	free(ct);
+}
+
+/* An update's new ciphertext does not open at the previous generation, and
+ * the one it replaced does not open at the new one (field rollback). */
+Test(seal, older_ciphertext_of_the_field_fails_at_the_new_generation)
+{
+	struct seal_place g1 = home, g2 = home;
+	g1.gen = 1;
+	g2.gen = 2;
+	uint8_t *old = seal_new(dek, &g1, "old@example.com", 15);
+	uint8_t *cur = seal_new(dek, &g2, "new@example.com", 15);
+	uint8_t out[15];
+	cr_assert_eq(open_copy(dek, &g2, cur, 15 + SEAL_OVERHEAD, out), 0);
+	expect_open_fails(dek, &g2, old, 15 + SEAL_OVERHEAD, "rolled-back ciphertext");
+	expect_open_fails(dek, &g1, cur, 15 + SEAL_OVERHEAD, "new ciphertext at the old gen");
+	free(old);
+	free(cur);
+}
+
+/* The record MAC key is a subkey: neither the KEK nor another epoch's key. */
+Test(seal, record_mac_key_is_derived_per_kek)
+{
+	uint8_t a[RECORD_MAC_KEY_BYTES], a2[RECORD_MAC_KEY_BYTES], b[RECORD_MAC_KEY_BYTES];
+	record_mac_key(kek, a);
+	record_mac_key(kek, a2);
+	record_mac_key(other_kek, b);
+	cr_assert_arr_eq(a, a2, sizeof a, "derivation is deterministic");
+	cr_assert(memcmp(a, b, sizeof a) != 0, "two KEKs, one MAC key");
+	cr_assert(memcmp(a, kek, sizeof a) != 0, "the MAC key is the KEK itself");
 }

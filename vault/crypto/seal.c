@@ -8,7 +8,7 @@
 
 #include "seal.h"
 
-#define FIELD_AD_BYTES 19 /* "F" version(1) record(8) dekv(4) field(1) slot(2) pad */
+#define FIELD_AD_BYTES 21 /* "F" version(1) record(8) dekv(4) field(1) slot(2) gen(4) */
 #define WRAP_AD_BYTES 18
 
 static void
@@ -24,11 +24,12 @@ field_ad(const struct seal_place *pl, uint8_t ad[FIELD_AD_BYTES])
 {
 	memset(ad, 0, FIELD_AD_BYTES);
 	ad[0] = 'F';
-	ad[1] = 1; /* layout version of this associated data */
+	ad[1] = 2; /* layout version of this associated data (2: with gen) */
 	put_be(ad + 2, pl->record_id, 8);
 	put_be(ad + 10, pl->dek_version, 4);
 	ad[14] = pl->field;
 	put_be(ad + 15, pl->slot, 2);
+	put_be(ad + 17, pl->gen, 4);
 }
 
 static void
@@ -92,4 +93,10 @@ unwrap_dek(const uint8_t *kek, uint32_t epoch, uint64_t record_id,
 	    sizeof(ad), in, kek) != 0)
 		return VAULT_E_CRYPTO;
 	return 0;
+}
+
+void
+record_mac_key(const uint8_t *kek, uint8_t out[RECORD_MAC_KEY_BYTES])
+{
+	crypto_kdf_derive_from_key(out, RECORD_MAC_KEY_BYTES, 1, "vrecmac1", kek);
 }

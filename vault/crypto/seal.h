@@ -5,9 +5,15 @@
  * Both use XChaCha20-Poly1305 (192-bit random nonces, so random nonces
  * never collide in practice, and no dependency on AES-NI). The associated
  * data binds every ciphertext to its place: a field ciphertext to its record
- * id, field id, document slot and data-key version; a wrapped data key to
- * its record id, data-key version and epoch. A ciphertext copied to another
- * record or field, or a wrapped key moved to another record, fails to open.
+ * id, field id, document slot, data-key version and the field's generation;
+ * a wrapped data key to its record id, data-key version and epoch. A
+ * ciphertext copied to another record or field, an older ciphertext of the
+ * same field put back (its generation is behind the record's), or a wrapped
+ * key moved to another record, fails to open.
+ *
+ * A record's stored form as a whole is authenticated separately, by a keyed
+ * BLAKE2b MAC (record_codec.h) under a key derived from the key-encryption
+ * key of the record's epoch (record_mac_key()).
  */
 #ifndef VAULT_CRYPTO_SEAL_H
 #define VAULT_CRYPTO_SEAL_H
@@ -27,6 +33,8 @@ struct seal_place {
 	uint32_t dek_version;
 	uint8_t field;   /* field id, or FIELD_DOCUMENT and a slot */
 	uint16_t slot;
+	uint32_t gen;    /* the field's generation (record.gen[field]); 0 for
+	                  * documents (slots are never reused) and the card token */
 };
 
 /* Encrypt pt[0..len) to out[0..len + SEAL_OVERHEAD). Returns 0. */
@@ -45,5 +53,13 @@ int wrap_dek(const uint8_t *kek, uint32_t epoch, uint64_t record_id,
 __attribute__((warn_unused_result))
 int unwrap_dek(const uint8_t *kek, uint32_t epoch, uint64_t record_id,
     uint32_t dek_version, const uint8_t in[WRAPPED_DEK_BYTES], uint8_t *dek);
+
+/*
+ * The record MAC key of an epoch: a subkey of that epoch's key-encryption
+ * key (crypto_kdf, context "vrecmac1"), so the KEK itself only ever keys the
+ * AEAD, and retiring the epoch destroys its MAC key too.
+ */
+#define RECORD_MAC_KEY_BYTES 32
+void record_mac_key(const uint8_t *kek, uint8_t out[RECORD_MAC_KEY_BYTES]);
 
 #endif

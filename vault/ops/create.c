@@ -130,12 +130,12 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	uint8_t *ct = ctx->ct.data;
 	for (unsigned i = 0; i < in->nvalues; i++) {
 		const struct input_value *v = &in->values[i];
-		struct seal_place pl = { id, r.dek_version, v->id, 0 };
+		r.gen[v->id] = 1;
+		struct seal_place pl = { id, r.dek_version, v->id, 0, r.gen[v->id] };
 		seal_field(ctx->dek, &pl, in->data.data + v->off, v->len, ct);
 		r.fields[i].id = v->id;
 		r.fields[i].ct = ct;
 		r.fields[i].ct_len = v->len + SEAL_OVERHEAD;
-		r.gen[v->id] = 1;
 		vals.p[v->id] = in->data.data + v->off;
 		vals.len[v->id] = v->len;
 		ct += v->len + SEAL_OVERHEAD;

@@ -69,7 +69,9 @@ op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 	uint8_t kb[8];
 	int rc;
 
-	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, &ctx->copy)) != 0)
+	/* Unverified: the delete operation has checked the MAC (and the hold)
+	 * already; restore erases records it may be unable to verify. */
+	if ((rc = record_load_unverified(ctx->srv, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++)
 		if ((rc = tokens_forget_field(ctx, id, &r, fid)) != 0)
@@ -105,7 +107,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	if (trace_record(&ctx->trace, st->id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	/* A hold keeps a record (privacy/hold.h): lift it first. */
-	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, NULL)) != 0)
+	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, st->id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((r.flags & RECORD_FLAG_HELD) &&
 	    (rc = hold_allows(ctx->txn, ctx->srv, st->id, 0, (uint64_t)ctx->now)) != 0)

@@ -2,6 +2,12 @@
  * detokenize.c - "detokenize": many field tokens resolved in one request,
  * each with its own answer. Every token is authenticated before any
  * storage lookup (token.h).
+ *
+ * The card and deterministic indexes map tags to record ids outside any
+ * record, unauthenticated: an entry pointed at another record in the data
+ * file would resolve a token to that record's value. So a record reached
+ * through an index must itself (authenticated by its MAC) list the tag:
+ * its card index key, or a deterministic entry for that field and tag.
  */
 #include <string.h>
 
@@ -63,6 +69,22 @@ struct cache {
 	struct record r;
 };
 
+/* Does authenticated record r vouch for the index entry that led to it? */
+static int
+index_vouched(const struct record *r, const struct token_ref *ref, uint8_t field)
+{
+	if (ref->type == TOKEN_CARD)
+		return r->has_card_token &&
+		    sodium_memcmp(r->card_index_key, ref->tag, TOKEN_TAG_BYTES) == 0;
+	if (ref->type != TOKEN_DET)
+		return 1;
+	for (unsigned i = 0; i < r->ndet; i++)
+		if (r->det[i].field == field &&
+		    sodium_memcmp(r->det[i].tag, ref->tag, TOKEN_TAG_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
 /* Resolve one token; on success pack its answer with pk. */
 static int
 resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
@@ -105,7 +127,7 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 	trace_field(&ctx->trace, field);
 	if (c->id != id) {
 		c->id = 0;
-		if ((rc = record_load(ctx->srv, ctx->txn, id, &c->r, NULL)) != 0)
+		if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, id, &c->r, NULL)) != 0)
 			return rc;
 		if ((c->r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv,
 		    id, req->purpose, (uint64_t)ctx->now)) != 0) {
@@ -115,6 +137,13 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		if ((rc = record_unwrap(ctx->keys, id, &c->r, ctx->dek)) != 0)
 			return rc;
 		c->id = id;
+	}
+	if (!index_vouched(&c->r, &ref, field)) {
+		/* The index and the record disagree: the data file was changed
+		 * (a deleted record's entries go with it, in one transaction). */
+		record_tampered(ctx->srv, ctx->keys, id);
+		*why = "the token index and its record disagree";
+		return VAULT_E_CRYPTO;
 	}
 	/* Policy and consent, before anything is decrypted. */
 	enum access acc = policy_access(req->client, req->purpose, field);

@@ -73,7 +73,7 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
     uint8_t card_ct[CARD_CT_BYTES], char *out)
 {
 	struct server *srv = ctx->srv;
-	struct seal_place pl = { id, r->dek_version, FIELD_CARD_TOKEN, 0 };
+	struct seal_place pl = { id, r->dek_version, FIELD_CARD_TOKEN, 0, 0 };
 	const char *card = (const char *)vals->p[FIELD_CARD_NUMBER];
 	size_t len = vals->len[FIELD_CARD_NUMBER];
 	int rc;

@@ -67,7 +67,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 
 	if (trace_record(&ctx->trace, id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = record_load(srv, ctx->txn, id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(srv, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((rc = record_unwrap(ctx->keys, id, &r, old)) != 0)
 		return op_fail(err, rc, "record", NULL);
@@ -86,8 +86,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		goto fail;
 	uint8_t *p = ctx->ct.data;
 	for (unsigned i = 0; i < r.nfields; i++) {
-		struct seal_place from = { id, old_version, r.fields[i].id, 0 };
-		struct seal_place to = { id, r.dek_version, r.fields[i].id, 0 };
+		uint32_t gen = r.gen[r.fields[i].id];
+		struct seal_place from = { id, old_version, r.fields[i].id, 0, gen };
+		struct seal_place to = { id, r.dek_version, r.fields[i].id, 0, gen };
 		if ((rc = reseal(ctx, old, &from, &to, r.fields[i].ct, r.fields[i].ct_len, p)) != 0)
 			goto fail;
 		r.fields[i].ct = p;
@@ -95,8 +96,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	}
 	ctx->ct.len = need;
 	if (r.has_card_token) {
-		struct seal_place from = { id, old_version, FIELD_CARD_TOKEN, 0 };
-		struct seal_place to = { id, r.dek_version, FIELD_CARD_TOKEN, 0 };
+		struct seal_place from = { id, old_version, FIELD_CARD_TOKEN, 0, 0 };
+		struct seal_place to = { id, r.dek_version, FIELD_CARD_TOKEN, 0, 0 };
 		if (r.card_ct_len > sizeof(card_ct) ||
 		    (rc = reseal(ctx, old, &from, &to, r.card_ct, r.card_ct_len, card_ct)) != 0) {
 			rc = rc ? rc : VAULT_E_CRYPTO;
@@ -112,8 +113,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 			rc = store_error(rc);
 			goto fail;
 		}
-		struct seal_place from = { id, old_version, FIELD_DOCUMENT, r.doc_slots[i] };
-		struct seal_place to = { id, r.dek_version, FIELD_DOCUMENT, r.doc_slots[i] };
+		struct seal_place from = { id, old_version, FIELD_DOCUMENT, r.doc_slots[i], 0 };
+		struct seal_place to = { id, r.dek_version, FIELD_DOCUMENT, r.doc_slots[i], 0 };
 		/* Reserve the output first: the put may move map pages. */
 		MDB_val nv = { v.mv_size, NULL };
 		uint8_t *ct = malloc(v.mv_size);

@@ -2,12 +2,20 @@
  * list.c - "list": record tokens, a page at a time, for clients the policy
  * lets list (list = true). With purpose marketing a channel must be named,
  * and records whose person opted out of marketing on it are skipped.
+ *
+ * Skipping reads the flags byte, so a listing by channel first checks each
+ * scanned record's MAC (record_check(): the MAC key of its epoch, without
+ * unwrapping its data key or decoding it): an opt-out cleared in the data
+ * file outside the service fails the listing with VAULT_E_CRYPTO and an
+ * alert rather than putting the person on a marketing list. A listing
+ * without a channel looks at no header and checks nothing.
  */
 #include <string.h>
 
 #include "common/msg.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
+#include "vault/record/access.h"
 #include "vault/policy.h"
 #include "vault/server.h"
 #include "vault/store/record_codec.h"
@@ -72,7 +80,13 @@ list(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 			more = 1;
 			break;
 		}
-		/* The flags byte is the second of an encoded record. */
+		/* The flags byte is the second of an encoded record; it counts
+		 * only once the record's MAC holds. */
+		if (skip && (rc = record_check(ctx->srv, ctx->keys, last, v.mv_data,
+		    v.mv_size)) != 0) {
+			mdb_cursor_close(cur);
+			return op_fail(err, rc, NULL, "a stored record failed its authentication");
+		}
 		if (v.mv_size < 2 || (skip && (((const uint8_t *)v.mv_data)[1] & skip)))
 			continue;
 		if (n == limit) {

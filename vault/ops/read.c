@@ -79,7 +79,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "the policy grants no access to documents");
 	if (trace_record(&ctx->trace, id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = record_load(ctx->srv, ctx->txn, id, &r, NULL)) != 0)
+	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv, id,
 	    req->purpose, (uint64_t)ctx->now)) != 0)

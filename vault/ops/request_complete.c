@@ -112,7 +112,7 @@ opt_out(struct write_ctx *ctx, struct privacy_request *r, size_t *n)
 	*n = 0;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct record rec;
-		int rc = record_load(ctx->srv, ctx->txn, r->targets[i], &rec, &ctx->copy);
+		int rc = record_load(ctx->srv, ctx->keys, ctx->txn, r->targets[i], &rec, &ctx->copy);
 		if (rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND)
 			continue;
 		if (rc != 0)

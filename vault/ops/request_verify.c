@@ -260,7 +260,7 @@ scan_one(void *arg, uint64_t id)
 	if (sc->guardian) {
 		/* A guardian acts only for a child's record. */
 		struct record rec;
-		if (record_load(sc->ctx->srv, sc->ctx->txn, id, &rec, NULL) != 0 ||
+		if (record_load(sc->ctx->srv, sc->ctx->keys, sc->ctx->txn, id, &rec, NULL) != 0 ||
 		    !(rec.flags & RECORD_FLAG_CHILD))
 			return 0;
 	}

@@ -82,7 +82,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	for (unsigned i = 0; i < in->ntokens; i++)
 		trace_field(&ctx->trace, in->tokens[i].field);
-	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, st->id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv, st->id,
 	    st->purpose, (uint64_t)ctx->now)) != 0)

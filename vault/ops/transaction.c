@@ -103,7 +103,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 
 	if (trace_record(&ctx->trace, st->id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = record_load(ctx->srv, ctx->txn, st->id, &r, NULL)) != 0)
+	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, st->id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	/* Each call replaces the last transaction as a whole. */
 	for (int i = 0; i < 3; i++)

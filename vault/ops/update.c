@@ -150,7 +150,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		if (in->consent_set & consent_channel_of(f))
 			trace_field(&ctx->trace, f);
 	/* Every refusal comes before the first write. */
-	if ((rc = record_load(srv, ctx->txn, id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(srv, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	/* A hold keeps the record as it is, except for the hold's own purpose
 	 * (error correction is maintenance). */
@@ -184,14 +184,16 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		const struct record_field *old = record_field_get(&r, fid);
 		const struct input_value *v = new_value(in, fid);
 		if (v != NULL) {
-			struct seal_place pl = { id, r.dek_version, fid, 0 };
+			/* The new generation is in the ciphertext's AD: an
+			 * older ciphertext of this field no longer opens. */
+			r.gen[fid]++;
+			struct seal_place pl = { id, r.dek_version, fid, 0, r.gen[fid] };
 			seal_field(ctx->dek, &pl, in->data.data + v->off, v->len, ct);
 			merged[n].id = fid;
 			merged[n].ct = ct;
 			merged[n].ct_len = v->len + SEAL_OVERHEAD;
 			ct += v->len + SEAL_OVERHEAD;
 			n++;
-			r.gen[fid]++;
 			changed |= 1u << fid;
 		} else if (old != NULL && is_cleared(in, fid)) {
 			r.gen[fid]++;

@@ -152,7 +152,7 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 
 	if (!fields || !docs || !consent || !holds || !hist || !o || !tokens || !det)
 		goto out;
-	if ((rc = record_load(srv, ctx->txn, id, &r, NULL)) != 0)
+	if ((rc = record_load(srv, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
 		goto out;
 	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		goto out;
@@ -184,7 +184,7 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 	if (r.has_card_token && r.card_ct_len > SEAL_OVERHEAD &&
 	    r.card_ct_len - SEAL_OVERHEAD <= TOKEN_MAX_LEN) {
 		char ct[TOKEN_MAX_LEN + 1];
-		struct seal_place pl = { id, r.dek_version, FIELD_CARD_TOKEN, 0 };
+		struct seal_place pl = { id, r.dek_version, FIELD_CARD_TOKEN, 0, 0 };
 		if (open_field(ctx->dek, &pl, r.card_ct, r.card_ct_len, (uint8_t *)ct) != 0) {
 			rc = VAULT_E_CRYPTO;
 			goto out;

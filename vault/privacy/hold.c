@@ -194,7 +194,7 @@ static int
 flag_record(struct write_ctx *ctx, uint64_t id, int held)
 {
 	struct record r;
-	int rc = record_load(ctx->srv, ctx->txn, id, &r, &ctx->copy);
+	int rc = record_load(ctx->srv, ctx->keys, ctx->txn, id, &r, &ctx->copy);
 	if (rc != 0)
 		return rc;
 	uint8_t flags = held ? (uint8_t)(r.flags | RECORD_FLAG_HELD) :

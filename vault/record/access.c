@@ -6,13 +6,50 @@
 #include <vault/vault.h>
 
 #include "keys/keyring.h"
+#include "vault/alert.h"
 #include "vault/keyset.h"
+#include "vault/log.h"
 #include "vault/server.h"
 #include "access.h"
 
+/* Where the epoch sits in the stored form (record_codec.c): format(1),
+ * flags(1), reserved(2), data-key version(4). */
+#define RECORD_EPOCH_OFFSET 8
+
+void
+record_tampered(struct server *srv, const struct key_set *keys, uint64_t id)
+{
+	log_warn("record %llu failed its authentication: the data file was changed "
+	    "outside the service, or is damaged", (unsigned long long)id);
+	alert_raise(srv, keys, ALERT_RECORD_TAMPERED, NULL, 0);
+}
+
 int
-record_load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
-    struct buf *copy)
+record_check(struct server *srv, const struct key_set *keys, uint64_t id,
+    const uint8_t *data, size_t len)
+{
+	if (keys == NULL)
+		return VAULT_E_SEALED;
+	const uint8_t *mk = NULL;
+	if (len >= RECORD_EPOCH_OFFSET + 4 && data[0] == RECORD_FORMAT) {
+		const uint8_t *p = data + RECORD_EPOCH_OFFSET;
+		mk = key_set_record_mac_key(keys, (uint32_t)p[0] << 24 |
+		    (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+	}
+	/* An unknown epoch (or format) is as untrustworthy as a bad MAC. */
+	if (mk == NULL || record_verify(data, len, id, mk) != 0) {
+		if (srv != NULL)
+			record_tampered(srv, keys, id);
+		return VAULT_E_CRYPTO;
+	}
+	return 0;
+}
+
+/* Look up id and decode it (into copy if not NULL); *data and *len get
+ * the stored form. VAULT_E_CRYPTO only if it does not decode. */
+static int
+load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
+    struct buf *copy, const uint8_t **data, size_t *len)
 {
 	uint8_t kb[8];
 	store_put_id(kb, id);
@@ -26,14 +63,42 @@ record_load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
 	}
 	if (rc != 0)
 		return store_error(rc);
-	const uint8_t *data = v.mv_data;
+	*data = v.mv_data;
+	*len = v.mv_size;
 	if (copy != NULL) {
 		buf_clear(copy);
 		if ((rc = buf_append(copy, v.mv_data, v.mv_size)) != 0)
 			return rc;
-		data = copy->data;
+		*data = copy->data;
 	}
-	return record_decode(data, v.mv_size, r);
+	/* Decoded before the MAC is checked (decoding trusts nothing), so the
+	 * epoch, and with it the MAC key, is known. */
+	return record_decode(*data, *len, r) == 0 ? 0 : VAULT_E_CRYPTO;
+}
+
+int
+record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
+    uint64_t id, struct record *r, struct buf *copy)
+{
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	if (keys == NULL)
+		return VAULT_E_SEALED;
+	int rc = load(srv, txn, id, r, copy, &data, &len);
+	if (rc == VAULT_E_CRYPTO)
+		record_tampered(srv, keys, id);
+	if (rc != 0)
+		return rc;
+	return record_check(srv, keys, id, data, len);
+}
+
+int
+record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
+    struct record *r, struct buf *copy)
+{
+	const uint8_t *data;
+	size_t len;
+	return load(srv, txn, id, r, copy, &data, &len);
 }
 
 int
@@ -50,7 +115,7 @@ int
 record_open_field(const uint8_t *dek, uint64_t id, const struct record *r,
     const struct record_field *f, struct buf *out, size_t *off, size_t *len)
 {
-	struct seal_place pl = { id, r->dek_version, f->id, 0 };
+	struct seal_place pl = { id, r->dek_version, f->id, 0, r->gen[f->id] };
 	size_t n = f->ct_len - SEAL_OVERHEAD;
 	int rc = buf_reserve(out, n + 1);
 	if (rc != 0)
@@ -110,7 +175,7 @@ document_open(struct server *srv, MDB_txn *txn, const uint8_t *dek,
 	size_t n = v.mv_size - SEAL_OVERHEAD;
 	if ((rc = buf_reserve(out, n + 1)) != 0)
 		return rc;
-	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot };
+	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot, 0 };
 	if ((rc = open_field(dek, &pl, v.mv_data, v.mv_size, out->data + out->len)) != 0)
 		return rc;
 	*off = out->len;

@@ -16,14 +16,44 @@ struct server;
 struct key_set;
 
 /*
- * Find record id. On success *r describes it with pointers into the map
- * (valid until the transaction ends or, in a write transaction, until the
- * next write). If copy is not NULL the value is first copied there, and *r
- * points into the copy instead. Returns 0, VAULT_E_NOT_FOUND,
- * VAULT_E_DELETED, VAULT_E_CRYPTO (damaged) or VAULT_E_STORAGE.
+ * Find record id and authenticate it: decode, then check its MAC under the
+ * record MAC key of its epoch in keys (record_verify()). Every path that
+ * acts on a stored record's contents loads it through here (or, for the
+ * few that scan without decoding, calls record_check()). On success *r
+ * describes it with pointers into the map (valid until the transaction
+ * ends or, in a write transaction, until the next write). If copy is not
+ * NULL the value is first copied there, and *r points into the copy
+ * instead. Returns 0, VAULT_E_NOT_FOUND, VAULT_E_DELETED, VAULT_E_CRYPTO
+ * (malformed, or failed its MAC: see record_tampered()) or VAULT_E_STORAGE.
  */
-int record_load(struct server *srv, MDB_txn *txn, uint64_t id,
+int record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
+    uint64_t id, struct record *r, struct buf *copy);
+/*
+ * As record_load() without the MAC: only for erasing the record
+ * (op_delete_record()), which must also work where the MAC cannot be
+ * checked (a restored backup's record whose epoch was retired since) and
+ * trusts nothing in the record to decide whether to erase. A record that
+ * does not decode gives VAULT_E_CRYPTO.
+ */
+int record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
     struct record *r, struct buf *copy);
+
+/*
+ * Authenticate the stored form data[0..len) of record id without decoding
+ * it all (the epoch is read from its fixed place). Returns 0 or
+ * VAULT_E_CRYPTO, after record_tampered() (srv may be NULL: no alert).
+ */
+int record_check(struct server *srv, const struct key_set *keys, uint64_t id,
+    const uint8_t *data, size_t len);
+
+/*
+ * Report that stored record id failed its authentication: a log line with
+ * its id and the ALERT_RECORD_TAMPERED alert (log, audit entry, counter in
+ * status), raised by the service itself: the tampering happened outside
+ * it, not through the client whose request found it (that request's own
+ * audit entry, with outcome crypto_error, names the client and record).
+ */
+void record_tampered(struct server *srv, const struct key_set *keys, uint64_t id);
 
 /* Unwrap the record's data key into dek (secure memory). */
 int record_unwrap(const struct key_set *keys, uint64_t id,

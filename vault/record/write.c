@@ -5,6 +5,7 @@
 
 #include <vault/vault.h>
 
+#include "vault/keyset.h"
 #include "vault/ops/op.h"
 #include "vault/server.h"
 #include "access.h"
@@ -16,8 +17,13 @@ record_store(struct write_ctx *ctx, uint64_t id, const struct record *r,
 {
 	uint8_t kb[8];
 	int rc;
+	/* Every store recomputes the MAC, under the key of the epoch r is
+	 * wrapped under now (rotation changes it). */
+	const uint8_t *mk = key_set_record_mac_key(ctx->keys, r->kek_epoch);
+	if (mk == NULL)
+		return VAULT_E_INTERNAL;
 	buf_clear(&ctx->enc);
-	if ((rc = record_encode(r, &ctx->enc)) != 0)
+	if ((rc = record_encode(r, id, mk, &ctx->enc)) != 0)
 		return rc;
 	store_put_id(kb, id);
 	MDB_val k = { 8, kb }, v = { ctx->enc.len, ctx->enc.data };
@@ -44,7 +50,7 @@ document_store(struct write_ctx *ctx, uint64_t id, struct record *r,
 	if (r->next_slot == 0)
 		r->next_slot = 1;
 	uint16_t slot = r->next_slot;
-	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot };
+	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot, 0 };
 	buf_clear(&ctx->doc);
 	if ((rc = buf_reserve(&ctx->doc, len + SEAL_OVERHEAD)) != 0)
 		return rc;

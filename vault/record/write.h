@@ -11,7 +11,8 @@
 
 struct write_ctx;
 
-/* Encode r and put it under id (flags: 0 or MDB_APPEND for a new id). */
+/* Encode r with its MAC (record_codec.h) and put it under id (flags: 0 or
+ * MDB_APPEND for a new id). */
 int record_store(struct write_ctx *ctx, uint64_t id, const struct record *r,
     unsigned flags);
 /*

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include <sodium.h>
 #include <vault/vault.h>
 
 #include "record_codec.h"
@@ -126,15 +127,46 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 		    (i > 0 && r->doc_slots[i] <= r->doc_slots[i - 1]))
 			return VAULT_E_CRYPTO;
 	}
+	if ((q = take(&rd, RECORD_MAC_BYTES)) != NULL)
+		memcpy(r->mac, q, RECORD_MAC_BYTES);
 	if (rd.bad || rd.p != rd.end)
 		return VAULT_E_CRYPTO;
 	return 0;
 }
 
+/* The MAC of record id whose stored form before the MAC is data[0..len). */
+static void
+record_mac(const uint8_t *key, uint64_t id, const uint8_t *data, size_t len,
+    uint8_t mac[RECORD_MAC_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t ib[8];
+	for (int i = 0; i < 8; i++)
+		ib[i] = (uint8_t)(id >> (56 - 8 * i));
+	crypto_generichash_init(&st, key, RECORD_MAC_KEY_BYTES, RECORD_MAC_BYTES);
+	crypto_generichash_update(&st, ib, sizeof(ib));
+	crypto_generichash_update(&st, data, len);
+	crypto_generichash_final(&st, mac, RECORD_MAC_BYTES);
+}
+
 int
-record_encode(const struct record *r, struct buf *out)
+record_verify(const uint8_t *data, size_t len, uint64_t id,
+    const uint8_t *mac_key)
+{
+	uint8_t mac[RECORD_MAC_BYTES];
+	if (mac_key == NULL || len < 1 + RECORD_MAC_BYTES)
+		return VAULT_E_CRYPTO;
+	record_mac(mac_key, id, data, len - RECORD_MAC_BYTES, mac);
+	return sodium_memcmp(mac, data + len - RECORD_MAC_BYTES, RECORD_MAC_BYTES) == 0 ?
+	    0 : VAULT_E_CRYPTO;
+}
+
+int
+record_encode(const struct record *r, uint64_t id, const uint8_t *mac_key,
+    struct buf *out)
 {
 	static const uint8_t zero[2];
+	size_t start = out->len;
 	/* Lengths are stored in 16 bits. */
 	for (unsigned i = 0; i < r->nfields; i++)
 		if (r->fields[i].ct_len > 0xffff)
@@ -173,6 +205,13 @@ record_encode(const struct record *r, struct buf *out)
 	wr_be(out, r->ndocs, 2);
 	for (unsigned i = 0; i < r->ndocs; i++)
 		wr_be(out, r->doc_slots[i], 2);
+	if (out->error == 0 && mac_key != NULL) {
+		uint8_t mac[RECORD_MAC_BYTES];
+		record_mac(mac_key, id, out->data + start, out->len - start, mac);
+		wr(out, mac, sizeof(mac));
+	} else {
+		wr(out, r->mac, RECORD_MAC_BYTES);
+	}
 	int rc = out->error;
 	out->error = 0;
 	return rc;

@@ -8,6 +8,16 @@
  * to remove on delete, and document slot numbers (documents are stored
  * under their own keys). Layout, big-endian, in PROTOCOL.md's appendix
  * "Storage". record_decode() trusts nothing: the data file may be damaged.
+ *
+ * The stored form ends with a MAC (keyed BLAKE2b, RECORD_MAC_BYTES) over the
+ * record id and every byte before it, under the record MAC key of the
+ * record's epoch (seal.h, record_mac_key()). Flags (hold, opt-outs, child),
+ * generations, the wrapped key, the field and card ciphertexts, the
+ * deterministic entries and the document slots are thereby authenticated
+ * as one: a header flipped, swapped with another record's, or combined with
+ * older field ciphertexts fails record_verify(). What a per-record MAC
+ * cannot see is the whole value replaced by an older whole value of the
+ * same record under the same epoch (SECURITY.md, "Stored records").
  */
 #ifndef VAULT_STORE_RECORD_CODEC_H
 #define VAULT_STORE_RECORD_CODEC_H
@@ -20,7 +30,10 @@
 #include "vault/crypto/token.h"
 #include "vault/record/fields.h"
 
-#define RECORD_FORMAT 1
+/* 2: with the MAC and generation-bound field AD; format 1 is refused
+ * (the data file's schema version, store.h, went up with it). */
+#define RECORD_FORMAT 2
+#define RECORD_MAC_BYTES 16
 #define RECORD_MAX_DOCS 64   /* hard cap; the configured limit may be lower */
 /* Deterministic index entries: one per field and token key version in use
  * (tokens of older versions keep resolving after a token key rotation). */
@@ -67,16 +80,34 @@ struct record {
 	uint16_t next_slot;                   /* next document slot to hand out */
 	uint16_t ndocs;
 	uint16_t doc_slots[RECORD_MAX_DOCS];  /* ascending */
+	uint8_t mac[RECORD_MAC_BYTES];        /* as decoded (record_encode() with
+	                                       * no key writes it back) */
 };
 
 /*
  * Decode data[0..len). Pointers in *r point into data. Returns 0 or
- * VAULT_E_CRYPTO (malformed: the stored record cannot be trusted).
+ * VAULT_E_CRYPTO (malformed: the stored record cannot be trusted). Decoding
+ * does not check the MAC: record_verify() does, with the key of r->kek_epoch
+ * (record_load() in record/access.h does both).
  */
 __attribute__((warn_unused_result))
 int record_decode(const uint8_t *data, size_t len, struct record *r);
-/* Append the encoding of r to out. Returns 0 or VAULT_E_NOMEM. */
-int record_encode(const struct record *r, struct buf *out);
+/*
+ * Check the MAC that ends data[0..len), the stored form of record id, under
+ * mac_key (RECORD_MAC_KEY_BYTES). Constant time in the MAC. Returns 0 or
+ * VAULT_E_CRYPTO.
+ */
+__attribute__((warn_unused_result))
+int record_verify(const uint8_t *data, size_t len, uint64_t id,
+    const uint8_t *mac_key);
+/*
+ * Append the stored form of r, record id, to out, ending with its MAC under
+ * mac_key. mac_key NULL writes r->mac instead: only for re-encoding what
+ * record_decode() gave unchanged (tests, fuzzing); anything stored by the
+ * server passes the key. Returns 0, VAULT_E_TOO_LARGE or VAULT_E_NOMEM.
+ */
+int record_encode(const struct record *r, uint64_t id, const uint8_t *mac_key,
+    struct buf *out);
 
 /* The field entry for id, or NULL. */
 const struct record_field *record_field_get(const struct record *r, uint8_t id);

@@ -102,20 +102,27 @@ store_open(struct store *s, const char *dir, size_t map_size,
 	    (rc = open_dbi(txn, "record_holds", &s->record_holds)) != 0)
 		goto fail;
 
+	static const uint8_t ver_be[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };
 	MDB_val k = { 6, "schema" }, v;
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		uint8_t ver[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };
 		v.mv_size = 4;
-		v.mv_data = ver;
+		v.mv_data = (void *)ver_be;
 		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
 			goto fail;
 	} else if (rc != 0) {
 		goto fail;
-	} else if (v.mv_size != 4 || memcmp(v.mv_data, "\0\0\0\1", 4) != 0) {
+	} else if (v.mv_size != 4 || memcmp(v.mv_data, ver_be, 4) != 0) {
+		/* Schema 1 (records without a MAC) is refused, not upgraded: the
+		 * format changed before 1.0, with no deployed data to carry over,
+		 * and an upgrade would have to trust every unauthenticated
+		 * header it found. */
+		*why = v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\1", 4) == 0 ?
+		    "the data directory has schema 1 (records without a MAC), which this "
+		    "version refuses: create a new one" :
+		    "the data directory has an unsupported schema version";
 		mdb_txn_abort(txn);
 		store_close(s);
-		*why = "the data directory has an unsupported schema version";
 		return VAULT_E_CONFIG;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {

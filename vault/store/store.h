@@ -29,7 +29,7 @@
 
 #include <lmdb.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2 /* 2: records with a MAC (record_codec.h) */
 
 struct store {
 	MDB_env *env;
