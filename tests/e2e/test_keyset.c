@@ -33,7 +33,7 @@
 #include "harness.h"
 
 #define GID_SERVICE 52101
-#define FLOODERS 4
+#define FLOODERS 6
 /*
  * Rotations in all (kek, token and index in turn). With the key-set pin
  * of the refused-admin audit path missing, ASan reported the first
@@ -41,7 +41,7 @@
  * this many keeps the test at well under a minute there and still gives a
  * flood of pins racing each publication.
  */
-#define ROTATIONS 450
+#define ROTATIONS 1500
 
 static struct vaultd_proc srv;
 static char policy_path[600];
@@ -67,7 +67,9 @@ setup(void)
 	cr_assert_not_null(f);
 	fputs(policy_text, f);
 	fclose(f);
-	snprintf(ini, sizeof(ini), "[policy]\nfile = %s\n", policy_path);
+	/* More workers than cores: a worker preempted with a set in hand is
+	 * what turns a missing pin into a use after free. */
+	snprintf(ini, sizeof(ini), "[server]\nworkers = 4\n[policy]\nfile = %s\n", policy_path);
 	vaultd_start(&srv, ini);
 }
 
