@@ -68,7 +68,8 @@ read_file_all(const char *path, size_t *len)
 	return b;
 }
 
-/* The server to run: $VAULTD, or $VAULTD_WRAPPER (valgrind) around it. */
+/* The server to run: $VAULTD, or $VAULTD_WRAPPER instead: valgrind around
+ * it, or another build of vaultd (make test-tsan runs a ThreadSanitizer one). */
 static const char *
 vaultd_bin(void)
 {
