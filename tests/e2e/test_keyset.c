@@ -40,7 +40,7 @@
  * pinned in one registry (keyset.h), ASan reported the use after free of
  * the refused-admin audit path after 16-388 rotations (under 5 s) in each
  * of 10 runs on the 2-core CI machine, and a release build crashed after
- * 214-261 (3 runs); 1500 leaves a wide margin and takes 5-25 s here
+ * 214-261 (3 runs); 1500 leaves a wide margin and takes 5-30 s here
  * (release, ASan, TSan, and how loaded the machine is).
  * Each kind stays well under KEYRING_MAX_KEYS.
  */
