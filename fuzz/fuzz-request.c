@@ -37,6 +37,7 @@
 #include "common/names.h"
 #include "vault/crypto/seal.h"
 #include "vault/dispatch.h"
+#include "vault/keyset.h"
 #include "vault/ops/op.h"
 #include "vault/policy.h"
 #include "vault/server.h"
@@ -176,7 +177,7 @@ run_as(const struct policy_client *c, const uint8_t *data, size_t size)
 
 	fuzz_assert(sodium_is_zero(ctx.dek, DEK_BYTES), "a data key was left in the worker's buffer");
 	fuzz_assert(ctx.scratch.len == 0, "%zu bytes left in the scratch buffer", ctx.scratch.len);
-	fuzz_assert(ctx.keys == NULL && atomic_load(&ctx.hazard) == NULL, "the key set is still pinned");
+	fuzz_assert(ctx.keys == NULL && key_set_pin_depth() == 0, "the key set is still pinned");
 	fuzz_assert(atomic_load(&vault.srv.writer.queued_bytes) == 0, "queued write bytes leaked");
 	fuzz_assert(ctx.txn != NULL && mdb_txn_renew(ctx.txn) == 0,
 	    "the read transaction was not reset");

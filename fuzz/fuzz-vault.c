@@ -229,7 +229,7 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	fuzz_assert(mdb_txn_begin(srv->store.env, NULL, 0, &batch) == 0, "write txn");
 	fuzz_assert(store_next_id(&srv->store, batch, &next_id) == 0, "next_id");
 	fuzz_assert(mdb_txn_begin(srv->store.env, batch, 0, &wc.txn) == 0, "nested txn");
-	wc.keys = atomic_load(&srv->keys);
+	wc.keys = key_set_acquire(srv); /* as the writer pins for its round */
 	wc.next_id = &next_id;
 	wc.dek = sodium_malloc(DEK_BYTES);
 	wc.dek2 = sodium_malloc(DEK_BYTES);
@@ -257,6 +257,7 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	free(wc.trace.records);
 	sodium_free(wc.dek);
 	sodium_free(wc.dek2);
+	key_set_release();
 	write_op_free(wop);
 }
 
@@ -467,7 +468,7 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	memcpy(srv->root, fuzz_root_key, KEYRING_KEY_BYTES);
 	rc = key_set_new(fuzz_keys_open(c->keyring_path), &ks);
 	fuzz_assert(rc == 0, "key_set_new: %s", vault_strerror(rc));
-	atomic_store(&srv->keys, ks);
+	key_set_install(srv, ks);
 	write_policy(v);
 	rc = policy_load(&srv->policy, c->policy_file, 0, err, sizeof(err));
 	fuzz_assert(rc == 0, "policy: %s", err);
@@ -509,8 +510,7 @@ fuzz_vault_close(struct fuzz_vault *v)
 	srv->audit = NULL;
 	journal_close(&srv->journal);
 	store_close(&srv->store);
-	key_set_free((struct key_set *)atomic_load(&srv->keys));
-	atomic_store(&srv->keys, NULL);
+	key_set_free(key_set_take(srv));
 	policy_free(&srv->policy);
 	sodium_free(srv->root);
 	srv->root = NULL;

@@ -1182,7 +1182,8 @@ write_audit_seeds(void)
 	size_t n = 0;
 	fuzz_tmpdir(dir, "seeds");
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
-	fuzz_audit_trail(path, (const struct key_set *)atomic_load(&vault.srv.keys));
+	fuzz_audit_trail(path, key_set_acquire(&vault.srv));
+	key_set_release();
 	FILE *f = fopen(path, "rb");
 	if (f == NULL || (n = fread(t, 1, sizeof(t), f)) == 0) {
 		perror(path);

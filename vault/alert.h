@@ -40,9 +40,12 @@ const char *alert_name(enum alert_kind kind);
 
 /*
  * Raise an alert caused by client (NULL: the service itself) with uid.
- * keys: the caller's pinned key set, for the audit entry (NULL: no entry,
- * e.g. while sealed). Never fails: an alert that cannot be audited is still
- * logged and counted.
+ * keys: for the audit entry, a key set the calling thread has pinned
+ * (key_set_acquire(), keyset.h), such as ctx->keys of the request being
+ * served; NULL: no entry (e.g. while sealed). A set the thread does not pin
+ * gets no entry either (it may be freed at any moment: server_audit_alert
+ * checks). Never fails: an alert that cannot be audited is still logged and
+ * counted.
  */
 void alert_raise(struct server *srv, const struct key_set *keys,
     enum alert_kind kind, const struct policy_client *client, uid_t uid);

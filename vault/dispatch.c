@@ -176,8 +176,8 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		return;
 	}
 	/* A long operation that needs no keys must not hold back a rotation. */
-	ctx->keys = op->no_keys ? NULL : key_set_acquire(srv, &ctx->hazard);
-	if (!op->sealed_ok && atomic_load(&srv->keys) == NULL) {
+	ctx->keys = op->no_keys ? NULL : key_set_acquire(srv);
+	if (!op->sealed_ok && key_set_sealed(srv)) {
 		reply_error_code(out, req.id, VAULT_E_SEALED, NULL,
 		    "the vault is sealed: an administrator must unseal it");
 	} else if (op->kind == OP_READ) {
@@ -228,7 +228,8 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 			}
 		}
 	}
-	key_set_release(&ctx->hazard);
+	if (!op->no_keys)
+		key_set_release();
 	ctx->keys = NULL;
 	mdb_txn_reset(ctx->txn);
 	pthread_rwlock_unlock(&srv->env_lock);

@@ -1,7 +1,11 @@
 /*
- * keyset.c - publishing key sets and pinning them (see keyset.h).
+ * keyset.c - publishing key sets and pinning them: the registry of hazard
+ * slots (see keyset.h). The current set in struct server is this file's
+ * alone; everything else pins it through key_set_acquire().
  */
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include <sodium.h>
@@ -11,8 +15,53 @@
 #include "crypto/token.h"
 #include "keys/keyring.h"
 #include "keyset.h"
+#include "log.h"
 #include "server.h"
-#include "worker.h"
+
+/* One thread's hazard; a cache line each, so pinning shares nothing. */
+struct pin_slot {
+	_Alignas(64) _Atomic(const struct key_set *) hazard;
+	atomic_int taken;
+};
+
+static struct pin_slot slots[KEY_SET_PIN_SLOTS];
+static _Thread_local struct pin_slot *mine;
+static _Thread_local unsigned depth;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+/* A thread that exits gives its slot back (an unreleased pin with it). */
+static void
+slot_give_back(void *p)
+{
+	struct pin_slot *s = p;
+	atomic_store(&s->hazard, NULL);
+	atomic_store(&s->taken, 0);
+}
+
+static void
+exit_key_create(void)
+{
+	if (pthread_key_create(&exit_key, slot_give_back) != 0)
+		abort();
+}
+
+static struct pin_slot *
+slot_take(void)
+{
+	(void)pthread_once(&exit_once, exit_key_create);
+	for (size_t i = 0; i < KEY_SET_PIN_SLOTS; i++) {
+		int free_slot = 0;
+		if (atomic_compare_exchange_strong(&slots[i].taken, &free_slot, 1)) {
+			if (pthread_setspecific(exit_key, &slots[i]) != 0)
+				abort();
+			return &slots[i];
+		}
+	}
+	/* Pinning elsewhere would be unsafe and refusing would look sealed. */
+	log_error("more than %d threads pin key sets at once", KEY_SET_PIN_SLOTS);
+	abort();
+}
 
 int
 key_set_new(struct keyring *ring, struct key_set **out)
@@ -78,15 +127,56 @@ key_set_record_mac_key(const struct key_set *ks, uint32_t epoch)
 }
 
 const struct key_set *
-key_set_acquire(struct server *srv, _Atomic(const struct key_set *) *hazard)
+key_set_acquire(struct server *srv)
 {
 	const struct key_set *ks;
-	/* Publish the hazard, then make sure the set is still current. */
+	if (mine == NULL)
+		mine = slot_take();
+	/* Nested: the outer pin already holds a set (or held none: sealed). */
+	if (depth > 0 && (ks = atomic_load(&mine->hazard)) != NULL) {
+		depth++;
+		return ks;
+	}
+	/*
+	 * Publish the hazard, then make sure the set is still current: a
+	 * publisher that swapped in between either sees our hazard in its
+	 * scan or made us see its new set here (all sequentially consistent).
+	 */
 	do {
 		ks = atomic_load(&srv->keys);
-		atomic_store(hazard, ks);
+		atomic_store(&mine->hazard, ks);
 	} while (ks != atomic_load(&srv->keys));
+	depth++;
 	return ks;
+}
+
+void
+key_set_release(void)
+{
+	if (depth == 0) {
+		log_error("a key set was released that was not pinned");
+		abort();
+	}
+	if (--depth == 0)
+		atomic_store(&mine->hazard, NULL);
+}
+
+int
+key_set_pinned(const struct key_set *ks)
+{
+	return ks != NULL && depth > 0 && atomic_load(&mine->hazard) == ks;
+}
+
+unsigned
+key_set_pin_depth(void)
+{
+	return depth;
+}
+
+int
+key_set_sealed(struct server *srv)
+{
+	return atomic_load(&srv->keys) == NULL;
 }
 
 int
@@ -102,10 +192,26 @@ key_set_publish(struct server *srv, struct key_set *next, int expect_none)
 	old = atomic_exchange(&srv->keys, next);
 	if (old == NULL)
 		return 0;
-	/* Grace period: requests pin a set for microseconds. */
-	for (unsigned i = 0; i < srv->nworkers; i++)
-		while (worker_pins(srv->workers[i], old))
+	/* The publisher's own pin moves on with it (keyset.h). */
+	if (depth > 0 && atomic_load(&mine->hazard) == old)
+		atomic_store(&mine->hazard, next);
+	/* Grace period: requests pin a set for microseconds. Every slot,
+	 * taken or not: a free one holds NULL. */
+	for (size_t i = 0; i < KEY_SET_PIN_SLOTS; i++)
+		while (atomic_load(&slots[i].hazard) == old)
 			sched_yield();
 	key_set_free((struct key_set *)old);
 	return 0;
+}
+
+void
+key_set_install(struct server *srv, struct key_set *ks)
+{
+	atomic_store(&srv->keys, ks);
+}
+
+struct key_set *
+key_set_take(struct server *srv)
+{
+	return (struct key_set *)atomic_exchange(&srv->keys, NULL);
 }

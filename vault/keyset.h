@@ -1,13 +1,31 @@
 /*
- * keyset.h - the keys the server works with, as one immutable generation.
+ * keyset.h - the keys the server works with, as one immutable generation,
+ * and the only way to hold one.
  *
  * A key set bundles the key ring and the subkeys derived from it: token
  * keys, and the record MAC key of every key-encryption epoch (seal.h).
  * Rotation and retirement never change a key set: they build a new one and
- * publish it. Workers pin the set they use for a request with a hazard
- * pointer; the publisher frees (and so wipes) the old set only once no
- * worker holds it. The writer publishes between batches, so it never needs
- * a hazard of its own.
+ * publish it; the publisher frees (and so wipes) the old set once no
+ * thread pins it. Every path that reads keys pins the current set with
+ * key_set_acquire() and unpins it with key_set_release().
+ *
+ * Pins are hazard pointers in one process-wide registry of slots: a thread
+ * gets its own slot the first time it pins (the slot is given back when
+ * the thread exits), and key_set_publish() scans every slot. The API takes
+ * no hazard of the caller's: there is nowhere else to pin, so no path can
+ * pin where the publisher does not look. (A stack-local hazard the
+ * publisher did not scan let a refused admin request audit with a freed
+ * set: issue 12.)
+ *
+ * Pins nest within a thread: an inner key_set_acquire() returns the set
+ * the outer one pinned (one request sees one set from start to audit
+ * entry), and the slot is cleared when the outermost pin is released.
+ *
+ * Only the writer replaces a published set (rotation, retirement); unseal
+ * only installs the first one. If the publisher pins the set it replaces,
+ * its pin moves to the new set, so publishing while pinned never waits on
+ * itself. Functions that take a `const struct key_set *` (audit, alert,
+ * secrets, record access) expect one the calling thread has pinned.
  */
 #ifndef VAULT_KEYSET_H
 #define VAULT_KEYSET_H
@@ -39,20 +57,37 @@ const uint8_t *key_set_record_mac_key(const struct key_set *ks, uint32_t epoch);
 int key_set_new(struct keyring *ring, struct key_set **out);
 void key_set_free(struct key_set *ks);
 
-/* Pin the current set (NULL while sealed) in *hazard; release with NULL. */
-const struct key_set *key_set_acquire(struct server *srv,
-    _Atomic(const struct key_set *) *hazard);
-static inline void
-key_set_release(_Atomic(const struct key_set *) *hazard)
-{
-	atomic_store_explicit(hazard, NULL, memory_order_release);
-}
+/*
+ * Pin srv's current set (NULL while sealed) in the calling thread's slot;
+ * every call, including one that returned NULL, is paired with a
+ * key_set_release() on the same thread. Aborts the process if more than
+ * KEY_SET_PIN_SLOTS threads ever pin at once (vaultd runs at most 64
+ * workers, the writer and the main thread).
+ */
+#define KEY_SET_PIN_SLOTS 256
+const struct key_set *key_set_acquire(struct server *srv);
+void key_set_release(void);
+
+/* 1 if the calling thread pins ks (not NULL) right now. */
+int key_set_pinned(const struct key_set *ks);
+/* How deeply the calling thread pins (0: not at all); for tests. */
+unsigned key_set_pin_depth(void);
+
+/* 1 while srv has no key set (a passphrase-sealed ring not yet unsealed). */
+int key_set_sealed(struct server *srv);
 
 /*
- * Make next current; wait until no worker pins the previous set, then free
+ * Make next current; wait until no thread pins the previous set, then free
  * it (its keys are wiped). If expect_none, publish only if no set is
  * current yet (unseal), returning VAULT_E_CONFLICT otherwise.
  */
 int key_set_publish(struct server *srv, struct key_set *next, int expect_none);
+
+/*
+ * Before any thread runs and after all have stopped (main, harnesses):
+ * install srv's first set, or take srv's set out to free it.
+ */
+void key_set_install(struct server *srv, struct key_set *ks);
+struct key_set *key_set_take(struct server *srv);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "log.h"
 
+__attribute__((format(printf, 2, 0)))
 static void
 vlog(const char *level, const char *fmt, va_list ap)
 {

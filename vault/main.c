@@ -126,7 +126,7 @@ load_keys(struct server *srv, int dev)
 	}
 	if ((rc = key_set_new(ring, &ks)) != 0)
 		goto out;
-	atomic_store(&srv->keys, ks);
+	key_set_install(srv, ks);
 out:
 	if (rc != 0 && why != NULL)
 		log_error("key ring %s: %s", c->keyring_path, why);
@@ -158,7 +158,7 @@ unseal_from_stdin(struct server *srv)
 	    (rc = keyring_load(srv->cfg.keyring_path, srv->root, &ring, &why)) != 0 ||
 	    (rc = key_set_new(ring, &ks)) != 0)
 		goto out;
-	atomic_store(&srv->keys, ks);
+	key_set_install(srv, ks);
 out:
 	if (rc != 0)
 		log_error("key ring %s: %s", srv->cfg.keyring_path,
@@ -275,10 +275,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (restore != NULL) {
-		if (atomic_load(&srv.keys) == NULL && (rc = unseal_from_stdin(&srv)) != 0)
+		if (key_set_sealed(&srv) && (rc = unseal_from_stdin(&srv)) != 0)
 			return 1;
 		rc = restore_backup(&srv, restore);
-		key_set_free((struct key_set *)atomic_load(&srv.keys));
+		key_set_free(key_set_take(&srv));
 		sodium_free(srv.root);
 		return rc == 0 ? 0 : 1;
 	}
@@ -303,8 +303,10 @@ main(int argc, char **argv)
 		if (!(stat(srv.cfg.audit_path, &ast) == 0 && S_ISCHR(ast.st_mode)) &&
 		    parent_dir(srv.cfg.audit_path, "audit directory") != 0)
 			return 1;
-		if (audit_open(&srv.audit, &srv.audit_cfg, atomic_load(&srv.keys), err,
-		    sizeof(err)) != 0) {
+		const struct key_set *ks = key_set_acquire(&srv);
+		rc = audit_open(&srv.audit, &srv.audit_cfg, ks, err, sizeof(err));
+		key_set_release();
+		if (rc != 0) {
 			log_error("audit trail %s: %s", srv.cfg.audit_path, err);
 			return 1;
 		}
@@ -315,7 +317,7 @@ main(int argc, char **argv)
 	audit_close(srv.audit);
 	journal_close(&srv.journal);
 	store_close(&srv.store);
-	key_set_free((struct key_set *)atomic_load(&srv.keys));
+	key_set_free(key_set_take(&srv));
 	sodium_free(srv.root);
 	if (rc != 0) {
 		log_error("stopped with error: %s", vault_strerror(rc));

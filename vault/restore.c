@@ -138,7 +138,7 @@ int
 restore_backup(struct server *srv, const char *path)
 {
 	const struct config *cfg = &srv->cfg;
-	const struct key_set *ks = atomic_load(&srv->keys);
+	const struct key_set *ks;
 	char dir[512], tmpfile[600], live_file[512], aside[600];
 	struct journal_entry *journal = NULL;
 	size_t njournal = 0;
@@ -156,6 +156,8 @@ restore_backup(struct server *srv, const char *path)
 		log_error("restore: cannot read the deletion journal %s", cfg->deletion_journal_path);
 		return rc;
 	}
+	/* Offline and single-threaded, but keys are only ever read pinned. */
+	ks = key_set_acquire(srv);
 	snprintf(dir, sizeof(dir), "%s/restore", cfg->data_dir);
 	snprintf(tmpfile, sizeof(tmpfile), "%s/data.mdb", dir);
 	snprintf(live_file, sizeof(live_file), "%s/data.mdb", cfg->data_dir);
@@ -325,5 +327,6 @@ out:
 	free(ctx.deleted);
 	sodium_free(ctx.dek);
 	free(journal);
+	key_set_release();
 	return rc;
 }

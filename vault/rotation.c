@@ -105,12 +105,13 @@ int
 rotation_resume(struct server *srv)
 {
 	struct rotation *rot = &srv->writer.rotation;
-	const struct key_set *ks = atomic_load(&srv->keys);
 	MDB_txn *txn;
 	uint64_t target = 0, cursor = 1, last = 0;
 	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
+	/* The writer's round pin when called from there (nested), else ours. */
+	const struct key_set *ks = key_set_acquire(srv);
 	if (meta_get_u64(srv, txn, "rot_target", &target) == 0)
 		(void)meta_get_u64(srv, txn, "rot_cursor", &cursor);
 	(void)meta_get_u64(srv, txn, "rot_last", &last);
@@ -153,6 +154,7 @@ rotation_resume(struct server *srv)
 		log_info("resuming rotation to epoch %llu at record %llu",
 		    (unsigned long long)target, (unsigned long long)cursor);
 	}
+	key_set_release();
 	return 0;
 }
 
@@ -205,7 +207,6 @@ rotation_step(struct write_ctx *ctx, int *active)
 	uint64_t examined = 0, rewrapped = 0, next = atomic_load(&rot->cursor);
 
 	*active = target != 0;
-	ctx->keys = atomic_load(&srv->keys);
 	if (target == 0 || ctx->keys == NULL)
 		return 0;
 	pthread_rwlock_rdlock(&srv->env_lock);
@@ -307,7 +308,6 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 	MDB_txn *txn;
 	int rc;
 
-	ctx->keys = atomic_load(&srv->keys);
 	if (ctx->keys == NULL) {
 		*why = "the vault is sealed";
 		return VAULT_E_SEALED;
@@ -379,7 +379,6 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	int rc;
 
 	*remaining = 0;
-	ctx->keys = atomic_load(&srv->keys);
 	if (ctx->keys == NULL) {
 		*why = "the vault is sealed";
 		return VAULT_E_SEALED;
@@ -431,11 +430,11 @@ rotation_tick(struct write_ctx *ctx)
 	const char *why;
 	uint32_t v;
 
-	if (atomic_load(&srv->keys) == NULL)
+	if (ctx->keys == NULL)
 		return;
 	if (rot->scheduled && atomic_load(&rot->target) == 0) {
 		/* The scheduled rotation finished: retire every older epoch. */
-		const struct keyring *ring = atomic_load(&srv->keys)->ring;
+		const struct keyring *ring = ctx->keys->ring;
 		uint32_t cur = keyring_current(ring, KEYRING_KEK), old[KEYRING_MAX_KEYS];
 		size_t n = 0;
 		for (size_t i = 0; i < keyring_count(ring, KEYRING_KEK); i++)

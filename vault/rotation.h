@@ -41,6 +41,12 @@ struct rotation {
 	int scheduled;                   /* started by the schedule (writer only) */
 };
 
+/*
+ * The functions taking a write_ctx use ctx->keys, which the writer pins
+ * for its round (keyset.h); keys_rotate and keys_retire publish a new set
+ * and leave it (pinned) in ctx->keys.
+ */
+
 /* At writer start: pick up an unfinished rotation from the store. */
 int rotation_resume(struct server *srv);
 /* Rewrap up to [keys] rotation_batch records. *active is 0 once nothing is left. */

@@ -162,13 +162,18 @@ server_audit(struct server *srv, struct audit_batch *batch,
     enum vault_purpose purpose,
     const char *op, const struct op_trace *trace, int outcome)
 {
-	_Atomic(const struct key_set *) hazard = NULL;
 	if (srv->audit == NULL)
 		return 0;
+	if (keys != NULL && !key_set_pinned(keys)) {
+		log_error("audit trail: an entry with keys the thread does not pin (a bug)");
+		return VAULT_E_INTERNAL;
+	}
 	/* An operation that ran without keys pins them just for the entry. */
-	const struct key_set *ks = keys ? keys : key_set_acquire(srv, &hazard);
-	if (ks == NULL)
+	const struct key_set *ks = keys ? keys : key_set_acquire(srv);
+	if (ks == NULL) {
+		key_set_release();
 		return 0; /* sealed: nothing to chain with (only unseal gets here) */
+	}
 	struct audit_event ev = {
 		.client = client ? client->name : "-",
 		.uid = uid,
@@ -182,7 +187,7 @@ server_audit(struct server *srv, struct audit_batch *batch,
 	};
 	int rc = batch ? audit_batch_add(batch, ks, &ev) : audit_log(srv->audit, ks, &ev);
 	if (keys == NULL)
-		key_set_release(&hazard);
+		key_set_release();
 	if (rc != 0)
 		log_error("audit trail: an entry could not be %s; the request fails",
 		    batch ? "built" : "written");
@@ -195,6 +200,10 @@ server_audit_alert(struct server *srv, const struct key_set *keys,
 {
 	if (srv->audit == NULL || keys == NULL)
 		return 0;
+	if (!key_set_pinned(keys)) {
+		log_error("audit trail: an alert with keys the thread does not pin (a bug)");
+		return VAULT_E_INTERNAL;
+	}
 	struct audit_event ev = {
 		.client = client ? client->name : "-",
 		.uid = uid,

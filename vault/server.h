@@ -64,7 +64,8 @@ struct writer {
 struct server {
 	struct config cfg;
 	struct store store;
-	_Atomic(const struct key_set *) keys; /* NULL while sealed (keyset.h) */
+	/* NULL while sealed; keyset.c's alone: pin with key_set_acquire() */
+	_Atomic(const struct key_set *) keys;
 	uint8_t *root;              /* root key, secure memory: saves the ring */
 	pthread_rwlock_t env_lock;  /* read: using the LMDB env; write: replacing it */
 	atomic_uint env_gen;        /* bumped when the env is replaced */
@@ -114,6 +115,8 @@ void writer_stop(struct server *srv);
  * sealed vault) or VAULT_E_AUDIT: then no data may be returned.
  * With a batch the entry is only added to it (audit.h): the caller holds
  * the answer back until the batch is committed.
+ * keys: a set the calling thread pins (keyset.h), or NULL: then the entry
+ * pins the current set itself. An unpinned set is refused (VAULT_E_INTERNAL).
  */
 int server_audit(struct server *srv, struct audit_batch *batch,
     const struct key_set *keys, const struct policy_client *client, uid_t uid,
@@ -122,7 +125,8 @@ int server_audit(struct server *srv, struct audit_batch *batch,
 
 /*
  * The audit entry of a security alert (alert.c): operation "alert", outcome
- * the alert's name, written at once (not batched). 0 or VAULT_E_AUDIT.
+ * the alert's name, written at once (not batched). 0 or VAULT_E_AUDIT;
+ * VAULT_E_INTERNAL if the calling thread does not pin keys (keyset.h).
  */
 int server_audit_alert(struct server *srv, const struct key_set *keys,
     const struct policy_client *client, uid_t uid, const char *alert);

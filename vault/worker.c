@@ -766,12 +766,6 @@ worker_destroy(struct worker *w)
 	free(w);
 }
 
-int
-worker_pins(struct worker *w, const struct key_set *ks)
-{
-	return atomic_load(&w->ctx.hazard) == ks;
-}
-
 void
 worker_drop_txn(struct worker *w)
 {

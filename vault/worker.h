@@ -7,7 +7,6 @@
 #include <sys/types.h>
 
 struct server;
-struct key_set;
 struct policy_client;
 struct worker;
 
@@ -19,8 +18,6 @@ int worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid,
 /* Wait for w to finish after srv->stopping was set. */
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
-/* 1 if w's current request pinned key set ks (keyset.h). */
-int worker_pins(struct worker *w, const struct key_set *ks);
 /*
  * Abort w's read transaction; it begins a new one on its next request.
  * Only with the env lock held for writing (the env is being replaced).

@@ -34,6 +34,7 @@
 #include "privacy/sweep.h"
 #include "log.h"
 #include "reply.h"
+#include "keyset.h"
 #include "server.h"
 
 void
@@ -259,7 +260,7 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 	ctx->trace.fields = 0;
 	int rc = op->op->control(ctx, op->state, &pk, &err);
 	wipe_scratch(ctx);
-	if (server_audit(ctx->srv, NULL, atomic_load(&ctx->srv->keys), op->client, op->uid,
+	if (server_audit(ctx->srv, NULL, ctx->keys, op->client, op->uid,
 	    op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0 && rc == 0)
 		rc = op_fail(&err, VAULT_E_AUDIT, NULL, "the audit trail cannot be written");
 	if (rc != 0) {
@@ -276,7 +277,6 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 {
 	struct server *srv = ctx->srv;
 	uint64_t first_id = *ctx->next_id;
-	ctx->keys = atomic_load(&srv->keys);
 	if (ctx->keys == NULL) {
 		fail_all(srv, NULL, ops, n, VAULT_E_SEALED);
 		return;
@@ -401,6 +401,13 @@ writer_main(void *arg)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 
+		/*
+		 * One pin for the whole round (keyset.h): batches, control ops,
+		 * the rotation and the sweep all use ctx.keys. A rotation's
+		 * publish moves the pin to the set it makes current. Pinned
+		 * before keys_arrived is taken: unseal installs the set first.
+		 */
+		ctx.keys = key_set_acquire(srv);
 		if (atomic_exchange(&w->keys_arrived, 0))
 			rotation_resume(srv);
 		if (n > 0)
@@ -438,6 +445,8 @@ writer_main(void *arg)
 			mdb_reader_check(srv->store.env, &dead);
 			last_reader_check = ctx.now;
 		}
+		key_set_release();
+		ctx.keys = NULL;
 	}
 	wipe_scratch(&ctx);
 	buf_free(&ctx.ct);

@@ -68,7 +68,8 @@ read_file_all(const char *path, size_t *len)
 	return b;
 }
 
-/* The server to run: $VAULTD, or $VAULTD_WRAPPER (valgrind) around it. */
+/* The server to run: $VAULTD, or $VAULTD_WRAPPER instead: valgrind around
+ * it, or another build of vaultd (make test-tsan runs a ThreadSanitizer one). */
 static const char *
 vaultd_bin(void)
 {
@@ -157,14 +158,15 @@ vaultd_restart(struct vaultd_proc *p)
 }
 
 /* A sanitizer report in the server's log fails the test even if the
- * server kept running (UBSan reports and goes on by default). */
+ * server kept running (UBSan and TSan report and go on by default). */
 static int
 log_has_sanitizer_report(const struct vaultd_proc *p)
 {
 	size_t n;
 	char *log = read_file_all(p->log, &n);
 	int bad = log != NULL && (strstr(log, "runtime error:") != NULL ||
-	    strstr(log, "AddressSanitizer") != NULL || strstr(log, "LeakSanitizer") != NULL);
+	    strstr(log, "AddressSanitizer") != NULL || strstr(log, "LeakSanitizer") != NULL ||
+	    strstr(log, "ThreadSanitizer") != NULL);
 	if (bad)
 		fprintf(stderr, "vaultd log (%s):\n%s\n", p->log, log);
 	free(log);

@@ -25,6 +25,7 @@
 
 /* Call op with printf-made JSON arguments; the result parsed, or NULL
  * with *code set on error. */
+__attribute__((format(printf, 5, 6)))
 static json_t *
 vcall(struct vault *v, int *code, const char *op, enum vault_purpose p,
     const char *fmt, ...)
@@ -47,6 +48,7 @@ vcall(struct vault *v, int *code, const char *op, enum vault_purpose p,
 	return j;
 }
 
+__attribute__((format(printf, 4, 5)))
 static json_t *
 ok(struct vault *v, const char *op, enum vault_purpose p, const char *fmt, ...)
 {
@@ -61,6 +63,7 @@ ok(struct vault *v, const char *op, enum vault_purpose p, const char *fmt, ...)
 	return j;
 }
 
+__attribute__((format(printf, 4, 5)))
 static int
 fails(struct vault *v, const char *op, enum vault_purpose p, const char *fmt, ...)
 {

@@ -94,8 +94,7 @@ int trace_record(struct op_trace *t, uint64_t id);
 struct read_ctx {
 	struct server *srv;
 	const struct policy_client *client; /* of the connection being served */
-	const struct key_set *keys; /* pinned for this request; NULL if sealed */
-	_Atomic(const struct key_set *) hazard;
+	const struct key_set *keys; /* pinned for this request (keyset.h); NULL if sealed */
 	unsigned env_gen;    /* generation of the env txn belongs to */
 	MDB_txn *txn;        /* a live read transaction */
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
@@ -109,7 +108,7 @@ struct read_ctx {
 /* What an apply handler gets (the writer's). */
 struct write_ctx {
 	struct server *srv;
-	const struct key_set *keys; /* current for this batch */
+	const struct key_set *keys; /* pinned by the writer for this round (keyset.h) */
 	MDB_txn *txn;
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
 	uint8_t *dek2;       /* a second one, for re-encryption */

@@ -40,7 +40,7 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	 */
 	if (pthread_mutex_trylock(&unseal_lock) != 0)
 		return op_fail(err, VAULT_E_BUSY, NULL, "another unseal is in progress");
-	if (atomic_load(&srv->keys) != NULL) {
+	if (!key_set_sealed(srv)) {
 		pthread_mutex_unlock(&unseal_lock);
 		return op_fail(err, VAULT_E_CONFLICT, NULL, "the vault is not sealed");
 	}

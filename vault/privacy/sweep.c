@@ -39,8 +39,8 @@ privacy_sweep(struct write_ctx *ctx)
 
 	if (due == 0 || (uint64_t)ctx->now < due)
 		return;
-	if ((ctx->keys = atomic_load(&srv->keys)) == NULL)
-		return; /* sealed: requests cannot be signed yet */
+	if (ctx->keys == NULL)
+		return; /* sealed: requests cannot be signed yet (keys: the writer's pin) */
 	pthread_rwlock_rdlock(&srv->env_lock);
 	ctx->trace.nrecords = 0;
 	ctx->trace.fields = 0;
