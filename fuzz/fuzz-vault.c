@@ -477,6 +477,8 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 
 	/* As server_run() does. */
 	pthread_mutex_init(&srv->uid_lock, NULL);
+	ratelimit_init(&srv->token_issue_rl, 60);
+	ratelimit_init(&srv->token_fail_rl, 60);
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

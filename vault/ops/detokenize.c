@@ -2,12 +2,21 @@
  * detokenize.c - "detokenize": many field tokens resolved in one request,
  * each with its own answer. Every token is authenticated before any
  * storage lookup (token.h).
+ *
+ * Tokens that do not resolve (forged: BAD_TOKEN; authentic but unknown to
+ * the index: NOT_FOUND) are counted per client against
+ * token_failures_per_minute: card tokens carry only 3-4 MAC digits, so a
+ * client could otherwise enumerate the card tokens of a known last four.
+ * Past the limit the remaining tokens of the request, and every request of
+ * the rest of the minute, answer VAULT_E_RATE_LIMITED unresolved, and the
+ * first refusal raises ALERT_TOKEN_FAILURES (alert.h).
  */
 #include <string.h>
 
 #include <sodium.h>
 
 #include "common/msg.h"
+#include "vault/alert.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
 #include "vault/record/access.h"
@@ -90,6 +99,13 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		}
 		break;
 	case TOKEN_CARD:
+		/* The field is known before the lookup: a client that may not
+		 * resolve card tokens learns nothing, not even which exist. */
+		if (policy_access(req->client, req->purpose, FIELD_CARD_NUMBER) < ACCESS_MASKED) {
+			*rule = policy_rule(req->client, req->purpose);
+			*why = "the policy lets this client hold card tokens, not resolve them";
+			return VAULT_E_DENIED;
+		}
 		if ((rc = card_lookup(ctx, &ref, &id)) != 0) {
 			*why = "card token unknown, or its record was deleted or changed";
 			return rc;
@@ -173,14 +189,43 @@ detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (tokens->size > ctx->srv->cfg.max_tokens_per_request)
 		return op_fail(err, VAULT_E_LIMIT, "tokens", "more tokens than max_tokens_per_request");
 
+	struct ratelimit *rl = &ctx->srv->token_fail_rl;
+	uint32_t limit = ctx->srv->cfg.token_failures_per_minute;
+	uint64_t key = ratelimit_key(req->client->name, strlen(req->client->name));
+	int limited = 0;
+	if (ratelimit_used(rl, key, ctx->now) >= limit) {
+		/* Spent: refused before any token is looked at. */
+		if (ratelimit_hit(rl, key, ctx->now, 1, limit) == RATELIMIT_OVER_FIRST)
+			alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client, req->uid);
+		return op_fail(err, VAULT_E_RATE_LIMITED, "tokens",
+		    "more tokens that did not resolve this minute than token_failures_per_minute");
+	}
+
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "results");
 	msgpack_pack_array(pk, tokens->size);
 	for (uint32_t i = 0; i < tokens->size; i++) {
-		const char *why, *rule = NULL;
-		rc = resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule);
+		const char *why = NULL, *rule = NULL;
+		rc = limited ? VAULT_E_RATE_LIMITED :
+		    resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule);
 		if (rc == 0)
 			continue;
+		if (!limited && (rc == VAULT_E_BAD_TOKEN || rc == VAULT_E_NOT_FOUND)) {
+			enum ratelimit_verdict v = ratelimit_hit(rl, key, ctx->now, 1, limit);
+			if (v == RATELIMIT_OVER_FIRST)
+				alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client,
+				    req->uid);
+			if (v != RATELIMIT_OK) {
+				/* This answer too: the failure that crossed the limit
+				 * must not tell the caller anything. */
+				limited = 1;
+				rc = VAULT_E_RATE_LIMITED;
+				why = rule = NULL;
+			}
+		}
+		if (rc == VAULT_E_RATE_LIMITED)
+			why = "more tokens that did not resolve this minute than "
+			    "token_failures_per_minute: not resolved";
 		msgpack_pack_map(pk, rule ? 5 : 4);
 		if (rule) {
 			mp_cstr(pk, "rule");
