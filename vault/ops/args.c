@@ -2,7 +2,6 @@
  * args.c - shared argument parsing (see args.h).
  */
 #include <stdlib.h>
-
 #include <string.h>
 
 #include "common/msg.h"
