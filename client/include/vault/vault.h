@@ -234,7 +234,11 @@ int vault_delete(struct vault *v, enum vault_purpose purpose,
 
 /*
  * Issue a token of the given kind for one field of a record. *token is
- * NUL-terminated; free with vault_free().
+ * NUL-terminated; free with vault_free(). Deterministic and card tokens
+ * need plain access or a join grant (VAULT_E_DENIED otherwise), and count
+ * against the client's token_issue_per_minute (VAULT_E_RATE_LIMITED);
+ * deterministic ones compare equal only within the client's join domain
+ * (PROTOCOL.md 5.2, 10.3).
  */
 int vault_tokenize(struct vault *v, enum vault_purpose purpose,
     const char *record_token, const char *field, enum vault_token_kind kind,
