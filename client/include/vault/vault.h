@@ -254,7 +254,10 @@ struct vault_detokenized {
 /*
  * Resolve ntokens field tokens in one request. On success *results is an
  * array of ntokens answers in the order asked, each with its own error, to
- * be freed with vault_detokenized_free(*results, ntokens).
+ * be freed with vault_detokenized_free(*results, ntokens). Tokens that do
+ * not resolve (VAULT_E_BAD_TOKEN, VAULT_E_NOT_FOUND) count against the
+ * client's token_failures_per_minute: past it the rest answer
+ * VAULT_E_RATE_LIMITED, and later calls that minute fail with it whole.
  */
 int vault_detokenize(struct vault *v, enum vault_purpose purpose,
     const char *const *tokens, size_t ntokens,
