@@ -9,9 +9,10 @@
  *                 no storage, stale as soon as the field changes.
  *   deterministic det_<v>_<32 chars>  a keyed hash of field and normalized
  *                 value plus a MAC: equal values give equal tokens, but
- *                 only within one join domain (policy.h): the hash key is
- *                 derived per domain, so two domains get tags that cannot
- *                 be compared (an equality test is a grant, not a given).
+ *                 only within one join domain (policy.h): the domain is
+ *                 bound into the keyed hash, so two domains get tags that
+ *                 cannot be compared (an equality test is a grant, not a
+ *                 given).
  *   card          13-19 digits, same length as the card, last four kept,
  *                 Luhn-valid, some digits a MAC; resolved through an index.
  * Every textual token is authenticated with a key of the ring, so a token
