@@ -400,6 +400,17 @@ luhn_fix(char *d, size_t n, size_t pos)
 	}
 }
 
+static uint64_t
+live_records(void)
+{
+	struct vault *v;
+	struct vault_status st;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_status(v, &st), 0);
+	vault_close(v);
+	return st.records;
+}
+
 /*
  * The attack of issue 12: payments sees the card as **** **** **** 4242
  * and the email only as a token. Before, it asked tokenize for the
@@ -434,6 +445,7 @@ Test(policy, masked_access_is_not_an_equality_oracle)
 
 	/* Guess and compare; the true number is among the candidates (the
 	 * attack enumerates the five digits between BIN and Luhn digit). */
+	uint64_t records_before = live_records();
 	int denied = 0, recovered = 0, issued = 0;
 	char prev[128] = "";
 	for (int m = 42414; m < 42434; m++) {
@@ -467,6 +479,7 @@ Test(policy, masked_access_is_not_an_equality_oracle)
 	cr_assert_null(victim_det);
 	cr_assert_eq(denied, 20, "every deterministic token of a guess refused early");
 	cr_assert_eq(issued, 20);
+	cr_assert_eq(live_records(), records_before + 20, "a refused create wrote nothing");
 	free(victim_opaque);
 	vault_free(victim);
 }
