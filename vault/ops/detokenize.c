@@ -4,7 +4,7 @@
  * storage lookup (token.h).
  *
  * Tokens that do not resolve (forged: BAD_TOKEN; authentic but unknown to
- * the index: NOT_FOUND) are counted per client against
+ * the deterministic or card index: NOT_FOUND) are counted per client against
  * token_failures_per_minute: card tokens carry only 3-4 MAC digits, so a
  * client could otherwise enumerate the card tokens of a known last four.
  * Past the limit the remaining tokens of the request, and every request of
@@ -72,10 +72,15 @@ struct cache {
 	struct record r;
 };
 
-/* Resolve one token; on success pack its answer with pk. */
+/*
+ * Resolve one token; on success pack its answer with pk. *guess is set when
+ * the token is one a guesser would get wrong: forged (BAD_TOKEN), or
+ * authentic but absent from the deterministic or card index (NOT_FOUND).
+ */
 static int
 resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
-    const msgpack_object *o, msgpack_packer *pk, const char **why, const char **rule)
+    const msgpack_object *o, msgpack_packer *pk, const char **why, const char **rule,
+    int *guess)
 {
 	struct token_ref ref;
 	uint64_t id = 0;
@@ -85,8 +90,10 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 	*why = NULL;
 	if (o->type != MSGPACK_OBJECT_STR)
 		return VAULT_E_PROTO_TYPE;
-	if (token_parse(ctx->keys->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0)
+	if (token_parse(ctx->keys->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0) {
+		*guess = 1;
 		return VAULT_E_BAD_TOKEN;
+	}
 	switch (ref.type) {
 	case TOKEN_OPAQUE:
 		id = ref.record_id;
@@ -94,6 +101,7 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		break;
 	case TOKEN_DET:
 		if ((rc = det_lookup(ctx, &ref, &id, &field)) != 0) {
+			*guess = rc == VAULT_E_NOT_FOUND;
 			*why = "no live record holds this value";
 			return rc;
 		}
@@ -107,6 +115,7 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 			return VAULT_E_DENIED;
 		}
 		if ((rc = card_lookup(ctx, &ref, &id)) != 0) {
+			*guess = rc == VAULT_E_NOT_FOUND;
 			*why = "card token unknown, or its record was deleted or changed";
 			return rc;
 		}
@@ -206,11 +215,12 @@ detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	msgpack_pack_array(pk, tokens->size);
 	for (uint32_t i = 0; i < tokens->size; i++) {
 		const char *why = NULL, *rule = NULL;
+		int guess = 0;
 		rc = limited ? VAULT_E_RATE_LIMITED :
-		    resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule);
+		    resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule, &guess);
 		if (rc == 0)
 			continue;
-		if (!limited && (rc == VAULT_E_BAD_TOKEN || rc == VAULT_E_NOT_FOUND)) {
+		if (guess) {
 			enum ratelimit_verdict v = ratelimit_hit(rl, key, ctx->now, 1, limit);
 			if (v == RATELIMIT_OVER_FIRST)
 				alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client,
