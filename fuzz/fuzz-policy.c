@@ -8,8 +8,9 @@
  *     NUL-terminated, non-empty message and an empty policy;
  *   - a loaded policy is consistent: not open, client names 1-31 of
  *     [a-z0-9_-] and unique, each with uids or gids (at most 16 of each),
- *     access levels none..plain, documents plain or none, rules
- *     "<client>/<purpose>";
+ *     access levels none..plain, a join grant only beside token or masked
+ *     (plain implies it), documents plain or none without join, a
+ *     token_domain of 1-31 of [a-z0-9_-], rules "<client>/<purpose>";
  *   - policy_client() gives the first client listing a uid, else the first
  *     listing a gid, and no client for credentials nobody lists;
  *   - every well-formed [access NAME PURPOSE] header in the file names a
@@ -107,6 +108,8 @@ check_policy(const struct policy *p)
 	for (size_t i = 0; i < p->nclients; i++) {
 		const struct policy_client *c = &p->clients[i];
 		fuzz_assert(name_ok(c->name), "client name \"%.*s\"", POLICY_NAME_MAX, c->name);
+		fuzz_assert(name_ok(c->token_domain), "client %s: token_domain \"%.*s\"", c->name,
+		    POLICY_NAME_MAX, c->token_domain);
 		for (size_t k = 0; k < i; k++)
 			fuzz_assert(strcmp(p->clients[k].name, c->name) != 0, "client %s twice", c->name);
 		fuzz_assert(c->nuids + c->ngids > 0 && c->nuids <= 16 && c->ngids <= 16,
@@ -120,10 +123,19 @@ check_policy(const struct policy *p)
 			fuzz_assert(strcmp(policy_rule(c, purpose), rule) == 0, "client %s: rule \"%s\"",
 			    c->name, policy_rule(c, purpose));
 			fuzz_assert(c->access[k][0] == ACCESS_NONE, "client %s: access to field 0", c->name);
-			for (unsigned f = 1; f <= FIELD_DOCUMENT_SLOT; f++)
-				fuzz_assert(c->access[k][f] <= ACCESS_PLAIN &&
-				    policy_access(c, purpose, f) == (enum access)c->access[k][f],
-				    "client %s: access %u to field %u", c->name, c->access[k][f], f);
+			for (unsigned f = 1; f <= FIELD_DOCUMENT_SLOT; f++) {
+				uint8_t a = c->access[k][f], level = a & ACCESS_LEVEL_MASK;
+				fuzz_assert((a & ~(ACCESS_JOIN | ACCESS_LEVEL_MASK)) == 0 &&
+				    policy_access(c, purpose, f) == (enum access)level,
+				    "client %s: access %u to field %u", c->name, a, f);
+				fuzz_assert(!(a & ACCESS_JOIN) || level == ACCESS_TOKEN ||
+				    level == ACCESS_MASKED || level == ACCESS_PLAIN,
+				    "client %s: join without access to field %u", c->name, f);
+				if (f <= FIELD_MAX)
+					fuzz_assert(policy_may_join(c, purpose, f) ==
+					    (level == ACCESS_PLAIN || (a & ACCESS_JOIN) != 0),
+					    "client %s: join of field %u", c->name, f);
+			}
 			uint8_t docs = c->access[k][FIELD_DOCUMENT_SLOT];
 			fuzz_assert(docs == ACCESS_NONE || docs == ACCESS_PLAIN,
 			    "client %s: documents %s", c->name, docs == ACCESS_TOKEN ? "token" : "masked");

@@ -452,6 +452,10 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	config_defaults(c);
 	c->workers = 1;
 	c->map_size_bytes = map_size;
+	/* Per-minute token limits would turn every later input of the minute
+	 * into the same refusal: lift them (e2e-tokens tests them). */
+	c->token_issue_per_minute = 100000000;
+	c->token_failures_per_minute = 100000000;
 	set_path(c->data_dir, sizeof(c->data_dir), v->dir, "data");
 	set_path(c->keyring_path, sizeof(c->keyring_path), v->dir, "keyring");
 	set_path(c->root_key_path, sizeof(c->root_key_path), v->dir, "root.key");
@@ -478,6 +482,8 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 
 	/* As server_run() does. */
 	pthread_mutex_init(&srv->uid_lock, NULL);
+	ratelimit_init(&srv->token_issue_rl, 60);
+	ratelimit_init(&srv->token_fail_rl, 60);
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

@@ -46,6 +46,19 @@ config_defaults(struct config *c)
 	c->max_documents_per_record = 16;
 	c->max_tokens_per_request = 1024;
 	c->max_fields_per_request = 64;
+	/*
+	 * Deterministic and card tokens tied to a value, per client and minute:
+	 * far above what a service issues while serving customers; the 10^5
+	 * guesses that recover a card number from its last four take a client
+	 * with a join grant ten minutes, and the alert comes in the first.
+	 */
+	c->token_issue_per_minute = 10000;
+	/*
+	 * Failed resolutions (forged or unknown deterministic and card tokens):
+	 * a service that keeps its tokens rarely sends one that does not
+	 * resolve; enumerating card tokens needs ~10^8 (PROTOCOL.md 10.2).
+	 */
+	c->token_failures_per_minute = 1000;
 	snprintf(c->default_calling_code, sizeof(c->default_calling_code), "1");
 }
 
@@ -176,6 +189,8 @@ static const struct option options[] = {
 	O("limits", max_documents_per_record, K_UINT),
 	O("limits", max_tokens_per_request, K_UINT),
 	O("limits", max_fields_per_request, K_UINT),
+	O("limits", token_issue_per_minute, K_UINT),
+	O("limits", token_failures_per_minute, K_UINT),
 	O("records", default_calling_code, K_STR),
 	{ "privacy", "verify_threshold_delete", K_UINT,
 	    offsetof(struct config, verify_threshold[0]), sizeof(unsigned) },
@@ -336,6 +351,10 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[limits] max_tokens_per_request must be 1..100000";
 	else if (c->max_fields_per_request < 1 || c->max_fields_per_request > 1024)
 		msg = "[limits] max_fields_per_request must be 1..1024";
+	else if (c->token_issue_per_minute < 1 || c->token_issue_per_minute > 100000000)
+		msg = "[limits] token_issue_per_minute must be 1..100000000";
+	else if (c->token_failures_per_minute < 1 || c->token_failures_per_minute > 100000000)
+		msg = "[limits] token_failures_per_minute must be 1..100000000";
 	else if (strspn(c->default_calling_code, "0123456789") != strlen(c->default_calling_code) ||
 	    strlen(c->default_calling_code) > 3 || c->default_calling_code[0] == '0')
 		msg = "[records] default_calling_code must be 1-3 digits";

@@ -39,6 +39,8 @@ struct config {
 	unsigned max_documents_per_record;
 	unsigned max_tokens_per_request;
 	unsigned max_fields_per_request;
+	unsigned token_issue_per_minute;    /* deterministic + card tokens, per client */
+	unsigned token_failures_per_minute; /* tokens that did not resolve, per client */
 	/* [audit] */
 	int audit_enabled;
 	char audit_path[256];        /* empty: audit/audit.log beside data_dir */

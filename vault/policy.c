@@ -106,13 +106,25 @@ parse_bool(const char *v, int *out)
 	return 0;
 }
 
+/* "LEVEL" or "LEVEL join" (one or more spaces between). */
 static int
 parse_access(const char *v, uint8_t *out)
 {
 	static const char *const names[] = { "none", "token", "masked", "plain" };
+	size_t n = strcspn(v, " \t");
+	const char *rest = v + n;
+	rest += strspn(rest, " \t");
+	uint8_t join = 0;
+	if (*rest != '\0') {
+		if (strcmp(rest, "join") != 0)
+			return -1;
+		join = ACCESS_JOIN;
+	}
 	for (unsigned i = 0; i < 4; i++)
-		if (strcmp(v, names[i]) == 0) {
-			*out = (uint8_t)i;
+		if (strlen(names[i]) == n && strncmp(v, names[i], n) == 0) {
+			if (i == ACCESS_NONE && join)
+				return -1; /* a join grant without access means nothing */
+			*out = (uint8_t)(i | join);
 			return 0;
 		}
 	return -1;
@@ -136,6 +148,12 @@ client_key(struct parse *ps, struct policy_client *c, const char *name, const ch
 			c->nuids = n;
 		else
 			c->ngids = n;
+		return 1;
+	}
+	if (strcmp(name, "token_domain") == 0) {
+		if (!name_ok(value))
+			return fail(ps, "token_domain \"%s\": 1-31 of [a-z0-9_-]%s", value, "");
+		snprintf(c->token_domain, sizeof(c->token_domain), "%.31s", value);
 		return 1;
 	}
 	int *flag = strcmp(name, "admin") == 0 ? &c->admin :
@@ -193,8 +211,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 			field = fi->id;
 		}
 		if (parse_access(value, &acc) != 0)
-			return fail(ps, "%s: plain, masked, token or none%s", name, "");
-		if (field == FIELD_DOCUMENT_SLOT && (acc == ACCESS_MASKED || acc == ACCESS_TOKEN))
+			return fail(ps, "%s: plain, masked, token or none, the first three "
+			    "optionally followed by join%s", name, "");
+		if (field == FIELD_DOCUMENT_SLOT && acc != ACCESS_PLAIN && acc != ACCESS_NONE)
 			return fail(ps, "documents: plain or none%s%s", "", "");
 		if (ps->npending == ps->cappending) {
 			size_t cap = ps->cappending ? ps->cappending * 2 : 32;
@@ -232,6 +251,7 @@ policy_load(struct policy *p, const char *path, int dev, char *err, size_t errle
 		struct policy_client *c = &p->clients[0];
 		p->nclients = 1;
 		snprintf(c->name, sizeof(c->name), "dev");
+		snprintf(c->token_domain, sizeof(c->token_domain), "dev");
 		c->admin = c->may_delete = c->may_list = c->may_privacy = c->may_transactions = 1;
 		memset(c->access, ACCESS_PLAIN, sizeof(c->access));
 		for (int i = 0; i < POLICY_PURPOSES; i++)
@@ -275,6 +295,8 @@ policy_load(struct policy *p, const char *path, int dev, char *err, size_t errle
 			snprintf(err, errlen, "client %s has neither uids nor gids", c->name);
 			goto fail;
 		}
+		if (c->token_domain[0] == '\0')
+			memcpy(c->token_domain, c->name, sizeof(c->token_domain));
 		for (int k = 0; k < POLICY_PURPOSES; k++)
 			snprintf(c->rule[k], sizeof(c->rule[k]), "%s/%s", c->name,
 			    vault_purpose_name((enum vault_purpose)(k + 1)));
@@ -315,7 +337,17 @@ policy_access(const struct policy_client *c, enum vault_purpose purpose, unsigne
 {
 	if (purpose < 1 || purpose > POLICY_PURPOSES || field > FIELD_DOCUMENT_SLOT)
 		return ACCESS_NONE;
-	return (enum access)c->access[purpose - 1][field];
+	return (enum access)(c->access[purpose - 1][field] & ACCESS_LEVEL_MASK);
+}
+
+int
+policy_may_join(const struct policy_client *c, enum vault_purpose purpose, unsigned field)
+{
+	if (purpose < 1 || purpose > POLICY_PURPOSES || field > FIELD_MAX)
+		return 0;
+	uint8_t a = c->access[purpose - 1][field];
+	return (a & ACCESS_LEVEL_MASK) == ACCESS_PLAIN ||
+	    ((a & ACCESS_JOIN) && (a & ACCESS_LEVEL_MASK) != ACCESS_NONE);
 }
 
 const char *

@@ -10,6 +10,16 @@
  *   token   an opaque token instead of the value (never the value)
  *   none    nothing (the default: what is not granted is denied)
  *
+ * and, with token or masked, optionally "join": the client may also obtain
+ * deterministic and card tokens of values it did not send itself (tokenize
+ * of a stored record), and deterministic tokens at all. Those tokens are an
+ * equality test on the value (PROTOCOL.md 10.3), which turns masked or
+ * token access into plain access for any value that can be guessed (a card
+ * number from its last four, an expiry, an email from a list): so they need
+ * plain access or this explicit grant. Deterministic tags are keyed per join
+ * domain (token_domain, by default the client's own name): clients in two
+ * domains get tags that cannot be compared.
+ *
  * A client may also hold: admin (key, audit and privacy-request
  * operations), delete (delete records), list (list records). A caller whose
  * uid and gid match no client is disconnected before any request is read.
@@ -31,6 +41,9 @@ enum access {
 	ACCESS_MASKED = 2,
 	ACCESS_PLAIN = 3,
 };
+/* The join grant, kept in the access byte beside the access level. */
+#define ACCESS_JOIN 0x80
+#define ACCESS_LEVEL_MASK 0x03
 
 #define POLICY_PURPOSES 5
 #define POLICY_NAME_MAX 32
@@ -46,7 +59,10 @@ struct policy_client {
 	int may_list;
 	int may_privacy;   /* privacy requests (open, verify, complete, ...) */
 	int may_transactions; /* record last transactions (a verification data point) */
-	/* access[purpose - 1][field id]; documents at FIELD_DOCUMENT_SLOT */
+	/* join domain of deterministic tokens (default: the client's name) */
+	char token_domain[POLICY_NAME_MAX];
+	/* access[purpose - 1][field id] (level | ACCESS_JOIN); documents at
+	 * FIELD_DOCUMENT_SLOT */
 	uint8_t access[POLICY_PURPOSES][FIELD_MAX + 2];
 	/* "<client>/<purpose>" per purpose: what a denial names */
 	char rule[POLICY_PURPOSES][POLICY_NAME_MAX + 16];
@@ -71,6 +87,13 @@ void policy_free(struct policy *p);
 const struct policy_client *policy_client(const struct policy *p, uid_t uid, gid_t gid);
 /* Access of client c to field for purpose. */
 enum access policy_access(const struct policy_client *c, enum vault_purpose purpose,
+    unsigned field);
+/*
+ * May c obtain tokens that test equality of field's value for purpose
+ * (deterministic tokens; card tokens of a stored value)? Plain access or
+ * an explicit join grant.
+ */
+int policy_may_join(const struct policy_client *c, enum vault_purpose purpose,
     unsigned field);
 /* The name of the rule that decided c's access for purpose. */
 const char *policy_rule(const struct policy_client *c, enum vault_purpose purpose);

@@ -264,6 +264,8 @@ server_run(struct server *srv)
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
 	pthread_mutex_init(&srv->uid_lock, NULL);
+	ratelimit_init(&srv->token_issue_rl, 60);
+	ratelimit_init(&srv->token_fail_rl, 60);
 	/* Prefer the writer: an env replacement must not starve behind reads. */
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);
@@ -344,6 +346,8 @@ out:
 	free(srv->workers);
 	free(srv->uid_counts);
 	pthread_mutex_destroy(&srv->uid_lock);
+	ratelimit_destroy(&srv->token_issue_rl);
+	ratelimit_destroy(&srv->token_fail_rl);
 	if (sfd >= 0)
 		close(sfd);
 	if (epfd >= 0)

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "alert.h"
 #include "audit.h"
 #include "config.h"
 #include "journal.h"
@@ -84,6 +85,10 @@ struct server {
 	size_t nuids, capuids;
 	time_t started;
 	_Atomic uint64_t hold_expiry; /* earliest hold expiry (0: none); writer's timer */
+	/* Per client (alert.h), limits in [limits] (config.h): deterministic
+	 * and card tokens issued, and tokens that failed to resolve. */
+	struct ratelimit token_issue_rl;
+	struct ratelimit token_fail_rl;
 };
 
 struct uid_count {

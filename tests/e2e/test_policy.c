@@ -5,6 +5,11 @@
  * marketing reads email only where the person has not opted out. Each
  * service runs in a child process with its own gid, so the server tells
  * them apart by SO_PEERCRED alone. Needs root (to switch gids).
+ *
+ * Tokens as an equality oracle: payments (card masked, email as a token)
+ * runs the guess-and-compare attack and is refused; three more clients
+ * with join grants show that deterministic tokens compare only within a
+ * join domain.
  */
 #include <grp.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <vault/vault.h>
 
 #include "harness.h"
@@ -21,6 +27,9 @@
 #define GID_SHIPPING 52001
 #define GID_PAYMENTS 52002
 #define GID_MARKETING 52003
+#define GID_CRM 52004
+#define GID_ANALYTICS 52005
+#define GID_CRM_REPORTS 52006
 #define GID_STRANGER 52999
 
 static struct vaultd_proc srv;
@@ -52,7 +61,22 @@ static const char policy_text[] =
     "list = true\n"
     "[access marketing marketing]\n"
     "first_name = plain\n"
-    "email = plain\n";
+    "email = plain\n"
+    "# Joins on the email: crm and crm-reports share a join domain,\n"
+    "# analytics has its own (its name, the default).\n"
+    "[client crm]\n"
+    "gids = 52004\n"
+    "[access crm transactional]\n"
+    "email = masked join\n"
+    "[client crm-reports]\n"
+    "gids = 52006\n"
+    "token_domain = crm\n"
+    "[access crm-reports transactional]\n"
+    "email = token   join\n"
+    "[client analytics]\n"
+    "gids = 52005\n"
+    "[access analytics transactional]\n"
+    "email = token join\n";
 
 static void
 setup(void)
@@ -303,4 +327,214 @@ Test(policy, unknown_callers_and_ungranted_operations_are_refused)
 	cr_assert_str_eq(out, "VAULT_E_DENIED\n");
 	free(out);
 	vault_free(tok);
+}
+
+/* ---- tokens as an equality oracle ------------------------------------ */
+
+struct call_arg {
+	const char *op;
+	enum vault_purpose purpose;
+	const char *json;
+};
+
+/* Prints "ok RESULT-JSON" or "error NAME MESSAGE". */
+static void
+do_call(struct vault *v, FILE *out, void *p)
+{
+	struct call_arg *a = p;
+	char *res = NULL;
+	int rc = vault_call_json(v, a->op, a->purpose, a->json, &res);
+	if (rc != 0)
+		fprintf(out, "error %s %s", vault_error_name(rc), vault_last_message(v));
+	else
+		fprintf(out, "ok %s", res);
+	vault_free(res);
+}
+
+static char *
+call_as(gid_t gid, const char *op, const char *json)
+{
+	struct call_arg a = { op, VAULT_PURPOSE_TRANSACTIONAL, json };
+	return as_group(gid, do_call, &a);
+}
+
+/* The "token" of element i of the tokens array of a successful answer. */
+static char *
+token_at(const char *out, size_t i)
+{
+	cr_assert_eq(strncmp(out, "ok ", 3), 0, "%s", out);
+	json_error_t je;
+	json_t *r = json_loads(out + 3, 0, &je);
+	cr_assert_not_null(r, "%s", out);
+	json_t *t = json_object_get(json_array_get(json_object_get(r, "tokens"), i), "token");
+	cr_assert(json_is_string(t), "%s", out);
+	char *s = strdup(json_string_value(t));
+	json_decref(r);
+	return s;
+}
+
+static char *
+tokenize_as(gid_t gid, const char *rec, const char *field, const char *kind)
+{
+	char json[512];
+	snprintf(json, sizeof(json), "{\"record\":\"%s\",\"tokens\":[{\"field\":\"%s\","
+	    "\"kind\":\"%s\"}]}", rec, field, kind);
+	return call_as(gid, "tokenize", json);
+}
+
+/* Luhn: set d[pos] so that the n digits of d pass the check. */
+static void
+luhn_fix(char *d, size_t n, size_t pos)
+{
+	for (char c = '0'; c <= '9'; c++) {
+		unsigned sum = 0;
+		d[pos] = c;
+		for (size_t i = 0; i < n; i++) {
+			unsigned x = (unsigned)(d[n - 1 - i] - '0');
+			if (i % 2 == 1 && (x *= 2) > 9)
+				x -= 9;
+			sum += x;
+		}
+		if (sum % 10 == 0)
+			return;
+	}
+}
+
+static uint64_t
+live_records(void)
+{
+	struct vault *v;
+	struct vault_status st;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_status(v, &st), 0);
+	vault_close(v);
+	return st.records;
+}
+
+/*
+ * The attack of issue 12: payments sees the card as **** **** **** 4242
+ * and the email only as a token. Before, it asked tokenize for the
+ * deterministic token of the stored card, then created records with every
+ * Luhn-valid number of the BIN and last four asking for deterministic
+ * tokens, and compared: 10^5 creates recovered the card. Now every request
+ * for a token that tests equality of a value it did not send, or of any
+ * deterministic token, is refused in prepare (nothing written), and the
+ * tokens it may still get (opaque) never compare equal.
+ */
+Test(policy, masked_access_is_not_an_equality_oracle)
+{
+	char *victim = create_person(0); /* card 4242 4242 4242 4242 */
+	static const char *const asked[][2] = {
+		{ "card_number", "deterministic" }, { "card_number", "card" },
+		{ "email", "deterministic" },
+	};
+	char *victim_det = NULL; /* what the attack needs: the stored card's tag */
+	int refused = 0;
+	for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++) {
+		char *out = tokenize_as(GID_PAYMENTS, victim, asked[i][0], asked[i][1]);
+		if (strstr(out, "error VAULT_E_DENIED") != NULL && strstr(out, "join") != NULL)
+			refused++;
+		else if (i == 0 && strncmp(out, "ok ", 3) == 0)
+			victim_det = token_at(out, 0);
+		free(out);
+	}
+	/* Opaque tokens stay available: they are random per issuance. */
+	char *out = tokenize_as(GID_PAYMENTS, victim, "card_number", "opaque");
+	char *victim_opaque = token_at(out, 0);
+	free(out);
+
+	/* Guess and compare; the true number is among the candidates (the
+	 * attack enumerates the five digits between BIN and Luhn digit). */
+	uint64_t records_before = live_records();
+	int denied = 0, recovered = 0, issued = 0;
+	char prev[128] = "";
+	for (int m = 42414; m < 42434; m++) {
+		char card[17], json[512];
+		snprintf(card, sizeof(card), "424242%05d04242", m);
+		luhn_fix(card, 16, 11);
+		snprintf(json, sizeof(json), "{\"fields\":{\"card_number\":\"%s\"},"
+		    "\"tokens\":[{\"field\":\"card_number\",\"kind\":\"deterministic\"}]}", card);
+		out = call_as(GID_PAYMENTS, "create", json);
+		if (strstr(out, "error VAULT_E_DENIED") != NULL) {
+			denied++;
+		} else if (strncmp(out, "ok ", 3) == 0 && victim_det != NULL) {
+			char *t = token_at(out, 0);
+			recovered += strcmp(t, victim_det) == 0;
+			free(t);
+		}
+		free(out);
+		/* The kind it may ask for compares with nothing. */
+		snprintf(json, sizeof(json), "{\"fields\":{\"card_number\":\"%s\"},"
+		    "\"tokens\":[{\"field\":\"card_number\",\"kind\":\"opaque\"}]}", card);
+		out = call_as(GID_PAYMENTS, "create", json);
+		char *t = token_at(out, 0);
+		issued++;
+		recovered += strcmp(t, victim_opaque) == 0 || strcmp(t, prev) == 0;
+		snprintf(prev, sizeof(prev), "%s", t);
+		free(t);
+		free(out);
+	}
+	cr_assert_eq(recovered, 0, "the guesses recovered the stored card number");
+	cr_assert_eq(refused, 3, "tokens of the stored card and email that test equality: refused");
+	cr_assert_null(victim_det);
+	cr_assert_eq(denied, 20, "every deterministic token of a guess refused early");
+	cr_assert_eq(issued, 20);
+	cr_assert_eq(live_records(), records_before + 20, "a refused create wrote nothing");
+	free(victim_opaque);
+	vault_free(victim);
+}
+
+/*
+ * Deterministic tags are keyed per join domain: crm and crm-reports (one
+ * domain) get the same token of the same email, analytics (its own domain)
+ * and admin (plain, its own domain) other ones. A client outside crm's
+ * domain therefore cannot test its guesses against crm's tokens.
+ */
+Test(policy, join_domains_keep_deterministic_tokens_apart)
+{
+	char *victim = create_person(0); /* jane.doe@example.com */
+	char *out = tokenize_as(GID_CRM, victim, "email", "deterministic");
+	char *crm = token_at(out, 0);
+	free(out);
+	out = tokenize_as(GID_CRM_REPORTS, victim, "email", "deterministic");
+	char *reports = token_at(out, 0);
+	free(out);
+	out = tokenize_as(GID_ANALYTICS, victim, "email", "deterministic");
+	char *analytics = token_at(out, 0);
+	free(out);
+	out = tokenize_as(0, victim, "email", "deterministic");
+	char *admin = token_at(out, 0);
+	free(out);
+	cr_assert_str_eq(crm, reports, "one join domain: one token per value");
+	cr_assert_str_neq(crm, analytics, "two domains: tokens that cannot be compared");
+	cr_assert_str_neq(crm, admin);
+	cr_assert_str_neq(analytics, admin);
+
+	/* Within its domain the join works: crm's own record with the same
+	 * email gets the same token as the stored one. */
+	out = call_as(GID_CRM, "create", "{\"fields\":{\"email\":\"jane.doe@EXAMPLE.com\"},"
+	    "\"tokens\":[{\"field\":\"email\",\"kind\":\"deterministic\"}]}");
+	char *own = token_at(out, 0);
+	free(out);
+	cr_assert_str_eq(own, crm);
+
+	/* A token resolves by what the resolver's policy grants: crm sees
+	 * another domain's token only masked, analytics (token access) not
+	 * at all. */
+	char json[256];
+	snprintf(json, sizeof(json), "{\"tokens\":[\"%s\"]}", analytics);
+	out = call_as(GID_CRM, "detokenize", json);
+	cr_assert_not_null(strstr(out, "j***@example.com"), "%s", out);
+	cr_assert_null(strstr(out, "jane.doe"), "%s", out);
+	free(out);
+	snprintf(json, sizeof(json), "{\"tokens\":[\"%s\"]}", crm);
+	out = call_as(GID_ANALYTICS, "detokenize", json);
+	cr_assert_not_null(strstr(out, "VAULT_E_DENIED"), "%s", out);
+	free(out);
+	free(crm);
+	free(reports);
+	free(analytics);
+	free(admin);
+	free(own);
+	vault_free(victim);
 }

@@ -342,7 +342,7 @@ Test(token, tokens_of_another_ring_rejected)
 		token_opaque_make(tk_other, ids[i], FIELD_EMAIL, 3, t);
 		expect_bad(t, "opaque token of another ring");
 	}
-	token_det_make(tk_other, FIELD_EMAIL, "a@example.com", 13, t, tag);
+	token_det_make(tk_other, "a", 1, FIELD_EMAIL, "a@example.com", 13, t, tag);
 	expect_bad(t, "det token of another ring");
 }
 
@@ -408,7 +408,7 @@ Test(token, opaque_tampering_rejected)
 static void
 det(uint8_t field, const char *value, char *t, uint8_t tag[TOKEN_TAG_BYTES])
 {
-	cr_assert_eq(token_det_make(tk, field, value, strlen(value), t, tag), 0);
+	cr_assert_eq(token_det_make(tk, "a", 1, field, value, strlen(value), t, tag), 0);
 }
 
 Test(token, det_same_input_same_token_and_tag)
@@ -456,15 +456,55 @@ Test(token, det_different_field_or_value_differs)
 	}
 }
 
+/*
+ * Join domains (policy.h): the same value gives the same token within a
+ * domain and unrelated tokens across domains, so a client cannot compare
+ * its tokens with those of a client the policy puts elsewhere. Both still
+ * parse (the MAC covers the tag, not the domain).
+ */
+Test(token, det_tags_are_keyed_per_join_domain)
+{
+	static const char *const domains[] = { "payments", "marketing", "crm", "a", "b",
+	    "payment", "paymentss" };
+	enum { N = sizeof domains / sizeof domains[0] };
+	char t[N][TOKEN_MAX_LEN + 1], again[TOKEN_MAX_LEN + 1];
+	uint8_t tag[N][TOKEN_TAG_BYTES], ta[TOKEN_TAG_BYTES];
+	struct token_ref ref;
+	const char *v = "4242424242424242";
+
+	for (size_t i = 0; i < N; i++) {
+		cr_assert_eq(token_det_make(tk, domains[i], strlen(domains[i]), FIELD_CARD_NUMBER,
+		    v, strlen(v), t[i], tag[i]), 0);
+		cr_assert_eq(token_det_make(tk, domains[i], strlen(domains[i]), FIELD_CARD_NUMBER,
+		    v, strlen(v), again, ta), 0);
+		cr_assert_str_eq(t[i], again, "same domain, same value: same token");
+		cr_assert_eq(parse(tk, t[i], &ref), 0);
+		cr_assert_eq(ref.type, TOKEN_DET);
+		cr_assert_arr_eq(ref.tag, tag[i], TOKEN_TAG_BYTES);
+		for (size_t j = 0; j < i; j++) {
+			cr_assert_str_neq(t[i], t[j], "domains %s and %s share a token",
+			    domains[i], domains[j]);
+			cr_assert(memcmp(tag[i], tag[j], TOKEN_TAG_BYTES) != 0);
+		}
+	}
+	/* No domain, or one longer than a policy name: refused, not defaulted. */
+	cr_assert_eq(token_det_make(tk, "", 0, FIELD_EMAIL, "x", 1, again, ta),
+	    VAULT_E_INVALID_VALUE);
+	cr_assert_eq(token_det_make(tk, NULL, 0, FIELD_EMAIL, "x", 1, again, ta),
+	    VAULT_E_INVALID_VALUE);
+	cr_assert_eq(token_det_make(tk, "0123456789012345678901234567890123", 32, FIELD_EMAIL,
+	    "x", 1, again, ta), VAULT_E_INVALID_VALUE);
+}
+
 Test(token, det_value_bytes_all_count)
 {
 	/* Embedded NUL bytes and high bytes are part of the value. */
 	char a[TOKEN_MAX_LEN + 1], b[TOKEN_MAX_LEN + 1];
 	uint8_t ta[TOKEN_TAG_BYTES], tb[TOKEN_TAG_BYTES];
-	token_det_make(tk, FIELD_COOKIE_ID, "ab\0c", 4, a, ta);
-	token_det_make(tk, FIELD_COOKIE_ID, "ab\0d", 4, b, tb);
+	token_det_make(tk, "a", 1, FIELD_COOKIE_ID, "ab\0c", 4, a, ta);
+	token_det_make(tk, "a", 1, FIELD_COOKIE_ID, "ab\0d", 4, b, tb);
 	cr_assert_str_neq(a, b);
-	token_det_make(tk, FIELD_COOKIE_ID, "ab", 2, b, tb);
+	token_det_make(tk, "a", 1, FIELD_COOKIE_ID, "ab", 2, b, tb);
 	cr_assert_str_neq(a, b);
 }
 
@@ -524,7 +564,7 @@ Test(token, non_ascii_byte_in_payload_rejected)
 	for (id = 1;; id++) {
 		cr_assert_lt(id, 10000);
 		snprintf(value, sizeof value, "user%llu@example.com", (unsigned long long)id);
-		token_det_make(tk, FIELD_EMAIL, value, strlen(value), t, tag);
+		token_det_make(tk, "a", 1, FIELD_EMAIL, value, strlen(value), t, tag);
 		if (strchr(t + 6, '_') != NULL)
 			break;
 	}

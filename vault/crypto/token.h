@@ -8,7 +8,11 @@
  *                 generation and 56 random bits: a new token on every request,
  *                 no storage, stale as soon as the field changes.
  *   deterministic det_<v>_<32 chars>  a keyed hash of field and normalized
- *                 value plus a MAC: equal values give equal tokens.
+ *                 value plus a MAC: equal values give equal tokens, but
+ *                 only within one join domain (policy.h): the domain is
+ *                 bound into the keyed hash, so two domains get tags that
+ *                 cannot be compared (an equality test is a grant, not a
+ *                 given).
  *   card          13-19 digits, same length as the card, last four kept,
  *                 Luhn-valid, some digits a MAC; resolved through an index.
  * Every textual token is authenticated with a key of the ring, so a token
@@ -58,9 +62,16 @@ uint32_t token_keys_current(const struct token_keys *tk);
 int token_record_make(const struct token_keys *tk, uint64_t record_id, char *out);
 int token_opaque_make(const struct token_keys *tk, uint64_t record_id,
     uint8_t field, uint32_t gen, char *out);
-/* Also returns the tag that keys the deterministic index. */
-int token_det_make(const struct token_keys *tk, uint8_t field,
-    const char *value, size_t len, char *out, uint8_t tag[TOKEN_TAG_BYTES]);
+/*
+ * A deterministic token of value in field for the join domain
+ * domain[0..domain_len) (a policy name, never empty). Also returns the tag
+ * that keys the deterministic index. Returns 0 or VAULT_E_INVALID_VALUE
+ * (an empty or overlong domain).
+ */
+#define TOKEN_DOMAIN_MAX 31
+int token_det_make(const struct token_keys *tk, const char *domain,
+    size_t domain_len, uint8_t field, const char *value, size_t len, char *out,
+    uint8_t tag[TOKEN_TAG_BYTES]);
 /*
  * A fresh random card token for card[0..len) (digits). The caller makes sure
  * it differs from the card and is not in use (card_index_key() keys the

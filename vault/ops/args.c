@@ -2,8 +2,10 @@
  * args.c - shared argument parsing (see args.h).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/msg.h"
+#include "vault/alert.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
 #include "vault/policy.h"
@@ -79,6 +81,47 @@ arg_check_writes(const struct request *req, const struct record_input *in,
 			    "an opt-in cannot be recorded with purpose marketing");
 	}
 	return 0;
+}
+
+int
+arg_check_tokens(const struct request *req, const struct record_input *in,
+    int stored, struct op_error *err)
+{
+	for (unsigned i = 0; i < in->ntokens; i++) {
+		unsigned field = in->tokens[i].field;
+		uint8_t kind = in->tokens[i].kind;
+		if (kind == VAULT_TOKEN_OPAQUE || (kind == VAULT_TOKEN_CARD && !stored))
+			continue; /* random per issuance, or of a value the caller sent */
+		if (policy_may_join(req->client, req->purpose, field))
+			continue;
+		return op_deny(err, field_by_id(field)->name,
+		    policy_rule(req->client, req->purpose),
+		    kind == VAULT_TOKEN_DETERMINISTIC ?
+		    "a deterministic token tests equality: it needs plain access or a join grant" :
+		    "a card token of a stored value needs plain access or a join grant");
+	}
+	return 0;
+}
+
+int
+arg_token_budget(struct read_ctx *ctx, const struct request *req,
+    const struct record_input *in, struct op_error *err)
+{
+	uint32_t n = 0;
+	for (unsigned i = 0; i < in->ntokens; i++)
+		n += in->tokens[i].kind != VAULT_TOKEN_OPAQUE;
+	if (n == 0)
+		return 0; /* opaque tokens reveal nothing: not counted */
+	const char *name = req->client->name;
+	enum ratelimit_verdict v = ratelimit_hit(&ctx->srv->token_issue_rl,
+	    ratelimit_key(name, strlen(name)), ctx->now, n,
+	    ctx->srv->cfg.token_issue_per_minute);
+	if (v == RATELIMIT_OK)
+		return 0;
+	if (v == RATELIMIT_OVER_FIRST)
+		alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_BURST, req->client, req->uid);
+	return op_fail(err, VAULT_E_RATE_LIMITED, "tokens",
+	    "more deterministic and card tokens this minute than token_issue_per_minute");
 }
 
 int

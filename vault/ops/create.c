@@ -61,8 +61,10 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	    (docs && (rc = input_parse_documents(ctx, "documents", docs, in, err)) != 0) ||
 	    (tokens && (rc = input_parse_tokens(ctx, tokens, in, err)) != 0) ||
 	    (consent && (rc = input_parse_consent(consent, in, err)) != 0) ||
-	    (rc = arg_check_writes(req, in, err)) != 0)
+	    (rc = arg_check_writes(req, in, err)) != 0 ||
+	    (rc = arg_check_tokens(req, in, 0, err)) != 0)
 		goto fail;
+	in->token_domain = req->client->token_domain;
 	if (in->nvalues == 0 && in->ndocs == 0) {
 		rc = op_fail(err, VAULT_E_EMPTY, "fields", "a record needs a field or a document");
 		goto fail;
@@ -70,7 +72,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	struct plain_values vals = { 0 };
 	for (unsigned i = 0; i < in->nvalues; i++)
 		vals.p[in->values[i].id] = in->data.data + in->values[i].off;
-	if ((rc = tokens_check(in->tokens, in->ntokens, &vals, err)) != 0)
+	if ((rc = tokens_check(in->tokens, in->ntokens, &vals, err)) != 0 ||
+	    (rc = arg_token_budget(ctx, req, in, err)) != 0)
 		goto fail;
 	/* Blind index tags are hashed here, off the single writer thread. */
 	in->blind_version = keyring_current(ctx->keys->ring, KEYRING_INDEX);
@@ -172,8 +175,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	mp_cstr(pk, "record");
 	mp_cstr(pk, tok);
 	mp_cstr(pk, "tokens");
-	if ((rc = tokens_issue(ctx, id, &r, ctx->dek, in->tokens, in->ntokens, &vals,
-	    card_ct, pk, err)) != 0)
+	if ((rc = tokens_issue(ctx, id, &r, ctx->dek, in->tokens, in->ntokens,
+	    in->token_domain, &vals, card_ct, pk, err)) != 0)
 		return rc;
 
 	if ((rc = record_store(ctx, id, &r, MDB_APPEND)) != 0)

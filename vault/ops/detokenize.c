@@ -8,12 +8,20 @@
  * file would resolve a token to that record's value. So a record reached
  * through an index must itself (authenticated by its MAC) list the tag:
  * its card index key, or a deterministic entry for that field and tag.
+ * Tokens that do not resolve (forged: BAD_TOKEN; authentic but unknown to
+ * the deterministic or card index: NOT_FOUND) are counted per client against
+ * token_failures_per_minute: card tokens carry only 3-4 MAC digits, so a
+ * client could otherwise enumerate the card tokens of a known last four.
+ * Past the limit the remaining tokens of the request, and every request of
+ * the rest of the minute, answer VAULT_E_RATE_LIMITED unresolved, and the
+ * first refusal raises ALERT_TOKEN_FAILURES (alert.h).
  */
 #include <string.h>
 
 #include <sodium.h>
 
 #include "common/msg.h"
+#include "vault/alert.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
 #include "vault/record/access.h"
@@ -86,9 +94,15 @@ index_vouched(const struct record *r, const struct token_ref *ref, uint8_t field
 }
 
 /* Resolve one token; on success pack its answer with pk. */
+/*
+ * Resolve one token; on success pack its answer with pk. *guess is set when
+ * the token is one a guesser would get wrong: forged (BAD_TOKEN), or
+ * authentic but absent from the deterministic or card index (NOT_FOUND).
+ */
 static int
 resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
-    const msgpack_object *o, msgpack_packer *pk, const char **why, const char **rule)
+    const msgpack_object *o, msgpack_packer *pk, const char **why, const char **rule,
+    int *guess)
 {
 	struct token_ref ref;
 	uint64_t id = 0;
@@ -98,8 +112,10 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 	*why = NULL;
 	if (o->type != MSGPACK_OBJECT_STR)
 		return VAULT_E_PROTO_TYPE;
-	if (token_parse(ctx->keys->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0)
+	if (token_parse(ctx->keys->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0) {
+		*guess = 1;
 		return VAULT_E_BAD_TOKEN;
+	}
 	switch (ref.type) {
 	case TOKEN_OPAQUE:
 		id = ref.record_id;
@@ -107,12 +123,21 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		break;
 	case TOKEN_DET:
 		if ((rc = det_lookup(ctx, &ref, &id, &field)) != 0) {
+			*guess = rc == VAULT_E_NOT_FOUND;
 			*why = "no live record holds this value";
 			return rc;
 		}
 		break;
 	case TOKEN_CARD:
+		/* The field is known before the lookup: a client that may not
+		 * resolve card tokens learns nothing, not even which exist. */
+		if (policy_access(req->client, req->purpose, FIELD_CARD_NUMBER) < ACCESS_MASKED) {
+			*rule = policy_rule(req->client, req->purpose);
+			*why = "the policy lets this client hold card tokens, not resolve them";
+			return VAULT_E_DENIED;
+		}
 		if ((rc = card_lookup(ctx, &ref, &id)) != 0) {
+			*guess = rc == VAULT_E_NOT_FOUND;
 			*why = "card token unknown, or its record was deleted or changed";
 			return rc;
 		}
@@ -202,14 +227,44 @@ detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (tokens->size > ctx->srv->cfg.max_tokens_per_request)
 		return op_fail(err, VAULT_E_LIMIT, "tokens", "more tokens than max_tokens_per_request");
 
+	struct ratelimit *rl = &ctx->srv->token_fail_rl;
+	uint32_t limit = ctx->srv->cfg.token_failures_per_minute;
+	uint64_t key = ratelimit_key(req->client->name, strlen(req->client->name));
+	int limited = 0;
+	if (ratelimit_used(rl, key, ctx->now) >= limit) {
+		/* Spent: refused before any token is looked at. */
+		if (ratelimit_hit(rl, key, ctx->now, 1, limit) == RATELIMIT_OVER_FIRST)
+			alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client, req->uid);
+		return op_fail(err, VAULT_E_RATE_LIMITED, "tokens",
+		    "more tokens that did not resolve this minute than token_failures_per_minute");
+	}
+
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "results");
 	msgpack_pack_array(pk, tokens->size);
 	for (uint32_t i = 0; i < tokens->size; i++) {
-		const char *why, *rule = NULL;
-		rc = resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule);
+		const char *why = NULL, *rule = NULL;
+		int guess = 0;
+		rc = limited ? VAULT_E_RATE_LIMITED :
+		    resolve(ctx, req, &c, &tokens->ptr[i], pk, &why, &rule, &guess);
 		if (rc == 0)
 			continue;
+		if (guess) {
+			enum ratelimit_verdict v = ratelimit_hit(rl, key, ctx->now, 1, limit);
+			if (v == RATELIMIT_OVER_FIRST)
+				alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client,
+				    req->uid);
+			if (v != RATELIMIT_OK) {
+				/* This answer too: the failure that crossed the limit
+				 * must not tell the caller anything. */
+				limited = 1;
+				rc = VAULT_E_RATE_LIMITED;
+				why = rule = NULL;
+			}
+		}
+		if (rc == VAULT_E_RATE_LIMITED)
+			why = "more tokens that did not resolve this minute than "
+			    "token_failures_per_minute: not resolved";
 		msgpack_pack_map(pk, rule ? 5 : 4);
 		if (rule) {
 			mp_cstr(pk, "rule");

@@ -114,13 +114,20 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 	return VAULT_E_INTERNAL;
 }
 
+/*
+ * The deterministic token of field in domain, indexed for this record. One
+ * index entry per (field, domain, token key version) the record was asked
+ * for: the tag alone says nothing of the domain, so lookups need no change.
+ */
 static int
 det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
-    const struct plain_values *vals, char *out)
+    const char *domain, const struct plain_values *vals, char *out)
 {
 	uint8_t tag[TOKEN_TAG_BYTES], kb[TOKEN_TAG_BYTES + 8];
-	token_det_make(ctx->keys->tokens, field, (const char *)vals->p[field],
-	    vals->len[field], out, tag);
+	int rc = token_det_make(ctx->keys->tokens, domain, domain ? strlen(domain) : 0,
+	    field, (const char *)vals->p[field], vals->len[field], out, tag);
+	if (rc != 0)
+		return VAULT_E_INTERNAL; /* no domain: a caller forgot to set it */
 	for (unsigned i = 0; i < r->ndet; i++)
 		if (r->det[i].field == field && memcmp(r->det[i].tag, tag, sizeof(tag)) == 0)
 			return 0; /* already indexed */
@@ -128,7 +135,7 @@ det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
 		return VAULT_E_LIMIT; /* more token key versions in use than kept */
 	det_key(tag, id, kb);
 	MDB_val k = { sizeof(kb), kb }, v = { 1, &field };
-	int rc = mdb_put(ctx->txn, ctx->srv->store.det_index, &k, &v, 0);
+	rc = mdb_put(ctx->txn, ctx->srv->store.det_index, &k, &v, 0);
 	if (rc != 0)
 		return store_error(rc);
 	r->det[r->ndet].field = field;
@@ -140,7 +147,7 @@ det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
 int
 tokens_issue(struct write_ctx *ctx, uint64_t id, struct record *r,
     const uint8_t *dek, const struct token_request *reqs, unsigned n,
-    const struct plain_values *vals, uint8_t card_ct[CARD_CT_BYTES],
+    const char *domain, const struct plain_values *vals, uint8_t card_ct[CARD_CT_BYTES],
     msgpack_packer *pk, struct op_error *err)
 {
 	char tok[TOKEN_MAX_LEN + 1];
@@ -156,7 +163,7 @@ tokens_issue(struct write_ctx *ctx, uint64_t id, struct record *r,
 			rc = card_token(ctx, id, r, dek, vals, card_ct, tok);
 			break;
 		case VAULT_TOKEN_DETERMINISTIC:
-			rc = det_token(ctx, id, r, field, vals, tok);
+			rc = det_token(ctx, id, r, field, domain, vals, tok);
 			break;
 		default:
 			rc = VAULT_E_INTERNAL;

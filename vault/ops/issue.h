@@ -29,12 +29,14 @@ int tokens_check(const struct token_request *reqs, unsigned n,
 
 /*
  * Issue the tokens, updating r (card token, deterministic entries) and the
- * index databases, and pack an array of {"field", "kind", "token"}. The
+ * index databases, and pack an array of {"field", "kind", "token"}.
+ * Deterministic tags are keyed by domain, the asking client's join domain
+ * (policy.h). The policy was checked in prepare (arg_check_tokens). The
  * caller stores r afterwards; card_ct must live until then.
  */
 int tokens_issue(struct write_ctx *ctx, uint64_t id, struct record *r,
     const uint8_t *dek, const struct token_request *reqs, unsigned n,
-    const struct plain_values *vals, uint8_t card_ct[CARD_CT_BYTES],
+    const char *domain, const struct plain_values *vals, uint8_t card_ct[CARD_CT_BYTES],
     msgpack_packer *pk, struct op_error *err);
 
 /* Remove r's index entries for field (card token, deterministic tag). */

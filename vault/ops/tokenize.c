@@ -54,12 +54,19 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	}
 	if ((rc = input_parse_tokens(ctx, tokens, st->in, err)) != 0)
 		goto fail;
-	if ((rc = arg_check_writes(req, st->in, err)) != 0)
+	/* Tokens of stored values: deterministic and card ones need plain
+	 * access or a join grant, else masked access would become an equality
+	 * oracle (args.h). */
+	if ((rc = arg_check_writes(req, st->in, err)) != 0 ||
+	    (rc = arg_check_tokens(req, st->in, 1, err)) != 0)
 		goto fail;
 	if (st->in->ntokens == 0) {
 		rc = op_fail(err, VAULT_E_EMPTY, "tokens", "no tokens asked for");
 		goto fail;
 	}
+	if ((rc = arg_token_budget(ctx, req, st->in, err)) != 0)
+		goto fail;
+	st->in->token_domain = req->client->token_domain;
 	*state = st;
 	return 0;
 fail:
@@ -119,7 +126,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "tokens");
 	if ((rc = tokens_issue(ctx, st->id, &r, ctx->dek, in->tokens, in->ntokens,
-	    &vals, card_ct, pk, err)) != 0)
+	    in->token_domain, &vals, card_ct, pk, err)) != 0)
 		return rc;
 	if (indexed && (rc = record_store(ctx, st->id, &r, 0)) != 0)
 		return op_fail(err, rc, NULL, NULL);

@@ -139,6 +139,52 @@ hold_one(void *arg, const struct hold *h)
 	return 0;
 }
 
+/*
+ * The deterministic tokens of a field, one per join domain (policy.h) the
+ * record holds an index entry for under the current token key: recomputed
+ * from the value for each domain the policy names, kept if the record has
+ * the tag. Adds {field: [token, ...]} to det when there is any.
+ */
+static int
+export_det(struct read_ctx *ctx, const struct record *r, uint8_t fid,
+    const char *value, size_t len, json_t *det)
+{
+	const struct policy *pol = &ctx->srv->policy;
+	json_t *list = NULL;
+	int has = 0;
+	for (unsigned d = 0; d < r->ndet && !has; d++)
+		has = r->det[d].field == fid;
+	if (!has)
+		return 0;
+	for (size_t c = 0; c < pol->nclients; c++) {
+		const char *dom = pol->clients[c].token_domain;
+		int seen = 0;
+		for (size_t e = 0; e < c && !seen; e++)
+			seen = strcmp(pol->clients[e].token_domain, dom) == 0;
+		if (seen)
+			continue; /* a domain shared by several clients: once */
+		char dt[TOKEN_MAX_LEN + 1];
+		uint8_t tag[TOKEN_TAG_BYTES];
+		if (token_det_make(ctx->keys->tokens, dom, strlen(dom), fid, value, len,
+		    dt, tag) != 0)
+			continue;
+		for (unsigned d = 0; d < r->ndet; d++) {
+			if (r->det[d].field != fid || memcmp(r->det[d].tag, tag, sizeof(tag)) != 0)
+				continue;
+			if (list == NULL && (list = json_array()) == NULL)
+				return VAULT_E_NOMEM;
+			if (json_array_append_new(list, json_string(dt)) != 0) {
+				json_decref(list);
+				return VAULT_E_NOMEM;
+			}
+			break;
+		}
+	}
+	if (list == NULL)
+		return 0;
+	return set(det, field_by_id(fid)->name, list);
+}
+
 static int
 export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 {
@@ -167,19 +213,9 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 		if ((rc = set(fields, field_by_id(fid)->name,
 		    json_stringn((const char *)ctx->scratch.data + off, len))) != 0)
 			goto out;
-		/* The deterministic token of a field that has one issued: it is
-		 * recomputed from the value (current token key). */
-		for (unsigned d = 0; d < r.ndet; d++) {
-			if (r.det[d].field != fid)
-				continue;
-			char dt[TOKEN_MAX_LEN + 1];
-			uint8_t tag[TOKEN_TAG_BYTES];
-			token_det_make(ctx->keys->tokens, fid, (const char *)ctx->scratch.data + off,
-			    len, dt, tag);
-			if ((rc = set(det, field_by_id(fid)->name, json_string(dt))) != 0)
-				goto out;
-			break;
-		}
+		if ((rc = export_det(ctx, &r, fid, (const char *)ctx->scratch.data + off,
+		    len, det)) != 0)
+			goto out;
 	}
 	if (r.has_card_token && r.card_ct_len > SEAL_OVERHEAD &&
 	    r.card_ct_len - SEAL_OVERHEAD <= TOKEN_MAX_LEN) {

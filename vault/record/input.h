@@ -45,6 +45,9 @@ struct record_input {
 	uint16_t remove[RECORD_MAX_DOCS];
 	uint8_t ntokens;
 	struct token_request tokens[INPUT_MAX_TOKENS];
+	/* the asking client's join domain, for deterministic tokens (policy.h);
+	 * points into the policy, which lives as long as the server */
+	const char *token_domain;
 	uint8_t consent_set;   /* CONSENT_* bits given */
 	uint8_t consent_value; /* of those, the ones opted out */
 	uint8_t child_set;     /* "child" given */

@@ -234,7 +234,11 @@ int vault_delete(struct vault *v, enum vault_purpose purpose,
 
 /*
  * Issue a token of the given kind for one field of a record. *token is
- * NUL-terminated; free with vault_free().
+ * NUL-terminated; free with vault_free(). Deterministic and card tokens
+ * need plain access or a join grant (VAULT_E_DENIED otherwise), and count
+ * against the client's token_issue_per_minute (VAULT_E_RATE_LIMITED);
+ * deterministic ones compare equal only within the client's join domain
+ * (PROTOCOL.md 5.2, 10.3).
  */
 int vault_tokenize(struct vault *v, enum vault_purpose purpose,
     const char *record_token, const char *field, enum vault_token_kind kind,
@@ -250,7 +254,10 @@ struct vault_detokenized {
 /*
  * Resolve ntokens field tokens in one request. On success *results is an
  * array of ntokens answers in the order asked, each with its own error, to
- * be freed with vault_detokenized_free(*results, ntokens).
+ * be freed with vault_detokenized_free(*results, ntokens). Tokens that do
+ * not resolve (VAULT_E_BAD_TOKEN, VAULT_E_NOT_FOUND) count against the
+ * client's token_failures_per_minute: past it the rest answer
+ * VAULT_E_RATE_LIMITED, and later calls that minute fail with it whole.
  */
 int vault_detokenize(struct vault *v, enum vault_purpose purpose,
     const char *const *tokens, size_t ntokens,
