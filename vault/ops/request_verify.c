@@ -101,8 +101,8 @@ free_state(void *p)
 }
 
 /* Per client (by name): attempts a minute, failures an hour. */
-static struct ratelimit attempts_rl = { PTHREAD_MUTEX_INITIALIZER, 60, { { 0 } } };
-static struct ratelimit failures_rl = { PTHREAD_MUTEX_INITIALIZER, 3600, { { 0 } } };
+static struct ratelimit attempts_rl = { .lock = PTHREAD_MUTEX_INITIALIZER, .window_seconds = 60 };
+static struct ratelimit failures_rl = { .lock = PTHREAD_MUTEX_INITIALIZER, .window_seconds = 3600 };
 
 /* The alert of a client known by name only (the writer's side). */
 static void
