@@ -3,14 +3,16 @@
  * came out of a damaged data file, and the blind-index canonical forms of
  * claimed values, as a privacy desk would type them.
  *
- * The first byte chooses: 0 request_decode(), 1 hold_decode(), anything
- * else blind_canon() with kind = byte - 2.
+ * The first byte chooses: 0 request_decode(), 1 hold_decode(), 255
+ * identity_decode() (failed verifications per identity), anything else
+ * blind_canon() with kind = byte - 2.
  *
  * Invariants:
- *   - a decoded request or hold stays within its caps and the input;
+ *   - a decoded request, hold or identity count stays within its caps and
+ *     the input;
  *   - a decoded request re-encodes to a form that decodes to the same
  *     request (one meaning per stored value); a decoded hold re-encodes to
- *     exactly the input;
+ *     exactly the input, and so does a decoded identity count;
  *   - a canonical form fits its buffer, and canonicalizing it again gives
  *     it back (amounts excepted: "1250" cents is a different amount).
  */
@@ -22,6 +24,7 @@
 #include "common/buf.h"
 #include "vault/privacy/blind.h"
 #include "vault/privacy/hold.h"
+#include "vault/privacy/identity.h"
 #include "vault/privacy/request.h"
 
 #include "fuzz.h"
@@ -104,6 +107,21 @@ hold(const uint8_t *data, size_t size)
 }
 
 static void
+identity(const uint8_t *data, size_t size)
+{
+	struct identity id;
+	uint8_t out[IDENTITY_VALUE_MAX];
+	size_t len;
+
+	if (identity_decode(data, size, &id) != 0)
+		return;
+	fuzz_assert(id.nrequests <= IDENTITY_MAX_REQUESTS, "requests over the cap");
+	identity_encode(&id, out, &len);
+	fuzz_assert(len == size && memcmp(out, data, size) == 0,
+	    "an identity count re-encodes to other bytes");
+}
+
+static void
 canon(unsigned kind, const uint8_t *data, size_t size)
 {
 	char out[BLIND_CANON_MAX + 8], again[BLIND_CANON_MAX + 8];
@@ -137,6 +155,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		request(copy, size - 1);
 	else if (data[0] == 1)
 		hold(copy, size - 1);
+	else if (data[0] == 255)
+		identity(copy, size - 1);
 	else
 		canon((unsigned)data[0] - 2, copy, size - 1);
 	free(copy);

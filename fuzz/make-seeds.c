@@ -33,6 +33,7 @@
 #include "vault/keyset.h"
 #include "vault/privacy/blind.h"
 #include "vault/privacy/hold.h"
+#include "vault/privacy/identity.h"
 #include "vault/privacy/request.h"
 #include "vault/store/record_codec.h"
 #include "vault/store/store.h"
@@ -1341,6 +1342,13 @@ write_privacy_seeds(void)
 		abort();
 	seed_prefixed("hold", 1, b.data, b.len);
 	buf_free(&b);
+
+	struct identity idn = { .failures = 4, .alerted = 1, .nrequests = 2,
+		.requests = { 42, 43 } };
+	uint8_t iv[IDENTITY_VALUE_MAX];
+	size_t ilen;
+	identity_encode(&idn, iv, &ilen);
+	seed_prefixed("identity", 255, iv, ilen);
 
 	static const struct { unsigned kind; const char *name, *value; } canon[] = {
 		{ BLIND_FIRST_NAME, "name", "  Ada-Marie  O'Neil " },

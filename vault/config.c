@@ -39,6 +39,10 @@ config_defaults(struct config *c)
 	c->verify_threshold[2] = 2; /* opt_out: only stops marketing */
 	c->verify_attempts = 5;
 	c->verify_per_minute = 30;
+	c->verify_failures_per_hour = 60;
+	c->verify_identity_failures = 10;
+	c->verify_identity_window = 86400;
+	c->verify_identity_open = 3;
 	c->audit_enabled = 1;
 	c->audit_max_file_bytes = 64u << 20;
 	c->audit_sync_interval_ms = 200;
@@ -202,6 +206,14 @@ static const struct option options[] = {
 	    sizeof(unsigned) },
 	{ "privacy", "verify_per_minute", K_UINT, offsetof(struct config, verify_per_minute),
 	    sizeof(unsigned) },
+	{ "privacy", "verify_failures_per_hour", K_UINT,
+	    offsetof(struct config, verify_failures_per_hour), sizeof(unsigned) },
+	{ "privacy", "verify_identity_failures", K_UINT,
+	    offsetof(struct config, verify_identity_failures), sizeof(unsigned) },
+	{ "privacy", "verify_identity_window", K_UINT,
+	    offsetof(struct config, verify_identity_window), sizeof(unsigned) },
+	{ "privacy", "verify_identity_open", K_UINT,
+	    offsetof(struct config, verify_identity_open), sizeof(unsigned) },
 	{ "audit", "enabled", K_BOOL, offsetof(struct config, audit_enabled),
 	    sizeof(int) },
 	{ "audit", "path", K_STR, offsetof(struct config, audit_path),
@@ -345,6 +357,14 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[privacy] verify_attempts must be 1..100";
 	else if (c->verify_per_minute < 1 || c->verify_per_minute > 100000)
 		msg = "[privacy] verify_per_minute must be 1..100000";
+	else if (c->verify_failures_per_hour < 1 || c->verify_failures_per_hour > 100000)
+		msg = "[privacy] verify_failures_per_hour must be 1..100000";
+	else if (c->verify_identity_failures < 1 || c->verify_identity_failures > 1000)
+		msg = "[privacy] verify_identity_failures must be 1..1000";
+	else if (c->verify_identity_window < 60 || c->verify_identity_window > 90 * 86400)
+		msg = "[privacy] verify_identity_window must be 60..7776000 seconds";
+	else if (c->verify_identity_open < 1 || c->verify_identity_open > 16)
+		msg = "[privacy] verify_identity_open must be 1..16";
 	else if (c->max_documents_per_record > 64)
 		msg = "[limits] max_documents_per_record must be 0..64";
 	else if (c->max_tokens_per_request < 1 || c->max_tokens_per_request > 100000)

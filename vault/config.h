@@ -54,6 +54,10 @@ struct config {
 	unsigned verify_threshold[3]; /* points to verify: delete, know, opt_out */
 	unsigned verify_attempts;     /* failed verifications before rejection */
 	unsigned verify_per_minute;   /* verification attempts per client */
+	unsigned verify_failures_per_hour; /* failed verifications per client */
+	unsigned verify_identity_failures; /* per claimed name, across requests */
+	unsigned verify_identity_window;   /* seconds that count is kept */
+	unsigned verify_identity_open;     /* open requests trying one name */
 };
 
 void config_defaults(struct config *c);

@@ -6,9 +6,10 @@
  *
  * The values are personal data: each may be given as V, @PATH or @- (as
  * FIELD=VALUE), literal ones are wiped from argv once copied, and none is
- * ever printed. Prints whether the request is verified, the points each
- * candidate record matched, the attempts left and a confirmation code if
- * one was issued; exits 1 when not verified.
+ * ever printed. Prints whether the request is verified; if so its target
+ * records and the confirmation code if one was issued, if not the attempts
+ * left (the vault says nothing more of a failure); exits 1 when not
+ * verified.
  */
 #include <stdio.h>
 #include <string.h>
@@ -84,30 +85,30 @@ static int
 print_result(const json_t *res)
 {
 	int verified = json_is_true(json_object_get(res, "verified"));
-	const json_t *cands = json_object_get(res, "candidates"), *e;
+	const json_t *targets = json_object_get(res, "targets"), *e;
 	const char *code = ctl_jstr(res, "confirmation_code");
 	size_t i;
 
-	printf("verified: %s (threshold %" JSON_INTEGER_FORMAT " points)\n",
-	    verified ? "yes" : "no", ctl_jint(res, "threshold"));
-	json_array_foreach(cands, i, e) {
-		json_int_t m = ctl_jint(e, "matched");
-
-		printf("candidate ");
-		ctl_put_text(ctl_jstr(e, "record"));
-		printf(": %" JSON_INTEGER_FORMAT " %s\n", m, m == 1 ? "point" : "points");
+	if (!verified) {
+		/* All the vault says of a failure, whatever did not match. */
+		printf("verified: no\nattempts left: %" JSON_INTEGER_FORMAT "%s\n",
+		    ctl_jint(res, "attempts_left"), strcmp(ctl_jstr(res, "state"), "rejected") == 0 ?
+		    " (the request is rejected)" : "");
+		return CTL_EXIT_VAULT;
 	}
-	if (json_array_size(cands) == 0)
-		puts("candidates: none");
-	if (!verified)
-		printf("attempts left: %" JSON_INTEGER_FORMAT "%s\n", ctl_jint(res, "attempts_left"),
-		    strcmp(ctl_jstr(res, "state"), "rejected") == 0 ? " (the request is rejected)" : "");
+	printf("verified: yes (threshold %" JSON_INTEGER_FORMAT " points)\n",
+	    ctl_jint(res, "threshold"));
+	json_array_foreach(targets, i, e) {
+		printf("record ");
+		ctl_put_text(json_string_value(e) ? json_string_value(e) : "");
+		putchar('\n');
+	}
 	if (code[0] != '\0') {
 		printf("confirmation code: ");
 		ctl_put_text(code);
 		puts(" (send it to the person over the channel they used; valid 24 hours)");
 	}
-	return verified ? CTL_EXIT_OK : CTL_EXIT_VAULT;
+	return CTL_EXIT_OK;
 }
 
 int

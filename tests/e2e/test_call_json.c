@@ -543,6 +543,11 @@ Test(call_json, privacy_flow)
 	vaultd_path(&srv, "phone.txt", path, sizeof(path));
 	write_file(path, "(858) 375-5875\n", 15);
 	snprintf(buf, sizeof(buf), "@%s", path);
+	/* A failure says that and the attempts left, nothing else. */
+	CTL(&r, "-s", srv.socket, "requests", "verify", "1", "--first-name", "Jane",
+	    "--last-name", "Doe", "--email", "jane@example.net", "--phone", buf);
+	assert_exit(&r, 1);
+	cr_assert_str_eq(r.out, "verified: no\nattempts left: 4\n");
 	CTL(&r, "-s", srv.socket, "requests", "verify", "1", "--first-name", "Jane",
 	    "--last-name", "Doe", "--email", "jane@example.com", "--phone", buf,
 	    "--order-ref", "ORD-17");
@@ -550,8 +555,9 @@ Test(call_json, privacy_flow)
 	cr_assert(strncmp(r.out, "verified: yes", 13) == 0, "%s", r.out);
 	cr_assert_null(strstr(r.out, "jane@"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "375"), "%s", r.out);
-	snprintf(buf, sizeof(buf), "candidate %s: ", tok);
+	snprintf(buf, sizeof(buf), "\nrecord %s\n", tok);
 	cr_assert_not_null(strstr(r.out, buf), "%s", r.out);
+	cr_assert_null(strstr(r.out, "point:"), "no points per record: %s", r.out);
 
 	vaultd_path(&srv, "export.json", out, sizeof(out));
 	snprintf(sig, sizeof(sig), "%s.sig", out);

@@ -183,10 +183,10 @@ Test(privacy, verified_phone_deletion_shreds_and_signs_a_receipt_without_persona
 	    "\"transaction\":{\"reference\":\"ord 1001\"}}}", id);
 	cr_assert(json_is_true(json_object_get(r, "verified")));
 	cr_assert_eq(num(r, "threshold"), 3);
-	json_t *c = json_object_get(r, "candidates");
+	json_t *c = json_object_get(r, "targets");
 	cr_assert_eq(json_array_size(c), 1, "the name tells the household apart");
-	cr_assert_str_eq(str(json_array_get(c, 0), "record"), a);
-	cr_assert_eq(num(json_array_get(c, 0), "matched"), 3);
+	cr_assert_str_eq(json_string_value(json_array_get(c, 0)), a);
+	cr_assert_null(json_object_get(r, "candidates"), "no points per record, even now");
 	cr_assert_null(json_object_get(r, "confirmation_code"), "a phone request has no code");
 	json_decref(r);
 
@@ -222,7 +222,7 @@ Test(privacy, verified_phone_deletion_shreds_and_signs_a_receipt_without_persona
 	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":\"Ada\","
 	    "\"last_name\":\"Lovelace\",\"email\":\"ada@example.org\",\"phone\":\"+14155550101\"}}",
 	    id2);
-	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 0);
+	cr_assert(json_is_false(json_object_get(r, "verified")));
 	json_decref(r);
 	free(a);
 	free(other);
@@ -244,7 +244,7 @@ Test(privacy, unverified_deletion_deletes_nothing_and_is_rejected_after_the_atte
 	    "\"first_name\":\"Grace\",\"last_name\":\"Hopper\",\"email\":\"gh@example.org\","
 	    "\"phone\":\"(415) 555-0102\"}}", id);
 	cr_assert(json_is_false(json_object_get(r, "verified")));
-	cr_assert_eq(num(json_array_get(json_object_get(r, "candidates"), 0), "matched"), 2);
+	cr_assert_eq(json_object_size(r), 3, "verified, state and attempts_left only");
 	cr_assert_eq(num(r, "attempts_left"), 1);
 	json_decref(r);
 	cr_assert_eq(fails(v, "request_complete", 0, "{\"request\":%lld}", id),
@@ -261,7 +261,7 @@ Test(privacy, unverified_deletion_deletes_nothing_and_is_rejected_after_the_atte
 	r = ok(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":\"No\","
 	    "\"last_name\":\"Body\",\"email\":\"nobody@example.org\",\"phone\":\"+14155550000\"}}",
 	    id);
-	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 0);
+	cr_assert(json_is_false(json_object_get(r, "verified")));
 	cr_assert_str_eq(str(r, "state"), "rejected");
 	json_decref(r);
 	cr_assert_eq(fails(v, "request_verify", 0, "{\"request\":%lld,\"claims\":{"
@@ -356,8 +356,9 @@ Test(privacy, agents_and_guardians_need_written_permission)
 	    "\"last_name\":\"Small\",\"email\":\"family@example.org\",\"phone\":\"+14155550104\","
 	    "\"postal_address\":\"5 Nursery Lane\"}}", id);
 	cr_assert(json_is_true(json_object_get(r, "verified")));
-	cr_assert_eq(json_array_size(json_object_get(r, "candidates")), 1);
-	cr_assert_str_eq(str(json_array_get(json_object_get(r, "candidates"), 0), "record"), child);
+	cr_assert_eq(json_array_size(json_object_get(r, "targets")), 1);
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "targets"), 0)),
+	    child);
 	json_decref(r);
 	r = ok(v, "request_complete", 0, "{\"request\":%lld}", id);
 	json_decref(r);
@@ -765,6 +766,239 @@ Test(privacy, lifting_a_hold_completes_its_deferral_behind_many_others)
 	json_decref(r);
 	free(kept);
 	free(freed);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* The raw reply of request_verify (malloc'd), or NULL with *code set. */
+static char *
+verify_raw(struct vault *v, int *code, long long id, const char *claims)
+{
+	char args[2048], *out = NULL;
+	snprintf(args, sizeof(args), "{\"request\":%lld,\"claims\":{%s}}", id, claims);
+	*code = vault_call_json(v, "request_verify", 0, args, &out);
+	if (*code != 0)
+		return NULL;
+	char *copy = strdup(out);
+	vault_free(out);
+	return copy;
+}
+
+/*
+ * The padding probe: someone who knows a name pads the claims with values
+ * known to be wrong and adds one guessed value. Before, the points matched
+ * told whether the guess was right and the candidates whether the name was
+ * a customer's at all. Now every failure reads the same, byte for byte.
+ */
+Test(privacy, the_padding_probe_learns_nothing)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_identity_failures = 100\n"
+	    "verify_identity_open = 16\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Mary", "Somerville", "mary@example.org", "+14155550121",
+	    "9 Orbit Road", "ORD-7007", 0);
+	static const char pad[] = "\"email\":\"nobody@example.net\","
+	    "\"postal_address\":\"1 Nowhere Street\",";
+	static const char *const probes[][2] = {
+		/* a right and a wrong guess of each kind, same name */
+		{ "Mary", "\"phone\":\"+14155550121\"" },
+		{ "Mary", "\"phone\":\"+14155550199\"" },
+		{ "Mary", "\"transaction\":{\"amount\":\"49.90\"}" },
+		{ "Mary", "\"transaction\":{\"amount\":\"50.00\"}" },
+		{ "Mary", "\"transaction\":{\"date\":\"2026-11-02\"}" },
+		{ "Mary", "\"transaction\":{\"date\":\"2026-11-03\"}" },
+		/* is this name a customer's? */
+		{ "Nobody", "\"phone\":\"+14155550121\"" },
+	};
+	char *first = NULL;
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		/* A fresh request each time: the same attempts left. */
+		long long id = open_request(v, "delete", "phone");
+		char claims[1024];
+		snprintf(claims, sizeof(claims), "\"first_name\":\"%s\",\"last_name\":\"Somerville\","
+		    "%s%s", probes[i][0], pad, probes[i][1]);
+		int code;
+		char *out = verify_raw(v, &code, id, claims);
+		cr_assert_not_null(out, "probe %zu: %s", i, vault_error_name(code));
+		cr_assert_null(strstr(out, "rec_"), "no record token before verification");
+		cr_assert_null(strstr(out, "candidates"));
+		cr_assert_null(strstr(out, "matched"));
+		if (first == NULL)
+			first = out;
+		else {
+			cr_assert_str_eq(out, first, "probe %zu answers like probe 0", i);
+			free(out);
+		}
+	}
+	json_error_t je;
+	json_t *r = json_loads(first, 0, &je);
+	cr_assert(json_is_false(json_object_get(r, "verified")));
+	cr_assert_eq(json_object_size(r), 3, "verified, state and attempts_left only");
+	json_decref(r);
+	free(first);
+	/* The one that completes the threshold verifies: that is the point. */
+	long long id = open_request(v, "delete", "phone");
+	int code;
+	char *out = verify_raw(v, &code, id, "\"first_name\":\"Mary\",\"last_name\":\"Somerville\","
+	    "\"email\":\"mary@example.org\",\"phone\":\"+14155550121\"");
+	cr_assert_not_null(out);
+	cr_assert_not_null(strstr(out, a), "a verified request learns its targets");
+	free(out);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* Audit entries of op "alert" with outcome "verify_failures". */
+static size_t
+verify_alerts_in_trail(struct vault *v)
+{
+	json_t *r = ok(v, "audit_query", 0, "{}"), *e;
+	size_t i, n = 0;
+	json_array_foreach(json_object_get(r, "entries"), i, e) {
+		const char *op = json_string_value(json_object_get(e, "op"));
+		const char *outcome = json_string_value(json_object_get(e, "outcome"));
+		if (op && outcome && strcmp(op, "alert") == 0 &&
+		    strcmp(outcome, "verify_failures") == 0)
+			n++;
+	}
+	json_decref(r);
+	return n;
+}
+
+static long long
+verify_alerts_in_status(struct vault *v)
+{
+	json_t *r = ok(v, "status", 0, "{}");
+	long long n = num(json_object_get(r, "alerts"), "verify_failures");
+	json_decref(r);
+	return n;
+}
+
+/*
+ * Before, each new request brought verify_attempts fresh guesses at the
+ * same person. Now the identity's failures count across requests (and a
+ * restart), the attempts past the limit are refused even when right, and
+ * reaching it raises an alert in status and in the audit trail.
+ */
+Test(privacy, a_new_request_does_not_reset_the_identity_limit)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_attempts = 5\nverify_identity_failures = 3\n"
+	    "verify_identity_open = 16\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Emmy", "Noether", "emmy@example.org", "+14155550122",
+	    "4 Ring Street", "ORD-8008", 0);
+	static const char right[] = "\"first_name\":\"Emmy\",\"last_name\":\"Noether\","
+	    "\"email\":\"emmy@example.org\",\"phone\":\"+14155550122\"";
+	cr_assert_eq(verify_alerts_in_status(v), 0);
+	long long id1 = open_request(v, "delete", "phone");
+	int code;
+	for (int i = 0; i < 3; i++) {
+		char claims[512];
+		snprintf(claims, sizeof(claims), "\"first_name\":\"Emmy\",\"last_name\":\"Noether\","
+		    "\"email\":\"guess%d@example.org\",\"phone\":\"+14155550199\"", i);
+		char *out = verify_raw(v, &code, id1, claims);
+		cr_assert_not_null(out, "attempt %d: %s", i, vault_error_name(code));
+		cr_assert_not_null(strstr(out, "\"verified\":false"));
+		free(out);
+	}
+	/* A new request, even with the right answers, changes nothing. */
+	long long id2 = open_request(v, "delete", "phone");
+	char *out = verify_raw(v, &code, id2, right);
+	cr_assert_null(out, "a new request brought new guesses: %s", out);
+	cr_assert_eq(code, VAULT_E_RATE_LIMITED, "%s", vault_error_name(code));
+	cr_assert_null(strstr(vault_last_message(v), "Noether"));
+	/* The first request has attempts left, the identity none. */
+	cr_assert_null(verify_raw(v, &code, id1, right));
+	cr_assert_eq(code, VAULT_E_RATE_LIMITED);
+	cr_assert_eq(verify_alerts_in_status(v), 1, "the third failure raised the alert");
+	cr_assert_eq(verify_alerts_in_trail(v), 1);
+	/* Nor does a restart: the count is in the data file. */
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	cr_assert_null(verify_raw(v, &code, id2, right));
+	cr_assert_eq(code, VAULT_E_RATE_LIMITED);
+	/* The limit is the identity's: another person goes on. */
+	out = verify_raw(v, &code, id2, "\"first_name\":\"Sofia\","
+	    "\"last_name\":\"Kovalevskaya\",\"email\":\"sk@example.org\",\"phone\":\"+14155550123\"");
+	cr_assert_not_null(out, "%s", vault_error_name(code));
+	cr_assert_not_null(strstr(out, "\"verified\":false"));
+	free(out);
+	cr_assert_eq(record_code(v, a, T), 0);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* At most verify_identity_open requests may be trying one identity. */
+Test(privacy, open_requests_per_identity_are_limited)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_identity_open = 2\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Lise", "Meitner", "lise@example.org", "+14155550124",
+	    "6 Fission Lane", "ORD-9009", 0);
+	static const char wrong[] = "\"first_name\":\"Lise\",\"last_name\":\"Meitner\","
+	    "\"email\":\"wrong@example.org\",\"phone\":\"+14155550198\"";
+	static const char right[] = "\"first_name\":\"Lise\",\"last_name\":\"Meitner\","
+	    "\"email\":\"lise@example.org\",\"phone\":\"+14155550124\"";
+	long long ids[3];
+	int code;
+	for (int i = 0; i < 3; i++)
+		ids[i] = open_request(v, "know", "mail");
+	free(verify_raw(v, &code, ids[0], wrong));
+	cr_assert_eq(code, 0);
+	free(verify_raw(v, &code, ids[1], wrong));
+	cr_assert_eq(code, 0);
+	cr_assert_null(verify_raw(v, &code, ids[2], right));
+	cr_assert_eq(code, VAULT_E_LIMIT, "a third open request for one identity");
+	/* Those already trying it go on; once one is verified, room frees up. */
+	char *out = verify_raw(v, &code, ids[0], right);
+	cr_assert_not_null(out, "%s", vault_error_name(code));
+	cr_assert_not_null(strstr(out, "\"verified\":true"));
+	free(out);
+	out = verify_raw(v, &code, ids[2], right);
+	cr_assert_not_null(out, "%s", vault_error_name(code));
+	cr_assert_not_null(strstr(out, "\"verified\":true"));
+	free(out);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* One client trying many identities: its failures an hour are bounded. */
+Test(privacy, failures_per_client_are_limited_and_raise_an_alert)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, "[privacy]\nverify_failures_per_hour = 2\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	long long id = open_request(v, "delete", "phone");
+	static const char *const names[] = { "Ann", "Bea", "Cora", "Dora", "Eva", "Fay" };
+	int code, refused = 0;
+	for (int i = 0; i < 6; i++) {
+		char claims[512];
+		snprintf(claims, sizeof(claims), "\"first_name\":\"%s\",\"last_name\":\"Guess\","
+		    "\"email\":\"g@example.org\",\"phone\":\"+14155550197\"", names[i]);
+		char *out = verify_raw(v, &code, id, claims);
+		if (out == NULL) {
+			cr_assert_eq(code, VAULT_E_RATE_LIMITED);
+			refused++;
+		}
+		free(out);
+	}
+	/* Two fail, four are refused; if the hour turns once during the loop,
+	 * two more fail: at least two are refused either way. */
+	cr_assert_geq(refused, 2);
+	cr_assert_geq(verify_alerts_in_status(v), 1);
+	cr_assert_geq(verify_alerts_in_trail(v), 1);
 	vault_close(v);
 	vaultd_finish(&p);
 }

@@ -409,6 +409,13 @@ break_option(struct config *c, int i)
 	case 27: strcpy(c->default_calling_code, "1234"); return "default_calling_code";
 	case 28: strcpy(c->default_calling_code, "1a"); return "default_calling_code";
 	case 29: c->busy_poll_us = 10001; return "busy_poll_us";
+	case 30: c->verify_failures_per_hour = 0; return "verify_failures_per_hour";
+	case 31: c->verify_identity_failures = 0; return "verify_identity_failures";
+	case 32: c->verify_identity_failures = 1001; return "verify_identity_failures";
+	case 33: c->verify_identity_window = 59; return "verify_identity_window";
+	case 34: c->verify_identity_window = 90 * 86400 + 1; return "verify_identity_window";
+	case 35: c->verify_identity_open = 0; return "verify_identity_open";
+	case 36: c->verify_identity_open = 17; return "verify_identity_open";
 	default: return NULL;
 	}
 }
@@ -441,6 +448,10 @@ edge_option(struct config *c, int i)
 	case 19: c->max_fields_per_request = 1024; break;
 	case 20: strcpy(c->default_calling_code, "1"); break;
 	case 21: strcpy(c->default_calling_code, "999"); break;
+	case 22: c->verify_identity_failures = 1; c->verify_identity_window = 60;
+		c->verify_identity_open = 1; c->verify_failures_per_hour = 1; break;
+	case 23: c->verify_identity_failures = 1000; c->verify_identity_window = 90 * 86400;
+		c->verify_identity_open = 16; c->verify_failures_per_hour = 100000; break;
 	default: return 0;
 	}
 	return 1;

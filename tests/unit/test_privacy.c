@@ -1,17 +1,24 @@
 /*
  * test_privacy.c - the privacy features' pure parts: canonical forms of
  * claimed values (what makes "ADA  lovelace" match "Ada Lovelace"), and
- * the stored forms of requests and holds, which must read back exactly
- * and refuse damage.
+ * the stored forms of requests, holds and identity counts, which must read
+ * back exactly and refuse damage; and how identity counts carry over from
+ * one window to the next and are pruned.
  */
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 #include <vault/vault.h>
 
 #include "vault/privacy/blind.h"
 #include "vault/privacy/hold.h"
+#include "vault/privacy/identity.h"
 #include "vault/privacy/request.h"
+#include "vault/store/store.h"
 
 static const char *
 canon(unsigned kind, const char *in, int *rc)
@@ -204,4 +211,83 @@ Test(hold, purposes_map_to_what_they_allow)
 	cr_assert_eq(hold_allowed_purpose(HOLD_SECURITY), VAULT_PURPOSE_SECURITY);
 	cr_assert_eq(hold_allowed_purpose(HOLD_ERROR_CORRECTION), VAULT_PURPOSE_MAINTENANCE);
 	cr_assert_eq(hold_allowed_purpose(HOLD_INTERNAL), VAULT_PURPOSE_MAINTENANCE);
+}
+
+Test(identity, encodes_and_decodes_and_refuses_damage)
+{
+	struct identity a = { .failures = 70000, .alerted = 1, .nrequests = 2,
+		.requests = { 7, UINT64_MAX } }, b;
+	uint8_t buf[IDENTITY_VALUE_MAX];
+	size_t len;
+	identity_encode(&a, buf, &len);
+	cr_assert_eq(len, 7 + 16);
+	cr_assert_eq(identity_decode(buf, len, &b), 0);
+	cr_assert_eq(b.failures, 70000);
+	cr_assert_eq(b.alerted, 1);
+	cr_assert_eq(b.nrequests, 2);
+	cr_assert_eq(b.requests[1], UINT64_MAX);
+	cr_assert_eq(identity_decode(buf, len - 1, &b), VAULT_E_CRYPTO, "truncated");
+	buf[0] = 2;
+	cr_assert_eq(identity_decode(buf, len, &b), VAULT_E_CRYPTO, "unknown format");
+	buf[0] = 1;
+	buf[6] = IDENTITY_MAX_REQUESTS + 1;
+	cr_assert_eq(identity_decode(buf, len, &b), VAULT_E_CRYPTO, "count past the cap");
+	cr_assert_eq(identity_decode(buf, 3, &b), VAULT_E_CRYPTO);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+/* Counts of the previous window still count; older ones are pruned. */
+Test(identity, windows_carry_over_and_are_pruned)
+{
+	char dir[] = "/tmp/vault-identity-XXXXXX";
+	struct store st;
+	const char *why;
+	MDB_txn *txn;
+	uint8_t h[IDENTITY_HASH_BYTES], other[IDENTITY_HASH_BYTES];
+	struct identity id;
+	size_t removed;
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_open(&st, dir, (size_t)16 << 20, 8, &why), 0);
+	memset(h, 0xab, sizeof(h));
+	memset(other, 0x11, sizeof(other));
+	cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, h, 10, &id), 0);
+	cr_assert_eq(id.failures + id.failures_prev + id.nrequests, 0, "none yet");
+	id.failures = 3;
+	id.nrequests = 1;
+	id.requests[0] = 42;
+	cr_assert_eq(identity_save(txn, st.verify_ids, h, 10, &id), 0);
+	cr_assert_eq(identity_save(txn, st.verify_ids, other, 3, &id), 0);
+	/* Window 11: its own count starts at 0; the last window's still counts,
+	 * and so do the requests that tried. */
+	cr_assert_eq(identity_load(txn, st.verify_ids, h, 11, &id), 0);
+	cr_assert_eq(id.failures, 0);
+	cr_assert_eq(id.failures_prev, 3);
+	cr_assert_eq(id.nrequests, 1);
+	cr_assert_eq(id.requests[0], 42);
+	/* Window 12: the one of window 10 no longer counts. */
+	cr_assert_eq(identity_load(txn, st.verify_ids, h, 12, &id), 0);
+	cr_assert_eq(id.failures + id.failures_prev + id.nrequests, 0);
+	/* Pruning in window 11 keeps window 10, drops window 3. */
+	cr_assert_eq(identity_prune(txn, st.verify_ids, 11, 64, &removed), 0);
+	cr_assert_eq(removed, 1);
+	cr_assert_eq(identity_load(txn, st.verify_ids, other, 3, &id), 0);
+	cr_assert_eq(id.failures, 0, "pruned");
+	cr_assert_eq(identity_load(txn, st.verify_ids, h, 10, &id), 0);
+	cr_assert_eq(id.failures, 3, "kept");
+	cr_assert_eq(identity_prune(txn, st.verify_ids, 12, 64, &removed), 0);
+	cr_assert_eq(removed, 1);
+	MDB_stat ms;
+	cr_assert_eq(mdb_stat(txn, st.verify_ids, &ms), 0);
+	cr_assert_eq(ms.ms_entries, 0, "nothing of a name stays past two windows");
+	mdb_txn_abort(txn);
+	store_close(&st);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }

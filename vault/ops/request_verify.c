@@ -6,15 +6,28 @@
  * what tells two people of one household apart); each such record then
  * scores one point per matching data point (name, email, phone, postal
  * address, last transaction), each checked with one exact index lookup.
- * The reply says how many points each candidate scored, never which ones
- * or what is stored.
+ *
+ * Until it succeeds, verification is a yes/no oracle and nothing more: a
+ * failed attempt answers "not verified" and the attempts left, the same
+ * whether the name belongs to no record, to records that matched no other
+ * point, or to one that fell a point short; no candidates, no counts, no
+ * record tokens, no error that tells those apart. Only a verified request
+ * learns its targets (the records that reached the threshold), and never
+ * how many points each matched.
  *
  * Every attempt must claim the name and at least as many data points as
  * the request's threshold, so a privacy client cannot probe one value at a
- * time. The lookups run on the worker (prepare); the writer records the
- * outcome (apply), so attempts count even when they fail, and a request
- * that has failed verify_attempts times is rejected. Each client may try
- * at most verify_per_minute times a minute, and every attempt is audited.
+ * time. Guesses are bounded three ways, all before any lookup (so a refusal
+ * cannot depend on what is stored): per request (verify_attempts failures
+ * reject it), per client (verify_per_minute attempts, and
+ * verify_failures_per_hour failures; in memory), and per claimed identity
+ * across requests and clients (verify_identity_failures per
+ * verify_identity_window, and verify_identity_open requests at a time;
+ * persistent, privacy/identity.h), so opening a new request buys nothing.
+ * Reaching a limit raises the verify_failures alert (alert.h). The lookups
+ * run on the worker (prepare); the writer checks the identity's limits
+ * again and records the outcome (apply), so attempts count even when they
+ * fail. Every attempt is audited.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,9 +38,11 @@
 
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "vault/alert.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
 #include "vault/policy.h"
+#include "vault/privacy/identity.h"
 #include "vault/privacy/privacy.h"
 #include "vault/record/access.h"
 #include "vault/record/normalize.h"
@@ -45,7 +60,6 @@ static const char *const txn_keys[] = { "reference", "date", "amount", NULL };
 /* Records sharing the claimed surname that are looked at: a surname held
  * by more records than this stops there (PROTOCOL.md, known defects). */
 #define SURNAME_SCAN_MAX 20000
-#define MAX_CANDIDATES_SHOWN 16
 #define CODE_CHARS 10          /* Crockford base32: 50 bits */
 #define KINDS 19               /* blind kinds are below this */
 
@@ -59,14 +73,15 @@ struct verify_state {
 	uint64_t request;
 	unsigned threshold;
 	int verified;
-	size_t ncand;
-	struct candidate cand[MAX_CANDIDATES_SHOWN];
 	size_t ntargets;
 	uint64_t targets[REQUEST_MAX_TARGETS];
 	size_t nclaims;
 	struct request_claim claims[REQUEST_MAX_CLAIMS];
 	char code[CODE_CHARS + 1];
 	char client[32];
+	uid_t uid;
+	uint8_t identity[IDENTITY_HASH_BYTES]; /* keyed hash of the claimed name */
+	uint64_t window;                     /* of the identity's counts */
 };
 
 /* The claims as tags, for every index key version the ring holds. */
@@ -85,38 +100,66 @@ free_state(void *p)
 	free(p);
 }
 
-/* Fixed one-minute windows per client. */
-static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	const void *client;
-	time_t window;
-	unsigned count;
-} rates[64];
+/* Per client (by name): attempts a minute, failures an hour. */
+static struct ratelimit attempts_rl = { .lock = PTHREAD_MUTEX_INITIALIZER, .window_seconds = 60 };
+static struct ratelimit failures_rl = { .lock = PTHREAD_MUTEX_INITIALIZER, .window_seconds = 3600 };
+
+/* The alert of a client known by name only (the writer's side). */
+static void
+alert_client(struct server *srv, const struct key_set *keys, const char *name, uid_t uid)
+{
+	struct policy_client who;
+	memset(&who, 0, sizeof(who));
+	snprintf(who.name, sizeof(who.name), "%s", name);
+	alert_raise(srv, keys, ALERT_VERIFY_FAILURES, &who, uid);
+}
+
+/*
+ * May the identity be tried once more (by request)? Its failures in this
+ * window and the last must stay under the limit, and at most
+ * verify_identity_open other requests that failed for it may be open. Drops
+ * from id the requests that are no longer open. Nothing here depends on
+ * whether the name belongs to a record.
+ */
+static int
+identity_admit(MDB_txn *txn, struct server *srv, uint64_t request, struct identity *id,
+    struct op_error *err)
+{
+	size_t n = 0, open = 0;
+	int listed = 0, rc;
+
+	if (id->failures + id->failures_prev >= srv->cfg.verify_identity_failures)
+		return op_fail(err, VAULT_E_RATE_LIMITED, "claims",
+		    "too many failed verifications of this identity; try again later");
+	for (size_t i = 0; i < id->nrequests; i++) {
+		struct privacy_request r;
+		if (id->requests[i] == request) {
+			listed = 1;
+			id->requests[n++] = request;
+			continue;
+		}
+		rc = request_load(txn, srv->store.requests, id->requests[i], &r, NULL);
+		if (rc == VAULT_E_NOT_FOUND)
+			continue;
+		if (rc != 0)
+			return op_fail(err, rc, NULL, NULL);
+		if (r.state == RS_OPEN) {
+			id->requests[n++] = id->requests[i];
+			open++;
+		}
+	}
+	id->nrequests = n;
+	if (!listed && open >= srv->cfg.verify_identity_open)
+		return op_fail(err, VAULT_E_LIMIT, "request",
+		    "too many open requests are verifying this identity; go on with one of them");
+	return 0;
+}
 
 static int
-rate_ok(const void *client, time_t now, unsigned per_minute)
+cmp_id(const void *a, const void *b)
 {
-	int ok = 1;
-	size_t i, free_slot = 64;
-	pthread_mutex_lock(&rate_lock);
-	for (i = 0; i < 64 && rates[i].client != client; i++)
-		if (rates[i].client == NULL && free_slot == 64)
-			free_slot = i;
-	if (i == 64) {
-		i = free_slot < 64 ? free_slot : (size_t)(now % 64);
-		rates[i].client = client;
-		rates[i].window = 0;
-	}
-	if (now / 60 != rates[i].window) {
-		rates[i].window = now / 60;
-		rates[i].count = 0;
-	}
-	if (rates[i].count >= per_minute)
-		ok = 0;
-	else
-		rates[i].count++;
-	pthread_mutex_unlock(&rate_lock);
-	return ok;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 static int
@@ -355,11 +398,47 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    need[st->threshold <= 5 ? st->threshold : 5]);
 		goto fail;
 	}
-	if (!rate_ok(req->client, ctx->now, ctx->srv->cfg.verify_per_minute)) {
+	/* The limits, before any lookup: a refusal says nothing of the records. */
+	uint64_t ckey = ratelimit_key(req->client->name, strlen(req->client->name));
+	enum ratelimit_verdict rv = ratelimit_hit(&attempts_rl, ckey, ctx->now, 1,
+	    ctx->srv->cfg.verify_per_minute);
+	if (rv == RATELIMIT_OK &&
+	    ratelimit_used(&failures_rl, ckey, ctx->now) >= ctx->srv->cfg.verify_failures_per_hour)
+		rv = ratelimit_hit(&failures_rl, ckey, ctx->now, 1,
+		    ctx->srv->cfg.verify_failures_per_hour);
+	if (rv != RATELIMIT_OK) {
+		if (rv == RATELIMIT_OVER_FIRST)
+			alert_raise(ctx->srv, ctx->keys, ALERT_VERIFY_FAILURES, req->client, req->uid);
 		rc = op_fail(err, VAULT_E_RATE_LIMITED, NULL,
-		    "too many verification attempts this minute");
+		    "too many verification attempts or failures from this client; try again later");
 		goto fail;
 	}
+	uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	size_t cv = 0;
+	while (cv < cl.nv && cl.versions[cv] != cur)
+		cv++;
+	if (cv == cl.nv) {
+		rc = op_fail(err, VAULT_E_KEYRING, NULL, NULL);
+		goto fail;
+	}
+	uint8_t names[2 * BLIND_TAG_BYTES];
+	memcpy(names, cl.tags[cv][BLIND_FIRST_NAME], BLIND_TAG_BYTES);
+	memcpy(names + BLIND_TAG_BYTES, cl.tags[cv][BLIND_LAST_NAME], BLIND_TAG_BYTES);
+	rc = secret_hash(ctx->keys, cur, "verify_identity", 0, names, sizeof(names), st->identity);
+	sodium_memzero(names, sizeof(names));
+	if (rc != 0) {
+		op_fail(err, rc, NULL, NULL);
+		goto fail;
+	}
+	st->window = (uint64_t)ctx->now / ctx->srv->cfg.verify_identity_window;
+	struct identity idn;
+	if ((rc = identity_load(ctx->txn, ctx->srv->store.verify_ids, st->identity, st->window,
+	    &idn)) != 0) {
+		op_fail(err, rc, NULL, NULL);
+		goto fail;
+	}
+	if ((rc = identity_admit(ctx->txn, ctx->srv, st->request, &idn, err)) != 0)
+		goto fail;
 	if ((sc.all = malloc(SURNAME_SCAN_MAX * sizeof(*sc.all))) == NULL) {
 		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 		goto fail;
@@ -379,16 +458,15 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	qsort(sc.all, sc.n, sizeof(*sc.all), cmp_cand);
 	uint32_t matched = 0;
 	for (size_t i = 0; i < sc.n; i++) {
-		if (i < MAX_CANDIDATES_SHOWN)
-			st->cand[st->ncand++] = sc.all[i];
 		if (sc.all[i].points >= st->threshold && st->ntargets < REQUEST_MAX_TARGETS) {
 			st->targets[st->ntargets++] = sc.all[i].id;
 			matched |= sc.all[i].bits;
 		}
 	}
 	st->verified = st->ntargets > 0;
+	/* By id: their order must not tell which matched more points. */
+	qsort(st->targets, st->ntargets, sizeof(st->targets[0]), cmp_id);
 	/* Keep the tags (current version) of the claims that verified, only. */
-	uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_INDEX);
 	for (size_t v = 0; v < cl.nv; v++) {
 		if (cl.versions[v] != cur)
 			continue;
@@ -404,6 +482,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if (st->verified && r.kind == REQ_DELETE && r.channel == CH_ONLINE)
 		make_code(st->code);
 	snprintf(st->client, sizeof(st->client), "%s", req->client->name);
+	st->uid = req->uid;
 	free(sc.all);
 	claims_free(&cl);
 	*state = st;
@@ -415,19 +494,37 @@ fail:
 	return rc;
 }
 
+/* Stale identity entries removed per attempt: the table never grows
+ * beyond two windows of failures for long. */
+#define IDENTITY_PRUNE_MAX 64
+
 static int
 apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *err)
 {
 	struct verify_state *st = state;
 	struct privacy_request r;
+	struct identity idn;
 	struct buf copy = { 0 };
-	int rc;
+	MDB_dbi ids = ctx->srv->store.verify_ids;
+	size_t pruned;
+	int rc, alert = 0;
 
 	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
 		goto out;
 	if (r.state != RS_OPEN) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request",
 		    "only an open request can be verified");
+		goto out;
+	}
+	/* Again, in the writer: attempts prepared at once see one count. */
+	if ((rc = identity_load(ctx->txn, ids, st->identity, st->window, &idn)) != 0) {
+		op_fail(err, rc, NULL, NULL);
+		goto out;
+	}
+	if ((rc = identity_admit(ctx->txn, ctx->srv, st->request, &idn, err)) != 0)
+		goto out;
+	if ((rc = identity_prune(ctx->txn, ids, st->window, IDENTITY_PRUNE_MAX, &pruned)) != 0) {
+		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}
 	unsigned max = ctx->srv->cfg.verify_attempts;
@@ -461,38 +558,59 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 			r.state = RS_REJECTED;
 			request_note(&r, (uint64_t)ctx->now, EV_REJECTED, st->client);
 		}
+		/* The identity's count, whoever tries it next and on whatever
+		 * request; this request joins its open ones. */
+		idn.failures++;
+		size_t i = 0;
+		while (i < idn.nrequests && idn.requests[i] != r.id)
+			i++;
+		if (i == idn.nrequests && idn.nrequests < IDENTITY_MAX_REQUESTS)
+			idn.requests[idn.nrequests++] = r.id;
+		if (idn.failures + idn.failures_prev >= ctx->srv->cfg.verify_identity_failures &&
+		    !idn.alerted)
+			alert = idn.alerted = 1;
+		if ((rc = identity_save(ctx->txn, ids, st->identity, st->window, &idn)) != 0) {
+			op_fail(err, rc, NULL, NULL);
+			goto out;
+		}
+		uint64_t ckey = ratelimit_key(st->client, strlen(st->client));
+		if (ratelimit_hit(&failures_rl, ckey, ctx->now, 1,
+		    ctx->srv->cfg.verify_failures_per_hour) == RATELIMIT_OVER_FIRST)
+			alert = 1;
 	}
 	if ((rc = request_save(ctx->txn, ctx->srv->store.requests, &r)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}
-	char tok[TOKEN_MAX_LEN + 1];
-	msgpack_pack_map(pk, st->code[0] ? 6 : 5);
+	/* A failure: nothing but the outcome, the state and the attempts left,
+	 * so that no two failures can be told apart. */
+	msgpack_pack_map(pk, !st->verified ? 3 : st->code[0] ? 6 : 5);
 	mp_cstr(pk, "verified");
 	st->verified ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-	mp_cstr(pk, "threshold");
-	msgpack_pack_uint32(pk, st->threshold);
 	mp_cstr(pk, "state");
 	mp_cstr(pk, request_state_name(r.state));
-	mp_cstr(pk, "candidates");
-	msgpack_pack_array(pk, (uint32_t)st->ncand);
-	for (size_t i = 0; i < st->ncand; i++) {
-		token_record_make(ctx->keys->tokens, st->cand[i].id, tok);
-		msgpack_pack_map(pk, 2);
-		mp_cstr(pk, "record");
-		mp_cstr(pk, tok);
-		mp_cstr(pk, "matched");
-		msgpack_pack_uint32(pk, st->cand[i].points);
-	}
 	mp_cstr(pk, "attempts_left");
 	msgpack_pack_uint32(pk, st->verified || r.verify_failures >= max ? 0 :
 	    max - r.verify_failures);
+	if (st->verified) {
+		char tok[TOKEN_MAX_LEN + 1];
+		mp_cstr(pk, "threshold");
+		msgpack_pack_uint32(pk, st->threshold);
+		mp_cstr(pk, "targets");
+		msgpack_pack_array(pk, (uint32_t)st->ntargets);
+		for (size_t i = 0; i < st->ntargets; i++) {
+			token_record_make(ctx->keys->tokens, st->targets[i], tok);
+			mp_cstr(pk, tok);
+		}
+	}
 	if (st->code[0]) {
 		mp_cstr(pk, "confirmation_code");
 		mp_cstr(pk, st->code);
 	}
 out:
 	buf_free(&copy);
+	if (rc == 0 && alert)
+		alert_client(ctx->srv, ctx->keys, st->client, st->uid);
 	return rc;
 }
 

@@ -99,7 +99,8 @@ store_open(struct store *s, const char *dir, size_t map_size,
 	    (rc = open_dbi(txn, "blind_record", &s->blind_record)) != 0 ||
 	    (rc = open_dbi(txn, "requests", &s->requests)) != 0 ||
 	    (rc = open_dbi(txn, "holds", &s->holds)) != 0 ||
-	    (rc = open_dbi(txn, "record_holds", &s->record_holds)) != 0)
+	    (rc = open_dbi(txn, "record_holds", &s->record_holds)) != 0 ||
+	    (rc = open_dbi(txn, "verify_ids", &s->verify_ids)) != 0)
 		goto fail;
 
 	static const uint8_t ver_be[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };

@@ -13,6 +13,9 @@
  *   requests    request id (u64 BE) -> privacy request (privacy/request.h)
  *   holds       hold id (u64 BE) -> hold (privacy/hold.h)
  *   record_holds record id + hold id -> empty: the holds on a record
+ *   verify_ids  window (u64 BE) + keyed hash of a claimed name (32) -> the
+ *               failed verifications of that identity in that window and
+ *               the open requests that tried it (privacy/identity.h)
  *
  * meta also holds "next_request" and "next_hold" (u64 BE).
  *
@@ -34,7 +37,7 @@
 struct store {
 	MDB_env *env;
 	MDB_dbi meta, records, documents, tombstones, card_index, det_index;
-	MDB_dbi blind_index, blind_record, requests, holds, record_holds;
+	MDB_dbi blind_index, blind_record, requests, holds, record_holds, verify_ids;
 };
 
 /*
