@@ -6,8 +6,8 @@
  * write to any directory on the way (without the sticky bit) can rename
  * the next step away and put a directory of their own in its place, with a
  * socket or files of their own in it. So the walk checks each step with
- * lstat, and follows a symbolic link by checking its target's whole path
- * too (realpath gives a path without links, walked once more).
+ * lstat, and follows a symbolic link by walking its target's path the same
+ * way (a link in a chain of links is a step in the walk of the one before).
  */
 #include <errno.h>
 #include <limits.h>
@@ -50,15 +50,18 @@ check_step(const char *path, const struct stat *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* Links followed in one walk, as the kernel's limit (40 in Linux). */
+#define MAX_LINKS 40
+
 /*
  * Check every prefix of the absolute path abs ("/", "/a", "/a/b", ...),
- * the whole path too unless skip_last. resolved: abs came from realpath,
- * so a link in it means it changed under us.
+ * the whole path too unless skip_last. links: how many were followed to
+ * get here.
  */
 static int
-walk(const char *abs, int skip_last, int resolved, char *err, size_t errlen)
+walk(const char *abs, int skip_last, int *links, char *err, size_t errlen)
 {
-	char prefix[PATH_MAX], real[PATH_MAX];
+	char prefix[PATH_MAX], target[PATH_MAX], next_abs[PATH_MAX];
 	size_t n = strlen(abs), i = 0;
 	struct stat st;
 
@@ -94,15 +97,25 @@ walk(const char *abs, int skip_last, int resolved, char *err, size_t errlen)
 		if (check_step(prefix, &st, err, errlen) != 0)
 			return -1;
 		if (S_ISLNK(st.st_mode)) {
-			if (resolved) {
-				snprintf(err, errlen, "%s changed while it was checked", abs);
-				return -1;
-			}
-			if (realpath(prefix, real) == NULL) {
+			ssize_t len = readlink(prefix, target, sizeof(target) - 1);
+			if (len < 0) {
 				snprintf(err, errlen, "%s: %s", prefix, strerror(errno));
 				return -1;
 			}
-			if (walk(real, 0, 1, err, errlen) != 0)
+			target[len] = '\0';
+			if (++*links > MAX_LINKS) {
+				snprintf(err, errlen, "%s: too many symbolic links", abs);
+				return -1;
+			}
+			/* A relative target starts from the link's own directory. */
+			int w = target[0] == '/' ?
+			    snprintf(next_abs, sizeof(next_abs), "%s", target) :
+			    snprintf(next_abs, sizeof(next_abs), "%.*s/%s", (int)i, abs, target);
+			if (w < 0 || (size_t)w >= sizeof(next_abs)) {
+				snprintf(err, errlen, "%s: link target too long", prefix);
+				return -1;
+			}
+			if (walk(next_abs, 0, links, err, errlen) != 0)
 				return -1;
 		}
 		i = end;
@@ -141,7 +154,20 @@ safedir_ancestors(const char *dir, char *err, size_t errlen)
 	err[0] = '\0';
 	if (absolute(dir, abs, err, errlen) != 0)
 		return -1;
-	return walk(abs, 1, 0, err, errlen);
+	int links = 0;
+	return walk(abs, 1, &links, err, errlen);
+}
+
+int
+safedir_path(const char *dir, char *err, size_t errlen)
+{
+	char abs[PATH_MAX];
+
+	err[0] = '\0';
+	if (absolute(dir, abs, err, errlen) != 0)
+		return -1;
+	int links = 0;
+	return walk(abs, 0, &links, err, errlen);
 }
 
 int

@@ -21,6 +21,8 @@
  * in err.
  */
 int safedir_ancestors(const char *dir, char *err, size_t errlen);
+/* The same walk, dir itself included (it may be a link, checked as above). */
+int safedir_path(const char *dir, char *err, size_t errlen);
 
 /*
  * Check dir itself: a directory (not a symbolic link to one), owned by

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -85,6 +86,8 @@ spawn_try(struct vaultd_proc *p)
 	p->pid = fork();
 	cr_assert(p->pid >= 0);
 	if (p->pid == 0) {
+		/* A test that fails with vaultd running leaves no server behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		FILE *lf = freopen(p->log, "a", stderr);
 		(void)lf;
 		execl(bin, bin, "--dev", "-c", p->config, (char *)NULL);
@@ -222,6 +225,7 @@ vaultd_expect_refusal(struct vaultd_proc *p, char **log)
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		FILE *lf = freopen(p->log, "a", stderr);
 		(void)lf;
 		execl(bin, bin, "-c", p->config, (char *)NULL);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -83,7 +84,36 @@ assert_starts(struct vaultd_proc *p, const char *what)
 static void
 socket_dir(const struct vaultd_proc *p, char *out, size_t len)
 {
-	vaultd_path(p, "run", out, len);
+	snprintf(out, len, "%s", p->socket);
+	*strrchr(out, '/') = '\0';
+}
+
+/*
+ * Put the socket in p->dir/parent/run (parent made 0700 here): so that a
+ * test can change the socket directory's parent without touching the
+ * data and key directories beside it.
+ */
+static void
+nest_socket(struct vaultd_proc *p, const char *parent)
+{
+	char dir[300], *conf, *at, *rest, *out;
+	size_t n;
+
+	vaultd_path(p, parent, dir, sizeof(dir));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	conf = read_file_all(p->config, &n);
+	cr_assert_not_null(conf);
+	at = strstr(conf, p->socket);
+	cr_assert_not_null(at);
+	rest = at + strlen(p->socket);
+	*at = '\0';
+	snprintf(p->socket, sizeof(p->socket), "%s/run/vaultd.sock", dir);
+	cr_assert_geq(asprintf(&out, "%s%s%s", conf, p->socket, rest), 0);
+	FILE *f = fopen(p->config, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(out, f) >= 0 && fclose(f) == 0, 1);
+	free(conf);
+	free(out);
 }
 
 Test(socket, dir_writable_by_its_group_or_others_is_refused, .timeout = 120)
@@ -137,17 +167,66 @@ Test(socket, symlinked_dir_is_refused, .timeout = 60)
 Test(socket, parent_writable_by_others_is_refused, .timeout = 60)
 {
 	struct vaultd_proc p;
+	char nest[600];
 
 	stopped_vaultd(&p);
+	nest_socket(&p, "nest");
+	vaultd_path(&p, "nest", nest, sizeof(nest));
+	assert_starts(&p, "a socket directory in a 0700 parent");
 	/* Whoever may write to the parent can rename run/ and put theirs there. */
-	cr_assert_eq(chmod(p.dir, 0777), 0);
-	assert_refused(&p, "a world-writable parent", "without the sticky bit");
-	cr_assert_eq(chmod(p.dir, 0770), 0);
-	assert_refused(&p, "a group-writable parent", "without the sticky bit");
+	cr_assert_eq(chmod(nest, 0777), 0);
+	assert_refused(&p, "a world-writable parent", "nest is writable by others");
+	cr_assert_eq(chmod(nest, 0770), 0);
+	assert_refused(&p, "a group-writable parent", "nest is writable by its group");
 	/* The sticky bit (as on /tmp): others cannot rename what is ours. */
-	cr_assert_eq(chmod(p.dir, 01777), 0);
+	cr_assert_eq(chmod(nest, 01777), 0);
 	assert_starts(&p, "a sticky world-writable parent");
-	cr_assert_eq(chmod(p.dir, 0700), 0);
+	/* A link on the way is followed, and where it leads is checked too. */
+	char open[600], link[600];
+	vaultd_path(&p, "open", open, sizeof(open));
+	cr_assert_eq(chmod(nest, 0700), 0);
+	cr_assert_eq(rename(nest, open), 0);
+	cr_assert_eq(symlink(open, nest), 0);
+	assert_starts(&p, "a link to a safe parent");
+	cr_assert_eq(chmod(open, 0777), 0);
+	assert_refused(&p, "a link to a world-writable parent", "open is writable by others");
+	/* And a link in a directory others may write to could be changed. */
+	cr_assert_eq(chmod(open, 0700), 0);
+	vaultd_path(&p, "shared", link, sizeof(link));
+	cr_assert_eq(mkdir(link, 0777), 0);
+	cr_assert_eq(chmod(link, 0777), 0);
+	cr_assert_eq(unlink(nest), 0);
+	vaultd_path(&p, "shared/nest", link, sizeof(link));
+	cr_assert_eq(symlink(open, link), 0);
+	cr_assert_eq(symlink(link, nest), 0);
+	assert_refused(&p, "a link in a world-writable directory", "shared is writable by others");
+	vaultd_cleanup(&p);
+}
+
+Test(socket, data_and_key_directories_on_a_path_others_can_change_are_refused,
+    .timeout = 60)
+{
+	struct vaultd_proc p;
+	static const char *const dirs[] = { "data", "keys" };
+	char dir[600], open[600], moved[700];
+
+	stopped_vaultd(&p);
+	vaultd_path(&p, "open", open, sizeof(open));
+	cr_assert_eq(mkdir(open, 0700), 0);
+	for (size_t i = 0; i < 2; i++) {
+		/* The directory itself is perfect (0700, ours); the way to it is not. */
+		vaultd_path(&p, dirs[i], dir, sizeof(dir));
+		snprintf(moved, sizeof(moved), "%s/%s", open, dirs[i]);
+		cr_assert_eq(rename(dir, moved), 0);
+		cr_assert_eq(symlink(moved, dir), 0);
+		cr_assert_eq(chmod(open, 0700), 0);
+		assert_starts(&p, "a data or key directory through a safe link");
+		cr_assert_eq(chmod(open, 0777), 0);
+		assert_refused(&p, dirs[i], "open is writable by others");
+		cr_assert_eq(unlink(dir), 0);
+		cr_assert_eq(rename(moved, dir), 0);
+	}
+	assert_starts(&p, "the directories back in place");
 	vaultd_cleanup(&p);
 }
 
@@ -163,9 +242,13 @@ Test(socket, dir_or_parent_owned_by_another_user_is_refused, .timeout = 60)
 	assert_refused(&p, "a socket directory of another user", "not by vaultd's user");
 	cr_assert_eq(chown(run, 0, 0), 0);
 	/* The parent's owner may do anything in it, whatever its mode. */
-	cr_assert_eq(chown(p.dir, OTHER_UID, SERVICES_GID), 0);
-	assert_refused(&p, "a parent of another user", "neither root nor vaultd's user");
-	cr_assert_eq(chown(p.dir, 0, 0), 0);
+	char nest[600];
+	nest_socket(&p, "nest");
+	vaultd_path(&p, "nest", nest, sizeof(nest));
+	cr_assert_eq(chown(nest, OTHER_UID, SERVICES_GID), 0);
+	assert_refused(&p, "a parent of another user", "nest is owned by uid 65534");
+	cr_assert_eq(chown(nest, 0, 0), 0);
+	assert_starts(&p, "a parent of root");
 	vaultd_cleanup(&p);
 }
 
@@ -338,6 +421,8 @@ static void
 fake_serve(const char *path, int ready, int report)
 {
 	become_other_service();
+	/* Gone with the test, even a failed one (after setuid, which clears it). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	int lfd = bind_at(path);
 	if (lfd < 0)
 		_exit(98);
