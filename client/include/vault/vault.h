@@ -9,7 +9,8 @@
  * Errors: every function that can fail returns 0 on success or a positive
  * vault_error code. The same codes travel on the wire (PROTOCOL.md), so a
  * code returned here is either detected locally (VAULT_E_IO, VAULT_E_NOMEM,
- * VAULT_E_PROTO_*) or was sent by the server. vault_strerror() and
+ * VAULT_E_PROTO_*, and vault_connect's VAULT_E_SERVER_IDENTITY and
+ * VAULT_E_CONFIG) or was sent by the server. vault_strerror() and
  * vault_error_name() describe any code; vault_last_message() returns the
  * server's message for the last failed call, which may name a field but
  * never contains a value.
