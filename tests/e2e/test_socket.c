@@ -227,7 +227,25 @@ Test(socket, data_and_key_directories_on_a_path_others_can_change_are_refused,
 		cr_assert_eq(rename(moved, dir), 0);
 	}
 	assert_starts(&p, "the directories back in place");
-	vaultd_cleanup(&p);
+
+	/* The backup directory, checked at each backup. */
+	struct vault *v;
+	char *path = NULL;
+	uint64_t bytes;
+	vaultd_path(&p, "backups", dir, sizeof(dir));
+	snprintf(moved, sizeof(moved), "%s/backups", open);
+	cr_assert_eq(mkdir(moved, 0700), 0);
+	cr_assert_eq(symlink(moved, dir), 0);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	cr_assert_eq(chmod(open, 0777), 0);
+	cr_assert_eq(vault_backup(v, "b1", &path, &bytes), VAULT_E_CONFIG);
+	cr_assert_null(path);
+	cr_assert_eq(chmod(open, 0700), 0);
+	cr_assert_eq(vault_backup(v, "b1", &path, &bytes), 0, "%s", vault_last_message(v));
+	vault_free(path);
+	vault_close(v);
+	vaultd_finish(&p);
 }
 
 Test(socket, dir_or_parent_owned_by_another_user_is_refused, .timeout = 60)
