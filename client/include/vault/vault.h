@@ -131,7 +131,9 @@ struct vault_connect_options {
 	 * ignored in a setuid or setgid program), and if that is unset or
 	 * empty, the owner of the socket's directory (vaultd refuses a
 	 * directory it does not own, and nobody else can put a socket in
-	 * it).
+	 * it). That default trusts whoever created the directory: right
+	 * under /run, wrong where anyone may create it first (/tmp); there,
+	 * name the uid.
 	 */
 	int has_server_uid;
 	uint32_t server_uid;
