@@ -3,13 +3,17 @@
  *
  * Each call packs one request frame, sends it, and reads frames until the
  * reply with the same id arrives. Replies are checked with the same bounded
- * reader as requests on the server before anything is unpacked.
+ * reader as requests on the server before anything is unpacked. A
+ * connection is used only once the process listening on the socket has
+ * shown (SO_PEERCRED) that it runs as the uid vaultd is expected to run as.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,16 +26,75 @@
 
 #define REPLY_MAX_BYTES (256u << 20)
 
+/*
+ * The uid the server must run as: the option, else VAULT_SERVER_UID, else
+ * the owner of the socket's directory (the directory, not the socket
+ * file: in a directory others could write to, the file could be theirs;
+ * in vaultd's own directory only vaultd's user can create it).
+ */
+static int
+expected_uid(const char *socket_path, const struct vault_connect_options *opts,
+    uid_t *uid)
+{
+	const char *env;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	if (opts != NULL && opts->has_server_uid) {
+		*uid = (uid_t)opts->server_uid;
+		return 0;
+	}
+	/* secure_getenv: a setuid program's caller does not choose whom it trusts. */
+	env = secure_getenv("VAULT_SERVER_UID");
+	if (env != NULL && env[0] != '\0') {
+		unsigned long long n = 0;
+		for (const char *p = env; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9' || n > UINT32_MAX / 10) {
+				errno = EINVAL;
+				return VAULT_E_CONFIG;
+			}
+			n = n * 10 + (unsigned)(*p - '0');
+		}
+		/* (uid_t)-1 is no uid: chown(2) and setreuid(2) read it as "unchanged". */
+		if (n >= UINT32_MAX) {
+			errno = EINVAL;
+			return VAULT_E_CONFIG;
+		}
+		*uid = (uid_t)n;
+		return 0;
+	}
+	memcpy(dir, socket_path, strlen(socket_path) + 1);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		memcpy(dir, ".", 2);
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) != 0)
+		return VAULT_E_IO;
+	*uid = st.st_uid;
+	return 0;
+}
+
 int
-vault_connect(const char *socket_path, struct vault **out)
+vault_connect_opts(const char *socket_path, const struct vault_connect_options *opts,
+    struct vault **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uid_t want;
+	int rc;
+
 	if (socket_path == NULL || strlen(socket_path) >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
 		return VAULT_E_IO;
 	}
 	if (sodium_init() < 0)
 		return VAULT_E_INTERNAL;
+	if ((rc = expected_uid(socket_path, opts, &want)) != 0)
+		return rc;
 	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
 	struct vault *v = calloc(1, sizeof(*v));
 	if (v == NULL)
@@ -42,14 +105,27 @@ vault_connect(const char *socket_path, struct vault **out)
 	}
 	v->next_id = 1;
 	v->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (v->fd < 0 || connect(v->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	if (v->fd < 0 || connect(v->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockopt(v->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 		int e = errno;
 		vault_close(v);
 		errno = e;
 		return VAULT_E_IO;
 	}
+	/* Before the first byte: a request may carry personal data. */
+	if (cred.uid != want) {
+		vault_close(v);
+		errno = EPERM;
+		return VAULT_E_SERVER_IDENTITY;
+	}
 	*out = v;
 	return 0;
+}
+
+int
+vault_connect(const char *socket_path, struct vault **out)
+{
+	return vault_connect_opts(socket_path, NULL, out);
 }
 
 void

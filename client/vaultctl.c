@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,12 +261,16 @@ usage(FILE *f)
 	char names[128];
 	int first = 1;
 
-	fputs("usage: vaultctl [-s SOCKET] [--json] [-p PURPOSE] [-t TIMEOUT_MS] "
-	    "COMMAND [ARGS]\n"
+	fputs("usage: vaultctl [-s SOCKET] [--server-uid UID] [--json] [-p PURPOSE]\n"
+	    "                [-t TIMEOUT_MS] COMMAND [ARGS]\n"
 	    "\n"
 	    "Options (before COMMAND):\n"
 	    "  -s, --socket SOCKET    vaultd's socket (default: $VAULT_SOCKET, else\n"
 	    "                         " DEFAULT_SOCKET ")\n"
+	    "      --server-uid UID   the uid vaultd runs as: vaultctl sends nothing to\n"
+	    "                         a server running as another (default:\n"
+	    "                         $VAULT_SERVER_UID, else the owner of the socket's\n"
+	    "                         directory)\n"
 	    "  -p, --purpose PURPOSE  why the data is used; required by", f);
 	for (size_t i = 0, col = 0; i < NCOMMANDS; i++) {
 		if (!commands[i].needs_purpose)
@@ -333,7 +338,7 @@ usage(FILE *f)
 	    "document could not be written, audit verify found damage, requests\n"
 	    "verify did not verify, export verify found the signature invalid); 2 usage\n"
 	    "error (including an unreadable input file); 3 cannot connect to the\n"
-	    "socket.\n",
+	    "socket, or the server on it does not run as the expected uid.\n",
 	    f);
 }
 
@@ -389,6 +394,7 @@ run(struct ctl *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "server-uid", required_argument, NULL, 'u' },
 		{ "purpose", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
@@ -410,6 +416,16 @@ run(struct ctl *c, int argc, char **argv)
 			c->socket = optarg;
 			if (optarg[0] == '\0')
 				snprintf(err, sizeof(err), "the socket path is empty");
+			break;
+		case 'u':
+			/* (uid_t)-1 is no uid (chown(2) reads it as "unchanged"). */
+			if (ctl_parse_uint(optarg, 0, UINT32_MAX - 1, &n) != 0) {
+				snprintf(err, sizeof(err), "--server-uid wants a uid, "
+				    "0 to %lu", (unsigned long)UINT32_MAX - 1);
+			} else {
+				c->connect.has_server_uid = 1;
+				c->connect.server_uid = (uint32_t)n;
+			}
 			break;
 		case 'p':
 			c->purpose = vault_purpose_from_name(optarg);

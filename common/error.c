@@ -42,6 +42,7 @@ static const struct error_entry errors[] = {
 	{ VAULT_E_DENIED, "VAULT_E_DENIED", "permission denied" },
 	{ VAULT_E_SEALED, "VAULT_E_SEALED", "vault is sealed" },
 	{ VAULT_E_RATE_LIMITED, "VAULT_E_RATE_LIMITED", "too many attempts; retry later" },
+	{ VAULT_E_SERVER_IDENTITY, "VAULT_E_SERVER_IDENTITY", "the server is not running as the expected user" },
 	{ VAULT_E_INTERNAL, "VAULT_E_INTERNAL", "internal error" },
 	{ VAULT_E_NOMEM, "VAULT_E_NOMEM", "out of memory" },
 	{ VAULT_E_STORAGE, "VAULT_E_STORAGE", "storage error" },

@@ -26,6 +26,7 @@
 #include "keyset.h"
 #include "restore.h"
 #include "privacy/privacy.h"
+#include "safedir.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -53,11 +54,20 @@ harden(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* A private directory: created 0700 if missing, refused if others may enter. */
+/*
+ * A private directory: created 0700 if missing, refused if others may
+ * enter, or if a directory on the way to it could be changed by anyone but
+ * root or this user (safedir.h: they could swap it for another).
+ */
 static int
 private_dir(const char *dir, const char *what)
 {
 	struct stat st;
+	char why[512];
+	if (safedir_ancestors(dir, why, sizeof(why)) != 0) {
+		log_error("%s %s: %s", what, dir, why);
+		return VAULT_E_CONFIG;
+	}
 	if (stat(dir, &st) != 0) {
 		if (errno != ENOENT || mkdir(dir, 0700) != 0 || stat(dir, &st) != 0) {
 			log_error("%s %s: %s", what, dir, strerror(errno));
@@ -67,6 +77,10 @@ private_dir(const char *dir, const char *what)
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & 077) || st.st_uid != geteuid()) {
 		log_error("%s %s must be a directory owned by this user with mode 0700 "
 		    "(it is %03o)", what, dir, st.st_mode & 0777);
+		return VAULT_E_CONFIG;
+	}
+	if (safedir_path(dir, why, sizeof(why)) != 0) {
+		log_error("%s %s: %s", what, dir, why);
 		return VAULT_E_CONFIG;
 	}
 	return 0;

@@ -2,9 +2,10 @@
  * server.c - the listening socket, accepting, signals, and an orderly stop
  * (see server.h for the threads).
  *
- * The socket lives in a directory only the service user can enter
- * (socket file permissions are not portable, FACTS.md), is created under
- * umask 077, and is never in the abstract namespace, which ignores
+ * The socket lives in a directory only the service user can write to
+ * (its group may enter, to connect; socket file permissions are not
+ * portable, FACTS.md), on a path no one else can change, is created under
+ * umask 007, and is never in the abstract namespace, which ignores
  * permissions. Peer credentials (SO_PEERCRED: uid and gid as of connect)
  * are taken at accept and kept with the connection.
  */
@@ -26,44 +27,58 @@
 
 #include "keyset.h"
 #include "log.h"
+#include "safedir.h"
 #include "ops/op.h"
 #include "server.h"
 #include "worker.h"
 
-/* The socket's directory: created 0700 if missing, refused if others (not
- * in its group) may enter. */
+/* The socket directory's mode is 0750 at most: no group write, no others. */
+#define SOCKET_DIR_FORBIDDEN (S_IWGRP | S_IRWXO)
+
+/*
+ * The socket's directory decides who may replace the socket: anyone who
+ * may write to it (or to a directory on the way to it) could unlink
+ * vaultd's socket, bind their own and receive every other service's
+ * requests. So it must be vaultd's own: a real directory owned by vaultd's
+ * user, not writable by its group, closed to others (0750 at most: the
+ * group may enter, to connect), on a path only root and vaultd's user can
+ * change. A missing directory is created 0700 (its parent must exist);
+ * anything else is refused, never repaired.
+ */
 static int
 check_socket_dir(const char *path)
 {
-	char tmp[sizeof(((struct config *)0)->socket_path)];
+	char tmp[sizeof(((struct config *)0)->socket_path)], err[512];
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	const char *dir = dirname(tmp);
-	struct stat st;
-	if (stat(dir, &st) != 0) {
-		if (errno != ENOENT || mkdir(dir, 0700) != 0 || stat(dir, &st) != 0) {
+	int rc;
+
+	if (safedir_ancestors(dir, err, sizeof(err)) != 0) {
+		log_error("socket directory %s: %s", dir, err);
+		return VAULT_E_CONFIG;
+	}
+	rc = safedir_own(dir, SOCKET_DIR_FORBIDDEN, err, sizeof(err));
+	if (rc == -2) {
+		/* umask may only narrow 0700; EEXIST (a race) is checked below. */
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			log_error("socket directory %s: %s", dir, strerror(errno));
 			return VAULT_E_CONFIG;
 		}
+		rc = safedir_own(dir, SOCKET_DIR_FORBIDDEN, err, sizeof(err));
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		log_error("socket directory %s is not a directory", dir);
-		return VAULT_E_CONFIG;
-	}
-	/* Group access lets the services in (policy.example); others never. */
-	if (st.st_mode & 007) {
-		log_error("socket directory %s is accessible to others (mode %03o); "
-		    "chmod o-rwx it", dir, st.st_mode & 0777);
-		return VAULT_E_CONFIG;
-	}
-	if (st.st_uid != geteuid()) {
-		log_error("socket directory %s is owned by another user", dir);
+	if (rc != 0) {
+		log_error("socket directory %s: %s", dir,
+		    rc == -2 ? strerror(ENOENT) : err);
+		log_error("the socket directory must be owned by vaultd's user and "
+		    "writable by no one else: mode 0700, or 0750 with the services' group");
 		return VAULT_E_CONFIG;
 	}
 	return 0;
 }
 
+/* *bound: the socket file as bound, so that only it is removed at stop. */
 static int
-listen_socket(const char *path)
+listen_socket(const char *path, struct stat *bound)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path)) {
@@ -75,11 +90,21 @@ listen_socket(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* A socket file left by a crash is removed; a live server is not. */
+	/*
+	 * A socket file left by a crash is removed; a live server is not, nor
+	 * anything vaultd's user did not create (only root could have put it
+	 * in a directory checked by check_socket_dir).
+	 */
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_error("%s exists and is not a socket", path);
+			close(fd);
+			return -1;
+		}
+		if (st.st_uid != geteuid()) {
+			log_error("%s is a socket of uid %ld, not of vaultd's user: "
+			    "not removing it", path, (long)st.st_uid);
 			close(fd);
 			return -1;
 		}
@@ -97,7 +122,7 @@ listen_socket(const char *path)
 	mode_t old = umask(007);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || listen(fd, 1024) != 0) {
+	if (rc != 0 || listen(fd, 1024) != 0 || lstat(path, bound) != 0) {
 		log_error("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -260,6 +285,7 @@ server_run(struct server *srv)
 	int rc = VAULT_E_INTERNAL, sfd = -1, epfd = -1;
 	unsigned started_workers = 0, next_worker = 0;
 	int writer_running = 0;
+	struct stat bound = { 0 };
 
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
@@ -300,7 +326,7 @@ server_run(struct server *srv)
 			goto out;
 
 	rc = VAULT_E_IO;
-	if ((srv->listen_fd = listen_socket(srv->cfg.socket_path)) < 0)
+	if ((srv->listen_fd = listen_socket(srv->cfg.socket_path, &bound)) < 0)
 		goto out;
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -330,8 +356,11 @@ server_run(struct server *srv)
 	rc = 0;
 out:
 	if (srv->listen_fd >= 0) {
+		struct stat now;
 		close(srv->listen_fd);
-		unlink(srv->cfg.socket_path);
+		if (lstat(srv->cfg.socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+		    now.st_ino == bound.st_ino)
+			unlink(srv->cfg.socket_path);
 	}
 	atomic_store(&srv->stopping, 1);
 	for (unsigned i = 0; i < started_workers; i++)

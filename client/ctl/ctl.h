@@ -19,7 +19,8 @@ enum ctl_exit {
 	CTL_EXIT_VAULT = 1,   /* the vault answered with an error, or a local
 	                       * failure after connecting */
 	CTL_EXIT_USAGE = 2,   /* bad command line or unreadable input file */
-	CTL_EXIT_CONNECT = 3, /* cannot connect to the socket */
+	CTL_EXIT_CONNECT = 3, /* cannot connect to the socket, or the server
+	                       * on it is not the expected uid */
 };
 
 /* Everything one invocation knows. */
@@ -28,6 +29,7 @@ struct ctl {
 	int json;
 	enum vault_purpose purpose;   /* 0 when -p was not given */
 	unsigned int timeout_ms;
+	struct vault_connect_options connect; /* --server-uid */
 	struct vault *v;              /* set by ctl_connect() */
 	int stdin_used;               /* "@-" or a document from "-" seen */
 };

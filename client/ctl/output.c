@@ -184,8 +184,24 @@ int
 ctl_connect(struct ctl *c)
 {
 	char msg[1024];
-	int rc = vault_connect(c->socket, &c->v);
+	int rc = vault_connect_opts(c->socket, &c->connect, &c->v);
 
+	if (rc == VAULT_E_SERVER_IDENTITY) {
+		const char *env = getenv("VAULT_SERVER_UID");
+		snprintf(msg, sizeof(msg), "the server on %s does not run as the expected "
+		    "user (%s): nothing was sent to it. Check who listens there, or give "
+		    "vaultd's uid with --server-uid or VAULT_SERVER_UID", c->socket,
+		    c->connect.has_server_uid ? "the uid given by --server-uid" :
+		    env != NULL && env[0] != '\0' ? "the uid in VAULT_SERVER_UID" :
+		    "the owner of the socket's directory");
+		c->v = NULL;
+		emit_error(c, vault_error_name(rc), rc, msg, NULL);
+		return CTL_EXIT_CONNECT;
+	}
+	if (rc == VAULT_E_CONFIG) {
+		c->v = NULL;
+		return ctl_usage_error(c, "VAULT_SERVER_UID must be a decimal uid");
+	}
 	if (rc == VAULT_E_IO) {
 		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", c->socket,
 		    strerror(errno));

@@ -26,6 +26,11 @@ struct vaultd_proc {
 void vaultd_start(struct vaultd_proc *p, const char *extra_ini);
 /* Start again on the same directory (after vaultd_stop or a kill). */
 void vaultd_restart(struct vaultd_proc *p);
+/*
+ * The same, for a start that may be refused: 0 once it answers ping, or -1
+ * if it exited first (its log, emptied before the start, says why).
+ */
+int vaultd_try_restart(struct vaultd_proc *p);
 /* SIGTERM and wait; returns the exit status, -1 if killed by a signal,
  * -2 if its log holds a sanitizer report. */
 int vaultd_stop(struct vaultd_proc *p);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/msg.h"
+#include "vault/log.h"
+#include "vault/safedir.h"
 #include "vault/server.h"
 #include "op.h"
 
@@ -51,9 +53,16 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "a backup name is 1-128 of [A-Za-z0-9._-], not starting with a dot");
 	if (stat(srv->cfg.backup_dir, &st) != 0 && mkdir(srv->cfg.backup_dir, 0700) != 0)
 		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup directory");
-	if (stat(srv->cfg.backup_dir, &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 077))
+	/* Whoever could swap the directory (or one above it) would get the copy. */
+	char why[512] = "";
+	if (stat(srv->cfg.backup_dir, &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 077) ||
+	    st.st_uid != geteuid() || safedir_path(srv->cfg.backup_dir, why, sizeof(why)) != 0) {
+		if (why[0] != '\0')
+			log_warn("backup directory %s: %s", srv->cfg.backup_dir, why);
 		return op_fail(err, VAULT_E_CONFIG, NULL,
-		    "the backup directory must be a directory with mode 0700");
+		    "the backup directory must be vaultd's, with mode 0700, on a path "
+		    "only root and vaultd's user can change");
+	}
 	snprintf(path, sizeof(path), "%s/%.*s", srv->cfg.backup_dir, (int)len, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)

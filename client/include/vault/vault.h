@@ -9,7 +9,8 @@
  * Errors: every function that can fail returns 0 on success or a positive
  * vault_error code. The same codes travel on the wire (PROTOCOL.md), so a
  * code returned here is either detected locally (VAULT_E_IO, VAULT_E_NOMEM,
- * VAULT_E_PROTO_*) or was sent by the server. vault_strerror() and
+ * VAULT_E_PROTO_*, and vault_connect's VAULT_E_SERVER_IDENTITY and
+ * VAULT_E_CONFIG) or was sent by the server. vault_strerror() and
  * vault_error_name() describe any code; vault_last_message() returns the
  * server's message for the last failed call, which may name a field but
  * never contains a value.
@@ -72,6 +73,7 @@ enum vault_error {
 	VAULT_E_DENIED = 400,            /* the caller may not do this */
 	VAULT_E_SEALED = 401,            /* the vault is sealed */
 	VAULT_E_RATE_LIMITED = 402,      /* too many attempts; retry later */
+	VAULT_E_SERVER_IDENTITY = 403,   /* the socket's server is not the expected uid (client side only) */
 
 	/* 500-599: server and storage */
 	VAULT_E_INTERNAL = 500,          /* a bug; the request had no effect */
@@ -119,10 +121,45 @@ enum vault_delete_reason {
 struct vault;
 
 /*
- * Connect to the vault listening on the Unix socket at socket_path.
- * On success *out is a new connection, to be closed with vault_close().
- * Returns 0, VAULT_E_IO (errno tells why) or VAULT_E_NOMEM.
+ * How vault_connect_opts() connects. Zero-initialize it, then set what
+ * differs from the defaults ({ 0 } means: all defaults).
  */
+struct vault_connect_options {
+	/*
+	 * The uid vaultd must run as. If has_server_uid is 0, the
+	 * VAULT_SERVER_UID environment variable gives it (a decimal uid;
+	 * ignored in a setuid or setgid program), and if that is unset or
+	 * empty, the owner of the socket's directory (vaultd refuses a
+	 * directory it does not own, and nobody else can put a socket in
+	 * it). That default trusts whoever created the directory: right
+	 * under /run, wrong where anyone may create it first (/tmp); there,
+	 * name the uid.
+	 */
+	int has_server_uid;
+	uint32_t server_uid;
+};
+
+/*
+ * Connect to the vault listening on the Unix socket at socket_path, and
+ * check that the process listening there runs as the expected uid (see
+ * struct vault_connect_options) before sending it anything: SO_PEERCRED
+ * gives the server's uid as of its listen(), which no other process can
+ * fake. opts may be NULL (all defaults). On success *out is a new
+ * connection, to be closed with vault_close(); on error *out is left
+ * alone. Returns 0 or:
+ *   VAULT_E_SERVER_IDENTITY  the server runs as another uid: it may be a
+ *                            process that replaced vaultd's socket, and
+ *                            nothing was sent to it (errno EPERM)
+ *   VAULT_E_CONFIG           VAULT_SERVER_UID is not a decimal uid
+ *                            (errno EINVAL)
+ *   VAULT_E_IO               connect failed, or the socket's directory
+ *                            cannot be examined (errno tells why)
+ *   VAULT_E_NOMEM
+ */
+int vault_connect_opts(const char *socket_path,
+    const struct vault_connect_options *opts, struct vault **out);
+/* vault_connect_opts(socket_path, NULL, out): the expected uid from
+ * VAULT_SERVER_UID or the socket directory's owner. */
 int vault_connect(const char *socket_path, struct vault **out);
 /* Close the connection and free it. Accepts NULL. */
 void vault_close(struct vault *v);
