@@ -284,6 +284,8 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	pthread_rwlock_rdlock(&srv->env_lock);
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
+	uint64_t audit_seq = 0;
+	uint8_t audit_mac[AUDIT_MAC_BYTES];
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -298,11 +300,17 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		}
 		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0) {
 			mdb_txn_abort(ctx->txn);
-		} else if (audit_batch_commit(srv->audit, ctx->audit) != 0) {
+		} else if (audit_batch_commit_head(srv->audit, ctx->audit, &audit_seq,
+		    audit_mac) != 0) {
 			/* The batch's entries go to the trail in one write before
 			 * anything is kept: without them nothing is (fail closed). */
 			mdb_txn_abort(ctx->txn);
 			audit_failed = 1;
+		} else if (audit_seq != 0 && (rc = store_audit_anchor_put(&srv->store, ctx->txn,
+		    audit_seq, audit_mac)) != 0) {
+			/* The trail's head, committed with the writes it audits: at
+			 * start a trail shorter than this is found (audit.h). */
+			mdb_txn_abort(ctx->txn);
 		} else {
 			rc = mdb_txn_commit(ctx->txn);
 		}

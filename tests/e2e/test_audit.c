@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -129,5 +130,180 @@ Test(audit, an_unwritable_trail_returns_nothing)
 	vault_close(v);
 	cr_assert_eq(vaultd_stop(&p), 0);
 	vault_free(tok);
+	vaultd_cleanup(&p);
+}
+
+/* Run vaultd offline (`vaultd -c CONFIG --audit-...`); its exit status,
+ * and its output (stdout and stderr, malloc'd) in *out. */
+static int
+vaultd_offline(const struct vaultd_proc *p, const char *option, char **out)
+{
+	char cmd[1400], buf[4096];
+	size_t n = 0;
+	const char *bin = getenv("VAULTD");
+	cr_assert_not_null(bin);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' %s 2>&1 </dev/null", bin, p->config, option);
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	*out = calloc(1, 1);
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		size_t m = strlen(buf);
+		*out = realloc(*out, n + m + 1);
+		memcpy(*out + n, buf, m + 1);
+		n += m;
+	}
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The trail's lines (the file as it is) and how many. */
+static char **
+trail_lines(const struct vaultd_proc *p, size_t *n)
+{
+	char path[600];
+	size_t len;
+	vaultd_path(p, "audit/audit.log", path, sizeof(path));
+	char *t = read_file_all(path, &len), **lines = NULL;
+	cr_assert_not_null(t);
+	*n = 0;
+	for (char *s = t, *nl; (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
+		lines = realloc(lines, (*n + 1) * sizeof(*lines));
+		lines[(*n)++] = strndup(s, (size_t)(nl - s + 1));
+	}
+	free(t);
+	return lines;
+}
+
+static void
+write_file(const char *path, const char *s, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(s, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * The attack: vaultd stopped, cut the trail's tail back to entry keep and
+ * put that entry in the head file, so that trail and head file agree.
+ */
+static void
+truncate_trail(const struct vaultd_proc *p, char **lines, size_t keep)
+{
+	char path[600];
+	size_t len = 0;
+	for (size_t i = 0; i < keep; i++)
+		len += strlen(lines[i]);
+	char *t = malloc(len + 1), *e = t;
+	for (size_t i = 0; i < keep; i++)
+		e = stpcpy(e, lines[i]);
+	vaultd_path(p, "audit/audit.log", path, sizeof(path));
+	write_file(path, t, len);
+	vaultd_path(p, "audit/audit.log.head", path, sizeof(path));
+	write_file(path, lines[keep - 1], strlen(lines[keep - 1]));
+	free(t);
+}
+
+Test(audit, a_truncated_trail_with_a_rewritten_head_is_refused_until_acknowledged)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = create(v, "erin@audit.example"), *b = create(v, "frank@audit.example");
+	struct vault_record *out;
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, a, NULL, 0, 0, &out), 0);
+	vault_record_free(out);
+	char *c = create(v, "grace@audit.example");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	size_t n;
+	char **lines = trail_lines(&p, &n);
+	cr_assert_geq(n, 4, "three creates and a read");
+	/* Keep the first create only: the others' entries vanish, and the
+	 * head file now agrees with the shorter trail. */
+	truncate_trail(&p, lines, 1);
+	char *log = NULL, *txt = NULL;
+	int st = vaultd_expect_refusal(&p, &log);
+	cr_assert_neq(st, 0, "vaultd must not serve on a trail shorter than its data");
+	cr_assert_not_null(strstr(log, "--audit-acknowledge"), "%s", log);
+	cr_assert_not_null(strstr(log, "ends at seq 1"), "%s", log);
+	cr_assert_null(strstr(log, "erin"));
+	free(log);
+
+	/* Offline verification sees it too, against the data's anchor. */
+	cr_assert_eq(vaultd_offline(&p, "--audit-verify", &txt), 1, "%s", txt);
+	cr_assert_not_null(strstr(txt, "DAMAGED"), "%s", txt);
+	free(txt);
+
+	/* The administrator acknowledges; the loss is recorded, and vaultd serves. */
+	cr_assert_eq(vaultd_offline(&p, "--audit-acknowledge", &txt), 0, "%s", txt);
+	cr_assert_not_null(strstr(txt, "acknowledged"), "%s", txt);
+	free(txt);
+	cr_assert_eq(vaultd_offline(&p, "--audit-verify", &txt), 0, "%s", txt);
+	cr_assert_not_null(strstr(txt, "acknowledged lost"), "%s", txt);
+	free(txt);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *d = create(v, "heidi@audit.example");
+	struct vault_audit_check chk;
+	cr_assert_eq(vault_audit_verify(v, &chk), 0);
+	cr_assert(chk.ok, "%s", chk.reason);
+	struct vault_audit_filter all = { 0 };
+	struct vault_audit_entry *e;
+	size_t ne;
+	cr_assert_eq(vault_audit_query(v, &all, &e, &ne), 0);
+	cr_assert_geq(ne, 3, "the kept create, the acknowledgment, the new create");
+	cr_assert_str_eq(e[1].op, "audit_acknowledge");
+	/* No sequence number is handed out twice. */
+	cr_assert_gt(e[1].seq, (uint64_t)n, "the acknowledgment skips the lost numbers");
+	cr_assert_str_eq(e[2].op, "create");
+	cr_assert_eq(e[2].seq, e[1].seq + 1);
+	vault_audit_entries_free(e, ne);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	vault_free(a);
+	vault_free(b);
+	vault_free(c);
+	vault_free(d);
+	vaultd_cleanup(&p);
+}
+
+Test(audit, an_older_copy_of_the_trail_is_refused)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char path[600], head[600], *log = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = create(v, "ivan@audit.example");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* Keep a copy of the trail and its head file as they are now... */
+	vaultd_path(&p, "audit/audit.log", path, sizeof(path));
+	vaultd_path(&p, "audit/audit.log.head", head, sizeof(head));
+	size_t len, hlen;
+	char *t = read_file_all(path, &len), *h = read_file_all(head, &hlen);
+	cr_assert_not_null(t);
+	cr_assert_not_null(h);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *b = create(v, "judy@audit.example");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* ...and put them back: a whole trail replaced by an older one. */
+	write_file(path, t, len);
+	write_file(head, h, hlen);
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0);
+	cr_assert_not_null(strstr(log, "lost entries"), "%s", log);
+	free(log);
+	free(t);
+	free(h);
+	vault_free(a);
+	vault_free(b);
 	vaultd_cleanup(&p);
 }
