@@ -427,9 +427,11 @@ main(int argc, char **argv)
 		    vault_strerror(rc));
 		return 1;
 	}
-	srv.audit_cfg.path = srv.cfg.audit_path;
-	srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
-	srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
+	if (srv.cfg.audit_enabled) {
+		srv.audit_cfg.path = srv.cfg.audit_path;
+		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
+		srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
+	}
 	if (audit_cmd != 0) {
 		rc = 1;
 		if (!srv.cfg.audit_enabled)

@@ -133,16 +133,13 @@ Test(audit, an_unwritable_trail_returns_nothing)
 	vaultd_cleanup(&p);
 }
 
-/* Run vaultd offline (`vaultd -c CONFIG --audit-...`); its exit status,
- * and its output (stdout and stderr, malloc'd) in *out. */
+/* Run a shell command; its exit status, and its output (stdout and stderr,
+ * malloc'd) in *out. */
 static int
-vaultd_offline(const struct vaultd_proc *p, const char *option, char **out)
+run_cmd(const char *cmd, char **out)
 {
-	char cmd[1400], buf[4096];
+	char buf[4096];
 	size_t n = 0;
-	const char *bin = getenv("VAULTD");
-	cr_assert_not_null(bin);
-	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' %s 2>&1 </dev/null", bin, p->config, option);
 	FILE *f = popen(cmd, "r");
 	cr_assert_not_null(f);
 	*out = calloc(1, 1);
@@ -154,6 +151,28 @@ vaultd_offline(const struct vaultd_proc *p, const char *option, char **out)
 	}
 	int st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `vaultd -c CONFIG OPTION`, offline. */
+static int
+vaultd_offline(const struct vaultd_proc *p, const char *option, char **out)
+{
+	char cmd[1400];
+	const char *bin = getenv("VAULTD");
+	cr_assert_not_null(bin);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' %s 2>&1 </dev/null", bin, p->config, option);
+	return run_cmd(cmd, out);
+}
+
+/* `vaultctl -s SOCKET ARGS` (args already quoted for the shell). */
+static int
+vaultctl(const struct vaultd_proc *p, const char *args, char **out)
+{
+	char cmd[2000];
+	const char *bin = getenv("VAULTCTL");
+	cr_assert_not_null(bin);
+	snprintf(cmd, sizeof(cmd), "'%s' -s '%s' %s 2>&1 </dev/null", bin, p->socket, args);
+	return run_cmd(cmd, out);
 }
 
 /* The trail's lines (the file as it is) and how many. */
@@ -303,6 +322,88 @@ Test(audit, an_older_copy_of_the_trail_is_refused)
 	free(log);
 	free(t);
 	free(h);
+	vault_free(a);
+	vault_free(b);
+	vaultd_cleanup(&p);
+}
+
+/* A file of the test directory, copied aside or back. */
+static void
+copy_file(const struct vaultd_proc *p, const char *from, const char *to)
+{
+	char a[600], b[600];
+	size_t len;
+	vaultd_path(p, from, a, sizeof(a));
+	vaultd_path(p, to, b, sizeof(b));
+	char *t = read_file_all(a, &len);
+	cr_assert_not_null(t, "%s", a);
+	write_file(b, t, len);
+	free(t);
+}
+
+Test(audit, a_checkpoint_detects_a_trail_rolled_back_with_its_data)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char cp[600], bad[600], args[1400], *out = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = create(v, "kim@audit.example");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* The vault as it was: data, trail and head file, all consistent. */
+	static const char *const files[] = { "data/data.mdb", "audit/audit.log",
+		"audit/audit.log.head" };
+	char saved[3][64];
+	for (int i = 0; i < 3; i++) {
+		snprintf(saved[i], sizeof(saved[i]), "saved-%d", i);
+		copy_file(&p, files[i], saved[i]);
+	}
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *b = create(v, "leo@audit.example");
+	vault_close(v);
+
+	/* A checkpoint, kept off the machine, verifies. */
+	vaultd_path(&p, "checkpoint.json", cp, sizeof(cp));
+	snprintf(args, sizeof(args), "audit checkpoint > '%s'", cp);
+	cr_assert_eq(vaultctl(&p, args, &out), 0, "%s", out);
+	free(out);
+	size_t len;
+	char *text = read_file_all(cp, &len);
+	cr_assert_not_null(strstr(text, "\"type\":\"vault-audit-checkpoint-v1\""), "%s", text);
+	snprintf(args, sizeof(args), "audit verify --checkpoint '%s'", cp);
+	cr_assert_eq(vaultctl(&p, args, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "checkpoint valid"), "%s", out);
+	free(out);
+	/* One that claims an earlier entry no longer carries the signature. */
+	char *seq = strstr(text, "\"seq\":");
+	cr_assert_not_null(seq);
+	seq[6] = seq[6] == '1' ? '2' : '1';
+	vaultd_path(&p, "forged.json", bad, sizeof(bad));
+	write_file(bad, text, len);
+	snprintf(args, sizeof(args), "audit verify --checkpoint '%s'", bad);
+	cr_assert_eq(vaultctl(&p, args, &out), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "signature INVALID"), "%s", out);
+	free(out);
+	free(text);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* Everything rolled back together: vaultd cannot tell, the checkpoint can. */
+	for (int i = 0; i < 3; i++)
+		copy_file(&p, saved[i], files[i]);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	struct vault_audit_check chk;
+	cr_assert_eq(vault_audit_verify(v, &chk), 0);
+	cr_assert(chk.ok, "a consistent older vault: %s", chk.reason);
+	vault_close(v);
+	snprintf(args, sizeof(args), "audit verify --checkpoint '%s'", cp);
+	cr_assert_eq(vaultctl(&p, args, &out), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "DAMAGED"), "%s", out);
+	cr_assert_not_null(strstr(out, "checkpoint records"), "%s", out);
+	free(out);
+	cr_assert_eq(vaultd_stop(&p), 0);
 	vault_free(a);
 	vault_free(b);
 	vaultd_cleanup(&p);
