@@ -75,6 +75,8 @@ struct audit {
 	uint64_t size;             /* bytes in the current file */
 	uint64_t seq;              /* last entry written; 0: none yet */
 	uint8_t mac[AUDIT_MAC_BYTES];
+	uint64_t durable_seq;      /* last entry known to be on disk */
+	uint8_t durable_mac[AUDIT_MAC_BYTES];
 	struct lbuf line, last, synced;
 };
 
@@ -678,14 +680,18 @@ chain_one(struct lbuf *out, const char *p, const struct pieces *pc,
 	    put(out, p + pc->c, pc->d - pc->c) || put(out, "\n", 1) ? -1 : 0;
 }
 
+static int commit_head(struct audit *a, struct audit_batch *b, uint64_t *seq,
+    uint8_t out_mac[AUDIT_MAC_BYTES]);
+
 int
 audit_batch_commit(struct audit *a, struct audit_batch *b)
 {
-	return audit_batch_commit_head(a, b, NULL, NULL);
+	return commit_head(a, b, NULL, NULL);
 }
 
-int
-audit_batch_commit_head(struct audit *a, struct audit_batch *b, uint64_t *seq,
+/* audit_batch_commit(), giving the last entry written (*seq 0: none). */
+static int
+commit_head(struct audit *a, struct audit_batch *b, uint64_t *seq,
     uint8_t out_mac[AUDIT_MAC_BYTES])
 {
 	uint8_t mac[AUDIT_MAC_BYTES];
@@ -758,6 +764,18 @@ audit_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES])
 	pthread_mutex_unlock(&a->lock);
 }
 
+void
+audit_durable_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES])
+{
+	*seq = 0;
+	if (a == NULL || !a->regular)
+		return;
+	pthread_mutex_lock(&a->lock);
+	*seq = a->durable_seq;
+	memcpy(mac, a->durable_mac, AUDIT_MAC_BYTES);
+	pthread_mutex_unlock(&a->lock);
+}
+
 uint64_t
 audit_lost_to(struct audit *a)
 {
@@ -788,7 +806,7 @@ audit_acknowledge(struct audit *a, const struct key_set *ks, uint64_t data_seq, 
 	pthread_mutex_unlock(&a->lock);
 	rc = audit_batch_add(a->solo, ks, &ev);
 	if (rc == 0)
-		rc = audit_batch_commit_head(a, a->solo, seq, mac);
+		rc = commit_head(a, a->solo, seq, mac);
 	audit_batch_clear(a->solo);
 	pthread_mutex_unlock(&a->solo_lock);
 	if (rc == 0) {
@@ -835,6 +853,9 @@ audit_sync(struct audit *a)
 		goto out;
 	}
 	/* Sync a duplicate, so rotation may replace a->fd meanwhile. */
+	uint64_t snap_seq = a->seq;
+	uint8_t snap_mac[AUDIT_MAC_BYTES];
+	memcpy(snap_mac, a->mac, sizeof(snap_mac));
 	fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0 || lbuf_set(&a->synced, a->last.p, a->last.len) != 0) {
 		pthread_mutex_unlock(&a->lock);
@@ -852,6 +873,17 @@ audit_sync(struct audit *a)
 		pthread_mutex_unlock(&a->lock);
 		log_error("audit trail: flushing to disk failed; no further entries are accepted");
 		rc = VAULT_E_AUDIT;
+	} else {
+		/* Entries up to snap_seq survive a power loss now (the anchor). */
+		pthread_mutex_lock(&a->lock);
+		if (snap_seq > a->durable_seq) {
+			a->durable_seq = snap_seq;
+			memcpy(a->durable_mac, snap_mac, sizeof(snap_mac));
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (rc != 0) {
+		/* nothing more */
 	} else if (write_head(a) != 0) {
 		if (!a->head_warned)
 			log_warn("audit trail: the head file cannot be written; "
@@ -1216,6 +1248,16 @@ recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t er
 		if (rc != 0)
 			return rc;
 	}
+	/*
+	 * What the trail holds now is the first durable head (the anchor):
+	 * after a kill -9 it may still be in the page cache only.
+	 */
+	if (fdatasync(a->fd) != 0) {
+		set_err(err, errlen, "audit trail: flushing to disk failed");
+		return VAULT_E_AUDIT;
+	}
+	a->durable_seq = a->seq;
+	memcpy(a->durable_mac, a->mac, sizeof(a->mac));
 	/* The head file says how far the trail reached when last synced. */
 	struct lbuf hb = { 0 };
 	rc = read_head(a->head_path, &h, &hb);

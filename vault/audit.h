@@ -85,14 +85,6 @@ int audit_batch_add(struct audit_batch *b, const struct key_set *ks,
     const struct audit_event *ev);
 __attribute__((warn_unused_result))
 int audit_batch_commit(struct audit *a, struct audit_batch *b);
-/*
- * The same, and *seq and mac receive the last entry written (*seq 0 if
- * the batch was empty): the writer keeps them in the LMDB transaction the
- * entries are for (the anchor, below).
- */
-__attribute__((warn_unused_result))
-int audit_batch_commit_head(struct audit *a, struct audit_batch *b, uint64_t *seq,
-    uint8_t mac[32]);
 
 /*
  * File format (one JSON object per line, keys sorted, no spaces: the bytes
@@ -136,11 +128,18 @@ int audit_sync(struct audit *a);
 
 /* The last entry written: seq (0: none) and its MAC. */
 void audit_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES]);
+/*
+ * The last entry made durable (by audit_open(), audit_sync() or the sync
+ * thread): seq (0: none, or a trail that is not a regular file) and MAC.
+ * This is what the writer commits as the anchor: a power loss cannot take
+ * it back, so a trail found shorter than the anchor was cut, not crashed.
+ */
+void audit_durable_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES]);
 
 /*
- * An entry the trail must hold: the anchor the writer commits with the
- * data (store.h "audit_head": the last entry of the last group commit,
- * kept in the same LMDB transaction as the writes it audits), or a signed
+ * An entry the trail must hold: the anchor the data holds (store.h
+ * "audit_head": each group commit stores the durable head in its own LMDB
+ * transaction, and a clean stop the exact end of the trail), or a signed
  * checkpoint shipped off the machine. what names it in messages ("data",
  * "checkpoint").
  */

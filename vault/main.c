@@ -176,6 +176,34 @@ read_anchor(struct server *srv, struct audit_anchor *an)
 }
 
 /*
+ * At a clean stop (no writer any more) the whole trail is made durable and
+ * its end becomes the anchor: cutting even the last entries of a stopped
+ * vault, reads included, is then found at the next start.
+ */
+static void
+anchor_at_stop(struct server *srv)
+{
+	uint64_t seq;
+	uint8_t mac[AUDIT_MAC_BYTES];
+	MDB_txn *txn;
+	int rc;
+	if (srv->audit == NULL || audit_sync(srv->audit) != 0)
+		return;
+	audit_durable_head(srv->audit, &seq, mac);
+	if (seq == 0)
+		return;
+	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
+		if ((rc = store_audit_anchor_put(&srv->store, txn, seq, mac)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	if (rc != 0)
+		log_warn("store %s: the audit anchor cannot be stored at stop: %s",
+		    srv->cfg.data_dir, mdb_strerror(rc));
+}
+
+/*
  * vaultd --audit-verify: the check `vaultctl audit verify` asks of a running
  * vaultd, without one (it refuses to start on a trail shorter than the data
  * says), and against the data's anchor.
@@ -478,6 +506,7 @@ main(int argc, char **argv)
 		log_warn("[audit] enabled = false: requests are NOT audited");
 	}
 	rc = server_run(&srv);
+	anchor_at_stop(&srv);
 	audit_close(srv.audit);
 	journal_close(&srv.journal);
 	store_close(&srv.store);

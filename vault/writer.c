@@ -20,6 +20,10 @@
  * tree per write. If a write of the run fails, the run is undone and
  * applied again around it (apply_run): the outcome is the same as without
  * sharing.
+ *
+ * Each batch also stores the audit trail's durable head in its transaction
+ * (save_anchor): the data then says how far the trail reached, and a trail
+ * cut back to before it is found at start (audit.h, the anchor).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -214,6 +218,24 @@ save_next_id(struct write_ctx *ctx)
 	return mdb_put(ctx->txn, ctx->srv->store.meta, &k, &val, 0);
 }
 
+/*
+ * The trail's durable head (audit.h, the anchor) into the batch's
+ * transaction, if it moved: at start a trail that lacks it was cut. Not
+ * this batch's own entries, which are written but not yet on disk: a power
+ * loss would then look like a cut trail. *seq: what was stored (0: none).
+ */
+static int
+save_anchor(struct write_ctx *ctx, uint64_t *seq)
+{
+	uint8_t mac[AUDIT_MAC_BYTES];
+	audit_durable_head(ctx->srv->audit, seq, mac);
+	if (*seq <= ctx->anchored) {
+		*seq = 0;
+		return 0;
+	}
+	return store_audit_anchor_put(&ctx->srv->store, ctx->txn, *seq, mac);
+}
+
 static void
 fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
     size_t n, int code)
@@ -285,7 +307,6 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
 	uint64_t audit_seq = 0;
-	uint8_t audit_mac[AUDIT_MAC_BYTES];
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -300,19 +321,15 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		}
 		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0) {
 			mdb_txn_abort(ctx->txn);
-		} else if (audit_batch_commit_head(srv->audit, ctx->audit, &audit_seq,
-		    audit_mac) != 0) {
+		} else if (audit_batch_commit(srv->audit, ctx->audit) != 0) {
 			/* The batch's entries go to the trail in one write before
 			 * anything is kept: without them nothing is (fail closed). */
 			mdb_txn_abort(ctx->txn);
 			audit_failed = 1;
-		} else if (audit_seq != 0 && (rc = store_audit_anchor_put(&srv->store, ctx->txn,
-		    audit_seq, audit_mac)) != 0) {
-			/* The trail's head, committed with the writes it audits: at
-			 * start a trail shorter than this is found (audit.h). */
+		} else if ((rc = save_anchor(ctx, &audit_seq)) != 0) {
 			mdb_txn_abort(ctx->txn);
-		} else {
-			rc = mdb_txn_commit(ctx->txn);
+		} else if ((rc = mdb_txn_commit(ctx->txn)) == 0 && audit_seq != 0) {
+			ctx->anchored = audit_seq;
 		}
 		ctx->txn = NULL;
 	}

@@ -408,3 +408,45 @@ Test(audit, a_checkpoint_detects_a_trail_rolled_back_with_its_data)
 	vault_free(b);
 	vaultd_cleanup(&p);
 }
+
+Test(audit, a_power_loss_of_the_unsynced_tail_is_no_false_alarm)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	/* No sync during the test: what the head file records is all that is
+	 * on disk for sure. */
+	vaultd_start(&p, "[audit]\nsync_interval_ms = 60000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = create(v, "mallory@audit.example");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0); /* a clean stop: all durable */
+	size_t n0, n1;
+	char **before = trail_lines(&p, &n0);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *b = create(v, "niaj@audit.example"), *c = create(v, "olivia@audit.example");
+	vault_close(v);
+	vaultd_kill(&p);
+	char **after = trail_lines(&p, &n1);
+	cr_assert_eq(n1, n0 + 2, "the two creates were written");
+	/* A power loss now takes the entries that were never flushed: the
+	 * trail ends where the head file says, behind the data's last writes. */
+	truncate_trail(&p, after, n0);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	struct vault_audit_check chk;
+	cr_assert_eq(vault_audit_verify(v, &chk), 0);
+	cr_assert(chk.ok, "%s", chk.reason);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	for (size_t i = 0; i < n0; i++)
+		free(before[i]);
+	for (size_t i = 0; i < n1; i++)
+		free(after[i]);
+	free(before);
+	free(after);
+	vault_free(a);
+	vault_free(b);
+	vault_free(c);
+	vaultd_cleanup(&p);
+}

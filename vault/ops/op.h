@@ -123,6 +123,7 @@ struct write_ctx {
 	struct op_trace trace;  /* of the op being applied */
 	time_t now;
 	struct audit_batch *audit; /* the entries of this group commit (audit.h) */
+	uint64_t anchored;   /* the audit anchor last committed (writer.c) */
 };
 
 enum op_kind {

@@ -15,9 +15,10 @@
  *   record_holds record id + hold id -> empty: the holds on a record
  *
  * meta also holds "next_request" and "next_hold" (u64 BE), and "audit_head":
- * the audit trail's seq (u64 BE) and MAC (32 bytes) after the entries of
- * the last group commit, written in the transaction that commits the
- * writes they audit (writer.c; audit.h, the anchor).
+ * an audit entry's seq (u64 BE) and MAC (32 bytes) the trail must hold: the
+ * trail's durable head, stored by each group commit in its transaction
+ * (writer.c), and the trail's end at a clean stop (main.c; audit.h, the
+ * anchor).
  *
  * Record ids are sequential, so creates append to the records B-tree
  * instead of splitting random pages (FACTS.md: random keys cut durable write
