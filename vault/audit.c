@@ -1262,8 +1262,14 @@ recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t er
 	struct lbuf hb = { 0 };
 	rc = read_head(a->head_path, &h, &hb);
 	lbuf_free(&hb);
+	if (rc < 0 && a->acknowledging) {
+		log_warn("audit trail: the head file %s is damaged; it is rewritten",
+		    a->head_path);
+		return 0;
+	}
 	if (rc < 0) {
-		set_err(err, errlen, "audit trail: the head file %s is damaged", a->head_path);
+		set_err(err, errlen, "audit trail: the head file %s is damaged (keep it for "
+		    "investigation, then run vaultd --audit-acknowledge)", a->head_path);
 		return VAULT_E_AUDIT;
 	}
 	if (rc == 0) {
@@ -1283,10 +1289,11 @@ recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t er
 		if (behind || differs) {
 			set_err(err, errlen, behind ?
 			    "audit trail: entries after seq %" PRIu64 " are missing (the head file "
-			    "records seq %" PRIu64 "); keep the trail for investigation, move it "
-			    "aside to start a new one" :
+			    "records seq %" PRIu64 "); keep the trail for investigation, then run "
+			    "vaultd --audit-acknowledge" :
 			    "audit trail: the last entry (seq %" PRIu64 ") differs from the head "
-			    "file's copy (seq %" PRIu64 "); keep the trail for investigation",
+			    "file's copy (seq %" PRIu64 "); keep the trail for investigation, then "
+			    "run vaultd --audit-acknowledge",
 			    a->seq, hseq);
 			return VAULT_E_AUDIT;
 		}

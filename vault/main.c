@@ -43,12 +43,12 @@ usage(FILE *f)
 	    "      --check        check the configuration and exit\n"
 	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
 	    "                     key ring reads its passphrase from standard input\n"
-	    "      --audit-verify verify the audit trail and that it holds every entry\n"
-	    "                     the data records (vaultd stopped or running)\n"
+	    "      --audit-verify verify the audit trail, and that it holds the entry\n"
+	    "                     the data records; exit 0 intact, 1 damaged\n"
 	    "      --audit-acknowledge\n"
 	    "                     accept an audit trail that lost entries, so that\n"
-	    "                     vaultd serves again (vaultd stopped; the loss is\n"
-	    "                     recorded in the trail); keep the trail first\n"
+	    "                     vaultd starts again (vaultd stopped; an entry in\n"
+	    "                     the trail records the loss); keep the trail first\n"
 	    "  -h, --help         this text\n");
 }
 
@@ -449,12 +449,7 @@ main(int argc, char **argv)
 		log_error("store %s: %s", srv.cfg.data_dir, why);
 		return 1;
 	}
-	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
-	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
-		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,
-		    vault_strerror(rc));
-		return 1;
-	}
+	/* Offline audit commands: before the journal, which may append. */
 	if (srv.cfg.audit_enabled) {
 		srv.audit_cfg.path = srv.cfg.audit_path;
 		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
@@ -469,11 +464,16 @@ main(int argc, char **argv)
 		else if (atomic_load(&srv.keys) != NULL || unseal_from_stdin(&srv) == 0)
 			rc = audit_cmd == 'V' ? offline_audit_verify(&srv) :
 			    offline_audit_acknowledge(&srv);
-		journal_close(&srv.journal);
 		store_close(&srv.store);
 		key_set_free((struct key_set *)atomic_load(&srv.keys));
 		sodium_free(srv.root);
 		return rc;
+	}
+	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
+	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
+		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,
+		    vault_strerror(rc));
+		return 1;
 	}
 	if (srv.cfg.audit_enabled) {
 		struct stat ast;
