@@ -201,6 +201,7 @@ put_str(struct lbuf *b, const char *s)
 	return rc;
 }
 
+__attribute__((format(printf, 3, 4)))
 static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
