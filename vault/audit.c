@@ -882,16 +882,14 @@ audit_sync(struct audit *a)
 			memcpy(a->durable_mac, snap_mac, sizeof(snap_mac));
 		}
 		pthread_mutex_unlock(&a->lock);
-	}
-	if (rc != 0) {
-		/* nothing more */
-	} else if (write_head(a) != 0) {
-		if (!a->head_warned)
-			log_warn("audit trail: the head file cannot be written; "
-			    "tail truncation will go unnoticed until it can");
-		a->head_warned = 1;
-	} else {
-		a->head_warned = 0;
+		if (write_head(a) != 0) {
+			if (!a->head_warned)
+				log_warn("audit trail: the head file cannot be written; "
+				    "tail truncation will go unnoticed until it can");
+			a->head_warned = 1;
+		} else {
+			a->head_warned = 0;
+		}
 	}
 	close(fd);
 out:

@@ -142,6 +142,10 @@ void audit_durable_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BY
  * transaction, and a clean stop the exact end of the trail), or a signed
  * checkpoint shipped off the machine. what names it in messages ("data",
  * "checkpoint").
+ *
+ * Only the data's anchor binds the trail to the data; nothing binds it
+ * to the key ring: anyone who can write the data file can set it to any
+ * entry still in the trail. Checkpoints kept elsewhere are what covers that.
  */
 struct audit_anchor {
 	uint64_t seq;
@@ -153,8 +157,9 @@ struct audit_anchor {
  * Whether a's trail still holds entry an->seq with MAC an->mac (at start:
  * a trail cut short, replaced by an older copy, or missing files is shorter
  * than the data says even when its head file was rewritten to match). Reads
- * the files written since that entry, newest first, without keys. Returns
- * 0, or VAULT_E_AUDIT with the reason (sequence numbers only) in err.
+ * the files written since that entry, newest first, without keys: the
+ * entry's presence, not the chain up to it (audit_verify() checks that).
+ * Returns 0, or VAULT_E_AUDIT with the reason (sequence numbers only) in err.
  */
 int audit_check_anchor(struct audit *a, const struct audit_anchor *an, char *err,
     size_t errlen);

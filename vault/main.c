@@ -248,7 +248,7 @@ offline_audit_acknowledge(struct server *srv)
 	struct audit *a = NULL;
 	MDB_txn *txn;
 	char err[512];
-	uint64_t seq;
+	uint64_t seq, end;
 	uint8_t mac[AUDIT_MAC_BYTES];
 	int rc;
 
@@ -271,6 +271,7 @@ offline_audit_acknowledge(struct server *srv)
 		audit_close(a);
 		return 0;
 	}
+	audit_head(a, &end, mac);
 	if ((rc = audit_acknowledge(a, atomic_load(&srv->keys), an.seq, getuid(), &seq,
 	    mac)) != 0) {
 		log_error("audit trail %s: the acknowledgment cannot be written",
@@ -289,7 +290,12 @@ offline_audit_acknowledge(struct server *srv)
 		    srv->cfg.data_dir, mdb_strerror(rc));
 		goto fail;
 	}
-	printf("acknowledged: the audit trail continues at entry %" PRIu64 "\n", seq);
+	if (seq > end + 1)
+		printf("acknowledged: entries %" PRIu64 " to %" PRIu64 " are lost; ", end + 1,
+		    seq - 1);
+	else
+		printf("acknowledged: ");
+	printf("the audit trail continues at entry %" PRIu64 "\n", seq);
 	audit_close(a);
 	return 0;
 fail:
