@@ -122,26 +122,36 @@ vault_key(struct ctl *c, uint32_t version, unsigned char pk[crypto_sign_PUBLICKE
 	return rc;
 }
 
+/* The server's verdict; acknowledged: numbers skipped by acknowledged losses. */
 static int
-report(struct ctl *c, const struct vault_audit_check *chk)
+report(struct ctl *c, const struct vault_audit_check *chk, uint64_t acknowledged)
 {
 	int rc;
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:b, s:I, s:I, s:o, s:o}",
+		json_t *o = json_pack("{s:b, s:I, s:I, s:o, s:o}",
 		    "ok", chk->ok,
 		    "files", (json_int_t)chk->files,
 		    "entries", (json_int_t)chk->entries,
 		    "first_bad_seq", chk->first_bad_seq != 0 ?
 		    json_integer((json_int_t)chk->first_bad_seq) : json_null(),
-		    "reason", chk->ok ? json_null() : json_string(chk->reason)));
+		    "reason", chk->ok ? json_null() : json_string(chk->reason));
+		if (o != NULL && acknowledged != 0 &&
+		    ctl_json_set_int(o, "acknowledged", (json_int_t)acknowledged) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		rc = ctl_json_emit(c, o);
 		if (rc != CTL_EXIT_OK)
 			return rc;
 		return chk->ok ? CTL_EXIT_OK : CTL_EXIT_VAULT;
 	}
 	if (chk->ok) {
-		printf("audit trail intact: %" PRIu64 " %s in %u %s\n", chk->entries,
+		printf("audit trail intact: %" PRIu64 " %s in %u %s", chk->entries,
 		    ctl_plural(chk->entries, "entry", "entries"), chk->files,
 		    ctl_plural(chk->files, "file", "files"));
+		if (acknowledged != 0)
+			printf(" (%" PRIu64 " acknowledged lost)", acknowledged);
+		printf("\n");
 		return CTL_EXIT_OK;
 	}
 	/* Not every fault has an entry to name (an altered head file). */
@@ -154,18 +164,20 @@ report(struct ctl *c, const struct vault_audit_check *chk)
 	return CTL_EXIT_VAULT;
 }
 
-/* The server's check against checkpoint cp (its signature already valid). */
+/* The server's check, against checkpoint cp if not NULL (its signature
+ * already valid). */
 static int
-verify_checkpoint(struct ctl *c, const struct checkpoint *cp, struct vault_audit_check *chk)
+server_verify(struct ctl *c, const struct checkpoint *cp, struct vault_audit_check *chk,
+    uint64_t *acknowledged)
 {
-	json_t *res = NULL, *ok;
-	json_t *args = json_pack("{s:I, s:s}", "checkpoint_seq", (json_int_t)cp->seq,
-	    "checkpoint_mac", cp->mac);
+	json_t *res = NULL, *ok, *args = NULL;
 	int rc;
-	if (args == NULL)
+	if (cp != NULL && (args = json_pack("{s:I, s:s}", "checkpoint_seq",
+	    (json_int_t)cp->seq, "checkpoint_mac", cp->mac)) == NULL)
 		return ctl_local_error(c, VAULT_E_NOMEM, "audit verify: out of memory");
 	if ((rc = ctl_call(c, "audit_verify", 0, args, &res)) != CTL_EXIT_OK)
 		return rc;
+	*acknowledged = (uint64_t)ctl_jint(res, "acknowledged");
 	memset(chk, 0, sizeof(*chk));
 	ok = json_object_get(res, "ok");
 	chk->ok = json_is_true(ok);
@@ -186,6 +198,7 @@ ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv)
 	char msg[CHECKPOINT_MESSAGE_MAX];
 	struct vault_audit_check chk = { 0 };
 	struct checkpoint cp;
+	uint64_t acknowledged = 0;
 	struct ctl_args a;
 	enum ctl_arg_kind k;
 	char *val;
@@ -214,11 +227,9 @@ ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv)
 	if (pub != NULL && file == NULL)
 		return ctl_usage_error(c, "audit verify: --public-key goes with --checkpoint");
 	if (file == NULL) {
-		if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
+		if ((rc = server_verify(c, NULL, &chk, &acknowledged)) != CTL_EXIT_OK)
 			return rc;
-		if ((rc = vault_audit_verify(c->v, &chk)) != 0)
-			return ctl_vault_error(c, rc, NULL);
-		return report(c, &chk);
+		return report(c, &chk, acknowledged);
 	}
 	if (sodium_init() < 0)
 		return ctl_local_error(c, VAULT_E_INTERNAL, "audit verify: libsodium cannot "
@@ -230,19 +241,20 @@ ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv)
 	n = checkpoint_message(msg, cp.seq, cp.mac, cp.time, cp.key_version);
 	if (n < 0 || crypto_sign_verify_detached(cp.sig, (const unsigned char *)msg,
 	    (size_t)n, pk) != 0) {
-		if (c->json)
-			return ctl_json_emit(c, json_pack("{s:b, s:s}", "ok", 0, "reason",
-			    "the checkpoint's signature is INVALID")) == CTL_EXIT_OK ?
-			    CTL_EXIT_VAULT : CTL_EXIT_VAULT;
+		if (c->json) {
+			rc = ctl_json_emit(c, json_pack("{s:b, s:s}", "ok", 0, "reason",
+			    "the checkpoint's signature is INVALID"));
+			return rc != CTL_EXIT_OK ? rc : CTL_EXIT_VAULT;
+		}
 		printf("checkpoint signature INVALID: %s was changed, or was not signed with "
 		    "%s key version %u\n", file, pub != NULL ? "that public key as" :
 		    "the vault's", cp.key_version);
 		return CTL_EXIT_VAULT;
 	}
-	if ((rc = verify_checkpoint(c, &cp, &chk)) != CTL_EXIT_OK)
+	if ((rc = server_verify(c, &cp, &chk, &acknowledged)) != CTL_EXIT_OK)
 		return rc;
 	if (chk.ok && !c->json)
 		printf("checkpoint valid: entry %" PRIu64 " (key version %u) is in the trail\n",
 		    cp.seq, cp.key_version);
-	return report(c, &chk);
+	return report(c, &chk, acknowledged);
 }

@@ -275,6 +275,10 @@ Test(audit, a_truncated_trail_with_a_rewritten_head_is_refused_until_acknowledge
 	struct vault_audit_check chk;
 	cr_assert_eq(vault_audit_verify(v, &chk), 0);
 	cr_assert(chk.ok, "%s", chk.reason);
+	cr_assert_eq(vaultctl(&p, "audit verify", &txt), 0, "%s", txt);
+	snprintf(lost, sizeof(lost), "(%zu acknowledged lost)", n - 1);
+	cr_assert_not_null(strstr(txt, lost), "%s", txt);
+	free(txt);
 	struct vault_audit_filter all = { 0 };
 	struct vault_audit_entry *e;
 	size_t ne;

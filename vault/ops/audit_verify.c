@@ -75,7 +75,7 @@ audit_verify_op(struct read_ctx *ctx, const struct request *req, msgpack_packer 
 		return op_fail(err, VAULT_E_CONFIG, NULL, "no audit trail is configured");
 	if (rc != 0)
 		return op_fail(err, rc, NULL, "the audit trail cannot be read");
-	msgpack_pack_map(pk, 3 + (r.first_bad_seq != 0) + (!r.ok));
+	msgpack_pack_map(pk, 3 + (r.first_bad_seq != 0) + (!r.ok) + (r.acknowledged != 0));
 	mp_cstr(pk, "ok");
 	if (r.ok)
 		msgpack_pack_true(pk);
@@ -92,6 +92,10 @@ audit_verify_op(struct read_ctx *ctx, const struct request *req, msgpack_packer 
 	if (!r.ok) {
 		mp_cstr(pk, "reason");
 		mp_cstr(pk, r.reason);
+	}
+	if (r.acknowledged != 0) {
+		mp_cstr(pk, "acknowledged");
+		msgpack_pack_uint64(pk, r.acknowledged);
 	}
 	return 0;
 }
