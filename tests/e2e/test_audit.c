@@ -460,3 +460,52 @@ Test(audit, a_power_loss_of_the_unsynced_tail_is_no_false_alarm)
 	vault_free(c);
 	vaultd_cleanup(&p);
 }
+
+/* Whether the head file records entry seq (or a later one). */
+static int
+head_reaches(const struct vaultd_proc *p, uint64_t seq)
+{
+	char path[600], *t, *s;
+	size_t len;
+	vaultd_path(p, "audit/audit.log.head", path, sizeof(path));
+	if ((t = read_file_all(path, &len)) == NULL)
+		return 0;
+	s = strstr(t, "\"seq\":");
+	int yes = s != NULL && strtoull(s + 6, NULL, 10) >= seq;
+	free(t);
+	return yes;
+}
+
+Test(audit, a_cut_after_a_crash_is_refused_too)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char *log = NULL;
+	vaultd_start(&p, "[audit]\nsync_interval_ms = 1\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = create(v, "peggy@audit.example"), *b = create(v, "rupert@audit.example");
+	/* Wait (up to 10 s) until the sync thread has flushed b's entry. */
+	for (int i = 0; i < 1000 && !head_reaches(&p, 2); i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert(head_reaches(&p, 2), "the trail was not flushed within 10 s");
+	/* This group commit records the flushed head in the data. */
+	char *c = create(v, "sybil@audit.example");
+	vault_close(v);
+	vaultd_kill(&p); /* no clean stop */
+	size_t n;
+	char **lines = trail_lines(&p, &n);
+	cr_assert_geq(n, 3);
+	truncate_trail(&p, lines, 1);
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0, "a trail cut below its flushed head");
+	cr_assert_not_null(strstr(log, "lost entries"), "%s", log);
+	free(log);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	vault_free(a);
+	vault_free(b);
+	vault_free(c);
+	vaultd_cleanup(&p);
+}
