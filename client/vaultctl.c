@@ -117,10 +117,20 @@ static const struct ctl_command export_commands[] = {
 
 /* "vaultctl audit WORD": the audit trail (administrators only). */
 static const struct ctl_command audit_commands[] = {
-	{ .name = "verify", .fn = ctl_cmd_audit_verify, .args = "",
-	  .description = "check every entry's MAC and the hash chain up to the head file;\n"
-	  "prints \"audit trail intact: N entries in F files\", or \"audit trail\n"
-	  "DAMAGED at entry SEQ: REASON\" and exits 1" },
+	{ .name = "verify", .fn = ctl_cmd_audit_verify,
+	  .args = "[--checkpoint FILE [--public-key BASE64]]",
+	  .description = "check every entry's MAC and the hash chain up to the head file,\n"
+	  "and that the trail holds the entry the data records; prints \"audit\n"
+	  "trail intact: N entries in F files\", or \"audit trail DAMAGED at entry\n"
+	  "SEQ: REASON\" and exits 1. --checkpoint FILE (from audit checkpoint):\n"
+	  "also check its signature (with --public-key, as keys signing printed\n"
+	  "it, or the vault's key) and that the trail still holds its entry and\n"
+	  "goes on from it" },
+	{ .name = "checkpoint", .fn = ctl_cmd_audit_checkpoint, .args = "",
+	  .description = "print a signed checkpoint of the trail (its last entry's seq and\n"
+	  "MAC, the time; Ed25519 with the signing key of keys signing) as one\n"
+	  "JSON line: keep it off the machine, e.g.\n"
+	  "vaultctl audit checkpoint > /mnt/offsite/audit-$(date +%F).json" },
 	{ .name = "query", .fn = ctl_cmd_audit_query,
 	  .args = "[--record TOKEN] [--client NAME] [--purpose PURPOSE]\n"
 	  "[--from TIME] [--to TIME] [--limit N]",

@@ -21,7 +21,10 @@
  *   - a trail that verifies still verifies after audit_open() recovered
  *     from it and appended an entry;
  *   - the genuine trail verifies, with every entry; and after any edit or
- *     truncation it does not (tamper evidence).
+ *     truncation it does not (tamper evidence); nor, its head file gone,
+ *     when its last entry is required (the data's anchor, audit.h);
+ *   - a trail that verifies holds its own last entry as an anchor, at
+ *     open (audit_check_anchor) and in verification.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -44,6 +47,7 @@ static char trail[PATH_MAX + 32], head[PATH_MAX + 32];
 static struct key_set *ks;
 static uint8_t *genuine, *genuine_head;
 static size_t genuine_len, genuine_head_len;
+static struct audit_anchor genuine_anchor = { .what = "data" };
 
 static uint8_t *
 slurp(const char *path, size_t *len)
@@ -107,6 +111,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_audit_trail(trail, ks);
 	genuine = slurp(trail, &genuine_len);
 	genuine_head = slurp(head, &genuine_head_len);
+	struct audit_config cfg = { trail, 0, 1000 };
+	struct audit *a = NULL;
+	char err[256];
+	fuzz_assert(audit_open(&a, &cfg, ks, err, sizeof(err)) == 0, "audit_open: %s", err);
+	audit_head(a, &genuine_anchor.seq, genuine_anchor.mac);
+	audit_close(a);
+	fuzz_assert(genuine_anchor.seq == FUZZ_AUDIT_ENTRIES, "the genuine trail's head");
 	verify(&r);
 	fuzz_assert(r.ok && r.entries == FUZZ_AUDIT_ENTRIES, "the genuine trail does not verify: %s",
 	    r.reason);
@@ -188,11 +199,18 @@ check_file(const uint8_t *data, size_t size)
 	rc = audit_open(&a, &cfg, ks, err, sizeof(err));
 	fuzz_assert(rc == 0, "a trail that verifies cannot be opened: %s", err);
 	fuzz_assert(audit_log(a, ks, &ev) == 0, "cannot append to a trail that verifies");
+	struct audit_anchor an = { .what = "data" };
+	audit_head(a, &an.seq, an.mac);
+	fuzz_assert(audit_check_anchor(a, &an, err, sizeof(err)) == 0,
+	    "a trail misses its own last entry: %s", err);
 	audit_close(a);
 	verify(&after);
 	fuzz_assert(after.ok && after.entries == r.entries + 1,
 	    "a trail of %llu entries fails to verify after an append: %s",
 	    (unsigned long long)r.entries, after.reason);
+	rc = audit_verify_files_with(trail, ks, &an, 1, &after);
+	fuzz_assert(rc != 0 || after.ok, "a trail fails with its own last entry as anchor: %s",
+	    after.reason);
 }
 
 /* Mode odd: edits to the genuine trail must be found. */
@@ -223,6 +241,16 @@ check_edits(const uint8_t *data, size_t size)
 	else
 		fuzz_assert(r.ok && r.entries == FUZZ_AUDIT_ENTRIES, "the genuine trail fails: %s",
 		    r.reason);
+	/* Without its head file, the data's anchor is what finds a cut tail. */
+	unlink(head);
+	int rc = audit_verify_files_with(trail, ks, &genuine_anchor, 1, &r);
+	fuzz_assert(rc == 0 || rc == VAULT_E_IO || rc == VAULT_E_NOMEM,
+	    "audit_verify_files_with returned %d", rc);
+	if (rc == 0 && edited)
+		fuzz_assert(!r.ok, "an edited trail verifies against the anchor (%llu entries)",
+		    (unsigned long long)r.entries);
+	else if (rc == 0)
+		fuzz_assert(r.ok, "the genuine trail fails against its anchor: %s", r.reason);
 }
 
 int

@@ -66,6 +66,8 @@ struct audit {
 	int failed;                /* data may not be durable: refuse entries */
 	int dirty;                 /* written since the last sync */
 	int head_warned;
+	int acknowledging;         /* AUDIT_OPEN_ACKNOWLEDGE: a short trail is no error */
+	uint64_t lost_to;          /* the head file's seq, when ahead of the trail */
 	char *path, *head_path, *head_tmp;
 	size_t max_bytes;
 	unsigned interval_ms;
@@ -73,6 +75,8 @@ struct audit {
 	uint64_t size;             /* bytes in the current file */
 	uint64_t seq;              /* last entry written; 0: none yet */
 	uint8_t mac[AUDIT_MAC_BYTES];
+	uint64_t durable_seq;      /* last entry known to be on disk */
+	uint8_t durable_mac[AUDIT_MAC_BYTES];
 	struct lbuf line, last, synced;
 };
 
@@ -677,14 +681,27 @@ chain_one(struct lbuf *out, const char *p, const struct pieces *pc,
 	    put(out, p + pc->c, pc->d - pc->c) || put(out, "\n", 1) ? -1 : 0;
 }
 
+static int commit_head(struct audit *a, struct audit_batch *b, uint64_t *seq,
+    uint8_t out_mac[AUDIT_MAC_BYTES]);
+
 int
 audit_batch_commit(struct audit *a, struct audit_batch *b)
+{
+	return commit_head(a, b, NULL, NULL);
+}
+
+/* audit_batch_commit(), giving the last entry written (*seq 0: none). */
+static int
+commit_head(struct audit *a, struct audit_batch *b, uint64_t *seq,
+    uint8_t out_mac[AUDIT_MAC_BYTES])
 {
 	uint8_t mac[AUDIT_MAC_BYTES];
 	char hex[HEX_MAC + 1];
 	size_t last = 0;
 	int rc = VAULT_E_AUDIT;
 
+	if (seq != NULL)
+		*seq = 0;
 	if (b == NULL || b->n == 0)
 		return 0;
 	if (a == NULL)
@@ -711,6 +728,10 @@ audit_batch_commit(struct audit *a, struct audit_batch *b)
 		goto unlock;
 	a->seq += b->n;
 	memcpy(a->mac, mac, sizeof(mac));
+	if (seq != NULL) {
+		*seq = a->seq;
+		memcpy(out_mac, mac, sizeof(mac));
+	}
 	(void)lbuf_set(&a->last, a->line.p + last, a->line.len - last); /* reserved */
 	a->dirty = 1;
 	rc = 0;
@@ -732,6 +753,67 @@ audit_log(struct audit *a, const struct key_set *ks, const struct audit_event *e
 		rc = audit_batch_commit(a, a->solo);
 	audit_batch_clear(a->solo);
 	pthread_mutex_unlock(&a->solo_lock);
+	return rc;
+}
+
+void
+audit_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES])
+{
+	pthread_mutex_lock(&a->lock);
+	*seq = a->seq;
+	memcpy(mac, a->mac, AUDIT_MAC_BYTES);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
+audit_durable_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES])
+{
+	*seq = 0;
+	if (a == NULL || !a->regular)
+		return;
+	pthread_mutex_lock(&a->lock);
+	*seq = a->durable_seq;
+	memcpy(mac, a->durable_mac, AUDIT_MAC_BYTES);
+	pthread_mutex_unlock(&a->lock);
+}
+
+uint64_t
+audit_lost_to(struct audit *a)
+{
+	return a ? a->lost_to : 0;
+}
+
+int
+audit_acknowledge(struct audit *a, const struct key_set *ks, uint64_t data_seq, uid_t uid,
+    uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES])
+{
+	struct audit_event ev = {
+		.uid = uid, .op = AUDIT_ACKNOWLEDGE_OP, .time = time(NULL),
+	};
+	int rc;
+	if (a == NULL || !a->regular)
+		return VAULT_E_AUDIT;
+	pthread_mutex_lock(&a->solo_lock);
+	pthread_mutex_lock(&a->lock);
+	/*
+	 * The entry takes the number after every one known to have existed
+	 * (what the data and the head file record), chained to the last one
+	 * still there: no number is handed out twice, and the gap is in the
+	 * chain for audit_verify() to report.
+	 */
+	uint64_t skip = data_seq > a->lost_to ? data_seq : a->lost_to;
+	if (skip > a->seq && skip < (uint64_t)INT64_MAX)
+		a->seq = skip;
+	pthread_mutex_unlock(&a->lock);
+	rc = audit_batch_add(a->solo, ks, &ev);
+	if (rc == 0)
+		rc = commit_head(a, a->solo, seq, mac);
+	audit_batch_clear(a->solo);
+	pthread_mutex_unlock(&a->solo_lock);
+	if (rc == 0) {
+		a->lost_to = 0;
+		rc = audit_sync(a);
+	}
 	return rc;
 }
 
@@ -772,6 +854,9 @@ audit_sync(struct audit *a)
 		goto out;
 	}
 	/* Sync a duplicate, so rotation may replace a->fd meanwhile. */
+	uint64_t snap_seq = a->seq;
+	uint8_t snap_mac[AUDIT_MAC_BYTES];
+	memcpy(snap_mac, a->mac, sizeof(snap_mac));
 	fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0 || lbuf_set(&a->synced, a->last.p, a->last.len) != 0) {
 		pthread_mutex_unlock(&a->lock);
@@ -789,13 +874,22 @@ audit_sync(struct audit *a)
 		pthread_mutex_unlock(&a->lock);
 		log_error("audit trail: flushing to disk failed; no further entries are accepted");
 		rc = VAULT_E_AUDIT;
-	} else if (write_head(a) != 0) {
-		if (!a->head_warned)
-			log_warn("audit trail: the head file cannot be written; "
-			    "tail truncation will go unnoticed until it can");
-		a->head_warned = 1;
 	} else {
-		a->head_warned = 0;
+		/* Entries up to snap_seq survive a power loss now (the anchor). */
+		pthread_mutex_lock(&a->lock);
+		if (snap_seq > a->durable_seq) {
+			a->durable_seq = snap_seq;
+			memcpy(a->durable_mac, snap_mac, sizeof(snap_mac));
+		}
+		pthread_mutex_unlock(&a->lock);
+		if (write_head(a) != 0) {
+			if (!a->head_warned)
+				log_warn("audit trail: the head file cannot be written; "
+				    "tail truncation will go unnoticed until it can");
+			a->head_warned = 1;
+		} else {
+			a->head_warned = 0;
+		}
 	}
 	close(fd);
 out:
@@ -1153,12 +1247,28 @@ recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t er
 		if (rc != 0)
 			return rc;
 	}
+	/*
+	 * What the trail holds now is the first durable head (the anchor):
+	 * after a kill -9 it may still be in the page cache only.
+	 */
+	if (fdatasync(a->fd) != 0) {
+		set_err(err, errlen, "audit trail: flushing to disk failed");
+		return VAULT_E_AUDIT;
+	}
+	a->durable_seq = a->seq;
+	memcpy(a->durable_mac, a->mac, sizeof(a->mac));
 	/* The head file says how far the trail reached when last synced. */
 	struct lbuf hb = { 0 };
 	rc = read_head(a->head_path, &h, &hb);
 	lbuf_free(&hb);
+	if (rc < 0 && a->acknowledging) {
+		log_warn("audit trail: the head file %s is damaged; it is rewritten",
+		    a->head_path);
+		return 0;
+	}
 	if (rc < 0) {
-		set_err(err, errlen, "audit trail: the head file %s is damaged", a->head_path);
+		set_err(err, errlen, "audit trail: the head file %s is damaged (keep it for "
+		    "investigation, then run vaultd --audit-acknowledge)", a->head_path);
 		return VAULT_E_AUDIT;
 	}
 	if (rc == 0) {
@@ -1167,13 +1277,22 @@ recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t er
 		int behind = h.seq > a->seq, differs = h.seq == a->seq && strcmp(h.mac, hex) != 0;
 		uint64_t hseq = h.seq;
 		json_decref(h.root);
+		if ((behind || differs) && a->acknowledging) {
+			/* vaultd --audit-acknowledge: audit_acknowledge() records it. */
+			log_warn("audit trail: it ends at seq %" PRIu64 " but its head file "
+			    "records seq %" PRIu64 "%s", a->seq, hseq, behind ? "" :
+			    " with another MAC");
+			a->lost_to = hseq;
+			return 0;
+		}
 		if (behind || differs) {
 			set_err(err, errlen, behind ?
 			    "audit trail: entries after seq %" PRIu64 " are missing (the head file "
-			    "records seq %" PRIu64 "); keep the trail for investigation, move it "
-			    "aside to start a new one" :
+			    "records seq %" PRIu64 "); keep the trail for investigation, then run "
+			    "vaultd --audit-acknowledge" :
 			    "audit trail: the last entry (seq %" PRIu64 ") differs from the head "
-			    "file's copy (seq %" PRIu64 "); keep the trail for investigation",
+			    "file's copy (seq %" PRIu64 "); keep the trail for investigation, then "
+			    "run vaultd --audit-acknowledge",
 			    a->seq, hseq);
 			return VAULT_E_AUDIT;
 		}
@@ -1184,6 +1303,13 @@ recover(struct audit *a, const unsigned *nums, size_t nrot, char *err, size_t er
 int
 audit_open(struct audit **out, const struct audit_config *cfg,
     const struct key_set *ks, char *err, size_t errlen)
+{
+	return audit_open_flags(out, cfg, ks, 0, err, errlen);
+}
+
+int
+audit_open_flags(struct audit **out, const struct audit_config *cfg,
+    const struct key_set *ks, int flags, char *err, size_t errlen)
 {
 	struct audit *a = NULL;
 	struct stat st;
@@ -1216,6 +1342,7 @@ audit_open(struct audit **out, const struct audit_config *cfg,
 	    (a->solo = audit_batch_new()) == NULL)
 		goto nomem;
 	a->max_bytes = cfg->max_file_bytes;
+	a->acknowledging = (flags & AUDIT_OPEN_ACKNOWLEDGE) != 0;
 	a->interval_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : 1000;
 
 	created = lstat(a->path, &st) != 0;
@@ -1319,6 +1446,123 @@ audit_close(struct audit *a)
 	free(a);
 }
 
+/* ---- the data's record of the trail -------------------------------------- */
+
+struct find {
+	uint64_t seq;            /* wanted */
+	uint64_t first;          /* the file's first entry (0: none readable) */
+	int found;
+	char mac[HEX_MAC + 1];
+};
+
+/* Lines that cannot be read are passed over: audit_verify() reports them. */
+static int
+find_line(void *arg, const char *s, size_t n, int complete)
+{
+	struct find *f = arg;
+	struct parsed p;
+	if (!complete || parse_line(s, n, &p) != 0)
+		return 0;
+	if (f->first == 0)
+		f->first = p.seq;
+	if (p.seq == f->seq) {
+		memcpy(f->mac, p.mac, HEX_MAC + 1);
+		f->found = 1;
+	}
+	uint64_t seq = p.seq;
+	json_decref(p.root);
+	return seq >= f->seq ? 1 : 0;
+}
+
+/*
+ * The MAC (hex) of entry seq of a's trail: 0, 1 if there is no such entry,
+ * or an error. The files are tried newest first, and only the one whose
+ * first entry is at or before seq is read through, so the cost is the
+ * entries written since (reads after the last write), not the whole trail.
+ */
+static int
+find_entry(struct audit *a, uint64_t seq, char mac[HEX_MAC + 1])
+{
+	char name[PATH_MAX];
+	unsigned *nums = NULL;
+	size_t nrot = 0;
+	int rc = list_rotated(a->path, &nums, &nrot);
+	if (rc != 0)
+		return rc;
+	rc = 1;
+	for (size_t i = nrot + 1; i > 0; i--) {
+		struct find f = { .seq = seq };
+		struct trail t = { 0 };
+		int fd;
+		if (i == nrot + 1)
+			snprintf(name, sizeof(name), "%s", a->path);
+		else
+			snprintf(name, sizeof(name), "%s.%u", a->path, nums[i - 1]);
+		if ((fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			continue;
+		t.fds = &fd;
+		t.n = 1;
+		int lr = trail_lines(&t, NULL, find_line, &f);
+		if (fd >= 0)
+			close(fd);
+		if (lr < 0 || lr > 1) {
+			rc = lr;
+			break;
+		}
+		if (f.found) {
+			memcpy(mac, f.mac, HEX_MAC + 1);
+			rc = 0;
+			break;
+		}
+		if (f.first != 0 && f.first <= seq)
+			break; /* it would be in this file */
+	}
+	free(nums);
+	return rc;
+}
+
+int
+audit_check_anchor(struct audit *a, const struct audit_anchor *an, char *err, size_t errlen)
+{
+	char want[HEX_MAC + 1], have[HEX_MAC + 1];
+	uint8_t mac[AUDIT_MAC_BYTES];
+	uint64_t seq;
+	int rc;
+
+	if (a == NULL || !a->regular || an == NULL || an->seq == 0)
+		return 0;
+	audit_head(a, &seq, mac);
+	to_hex(want, an->mac, AUDIT_MAC_BYTES);
+	if (seq < an->seq) {
+		set_err(err, errlen, "the audit trail ends at seq %" PRIu64 " but the data "
+		    "records entries up to seq %" PRIu64 ": entries were removed (its tail "
+		    "cut, an older copy put in its place, or files of it removed)",
+		    seq, an->seq);
+		return VAULT_E_AUDIT;
+	}
+	if (seq == an->seq) {
+		to_hex(have, mac, AUDIT_MAC_BYTES);
+		rc = 0;
+	} else {
+		rc = find_entry(a, an->seq, have);
+	}
+	if (rc == 1) {
+		set_err(err, errlen, "entry %" PRIu64 " of the audit trail, which the data "
+		    "records, is missing: entries were removed", an->seq);
+		return VAULT_E_AUDIT;
+	}
+	if (rc != 0) {
+		set_err(err, errlen, "the audit trail cannot be read");
+		return VAULT_E_AUDIT;
+	}
+	if (strcmp(have, want) != 0) {
+		set_err(err, errlen, "entry %" PRIu64 " of the audit trail is not the one the "
+		    "data records: the trail was replaced or rewritten", an->seq);
+		return VAULT_E_AUDIT;
+	}
+	return 0;
+}
+
 /* ---- verification ------------------------------------------------------- */
 
 struct verify {
@@ -1335,6 +1579,8 @@ struct verify {
 	uint64_t head_seq;
 	char head_mac[HEX_MAC + 1];
 	int head_match;         /* 0 not seen, 1 equal, -1 different */
+	const struct audit_anchor *need; /* entries that must be there */
+	size_t nneed;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -1358,6 +1604,7 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 	char hex[HEX_MAC + 1];
 	uint8_t mac[AUDIT_MAC_BYTES];
 	uint64_t e = v->expect;
+	size_t i;
 
 	if (v->done || (v->bounded && e > v->stop))
 		return 1; /* stop reading */
@@ -1369,7 +1616,8 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 		bad(v, e, "entry %" PRIu64 " cannot be read: it is not a well-formed entry", e);
 		return 1;
 	}
-	if (p.seq != e) {
+	/* Only an acknowledgment (audit_acknowledge()) may skip numbers. */
+	if (p.seq != e && !(p.seq > e && strcmp(p.op, AUDIT_ACKNOWLEDGE_OP) == 0)) {
 		bad(v, e, "seq %" PRIu64 " found where %" PRIu64 " belongs: entries are "
 		    "missing or out of order", p.seq, e);
 		goto out;
@@ -1397,10 +1645,25 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 		bad(v, e, "entry %" PRIu64 " has been altered (MAC mismatch)", e);
 		goto out;
 	}
-	if (v->have_head && e == v->head_seq)
+	for (i = 0; i < v->nneed; i++) {
+		const struct audit_anchor *an = &v->need[i];
+		if (an->seq >= e && an->seq < p.seq) {
+			bad(v, an->seq, "entry %" PRIu64 " (which the %s records) is missing: "
+			    "its loss was acknowledged at seq %" PRIu64, an->seq, an->what, p.seq);
+			goto out;
+		}
+		to_hex(hex, an->mac, AUDIT_MAC_BYTES);
+		if (an->seq == p.seq && strcmp(hex, p.mac) != 0) {
+			bad(v, p.seq, "entry %" PRIu64 " is not the one the %s records: the "
+			    "trail was replaced or rewritten", p.seq, an->what);
+			goto out;
+		}
+	}
+	if (v->have_head && p.seq == v->head_seq)
 		v->head_match = strcmp(p.mac, v->head_mac) == 0 ? 1 : -1;
 	memcpy(v->prev, mac, sizeof(mac));
-	v->expect++;
+	v->r->acknowledged += p.seq - e;
+	v->expect = p.seq + 1;
 	v->r->entries++;
 out:
 	json_decref(p.root);
@@ -1409,7 +1672,7 @@ out:
 
 static int
 verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
-    struct audit_verify_result *r)
+    const struct audit_anchor *need, size_t nneed, struct audit_verify_result *r)
 {
 	struct verify v = { 0 };
 	struct trail t;
@@ -1449,6 +1712,8 @@ verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
 	}
 	v.ks = ks;
 	v.r = r;
+	v.need = need;
+	v.nneed = nneed;
 	v.expect = 1;
 	v.bounded = live;
 	v.stop = stop;
@@ -1457,6 +1722,10 @@ verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
 	if (rc == 1)
 		rc = 0;
 	uint64_t last = v.expect - 1;
+	for (size_t i = 0; rc == 0 && !v.done && i < nneed; i++)
+		if (need[i].seq > last)
+			bad(&v, last + 1, "entries after seq %" PRIu64 " are missing (the %s "
+			    "records seq %" PRIu64 ")", last, need[i].what, need[i].seq);
 	if (rc == 0 && !v.done) {
 		if (live && last < stop)
 			bad(&v, last + 1, "entries after seq %" PRIu64 " are missing", last);
@@ -1477,13 +1746,27 @@ int
 audit_verify_files(const char *path, const struct key_set *ks,
     struct audit_verify_result *r)
 {
+	return audit_verify_files_with(path, ks, NULL, 0, r);
+}
+
+int
+audit_verify_files_with(const char *path, const struct key_set *ks,
+    const struct audit_anchor *need, size_t nneed, struct audit_verify_result *r)
+{
 	if (path == NULL || path[0] == '\0' || strlen(path) + PATH_ROOM > PATH_MAX)
 		return VAULT_E_CONFIG;
-	return verify_run(path, ks, 0, 0, r);
+	return verify_run(path, ks, 0, 0, need, nneed, r);
 }
 
 int
 audit_verify(struct audit *a, const struct key_set *ks, struct audit_verify_result *r)
+{
+	return audit_verify_with(a, ks, NULL, 0, r);
+}
+
+int
+audit_verify_with(struct audit *a, const struct key_set *ks,
+    const struct audit_anchor *need, size_t nneed, struct audit_verify_result *r)
 {
 	uint64_t head;
 	if (a == NULL)
@@ -1491,7 +1774,7 @@ audit_verify(struct audit *a, const struct key_set *ks, struct audit_verify_resu
 	pthread_mutex_lock(&a->lock);
 	head = a->seq;
 	pthread_mutex_unlock(&a->lock);
-	return verify_run(a->path, ks, head, 1, r);
+	return verify_run(a->path, ks, head, 1, need, nneed, r);
 }
 
 /* ---- queries ------------------------------------------------------------ */

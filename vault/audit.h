@@ -47,6 +47,11 @@ struct audit_config {
 /* Open (creating 0600), recover the chain head from the last entry. */
 int audit_open(struct audit **out, const struct audit_config *cfg,
     const struct key_set *ks, char *err, size_t errlen);
+/* The same; AUDIT_OPEN_ACKNOWLEDGE: a trail shorter than its head file
+ * opens (with a warning), for audit_acknowledge() below. */
+#define AUDIT_OPEN_ACKNOWLEDGE 1
+int audit_open_flags(struct audit **out, const struct audit_config *cfg,
+    const struct key_set *ks, int flags, char *err, size_t errlen);
 void audit_close(struct audit *a);
 /* Append one entry; thread-safe. Returns 0 or VAULT_E_AUDIT. */
 __attribute__((warn_unused_result))
@@ -104,6 +109,10 @@ int audit_batch_commit(struct audit *a, struct audit_batch *b);
  * sync thread: it is what reveals a truncated tail, so tail truncation that
  * stays within one sync interval (and removal of path.head itself) goes
  * unnoticed. audit_open() refuses a trail that ends before its head file.
+ * The head file lives beside the trail, so whoever cuts the tail can also
+ * rewrite it: what catches that is the anchor the writer commits with the
+ * data (audit_check_anchor() at start) and signed checkpoints kept off the
+ * machine (audit_verify_with()).
  * A path that is not a regular file (a device) is written to without
  * recovery, rotation, syncing or head file.
  */
@@ -117,6 +126,60 @@ int audit_sync(struct audit *a);
 #define AUDIT_MAC_BYTES 32
 #define AUDIT_PSEUDONYM_MAX 48 /* "v4294967295:" + 32 hex, with NUL */
 
+/* The last entry written: seq (0: none) and its MAC. */
+void audit_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES]);
+/*
+ * The last entry made durable (by audit_open(), audit_sync() or the sync
+ * thread): seq (0: none, or a trail that is not a regular file) and MAC.
+ * This is what the writer commits as the anchor: a power loss cannot take
+ * it back, so a trail found shorter than the anchor was cut, not crashed.
+ */
+void audit_durable_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES]);
+
+/*
+ * An entry the trail must hold: the anchor the data holds (store.h
+ * "audit_head": each group commit stores the durable head in its own LMDB
+ * transaction, and a clean stop the exact end of the trail), or a signed
+ * checkpoint shipped off the machine. what names it in messages ("data",
+ * "checkpoint").
+ *
+ * Only the data's anchor binds the trail to the data; nothing binds it
+ * to the key ring: anyone who can write the data file can set it to any
+ * entry still in the trail. Checkpoints kept elsewhere are what covers that.
+ */
+struct audit_anchor {
+	uint64_t seq;
+	uint8_t mac[AUDIT_MAC_BYTES];
+	const char *what;
+};
+
+/*
+ * Whether a's trail still holds entry an->seq with MAC an->mac (at start:
+ * a trail cut short, replaced by an older copy, or missing files is shorter
+ * than the data says even when its head file was rewritten to match). Reads
+ * the files written since that entry, newest first, without keys: the
+ * entry's presence, not the chain up to it (audit_verify() checks that).
+ * Returns 0, or VAULT_E_AUDIT with the reason (sequence numbers only) in err.
+ */
+int audit_check_anchor(struct audit *a, const struct audit_anchor *an, char *err,
+    size_t errlen);
+
+/*
+ * An administrator acknowledges a trail that lost entries (vaultd
+ * --audit-acknowledge, vaultd stopped): one entry, op "audit_acknowledge",
+ * outcome "ok", uid the caller's, numbered after every entry known to have
+ * existed (data_seq, and the head file's seq of a trail opened with
+ * AUDIT_OPEN_ACKNOWLEDGE) and chained to the last entry still there. Sequence
+ * numbers are thus never reused, and audit_verify() reports the gap as
+ * acknowledged (entries before the jump) instead of as damage. The entry
+ * is made durable; *seq and mac receive it (for the new anchor).
+ */
+#define AUDIT_ACKNOWLEDGE_OP "audit_acknowledge"
+/* The head file's seq when audit_open() found it ahead of the trail; else 0. */
+uint64_t audit_lost_to(struct audit *a);
+int audit_acknowledge(struct audit *a, const struct key_set *ks, uint64_t data_seq,
+    uid_t uid, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES]);
+
 /* The pseudonym of record_id under index key version (NUL-terminated in out). */
 int audit_pseudonym(const struct key_set *ks, uint32_t version,
     uint64_t record_id, char out[AUDIT_PSEUDONYM_MAX]);
@@ -126,6 +189,7 @@ struct audit_verify_result {
 	unsigned files;         /* files read */
 	uint64_t entries;       /* entries that verified */
 	uint64_t first_bad_seq; /* the first seq found wrong or missing; 0: none */
+	uint64_t acknowledged;  /* sequence numbers skipped by acknowledgments */
 	char reason[192];       /* when not ok: what is wrong (never entry contents) */
 };
 
@@ -144,6 +208,15 @@ int audit_verify_files(const char *path, const struct key_set *ks,
  */
 int audit_verify(struct audit *a, const struct key_set *ks,
     struct audit_verify_result *r);
+/*
+ * Both, also requiring entries need[0..nneed) (the data's anchor, a
+ * checkpoint): such an entry missing, inside an acknowledged gap, or with
+ * another MAC makes the trail not ok.
+ */
+int audit_verify_files_with(const char *path, const struct key_set *ks,
+    const struct audit_anchor *need, size_t nneed, struct audit_verify_result *r);
+int audit_verify_with(struct audit *a, const struct key_set *ks,
+    const struct audit_anchor *need, size_t nneed, struct audit_verify_result *r);
 
 /* What audit_query() selects; zero fields match everything. */
 struct audit_filter {

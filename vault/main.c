@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <libgen.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -42,6 +45,12 @@ usage(FILE *f)
 	    "      --check        check the configuration and exit\n"
 	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
 	    "                     key ring reads its passphrase from standard input\n"
+	    "      --audit-verify verify the audit trail, and that it holds the entry\n"
+	    "                     the data records; exit 0 intact, 1 damaged\n"
+	    "      --audit-acknowledge\n"
+	    "                     accept an audit trail that lost entries, so that\n"
+	    "                     vaultd starts again (vaultd stopped; an entry in\n"
+	    "                     the trail records the loss); keep the trail first\n"
 	    "  -h, --help         this text\n");
 }
 
@@ -147,6 +156,168 @@ out:
 	return rc;
 }
 
+/* Whether a vaultd answers on path (offline commands need it stopped). */
+static int
+socket_in_use(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
+
+/* The audit anchor the data holds (audit.h); an->seq 0 if none. */
+static int
+read_anchor(struct server *srv, struct audit_anchor *an)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	memset(an, 0, sizeof(*an));
+	an->what = "data";
+	if (rc != 0)
+		return store_error(rc);
+	rc = store_audit_anchor_get(&srv->store, txn, &an->seq, an->mac);
+	mdb_txn_abort(txn);
+	if (rc == VAULT_E_NOT_FOUND) {
+		an->seq = 0;
+		rc = 0;
+	}
+	return rc;
+}
+
+/*
+ * At a clean stop (no writer any more) the whole trail is made durable and
+ * its end becomes the anchor: cutting even the last entries of a stopped
+ * vault, reads included, is then found at the next start.
+ */
+static void
+anchor_at_stop(struct server *srv)
+{
+	uint64_t seq;
+	uint8_t mac[AUDIT_MAC_BYTES];
+	MDB_txn *txn;
+	int rc;
+	if (srv->audit == NULL || audit_sync(srv->audit) != 0)
+		return;
+	audit_durable_head(srv->audit, &seq, mac);
+	if (seq == 0)
+		return;
+	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
+		if ((rc = store_audit_anchor_put(&srv->store, txn, seq, mac)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	if (rc != 0)
+		log_warn("store %s: the audit anchor cannot be stored at stop: %s",
+		    srv->cfg.data_dir, mdb_strerror(rc));
+}
+
+/*
+ * vaultd --audit-verify: the check `vaultctl audit verify` asks of a running
+ * vaultd, without one (it refuses to start on a trail shorter than the data
+ * says), and against the data's anchor.
+ */
+static int
+offline_audit_verify(struct server *srv)
+{
+	struct audit_anchor an;
+	struct audit_verify_result r;
+	int rc;
+	if ((rc = read_anchor(srv, &an)) != 0 ||
+	    (rc = audit_verify_files_with(srv->cfg.audit_path, atomic_load(&srv->keys),
+	    &an, an.seq != 0, &r)) != 0) {
+		log_error("audit trail %s: cannot be verified: %s", srv->cfg.audit_path,
+		    vault_strerror(rc));
+		return 1;
+	}
+	if (!r.ok) {
+		if (r.first_bad_seq != 0)
+			printf("audit trail DAMAGED at entry %" PRIu64 ": %s\n", r.first_bad_seq,
+			    r.reason);
+		else
+			printf("audit trail DAMAGED: %s\n", r.reason);
+		return 1;
+	}
+	printf("audit trail intact: %" PRIu64 " entries in %u files", r.entries, r.files);
+	if (r.acknowledged > 0)
+		printf(" (%" PRIu64 " acknowledged lost)", r.acknowledged);
+	printf("\n");
+	return 0;
+}
+
+/*
+ * vaultd --audit-acknowledge: with vaultd stopped, record in the trail that
+ * it lost entries (audit_acknowledge()) and commit the new anchor, so that
+ * vaultd starts again. Nothing to do on a trail that holds the anchor.
+ */
+static int
+offline_audit_acknowledge(struct server *srv)
+{
+	struct audit_anchor an;
+	struct audit *a = NULL;
+	MDB_txn *txn;
+	char err[512];
+	uint64_t seq, end;
+	uint8_t mac[AUDIT_MAC_BYTES];
+	int rc;
+
+	if ((rc = read_anchor(srv, &an)) != 0) {
+		log_error("store %s: the audit anchor cannot be read: %s", srv->cfg.data_dir,
+		    vault_strerror(rc));
+		goto fail;
+	}
+	if ((rc = audit_open_flags(&a, &srv->audit_cfg, atomic_load(&srv->keys),
+	    AUDIT_OPEN_ACKNOWLEDGE, err, sizeof(err))) != 0) {
+		log_error("audit trail %s: %s", srv->cfg.audit_path, err);
+		return 1;
+	}
+	/* audit_open() compared the head file (and warned), the anchor is here. */
+	if ((rc = audit_check_anchor(a, &an, err, sizeof(err))) != 0)
+		log_warn("audit trail %s: %s", srv->cfg.audit_path, err);
+	else if (audit_lost_to(a) == 0) {
+		printf("nothing to acknowledge: the audit trail holds every entry the data "
+		    "and its head file record\n");
+		audit_close(a);
+		return 0;
+	}
+	audit_head(a, &end, mac);
+	if ((rc = audit_acknowledge(a, atomic_load(&srv->keys), an.seq, getuid(), &seq,
+	    mac)) != 0) {
+		log_error("audit trail %s: the acknowledgment cannot be written",
+		    srv->cfg.audit_path);
+		goto fail;
+	}
+	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
+		if ((rc = store_audit_anchor_put(&srv->store, txn, seq, mac)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	if (rc != 0) {
+		/* The entry stands; the next start asks for an acknowledgment again. */
+		log_error("store %s: the new audit anchor cannot be stored: %s",
+		    srv->cfg.data_dir, mdb_strerror(rc));
+		goto fail;
+	}
+	if (seq > end + 1)
+		printf("acknowledged: entries %" PRIu64 " to %" PRIu64 " are lost; ", end + 1,
+		    seq - 1);
+	else
+		printf("acknowledged: ");
+	printf("the audit trail continues at entry %" PRIu64 "\n", seq);
+	audit_close(a);
+	return 0;
+fail:
+	audit_close(a);
+	return 1;
+}
+
 /* For offline commands on a passphrase-sealed ring: one line of stdin. */
 static int
 unseal_from_stdin(struct server *srv)
@@ -189,12 +360,14 @@ main(int argc, char **argv)
 		{ "dev", no_argument, NULL, 'd' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "restore", required_argument, NULL, 'r' },
+		{ "audit-verify", no_argument, NULL, 'V' },
+		{ "audit-acknowledge", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
 	const char *config_path = NULL, *restore = NULL;
-	int dev = 0, check = 0, ch, rc;
+	int dev = 0, check = 0, audit_cmd = 0, ch, rc;
 	char err[512];
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -203,6 +376,7 @@ main(int argc, char **argv)
 		case 'd': dev = 1; break;
 		case 'k': check = 1; break;
 		case 'r': restore = optarg; break;
+		case 'V': case 'A': audit_cmd = ch; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -302,6 +476,26 @@ main(int argc, char **argv)
 		log_error("store %s: %s", srv.cfg.data_dir, why);
 		return 1;
 	}
+	/* Offline audit commands: before the journal, which may append. */
+	if (srv.cfg.audit_enabled) {
+		srv.audit_cfg.path = srv.cfg.audit_path;
+		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
+		srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
+	}
+	if (audit_cmd != 0) {
+		rc = 1;
+		if (!srv.cfg.audit_enabled)
+			log_error("[audit] enabled = false: there is no audit trail");
+		else if (audit_cmd == 'A' && socket_in_use(srv.cfg.socket_path))
+			log_error("vaultd is running on %s; stop it first", srv.cfg.socket_path);
+		else if (atomic_load(&srv.keys) != NULL || unseal_from_stdin(&srv) == 0)
+			rc = audit_cmd == 'V' ? offline_audit_verify(&srv) :
+			    offline_audit_acknowledge(&srv);
+		store_close(&srv.store);
+		key_set_free((struct key_set *)atomic_load(&srv.keys));
+		sodium_free(srv.root);
+		return rc;
+	}
 	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
 	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
 		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,
@@ -310,9 +504,7 @@ main(int argc, char **argv)
 	}
 	if (srv.cfg.audit_enabled) {
 		struct stat ast;
-		srv.audit_cfg.path = srv.cfg.audit_path;
-		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
-		srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
+		struct audit_anchor an;
 		/* A device (tests use /dev/full) needs no private directory. */
 		if (!(stat(srv.cfg.audit_path, &ast) == 0 && S_ISCHR(ast.st_mode)) &&
 		    parent_dir(srv.cfg.audit_path, "audit directory") != 0)
@@ -324,10 +516,26 @@ main(int argc, char **argv)
 			log_error("audit trail %s: %s", srv.cfg.audit_path, err);
 			return 1;
 		}
+		/* The data says how far the trail reached: a shorter one is refused. */
+		if ((rc = read_anchor(&srv, &an)) != 0) {
+			log_error("store %s: the audit anchor cannot be read: %s",
+			    srv.cfg.data_dir, vault_strerror(rc));
+			return 1;
+		}
+		if (audit_check_anchor(srv.audit, &an, err, sizeof(err)) != 0) {
+			log_error("audit trail %s: %s", srv.cfg.audit_path, err);
+			log_error("not starting (VAULT_E_AUDIT): the audit trail lost entries "
+			    "the data records. Keep its files for investigation, then run "
+			    "`vaultd -c CONFIG --audit-acknowledge` with vaultd stopped to "
+			    "record the loss in the trail and serve again");
+			audit_close(srv.audit);
+			return 1;
+		}
 	} else {
 		log_warn("[audit] enabled = false: requests are NOT audited");
 	}
 	rc = server_run(&srv);
+	anchor_at_stop(&srv);
 	audit_close(srv.audit);
 	journal_close(&srv.journal);
 	store_close(&srv.store);

@@ -20,6 +20,10 @@
  * tree per write. If a write of the run fails, the run is undone and
  * applied again around it (apply_run): the outcome is the same as without
  * sharing.
+ *
+ * Each batch also stores the audit trail's durable head in its transaction
+ * (save_anchor): the data then says how far the trail reached, and a trail
+ * cut back to before it is found at start (audit.h, the anchor).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -215,6 +219,24 @@ save_next_id(struct write_ctx *ctx)
 	return mdb_put(ctx->txn, ctx->srv->store.meta, &k, &val, 0);
 }
 
+/*
+ * The trail's durable head (audit.h, the anchor) into the batch's
+ * transaction, if it moved: at start a trail that lacks it was cut. Not
+ * this batch's own entries, which are written but not yet on disk: a power
+ * loss would then look like a cut trail. *seq: what was stored (0: none).
+ */
+static int
+save_anchor(struct write_ctx *ctx, uint64_t *seq)
+{
+	uint8_t mac[AUDIT_MAC_BYTES];
+	audit_durable_head(ctx->srv->audit, seq, mac);
+	if (*seq <= ctx->anchored) {
+		*seq = 0;
+		return 0;
+	}
+	return store_audit_anchor_put(&ctx->srv->store, ctx->txn, *seq, mac);
+}
+
 static void
 fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
     size_t n, int code)
@@ -284,6 +306,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	pthread_rwlock_rdlock(&srv->env_lock);
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
+	uint64_t audit_seq = 0;
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -303,8 +326,10 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 			 * anything is kept: without them nothing is (fail closed). */
 			mdb_txn_abort(ctx->txn);
 			audit_failed = 1;
-		} else {
-			rc = mdb_txn_commit(ctx->txn);
+		} else if ((rc = save_anchor(ctx, &audit_seq)) != 0) {
+			mdb_txn_abort(ctx->txn);
+		} else if ((rc = mdb_txn_commit(ctx->txn)) == 0 && audit_seq != 0) {
+			ctx->anchored = audit_seq;
 		}
 		ctx->txn = NULL;
 	}

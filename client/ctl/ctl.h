@@ -140,6 +140,10 @@ int ctl_cmd_keys_rotate_record(struct ctl *c, int argc, char **argv);
 int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit_checkpoint(struct ctl *c, int argc, char **argv);
+/* The "type" of a checkpoint file (audit_checkpoint.c). */
+#define CTL_CHECKPOINT_TYPE "vault-audit-checkpoint-v1"
+
 
 /* Privacy requests, holds, signed documents (PROTOCOL.md 8.18): these go
  * through vault_call_json(). */

@@ -29,10 +29,12 @@
 #include <vault/vault.h>
 
 #include "common/buf.h"
+#include "common/checkpoint.h"
 #include "keys/keyring.h"
 #include "vault/audit.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
+#include "vault/privacy/secrets.h"
 #include "vault/ops/op.h"
 #include "vault/record/fields.h"
 #include "vault/server.h"
@@ -1084,4 +1086,268 @@ Test(audit, a_batch_spans_index_key_versions_and_rotates_whole)
 	struct audit_filter f = { .record = &r5 };
 	expect_seqs(query(ks2, &f), (const uint64_t[]){ 6 }, 1);
 	key_set_free(ks2);
+}
+
+/* ---- the data's anchor, acknowledgments, checkpoints ------------------- */
+
+/* The anchor of entry line (its seq and MAC). */
+static struct audit_anchor
+anchor_of(const char *line, const char *what)
+{
+	struct audit_anchor an = { .what = what };
+	json_t *o = parse(line);
+	an.seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+	cr_assert_eq(sodium_hex2bin(an.mac, sizeof an.mac,
+	    json_string_value(json_object_get(o, "mac")), 64, NULL, NULL, NULL), 0);
+	json_decref(o);
+	return an;
+}
+
+/* Cut path back to its first keep lines and make the head file agree. */
+static void
+cut_tail_and_head(size_t keep)
+{
+	char head[160];
+	struct lines l = read_lines(path), h = { 0 };
+	for (size_t i = keep; i < l.n; i++) {
+		free(l.v[i]);
+		l.v[i] = NULL;
+	}
+	write_lines(path, &l);
+	snprintf(head, sizeof head, "%s.head", path);
+	h.v = &l.v[keep - 1];
+	h.n = 1;
+	write_lines(head, &h);
+	free_lines(&l);
+}
+
+Test(audit, a_cut_tail_with_a_rewritten_head_file_is_found_by_the_anchor)
+{
+	struct audit *a = open_trail(0);
+	log_n(a, 10);
+	uint64_t seq;
+	uint8_t mac[AUDIT_MAC_BYTES];
+	audit_head(a, &seq, mac);
+	cr_assert_eq(seq, 10);
+	audit_close(a);
+	struct lines l = read_lines(path);
+	struct audit_anchor an = anchor_of(l.v[9], "data");
+	cr_assert_eq(an.seq, 10);
+	cr_assert_eq(memcmp(an.mac, mac, sizeof mac), 0, "audit_head gives the last entry");
+	free_lines(&l);
+
+	/* The attack: the head file no longer tells. */
+	cut_tail_and_head(6);
+	struct audit_verify_result r = verify();
+	cr_assert(r.ok, "without the anchor the cut is invisible: %s", r.reason);
+	cr_assert_eq(audit_verify_files_with(path, ks, &an, 1, &r), 0);
+	cr_assert_eq(r.ok, 0);
+	cr_assert_eq(r.first_bad_seq, 7);
+	cr_assert_not_null(strstr(r.reason, "the data records seq 10"), "%s", r.reason);
+
+	/* At start: it opens (trail and head file agree), the anchor refuses it. */
+	char err[256] = "";
+	a = open_trail(0);
+	cr_assert_eq(audit_check_anchor(a, &an, err, sizeof err), VAULT_E_AUDIT);
+	cr_assert_not_null(strstr(err, "ends at seq 6 but the data records entries up to "
+	    "seq 10"), "%s", err);
+	audit_close(a);
+
+	/* Acknowledged: the gap is in the chain, no number is reused. */
+	struct audit_config cfg = { path, 0, 50 };
+	cr_assert_eq(audit_open_flags(&a, &cfg, ks, AUDIT_OPEN_ACKNOWLEDGE, err, sizeof err), 0);
+	cr_assert_eq(audit_acknowledge(a, ks, an.seq, 0, &seq, mac), 0);
+	cr_assert_eq(seq, 11);
+	audit_close(a);
+	struct audit_anchor now = { .seq = seq, .what = "data" };
+	memcpy(now.mac, mac, sizeof mac);
+	cr_assert_eq(audit_verify_files_with(path, ks, &now, 1, &r), 0);
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.entries, 7);
+	cr_assert_eq(r.acknowledged, 4);
+	/* ...but an entry recorded elsewhere (a checkpoint) was lost. */
+	an.what = "checkpoint";
+	cr_assert_eq(audit_verify_files_with(path, ks, &an, 1, &r), 0);
+	cr_assert_eq(r.ok, 0);
+	cr_assert_eq(r.first_bad_seq, 10);
+	cr_assert_not_null(strstr(r.reason, "acknowledged at seq 11"), "%s", r.reason);
+	a = open_trail(0);
+	cr_assert_eq(audit_check_anchor(a, &now, err, sizeof err), 0, "%s", err);
+	log_n(a, 1);
+	audit_close(a);
+	l = read_lines(path);
+	cr_assert_eq(l.n, 8);
+	cr_assert_eq(seq_of(l.v[6]), 11);
+	cr_assert_eq(seq_of(l.v[7]), 12);
+	cr_assert_not_null(strstr(l.v[6], "\"op\":\"audit_acknowledge\""));
+	free_lines(&l);
+}
+
+Test(audit, a_trail_shorter_than_its_head_file_is_acknowledged_past_both)
+{
+	struct audit *a = open_trail(0);
+	log_n(a, 10);
+	audit_close(a); /* the head file records seq 10 */
+	struct lines l = read_lines(path);
+	struct audit_anchor an = anchor_of(l.v[7], "data");
+	for (size_t i = 5; i < 10; i++) {
+		free(l.v[i]);
+		l.v[i] = NULL;
+	}
+	write_lines(path, &l);
+	free_lines(&l);
+	struct audit_config cfg = { path, 0, 50 };
+	char err[256] = "";
+	cr_assert_eq(audit_open(&a, &cfg, ks, err, sizeof err), VAULT_E_AUDIT);
+	cr_assert_eq(audit_open_flags(&a, &cfg, ks, AUDIT_OPEN_ACKNOWLEDGE, err, sizeof err), 0);
+	cr_assert_eq(audit_lost_to(a), 10);
+	uint64_t seq;
+	uint8_t mac[AUDIT_MAC_BYTES];
+	cr_assert_eq(audit_acknowledge(a, ks, an.seq, 0, &seq, mac), 0);
+	cr_assert_eq(seq, 11, "past the head file's 10, not only the data's 8");
+	audit_close(a);
+	struct audit_verify_result r = verify();
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.acknowledged, 5);
+	a = open_trail(0); /* the head file was rewritten by the acknowledgment */
+	audit_close(a);
+}
+
+Test(audit, only_an_authentic_acknowledgment_skips_numbers)
+{
+	make_trail(8, 0);
+	struct lines l = read_lines(path);
+	/* Entries 4 and 5 removed, entry 6 relabelled as an acknowledgment. */
+	char *op = strstr(l.v[5], "\"op\":\"read\"");
+	cr_assert_not_null(op);
+	size_t n = strlen(l.v[5]);
+	char *edited = malloc(n + 32);
+	snprintf(edited, n + 32, "%.*s\"op\":\"audit_acknowledge\"%s", (int)(op - l.v[5]),
+	    l.v[5], op + strlen("\"op\":\"read\""));
+	free(l.v[5]);
+	l.v[5] = edited;
+	free(l.v[3]);
+	free(l.v[4]);
+	l.v[3] = l.v[4] = NULL;
+	write_lines(path, &l);
+	free_lines(&l);
+	expect_bad(4, NULL);
+}
+
+Test(audit, the_anchor_is_looked_for_across_rotated_files)
+{
+	make_trail(100, 4000);
+	char p[160], err[256] = "";
+	snprintf(p, sizeof p, "%s.1", path);
+	struct lines l = read_lines(p);
+	struct audit_anchor early = anchor_of(l.v[l.n - 1], "data");
+	free_lines(&l);
+	l = read_lines(path);
+	struct audit_anchor last = anchor_of(l.v[l.n - 1], "data");
+	free_lines(&l);
+	cr_assert_lt(early.seq, last.seq);
+	struct audit *a = open_trail(4000);
+	cr_assert_eq(audit_check_anchor(a, &early, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(audit_check_anchor(a, &last, err, sizeof err), 0, "%s", err);
+	early.mac[0] ^= 1;
+	cr_assert_eq(audit_check_anchor(a, &early, err, sizeof err), VAULT_E_AUDIT);
+	cr_assert_not_null(strstr(err, "is not the one the data records"), "%s", err);
+	audit_close(a);
+
+	/* The current file and the head file removed: the trail now ends in a
+	 * rotated file, which audit_open() takes for the end. */
+	char head[160];
+	snprintf(head, sizeof head, "%s.head", path);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(unlink(head), 0);
+	a = open_trail(4000);
+	cr_assert_eq(audit_check_anchor(a, &last, err, sizeof err), VAULT_E_AUDIT);
+	cr_assert_not_null(strstr(err, "entries were removed"), "%s", err);
+	audit_close(a);
+}
+
+Test(audit, the_checkpoint_operation_signs_what_verify_checks)
+{
+	cr_assert_eq(op_lookup("audit_checkpoint", 16), &op_audit_checkpoint);
+	cr_assert(op_audit_checkpoint.admin);
+	struct audit *a = open_trail(0);
+	log_n(a, 3);
+	memset(&srv, 0, sizeof srv);
+	srv.cfg.max_frame_bytes = 1 << 20;
+	srv.audit = a;
+	srv.audit_cfg = (struct audit_config){ path, 0, 50 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked res;
+	struct op_error err = { 0 };
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 0);
+	cr_assert_eq(run_op(&op_audit_checkpoint, &sb, &res, &err), 0, "%s", err.message);
+	uint64_t seq = get(&res.data, "seq")->via.u64;
+	int64_t when = get(&res.data, "time")->via.i64;
+	uint32_t kv = (uint32_t)get(&res.data, "key_version")->via.u64;
+	const msgpack_object *mac = get(&res.data, "mac"), *sig = get(&res.data, "signature");
+	cr_assert_eq(seq, 3);
+	cr_assert_eq(mac->type, MSGPACK_OBJECT_STR);
+	cr_assert_eq(mac->via.str.size, 64);
+	cr_assert_eq(sig->type, MSGPACK_OBJECT_BIN);
+	cr_assert_eq(sig->via.bin.size, crypto_sign_BYTES);
+	char hex[65], msg[CHECKPOINT_MESSAGE_MAX];
+	uint8_t pub[crypto_sign_PUBLICKEYBYTES], sigb[crypto_sign_BYTES];
+	memcpy(hex, mac->via.str.ptr, 64);
+	hex[64] = '\0';
+	memcpy(sigb, sig->via.bin.ptr, sizeof sigb);
+	msgpack_unpacked_destroy(&res);
+	int n = checkpoint_message(msg, seq, hex, when, kv);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(secret_public_key(ks, kv, pub), 0);
+	cr_assert_eq(crypto_sign_verify_detached(sigb, (const unsigned char *)msg, (size_t)n,
+	    pub), 0, "signed with the published key");
+	msg[strlen("vault audit checkpoint v1\nseq ")] = '2';
+	cr_assert_neq(crypto_sign_verify_detached(sigb, (const unsigned char *)msg, (size_t)n,
+	    pub), 0);
+
+	/* The trail extends it, then (more entries) still does. */
+	log_n(a, 2);
+	for (int round = 0; round < 3; round++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, 2);
+		pack_str(&pk, "checkpoint_seq");
+		msgpack_pack_uint64(&pk, round == 2 ? 7 : seq);
+		pack_str(&pk, "checkpoint_mac");
+		if (round == 1)
+			hex[0] = hex[0] == '0' ? '1' : '0';
+		pack_str(&pk, hex);
+		cr_assert_eq(run_op(&op_audit_verify, &sb, &res, &err), 0, "%s", err.message);
+		int ok = get(&res.data, "ok")->via.boolean;
+		if (round == 0) {
+			cr_assert(ok);
+		} else {
+			/* Another MAC at its seq; a seq beyond the trail's end. */
+			cr_assert_not(ok);
+			cr_assert_eq(get(&res.data, "first_bad_seq")->via.u64, round == 1 ? 3 : 6);
+			const msgpack_object *why = get(&res.data, "reason");
+			cr_assert_not_null(memmem(why->via.str.ptr, why->via.str.size,
+			    "checkpoint", 10));
+		}
+		msgpack_unpacked_destroy(&res);
+	}
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	pack_str(&pk, "checkpoint_seq");
+	msgpack_pack_uint64(&pk, seq);
+	pack_str(&pk, "checkpoint_mac");
+	pack_str(&pk, "xyz");
+	cr_assert_eq(run_op(&op_audit_verify, &sb, &res, &err), VAULT_E_INVALID_VALUE);
+	cr_assert_str_eq(err.field, "checkpoint_mac");
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	pack_str(&pk, "checkpoint_seq");
+	msgpack_pack_uint64(&pk, seq);
+	cr_assert_eq(run_op(&op_audit_verify, &sb, &res, &err), VAULT_E_PROTO_MISSING);
+	msgpack_sbuffer_destroy(&sb);
+	buf_free(&reply);
+	audit_close(a);
+	srv.audit = NULL;
 }

@@ -122,6 +122,7 @@ struct write_ctx {
 	struct op_trace trace;  /* of the op being applied */
 	time_t now;
 	struct audit_batch *audit; /* the entries of this group commit (audit.h) */
+	uint64_t anchored;   /* the audit anchor last committed (writer.c) */
 };
 
 enum op_kind {
@@ -171,7 +172,7 @@ int op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 /* The table, sorted by name for bsearch. */
 const struct op *op_lookup(const char *name, size_t len);
 
-extern const struct op op_audit_query, op_audit_verify,
+extern const struct op op_audit_checkpoint, op_audit_query, op_audit_verify,
     op_backup, op_create, op_delete, op_detokenize,
     op_keys_retire, op_keys_rotate, op_keys_rotate_record, op_keys_status,
     op_list, op_ping, op_read, op_status, op_tokenize, op_unseal, op_update,

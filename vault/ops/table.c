@@ -7,6 +7,7 @@
 #include "op.h"
 
 static const struct op *const ops[] = {
+	&op_audit_checkpoint,
 	&op_audit_query,
 	&op_audit_verify,
 	&op_backup,

@@ -166,3 +166,31 @@ store_next_id(struct store *s, MDB_txn *txn, uint64_t *next)
 	*next = store_get_id(v.mv_data);
 	return 0;
 }
+
+#define AUDIT_HEAD_KEY "audit_head"
+
+int
+store_audit_anchor_get(struct store *s, MDB_txn *txn, uint64_t *seq,
+    uint8_t mac[STORE_AUDIT_MAC_BYTES])
+{
+	MDB_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v;
+	int rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc != 0)
+		return store_error(rc);
+	if (v.mv_size != 8 + STORE_AUDIT_MAC_BYTES)
+		return VAULT_E_STORAGE;
+	*seq = store_get_id(v.mv_data);
+	memcpy(mac, (const uint8_t *)v.mv_data + 8, STORE_AUDIT_MAC_BYTES);
+	return 0;
+}
+
+int
+store_audit_anchor_put(struct store *s, MDB_txn *txn, uint64_t seq,
+    const uint8_t mac[STORE_AUDIT_MAC_BYTES])
+{
+	uint8_t b[8 + STORE_AUDIT_MAC_BYTES];
+	store_put_id(b, seq);
+	memcpy(b + 8, mac, STORE_AUDIT_MAC_BYTES);
+	MDB_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v = { sizeof(b), b };
+	return mdb_put(txn, s->meta, &k, &v, 0);
+}

@@ -17,7 +17,11 @@
  *               failed verifications of that identity in that window and
  *               the open requests that tried it (privacy/identity.h)
  *
- * meta also holds "next_request" and "next_hold" (u64 BE).
+ * meta also holds "next_request" and "next_hold" (u64 BE), and "audit_head":
+ * an audit entry's seq (u64 BE) and MAC (32 bytes) the trail must hold: the
+ * trail's durable head, stored by each group commit in its transaction
+ * (writer.c), and the trail's end at a clean stop (main.c; audit.h, the
+ * anchor).
  *
  * Record ids are sequential, so creates append to the records B-tree
  * instead of splitting random pages (FACTS.md: random keys cut durable write
@@ -53,6 +57,15 @@ int store_error(int mdb_rc);
 
 /* The id the next created record gets (after the largest ever used). */
 int store_next_id(struct store *s, MDB_txn *txn, uint64_t *next);
+
+#define STORE_AUDIT_MAC_BYTES 32
+
+/* The audit anchor: 0, VAULT_E_NOT_FOUND (none yet) or another error. */
+int store_audit_anchor_get(struct store *s, MDB_txn *txn, uint64_t *seq,
+    uint8_t mac[STORE_AUDIT_MAC_BYTES]);
+/* An LMDB return code (the caller's transaction decides). */
+int store_audit_anchor_put(struct store *s, MDB_txn *txn, uint64_t seq,
+    const uint8_t mac[STORE_AUDIT_MAC_BYTES]);
 
 static inline void
 store_put_id(uint8_t out[8], uint64_t id)
