@@ -31,7 +31,6 @@ enum alert_kind {
 	ALERT_TOKEN_FAILURES,     /* too many tokens that did not resolve */
 	ALERT_VERIFY_FAILURES,    /* too many failed identity verifications */
 	ALERT_RECORD_TAMPERED,    /* a stored record failed its authentication */
-	ALERT_AUDIT_TRUNCATED,    /* the audit trail is shorter than the data says */
 	ALERT_KINDS
 };
 

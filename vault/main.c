@@ -224,13 +224,13 @@ anchor_at_stop(struct server *srv)
  * says), and against the data's anchor.
  */
 static int
-offline_audit_verify(struct server *srv)
+offline_audit_verify(struct server *srv, const struct key_set *ks)
 {
 	struct audit_anchor an;
 	struct audit_verify_result r;
 	int rc;
 	if ((rc = read_anchor(srv, &an)) != 0 ||
-	    (rc = audit_verify_files_with(srv->cfg.audit_path, atomic_load(&srv->keys),
+	    (rc = audit_verify_files_with(srv->cfg.audit_path, ks,
 	    &an, an.seq != 0, &r)) != 0) {
 		log_error("audit trail %s: cannot be verified: %s", srv->cfg.audit_path,
 		    vault_strerror(rc));
@@ -257,7 +257,7 @@ offline_audit_verify(struct server *srv)
  * vaultd starts again. Nothing to do on a trail that holds the anchor.
  */
 static int
-offline_audit_acknowledge(struct server *srv)
+offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 {
 	struct audit_anchor an;
 	struct audit *a = NULL;
@@ -272,7 +272,7 @@ offline_audit_acknowledge(struct server *srv)
 		    vault_strerror(rc));
 		goto fail;
 	}
-	if ((rc = audit_open_flags(&a, &srv->audit_cfg, atomic_load(&srv->keys),
+	if ((rc = audit_open_flags(&a, &srv->audit_cfg, ks,
 	    AUDIT_OPEN_ACKNOWLEDGE, err, sizeof(err))) != 0) {
 		log_error("audit trail %s: %s", srv->cfg.audit_path, err);
 		return 1;
@@ -287,7 +287,7 @@ offline_audit_acknowledge(struct server *srv)
 		return 0;
 	}
 	audit_head(a, &end, mac);
-	if ((rc = audit_acknowledge(a, atomic_load(&srv->keys), an.seq, getuid(), &seq,
+	if ((rc = audit_acknowledge(a, ks, an.seq, getuid(), &seq,
 	    mac)) != 0) {
 		log_error("audit trail %s: the acknowledgment cannot be written",
 		    srv->cfg.audit_path);
@@ -488,11 +488,15 @@ main(int argc, char **argv)
 			log_error("[audit] enabled = false: there is no audit trail");
 		else if (audit_cmd == 'A' && socket_in_use(srv.cfg.socket_path))
 			log_error("vaultd is running on %s; stop it first", srv.cfg.socket_path);
-		else if (atomic_load(&srv.keys) != NULL || unseal_from_stdin(&srv) == 0)
-			rc = audit_cmd == 'V' ? offline_audit_verify(&srv) :
-			    offline_audit_acknowledge(&srv);
+		else if (!key_set_sealed(&srv) || unseal_from_stdin(&srv) == 0) {
+			/* Pinned for the command, as every key use is (keyset.h). */
+			const struct key_set *ks = key_set_acquire(&srv);
+			rc = audit_cmd == 'V' ? offline_audit_verify(&srv, ks) :
+			    offline_audit_acknowledge(&srv, ks);
+			key_set_release();
+		}
 		store_close(&srv.store);
-		key_set_free((struct key_set *)atomic_load(&srv.keys));
+		key_set_free(key_set_take(&srv));
 		sodium_free(srv.root);
 		return rc;
 	}
