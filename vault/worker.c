@@ -24,6 +24,15 @@
  * of replies unsent; it resumes when they drain. A frame longer than
  * max_frame_bytes is answered with VAULT_E_PROTO_FRAME_TOO_LARGE and the
  * connection is closed, since the rest of the stream cannot be framed.
+ *
+ * Memory budget (budget.h): what a connection's buffers hold is charged to
+ * its uid (conn_account, after every step that can grow them). While the
+ * uid is over budget its connections are "starved": neither read nor
+ * processed, only flushed. Nothing wakes a worker when another thread
+ * frees bytes, so while any of its connections starves the worker looks
+ * again every STARVED_POLL_MS. Large buffers are let go through the
+ * reclaimer (conn_drop), which wipes them off this loop: closing hundreds
+ * of connections full of unread replies stalls no one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +46,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "budget.h"
 #include "common/frame.h"
 #include "common/msg.h"
 #include "crypto/seal.h"
@@ -66,6 +76,9 @@ struct conn {
 	int held;             /* a reply waits for the pass's audit entries */
 	struct buf redo;      /* the replies rebuilt when those cannot be written */
 	size_t redo_from;     /* out copied into redo up to here */
+	struct uid_budget *ub; /* the uid's budget entry (budget.h) */
+	size_t charged;       /* bytes of in, out and redo charged to it */
+	int starved;          /* held back by the budget; counted in nstarved */
 	struct conn *prev, *next;
 };
 
@@ -89,6 +102,7 @@ struct worker {
 	struct held_reply *held;   /* this pass's replies waiting for them */
 	size_t nheld, capheld;
 	int served;                /* a request was handled since the last poll */
+	unsigned nstarved;         /* connections held back by the budget */
 };
 
 /* A reply in c->out[start, end) that may leave once its entry is written. */
@@ -105,8 +119,40 @@ struct conn_cred {
 };
 
 #define READ_CHUNK 65536
+/* How often a worker with starved connections looks at the budget again. */
+#define STARVED_POLL_MS 10
 
 static void conn_update_events(struct worker *w, struct conn *c);
+
+/* Charge the connection's uid for what its buffers hold now. */
+static void
+conn_account(struct worker *w, struct conn *c)
+{
+	size_t now = c->in.cap + c->out.cap + c->redo.cap;
+	if (now != c->charged) {
+		budget_charge(&w->srv->budget, c->ub, (ptrdiff_t)now - (ptrdiff_t)c->charged);
+		c->charged = now;
+	}
+}
+
+/*
+ * Let go of what b holds. A small buffer is wiped here (and kept for the
+ * next frames if keep); a large one goes whole to the reclaimer, which
+ * wipes and frees it off this loop and then releases its charge.
+ */
+static void
+conn_drop(struct worker *w, struct conn *c, struct buf *b, int keep)
+{
+	if (b->cap >= BUDGET_RECLAIM_MIN) {
+		conn_account(w, c);
+		c->charged -= b->cap; /* released by the reclaimer */
+		budget_reclaim(&w->srv->budget, c->ub, b);
+	} else if (keep) {
+		buf_clear(b);
+	} else {
+		buf_free(b);
+	}
+}
 
 static void
 conn_free(struct worker *w, struct conn *c)
@@ -117,9 +163,13 @@ conn_free(struct worker *w, struct conn *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	buf_free(&c->in);
-	buf_free(&c->out);
-	buf_free(&c->redo);
+	conn_drop(w, c, &c->in, 0);
+	conn_drop(w, c, &c->out, 0);
+	conn_drop(w, c, &c->redo, 0);
+	conn_account(w, c); /* releases what the small ones held */
+	if (c->starved)
+		w->nstarved--;
+	c->starved = 0;
 	server_conn_closed(w->srv, c->uid);
 	w->nconns--;
 	/*
@@ -177,7 +227,7 @@ conn_flush(struct worker *w, struct conn *c)
 		c->last_active = w->now;
 	}
 	if (c->out_off == c->out.len) {
-		buf_clear(&c->out); /* wipes the replies just sent */
+		conn_drop(w, c, &c->out, 1); /* wipes the replies just sent */
 		c->out_off = 0;
 		if (c->closing && c->pending == 0) {
 			conn_kill(w, c);
@@ -195,6 +245,27 @@ conn_blocked(struct worker *w, const struct conn *c)
 {
 	return c->closing || c->pending >= w->srv->cfg.max_pending_per_connection ||
 	    c->out.len - c->out_off > w->srv->cfg.max_frame_bytes;
+}
+
+/*
+ * Whether to read and handle more of c: not while its own flow control
+ * holds it back, nor while its uid is over budget (then it starves).
+ */
+static int
+conn_paused(struct worker *w, struct conn *c)
+{
+	if (conn_blocked(w, c))
+		return 1;
+	conn_account(w, c);
+	int starved = budget_over(&w->srv->budget, c->ub);
+	if (starved != c->starved) {
+		c->starved = starved;
+		if (starved)
+			w->nstarved++;
+		else
+			w->nstarved--;
+	}
+	return starved;
 }
 
 /*
@@ -234,7 +305,7 @@ refuse_held(struct worker *w)
 		struct buf t = c->out;
 		c->out = c->redo;
 		c->redo = t;
-		buf_clear(&c->redo); /* wipes the replies withdrawn */
+		conn_drop(w, c, &c->redo, 1); /* wipes the replies withdrawn */
 		c->redo_from = SIZE_MAX;
 		if (c->out.error) {
 			c->held = 0;
@@ -291,7 +362,7 @@ conn_process(struct worker *w, struct conn *c)
 {
 	size_t max = w->srv->cfg.max_frame_bytes;
 	unsigned handled = 0;
-	while (!conn_blocked(w, c)) {
+	while (!conn_paused(w, c)) {
 		size_t body_len = 0;
 		const uint8_t *p = c->in.data + c->in_off;
 		enum frame_status fs = frame_peek(p, c->in.len - c->in_off, max, &body_len);
@@ -337,7 +408,7 @@ conn_process(struct worker *w, struct conn *c)
 		c->frame_started = w->now;
 	/* Drop what was parsed (wiping it) once in a while, not per frame. */
 	if (c->in_off == c->in.len) {
-		buf_clear(&c->in);
+		conn_drop(w, c, &c->in, 1);
 		c->in_off = 0;
 	} else if (c->in_off > 0 && c->in.len - c->in_off < FRAME_HEADER_SIZE + max) {
 		buf_consume(&c->in, c->in_off);
@@ -350,6 +421,8 @@ conn_read(struct worker *w, struct conn *c)
 {
 	size_t limit = FRAME_HEADER_SIZE + w->srv->cfg.max_frame_bytes;
 	for (;;) {
+		if (conn_paused(w, c))
+			break; /* read again when it may go on */
 		size_t room = limit + READ_CHUNK - c->in.len;
 		if (room > READ_CHUNK)
 			room = READ_CHUNK;
@@ -381,7 +454,7 @@ conn_read(struct worker *w, struct conn *c)
 		c->in.len += (size_t)n;
 		c->last_active = w->now;
 		conn_process(w, c);
-		if (conn_blocked(w, c) || (size_t)n < room)
+		if ((size_t)n < room)
 			break;
 	}
 	if (conn_flush(w, c) == 0)
@@ -394,7 +467,7 @@ conn_update_events(struct worker *w, struct conn *c)
 	uint32_t ev = 0;
 	if (c->dead)
 		return;
-	if (!conn_blocked(w, c))
+	if (!conn_paused(w, c))
 		ev |= EPOLLIN;
 	if (c->out_off < c->out.len && !c->held)
 		ev |= EPOLLOUT;
@@ -413,6 +486,12 @@ conn_add(struct worker *w, int fd, uid_t uid, gid_t gid,
 	if (c == NULL) {
 		close(fd);
 		server_conn_closed(w->srv, uid);
+		return;
+	}
+	c->ub = budget_uid(&w->srv->budget, uid);
+	if (c->ub == NULL) { /* not counted by server_conn_opened */
+		close(fd);
+		free(c);
 		return;
 	}
 	c->fd = fd;
@@ -553,11 +632,25 @@ sweep(struct worker *w)
 		next = c->next;
 		if (c->dead || c->pending > 0)
 			continue;
-		int slow = c->frame_started != 0 && !conn_blocked(w, c) &&
+		int slow = c->frame_started != 0 && !conn_blocked(w, c) && !c->starved &&
 		    w->now - c->frame_started > (time_t)cfg->request_timeout_seconds;
 		int idle = w->now - c->last_active > (time_t)cfg->idle_timeout_seconds;
 		if (slow || idle)
 			conn_kill(w, c);
+	}
+}
+
+/* Let starved connections go on where the budget now allows. */
+static void
+resume_starved(struct worker *w)
+{
+	for (struct conn *c = w->conns, *next; c != NULL && w->nstarved > 0; c = next) {
+		next = c->next;
+		if (c->dead || !c->starved || conn_paused(w, c))
+			continue;
+		conn_process(w, c); /* frames read before it starved */
+		if (conn_flush(w, c) == 0)
+			conn_update_events(w, c); /* watches for input again */
 	}
 }
 
@@ -616,16 +709,17 @@ static int
 poll_timeout(struct worker *w, int stopping, uint64_t *spin_until)
 {
 	unsigned spin = w->srv->cfg.busy_poll_us;
+	int idle = w->nstarved > 0 ? STARVED_POLL_MS : 1000;
 	if (stopping)
 		return 100;
 	if (spin == 0)
-		return 1000;
+		return idle;
 	uint64_t now = monotonic_us();
 	if (w->served) {
 		w->served = 0;
 		*spin_until = now + spin;
 	}
-	return now < *spin_until ? 0 : 1000;
+	return now < *spin_until ? 0 : idle;
 }
 
 static void *
@@ -673,6 +767,8 @@ worker_main(void *arg)
 			}
 			conn_update_events(w, c);
 		}
+		if (w->nstarved > 0 && !stopping)
+			resume_starved(w);
 		release_replies(w);
 		/* After the events: a sweep must not free what evs still names. */
 		if (w->now != last_sweep) {
