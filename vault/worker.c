@@ -33,6 +33,12 @@
  * again every STARVED_POLL_MS. Large buffers are let go through the
  * reclaimer (conn_drop), which wipes them off this loop: closing hundreds
  * of connections full of unread replies stalls no one.
+ *
+ * Turns: one connection's buffered frames are handled until its replies
+ * grow by TURN_BYTES; what is left waits in the worker's turn queue and
+ * goes on in later passes (TURNS_PER_PASS connections a pass, first come
+ * first served), so a crowd of connections asking for large replies
+ * cannot keep the others waiting for a whole round of theirs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -79,6 +85,8 @@ struct conn {
 	struct uid_budget *ub; /* the uid's budget entry (budget.h) */
 	size_t charged;       /* bytes of in, out and redo charged to it */
 	int starved;          /* held back by the budget; counted in nstarved */
+	int waiting;          /* in the turn queue: frames left after its turn */
+	struct conn *wait_prev, *wait_next;
 	struct conn *prev, *next;
 };
 
@@ -103,6 +111,7 @@ struct worker {
 	size_t nheld, capheld;
 	int served;                /* a request was handled since the last poll */
 	unsigned nstarved;         /* connections held back by the budget */
+	struct conn *turn_head, *turn_tail; /* connections waiting for a turn */
 };
 
 /* A reply in c->out[start, end) that may leave once its entry is written. */
@@ -121,8 +130,44 @@ struct conn_cred {
 #define READ_CHUNK 65536
 /* How often a worker with starved connections looks at the budget again. */
 #define STARVED_POLL_MS 10
+/* Reply bytes one connection's turn may add; turns taken per pass. */
+#define TURN_BYTES (256u << 10)
+#define TURNS_PER_PASS 16
 
 static void conn_update_events(struct worker *w, struct conn *c);
+
+/* Frames left after c's turn: it goes on in a later pass. */
+static void
+turn_push(struct worker *w, struct conn *c)
+{
+	if (c->waiting)
+		return;
+	c->waiting = 1;
+	c->wait_next = NULL;
+	c->wait_prev = w->turn_tail;
+	if (w->turn_tail != NULL)
+		w->turn_tail->wait_next = c;
+	else
+		w->turn_head = c;
+	w->turn_tail = c;
+}
+
+static void
+turn_remove(struct worker *w, struct conn *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->wait_prev != NULL)
+		c->wait_prev->wait_next = c->wait_next;
+	else
+		w->turn_head = c->wait_next;
+	if (c->wait_next != NULL)
+		c->wait_next->wait_prev = c->wait_prev;
+	else
+		w->turn_tail = c->wait_prev;
+	c->waiting = 0;
+	c->wait_prev = c->wait_next = NULL;
+}
 
 /* Charge the connection's uid for what its buffers hold now. */
 static void
@@ -170,6 +215,7 @@ conn_free(struct worker *w, struct conn *c)
 	if (c->starved)
 		w->nstarved--;
 	c->starved = 0;
+	turn_remove(w, c);
 	server_conn_closed(w->srv, c->uid);
 	w->nconns--;
 	/*
@@ -196,6 +242,7 @@ bury(struct worker *w)
 static void
 conn_kill(struct worker *w, struct conn *c)
 {
+	turn_remove(w, c);
 	if (!c->dead) {
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -360,9 +407,13 @@ held_room(struct worker *w)
 static void
 conn_process(struct worker *w, struct conn *c)
 {
-	size_t max = w->srv->cfg.max_frame_bytes;
+	size_t max = w->srv->cfg.max_frame_bytes, out_start = c->out.len;
 	unsigned handled = 0;
 	while (!conn_paused(w, c)) {
+		if (c->out.len - out_start >= TURN_BYTES) {
+			turn_push(w, c); /* the rest in a later pass */
+			break;
+		}
 		size_t body_len = 0;
 		const uint8_t *p = c->in.data + c->in_off;
 		enum frame_status fs = frame_peek(p, c->in.len - c->in_off, max, &body_len);
@@ -440,10 +491,13 @@ conn_read(struct worker *w, struct conn *c)
 		if (n == 0) {
 			/*
 			 * End of input (the peer may only have shut down its
-			 * sending side): answer what is buffered and in flight,
-			 * then close.
+			 * sending side): answer what is buffered (all of it,
+			 * no more turns) and in flight, then close.
 			 */
-			conn_process(w, c);
+			do {
+				turn_remove(w, c);
+				conn_process(w, c);
+			} while (c->waiting);
 			c->closing = 1;
 			break;
 		}
@@ -454,7 +508,7 @@ conn_read(struct worker *w, struct conn *c)
 		c->in.len += (size_t)n;
 		c->last_active = w->now;
 		conn_process(w, c);
-		if ((size_t)n < room)
+		if ((size_t)n < room || c->waiting)
 			break;
 	}
 	if (conn_flush(w, c) == 0)
@@ -467,7 +521,8 @@ conn_update_events(struct worker *w, struct conn *c)
 	uint32_t ev = 0;
 	if (c->dead)
 		return;
-	if (!conn_paused(w, c))
+	/* In the turn queue it has frames enough: read more after them. */
+	if (!c->waiting && !conn_paused(w, c))
 		ev |= EPOLLIN;
 	if (c->out_off < c->out.len && !c->held)
 		ev |= EPOLLOUT;
@@ -640,6 +695,19 @@ sweep(struct worker *w)
 	}
 }
 
+/* The next connections of the turn queue go on. */
+static void
+take_turns(struct worker *w)
+{
+	for (unsigned i = 0; i < TURNS_PER_PASS && w->turn_head != NULL; i++) {
+		struct conn *c = w->turn_head;
+		turn_remove(w, c);
+		conn_process(w, c); /* back at the tail if frames are left */
+		if (conn_flush(w, c) == 0)
+			conn_update_events(w, c);
+	}
+}
+
 /* Let starved connections go on where the budget now allows. */
 static void
 resume_starved(struct worker *w)
@@ -712,6 +780,8 @@ poll_timeout(struct worker *w, int stopping, uint64_t *spin_until)
 	int idle = w->nstarved > 0 ? STARVED_POLL_MS : 1000;
 	if (stopping)
 		return 100;
+	if (w->turn_head != NULL)
+		return 0; /* connections wait for their turn */
 	if (spin == 0)
 		return idle;
 	uint64_t now = monotonic_us();
@@ -767,6 +837,8 @@ worker_main(void *arg)
 			}
 			conn_update_events(w, c);
 		}
+		if (!stopping)
+			take_turns(w);
 		if (w->nstarved > 0 && !stopping)
 			resume_starved(w);
 		release_replies(w);
