@@ -35,10 +35,12 @@
  * of connections full of unread replies stalls no one.
  *
  * Turns: one connection's buffered frames are handled until its replies
- * grow by TURN_BYTES; what is left waits in the worker's turn queue and
- * goes on in later passes (TURNS_PER_PASS connections a pass, first come
- * first served), so a crowd of connections asking for large replies
- * cannot keep the others waiting for a whole round of theirs.
+ * grow by TURN_BYTES, and one uid's connections until theirs grow by
+ * UID_PASS_BYTES in a loop pass; what is left (and the input of a uid that
+ * had its share of the pass) waits in the worker's turn queue and goes on
+ * in later passes. So a uid with a crowd of connections asking for large
+ * replies gets its share of each pass, not the whole pass: the others'
+ * requests wait for about one share, not for a round of the crowd.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -61,6 +63,16 @@
 #include "reply.h"
 #include "server.h"
 #include "worker.h"
+
+#define READ_CHUNK 65536
+/* How often a worker with starved connections looks at the budget again. */
+#define STARVED_POLL_MS 10
+/* Reply bytes one connection's turn may add; turns taken per pass. */
+#define TURN_BYTES (256u << 10)
+#define TURNS_PER_PASS 16
+#define UID_PASS_BYTES (1u << 20)
+/* Uids tracked in one pass; a pass with more leaves the rest unlimited. */
+#define PASS_UIDS 256
 
 struct conn {
 	int fd;
@@ -112,6 +124,11 @@ struct worker {
 	int served;                /* a request was handled since the last poll */
 	unsigned nstarved;         /* connections held back by the budget */
 	struct conn *turn_head, *turn_tail; /* connections waiting for a turn */
+	struct pass_uid {
+		uid_t uid;
+		size_t bytes;          /* reply bytes made for it in this pass */
+	} pass[PASS_UIDS];
+	unsigned npass;
 };
 
 /* A reply in c->out[start, end) that may leave once its entry is written. */
@@ -127,14 +144,29 @@ struct conn_cred {
 	const struct policy_client *client;
 };
 
-#define READ_CHUNK 65536
-/* How often a worker with starved connections looks at the budget again. */
-#define STARVED_POLL_MS 10
-/* Reply bytes one connection's turn may add; turns taken per pass. */
-#define TURN_BYTES (256u << 10)
-#define TURNS_PER_PASS 16
 
 static void conn_update_events(struct worker *w, struct conn *c);
+
+/* What uid had in this pass; NULL if the table is full (no limit then). */
+static struct pass_uid *
+pass_of(struct worker *w, uid_t uid)
+{
+	for (unsigned i = 0; i < w->npass; i++)
+		if (w->pass[i].uid == uid)
+			return &w->pass[i];
+	if (w->npass == PASS_UIDS)
+		return NULL;
+	w->pass[w->npass] = (struct pass_uid){ uid, 0 };
+	return &w->pass[w->npass++];
+}
+
+/* 1 if c's uid has had its share of this pass. */
+static int
+pass_spent(struct worker *w, const struct conn *c)
+{
+	const struct pass_uid *p = pass_of(w, c->uid);
+	return p != NULL && p->bytes >= UID_PASS_BYTES;
+}
 
 /* Frames left after c's turn: it goes on in a later pass. */
 static void
@@ -409,8 +441,10 @@ conn_process(struct worker *w, struct conn *c)
 {
 	size_t max = w->srv->cfg.max_frame_bytes, out_start = c->out.len;
 	unsigned handled = 0;
+	struct pass_uid *share = pass_of(w, c->uid);
 	while (!conn_paused(w, c)) {
-		if (c->out.len - out_start >= TURN_BYTES) {
+		if (c->out.len - out_start >= TURN_BYTES ||
+		    (share != NULL && share->bytes >= UID_PASS_BYTES)) {
 			turn_push(w, c); /* the rest in a later pass */
 			break;
 		}
@@ -436,6 +470,8 @@ conn_process(struct worker *w, struct conn *c)
 		w->ctx.client = c->client;
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
 		    c->gid, &c->out, &wop);
+		if (share != NULL)
+			share->bytes += c->out.len - start;
 		c->in_off += FRAME_HEADER_SIZE + body_len;
 		handled++;
 		w->served = 1;
@@ -699,12 +735,23 @@ sweep(struct worker *w)
 static void
 take_turns(struct worker *w)
 {
-	for (unsigned i = 0; i < TURNS_PER_PASS && w->turn_head != NULL; i++) {
+	unsigned taken = 0;
+	struct conn *last = w->turn_tail;
+	while (w->turn_head != NULL && taken < TURNS_PER_PASS) {
 		struct conn *c = w->turn_head;
 		turn_remove(w, c);
-		conn_process(w, c); /* back at the tail if frames are left */
-		if (conn_flush(w, c) == 0)
-			conn_update_events(w, c);
+		if (pass_spent(w, c)) {
+			turn_push(w, c); /* its uid had its share of this pass */
+		} else {
+			taken++;
+			conn_process(w, c); /* back at the tail if frames are left */
+			if (!c->waiting)
+				conn_read(w, c); /* input that waited for the turn */
+			else if (conn_flush(w, c) == 0)
+				conn_update_events(w, c);
+		}
+		if (c == last)
+			break;
 	}
 }
 
@@ -817,6 +864,7 @@ worker_main(void *arg)
 		}
 		int n = epoll_wait(w->epfd, evs, 128, poll_timeout(w, stopping, &spin_until));
 		w->now = time(NULL);
+		w->npass = 0;
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c == NULL) {
@@ -832,7 +880,13 @@ worker_main(void *arg)
 			if ((evs[i].events & EPOLLOUT) && conn_flush(w, c) != 0)
 				continue;
 			if ((evs[i].events & EPOLLIN) && !stopping) {
-				conn_read(w, c);
+				if (pass_spent(w, c)) {
+					/* Its uid had its share: read it in its turn. */
+					turn_push(w, c);
+					conn_update_events(w, c);
+				} else {
+					conn_read(w, c);
+				}
 				continue;
 			}
 			conn_update_events(w, c);
