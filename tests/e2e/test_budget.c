@@ -106,8 +106,56 @@ connect_to(const char *path)
 }
 
 /*
- * The attacker, in a child running as ATTACKER_UID. Reports on `up`:
- * 's' once every connection has sent its reads, then 'r' if one of 5
+ * The partial-frame attacker's connections: each announces a frame of
+ * PARTIAL_BYTES and sends all of it but the last byte, as fast as the
+ * server takes it (round robin, non-blocking), until all is sent or the
+ * server has taken nothing for a second.
+ */
+#define PARTIAL_BYTES (4u << 20)
+
+static void
+send_partial_frames(int *fds, int nconns)
+{
+	static size_t sent[1024];
+	static uint8_t chunk[65536];
+	memset(chunk, 0x90, sizeof(chunk)); /* msgpack fixarray bytes: never a whole body */
+	for (int i = 0; i < nconns; i++) {
+		uint8_t hdr[4];
+		frame_put_header(hdr, PARTIAL_BYTES);
+		if (send(fds[i], hdr, 4, MSG_NOSIGNAL) != 4)
+			_exit(20);
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+		sent[i] = 0;
+	}
+	for (double idle_since = now_ms(); now_ms() - idle_since < 1000;) {
+		int progress = 0, left = 0;
+		for (int i = 0; i < nconns; i++) {
+			size_t want = PARTIAL_BYTES - 1 - sent[i];
+			if (want == 0)
+				continue;
+			left = 1;
+			ssize_t n = send(fds[i], chunk, want < sizeof(chunk) ? want : sizeof(chunk),
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				sent[i] += (size_t)n;
+				progress = 1;
+			}
+		}
+		if (!left)
+			break;
+		if (progress)
+			idle_since = now_ms();
+		else
+			usleep(10 * 1000);
+	}
+}
+
+/*
+ * The attacker, in a child running as ATTACKER_UID: with a token, each
+ * connection pipelines READS_PER_CONN reads of that record's 1 MiB
+ * document and never reads a reply; without, each sends most of a large
+ * frame (send_partial_frames). Reports on `up`:
+ * 's' once every connection has sent its part, then 'r' if one of 5
  * further connections was refused (closed at accept) or 'n' if not;
  * waits for a byte on `down`, closes everything at once, and exits 0 if
  * a new connection of its uid is served again within 10 s.
@@ -119,15 +167,17 @@ attacker(const char *sock, const char *token, int nconns, int up, int down)
 	struct buf req = { 0 };
 	if (setgroups(0, NULL) != 0 || setuid(ATTACKER_UID) != 0)
 		_exit(10);
-	for (int i = 0; i < READS_PER_CONN; i++)
+	for (int i = 0; token != NULL && i < READS_PER_CONN; i++)
 		pack_read(&req, 100 + (uint64_t)i, token);
 	for (int i = 0; i < nconns; i++) {
 		if ((fds[i] = connect_to(sock)) < 0)
 			_exit(11);
 		/* A few hundred bytes: fits the socket buffer, never blocks. */
-		if (send(fds[i], req.data, req.len, MSG_NOSIGNAL) != (ssize_t)req.len)
+		if (token != NULL && send(fds[i], req.data, req.len, MSG_NOSIGNAL) != (ssize_t)req.len)
 			_exit(12);
 	}
+	if (token == NULL)
+		send_partial_frames(fds, nconns);
 	if (write(up, "s", 1) != 1)
 		_exit(13);
 	/*
@@ -182,7 +232,7 @@ struct attack_result {
  * nconns connections and ping from this process (uid 0) throughout.
  */
 static void
-run_attack(const char *extra_ini, int nconns, struct attack_result *res)
+run_attack(const char *extra_ini, int nconns, int partial, struct attack_result *res)
 {
 	struct vaultd_proc p;
 	char path[700];
@@ -242,7 +292,7 @@ run_attack(const char *extra_ini, int nconns, struct attack_result *res)
 	if (child == 0) {
 		close(up[0]);
 		close(down[1]);
-		attacker(p.socket, token, nconns, up[1], down[0]);
+		attacker(p.socket, partial ? NULL : token, nconns, up[1], down[0]);
 	}
 	close(up[1]);
 	close(down[0]);
@@ -307,7 +357,7 @@ Test(budget, a_crowd_of_unread_large_replies_starves_no_one, .timeout = 240)
 {
 	struct attack_result res;
 	run_attack("[server]\nmax_connections = 1024\nmax_connections_per_uid = 256\n"
-	    "max_buffered_bytes = 96M\nmax_buffered_bytes_per_uid = 32M\n", 250, &res);
+	    "max_buffered_bytes = 96M\nmax_buffered_bytes_per_uid = 32M\n", 250, 0, &res);
 	fprintf(stderr, "budget 96M/32M, 250 connections: worst ping %.1f ms while filling, "
 	    "%.1f ms while closing; vaultd peak RSS +%ld MiB; over budget: %s\n",
 	    res.fill_worst_ms, res.close_worst_ms, res.hwm_growth_kib / 1024,
@@ -338,7 +388,7 @@ Test(budget, closing_a_crowd_of_full_buffers_stalls_no_one, .timeout = 240)
 {
 	struct attack_result res;
 	run_attack("[server]\nmax_connections = 1024\nmax_connections_per_uid = 256\n"
-	    "max_buffered_bytes = 1536M\nmax_buffered_bytes_per_uid = 1536M\n", 250, &res);
+	    "max_buffered_bytes = 1536M\nmax_buffered_bytes_per_uid = 1536M\n", 250, 0, &res);
 	fprintf(stderr, "budget 1536M/1536M, 250 connections: worst ping %.1f ms while "
 	    "filling, %.1f ms while closing; vaultd peak RSS +%ld MiB\n",
 	    res.fill_worst_ms, res.close_worst_ms, res.hwm_growth_kib / 1024);
@@ -349,4 +399,32 @@ Test(budget, closing_a_crowd_of_full_buffers_stalls_no_one, .timeout = 240)
 	    res.close_worst_ms);
 	cr_assert_lt(res.hwm_growth_kib, (1536 + 64) * 1024L,
 	    "vaultd grew by %ld MiB over a 1536 MiB budget", res.hwm_growth_kib / 1024);
+}
+
+/*
+ * Large requests sent all but their last byte: a crowd of 250 connections
+ * each holding most of a 4 MiB frame made the old code buffer about 1 GiB
+ * (a frame on each, whatever the uid held). With a budget, the uid's
+ * connections stop being read at its 32 MiB; the rest waits in the
+ * kernel's socket buffers, where the sender pays for it.
+ */
+Test(budget, a_crowd_of_partial_large_frames_is_held_to_its_budget, .timeout = 240)
+{
+	struct attack_result res;
+	run_attack("[server]\nmax_connections = 1024\nmax_connections_per_uid = 256\n"
+	    "max_buffered_bytes = 96M\nmax_buffered_bytes_per_uid = 32M\n", 250, 1, &res);
+	fprintf(stderr, "budget 96M/32M, 250 partial 4 MiB frames: worst ping %.1f ms while "
+	    "filling, %.1f ms while closing; vaultd peak RSS +%ld MiB; over budget: %s\n",
+	    res.fill_worst_ms, res.close_worst_ms, res.hwm_growth_kib / 1024,
+	    res.verdict == 'r' ? "refused" : "not refused");
+	cr_assert(WIFEXITED(res.child_status) && WEXITSTATUS(res.child_status) == 0,
+	    "the attacker's uid is served again once its connections are gone (status %d)",
+	    res.child_status);
+	cr_assert_eq(res.verdict, 'r', "a uid over its budget gets no new connection");
+	cr_assert_lt(res.fill_worst_ms, 1000.0, "a ping waited %.1f ms while the crowd filled",
+	    res.fill_worst_ms);
+	cr_assert_lt(res.close_worst_ms, 1000.0, "a ping waited %.1f ms while the crowd closed",
+	    res.close_worst_ms);
+	cr_assert_lt(res.hwm_growth_kib, (96 + 64) * 1024L,
+	    "vaultd grew by %ld MiB over a 96 MiB budget", res.hwm_growth_kib / 1024);
 }
