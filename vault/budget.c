@@ -12,6 +12,7 @@
  * by one background thread. Their bytes stay charged until then, so the
  * budget bounds what is really held, queue included.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,14 @@ reclaim_main(void *arg)
 int
 budget_start(struct budget *b)
 {
+	/*
+	 * Blocks of BUDGET_RECLAIM_MIN and more come from their own mappings,
+	 * which free() gives back to the system at once. glibc would otherwise
+	 * raise this threshold after the first large free and serve later
+	 * buffers from its heaps, which keep freed memory: the process would
+	 * stay at its peak, well above what the budget counts.
+	 */
+	mallopt(M_MMAP_THRESHOLD, (int)BUDGET_RECLAIM_MIN);
 	if (pthread_create(&b->thread, NULL, reclaim_main, b) != 0)
 		return VAULT_E_NOMEM;
 	b->running = 1;

@@ -98,6 +98,7 @@ struct conn {
 	size_t charged;       /* bytes of in, out and redo charged to it */
 	int starved;          /* held back by the budget; counted in nstarved */
 	int waiting;          /* in the turn queue: frames left after its turn */
+	int eof;              /* input ended: close once its frames are handled */
 	struct conn *wait_prev, *wait_next;
 	struct conn *prev, *next;
 };
@@ -326,6 +327,15 @@ conn_blocked(struct worker *w, const struct conn *c)
 	    c->out.len - c->out_off > w->srv->cfg.max_frame_bytes;
 }
 
+/* 1 if a whole frame (or a header to refuse) is buffered. */
+static int
+has_frame(struct worker *w, const struct conn *c)
+{
+	size_t body_len;
+	return frame_peek(c->in.data + c->in_off, c->in.len - c->in_off,
+	    w->srv->cfg.max_frame_bytes, &body_len) != FRAME_NEED_MORE;
+}
+
 /*
  * Whether to read and handle more of c: not while its own flow control
  * holds it back, nor while its uid is over budget (then it starves).
@@ -503,6 +513,14 @@ conn_process(struct worker *w, struct conn *c)
 	}
 }
 
+/* At end of input, c closes once nothing it sent is left to handle. */
+static void
+conn_settle_eof(struct worker *w, struct conn *c)
+{
+	if (c->eof && !c->closing && !c->waiting && !c->starved && !has_frame(w, c))
+		c->closing = 1;
+}
+
 static void
 conn_read(struct worker *w, struct conn *c)
 {
@@ -527,14 +545,12 @@ conn_read(struct worker *w, struct conn *c)
 		if (n == 0) {
 			/*
 			 * End of input (the peer may only have shut down its
-			 * sending side): answer what is buffered (all of it,
-			 * no more turns) and in flight, then close.
+			 * sending side): answer what is buffered (in turns,
+			 * as it may wait for) and in flight, then close.
 			 */
-			do {
-				turn_remove(w, c);
-				conn_process(w, c);
-			} while (c->waiting);
-			c->closing = 1;
+			c->eof = 1;
+			conn_process(w, c);
+			conn_settle_eof(w, c);
 			break;
 		}
 		if (n < 0) {
@@ -557,9 +573,17 @@ conn_update_events(struct worker *w, struct conn *c)
 	uint32_t ev = 0;
 	if (c->dead)
 		return;
-	/* In the turn queue it has frames enough: read more after them. */
-	if (!c->waiting && !conn_paused(w, c))
-		ev |= EPOLLIN;
+	/*
+	 * In the turn queue it has frames enough: read more after them.
+	 * Whole frames left while it was held back (flow control) go on in
+	 * a turn: no input may come to wake it.
+	 */
+	if (!c->waiting && !conn_paused(w, c)) {
+		if (has_frame(w, c))
+			turn_push(w, c);
+		else if (!c->eof)
+			ev |= EPOLLIN;
+	}
 	if (c->out_off < c->out.len && !c->held)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
@@ -709,6 +733,7 @@ drain_inbox(struct worker *w)
 		next = c->touched_next;
 		c->touched = 0;
 		conn_process(w, c); /* resume frames held back by flow control */
+		conn_settle_eof(w, c);
 		if (conn_flush(w, c) == 0)
 			conn_update_events(w, c);
 	}
@@ -745,7 +770,8 @@ take_turns(struct worker *w)
 		} else {
 			taken++;
 			conn_process(w, c); /* back at the tail if frames are left */
-			if (!c->waiting)
+			conn_settle_eof(w, c);
+			if (!c->waiting && !c->eof)
 				conn_read(w, c); /* input that waited for the turn */
 			else if (conn_flush(w, c) == 0)
 				conn_update_events(w, c);
@@ -764,6 +790,7 @@ resume_starved(struct worker *w)
 		if (c->dead || !c->starved || conn_paused(w, c))
 			continue;
 		conn_process(w, c); /* frames read before it starved */
+		conn_settle_eof(w, c);
 		if (conn_flush(w, c) == 0)
 			conn_update_events(w, c); /* watches for input again */
 	}
