@@ -428,3 +428,61 @@ Test(budget, a_crowd_of_partial_large_frames_is_held_to_its_budget, .timeout = 2
 	cr_assert_lt(res.hwm_growth_kib, (96 + 64) * 1024L,
 	    "vaultd grew by %ld MiB over a 96 MiB budget", res.hwm_growth_kib / 1024);
 }
+
+/*
+ * One connection pipelines 8 reads of a 1 MiB document in one send and
+ * then reads the replies. Flow control stops handling its frames after
+ * about 4 MiB of unsent replies; the rest are already buffered, so no
+ * input comes to wake them. The old code left them there: the client
+ * waited forever for its 6th reply. They go on in turns now.
+ */
+Test(budget, frames_held_back_by_flow_control_are_answered, .timeout = 120)
+{
+	struct vaultd_proc p;
+	vaultd_start(&p, NULL);
+	struct vault *v;
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	struct vault_record *r;
+	char *token;
+	uint8_t *doc = malloc(DOC_BYTES);
+	cr_assert_not_null(doc);
+	memset(doc, 0x5a, DOC_BYTES);
+	vault_record_new(&r);
+	cr_assert_eq(vault_record_add_document(r, "big.bin", "application/octet-stream",
+	    doc, DOC_BYTES), 0);
+	cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &token), 0);
+	vault_record_free(r);
+	free(doc);
+
+	int fd = vaultd_raw_connect(&p, 10);
+	struct buf req = { 0 };
+	for (int i = 0; i < READS_PER_CONN; i++)
+		pack_read(&req, 1 + (uint64_t)i, token);
+	cr_assert_eq(send(fd, req.data, req.len, MSG_NOSIGNAL), (ssize_t)req.len);
+	buf_free(&req);
+	/* Read every reply to the end; each is a 1 MiB document and more. */
+	uint8_t *body = malloc(DOC_BYTES + 65536);
+	cr_assert_not_null(body);
+	for (int i = 0; i < READS_PER_CONN; i++) {
+		uint8_t hdr[4];
+		size_t got = 0, len;
+		while (got < 4) {
+			ssize_t n = recv(fd, hdr + got, 4 - got, 0);
+			cr_assert_gt(n, 0, "reply %d of %d never came", i + 1, READS_PER_CONN);
+			got += (size_t)n;
+		}
+		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+		cr_assert(len > DOC_BYTES && len <= DOC_BYTES + 65536, "reply %d: %zu bytes", i + 1, len);
+		for (got = 0; got < len;) {
+			ssize_t n = recv(fd, body + got, len - got, 0);
+			cr_assert_gt(n, 0, "reply %d truncated", i + 1);
+			got += (size_t)n;
+		}
+	}
+	free(body);
+	close(fd);
+	vault_free(token);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}
