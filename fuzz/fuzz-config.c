@@ -73,6 +73,11 @@ check_config(const struct config *c)
 	fuzz_assert(c->max_document_bytes <= c->max_frame_bytes - 4096,
 	    "max_document_bytes %zu does not leave 4K of max_frame_bytes %zu",
 	    c->max_document_bytes, c->max_frame_bytes);
+	/* After config_derive(): both budgets set, in order (budget.h). */
+	fuzz_assert(c->max_buffered_bytes_per_uid >= c->max_frame_bytes &&
+	    c->max_buffered_bytes >= c->max_buffered_bytes_per_uid,
+	    "budgets %zu (per uid %zu) out of order with max_frame_bytes %zu",
+	    c->max_buffered_bytes, c->max_buffered_bytes_per_uid, c->max_frame_bytes);
 }
 
 int

@@ -480,8 +480,8 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	v->clerk = policy_client(&srv->policy, getuid() + 1, (gid_t)-2);
 	fuzz_assert(v->ops != NULL && v->clerk != NULL && v->ops != v->clerk, "policy clients");
 
-	/* As server_run() does. */
-	pthread_mutex_init(&srv->uid_lock, NULL);
+	/* As server_run() does (a budget that never pauses: not under test). */
+	budget_init(&srv->budget, SIZE_MAX / 4, SIZE_MAX / 4);
 	ratelimit_init(&srv->token_issue_rl, 60);
 	ratelimit_init(&srv->token_fail_rl, 60);
 	pthread_rwlockattr_t attr;
@@ -520,9 +520,7 @@ fuzz_vault_close(struct fuzz_vault *v)
 	policy_free(&srv->policy);
 	sodium_free(srv->root);
 	srv->root = NULL;
-	free(srv->uid_counts);
-	srv->uid_counts = NULL;
-	pthread_mutex_destroy(&srv->uid_lock);
+	budget_destroy(&srv->budget);
 	pthread_rwlock_destroy(&srv->env_lock);
 	fuzz_rmtree(v->dir);
 	v->dir[0] = '\0';

@@ -2,6 +2,7 @@
  * config.c - configuration parsing with inih (see config.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,8 @@ static const struct option options[] = {
 	O("server", busy_poll_us, K_UINT),
 	O("server", max_frame_bytes, K_SIZE),
 	O("server", max_queued_write_bytes, K_SIZE),
+	O("server", max_buffered_bytes, K_SIZE),
+	O("server", max_buffered_bytes_per_uid, K_SIZE),
 	O("storage", data_dir, K_STR),
 	O("storage", map_size_bytes, K_SIZE),
 	O("storage", backup_dir, K_STR),
@@ -296,10 +299,40 @@ dir_of(const char *path, char *out, size_t cap)
 		snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
+/*
+ * The default budgets. All connection buffers: an eighth of physical
+ * memory, between 64 MiB and 4 GiB. One uid: a quarter of that, and at
+ * least what one connection may hold at once (a frame in, a frame and a
+ * reply out).
+ */
+static void
+derive_budgets(struct config *c)
+{
+	int derived = c->max_buffered_bytes == 0;
+	if (derived) {
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		uint64_t ram = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+		uint64_t total = ram / 8;
+		if (total < (64u << 20))
+			total = 64u << 20;
+		if (total > ((uint64_t)4 << 30))
+			total = (uint64_t)4 << 30;
+		c->max_buffered_bytes = (size_t)total;
+	}
+	if (c->max_buffered_bytes_per_uid == 0) {
+		size_t floor = 3 * c->max_frame_bytes + (256u << 10);
+		size_t share = c->max_buffered_bytes / 4;
+		c->max_buffered_bytes_per_uid = share > floor ? share : floor;
+	}
+	if (derived && c->max_buffered_bytes < c->max_buffered_bytes_per_uid)
+		c->max_buffered_bytes = c->max_buffered_bytes_per_uid;
+}
+
 void
 config_derive(struct config *c)
 {
 	char dir[256];
+	derive_budgets(c);
 	if (c->deletion_journal_path[0] == '\0') {
 		dir_of(c->keyring_path, dir, sizeof(dir));
 		snprintf(c->deletion_journal_path, sizeof(c->deletion_journal_path),
@@ -337,6 +370,15 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[server] max_frame_bytes must be 64K..256M";
 	else if (c->max_queued_write_bytes < c->max_frame_bytes)
 		msg = "[server] max_queued_write_bytes must be at least max_frame_bytes";
+	else if (c->max_buffered_bytes_per_uid != 0 &&
+	    c->max_buffered_bytes_per_uid < c->max_frame_bytes)
+		msg = "[server] max_buffered_bytes_per_uid must be at least max_frame_bytes";
+	else if (c->max_buffered_bytes != 0 &&
+	    c->max_buffered_bytes < c->max_buffered_bytes_per_uid)
+		msg = "[server] max_buffered_bytes must be at least max_buffered_bytes_per_uid";
+	else if (c->max_buffered_bytes != 0 && c->max_buffered_bytes_per_uid == 0 &&
+	    c->max_buffered_bytes < 3 * c->max_frame_bytes + (256u << 10))
+		msg = "[server] max_buffered_bytes must be at least 3 x max_frame_bytes + 256K";
 	else if (c->map_size_bytes < (1u << 20))
 		msg = "[storage] map_size_bytes must be at least 1M";
 	else if (c->group_commit_max < 1 || c->group_commit_max > 65536)

@@ -22,6 +22,8 @@ struct config {
 	unsigned busy_poll_us;     /* workers poll this long before sleeping; 0: off */
 	size_t max_frame_bytes;
 	size_t max_queued_write_bytes;
+	size_t max_buffered_bytes;         /* connection buffers, all uids; 0: from RAM */
+	size_t max_buffered_bytes_per_uid; /* connection buffers of one uid; 0: derived */
 	/* [storage] */
 	char data_dir[256];
 	size_t map_size_bytes;
@@ -67,7 +69,8 @@ void config_defaults(struct config *c);
  */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Fill options left empty from others: the deletion journal sits beside
- * the key ring, backups beside the data directory. */
+ * the key ring, backups beside the data directory; the buffer budgets
+ * from physical memory and max_frame_bytes. */
 void config_derive(struct config *c);
 /* Check ranges and relations between options. */
 int config_check(const struct config *c, char *err, size_t errlen);

@@ -133,51 +133,20 @@ listen_socket(const char *path, struct stat *bound)
 int
 server_conn_opened(struct server *srv, uid_t uid)
 {
-	int rc = VAULT_E_BUSY;
-	pthread_mutex_lock(&srv->uid_lock);
+	/* Only the accepting thread opens: the count cannot race past the limit. */
 	if (atomic_load(&srv->connections) >= srv->cfg.max_connections)
-		goto out;
-	size_t i;
-	for (i = 0; i < srv->nuids; i++)
-		if (srv->uid_counts[i].uid == uid)
-			break;
-	if (i == srv->nuids) {
-		if (srv->nuids == srv->capuids) {
-			size_t cap = srv->capuids ? srv->capuids * 2 : 16;
-			struct uid_count *p = realloc(srv->uid_counts, cap * sizeof(*p));
-			if (p == NULL)
-				goto out;
-			srv->uid_counts = p;
-			srv->capuids = cap;
-		}
-		srv->uid_counts[srv->nuids].uid = uid;
-		srv->uid_counts[srv->nuids].count = 0;
-		srv->nuids++;
-	}
-	if (srv->uid_counts[i].count >= srv->cfg.max_connections_per_uid)
-		goto out;
-	srv->uid_counts[i].count++;
-	atomic_fetch_add(&srv->connections, 1);
-	rc = 0;
-out:
-	pthread_mutex_unlock(&srv->uid_lock);
+		return VAULT_E_BUSY;
+	int rc = budget_conn_open(&srv->budget, uid, srv->cfg.max_connections_per_uid);
+	if (rc == 0)
+		atomic_fetch_add(&srv->connections, 1);
 	return rc;
 }
 
 void
 server_conn_closed(struct server *srv, uid_t uid)
 {
-	pthread_mutex_lock(&srv->uid_lock);
-	for (size_t i = 0; i < srv->nuids; i++) {
-		if (srv->uid_counts[i].uid == uid) {
-			/* Drop the entry when it reaches zero: the table stays small. */
-			if (--srv->uid_counts[i].count == 0)
-				srv->uid_counts[i] = srv->uid_counts[--srv->nuids];
-			break;
-		}
-	}
+	budget_conn_close(&srv->budget, uid);
 	atomic_fetch_sub(&srv->connections, 1);
-	pthread_mutex_unlock(&srv->uid_lock);
 }
 
 
@@ -289,7 +258,7 @@ server_run(struct server *srv)
 
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
-	pthread_mutex_init(&srv->uid_lock, NULL);
+	budget_init(&srv->budget, srv->cfg.max_buffered_bytes, srv->cfg.max_buffered_bytes_per_uid);
 	ratelimit_init(&srv->token_issue_rl, 60);
 	ratelimit_init(&srv->token_fail_rl, 60);
 	/* Prefer the writer: an env replacement must not starve behind reads. */
@@ -318,6 +287,8 @@ server_run(struct server *srv)
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		if ((srv->workers[i] = worker_create(srv)) == NULL)
 			goto out;
+	if ((rc = budget_start(&srv->budget)) != 0)
+		goto out;
 	if ((rc = writer_start(srv)) != 0)
 		goto out;
 	writer_running = 1;
@@ -373,8 +344,7 @@ out:
 	for (unsigned i = 0; srv->workers && i < srv->nworkers; i++)
 		worker_destroy(srv->workers[i]);
 	free(srv->workers);
-	free(srv->uid_counts);
-	pthread_mutex_destroy(&srv->uid_lock);
+	budget_destroy(&srv->budget); /* after the workers: wipes what they queued */
 	ratelimit_destroy(&srv->token_issue_rl);
 	ratelimit_destroy(&srv->token_fail_rl);
 	if (sfd >= 0)

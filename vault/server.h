@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "alert.h"
 #include "audit.h"
+#include "budget.h"
 #include "config.h"
 #include "journal.h"
 #include "policy.h"
@@ -80,9 +81,7 @@ struct server {
 	int listen_fd;
 	atomic_int stopping;
 	atomic_uint connections;
-	pthread_mutex_t uid_lock;   /* guards uid_counts */
-	struct uid_count *uid_counts;
-	size_t nuids, capuids;
+	struct budget budget;       /* buffered bytes and connections per uid (budget.h) */
 	time_t started;
 	_Atomic uint64_t hold_expiry; /* earliest hold expiry (0: none); writer's timer */
 	/* Per client (alert.h), limits in [limits] (config.h): deterministic
@@ -91,15 +90,11 @@ struct server {
 	struct ratelimit token_fail_rl;
 };
 
-struct uid_count {
-	uid_t uid;
-	unsigned count;
-};
-
 /*
- * Count a connection of uid against max_connections and
- * max_connections_per_uid: returns 0 if it may stay, VAULT_E_BUSY if a
- * limit is reached. server_conn_closed() gives the place back.
+ * Count a connection of uid against max_connections,
+ * max_connections_per_uid and the uid's memory budget (budget.h): returns
+ * 0 if it may stay, VAULT_E_BUSY if a limit is reached.
+ * server_conn_closed() gives the place back.
  */
 int server_conn_opened(struct server *srv, uid_t uid);
 void server_conn_closed(struct server *srv, uid_t uid);

@@ -24,6 +24,23 @@
  * of replies unsent; it resumes when they drain. A frame longer than
  * max_frame_bytes is answered with VAULT_E_PROTO_FRAME_TOO_LARGE and the
  * connection is closed, since the rest of the stream cannot be framed.
+ *
+ * Memory budget (budget.h): what a connection's buffers hold is charged to
+ * its uid (conn_account, after every step that can grow them). While the
+ * uid is over budget its connections are "starved": neither read nor
+ * processed, only flushed. Nothing wakes a worker when another thread
+ * frees bytes, so while any of its connections starves the worker looks
+ * again every STARVED_POLL_MS. Large buffers are let go through the
+ * reclaimer (conn_drop), which wipes them off this loop: closing hundreds
+ * of connections full of unread replies stalls no one.
+ *
+ * Turns: one connection's buffered frames are handled until its replies
+ * grow by TURN_BYTES, and one uid's connections until theirs grow by
+ * UID_PASS_BYTES in a loop pass; what is left (and the input of a uid that
+ * had its share of the pass) waits in the worker's turn queue and goes on
+ * in later passes. So a uid with a crowd of connections asking for large
+ * replies gets its share of each pass, not the whole pass: the others'
+ * requests wait for about one share, not for a round of the crowd.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +54,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "budget.h"
 #include "common/frame.h"
 #include "common/msg.h"
 #include "crypto/seal.h"
@@ -45,6 +63,16 @@
 #include "reply.h"
 #include "server.h"
 #include "worker.h"
+
+#define READ_CHUNK 65536
+/* How often a worker with starved connections looks at the budget again. */
+#define STARVED_POLL_MS 10
+/* Reply bytes one connection's turn may add; turns taken per pass. */
+#define TURN_BYTES (256u << 10)
+#define TURNS_PER_PASS 16
+#define UID_PASS_BYTES (1u << 20)
+/* Uids tracked in one pass; a pass with more leaves the rest unlimited. */
+#define PASS_UIDS 256
 
 struct conn {
 	int fd;
@@ -66,6 +94,12 @@ struct conn {
 	int held;             /* a reply waits for the pass's audit entries */
 	struct buf redo;      /* the replies rebuilt when those cannot be written */
 	size_t redo_from;     /* out copied into redo up to here */
+	struct uid_budget *ub; /* the uid's budget entry (budget.h) */
+	size_t charged;       /* bytes of in, out and redo charged to it */
+	int starved;          /* held back by the budget; counted in nstarved */
+	int waiting;          /* in the turn queue: frames left after its turn */
+	int eof;              /* input ended: close once its frames are handled */
+	struct conn *wait_prev, *wait_next;
 	struct conn *prev, *next;
 };
 
@@ -89,6 +123,13 @@ struct worker {
 	struct held_reply *held;   /* this pass's replies waiting for them */
 	size_t nheld, capheld;
 	int served;                /* a request was handled since the last poll */
+	unsigned nstarved;         /* connections held back by the budget */
+	struct conn *turn_head, *turn_tail; /* connections waiting for a turn */
+	struct pass_uid {
+		uid_t uid;
+		size_t bytes;          /* reply bytes made for it in this pass */
+	} pass[PASS_UIDS];
+	unsigned npass;
 };
 
 /* A reply in c->out[start, end) that may leave once its entry is written. */
@@ -104,9 +145,92 @@ struct conn_cred {
 	const struct policy_client *client;
 };
 
-#define READ_CHUNK 65536
 
 static void conn_update_events(struct worker *w, struct conn *c);
+
+/* What uid had in this pass; NULL if the table is full (no limit then). */
+static struct pass_uid *
+pass_of(struct worker *w, uid_t uid)
+{
+	for (unsigned i = 0; i < w->npass; i++)
+		if (w->pass[i].uid == uid)
+			return &w->pass[i];
+	if (w->npass == PASS_UIDS)
+		return NULL;
+	w->pass[w->npass] = (struct pass_uid){ uid, 0 };
+	return &w->pass[w->npass++];
+}
+
+/* 1 if c's uid has had its share of this pass. */
+static int
+pass_spent(struct worker *w, const struct conn *c)
+{
+	const struct pass_uid *p = pass_of(w, c->uid);
+	return p != NULL && p->bytes >= UID_PASS_BYTES;
+}
+
+/* Frames left after c's turn: it goes on in a later pass. */
+static void
+turn_push(struct worker *w, struct conn *c)
+{
+	if (c->waiting)
+		return;
+	c->waiting = 1;
+	c->wait_next = NULL;
+	c->wait_prev = w->turn_tail;
+	if (w->turn_tail != NULL)
+		w->turn_tail->wait_next = c;
+	else
+		w->turn_head = c;
+	w->turn_tail = c;
+}
+
+static void
+turn_remove(struct worker *w, struct conn *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->wait_prev != NULL)
+		c->wait_prev->wait_next = c->wait_next;
+	else
+		w->turn_head = c->wait_next;
+	if (c->wait_next != NULL)
+		c->wait_next->wait_prev = c->wait_prev;
+	else
+		w->turn_tail = c->wait_prev;
+	c->waiting = 0;
+	c->wait_prev = c->wait_next = NULL;
+}
+
+/* Charge the connection's uid for what its buffers hold now. */
+static void
+conn_account(struct worker *w, struct conn *c)
+{
+	size_t now = c->in.cap + c->out.cap + c->redo.cap;
+	if (now != c->charged) {
+		budget_charge(&w->srv->budget, c->ub, (ptrdiff_t)now - (ptrdiff_t)c->charged);
+		c->charged = now;
+	}
+}
+
+/*
+ * Let go of what b holds. A small buffer is wiped here (and kept for the
+ * next frames if keep); a large one goes whole to the reclaimer, which
+ * wipes and frees it off this loop and then releases its charge.
+ */
+static void
+conn_drop(struct worker *w, struct conn *c, struct buf *b, int keep)
+{
+	if (b->cap >= BUDGET_RECLAIM_MIN) {
+		conn_account(w, c);
+		c->charged -= b->cap; /* released by the reclaimer */
+		budget_reclaim(&w->srv->budget, c->ub, b);
+	} else if (keep) {
+		buf_clear(b);
+	} else {
+		buf_free(b);
+	}
+}
 
 static void
 conn_free(struct worker *w, struct conn *c)
@@ -117,9 +241,14 @@ conn_free(struct worker *w, struct conn *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	buf_free(&c->in);
-	buf_free(&c->out);
-	buf_free(&c->redo);
+	conn_drop(w, c, &c->in, 0);
+	conn_drop(w, c, &c->out, 0);
+	conn_drop(w, c, &c->redo, 0);
+	conn_account(w, c); /* releases what the small ones held */
+	if (c->starved)
+		w->nstarved--;
+	c->starved = 0;
+	turn_remove(w, c);
 	server_conn_closed(w->srv, c->uid);
 	w->nconns--;
 	/*
@@ -146,6 +275,7 @@ bury(struct worker *w)
 static void
 conn_kill(struct worker *w, struct conn *c)
 {
+	turn_remove(w, c);
 	if (!c->dead) {
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -177,7 +307,7 @@ conn_flush(struct worker *w, struct conn *c)
 		c->last_active = w->now;
 	}
 	if (c->out_off == c->out.len) {
-		buf_clear(&c->out); /* wipes the replies just sent */
+		conn_drop(w, c, &c->out, 1); /* wipes the replies just sent */
 		c->out_off = 0;
 		if (c->closing && c->pending == 0) {
 			conn_kill(w, c);
@@ -195,6 +325,36 @@ conn_blocked(struct worker *w, const struct conn *c)
 {
 	return c->closing || c->pending >= w->srv->cfg.max_pending_per_connection ||
 	    c->out.len - c->out_off > w->srv->cfg.max_frame_bytes;
+}
+
+/* 1 if a whole frame (or a header to refuse) is buffered. */
+static int
+has_frame(struct worker *w, const struct conn *c)
+{
+	size_t body_len;
+	return frame_peek(c->in.data + c->in_off, c->in.len - c->in_off,
+	    w->srv->cfg.max_frame_bytes, &body_len) != FRAME_NEED_MORE;
+}
+
+/*
+ * Whether to read and handle more of c: not while its own flow control
+ * holds it back, nor while its uid is over budget (then it starves).
+ */
+static int
+conn_paused(struct worker *w, struct conn *c)
+{
+	if (conn_blocked(w, c))
+		return 1;
+	conn_account(w, c);
+	int starved = budget_over(&w->srv->budget, c->ub);
+	if (starved != c->starved) {
+		c->starved = starved;
+		if (starved)
+			w->nstarved++;
+		else
+			w->nstarved--;
+	}
+	return starved;
 }
 
 /*
@@ -234,7 +394,7 @@ refuse_held(struct worker *w)
 		struct buf t = c->out;
 		c->out = c->redo;
 		c->redo = t;
-		buf_clear(&c->redo); /* wipes the replies withdrawn */
+		conn_drop(w, c, &c->redo, 1); /* wipes the replies withdrawn */
 		c->redo_from = SIZE_MAX;
 		if (c->out.error) {
 			c->held = 0;
@@ -289,9 +449,15 @@ held_room(struct worker *w)
 static void
 conn_process(struct worker *w, struct conn *c)
 {
-	size_t max = w->srv->cfg.max_frame_bytes;
+	size_t max = w->srv->cfg.max_frame_bytes, out_start = c->out.len;
 	unsigned handled = 0;
-	while (!conn_blocked(w, c)) {
+	struct pass_uid *share = pass_of(w, c->uid);
+	while (!conn_paused(w, c)) {
+		if (c->out.len - out_start >= TURN_BYTES ||
+		    (share != NULL && share->bytes >= UID_PASS_BYTES)) {
+			turn_push(w, c); /* the rest in a later pass */
+			break;
+		}
 		size_t body_len = 0;
 		const uint8_t *p = c->in.data + c->in_off;
 		enum frame_status fs = frame_peek(p, c->in.len - c->in_off, max, &body_len);
@@ -314,6 +480,8 @@ conn_process(struct worker *w, struct conn *c)
 		w->ctx.client = c->client;
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
 		    c->gid, &c->out, &wop);
+		if (share != NULL)
+			share->bytes += c->out.len - start;
 		c->in_off += FRAME_HEADER_SIZE + body_len;
 		handled++;
 		w->served = 1;
@@ -337,7 +505,7 @@ conn_process(struct worker *w, struct conn *c)
 		c->frame_started = w->now;
 	/* Drop what was parsed (wiping it) once in a while, not per frame. */
 	if (c->in_off == c->in.len) {
-		buf_clear(&c->in);
+		conn_drop(w, c, &c->in, 1);
 		c->in_off = 0;
 	} else if (c->in_off > 0 && c->in.len - c->in_off < FRAME_HEADER_SIZE + max) {
 		buf_consume(&c->in, c->in_off);
@@ -345,11 +513,21 @@ conn_process(struct worker *w, struct conn *c)
 	}
 }
 
+/* At end of input, c closes once nothing it sent is left to handle. */
+static void
+conn_settle_eof(struct worker *w, struct conn *c)
+{
+	if (c->eof && !c->closing && !c->waiting && !c->starved && !has_frame(w, c))
+		c->closing = 1;
+}
+
 static void
 conn_read(struct worker *w, struct conn *c)
 {
 	size_t limit = FRAME_HEADER_SIZE + w->srv->cfg.max_frame_bytes;
 	for (;;) {
+		if (conn_paused(w, c))
+			break; /* read again when it may go on */
 		size_t room = limit + READ_CHUNK - c->in.len;
 		if (room > READ_CHUNK)
 			room = READ_CHUNK;
@@ -367,11 +545,12 @@ conn_read(struct worker *w, struct conn *c)
 		if (n == 0) {
 			/*
 			 * End of input (the peer may only have shut down its
-			 * sending side): answer what is buffered and in flight,
-			 * then close.
+			 * sending side): answer what is buffered (in turns,
+			 * as it may wait for) and in flight, then close.
 			 */
+			c->eof = 1;
 			conn_process(w, c);
-			c->closing = 1;
+			conn_settle_eof(w, c);
 			break;
 		}
 		if (n < 0) {
@@ -381,7 +560,7 @@ conn_read(struct worker *w, struct conn *c)
 		c->in.len += (size_t)n;
 		c->last_active = w->now;
 		conn_process(w, c);
-		if (conn_blocked(w, c) || (size_t)n < room)
+		if ((size_t)n < room || c->waiting)
 			break;
 	}
 	if (conn_flush(w, c) == 0)
@@ -394,8 +573,17 @@ conn_update_events(struct worker *w, struct conn *c)
 	uint32_t ev = 0;
 	if (c->dead)
 		return;
-	if (!conn_blocked(w, c))
-		ev |= EPOLLIN;
+	/*
+	 * In the turn queue it has frames enough: read more after them.
+	 * Whole frames left while it was held back (flow control) go on in
+	 * a turn: no input may come to wake it.
+	 */
+	if (!c->waiting && !conn_paused(w, c)) {
+		if (has_frame(w, c))
+			turn_push(w, c);
+		else if (!c->eof)
+			ev |= EPOLLIN;
+	}
 	if (c->out_off < c->out.len && !c->held)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
@@ -413,6 +601,12 @@ conn_add(struct worker *w, int fd, uid_t uid, gid_t gid,
 	if (c == NULL) {
 		close(fd);
 		server_conn_closed(w->srv, uid);
+		return;
+	}
+	c->ub = budget_uid(&w->srv->budget, uid);
+	if (c->ub == NULL) { /* not counted by server_conn_opened */
+		close(fd);
+		free(c);
 		return;
 	}
 	c->fd = fd;
@@ -539,6 +733,7 @@ drain_inbox(struct worker *w)
 		next = c->touched_next;
 		c->touched = 0;
 		conn_process(w, c); /* resume frames held back by flow control */
+		conn_settle_eof(w, c);
 		if (conn_flush(w, c) == 0)
 			conn_update_events(w, c);
 	}
@@ -553,11 +748,51 @@ sweep(struct worker *w)
 		next = c->next;
 		if (c->dead || c->pending > 0)
 			continue;
-		int slow = c->frame_started != 0 && !conn_blocked(w, c) &&
+		int slow = c->frame_started != 0 && !conn_blocked(w, c) && !c->starved &&
 		    w->now - c->frame_started > (time_t)cfg->request_timeout_seconds;
 		int idle = w->now - c->last_active > (time_t)cfg->idle_timeout_seconds;
 		if (slow || idle)
 			conn_kill(w, c);
+	}
+}
+
+/* The next connections of the turn queue go on. */
+static void
+take_turns(struct worker *w)
+{
+	unsigned taken = 0;
+	struct conn *last = w->turn_tail;
+	while (w->turn_head != NULL && taken < TURNS_PER_PASS) {
+		struct conn *c = w->turn_head;
+		turn_remove(w, c);
+		if (pass_spent(w, c)) {
+			turn_push(w, c); /* its uid had its share of this pass */
+		} else {
+			taken++;
+			conn_process(w, c); /* back at the tail if frames are left */
+			conn_settle_eof(w, c);
+			if (!c->waiting && !c->eof)
+				conn_read(w, c); /* input that waited for the turn */
+			else if (conn_flush(w, c) == 0)
+				conn_update_events(w, c);
+		}
+		if (c == last)
+			break;
+	}
+}
+
+/* Let starved connections go on where the budget now allows. */
+static void
+resume_starved(struct worker *w)
+{
+	for (struct conn *c = w->conns, *next; c != NULL && w->nstarved > 0; c = next) {
+		next = c->next;
+		if (c->dead || !c->starved || conn_paused(w, c))
+			continue;
+		conn_process(w, c); /* frames read before it starved */
+		conn_settle_eof(w, c);
+		if (conn_flush(w, c) == 0)
+			conn_update_events(w, c); /* watches for input again */
 	}
 }
 
@@ -616,16 +851,19 @@ static int
 poll_timeout(struct worker *w, int stopping, uint64_t *spin_until)
 {
 	unsigned spin = w->srv->cfg.busy_poll_us;
+	int idle = w->nstarved > 0 ? STARVED_POLL_MS : 1000;
 	if (stopping)
 		return 100;
+	if (w->turn_head != NULL)
+		return 0; /* connections wait for their turn */
 	if (spin == 0)
-		return 1000;
+		return idle;
 	uint64_t now = monotonic_us();
 	if (w->served) {
 		w->served = 0;
 		*spin_until = now + spin;
 	}
-	return now < *spin_until ? 0 : 1000;
+	return now < *spin_until ? 0 : idle;
 }
 
 static void *
@@ -653,6 +891,7 @@ worker_main(void *arg)
 		}
 		int n = epoll_wait(w->epfd, evs, 128, poll_timeout(w, stopping, &spin_until));
 		w->now = time(NULL);
+		w->npass = 0;
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c == NULL) {
@@ -668,11 +907,21 @@ worker_main(void *arg)
 			if ((evs[i].events & EPOLLOUT) && conn_flush(w, c) != 0)
 				continue;
 			if ((evs[i].events & EPOLLIN) && !stopping) {
-				conn_read(w, c);
+				if (pass_spent(w, c)) {
+					/* Its uid had its share: read it in its turn. */
+					turn_push(w, c);
+					conn_update_events(w, c);
+				} else {
+					conn_read(w, c);
+				}
 				continue;
 			}
 			conn_update_events(w, c);
 		}
+		if (!stopping)
+			take_turns(w);
+		if (w->nstarved > 0 && !stopping)
+			resume_starved(w);
 		release_replies(w);
 		/* After the events: a sweep must not free what evs still names. */
 		if (w->now != last_sweep) {

@@ -473,3 +473,51 @@ Test(config, check_accepts_range_edges)
 	for (int i = 0; (config_defaults(&cfg), edge_option(&cfg, i)); i++)
 		cr_assert_eq(config_check(&cfg, err, sizeof err), 0, "edge case %d refused: %s", i, err);
 }
+
+/* ---- memory budget for connection buffers ------------------------------ */
+
+Test(config, buffer_budgets_derive_from_memory_and_frame_size)
+{
+	expect_loaded("");
+	cr_assert_eq(cfg.max_buffered_bytes, 0, "0 until derived");
+	config_derive(&cfg);
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	unsigned long long want = (unsigned long long)pages * (unsigned long long)page / 8;
+	if (want < (64ull << 20))
+		want = 64ull << 20;
+	if (want > (4ull << 30))
+		want = 4ull << 30;
+	cr_assert_eq(cfg.max_buffered_bytes, (size_t)want);
+	size_t floor = 3 * cfg.max_frame_bytes + (256u << 10);
+	size_t quarter = cfg.max_buffered_bytes / 4;
+	cr_assert_eq(cfg.max_buffered_bytes_per_uid, quarter > floor ? quarter : floor);
+	cr_assert_geq(cfg.max_buffered_bytes, cfg.max_buffered_bytes_per_uid);
+	cr_assert_eq(config_check(&cfg, err, sizeof err), 0, "%s", err);
+
+	/* A large frame raises the uid's budget, and the total with it. */
+	expect_loaded("[server]\nmax_frame_bytes = 256M\n[limits]\nmax_document_bytes = 1M\n");
+	config_derive(&cfg);
+	cr_assert_geq(cfg.max_buffered_bytes_per_uid, (size_t)3 * (256u << 20));
+	cr_assert_geq(cfg.max_buffered_bytes, cfg.max_buffered_bytes_per_uid);
+	cr_assert_eq(config_check(&cfg, err, sizeof err), 0, "%s", err);
+
+	/* Given values are kept; a per-uid budget is derived from a given total. */
+	expect_loaded("[server]\nmax_buffered_bytes = 100M\nmax_buffered_bytes_per_uid = 20M\n");
+	config_derive(&cfg);
+	cr_assert_eq(cfg.max_buffered_bytes, (size_t)100 << 20);
+	cr_assert_eq(cfg.max_buffered_bytes_per_uid, (size_t)20 << 20);
+	expect_loaded("[server]\nmax_buffered_bytes = 100M\n");
+	config_derive(&cfg);
+	cr_assert_eq(cfg.max_buffered_bytes_per_uid, (size_t)25 << 20);
+}
+
+Test(config, buffer_budget_relations_refused)
+{
+	expect_refused("[server]\nmax_buffered_bytes_per_uid = 1M\n", "max_buffered_bytes_per_uid",
+	    "max_frame_bytes");
+	expect_refused("[server]\nmax_buffered_bytes = 32M\nmax_buffered_bytes_per_uid = 64M\n",
+	    "max_buffered_bytes", "max_buffered_bytes_per_uid");
+	/* A total too small for the per-uid budget it would derive. */
+	expect_refused("[server]\nmax_buffered_bytes = 8M\n", "max_buffered_bytes", "max_frame_bytes");
+	expect_loaded("[server]\nmax_buffered_bytes = 8M\nmax_buffered_bytes_per_uid = 4M\n");
+}
