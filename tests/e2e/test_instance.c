@@ -48,9 +48,12 @@ second_config(char *conf, size_t conflen, char *sock, size_t socklen)
 	free(text);
 }
 
-/* Run vaultd --dev -c conf to its end (10 s at most): exit status, log in *log. */
+/*
+ * Run vaultd --dev -c conf [arg1 arg2] to its end (10 s at most): exit
+ * status, log in *log.
+ */
 static int
-run_to_exit(const char *conf, char **log)
+run_to_exit(const char *conf, const char *arg1, const char *arg2, char **log)
 {
 	char logpath[600];
 	size_t n;
@@ -61,7 +64,7 @@ run_to_exit(const char *conf, char **log)
 	if (pid == 0) {
 		FILE *lf = freopen(logpath, "w", stderr);
 		(void)lf;
-		execl(getenv("VAULTD"), "vaultd", "--dev", "-c", conf, (char *)NULL);
+		execl(getenv("VAULTD"), "vaultd", "--dev", "-c", conf, arg1, arg2, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 1000; i++) {
@@ -102,7 +105,7 @@ Test(instance, a_second_vaultd_on_the_same_data_directory_refuses_to_start)
 	create_one(p.socket);
 	second_config(conf, sizeof(conf), sock, sizeof(sock));
 
-	int status = run_to_exit(conf, &log);
+	int status = run_to_exit(conf, NULL, NULL, &log);
 	cr_assert_not_null(log);
 	cr_assert_neq(status, 0, "the second vaultd exited 0; its log:\n%s", log);
 	snprintf(want, sizeof(want), "in use by vaultd pid %ld", (long)p.pid);
@@ -124,6 +127,30 @@ Test(instance, the_lock_dies_with_its_holder)
 	vaultd_kill(&p);
 	vaultd_restart(&p);
 	create_one(p.socket);
-	cr_assert_neq(run_to_exit(conf, &log), 0, "a second vaultd started beside the restarted one");
+	cr_assert_neq(run_to_exit(conf, NULL, NULL, &log), 0,
+	    "a second vaultd started beside the restarted one");
 	free(log);
+}
+
+/* The offline commands take the same lock: none runs beside a live vaultd. */
+Test(instance, offline_commands_refuse_a_data_directory_in_use)
+{
+	char want[64], backup[600], *log = NULL;
+	vaultd_start(&p, NULL);
+	create_one(p.socket);
+	snprintf(want, sizeof(want), "in use by vaultd pid %ld", (long)p.pid);
+	vaultd_path(&p, "no-such-backup", backup, sizeof(backup));
+	const char *const cmds[][2] = {
+		{ "--restore", backup }, { "--audit-acknowledge", NULL }, { "--audit-verify", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int status = run_to_exit(p.config, cmds[i][0], cmds[i][1], &log);
+		cr_assert_not_null(log);
+		cr_assert_neq(status, 0, "%s ran beside a live vaultd:\n%s", cmds[i][0], log);
+		cr_assert_not_null(strstr(log, want), "%s: the refusal does not name the holder:\n%s",
+		    cmds[i][0], log);
+		free(log);
+		log = NULL;
+	}
+	create_one(p.socket);
 }
