@@ -1352,9 +1352,15 @@ audit_open_flags(struct audit **out, const struct audit_config *cfg,
 		goto fail;
 	}
 	if (!created && !S_ISREG(st.st_mode)) {
-		if (S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) {
+		/* Only a character device (made by root: /dev/full in tests, a
+		 * logging device) is written to as it is. A FIFO or socket in
+		 * the trail's place could be made by anyone who can write the
+		 * audit directory, to read the entries and skip the anchor check
+		 * at start: refused like a link or a directory. */
+		if (!S_ISCHR(st.st_mode)) {
 			set_err(err, errlen, "audit trail: %s is a %s", a->path,
-			    S_ISLNK(st.st_mode) ? "symbolic link" : "directory");
+			    S_ISLNK(st.st_mode) ? "symbolic link" : S_ISDIR(st.st_mode) ?
+			    "directory" : "FIFO, socket or block device, not a regular file");
 			goto fail;
 		}
 		/* A device: write to it as it is; nothing to recover or rotate. */

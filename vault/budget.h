@@ -33,6 +33,9 @@ struct uid_budget {
 	unsigned conns;       /* open connections; under the table lock */
 	unsigned refs;        /* conns + buffers queued; freed at 0; under the lock */
 	atomic_size_t bytes;  /* buffered bytes charged to this uid */
+	/* The one connection of this uid that may go on over budget to handle
+	 * the input it holds (worker.c, conn_paused); NULL: none. */
+	_Atomic(const void *) finisher;
 };
 
 struct reclaim_node;

@@ -215,7 +215,14 @@ restore_backup(struct server *srv, const char *path)
 			kept++;
 			if (keyring_key(ks->ring, KEYRING_KEK, r.kek_epoch) != NULL)
 				continue;
-			if (live_wrapped(&live, ks, id, r.dek_version, &lr)) {
+			/* Only an epoch that was issued and has since been retired
+			 * (older than the current one) is taken unverified: an
+			 * epoch no ring ever had is a header made up to have it
+			 * re-sealed, and the record is dropped like one beyond
+			 * the horizon. */
+			if (r.kek_epoch != 0 &&
+			    r.kek_epoch < keyring_current(ks->ring, KEYRING_KEK) &&
+			    live_wrapped(&live, ks, id, r.dek_version, &lr)) {
 				/* The backup's copy cannot be verified (its epoch's
 				 * MAC key went with the epoch): it is taken as the
 				 * backup holds it and sealed under the live epoch

@@ -202,11 +202,27 @@ turn_remove(struct worker *w, struct conn *c)
 	c->wait_prev = c->wait_next = NULL;
 }
 
-/* Charge the connection's uid for what its buffers hold now. */
+/*
+ * Charge the connection's uid for what its buffers hold now. An empty
+ * buffer kept for the next frames holds no data and is not charged: it is
+ * at most KEEP_MAX (conn_drop), so idle connections hold at most
+ * 3 * KEEP_MAX each, bounded by max_connections rather than the budget,
+ * and a pool of idle connections never keeps its uid over budget.
+ */
+#define KEEP_MAX (128u << 10)
+
+static size_t
+charge_of(const struct buf *b)
+{
+	/* A large block is always charged: the reclaimer releases its whole
+	 * capacity once it has wiped it. */
+	return b->len > 0 || b->cap >= BUDGET_RECLAIM_MIN ? b->cap : 0;
+}
+
 static void
 conn_account(struct worker *w, struct conn *c)
 {
-	size_t now = c->in.cap + c->out.cap + c->redo.cap;
+	size_t now = charge_of(&c->in) + charge_of(&c->out) + charge_of(&c->redo);
 	if (now != c->charged) {
 		budget_charge(&w->srv->budget, c->ub, (ptrdiff_t)now - (ptrdiff_t)c->charged);
 		c->charged = now;
@@ -223,9 +239,9 @@ conn_drop(struct worker *w, struct conn *c, struct buf *b, int keep)
 {
 	if (b->cap >= BUDGET_RECLAIM_MIN) {
 		conn_account(w, c);
-		c->charged -= b->cap; /* released by the reclaimer */
+		c->charged -= charge_of(b); /* released by the reclaimer */
 		budget_reclaim(&w->srv->budget, c->ub, b);
-	} else if (keep) {
+	} else if (keep && b->cap <= KEEP_MAX) {
 		buf_clear(b);
 	} else {
 		buf_free(b);
@@ -244,7 +260,11 @@ conn_free(struct worker *w, struct conn *c)
 	conn_drop(w, c, &c->in, 0);
 	conn_drop(w, c, &c->out, 0);
 	conn_drop(w, c, &c->redo, 0);
+	c->in_off = c->out_off = 0;
 	conn_account(w, c); /* releases what the small ones held */
+	const void *self = c;
+	if (atomic_load(&c->ub->finisher) == self)
+		atomic_store(&c->ub->finisher, NULL);
 	if (c->starved)
 		w->nstarved--;
 	c->starved = 0;
@@ -347,6 +367,23 @@ conn_paused(struct worker *w, struct conn *c)
 		return 1;
 	conn_account(w, c);
 	int starved = budget_over(&w->srv->budget, c->ub);
+	/*
+	 * Input already taken in (a frame begun, or frames waiting) can only
+	 * be released by reading and handling it to its end: if every
+	 * connection of a uid over budget waited so, none would ever go on.
+	 * So one connection per uid at a time, the finisher, goes on with the
+	 * input it holds while the uid is over budget, and hands the role on
+	 * once it holds none. That bounds the excess to one connection's
+	 * input (one frame) and its flow-controlled replies.
+	 */
+	const void *self = c, *none = NULL;
+	if (c->in.len > c->in_off) {
+		if (starved && (atomic_load(&c->ub->finisher) == self ||
+		    atomic_compare_exchange_strong(&c->ub->finisher, &none, self)))
+			starved = 0;
+	} else if (atomic_load(&c->ub->finisher) == self) {
+		atomic_store(&c->ub->finisher, NULL);
+	}
 	if (starved != c->starved) {
 		c->starved = starved;
 		if (starved)
@@ -476,6 +513,10 @@ conn_process(struct worker *w, struct conn *c)
 		}
 		struct write_op *wop = NULL;
 		held_room(w);
+		/* Out of memory there releases the held replies, which may have
+		 * closed c: nothing more of it is touched then. */
+		if (c->dead)
+			return;
 		size_t start = c->out.len, entries = audit_batch_count(w->audit);
 		w->ctx.client = c->client;
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
@@ -550,7 +591,8 @@ conn_read(struct worker *w, struct conn *c)
 			 */
 			c->eof = 1;
 			conn_process(w, c);
-			conn_settle_eof(w, c);
+			if (!c->dead)
+				conn_settle_eof(w, c);
 			break;
 		}
 		if (n < 0) {
@@ -560,7 +602,7 @@ conn_read(struct worker *w, struct conn *c)
 		c->in.len += (size_t)n;
 		c->last_active = w->now;
 		conn_process(w, c);
-		if ((size_t)n < room || c->waiting)
+		if (c->dead || (size_t)n < room || c->waiting)
 			break;
 	}
 	if (conn_flush(w, c) == 0)
@@ -583,6 +625,8 @@ conn_update_events(struct worker *w, struct conn *c)
 			turn_push(w, c);
 		else if (!c->eof)
 			ev |= EPOLLIN;
+		else if (!c->closing)
+			turn_push(w, c); /* at end of input: a turn settles it */
 	}
 	if (c->out_off < c->out.len && !c->held)
 		ev |= EPOLLOUT;
@@ -733,6 +777,8 @@ drain_inbox(struct worker *w)
 		next = c->touched_next;
 		c->touched = 0;
 		conn_process(w, c); /* resume frames held back by flow control */
+		if (c->dead)
+			continue;
 		conn_settle_eof(w, c);
 		if (conn_flush(w, c) == 0)
 			conn_update_events(w, c);
@@ -770,11 +816,13 @@ take_turns(struct worker *w)
 		} else {
 			taken++;
 			conn_process(w, c); /* back at the tail if frames are left */
-			conn_settle_eof(w, c);
-			if (!c->waiting && !c->eof)
-				conn_read(w, c); /* input that waited for the turn */
-			else if (conn_flush(w, c) == 0)
-				conn_update_events(w, c);
+			if (!c->dead) {
+				conn_settle_eof(w, c);
+				if (!c->waiting && !c->eof)
+					conn_read(w, c); /* input that waited for the turn */
+				else if (conn_flush(w, c) == 0)
+					conn_update_events(w, c);
+			}
 		}
 		if (c == last)
 			break;
@@ -790,6 +838,8 @@ resume_starved(struct worker *w)
 		if (c->dead || !c->starved || conn_paused(w, c))
 			continue;
 		conn_process(w, c); /* frames read before it starved */
+		if (c->dead)
+			continue;
 		conn_settle_eof(w, c);
 		if (conn_flush(w, c) == 0)
 			conn_update_events(w, c); /* watches for input again */

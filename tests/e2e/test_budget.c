@@ -491,3 +491,134 @@ Test(budget, frames_held_back_by_flow_control_are_answered, .timeout = 120)
 	cr_assert_eq(vaultd_stop(&p), 0);
 	vaultd_cleanup(&p);
 }
+
+/*
+ * Input a uid has already sent can only be released by reading and
+ * handling it to its end. Several large requests of one uid sent at once
+ * on parallel connections take the uid over its budget with every
+ * connection mid-frame: the budget must still let one of them finish at a
+ * time (the finisher, worker.c), not leave all of them paused until the
+ * idle timeout.
+ */
+#define UPLOADS 6
+#define UPLOAD_BYTES ((4u << 20) - 4096)
+
+Test(budget, parallel_large_uploads_of_one_uid_are_all_answered, .timeout = 120)
+{
+	struct vaultd_proc p;
+	vaultd_start(&p, "[server]\nmax_frame_bytes = 4M\nmax_buffered_bytes_per_uid = 16M\n"
+	    "max_buffered_bytes = 64M\nidle_timeout_seconds = 90\nrequest_timeout_seconds = 60\n");
+	/* Each request is a ping with a large unknown argument: refused, but
+	 * only once the whole frame is in. */
+	struct buf req = { 0 };
+	size_t start = frame_begin(&req);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &req, buf_msgpack_write);
+	msgpack_pack_map(&pk, 4);
+	mp_cstr(&pk, "v");
+	msgpack_pack_uint32(&pk, 1);
+	mp_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, 7);
+	mp_cstr(&pk, "op");
+	mp_cstr(&pk, "ping");
+	mp_cstr(&pk, "padding");
+	uint8_t *pad = calloc(1, UPLOAD_BYTES);
+	cr_assert_not_null(pad);
+	msgpack_pack_bin(&pk, UPLOAD_BYTES);
+	msgpack_pack_bin_body(&pk, pad, UPLOAD_BYTES);
+	free(pad);
+	cr_assert_eq(frame_end(&req, start, 4u << 20), 0);
+
+	int fds[UPLOADS];
+	size_t sent[UPLOADS] = { 0 };
+	for (int i = 0; i < UPLOADS; i++) {
+		fds[i] = vaultd_raw_connect(&p, 30);
+		cr_assert_geq(fds[i], 0);
+		cr_assert_eq(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
+	}
+	/* Every request whole, round robin, as fast as vaultd takes it. */
+	double t0 = now_ms();
+	{
+		size_t until = req.len;
+		for (int busy = 1; busy;) {
+			busy = 0;
+			for (int i = 0; i < UPLOADS; i++) {
+				if (sent[i] >= until)
+					continue;
+				ssize_t n = send(fds[i], req.data + sent[i], until - sent[i], MSG_NOSIGNAL);
+				if (n > 0)
+					sent[i] += (size_t)n;
+				if (sent[i] < until)
+					busy = 1;
+			}
+			if (busy) {
+				struct timespec ts = { 0, 1000 * 1000 };
+				nanosleep(&ts, NULL);
+				cr_assert_lt(now_ms() - t0, 30000.0,
+				    "vaultd stopped taking the uploads (%zu %zu %zu %zu %zu %zu of %zu)",
+				    sent[0], sent[1], sent[2], sent[3], sent[4], sent[5], until);
+			}
+		}
+	}
+	for (int i = 0; i < UPLOADS; i++) {
+		cr_assert_eq(fcntl(fds[i], F_SETFL, 0), 0);
+		uint8_t hdr[4];
+		size_t got = 0;
+		while (got < 4) {
+			ssize_t n = recv(fds[i], hdr + got, 4 - got, 0);
+			cr_assert_gt(n, 0, "upload %d of %d was never answered (%.0f ms)", i + 1,
+			    UPLOADS, now_ms() - t0);
+			got += (size_t)n;
+		}
+		close(fds[i]);
+	}
+	fprintf(stderr, "%d parallel uploads of 4 MiB by one uid (16M budget): all answered "
+	    "in %.0f ms\n", UPLOADS, now_ms() - t0);
+	buf_free(&req);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}
+
+/*
+ * A pool of idle connections holds no data, only the empty buffers kept
+ * for their next frames: they must not keep their uid over its budget
+ * (256 connections that each answered one ping keep 256 x 64 KiB).
+ */
+Test(budget, an_idle_pool_does_not_lock_its_uid_out, .timeout = 120)
+{
+	struct vaultd_proc p;
+	enum { POOL = 250 };
+	vaultd_start(&p, "[server]\nmax_connections = 512\nmax_connections_per_uid = 256\n"
+	    "max_frame_bytes = 4M\nmax_buffered_bytes_per_uid = 13M\nmax_buffered_bytes = 64M\n");
+	int fds[POOL];
+	for (int i = 0; i < POOL; i++) {
+		fds[i] = vaultd_raw_connect(&p, 10);
+		cr_assert_geq(fds[i], 0, "connection %d refused", i + 1);
+		struct buf req = { 0 };
+		size_t start = frame_begin(&req);
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &req, buf_msgpack_write);
+		msgpack_pack_map(&pk, 3);
+		mp_cstr(&pk, "v");
+		msgpack_pack_uint32(&pk, 1);
+		mp_cstr(&pk, "id");
+		msgpack_pack_uint64(&pk, (uint64_t)i + 1);
+		mp_cstr(&pk, "op");
+		mp_cstr(&pk, "ping");
+		cr_assert_eq(frame_end(&req, start, 1u << 20), 0);
+		cr_assert_eq(send(fds[i], req.data, req.len, MSG_NOSIGNAL), (ssize_t)req.len);
+		buf_free(&req);
+		uint8_t reply[256];
+		cr_assert_gt(recv(fds[i], reply, sizeof(reply), 0), 0,
+		    "ping %d of the pool was not answered", i + 1);
+	}
+	/* The pool is idle: its uid is still served, on it and anew. */
+	struct vault *v;
+	cr_assert_eq(vault_connect(p.socket, &v), 0, "a new connection of the pool's uid was refused");
+	cr_assert_eq(vault_ping(v), 0);
+	vault_close(v);
+	for (int i = 0; i < POOL; i++)
+		close(fds[i]);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}

@@ -1351,3 +1351,24 @@ Test(audit, the_checkpoint_operation_signs_what_verify_checks)
 	audit_close(a);
 	srv.audit = NULL;
 }
+
+/*
+ * A FIFO (or socket) put where the trail was, by someone who can write the
+ * audit directory, would read every entry and, not being a regular file,
+ * skip the start-up anchor check: only a character device is taken as a
+ * device trail.
+ */
+Test(audit, a_fifo_in_the_trails_place_is_refused)
+{
+	struct audit_config cfg = { path, 0, 1000 };
+	struct audit *a = NULL;
+	char err[256];
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_neq(audit_open(&a, &cfg, ks, err, sizeof err), 0, "a FIFO was opened as the trail");
+	cr_assert_null(a);
+	cr_assert_not_null(strstr(err, "FIFO"), "%s", err);
+	/* A character device still is (tests write to /dev/full). */
+	struct audit_config dev = { "/dev/full", 0, 1000 };
+	cr_assert_eq(audit_open(&a, &dev, ks, err, sizeof err), 0, "%s", err);
+	audit_close(a);
+}

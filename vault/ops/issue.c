@@ -30,14 +30,22 @@ det_key(const uint8_t tag[TOKEN_TAG_BYTES], uint64_t id, uint8_t key[TOKEN_TAG_B
 	store_put_id(key + TOKEN_TAG_BYTES, id);
 }
 
-/* Drop r's card token and its index entry. */
+/*
+ * Drop r's card token and its index entry, if that entry names record id:
+ * a record erased without its MAC checked (op_delete_record) must not
+ * remove another record's entry through a card_index_key put there.
+ */
 static int
-forget_card_token(struct write_ctx *ctx, struct record *r)
+forget_card_token(struct write_ctx *ctx, uint64_t id, struct record *r)
 {
 	if (!r->has_card_token)
 		return 0;
-	MDB_val k = { TOKEN_TAG_BYTES, r->card_index_key };
-	int rc = mdb_del(ctx->txn, ctx->srv->store.card_index, &k, NULL);
+	MDB_val k = { TOKEN_TAG_BYTES, r->card_index_key }, v;
+	int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
+	if (rc == 0 && v.mv_size == 8 && store_get_id(v.mv_data) == id)
+		rc = mdb_del(ctx->txn, ctx->srv->store.card_index, &k, NULL);
+	else if (rc == 0)
+		rc = MDB_NOTFOUND; /* another record's entry: not ours to drop */
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return store_error(rc);
 	r->has_card_token = 0;
@@ -49,7 +57,7 @@ tokens_forget_field(struct write_ctx *ctx, uint64_t id, struct record *r,
     uint8_t field)
 {
 	int rc;
-	if (field == FIELD_CARD_NUMBER && (rc = forget_card_token(ctx, r)) != 0)
+	if (field == FIELD_CARD_NUMBER && (rc = forget_card_token(ctx, id, r)) != 0)
 		return rc;
 	for (unsigned i = 0; i < r->ndet; i++) {
 		if (r->det[i].field != field)
@@ -87,7 +95,7 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 	}
 	/* A stale card token (the card changed): drop only it, not the
 	 * deterministic entries of the current card. */
-	if ((rc = forget_card_token(ctx, r)) != 0)
+	if ((rc = forget_card_token(ctx, id, r)) != 0)
 		return rc;
 	uint8_t ikey[TOKEN_TAG_BYTES], val[8];
 	store_put_id(val, id);
