@@ -49,13 +49,16 @@ mp_check(const uint8_t *buf, size_t len, const struct mp_limits *lim)
 		uint64_t skip = 0;    /* payload bytes after the header */
 		uint64_t children = 0; /* objects inside a container */
 		unsigned hdr = 0;     /* length bytes after the type byte */
+		int container = 0;    /* an array or map, empty or not */
 
 		if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
 			/* fixint, nil, bool */
 		} else if (t >= 0x80 && t <= 0x8f) {
 			children = 2u * (t & 0x0f);
+			container = 1;
 		} else if (t >= 0x90 && t <= 0x9f) {
 			children = t & 0x0f;
+			container = 1;
 		} else if (t >= 0xa0 && t <= 0xbf) {
 			skip = t & 0x1f;
 		} else {
@@ -80,9 +83,9 @@ mp_check(const uint8_t *buf, size_t len, const struct mp_limits *lim)
 				pos += hdr;
 				remain -= hdr;
 				if (t == 0xdc || t == 0xdd)
-					children = n;
+					children = n, container = 1;
 				else if (t == 0xde || t == 0xdf)
-					children = 2 * n;
+					children = 2 * n, container = 1;
 				else
 					skip = n;
 			}
@@ -90,6 +93,11 @@ mp_check(const uint8_t *buf, size_t len, const struct mp_limits *lim)
 		if (skip > remain)
 			return VAULT_E_PROTO_FRAME;
 		pos += (size_t)skip;
+		/* Against the caller's limit an empty container adds no depth,
+		 * but msgpack-c's unpacker takes a stack entry for it as well:
+		 * 33 nested containers fail there even when the last is empty. */
+		if (container && depth + 1 > MP_MAX_DEPTH_HARD)
+			return VAULT_E_LIMIT;
 		if (children > 0) {
 			/* Each element takes at least one byte. */
 			if (children > len - pos)

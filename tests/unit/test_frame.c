@@ -410,6 +410,31 @@ Test(mpcheck, depth_limit)
 	cr_assert_eq(check_with((const uint8_t *)"\x91\x91\x91\x91\x80", 5, &lim), 0);
 }
 
+/*
+ * msgpack-c's unpacker holds 32 levels, counting an empty container: 32
+ * arrays holding an empty one must be refused even with the widest limits
+ * (fuzz-frame found mp_check accepting what msgpack_unpack then refused).
+ */
+Test(mpcheck, an_empty_container_past_the_hard_cap_is_refused)
+{
+	const struct mp_limits widest = { 64, SIZE_MAX };
+	uint8_t p[40];
+	for (size_t levels = 31; levels <= 33; levels++) {
+		size_t n = 0;
+		for (size_t i = 0; i + 1 < levels; i++)
+			p[n++] = 0x91;
+		p[n++] = 0x90;
+		int rc = check_with(p, n, &widest);
+		cr_assert_eq(rc, levels <= 32 ? 0 : VAULT_E_LIMIT, "%zu levels: %d", levels, rc);
+		if (rc == 0) {
+			size_t off = 0;
+			msgpack_zone_clear(&zone);
+			cr_assert_eq(msgpack_unpack((const char *)p, n, &off, &zone, &root),
+			    MSGPACK_UNPACK_SUCCESS, "%zu levels accepted but not unpacked", levels);
+		}
+	}
+}
+
 Test(mpcheck, object_limit)
 {
 	const struct mp_limits lim = { 8, 5 };
