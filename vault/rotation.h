@@ -6,10 +6,11 @@
  *          rewraps every record's data key to it, a bounded batch per
  *          transaction between client batches, with its cursor stored in
  *          the same transactions, so it resumes after a crash.
- * retire:  once no record's data key is wrapped with an epoch, its key is
- *          removed from the ring file and from memory, and the data file is
- *          replaced by a compacted copy, so freed pages holding old wrapped
- *          keys are gone too.
+ * retire:  once no record's data key is wrapped with an epoch, the store
+ *          marks a compaction as pending, its key is removed from the ring
+ *          file and from memory, and the data file is replaced by a
+ *          compacted copy, so freed pages holding old wrapped keys are gone
+ *          too; a crash in between is finished at the next start.
  * schedule: every rotation_interval_seconds the writer rotates and, when
  *          the rewrap is done, retires every older epoch: that interval
  *          (plus the rewrap time) is the erasure horizon (SECURITY.md).
@@ -77,7 +78,21 @@ uint32_t rotation_target_in(struct server *srv, MDB_txn *txn);
 int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
     uint64_t *counts, size_t n);
 
-/* Replace the data file with a compacted copy while the service runs. */
+/*
+ * Replace the data file with a compacted copy while the service runs. The
+ * copy is written to data.mdb.compact.<random hex> (common/tmpfile.h),
+ * synced, cleared of the retire's "compaction pending" mark (in the copy,
+ * so the mark stays in data.mdb until the rename replaces it), then
+ * renamed over data.mdb and the directory synced. A crash leaves at most
+ * the temporary, removed at the next start.
+ */
 int store_compact(struct server *srv, uint64_t *before, uint64_t *after);
+/*
+ * At start, before anything is served (no workers, the store open): if a
+ * retire marked a compaction that never replaced data.mdb (a crash or a
+ * failed compaction after the epoch's key was destroyed), compact now and
+ * log it. 0 if nothing was pending or the compaction is done.
+ */
+int store_compact_pending(struct server *srv);
 
 #endif
