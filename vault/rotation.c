@@ -444,7 +444,9 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 		return rc;
 	log_info("retired epoch %u: its key is destroyed", epoch);
 	if ((rc = store_compact(srv, before, after)) != 0) {
-		*why = "the epoch is retired, but compacting the data file failed";
+		/* The mark stays: the next start compacts (store_compact_pending()). */
+		*why = "the epoch is retired, but compacting the data file failed; it is "
+		    "compacted at the next start";
 		return rc;
 	}
 	return 0;

@@ -60,8 +60,11 @@ int keys_rotate(struct write_ctx *ctx, enum keyring_kind kind,
     uint32_t *version, const char **why);
 /*
  * Retire a key-encryption key epoch: refused (VAULT_E_CONFLICT, with the
- * count in *remaining) while records still depend on it; then the ring
- * drops it and the data file is compacted (sizes in *before, *after).
+ * count in *remaining) while records still depend on it; then the store
+ * commits a "compaction pending" mark, the ring drops the epoch (saved, then
+ * published) and the data file is compacted (sizes in *before, *after),
+ * which clears the mark. A crash or a failed compaction after the ring was
+ * saved leaves the mark, and the next start compacts before serving.
  */
 int keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
     uint64_t *before, uint64_t *after, const char **why);
