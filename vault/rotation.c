@@ -197,10 +197,13 @@ rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
 	buf_clear(&ctx->enc);
 	if ((rc = record_encode(&r, id, mk, &ctx->enc)) != 0)
 		return rc;
-	/* Same size unless det entries were dropped: then LMDB deletes and
-	 * inserts, and the cursor stays on the record. */
-	MDB_val nv = { ctx->enc.len, ctx->enc.data };
-	rc = mdb_cursor_put(cur, k, &nv, MDB_CURRENT);
+	/* Same size unless det entries were dropped: then LMDB deletes the
+	 * node and inserts it again (the cursor stays on the record), so the
+	 * key must not point into the page being changed. */
+	uint8_t kb[8];
+	memcpy(kb, k->mv_data, sizeof(kb));
+	MDB_val nk = { sizeof(kb), kb }, nv = { ctx->enc.len, ctx->enc.data };
+	rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
 	return rc == 0 ? 0 : store_error(rc);
 }
 

@@ -271,24 +271,40 @@ int
 tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
     uint64_t *deleted)
 {
+	const struct token_keys *tk = ctx->keys->tokens;
 	MDB_cursor *cur;
 	uint8_t kb[4];
+	uint32_t next = 0;
 	int rc = mdb_cursor_open(txn, ctx->srv->store.det_index, &cur);
 	*deleted = 0;
 	if (rc != 0)
 		return store_error(rc);
-	put_u32(kb, epoch);
-	/* Seek the range's start again after each delete: what a cursor
-	 * points at after deleting the last item differs across LMDB
-	 * versions. */
+	/*
+	 * The epoch's range, and any other epoch's the ring does not hold (a
+	 * restored backup can bring back entries of an epoch retired since):
+	 * seek each epoch's first entry; keep the ring's other epochs. The
+	 * range is sought again after each delete: what a cursor points at
+	 * after deleting the last item differs across LMDB versions.
+	 */
 	for (;;) {
+		put_u32(kb, next);
 		MDB_val k = { sizeof(kb), kb }, v;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc != 0 || k.mv_size < 4 || memcmp(k.mv_data, kb, 4) != 0)
+		if (rc != 0 || k.mv_size < 4)
 			break;
+		const uint8_t *p = k.mv_data;
+		uint32_t e = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		    (uint32_t)p[2] << 8 | p[3];
+		if (e != epoch && token_keys_has_epoch(tk, e)) {
+			if (e == UINT32_MAX)
+				break;
+			next = e + 1; /* kept: on to the next epoch */
+			continue;
+		}
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		(*deleted)++;
+		next = e;
 	}
 	mdb_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);

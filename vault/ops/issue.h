@@ -58,10 +58,11 @@ int tokens_rekey(struct write_ctx *ctx, uint64_t id, struct record *r,
     const uint8_t *dek, uint32_t epoch);
 
 /*
- * Retiring KEK epoch epoch: delete every det_index entry it keys, in txn
- * (before the key is destroyed). Records keep their copies of the entries
- * until their next rewrap or det token (nothing can check them without the
- * key). *deleted: how many.
+ * Retiring KEK epoch epoch: delete every det_index entry it keys, and any
+ * of another epoch the ring (ctx->keys) no longer holds, in txn (before the
+ * key is destroyed). Records keep their copies of the entries until their
+ * next rewrap or det token (nothing can check them without the key).
+ * *deleted: how many.
  */
 int tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
     uint64_t *deleted);
