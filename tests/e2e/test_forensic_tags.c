@@ -16,8 +16,9 @@
  *
  * Along the way: a det token issued before the rotation resolves after it
  * and answers BAD_TOKEN ("retired key epoch") after the retire, a new one
- * of the same value resolves, card tokens resolve throughout, and keys
- * status counts each epoch's deterministic index entries.
+ * of the same value resolves, card tokens resolve throughout (and after a
+ * restore of the old backup), and keys status counts each epoch's
+ * deterministic index entries.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -404,6 +406,71 @@ Test(forensic_tags, deleted_peoples_tags_and_card_keys_are_gone_from_every_copy)
 
 	for (size_t i = 0; i < nfiles; i++)
 		free(files[i].p);
+
+	/*
+	 * Restore the backup taken before the rotation: its records come back
+	 * rekeyed from the live store, their card index entries re-keyed
+	 * under the live epoch (they were under the retired one), so card
+	 * tokens keep resolving; the deleted people stay deleted.
+	 */
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execl(getenv("VAULTD"), "vaultd", "-c", srv.config, "--restore", bpath, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "restore exits 0");
+	vaultd_restart(&srv);
+	v = connect_vault();
+	for (int i = 1; i < N; i += 2)
+		expect_resolves(v, people[i].card_tok, people[i].card, "card token after a restore");
+	res = detokenize_json(v, people[1].det[1]);
+	cr_assert_not_null(strstr(res, "retired key epoch"), "%s", res);
+	vault_free(res);
+	char *d;
+	cr_assert_eq(vault_tokenize(v, T, people[1].rec, "phone", VAULT_TOKEN_DETERMINISTIC, &d), 0);
+	expect_resolves(v, d, people[1].phone, "a new det token after a restore");
+	vault_free(d);
+	struct vault_record *gone;
+	cr_assert_eq(vault_read(v, T, people[0].rec, NULL, 0, 0, &gone), VAULT_E_DELETED);
+
+	/*
+	 * Records holding det entries of a retired epoch shrink at their next
+	 * rewrap (the entries are dropped): det tokens under epoch 2, rotate
+	 * to 3, retire 2, rotate to 4. Every record must come through whole.
+	 */
+	for (int i = 1; i < N; i += 2)
+		for (size_t f = 0; f < NDET; f++) {
+			cr_assert_eq(vault_tokenize(v, T, people[i].rec,
+			    field_by_id(det_fields[f])->name, VAULT_TOKEN_DETERMINISTIC, &d), 0);
+			vault_free(d);
+		}
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(wait_rotation(v));
+	cr_assert_eq(vault_keys_retire(v, 2, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	cr_assert_eq(epoch, 4);
+	st = wait_rotation(v);
+	cr_assert_eq(kek_of(st, 3)->records, 0, "every record rewrapped");
+	cr_assert_eq(kek_of(st, 3)->det_entries, 0);
+	cr_assert_eq(kek_of(st, 4)->det_entries, 0);
+	vault_keys_status_free(st);
+	for (int i = 1; i < N; i += 2) {
+		struct vault_record *rd;
+		cr_assert_eq(vault_read(v, T, people[i].rec, NULL, 0, 0, &rd), 0,
+		    "person %d after the shrinking rewrap: %s", i, vault_last_message(v));
+		vault_record_free(rd);
+		expect_resolves(v, people[i].card_tok, people[i].card, "card token after epoch 4");
+		cr_assert_eq(vault_tokenize(v, T, people[i].rec, "email", VAULT_TOKEN_DETERMINISTIC,
+		    &d), 0, "%s", vault_last_message(v));
+		cr_assert(strncmp(d, "det_4_", 6) == 0, "%s", d);
+		expect_resolves(v, d, people[i].email, "a det token of epoch 4");
+		vault_free(d);
+	}
+	vault_close(v);
 	free(sk);
 	keyring_free(ring);
 	sodium_free(root);
