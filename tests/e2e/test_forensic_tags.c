@@ -482,3 +482,49 @@ Test(forensic_tags, deleted_peoples_tags_and_card_keys_are_gone_from_every_copy)
 	}
 	vault_free(bpath);
 }
+
+/*
+ * keys_rotate_record moves a record to the current epoch ahead of the
+ * rewrap (which then skips it): its card index entry must move too, or
+ * the card token stops resolving once the old epoch is retired.
+ */
+Test(forensic_tags, card_token_survives_rotate_record_ahead_of_the_rewrap)
+{
+	enum { PAD = 300 };
+	struct vault *v = connect_vault();
+	for (int i = 0; i < PAD; i++) {
+		struct vault_record *r;
+		char *tok;
+		char email[64];
+		snprintf(email, sizeof(email), "pad%03d@example.com", i);
+		cr_assert_eq(vault_record_new(&r), 0);
+		vault_record_set(r, "email", email);
+		cr_assert_eq(vault_create(v, T, r, &tok), 0, "%s", vault_last_message(v));
+		vault_record_free(r);
+		vault_free(tok);
+	}
+	/* The last id: the rewrap (in id order, one record a step) reaches it last. */
+	struct vault_record *r;
+	char card[20], *rec, *ctok;
+	make_card(7, card);
+	cr_assert_eq(vault_record_new(&r), 0);
+	vault_record_set(r, "card_number", card);
+	cr_assert_eq(vault_create(v, T, r, &rec), 0, "%s", vault_last_message(v));
+	vault_record_free(r);
+	cr_assert_eq(vault_tokenize(v, T, rec, "card_number", VAULT_TOKEN_CARD, &ctok), 0);
+
+	uint32_t epoch = 0, dv = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	cr_assert_eq(vault_keys_rotate_record(v, rec, &dv), 0, "%s", vault_last_message(v));
+	struct vault_keys_status *st;
+	cr_assert_eq(vault_keys_status(v, &st), 0);
+	cr_assert(st->rotating, "the rewrap had not reached the record yet");
+	vault_keys_status_free(st);
+	expect_resolves(v, ctok, card, "card token during the rotation");
+	vault_keys_status_free(wait_rotation(v));
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	expect_resolves(v, ctok, card, "card token after the retire");
+	vault_free(ctok);
+	vault_free(rec);
+	vault_close(v);
+}
