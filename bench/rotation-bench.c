@@ -3,7 +3,7 @@
  *
  *   rotation-bench -s SOCKET [-n RECORDS] [-d SECONDS] [-r READERS]
  *       [-w WRITERS] [-S SAMPLE] [-c CONNS] [-p DEPTH] [-i POLL_MS]
- *       [-k] [-t] [-f DIR] [-P VAULTD_PID]
+ *       [-k] [-t] [-T] [-f DIR] [-P VAULTD_PID]
  *
  * 1. Populates RECORDS records (default 1,000,000) with pipelined "create"
  *    requests, packed here with msgpack-c: CONNS connections (4) with DEPTH
@@ -21,8 +21,10 @@
  * With -k the "before" phase polls keys_status at the same rate as the
  * "during" phase (keys_status counts records per epoch, a scan of the whole
  * store, on a worker thread that readers share), so both phases carry the
- * same monitoring load. -t prints the readers' and writers' latency second
- * by second, before and during the rotation. -f DIR measures the disk's
+ * same monitoring load. -T gives each record a card number and asks, at
+ * create, for deterministic tokens of email and phone and a card token, so
+ * the rewrap has index entries to re-key. -t prints the readers' and
+ * writers' latency second by second, before and during the rotation. -f DIR measures the disk's
  * fsync latency first. -P gives vaultd's pid, to report its CPU use.
  * Besides the pooled reader percentiles the table shows the most stalled
  * reader: a synchronous reader stuck behind a long request on its worker
@@ -99,6 +101,27 @@ struct pop_conn {
 	int last_error;
 };
 
+/* -T: each created record also holds a card number and asks for
+ * deterministic tokens of email and phone and a card token (the index
+ * entries a rewrap re-keys, issue 13). */
+static int with_tokens;
+
+/* A Luhn-valid 16-digit card number for record index i. */
+static void
+card_for(size_t i, char out[17])
+{
+	snprintf(out, 17, "4%014zu", i % 100000000000000u);
+	unsigned sum = 0;
+	for (int k = 14; k >= 0; k--) {
+		unsigned d = (unsigned)(out[k] - '0');
+		if ((14 - k) % 2 == 0 && (d *= 2) > 9)
+			d -= 9;
+		sum += d;
+	}
+	out[15] = (char)('0' + (10 - sum % 10) % 10);
+	out[16] = '\0';
+}
+
 /* Append one create frame for record index i (request id i + 1). */
 static void
 pack_create(struct pop_conn *c, size_t i)
@@ -113,7 +136,7 @@ pack_create(struct pop_conn *c, size_t i)
 	size_t start = c->out.len;
 	c->out.len += 4;
 	msgpack_packer_init(&pk, &c->out, obuf_write);
-	msgpack_pack_map(&pk, 5);
+	msgpack_pack_map(&pk, with_tokens ? 6 : 5);
 	pk_str(&pk, "v");
 	msgpack_pack_uint32(&pk, VAULT_PROTOCOL_VERSION);
 	pk_str(&pk, "id");
@@ -122,8 +145,21 @@ pack_create(struct pop_conn *c, size_t i)
 	pk_str(&pk, "create");
 	pk_str(&pk, "purpose");
 	pk_str(&pk, purpose);
+	if (with_tokens) {
+		static const char *const f[3] = { "email", "phone", "card_number" };
+		static const char *const k[3] = { "deterministic", "deterministic", "card" };
+		pk_str(&pk, "tokens");
+		msgpack_pack_array(&pk, 3);
+		for (int t = 0; t < 3; t++) {
+			msgpack_pack_map(&pk, 2);
+			pk_str(&pk, "field");
+			pk_str(&pk, f[t]);
+			pk_str(&pk, "kind");
+			pk_str(&pk, k[t]);
+		}
+	}
 	pk_str(&pk, "fields");
-	msgpack_pack_map(&pk, 4);
+	msgpack_pack_map(&pk, with_tokens ? 5 : 4);
 	pk_str(&pk, "first_name");
 	pk_str(&pk, "Pat");
 	pk_str(&pk, "last_name");
@@ -132,6 +168,12 @@ pack_create(struct pop_conn *c, size_t i)
 	pk_str(&pk, email);
 	pk_str(&pk, "phone");
 	pk_str(&pk, "+18583755875");
+	if (with_tokens) {
+		char card[17];
+		card_for(i, card);
+		pk_str(&pk, "card_number");
+		pk_str(&pk, card);
+	}
 	uint32_t body = (uint32_t)(c->out.len - start - 4);
 	uint8_t *h = c->out.data + start;
 	h[0] = (uint8_t)(body >> 24);
@@ -651,7 +693,7 @@ main(int argc, char **argv)
 	int poll_before = 0, timeline = 0, ch;
 
 	t_zero = now_s();
-	while ((ch = getopt(argc, argv, "s:n:d:r:w:S:c:p:i:ktf:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:n:d:r:w:S:c:p:i:ktTf:P:")) != -1) {
 		switch (ch) {
 		case 's': socket_path = optarg; break;
 		case 'n': n = (size_t)atol(optarg); break;
@@ -664,6 +706,7 @@ main(int argc, char **argv)
 		case 'i': poll_ms = atoi(optarg); break;
 		case 'k': poll_before = 1; break;
 		case 't': timeline = 1; break;
+		case 'T': with_tokens = 1; break;
 		case 'f': fsync_dir = optarg; break;
 		case 'P': vaultd_pid = atoi(optarg); break;
 		default:

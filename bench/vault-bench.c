@@ -3,11 +3,13 @@
  * client library, with N synchronous clients (one connection per thread).
  *
  *   vault-bench -s SOCKET [-d SECONDS] [-c CLIENTS,...] [-b BATCH] [-f DIR]
+ *       [-n RECORDS] [-o OPS] [-k opaque|deterministic|card]
  *
  * Prints one table row per (operation, clients): requests/s, fields/s for
  * batches, and latency percentiles. "ping" is the floor: the same socket,
  * framing and dispatch with no work. With -f DIR it first measures the
- * disk's fsync latency in DIR, since durable creates cannot beat it.
+ * disk's fsync latency in DIR, since durable creates cannot beat it. -k picks
+ * the kind of field token the detokenize runs resolve (default opaque).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -190,7 +192,14 @@ fsync_latency(const char *dir)
 	    dir, pct(lat, N, 0.5), pct(lat, N, 0.99), 1e6 / pct(lat, N, 0.5));
 }
 
-/* Create n records and one opaque email token each. */
+/* -k: the kind of field token the detokenize runs resolve. */
+static enum vault_token_kind token_kind = VAULT_TOKEN_OPAQUE;
+
+/*
+ * Create n records and one field token each: of email (opaque or
+ * deterministic), or of a card number (card; each record its own, so each
+ * token goes through the card index).
+ */
 static void
 populate(struct shared *sh, size_t n)
 {
@@ -210,9 +219,24 @@ populate(struct shared *sh, size_t n)
 		vault_record_set(r, "last_name", "Example");
 		vault_record_set(r, "email", email);
 		vault_record_set(r, "phone", "+18583755875");
+		if (token_kind == VAULT_TOKEN_CARD) {
+			char card[17];
+			unsigned sum = 0;
+			snprintf(card, sizeof(card), "4%014zu", i % 100000000000000u);
+			for (int k = 14; k >= 0; k--) {
+				unsigned d = (unsigned)(card[k] - '0');
+				if ((14 - k) % 2 == 0 && (d *= 2) > 9)
+					d -= 9;
+				sum += d;
+			}
+			card[15] = (char)('0' + (10 - sum % 10) % 10);
+			card[16] = '\0';
+			vault_record_set(r, "card_number", card);
+		}
 		if (vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &sh->records[i]) != 0 ||
-		    vault_tokenize(v, VAULT_PURPOSE_TRANSACTIONAL, sh->records[i], "email",
-		    VAULT_TOKEN_OPAQUE, &sh->tokens[i]) != 0) {
+		    vault_tokenize(v, VAULT_PURPOSE_TRANSACTIONAL, sh->records[i],
+		    token_kind == VAULT_TOKEN_CARD ? "card_number" : "email",
+		    token_kind, &sh->tokens[i]) != 0) {
 			fprintf(stderr, "populate: %s\n", vault_last_message(v));
 			exit(1);
 		}
@@ -229,7 +253,7 @@ main(int argc, char **argv)
 	const char *clients_arg = "1,4,8,16", *fsync_dir = NULL, *ops_arg = NULL;
 	size_t prefill = 10000;
 	int ch;
-	while ((ch = getopt(argc, argv, "s:d:c:b:f:n:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:d:c:b:f:n:o:k:")) != -1) {
 		switch (ch) {
 		case 's': sh.socket = optarg; break;
 		case 'd': sh.seconds = atof(optarg); break;
@@ -238,9 +262,15 @@ main(int argc, char **argv)
 		case 'f': fsync_dir = optarg; break;
 		case 'n': prefill = (size_t)atol(optarg); break;
 		case 'o': ops_arg = optarg; break;
+		case 'k':
+			token_kind = strcmp(optarg, "card") == 0 ? VAULT_TOKEN_CARD :
+			    strcmp(optarg, "deterministic") == 0 ? VAULT_TOKEN_DETERMINISTIC :
+			    VAULT_TOKEN_OPAQUE;
+			break;
 		default:
 			fprintf(stderr, "usage: vault-bench -s SOCKET [-d SECONDS] [-c 1,4,8] "
-			    "[-b BATCH] [-f DIR] [-n RECORDS] [-o ping,detok1,detokb,read,create]\n");
+			    "[-b BATCH] [-f DIR] [-n RECORDS] [-o ping,detok1,detokb,read,create] "
+			    "[-k opaque|deterministic|card]\n");
 			return 2;
 		}
 	}

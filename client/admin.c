@@ -45,6 +45,7 @@ versions(const msgpack_object *set, uint32_t *current, struct vault_key_version 
 		(*out)[i].version = (uint32_t)obj_u64(e, "version");
 		(*out)[i].created = obj_u64(e, "created");
 		(*out)[i].records = obj_u64(e, "records");
+		(*out)[i].det_entries = obj_u64(e, "det_entries");
 	}
 	return 0;
 }

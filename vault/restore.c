@@ -22,6 +22,7 @@
 #include "keys/keyring.h"
 #include "keyset.h"
 #include "log.h"
+#include "ops/issue.h"
 #include "ops/op.h"
 #include "record/access.h"
 #include "record/write.h"
@@ -229,11 +230,23 @@ restore_backup(struct server *srv, const char *path)
 				 * (SECURITY.md, "Stored records"). */
 				memcpy(r.wrapped_dek, lr.wrapped_dek, WRAPPED_DEK_BYTES);
 				r.kek_epoch = lr.kek_epoch;
+				/* Its card index entry was keyed under the retired
+				 * epoch: re-key it under the live one, and drop det
+				 * entries of retired epochs (issue.h). */
+				if (record_unwrap(ks, id, &r, ctx.dek) != 0 ||
+				    tokens_rekey(&ctx, id, &r, ctx.dek, r.kek_epoch) != 0)
+					log_warn("restore: record %llu: its token index entries "
+					    "could not be re-keyed", (unsigned long long)id);
+				sodium_memzero(ctx.dek, DEK_BYTES);
 				buf_clear(&ctx.enc);
 				if ((rc = record_encode(&r, id, key_set_record_mac_key(ks,
 				    r.kek_epoch), &ctx.enc)) == 0) {
-					MDB_val nv = { ctx.enc.len, ctx.enc.data };
-					rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT) == 0 ? 0 :
+					/* The size may change (det entries dropped):
+					 * the key must not point into the page. */
+					uint8_t kb[8];
+					memcpy(kb, k.mv_data, sizeof(kb));
+					MDB_val nk = { sizeof(kb), kb }, nv = { ctx.enc.len, ctx.enc.data };
+					rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT) == 0 ? 0 :
 					    VAULT_E_STORAGE;
 				}
 				rekeyed++;

@@ -17,6 +17,7 @@
 #include "keys/keyring.h"
 #include "keyset.h"
 #include "log.h"
+#include "ops/issue.h"
 #include "ops/op.h"
 #include "rotation.h"
 #include "server.h"
@@ -188,17 +189,29 @@ rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
 		return rc;
 	const uint8_t *kek = keyring_key(ctx->keys->ring, KEYRING_KEK, target);
 	const uint8_t *mk = key_set_record_mac_key(ctx->keys, target);
-	if (kek == NULL || mk == NULL)
+	if (kek == NULL || mk == NULL) {
+		sodium_memzero(ctx->dek, DEK_BYTES);
 		return VAULT_E_INTERNAL;
+	}
+	/* The card index key moves to the target epoch; det entries of
+	 * retired epochs go (issue.h). */
+	if ((rc = tokens_rekey(ctx, id, &r, ctx->dek, target)) != 0) {
+		sodium_memzero(ctx->dek, DEK_BYTES);
+		return rc;
+	}
 	wrap_dek(kek, target, id, r.dek_version, ctx->dek, r.wrapped_dek);
 	sodium_memzero(ctx->dek, DEK_BYTES);
 	r.kek_epoch = target;
 	buf_clear(&ctx->enc);
 	if ((rc = record_encode(&r, id, mk, &ctx->enc)) != 0)
 		return rc;
-	/* Same size: the record is rewritten in place. */
-	MDB_val nv = { ctx->enc.len, ctx->enc.data };
-	rc = mdb_cursor_put(cur, k, &nv, MDB_CURRENT);
+	/* Same size unless det entries were dropped: then LMDB deletes the
+	 * node and inserts it again (the cursor stays on the record), so the
+	 * key must not point into the page being changed. */
+	uint8_t kb[8];
+	memcpy(kb, k->mv_data, sizeof(kb));
+	MDB_val nk = { sizeof(kb), kb }, nv = { ctx->enc.len, ctx->enc.data };
+	rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
 	return rc == 0 ? 0 : store_error(rc);
 }
 
@@ -399,24 +412,40 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 		*why = "the current epoch cannot be retired; rotate first";
 		return VAULT_E_CONFLICT;
 	}
-	/* No write can add a record on an old epoch: a read snapshot decides. */
+	/*
+	 * No write can add a record on an old epoch: one transaction counts
+	 * them and, if none is left, deletes the deterministic index entries
+	 * the epoch keys, before its key is destroyed (a crash after the
+	 * commit leaves the key: its det tokens then find nothing, as they
+	 * would after the retire).
+	 */
+	uint64_t det_deleted = 0;
+	const char *fail = "cannot count the records of that epoch";
 	pthread_rwlock_rdlock(&srv->env_lock);
-	rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
 	if (rc == 0) {
-		rc = epoch_counts(srv, txn, &epoch, remaining, 1);
-		mdb_txn_abort(txn);
+		if ((rc = epoch_counts(srv, txn, &epoch, remaining, 1)) == 0 && *remaining > 0) {
+			rc = VAULT_E_CONFLICT;
+			fail = "records still depend on that epoch; let the rotation finish";
+		} else if (rc == 0) {
+			fail = "cannot delete the deterministic index entries of that epoch";
+			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0) {
+				rc = store_error(mdb_txn_commit(txn));
+				txn = NULL;
+			}
+		}
+		if (txn != NULL && rc != 0)
+			mdb_txn_abort(txn);
 	} else {
 		rc = store_error(rc);
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc != 0) {
-		*why = "cannot count the records of that epoch";
+		*why = fail;
 		return rc;
 	}
-	if (*remaining > 0) {
-		*why = "records still depend on that epoch; let the rotation finish";
-		return VAULT_E_CONFLICT;
-	}
+	log_info("retiring epoch %u: %llu deterministic index entries deleted", epoch,
+	    (unsigned long long)det_deleted);
 	if ((rc = keyring_without_key(ctx->keys->ring, KEYRING_KEK, epoch, &ring, why)) != 0)
 		return rc;
 	/*

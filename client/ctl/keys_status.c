@@ -1,7 +1,7 @@
 /*
  * keys_status.c - "vaultctl keys status": the key ring's epochs and
- * versions (when each was made, how many records each epoch wraps, which
- * is current), the rotation under way and the schedule. Never key bytes:
+ * versions (when each was made, how many records each epoch wraps and how
+ * many deterministic index entries it keys, which is current), the rotation under way and the schedule. Never key bytes:
  * the server does not send them.
  */
 #include <inttypes.h>
@@ -23,8 +23,11 @@ print_versions(const char *title, const char *unit, const struct vault_key_versi
 		printf("  %s %" PRIu32 ": created %s", unit, v[i].version,
 		    ctl_time_iso((int64_t)v[i].created, when));
 		if (with_records)
-			printf(", %" PRIu64 " %s", v[i].records,
-			    ctl_plural(v[i].records, "record", "records"));
+			/* Deterministic tokens of the epoch stop resolving at its
+			 * retire: the operator sees what a retire ends. */
+			printf(", %" PRIu64 " %s, %" PRIu64 " det index %s (resolve until its retire)",
+			    v[i].records, ctl_plural(v[i].records, "record", "records"),
+			    v[i].det_entries, ctl_plural(v[i].det_entries, "entry", "entries"));
 		printf("%s\n", v[i].version == current ? " (current)" : "");
 	}
 }
@@ -40,7 +43,8 @@ versions_json(const struct vault_key_version *v, size_t n, uint32_t current,
 		    "created", ctl_json_time((int64_t)v[i].created),
 		    "current", v[i].version == current);
 		if (e != NULL && with_records &&
-		    ctl_json_set_int(e, "records", (json_int_t)v[i].records) != 0) {
+		    (ctl_json_set_int(e, "records", (json_int_t)v[i].records) != 0 ||
+		    ctl_json_set_int(e, "det_entries", (json_int_t)v[i].det_entries) != 0)) {
 			json_decref(e);
 			e = NULL;
 		}

@@ -452,16 +452,16 @@ Test(tamper, index_entries_pointed_at_another_record_are_refused)
 	db_open(&d);
 	uint8_t idb[8];
 	store_put_id(idb, 2);
-	/* det_index: tag (16) + record id -> field. */
+	/* det_index: KEK epoch (4) + tag (16) + record id -> field (schema 3). */
 	MDB_cursor *cur;
 	MDB_val k, val;
-	uint8_t key[TOKEN_TAG_BYTES + 8], field = 0;
+	uint8_t key[4 + TOKEN_TAG_BYTES + 8], field = 0;
 	int moved = 0;
 	cr_assert_eq(mdb_cursor_open(d.txn, d.det_index, &cur), 0);
 	for (int g = mdb_cursor_get(cur, &k, &val, MDB_FIRST); g == 0;
 	    g = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
 		if (k.mv_size == sizeof(key) &&
-		    store_get_id((const uint8_t *)k.mv_data + TOKEN_TAG_BYTES) == 1) {
+		    store_get_id((const uint8_t *)k.mv_data + 4 + TOKEN_TAG_BYTES) == 1) {
 			memcpy(key, k.mv_data, sizeof(key));
 			field = *(const uint8_t *)val.mv_data;
 			moved = 1;
@@ -473,7 +473,7 @@ Test(tamper, index_entries_pointed_at_another_record_are_refused)
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	cr_assert_eq(mdb_del(d.txn, d.det_index, &k, NULL), 0);
-	memcpy(key + TOKEN_TAG_BYTES, idb, 8);
+	memcpy(key + 4 + TOKEN_TAG_BYTES, idb, 8);
 	val.mv_size = 1;
 	val.mv_data = &field;
 	cr_assert_eq(mdb_put(d.txn, d.det_index, &k, &val, 0), 0);

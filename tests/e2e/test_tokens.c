@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -257,5 +258,68 @@ Test(tokens, stale_tokens_do_not_count_as_failures)
 	vault_detokenized_free(res, 3 * FAIL_LIMIT);
 	cr_assert_eq(alerts("token_failures"), 0);
 	free(tok);
+	free(rec);
+}
+
+/*
+ * A deterministic token of a retired KEK epoch is a bad token (issue 13):
+ * refused with its own message, and counted like any other failure, so
+ * old tokens cannot be replayed past token_failures_per_minute either.
+ */
+Test(tokens, det_tokens_of_a_retired_epoch_are_refused_and_counted)
+{
+	char *rec = create_card_record(NULL), *det = NULL, *fresh = NULL;
+	cr_assert_eq(vault_tokenize(v, VAULT_PURPOSE_TRANSACTIONAL, rec, "email",
+	    VAULT_TOKEN_DETERMINISTIC, &det), 0, "%s", vault_last_message(v));
+	cr_assert(strncmp(det, "det_1_", 6) == 0, "%s", det);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	struct vault_keys_status *st = NULL;
+	for (int i = 0; i < 3000; i++) {
+		vault_keys_status_free(st);
+		cr_assert_eq(vault_keys_status(v, &st), 0);
+		if (!st->rotating)
+			break;
+		usleep(10000);
+	}
+	cr_assert(!st->rotating, "rotation did not finish");
+	vault_keys_status_free(st);
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+
+	/* Its own message, through the JSON reply. */
+	char args[256];
+	int rc;
+	snprintf(args, sizeof(args), "{\"tokens\":[\"%s\"]}", det);
+	json_t *r = call("detokenize", VAULT_PURPOSE_TRANSACTIONAL, args, &rc);
+	cr_assert_eq(rc, 0);
+	json_t *res0 = json_array_get(json_object_get(r, "results"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(res0, "name")), "VAULT_E_BAD_TOKEN");
+	cr_assert_str_eq(json_string_value(json_object_get(res0, "message")),
+	    "deterministic token of a retired key epoch; ask for a new one");
+	json_decref(r);
+
+	/* A new token of the same value resolves, under epoch 2. */
+	cr_assert_eq(vault_tokenize(v, VAULT_PURPOSE_TRANSACTIONAL, rec, "email",
+	    VAULT_TOKEN_DETERMINISTIC, &fresh), 0);
+	cr_assert(strncmp(fresh, "det_2_", 6) == 0, "%s", fresh);
+	const char *one[] = { fresh };
+	struct vault_detokenized *res;
+	cr_assert_eq(vault_detokenize(v, VAULT_PURPOSE_TRANSACTIONAL, one, 1, &res), 0);
+	cr_assert_eq(res[0].error, 0);
+	cr_assert_str_eq(res[0].value, "ada@example.com");
+	vault_detokenized_free(res, 1);
+
+	/* Replayed: counted against token_failures_per_minute. */
+	const char *toks[2 * FAIL_LIMIT + 1];
+	for (unsigned i = 0; i < 2 * FAIL_LIMIT + 1; i++)
+		toks[i] = det;
+	cr_assert_eq(vault_detokenize(v, VAULT_PURPOSE_TRANSACTIONAL, toks, 2 * FAIL_LIMIT + 1,
+	    &res), 0);
+	cr_assert_eq(res[2 * FAIL_LIMIT].error, VAULT_E_RATE_LIMITED, "the last one gave %s",
+	    vault_error_name(res[2 * FAIL_LIMIT].error));
+	vault_detokenized_free(res, 2 * FAIL_LIMIT + 1);
+	cr_assert_geq(alerts("token_failures"), 1);
+	vault_free(det);
+	vault_free(fresh);
 	free(rec);
 }

@@ -987,7 +987,8 @@ is_iso_time(const char *s, size_t len)
 }
 
 /*
- * A "  epoch E: created TIME, N records[ (current)]" line (or "  version V:
+ * A "  epoch E: created TIME, N records, D det index entries (resolve until
+ * its retire)[ (current)]" line (or "  version V:
  * created TIME[ (current)]" when records is NULL): its number, records and
  * whether it is current; 0 if the line is not of that form.
  */
@@ -1012,6 +1013,22 @@ parse_version_line(const char *l, const char *unit, unsigned *version,
 		l += m;
 		if (*l == 's')
 			l++;
+		/* The epoch's deterministic index entries (issue 13). */
+		static const char until[] = " (resolve until its retire)";
+		unsigned long long det;
+		m = 0;
+		if (sscanf(l, ", %llu det index entr%n", &det, &m) != 1 || m == 0)
+			return 0;
+		l += m;
+		if (strncmp(l, "y", 1) == 0)
+			l += 1;
+		else if (strncmp(l, "ies", 3) == 0)
+			l += 3;
+		else
+			return 0;
+		if (strncmp(l, until, sizeof(until) - 1) != 0)
+			return 0;
+		l += sizeof(until) - 1;
 	}
 	snprintf(rest, sizeof(rest), "%s", l);
 	*current = strcmp(rest, " (current)") == 0;
@@ -1582,7 +1599,8 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	CTL(&r, "keys", "status");
 	assert_exit(&r, 0);
 	cr_assert(strncmp(line(r.out, 1), "  epoch 1: created ", 19) == 0, "%s", r.out);
-	cr_assert_not_null(strstr(line(r.out, 1), ", 1 record (current)"), "%s", r.out);
+	cr_assert_not_null(strstr(line(r.out, 1), ", 1 record, 0 det index entries (resolve "
+	    "until its retire) (current)"), "%s", r.out);
 	run_free(&r);
 
 	/* Once is enough. */

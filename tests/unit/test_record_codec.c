@@ -80,6 +80,7 @@ static void
 add_det(struct record *r, uint8_t field)
 {
 	r->det[r->ndet].field = field;
+	r->det[r->ndet].epoch = 0x01020300u + field + r->ndet; /* every byte counts */
 	memset(r->det[r->ndet].tag, 0x40 + field, TOKEN_TAG_BYTES);
 	r->ndet++;
 }
@@ -209,6 +210,7 @@ assert_same_record(const struct record *a, const struct record *b)
 	cr_assert_eq(a->ndet, b->ndet);
 	for (unsigned i = 0; i < a->ndet; i++) {
 		cr_assert_eq(a->det[i].field, b->det[i].field);
+		cr_assert_eq(a->det[i].epoch, b->det[i].epoch);
 		cr_assert_arr_eq(a->det[i].tag, b->det[i].tag, TOKEN_TAG_BYTES);
 	}
 	cr_assert_eq(a->next_slot, b->next_slot);
@@ -323,8 +325,9 @@ Test(codec, trailing_bytes_rejected)
 
 Test(codec, unknown_format_byte_rejected)
 {
-	/* 1: the format before the MAC, refused. */
-	static const uint8_t formats[] = { 0, 1, 3, 0x81, 0xff };
+	/* 1: the format before the MAC; 2: det entries without their KEK
+	 * epoch (issue 13): both refused. */
+	static const uint8_t formats[] = { 0, 1, 2, 4, 0x81, 0xff };
 	struct record r;
 	size_t len;
 	full_record(&r);
@@ -453,6 +456,36 @@ Test(codec, det_entries_checked)
 	expect_bad(q, len + 4096, "ndet above FIELD_MAX");
 	free(q);
 	free(p);
+}
+
+/* Format 3: a det entry is field (1), KEK epoch (u32 BE), tag (16). */
+Test(codec, det_entry_carries_its_epoch)
+{
+	struct record r, back;
+	size_t len;
+	empty_record(&r);
+	r.det[0].field = FIELD_EMAIL;
+	r.det[0].epoch = 0x0a0b0c0d;
+	memset(r.det[0].tag, 0x5a, TOKEN_TAG_BYTES);
+	r.ndet = 1;
+	uint8_t *p = encode(&r, &len);
+	cr_assert_eq(len, EMPTY_LEN + 1 + 4 + TOKEN_TAG_BYTES);
+	cr_assert_eq(p[OFF_FORMAT], 3);
+	const uint8_t *e = p + OFF_EMPTY_NDET;
+	cr_assert_eq(e[0], 1);
+	cr_assert_eq(e[1], FIELD_EMAIL);
+	cr_assert_eq(e[2], 0x0a);
+	cr_assert_eq(e[3], 0x0b);
+	cr_assert_eq(e[4], 0x0c);
+	cr_assert_eq(e[5], 0x0d);
+	cr_assert_eq(e[6], 0x5a);
+	cr_assert_eq(record_decode(p, len, &back), 0);
+	cr_assert_eq(back.det[0].epoch, 0x0a0b0c0d);
+	free(p);
+
+	/* Epochs start at 1: an entry of epoch 0 is damage. */
+	r.det[0].epoch = 0;
+	expect_encoded_bad(&r, "det entry of epoch 0");
 }
 
 static void

@@ -79,6 +79,15 @@ TestSuite(token, .init = setup, .fini = teardown);
 
 /* ---- helpers ---------------------------------------------------------- */
 
+static int
+is_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
 /* token_parse on an exact-size heap copy of s[0..len). */
 static int
 parse_n(const struct token_keys *k, const char *s, size_t len, struct token_ref *ref)
@@ -593,9 +602,8 @@ Test(token, card_token_properties_for_every_length)
 			cr_assert_eq(ref.field, FIELD_CARD_NUMBER);
 			cr_assert_eq(ref.field, 8);
 			cr_assert_eq(ref.key_version, 1);
-			token_card_index_key(tk, t, len, key);
-			cr_assert_arr_eq(ref.tag, key, TOKEN_TAG_BYTES,
-			    "parsed tag is not the index key of %s", t);
+			cr_assert_eq(token_card_index_key(tk, 1, t, len, key), 0);
+			cr_assert(!is_zero(key, TOKEN_TAG_BYTES), "no index key for %s", t);
 		}
 	}
 }
@@ -609,8 +617,8 @@ Test(token, card_tokens_are_random)
 	card_token(tk, card, a);
 	card_token(tk, card, b);
 	cr_assert_str_neq(a, b, "two card tokens for one card are equal");
-	token_card_index_key(tk, a, 16, ka);
-	token_card_index_key(tk, b, 16, kb);
+	cr_assert_eq(token_card_index_key(tk, 1, a, 16, ka), 0);
+	cr_assert_eq(token_card_index_key(tk, 1, b, 16, kb), 0);
 	cr_assert(memcmp(ka, kb, TOKEN_TAG_BYTES) != 0, "index keys collide");
 }
 
@@ -698,4 +706,148 @@ Test(token, card_tokens_of_another_ring_mostly_rejected)
 			accepted++;
 	}
 	cr_assert_leq(accepted, 2, "%d of 200 foreign card tokens accepted", accepted);
+}
+
+/* ---- KEK-epoch keyed deterministic tags and card index keys (issue 13) -- */
+
+/* The documented derivation (PROTOCOL.md, "Tokens"), from the KEK alone. */
+static void
+expected_det_tag(const uint8_t *kek, const char *domain, uint8_t field,
+    const char *value, uint8_t tag[TOKEN_TAG_BYTES])
+{
+	uint8_t sub[32], head[2] = { 0xff, (uint8_t)strlen(domain) };
+	crypto_generichash_state st;
+	crypto_kdf_derive_from_key(sub, sizeof(sub), 1, "vdettag2", kek);
+	crypto_generichash_init(&st, sub, sizeof(sub), TOKEN_TAG_BYTES);
+	crypto_generichash_update(&st, head, sizeof(head));
+	crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain));
+	crypto_generichash_update(&st, &field, 1);
+	crypto_generichash_update(&st, (const uint8_t *)value, strlen(value));
+	crypto_generichash_final(&st, tag, TOKEN_TAG_BYTES);
+}
+
+static void
+expected_card_index_key(const uint8_t *kek, const char *token, uint8_t key[TOKEN_TAG_BYTES])
+{
+	uint8_t sub[32], dom = 'i';
+	crypto_generichash_state st;
+	crypto_kdf_derive_from_key(sub, sizeof(sub), 1, "vcardix2", kek);
+	crypto_generichash_init(&st, sub, sizeof(sub), TOKEN_TAG_BYTES);
+	crypto_generichash_update(&st, &dom, 1);
+	crypto_generichash_update(&st, (const uint8_t *)token, strlen(token));
+	crypto_generichash_final(&st, key, TOKEN_TAG_BYTES);
+}
+
+/* A ring with kind rotated (new current key), derived; the caller frees. */
+static struct keyring *
+ring_rotated(const struct keyring *from, enum keyring_kind kind, struct token_keys **out)
+{
+	struct keyring *r = NULL;
+	uint32_t v = 0;
+	cr_assert_eq(keyring_with_new_key(from, kind, &r, &v), 0);
+	cr_assert_eq(token_keys_derive(r, out), 0);
+	return r;
+}
+
+Test(token, det_tag_is_keyed_by_the_kek_epoch_not_the_token_key)
+{
+	char t[TOKEN_MAX_LEN + 1];
+	uint8_t tag[TOKEN_TAG_BYTES], want[TOKEN_TAG_BYTES];
+	cr_assert_eq(token_keys_epoch(tk), 1);
+	cr_assert_eq(token_det_make(tk, "crm", 3, FIELD_EMAIL, "ann@example.com", 15, t, tag), 0);
+	expected_det_tag(keyring_key(kr, KEYRING_KEK, 1), "crm", FIELD_EMAIL, "ann@example.com",
+	    want);
+	cr_assert_arr_eq(tag, want, TOKEN_TAG_BYTES, "tag is not KEK epoch 1's vdettag2 hash");
+
+	/* A token key rotation changes nothing of it. */
+	struct token_keys *tk2;
+	struct keyring *r2 = ring_rotated(kr, KEYRING_TOKEN, &tk2);
+	char t2[TOKEN_MAX_LEN + 1];
+	uint8_t tag2[TOKEN_TAG_BYTES];
+	cr_assert_eq(token_det_make(tk2, "crm", 3, FIELD_EMAIL, "ann@example.com", 15, t2, tag2), 0);
+	cr_assert_str_eq(t2, t, "a token key rotation changed the det token");
+	token_keys_free(tk2);
+	keyring_free(r2);
+}
+
+Test(token, det_token_of_new_epoch_and_retired_epoch)
+{
+	char t1[TOKEN_MAX_LEN + 1], t2[TOKEN_MAX_LEN + 1];
+	uint8_t tag1[TOKEN_TAG_BYTES], tag2[TOKEN_TAG_BYTES], want[TOKEN_TAG_BYTES];
+	struct token_ref ref;
+	cr_assert_eq(token_det_make(tk, "crm", 3, FIELD_PHONE, "+15551234567", 12, t1, tag1), 0);
+	cr_assert_eq(strncmp(t1, "det_1_", 6), 0, "%s", t1);
+
+	/* Rotate the KEK: new tokens are det_2_, with an unrelated tag. */
+	struct token_keys *tk2;
+	struct keyring *r2 = ring_rotated(kr, KEYRING_KEK, &tk2);
+	cr_assert_eq(token_keys_epoch(tk2), 2);
+	cr_assert_eq(token_keys_nepochs(tk2), 2);
+	cr_assert_eq(token_det_make(tk2, "crm", 3, FIELD_PHONE, "+15551234567", 12, t2, tag2), 0);
+	cr_assert_eq(strncmp(t2, "det_2_", 6), 0, "%s", t2);
+	cr_assert(memcmp(tag1, tag2, TOKEN_TAG_BYTES) != 0, "epochs 1 and 2 share a tag");
+	expected_det_tag(keyring_key(r2, KEYRING_KEK, 2), "crm", FIELD_PHONE, "+15551234567", want);
+	cr_assert_arr_eq(tag2, want, TOKEN_TAG_BYTES);
+	/* Both epochs in the ring: both tokens parse, each with its epoch. */
+	cr_assert_eq(parse(tk2, t1, &ref), 0);
+	cr_assert_eq(ref.key_version, 1);
+	cr_assert_arr_eq(ref.tag, tag1, TOKEN_TAG_BYTES);
+	cr_assert_eq(parse(tk2, t2, &ref), 0);
+	cr_assert_eq(ref.key_version, 2);
+	cr_assert_eq(ref.retired_epoch, 0);
+
+	/* Retire epoch 1: its token is refused as retired; epoch 2's stays. */
+	struct keyring *r3 = NULL;
+	struct token_keys *tk3;
+	const char *why = NULL;
+	cr_assert_eq(keyring_without_key(r2, KEYRING_KEK, 1, &r3, &why), 0, "%s", why);
+	cr_assert_eq(token_keys_derive(r3, &tk3), 0);
+	cr_assert_eq(token_keys_has_epoch(tk3, 1), 0);
+	cr_assert_eq(parse(tk3, t1, &ref), VAULT_E_BAD_TOKEN);
+	cr_assert_eq(ref.retired_epoch, 1, "a retired epoch's token not marked retired");
+	cr_assert_eq(parse(tk3, t2, &ref), 0);
+	/* An epoch that never existed is a plain bad token. */
+	char t9[TOKEN_MAX_LEN + 1];
+	snprintf(t9, sizeof(t9), "det_9_%s", t2 + 6);
+	cr_assert_eq(parse(tk3, t9, &ref), VAULT_E_BAD_TOKEN);
+	cr_assert_eq(ref.retired_epoch, 0);
+	token_keys_free(tk3);
+	keyring_free(r3);
+	token_keys_free(tk2);
+	keyring_free(r2);
+}
+
+Test(token, card_index_key_is_keyed_by_the_kek_epoch)
+{
+	char card[17], t[TOKEN_MAX_LEN + 1];
+	uint8_t k1[TOKEN_TAG_BYTES], k2[TOKEN_TAG_BYTES], want[TOKEN_TAG_BYTES];
+	struct token_ref ref;
+	random_luhn(card, 16);
+	card_token(tk, card, t);
+	cr_assert_eq(token_card_index_key(tk, 1, t, 16, k1), 0);
+	expected_card_index_key(keyring_key(kr, KEYRING_KEK, 1), t, want);
+	cr_assert_arr_eq(k1, want, TOKEN_TAG_BYTES, "index key is not KEK epoch 1's vcardix2 hash");
+	cr_assert_eq(token_card_index_key(tk, 2, t, 16, k2), VAULT_E_NOT_FOUND);
+
+	/* A KEK rotation: a second key for the same token, unrelated. */
+	struct token_keys *tk2;
+	struct keyring *r2 = ring_rotated(kr, KEYRING_KEK, &tk2);
+	cr_assert_eq(token_card_index_key(tk2, 2, t, 16, k2), 0);
+	cr_assert(memcmp(k1, k2, TOKEN_TAG_BYTES) != 0, "epochs 1 and 2 share a card index key");
+	cr_assert_eq(token_card_index_key(tk2, 1, t, 16, want), 0);
+	cr_assert_arr_eq(want, k1, TOKEN_TAG_BYTES);
+
+	/* The card token itself (a token key MAC) outlives the retire. */
+	struct keyring *r3 = NULL;
+	struct token_keys *tk3;
+	const char *why = NULL;
+	cr_assert_eq(keyring_without_key(r2, KEYRING_KEK, 1, &r3, &why), 0, "%s", why);
+	cr_assert_eq(token_keys_derive(r3, &tk3), 0);
+	cr_assert_eq(parse(tk3, t, &ref), 0, "card token refused after a KEK retire");
+	cr_assert_eq(ref.type, TOKEN_CARD);
+	cr_assert_eq(token_card_index_key(tk3, 1, t, 16, want), VAULT_E_NOT_FOUND);
+	token_keys_free(tk3);
+	keyring_free(r3);
+	token_keys_free(tk2);
+	keyring_free(r2);
 }

@@ -17,9 +17,15 @@
 #include "keys/keyring.h"
 #include "token.h"
 
+/*
+ * Token-key subkeys (context "vtokens1", id = index + 1). Ids 5, 6 and 8
+ * keyed deterministic tags, their MACs and card index keys before those
+ * moved to KEK epochs (schema 3); they are no longer derived, and the ids
+ * stay unused.
+ */
 enum subkey {
 	SK_RECORD_MAC, SK_RECORD_ENC, SK_OPAQUE_MAC, SK_OPAQUE_ENC,
-	SK_DET_TAG, SK_DET_MAC, SK_CARD_MAC, SK_CARD_INDEX, SK_COUNT
+	SK_UNUSED_5, SK_UNUSED_6, SK_CARD_MAC, SK_COUNT
 };
 
 struct version_keys {
@@ -27,10 +33,21 @@ struct version_keys {
 	uint8_t k[SK_COUNT][32];
 };
 
+/* KEK-epoch subkeys: what can confirm a person's value dies with the epoch. */
+struct epoch_keys {
+	uint32_t epoch;
+	uint8_t det_tag[32];   /* crypto_kdf(KEK_e, 1, "vdettag2") */
+	uint8_t det_mac[32];   /* crypto_kdf(KEK_e, 2, "vdettag2") */
+	uint8_t card_index[32]; /* crypto_kdf(KEK_e, 1, "vcardix2") */
+};
+
 struct token_keys {
 	uint32_t current;
 	size_t count;
 	struct version_keys *v; /* sodium_malloc'd, read-only */
+	uint32_t current_epoch;
+	size_t nepochs;
+	struct epoch_keys *e;   /* sodium_malloc'd, read-only */
 };
 
 #define RECORD_PT 8
@@ -44,15 +61,16 @@ token_keys_free(struct token_keys *tk)
 	if (tk == NULL)
 		return;
 	sodium_free(tk->v);
+	sodium_free(tk->e);
 	free(tk);
 }
 
 int
 token_keys_derive(const struct keyring *kr, struct token_keys **out)
 {
-	size_t n = keyring_count(kr, KEYRING_TOKEN);
+	size_t n = keyring_count(kr, KEYRING_TOKEN), ne = keyring_count(kr, KEYRING_KEK);
 	struct token_keys *tk = calloc(1, sizeof(*tk));
-	if (tk == NULL || n == 0)
+	if (tk == NULL || n == 0 || ne == 0)
 		goto fail;
 	tk->v = sodium_malloc(n * sizeof(*tk->v));
 	if (tk->v == NULL)
@@ -64,10 +82,27 @@ token_keys_derive(const struct keyring *kr, struct token_keys **out)
 		const uint8_t *master = keyring_key(kr, KEYRING_TOKEN, ver);
 		tk->v[i].version = ver;
 		for (int s = 0; s < SK_COUNT; s++)
-			crypto_kdf_derive_from_key(tk->v[i].k[s], 32, (uint64_t)s + 1,
-			    "vtokens1", master);
+			if (s != SK_UNUSED_5 && s != SK_UNUSED_6)
+				crypto_kdf_derive_from_key(tk->v[i].k[s], 32, (uint64_t)s + 1,
+				    "vtokens1", master);
+			else
+				memset(tk->v[i].k[s], 0, 32);
 	}
 	sodium_mprotect_readonly(tk->v);
+	if ((tk->e = sodium_malloc(ne * sizeof(*tk->e))) == NULL)
+		goto fail;
+	tk->nepochs = ne;
+	tk->current_epoch = keyring_current(kr, KEYRING_KEK);
+	for (size_t i = 0; i < ne; i++) {
+		uint32_t ep = keyring_version_at(kr, KEYRING_KEK, i);
+		const uint8_t *kek = keyring_key(kr, KEYRING_KEK, ep);
+		struct epoch_keys *ek = &tk->e[i];
+		ek->epoch = ep;
+		crypto_kdf_derive_from_key(ek->det_tag, 32, 1, "vdettag2", kek);
+		crypto_kdf_derive_from_key(ek->det_mac, 32, 2, "vdettag2", kek);
+		crypto_kdf_derive_from_key(ek->card_index, 32, 1, "vcardix2", kek);
+	}
+	sodium_mprotect_readonly(tk->e);
 	*out = tk;
 	return 0;
 fail:
@@ -79,6 +114,39 @@ uint32_t
 token_keys_current(const struct token_keys *tk)
 {
 	return tk->current;
+}
+
+uint32_t
+token_keys_epoch(const struct token_keys *tk)
+{
+	return tk->current_epoch;
+}
+
+size_t
+token_keys_nepochs(const struct token_keys *tk)
+{
+	return tk->nepochs;
+}
+
+uint32_t
+token_keys_epoch_at(const struct token_keys *tk, size_t i)
+{
+	return i < tk->nepochs ? tk->e[i].epoch : 0;
+}
+
+static const struct epoch_keys *
+epoch_for(const struct token_keys *tk, uint32_t epoch)
+{
+	for (size_t i = 0; i < tk->nepochs; i++)
+		if (tk->e[i].epoch == epoch)
+			return &tk->e[i];
+	return NULL;
+}
+
+int
+token_keys_has_epoch(const struct token_keys *tk, uint32_t epoch)
+{
+	return epoch_for(tk, epoch) != NULL;
 }
 
 static const struct version_keys *
@@ -194,12 +262,12 @@ token_opaque_make(const struct token_keys *tk, uint64_t record_id,
  * tag can equal a tag made before domains existed (field id first).
  */
 static void
-det_tag(const struct version_keys *vk, const char *domain, size_t dlen,
+det_tag(const struct epoch_keys *ek, const char *domain, size_t dlen,
     uint8_t field, const char *value, size_t len, uint8_t tag[TOKEN_TAG_BYTES])
 {
 	uint8_t head[2] = { 0xff, (uint8_t)dlen };
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, vk->k[SK_DET_TAG], 32, TOKEN_TAG_BYTES);
+	crypto_generichash_init(&st, ek->det_tag, 32, TOKEN_TAG_BYTES);
 	crypto_generichash_update(&st, head, sizeof(head));
 	crypto_generichash_update(&st, (const uint8_t *)domain, dlen);
 	crypto_generichash_update(&st, &field, 1);
@@ -212,14 +280,14 @@ token_det_make(const struct token_keys *tk, const char *domain, size_t domain_le
     uint8_t field, const char *value, size_t len, char *out,
     uint8_t tag[TOKEN_TAG_BYTES])
 {
-	const struct version_keys *vk = keys_for(tk, tk->current);
+	const struct epoch_keys *ek = epoch_for(tk, tk->current_epoch);
 	uint8_t payload[TOKEN_TAG_BYTES + DET_MAC];
 	if (domain == NULL || domain_len == 0 || domain_len > TOKEN_DOMAIN_MAX)
 		return VAULT_E_INVALID_VALUE;
-	det_tag(vk, domain, domain_len, field, value, len, tag);
+	det_tag(ek, domain, domain_len, field, value, len, tag);
 	memcpy(payload, tag, TOKEN_TAG_BYTES);
-	prf(payload + TOKEN_TAG_BYTES, DET_MAC, vk->k[SK_DET_MAC], 'd', tag, TOKEN_TAG_BYTES);
-	format_text(out, "det", vk->version, payload, sizeof(payload));
+	prf(payload + TOKEN_TAG_BYTES, DET_MAC, ek->det_mac, 'd', tag, TOKEN_TAG_BYTES);
+	format_text(out, "det", ek->epoch, payload, sizeof(payload));
 	return 0;
 }
 
@@ -313,12 +381,15 @@ token_card_make(const struct token_keys *tk, const char *card, size_t len,
 	return 0;
 }
 
-void
-token_card_index_key(const struct token_keys *tk, const char *token, size_t len,
-    uint8_t key[TOKEN_TAG_BYTES])
+int
+token_card_index_key(const struct token_keys *tk, uint32_t epoch, const char *token,
+    size_t len, uint8_t key[TOKEN_TAG_BYTES])
 {
-	const struct version_keys *vk = keys_for(tk, tk->current);
-	prf(key, TOKEN_TAG_BYTES, vk->k[SK_CARD_INDEX], 'i', token, len);
+	const struct epoch_keys *ek = epoch_for(tk, epoch);
+	if (ek == NULL)
+		return VAULT_E_NOT_FOUND;
+	prf(key, TOKEN_TAG_BYTES, ek->card_index, 'i', token, len);
+	return 0;
 }
 
 static int
@@ -336,7 +407,6 @@ parse_card(const struct token_keys *tk, const char *s, size_t len,
 		if (sodium_memcmp(mac, s + nr, m) == 0) {
 			ok = 1;
 			out->key_version = tk->v[i].version;
-			prf(out->tag, TOKEN_TAG_BYTES, tk->v[i].k[SK_CARD_INDEX], 'i', s, len);
 		}
 	}
 	if (!ok)
@@ -454,10 +524,17 @@ token_parse(const struct token_keys *tk, const char *s, size_t len,
 		out->field_gen = (uint32_t)get_be(pt + 9, 4);
 	} else if ((off = parse_prefix(s, len, "det", &version)) != 0) {
 		uint8_t mac[DET_MAC];
-		if ((vk = keys_for(tk, version)) == NULL ||
-		    decode_payload(s + off, len - off, payload, TOKEN_TAG_BYTES + DET_MAC) != 0)
+		const struct epoch_keys *ek = epoch_for(tk, version);
+		if (ek == NULL) {
+			/* An epoch below the current one that the ring no longer
+			 * holds was retired: its key, and every tag it keyed, are
+			 * gone. Nothing of the payload can be checked. */
+			out->retired_epoch = version < tk->current_epoch;
 			return VAULT_E_BAD_TOKEN;
-		prf(mac, DET_MAC, vk->k[SK_DET_MAC], 'd', payload, TOKEN_TAG_BYTES);
+		}
+		if (decode_payload(s + off, len - off, payload, TOKEN_TAG_BYTES + DET_MAC) != 0)
+			return VAULT_E_BAD_TOKEN;
+		prf(mac, DET_MAC, ek->det_mac, 'd', payload, TOKEN_TAG_BYTES);
 		if (sodium_memcmp(mac, payload + TOKEN_TAG_BYTES, DET_MAC) != 0)
 			return VAULT_E_BAD_TOKEN;
 		out->type = TOKEN_DET;

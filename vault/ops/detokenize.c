@@ -31,6 +31,7 @@
 #include "vault/record/mask.h"
 #include "vault/server.h"
 #include "vault/privacy/hold.h"
+#include "issue.h"
 #include "op.h"
 
 static const char *const args[] = { "tokens", NULL };
@@ -41,15 +42,22 @@ det_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id,
     uint8_t *field)
 {
 	MDB_cursor *cur;
+	uint8_t prefix[4 + TOKEN_TAG_BYTES];
 	int rc = mdb_cursor_open(ctx->txn, ctx->srv->store.det_index, &cur);
 	if (rc != 0)
 		return store_error(rc);
-	MDB_val k = { TOKEN_TAG_BYTES, (void *)ref->tag }, v;
+	/* The token's epoch first (issue.h, DET_KEY_BYTES). */
+	prefix[0] = (uint8_t)(ref->key_version >> 24);
+	prefix[1] = (uint8_t)(ref->key_version >> 16);
+	prefix[2] = (uint8_t)(ref->key_version >> 8);
+	prefix[3] = (uint8_t)ref->key_version;
+	memcpy(prefix + 4, ref->tag, TOKEN_TAG_BYTES);
+	MDB_val k = { sizeof(prefix), prefix }, v;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	int result = VAULT_E_NOT_FOUND;
-	if (rc == 0 && k.mv_size == TOKEN_TAG_BYTES + 8 && v.mv_size == 1 &&
-	    memcmp(k.mv_data, ref->tag, TOKEN_TAG_BYTES) == 0) {
-		*id = store_get_id((const uint8_t *)k.mv_data + TOKEN_TAG_BYTES);
+	if (rc == 0 && k.mv_size == DET_KEY_BYTES && v.mv_size == 1 &&
+	    memcmp(k.mv_data, prefix, sizeof(prefix)) == 0) {
+		*id = store_get_id((const uint8_t *)k.mv_data + sizeof(prefix));
 		*field = *(const uint8_t *)v.mv_data;
 		result = 0;
 	} else if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -59,17 +67,31 @@ det_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id,
 	return result;
 }
 
+/*
+ * A card token's record: its index key under each KEK epoch of the ring
+ * (during a rotation an entry is under the old epoch until its record is
+ * rewrapped). The key that found it goes to ref->tag, for index_vouched.
+ */
 static int
-card_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id)
+card_lookup(struct read_ctx *ctx, const msgpack_object *o, struct token_ref *ref,
+    uint64_t *id)
 {
-	MDB_val k = { TOKEN_TAG_BYTES, (void *)ref->tag }, v;
-	int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
-	if (rc != 0)
-		return store_error(rc);
-	if (v.mv_size != 8)
-		return VAULT_E_CRYPTO;
-	*id = store_get_id(v.mv_data);
-	return 0;
+	const struct token_keys *tk = ctx->keys->tokens;
+	for (size_t i = 0; i < token_keys_nepochs(tk); i++) {
+		(void)token_card_index_key(tk, token_keys_epoch_at(tk, i), o->via.str.ptr,
+		    o->via.str.size, ref->tag);
+		MDB_val k = { TOKEN_TAG_BYTES, ref->tag }, v;
+		int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return store_error(rc);
+		if (v.mv_size != 8)
+			return VAULT_E_CRYPTO;
+		*id = store_get_id(v.mv_data);
+		return 0;
+	}
+	return VAULT_E_NOT_FOUND;
 }
 
 struct cache {
@@ -87,7 +109,7 @@ index_vouched(const struct record *r, const struct token_ref *ref, uint8_t field
 	if (ref->type != TOKEN_DET)
 		return 1;
 	for (unsigned i = 0; i < r->ndet; i++)
-		if (r->det[i].field == field &&
+		if (r->det[i].field == field && r->det[i].epoch == ref->key_version &&
 		    sodium_memcmp(r->det[i].tag, ref->tag, TOKEN_TAG_BYTES) == 0)
 			return 1;
 	return 0;
@@ -114,6 +136,8 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 		return VAULT_E_PROTO_TYPE;
 	if (token_parse(ctx->keys->tokens, o->via.str.ptr, o->via.str.size, &ref) != 0) {
 		*guess = 1;
+		if (ref.retired_epoch)
+			*why = "deterministic token of a retired key epoch; ask for a new one";
 		return VAULT_E_BAD_TOKEN;
 	}
 	switch (ref.type) {
@@ -136,7 +160,7 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 			*why = "the policy lets this client hold card tokens, not resolve them";
 			return VAULT_E_DENIED;
 		}
-		if ((rc = card_lookup(ctx, &ref, &id)) != 0) {
+		if ((rc = card_lookup(ctx, o, &ref, &id)) != 0) {
 			*guess = rc == VAULT_E_NOT_FOUND;
 			*why = "card token unknown, or its record was deleted or changed";
 			return rc;

@@ -24,10 +24,52 @@ tokens_check(const struct token_request *reqs, unsigned n,
 }
 
 static void
-det_key(const uint8_t tag[TOKEN_TAG_BYTES], uint64_t id, uint8_t key[TOKEN_TAG_BYTES + 8])
+put_u32(uint8_t *p, uint32_t v)
 {
-	memcpy(key, tag, TOKEN_TAG_BYTES);
-	store_put_id(key + TOKEN_TAG_BYTES, id);
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* det_index key: epoch first, so one epoch's entries form one range. */
+static void
+det_key(uint32_t epoch, const uint8_t tag[TOKEN_TAG_BYTES], uint64_t id,
+    uint8_t key[DET_KEY_BYTES])
+{
+	put_u32(key, epoch);
+	memcpy(key + 4, tag, TOKEN_TAG_BYTES);
+	store_put_id(key + 4 + TOKEN_TAG_BYTES, id);
+}
+
+/* Drop r's det entry i and its index entry (the entry may be gone already:
+ * a retire deletes its epoch's range, leaving the record's copy). */
+static int
+drop_det(struct write_ctx *ctx, uint64_t id, struct record *r, unsigned i)
+{
+	uint8_t kb[DET_KEY_BYTES];
+	det_key(r->det[i].epoch, r->det[i].tag, id, kb);
+	MDB_val k = { sizeof(kb), kb };
+	int rc = mdb_del(ctx->txn, ctx->srv->store.det_index, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_error(rc);
+	r->det[i] = r->det[--r->ndet];
+	return 0;
+}
+
+/* Drop r's det entries of KEK epochs the ring no longer holds. */
+static int
+drop_retired_det(struct write_ctx *ctx, uint64_t id, struct record *r)
+{
+	for (unsigned i = 0; i < r->ndet; i++) {
+		if (token_keys_has_epoch(ctx->keys->tokens, r->det[i].epoch))
+			continue;
+		int rc = drop_det(ctx, id, r, i);
+		if (rc != 0)
+			return rc;
+		i--;
+	}
+	return 0;
 }
 
 /*
@@ -62,14 +104,31 @@ tokens_forget_field(struct write_ctx *ctx, uint64_t id, struct record *r,
 	for (unsigned i = 0; i < r->ndet; i++) {
 		if (r->det[i].field != field)
 			continue;
-		uint8_t kb[TOKEN_TAG_BYTES + 8];
-		det_key(r->det[i].tag, id, kb);
-		MDB_val k = { sizeof(kb), kb };
-		rc = mdb_del(ctx->txn, ctx->srv->store.det_index, &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return store_error(rc);
-		r->det[i] = r->det[--r->ndet];
+		if ((rc = drop_det(ctx, id, r, i)) != 0)
+			return rc;
 		i--;
+	}
+	return 0;
+}
+
+/*
+ * Is a card index entry for token[0..len) under any KEK epoch of the ring?
+ * During a rotation the records not yet rewrapped are indexed under the
+ * old epoch: a new token must collide with neither.
+ */
+static int
+card_in_use(struct write_ctx *ctx, const char *token, size_t len)
+{
+	const struct token_keys *tk = ctx->keys->tokens;
+	for (size_t i = 0; i < token_keys_nepochs(tk); i++) {
+		uint8_t key[TOKEN_TAG_BYTES];
+		(void)token_card_index_key(tk, token_keys_epoch_at(tk, i), token, len, key);
+		MDB_val k = { sizeof(key), key }, v;
+		int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
+		if (rc == 0)
+			return 1;
+		if (rc != MDB_NOTFOUND)
+			return store_error(rc);
 	}
 	return 0;
 }
@@ -104,7 +163,12 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 		token_card_make(ctx->keys->tokens, card, len, out);
 		if (sodium_memcmp(out, card, len) == 0)
 			continue;
-		token_card_index_key(ctx->keys->tokens, out, len, ikey);
+		if ((rc = card_in_use(ctx, out, len)) == 1)
+			continue;
+		if (rc != 0)
+			return rc;
+		(void)token_card_index_key(ctx->keys->tokens,
+		    token_keys_epoch(ctx->keys->tokens), out, len, ikey);
 		MDB_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
 		rc = mdb_put(ctx->txn, srv->store.card_index, &k, &v, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST)
@@ -123,33 +187,146 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 }
 
 /*
- * The deterministic token of field in domain, indexed for this record. One
- * index entry per (field, domain, token key version) the record was asked
- * for: the tag alone says nothing of the domain, so lookups need no change.
+ * The deterministic token of field in domain, indexed for this record under
+ * the current KEK epoch. One index entry per (field, domain, epoch) the
+ * record was asked for: the tag alone says nothing of the domain, so
+ * lookups need no change.
  */
 static int
 det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
     const char *domain, const struct plain_values *vals, char *out)
 {
-	uint8_t tag[TOKEN_TAG_BYTES], kb[TOKEN_TAG_BYTES + 8];
+	uint8_t tag[TOKEN_TAG_BYTES], kb[DET_KEY_BYTES];
+	uint32_t epoch = token_keys_epoch(ctx->keys->tokens);
 	int rc = token_det_make(ctx->keys->tokens, domain, domain ? strlen(domain) : 0,
 	    field, (const char *)vals->p[field], vals->len[field], out, tag);
 	if (rc != 0)
 		return VAULT_E_INTERNAL; /* no domain: a caller forgot to set it */
 	for (unsigned i = 0; i < r->ndet; i++)
-		if (r->det[i].field == field && memcmp(r->det[i].tag, tag, sizeof(tag)) == 0)
+		if (r->det[i].field == field && r->det[i].epoch == epoch &&
+		    memcmp(r->det[i].tag, tag, sizeof(tag)) == 0)
 			return 0; /* already indexed */
+	/* Entries of retired epochs resolve nothing: make room first. */
+	if ((rc = drop_retired_det(ctx, id, r)) != 0)
+		return rc;
 	if (r->ndet >= RECORD_MAX_DET)
-		return VAULT_E_LIMIT; /* more token key versions in use than kept */
-	det_key(tag, id, kb);
+		return VAULT_E_LIMIT; /* more domains and epochs in use than kept */
+	det_key(epoch, tag, id, kb);
 	MDB_val k = { sizeof(kb), kb }, v = { 1, &field };
 	rc = mdb_put(ctx->txn, ctx->srv->store.det_index, &k, &v, 0);
 	if (rc != 0)
 		return store_error(rc);
 	r->det[r->ndet].field = field;
+	r->det[r->ndet].epoch = epoch;
 	memcpy(r->det[r->ndet].tag, tag, sizeof(tag));
 	r->ndet++;
 	return 0;
+}
+
+int
+tokens_rekey(struct write_ctx *ctx, uint64_t id, struct record *r,
+    const uint8_t *dek, uint32_t epoch)
+{
+	int rc;
+	if ((rc = drop_retired_det(ctx, id, r)) != 0)
+		return rc;
+	if (!r->has_card_token)
+		return 0;
+	/* The card token itself, from its sealed copy: its old index key
+	 * cannot be turned into the new one without it. */
+	char tok[CARD_MAX_DIGITS + 1];
+	uint8_t ikey[TOKEN_TAG_BYTES], val[8];
+	struct seal_place pl = { id, r->dek_version, FIELD_CARD_TOKEN, 0, 0 };
+	size_t len = r->card_ct_len - SEAL_OVERHEAD;
+	if (r->card_ct_len < SEAL_OVERHEAD || len > CARD_MAX_DIGITS ||
+	    open_field(dek, &pl, r->card_ct, r->card_ct_len, (uint8_t *)tok) != 0)
+		return VAULT_E_CRYPTO;
+	rc = token_card_index_key(ctx->keys->tokens, epoch, tok, len, ikey);
+	sodium_memzero(tok, sizeof(tok));
+	if (rc != 0)
+		return VAULT_E_INTERNAL; /* the target epoch is in the ring */
+	if (sodium_memcmp(ikey, r->card_index_key, sizeof(ikey)) == 0)
+		return 0; /* issued under this epoch already */
+	store_put_id(val, id);
+	MDB_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
+	rc = mdb_put(ctx->txn, ctx->srv->store.card_index, &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		/* Another record's entry for the same token: the file was
+		 * changed (issue checks every epoch for a token in use). */
+		return VAULT_E_CRYPTO;
+	if (rc != 0)
+		return store_error(rc);
+	/* The old entry, only if it names this record (forget_card_token). */
+	MDB_val ok = { TOKEN_TAG_BYTES, r->card_index_key }, ov;
+	rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &ok, &ov);
+	if (rc == 0 && ov.mv_size == 8 && store_get_id(ov.mv_data) == id)
+		rc = mdb_del(ctx->txn, ctx->srv->store.card_index, &ok, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_error(rc);
+	memcpy(r->card_index_key, ikey, sizeof(ikey));
+	return 0;
+}
+
+int
+tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
+    uint64_t *deleted)
+{
+	const struct token_keys *tk = ctx->keys->tokens;
+	MDB_cursor *cur;
+	uint8_t kb[4];
+	uint32_t next = 0;
+	int rc = mdb_cursor_open(txn, ctx->srv->store.det_index, &cur);
+	*deleted = 0;
+	if (rc != 0)
+		return store_error(rc);
+	/*
+	 * The epoch's range, and any other epoch's the ring does not hold (a
+	 * restored backup can bring back entries of an epoch retired since):
+	 * seek each epoch's first entry; keep the ring's other epochs. The
+	 * range is sought again after each delete: what a cursor points at
+	 * after deleting the last item differs across LMDB versions.
+	 */
+	for (;;) {
+		put_u32(kb, next);
+		MDB_val k = { sizeof(kb), kb }, v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size < 4)
+			break;
+		const uint8_t *p = k.mv_data;
+		uint32_t e = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		    (uint32_t)p[2] << 8 | p[3];
+		if (e != epoch && token_keys_has_epoch(tk, e)) {
+			if (e == UINT32_MAX)
+				break;
+			next = e + 1; /* kept: on to the next epoch */
+			continue;
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*deleted)++;
+		next = e;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+int
+tokens_det_count(MDB_txn *txn, MDB_dbi det_index, uint32_t epoch, uint64_t *count)
+{
+	MDB_cursor *cur;
+	uint8_t kb[4];
+	int rc = mdb_cursor_open(txn, det_index, &cur);
+	*count = 0;
+	if (rc != 0)
+		return store_error(rc);
+	put_u32(kb, epoch);
+	MDB_val k = { sizeof(kb), kb }, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		(*count)++;
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
 }
 
 int

@@ -39,8 +39,36 @@ int tokens_issue(struct write_ctx *ctx, uint64_t id, struct record *r,
     const char *domain, const struct plain_values *vals, uint8_t card_ct[CARD_CT_BYTES],
     msgpack_packer *pk, struct op_error *err);
 
+/* det_index key: KEK epoch (u32 BE), tag, record id (u64 BE). */
+#define DET_KEY_BYTES (4 + TOKEN_TAG_BYTES + 8)
+
 /* Remove r's index entries for field (card token, deterministic tag). */
 int tokens_forget_field(struct write_ctx *ctx, uint64_t id, struct record *r,
     uint8_t field);
+
+/*
+ * A record moves to KEK epoch epoch (a rotation's rewrap, a record's new
+ * data key): re-key its card index entry under epoch from the sealed card
+ * token (dek is the record's data key), replacing the old entry, and drop
+ * its deterministic entries (and their index entries) of epochs the ring
+ * no longer holds. Entries of epochs still in the ring stay: tokens handed
+ * out keep resolving until their epoch is retired. The caller stores r.
+ */
+int tokens_rekey(struct write_ctx *ctx, uint64_t id, struct record *r,
+    const uint8_t *dek, uint32_t epoch);
+
+/*
+ * Retiring KEK epoch epoch: delete every det_index entry it keys, and any
+ * of another epoch the ring (ctx->keys) no longer holds, in txn (before the
+ * key is destroyed). Records keep their copies of the entries until their
+ * next rewrap or det token (nothing can check them without the key).
+ * *deleted: how many.
+ */
+int tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
+    uint64_t *deleted);
+
+/* How many det_index entries epoch keys. */
+int tokens_det_count(MDB_txn *txn, MDB_dbi det_index, uint32_t epoch,
+    uint64_t *count);
 
 #endif

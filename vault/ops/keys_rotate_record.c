@@ -105,6 +105,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		}
 		r.card_ct = card_ct;
 	}
+	/* The record moves to the current epoch: so does its card index key. */
+	if ((rc = tokens_rekey(ctx, id, &r, ctx->dek, r.kek_epoch)) != 0)
+		goto fail;
 	for (unsigned i = 0; i < r.ndocs; i++) {
 		uint8_t kb[10];
 		document_key(id, r.doc_slots[i], kb);

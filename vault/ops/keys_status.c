@@ -1,7 +1,8 @@
 /*
  * keys_status.c - "keys_status" (admin): the key ring's epochs and
- * versions, how many data keys each epoch wraps, rotation progress and the
- * schedule. Never key material.
+ * versions, how many data keys each epoch wraps and how many deterministic
+ * index entries it keys, rotation progress and the schedule. Never key
+ * material.
  */
 #include <stdlib.h>
 
@@ -10,13 +11,14 @@
 #include "vault/keyset.h"
 #include "vault/rotation.h"
 #include "vault/server.h"
+#include "issue.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
 
 static void
 pack_versions(msgpack_packer *pk, const struct keyring *ring, enum keyring_kind kind,
-    const uint64_t *counts)
+    const uint64_t *counts, const uint64_t *det)
 {
 	size_t n = keyring_count(ring, kind);
 	msgpack_pack_map(pk, 2);
@@ -26,7 +28,7 @@ pack_versions(msgpack_packer *pk, const struct keyring *ring, enum keyring_kind 
 	msgpack_pack_array(pk, n);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v = keyring_version_at(ring, kind, i);
-		msgpack_pack_map(pk, counts ? 3 : 2);
+		msgpack_pack_map(pk, counts ? 4 : 2);
 		mp_cstr(pk, "version");
 		msgpack_pack_uint32(pk, v);
 		mp_cstr(pk, "created");
@@ -34,6 +36,10 @@ pack_versions(msgpack_packer *pk, const struct keyring *ring, enum keyring_kind 
 		if (counts) {
 			mp_cstr(pk, "records");
 			msgpack_pack_uint64(pk, counts[i]);
+			/* Deterministic index entries keyed by this epoch: their
+			 * tokens stop resolving when it is retired. */
+			mp_cstr(pk, "det_entries");
+			msgpack_pack_uint64(pk, det[i]);
 		}
 	}
 }
@@ -47,7 +53,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	const struct rotation *rot = &srv->writer.rotation;
 	size_t n = keyring_count(ring, KEYRING_KEK);
 	uint32_t epochs[KEYRING_MAX_KEYS];
-	uint64_t *counts = calloc(n ? n : 1, sizeof(*counts));
+	uint64_t *counts = calloc(n ? 2 * n : 1, sizeof(*counts)), *det = counts + n;
 	if (counts == NULL)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	for (size_t i = 0; i < n; i++)
@@ -58,17 +64,19 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	 * publication by as much.
 	 */
 	int rc = epoch_counts(srv, ctx->txn, epochs, counts, n);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = tokens_det_count(ctx->txn, srv->store.det_index, epochs[i], &det[i]);
 	if (rc != 0) {
 		free(counts);
 		return op_fail(err, rc, NULL, NULL);
 	}
 	msgpack_pack_map(pk, 5);
 	mp_cstr(pk, "kek");
-	pack_versions(pk, ring, KEYRING_KEK, counts);
+	pack_versions(pk, ring, KEYRING_KEK, counts, det);
 	mp_cstr(pk, "token");
-	pack_versions(pk, ring, KEYRING_TOKEN, NULL);
+	pack_versions(pk, ring, KEYRING_TOKEN, NULL, NULL);
 	mp_cstr(pk, "index");
-	pack_versions(pk, ring, KEYRING_INDEX, NULL);
+	pack_versions(pk, ring, KEYRING_INDEX, NULL, NULL);
 	free(counts);
 
 	mp_cstr(pk, "rotation");

@@ -111,9 +111,10 @@ record_decode(const uint8_t *data, size_t len, struct record *r)
 		return VAULT_E_CRYPTO;
 	for (unsigned i = 0; i < r->ndet; i++) {
 		r->det[i].field = (uint8_t)rd_be(&rd, 1);
+		r->det[i].epoch = (uint32_t)rd_be(&rd, 4);
 		if ((q = take(&rd, TOKEN_TAG_BYTES)) != NULL)
 			memcpy(r->det[i].tag, q, TOKEN_TAG_BYTES);
-		if (field_by_id(r->det[i].field) == NULL)
+		if (field_by_id(r->det[i].field) == NULL || r->det[i].epoch == 0)
 			return VAULT_E_CRYPTO;
 	}
 
@@ -199,6 +200,7 @@ record_encode(const struct record *r, uint64_t id, const uint8_t *mac_key,
 	wr_be(out, r->ndet, 1);
 	for (unsigned i = 0; i < r->ndet; i++) {
 		wr_be(out, r->det[i].field, 1);
+		wr_be(out, r->det[i].epoch, 4);
 		wr(out, r->det[i].tag, TOKEN_TAG_BYTES);
 	}
 	wr_be(out, r->next_slot, 2);

@@ -4,8 +4,9 @@
  *
  * It holds no personal data in clear: the wrapped data key, per-field
  * ciphertexts, field generations (counters that make opaque tokens stale),
- * the card token's index key and ciphertext, the deterministic-index tags
- * to remove on delete, and document slot numbers (documents are stored
+ * the card token's index key (under the record's KEK epoch or a newer one)
+ * and ciphertext, the deterministic-index entries (epoch and tag) to remove
+ * on delete, and document slot numbers (documents are stored
  * under their own keys). Layout, big-endian, in PROTOCOL.md's appendix
  * "Storage". record_decode() trusts nothing: the data file may be damaged.
  *
@@ -30,13 +31,14 @@
 #include "vault/crypto/token.h"
 #include "vault/record/fields.h"
 
-/* 2: with the MAC and generation-bound field AD; format 1 is refused
- * (the data file's schema version, store.h, went up with it). */
-#define RECORD_FORMAT 2
+/* 2: with the MAC and generation-bound field AD; 3: deterministic entries
+ * carry their KEK epoch. Older formats are refused (the data file's schema
+ * version, store.h, went up with each). */
+#define RECORD_FORMAT 3
 #define RECORD_MAC_BYTES 16
 #define RECORD_MAX_DOCS 64   /* hard cap; the configured limit may be lower */
-/* Deterministic index entries: one per field and token key version in use
- * (tokens of older versions keep resolving after a token key rotation). */
+/* Deterministic index entries: one per field, join domain and KEK epoch in
+ * use (tokens of an older epoch keep resolving until it is retired). */
 #define RECORD_MAX_DET (FIELD_MAX * 4)
 
 struct record_field {
@@ -47,6 +49,7 @@ struct record_field {
 
 struct record_det {
 	uint8_t field;
+	uint32_t epoch;      /* the KEK epoch whose subkey made the tag */
 	uint8_t tag[TOKEN_TAG_BYTES];
 };
 

@@ -121,6 +121,9 @@ store_open(struct store *s, const char *dir, size_t map_size,
 		*why = v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\1", 4) == 0 ?
 		    "the data directory has schema 1 (records without a MAC), which this "
 		    "version refuses: create a new one" :
+		    v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\2", 4) == 0 ?
+		    "the data directory has schema 2 (token indexes keyed by token keys, "
+		    "which no retire erases), which this version refuses: create a new one" :
 		    "the data directory has an unsupported schema version";
 		mdb_txn_abort(txn);
 		store_close(s);

@@ -5,8 +5,11 @@
  *   records     record id (u64 BE) -> encoded record (record_codec.h)
  *   documents   record id (u64 BE) + slot (u16 BE) -> sealed document
  *   tombstones  record id (u64 BE) -> tombstone
- *   card_index  keyed hash of a card token (16) -> record id (u64 BE)
- *   det_index   deterministic tag (16) + record id (u64 BE) -> field id (u8)
+ *   card_index  keyed hash of a card token (16), under a subkey of the
+ *               record's KEK epoch (a rewrap re-keys it) -> record id (u64 BE)
+ *   det_index   KEK epoch (u32 BE) + deterministic tag (16) + record id
+ *               (u64 BE) -> field id (u8); the epoch first, so retiring an
+ *               epoch deletes its entries as one range
  *   blind_index blind kind (u8) + tag (16) + record id -> index key version (u32 BE)
  *   blind_record record id + blind kind + tag -> version: the same entries by
  *               record, so a changed field or a deleted record drops its own
@@ -36,7 +39,9 @@
 
 #include <lmdb.h>
 
-#define STORE_SCHEMA_VERSION 2 /* 2: records with a MAC (record_codec.h) */
+/* 2: records with a MAC (record_codec.h); 3: deterministic and card index
+ * entries keyed by KEK-epoch subkeys, det entries carrying their epoch. */
+#define STORE_SCHEMA_VERSION 3
 
 struct store {
 	MDB_env *env;

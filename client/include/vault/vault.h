@@ -332,6 +332,8 @@ struct vault_key_version {
 	uint32_t version;   /* epoch for key-encryption keys */
 	uint64_t created;   /* Unix seconds */
 	uint64_t records;   /* data keys it wraps (key-encryption keys only) */
+	uint64_t det_entries; /* deterministic index entries it keys (KEK only):
+	                       * their tokens stop resolving at its retire */
 };
 
 struct vault_keys_status {
