@@ -17,6 +17,7 @@
 #include "keyset.h"
 #include "log.h"
 #include "ops/op.h"
+#include "privacy/blind.h"
 #include "rotation.h"
 #include "server.h"
 #include "store/record_codec.h"
@@ -180,8 +181,18 @@ rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
 		return rc;
 	const uint8_t *kek = keyring_key(ctx->keys->ring, KEYRING_KEK, target);
 	const uint8_t *mk = key_set_record_mac_key(ctx->keys, target);
-	if (kek == NULL || mk == NULL)
+	if (kek == NULL || mk == NULL) {
+		sodium_memzero(ctx->dek, DEK_BYTES);
 		return VAULT_E_INTERNAL;
+	}
+	/* The blind tags move to the target epoch with the data key, so they
+	 * die with the old epoch at retire (privacy/blind.h). */
+	struct blind_keys from = { ctx->dek, r.dek_version, r.kek_epoch };
+	struct blind_keys to = { ctx->dek, r.dek_version, target };
+	if ((rc = blind_rewrap(ctx, id, &from, &to)) != 0) {
+		sodium_memzero(ctx->dek, DEK_BYTES);
+		return rc;
+	}
 	wrap_dek(kek, target, id, r.dek_version, ctx->dek, r.wrapped_dek);
 	sodium_memzero(ctx->dek, DEK_BYTES);
 	r.kek_epoch = target;

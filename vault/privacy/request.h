@@ -2,8 +2,8 @@
  * request.h - a privacy request as stored: what the person asked for, how
  * it was verified, what it targets and what happened to it.
  *
- * It keeps no more personal data than it needs: the claims that verified
- * the person are kept only as blind-index tags, the agent's permission
+ * It keeps no more personal data than it needs: of the claims that
+ * verified the person only which data points they were (kinds), the agent's permission
  * reference and the confirmation code only as keyed hashes, an extension
  * reason only sealed (secrets.h). The value under its id in the requests
  * database is a msgpack map (request_encode()); request_decode() trusts
@@ -42,10 +42,11 @@ enum request_event {
 	EV_EXTENDED = 9,
 };
 
+/* A data point that verified the person: its kind only, never a tag or
+ * the value (a tag could be tested against a guessed value by a key the
+ * vault keeps). */
 struct request_claim {
 	uint8_t kind;          /* enum blind_kind */
-	uint32_t version;      /* index key version of the tag */
-	uint8_t tag[BLIND_TAG_BYTES];
 };
 
 struct request_history {

@@ -36,7 +36,7 @@
 
 #include <lmdb.h>
 
-#define STORE_SCHEMA_VERSION 2 /* 2: records with a MAC (record_codec.h) */
+#define STORE_SCHEMA_VERSION 3 /* 3: blind entries under KEK epochs (privacy/blind.h) */
 
 struct store {
 	MDB_env *env;
