@@ -221,6 +221,27 @@ Test(request, claims_are_kinds_only_and_the_decoder_is_strict)
 	cr_assert_neq(decode_claims(good, 1, 1), 0);
 }
 
+Test(request, a_finished_request_keeps_no_target_ids)
+{
+	struct privacy_request r, d;
+	struct buf b = { 0 };
+	sample(&r);
+	r.state = RS_COMPLETED;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.ntargets, 0);
+	cr_assert_eq(d.nclaims, 2, "which data points verified stays");
+	/* 2^40, the second target, is nowhere in the stored form. */
+	static const uint8_t id40[] = { 0xcf, 0, 0, 1, 0, 0, 0, 0, 0 };
+	cr_assert_null(memmem(b.data, b.len, id40, sizeof(id40)));
+	buf_free(&b);
+	r.state = RS_REJECTED;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.ntargets, 0);
+	buf_free(&b);
+}
+
 Test(request, the_history_keeps_the_opening_when_full)
 {
 	struct privacy_request r;

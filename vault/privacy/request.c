@@ -71,6 +71,12 @@ request_note(struct privacy_request *r, uint64_t time, uint8_t event,
 		snprintf(h->client, sizeof(h->client), "%s", client);
 }
 
+int
+request_final(const struct privacy_request *r)
+{
+	return r->state == RS_COMPLETED || r->state == RS_REJECTED;
+}
+
 static int
 claim_kind(uint64_t k)
 {
@@ -121,9 +127,12 @@ request_encode(const struct privacy_request *r, struct buf *out)
 	msgpack_pack_array(&pk, r->nclaims);
 	for (size_t i = 0; i < r->nclaims; i++)
 		msgpack_pack_uint8(&pk, r->claims[i].kind);
+	/* A finished request keeps no target ids: its receipt names the records
+	 * (pseudonyms), and an id would tie the request to a backup's record. */
+	size_t nt = request_final(r) ? 0 : r->ntargets;
 	mp_cstr(&pk, "t");
-	msgpack_pack_array(&pk, r->ntargets);
-	for (size_t i = 0; i < r->ntargets; i++)
+	msgpack_pack_array(&pk, nt);
+	for (size_t i = 0; i < nt; i++)
 		msgpack_pack_uint64(&pk, r->targets[i]);
 	mp_cstr(&pk, "h");
 	msgpack_pack_array(&pk, r->nhistory);
@@ -250,6 +259,8 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 	if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > REQUEST_MAX_TARGETS)
 		return -1;
 	r->ntargets = o->via.array.size;
+	if (r->ntargets > 0 && request_final(r))
+		return -1;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const msgpack_object *e = &o->via.array.ptr[i];
 		if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER)

@@ -3,7 +3,8 @@
  * it was verified, what it targets and what happened to it.
  *
  * It keeps no more personal data than it needs: of the claims that
- * verified the person only which data points they were (kinds), the agent's permission
+ * verified the person only which data points they were (kinds), its
+ * targets' record ids only until it is completed or rejected, the agent's permission
  * reference and the confirmation code only as keyed hashes, an extension
  * reason only sealed (secrets.h). The value under its id in the requests
  * database is a msgpack map (request_encode()); request_decode() trusts
@@ -82,6 +83,9 @@ struct privacy_request {
 	uint8_t signature[SIGN_BYTES];
 	uint32_t key_version;
 };
+
+/* Completed or rejected: stored without target ids (request_encode()). */
+int request_final(const struct privacy_request *r);
 
 int request_encode(const struct privacy_request *r, struct buf *out);
 /* Decode data[0..len); pointers point into data. 0 or VAULT_E_CRYPTO. */
