@@ -102,7 +102,7 @@ Test(store, open_creates_the_databases)
 	MDB_val k = { 6, "schema" }, v;
 	cr_assert_eq(mdb_get(txn, st.meta, &k, &v), 0);
 	cr_assert_eq(v.mv_size, 4);
-	cr_assert_eq(memcmp(v.mv_data, "\0\0\0\2", 4), 0);
+	cr_assert_eq(memcmp(v.mv_data, "\0\0\0\3", 4), 0);
 	mdb_txn_abort(txn);
 	/* The handles are distinct. */
 	MDB_dbi all[] = { st.meta, st.records, st.documents, st.tombstones, st.card_index, st.det_index };
@@ -136,8 +136,9 @@ Test(store, other_schema_version_refused)
 {
 	static const struct { const char *v; size_t len; } bad[] = {
 		/* 1: records without a MAC, refused rather than upgraded. */
-		{ "\0\0\0\1", 4 }, { "\0\0\0\3", 4 }, { "\0\0\0\0", 4 },
-		{ "\1\0\0\2", 4 }, { "\0\0\2", 3 }, { "\0\0\0\2\0", 5 }, { "", 0 },
+		/* 2: blind tags under index keys (issue 13), refused too. */
+		{ "\0\0\0\1", 4 }, { "\0\0\0\2", 4 }, { "\0\0\0\4", 4 }, { "\0\0\0\0", 4 },
+		{ "\1\0\0\3", 4 }, { "\0\0\3", 3 }, { "\0\0\0\3\0", 5 }, { "", 0 },
 	};
 	char top[sizeof dir];
 	memcpy(top, dir, sizeof dir);
@@ -154,6 +155,8 @@ Test(store, other_schema_version_refused)
 		cr_assert_not_null(why);
 		if (i == 0) /* says why, for a data directory made before the MAC */
 			cr_assert_not_null(strstr(why, "schema 1"), "%s", why);
+		if (i == 1) /* and for one made before issue 13 */
+			cr_assert_not_null(strstr(why, "schema 2"), "%s", why);
 		cr_assert_null(st.env, "environment left open after a refusal");
 	}
 	memcpy(dir, top, sizeof dir);

@@ -7,9 +7,12 @@
  *   tombstones  record id (u64 BE) -> tombstone
  *   card_index  keyed hash of a card token (16) -> record id (u64 BE)
  *   det_index   deterministic tag (16) + record id (u64 BE) -> field id (u8)
- *   blind_index blind kind (u8) + tag (16) + record id -> index key version (u32 BE)
- *   blind_record record id + blind kind + tag -> version: the same entries by
- *               record, so a changed field or a deleted record drops its own
+ *   blind_index blind kind (u8) + tag (16) + record id -> KEK epoch of the tag
+ *               (u32 BE)
+ *   blind_record record id + blind kind (u8) -> KEK epoch (u32 BE), tag (16),
+ *               nonce (24), canonical value sealed under the record's DEK: the
+ *               same entries by record, so a changed field or a deleted record
+ *               drops its own and a rewrap re-derives them (privacy/blind.h)
  *   requests    request id (u64 BE) -> privacy request (privacy/request.h)
  *   holds       hold id (u64 BE) -> hold (privacy/hold.h)
  *   record_holds record id + hold id -> empty: the holds on a record
