@@ -183,23 +183,31 @@ tag_key(const struct key_set *ks, uint32_t epoch, uint8_t sub[crypto_generichash
 	return 0;
 }
 
+static void
+tag_with(const uint8_t sub[crypto_generichash_KEYBYTES], unsigned kind, const char *canon,
+    size_t len, uint8_t tag[BLIND_TAG_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t kb = (uint8_t)kind;
+
+	crypto_generichash_init(&st, sub, crypto_generichash_KEYBYTES, BLIND_TAG_BYTES);
+	crypto_generichash_update(&st, &kb, 1);
+	crypto_generichash_update(&st, (const uint8_t *)canon, len);
+	crypto_generichash_final(&st, tag, BLIND_TAG_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
 int
 blind_tag(const struct key_set *ks, uint32_t epoch, unsigned kind,
     const char *canon, size_t len, uint8_t tag[BLIND_TAG_BYTES])
 {
 	uint8_t sub[crypto_generichash_KEYBYTES];
-	crypto_generichash_state st;
-	uint8_t kb = (uint8_t)kind;
 	int rc;
 
 	if ((rc = tag_key(ks, epoch, sub)) != 0)
 		return rc;
-	crypto_generichash_init(&st, sub, sizeof(sub), BLIND_TAG_BYTES);
-	crypto_generichash_update(&st, &kb, 1);
-	crypto_generichash_update(&st, (const uint8_t *)canon, len);
-	crypto_generichash_final(&st, tag, BLIND_TAG_BYTES);
+	tag_with(sub, kind, canon, len, tag);
 	sodium_memzero(sub, sizeof(sub));
-	sodium_memzero(&st, sizeof(st));
 	return 0;
 }
 
@@ -399,75 +407,102 @@ blind_forget_record(struct write_ctx *ctx, uint64_t id)
 	return forget(ctx, id, 0);
 }
 
-/* Record id's first entry of a kind >= kind: its kind and a copy of its
- * value (rv, *rlen). 1 if found, 0 if none is left, or a negative error. */
+/* A record's entries, read with one cursor pass before any is rewritten
+ * (a record has at most 8 kinds; more only if damaged: another pass). */
+#define REWRAP_BATCH 8
+
+struct held_entry {
+	unsigned kind;
+	size_t len;
+	uint8_t v[RVAL_MAX];
+};
+
+/* Up to REWRAP_BATCH entries of record id of kinds >= kind. */
 static int
-next_entry(struct write_ctx *ctx, uint64_t id, unsigned kind, unsigned *found,
-    uint8_t rv[RVAL_MAX], size_t *rlen, int *err)
+read_entries(struct write_ctx *ctx, uint64_t id, unsigned kind, struct held_entry *e,
+    size_t *n)
 {
 	MDB_cursor *c;
 	uint8_t kb[RKEY_BYTES];
 	int rc;
 
-	*err = 0;
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.blind_record, &c)) != 0) {
-		*err = store_error(rc);
-		return 0;
-	}
+	*n = 0;
+	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.blind_record, &c)) != 0)
+		return store_error(rc);
 	record_key(kb, id, kind);
 	MDB_val k = { RKEY_BYTES, kb }, v;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	int got = rc == 0 && k.mv_size == RKEY_BYTES && memcmp(k.mv_data, kb, 8) == 0;
-	if (got) {
-		*found = ((const uint8_t *)k.mv_data)[8];
-		*rlen = v.mv_size <= RVAL_MAX ? v.mv_size : 0;
-		memcpy(rv, v.mv_data, *rlen);
-	} else if (rc != 0 && rc != MDB_NOTFOUND) {
-		*err = store_error(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && *n < REWRAP_BATCH && k.mv_size == RKEY_BYTES &&
+	    memcmp(k.mv_data, kb, 8) == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		e[*n].kind = ((const uint8_t *)k.mv_data)[8];
+		/* Too long to be ours: kept as damaged (length 0). */
+		e[*n].len = v.mv_size <= RVAL_MAX ? v.mv_size : 0;
+		memcpy(e[*n].v, v.mv_data, e[*n].len);
+		(*n)++;
 	}
 	mdb_cursor_close(c);
-	return got;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+/* Re-derive one entry under sub (to's epoch), sealing it under to. */
+static int
+rewrap_one(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
+    const struct blind_keys *to, const uint8_t *sub, const struct held_entry *e)
+{
+	uint8_t ad[AD_BYTES], tag[BLIND_TAG_BYTES];
+	char canon[BLIND_CANON_MAX];
+	unsigned long long n = 0;
+	const uint8_t *nonce = e->v + RVAL_HEAD;
+	int rc;
+
+	seal_ad(ad, id, from->dek_version, e->kind);
+	if (e->len < RVAL_MIN ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)canon, &n, NULL,
+	    nonce + SEAL_NONCE_BYTES, e->len - RVAL_HEAD - SEAL_NONCE_BYTES, ad, sizeof(ad),
+	    nonce, from->dek) != 0) {
+		log_warn("blind index: record %llu: an entry that does not open is dropped",
+		    (unsigned long long)id);
+		return forget(ctx, id, e->kind);
+	}
+	tag_with(sub, e->kind, canon, n, tag);
+	/* The old index entry goes first: the tag may be the same. */
+	uint8_t ik[IKEY_BYTES];
+	index_key(ik, id, e->kind, e->v + 4);
+	MDB_val key = { IKEY_BYTES, ik };
+	rc = mdb_del(ctx->txn, ctx->srv->store.blind_index, &key, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		rc = store_error(rc);
+	else
+		rc = put_entry(ctx, id, to, e->kind, tag, canon, n);
+	sodium_memzero(canon, sizeof(canon));
+	return rc;
 }
 
 int
 blind_rewrap(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
     const struct blind_keys *to)
 {
-	uint8_t rv[RVAL_MAX], ad[AD_BYTES], tag[BLIND_TAG_BYTES];
-	char canon[BLIND_CANON_MAX];
+	struct held_entry e[REWRAP_BATCH];
+	uint8_t sub[crypto_generichash_KEYBYTES];
 	unsigned kind = 0;
-	size_t rlen;
-	int rc = 0, err;
+	size_t n;
+	int rc;
 
-	while (kind <= KIND_MAX && next_entry(ctx, id, kind, &kind, rv, &rlen, &err)) {
-		unsigned long long n = 0;
-		const uint8_t *nonce = rv + RVAL_HEAD;
-		seal_ad(ad, id, from->dek_version, kind);
-		if (rlen < RVAL_MIN ||
-		    crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)canon, &n, NULL,
-		    nonce + SEAL_NONCE_BYTES, rlen - RVAL_HEAD - SEAL_NONCE_BYTES, ad,
-		    sizeof(ad), nonce, from->dek) != 0) {
-			log_warn("blind index: record %llu: an entry that does not open is dropped",
-			    (unsigned long long)id);
-			rc = forget(ctx, id, kind);
-		} else if ((rc = blind_tag(ctx->keys, to->epoch, kind, canon, n, tag)) == 0) {
-			/* The old index entry goes first: the tag may be the same. */
-			uint8_t ik[IKEY_BYTES];
-			index_key(ik, id, kind, rv + 4);
-			MDB_val key = { IKEY_BYTES, ik };
-			int r = mdb_del(ctx->txn, ctx->srv->store.blind_index, &key, NULL);
-			if (r != 0 && r != MDB_NOTFOUND)
-				rc = store_error(r);
-			else
-				rc = put_entry(ctx, id, to, kind, tag, canon, n);
-		}
-		sodium_memzero(canon, sizeof(canon));
-		if (rc != 0)
+	/* One subkey for all of the record's entries. */
+	if ((rc = tag_key(ctx->keys, to->epoch, sub)) != 0)
+		return rc;
+	do {
+		if ((rc = read_entries(ctx, id, kind, e, &n)) != 0)
 			break;
-		kind++;
-	}
-	sodium_memzero(rv, sizeof(rv));
-	return rc != 0 ? rc : err;
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = rewrap_one(ctx, id, from, to, sub, &e[i]);
+		if (n > 0)
+			kind = e[n - 1].kind + 1;
+	} while (rc == 0 && n == REWRAP_BATCH && kind <= KIND_MAX);
+	sodium_memzero(sub, sizeof(sub));
+	sodium_memzero(e, sizeof(e));
+	return rc;
 }
 
 int
