@@ -23,6 +23,7 @@
 #include "keyset.h"
 #include "log.h"
 #include "ops/op.h"
+#include "privacy/blind.h"
 #include "record/access.h"
 #include "record/write.h"
 #include "restore.h"
@@ -228,7 +229,17 @@ restore_backup(struct server *srv, const char *path)
 				 * backup holds it and sealed under the live epoch
 				 * (SECURITY.md, "Stored records"). */
 				memcpy(r.wrapped_dek, lr.wrapped_dek, WRAPPED_DEK_BYTES);
+				uint32_t old_epoch = r.kek_epoch;
 				r.kek_epoch = lr.kek_epoch;
+				/* Its blind tags were made under the retired epoch:
+				 * re-derive them under the live one (privacy/blind.h). */
+				struct blind_keys bfrom = { ctx.dek, r.dek_version, old_epoch };
+				struct blind_keys bto = { ctx.dek, r.dek_version, r.kek_epoch };
+				if (record_unwrap(ks, id, &r, ctx.dek) == 0)
+					rc = blind_rewrap(&ctx, id, &bfrom, &bto);
+				sodium_memzero(ctx.dek, DEK_BYTES);
+				if (rc != 0)
+					break;
 				buf_clear(&ctx.enc);
 				if ((rc = record_encode(&r, id, key_set_record_mac_key(ks,
 				    r.kek_epoch), &ctx.enc)) == 0) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -403,6 +404,26 @@ Test(forensic_blind, deleted_people_leave_no_testable_tag_in_any_copy, .timeout 
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
+
+	/* Restoring the old backup (its epoch retired): the live people are found
+	 * again at once (their tags re-derived under the live epoch), the
+	 * deleted ones stay deleted and unfound. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		execl(getenv("VAULTD"), "vaultd", "-c", p.config, "--restore", bpath, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "restore exits 0");
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	cr_assert_geq(verify(v, &pp[DELETED + 5]), 0, "a live person verifies after the restore");
+	cr_assert_lt(verify(v, &pp[1]), 0, "a deleted person is not found after the restore");
+	cr_assert_lt(verify(v, &pp[2]), 0, "a deleted person is not found after the restore");
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
 
 	free(dead);
 	free(alive);
