@@ -491,3 +491,44 @@ Test(forensic_blind, verification_finds_live_people_during_the_rewrap_and_after_
 		free(pp[i].tok);
 	vaultd_cleanup(&p);
 }
+
+/* The identity's failure count is keyed by the canonical name under an
+ * index key, not by blind tags: a KEK rotation (and its retire) does not
+ * hand out new guesses. */
+Test(forensic_blind, a_kek_rotation_does_not_reset_the_identity_limit, .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	struct person pp, wrong;
+	vaultd_start(&p, "[privacy]\nverify_attempts = 5\nverify_identity_failures = 2\n"
+	    "verify_identity_open = 16\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	person(5, &pp);
+	create_person(v, &pp);
+	wrong = pp;
+	snprintf(wrong.email, sizeof(wrong.email), "guess@forensic.example");
+	snprintf(wrong.phone, sizeof(wrong.phone), "+14155559999");
+	snprintf(wrong.addr, sizeof(wrong.addr), "1 Nowhere Road");
+	snprintf(wrong.ref, sizeof(wrong.ref), "X-1");
+	for (int i = 0; i < 2; i++)
+		cr_assert_lt(verify(v, &wrong), 0);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(wait_rotation(v));
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	/* Even the right claims are refused: the identity has no guesses left. */
+	json_t *r = OK(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"phone\","
+	    "\"requester\":\"self\"}");
+	long long id = json_integer_value(json_object_get(r, "request"));
+	json_decref(r);
+	int code = 0;
+	r = vcall(v, &code, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":"
+	    "\"%s\",\"last_name\":\"%s\",\"email\":\"%s\",\"phone\":\"%s\"}}", id, pp.first, pp.last,
+	    pp.email, pp.phone);
+	cr_assert_null(r, "the rotation reset the identity's count");
+	cr_assert_eq(code, VAULT_E_RATE_LIMITED, "%s", vault_error_name(code));
+	free(pp.tok);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}
