@@ -253,10 +253,11 @@ seal_ad(uint8_t ad[AD_BYTES], uint64_t id, uint32_t dek_version, unsigned kind)
 }
 
 /* Both entries of (id, kind): the index one, and the record one with the
- * canonical value sealed. */
+ * canonical value sealed (sealed: already sealed under bk, nonce first,
+ * as a rewrap that keeps the data key finds it; NULL: seal canon here). */
 static int
 put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsigned kind,
-    const uint8_t tag[BLIND_TAG_BYTES], const char *canon, size_t len)
+    const uint8_t tag[BLIND_TAG_BYTES], const char *canon, size_t len, const uint8_t *sealed)
 {
 	struct store *s = &ctx->srv->store;
 	uint8_t rk[RKEY_BYTES], ik[IKEY_BYTES], ad[AD_BYTES], ep[4];
@@ -270,11 +271,15 @@ put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsig
 	put_u32(ep, bk->epoch);
 	memcpy(rv, ep, 4);
 	memcpy(rv + 4, tag, BLIND_TAG_BYTES);
-	seal_ad(ad, id, bk->dek_version, kind);
 	uint8_t *nonce = rv + RVAL_HEAD;
-	randombytes_buf(nonce, SEAL_NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + SEAL_NONCE_BYTES, NULL,
-	    (const uint8_t *)canon, len, ad, sizeof(ad), NULL, nonce, bk->dek);
+	if (sealed != NULL) {
+		memcpy(nonce, sealed, SEAL_OVERHEAD + len);
+	} else {
+		seal_ad(ad, id, bk->dek_version, kind);
+		randombytes_buf(nonce, SEAL_NONCE_BYTES);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + SEAL_NONCE_BYTES, NULL,
+		    (const uint8_t *)canon, len, ad, sizeof(ad), NULL, nonce, bk->dek);
+	}
 	MDB_val k1 = { RKEY_BYTES, rk }, v1 = { RVAL_MIN + len, rv };
 	MDB_val k2 = { IKEY_BYTES, ik }, v2 = { 4, ep };
 	if ((rc = mdb_put(ctx->txn, s->blind_record, &k1, &v1, 0)) != 0 ||
@@ -332,7 +337,7 @@ blind_set(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk,
 		return rc;
 	if ((rc = blind_tag(ctx->keys, bk->epoch, kind, canon, len, tag)) != 0)
 		return rc;
-	return put_entry(ctx, id, bk, kind, tag, canon, len);
+	return put_entry(ctx, id, bk, kind, tag, canon, len, NULL);
 }
 
 int
@@ -369,7 +374,7 @@ add(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsigned fi
 	if (tag == NULL && (rc = blind_tag(ctx->keys, bk->epoch, field, canon, n, t)) == 0)
 		tag = t;
 	if (rc == 0)
-		rc = put_entry(ctx, id, bk, field, tag, canon, n);
+		rc = put_entry(ctx, id, bk, field, tag, canon, n, NULL);
 	sodium_memzero(canon, sizeof(canon));
 	return rc;
 }
@@ -473,8 +478,12 @@ rewrap_one(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
 	rc = mdb_del(ctx->txn, ctx->srv->store.blind_index, &key, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		rc = store_error(rc);
+	else if (from->dek == to->dek && from->dek_version == to->dek_version)
+		/* The same data key (a rotation's rewrap): the sealed value
+		 * stays as it is, only its tag and epoch change. */
+		rc = put_entry(ctx, id, to, e->kind, tag, canon, n, nonce);
 	else
-		rc = put_entry(ctx, id, to, e->kind, tag, canon, n);
+		rc = put_entry(ctx, id, to, e->kind, tag, canon, n, NULL);
 	sodium_memzero(canon, sizeof(canon));
 	return rc;
 }
