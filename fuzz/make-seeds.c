@@ -1310,9 +1310,7 @@ write_privacy_seeds(void)
 	r.code_expires = r.received_at + 86400;
 	r.nclaims = 2;
 	r.claims[0].kind = BLIND_EMAIL;
-	r.claims[0].version = 1;
 	r.claims[1].kind = BLIND_TXN_REFERENCE;
-	r.claims[1].version = 1;
 	r.ntargets = 2;
 	r.targets[0] = 7;
 	r.targets[1] = 9;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ops/issue.h"
 #include "ops/op.h"
+#include "privacy/blind.h"
 #include "record/access.h"
 #include "record/write.h"
 #include "restore.h"
@@ -229,15 +230,23 @@ restore_backup(struct server *srv, const char *path)
 				 * backup holds it and sealed under the live epoch
 				 * (SECURITY.md, "Stored records"). */
 				memcpy(r.wrapped_dek, lr.wrapped_dek, WRAPPED_DEK_BYTES);
+				uint32_t old_epoch = r.kek_epoch;
 				r.kek_epoch = lr.kek_epoch;
-				/* Its card index entry was keyed under the retired
-				 * epoch: re-key it under the live one, and drop det
-				 * entries of retired epochs (issue.h). */
+				/* Its card index entry and blind tags were keyed under
+				 * the retired epoch: re-key them under the live one,
+				 * and drop det entries of retired epochs (issue.h,
+				 * privacy/blind.h). */
+				struct blind_keys bfrom = { ctx.dek, r.dek_version, old_epoch };
+				struct blind_keys bto = { ctx.dek, r.dek_version, r.kek_epoch };
 				if (record_unwrap(ks, id, &r, ctx.dek) != 0 ||
 				    tokens_rekey(&ctx, id, &r, ctx.dek, r.kek_epoch) != 0)
 					log_warn("restore: record %llu: its token index entries "
 					    "could not be re-keyed", (unsigned long long)id);
+				else
+					rc = blind_rewrap(&ctx, id, &bfrom, &bto);
 				sodium_memzero(ctx.dek, DEK_BYTES);
+				if (rc != 0)
+					break;
 				buf_clear(&ctx.enc);
 				if ((rc = record_encode(&r, id, key_set_record_mac_key(ks,
 				    r.kek_epoch), &ctx.enc)) == 0) {

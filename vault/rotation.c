@@ -19,6 +19,7 @@
 #include "log.h"
 #include "ops/issue.h"
 #include "ops/op.h"
+#include "privacy/blind.h"
 #include "rotation.h"
 #include "server.h"
 #include "store/record_codec.h"
@@ -193,9 +194,13 @@ rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
 		sodium_memzero(ctx->dek, DEK_BYTES);
 		return VAULT_E_INTERNAL;
 	}
-	/* The card index key moves to the target epoch; det entries of
-	 * retired epochs go (issue.h). */
-	if ((rc = tokens_rekey(ctx, id, &r, ctx->dek, target)) != 0) {
+	/* The card index key and the blind tags move to the target epoch, so
+	 * they die with the old epoch at retire; det entries of retired epochs
+	 * go (issue.h, privacy/blind.h). */
+	struct blind_keys from = { ctx->dek, r.dek_version, r.kek_epoch };
+	struct blind_keys to = { ctx->dek, r.dek_version, target };
+	if ((rc = tokens_rekey(ctx, id, &r, ctx->dek, target)) != 0 ||
+	    (rc = blind_rewrap(ctx, id, &from, &to)) != 0) {
 		sodium_memzero(ctx->dek, DEK_BYTES);
 		return rc;
 	}

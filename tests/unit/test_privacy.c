@@ -95,10 +95,9 @@ sample(struct privacy_request *r)
 	r->received_at = 1790000000;
 	r->due_at = r->received_at + REQUEST_DUE_SECONDS;
 	r->verify_failures = 1;
-	r->nclaims = 1;
+	r->nclaims = 2;
 	r->claims[0].kind = BLIND_PHONE;
-	r->claims[0].version = 2;
-	memset(r->claims[0].tag, 0x22, BLIND_TAG_BYTES);
+	r->claims[1].kind = BLIND_TXN_DATE;
 	r->ntargets = 2;
 	r->targets[0] = 5;
 	r->targets[1] = 1ULL << 40;
@@ -123,8 +122,9 @@ Test(request, encodes_and_decodes_to_the_same_request)
 	cr_assert_eq(d.verify_failures, 1);
 	cr_assert_eq(d.ntargets, 2);
 	cr_assert_eq(d.targets[1], 1ULL << 40);
-	cr_assert_eq(d.nclaims, 1);
+	cr_assert_eq(d.nclaims, 2);
 	cr_assert_eq(d.claims[0].kind, BLIND_PHONE);
+	cr_assert_eq(d.claims[1].kind, BLIND_TXN_DATE);
 	cr_assert_eq(d.nhistory, 2);
 	cr_assert_str_eq(d.history[1].client, "privacy-desk");
 	cr_assert_eq(d.history[1].event, EV_VERIFIED);
@@ -149,6 +149,96 @@ Test(request, damage_is_refused)
 			cr_assert(d.ntargets <= REQUEST_MAX_TARGETS && d.nhistory <= REQUEST_MAX_HISTORY);
 		b.data[i] ^= 0x40;
 	}
+	buf_free(&b);
+}
+
+/* Claims are stored as kinds: no tag a kept key could test against a
+ * guessed value (issue 13); the decoder takes nothing else. */
+static int
+decode_claims(const uint8_t *kinds, size_t n, int old_form)
+{
+	struct privacy_request r, d;
+	struct buf b = { 0 };
+	sample(&r);
+	r.nclaims = 0;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	/* The encoder packs "cl" as an empty array (0x90): put ours there. */
+	static const uint8_t key[] = { 0xa2, 'c', 'l', 0x90 };
+	uint8_t *at = memmem(b.data, b.len, key, sizeof(key));
+	cr_assert_not_null(at);
+	size_t off = (size_t)(at - b.data) + 3;
+	struct buf o = { 0 };
+	cr_assert_eq(buf_append(&o, b.data, off), 0);
+	uint8_t hdr = (uint8_t)(0x90 | n);
+	cr_assert_eq(buf_append(&o, &hdr, 1), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (old_form) {
+			/* [kind, version, bin 16 tag]: what version 1 stored */
+			uint8_t e[] = { 0x93, kinds[i], 0x01, 0xc4, 16 };
+			uint8_t tag[16];
+			memset(tag, 0x22, sizeof(tag));
+			cr_assert_eq(buf_append(&o, e, sizeof(e)), 0);
+			cr_assert_eq(buf_append(&o, tag, sizeof(tag)), 0);
+		} else {
+			cr_assert_eq(buf_append(&o, &kinds[i], 1), 0);
+		}
+	}
+	cr_assert_eq(buf_append(&o, b.data + off + 1, b.len - off - 1), 0);
+	int rc = request_decode(o.data, o.len, &d);
+	if (rc == 0) {
+		cr_assert_eq(d.nclaims, n);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(d.claims[i].kind, kinds[i]);
+	}
+	buf_free(&b);
+	buf_free(&o);
+	return rc;
+}
+
+Test(request, claims_are_kinds_only_and_the_decoder_is_strict)
+{
+	struct privacy_request r;
+	struct buf b = { 0 };
+	sample(&r);
+	cr_assert_eq(request_encode(&r, &b), 0);
+	/* No 16-byte binary (a blind tag) anywhere in the stored form. */
+	static const uint8_t bin16[] = { 0xc4, 16 };
+	cr_assert_null(memmem(b.data, b.len, bin16, sizeof(bin16)));
+	buf_free(&b);
+
+	static const uint8_t good[] = { BLIND_FIRST_NAME, BLIND_LAST_NAME, BLIND_PHONE,
+		BLIND_TXN_REFERENCE, BLIND_TXN_AMOUNT };
+	cr_assert_eq(decode_claims(good, 5, 0), 0);
+	static const uint8_t unknown[] = { BLIND_PHONE, 6 };
+	cr_assert_neq(decode_claims(unknown, 2, 0), 0);
+	static const uint8_t zero[] = { 0 };
+	cr_assert_neq(decode_claims(zero, 1, 0), 0);
+	static const uint8_t repeat[] = { BLIND_EMAIL, BLIND_EMAIL };
+	cr_assert_neq(decode_claims(repeat, 2, 0), 0);
+	static const uint8_t down[] = { BLIND_PHONE, BLIND_EMAIL };
+	cr_assert_neq(decode_claims(down, 2, 0), 0);
+	/* The old form, with tags, is refused. */
+	cr_assert_neq(decode_claims(good, 1, 1), 0);
+}
+
+Test(request, a_finished_request_keeps_no_target_ids)
+{
+	struct privacy_request r, d;
+	struct buf b = { 0 };
+	sample(&r);
+	r.state = RS_COMPLETED;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.ntargets, 0);
+	cr_assert_eq(d.nclaims, 2, "which data points verified stays");
+	/* 2^40, the second target, is nowhere in the stored form. */
+	static const uint8_t id40[] = { 0xcf, 0, 0, 1, 0, 0, 0, 0, 0 };
+	cr_assert_null(memmem(b.data, b.len, id40, sizeof(id40)));
+	buf_free(&b);
+	r.state = RS_REJECTED;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.ntargets, 0);
 	buf_free(&b);
 }
 

@@ -135,8 +135,8 @@ Test(store, reopen_keeps_data)
 Test(store, other_schema_version_refused)
 {
 	static const struct { const char *v; size_t len; } bad[] = {
-		/* 1: records without a MAC; 2: token indexes keyed by token
-		 * keys (issue 13); both refused rather than upgraded. */
+		/* 1: records without a MAC; 2: token indexes and blind tags keyed by
+		 * keys no retire erases (issue 13); both refused rather than upgraded. */
 		{ "\0\0\0\1", 4 }, { "\0\0\0\2", 4 }, { "\0\0\0\4", 4 }, { "\0\0\0\0", 4 },
 		{ "\1\0\0\3", 4 }, { "\0\0\3", 3 }, { "\0\0\0\3\0", 5 }, { "", 0 },
 	};

@@ -75,8 +75,9 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if ((rc = tokens_check(in->tokens, in->ntokens, &vals, err)) != 0 ||
 	    (rc = arg_token_budget(ctx, req, in, err)) != 0)
 		goto fail;
-	/* Blind index tags are hashed here, off the single writer thread. */
-	in->blind_version = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	/* Blind index tags are hashed here, off the single writer thread,
+	 * under the epoch the record will most likely get. */
+	in->blind_version = keyring_current(ctx->keys->ring, KEYRING_KEK);
 	for (unsigned i = 0; i < in->nvalues; i++) {
 		int have = 0;
 		if ((rc = blind_field_tag(ctx->keys, in->blind_version, in->values[i].id,
@@ -146,18 +147,19 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	r.nfields = in->nvalues;
 	ctx->ct.len = need;
 	/*
-	 * Blind indexes of the identifying fields, for privacy requests: the
-	 * tags prepare made, unless the index key rotated since.
+	 * Blind indexes of the identifying fields, for privacy requests, under
+	 * the record's epoch: the tags prepare made, unless a rotation made
+	 * another epoch current since. The values are sealed here (data key).
 	 */
-	uint32_t kv = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	struct blind_keys bk = { ctx->dek, r.dek_version, r.kek_epoch };
 	for (unsigned i = 0; i < in->nvalues; i++) {
 		const struct input_value *v = &in->values[i];
+		const char *val = (const char *)in->data.data + v->off;
 		rc = 0;
-		if (kv != in->blind_version)
-			rc = blind_add_field(ctx, id, v->id, (const char *)in->data.data + v->off,
-			    v->len);
+		if (r.kek_epoch != in->blind_version)
+			rc = blind_add_field(ctx, id, &bk, v->id, val, v->len);
 		else if (in->blind_have & (1u << i))
-			rc = blind_add_tag(ctx, id, v->id, kv, in->blind_tag[i]);
+			rc = blind_add_tag(ctx, id, &bk, v->id, in->blind_tag[i], val, v->len);
 		if (rc != 0)
 			return op_fail(err, rc, NULL, NULL);
 	}

@@ -13,6 +13,7 @@
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
 #include "vault/keyset.h"
+#include "vault/privacy/blind.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
 #include "vault/server.h"
@@ -71,7 +72,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		return op_fail(err, rc, "record", NULL);
 	if ((rc = record_unwrap(ctx->keys, id, &r, old)) != 0)
 		return op_fail(err, rc, "record", NULL);
-	uint32_t old_version = r.dek_version;
+	uint32_t old_version = r.dek_version, old_epoch = r.kek_epoch;
 	randombytes_buf(ctx->dek, DEK_BYTES);
 	r.dek_version = old_version + 1;
 	r.kek_epoch = keyring_current(ctx->keys->ring, KEYRING_KEK);
@@ -133,6 +134,12 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		if (rc != 0)
 			goto fail;
 	}
+	/* The blind entries' values are sealed under the data key, and their
+	 * tags follow the record's (current) epoch. */
+	struct blind_keys bfrom = { old, old_version, old_epoch };
+	struct blind_keys bto = { ctx->dek, r.dek_version, r.kek_epoch };
+	if ((rc = blind_rewrap(ctx, id, &bfrom, &bto)) != 0)
+		goto fail;
 	if ((rc = record_store(ctx, id, &r, 0)) != 0)
 		goto fail;
 	sodium_memzero(old, DEK_BYTES);

@@ -84,12 +84,16 @@ struct verify_state {
 	uint64_t window;                     /* of the identity's counts */
 };
 
-/* The claims as tags, for every index key version the ring holds. */
+/* The claims as tags, under every KEK epoch the ring holds (during a
+ * rotation a record's entries are under either epoch), and the canonical
+ * name, which keys the identity's failure count. */
 struct claims {
 	uint32_t kinds;            /* 1 << blind kind claimed */
-	size_t nv;                 /* index key versions */
-	uint32_t *versions;
-	uint8_t (*tags)[KINDS][BLIND_TAG_BYTES]; /* [version][kind] */
+	size_t nv;                 /* KEK epochs */
+	uint32_t *versions;        /* the epochs */
+	uint8_t (*tags)[KINDS][BLIND_TAG_BYTES]; /* [epoch][kind] */
+	size_t name_len[2];        /* first, last */
+	char name[2][BLIND_CANON_MAX];
 };
 
 static void
@@ -185,7 +189,7 @@ points_of(uint32_t bits)
 	    ((bits & TXN_BITS) != 0);
 }
 
-/* One claim: normalized as its field, made canonical, hashed per version. */
+/* One claim: normalized as its field, made canonical, hashed per epoch. */
 static int
 claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
     const msgpack_object *o, struct op_error *err)
@@ -212,6 +216,10 @@ claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
 		rc = blind_canon(kind, s, len, canon, sizeof(canon), &clen);
 	for (size_t v = 0; v < cl->nv && rc == 0; v++)
 		rc = blind_tag(ctx->keys, cl->versions[v], kind, canon, clen, cl->tags[v][kind]);
+	if (rc == 0 && (kind == BLIND_FIRST_NAME || kind == BLIND_LAST_NAME)) {
+		memcpy(cl->name[kind - BLIND_FIRST_NAME], canon, clen);
+		cl->name_len[kind - BLIND_FIRST_NAME] = clen;
+	}
 	sodium_memzero(norm, sizeof(norm));
 	sodium_memzero(canon, sizeof(canon));
 	if (rc != 0)
@@ -258,7 +266,7 @@ parse_claims(struct read_ctx *ctx, const msgpack_object_map *claims, struct clai
 	return 0;
 }
 
-/* 1 if record id has an entry of kind for a claimed tag (any version). */
+/* 1 if record id has an entry of kind for a claimed tag (any epoch). */
 static int
 has_entry(struct read_ctx *ctx, const struct claims *cl, unsigned kind, uint64_t id,
     int *rc)
@@ -336,6 +344,7 @@ claims_free(struct claims *cl)
 		sodium_memzero(cl->tags, cl->nv * sizeof(*cl->tags));
 	free(cl->tags);
 	free(cl->versions);
+	sodium_memzero(cl->name, sizeof(cl->name));
 }
 
 static int
@@ -373,7 +382,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		goto fail;
 	}
 	st->threshold = ctx->srv->cfg.verify_threshold[r.kind - 1];
-	cl.nv = keyring_count(ctx->keys->ring, KEYRING_INDEX);
+	cl.nv = keyring_count(ctx->keys->ring, KEYRING_KEK);
 	cl.versions = calloc(cl.nv, sizeof(*cl.versions));
 	cl.tags = calloc(cl.nv, sizeof(*cl.tags));
 	if (cl.versions == NULL || cl.tags == NULL) {
@@ -381,7 +390,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		goto fail;
 	}
 	for (size_t v = 0; v < cl.nv; v++)
-		cl.versions[v] = keyring_version_at(ctx->keys->ring, KEYRING_INDEX, v);
+		cl.versions[v] = keyring_version_at(ctx->keys->ring, KEYRING_KEK, v);
 	if ((rc = parse_claims(ctx, claims, &cl, err)) != 0)
 		goto fail;
 	/* The name finds the records; the other points verify them. */
@@ -413,19 +422,8 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "too many verification attempts or failures from this client; try again later");
 		goto fail;
 	}
-	uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_INDEX);
-	size_t cv = 0;
-	while (cv < cl.nv && cl.versions[cv] != cur)
-		cv++;
-	if (cv == cl.nv) {
-		rc = op_fail(err, VAULT_E_KEYRING, NULL, NULL);
-		goto fail;
-	}
-	uint8_t names[2 * BLIND_TAG_BYTES];
-	memcpy(names, cl.tags[cv][BLIND_FIRST_NAME], BLIND_TAG_BYTES);
-	memcpy(names + BLIND_TAG_BYTES, cl.tags[cv][BLIND_LAST_NAME], BLIND_TAG_BYTES);
-	rc = secret_hash(ctx->keys, cur, "verify_identity", 0, names, sizeof(names), st->identity);
-	sodium_memzero(names, sizeof(names));
+	rc = identity_hash(ctx->keys, cl.name[0], cl.name_len[0], cl.name[1], cl.name_len[1],
+	    st->identity);
 	if (rc != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto fail;
@@ -466,19 +464,11 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	st->verified = st->ntargets > 0;
 	/* By id: their order must not tell which matched more points. */
 	qsort(st->targets, st->ntargets, sizeof(st->targets[0]), cmp_id);
-	/* Keep the tags (current version) of the claims that verified, only. */
-	for (size_t v = 0; v < cl.nv; v++) {
-		if (cl.versions[v] != cur)
-			continue;
-		for (unsigned kind = 1; kind < KINDS && st->nclaims < REQUEST_MAX_CLAIMS; kind++) {
-			if (!((matched >> kind) & 1))
-				continue;
-			struct request_claim *c = &st->claims[st->nclaims++];
-			c->kind = (uint8_t)kind;
-			c->version = cur;
-			memcpy(c->tag, cl.tags[v][kind], BLIND_TAG_BYTES);
-		}
-	}
+	/* Keep which data points verified, as kinds: never a tag, which a
+	 * key the vault keeps could test against a guessed value. */
+	for (unsigned kind = 1; kind < KINDS && st->nclaims < REQUEST_MAX_CLAIMS; kind++)
+		if ((matched >> kind) & 1)
+			st->claims[st->nclaims++].kind = (uint8_t)kind;
 	if (st->verified && r.kind == REQ_DELETE && r.channel == CH_ONLINE)
 		make_code(st->code);
 	snprintf(st->client, sizeof(st->client), "%s", req->client->name);

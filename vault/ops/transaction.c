@@ -1,8 +1,10 @@
 /*
  * transaction.c - "transaction": remember a record's last transaction for
  * identity verification (a privacy request's fifth data point). Only blind
- * tags of the order reference, date and amount are kept (privacy/blind.h):
- * the vault can tell whether a claimed transaction matches, never what it was.
+ * entries of the order reference, date and amount are kept (privacy/blind.h):
+ * their tags, and the canonical values sealed under the record's data key
+ * (for a rotation to re-derive the tags); the vault can tell whether a
+ * claimed transaction matches, and reads the values only to re-derive.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <sodium.h>
 
 #include "common/msg.h"
+#include "vault/crypto/seal.h"
 #include "vault/privacy/blind.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
@@ -105,11 +108,18 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, st->id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
+	/* The values are sealed under the record's data key, so a rotation
+	 * can re-derive their tags (blind.h). */
+	if ((rc = record_unwrap(ctx->keys, st->id, &r, ctx->dek)) != 0)
+		return op_fail(err, rc, "record", NULL);
+	struct blind_keys bk = { ctx->dek, r.dek_version, r.kek_epoch };
 	/* Each call replaces the last transaction as a whole. */
-	for (int i = 0; i < 3; i++)
-		if ((rc = blind_set(ctx, st->id, kinds[i], st->given[i] ? st->canon[i] : NULL,
-		    st->len[i])) != 0)
-			return op_fail(err, rc, NULL, NULL);
+	for (int i = 0; i < 3 && rc == 0; i++)
+		rc = blind_set(ctx, st->id, &bk, kinds[i], st->given[i] ? st->canon[i] : NULL,
+		    st->len[i]);
+	sodium_memzero(ctx->dek, DEK_BYTES);
+	if (rc != 0)
+		return op_fail(err, rc, NULL, NULL);
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "recorded");
 	msgpack_pack_true(pk);

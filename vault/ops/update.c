@@ -209,13 +209,14 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	memcpy(r.fields, merged, n * sizeof(merged[0]));
 	r.nfields = (uint8_t)n;
 
+	struct blind_keys bk = { ctx->dek, r.dek_version, r.kek_epoch };
 	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++) {
 		if (!((changed >> fid) & 1))
 			continue;
 		if ((rc = tokens_forget_field(ctx, id, &r, fid)) != 0)
 			return op_fail(err, rc, NULL, NULL);
 		const struct input_value *v = new_value(in, fid);
-		if ((rc = blind_set_field(ctx, id, fid,
+		if ((rc = blind_set_field(ctx, id, &bk, fid,
 		    v ? (const char *)in->data.data + v->off : NULL, v ? v->len : 0)) != 0)
 			return op_fail(err, rc, NULL, NULL);
 	}

@@ -7,7 +7,9 @@
 #include <vault/vault.h>
 
 #include "keys/keyring.h"
+#include "vault/crypto/seal.h"
 #include "vault/keyset.h"
+#include "vault/log.h"
 #include "vault/ops/op.h"
 #include "vault/server.h"
 #include "vault/store/store.h"
@@ -169,35 +171,121 @@ blind_canon(unsigned kind, const char *in, size_t len, char *out, size_t cap,
 	}
 }
 
-int
-blind_tag(const struct key_set *ks, uint32_t version, unsigned kind,
-    const char *canon, size_t len, uint8_t tag[BLIND_TAG_BYTES])
+/* The tag subkey of KEK epoch: derived per call (a BLAKE2b of 32 bytes;
+ * caching it per epoch in the key set saved too little to matter). */
+static int
+tag_key(const struct key_set *ks, uint32_t epoch, uint8_t sub[crypto_generichash_KEYBYTES])
 {
-	const uint8_t *ik = keyring_key(ks->ring, KEYRING_INDEX, version);
-	uint8_t sub[crypto_generichash_KEYBYTES];
-	crypto_generichash_state st;
-	uint8_t kb = (uint8_t)kind;
-
-	if (ik == NULL)
+	const uint8_t *kek = keyring_key(ks->ring, KEYRING_KEK, epoch);
+	if (kek == NULL)
 		return VAULT_E_KEYRING;
-	crypto_kdf_derive_from_key(sub, sizeof(sub), 1, "vblind01", ik);
-	crypto_generichash_init(&st, sub, sizeof(sub), BLIND_TAG_BYTES);
-	crypto_generichash_update(&st, &kb, 1);
-	crypto_generichash_update(&st, (const uint8_t *)canon, len);
-	crypto_generichash_final(&st, tag, BLIND_TAG_BYTES);
-	sodium_memzero(sub, sizeof(sub));
-	sodium_memzero(&st, sizeof(st));
+	crypto_kdf_derive_from_key(sub, crypto_generichash_KEYBYTES, 1, "vblind02", kek);
 	return 0;
 }
 
-/* blind_record key: id, kind, tag. */
 static void
-record_key(uint8_t k[25], uint64_t id, unsigned kind, const uint8_t *tag)
+tag_with(const uint8_t sub[crypto_generichash_KEYBYTES], unsigned kind, const char *canon,
+    size_t len, uint8_t tag[BLIND_TAG_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t kb = (uint8_t)kind;
+
+	crypto_generichash_init(&st, sub, crypto_generichash_KEYBYTES, BLIND_TAG_BYTES);
+	crypto_generichash_update(&st, &kb, 1);
+	crypto_generichash_update(&st, (const uint8_t *)canon, len);
+	crypto_generichash_final(&st, tag, BLIND_TAG_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int
+blind_tag(const struct key_set *ks, uint32_t epoch, unsigned kind,
+    const char *canon, size_t len, uint8_t tag[BLIND_TAG_BYTES])
+{
+	uint8_t sub[crypto_generichash_KEYBYTES];
+	int rc;
+
+	if ((rc = tag_key(ks, epoch, sub)) != 0)
+		return rc;
+	tag_with(sub, kind, canon, len, tag);
+	sodium_memzero(sub, sizeof(sub));
+	return 0;
+}
+
+/* blind_record: key id + kind; value epoch, tag, nonce, sealed canon. */
+#define RKEY_BYTES 9
+#define IKEY_BYTES 25
+#define RVAL_HEAD (4 + BLIND_TAG_BYTES)
+#define RVAL_MIN (RVAL_HEAD + SEAL_OVERHEAD)
+#define RVAL_MAX (RVAL_MIN + BLIND_CANON_MAX)
+#define AD_BYTES 15 /* "B" version(1) record(8) dekv(4) kind(1) */
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static void
+record_key(uint8_t k[RKEY_BYTES], uint64_t id, unsigned kind)
 {
 	store_put_id(k, id);
 	k[8] = (uint8_t)kind;
-	if (tag != NULL)
-		memcpy(k + 9, tag, BLIND_TAG_BYTES);
+}
+
+static void
+index_key(uint8_t k[IKEY_BYTES], uint64_t id, unsigned kind, const uint8_t *tag)
+{
+	k[0] = (uint8_t)kind;
+	memcpy(k + 1, tag, BLIND_TAG_BYTES);
+	store_put_id(k + 17, id);
+}
+
+/* The domain byte 'B' and the length keep this apart from field and wrap AD. */
+static void
+seal_ad(uint8_t ad[AD_BYTES], uint64_t id, uint32_t dek_version, unsigned kind)
+{
+	ad[0] = 'B';
+	ad[1] = 1;
+	store_put_id(ad + 2, id);
+	put_u32(ad + 10, dek_version);
+	ad[14] = (uint8_t)kind;
+}
+
+/* Both entries of (id, kind): the index one, and the record one with the
+ * canonical value sealed (sealed: already sealed under bk, nonce first,
+ * as a rewrap that keeps the data key finds it; NULL: seal canon here). */
+static int
+put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsigned kind,
+    const uint8_t tag[BLIND_TAG_BYTES], const char *canon, size_t len, const uint8_t *sealed)
+{
+	struct store *s = &ctx->srv->store;
+	uint8_t rk[RKEY_BYTES], ik[IKEY_BYTES], ad[AD_BYTES], ep[4];
+	uint8_t rv[RVAL_MAX];
+	int rc;
+
+	if (len > BLIND_CANON_MAX || bk->dek == NULL)
+		return VAULT_E_INTERNAL;
+	record_key(rk, id, kind);
+	index_key(ik, id, kind, tag);
+	put_u32(ep, bk->epoch);
+	memcpy(rv, ep, 4);
+	memcpy(rv + 4, tag, BLIND_TAG_BYTES);
+	uint8_t *nonce = rv + RVAL_HEAD;
+	if (sealed != NULL) {
+		memcpy(nonce, sealed, SEAL_OVERHEAD + len);
+	} else {
+		seal_ad(ad, id, bk->dek_version, kind);
+		randombytes_buf(nonce, SEAL_NONCE_BYTES);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + SEAL_NONCE_BYTES, NULL,
+		    (const uint8_t *)canon, len, ad, sizeof(ad), NULL, nonce, bk->dek);
+	}
+	MDB_val k1 = { RKEY_BYTES, rk }, v1 = { RVAL_MIN + len, rv };
+	MDB_val k2 = { IKEY_BYTES, ik }, v2 = { 4, ep };
+	if ((rc = mdb_put(ctx->txn, s->blind_record, &k1, &v1, 0)) != 0 ||
+	    (rc = mdb_put(ctx->txn, s->blind_index, &k2, &v2, 0)) != 0)
+		return store_error(rc);
+	return 0;
 }
 
 /* Remove record id's entries of kind (kind 0: all kinds). */
@@ -206,24 +294,26 @@ forget(struct write_ctx *ctx, uint64_t id, unsigned kind)
 {
 	struct store *s = &ctx->srv->store;
 	MDB_cursor *c;
-	uint8_t kb[25];
+	uint8_t kb[RKEY_BYTES];
+	size_t plen = kind ? RKEY_BYTES : 8;
 	int rc;
 
 	if ((rc = mdb_cursor_open(ctx->txn, s->blind_record, &c)) != 0)
 		return store_error(rc);
-	record_key(kb, id, kind, NULL);
-	MDB_val k = { kind ? 9 : 8, kb }, v;
+	record_key(kb, id, kind);
+	MDB_val k = { plen, kb }, v;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == 25 && memcmp(k.mv_data, kb, kind ? 9 : 8) == 0) {
-		uint8_t ik[25];
-		const uint8_t *rk = k.mv_data;
-		ik[0] = rk[8];
-		memcpy(ik + 1, rk + 9, BLIND_TAG_BYTES);
-		memcpy(ik + 17, rk, 8);
-		MDB_val key = { 25, ik };
-		rc = mdb_del(ctx->txn, s->blind_index, &key, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			break;
+	while (rc == 0 && k.mv_size == RKEY_BYTES && memcmp(k.mv_data, kb, plen) == 0) {
+		/* A damaged value still goes; its index entry, if it can be named. */
+		if (v.mv_size >= RVAL_HEAD) {
+			uint8_t ik[IKEY_BYTES];
+			index_key(ik, id, ((const uint8_t *)k.mv_data)[8],
+			    (const uint8_t *)v.mv_data + 4);
+			MDB_val key = { IKEY_BYTES, ik };
+			rc = mdb_del(ctx->txn, s->blind_index, &key, NULL);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				break;
+		}
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
 		/* After a delete the cursor already sits on the next entry,
@@ -234,47 +324,24 @@ forget(struct write_ctx *ctx, uint64_t id, unsigned kind)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
 }
 
-/* fresh: record id is new in this transaction, with no entries to remove. */
-static int
-set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
-    size_t len, int fresh)
+int
+blind_set(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk,
+    unsigned kind, const char *canon, size_t len)
 {
 	uint8_t tag[BLIND_TAG_BYTES];
-	uint32_t v = keyring_current(ctx->keys->ring, KEYRING_INDEX);
 	int rc;
 
 	if (kind == 0 || kind > KIND_MAX)
 		return VAULT_E_INTERNAL;
-	if ((!fresh && (rc = forget(ctx, id, kind)) != 0) || canon == NULL)
-		return fresh ? 0 : rc;
-	if ((rc = blind_tag(ctx->keys, v, kind, canon, len, tag)) != 0)
+	if ((rc = forget(ctx, id, kind)) != 0 || canon == NULL)
 		return rc;
-	return blind_add_tag(ctx, id, kind, v, tag);
+	if ((rc = blind_tag(ctx->keys, bk->epoch, kind, canon, len, tag)) != 0)
+		return rc;
+	return put_entry(ctx, id, bk, kind, tag, canon, len, NULL);
 }
 
 int
-blind_add_tag(struct write_ctx *ctx, uint64_t id, unsigned kind, uint32_t version,
-    const uint8_t tag[BLIND_TAG_BYTES])
-{
-	struct store *s = &ctx->srv->store;
-	uint8_t rk[25], ik[25], ver[4];
-	int rc;
-
-	for (int i = 0; i < 4; i++)
-		ver[i] = (uint8_t)(version >> (24 - 8 * i));
-	record_key(rk, id, kind, tag);
-	ik[0] = (uint8_t)kind;
-	memcpy(ik + 1, tag, BLIND_TAG_BYTES);
-	store_put_id(ik + 17, id);
-	MDB_val k1 = { 25, rk }, k2 = { 25, ik }, val = { 4, ver };
-	if ((rc = mdb_put(ctx->txn, s->blind_record, &k1, &val, 0)) != 0 ||
-	    (rc = mdb_put(ctx->txn, s->blind_index, &k2, &val, 0)) != 0)
-		return store_error(rc);
-	return 0;
-}
-
-int
-blind_field_tag(const struct key_set *ks, uint32_t version, unsigned field,
+blind_field_tag(const struct key_set *ks, uint32_t epoch, unsigned field,
     const char *value, size_t len, uint8_t tag[BLIND_TAG_BYTES], int *have)
 {
 	char canon[BLIND_CANON_MAX];
@@ -284,58 +351,167 @@ blind_field_tag(const struct key_set *ks, uint32_t version, unsigned field,
 	*have = 0;
 	if (blind_field_indexed(field) &&
 	    blind_canon(field, value, len, canon, sizeof(canon), &n) == 0 &&
-	    (rc = blind_tag(ks, version, field, canon, n, tag)) == 0)
+	    (rc = blind_tag(ks, epoch, field, canon, n, tag)) == 0)
 		*have = 1;
 	sodium_memzero(canon, sizeof(canon));
 	return rc;
 }
 
-int
-blind_set(struct write_ctx *ctx, uint64_t id, unsigned kind, const char *canon,
-    size_t len)
-{
-	return set(ctx, id, kind, canon, len, 0);
-}
-
+/* tag: made by the worker already (NULL: make it here). */
 static int
-set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
-    const char *value, size_t len, int fresh)
+add(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsigned field,
+    const uint8_t *tag, const char *value, size_t len)
 {
 	char canon[BLIND_CANON_MAX];
+	uint8_t t[BLIND_TAG_BYTES];
 	size_t n;
-	int rc;
+	int rc = 0;
 
-	if (!blind_field_indexed(field))
+	/* A value with nothing to match on (punctuation only) gets no entry. */
+	if (!blind_field_indexed(field) ||
+	    blind_canon(field, value, len, canon, sizeof(canon), &n) != 0)
 		return 0;
-	if (value == NULL)
-		return set(ctx, id, field, NULL, 0, fresh);
-	rc = blind_canon(field, value, len, canon, sizeof(canon), &n);
+	if (tag == NULL && (rc = blind_tag(ctx->keys, bk->epoch, field, canon, n, t)) == 0)
+		tag = t;
 	if (rc == 0)
-		rc = set(ctx, id, field, canon, n, fresh);
-	else /* a value with nothing to match on (punctuation only) */
-		rc = set(ctx, id, field, NULL, 0, fresh);
+		rc = put_entry(ctx, id, bk, field, tag, canon, n, NULL);
 	sodium_memzero(canon, sizeof(canon));
 	return rc;
 }
 
 int
-blind_set_field(struct write_ctx *ctx, uint64_t id, unsigned field,
-    const char *value, size_t len)
+blind_add_tag(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk,
+    unsigned field, const uint8_t tag[BLIND_TAG_BYTES], const char *value, size_t len)
 {
-	return set_field(ctx, id, field, value, len, 0);
+	return add(ctx, id, bk, field, tag, value, len);
 }
 
 int
-blind_add_field(struct write_ctx *ctx, uint64_t id, unsigned field,
-    const char *value, size_t len)
+blind_add_field(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk,
+    unsigned field, const char *value, size_t len)
 {
-	return set_field(ctx, id, field, value, len, 1);
+	return add(ctx, id, bk, field, NULL, value, len);
+}
+
+int
+blind_set_field(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk,
+    unsigned field, const char *value, size_t len)
+{
+	int rc;
+
+	if (!blind_field_indexed(field))
+		return 0;
+	if ((rc = forget(ctx, id, field)) != 0 || value == NULL)
+		return rc;
+	return add(ctx, id, bk, field, NULL, value, len);
 }
 
 int
 blind_forget_record(struct write_ctx *ctx, uint64_t id)
 {
 	return forget(ctx, id, 0);
+}
+
+/* A record's entries, read with one cursor pass before any is rewritten
+ * (a record has at most 8 kinds; more only if damaged: another pass). */
+#define REWRAP_BATCH 8
+
+struct held_entry {
+	unsigned kind;
+	size_t len;
+	uint8_t v[RVAL_MAX];
+};
+
+/* Up to REWRAP_BATCH entries of record id of kinds >= kind. */
+static int
+read_entries(struct write_ctx *ctx, uint64_t id, unsigned kind, struct held_entry *e,
+    size_t *n)
+{
+	MDB_cursor *c;
+	uint8_t kb[RKEY_BYTES];
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.blind_record, &c)) != 0)
+		return store_error(rc);
+	record_key(kb, id, kind);
+	MDB_val k = { RKEY_BYTES, kb }, v;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && *n < REWRAP_BATCH && k.mv_size == RKEY_BYTES &&
+	    memcmp(k.mv_data, kb, 8) == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		e[*n].kind = ((const uint8_t *)k.mv_data)[8];
+		/* Too long to be ours: kept as damaged (length 0). */
+		e[*n].len = v.mv_size <= RVAL_MAX ? v.mv_size : 0;
+		memcpy(e[*n].v, v.mv_data, e[*n].len);
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+/* Re-derive one entry under sub (to's epoch), sealing it under to. */
+static int
+rewrap_one(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
+    const struct blind_keys *to, const uint8_t *sub, const struct held_entry *e)
+{
+	uint8_t ad[AD_BYTES], tag[BLIND_TAG_BYTES];
+	char canon[BLIND_CANON_MAX];
+	unsigned long long n = 0;
+	const uint8_t *nonce = e->v + RVAL_HEAD;
+	int rc;
+
+	seal_ad(ad, id, from->dek_version, e->kind);
+	if (e->len < RVAL_MIN ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)canon, &n, NULL,
+	    nonce + SEAL_NONCE_BYTES, e->len - RVAL_HEAD - SEAL_NONCE_BYTES, ad, sizeof(ad),
+	    nonce, from->dek) != 0) {
+		log_warn("blind index: record %llu: an entry that does not open is dropped",
+		    (unsigned long long)id);
+		return forget(ctx, id, e->kind);
+	}
+	tag_with(sub, e->kind, canon, n, tag);
+	/* The old index entry goes first: the tag may be the same. */
+	uint8_t ik[IKEY_BYTES];
+	index_key(ik, id, e->kind, e->v + 4);
+	MDB_val key = { IKEY_BYTES, ik };
+	rc = mdb_del(ctx->txn, ctx->srv->store.blind_index, &key, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		rc = store_error(rc);
+	else if (from->dek == to->dek && from->dek_version == to->dek_version)
+		/* The same data key (a rotation's rewrap): the sealed value
+		 * stays as it is, only its tag and epoch change. */
+		rc = put_entry(ctx, id, to, e->kind, tag, canon, n, nonce);
+	else
+		rc = put_entry(ctx, id, to, e->kind, tag, canon, n, NULL);
+	sodium_memzero(canon, sizeof(canon));
+	return rc;
+}
+
+int
+blind_rewrap(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
+    const struct blind_keys *to)
+{
+	struct held_entry e[REWRAP_BATCH];
+	uint8_t sub[crypto_generichash_KEYBYTES];
+	unsigned kind = 0;
+	size_t n;
+	int rc;
+
+	/* One subkey for all of the record's entries. */
+	if ((rc = tag_key(ctx->keys, to->epoch, sub)) != 0)
+		return rc;
+	do {
+		if ((rc = read_entries(ctx, id, kind, e, &n)) != 0)
+			break;
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = rewrap_one(ctx, id, from, to, sub, &e[i]);
+		if (n > 0)
+			kind = e[n - 1].kind + 1;
+	} while (rc == 0 && n == REWRAP_BATCH && kind <= KIND_MAX);
+	sodium_memzero(sub, sizeof(sub));
+	sodium_memzero(e, sizeof(e));
+	return rc;
 }
 
 int
@@ -354,7 +530,7 @@ blind_lookup(const struct store *s, MDB_txn *txn, unsigned kind,
 		return store_error(rc);
 	MDB_val k = { 17, kb }, v;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && n < limit && k.mv_size == 25 && memcmp(k.mv_data, kb, 17) == 0) {
+	while (rc == 0 && n < limit && k.mv_size == IKEY_BYTES && memcmp(k.mv_data, kb, 17) == 0) {
 		int r = fn(arg, store_get_id((const uint8_t *)k.mv_data + 17));
 		if (r != 0) {
 			mdb_cursor_close(c);

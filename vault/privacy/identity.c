@@ -4,10 +4,14 @@
  */
 #include <string.h>
 
+#include <sodium.h>
 #include <vault/vault.h>
 
 #include "vault/store/store.h"
+#include "keys/keyring.h"
+#include "vault/keyset.h"
 #include "identity.h"
+#include "secrets.h"
 
 void
 identity_encode(const struct identity *id, uint8_t out[IDENTITY_VALUE_MAX], size_t *len)
@@ -123,4 +127,29 @@ identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max, size_t *r
 	}
 	mdb_cursor_close(c);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+int
+identity_hash(const struct key_set *ks, const char *first, size_t flen,
+    const char *last, size_t llen, uint8_t out[IDENTITY_HASH_BYTES])
+{
+	/* Lengths first, so that no two names give one input. */
+	size_t n = 4 + flen + llen;
+	uint8_t *in;
+	int rc;
+
+	if (flen > 0xffff || llen > 0xffff)
+		return VAULT_E_INVALID_VALUE;
+	if ((in = sodium_malloc(n)) == NULL)
+		return VAULT_E_NOMEM;
+	in[0] = (uint8_t)(flen >> 8);
+	in[1] = (uint8_t)flen;
+	in[2] = (uint8_t)(llen >> 8);
+	in[3] = (uint8_t)llen;
+	memcpy(in + 4, first, flen);
+	memcpy(in + 4 + flen, last, llen);
+	rc = secret_hash(ks, keyring_current(ks->ring, KEYRING_INDEX), "verify_identity2", 0,
+	    in, n, out);
+	sodium_free(in); /* wipes */
+	return rc;
 }

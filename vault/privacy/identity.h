@@ -4,9 +4,14 @@
  * new round of guesses (request_verify.c).
  *
  * The identity is the claimed first and last name, as a keyed hash
- * (secret_hash(), domain "verify_identity") of their blind tags under the
- * current index key: the table names nobody to whoever lacks the key ring,
- * and rotating the index key starts it afresh. Counts live in fixed
+ * (identity_hash(): secret_hash(), domain "verify_identity2", of the
+ * canonical names) under the current index key: the table names nobody to
+ * whoever lacks the key ring; a KEK rotation leaves it alone (blind tags,
+ * which it was once a hash of, now change with every KEK epoch), and
+ * rotating the index key starts it afresh. Index keys are never retired,
+ * so an entry could confirm a guessed name for as long as it is kept:
+ * two windows after its last failure at most (identity_prune()), and in
+ * freed pages and backups taken meanwhile. Counts live in fixed
  * windows of [privacy] verify_identity_window seconds; an attempt is refused
  * once the failures of the current and of the previous window reach
  * verify_identity_failures, so no span of one window holds more than that
@@ -32,6 +37,8 @@
 #define IDENTITY_MAX_REQUESTS 16
 #define IDENTITY_KEY_BYTES (8 + IDENTITY_HASH_BYTES)
 #define IDENTITY_VALUE_MAX (7 + 8 * IDENTITY_MAX_REQUESTS)
+
+struct key_set;
 
 struct identity {
 	uint32_t failures;       /* in the current window */
@@ -61,5 +68,12 @@ int identity_save(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BY
  * keys); *removed counts them. 0 or a VAULT_E_* of the store. */
 int identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max,
     size_t *removed);
+
+/*
+ * The identity of a claimed name: first[0..flen) and last[0..llen) are
+ * canonical (blind_canon()). 0, VAULT_E_NOMEM or VAULT_E_KEYRING.
+ */
+int identity_hash(const struct key_set *ks, const char *first, size_t flen,
+    const char *last, size_t llen, uint8_t out[IDENTITY_HASH_BYTES]);
 
 #endif

@@ -72,13 +72,26 @@ request_note(struct privacy_request *r, uint64_t time, uint8_t event,
 }
 
 int
+request_final(const struct privacy_request *r)
+{
+	return r->state == RS_COMPLETED || r->state == RS_REJECTED;
+}
+
+static int
+claim_kind(uint64_t k)
+{
+	return (k >= BLIND_FIRST_NAME && k <= BLIND_PHONE) ||
+	    (k >= BLIND_TXN_REFERENCE && k <= BLIND_TXN_AMOUNT);
+}
+
+int
 request_encode(const struct privacy_request *r, struct buf *out)
 {
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
 
 	msgpack_pack_map(&pk, 22);
-	mp_cstr(&pk, "v");  msgpack_pack_uint8(&pk, 1);
+	mp_cstr(&pk, "v");  msgpack_pack_uint8(&pk, 2);
 	mp_cstr(&pk, "k");  msgpack_pack_uint8(&pk, r->kind);
 	mp_cstr(&pk, "ch"); msgpack_pack_uint8(&pk, r->channel);
 	mp_cstr(&pk, "by"); msgpack_pack_uint8(&pk, r->requester);
@@ -112,15 +125,14 @@ request_encode(const struct privacy_request *r, struct buf *out)
 	}
 	mp_cstr(&pk, "cl");
 	msgpack_pack_array(&pk, r->nclaims);
-	for (size_t i = 0; i < r->nclaims; i++) {
-		msgpack_pack_array(&pk, 3);
+	for (size_t i = 0; i < r->nclaims; i++)
 		msgpack_pack_uint8(&pk, r->claims[i].kind);
-		msgpack_pack_uint32(&pk, r->claims[i].version);
-		mp_bin(&pk, r->claims[i].tag, BLIND_TAG_BYTES);
-	}
+	/* A finished request keeps no target ids: its receipt names the records
+	 * (pseudonyms), and an id would tie the request to a backup's record. */
+	size_t nt = request_final(r) ? 0 : r->ntargets;
 	mp_cstr(&pk, "t");
-	msgpack_pack_array(&pk, r->ntargets);
-	for (size_t i = 0; i < r->ntargets; i++)
+	msgpack_pack_array(&pk, nt);
+	for (size_t i = 0; i < nt; i++)
 		msgpack_pack_uint64(&pk, r->targets[i]);
 	mp_cstr(&pk, "h");
 	msgpack_pack_array(&pk, r->nhistory);
@@ -180,7 +192,8 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 	size_t len;
 	const msgpack_object *o;
 
-	if (get_u(m, "v", 1, &v) || v != 1)
+	/* 2: claims as kinds only (1 kept their tags) */
+	if (get_u(m, "v", 2, &v) || v != 2)
 		return -1;
 	if (get_u(m, "k", N(kinds) - 1, &v) || v == 0) return -1;
 	r->kind = (uint8_t)v;
@@ -233,24 +246,21 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 	o = msg_get(m, "cl");
 	if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > REQUEST_MAX_CLAIMS)
 		return -1;
+	/* Kinds, each a blind kind, ascending without repeats. */
 	r->nclaims = o->via.array.size;
 	for (size_t i = 0; i < r->nclaims; i++) {
 		const msgpack_object *e = &o->via.array.ptr[i];
-		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3)
+		if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !claim_kind(e->via.u64) ||
+		    (i > 0 && e->via.u64 <= r->claims[i - 1].kind))
 			return -1;
-		const msgpack_object *a = e->via.array.ptr;
-		if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > 255 ||
-		    a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[1].via.u64 > UINT32_MAX ||
-		    get_bin(&a[2], BLIND_TAG_BYTES, BLIND_TAG_BYTES, &p, &len) || p == NULL)
-			return -1;
-		r->claims[i].kind = (uint8_t)a[0].via.u64;
-		r->claims[i].version = (uint32_t)a[1].via.u64;
-		memcpy(r->claims[i].tag, p, BLIND_TAG_BYTES);
+		r->claims[i].kind = (uint8_t)e->via.u64;
 	}
 	o = msg_get(m, "t");
 	if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > REQUEST_MAX_TARGETS)
 		return -1;
 	r->ntargets = o->via.array.size;
+	if (r->ntargets > 0 && request_final(r))
+		return -1;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const msgpack_object *e = &o->via.array.ptr[i];
 		if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER)

@@ -2,8 +2,9 @@
  * request.h - a privacy request as stored: what the person asked for, how
  * it was verified, what it targets and what happened to it.
  *
- * It keeps no more personal data than it needs: the claims that verified
- * the person are kept only as blind-index tags, the agent's permission
+ * It keeps no more personal data than it needs: of the claims that
+ * verified the person only which data points they were (kinds), its
+ * targets' record ids only until it is completed or rejected, the agent's permission
  * reference and the confirmation code only as keyed hashes, an extension
  * reason only sealed (secrets.h). The value under its id in the requests
  * database is a msgpack map (request_encode()); request_decode() trusts
@@ -42,10 +43,11 @@ enum request_event {
 	EV_EXTENDED = 9,
 };
 
+/* A data point that verified the person: its kind only, never a tag or
+ * the value (a tag could be tested against a guessed value by a key the
+ * vault keeps). */
 struct request_claim {
 	uint8_t kind;          /* enum blind_kind */
-	uint32_t version;      /* index key version of the tag */
-	uint8_t tag[BLIND_TAG_BYTES];
 };
 
 struct request_history {
@@ -81,6 +83,9 @@ struct privacy_request {
 	uint8_t signature[SIGN_BYTES];
 	uint32_t key_version;
 };
+
+/* Completed or rejected: stored without target ids (request_encode()). */
+int request_final(const struct privacy_request *r);
 
 int request_encode(const struct privacy_request *r, struct buf *out);
 /* Decode data[0..len); pointers point into data. 0 or VAULT_E_CRYPTO. */

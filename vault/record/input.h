@@ -53,7 +53,7 @@ struct record_input {
 	uint8_t child_set;     /* "child" given */
 	uint8_t child_value;   /* the record is a child's (under 13) */
 	/* create: blind index tags of values[i], hashed on the worker */
-	uint32_t blind_version;  /* index key version they were made with */
+	uint32_t blind_version;  /* KEK epoch they were made under */
 	uint16_t blind_have;     /* bit i: blind_tag[i] holds a tag */
 	uint8_t blind_tag[FIELD_MAX][INPUT_TAG_BYTES];
 	struct buf data;     /* personal data: wiped by input_free() */

@@ -114,7 +114,8 @@ store_open(struct store *s, const char *dir, size_t map_size,
 	} else if (rc != 0) {
 		goto fail;
 	} else if (v.mv_size != 4 || memcmp(v.mv_data, ver_be, 4) != 0) {
-		/* Schema 1 (records without a MAC) is refused, not upgraded: the
+		/* Schemas 1 (records without a MAC) and 2 (blind tags under
+		 * index keys) are refused, not upgraded: the
 		 * format changed before 1.0, with no deployed data to carry over,
 		 * and an upgrade would have to trust every unauthenticated
 		 * header it found. */
@@ -122,8 +123,8 @@ store_open(struct store *s, const char *dir, size_t map_size,
 		    "the data directory has schema 1 (records without a MAC), which this "
 		    "version refuses: create a new one" :
 		    v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\2", 4) == 0 ?
-		    "the data directory has schema 2 (token indexes keyed by token keys, "
-		    "which no retire erases), which this version refuses: create a new one" :
+		    "the data directory has schema 2 (token indexes and blind tags keyed by "
+		    "keys that outlive the erasure horizon), which this version refuses: create a new one" :
 		    "the data directory has an unsupported schema version";
 		mdb_txn_abort(txn);
 		store_close(s);

@@ -10,9 +10,12 @@
  *   det_index   KEK epoch (u32 BE) + deterministic tag (16) + record id
  *               (u64 BE) -> field id (u8); the epoch first, so retiring an
  *               epoch deletes its entries as one range
- *   blind_index blind kind (u8) + tag (16) + record id -> index key version (u32 BE)
- *   blind_record record id + blind kind + tag -> version: the same entries by
- *               record, so a changed field or a deleted record drops its own
+ *   blind_index blind kind (u8) + tag (16) + record id -> KEK epoch of the tag
+ *               (u32 BE)
+ *   blind_record record id + blind kind (u8) -> KEK epoch (u32 BE), tag (16),
+ *               nonce (24), canonical value sealed under the record's DEK: the
+ *               same entries by record, so a changed field or a deleted record
+ *               drops its own and a rewrap re-derives them (privacy/blind.h)
  *   requests    request id (u64 BE) -> privacy request (privacy/request.h)
  *   holds       hold id (u64 BE) -> hold (privacy/hold.h)
  *   record_holds record id + hold id -> empty: the holds on a record
@@ -39,8 +42,9 @@
 
 #include <lmdb.h>
 
-/* 2: records with a MAC (record_codec.h); 3: deterministic and card index
- * entries keyed by KEK-epoch subkeys, det entries carrying their epoch. */
+/* 2: records with a MAC (record_codec.h); 3: deterministic, card and blind
+ * index entries keyed by KEK-epoch subkeys, det entries carrying their epoch,
+ * blind entries carrying their sealed canonical value (privacy/blind.h). */
 #define STORE_SCHEMA_VERSION 3
 
 struct store {
