@@ -574,7 +574,12 @@ restore_backup(struct server *srv, const char *path)
 		fsync(dfd);
 		close(dfd);
 	}
-	printf("restored %s (taken %llu, %llu records):\n"
+	char when[32] = "?";
+	time_t created = (time_t)bi->created;
+	struct tm tm;
+	if (gmtime_r(&created, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("restored %s (taken %s, %llu records):\n"
 	    "  %llu restored from the backup\n"
 	    "  %llu restored from the backup with the live store's data key\n"
 	    "  %llu taken from the live store (the backup's copy cannot be read)\n"
@@ -583,7 +588,7 @@ restore_backup(struct server *srv, const char *path)
 	    "  %llu re-deleted by a live tombstone\n"
 	    "  %llu beyond the erasure horizon (deleted: no copy can be read)\n"
 	    "  %llu kept as they are though they fail their MAC\n",
-	    path, (unsigned long long)bi->created, (unsigned long long)inbackup,
+	    path, when, (unsigned long long)inbackup,
 	    (unsigned long long)restored, (unsigned long long)rekeyed,
 	    (unsigned long long)from_live, (unsigned long long)live_only,
 	    (unsigned long long)del_journal, (unsigned long long)del_tomb,

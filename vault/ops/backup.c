@@ -97,6 +97,7 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    backupfile_trailer_write(fd, bi) != 0 || fsync(fd) != 0)
 			rc = EIO;
 	}
+	off_t fsize = lseek(fd, 0, SEEK_END);
 	close(fd);
 	if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
 		if (errno == EEXIST) {
@@ -120,7 +121,7 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, rc == ENOSPC || rc == MDB_MAP_FULL ? VAULT_E_NO_SPACE : VAULT_E_IO,
 		    NULL, "the backup failed; nothing was kept");
 	}
-	uint64_t size = bi->data_size;
+	uint64_t size = fsize > 0 ? (uint64_t)fsize : 0; /* the file, trailer included */
 	free(bi);
 	msgpack_pack_map(pk, 2);
 	mp_cstr(pk, "path");
