@@ -24,11 +24,13 @@
 
 #include "harness.h"
 #include "vault/journal.h"
+#include "vault/restore.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* A record with a document of doc bytes (0: none); byte k is (i + k) % 251. */
 static char *
-create(struct vault *v, int i)
+create_doc(struct vault *v, int i, size_t doc)
 {
 	struct vault_record *r;
 	char email[64], name[32], *tok;
@@ -37,10 +39,43 @@ create(struct vault *v, int i)
 	vault_record_new(&r);
 	vault_record_set(r, "first_name", name);
 	vault_record_set(r, "email", email);
+	if (doc > 0) {
+		uint8_t *d = malloc(doc);
+		for (size_t k = 0; k < doc; k++)
+			d[k] = (uint8_t)((i + k) % 251);
+		cr_assert_eq(vault_record_add_document(r, "scan.bin", "application/octet-stream",
+		    d, doc), 0);
+		free(d);
+	}
 	int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok);
 	cr_assert_eq(rc, 0, "create: %s", vault_last_message(v));
 	vault_record_free(r);
 	return tok;
+}
+
+static char *
+create(struct vault *v, int i)
+{
+	return create_doc(v, i, 0);
+}
+
+/* Record i's document (create_doc()) reads back whole. */
+static void
+expect_doc(struct vault *v, const char *tok, int i, size_t doc)
+{
+	struct vault_record *out;
+	const char *name, *type;
+	const void *data;
+	size_t len;
+	uint32_t slot;
+	int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, tok, NULL, 0, 1, &out);
+	cr_assert_eq(rc, 0, "record %d: %s", i, vault_error_name(rc));
+	cr_assert_eq(vault_record_document_count(out), 1, "record %d has its document", i);
+	cr_assert_eq(vault_record_document_at(out, 0, &slot, &name, &type, &data, &len), 0);
+	cr_assert_eq(len, doc);
+	for (size_t k = 0; k < doc; k++)
+		cr_assert_eq(((const uint8_t *)data)[k], (uint8_t)((i + k) % 251));
+	vault_record_free(out);
 }
 
 /* 0 and the right email, or the read's error. */
@@ -404,7 +439,7 @@ Test(restore, record_rekeyed_after_the_backup_survives_a_restore, .timeout = 240
 	vaultd_start(&p, NULL);
 	cr_assert_eq(vault_connect(p.socket, &v), 0);
 	for (int i = 0; i < 10; i++)
-		toks[i] = create(v, i);
+		toks[i] = create_doc(v, i, 5000);
 	cr_assert_eq(vault_backup(v, "base", &bpath, &bytes), 0, "%s", vault_last_message(v));
 	snprintf(bcopy, sizeof(bcopy), "%s", bpath);
 	/* A new data key for five records, then the backup's epoch retired. */
@@ -437,6 +472,8 @@ Test(restore, record_rekeyed_after_the_backup_survives_a_restore, .timeout = 240
 	check_records(&p, toks, dead, N, "after the restore");
 	/* The rekeyed records are whole: documents, tokens, updates work. */
 	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < 10; i++)
+		expect_doc(v, toks[i], i, 5000);
 	struct vault_record *r;
 	vault_record_new(&r);
 	vault_record_set(r, "first_name", "Changed");
@@ -568,6 +605,9 @@ restore_every_backup(struct vaultd_proc *p, char **toks, const int *dead, int n)
 		char *out;
 		int rc = run_restore(p, files[i], &out);
 		cr_assert(rc == 0 || rc == 1, "restore of %s: exit %d: %s", files[i], rc, out);
+		/* Under its final name, a backup is complete: it restores. */
+		if (strstr(files[i], BACKUP_PARTIAL) == NULL)
+			cr_assert_eq(rc, 0, "%s is under a final name but refused: %s", files[i], out);
 		cr_assert(!exists(rdir), "restore of %s left data/restore/", files[i]);
 		free(out);
 		if (rc == 0) {
@@ -592,8 +632,9 @@ Test(restore, kill_at_each_write_of_a_backup, .timeout = 600)
 	vaultd_start(&p, NULL);
 	path_of(&p, "backups", dir, sizeof(dir));
 	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	/* A few MB, so the copy takes several writes. */
 	for (int i = 0; i < N; i++)
-		toks[i] = create(v, i);
+		toks[i] = create_doc(v, i, i < 12 ? 256 * 1024 : 0);
 	cr_assert_eq(vault_backup(v, "base", &bpath, &bytes), 0, "%s", vault_last_message(v));
 	vault_free(bpath);
 	for (int i = 0; i < 5; i++) {
