@@ -569,8 +569,15 @@ Test(restore, truncated_or_garbage_backup_is_refused_untouched, .timeout = 240)
 	expect_refused(&p, f, "no backup trailer");
 	free(junk);
 
+	/* What a restore killed midway leaves is removed at the next start. */
+	char rdir[600], rfile[700];
+	path_of(&p, "data/restore", rdir, sizeof(rdir));
+	snprintf(rfile, sizeof(rfile), "%s/data.mdb", rdir);
+	cr_assert_eq(mkdir(rdir, 0700), 0);
+	write_file(rfile, good, n / 2);
 	/* The live data is as it was; the good backup restores. */
 	vaultd_restart(&p);
+	cr_assert(!exists(rdir), "data/restore/ removed at start");
 	check_records(&p, toks, dead, N, "after refused restores");
 	cr_assert_eq(vaultd_stop(&p), 0);
 	char *out;
