@@ -278,6 +278,18 @@ journal_open(struct journal *j, const char *path, struct store *s)
 		return VAULT_E_IO;
 	}
 	j->end = sc.valid_end;
+	if (sc.state == JOURNAL_MISSING) {
+		/* A new file: its directory entry must survive a crash too. */
+		char dir[512];
+		const char *slash = strrchr(path, '/');
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+		    slash ? path : ".");
+		int dfd = open(slash == path ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
 	if (fdatasync(j->fd) != 0) {
 		free(have);
 		journal_close(j);

@@ -569,6 +569,16 @@ Test(restore, truncated_or_garbage_backup_is_refused_untouched, .timeout = 240)
 	expect_refused(&p, f, "no backup trailer");
 	free(junk);
 
+	/* A live data file that does not open: its tombstones cannot be
+	 * applied, so the restore refuses (and leaves it as it is). */
+	char live[600], kept[700];
+	path_of(&p, "data/data.mdb", live, sizeof(live));
+	snprintf(kept, sizeof(kept), "%s.kept", live);
+	cr_assert_eq(rename(live, kept), 0);
+	write_file(live, "not an LMDB file", 16);
+	expect_refused(&p, bpath, "live data file");
+	cr_assert_eq(rename(kept, live), 0);
+
 	/* What a restore killed midway leaves is removed at the next start. */
 	char rdir[600], rfile[700];
 	path_of(&p, "data/restore", rdir, sizeof(rdir));
