@@ -19,6 +19,7 @@ libjansson-dev
 clang
 libclang-rt-14-dev
 valgrind
+strace
 python3
 strace
 "

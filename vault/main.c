@@ -481,6 +481,8 @@ main(int argc, char **argv)
 		log_error("not starting: %s", err);
 		return 1;
 	}
+	/* What an interrupted restore or backup left (design: removed at start). */
+	restore_cleanup_leftovers(&srv.cfg);
 	if ((rc = load_keys(&srv, dev)) != 0) {
 		log_error("not starting: %s", vault_strerror(rc));
 		return 1;

@@ -3,6 +3,7 @@
  * delete operation itself, so a restore removes exactly what a delete
  * removes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "backupfile.h"
+#include "config.h"
 #include "crypto/seal.h"
 #include "journal.h"
 #include "keys/keyring.h"
@@ -28,37 +31,52 @@
 #include "record/access.h"
 #include "record/write.h"
 #include "restore.h"
+#include "restore_take.h"
 #include "server.h"
 #include "store/record_codec.h"
 
+/* Copy the first n bytes of from to a new file to, and check what was
+ * copied against hash (the backup could change between check and copy). */
 static int
-copy_file(const char *from, const char *to)
+copy_checked(const char *from, const char *to, uint64_t n, const uint8_t *hash)
 {
-	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = VAULT_E_IO;
-	char buf[1 << 16];
-	if (in < 0)
-		return VAULT_E_IO;
+	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = VAULT_E_IO;
+	uint8_t *buf = malloc(1 << 16), h[BACKUP_HASH_BYTES];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, BACKUP_HASH_BYTES);
+	if (in < 0 || buf == NULL)
+		goto done;
 	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		goto done;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
+	for (uint64_t off = 0; off < n;) {
+		size_t want = n - off < (1 << 16) ? (size_t)(n - off) : (1 << 16);
+		ssize_t r = read(in, buf, want);
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (r <= 0)
 			goto done;
-		if (n == 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w <= 0)
+		crypto_generichash_update(&st, buf, (size_t)r);
+		for (ssize_t w = 0; w < r;) {
+			ssize_t k = write(out, buf + w, (size_t)(r - w));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
 				goto done;
-			off += w;
+			w += k;
 		}
+		off += (uint64_t)r;
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	if (sodium_memcmp(h, hash, BACKUP_HASH_BYTES) != 0) {
+		rc = VAULT_E_STORAGE;
+		goto done;
 	}
 	rc = fsync(out) == 0 ? 0 : VAULT_E_IO;
 done:
-	close(in);
+	free(buf);
+	if (in >= 0)
+		close(in);
 	if (out >= 0)
 		close(out);
 	return rc;
@@ -99,11 +117,10 @@ struct live {
 	int open;
 };
 
-/* The live store's wrapped key for id, if it has the same data key and
- * passes its MAC (record_check()). */
+/* The live record id, if the live store can read it: it passes its MAC
+ * (record_check()) and its epoch is in the ring. */
 static int
-live_wrapped(struct live *l, const struct key_set *ks, uint64_t id,
-    uint32_t dek_version, struct record *out)
+live_readable(struct live *l, const struct key_set *ks, uint64_t id, struct record *out)
 {
 	uint8_t kb[8];
 	MDB_val k = { 8, kb }, v;
@@ -113,13 +130,73 @@ live_wrapped(struct live *l, const struct key_set *ks, uint64_t id,
 	if (mdb_get(l->txn, l->store.records, &k, &v) != 0 ||
 	    record_decode(v.mv_data, v.mv_size, out) != 0)
 		return 0;
+	if (keyring_key(ks->ring, KEYRING_KEK, out->kek_epoch) == NULL)
+		return 0;
 	if (record_check(NULL, ks, id, v.mv_data, v.mv_size) != 0) {
-		log_warn("restore: live record %llu failed its authentication; its key "
-		    "is not used", (unsigned long long)id);
+		log_warn("restore: live record %llu failed its authentication; it is not used",
+		    (unsigned long long)id);
 		return 0;
 	}
-	return out->dek_version == dek_version &&
-	    keyring_key(ks->ring, KEYRING_KEK, out->kek_epoch) != NULL;
+	return 1;
+}
+
+static int
+has(MDB_txn *txn, MDB_dbi dbi, uint64_t id)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	store_put_id(kb, id);
+	return mdb_get(txn, dbi, &k, &v) == 0;
+}
+
+/* Remove DATA_DIR/restore and what it holds. */
+static void
+remove_restore_dir(const char *dir)
+{
+	char f[600];
+	snprintf(f, sizeof(f), "%s/data.mdb", dir);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/lock.mdb", dir);
+	unlink(f);
+	rmdir(dir);
+}
+
+/* Can the journal be trusted for this restore? Logs why not. */
+static int
+journal_usable(const char *path, const struct journal_scan *sc, int rc, int have_live)
+{
+	switch (sc->state) {
+	case JOURNAL_OK:
+		return 1;
+	case JOURNAL_TORN:
+		/* Everything a torn append held is in the live tombstones too. */
+		if (have_live) {
+			log_warn("restore: the deletion journal %s has a torn tail of %zu bytes "
+			    "(an interrupted append); the live store's tombstones cover it",
+			    path, sc->tail_bytes);
+			return 1;
+		}
+		log_error("restore refused: the deletion journal %s has a torn tail and there "
+		    "is no live data file whose tombstones would cover it; deletions since "
+		    "the backup could come back", path);
+		return 0;
+	case JOURNAL_MISSING:
+		log_error("restore refused: the deletion journal %s is missing; without it "
+		    "deletions since the backup could come back. If the live data file is "
+		    "there, start vaultd once (it rebuilds the journal from the store's "
+		    "tombstones), stop it and restore again", path);
+		return 0;
+	case JOURNAL_DAMAGED:
+		log_error("restore refused: the deletion journal %s is damaged at byte %lld "
+		    "(an entry fails its check and valid entries follow); it cannot say "
+		    "which records were deleted. Nothing was changed", path,
+		    (long long)sc->bad_at);
+		return 0;
+	default:
+		log_error("restore refused: the deletion journal %s is %s (%s). Nothing was "
+		    "changed", path, journal_state_text(sc->state), vault_strerror(rc));
+		return 0;
+	}
 }
 
 int
@@ -129,46 +206,76 @@ restore_backup(struct server *srv, const char *path)
 	const struct key_set *ks;
 	char dir[512], tmpfile[600], live_file[512], aside[600];
 	struct journal_entry *journal = NULL;
+	struct journal_scan jsc;
 	size_t njournal = 0;
 	struct live live = { 0 };
 	struct write_ctx ctx = { 0 };
-	uint64_t next_id = 1, live_next = 1, kept = 0, deleted = 0, beyond = 0, rekeyed = 0;
+	struct backup_info *bi = calloc(1, sizeof(*bi));
+	struct idset take = { 0 };
+	uint64_t next_id = 1, live_next = 1, inbackup = 0, restored = 0, rekeyed = 0;
+	uint64_t from_live = 0, live_only = 0, del_journal = 0, del_tomb = 0, beyond = 0;
+	uint64_t damaged = 0;
 	const char *why;
-	int rc;
+	int rc, store_opened = 0;
 
-	/* No vaultd runs on this data: main() holds the data directory's lock
-	 * (datalock.h), which a running vaultd would hold instead. */
-	if ((rc = journal_read(cfg->deletion_journal_path, &journal, &njournal)) != 0) {
-		log_error("restore: cannot read the deletion journal %s", cfg->deletion_journal_path);
+	snprintf(dir, sizeof(dir), "%s/restore", cfg->data_dir);
+	snprintf(tmpfile, sizeof(tmpfile), "%s/data.mdb", dir);
+	snprintf(live_file, sizeof(live_file), "%s/data.mdb", cfg->data_dir);
+	if (bi == NULL)
+		return VAULT_E_NOMEM;
+	/* 0. Nothing is touched before the backup, the journal and the live
+	 * store are known good. No vaultd runs on this data: main() holds the
+	 * data directory's lock (datalock.h). */
+	if ((rc = backupfile_verify(path, bi, &why)) != 0) {
+		log_error("restore refused: %s is not a complete vault backup: %s. Nothing "
+		    "was changed", path, why);
+		free(bi);
+		return rc;
+	}
+	if (access(live_file, F_OK) == 0) {
+		if ((rc = store_open(&live.store, cfg->data_dir, cfg->map_size_bytes, 8, &why)) != 0) {
+			log_error("restore refused: the live data file %s cannot be opened (%s), so "
+			    "its deletions cannot be applied. Move it aside to restore without it. "
+			    "Nothing was changed", live_file, why);
+			free(bi);
+			return rc;
+		}
+		if ((rc = mdb_txn_begin(live.store.env, NULL, MDB_RDONLY, &live.txn)) != 0) {
+			store_close(&live.store);
+			free(bi);
+			return store_error(rc);
+		}
+		live.open = 1;
+		store_next_id(&live.store, live.txn, &live_next);
+	}
+	rc = journal_read(cfg->deletion_journal_path, &journal, &njournal, &jsc);
+	if (!journal_usable(cfg->deletion_journal_path, &jsc, rc, live.open)) {
+		rc = rc ? rc : VAULT_E_CONFIG;
+		if (live.open) {
+			mdb_txn_abort(live.txn);
+			store_close(&live.store);
+		}
+		free(journal);
+		free(bi);
 		return rc;
 	}
 	/* Offline and single-threaded, but keys are only ever read pinned. */
 	ks = key_set_acquire(srv);
-	snprintf(dir, sizeof(dir), "%s/restore", cfg->data_dir);
-	snprintf(tmpfile, sizeof(tmpfile), "%s/data.mdb", dir);
-	snprintf(live_file, sizeof(live_file), "%s/data.mdb", cfg->data_dir);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	remove_restore_dir(dir); /* what an interrupted restore left */
+	if (mkdir(dir, 0700) != 0) {
 		rc = VAULT_E_IO;
 		goto out;
 	}
-	unlink(tmpfile);
-	snprintf(aside, sizeof(aside), "%s/lock.mdb", dir);
-	unlink(aside);
-	if ((rc = copy_file(path, tmpfile)) != 0) {
-		log_error("restore: cannot copy %s: %s", path, strerror(errno));
+	if ((rc = copy_checked(path, tmpfile, bi->data_size, bi->hash)) != 0) {
+		log_error("restore: cannot copy %s (%s)", path,
+		    rc == VAULT_E_STORAGE ? "it changed since it was checked" : strerror(errno));
 		goto out;
 	}
 	if ((rc = store_open(&srv->store, dir, cfg->map_size_bytes, 8, &why)) != 0) {
 		log_error("restore: %s is not a vault backup: %s", path, why);
 		goto out;
 	}
-	if (access(live_file, F_OK) == 0) {
-		if (store_open(&live.store, cfg->data_dir, cfg->map_size_bytes, 8, &why) == 0 &&
-		    mdb_txn_begin(live.store.env, NULL, MDB_RDONLY, &live.txn) == 0) {
-			live.open = 1;
-			store_next_id(&live.store, live.txn, &live_next);
-		}
-	}
+	store_opened = 1;
 
 	ctx.srv = srv;
 	ctx.keys = ks;
@@ -182,8 +289,9 @@ restore_backup(struct server *srv, const char *path)
 
 	/* 1. Deletions since the backup: the journal and the live tombstones. */
 	for (size_t i = 0; i < njournal && rc == 0; i++) {
+		if (has(ctx.txn, srv->store.records, journal[i].id))
+			del_journal++;
 		rc = purge(&ctx, journal[i].id, VAULT_DELETE_SUBJECT_REQUEST, journal[i].time);
-		deleted++;
 	}
 	if (live.open && rc == 0) {
 		MDB_cursor *cur;
@@ -194,12 +302,15 @@ restore_backup(struct server *srv, const char *path)
 			struct tombstone t;
 			if (tombstone_decode(v.mv_data, v.mv_size, &t) != 0)
 				continue;
+			if (has(ctx.txn, srv->store.records, store_get_id(k.mv_data)))
+				del_tomb++;
 			rc = purge(&ctx, store_get_id(k.mv_data), t.reason, t.deleted_at);
 		}
 		mdb_cursor_close(cur);
 	}
 
-	/* 2. Records whose epoch was retired since the backup. */
+	/* 2. The backup's records: its copy, its copy with the live key, the
+	 * live record, or beyond the horizon. */
 	uint64_t *gone = NULL;
 	size_t ngone = 0, capgone = 0;
 	if (rc == 0) {
@@ -211,20 +322,25 @@ restore_backup(struct server *srv, const char *path)
 			uint64_t id = store_get_id(k.mv_data);
 			struct record r, lr;
 			buf_clear(&ctx.copy);
-			if (buf_append(&ctx.copy, v.mv_data, v.mv_size) != 0 ||
-			    record_decode(ctx.copy.data, ctx.copy.len, &r) != 0)
+			inbackup++;
+			if (buf_append(&ctx.copy, v.mv_data, v.mv_size) != 0) {
+				rc = VAULT_E_NOMEM;
+				break;
+			}
+			int decoded = record_decode(ctx.copy.data, ctx.copy.len, &r) == 0;
+			int ring = decoded && keyring_key(ks->ring, KEYRING_KEK, r.kek_epoch) != NULL;
+			if (ring && record_check(NULL, ks, id, ctx.copy.data, ctx.copy.len) == 0) {
+				restored++;
 				continue;
-			kept++;
-			if (keyring_key(ks->ring, KEYRING_KEK, r.kek_epoch) != NULL)
-				continue;
+			}
+			int live_ok = live_readable(&live, ks, id, &lr);
 			/* Only an epoch that was issued and has since been retired
-			 * (older than the current one) is taken unverified: an
-			 * epoch no ring ever had is a header made up to have it
-			 * re-sealed, and the record is dropped like one beyond
-			 * the horizon. */
-			if (r.kek_epoch != 0 &&
+			 * (older than the current one) is taken unverified with the
+			 * live wrapped key: an epoch no ring ever had is a header
+			 * made up to have it re-sealed. */
+			if (decoded && !ring && live_ok && r.kek_epoch != 0 &&
 			    r.kek_epoch < keyring_current(ks->ring, KEYRING_KEK) &&
-			    live_wrapped(&live, ks, id, r.dek_version, &lr)) {
+			    lr.dek_version == r.dek_version) {
 				/* The backup's copy cannot be verified (its epoch's
 				 * MAC key went with the epoch): it is taken as the
 				 * backup holds it and sealed under the live epoch
@@ -261,6 +377,19 @@ restore_backup(struct server *srv, const char *path)
 				rekeyed++;
 				continue;
 			}
+			if (live_ok) {
+				/* A new data key since (keys rotate-record): the live
+				 * record is readable, so it is what comes back. */
+				rc = idset_add(&take, id);
+				from_live++;
+				continue;
+			}
+			if (ring) {
+				/* Fails its MAC under a live epoch: kept as it is (reads
+				 * report it), not deleted on a suspicion. */
+				damaged++;
+				continue;
+			}
 			if (ngone == capgone) {
 				capgone = capgone ? capgone * 2 : 256;
 				uint64_t *p = realloc(gone, capgone * sizeof(*p));
@@ -280,7 +409,26 @@ restore_backup(struct server *srv, const char *path)
 	}
 	free(gone);
 
-	/* 3. Ids continue after every id handed out, in the backup or since. */
+	/* 3. Records only the live store has (created since the backup) stay. */
+	if (live.open && rc == 0) {
+		MDB_cursor *cur;
+		MDB_val k, v;
+		mdb_cursor_open(live.txn, live.store.records, &cur);
+		for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && rc == 0;
+		    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			uint64_t id = store_get_id(k.mv_data);
+			if (has(ctx.txn, srv->store.records, id) ||
+			    has(ctx.txn, srv->store.tombstones, id))
+				continue;
+			rc = idset_add(&take, id);
+			live_only++;
+		}
+		mdb_cursor_close(cur);
+	}
+	if (rc == 0 && take.n > 0)
+		rc = restore_take_live(ctx.txn, &srv->store, live.txn, &live.store, &take);
+
+	/* 4. Ids continue after every id handed out, in the backup or since. */
 	if (rc == 0) {
 		uint8_t b[8];
 		store_put_id(b, next_id > live_next ? next_id : live_next);
@@ -298,19 +446,28 @@ restore_backup(struct server *srv, const char *path)
 		live.open = 0;
 	}
 	store_close(&srv->store);
-	if (rc != 0) {
-		log_error("restore failed: %s; the live data file is untouched", vault_strerror(rc));
+	store_opened = 0;
+	if (rc != 0)
 		goto out;
-	}
 
-	/* 4. Swap files, keeping the live one aside. */
-	snprintf(aside, sizeof(aside), "%s/data.mdb.pre-restore-%lld", cfg->data_dir,
-	    (long long)time(NULL));
-	if (access(live_file, F_OK) == 0 && rename(live_file, aside) != 0) {
-		rc = VAULT_E_IO;
-		goto out;
+	/* 5. Swap files, keeping the live one aside until the next retire. */
+	aside[0] = '\0';
+	if (access(live_file, F_OK) == 0) {
+		for (int i = 0;; i++) {
+			snprintf(aside, sizeof(aside), "%s/" PRE_RESTORE "%lld%s%.0d", cfg->data_dir,
+			    (long long)time(NULL), i ? "-" : "", i);
+			if (renameat2(AT_FDCWD, live_file, AT_FDCWD, aside, RENAME_NOREPLACE) == 0)
+				break;
+			if (errno != EEXIST || i == 99) {
+				rc = VAULT_E_IO;
+				goto out;
+			}
+		}
 	}
 	if (rename(tmpfile, live_file) != 0) {
+		/* Put the live file back: nothing changed. */
+		if (aside[0] != '\0')
+			rename(aside, live_file);
 		rc = VAULT_E_IO;
 		goto out;
 	}
@@ -319,27 +476,104 @@ restore_backup(struct server *srv, const char *path)
 		fsync(dfd);
 		close(dfd);
 	}
-	printf("restored %s: %llu records in the backup, %llu deletions applied, "
-	    "%llu rekeyed from the live store, %llu beyond the erasure horizon (deleted)\n"
-	    "the previous data file is kept as %s\n", path,
-	    (unsigned long long)kept, (unsigned long long)deleted,
-	    (unsigned long long)rekeyed, (unsigned long long)beyond, aside);
+	char when[32] = "?";
+	time_t created = (time_t)bi->created;
+	struct tm tm;
+	if (gmtime_r(&created, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("restored %s (taken %s, %llu records):\n"
+	    "  %llu restored from the backup\n"
+	    "  %llu restored from the backup with the live store's data key\n"
+	    "  %llu taken from the live store (the backup's copy cannot be read)\n"
+	    "  %llu kept live-only (created since the backup)\n"
+	    "  %llu re-deleted by the deletion journal\n"
+	    "  %llu re-deleted by a live tombstone\n"
+	    "  %llu beyond the erasure horizon (deleted: no copy can be read)\n"
+	    "  %llu kept as they are though they fail their MAC\n",
+	    path, when, (unsigned long long)inbackup,
+	    (unsigned long long)restored, (unsigned long long)rekeyed,
+	    (unsigned long long)from_live, (unsigned long long)live_only,
+	    (unsigned long long)del_journal, (unsigned long long)del_tomb,
+	    (unsigned long long)beyond, (unsigned long long)damaged);
+	if (aside[0] != '\0')
+		printf("the previous data file is kept as %s until the next successful "
+		    "`keys retire`, which removes it\n", aside);
 out:
+	if (rc != 0)
+		log_error("restore failed: %s; the live data file is untouched",
+		    vault_strerror(rc));
+	if (ctx.txn != NULL)
+		mdb_txn_abort(ctx.txn);
 	if (live.open) {
 		mdb_txn_abort(live.txn);
 		store_close(&live.store);
 	}
-	snprintf(aside, sizeof(aside), "%s/lock.mdb", dir);
-	unlink(aside);
-	unlink(tmpfile);
-	rmdir(dir);
+	if (store_opened)
+		store_close(&srv->store);
+	if (rc != 0)
+		unlink(tmpfile);
+	remove_restore_dir(dir);
 	buf_free(&ctx.copy);
 	buf_free(&ctx.enc);
 	buf_free(&ctx.ct);
 	buf_free(&ctx.doc);
 	free(ctx.deleted);
+	free(take.v);
+	free(bi);
 	sodium_free(ctx.dek);
 	free(journal);
 	key_set_release();
 	return rc;
+}
+
+/* Remove the entries of dir whose names start with prefix and contain mid. */
+static int
+remove_matching(const char *dir, const char *prefix, const char *mid, const char *what)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char f[1024];
+	int removed = 0;
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    (mid != NULL && strstr(de->d_name, mid) == NULL))
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
+		if (unlink(f) == 0) {
+			removed++;
+			log_info("removed %s %s", what, f);
+		}
+	}
+	closedir(d);
+	if (removed) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return removed;
+}
+
+void
+restore_cleanup_leftovers(const struct config *cfg)
+{
+	char dir[512];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s/restore", cfg->data_dir);
+	if (lstat(dir, &st) == 0) {
+		remove_restore_dir(dir);
+		log_info("removed %s, left by an interrupted restore", dir);
+	}
+	remove_matching(cfg->backup_dir, ".", BACKUP_PARTIAL,
+	    "the temporary file of an interrupted backup");
+}
+
+int
+restore_drop_safety_nets(const struct config *cfg)
+{
+	return remove_matching(cfg->data_dir, PRE_RESTORE, NULL,
+	    "the data file a restore kept aside (it holds keys of the retired epoch)");
 }

@@ -5,21 +5,45 @@
 #define VAULT_RESTORE_H
 
 struct server;
+struct config;
+
+/* What a backup's temporary name holds after ".NAME" (ops/backup.c). */
+#define BACKUP_PARTIAL ".partial-"
+/* The live data file kept aside by a restore: DATA_DIR/PRE_RESTORE<time>. */
+#define PRE_RESTORE "data.mdb.pre-restore-"
 
 /*
- * Replace the data file with the backup at path, keeping what the backup
- * must not bring back out of it:
- *   - every record deleted since (the deletion journal and the live
- *     store's tombstones) is deleted again, and its tombstone kept;
- *   - a record whose data key is wrapped with an epoch no longer in the key
- *     ring takes its wrapped key from the live store if the live record
- *     has the same data key; otherwise it is beyond the erasure horizon
- *     and is deleted (it cannot be read by anyone);
+ * Replace the data file with the backup at path. Nothing is touched until
+ * the backup checks against its trailer (backupfile.h), the deletion
+ * journal can be trusted (journal.h) and the live data file, if any,
+ * opens; any failure leaves the live data as it was and no DATA_DIR/restore/.
+ * Then, record by record:
+ *   - a record deleted since (the journal, the live store's tombstones, the
+ *     backup's own) stays deleted: never resurrected;
+ *   - the backup's copy is restored when it can be read (its epoch is in
+ *     the ring and it passes its MAC), or when the live record has the same
+ *     data key under a live epoch (the live wrapped key is taken);
+ *   - otherwise, if the live store can read the record (a new data key
+ *     since, `keys rotate-record`), the live record is taken whole, with
+ *     its documents and index entries: a restore never deletes a record the
+ *     live store can read;
+ *   - records only the live store has (created since the backup) are kept;
+ *   - a record neither copy can read is beyond the erasure horizon and is
+ *     deleted;
  *   - record ids continue after the largest the live store handed out, so
  *     no token issued since the backup ever names another record.
- * The live data file is kept beside it as data.mdb.pre-restore-<time>.
- * srv holds the configuration and the unsealed keys; prints a summary.
+ * It prints a count per category. The live data file is kept beside it as
+ * DATA_DIR/PRE_RESTORE<time> until the next successful `keys retire`,
+ * which removes it (restore_drop_safety_nets()).
  */
 int restore_backup(struct server *srv, const char *path);
+
+/* At start: remove DATA_DIR/restore/ (an interrupted restore) and
+ * temporaries of interrupted backups in backup_dir (logged). */
+void restore_cleanup_leftovers(const struct config *cfg);
+
+/* After a retire: remove the pre-restore files (they hold data keys
+ * wrapped with the retired epoch). Returns how many were removed. */
+int restore_drop_safety_nets(const struct config *cfg);
 
 #endif

@@ -347,9 +347,10 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		fail_all(srv, ctx->keys, ops, n, commit_error(srv, rc));
 	} else if (ctx->ndeleted > 0 &&
 	    journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0) {
-		/* Committed all the same; the next start reconciles the journal
-		 * from the tombstones. */
-		log_error("deletion journal: cannot append %zu entries", ctx->ndeleted);
+		/* Committed all the same; what the append wrote was cut back
+		 * (journal.h) and the next start fills it in from the tombstones. */
+		log_error("deletion journal: cannot append %zu entries (disk full?); the next "
+		    "start adds them from the store's tombstones", ctx->ndeleted);
 	}
 	ctx->ndeleted = 0;
 	srv->writer.commits++;

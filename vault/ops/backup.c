@@ -10,14 +10,20 @@
  * backup (SECURITY.md). Restoring is `vaultd --restore FILE`.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "common/msg.h"
+#include "vault/backupfile.h"
 #include "vault/log.h"
+#include "vault/restore.h"
 #include "vault/safedir.h"
 #include "vault/server.h"
 #include "op.h"
@@ -43,7 +49,7 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	struct server *srv = ctx->srv;
 	const char *name;
 	size_t len;
-	char path[600];
+	char path[600], tmp[700];
 	struct stat st;
 	int rc = msg_get_str(req->args, "name", 1, &name, &len);
 	if (rc != 0)
@@ -64,24 +70,64 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "only root and vaultd's user can change");
 	}
 	snprintf(path, sizeof(path), "%s/%.*s", srv->cfg.backup_dir, (int)len, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lstat(path, &st) == 0)
+		return op_fail(err, VAULT_E_CONFLICT, "name", "a backup of that name exists");
+	/* A unique temporary name; a backup name never starts with a dot, so
+	 * the next start knows a leftover one (restore_cleanup_leftovers()). */
+	uint8_t rnd[8];
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(tmp, sizeof(tmp), "%s/.%.*s" BACKUP_PARTIAL "%02x%02x%02x%02x%02x%02x%02x%02x",
+	    srv->cfg.backup_dir, (int)len, name, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+	    rnd[5], rnd[6], rnd[7]);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return op_fail(err, errno == EEXIST ? VAULT_E_CONFLICT : VAULT_E_IO, "name",
-		    errno == EEXIST ? "a backup of that name exists" : "cannot create the backup file");
-	rc = mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
+		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup file");
+	const char *fail = "the copy failed";
+	struct backup_info *bi = calloc(1, sizeof(*bi));
+	rc = bi == NULL ? ENOMEM : mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = errno;
-	off_t size = lseek(fd, 0, SEEK_END);
-	close(fd);
-	if (rc != 0) {
-		unlink(path);
-		return op_fail(err, store_error(rc), NULL, "the backup failed; nothing was kept");
+	if (rc == 0) {
+		off_t end = lseek(fd, 0, SEEK_END);
+		bi->data_size = end > 0 ? (uint64_t)end : 0;
+		bi->created = (uint64_t)time(NULL);
+		/* What the trailer says is read back from the copy itself. */
+		if (end <= 0 || backupfile_hash(fd, bi->data_size, bi->hash) != 0 ||
+		    backupfile_scan(tmp, bi, &fail) != 0 ||
+		    backupfile_trailer_write(fd, bi) != 0 || fsync(fd) != 0)
+			rc = EIO;
 	}
+	off_t fsize = lseek(fd, 0, SEEK_END);
+	close(fd);
+	if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+		if (errno == EEXIST) {
+			unlink(tmp);
+			free(bi);
+			return op_fail(err, VAULT_E_CONFLICT, "name", "a backup of that name exists");
+		}
+		rc = errno ? errno : EIO;
+	}
+	if (rc == 0) {
+		int dfd = open(srv->cfg.backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) != 0)
+			rc = EIO;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (rc != 0) {
+		log_warn("backup: %s (%s); nothing was kept", fail, strerror(rc > 0 ? rc : EIO));
+		unlink(tmp);
+		free(bi);
+		return op_fail(err, rc == ENOSPC || rc == MDB_MAP_FULL ? VAULT_E_NO_SPACE : VAULT_E_IO,
+		    NULL, "the backup failed; nothing was kept");
+	}
+	uint64_t size = fsize > 0 ? (uint64_t)fsize : 0; /* the file, trailer included */
+	free(bi);
 	msgpack_pack_map(pk, 2);
 	mp_cstr(pk, "path");
 	mp_cstr(pk, path);
 	mp_cstr(pk, "bytes");
-	msgpack_pack_uint64(pk, (uint64_t)size);
+	msgpack_pack_uint64(pk, size);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "common/msg.h"
 #include "vault/rotation.h"
 #include "vault/server.h"
+#include "vault/restore.h"
 #include "op.h"
 
 static const char *const args[] = { "epoch", NULL };
@@ -44,6 +45,9 @@ control(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error 
 		}
 		return rc;
 	}
+	/* A restore's safety net holds data keys wrapped with the epoch just
+	 * retired: it lives only until this retire (restore.h). */
+	restore_drop_safety_nets(&ctx->srv->cfg);
 	msgpack_pack_map(pk, 3);
 	mp_cstr(pk, "epoch");
 	msgpack_pack_uint32(pk, epoch);
