@@ -5,6 +5,7 @@
  * alerts raised since start (alert.h). No personal data.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "common/msg.h"
 #include "keys/keyring.h"
@@ -53,8 +54,13 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	} else if (stalled == 0) {
 		mp_cstr(pk, "running");
 	} else {
-		char line[256];
-		snprintf(line, sizeof(line), "stalled since %lld: %s", stalled,
+		char line[256], when[32];
+		time_t t = (time_t)stalled;
+		struct tm tm;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(when, sizeof(when), "%lld", stalled);
+		snprintf(line, sizeof(line), "stalled since %s: %s", when,
 		    rotation_stall_reason(atomic_load(&rot->stall_why)));
 		mp_cstr(pk, line);
 	}
