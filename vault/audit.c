@@ -582,6 +582,20 @@ reserve_open(struct audit *a, size_t bytes)
 	reserve_fill(a, 1);
 }
 
+int
+audit_release_reserve_for(struct audit *a, const char *dir)
+{
+	struct stat ds, rs;
+	int released = 0;
+	if (a == NULL || a->reserve_fd < 0 || stat(dir, &ds) != 0)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	if (fstat(a->reserve_fd, &rs) == 0 && rs.st_dev == ds.st_dev)
+		released = reserve_release(a);
+	pthread_mutex_unlock(&a->lock);
+	return released;
+}
+
 enum audit_space
 audit_space(struct audit *a)
 {

@@ -67,6 +67,13 @@ enum audit_space {
 enum audit_space audit_space(struct audit *a);
 /* "ok", "using the space reserve", "file system full", "failed" (status). */
 const char *audit_space_name(enum audit_space s);
+/*
+ * The data directory dir ran out of space: if it shares the trail's file
+ * system, release the reserve for it (LMDB needs pages for deletions too);
+ * 1 if released. The write that failed is not retried; the next one finds
+ * the room.
+ */
+int audit_release_reserve_for(struct audit *a, const char *dir);
 /* 1 once after the disk filled (the reserve was released or missing). */
 int audit_disk_full_news(struct audit *a);
 /* The refusal's message for a request whose entry was not written. */

@@ -216,6 +216,8 @@ stall(struct server *srv, uint32_t target, int code, time_t now)
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20) ?
 		    ROTATION_STALL_DISK_FULL : ROTATION_STALL_MAP_FULL;
 	}
+	if (why == ROTATION_STALL_DISK_FULL)
+		(void)audit_release_reserve_for(srv->audit, srv->cfg.data_dir);
 	if (atomic_load(&rot->stalled_since) == 0) {
 		rot->backoff_ms = ROTATION_BACKOFF_MIN_MS;
 		atomic_store(&rot->stall_why, why);

@@ -59,6 +59,7 @@
 #include "common/msg.h"
 #include "crypto/seal.h"
 #include "dispatch.h"
+#include "keyset.h"
 #include "log.h"
 #include "reply.h"
 #include "server.h"
@@ -456,8 +457,12 @@ release_replies(struct worker *w)
 			    "their requests fail", w->nheld);
 		refuse_held(w);
 	}
-	if (audit_disk_full_news(w->srv->audit))
-		alert_raise(w->srv, NULL, ALERT_DISK_FULL, NULL, 0);
+	if (audit_disk_full_news(w->srv->audit)) {
+		/* Pinned just for the alert's own entry (into the reserve). */
+		const struct key_set *ks = key_set_acquire(w->srv);
+		alert_raise(w->srv, ks, ALERT_DISK_FULL, NULL, 0);
+		key_set_release();
+	}
 	for (size_t i = 0; i < w->nheld; i++) {
 		struct conn *c = w->held[i].c;
 		if (c->dead || !c->held)

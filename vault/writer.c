@@ -348,7 +348,14 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		/* Nothing of the batch is stored: ids may be handed out again. */
 		log_warn("a batch of %zu writes was not stored: %s", n, mdb_strerror(rc));
 		*ctx->next_id = first_id;
-		fail_all(srv, ctx->keys, ops, n, commit_error(srv, rc));
+		int code = commit_error(srv, rc);
+		/* A full disk (not map): the trail's reserve, if on the same file
+		 * system, makes room for the next batch (deletions need pages). */
+		if (code == VAULT_E_NO_SPACE && rc != MDB_MAP_FULL && rc != MDB_TXN_FULL &&
+		    audit_release_reserve_for(srv->audit, srv->cfg.data_dir))
+			log_warn("the data directory's file system is full: the audit trail's "
+			    "space reserve was released for it");
+		fail_all(srv, ctx->keys, ops, n, code);
 	} else if (ctx->ndeleted > 0) {
 		/* Deletions free pages: a rotation stalled on a full map may go on. */
 		rotation_nudge(srv);
