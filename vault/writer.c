@@ -284,7 +284,10 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 	wipe_scratch(ctx);
 	if (server_audit(ctx->srv, NULL, ctx->keys, op->client, op->uid,
 	    op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0 && rc == 0)
-		rc = op_fail(&err, VAULT_E_AUDIT, NULL, audit_refusal(ctx->srv->audit, 1));
+		/* The operation took effect: not "nothing was changed". */
+		rc = op_fail(&err, VAULT_E_AUDIT, NULL,
+		    audit_space(ctx->srv->audit) == AUDIT_SPACE_FULL ?
+		    "the audit trail's file system is full" : "the audit trail cannot be written");
 	if (rc != 0) {
 		reply_abandon(&op->reply, start);
 		reply_error(&op->reply, op->request_id, &err);
