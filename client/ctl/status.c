@@ -77,10 +77,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("uptime: ");
 	print_uptime(st.uptime_seconds);
 	printf("sealed: %s\n", st.sealed ? "yes" : "no");
-	printf("audit trail: %s\n", json_string_value(audit));
-	printf("rotation: %s\n", json_string_value(rotation));
-	json_decref(audit);
-	json_decref(rotation);
+
 	printf("security alerts: %" PRIu64, st.alerts);
 	const char *name;
 	json_t *n;
@@ -93,5 +90,10 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	}
 	printf("%s\n", first ? "" : ")");
 	json_decref(alerts);
+	/* Whether the trail can be written, and a stalled rotation (README, "Disk space"). */
+	printf("audit trail: %s\n", json_string_value(audit));
+	printf("rotation: %s\n", json_string_value(rotation));
+	json_decref(audit);
+	json_decref(rotation);
 	return CTL_EXIT_OK;
 }
