@@ -164,8 +164,8 @@ rotation_stall_reason(int why)
 {
 	switch (why) {
 	case ROTATION_STALL_MAP_FULL:
-		return "the data file's map is full: delete records, or raise "
-		    "[storage] map_size_bytes and restart";
+		return "the data file's map is full: raise [storage] map_size_bytes "
+		    "and restart (or delete records)";
 	case ROTATION_STALL_DISK_FULL:
 		return "the data directory's file system is full: free space there";
 	case ROTATION_STALL_STORAGE:
@@ -413,8 +413,8 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 		switch (atomic_load(&rot->stalled_since) ? atomic_load(&rot->stall_why) : 0) {
 		case ROTATION_STALL_MAP_FULL:
 			*why = "the rotation in progress is stalled: the data file's map is "
-			    "full (keys status says since when); it goes on by itself once "
-			    "records are deleted or [storage] map_size_bytes is raised";
+			    "full (keys status says since when); it goes on by itself after a "
+			    "restart with a larger [storage] map_size_bytes";
 			return VAULT_E_NO_SPACE;
 		case ROTATION_STALL_DISK_FULL:
 			*why = "the rotation in progress is stalled: the data directory's "
