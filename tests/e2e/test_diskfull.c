@@ -132,17 +132,19 @@ read_one(struct vault *v, const char *tok)
 	return rc;
 }
 
-/* Run vaultctl -s SOCKET args... (at most 15 s); its exit status, stderr in err. */
+/* Run vaultctl -s SOCKET args... (at most 15 s); its exit status, stderr in
+ * err and stdout in out (out may be NULL). */
 static int
-run_ctl(const struct vaultd_proc *p, const char *const *args, char **err)
+run_ctl(const struct vaultd_proc *p, const char *const *args, char **err, char **out)
 {
 	const char *bin = getenv("VAULTCTL");
-	char errpath[600];
+	char errpath[600], outpath[600];
 	const char *argv[16];
 	size_t n = 0, len;
 	int st;
 	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
 	vaultd_path(p, "vaultctl.err", errpath, sizeof(errpath));
+	vaultd_path(p, "vaultctl.out", outpath, sizeof(outpath));
 	argv[n++] = bin;
 	argv[n++] = "-s";
 	argv[n++] = p->socket;
@@ -153,7 +155,7 @@ run_ctl(const struct vaultd_proc *p, const char *const *args, char **err)
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		FILE *f = freopen(errpath, "w", stderr);
-		FILE *o = freopen("/dev/null", "w", stdout);
+		FILE *o = freopen(outpath, "w", stdout);
 		(void)f;
 		(void)o;
 		execv(bin, (char *const *)argv);
@@ -169,6 +171,8 @@ run_ctl(const struct vaultd_proc *p, const char *const *args, char **err)
 		sleep_ms(20);
 	}
 	*err = read_file_all(errpath, &len);
+	if (out != NULL)
+		*out = read_file_all(outpath, &len);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -229,7 +233,8 @@ Test(diskfull, rotation_on_a_full_map_stalls_quietly_and_resumes, .timeout = 240
 	/* vaultctl keys rotate --wait: the rotation starts, stalls, and the
 	 * wait ends with an error naming the stall. */
 	char *err = NULL;
-	int st = run_ctl(&p, (const char *const[]){ "keys", "rotate", "kek", "--wait", NULL }, &err);
+	int st = run_ctl(&p, (const char *const[]){ "keys", "rotate", "kek", "--wait", NULL }, &err,
+	    NULL);
 	cr_assert_neq(st, 0, "keys rotate --wait succeeded on a full map");
 	cr_assert_not_null(strstr(err, "VAULT_E_NO_SPACE"), "stderr: %s", err);
 	cr_assert_not_null(strstr(err, "stalled since"), "stderr: %s", err);
@@ -246,6 +251,16 @@ Test(diskfull, rotation_on_a_full_map_stalls_quietly_and_resumes, .timeout = 240
 	cr_assert_not_null(strstr(ks->stall_reason, "map_size_bytes"), "reason: %s",
 	    ks->stall_reason);
 	vault_keys_status_free(ks);
+	char *out = NULL;
+	cr_assert_eq(run_ctl(&p, (const char *const[]){ "keys", "status", NULL }, &err, &out), 0,
+	    "%s", err);
+	cr_assert_not_null(strstr(out, "rotation: stalled since "), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(run_ctl(&p, (const char *const[]){ "status", NULL }, &err, &out), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "\nrotation: stalled since "), "%s", out);
+	free(out);
+	free(err);
 
 	/* Quiet: a few lines and little CPU over several seconds. */
 	size_t lines0 = log_lines(&p);
