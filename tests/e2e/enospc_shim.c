@@ -4,7 +4,8 @@
  *
  * While the file $ENOSPC_FLAG exists, writes (write, pwrite, writev,
  * pwritev) to files under $ENOSPC_DIR fail with ENOSPC, and so do
- * fallocate and posix_fallocate there: that file system is full. Space
+ * fallocate and posix_fallocate there: that file system is full (only
+ * bytes past a file's end count: rewriting in place needs no room). Space
  * freed there meanwhile (ftruncate shrinking a file under $ENOSPC_DIR,
  * which is how vaultd releases its audit reserve) becomes room that later
  * writes there use up, byte for byte, before they fail again. Once the
@@ -69,10 +70,30 @@ take_room(size_t len)
 	return ok;
 }
 
+/*
+ * Whether a write of len bytes at off (-1: the file position, or the end
+ * with O_APPEND) must fail. Only bytes past the end need new room:
+ * rewriting a file in place (LMDB's pages and meta pages) never fails.
+ */
 static int
-refuse(int fd, size_t len)
+refuse(int fd, size_t len, off_t off)
 {
-	if (!full_for(fd) || take_room(len))
+	struct stat st;
+	if (!full_for(fd))
+		return 0;
+	int saved = errno;
+	if (fstat(fd, &st) == 0) {
+		if (off < 0)
+			off = (fcntl(fd, F_GETFL) & O_APPEND) ? st.st_size : lseek(fd, 0, SEEK_CUR);
+		if (off >= 0 && off + (off_t)len <= st.st_size) {
+			errno = saved;
+			return 0;
+		}
+		if (off >= 0 && off < st.st_size)
+			len = (size_t)(off + (off_t)len - st.st_size);
+	}
+	errno = saved;
+	if (take_room(len))
 		return 0;
 	errno = ENOSPC;
 	return 1;
@@ -83,7 +104,7 @@ refuse(int fd, size_t len)
 ssize_t
 write(int fd, const void *buf, size_t n)
 {
-	if (refuse(fd, n))
+	if (refuse(fd, n, -1))
 		return -1;
 	return NEXT(write)(fd, buf, n);
 }
@@ -91,7 +112,7 @@ write(int fd, const void *buf, size_t n)
 ssize_t
 pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	if (refuse(fd, n))
+	if (refuse(fd, n, off))
 		return -1;
 	return NEXT(pwrite)(fd, buf, n, off);
 }
@@ -99,7 +120,7 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 ssize_t
 pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
-	if (refuse(fd, n))
+	if (refuse(fd, n, (off_t)off))
 		return -1;
 	return NEXT(pwrite64)(fd, buf, n, off);
 }
@@ -116,7 +137,7 @@ iov_len(const struct iovec *iov, int cnt)
 ssize_t
 writev(int fd, const struct iovec *iov, int cnt)
 {
-	if (refuse(fd, iov_len(iov, cnt)))
+	if (refuse(fd, iov_len(iov, cnt), -1))
 		return -1;
 	return NEXT(writev)(fd, iov, cnt);
 }
@@ -124,7 +145,7 @@ writev(int fd, const struct iovec *iov, int cnt)
 ssize_t
 pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	if (refuse(fd, iov_len(iov, cnt)))
+	if (refuse(fd, iov_len(iov, cnt), off))
 		return -1;
 	return NEXT(pwritev)(fd, iov, cnt, off);
 }

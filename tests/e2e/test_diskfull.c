@@ -449,3 +449,70 @@ Test(diskfull, a_full_disk_under_the_trail_uses_the_reserve_then_refuses_then_re
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/*
+ * The data directory on the trail's file system: the same reserve serves
+ * both, so deletions (LMDB pages and their audit entries) still go through
+ * on a full disk, and what was acknowledged then survives a restart.
+ * Without the reserve the first deletion is refused.
+ */
+Test(diskfull, a_full_disk_shared_by_data_and_trail_still_lets_deletions_run, .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], flag[300], ini[900];
+	snprintf(dir, sizeof(dir), "%s/vault-shared-XXXXXX", tmp ? tmp : "/tmp");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(flag, sizeof(flag), "%s.full", dir);
+	snprintf(ini, sizeof(ini), "[storage]\ndata_dir = %s/data\n[audit]\npath = %s/audit.log\n"
+	    "reserve_bytes = 256K\n", dir, dir);
+	unlink(flag);
+	preload_shim(dir, flag);
+	vaultd_start(&p, ini);
+	unload_shim();
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	enum { N = 40 };
+	char *toks[N];
+	int rc;
+	for (int i = 0; i < N; i++) {
+		toks[i] = create(v, i, &rc);
+		cr_assert_eq(rc, 0, "create: %s", vault_last_message(v));
+	}
+
+	FILE *f = fopen(flag, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	for (int i = 0; i < N / 2; i++) {
+		cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[i],
+		    VAULT_DELETE_SUBJECT_REQUEST), 0, "delete %d on a full disk: %s", i,
+		    vault_last_message(v));
+		cr_assert_eq(read_one(v, toks[N - 1 - i]), 0, "read: %s", vault_last_message(v));
+	}
+	json_t *sj = status_json(v);
+	cr_assert_str_eq(status_str(sj, "audit"), "using the space reserve");
+	json_decref(sj);
+
+	cr_assert_eq(unlink(flag), 0);
+	for (int i = 0; i < N / 2; i++)
+		cr_assert_eq(read_one(v, toks[i]), VAULT_E_DELETED, "deleted record %d: %s", i,
+		    vault_last_message(v));
+	for (int i = N / 2; i < N; i++)
+		cr_assert_eq(read_one(v, toks[i]), 0, "record %d: %s", i, vault_last_message(v));
+	vault_close(v);
+	for (int i = 0; i < N; i++)
+		vault_free(toks[i]);
+	/* What was acknowledged on the full disk survives a restart. */
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	sj = status_json(v);
+	cr_assert_eq(json_integer_value(json_object_get(sj, "tombstones")), N / 2);
+	cr_assert_eq(json_integer_value(json_object_get(sj, "records")), N / 2);
+	json_decref(sj);
+	vault_close(v);
+	vaultd_finish(&p);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
