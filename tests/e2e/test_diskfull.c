@@ -9,7 +9,9 @@
  * only) is met by the space reserve: reads and a deletion go on, the
  * disk_full alert is raised and status says so; once the reserve is used
  * up, requests are refused with VAULT_E_AUDIT naming the full file system;
- * when space returns, service resumes without a restart.
+ * when space returns, service resumes without a restart. With the data
+ * directory on the same full file system, the same reserve lets deletions
+ * run.
  */
 #include <errno.h>
 #include <signal.h>
