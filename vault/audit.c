@@ -682,8 +682,12 @@ append(struct audit *a, const char *p, size_t n)
 	return -1;
 written:
 	a->size += n;
-	if (atomic_exchange(&a->nospace, 0))
+	if (atomic_exchange(&a->nospace, 0)) {
 		log_info("audit trail: entries are written again");
+		/* With a reserve, its refill ends the fill (reserve_fill). */
+		if (a->reserve_fd < 0)
+			atomic_store(&a->announced, 0);
+	}
 	return 0;
 }
 
