@@ -102,6 +102,11 @@ vault_keys_status(struct vault *v, struct vault_keys_status **out)
 	s->rewrapped = obj_u64(rot, "rewrapped");
 	s->total = obj_u64(rot, "total");
 	s->started = obj_i64(rot, "started");
+	s->stalled_since = obj_i64(rot, "stalled_since");
+	const msgpack_object *why = msg_get(rot, "stall_reason");
+	if (why != NULL && why->type == MSGPACK_OBJECT_STR)
+		snprintf(s->stall_reason, sizeof(s->stall_reason), "%.*s",
+		    (int)why->via.str.size, why->via.str.ptr);
 	s->interval_seconds = (uint32_t)obj_u64(sched, "interval_seconds");
 	s->next_due = obj_i64(sched, "next_due");
 	s->last_done = obj_i64(sched, "last_done");

@@ -111,7 +111,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_audit_trail(trail, ks);
 	genuine = slurp(trail, &genuine_len);
 	genuine_head = slurp(head, &genuine_head_len);
-	struct audit_config cfg = { trail, 0, 1000 };
+	struct audit_config cfg = { trail, 0, 1000, 0 };
 	struct audit *a = NULL;
 	char err[256];
 	fuzz_assert(audit_open(&a, &cfg, ks, err, sizeof(err)) == 0, "audit_open: %s", err);
@@ -192,7 +192,7 @@ check_file(const uint8_t *data, size_t size)
 		fuzz_assert(0, "a trail verifies that is not in canonical form");
 
 	/* Recovery: open it, append, close; it must still verify. */
-	struct audit_config cfg = { trail, 0, 1000 };
+	struct audit_config cfg = { trail, 0, 1000, 0 };
 	struct audit *a = NULL;
 	struct audit_event ev = { "ops", 0, 0, "ping", NULL, 0, 0, 0, 1750000100, NULL };
 	char err[256];

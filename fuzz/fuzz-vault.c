@@ -164,7 +164,7 @@ fuzz_audit_trail(const char *path, const struct key_set *ks)
 		{ "ops", 0, VAULT_PURPOSE_LEGAL, "delete", two, 1,
 		    1u << (FIELD_MAX + 1), 0, 1750000004, NULL },
 	};
-	struct audit_config cfg = { path, 0, 1000 };
+	struct audit_config cfg = { path, 0, 1000, 0 };
 	struct audit *a = NULL;
 	char err[256];
 	int rc = audit_open(&a, &cfg, ks, err, sizeof(err));

@@ -1,7 +1,8 @@
 /*
  * alert.h - security alerts: a pattern of requests that looks like an
  * attack (a burst of token issuance, of failed token resolutions, of failed
- * identity verifications) or evidence of tampering.
+ * identity verifications), evidence of tampering, or the audit trail's
+ * file system filling up (disk_full: service goes on into the reserve).
  *
  * Raising an alert does three things, so that an operator sees it however
  * they watch the service: a log line (log_warn, naming the kind and the
@@ -31,6 +32,7 @@ enum alert_kind {
 	ALERT_TOKEN_FAILURES,     /* too many tokens that did not resolve */
 	ALERT_VERIFY_FAILURES,    /* too many failed identity verifications */
 	ALERT_RECORD_TAMPERED,    /* a stored record failed its authentication */
+	ALERT_DISK_FULL,          /* the audit trail's file system filled (audit.h) */
 	ALERT_KINDS
 };
 

@@ -14,10 +14,12 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +80,16 @@ struct audit {
 	uint64_t durable_seq;      /* last entry known to be on disk */
 	uint8_t durable_mac[AUDIT_MAC_BYTES];
 	struct lbuf line, last, synced;
+	/* The space reserve (audit.h, a full file system). */
+	char *reserve_path;
+	int reserve_fd;            /* -1: no reserve */
+	size_t reserve_bytes;
+	int reserve_held;          /* the reserve file holds its room */
+	long long reserve_try_ms;  /* next refill attempt (CLOCK_MONOTONIC) */
+	atomic_int in_reserve;     /* the disk filled: the reserve was released */
+	atomic_int nospace;        /* the last write failed: file system full */
+	atomic_int announced;      /* this fill was logged (and alerted) */
+	atomic_int full_news;      /* for audit_disk_full_news() */
 };
 
 /* One line, parsed and checked for shape; pointers live as long as root. */
@@ -469,22 +481,214 @@ build(struct lbuf *b, struct pieces *pc, const uint8_t *pkey, uint32_t kv,
 	return bad ? -1 : 0;
 }
 
-/* Append one whole line to the current file; called with the lock held. */
-static int
-append(struct audit *a, const char *p, size_t n)
+/* ---- a full file system (audit.h) --------------------------------------- */
+
+static long long
+mono_ms(void)
 {
-	size_t done;
-	if (write_all(a->fd, p, n, &done) == 0) {
-		a->size += n;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The disk filled: log it and tell the alert, once per fill. */
+static void
+announce_full(struct audit *a, int released)
+{
+	if (atomic_exchange(&a->announced, 1))
+		return;
+	atomic_store(&a->full_news, 1);
+	if (released)
+		log_error("audit trail: its file system is full; released the %zu-byte "
+		    "space reserve, which entries now use: free space on that file "
+		    "system before it runs out too", a->reserve_bytes);
+	else
+		log_error("audit trail: its file system is full and no space reserve is "
+		    "left; requests are refused until space is freed");
+}
+
+/* Give the reserve's room to the trail; 1 if there was any. Lock held. */
+static int
+reserve_release(struct audit *a)
+{
+	if (!a->reserve_held)
 		return 0;
+	a->reserve_held = 0;
+	if (ftruncate(a->reserve_fd, 0) != 0)
+		return 0;
+	atomic_store(&a->in_reserve, 1);
+	announce_full(a, 1);
+	return 1;
+}
+
+/*
+ * Preallocate the reserve (at open; and from the sync thread, at most once
+ * a second, while it is not held). Lock held. With room for it only once
+ * over, the reserve would take what was just freed: wait for twice.
+ */
+static void
+reserve_fill(struct audit *a, int at_open)
+{
+	struct statvfs vfs;
+	if (a->reserve_fd < 0 || a->reserve_held)
+		return;
+	long long now = mono_ms();
+	if (!at_open && now < a->reserve_try_ms)
+		return;
+	a->reserve_try_ms = now + 1000;
+	if (!at_open && (fstatvfs(a->reserve_fd, &vfs) != 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize / 2 < a->reserve_bytes))
+		return;
+	int rc = posix_fallocate(a->reserve_fd, 0, (off_t)a->reserve_bytes);
+	if (rc != 0) {
+		(void)ftruncate(a->reserve_fd, 0); /* what it got part way */
+		if (at_open)
+			log_warn("audit trail: the %zu-byte space reserve cannot be "
+			    "preallocated (%s); trying again while running",
+			    a->reserve_bytes, strerror(rc));
+		return;
 	}
-	/* A partial line would break every entry after it: cut it off. */
+	a->reserve_held = 1;
+	if (atomic_exchange(&a->in_reserve, 0) || atomic_load(&a->announced)) {
+		atomic_store(&a->announced, 0);
+		log_info("audit trail: space is back; the %zu-byte reserve is in place again",
+		    a->reserve_bytes);
+	}
+}
+
+static void
+reserve_open(struct audit *a, size_t bytes)
+{
+	struct stat st;
+	a->reserve_fd = -1;
+	if (a->reserve_path == NULL)
+		return;
+	if (bytes == 0) {
+		(void)unlink(a->reserve_path); /* left by a configuration with one */
+		return;
+	}
+	a->reserve_bytes = bytes;
+	a->reserve_fd = open(a->reserve_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (a->reserve_fd < 0 || fstat(a->reserve_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_warn("audit trail: %s cannot be opened as a regular file: no space reserve",
+		    a->reserve_path);
+		if (a->reserve_fd >= 0)
+			close(a->reserve_fd);
+		a->reserve_fd = -1;
+		return;
+	}
+	if ((uint64_t)st.st_size > bytes)
+		(void)ftruncate(a->reserve_fd, (off_t)bytes); /* configured smaller */
+	reserve_fill(a, 1);
+}
+
+int
+audit_release_reserve_for(struct audit *a, const char *dir)
+{
+	struct stat ds, rs;
+	int released = 0;
+	if (a == NULL || a->reserve_fd < 0 || stat(dir, &ds) != 0)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	if (fstat(a->reserve_fd, &rs) == 0 && rs.st_dev == ds.st_dev)
+		released = reserve_release(a);
+	pthread_mutex_unlock(&a->lock);
+	return released;
+}
+
+enum audit_space
+audit_space(struct audit *a)
+{
+	if (a == NULL)
+		return AUDIT_SPACE_FAILED;
+	pthread_mutex_lock(&a->lock);
+	int failed = a->failed;
+	pthread_mutex_unlock(&a->lock);
+	if (failed)
+		return AUDIT_SPACE_FAILED;
+	if (atomic_load(&a->nospace))
+		return AUDIT_SPACE_FULL;
+	if (atomic_load(&a->in_reserve))
+		return AUDIT_SPACE_RESERVE;
+	return AUDIT_SPACE_OK;
+}
+
+const char *
+audit_space_name(enum audit_space s)
+{
+	switch (s) {
+	case AUDIT_SPACE_OK:
+		return "ok";
+	case AUDIT_SPACE_RESERVE:
+		return "using the space reserve";
+	case AUDIT_SPACE_FULL:
+		return "file system full";
+	default:
+		return "failed";
+	}
+}
+
+int
+audit_disk_full_news(struct audit *a)
+{
+	return a != NULL && atomic_exchange(&a->full_news, 0);
+}
+
+const char *
+audit_refusal(struct audit *a, int write)
+{
+	if (a != NULL && atomic_load(&a->nospace))
+		return write ? "the audit trail's file system is full; nothing was changed" :
+		    "the audit trail's file system is full; nothing is returned";
+	return write ? "the audit trail cannot be written; nothing was changed" :
+	    "the audit trail cannot be written; nothing is returned";
+}
+
+/* A partial line would break every entry after it: cut it off. Lock held. */
+static int
+cut_partial(struct audit *a, size_t done)
+{
 	if (done > 0 && a->regular && ftruncate(a->fd, (off_t)a->size) != 0) {
 		a->failed = 1;
 		log_error("audit trail: a partly written entry could not be removed; "
 		    "no further entries are accepted");
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Append one whole line to the current file; called with the lock held. A
+ * full file system releases the reserve and tries once more (audit.h).
+ */
+static int
+append(struct audit *a, const char *p, size_t n)
+{
+	size_t done;
+	errno = 0;
+	if (write_all(a->fd, p, n, &done) == 0)
+		goto written;
+	int e = errno;
+	if (cut_partial(a, done) != 0 || (e != ENOSPC && e != EDQUOT))
+		return -1;
+	if (reserve_release(a)) {
+		errno = 0;
+		if (write_all(a->fd, p, n, &done) == 0)
+			goto written;
+		(void)cut_partial(a, done);
+	}
+	announce_full(a, 0);
+	atomic_store(&a->nospace, 1);
 	return -1;
+written:
+	a->size += n;
+	if (atomic_exchange(&a->nospace, 0)) {
+		log_info("audit trail: entries are written again");
+		/* With a reserve, its refill ends the fill (reserve_fill). */
+		if (a->reserve_fd < 0)
+			atomic_store(&a->announced, 0);
+	}
+	return 0;
 }
 
 static int
@@ -918,6 +1122,7 @@ sync_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		(void)audit_sync(a);
 		pthread_mutex_lock(&a->lock);
+		reserve_fill(a, 0);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return NULL;
@@ -1327,7 +1532,7 @@ audit_open_flags(struct audit **out, const struct audit_config *cfg,
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		goto nomem;
-	a->fd = a->dirfd = -1;
+	a->fd = a->dirfd = a->reserve_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->sync_lock, NULL);
 	pthread_mutex_init(&a->solo_lock, NULL);
@@ -1338,6 +1543,7 @@ audit_open_flags(struct audit **out, const struct audit_config *cfg,
 	a->path = path_with(cfg->path, "");
 	a->head_path = path_with(cfg->path, ".head");
 	a->head_tmp = path_with(cfg->path, ".head.tmp");
+	a->reserve_path = path_with(cfg->path, ".reserve");
 	if (a->path == NULL || a->head_path == NULL || a->head_tmp == NULL ||
 	    (a->solo = audit_batch_new()) == NULL)
 		goto nomem;
@@ -1404,6 +1610,7 @@ audit_open_flags(struct audit **out, const struct audit_config *cfg,
 		goto fail;
 	free(nums);
 	nums = NULL;
+	reserve_open(a, cfg->reserve_bytes);
 	if (pthread_create(&a->thread, NULL, sync_main, a) != 0) {
 		set_err(err, errlen, "audit trail: cannot start the sync thread");
 		rc = VAULT_E_NOMEM;
@@ -1438,6 +1645,8 @@ audit_close(struct audit *a)
 		close(a->fd);
 	if (a->dirfd >= 0)
 		close(a->dirfd);
+	if (a->reserve_fd >= 0)
+		close(a->reserve_fd);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->sync_lock);
 	pthread_mutex_destroy(&a->solo_lock);
@@ -1449,6 +1658,7 @@ audit_close(struct audit *a)
 	free(a->path);
 	free(a->head_path);
 	free(a->head_tmp);
+	free(a->reserve_path);
 	free(a);
 }
 

@@ -42,7 +42,42 @@ struct audit_config {
 	const char *path;          /* current file; rotated files get .1, .2, ... */
 	size_t max_file_bytes;     /* rotate beyond this */
 	unsigned sync_interval_ms; /* fdatasync cadence */
+	size_t reserve_bytes;      /* space kept for a full disk (below); 0: none */
 };
+
+/*
+ * A full file system. A regular trail keeps path.reserve, reserve_bytes
+ * preallocated (posix_fallocate) on the trail's file system. When a write
+ * of the trail fails with ENOSPC, the reserve is released (truncated to
+ * nothing) and the write tried once more: entries, so reads and deletions,
+ * go on until that room is used up, and an operator has that long to act
+ * (one log line; the writer and workers raise the disk_full alert). Past
+ * it, writes fail and requests are refused with VAULT_E_AUDIT and a message
+ * naming the full file system (fail closed, as before). Every later write
+ * tries again, so service resumes by itself when space returns; the sync
+ * thread then preallocates the reserve again (when the file system has
+ * room for it twice over).
+ */
+enum audit_space {
+	AUDIT_SPACE_OK,        /* writing; the reserve (if any) is held */
+	AUDIT_SPACE_RESERVE,   /* the disk filled: writing into the reserve's room */
+	AUDIT_SPACE_FULL,      /* the last write failed: the file system is full */
+	AUDIT_SPACE_FAILED,    /* no entries are accepted (a flush failed) */
+};
+enum audit_space audit_space(struct audit *a);
+/* "ok", "using the space reserve", "file system full", "failed" (status). */
+const char *audit_space_name(enum audit_space s);
+/*
+ * The data directory dir ran out of space: if it shares the trail's file
+ * system, release the reserve for it (LMDB needs pages for deletions too);
+ * 1 if released. The write that failed is not retried; the next one finds
+ * the room.
+ */
+int audit_release_reserve_for(struct audit *a, const char *dir);
+/* 1 once after the disk filled (the reserve was released or missing). */
+int audit_disk_full_news(struct audit *a);
+/* The refusal's message for a request whose entry was not written. */
+const char *audit_refusal(struct audit *a, int write);
 
 /* Open (creating 0600), recover the chain head from the last entry. */
 int audit_open(struct audit **out, const struct audit_config *cfg,

@@ -47,6 +47,7 @@ config_defaults(struct config *c)
 	c->audit_enabled = 1;
 	c->audit_max_file_bytes = 64u << 20;
 	c->audit_sync_interval_ms = 200;
+	c->audit_reserve_bytes = 64u << 20; /* ~200,000 entries (audit.h) */
 	c->max_document_bytes = 1u << 20;
 	c->max_documents_per_record = 16;
 	c->max_tokens_per_request = 1024;
@@ -225,6 +226,8 @@ static const struct option options[] = {
 	    sizeof(size_t) },
 	{ "audit", "sync_interval_ms", K_UINT, offsetof(struct config, audit_sync_interval_ms),
 	    sizeof(unsigned) },
+	{ "audit", "reserve_bytes", K_SIZE, offsetof(struct config, audit_reserve_bytes),
+	    sizeof(size_t) },
 	{ "policy", "file", K_STR, offsetof(struct config, policy_file),
 	    sizeof(((struct config *)0)->policy_file) },
 };
@@ -389,6 +392,9 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[audit] sync_interval_ms must be 1..60000";
 	else if (c->audit_max_file_bytes != 0 && c->audit_max_file_bytes < (64u << 10))
 		msg = "[audit] max_file_bytes must be 0 (never rotate) or at least 64K";
+	else if (c->audit_reserve_bytes != 0 && (c->audit_reserve_bytes < (4u << 10) ||
+	    c->audit_reserve_bytes > ((size_t)64 << 30)))
+		msg = "[audit] reserve_bytes must be 0 (no reserve) or 4K..64G";
 	else if (c->rotation_batch < 1 || c->rotation_batch > 1000000)
 		msg = "[keys] rotation_batch must be 1..1000000";
 	else if (c->verify_threshold[0] < 1 || c->verify_threshold[0] > 5 ||

@@ -48,6 +48,7 @@ struct config {
 	char audit_path[256];        /* empty: audit/audit.log beside data_dir */
 	size_t audit_max_file_bytes;
 	unsigned audit_sync_interval_ms;
+	size_t audit_reserve_bytes;  /* preallocated for a full disk; 0: none */
 	/* [policy] */
 	char policy_file[256]; /* empty: only with --dev (open development policy) */
 	/* [records] */

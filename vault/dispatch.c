@@ -164,7 +164,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		/* A refused admin request is worth a line in the trail. */
 		if (!op->unaudited && server_audit(srv, ctx->audit, NULL, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, e.code) != 0)
-			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, NULL);
+			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, audit_refusal(srv->audit, 0));
 		else
 			reply_error(out, req.id, &e);
 		return;
@@ -189,7 +189,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		    op->name, &ctx->trace, rc ? err.code : 0) != 0) {
 			reply_abandon(out, start);
 			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL,
-			    "the audit trail cannot be written; nothing is returned");
+			    audit_refusal(srv->audit, 0));
 		} else if (rc != 0) {
 			reply_abandon(out, start);
 			reply_error(out, req.id, &err);
@@ -207,7 +207,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 			/* Refused before the writer: audited here (denials matter). */
 			if (server_audit(srv, ctx->audit, ctx->keys, req.client, uid, req.purpose, op->name,
 			    &ctx->trace, err.code) != 0)
-				reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, NULL);
+				reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, audit_refusal(srv->audit, 0));
 			else
 				reply_error(out, req.id, &err);
 		} else {

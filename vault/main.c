@@ -512,6 +512,7 @@ main(int argc, char **argv)
 	if (srv.cfg.audit_enabled) {
 		srv.audit_cfg.path = srv.cfg.audit_path;
 		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
+		srv.audit_cfg.reserve_bytes = srv.cfg.audit_reserve_bytes;
 		srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
 	}
 	if (audit_cmd != 0) {

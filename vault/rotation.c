@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -168,6 +169,94 @@ rotation_resume(struct server *srv)
 	return 0;
 }
 
+const char *
+rotation_stall_reason(int why)
+{
+	switch (why) {
+	case ROTATION_STALL_MAP_FULL:
+		return "the data file's map is full: raise [storage] map_size_bytes "
+		    "and restart (or delete records)";
+	case ROTATION_STALL_DISK_FULL:
+		return "the data directory's file system is full: free space there";
+	case ROTATION_STALL_STORAGE:
+		return "the store refused the rewrap (storage error; see the log)";
+	default:
+		return "";
+	}
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long
+rotation_wait_ms(struct server *srv)
+{
+	struct rotation *rot = &srv->writer.rotation;
+	if (atomic_load(&rot->stalled_since) == 0)
+		return 0;
+	long long left = rot->retry_at_ms - mono_ms();
+	return left > 0 ? left : 0;
+}
+
+void
+rotation_nudge(struct server *srv)
+{
+	srv->writer.rotation.retry_at_ms = 0;
+}
+
+/*
+ * A step failed with code: stall (once: one log line) or stay stalled, and
+ * wait longer before the next try. Retrying at once spun the writer at
+ * full CPU with thousands of log lines a second on a full map.
+ */
+static void
+stall(struct server *srv, uint32_t target, int code, time_t now)
+{
+	struct rotation *rot = &srv->writer.rotation;
+	int why = ROTATION_STALL_STORAGE;
+	if (code == VAULT_E_NO_SPACE) {
+		/* A full map and a full disk give the same code: the disk says which. */
+		struct statvfs vfs;
+		why = statvfs(srv->cfg.data_dir, &vfs) == 0 &&
+		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20) ?
+		    ROTATION_STALL_DISK_FULL : ROTATION_STALL_MAP_FULL;
+	}
+	if (why == ROTATION_STALL_DISK_FULL)
+		(void)audit_release_reserve_for(srv->audit, srv->cfg.data_dir);
+	if (atomic_load(&rot->stalled_since) == 0) {
+		rot->backoff_ms = ROTATION_BACKOFF_MIN_MS;
+		atomic_store(&rot->stall_why, why);
+		atomic_store(&rot->stalled_since, (long long)(now ? now : 1));
+		log_error("rotation to epoch %u stalled: %s; retrying every %u ms up to "
+		    "every %u s until it goes on", target, rotation_stall_reason(why),
+		    ROTATION_BACKOFF_MIN_MS, ROTATION_BACKOFF_MAX_MS / 1000);
+	} else {
+		atomic_store(&rot->stall_why, why);
+		rot->backoff_ms = rot->backoff_ms >= ROTATION_BACKOFF_MAX_MS / 2 ?
+		    ROTATION_BACKOFF_MAX_MS : rot->backoff_ms * 2;
+	}
+	rot->retry_at_ms = mono_ms() + rot->backoff_ms;
+}
+
+static void
+unstall(struct server *srv, uint32_t target, time_t now)
+{
+	struct rotation *rot = &srv->writer.rotation;
+	long long since = atomic_exchange(&rot->stalled_since, 0);
+	if (since == 0)
+		return;
+	atomic_store(&rot->stall_why, ROTATION_STALL_NONE);
+	rot->backoff_ms = 0;
+	rot->retry_at_ms = 0;
+	log_info("rotation to epoch %u goes on after a stall of %lld s", target,
+	    (long long)now - since);
+}
+
 /* Rewrap one record's data key to epoch target; v is the stored value. */
 static int
 rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
@@ -229,12 +318,14 @@ rotation_step(struct write_ctx *ctx, int *active)
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	uint8_t kb[8];
-	int rc, done = 0;
+	int rc, done = 0, vrc = 0; /* vrc: a rewrap's VAULT_E_* code */
 	uint64_t examined = 0, rewrapped = 0, next = atomic_load(&rot->cursor);
 
 	*active = target != 0;
 	if (target == 0 || ctx->keys == NULL)
 		return 0;
+	if (rotation_wait_ms(srv) > 0)
+		return 0; /* stalled: not yet time for the next try */
 	pthread_rwlock_rdlock(&srv->env_lock);
 	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) != 0)
 		goto out;
@@ -250,13 +341,17 @@ rotation_step(struct write_ctx *ctx, int *active)
 		uint64_t id = store_get_id(k.mv_data);
 		if (record_epoch(&v) != target) {
 			if ((rc = rewrap(ctx, id, cur, &k, &v, target)) != 0) {
+				/* The store failing stalls the whole step (stall()
+				 * says so once, not once per try). */
+				if (rc == VAULT_E_STORAGE || rc == VAULT_E_NO_SPACE) {
+					vrc = rc;
+					break;
+				}
 				/* A record that cannot be rewrapped is damaged: log
 				 * its id and go on, so one bad record cannot stall
 				 * the rotation; retire will refuse while it remains. */
 				log_error("rotation: record %llu: %s", (unsigned long long)id,
 				    vault_strerror(rc));
-				if (rc == VAULT_E_STORAGE || rc == VAULT_E_NO_SPACE)
-					break;
 				rc = 0;
 			} else {
 				rewrapped++;
@@ -288,9 +383,11 @@ out:
 	buf_clear(&ctx->copy);
 	buf_clear(&ctx->enc);
 	if (rc != 0) {
-		log_error("rotation step failed: %s", vault_strerror(store_error(rc)));
-		return store_error(rc);
+		rc = vrc ? vrc : store_error(rc);
+		stall(srv, target, rc, ctx->now);
+		return rc;
 	}
+	unstall(srv, target, ctx->now);
 	atomic_store(&rot->cursor, next);
 	atomic_fetch_add(&rot->examined, examined);
 	atomic_fetch_add(&rot->rewrapped, rewrapped);
@@ -339,6 +436,22 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 		return VAULT_E_SEALED;
 	}
 	if (kind == KEYRING_KEK && atomic_load(&rot->target) != 0) {
+		switch (atomic_load(&rot->stalled_since) ? atomic_load(&rot->stall_why) : 0) {
+		case ROTATION_STALL_MAP_FULL:
+			*why = "the rotation in progress is stalled: the data file's map is "
+			    "full (keys status says since when); it goes on by itself after a "
+			    "restart with a larger [storage] map_size_bytes";
+			return VAULT_E_NO_SPACE;
+		case ROTATION_STALL_DISK_FULL:
+			*why = "the rotation in progress is stalled: the data directory's "
+			    "file system is full (keys status says since when); it goes on "
+			    "by itself once space is freed";
+			return VAULT_E_NO_SPACE;
+		case ROTATION_STALL_STORAGE:
+			*why = "the rotation in progress is stalled by a storage error "
+			    "(keys status, the log); it is retried by itself";
+			return VAULT_E_CONFLICT;
+		}
 		*why = "a rotation is in progress; wait for it to finish";
 		return VAULT_E_CONFLICT;
 	}

@@ -40,7 +40,37 @@ struct rotation {
 	atomic_llong last_done;          /* Unix time the last rotation finished */
 	atomic_llong next_due;           /* scheduled rotation; 0: no schedule */
 	int scheduled;                   /* started by the schedule (writer only) */
+	/*
+	 * A rewrap step that fails (a full map, a full disk) stalls the
+	 * rotation: the writer retries with backoff (ROTATION_BACKOFF_MIN_MS
+	 * doubling to ROTATION_BACKOFF_MAX_MS), logs once when it stalls and
+	 * once when it resumes, and keys_status and status show the stall.
+	 */
+	atomic_llong stalled_since;      /* Unix time; 0: not stalled */
+	atomic_int stall_why;            /* enum rotation_stall */
+	unsigned backoff_ms;             /* writer only */
+	long long retry_at_ms;           /* CLOCK_MONOTONIC ms; writer only */
 };
+
+#define ROTATION_BACKOFF_MIN_MS 100
+#define ROTATION_BACKOFF_MAX_MS 30000
+
+enum rotation_stall {
+	ROTATION_STALL_NONE,
+	ROTATION_STALL_MAP_FULL,  /* [storage] map_size_bytes reached */
+	ROTATION_STALL_DISK_FULL, /* the data directory's file system is full */
+	ROTATION_STALL_STORAGE,   /* another storage error */
+};
+
+/* Why a rotation is stalled, as keys_status, status and the log say it. */
+const char *rotation_stall_reason(int why);
+/*
+ * Milliseconds until the writer should run a stalled rotation's next step
+ * (0: now, or not stalled). Writer only.
+ */
+long long rotation_wait_ms(struct server *srv);
+/* Space may have been freed (records deleted): retry a stalled rewrap now. */
+void rotation_nudge(struct server *srv);
 
 /*
  * The functions taking a write_ctx use ctx->keys, which the writer pins

@@ -182,7 +182,7 @@ server_audit(struct server *srv, struct audit_batch *batch,
 	int rc = batch ? audit_batch_add(batch, ks, &ev) : audit_log(srv->audit, ks, &ev);
 	if (keys == NULL)
 		key_set_release();
-	if (rc != 0)
+	if (rc != 0 && (batch || audit_space(srv->audit) != AUDIT_SPACE_FULL))
 		log_error("audit trail: an entry could not be %s; the request fails",
 		    batch ? "built" : "written");
 	return rc;

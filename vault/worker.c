@@ -59,6 +59,7 @@
 #include "common/msg.h"
 #include "crypto/seal.h"
 #include "dispatch.h"
+#include "keyset.h"
 #include "log.h"
 #include "reply.h"
 #include "server.h"
@@ -419,7 +420,7 @@ refuse_held(struct worker *w)
 		if (buf_append(&c->redo, c->out.data + c->redo_from, h->start - c->redo_from) != 0)
 			c->redo.error = 1;
 		reply_error_code(&c->redo, h->id, VAULT_E_AUDIT, NULL,
-		    "the audit trail cannot be written; nothing is returned");
+		    audit_refusal(w->srv->audit, 0));
 		c->redo_from = h->end;
 	}
 	for (size_t i = 0; i < w->nheld; i++) {
@@ -450,9 +451,17 @@ release_replies(struct worker *w)
 	if (w->nheld == 0)
 		return;
 	if (audit_batch_commit(w->srv->audit, w->audit) != 0) {
-		log_error("audit trail: %zu entries could not be written; "
-		    "their requests fail", w->nheld);
+		/* A full file system was said once (audit.c): not per pass. */
+		if (audit_space(w->srv->audit) != AUDIT_SPACE_FULL)
+			log_error("audit trail: %zu entries could not be written; "
+			    "their requests fail", w->nheld);
 		refuse_held(w);
+	}
+	if (audit_disk_full_news(w->srv->audit)) {
+		/* Pinned just for the alert's own entry (into the reserve). */
+		const struct key_set *ks = key_set_acquire(w->srv);
+		alert_raise(w->srv, ks, ALERT_DISK_FULL, NULL, 0);
+		key_set_release();
 	}
 	for (size_t i = 0; i < w->nheld; i++) {
 		struct conn *c = w->held[i].c;

@@ -125,7 +125,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		if (server_audit(ctx->srv, ctx->audit, ctx->keys, op->client, op->uid, op->purpose,
 		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
-			    "the audit trail cannot be written; nothing was changed");
+			    audit_refusal(ctx->srv->audit, 1));
 		if (rc == 0 && (rc = mdb_txn_commit(child)) != 0) {
 			log_warn("a write was not stored: %s", mdb_strerror(rc));
 			rc = op_fail(&err, commit_error(ctx->srv, rc), NULL, NULL);
@@ -247,7 +247,7 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 		    ops[i]->op->name, NULL, code);
 		buf_clear(&ops[i]->reply);
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
-		    code == VAULT_E_AUDIT ? "the audit trail cannot be written; nothing was changed" :
+		    code == VAULT_E_AUDIT ? audit_refusal(srv->audit, 1) :
 		    "the write was not stored");
 	}
 }
@@ -284,7 +284,10 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 	wipe_scratch(ctx);
 	if (server_audit(ctx->srv, NULL, ctx->keys, op->client, op->uid,
 	    op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0 && rc == 0)
-		rc = op_fail(&err, VAULT_E_AUDIT, NULL, "the audit trail cannot be written");
+		/* The operation took effect: not "nothing was changed". */
+		rc = op_fail(&err, VAULT_E_AUDIT, NULL,
+		    audit_space(ctx->srv->audit) == AUDIT_SPACE_FULL ?
+		    "the audit trail's file system is full" : "the audit trail cannot be written");
 	if (rc != 0) {
 		reply_abandon(&op->reply, start);
 		reply_error(&op->reply, op->request_id, &err);
@@ -335,22 +338,36 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
 	audit_batch_clear(ctx->audit); /* what a failed batch left */
+	if (audit_disk_full_news(srv->audit))
+		alert_raise(srv, ctx->keys, ALERT_DISK_FULL, NULL, 0);
 	if (audit_failed) {
-		log_error("audit trail: the entries of %zu writes could not be written; "
-		    "none of them was stored", n);
+		/* A full file system was said once (audit.c): not per batch. */
+		if (audit_space(srv->audit) != AUDIT_SPACE_FULL)
+			log_error("audit trail: the entries of %zu writes could not be "
+			    "written; none of them was stored", n);
 		*ctx->next_id = first_id;
 		fail_all(srv, ctx->keys, ops, n, VAULT_E_AUDIT);
 	} else if (rc != 0) {
 		/* Nothing of the batch is stored: ids may be handed out again. */
 		log_warn("a batch of %zu writes was not stored: %s", n, mdb_strerror(rc));
 		*ctx->next_id = first_id;
-		fail_all(srv, ctx->keys, ops, n, commit_error(srv, rc));
-	} else if (ctx->ndeleted > 0 &&
-	    journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0) {
-		/* Committed all the same; what the append wrote was cut back
-		 * (journal.h) and the next start fills it in from the tombstones. */
-		log_error("deletion journal: cannot append %zu entries (disk full?); the next "
-		    "start adds them from the store's tombstones", ctx->ndeleted);
+		int code = commit_error(srv, rc);
+		/* A full disk (not map): the trail's reserve, if on the same file
+		 * system, makes room for the next batch (deletions need pages). */
+		if (code == VAULT_E_NO_SPACE && rc != MDB_MAP_FULL && rc != MDB_TXN_FULL &&
+		    audit_release_reserve_for(srv->audit, srv->cfg.data_dir))
+			log_warn("the data directory's file system is full: the audit trail's "
+			    "space reserve was released for it");
+		fail_all(srv, ctx->keys, ops, n, code);
+	} else if (ctx->ndeleted > 0) {
+		/* Deletions free pages: a rotation stalled on a full map may go on. */
+		rotation_nudge(srv);
+		if (journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0)
+			/* Committed all the same; what the append wrote was cut
+			 * back (journal.h) and the next start fills it in from
+			 * the tombstones. */
+			log_error("deletion journal: cannot append %zu entries (disk full?); "
+			    "the next start adds them from the store's tombstones", ctx->ndeleted);
 	}
 	ctx->ndeleted = 0;
 	srv->writer.commits++;
@@ -395,16 +412,29 @@ writer_main(void *arg)
 	int rotating = atomic_load(&w->rotation.target) != 0;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		/* Idle: sleep, but wake for the schedule; rotating: never wait. */
-		while (w->head == NULL && !w->stop && !rotating &&
+		/*
+		 * Idle: sleep, but wake for the schedule; rotating: never wait,
+		 * unless the rotation is stalled: then until its next try.
+		 */
+		long long stall_ms = 0;
+		while (w->head == NULL && !w->stop &&
+		    (!rotating || (stall_ms = rotation_wait_ms(srv)) > 0) &&
 		    !atomic_load(&w->keys_arrived)) {
-			if (atomic_load(&w->rotation.next_due) == 0 && !w->rotation.scheduled &&
-			    atomic_load(&srv->hold_expiry) == 0) {
+			if (!rotating && atomic_load(&w->rotation.next_due) == 0 &&
+			    !w->rotation.scheduled && atomic_load(&srv->hold_expiry) == 0) {
 				pthread_cond_wait(&w->cond, &w->lock);
 			} else {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += hold_wait(srv, w, ts.tv_sec);
+				long long ms = (long long)hold_wait(srv, w, ts.tv_sec) * 1000;
+				if (rotating && stall_ms < ms)
+					ms = stall_ms;
+				ts.tv_sec += ms / 1000;
+				ts.tv_nsec += (ms % 1000) * 1000000L;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
 				if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0)
 					break;
 			}

@@ -4,7 +4,9 @@
  * epoch starts a rewrap of every record's data key in the server; --wait
  * follows it (keys status every 200 ms) until it is done, with a progress
  * line on stderr: rewritten in place on a terminal, otherwise one line per
- * 10%. In --json mode the progress shows only on a terminal.
+ * 10%. In --json mode the progress shows only on a terminal. A rewrap that
+ * stalls (a full map or disk) ends the wait with VAULT_E_NO_SPACE naming
+ * the stall: the rotation goes on by itself once space returns.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -103,6 +105,18 @@ wait_rotation(struct ctl *c, uint32_t epoch, struct vault_keys_status **done,
 		progress_show(&p, s);
 		if (!s->rotating)
 			break;
+		if (s->stalled_since != 0) {
+			/* Waiting on would be waiting for an operator: say why. */
+			char when[CTL_TIME_LEN];
+			progress_end(&p);
+			json_decref(extra);
+			rc = ctl_local_error(c, VAULT_E_NO_SPACE, "rotation to epoch %" PRIu32
+			    " stalled since %s: %s; it goes on by itself once space "
+			    "returns (see keys status)", epoch,
+			    ctl_time_iso(s->stalled_since, when), s->stall_reason);
+			vault_keys_status_free(s);
+			return rc;
+		}
 		vault_keys_status_free(s);
 		s = NULL;
 		sleep_ms(POLL_MS);

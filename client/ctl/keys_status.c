@@ -59,7 +59,7 @@ versions_json(const struct vault_key_version *v, size_t n, uint32_t current,
 static json_t *
 status_json(const struct vault_keys_status *s)
 {
-	return json_pack("{s:o, s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i, s:o}, "
+	return json_pack("{s:o, s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i, s:o, s:o, s:s?}, "
 	    "s:{s:b, s:I, s:o, s:o}}",
 	    "kek", versions_json(s->kek, s->nkek, s->kek_current, 1),
 	    "token", versions_json(s->token, s->ntoken, s->token_current, 0),
@@ -72,6 +72,8 @@ status_json(const struct vault_keys_status *s)
 	    "total", (json_int_t)s->total,
 	    "percent", (int)ctl_rotation_percent(s),
 	    "started", ctl_json_time(s->started),
+	    "stalled_since", ctl_json_time(s->rotating ? s->stalled_since : 0),
+	    "stall_reason", s->rotating && s->stalled_since ? s->stall_reason : NULL,
 	    "schedule",
 	    "enabled", s->interval_seconds != 0,
 	    "interval_seconds", (json_int_t)s->interval_seconds,
@@ -103,6 +105,9 @@ ctl_cmd_keys_status(struct ctl *c, int argc, char **argv)
 	if (s->rotating) {
 		ctl_rotation_line(s, line, sizeof(line));
 		printf("rotation: %s\n", line);
+		if (s->stalled_since != 0)
+			printf("rotation: stalled since %s: %s\n",
+			    ctl_time_iso(s->stalled_since, when), s->stall_reason);
 	} else {
 		puts("rotation: no rotation running");
 	}

@@ -39,11 +39,22 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		return ctl_vault_error(c, rc, NULL);
 	/* The alerts by name: the server's list may grow, so take it as it comes. */
 	char *raw = NULL;
-	json_t *alerts = NULL;
+	json_t *alerts = NULL, *audit = NULL, *rotation = NULL;
 	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
 		json_t *all = json_loads(raw, 0, NULL);
 		alerts = json_incref(json_object_get(all, "alerts"));
+		audit = json_incref(json_object_get(all, "audit"));
+		rotation = json_incref(json_object_get(all, "rotation"));
 		json_decref(all);
+	}
+	/* Older servers send neither. */
+	if (!json_is_string(audit)) {
+		json_decref(audit);
+		audit = json_string("unknown");
+	}
+	if (!json_is_string(rotation)) {
+		json_decref(rotation);
+		rotation = json_string("unknown");
 	}
 	vault_free(raw);
 	if (!json_is_object(alerts)) {
@@ -51,14 +62,14 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		alerts = json_object();
 	}
 	if (c->json)
-		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}",
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
 		    "tombstones", (json_int_t)st.tombstones,
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
-		    "alerts", alerts));
+		    "alerts", alerts, "audit", audit, "rotation", rotation));
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
 	printf("records: %" PRIu64 "\n", st.records);
 	printf("tombstones: %" PRIu64 "\n", st.tombstones);
@@ -66,6 +77,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("uptime: ");
 	print_uptime(st.uptime_seconds);
 	printf("sealed: %s\n", st.sealed ? "yes" : "no");
+
 	printf("security alerts: %" PRIu64, st.alerts);
 	const char *name;
 	json_t *n;
@@ -78,5 +90,10 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	}
 	printf("%s\n", first ? "" : ")");
 	json_decref(alerts);
+	/* Whether the trail can be written, and a stalled rotation (README, "Disk space"). */
+	printf("audit trail: %s\n", json_string_value(audit));
+	printf("rotation: %s\n", json_string_value(rotation));
+	json_decref(audit);
+	json_decref(rotation);
 	return CTL_EXIT_OK;
 }

@@ -274,7 +274,9 @@ Test(vaultctl, readme_walkthrough)
 	cr_assert(strncmp(line(r.out, 4), "uptime: ", 8) == 0);
 	cr_assert_str_eq(line(r.out, 5), "sealed: no");
 	cr_assert_str_eq(line(r.out, 6), "security alerts: 0");
-	cr_assert_eq(count_lines(r.out), 7, "%s", r.out);
+	cr_assert_str_eq(line(r.out, 7), "audit trail: ok");
+	cr_assert_str_eq(line(r.out, 8), "rotation: none");
+	cr_assert_eq(count_lines(r.out), 9, "%s", r.out);
 	run_free(&r);
 
 	char *tok = create_jane();

@@ -84,7 +84,7 @@ TestSuite(audit, .init = setup, .fini = teardown);
 static struct audit *
 open_trail(size_t max_bytes)
 {
-	struct audit_config cfg = { path, max_bytes, 50 };
+	struct audit_config cfg = { path, max_bytes, 50, 0 };
 	struct audit *a = NULL;
 	char err[256] = "";
 	cr_assert_eq(audit_open(&a, &cfg, ks, err, sizeof err), 0, "audit_open: %s", err);
@@ -365,7 +365,7 @@ Test(audit, truncated_tail_is_found)
 	expect_bad(8, "entries after seq 7 are missing");
 
 	/* And the trail is not silently continued. */
-	struct audit_config cfg = { path, 0, 50 };
+	struct audit_config cfg = { path, 0, 50, 0 };
 	struct audit *b = NULL;
 	char err[256] = "";
 	cr_assert_eq(audit_open(&b, &cfg, ks, err, sizeof err), VAULT_E_AUDIT);
@@ -486,7 +486,7 @@ Test(audit, crash_between_rename_and_open_recovers)
 
 Test(audit, dev_full_fails_closed)
 {
-	struct audit_config cfg = { "/dev/full", 0, 50 };
+	struct audit_config cfg = { "/dev/full", 0, 50, 0 };
 	struct audit *a = NULL;
 	char err[256] = "";
 	cr_assert_eq(audit_open(&a, &cfg, ks, err, sizeof err), 0, "%s", err);
@@ -895,7 +895,7 @@ Test(audit, the_operations)
 	memset(&srv, 0, sizeof srv);
 	srv.cfg.max_frame_bytes = 1 << 20;
 	srv.audit = a;
-	srv.audit_cfg = (struct audit_config){ path, 0, 50 };
+	srv.audit_cfg = (struct audit_config){ path, 0, 50, 0 };
 
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -1154,7 +1154,7 @@ Test(audit, a_cut_tail_with_a_rewritten_head_file_is_found_by_the_anchor)
 	audit_close(a);
 
 	/* Acknowledged: the gap is in the chain, no number is reused. */
-	struct audit_config cfg = { path, 0, 50 };
+	struct audit_config cfg = { path, 0, 50, 0 };
 	cr_assert_eq(audit_open_flags(&a, &cfg, ks, AUDIT_OPEN_ACKNOWLEDGE, err, sizeof err), 0);
 	cr_assert_eq(audit_acknowledge(a, ks, an.seq, 0, &seq, mac), 0);
 	cr_assert_eq(seq, 11);
@@ -1196,7 +1196,7 @@ Test(audit, a_trail_shorter_than_its_head_file_is_acknowledged_past_both)
 	}
 	write_lines(path, &l);
 	free_lines(&l);
-	struct audit_config cfg = { path, 0, 50 };
+	struct audit_config cfg = { path, 0, 50, 0 };
 	char err[256] = "";
 	cr_assert_eq(audit_open(&a, &cfg, ks, err, sizeof err), VAULT_E_AUDIT);
 	cr_assert_eq(audit_open_flags(&a, &cfg, ks, AUDIT_OPEN_ACKNOWLEDGE, err, sizeof err), 0);
@@ -1275,7 +1275,7 @@ Test(audit, the_checkpoint_operation_signs_what_verify_checks)
 	memset(&srv, 0, sizeof srv);
 	srv.cfg.max_frame_bytes = 1 << 20;
 	srv.audit = a;
-	srv.audit_cfg = (struct audit_config){ path, 0, 50 };
+	srv.audit_cfg = (struct audit_config){ path, 0, 50, 0 };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked res;
@@ -1360,7 +1360,7 @@ Test(audit, the_checkpoint_operation_signs_what_verify_checks)
  */
 Test(audit, a_fifo_in_the_trails_place_is_refused)
 {
-	struct audit_config cfg = { path, 0, 1000 };
+	struct audit_config cfg = { path, 0, 1000, 0 };
 	struct audit *a = NULL;
 	char err[256];
 	cr_assert_eq(mkfifo(path, 0600), 0);
@@ -1368,7 +1368,7 @@ Test(audit, a_fifo_in_the_trails_place_is_refused)
 	cr_assert_null(a);
 	cr_assert_not_null(strstr(err, "FIFO"), "%s", err);
 	/* A character device still is (tests write to /dev/full). */
-	struct audit_config dev = { "/dev/full", 0, 1000 };
+	struct audit_config dev = { "/dev/full", 0, 1000, 0 };
 	cr_assert_eq(audit_open(&a, &dev, ks, err, sizeof err), 0, "%s", err);
 	audit_close(a);
 }

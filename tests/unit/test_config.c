@@ -262,6 +262,18 @@ Test(config, out_of_range_values_named)
 	expect_refused(ini1("records", "default_calling_code", "1234"), "default_calling_code", NULL);
 }
 
+Test(config, audit_reserve_bytes)
+{
+	config_defaults(&cfg);
+	cr_assert_eq(cfg.audit_reserve_bytes, (size_t)64 << 20, "64M by default");
+	expect_loaded(ini1("audit", "reserve_bytes", "0"));
+	cr_assert_eq(cfg.audit_reserve_bytes, 0);
+	expect_loaded(ini1("audit", "reserve_bytes", "1G"));
+	cr_assert_eq(cfg.audit_reserve_bytes, (size_t)1 << 30);
+	expect_refused(ini1("audit", "reserve_bytes", "1K"), "reserve_bytes", NULL);
+	expect_refused(ini1("audit", "reserve_bytes", "65G"), "reserve_bytes", NULL);
+}
+
 Test(config, document_size_must_leave_room_in_a_frame)
 {
 	/* max_document_bytes + 4096 <= max_frame_bytes, to the byte. */

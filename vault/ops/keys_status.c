@@ -1,8 +1,8 @@
 /*
  * keys_status.c - "keys_status" (admin): the key ring's epochs and
  * versions, how many data keys each epoch wraps and how many deterministic
- * index entries it keys, rotation progress and the schedule. Never key
- * material.
+ * index entries it keys, rotation progress (and a stall: since when, why)
+ * and the schedule. Never key material.
  */
 #include <stdlib.h>
 
@@ -85,7 +85,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	uint32_t target = rotation_target_in(srv, ctx->txn);
 	if (target != 0 && keyring_key(ring, KEYRING_KEK, target) == NULL)
 		target = 0; /* marked, but the epoch never made it into the ring */
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 8);
 	mp_cstr(pk, "active");
 	if (target)
 		msgpack_pack_true(pk);
@@ -103,6 +103,15 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	msgpack_pack_uint64(pk, atomic_load(&rot->total));
 	mp_cstr(pk, "started");
 	msgpack_pack_int64(pk, atomic_load(&rot->started));
+	/* A stalled rewrap (rotation.h): since when (0: not stalled) and why. */
+	long long stalled = target ? atomic_load(&rot->stalled_since) : 0;
+	mp_cstr(pk, "stalled_since");
+	msgpack_pack_int64(pk, stalled);
+	mp_cstr(pk, "stall_reason");
+	if (stalled)
+		mp_cstr(pk, rotation_stall_reason(atomic_load(&rot->stall_why)));
+	else
+		msgpack_pack_nil(pk);
 
 	mp_cstr(pk, "schedule");
 	msgpack_pack_map(pk, 3);

@@ -1,8 +1,12 @@
 /*
  * status.c - "status": protocol version, record and tombstone counts,
- * current key epoch, uptime, security alerts raised since start (alert.h).
- * No personal data.
+ * current key epoch, uptime, whether the audit trail can be written (a full
+ * file system, audit.h), a rotation's state (a stall, rotation.h), security
+ * alerts raised since start (alert.h). No personal data.
  */
+#include <stdio.h>
+#include <time.h>
+
 #include "common/msg.h"
 #include "keys/keyring.h"
 #include "vault/alert.h"
@@ -21,7 +25,7 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = mdb_stat(ctx->txn, ctx->srv->store.records, &rs)) != 0 ||
 	    (rc = mdb_stat(ctx->txn, ctx->srv->store.tombstones, &ts)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, 9);
 	mp_cstr(pk, "sealed");
 	if (ctx->keys == NULL)
 		msgpack_pack_true(pk);
@@ -37,6 +41,29 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");
 	msgpack_pack_uint64(pk, (uint64_t)(ctx->now - ctx->srv->started));
+	/* Whether entries can be written (audit.h, a full file system). */
+	mp_cstr(pk, "audit");
+	mp_cstr(pk, ctx->srv->audit == NULL ? "off" :
+	    audit_space_name(audit_space(ctx->srv->audit)));
+	/* A rotation's state: "none", "running", or "stalled since T: why". */
+	const struct rotation *rot = &ctx->srv->writer.rotation;
+	long long stalled = atomic_load(&rot->stalled_since);
+	mp_cstr(pk, "rotation");
+	if (atomic_load(&rot->target) == 0) {
+		mp_cstr(pk, "none");
+	} else if (stalled == 0) {
+		mp_cstr(pk, "running");
+	} else {
+		char line[256], when[32];
+		time_t t = (time_t)stalled;
+		struct tm tm;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(when, sizeof(when), "%lld", stalled);
+		snprintf(line, sizeof(line), "stalled since %s: %s", when,
+		    rotation_stall_reason(atomic_load(&rot->stall_why)));
+		mp_cstr(pk, line);
+	}
 	mp_cstr(pk, "alerts");
 	msgpack_pack_map(pk, ALERT_KINDS);
 	for (unsigned k = 0; k < ALERT_KINDS; k++) {

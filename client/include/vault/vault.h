@@ -346,6 +346,10 @@ struct vault_keys_status {
 	int64_t started;           /* Unix seconds */
 	uint32_t interval_seconds; /* schedule; 0: off */
 	int64_t next_due, last_done;
+	/* A stalled rewrap (a full map or disk): since when (Unix seconds; 0:
+	 * not stalled) and why; it goes on by itself once space returns. */
+	int64_t stalled_since;
+	char stall_reason[160];
 };
 int vault_keys_status(struct vault *v, struct vault_keys_status **out);
 void vault_keys_status_free(struct vault_keys_status *s);
