@@ -17,6 +17,7 @@ static const char *const names[ALERT_KINDS] = {
 	[ALERT_TOKEN_FAILURES] = "token_failures",
 	[ALERT_VERIFY_FAILURES] = "verify_failures",
 	[ALERT_RECORD_TAMPERED] = "record_tampered",
+	[ALERT_HORIZON_OVERDUE] = "horizon_overdue",
 };
 
 static _Atomic uint64_t counts[ALERT_KINDS];

@@ -31,6 +31,9 @@ enum alert_kind {
 	ALERT_TOKEN_FAILURES,     /* too many tokens that did not resolve */
 	ALERT_VERIFY_FAILURES,    /* too many failed identity verifications */
 	ALERT_RECORD_TAMPERED,    /* a stored record failed its authentication */
+	ALERT_HORIZON_OVERDUE,    /* a deletion's erasure horizon passed its estimate
+	                           * without an erasure-complete document (once per
+	                           * request; privacy/horizon.c) */
 	ALERT_KINDS
 };
 
