@@ -344,6 +344,20 @@ struct vault_keys_status {
 	int64_t started;           /* Unix seconds */
 	uint32_t interval_seconds; /* schedule; 0: off */
 	int64_t next_due, last_done;
+	/*
+	 * Records that keep an epoch from being retired (no rotation running,
+	 * yet still on an old epoch): how many, how many the last rotation
+	 * could not rewrap, and the first few by record token with the command
+	 * that resolves each.
+	 */
+	uint64_t blocked_records, blocked_after_rotation;
+	size_t nblockers;
+	struct vault_retire_blocker *blockers;
+};
+struct vault_retire_blocker {
+	char *record;       /* record token */
+	uint32_t epoch;
+	char *resolve;      /* e.g. "vaultctl keys rotate-record TOKEN ..." */
 };
 int vault_keys_status(struct vault *v, struct vault_keys_status **out);
 void vault_keys_status_free(struct vault_keys_status *s);
