@@ -112,6 +112,8 @@ blockers(const msgpack_object *res, struct vault_keys_status *s)
 		x->record = key_strdup(e, "record");
 		x->resolve = key_strdup(e, "resolve");
 		x->epoch = (uint32_t)obj_u64(e, "epoch");
+		const msgpack_object *dm = msg_get(e, "damaged");
+		x->damaged = dm != NULL && dm->type == MSGPACK_OBJECT_BOOLEAN && dm->via.boolean;
 		if (x->record == NULL || x->resolve == NULL)
 			return VAULT_E_NOMEM;
 	}

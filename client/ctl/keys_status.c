@@ -57,8 +57,9 @@ blockers_json(const struct vault_keys_status *s)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; arr != NULL && i < s->nblockers; i++) {
-		json_t *e = json_pack("{s:s, s:I, s:s}", "record", s->blockers[i].record,
-		    "epoch", (json_int_t)s->blockers[i].epoch, "resolve", s->blockers[i].resolve);
+		json_t *e = json_pack("{s:s, s:I, s:b, s:s}", "record", s->blockers[i].record,
+		    "epoch", (json_int_t)s->blockers[i].epoch, "damaged", s->blockers[i].damaged,
+		    "resolve", s->blockers[i].resolve);
 		if (e == NULL || json_array_append_new(arr, e) != 0) {
 			json_decref(arr);
 			arr = NULL;
@@ -79,7 +80,8 @@ print_blockers(const struct vault_keys_status *s)
 	for (size_t i = 0; i < s->nblockers; i++) {
 		printf("  record ");
 		ctl_put_text(s->blockers[i].record);
-		printf(" (epoch %" PRIu32 "): resolve with ", s->blockers[i].epoch);
+		printf(" (epoch %" PRIu32 "%s): ", s->blockers[i].epoch,
+		    s->blockers[i].damaged ? ", damaged" : "");
 		ctl_put_text(s->blockers[i].resolve);
 		putchar('\n');
 	}

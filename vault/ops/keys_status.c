@@ -10,6 +10,7 @@
 #include "keys/keyring.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
+#include "vault/record/access.h"
 #include "vault/rotation.h"
 #include "vault/server.h"
 #include "op.h"
@@ -57,6 +58,7 @@ struct blockers {
 	uint64_t records;          /* on old epochs, all of them */
 	size_t n;                  /* listed */
 	uint32_t epoch[BLOCKERS_LISTED];
+	uint8_t damaged[BLOCKERS_LISTED]; /* fails its MAC: no new key can open it */
 	char token[BLOCKERS_LISTED][TOKEN_MAX_LEN + 1];
 };
 
@@ -85,6 +87,10 @@ find_blockers(struct read_ctx *ctx, uint32_t current, struct blockers *b)
 		if (token_record_make(ctx->keys->tokens, store_get_id(k.mv_data),
 		    b->token[b->n]) != 0)
 			continue;
+		/* Checked without raising record_tampered (srv NULL): the rewrap
+		 * raised it already, and a status look is no new evidence. */
+		b->damaged[b->n] = record_check(NULL, ctx->keys, store_get_id(k.mv_data),
+		    v.mv_data, v.mv_size) != 0;
 		b->epoch[b->n++] = e;
 	}
 	mdb_cursor_close(cur);
@@ -103,16 +109,24 @@ pack_blockers(struct read_ctx *ctx, msgpack_packer *pk, const struct blockers *b
 	mp_cstr(pk, "listed");
 	msgpack_pack_array(pk, (uint32_t)b->n);
 	for (size_t i = 0; i < b->n; i++) {
-		char cmd[2 * TOKEN_MAX_LEN + 96];
-		msgpack_pack_map(pk, 3);
+		char cmd[TOKEN_MAX_LEN + 256];
+		msgpack_pack_map(pk, 4);
 		mp_cstr(pk, "record");
 		mp_cstr(pk, b->token[i]);
 		mp_cstr(pk, "epoch");
 		msgpack_pack_uint32(pk, b->epoch[i]);
-		/* A new data key under the current epoch; a damaged record cannot
-		 * get one (its key does not open): deleting it is then the way. */
-		snprintf(cmd, sizeof(cmd), "vaultctl keys rotate-record %s "
-		    "(if it is damaged: vaultctl delete %s)", b->token[i], b->token[i]);
+		mp_cstr(pk, "damaged");
+		b->damaged[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+		/* Intact: a new data key under the current epoch. Damaged: nothing
+		 * opens it, and delete refuses it (its hold flag cannot be trusted):
+		 * put it back from a backup, or erase it by a privacy request. */
+		if (b->damaged[i])
+			snprintf(cmd, sizeof(cmd), "the record fails its authentication (changed "
+			    "outside the service): put it back from a backup (vaultd --restore), or "
+			    "erase it with a privacy deletion request; vaultctl delete %s refuses it",
+			    b->token[i]);
+		else
+			snprintf(cmd, sizeof(cmd), "vaultctl keys rotate-record %s", b->token[i]);
 		mp_cstr(pk, "resolve");
 		mp_cstr(pk, cmd);
 	}

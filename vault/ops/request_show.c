@@ -28,7 +28,8 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = arg_request_load(ctx->txn, ctx->srv, id, &r, NULL, err)) != 0)
 		return rc;
 	buf_clear(&ctx->scratch);
-	if (r.extended && (rc = secret_open_text(ctx->keys, r.extension_reason,
+	/* A final request keeps that it was extended, not the reason. */
+	if (r.extension_reason != NULL && (rc = secret_open_text(ctx->keys, r.extension_reason,
 	    r.extension_reason_len, &ctx->scratch)) != 0)
 		return op_fail(err, rc, "request", NULL);
 	int receipt = r.receipt != NULL, horizon = r.horizon_epoch != 0;
@@ -39,7 +40,7 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "confirmation");
 	mp_cstr(pk, !r.code_issued ? "none" : r.confirmed ? "confirmed" : "pending");
 	mp_cstr(pk, "extension_reason");
-	if (r.extended)
+	if (r.extension_reason != NULL)
 		mp_str(pk, ctx->scratch.data, ctx->scratch.len);
 	else
 		msgpack_pack_nil(pk);

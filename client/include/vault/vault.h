@@ -357,7 +357,8 @@ struct vault_keys_status {
 struct vault_retire_blocker {
 	char *record;       /* record token */
 	uint32_t epoch;
-	char *resolve;      /* e.g. "vaultctl keys rotate-record TOKEN ..." */
+	int damaged;        /* fails its authentication: no new data key opens it */
+	char *resolve;      /* e.g. "vaultctl keys rotate-record TOKEN" */
 };
 int vault_keys_status(struct vault *v, struct vault_keys_status **out);
 void vault_keys_status_free(struct vault_keys_status *s);
