@@ -267,6 +267,16 @@ Test(horizon, a_kill_during_the_scheduled_rewrap_still_retires_by_itself, .timeo
 	}
 	cr_assert_geq(st->kek_current, 2);
 	vault_keys_status_free(st);
+	/* Retired by the resumed rotation's own owed retire, not by a later
+	 * rotation that happened to be due (which would retire it too). */
+	size_t n;
+	char *log = read_file_all(p.log, &n);
+	cr_assert_not_null(log);
+	const char *retired = strstr(log, "retired epoch 1:");
+	const char *third = strstr(log, "rotation: epoch 3 is current");
+	cr_assert_not_null(retired, "%s", log);
+	cr_assert(third == NULL || retired < third, "epoch 1 outlived the resumed rotation");
+	free(log);
 	for (int i = 0; i < N; i++) {
 		if (i % 50 == 0)
 			cr_assert_eq(read_code(v, toks[i]), 0, "record %d readable", i);
