@@ -521,6 +521,18 @@ Test(horizon, a_blocked_retire_is_named_and_its_overdue_horizon_alerts_once,
 		usleep(50000);
 	}
 	cr_assert_eq(alerts(v, "horizon_overdue"), 1, "raised once for the request");
+	/* The rotations said so in the log: once each, not once a tick. */
+	size_t loglen;
+	char *log = read_file_all(p.log, &loglen);
+	cr_assert_not_null(log);
+	size_t said = 0, finished = 0;
+	for (const char *q = log; (q = strstr(q, "records could not be rewrapped")) != NULL; q++)
+		said++;
+	for (const char *q = log; (q = strstr(q, " done: ")) != NULL; q++)
+		finished++;
+	cr_assert_geq(said, 1, "the blocked rotation was logged");
+	cr_assert_leq(said, finished, "once per finished rotation (%zu for %zu)", said, finished);
+	free(log);
 	r = ok(v, "request_show", 0, "{\"request\":%lld}", id);
 	cr_assert_str_eq(str(r, "horizon"), "pending");
 	json_decref(r);
