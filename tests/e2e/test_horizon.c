@@ -318,6 +318,12 @@ Test(horizon, the_retire_that_ends_the_horizon_signs_an_erasure_complete_documen
 	cr_assert_str_eq(str(r, "horizon"), "pending");
 	cr_assert(json_is_null(json_object_get(r, "erasure_complete")));
 	json_decref(r);
+	char *out, args[1024], file[600];
+	snprintf(args, sizeof(args), "requests show %lld", id);
+	cr_assert_eq(vaultctl(&p, &out, args), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "erasure horizon: pending, after the next rotate-and-retire"),
+	    "%s", out);
+	free(out);
 
 	uint32_t epoch;
 	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0);
@@ -365,7 +371,6 @@ Test(horizon, the_retire_that_ends_the_horizon_signs_an_erasure_complete_documen
 	json_decref(r);
 
 	/* vaultctl: show prints both documents; receipt saves both; verify checks. */
-	char *out, args[1024], file[600];
 	snprintf(args, sizeof(args), "requests show %lld", id);
 	cr_assert_eq(vaultctl(&p, &out, args), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "receipt: {"), "%s", out);
