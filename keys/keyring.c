@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/tmpfile.h"
 #include "keyring.h"
 
 #define MAGIC "VAULTKR1"
@@ -412,20 +413,24 @@ out:
 /*
  * Write data to path atomically: temporary file, fsync, then link (a new
  * file: never clobbers) or rename (replace), then fsync the directory.
+ * The temporary is path + ".tmp." + random hex (common/tmpfile.h): a crash
+ * leaves it behind, holding a whole sealed ring, and the next start's
+ * keyring_sweep_temps() removes it.
  */
 static int
 write_atomic(const char *path, const uint8_t *data, size_t len, int replace,
     const char **why)
 {
-	char tmp[4096], dirbuf[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+	char prefix[4096], tmp[4096], dirbuf[4096];
+	if (snprintf(prefix, sizeof(prefix), "%s.tmp.", path) >= (int)sizeof(prefix)) {
 		*why = "key ring path too long";
 		return VAULT_E_KEYRING;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = tmpfile_create(prefix, tmp, sizeof(tmp));
 	if (fd < 0) {
-		*why = "cannot create key ring file";
-		return VAULT_E_IO;
+		*why = errno == ENAMETOOLONG ? "key ring path too long" :
+		    "cannot create key ring file";
+		return errno == ENAMETOOLONG ? VAULT_E_KEYRING : VAULT_E_IO;
 	}
 	size_t off = 0;
 	while (off < len) {
@@ -833,4 +838,19 @@ keyring_save(const struct keyring *kr, const char *path, const uint8_t *root,
 		*why = NULL;
 	free(image);
 	return rc;
+}
+
+int
+keyring_sweep_temps(const char *path, void (*removed)(const char *name, void *arg),
+    void *arg)
+{
+	char dirbuf[4096], basebuf[4096], prefix[4096];
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	snprintf(basebuf, sizeof(basebuf), "%s", path);
+	if (snprintf(prefix, sizeof(prefix), "%s.tmp.", basename(basebuf)) >=
+	    (int)sizeof(prefix)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return tmpfile_sweep(dirname(dirbuf), prefix, 0, removed, arg);
 }

@@ -193,12 +193,26 @@ int keyring_with_root_params(const struct keyring *kr,
 /*
  * Seal kr with its root parameters and root (which must be the key they
  * describe: a ring saved with another root is lost), then write it to path
- * atomically, replacing the file: a temporary file (O_EXCL|O_NOFOLLOW, mode
- * 0600) in the same directory, fsync, rename, fsync of the directory. A
- * failure leaves the old file whole. Returns 0, VAULT_E_IO, VAULT_E_NOMEM
- * or VAULT_E_KEYRING, with a reason.
+ * atomically, replacing the file: a temporary file path + ".tmp." + 16
+ * random hex digits (O_EXCL|O_NOFOLLOW, mode 0600, a new name on EEXIST) in
+ * the same directory, fsync, rename, fsync of the directory. A failure
+ * leaves the old file whole; a crash may leave the temporary, which
+ * keyring_sweep_temps() removes. Returns 0, VAULT_E_IO, VAULT_E_NOMEM or
+ * VAULT_E_KEYRING, with a reason.
  */
 int keyring_save(const struct keyring *kr, const char *path, const uint8_t *root,
     const char **why);
+
+/*
+ * Remove the temporaries a crash during a save or create left next to the
+ * ring at path: regular files of ours named "<ring name>.tmp.<1-32 hex
+ * digits>" (the random names above and the older "<pid>" ones). Such a file
+ * is a whole sealed ring, and may still hold an epoch retired since, so
+ * every program that saves the ring calls this when it starts (vaultd,
+ * vault-keytool). removed() (may be NULL) is told each name removed.
+ * Returns how many were removed, or -1 with errno.
+ */
+int keyring_sweep_temps(const char *path, void (*removed)(const char *name, void *arg),
+    void *arg);
 
 #endif

@@ -6,6 +6,7 @@
  * rewrites the ring itself when it rotates or retires keys.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -260,6 +261,28 @@ print_keys(const struct keyring *kr)
 
 /* ---- commands ----------------------------------------------------------- */
 
+static void
+report_removed(const char *name, void *arg)
+{
+	fprintf(stderr, "vault-keytool: removed %s/%s, left by an interrupted key ring save\n",
+	    (const char *)arg, name);
+}
+
+/*
+ * Before a command that writes the ring: a crash during an earlier save
+ * (ours or vaultd's) may have left a temporary holding a whole ring, with
+ * epochs retired since; remove them (keyring_sweep_temps()).
+ */
+static void
+sweep_temps(const char *ring)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", ring);
+	if (keyring_sweep_temps(ring, report_removed, dirname(dir)) < 0 && errno != ENOENT)
+		fprintf(stderr, "vault-keytool: cannot look for leftover temporaries next to %s: %s\n",
+		    ring, strerror(errno));
+}
+
 static int
 cmd_init(const struct opts *o)
 {
@@ -276,6 +299,7 @@ cmd_init(const struct opts *o)
 		rc = fail("init", "out of secure memory");
 		goto out;
 	}
+	sweep_temps(o->ring);
 	/* Refuse before asking for anything; keyring_create2() refuses again. */
 	if (lstat(o->ring, &st) == 0) {
 		rc = fail(o->ring, "file already exists");
@@ -408,6 +432,7 @@ cmd_change_passphrase(const struct opts *o)
 		rc = fail("change-passphrase", "out of secure memory");
 		goto out;
 	}
+	sweep_temps(o->ring);
 	if (open_ring(o, 1, "Current passphrase: ", root, &kr) != 0)
 		goto out;
 	if (read_new_pass("New passphrase: ", pass, &plen) != 0)

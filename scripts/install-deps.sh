@@ -20,6 +20,7 @@ clang
 libclang-rt-14-dev
 valgrind
 python3
+strace
 "
 
 missing=""

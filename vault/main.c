@@ -25,6 +25,7 @@
 #include "crypto/token.h"
 #include "keys/keyring.h"
 #include "audit.h"
+#include "common/tmpfile.h"
 #include "journal.h"
 #include "keyset.h"
 #include "restore.h"
@@ -32,6 +33,7 @@
 #include "safedir.h"
 #include "log.h"
 #include "policy.h"
+#include "rotation.h"
 #include "server.h"
 
 static void
@@ -154,6 +156,42 @@ out:
 	if (rc != 0 && why != NULL)
 		log_error("key ring %s: %s", c->keyring_path, why);
 	return rc;
+}
+
+static void
+log_removed(const char *name, void *arg)
+{
+	log_warn("removed %s/%s, left by an interrupted write", (const char *)arg, name);
+}
+
+/*
+ * Temporaries a crash left (common/tmpfile.h): key ring saves
+ * (keyring.tmp.*: a whole ring, perhaps with an epoch retired since),
+ * compactions (data.mdb.compact*: a full copy of the data, freed pages
+ * included) and a restore's working copy (restore/: a backup's records,
+ * some deleted since). Called with the data directory's lock held, so no
+ * other vaultd is writing them; only our own regular files of these
+ * names are removed.
+ */
+static void
+remove_leftovers(struct server *srv)
+{
+	char dir[512], path[600];
+	snprintf(dir, sizeof(dir), "%s", srv->cfg.keyring_path);
+	if (keyring_sweep_temps(srv->cfg.keyring_path, log_removed, dirname(dir)) < 0 &&
+	    errno != ENOENT)
+		log_warn("key directory: cannot look for leftover temporaries: %s",
+		    strerror(errno));
+	const char *data = srv->cfg.data_dir;
+	if (tmpfile_sweep(data, "data.mdb.compact.", 0, log_removed, (void *)data) < 0 ||
+	    tmpfile_sweep(data, "data.mdb.compact", 1, log_removed, (void *)data) < 0)
+		log_warn("data directory: cannot look for leftover temporaries: %s",
+		    strerror(errno));
+	snprintf(path, sizeof(path), "%s/restore", data);
+	if (tmpfile_sweep(path, "data.mdb", 1, log_removed, path) >= 0) {
+		tmpfile_sweep(path, "lock.mdb", 1, log_removed, path);
+		rmdir(path);
+	}
 }
 
 /* The audit anchor the data holds (audit.h); an->seq 0 if none. */
@@ -447,6 +485,7 @@ main(int argc, char **argv)
 		log_error("not starting: %s", vault_strerror(rc));
 		return 1;
 	}
+	remove_leftovers(&srv);
 	if (restore != NULL) {
 		if (key_set_sealed(&srv) && (rc = unseal_from_stdin(&srv)) != 0)
 			return 1;
@@ -459,6 +498,12 @@ main(int argc, char **argv)
 	if ((rc = store_open(&srv.store, srv.cfg.data_dir, srv.cfg.map_size_bytes,
 	    srv.cfg.max_connections + 64, &why)) != 0) {
 		log_error("store %s: %s", srv.cfg.data_dir, why);
+		return 1;
+	}
+	/* A retire's compaction that a crash cut short, before anything is served. */
+	if ((rc = store_compact_pending(&srv)) != 0) {
+		log_error("not starting: the data file must be compacted and cannot be: %s",
+		    vault_strerror(rc));
 		return 1;
 	}
 	/* Offline audit commands: before the journal, which may append. */

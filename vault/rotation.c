@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/tmpfile.h"
 #include "crypto/seal.h"
 #include "record/access.h"
 #include "keys/keyring.h"
@@ -22,6 +23,13 @@
 #include "server.h"
 #include "store/record_codec.h"
 #include "worker.h"
+
+/*
+ * The store's meta key marking a retire whose compaction has not replaced
+ * data.mdb yet (value: the epoch); and the compacted copy's temporary name.
+ */
+#define COMPACT_PENDING "compact_pending"
+#define COMPACT_TMP_PREFIX "data.mdb.compact."
 
 /* Offset of the epoch in an encoded record (record_codec.c). */
 #define RECORD_EPOCH_OFFSET 8
@@ -150,6 +158,13 @@ schedule_clear(struct server *srv)
 	if (rc != 0)
 		log_warn("rotation schedule: cannot store that the retire is done: %s",
 		    vault_strerror(store_error(rc)));
+}
+
+int
+rotation_compaction_pending(struct server *srv, MDB_txn *txn)
+{
+	uint64_t epoch;
+	return meta_get_u64(srv, txn, COMPACT_PENDING, &epoch) != MDB_NOTFOUND;
 }
 
 long long
@@ -508,11 +523,34 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	}
 	if ((rc = keyring_without_key(ctx->keys->ring, KEYRING_KEK, epoch, &ring, why)) != 0)
 		return rc;
+	/*
+	 * Mark the compaction in the store before the ring without the epoch
+	 * is saved: from the moment the key is gone the freed pages must go
+	 * too, and a crash before the compacted copy replaced data.mdb is
+	 * finished at the next start (store_compact_pending()). The copy
+	 * itself carries no mark, so the rename ends it.
+	 */
+	pthread_rwlock_rdlock(&srv->env_lock);
+	rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
+	if (rc == 0) {
+		if ((rc = meta_put_u64(srv, txn, COMPACT_PENDING, epoch)) == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+	}
+	pthread_rwlock_unlock(&srv->env_lock);
+	if (rc != 0) {
+		keyring_free(ring);
+		*why = "cannot record the retire in the store";
+		return store_error(rc);
+	}
 	if ((rc = publish_ring(ctx, ring, why)) != 0)
 		return rc;
 	log_info("retired epoch %u: its key is destroyed", epoch);
 	if ((rc = store_compact(srv, before, after)) != 0) {
-		*why = "the epoch is retired, but compacting the data file failed";
+		/* The mark stays: the next start compacts (store_compact_pending()). */
+		*why = "the epoch is retired, but compacting the data file failed; it is "
+		    "compacted at the next start";
 		return rc;
 	}
 	privacy_horizon_retired(ctx, epoch);
@@ -611,32 +649,102 @@ file_size(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-int
-store_compact(struct server *srv, uint64_t *before, uint64_t *after)
+/*
+ * Clear the compaction mark in the copy at path (a fresh LMDB file, no lock
+ * file: no one else has it open), so the file that replaces data.mdb does
+ * not ask for another compaction. The commit syncs the copy.
+ */
+static int
+copy_clear_pending(struct server *srv, const char *path)
 {
-	char live[512], tmp[512];
-	const char *why;
-	int rc;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	int rc = mdb_env_create(&env);
+	if (rc != 0)
+		return rc;
+	mdb_env_set_maxdbs(env, 16);
+	if ((rc = mdb_env_set_mapsize(env, srv->cfg.map_size_bytes)) == 0 &&
+	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0600)) == 0 &&
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
+		MDB_val k = { strlen(COMPACT_PENDING), (void *)COMPACT_PENDING };
+		if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0) {
+			rc = mdb_del(txn, meta, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		}
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return rc;
+}
 
-	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
-	snprintf(tmp, sizeof(tmp), "%s/data.mdb.compact", srv->cfg.data_dir);
-	*before = file_size(live);
-	unlink(tmp); /* left by a crash during an earlier compaction */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+/*
+ * The compacted copy of the live env, under a unique temporary name in the
+ * data directory (tmp, cap bytes), synced, without the compaction mark.
+ * The caller holds env_lock for reading if workers run.
+ */
+static int
+compact_copy(struct server *srv, char *tmp, size_t cap)
+{
+	char prefix[512];
+	int rc;
+	snprintf(prefix, sizeof(prefix), "%s/" COMPACT_TMP_PREFIX, srv->cfg.data_dir);
+	int fd = tmpfile_create(prefix, tmp, cap);
 	if (fd < 0)
-		return VAULT_E_IO;
+		return errno;
 	/*
 	 * The copy reads a snapshot while workers keep reading; no write can
 	 * happen meanwhile, since the writer is the one copying.
 	 */
-	pthread_rwlock_rdlock(&srv->env_lock);
 	rc = mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
-	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = errno;
 	close(fd);
-	if (rc != 0) {
+	if (rc == 0)
+		rc = copy_clear_pending(srv, tmp);
+	if (rc != 0)
 		unlink(tmp);
+	return rc;
+}
+
+/*
+ * Put the compacted copy at tmp in place of data.mdb, with no one in the
+ * env (the caller closed it), and make the rename durable.
+ */
+static int
+compact_swap(struct server *srv, const char *tmp, const char *live)
+{
+	int rc = 0;
+	if (rename(tmp, live) != 0) {
+		rc = errno;
+		log_error("compaction: cannot replace the data file: %s", strerror(errno));
+		unlink(tmp);
+	}
+	int dfd = open(srv->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return rc;
+}
+
+int
+store_compact(struct server *srv, uint64_t *before, uint64_t *after)
+{
+	char live[512], tmp[600];
+	const char *why;
+	int rc;
+
+	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
+	*before = file_size(live);
+	pthread_rwlock_rdlock(&srv->env_lock);
+	rc = compact_copy(srv, tmp, sizeof(tmp));
+	pthread_rwlock_unlock(&srv->env_lock);
+	if (rc != 0) {
 		log_error("compaction: %s", mdb_strerror(rc));
 		return store_error(rc);
 	}
@@ -646,15 +754,7 @@ store_compact(struct server *srv, uint64_t *before, uint64_t *after)
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		worker_drop_txn(srv->workers[i]);
 	store_close(&srv->store);
-	if (rename(tmp, live) != 0) {
-		log_error("compaction: cannot replace the data file: %s", strerror(errno));
-		unlink(tmp);
-	}
-	int dfd = open(srv->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	int swapped = compact_swap(srv, tmp, live);
 	rc = store_open(&srv->store, srv->cfg.data_dir, srv->cfg.map_size_bytes,
 	    srv->cfg.max_connections + 64, &why);
 	atomic_fetch_add(&srv->env_gen, 1);
@@ -665,7 +765,48 @@ store_compact(struct server *srv, uint64_t *before, uint64_t *after)
 		abort();
 	}
 	*after = file_size(live);
+	if (swapped != 0)
+		return store_error(swapped);
 	log_info("compacted the data file: %llu -> %llu bytes",
 	    (unsigned long long)*before, (unsigned long long)*after);
+	return 0;
+}
+
+int
+store_compact_pending(struct server *srv)
+{
+	char live[512], tmp[600];
+	uint64_t epoch = 0;
+	const char *why;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_error(rc);
+	rc = meta_get_u64(srv, txn, COMPACT_PENDING, &epoch);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return store_error(rc);
+	log_warn("compacting the data file before serving: the retire of epoch %llu was "
+	    "interrupted before its compaction", (unsigned long long)epoch);
+	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
+	uint64_t before = file_size(live);
+	if ((rc = compact_copy(srv, tmp, sizeof(tmp))) != 0) {
+		log_error("compaction: %s", mdb_strerror(rc));
+		return store_error(rc);
+	}
+	store_close(&srv->store);
+	int swapped = compact_swap(srv, tmp, live);
+	if ((rc = store_open(&srv->store, srv->cfg.data_dir, srv->cfg.map_size_bytes,
+	    srv->cfg.max_connections + 64, &why)) != 0) {
+		log_error("compaction: cannot reopen the data file: %s", why);
+		return rc;
+	}
+	if (swapped != 0)
+		return store_error(swapped);
+	log_info("compacted the data file: %llu -> %llu bytes; the retire of epoch %llu "
+	    "is complete", (unsigned long long)before, (unsigned long long)file_size(live),
+	    (unsigned long long)epoch);
 	return 0;
 }

@@ -6,10 +6,11 @@
  *          rewraps every record's data key to it, a bounded batch per
  *          transaction between client batches, with its cursor stored in
  *          the same transactions, so it resumes after a crash.
- * retire:  once no record's data key is wrapped with an epoch, its key is
- *          removed from the ring file and from memory, and the data file is
- *          replaced by a compacted copy, so freed pages holding old wrapped
- *          keys are gone too.
+ * retire:  once no record's data key is wrapped with an epoch, the store
+ *          marks a compaction as pending, its key is removed from the ring
+ *          file and from memory, and the data file is replaced by a
+ *          compacted copy, so freed pages holding old wrapped keys are gone
+ *          too; a crash in between is finished at the next start.
  * schedule: every rotation_interval_seconds the writer rotates and, when
  *          the rewrap is done, retires every older epoch: that interval
  *          (plus the rewrap time) is the erasure horizon (SECURITY.md).
@@ -68,8 +69,11 @@ int keys_rotate(struct write_ctx *ctx, enum keyring_kind kind,
     uint32_t *version, const char **why);
 /*
  * Retire a key-encryption key epoch: refused (VAULT_E_CONFLICT, with the
- * count in *remaining) while records still depend on it; then the ring
- * drops it and the data file is compacted (sizes in *before, *after).
+ * count in *remaining) while records still depend on it; then the store
+ * commits a "compaction pending" mark, the ring drops the epoch (saved, then
+ * published) and the data file is compacted (sizes in *before, *after),
+ * which clears the mark. A crash or a failed compaction after the ring was
+ * saved leaves the mark, and the next start compacts before serving.
  */
 int keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
     uint64_t *before, uint64_t *after, const char **why);
@@ -93,8 +97,24 @@ int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
  * schedule, so no estimate.
  */
 long long rotation_horizon_estimate(struct server *srv, long long now);
+/* 1 if a retire's compaction is still pending as txn sees it (its mark). */
+int rotation_compaction_pending(struct server *srv, MDB_txn *txn);
 
-/* Replace the data file with a compacted copy while the service runs. */
+/*
+ * Replace the data file with a compacted copy while the service runs. The
+ * copy is written to data.mdb.compact.<random hex> (common/tmpfile.h),
+ * synced, cleared of the retire's "compaction pending" mark (in the copy,
+ * so the mark stays in data.mdb until the rename replaces it), then
+ * renamed over data.mdb and the directory synced. A crash leaves at most
+ * the temporary, removed at the next start.
+ */
 int store_compact(struct server *srv, uint64_t *before, uint64_t *after);
+/*
+ * At start, before anything is served (no workers, the store open): if a
+ * retire marked a compaction that never replaced data.mdb (a crash or a
+ * failed compaction after the epoch's key was destroyed), compact now and
+ * log it. 0 if nothing was pending or the compaction is done.
+ */
+int store_compact_pending(struct server *srv);
 
 #endif

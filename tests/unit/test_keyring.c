@@ -1381,3 +1381,86 @@ Test(keyring, keytool)
 	keyring_free(kr);
 	sodium_free(got);
 }
+
+/* ---- temporaries a crash leaves (common/tmpfile.h) ---------------------- */
+
+static void
+touch_file(const char *name)
+{
+	int fd = open(path_of(name), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0, "create %s", name);
+	cr_assert_eq(write(fd, "stale", 5), 5);
+	close(fd);
+}
+
+Test(keyring, save_succeeds_past_a_stale_temporary_of_its_pid)
+{
+	struct keyring *kr, *next;
+	const char *why = NULL;
+	char name[64];
+	uint32_t v;
+	cr_assert_eq(keyring_create(path_of("ring"), root, &kr, &why), 0, "%s", why);
+	/* Left by a crash of an earlier process with this pid (pid 1 in a container). */
+	snprintf(name, sizeof name, "ring.tmp.%ld", (long)getpid());
+	touch_file(name);
+	cr_assert_eq(keyring_with_new_key(kr, KEYRING_KEK, &next, &v), 0);
+	cr_assert_eq(keyring_save(next, path_of("ring"), root, &why), 0, "%s", why);
+	cr_assert_eq(entries_in(dir), 2, "the save left a temporary of its own");
+	keyring_free(next);
+	keyring_free(kr);
+}
+
+static void
+count_removed(const char *name, void *arg)
+{
+	cr_assert(strncmp(name, "ring.tmp.", 9) == 0, "%s", name);
+	(*(int *)arg)++;
+}
+
+Test(keyring, sweep_removes_only_our_temporaries)
+{
+	struct keyring *kr;
+	const char *why = NULL;
+	cr_assert_eq(keyring_create(path_of("ring"), root, &kr, &why), 0, "%s", why);
+	touch_file("ring.tmp.1");
+	touch_file("ring.tmp.4242");
+	touch_file("ring.tmp.0123456789abcdef");
+	/* Not ours: other names, an empty or non-hex suffix, a link, a directory. */
+	touch_file("ring.tmp.");
+	touch_file("ring.tmp.ABCDEF");
+	touch_file("ring.tmp.12-34");
+	touch_file("ring.tmp.0123456789abcdef0123456789abcdef0");
+	touch_file("other.tmp.12");
+	touch_file("target");
+	cr_assert_eq(symlink(path_of("target"), path_of("ring.tmp.77")), 0);
+	cr_assert_eq(mkdir(path_of("ring.tmp.88"), 0700), 0);
+	int seen = 0;
+	cr_assert_eq(keyring_sweep_temps(path_of("ring"), count_removed, &seen), 3);
+	cr_assert_eq(seen, 3);
+	cr_assert_neq(access(path_of("ring.tmp.1"), F_OK), 0);
+	cr_assert_neq(access(path_of("ring.tmp.4242"), F_OK), 0);
+	cr_assert_neq(access(path_of("ring.tmp.0123456789abcdef"), F_OK), 0);
+	const char *kept[] = { "ring", "ring.tmp.", "ring.tmp.ABCDEF", "ring.tmp.12-34",
+		"ring.tmp.0123456789abcdef0123456789abcdef0", "other.tmp.12", "target",
+		"ring.tmp.77", "ring.tmp.88" };
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		cr_assert_eq(access(path_of(kept[i]), F_OK), 0, "%s was removed", kept[i]);
+	cr_assert_eq(keyring_sweep_temps(path_of("ring"), NULL, NULL), 0);
+	keyring_free(kr);
+}
+
+Test(keyring, keytool_removes_stale_temporaries_before_it_writes)
+{
+	char out[8192];
+	if (!find_keytool())
+		cr_skip_test("vault-keytool not built at %s", keytool);
+	cr_assert_eq(KT("first pass\n", "init", "pr", "--passphrase", "--opslimit", "1",
+	    "--memlimit", "8K"), 0, "%s", out);
+	touch_file("pr.tmp.1");
+	touch_file("pr.tmp.00ff00ff00ff00ff");
+	cr_assert_eq(KT("first pass\nsecond pass\n", "change-passphrase", "pr"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "removed ./pr.tmp.00ff00ff00ff00ff"), "%s", out);
+	cr_assert_neq(access(path_of("pr.tmp.1"), F_OK), 0);
+	cr_assert_neq(access(path_of("pr.tmp.00ff00ff00ff00ff"), F_OK), 0);
+	cr_assert_eq(entries_in(dir), 1, "%s", out);
+}

@@ -155,15 +155,23 @@ issue_all(struct write_ctx *ctx, MDB_txn *txn, size_t *n)
 	for (size_t i = 0; i < nowed && rc == 0; i++) {
 		struct privacy_request r;
 		struct buf copy = { 0 }, doc = { 0 };
-		if ((rc = request_load(txn, srv->store.requests, owed[i], &r, &copy)) == 0 &&
-		    (rc = make_document(ctx, &r, &doc)) == 0 &&
-		    (rc = secret_sign(ctx->keys, kv, doc.data, doc.len,
-		    r.erasure_signature)) == 0) {
+		int made = request_load(txn, srv->store.requests, owed[i], &r, &copy);
+		if (made == 0)
+			made = make_document(ctx, &r, &doc);
+		if (made == 0)
+			made = secret_sign(ctx->keys, kv, doc.data, doc.len, r.erasure_signature);
+		if (made == 0) {
 			r.erasure = (const char *)doc.data;
 			r.erasure_len = doc.len;
 			r.erasure_key_version = kv;
 			if ((rc = request_save(txn, srv->store.requests, &r)) == 0)
 				(*n)++;
+		} else if (made == VAULT_E_NOMEM) {
+			rc = made;
+		} else {
+			/* One damaged request must not hold back the others' documents. */
+			log_error("privacy request %llu: its erasure-complete document cannot be "
+			    "made (%s)", (unsigned long long)owed[i], vault_error_name(made));
 		}
 		buf_free(&doc);
 		buf_free(&copy);
@@ -172,19 +180,24 @@ issue_all(struct write_ctx *ctx, MDB_txn *txn, size_t *n)
 	return rc;
 }
 
-void
-privacy_horizon_retired(struct write_ctx *ctx, uint32_t epoch)
+/* Issue the owed documents, unless a compaction is still pending. */
+static int
+issue(struct write_ctx *ctx, size_t *n)
 {
 	struct server *srv = ctx->srv;
 	MDB_txn *txn;
-	size_t n = 0;
 	int rc;
 
-	if (ctx->keys == NULL)
-		return;
+	*n = 0;
 	pthread_rwlock_rdlock(&srv->env_lock);
 	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
-		if ((rc = issue_all(ctx, txn, &n)) == 0 && n > 0 &&
+		/* The horizon ends only once the freed pages are gone too. */
+		if (rotation_compaction_pending(srv, txn)) {
+			mdb_txn_abort(txn);
+			pthread_rwlock_unlock(&srv->env_lock);
+			return 0;
+		}
+		if ((rc = issue_all(ctx, txn, n)) == 0 && *n > 0 &&
 		    (rc = server_audit(srv, NULL, ctx->keys, NULL, 0, 0, "erasure_complete",
 		    NULL, 0)) != 0)
 			rc = VAULT_E_AUDIT;
@@ -196,9 +209,21 @@ privacy_horizon_retired(struct write_ctx *ctx, uint32_t epoch)
 		rc = store_error(rc);
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
+	return rc;
+}
+
+void
+privacy_horizon_retired(struct write_ctx *ctx, uint32_t epoch)
+{
+	size_t n = 0;
+	int rc;
+
+	if (ctx->keys == NULL)
+		return;
+	rc = issue(ctx, &n);
 	if (rc != 0)
 		log_error("retire of epoch %u: the erasure-complete documents could not be "
-		    "stored (%s); the next retire issues them", epoch,
+		    "stored (%s); they are tried again within a minute", epoch,
 		    vault_error_name(rc > 0 && rc < 1000 ? rc : VAULT_E_STORAGE));
 	else if (n > 0)
 		log_info("retire of epoch %u ended the erasure horizon of %zu deletion requests; "
@@ -221,7 +246,8 @@ privacy_horizon_tick(struct write_ctx *ctx)
 	struct server *srv = ctx->srv;
 	long long now = ctx->now, g = grace(srv), soonest = 0;
 	uint64_t overdue[64];
-	size_t n = 0, marked = 0;
+	size_t n = 0, marked = 0, owed = 0;
+	uint32_t lo = ctx->keys != NULL ? lowest_epoch(ctx->keys->ring) : 0;
 	MDB_txn *txn;
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -239,8 +265,13 @@ privacy_horizon_tick(struct write_ctx *ctx)
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 		struct privacy_request r;
 		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0 ||
-		    r.horizon_epoch == 0 || r.erasure != NULL || r.overdue_alerted ||
-		    r.horizon_estimate == 0)
+		    r.horizon_epoch == 0 || r.erasure != NULL)
+			continue;
+		/* Ended, but not issued: the retire's compaction finished only at
+		 * a later start, or issuing failed. */
+		if (r.horizon_epoch < lo)
+			owed++;
+		if (r.overdue_alerted || r.horizon_estimate == 0)
 			continue;
 		long long when = (long long)r.horizon_estimate + g;
 		if (now > when && n < sizeof(overdue) / sizeof(overdue[0]))
@@ -267,6 +298,11 @@ privacy_horizon_tick(struct write_ctx *ctx)
 	}
 out:
 	pthread_rwlock_unlock(&srv->env_lock);
+	size_t issued = 0;
+	if (owed > 0 && issue(ctx, &issued) == 0 && issued > 0)
+		log_info("the erasure horizon of %zu deletion requests had ended (their "
+		    "retire's compaction finished later); their erasure-complete documents "
+		    "are signed", issued);
 	for (size_t i = 0; i < marked; i++) {
 		log_warn("privacy request %llu: its erasure horizon is overdue (no retire has "
 		    "ended it; see vaultctl keys status)", (unsigned long long)overdue[i]);

@@ -29,15 +29,18 @@ void privacy_horizon_begin(struct write_ctx *ctx, struct privacy_request *r);
 /*
  * After keys_retire destroyed epoch and compacted the data file: sign and
  * store the erasure-complete document of every completed deletion whose
- * horizon this retire ended. Failures are logged; the next retire tries
- * again (the documents are owed until issued).
+ * horizon this retire ended. Failures are logged; privacy_horizon_tick()
+ * issues what is still owed (also after a start that finished a retire's
+ * compaction), so no document is lost.
  */
 void privacy_horizon_retired(struct write_ctx *ctx, uint32_t epoch);
 
 /*
  * From the writer's tick: raise horizon_overdue, once per request, for a
  * completed deletion past its estimate (and the grace) with no erasure-
- * complete document. Looks at the requests at most every few seconds.
+ * complete document; issue documents owed for horizons that ended with no
+ * compaction pending. Looks at the requests when the next estimate is due,
+ * at least every minute, and at once after a completion.
  */
 void privacy_horizon_tick(struct write_ctx *ctx);
 
