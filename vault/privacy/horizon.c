@@ -269,8 +269,10 @@ privacy_horizon_tick(struct write_ctx *ctx)
 			continue;
 		/* Ended, but not issued: the retire's compaction finished only at
 		 * a later start, or issuing failed. */
-		if (r.horizon_epoch < lo)
-			owed++;
+		if (r.horizon_epoch < lo) {
+			owed++; /* ended: not overdue, only its document is */
+			continue;
+		}
 		if (r.overdue_alerted || r.horizon_estimate == 0)
 			continue;
 		long long when = (long long)r.horizon_estimate + g;
