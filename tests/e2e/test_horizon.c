@@ -659,3 +659,95 @@ Test(horizon, a_finished_request_keeps_only_what_its_receipt_needs, .timeout = 1
 	free(a);
 	vaultd_cleanup(&p);
 }
+
+/*
+ * A retire whose compaction only the next start finished (a crash after
+ * the epoch's key was destroyed): the document is owed, and the writer
+ * issues it after that start. Simulated offline on the data file: the
+ * retire's "compaction pending" mark put back and the document removed,
+ * as the crash would have left them.
+ */
+Test(horizon, a_document_owed_by_a_retire_finished_at_start_is_issued, .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	long long id;
+	vaultd_start(&p, MARK);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *a = customer(v, "Frances", "Allen", "frances@example.org");
+	json_decref(delete_person(v, "Frances", "Allen", "frances@example.org", &id));
+	uint32_t epoch;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0);
+	struct vault_keys_status *st = NULL;
+	double deadline = now_s() + 60;
+	do {
+		vault_keys_status_free(st);
+		cr_assert_eq(vault_keys_status(v, &st), 0);
+		cr_assert(now_s() < deadline, "rotation did not finish");
+	} while (st->rotating && usleep(10000) == 0);
+	vault_keys_status_free(st);
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	char dir[600];
+	vaultd_path(&p, "data", dir, sizeof(dir));
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi reqs, meta;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	mdb_env_set_mapsize(env, 256u << 20);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "requests", 0, &reqs), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	uint8_t kb[8], eb[8];
+	store_put_id(kb, (uint64_t)id);
+	MDB_val k = { 8, kb }, val;
+	cr_assert_eq(mdb_get(txn, reqs, &k, &val), 0);
+	uint8_t *copy = malloc(val.mv_size);
+	memcpy(copy, val.mv_data, val.mv_size);
+	struct privacy_request d;
+	cr_assert_eq(request_decode(copy, val.mv_size, &d), 0);
+	cr_assert_not_null(d.erasure, "issued at the retire");
+	d.erasure = NULL;
+	struct buf b = { 0 };
+	cr_assert_eq(request_encode(&d, &b), 0);
+	MDB_val nv = { b.len, b.data };
+	cr_assert_eq(mdb_put(txn, reqs, &k, &nv, 0), 0);
+	store_put_id(eb, 1);
+	MDB_val mk = { strlen("compact_pending"), (void *)"compact_pending" }, mv = { 8, eb };
+	cr_assert_eq(mdb_put(txn, meta, &mk, &mv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	buf_free(&b);
+	free(copy);
+
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	size_t n;
+	char *log = read_file_all(p.log, &n);
+	cr_assert_not_null(strstr(log, "is complete"), "the start finished the compaction: %s", log);
+	free(log);
+	/* A write wakes the writer (no schedule: it sleeps until one comes). */
+	char *other = create(v, 7);
+	deadline = now_s() + 30;
+	for (;;) {
+		json_t *r = ok(v, "request_show", 0, "{\"request\":%lld}", id);
+		if (strcmp(str(r, "horizon"), "complete") == 0) {
+			cr_assert(signed_by_vault(v, str(r, "erasure_complete"),
+			    str(r, "erasure_signature"), num(r, "erasure_key_version")));
+			json_decref(r);
+			break;
+		}
+		json_decref(r);
+		cr_assert(now_s() < deadline, "the owed document was not issued");
+		usleep(20000);
+	}
+	cr_assert_eq(alerts(v, "horizon_overdue"), 0);
+	vault_free(other);
+	free(a);
+	vault_close(v);
+	vaultd_finish(&p);
+}
