@@ -71,7 +71,54 @@ vault_keys_status_free(struct vault_keys_status *s)
 	free(s->kek);
 	free(s->token);
 	free(s->index);
+	for (size_t i = 0; i < s->nblockers; i++) {
+		free(s->blockers[i].record);
+		free(s->blockers[i].resolve);
+	}
+	free(s->blockers);
 	free(s);
+}
+
+static char *
+key_strdup(const msgpack_object *m, const char *key)
+{
+	const msgpack_object *o = msg_get(m, key);
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return strdup("");
+	return strndup(o->via.str.ptr, o->via.str.size);
+}
+
+/* "retire_blockers" (absent from an older vaultd: none). */
+static int
+blockers(const msgpack_object *res, struct vault_keys_status *s)
+{
+	const msgpack_object *b = msg_get(res, "retire_blockers"), *arr;
+	if (b == NULL)
+		return 0;
+	if (b->type != MSGPACK_OBJECT_MAP ||
+	    (arr = msg_get(b, "listed")) == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+		return VAULT_E_PROTO_FRAME;
+	s->blocked_records = obj_u64(b, "records");
+	s->blocked_after_rotation = obj_u64(b, "after_last_rotation");
+	if (arr->via.array.size == 0)
+		return 0;
+	s->blockers = calloc(arr->via.array.size, sizeof(*s->blockers));
+	if (s->blockers == NULL)
+		return VAULT_E_NOMEM;
+	for (size_t i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *e = &arr->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_MAP)
+			return VAULT_E_PROTO_FRAME;
+		struct vault_retire_blocker *x = &s->blockers[s->nblockers++];
+		x->record = key_strdup(e, "record");
+		x->resolve = key_strdup(e, "resolve");
+		x->epoch = (uint32_t)obj_u64(e, "epoch");
+		const msgpack_object *dm = msg_get(e, "damaged");
+		x->damaged = dm != NULL && dm->type == MSGPACK_OBJECT_BOOLEAN && dm->via.boolean;
+		if (x->record == NULL || x->resolve == NULL)
+			return VAULT_E_NOMEM;
+	}
+	return 0;
 }
 
 int
@@ -110,6 +157,8 @@ vault_keys_status(struct vault *v, struct vault_keys_status **out)
 	s->interval_seconds = (uint32_t)obj_u64(sched, "interval_seconds");
 	s->next_due = obj_i64(sched, "next_due");
 	s->last_done = obj_i64(sched, "last_done");
+	if ((rc = blockers(res, s)) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:

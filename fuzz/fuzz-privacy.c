@@ -59,6 +59,17 @@ same_request(const struct privacy_request *a, const struct privacy_request *b)
 	if (a->receipt != NULL)
 		fuzz_assert(a->receipt_len == b->receipt_len &&
 		    memcmp(a->receipt, b->receipt, a->receipt_len) == 0, "receipt changed");
+	fuzz_assert(a->target_count == b->target_count && a->horizon_epoch == b->horizon_epoch &&
+	    a->nepochs == b->nepochs && a->horizon_estimate == b->horizon_estimate &&
+	    a->overdue_alerted == b->overdue_alerted &&
+	    memcmp(a->epochs, b->epochs, a->nepochs * sizeof(a->epochs[0])) == 0 &&
+	    (a->erasure == NULL) == (b->erasure == NULL), "horizon changed");
+	if (a->erasure != NULL)
+		fuzz_assert(a->erasure_len == b->erasure_len &&
+		    memcmp(a->erasure, b->erasure, a->erasure_len) == 0 &&
+		    a->erasure_key_version == b->erasure_key_version &&
+		    memcmp(a->erasure_signature, b->erasure_signature, SIGN_BYTES) == 0,
+		    "erasure-complete document changed");
 }
 
 static void
@@ -73,7 +84,13 @@ request(const uint8_t *data, size_t size)
 	    r.nhistory <= REQUEST_MAX_HISTORY, "counts over their caps");
 	fuzz_assert(r.kind >= REQ_DELETE && r.kind <= REQ_OPT_OUT &&
 	    r.state >= RS_OPEN && r.state <= RS_REJECTED, "kind or state out of range");
-	if (r.extended)
+	fuzz_assert(r.nepochs <= REQUEST_MAX_EPOCHS && r.target_count <= REQUEST_MAX_TARGETS,
+	    "horizon counts over their caps");
+	if (r.erasure != NULL)
+		fuzz_assert(within(r.erasure, r.erasure_len, data, size),
+		    "erasure-complete document outside the input");
+	/* A final request keeps that it was extended, not the reason. */
+	if (r.extension_reason != NULL)
 		fuzz_assert(within(r.extension_reason, r.extension_reason_len, data, size),
 		    "reason outside the input");
 	if (r.receipt != NULL)

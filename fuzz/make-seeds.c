@@ -1332,6 +1332,24 @@ write_privacy_seeds(void)
 		abort();
 	seed_prefixed("request-completed", 0, b.data, b.len);
 	buf_clear(&b);
+	/* Its erasure horizon, then the erasure-complete document. */
+	r.horizon_epoch = 2;
+	r.nepochs = 2;
+	r.epochs[0] = 1;
+	r.epochs[1] = 2;
+	r.horizon_estimate = r.received_at + 90000;
+	if (request_encode(&r, &b) != 0)
+		abort();
+	seed_prefixed("request-horizon", 0, b.data, b.len);
+	buf_clear(&b);
+	r.overdue_alerted = 1;
+	r.erasure = "{\"type\":\"erasure-complete\"}";
+	r.erasure_len = strlen(r.erasure);
+	r.erasure_key_version = 1;
+	if (request_encode(&r, &b) != 0)
+		abort();
+	seed_prefixed("request-erasure-complete", 0, b.data, b.len);
+	buf_clear(&b);
 
 	struct hold h = { .id = 3, .record = 7, .purpose = HOLD_LEGAL, .placed_at = 1790000000,
 	    .expires_at = 1800000000, .client = "admin", .reason = sealed,

@@ -18,6 +18,7 @@ static const char *const names[ALERT_KINDS] = {
 	[ALERT_VERIFY_FAILURES] = "verify_failures",
 	[ALERT_RECORD_TAMPERED] = "record_tampered",
 	[ALERT_DISK_FULL] = "disk_full",
+	[ALERT_HORIZON_OVERDUE] = "horizon_overdue",
 };
 
 static _Atomic uint64_t counts[ALERT_KINDS];

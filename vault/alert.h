@@ -33,6 +33,9 @@ enum alert_kind {
 	ALERT_VERIFY_FAILURES,    /* too many failed identity verifications */
 	ALERT_RECORD_TAMPERED,    /* a stored record failed its authentication */
 	ALERT_DISK_FULL,          /* the audit trail's file system filled (audit.h) */
+	ALERT_HORIZON_OVERDUE,    /* a deletion's erasure horizon passed its estimate
+	                           * without an erasure-complete document (once per
+	                           * request; privacy/horizon.c) */
 	ALERT_KINDS
 };
 

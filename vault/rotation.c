@@ -21,6 +21,7 @@
 #include "ops/issue.h"
 #include "ops/op.h"
 #include "privacy/blind.h"
+#include "privacy/horizon.h"
 #include "rotation.h"
 #include "server.h"
 #include "store/record_codec.h"
@@ -112,12 +113,85 @@ schedule_next(struct server *srv, time_t from)
 	atomic_store(&srv->writer.rotation.next_due, interval ? (long long)from + interval : 0);
 }
 
+/*
+ * In the transaction that marks a rotation (keys_rotate): whether the
+ * schedule started it (its retire is owed even across a restart), when the
+ * next one is due and when this one started (its rewrap's duration is
+ * measured from there).
+ */
+static int
+schedule_mark(struct server *srv, MDB_txn *txn, time_t now)
+{
+	unsigned interval = srv->cfg.rotation_interval_seconds;
+	int rc = meta_put_u64(srv, txn, "rot_sched", srv->writer.rotation.scheduled ? 1 : 0);
+	if (rc == 0)
+		rc = meta_put_u64(srv, txn, "rot_due", interval ? (uint64_t)now + interval : 0);
+	if (rc == 0)
+		rc = meta_put_u64(srv, txn, "rot_started", (uint64_t)now);
+	return rc;
+}
+
+/* In the transaction that ends a rewrap (rotation_step): its duration. */
+static int
+schedule_done(struct server *srv, MDB_txn *txn, time_t now)
+{
+	uint64_t started = 0;
+	if (meta_get_u64(srv, txn, "rot_started", &started) != 0 || started > (uint64_t)now)
+		return 0;
+	uint64_t secs = (uint64_t)now - started;
+	atomic_store(&srv->writer.rotation.last_seconds, (long long)(secs ? secs : 1));
+	return meta_put_u64(srv, txn, "rot_seconds", secs ? secs : 1);
+}
+
+/* The schedule's retire is done (or given up): forget that it is owed. */
+static void
+schedule_clear(struct server *srv)
+{
+	MDB_txn *txn;
+	int rc;
+	srv->writer.rotation.scheduled = 0;
+	pthread_rwlock_rdlock(&srv->env_lock);
+	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
+		if ((rc = meta_put_u64(srv, txn, "rot_sched", 0)) == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+	}
+	pthread_rwlock_unlock(&srv->env_lock);
+	if (rc != 0)
+		log_warn("rotation schedule: cannot store that the retire is done: %s",
+		    vault_strerror(store_error(rc)));
+}
+
+int
+rotation_compaction_pending(struct server *srv, MDB_txn *txn)
+{
+	uint64_t epoch;
+	return meta_get_u64(srv, txn, COMPACT_PENDING, &epoch) != MDB_NOTFOUND;
+}
+
+long long
+rotation_horizon_estimate(struct server *srv, long long now)
+{
+	const struct rotation *rot = &srv->writer.rotation;
+	long long due = atomic_load(&rot->next_due), secs = atomic_load(&rot->last_seconds);
+	if (srv->cfg.rotation_interval_seconds == 0 || due == 0)
+		return 0;
+	if (atomic_load(&rot->target) != 0) {
+		long long running = now - atomic_load(&rot->started);
+		if (running > secs)
+			secs = running;
+	}
+	/* A due time already past means the rotation starts at the next tick. */
+	return (due > now ? due : now) + (secs > 0 ? secs : 0);
+}
+
 int
 rotation_resume(struct server *srv)
 {
 	struct rotation *rot = &srv->writer.rotation;
 	MDB_txn *txn;
-	uint64_t target = 0, cursor = 1, last = 0;
+	uint64_t target = 0, cursor = 1, last = 0, sched = 0, due = 0, started = 0, secs = 0;
 	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
@@ -126,11 +200,35 @@ rotation_resume(struct server *srv)
 	if (meta_get_u64(srv, txn, "rot_target", &target) == 0)
 		(void)meta_get_u64(srv, txn, "rot_cursor", &cursor);
 	(void)meta_get_u64(srv, txn, "rot_last", &last);
+	(void)meta_get_u64(srv, txn, "rot_sched", &sched);
+	(void)meta_get_u64(srv, txn, "rot_due", &due);
+	(void)meta_get_u64(srv, txn, "rot_started", &started);
+	(void)meta_get_u64(srv, txn, "rot_seconds", &secs);
 	MDB_stat st;
 	mdb_stat(txn, srv->store.records, &st);
 	mdb_txn_abort(txn);
 	atomic_store(&rot->last_done, (long long)last);
-	schedule_next(srv, last ? (time_t)last : time(NULL));
+	rot->seen_done = (long long)last;
+	atomic_store(&rot->last_seconds, (long long)secs);
+	/* The stored due time; without one (never rotated), from the current
+	 * epoch's creation, so restarts do not keep postponing it. */
+	time_t now = time(NULL);
+	unsigned interval = srv->cfg.rotation_interval_seconds;
+	if (due != 0 && interval != 0) {
+		if (due > (uint64_t)now + interval)
+			due = (uint64_t)now + interval; /* the interval was shortened */
+		atomic_store(&rot->next_due, (long long)due);
+	} else {
+		uint64_t from = last;
+		if (ks != NULL) {
+			uint32_t cur = keyring_current(ks->ring, KEYRING_KEK);
+			uint64_t created = keyring_key_created(ks->ring, KEYRING_KEK, cur);
+			if (created > from)
+				from = created;
+		}
+		schedule_next(srv, from ? (time_t)from : now);
+	}
+	rot->scheduled = sched != 0;
 	/*
 	 * Resume an interrupted rotation. A sealed vault resumes once
 	 * unsealed (the writer calls this again then).
@@ -141,6 +239,10 @@ rotation_resume(struct server *srv)
 		 * ring: the epoch never existed, so there is nothing to do. */
 		log_warn("dropping an unfinished rotation to epoch %llu, not in the key ring",
 		    (unsigned long long)target);
+		/* A scheduled one never happened: it is due now, not in an interval. */
+		if (rot->scheduled && interval != 0)
+			atomic_store(&rot->next_due, (long long)now);
+		rot->scheduled = 0;
 	} else if (target != 0 && ks != NULL) {
 		atomic_store(&rot->target, (unsigned)target);
 		atomic_store(&rot->cursor, cursor);
@@ -161,7 +263,7 @@ rotation_resume(struct server *srv)
 		atomic_store(&rot->examined, behind);
 		atomic_store(&rot->rewrapped, 0);
 		atomic_store(&rot->total, st.ms_entries);
-		atomic_store(&rot->started, (long long)time(NULL));
+		atomic_store(&rot->started, started ? (long long)started : (long long)now);
 		log_info("resuming rotation to epoch %llu at record %llu",
 		    (unsigned long long)target, (unsigned long long)cursor);
 	}
@@ -369,7 +471,8 @@ rotation_step(struct write_ctx *ctx, int *active)
 	if (rc == 0 && done) {
 		if ((rc = meta_del(srv, txn, "rot_target")) == 0 &&
 		    (rc = meta_del(srv, txn, "rot_cursor")) == 0)
-			rc = meta_put_u64(srv, txn, "rot_last", (uint64_t)ctx->now);
+			if ((rc = meta_put_u64(srv, txn, "rot_last", (uint64_t)ctx->now)) == 0)
+				rc = schedule_done(srv, txn, ctx->now);
 	} else if (rc == 0) {
 		rc = meta_put_u64(srv, txn, "rot_cursor", next);
 	}
@@ -470,7 +573,8 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 		rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
 		if (rc == 0) {
 			if ((rc = meta_put_u64(srv, txn, "rot_target", *version)) == 0 &&
-			    (rc = meta_put_u64(srv, txn, "rot_cursor", 1)) == 0)
+			    (rc = meta_put_u64(srv, txn, "rot_cursor", 1)) == 0 &&
+			    (rc = schedule_mark(srv, txn, ctx->now)) == 0)
 				rc = mdb_txn_commit(txn);
 			else
 				mdb_txn_abort(txn);
@@ -596,7 +700,50 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 		    "compacted at the next start";
 		return rc;
 	}
+	privacy_horizon_retired(ctx, epoch);
 	return 0;
+}
+
+/*
+ * Once per finished rotation: the records it could not rewrap (damaged,
+ * or failing for another reason) keep their old epoch, and that epoch can
+ * then never be retired. Say so once; keys_status names them.
+ */
+static void
+check_blocked(struct write_ctx *ctx)
+{
+	struct server *srv = ctx->srv;
+	struct rotation *rot = &srv->writer.rotation;
+	long long done = atomic_load(&rot->last_done);
+	const struct keyring *ring = ctx->keys->ring;
+	uint32_t cur = keyring_current(ring, KEYRING_KEK), old[KEYRING_MAX_KEYS];
+	uint64_t counts[KEYRING_MAX_KEYS], n = 0, total = 0;
+	MDB_txn *txn;
+
+	if (done == rot->seen_done || atomic_load(&rot->target) != 0)
+		return;
+	rot->seen_done = done;
+	atomic_store(&rot->last_seconds, done - atomic_load(&rot->started) > 0 ?
+	    done - atomic_load(&rot->started) : 1);
+	for (size_t i = 0; i < keyring_count(ring, KEYRING_KEK); i++)
+		if (keyring_version_at(ring, KEYRING_KEK, i) != cur)
+			old[n++] = keyring_version_at(ring, KEYRING_KEK, i);
+	pthread_rwlock_rdlock(&srv->env_lock);
+	if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+		if (epoch_counts(srv, txn, old, counts, n) != 0)
+			n = 0;
+		mdb_txn_abort(txn);
+	} else {
+		n = 0;
+	}
+	pthread_rwlock_unlock(&srv->env_lock);
+	for (size_t i = 0; i < n; i++)
+		total += counts[i];
+	atomic_store(&rot->blocked, total);
+	if (total > 0)
+		log_error("rotation to epoch %u finished, but %llu records could not be rewrapped: "
+		    "they block retiring their epochs (vaultctl keys status names them and the "
+		    "command that resolves each)", cur, (unsigned long long)total);
 }
 
 void
@@ -610,6 +757,7 @@ rotation_tick(struct write_ctx *ctx)
 
 	if (ctx->keys == NULL)
 		return;
+	check_blocked(ctx);
 	if (rot->scheduled && atomic_load(&rot->target) == 0) {
 		/* The scheduled rotation finished: retire every older epoch. */
 		const struct keyring *ring = ctx->keys->ring;
@@ -624,16 +772,21 @@ rotation_tick(struct write_ctx *ctx)
 			if (rc != 0)
 				log_error("scheduled retire of epoch %u: %s", old[i], why);
 		}
-		rot->scheduled = 0;
+		/* Given up for blocked epochs too: the next scheduled rotation
+		 * tries them again; keys_status says what blocks them. */
+		schedule_clear(srv);
 		return;
 	}
 	if (due != 0 && ctx->now >= due && atomic_load(&rot->target) == 0) {
-		if (keys_rotate(ctx, KEYRING_KEK, &v, &why) == 0)
-			rot->scheduled = 1;
-		else
+		/* Set first: keys_rotate stores it with the rotation's mark. */
+		rot->scheduled = 1;
+		if (keys_rotate(ctx, KEYRING_KEK, &v, &why) != 0) {
+			rot->scheduled = 0;
 			log_error("scheduled rotation: %s", why);
+		}
 		schedule_next(srv, ctx->now);
 	}
+	privacy_horizon_tick(ctx);
 }
 
 static uint64_t

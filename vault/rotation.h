@@ -14,6 +14,12 @@
  * schedule: every rotation_interval_seconds the writer rotates and, when
  *          the rewrap is done, retires every older epoch: that interval
  *          (plus the rewrap time) is the erasure horizon (SECURITY.md).
+ *          The schedule lives in meta, written in the rotation's own
+ *          transactions: "rot_sched" (1: the running or just finished
+ *          rotation was started by the schedule, so its retire is still
+ *          owed), "rot_due" (next due, Unix seconds), "rot_started" and
+ *          "rot_seconds" (the last rewrap's duration). A restart at any
+ *          point still retires by itself once the rewrap is done.
  */
 #ifndef VAULT_ROTATION_H
 #define VAULT_ROTATION_H
@@ -39,6 +45,8 @@ struct rotation {
 	atomic_llong started;            /* Unix time */
 	atomic_llong last_done;          /* Unix time the last rotation finished */
 	atomic_llong next_due;           /* scheduled rotation; 0: no schedule */
+	atomic_llong last_seconds;       /* how long the last rewrap took; 0: unknown */
+	atomic_uint_fast64_t blocked;    /* records the last rotation left on old epochs */
 	int scheduled;                   /* started by the schedule (writer only) */
 	/*
 	 * A rewrap step that fails (a full map, a full disk) stalls the
@@ -50,6 +58,7 @@ struct rotation {
 	atomic_int stall_why;            /* enum rotation_stall */
 	unsigned backoff_ms;             /* writer only */
 	long long retry_at_ms;           /* CLOCK_MONOTONIC ms; writer only */
+	long long seen_done;             /* last_done the tick has looked at (writer only) */
 };
 
 #define ROTATION_BACKOFF_MIN_MS 100
@@ -110,6 +119,16 @@ uint32_t rotation_target_in(struct server *srv, MDB_txn *txn);
 /* Records per epoch (scan): counts[i] for epochs[i], n of them. */
 int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
     uint64_t *counts, size_t n);
+
+/*
+ * The estimated end of the erasure horizon for a deletion completed now
+ * (privacy/horizon.c): the next scheduled rotation plus the measured
+ * duration of the last rewrap (or of the running one, if longer). 0: no
+ * schedule, so no estimate.
+ */
+long long rotation_horizon_estimate(struct server *srv, long long now);
+/* 1 if a retire's compaction is still pending as txn sees it (its mark). */
+int rotation_compaction_pending(struct server *srv, MDB_txn *txn);
 
 /*
  * Replace the data file with a compacted copy while the service runs. The

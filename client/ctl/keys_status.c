@@ -57,9 +57,47 @@ versions_json(const struct vault_key_version *v, size_t n, uint32_t current,
 }
 
 static json_t *
+blockers_json(const struct vault_keys_status *s)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr != NULL && i < s->nblockers; i++) {
+		json_t *e = json_pack("{s:s, s:I, s:b, s:s}", "record", s->blockers[i].record,
+		    "epoch", (json_int_t)s->blockers[i].epoch, "damaged", s->blockers[i].damaged,
+		    "resolve", s->blockers[i].resolve);
+		if (e == NULL || json_array_append_new(arr, e) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return json_pack("{s:I, s:I, s:o}", "records", (json_int_t)s->blocked_records,
+	    "after_last_rotation", (json_int_t)s->blocked_after_rotation, "listed", arr);
+}
+
+/* The records that keep an epoch from being retired, and what resolves each. */
+static void
+print_blockers(const struct vault_keys_status *s)
+{
+	if (s->blocked_records == 0)
+		return;
+	printf("retire blocked: %" PRIu64 " %s on old epochs could not be rewrapped\n",
+	    s->blocked_records, ctl_plural(s->blocked_records, "record", "records"));
+	for (size_t i = 0; i < s->nblockers; i++) {
+		printf("  record ");
+		ctl_put_text(s->blockers[i].record);
+		printf(" (epoch %" PRIu32 "%s): ", s->blockers[i].epoch,
+		    s->blockers[i].damaged ? ", damaged" : "");
+		ctl_put_text(s->blockers[i].resolve);
+		putchar('\n');
+	}
+	if (s->nblockers < s->blocked_records)
+		printf("  ... and %" PRIu64 " more (resolve these, then look again)\n",
+		    s->blocked_records - s->nblockers);
+}
+
+static json_t *
 status_json(const struct vault_keys_status *s)
 {
-	return json_pack("{s:o, s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i, s:o, s:o, s:s?}, "
+	json_t *j = json_pack("{s:o, s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i, s:o, s:o, s:s?}, "
 	    "s:{s:b, s:I, s:o, s:o}}",
 	    "kek", versions_json(s->kek, s->nkek, s->kek_current, 1),
 	    "token", versions_json(s->token, s->ntoken, s->token_current, 0),
@@ -79,6 +117,11 @@ status_json(const struct vault_keys_status *s)
 	    "interval_seconds", (json_int_t)s->interval_seconds,
 	    "next_due", ctl_json_time(s->interval_seconds != 0 ? s->next_due : 0),
 	    "last_done", ctl_json_time(s->last_done));
+	if (j != NULL && json_object_set_new(j, "retire_blockers", blockers_json(s)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 int
@@ -117,6 +160,7 @@ ctl_cmd_keys_status(struct ctl *c, int argc, char **argv)
 		printf("schedule: every %" PRIu32 " seconds, next due %s\n",
 		    s->interval_seconds, ctl_time_iso(s->next_due, when));
 	printf("last rotation: %s\n", ctl_time_iso(s->last_done, when));
+	print_blockers(s);
 	vault_keys_status_free(s);
 	return CTL_EXIT_OK;
 }

@@ -3,7 +3,10 @@
  * signed receipt of a completed deletion to FILE and FILE.sig, as
  * "requests complete --out" does. A deletion deferred by holds completes
  * later on its own (when the last hold is lifted or expires): this is how
- * its receipt reaches the person.
+ * its receipt reaches the person. Once the retire that ends the request's
+ * erasure horizon happened, its signed erasure-complete document goes to
+ * FILE.erasure and FILE.erasure.sig too ("vaultctl export verify
+ * FILE.erasure" checks it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,14 +41,70 @@ save(int fd, const char *s)
 	return fsync(fd);
 }
 
+/* FILE and FILE.sig (created, never overwritten): an enum ctl_exit. */
+static int
+save_pair(struct ctl *c, const char *out, const char *doc, const char *sigline,
+    char **sigpath)
+{
+	int fd, sfd, rc = CTL_EXIT_OK;
+
+	if (asprintf(sigpath, "%s.sig", out) < 0) {
+		*sigpath = NULL;
+		return ctl_local_error(c, VAULT_E_NOMEM, "requests receipt: out of memory");
+	}
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	sfd = fd < 0 ? -1 : open(*sigpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd < 0 || sfd < 0) {
+		rc = ctl_usage_error(c, "requests receipt: cannot create %s: %s",
+		    fd < 0 ? out : *sigpath, strerror(errno));
+		if (fd >= 0)
+			unlink(out);
+	} else if (save(fd, doc) != 0 || save(sfd, sigline) != 0) {
+		rc = ctl_local_error(c, VAULT_E_IO, "requests receipt: cannot write %s: %s",
+		    out, strerror(errno));
+		unlink(out);
+		unlink(*sigpath);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}
+
+/* The erasure-complete document, if issued, to out.erasure(.sig). */
+static int
+save_erasure(struct ctl *c, const json_t *res, const char *out, char **path,
+    char **sigpath)
+{
+	const char *doc = json_string_value(json_object_get(res, "erasure_complete"));
+	char *sigline = NULL;
+	int rc;
+
+	*path = *sigpath = NULL;
+	if (doc == NULL)
+		return CTL_EXIT_OK;
+	if (asprintf(path, "%s.erasure", out) < 0 ||
+	    asprintf(&sigline, CTL_SIG_ALGORITHM " %" JSON_INTEGER_FORMAT " %s\n",
+	    ctl_jint(res, "erasure_key_version"), ctl_jstr(res, "erasure_signature")) < 0) {
+		free(*path);
+		*path = NULL;
+		return ctl_local_error(c, VAULT_E_NOMEM, "requests receipt: out of memory");
+	}
+	rc = save_pair(c, *path, doc, sigline, sigpath);
+	free(sigline);
+	return rc;
+}
+
 int
 ctl_cmd_requests_receipt(struct ctl *c, int argc, char **argv)
 {
 	const struct ctl_option *opt;
 	const char *id_arg = NULL, *out = NULL, *receipt;
-	char *val, *sigpath = NULL, *sigline = NULL;
+	char *val, *sigpath = NULL, *sigline = NULL, *epath = NULL, *esigpath = NULL;
 	json_t *args, *res = NULL;
-	int rc = CTL_EXIT_OK, argno, fd = -1, sfd = -1;
+	int rc = CTL_EXIT_OK, argno;
 	uint64_t id;
 	struct ctl_args a;
 	enum ctl_arg_kind k;
@@ -78,45 +137,39 @@ ctl_cmd_requests_receipt(struct ctl *c, int argc, char **argv)
 		rc = CTL_EXIT_VAULT;
 		goto out;
 	}
-	if (asprintf(&sigpath, "%s.sig", out) < 0 ||
-	    asprintf(&sigline, CTL_SIG_ALGORITHM " %" JSON_INTEGER_FORMAT " %s\n",
+	if (asprintf(&sigline, CTL_SIG_ALGORITHM " %" JSON_INTEGER_FORMAT " %s\n",
 	    ctl_jint(res, "key_version"), ctl_jstr(res, "signature")) < 0) {
-		sigpath = sigline = NULL;
+		sigline = NULL;
 		rc = ctl_local_error(c, VAULT_E_NOMEM, "requests receipt: out of memory");
 		goto out;
 	}
-	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	sfd = fd < 0 ? -1 : open(sigpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd < 0 || sfd < 0) {
-		rc = ctl_usage_error(c, "requests receipt: cannot create %s: %s",
-		    fd < 0 ? out : sigpath, strerror(errno));
-		if (fd >= 0)
-			unlink(out);
+	if ((rc = save_pair(c, out, receipt, sigline, &sigpath)) != CTL_EXIT_OK)
 		goto out;
-	}
-	if (save(fd, receipt) != 0 || save(sfd, sigline) != 0) {
-		rc = ctl_local_error(c, VAULT_E_IO, "requests receipt: cannot write %s: %s",
-		    out, strerror(errno));
+	if ((rc = save_erasure(c, res, out, &epath, &esigpath)) != CTL_EXIT_OK) {
 		unlink(out);
 		unlink(sigpath);
 		goto out;
 	}
 	if (c->json) {
-		json_t *o = json_pack("{s:I, s:s, s:s}", "request", (json_int_t)id, "file", out,
-		    "signature_file", sigpath);
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?}", "request", (json_int_t)id,
+		    "file", out, "signature_file", sigpath, "erasure_file", epath,
+		    "erasure_signature_file", esigpath);
 		rc = o ? ctl_json_emit(c, o) : ctl_local_error(c, VAULT_E_NOMEM,
 		    "requests receipt: out of memory");
 	} else {
 		printf("request %s: receipt written to %s, signature to %s\n", id_arg, out, sigpath);
+		if (epath != NULL)
+			printf("request %s: erasure-complete document written to %s, signature to "
+			    "%s\n", id_arg, epath, esigpath);
+		else
+			printf("request %s: erasure horizon pending (no erasure-complete document "
+			    "yet)\n", id_arg);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
-	if (sfd >= 0)
-		close(sfd);
 	free(sigpath);
 	free(sigline);
+	free(epath);
+	free(esigpath);
 	json_decref(res);
 	return rc;
 }

@@ -2,7 +2,9 @@
  * requests_show.c - "vaultctl requests show ID": one privacy request
  * (request_show): its summary as "key: value" lines, its history one event
  * a line, the extension reason, and for a completed deletion the receipt
- * and its signature line ("ed25519 KEY_VERSION BASE64", as in FILE.sig).
+ * and its signature line ("ed25519 KEY_VERSION BASE64", as in FILE.sig),
+ * its erasure horizon (pending with the estimate, or complete) and, once
+ * complete, the signed erasure-complete document and its signature line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +28,31 @@ time_line(const json_t *res, const char *name, const char *key)
 	char when[CTL_TIME_LEN];
 
 	printf("%s: %s\n", name, ctl_time_iso(ctl_jint(res, key), when));
+}
+
+/* A completed deletion's erasure horizon and erasure-complete document. */
+static void
+print_horizon(const json_t *res)
+{
+	char when[CTL_TIME_LEN];
+	const json_t *ua = json_object_get(res, "unrecoverable_after");
+
+	if (!json_is_string(json_object_get(res, "horizon")))
+		return;
+	if (json_is_string(json_object_get(res, "erasure_complete"))) {
+		printf("erasure horizon: complete\nerasure-complete: ");
+		ctl_put_text(ctl_jstr(res, "erasure_complete"));
+		printf("\nerasure signature: " CTL_SIG_ALGORITHM " %" JSON_INTEGER_FORMAT " ",
+		    ctl_jint(res, "erasure_key_version"));
+		ctl_put_text(ctl_jstr(res, "erasure_signature"));
+		putchar('\n');
+	} else if (json_is_integer(ua)) {
+		printf("erasure horizon: pending, estimated unrecoverable after %s\n",
+		    ctl_time_iso(json_integer_value(ua), when));
+	} else {
+		puts("erasure horizon: pending, after the next rotate-and-retire (no rotation "
+		    "is scheduled)");
+	}
 }
 
 static void
@@ -78,6 +105,7 @@ print_request(const json_t *res)
 		ctl_put_text(ctl_jstr(res, "signature"));
 		putchar('\n');
 	}
+	print_horizon(res);
 }
 
 int

@@ -67,5 +67,6 @@ Test(alert, raising_counts_per_kind_and_names_are_stable)
 	cr_assert_eq(alert_count(ALERT_VERIFY_FAILURES), 0);
 	cr_assert_str_eq(alert_name(ALERT_TOKEN_BURST), "token_burst");
 	cr_assert_str_eq(alert_name(ALERT_RECORD_TAMPERED), "record_tampered");
+	cr_assert_str_eq(alert_name(ALERT_HORIZON_OVERDUE), "horizon_overdue");
 	cr_assert_str_eq(alert_name(ALERT_KINDS), "unknown");
 }

@@ -239,6 +239,133 @@ Test(request, a_finished_request_keeps_no_target_ids)
 	cr_assert_eq(request_encode(&r, &b), 0);
 	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
 	cr_assert_eq(d.ntargets, 0);
+}
+
+/* 1 if the n bytes of needle occur in the encoded request. */
+static int
+holds_bytes(const struct buf *b, const void *needle, size_t n)
+{
+	return memmem(b->data, b->len, needle, n) != NULL;
+}
+
+Test(request, a_final_state_keeps_only_what_the_receipt_needs)
+{
+	static const uint8_t sealed[40] = { 0x5e, 0xa1, 0xed, 0x5e, 0xa1, 0xed, 7, 7, 7, 7 };
+	struct privacy_request r, d;
+	struct buf b = { 0 };
+	sample(&r);
+	r.kind = REQ_DELETE;
+	r.extended = 1;
+	r.extension_reason = sealed;
+	r.extension_reason_len = sizeof(sealed);
+	r.code_issued = 1;
+	r.confirmed = 1;
+	r.code_version = 2;
+	memset(r.code_hash, 0x33, sizeof(r.code_hash));
+	r.code_expires = 1790086400;
+	const uint8_t big_target[8] = { 0, 0, 1, 0, 0, 0, 0, 0 }; /* 1 << 40, as msgpack stores it */
+	/* Not final: everything is kept (a deferred deletion needs its targets). */
+	r.state = RS_DEFERRED;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert(holds_bytes(&b, big_target, sizeof(big_target)));
+	cr_assert(holds_bytes(&b, r.permission, sizeof(r.permission)));
+	cr_assert(holds_bytes(&b, r.code_hash, sizeof(r.code_hash)));
+	cr_assert(holds_bytes(&b, sealed, sizeof(sealed)));
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.ntargets, 2);
+	cr_assert_eq(d.targets[1], 1ULL << 40);
+
+	static const uint8_t states[] = { RS_COMPLETED, RS_REJECTED };
+	for (size_t i = 0; i < sizeof(states); i++) {
+		r.state = states[i];
+		buf_clear(&b);
+		cr_assert_eq(request_encode(&r, &b), 0);
+		cr_assert_not(holds_bytes(&b, big_target, sizeof(big_target)), "target ids dropped");
+		cr_assert_not(holds_bytes(&b, r.permission, sizeof(r.permission)),
+		    "permission hash dropped");
+		cr_assert_not(holds_bytes(&b, r.code_hash, sizeof(r.code_hash)), "code hash dropped");
+		cr_assert_not(holds_bytes(&b, sealed, sizeof(sealed)), "sealed reason dropped");
+		cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+		cr_assert_eq(d.state, states[i]);
+		cr_assert_eq(d.ntargets, 0);
+		cr_assert_eq(d.target_count, 2, "their number stays");
+		cr_assert_not(d.has_permission);
+		cr_assert(d.extended, "that it was extended stays");
+		cr_assert_null(d.extension_reason);
+		cr_assert(d.code_issued);
+		cr_assert(d.confirmed, "that it was confirmed stays");
+		cr_assert_eq(d.code_version, 0);
+		/* Encoding the decoded form again gives the same bytes. */
+		struct buf b2 = { 0 };
+		cr_assert_eq(request_encode(&d, &b2), 0);
+		cr_assert_eq(b2.len, b.len);
+		cr_assert_eq(memcmp(b2.data, b.data, b.len), 0);
+		buf_free(&b2);
+	}
+	/* The dropped forms are refused in a state that needs the real ones. */
+	r.state = RS_COMPLETED;
+	buf_clear(&b);
+	cr_assert_eq(request_encode(&r, &b), 0);
+	uint8_t *s = memmem(b.data, b.len, "\xa1s\x04", 3); /* "s": 4 (completed) */
+	cr_assert_not_null(s);
+	s[2] = RS_VERIFIED;
+	cr_assert_neq(request_decode(b.data, b.len, &d), 0);
+	buf_free(&b);
+}
+
+Test(request, a_completed_deletion_keeps_its_horizon_and_erasure_document)
+{
+	static const char receipt[] = "{\"records\":[\"v1:ab\"],\"type\":\"deletion-receipt\"}";
+	static const char erasure[] = "{\"type\":\"erasure-complete\"}";
+	struct privacy_request r, d;
+	struct buf b = { 0 };
+	sample(&r);
+	r.kind = REQ_DELETE;
+	r.state = RS_COMPLETED;
+	r.completed_at = 1790000500;
+	r.receipt = receipt;
+	r.receipt_len = strlen(receipt);
+	memset(r.signature, 0x44, sizeof(r.signature));
+	r.key_version = 2;
+	r.horizon_epoch = 3;
+	r.nepochs = 2;
+	r.epochs[0] = 2;
+	r.epochs[1] = 3;
+	r.horizon_estimate = 1790090000;
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.horizon_epoch, 3);
+	cr_assert_eq(d.nepochs, 2);
+	cr_assert_eq(d.epochs[1], 3);
+	cr_assert_eq(d.horizon_estimate, 1790090000);
+	cr_assert_not(d.overdue_alerted);
+	cr_assert_null(d.erasure);
+
+	r.overdue_alerted = 1;
+	r.erasure = erasure;
+	r.erasure_len = strlen(erasure);
+	memset(r.erasure_signature, 0x55, sizeof(r.erasure_signature));
+	r.erasure_key_version = 4;
+	buf_clear(&b);
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_eq(request_decode(b.data, b.len, &d), 0);
+	cr_assert(d.overdue_alerted);
+	cr_assert_eq(d.erasure_len, strlen(erasure));
+	cr_assert_eq(memcmp(d.erasure, erasure, d.erasure_len), 0);
+	cr_assert_eq(d.erasure_signature[63], 0x55);
+	cr_assert_eq(d.erasure_key_version, 4);
+
+	/* An epoch above the horizon's is damage. */
+	r.epochs[1] = 9;
+	buf_clear(&b);
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_neq(request_decode(b.data, b.len, &d), 0);
+	/* Only a completed deletion has a horizon. */
+	r.epochs[1] = 3;
+	r.kind = REQ_KNOW;
+	buf_clear(&b);
+	cr_assert_eq(request_encode(&r, &b), 0);
+	cr_assert_neq(request_decode(b.data, b.len, &d), 0);
 	buf_free(&b);
 }
 

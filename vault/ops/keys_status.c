@@ -1,14 +1,18 @@
 /*
  * keys_status.c - "keys_status" (admin): the key ring's epochs and
  * versions, how many data keys each epoch wraps and how many deterministic
- * index entries it keys, rotation progress (and a stall: since when, why)
- * and the schedule. Never key material.
+ * index entries it keys, rotation progress (and a stall: since when, why),
+ * the schedule and the records that block retiring an epoch. Never key
+ * material.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "vault/crypto/token.h"
 #include "vault/keyset.h"
+#include "vault/record/access.h"
 #include "vault/rotation.h"
 #include "vault/server.h"
 #include "issue.h"
@@ -44,6 +48,97 @@ pack_versions(msgpack_packer *pk, const struct keyring *ring, enum keyring_kind 
 	}
 }
 
+/* Blockers named in one reply at most; "records" counts them all. */
+#define BLOCKERS_LISTED 32
+
+/* Offset of the epoch in an encoded record (record_codec.c), as rotation.c. */
+#define RECORD_EPOCH_OFFSET 8
+
+/*
+ * "retire_blockers": with no rotation running, every record still on an
+ * epoch other than the current one keeps that epoch from being retired
+ * (the last rotation could not rewrap it: damaged, or failing for another
+ * reason). Named by record token, with the command that resolves it. While
+ * a rotation runs, old-epoch records are only waiting for it: none listed.
+ */
+struct blockers {
+	uint64_t records;          /* on old epochs, all of them */
+	size_t n;                  /* listed */
+	uint32_t epoch[BLOCKERS_LISTED];
+	uint8_t damaged[BLOCKERS_LISTED]; /* fails its MAC: no new key can open it */
+	char token[BLOCKERS_LISTED][TOKEN_MAX_LEN + 1];
+};
+
+/* Find them before anything is packed: the reply cannot fail half-way. */
+static int
+find_blockers(struct read_ctx *ctx, uint32_t current, struct blockers *b)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	b->n = 0;
+	if (b->records == 0)
+		return 0;
+	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.records, &cur)) != 0)
+		return store_error(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && b->n < BLOCKERS_LISTED;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = (const uint8_t *)v.mv_data + RECORD_EPOCH_OFFSET;
+		if (k.mv_size != 8 || v.mv_size < RECORD_EPOCH_OFFSET + 4)
+			continue;
+		uint32_t e = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		    (uint32_t)p[2] << 8 | p[3];
+		if (e == current)
+			continue;
+		if (token_record_make(ctx->keys->tokens, store_get_id(k.mv_data),
+		    b->token[b->n]) != 0)
+			continue;
+		/* Checked without raising record_tampered (srv NULL): the rewrap
+		 * raised it already, and a status look is no new evidence. */
+		b->damaged[b->n] = record_check(NULL, ctx->keys, store_get_id(k.mv_data),
+		    v.mv_data, v.mv_size) != 0;
+		b->epoch[b->n++] = e;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+}
+
+static void
+pack_blockers(struct read_ctx *ctx, msgpack_packer *pk, const struct blockers *b)
+{
+	mp_cstr(pk, "retire_blockers");
+	msgpack_pack_map(pk, 3);
+	mp_cstr(pk, "records");
+	msgpack_pack_uint64(pk, b->records);
+	mp_cstr(pk, "after_last_rotation");
+	msgpack_pack_uint64(pk, atomic_load(&ctx->srv->writer.rotation.blocked));
+	mp_cstr(pk, "listed");
+	msgpack_pack_array(pk, (uint32_t)b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		char cmd[TOKEN_MAX_LEN + 256];
+		msgpack_pack_map(pk, 4);
+		mp_cstr(pk, "record");
+		mp_cstr(pk, b->token[i]);
+		mp_cstr(pk, "epoch");
+		msgpack_pack_uint32(pk, b->epoch[i]);
+		mp_cstr(pk, "damaged");
+		b->damaged[i] ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+		/* Intact: a new data key under the current epoch. Damaged: nothing
+		 * opens it, and delete refuses it (its hold flag cannot be trusted):
+		 * put it back from a backup, or erase it by a privacy request. */
+		if (b->damaged[i])
+			snprintf(cmd, sizeof(cmd), "the record fails its authentication (changed "
+			    "outside the service): put it back from a backup (vaultd --restore), or "
+			    "erase it with a privacy deletion request; vaultctl delete %s refuses it",
+			    b->token[i]);
+		else
+			snprintf(cmd, sizeof(cmd), "vaultctl keys rotate-record %s", b->token[i]);
+		mp_cstr(pk, "resolve");
+		mp_cstr(pk, cmd);
+	}
+}
+
 static int
 keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
@@ -70,7 +165,27 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		free(counts);
 		return op_fail(err, rc, NULL, NULL);
 	}
-	msgpack_pack_map(pk, 5);
+	/* From the snapshot the counts come from, not the writer's atomics:
+	 * "done" must never come with counts from before the last step. */
+	uint32_t target = rotation_target_in(srv, ctx->txn);
+	if (target != 0 && keyring_key(ring, KEYRING_KEK, target) == NULL)
+		target = 0; /* marked, but the epoch never made it into the ring */
+	uint32_t current = keyring_current(ring, KEYRING_KEK);
+	struct blockers *b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		free(counts);
+		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	}
+	for (size_t i = 0; target == 0 && i < n; i++)
+		if (epochs[i] != current)
+			b->records += counts[i];
+	if ((rc = find_blockers(ctx, current, b)) != 0) {
+		free(b);
+		free(counts);
+		return op_fail(err, rc, NULL, NULL);
+	}
+
+	msgpack_pack_map(pk, 6);
 	mp_cstr(pk, "kek");
 	pack_versions(pk, ring, KEYRING_KEK, counts, det);
 	mp_cstr(pk, "token");
@@ -78,13 +193,10 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "index");
 	pack_versions(pk, ring, KEYRING_INDEX, NULL, NULL);
 	free(counts);
+	pack_blockers(ctx, pk, b);
+	free(b);
 
 	mp_cstr(pk, "rotation");
-	/* From the snapshot the counts come from, not the writer's atomics:
-	 * "done" must never come with counts from before the last step. */
-	uint32_t target = rotation_target_in(srv, ctx->txn);
-	if (target != 0 && keyring_key(ring, KEYRING_KEK, target) == NULL)
-		target = 0; /* marked, but the epoch never made it into the ring */
 	msgpack_pack_map(pk, 8);
 	mp_cstr(pk, "active");
 	if (target)

@@ -1,6 +1,8 @@
 /*
  * request_show.c - "request_show": one privacy request with its history,
- * its extension reason and, once a deletion completed, its signed receipt.
+ * its extension reason and, once a deletion completed, its signed receipt,
+ * its erasure horizon and, once the retire that ends it happened, the
+ * signed erasure-complete document (privacy/horizon.h).
  */
 #include <sodium.h>
 
@@ -26,18 +28,19 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = arg_request_load(ctx->txn, ctx->srv, id, &r, NULL, err)) != 0)
 		return rc;
 	buf_clear(&ctx->scratch);
-	if (r.extended && (rc = secret_open_text(ctx->keys, r.extension_reason,
+	/* A final request keeps that it was extended, not the reason. */
+	if (r.extension_reason != NULL && (rc = secret_open_text(ctx->keys, r.extension_reason,
 	    r.extension_reason_len, &ctx->scratch)) != 0)
 		return op_fail(err, rc, "request", NULL);
-	int receipt = r.receipt != NULL;
-	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 4 + (receipt ? 3 : 0));
+	int receipt = r.receipt != NULL, horizon = r.horizon_epoch != 0;
+	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 4 + (receipt ? 3 : 0) + (horizon ? 5 : 0));
 	request_pack_summary(pk, &r, (uint64_t)ctx->now);
 	mp_cstr(pk, "completed_at");
 	msgpack_pack_uint64(pk, r.completed_at);
 	mp_cstr(pk, "confirmation");
 	mp_cstr(pk, !r.code_issued ? "none" : r.confirmed ? "confirmed" : "pending");
 	mp_cstr(pk, "extension_reason");
-	if (r.extended)
+	if (r.extension_reason != NULL)
 		mp_str(pk, ctx->scratch.data, ctx->scratch.len);
 	else
 		msgpack_pack_nil(pk);
@@ -59,6 +62,28 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		mp_bin(pk, r.signature, SIGN_BYTES);
 		mp_cstr(pk, "key_version");
 		msgpack_pack_uint32(pk, r.key_version);
+	}
+	if (horizon) {
+		/* The horizon: pending (with the receipt's estimate) or complete. */
+		mp_cstr(pk, "horizon");
+		mp_cstr(pk, r.erasure != NULL ? "complete" : "pending");
+		mp_cstr(pk, "unrecoverable_after");
+		if (r.horizon_estimate != 0)
+			msgpack_pack_uint64(pk, r.horizon_estimate);
+		else
+			msgpack_pack_nil(pk);
+		mp_cstr(pk, "erasure_complete");
+		if (r.erasure != NULL)
+			mp_str(pk, r.erasure, r.erasure_len);
+		else
+			msgpack_pack_nil(pk);
+		mp_cstr(pk, "erasure_signature");
+		if (r.erasure != NULL)
+			mp_bin(pk, r.erasure_signature, SIGN_BYTES);
+		else
+			msgpack_pack_nil(pk);
+		mp_cstr(pk, "erasure_key_version");
+		msgpack_pack_uint32(pk, r.erasure != NULL ? r.erasure_key_version : 0);
 	}
 	if (ctx->scratch.data != NULL)
 		sodium_memzero(ctx->scratch.data, ctx->scratch.len);

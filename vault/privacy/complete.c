@@ -17,6 +17,7 @@
 #include "vault/server.h"
 #include "vault/store/store.h"
 #include "hold.h"
+#include "horizon.h"
 #include "privacy.h"
 
 int
@@ -91,7 +92,7 @@ make_receipt(struct write_ctx *ctx, const struct privacy_request *r,
     struct buf *out)
 {
 	uint32_t kv = keyring_current(ctx->keys->ring, KEYRING_INDEX);
-	unsigned horizon = ctx->srv->cfg.rotation_interval_seconds;
+	uint64_t horizon = r->horizon_estimate;
 	json_t *o = json_object(), *recs = json_array();
 	char pn[AUDIT_PSEUDONYM_MAX];
 	int rc = VAULT_E_NOMEM;
@@ -108,15 +109,20 @@ make_receipt(struct write_ctx *ctx, const struct privacy_request *r,
 	    json_object_set_new(o, "request", json_integer((json_int_t)r->id)) ||
 	    json_object_set_new(o, "completed_at", json_integer((json_int_t)ctx->now)) ||
 	    json_object_set(o, "records", recs) ||
+	    json_object_set_new(o, "kek_epoch", json_integer(r->horizon_epoch)) ||
 	    json_object_set_new(o, "unrecoverable_after", horizon ?
-	    json_integer((json_int_t)ctx->now + horizon) : json_null()) ||
+	    json_integer((json_int_t)horizon) : json_null()) ||
 	    json_object_set_new(o, "erasure", json_string(horizon ?
-	    "each record's data key was destroyed at completed_at; copies in backups and "
-	    "freed pages can no longer be unwrapped once the key-encryption epochs in use "
-	    "at completed_at are retired by the scheduled rotation, at unrecoverable_after" :
-	    "each record's data key was destroyed at completed_at; copies in backups and "
-	    "freed pages can be unwrapped until the key-encryption epochs in use at "
-	    "completed_at are rotated and retired (no rotation is scheduled)")))
+	    "each record's data key was destroyed at completed_at; copies in backups, freed "
+	    "pages and old file copies can be unwrapped until every key-encryption epoch <= "
+	    "kek_epoch is retired. unrecoverable_after is an estimate: the next scheduled "
+	    "rotation plus the measured duration of the last rewrap; the vault signs an "
+	    "erasure-complete document for this request when that retire happens" :
+	    "each record's data key was destroyed at completed_at; copies in backups, freed "
+	    "pages and old file copies can be unwrapped until every key-encryption epoch <= "
+	    "kek_epoch is retired: after the next rotate-and-retire (no rotation is "
+	    "scheduled); the vault signs an erasure-complete document for this request "
+	    "when that retire happens")))
 		goto out;
 	rc = privacy_json_dump(o, out);
 	if (rc == 0 && out->len > REQUEST_RECEIPT_MAX)
@@ -167,6 +173,7 @@ privacy_complete_delete(struct write_ctx *ctx, struct privacy_request *r,
 			return rc;
 	}
 	uint32_t kv = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+	privacy_horizon_begin(ctx, r);
 	if ((rc = make_receipt(ctx, r, &receipt)) != 0 ||
 	    (rc = secret_sign(ctx->keys, kv, receipt.data, receipt.len, r->signature)) != 0)
 		goto out;

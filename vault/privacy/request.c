@@ -84,22 +84,56 @@ claim_kind(uint64_t k)
 	    (k >= BLIND_TXN_REFERENCE && k <= BLIND_TXN_AMOUNT);
 }
 
+/* "he": a completed deletion's horizon, nil for any other request. */
+static void
+pack_horizon(msgpack_packer *pk, const struct privacy_request *r)
+{
+	if (r->horizon_epoch == 0) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint32(pk, r->horizon_epoch);
+	msgpack_pack_array(pk, r->nepochs);
+	for (size_t i = 0; i < r->nepochs; i++)
+		msgpack_pack_uint32(pk, r->epochs[i]);
+	msgpack_pack_uint64(pk, r->horizon_estimate);
+	r->overdue_alerted ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
+/* "ec": the signed erasure-complete document, nil until it is issued. */
+static void
+pack_erasure(msgpack_packer *pk, const struct privacy_request *r)
+{
+	if (r->erasure == NULL) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	msgpack_pack_array(pk, 3);
+	mp_str(pk, r->erasure, r->erasure_len);
+	mp_bin(pk, r->erasure_signature, SIGN_BYTES);
+	msgpack_pack_uint32(pk, r->erasure_key_version);
+}
+
 int
 request_encode(const struct privacy_request *r, struct buf *out)
 {
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
+	/* A final state keeps only what the receipt needs (request.h). */
+	int fin = request_final(r);
 
-	msgpack_pack_map(&pk, 22);
+	msgpack_pack_map(&pk, 24);
 	mp_cstr(&pk, "v");  msgpack_pack_uint8(&pk, 2);
 	mp_cstr(&pk, "k");  msgpack_pack_uint8(&pk, r->kind);
 	mp_cstr(&pk, "ch"); msgpack_pack_uint8(&pk, r->channel);
 	mp_cstr(&pk, "by"); msgpack_pack_uint8(&pk, r->requester);
 	mp_cstr(&pk, "s");  msgpack_pack_uint8(&pk, r->state);
 	mp_cstr(&pk, "oc"); msgpack_pack_uint8(&pk, r->opt_out_channels);
-	mp_cstr(&pk, "pv"); msgpack_pack_uint32(&pk, r->has_permission ? r->permission_version : 0);
+	mp_cstr(&pk, "pv");
+	msgpack_pack_uint32(&pk, r->has_permission && !fin ? r->permission_version : 0);
 	mp_cstr(&pk, "p");
-	if (r->has_permission)
+	if (r->has_permission && !fin)
 		mp_bin(&pk, r->permission, SECRET_HASH_BYTES);
 	else
 		msgpack_pack_nil(&pk);
@@ -107,14 +141,19 @@ request_encode(const struct privacy_request *r, struct buf *out)
 	mp_cstr(&pk, "du"); msgpack_pack_uint64(&pk, r->due_at);
 	mp_cstr(&pk, "ca"); msgpack_pack_uint64(&pk, r->completed_at);
 	mp_cstr(&pk, "x");
-	if (r->extended)
+	if (r->extended && fin)
+		msgpack_pack_true(&pk); /* that it was extended; the reason goes */
+	else if (r->extended)
 		mp_bin(&pk, r->extension_reason, r->extension_reason_len);
 	else
 		msgpack_pack_nil(&pk);
 	mp_cstr(&pk, "vf"); msgpack_pack_uint32(&pk, r->verify_failures);
 	mp_cstr(&pk, "cf"); msgpack_pack_uint32(&pk, r->confirm_failures);
 	mp_cstr(&pk, "cd");
-	if (r->code_issued) {
+	if (r->code_issued && fin) {
+		/* Whether it was confirmed; the code's hash goes. */
+		r->confirmed ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	} else if (r->code_issued) {
 		msgpack_pack_array(&pk, 4);
 		msgpack_pack_uint32(&pk, r->code_version);
 		mp_bin(&pk, r->code_hash, SECRET_HASH_BYTES);
@@ -129,11 +168,15 @@ request_encode(const struct privacy_request *r, struct buf *out)
 		msgpack_pack_uint8(&pk, r->claims[i].kind);
 	/* A finished request keeps no target ids: its receipt names the records
 	 * (pseudonyms), and an id would tie the request to a backup's record. */
-	size_t nt = request_final(r) ? 0 : r->ntargets;
 	mp_cstr(&pk, "t");
-	msgpack_pack_array(&pk, nt);
-	for (size_t i = 0; i < nt; i++)
-		msgpack_pack_uint64(&pk, r->targets[i]);
+	if (fin) {
+		/* Their number only: the receipt names them by pseudonym. */
+		msgpack_pack_uint32(&pk, (uint32_t)(r->ntargets ? r->ntargets : r->target_count));
+	} else {
+		msgpack_pack_array(&pk, r->ntargets);
+		for (size_t i = 0; i < r->ntargets; i++)
+			msgpack_pack_uint64(&pk, r->targets[i]);
+	}
 	mp_cstr(&pk, "h");
 	msgpack_pack_array(&pk, r->nhistory);
 	for (size_t i = 0; i < r->nhistory; i++) {
@@ -154,6 +197,8 @@ request_encode(const struct privacy_request *r, struct buf *out)
 		msgpack_pack_nil(&pk);
 	mp_cstr(&pk, "kv"); msgpack_pack_uint32(&pk, r->key_version);
 	mp_cstr(&pk, "id"); msgpack_pack_uint64(&pk, r->id);
+	mp_cstr(&pk, "he"); pack_horizon(&pk, r);
+	mp_cstr(&pk, "ec"); pack_erasure(&pk, r);
 	return out->error;
 }
 
@@ -184,6 +229,57 @@ get_bin(const msgpack_object *o, size_t n, size_t max, const uint8_t **p, size_t
 	return 0;
 }
 
+/* "he" and "ec" (pack_horizon, pack_erasure): only a completed deletion has them. */
+static int
+decode_horizon(const msgpack_object *m, struct privacy_request *r)
+{
+	const msgpack_object *o = msg_get(m, "he"), *a;
+	const uint8_t *p;
+	size_t len;
+
+	if (o == NULL)
+		return -1;
+	if (o->type == MSGPACK_OBJECT_ARRAY) {
+		a = o->via.array.ptr;
+		if (r->kind != REQ_DELETE || r->state != RS_COMPLETED || o->via.array.size != 4 ||
+		    a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 == 0 ||
+		    a[0].via.u64 > UINT32_MAX || a[1].type != MSGPACK_OBJECT_ARRAY ||
+		    a[1].via.array.size > REQUEST_MAX_EPOCHS ||
+		    a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    a[3].type != MSGPACK_OBJECT_BOOLEAN)
+			return -1;
+		r->horizon_epoch = (uint32_t)a[0].via.u64;
+		r->nepochs = a[1].via.array.size;
+		for (size_t i = 0; i < r->nepochs; i++) {
+			const msgpack_object *e = &a[1].via.array.ptr[i];
+			if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER || e->via.u64 == 0 ||
+			    e->via.u64 > r->horizon_epoch)
+				return -1;
+			r->epochs[i] = (uint32_t)e->via.u64;
+		}
+		r->horizon_estimate = a[2].via.u64;
+		r->overdue_alerted = a[3].via.boolean;
+	} else if (o->type != MSGPACK_OBJECT_NIL) {
+		return -1;
+	}
+	o = msg_get(m, "ec");
+	if (o == NULL)
+		return -1;
+	if (o->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	a = o->via.array.ptr;
+	if (o->type != MSGPACK_OBJECT_ARRAY || r->horizon_epoch == 0 || o->via.array.size != 3 ||
+	    a[0].type != MSGPACK_OBJECT_STR || a[0].via.str.size > REQUEST_RECEIPT_MAX ||
+	    get_bin(&a[1], SIGN_BYTES, SIGN_BYTES, &p, &len) || p == NULL ||
+	    a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].via.u64 > UINT32_MAX)
+		return -1;
+	r->erasure = a[0].via.str.ptr;
+	r->erasure_len = a[0].via.str.size;
+	memcpy(r->erasure_signature, p, SIGN_BYTES);
+	r->erasure_key_version = (uint32_t)a[2].via.u64;
+	return 0;
+}
+
 static int
 decode_map(const msgpack_object *m, struct privacy_request *r)
 {
@@ -205,6 +301,7 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 	r->state = (uint8_t)v;
 	if (get_u(m, "oc", 7, &v)) return -1;
 	r->opt_out_channels = (uint8_t)v;
+	int fin = request_final(r);
 	if (get_u(m, "pv", UINT32_MAX, &v)) return -1;
 	r->permission_version = (uint32_t)v;
 	if (get_bin(msg_get(m, "p"), SECRET_HASH_BYTES, SECRET_HASH_BYTES, &p, &len))
@@ -215,9 +312,16 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 	    get_u(m, "du", UINT64_MAX, &r->due_at) ||
 	    get_u(m, "ca", UINT64_MAX, &r->completed_at))
 		return -1;
-	if (get_bin(msg_get(m, "x"), 0, REQUEST_TEXT_MAX + SEALED_TEXT_OVERHEAD, &p, &len))
+	o = msg_get(m, "x");
+	if (fin && o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean) {
+		p = NULL; /* extended; the reason was dropped at the final state */
+		len = 0;
+		r->extended = 1;
+	} else if (get_bin(o, 0, REQUEST_TEXT_MAX + SEALED_TEXT_OVERHEAD, &p, &len)) {
 		return -1;
-	r->extended = p != NULL;
+	} else {
+		r->extended = p != NULL;
+	}
 	r->extension_reason = p;
 	r->extension_reason_len = len;
 	if (get_u(m, "vf", 1000, &v)) return -1;
@@ -240,6 +344,9 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 		memcpy(r->code_hash, p, SECRET_HASH_BYTES);
 		r->code_expires = a[2].via.u64;
 		r->confirmed = a[3].via.boolean;
+	} else if (fin && o->type == MSGPACK_OBJECT_BOOLEAN) {
+		r->code_issued = 1; /* the hash was dropped at the final state */
+		r->confirmed = o->via.boolean;
 	} else if (o->type != MSGPACK_OBJECT_NIL) {
 		return -1;
 	}
@@ -256,11 +363,19 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 		r->claims[i].kind = (uint8_t)e->via.u64;
 	}
 	o = msg_get(m, "t");
-	if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > REQUEST_MAX_TARGETS)
+	if (fin && o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= REQUEST_MAX_TARGETS) {
+		r->target_count = (size_t)o->via.u64;
+		o = NULL; /* the ids were dropped at the final state */
+	} else if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY ||
+	    o->via.array.size > REQUEST_MAX_TARGETS) {
 		return -1;
-	r->ntargets = o->via.array.size;
-	if (r->ntargets > 0 && request_final(r))
-		return -1;
+	}
+	r->ntargets = o != NULL ? o->via.array.size : 0;
+	if (o != NULL)
+		r->target_count = r->ntargets;
+	if (r->ntargets > 0 && fin)
+		return -1; /* a final state keeps no ids */
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const msgpack_object *e = &o->via.array.ptr[i];
 		if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -302,7 +417,7 @@ decode_map(const msgpack_object *m, struct privacy_request *r)
 	if (get_u(m, "kv", UINT32_MAX, &v)) return -1;
 	r->key_version = (uint32_t)v;
 	if (get_u(m, "id", UINT64_MAX, &r->id)) return -1;
-	return 0;
+	return decode_horizon(m, r);
 }
 
 int
@@ -395,5 +510,5 @@ request_pack_summary(msgpack_packer *pk, const struct privacy_request *r, uint64
 	mp_cstr(pk, "overdue");
 	request_overdue(r, now) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	mp_cstr(pk, "targets");
-	msgpack_pack_uint32(pk, (uint32_t)r->ntargets);
+	msgpack_pack_uint32(pk, (uint32_t)(r->ntargets ? r->ntargets : r->target_count));
 }

@@ -6,7 +6,16 @@
  * verified the person only which data points they were (kinds), its
  * targets' record ids only until it is completed or rejected, the agent's permission
  * reference and the confirmation code only as keyed hashes, an extension
- * reason only sealed (secrets.h). The value under its id in the requests
+ * reason only sealed (secrets.h). A request in a final state (completed,
+ * rejected) keeps only what its receipt needs: request_encode() drops the
+ * target record ids (their number stays; the receipt names them by
+ * pseudonym), the sealed extension reason (that there was one stays), the
+ * permission hash and the confirmation code's hash (whether it was
+ * confirmed stays). A deferred deletion keeps its targets until it
+ * completes. A completed deletion also keeps its erasure horizon: the key-
+ * encryption epochs that could unwrap its records' keys and, once they are
+ * all retired, the signed erasure-complete document (privacy/horizon.c).
+ * The value under its id in the requests
  * database is a msgpack map (request_encode()); request_decode() trusts
  * nothing, the data file may be damaged.
  */
@@ -30,6 +39,7 @@
 #define REQUEST_CONFIRM_ATTEMPTS 5
 #define REQUEST_TEXT_MAX 256              /* reasons, permission references */
 #define REQUEST_RECEIPT_MAX 8192
+#define REQUEST_MAX_EPOCHS 16             /* epochs listed in the horizon */
 
 enum request_kind { REQ_DELETE = 1, REQ_KNOW = 2, REQ_OPT_OUT = 3 };
 enum request_channel { CH_ONLINE = 1, CH_PHONE = 2, CH_EMAIL = 3, CH_MAIL = 4 };
@@ -76,15 +86,26 @@ struct privacy_request {
 	struct request_claim claims[REQUEST_MAX_CLAIMS];
 	size_t ntargets;
 	uint64_t targets[REQUEST_MAX_TARGETS];
+	size_t target_count;               /* kept at a final state, when targets go */
 	size_t nhistory;
 	struct request_history history[REQUEST_MAX_HISTORY];
 	const char *receipt;               /* JSON; points into the stored value */
 	size_t receipt_len;
 	uint8_t signature[SIGN_BYTES];
 	uint32_t key_version;
+	/* The erasure horizon of a completed deletion (privacy/horizon.c). */
+	uint32_t horizon_epoch;            /* KEK epoch current at completion; 0: none */
+	size_t nepochs;                    /* ring epochs <= it at completion */
+	uint32_t epochs[REQUEST_MAX_EPOCHS];
+	uint64_t horizon_estimate;         /* receipt's unrecoverable_after; 0: null */
+	int overdue_alerted;               /* horizon_overdue raised for it */
+	const char *erasure;               /* erasure-complete JSON; points into the value */
+	size_t erasure_len;
+	uint8_t erasure_signature[SIGN_BYTES];
+	uint32_t erasure_key_version;
 };
 
-/* Completed or rejected: stored without target ids (request_encode()). */
+/* Completed or rejected: what the request no longer needs is dropped. */
 int request_final(const struct privacy_request *r);
 
 int request_encode(const struct privacy_request *r, struct buf *out);

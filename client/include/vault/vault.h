@@ -350,6 +350,21 @@ struct vault_keys_status {
 	 * not stalled) and why; it goes on by itself once space returns. */
 	int64_t stalled_since;
 	char stall_reason[160];
+	/*
+	 * Records that keep an epoch from being retired (no rotation running,
+	 * yet still on an old epoch): how many, how many the last rotation
+	 * could not rewrap, and the first few by record token with the command
+	 * that resolves each.
+	 */
+	uint64_t blocked_records, blocked_after_rotation;
+	size_t nblockers;
+	struct vault_retire_blocker *blockers;
+};
+struct vault_retire_blocker {
+	char *record;       /* record token */
+	uint32_t epoch;
+	int damaged;        /* fails its authentication: no new data key opens it */
+	char *resolve;      /* e.g. "vaultctl keys rotate-record TOKEN" */
 };
 int vault_keys_status(struct vault *v, struct vault_keys_status **out);
 void vault_keys_status_free(struct vault_keys_status *s);
