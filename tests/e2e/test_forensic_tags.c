@@ -79,7 +79,8 @@ value_of(const struct person *p, uint8_t field)
 static void
 make_card(int i, char out[20])
 {
-	snprintf(out, 20, "4%09d%05d", 100000 + i * 7919, i);
+	snprintf(out, 20, "4%09u%05u", (unsigned)(100000 + i * 7919) % 1000000000u,
+	    (unsigned)i % 100000u);
 	int sum = 0;
 	for (int k = 14; k >= 0; k--) {
 		int d = out[k] - '0';
