@@ -315,7 +315,8 @@ journal_open(struct journal *j, const char *path, struct store *s)
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct journal_entry e = { store_get_id(k.mv_data), 0 };
 		struct tombstone t;
-		if (bsearch(&e, have, nhave, sizeof(e), cmp_entry) != NULL)
+		/* bsearch() must not be passed NULL, even for no entries. */
+		if (nhave > 0 && bsearch(&e, have, nhave, sizeof(e), cmp_entry) != NULL)
 			continue;
 		if (tombstone_decode(v.mv_data, v.mv_size, &t) == 0)
 			e.time = t.deleted_at;
