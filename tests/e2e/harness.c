@@ -286,3 +286,18 @@ vaultd_cleanup(struct vaultd_proc *p)
 			fprintf(stderr, "cannot remove %s\n", p->dir);
 	}
 }
+
+struct vault_keys_status *
+vaultd_wait_rotation(struct vault *v, int seconds)
+{
+	struct vault_keys_status *st = NULL;
+	for (int i = 0; i < seconds * 100; i++) {
+		vault_keys_status_free(st);
+		cr_assert_eq(vault_keys_status(v, &st), 0, "%s", vault_last_message(v));
+		if (!st->rotating)
+			return st;
+		usleep(10000);
+	}
+	cr_assert_fail("rotation did not finish within %d s", seconds);
+	return st;
+}

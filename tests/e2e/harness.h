@@ -51,6 +51,14 @@ void vaultd_finish(struct vaultd_proc *p);
 void vaultd_cleanup(struct vaultd_proc *p);
 /* A plain socket connected to p, with a receive timeout in seconds. */
 int vaultd_raw_connect(const struct vaultd_proc *p, int timeout_seconds);
+struct vault;
+struct vault_keys_status;
+/*
+ * Poll keys_status (every 10 ms, at most seconds) until no rotation runs;
+ * returns that status (free it with vault_keys_status_free). Aborts the
+ * test on an error or when the rotation does not finish in time.
+ */
+struct vault_keys_status *vaultd_wait_rotation(struct vault *v, int seconds);
 /* Path of a file inside the test directory. */
 void vaultd_path(const struct vaultd_proc *p, const char *name, char *out, size_t len);
 /* Read a whole file into a malloc'd buffer (NULL-terminated); *len its size. */

@@ -124,21 +124,6 @@ expect_resolves(struct vault *v, const char *tok, const char *value, const char 
 	vault_detokenized_free(res, 1);
 }
 
-static struct vault_keys_status *
-wait_rotation(struct vault *v)
-{
-	struct vault_keys_status *st = NULL;
-	for (int i = 0; i < 3000; i++) {
-		vault_keys_status_free(st);
-		cr_assert_eq(vault_keys_status(v, &st), 0, "%s", vault_last_message(v));
-		if (!st->rotating)
-			return st;
-		usleep(10000);
-	}
-	cr_assert_fail("rotation did not finish");
-	return st;
-}
-
 static const struct vault_key_version *
 kek_of(const struct vault_keys_status *st, uint32_t epoch)
 {
@@ -306,7 +291,7 @@ Test(forensic_tags, deleted_peoples_tags_and_card_keys_are_gone_from_every_copy)
 	/* During the rewrap (one record a step): card tokens keep resolving. */
 	for (int i = 1; i < N; i += 2)
 		expect_resolves(v, people[i].card_tok, people[i].card, "card token during the rotation");
-	st = wait_rotation(v);
+	st = vaultd_wait_rotation(v, 30);
 	cr_assert_eq(kek_of(st, 1)->records, 0);
 	/* Old det entries stay until the retire: tokens handed out resolve. */
 	cr_assert_eq(kek_of(st, 1)->det_entries, (N / 2) * NDET);
@@ -450,11 +435,11 @@ Test(forensic_tags, deleted_peoples_tags_and_card_keys_are_gone_from_every_copy)
 			vault_free(d);
 		}
 	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
-	vault_keys_status_free(wait_rotation(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 30));
 	cr_assert_eq(vault_keys_retire(v, 2, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
 	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
 	cr_assert_eq(epoch, 4);
-	st = wait_rotation(v);
+	st = vaultd_wait_rotation(v, 30);
 	cr_assert_eq(kek_of(st, 3)->records, 0, "every record rewrapped");
 	cr_assert_eq(kek_of(st, 3)->det_entries, 0);
 	cr_assert_eq(kek_of(st, 4)->det_entries, 0);
@@ -522,7 +507,7 @@ Test(forensic_tags, card_token_survives_rotate_record_ahead_of_the_rewrap)
 	cr_assert(st->rotating, "the rewrap had not reached the record yet");
 	vault_keys_status_free(st);
 	expect_resolves(v, ctok, card, "card token during the rotation");
-	vault_keys_status_free(wait_rotation(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 30));
 	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
 	expect_resolves(v, ctok, card, "card token after the retire");
 	vault_free(ctok);

@@ -54,22 +54,6 @@ expect_email(struct vault *v, const char *tok, int i)
 	vault_record_free(out);
 }
 
-/* Wait until no rotation runs; returns the status. */
-static struct vault_keys_status *
-wait_rotation(struct vault *v)
-{
-	struct vault_keys_status *st = NULL;
-	for (int i = 0; i < 3000; i++) {
-		vault_keys_status_free(st);
-		cr_assert_eq(vault_keys_status(v, &st), 0, "%s", vault_last_message(v));
-		if (!st->rotating)
-			return st;
-		usleep(10000);
-	}
-	cr_assert_fail("rotation did not finish");
-	return st;
-}
-
 struct blob {
 	uint8_t *p;
 	size_t n;
@@ -185,7 +169,7 @@ Test(keys, erasure_holds_in_every_copy_and_restore_keeps_deletions, .timeout = 3
 	uint32_t epoch = 0;
 	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
 	cr_assert_eq(epoch, 2);
-	struct vault_keys_status *st = wait_rotation(v);
+	struct vault_keys_status *st = vaultd_wait_rotation(v, 30);
 	cr_assert_eq(st->kek_current, 2);
 	cr_assert_eq(st->nkek, 2);
 	for (size_t i = 0; i < st->nkek; i++)
@@ -309,7 +293,7 @@ Test(keys, rotation_resumes_after_sigkill, .timeout = 300)
 	vaultd_kill(&p);
 	vaultd_restart(&p);
 	cr_assert_eq(vault_connect(p.socket, &v), 0);
-	struct vault_keys_status *st = wait_rotation(v);
+	struct vault_keys_status *st = vaultd_wait_rotation(v, 30);
 	cr_assert_eq(st->kek_current, 2);
 	for (size_t i = 0; i < st->nkek; i++)
 		if (st->kek[i].version == 1)

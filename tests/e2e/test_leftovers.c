@@ -62,21 +62,6 @@ expect_email(struct vault *v, const char *tok, int i)
 	vault_record_free(out);
 }
 
-static void
-wait_rotation(struct vault *v)
-{
-	struct vault_keys_status *st = NULL;
-	for (int i = 0; i < 3000; i++) {
-		cr_assert_eq(vault_keys_status(v, &st), 0, "%s", vault_last_message(v));
-		int rotating = st->rotating;
-		vault_keys_status_free(st);
-		if (!rotating)
-			return;
-		usleep(10000);
-	}
-	cr_assert_fail("rotation did not finish");
-}
-
 static int
 exists(const char *path)
 {
@@ -275,7 +260,7 @@ Test(leftovers, stale_ring_temporaries_are_removed_and_the_ring_saves_again, .ti
 	uint32_t epoch = 0;
 	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
 	cr_assert_eq(epoch, 2);
-	wait_rotation(v);
+	vault_keys_status_free(vaultd_wait_rotation(v, 30));
 	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
 	expect_email(v, tok, 1);
 	vault_close(v);
@@ -550,7 +535,7 @@ kill_setup(struct kill_run *k, int retire)
 	if (retire) {
 		uint32_t epoch;
 		cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0);
-		wait_rotation(v);
+		vault_keys_status_free(vaultd_wait_rotation(v, 30));
 	}
 	vault_close(v);
 	cr_assert_eq(vaultd_stop(&k->p), 0);
