@@ -495,9 +495,9 @@ Test(forensic_blind, verification_finds_live_people_during_the_rewrap_and_after_
 	vaultd_cleanup(&p);
 }
 
-/* The identity's failure count is keyed by the canonical name under an
- * index key, not by blind tags: a KEK rotation (and its retire) does not
- * hand out new guesses. */
+/* The identity's failure count is keyed by the canonical name under the
+ * current KEK epoch and re-keyed with the end of the rotation's rewrap: a
+ * KEK rotation (and its retire) does not hand out new guesses. */
 Test(forensic_blind, a_kek_rotation_does_not_reset_the_identity_limit, .timeout = 120)
 {
 	struct vaultd_proc p;
