@@ -666,10 +666,13 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 			fail = "records still depend on that epoch; let the rotation finish";
 		} else if (rc == 0) {
 			fail = "cannot delete the deterministic index entries of that epoch";
-			size_t ids_deleted = 0;
+			/* The end of the rewrap re-keyed the identity counts; one
+			 * of an older epoch retired during a later rotation is
+			 * moved here, before its key goes. */
+			size_t moved = 0, dropped = 0;
 			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0 &&
-			    (rc = identity_drop_epoch(txn, srv->store.verify_ids, epoch,
-			    &ids_deleted)) == 0) {
+			    (rc = identity_rekey(txn, srv->store.verify_ids, ctx->keys,
+			    keyring_current(ctx->keys->ring, KEYRING_KEK), &moved, &dropped)) == 0) {
 				rc = store_error(mdb_txn_commit(txn));
 				txn = NULL;
 			}

@@ -376,13 +376,12 @@ struct held {
 };
 
 /*
- * Up to BATCH entries from *from on (the first call: from the start): those
- * of epoch (of_epoch) or of any other (!of_epoch), and damaged ones either
- * way (length 0). Copied out before any change: a put or delete moves the
- * pages under a cursor.
+ * Up to BATCH entries from *from on (the first call: from the start) that
+ * are not of epoch, damaged ones included (length 0). Copied out before
+ * any change: a put or delete moves the pages under a cursor.
  */
 static int
-collect(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, int of_epoch, uint8_t from[IDENTITY_KEY_BYTES],
+collect(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, uint8_t from[IDENTITY_KEY_BYTES],
     int *started, struct held *h, size_t *n, int *end)
 {
 	MDB_cursor *c;
@@ -403,7 +402,7 @@ collect(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, int of_epoch, uint8_t from[ID
 		int bad = k.mv_size != IDENTITY_KEY_BYTES || v.mv_size < 5 ||
 		    v.mv_size > IDENTITY_VALUE_MAX || p[0] != 2;
 		uint32_t e = bad ? 0 : get_u32(p + 1);
-		if (!bad && (e == epoch) != of_epoch)
+		if (!bad && e == epoch)
 			continue;
 		if (k.mv_size != IDENTITY_KEY_BYTES) {
 			/* A damaged key: deleted here, where it can be named. */
@@ -445,7 +444,7 @@ identity_rekey(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epo
 	/* The old entries are deleted as they go; new ones are of epoch and
 	 * are passed over, so every pass goes on from the last key seen. */
 	while (!end) {
-		if ((rc = collect(txn, dbi, epoch, 0, from, &started, h, &n, &end)) != 0)
+		if ((rc = collect(txn, dbi, epoch, from, &started, h, &n, &end)) != 0)
 			break;
 		for (size_t i = 0; i < n && (rc == 0 || rc == 1); i++) {
 			rc = rekey_one(txn, dbi, ks, epoch, h[i].key, h[i].val, h[i].len);
@@ -464,33 +463,5 @@ identity_rekey(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epo
 	if (rc == 0 && *dropped > 0)
 		log_warn("identity counts: %zu entries that do not open dropped at the rekey",
 		    *dropped);
-	return rc;
-}
-
-int
-identity_drop_epoch(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, size_t *removed)
-{
-	struct held *h;
-	uint8_t from[IDENTITY_KEY_BYTES] = { 0 };
-	size_t n;
-	int rc = 0, end = 0, started = 0;
-
-	*removed = 0;
-	if ((h = sodium_malloc(BATCH * sizeof(*h))) == NULL)
-		return VAULT_E_NOMEM;
-	while (!end && rc == 0) {
-		if ((rc = collect(txn, dbi, epoch, 1, from, &started, h, &n, &end)) != 0)
-			break;
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			MDB_val k = { IDENTITY_KEY_BYTES, h[i].key };
-			rc = mdb_del(txn, dbi, &k, NULL);
-			if (rc == 0)
-				(*removed)++;
-			rc = rc == MDB_NOTFOUND ? 0 : rc != 0 ? store_error(rc) : 0;
-		}
-		if (n < BATCH)
-			end = 1;
-	}
-	sodium_free(h);
 	return rc;
 }

@@ -17,8 +17,8 @@
  * one, in the transaction that ends the rotation; an entry that cannot be
  * opened is dropped. Until then identity_load() falls back to older epochs
  * the ring still holds, and identity_save() moves what it finds to the
- * current epoch. Retiring an epoch deletes whatever it still keys
- * (identity_drop_epoch()).
+ * current epoch. Retiring an epoch re-keys again first (an older epoch
+ * retired while a later rotation runs), so no entry of it is left.
  *
  * Counts live in fixed windows of [privacy] verify_identity_window seconds;
  * an attempt is refused once the failures of the current and of the
@@ -120,7 +120,5 @@ int identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max,
  */
 int identity_rekey(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
     size_t *moved, size_t *dropped);
-/* Delete every entry of epoch (and damaged ones); *removed counts them. */
-int identity_drop_epoch(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, size_t *removed);
 
 #endif
