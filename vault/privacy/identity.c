@@ -350,11 +350,15 @@ rekey_one(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
 	}
 	name->len = (size_t)n;
 	uint64_t window = store_get_id(key);
-	if (rc == 0 && (rc = identity_hash(ks, epoch, name, hash)) == 0 &&
-	    (rc = get(txn, dbi, hash, epoch, window, &have)) == 1)
-		rc = put(txn, dbi, ks, epoch, name, window, &id);
-	else if (rc == 0)
-		rc = 1; /* the current epoch's entry wins: this one just goes */
+	if (rc == 0 && (rc = identity_hash(ks, epoch, name, hash)) == 0) {
+		rc = get(txn, dbi, hash, epoch, window, &have);
+		/* The current epoch's entry wins (this one just goes), unless
+		 * it is damaged: a rotation must not stall on it. */
+		if (rc == 1 || rc == VAULT_E_CRYPTO)
+			rc = put(txn, dbi, ks, epoch, name, window, &id);
+		else if (rc == 0)
+			rc = 1;
+	}
 	sodium_free(name); /* wipes */
 	if (rc != 0 && rc != 1)
 		return rc;
