@@ -128,12 +128,15 @@ identity(const uint8_t *data, size_t size)
 {
 	struct identity id;
 	uint8_t out[IDENTITY_VALUE_MAX];
-	size_t len;
+	const uint8_t *sealed;
+	size_t len, slen;
+	uint32_t epoch;
 
-	if (identity_decode(data, size, &id) != 0)
+	if (identity_decode(data, size, &id, &epoch, &sealed, &slen) != 0)
 		return;
 	fuzz_assert(id.nrequests <= IDENTITY_MAX_REQUESTS, "requests over the cap");
-	identity_encode(&id, out, &len);
+	fuzz_assert(slen >= IDENTITY_SEAL_OVERHEAD && slen <= size, "sealed name out of bounds");
+	identity_encode(&id, epoch, sealed, slen, out, &len);
 	fuzz_assert(len == size && memcmp(out, data, size) == 0,
 	    "an identity count re-encodes to other bytes");
 }

@@ -22,6 +22,7 @@
 #include "ops/op.h"
 #include "privacy/blind.h"
 #include "privacy/horizon.h"
+#include "privacy/identity.h"
 #include "rotation.h"
 #include "server.h"
 #include "store/record_codec.h"
@@ -469,6 +470,20 @@ rotation_step(struct write_ctx *ctx, int *active)
 		rc = 0;
 	}
 	if (rc == 0 && done) {
+		/* The identity counts move to the target epoch with the end of
+		 * the rewrap, so retire leaves no name an old key could test. */
+		size_t moved = 0, dropped = 0;
+		int irc = identity_rekey(txn, srv->store.verify_ids, ctx->keys, target, &moved,
+		    &dropped);
+		if (irc != 0) {
+			vrc = irc;
+			rc = -1;
+		} else if (moved + dropped > 0) {
+			log_info("rotation to epoch %u: %zu identity counts re-keyed, %zu dropped",
+			    target, moved, dropped);
+		}
+	}
+	if (rc == 0 && done) {
 		if ((rc = meta_del(srv, txn, "rot_target")) == 0 &&
 		    (rc = meta_del(srv, txn, "rot_cursor")) == 0)
 			if ((rc = meta_put_u64(srv, txn, "rot_last", (uint64_t)ctx->now)) == 0)
@@ -651,7 +666,13 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 			fail = "records still depend on that epoch; let the rotation finish";
 		} else if (rc == 0) {
 			fail = "cannot delete the deterministic index entries of that epoch";
-			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0) {
+			/* The end of the rewrap re-keyed the identity counts; one
+			 * of an older epoch retired during a later rotation is
+			 * moved here, before its key goes. */
+			size_t moved = 0, dropped = 0;
+			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0 &&
+			    (rc = identity_rekey(txn, srv->store.verify_ids, ctx->keys,
+			    keyring_current(ctx->keys->ring, KEYRING_KEK), &moved, &dropped)) == 0) {
 				rc = store_error(mdb_txn_commit(txn));
 				txn = NULL;
 			}

@@ -33,7 +33,10 @@
 
 #include "harness.h"
 #include "keys/keyring.h"
+#include "vault/keyset.h"
 #include "vault/privacy/blind.h"
+#include "vault/privacy/identity.h"
+#include "vault/privacy/secrets.h"
 #include "vault/privacy/request.h"
 #include "vault/record/fields.h"
 #include "vault/record/normalize.h"
@@ -492,9 +495,9 @@ Test(forensic_blind, verification_finds_live_people_during_the_rewrap_and_after_
 	vaultd_cleanup(&p);
 }
 
-/* The identity's failure count is keyed by the canonical name under an
- * index key, not by blind tags: a KEK rotation (and its retire) does not
- * hand out new guesses. */
+/* The identity's failure count is keyed by the canonical name under the
+ * current KEK epoch and re-keyed with the end of the rotation's rewrap: a
+ * KEK rotation (and its retire) does not hand out new guesses. */
 Test(forensic_blind, a_kek_rotation_does_not_reset_the_identity_limit, .timeout = 120)
 {
 	struct vaultd_proc p;
@@ -530,5 +533,175 @@ Test(forensic_blind, a_kek_rotation_does_not_reset_the_identity_limit, .timeout 
 	free(pp.tok);
 	vault_close(v);
 	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_cleanup(&p);
+}
+
+/* Every hash of name the ring's keys can make: the old derivation (index
+ * key versions, secret_hash() domain "verify_identity2") and the new one
+ * (identity_hash() under each KEK epoch); and "vident03" under the token
+ * and index keys for good measure. As tags: the first BLIND_TAG_BYTES. */
+static size_t
+identity_tags(const struct keyring *ring, const struct identity_name *name, struct tag *tags,
+    int only_kek)
+{
+	static const enum keyring_kind rk[] = { KEYRING_KEK, KEYRING_TOKEN, KEYRING_INDEX };
+	struct key_set *ks;
+	struct keyring *copy;
+	size_t n = 0;
+	uint8_t h[IDENTITY_HASH_BYTES];
+	/* A key set of its own: keyring_with_new_key() copies the ring. */
+	uint32_t v;
+	cr_assert_eq(keyring_with_new_key(ring, KEYRING_TOKEN, &copy, &v), 0);
+	cr_assert_eq(key_set_new(copy, &ks), 0);
+	for (size_t vi = 0; vi < keyring_count(ring, KEYRING_KEK); vi++) {
+		cr_assert_eq(identity_hash(ks, keyring_version_at(ring, KEYRING_KEK, vi), name, h), 0);
+		memcpy(tags[n].t, h, BLIND_TAG_BYTES);
+		tags[n].kind = 1000 + (int)keyring_version_at(ring, KEYRING_KEK, vi);
+		tags[n++].hits = 0;
+	}
+	/* The token and index keys (the KEK epochs are done above). */
+	for (size_t k = 1; k < 3 && !only_kek; k++) {
+		for (size_t vi = 0; vi < keyring_count(ring, rk[k]); vi++) {
+			uint32_t ver = keyring_version_at(ring, rk[k], vi);
+			const uint8_t *key = keyring_key(ring, rk[k], ver);
+			uint8_t sub[32];
+			crypto_kdf_derive_from_key(sub, 32, 1, "vident03", key);
+			crypto_generichash(h, sizeof(h), name->b, name->len, sub, 32);
+			memcpy(tags[n].t, h, BLIND_TAG_BYTES);
+			tags[n].kind = 2000 + (int)k;
+			tags[n++].hits = 0;
+			if (rk[k] != KEYRING_INDEX)
+				continue;
+			/* The old form: the names with their lengths, as identity_name(). */
+			cr_assert_eq(secret_hash(ks, ver, "verify_identity2", 0, name->b, name->len, h),
+			    0);
+			memcpy(tags[n].t, h, BLIND_TAG_BYTES);
+			tags[n].kind = 3000 + (int)ver;
+			tags[n++].hits = 0;
+		}
+	}
+	key_set_free(ks);
+	qsort(tags, n, sizeof(*tags), tag_cmp);
+	return n;
+}
+
+static struct keyring *
+attacker_ring(struct vaultd_proc *p, uint8_t *root)
+{
+	char ring_path[600], root_path[600];
+	const char *why;
+	struct keyring *ring;
+	vaultd_path(p, "keys/keyring", ring_path, sizeof(ring_path));
+	vaultd_path(p, "keys/root.key", root_path, sizeof(root_path));
+	cr_assert_eq(keyring_root_key_read(root_path, root, &why), 0);
+	cr_assert_eq(keyring_load(ring_path, root, &ring, &why), 0, "%s", why);
+	return ring;
+}
+
+static size_t
+scan_file(const char *path, struct tag *tags, size_t n)
+{
+	size_t len;
+	uint8_t *b = (uint8_t *)read_file_all(path, &len);
+	cr_assert_not_null(b, "%s", path);
+	for (size_t i = 0; i < n; i++)
+		tags[i].hits = 0;
+	size_t h = scan(b, len, tags, n);
+	free(b);
+	return h;
+}
+
+/* A failed verification leaves the claimed name's count in verify_ids.
+ * Copies taken while it existed (a backup, a raw copy of data.mdb) keep
+ * the entry of that time: after the rotation and the retire of its epoch,
+ * no key of the ring (index key versions with the old derivation, every
+ * KEK epoch with the new one) finds it there. The live file holds the
+ * count under the new epoch only (the count must outlive the rotation). */
+Test(forensic_blind, a_failed_names_count_dies_with_its_epoch_in_every_copy, .timeout = 300)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	struct person pp, wrong;
+	vaultd_start(&p, "[privacy]\nverify_attempts = 5\nverify_identity_failures = 3\n"
+	    "verify_identity_open = 16\nverify_per_minute = 1000\n");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	person(7, &pp);
+	create_person(v, &pp);
+	person(8, &wrong); /* nobody's record: a guessed name */
+	cr_assert_lt(verify(v, &wrong), 0);
+
+	char *bpath = NULL, live[600], raw[600];
+	uint64_t bbytes = 0;
+	cr_assert_eq(vault_backup(v, "identity", &bpath, &bbytes), 0, "%s", vault_last_message(v));
+	vaultd_path(&p, "data/data.mdb", live, sizeof(live));
+	vaultd_path(&p, "raw-identity.mdb", raw, sizeof(raw));
+	copy_file(live, raw);
+
+	struct identity_name *name = sodium_malloc(sizeof(*name));
+	char f[BLIND_CANON_MAX], l[BLIND_CANON_MAX];
+	size_t fl, ll;
+	canon_of(&wrong, BLIND_FIRST_NAME, f, &fl);
+	canon_of(&wrong, BLIND_LAST_NAME, l, &ll);
+	cr_assert_eq(identity_name(f, fl, l, ll, name), 0);
+	static struct tag tags[256];
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(wait_rotation(v));
+	/* Positive control, before the retire: epoch 1 finds the entry in both
+	 * copies, epoch 2 in the live file (the rekey moved it). */
+	struct keyring *ring = attacker_ring(&p, root);
+	cr_assert_eq(keyring_count(ring, KEYRING_KEK), 2);
+	size_t n = identity_tags(ring, name, tags, 1);
+	cr_assert_eq(n, 2);
+	cr_assert_gt(scan_file(bpath, tags, n), 0, "the backup holds the entry of epoch 1");
+	cr_assert_gt(scan_file(raw, tags, n), 0, "the raw copy holds the entry of epoch 1");
+	scan_file(live, tags, n);
+	for (size_t i = 0; i < n; i++)
+		if (tags[i].kind == 1000 + (int)epoch)
+			cr_assert_gt(tags[i].hits, 0, "the count moved to epoch %u", epoch);
+	keyring_free(ring);
+
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	/* The count survived: two more failures reach the limit of 3. */
+	cr_assert_lt(verify(v, &wrong), 0);
+	int code = 0;
+	json_t *r = OK(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"phone\","
+	    "\"requester\":\"self\"}");
+	long long id = json_integer_value(json_object_get(r, "request"));
+	json_decref(r);
+	r = vcall(v, &code, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":"
+	    "\"%s\",\"last_name\":\"%s\",\"email\":\"%s\",\"phone\":\"%s\"}}", id, wrong.first,
+	    wrong.last, wrong.email, wrong.phone);
+	json_decref(r);
+	cr_assert_eq(code, 0, "the third failure is still allowed");
+	r = vcall(v, &code, "request_verify", 0, "{\"request\":%lld,\"claims\":{\"first_name\":"
+	    "\"%s\",\"last_name\":\"%s\",\"email\":\"%s\",\"phone\":\"%s\"}}", id, wrong.first,
+	    wrong.last, wrong.email, wrong.phone);
+	cr_assert_null(r, "the count carried across rotation and retire");
+	cr_assert_eq(code, VAULT_E_RATE_LIMITED, "%s", vault_error_name(code));
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	ring = attacker_ring(&p, root);
+	cr_assert_eq(keyring_count(ring, KEYRING_KEK), 1, "epoch 1 is retired");
+	n = identity_tags(ring, name, tags, 0);
+	cr_assert_geq(n, 4, "every key, both derivations");
+	cr_assert_eq(scan_file(bpath, tags, n), 0, "the backup: nothing any key can test");
+	cr_assert_eq(scan_file(raw, tags, n), 0, "the raw copy: nothing any key can test");
+	scan_file(live, tags, n);
+	for (size_t i = 0; i < n; i++)
+		if (tags[i].hits > 0)
+			cr_assert_eq(tags[i].kind, 1000 + (int)epoch,
+			    "the live file holds the count under the current epoch only (%d)",
+			    tags[i].kind);
+	fprintf(stderr, "forensic-identity: %zu hashes of the failed name under the ring "
+	    "after retire: 0 hits in the backup and the raw copy\n", n);
+	keyring_free(ring);
+	sodium_free(root);
+	sodium_free(name);
+	free(pp.tok);
+	vault_free(bpath);
 	vaultd_cleanup(&p);
 }

@@ -14,6 +14,9 @@
 #include <criterion/criterion.h>
 #include <vault/vault.h>
 
+#include <sodium.h>
+#include "keys/keyring.h"
+#include "vault/keyset.h"
 #include "vault/privacy/blind.h"
 #include "vault/privacy/hold.h"
 #include "vault/privacy/identity.h"
@@ -434,22 +437,42 @@ Test(identity, encodes_and_decodes_and_refuses_damage)
 {
 	struct identity a = { .failures = 70000, .alerted = 1, .nrequests = 2,
 		.requests = { 7, UINT64_MAX } }, b;
-	uint8_t buf[IDENTITY_VALUE_MAX];
-	size_t len;
-	identity_encode(&a, buf, &len);
-	cr_assert_eq(len, 7 + 16);
-	cr_assert_eq(identity_decode(buf, len, &b), 0);
+	uint8_t buf[IDENTITY_VALUE_MAX], sealed[IDENTITY_SEAL_OVERHEAD + 10];
+	const uint8_t *s;
+	size_t len, slen;
+	uint32_t e;
+	memset(sealed, 0x5a, sizeof(sealed));
+	identity_encode(&a, 0x01020304, sealed, sizeof(sealed), buf, &len);
+	cr_assert_eq(len, IDENTITY_HEAD_BYTES + 16 + sizeof(sealed));
+	cr_assert_eq(identity_decode(buf, len, &b, &e, &s, &slen), 0);
+	cr_assert_eq(e, 0x01020304);
 	cr_assert_eq(b.failures, 70000);
 	cr_assert_eq(b.alerted, 1);
 	cr_assert_eq(b.nrequests, 2);
 	cr_assert_eq(b.requests[1], UINT64_MAX);
-	cr_assert_eq(identity_decode(buf, len - 1, &b), VAULT_E_CRYPTO, "truncated");
-	buf[0] = 2;
-	cr_assert_eq(identity_decode(buf, len, &b), VAULT_E_CRYPTO, "unknown format");
+	cr_assert_eq(slen, sizeof(sealed));
+	cr_assert_eq(memcmp(s, sealed, slen), 0);
+	/* Sizes are checked before use: no sealed name shorter than two
+	 * lengths and a byte of each name, none past the longest. */
+	size_t min = IDENTITY_HEAD_BYTES + 16 + IDENTITY_SEAL_OVERHEAD + 6;
+	cr_assert_eq(identity_decode(buf, min - 1, &b, &e, &s, &slen), VAULT_E_CRYPTO,
+	    "truncated");
+	cr_assert_eq(identity_decode(buf, min, &b, &e, &s, &slen), 0);
+	static uint8_t big[IDENTITY_VALUE_MAX + 1];
+	memcpy(big, buf, len);
+	cr_assert_eq(identity_decode(big, IDENTITY_HEAD_BYTES + 16 + IDENTITY_SEAL_OVERHEAD +
+	    IDENTITY_NAME_MAX + 1, &b, &e, &s, &slen), VAULT_E_CRYPTO, "too long");
 	buf[0] = 1;
-	buf[6] = IDENTITY_MAX_REQUESTS + 1;
-	cr_assert_eq(identity_decode(buf, len, &b), VAULT_E_CRYPTO, "count past the cap");
-	cr_assert_eq(identity_decode(buf, 3, &b), VAULT_E_CRYPTO);
+	cr_assert_eq(identity_decode(buf, len, &b, &e, &s, &slen), VAULT_E_CRYPTO,
+	    "the old format (an index-key hash) is not read");
+	buf[0] = 2;
+	buf[10] = IDENTITY_MAX_REQUESTS + 1;
+	cr_assert_eq(identity_decode(buf, len, &b, &e, &s, &slen), VAULT_E_CRYPTO,
+	    "count past the cap");
+	buf[10] = 2;
+	buf[9] = 2;
+	cr_assert_eq(identity_decode(buf, len, &b, &e, &s, &slen), VAULT_E_CRYPTO, "bad flag");
+	cr_assert_eq(identity_decode(buf, 3, &b, &e, &s, &slen), VAULT_E_CRYPTO);
 }
 
 static int
@@ -459,6 +482,53 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+static struct key_set *
+new_keys(const char *dir)
+{
+	char path[128];
+	uint8_t root[KEYRING_KEY_BYTES];
+	const char *why;
+	struct keyring *ring;
+	struct key_set *ks;
+	cr_assert_geq(sodium_init(), 0);
+	snprintf(path, sizeof(path), "%s/ring", dir);
+	randombytes_buf(root, sizeof(root));
+	cr_assert_eq(keyring_create(path, root, &ring, &why), 0, "%s", why);
+	cr_assert_eq(key_set_new(ring, &ks), 0);
+	return ks;
+}
+
+/* The set with a new KEK epoch (rotate: 1) or without epoch (retire: 0). */
+static struct key_set *
+keys_change(struct key_set *ks, int rotate, uint32_t epoch)
+{
+	struct keyring *ring;
+	struct key_set *out;
+	const char *why;
+	uint32_t v;
+	if (rotate)
+		cr_assert_eq(keyring_with_new_key(ks->ring, KEYRING_KEK, &ring, &v), 0);
+	else
+		cr_assert_eq(keyring_without_key(ks->ring, KEYRING_KEK, epoch, &ring, &why), 0);
+	cr_assert_eq(key_set_new(ring, &out), 0);
+	key_set_free(ks);
+	return out;
+}
+
+static size_t
+entries(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_stat ms;
+	cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
+	return ms.ms_entries;
+}
+
+static void
+name_of(const char *first, const char *last, struct identity_name *n)
+{
+	cr_assert_eq(identity_name(first, strlen(first), last, strlen(last), n), 0);
+}
+
 /* Counts of the previous window still count; older ones are pruned. */
 Test(identity, windows_carry_over_and_are_pruned)
 {
@@ -466,45 +536,127 @@ Test(identity, windows_carry_over_and_are_pruned)
 	struct store st;
 	const char *why;
 	MDB_txn *txn;
-	uint8_t h[IDENTITY_HASH_BYTES], other[IDENTITY_HASH_BYTES];
+	struct identity_name h, other;
 	struct identity id;
 	size_t removed;
 
 	cr_assert_not_null(mkdtemp(dir));
+	struct key_set *ks = new_keys(dir);
 	cr_assert_eq(store_open(&st, dir, (size_t)16 << 20, 8, &why), 0);
-	memset(h, 0xab, sizeof(h));
-	memset(other, 0x11, sizeof(other));
+	name_of("ada", "lovelace", &h);
+	name_of("ad", "alovelace", &other);
 	cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
-	cr_assert_eq(identity_load(txn, st.verify_ids, h, 10, &id), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 10, &id), 0);
 	cr_assert_eq(id.failures + id.failures_prev + id.nrequests, 0, "none yet");
 	id.failures = 3;
 	id.nrequests = 1;
 	id.requests[0] = 42;
-	cr_assert_eq(identity_save(txn, st.verify_ids, h, 10, &id), 0);
-	cr_assert_eq(identity_save(txn, st.verify_ids, other, 3, &id), 0);
+	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &h, 10, &id), 0);
+	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &other, 3, &id), 0);
 	/* Window 11: its own count starts at 0; the last window's still counts,
 	 * and so do the requests that tried. */
-	cr_assert_eq(identity_load(txn, st.verify_ids, h, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 11, &id), 0);
 	cr_assert_eq(id.failures, 0);
 	cr_assert_eq(id.failures_prev, 3);
 	cr_assert_eq(id.nrequests, 1);
 	cr_assert_eq(id.requests[0], 42);
 	/* Window 12: the one of window 10 no longer counts. */
-	cr_assert_eq(identity_load(txn, st.verify_ids, h, 12, &id), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 12, &id), 0);
 	cr_assert_eq(id.failures + id.failures_prev + id.nrequests, 0);
 	/* Pruning in window 11 keeps window 10, drops window 3. */
 	cr_assert_eq(identity_prune(txn, st.verify_ids, 11, 64, &removed), 0);
 	cr_assert_eq(removed, 1);
-	cr_assert_eq(identity_load(txn, st.verify_ids, other, 3, &id), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &other, 3, &id), 0);
 	cr_assert_eq(id.failures, 0, "pruned");
-	cr_assert_eq(identity_load(txn, st.verify_ids, h, 10, &id), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 10, &id), 0);
 	cr_assert_eq(id.failures, 3, "kept");
 	cr_assert_eq(identity_prune(txn, st.verify_ids, 12, 64, &removed), 0);
 	cr_assert_eq(removed, 1);
-	MDB_stat ms;
-	cr_assert_eq(mdb_stat(txn, st.verify_ids, &ms), 0);
-	cr_assert_eq(ms.ms_entries, 0, "nothing of a name stays past two windows");
+	cr_assert_eq(entries(txn, st.verify_ids), 0, "nothing of a name stays past two windows");
 	mdb_txn_abort(txn);
 	store_close(&st);
+	key_set_free(ks);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A rotation carries the counts (found under the old epoch until the
+ * rekey, then under the new one, never counted twice); after the retire
+ * no entry of the old epoch is left. */
+Test(identity, counts_follow_the_kek_epoch_across_a_rotation)
+{
+	char dir[] = "/tmp/vault-identity-XXXXXX";
+	struct store st;
+	const char *why;
+	MDB_txn *txn;
+	struct identity_name a, b, c;
+	struct identity id;
+	size_t moved, dropped;
+	uint8_t h1[IDENTITY_HASH_BYTES], h2[IDENTITY_HASH_BYTES];
+
+	cr_assert_not_null(mkdtemp(dir));
+	struct key_set *ks = new_keys(dir);
+	cr_assert_eq(store_open(&st, dir, (size_t)16 << 20, 8, &why), 0);
+	name_of("ada", "lovelace", &a);
+	name_of("alan", "turing", &b);
+	name_of("grace", "hopper", &c);
+	cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+	memset(&id, 0, sizeof(id));
+	id.failures = 2;
+	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &a, 10, &id), 0);
+	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &b, 11, &id), 0);
+	id.failures = 1;
+	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	uint32_t e1 = keyring_current(ks->ring, KEYRING_KEK);
+	cr_assert_eq(identity_hash(ks, e1, &a, h1), 0);
+
+	ks = keys_change(ks, 1, 0);
+	uint32_t e2 = keyring_current(ks->ring, KEYRING_KEK);
+	cr_assert_neq(e1, e2);
+	cr_assert_eq(identity_hash(ks, e2, &a, h2), 0);
+	cr_assert_neq(memcmp(h1, h2, sizeof(h1)), 0, "the hash changes with the epoch");
+	/* Before the rekey: the old epoch's counts are found. */
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &a, 11, &id), 0);
+	cr_assert_eq(id.failures_prev, 2);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(id.failures, 1);
+	/* A failure now is written under the new epoch; the old entry goes. */
+	id.failures++;
+	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(id.failures, 2, "counted once, not twice");
+	cr_assert_eq(entries(txn, st.verify_ids), 3);
+	/* A damaged entry of the old epoch is dropped at the rekey. */
+	uint8_t junk_key[IDENTITY_KEY_BYTES], junk[IDENTITY_VALUE_MAX];
+	size_t jl;
+	uint8_t sealed[IDENTITY_SEAL_OVERHEAD + 8] = { 0 };
+	memset(junk_key, 0x77, sizeof(junk_key));
+	identity_encode(&id, e1, sealed, sizeof(sealed), junk, &jl);
+	MDB_val jk = { sizeof(junk_key), junk_key }, jv = { jl, junk };
+	cr_assert_eq(mdb_put(txn, st.verify_ids, &jk, &jv, 0), 0);
+	cr_assert_eq(identity_rekey(txn, st.verify_ids, ks, e2, &moved, &dropped), 0);
+	cr_assert_eq(moved, 2, "a and b");
+	cr_assert_eq(dropped, 1, "the entry that does not open");
+	cr_assert_eq(entries(txn, st.verify_ids), 3);
+
+	/* After the retire of the old epoch: every count is still there. */
+	ks = keys_change(ks, 0, e1);
+	cr_assert_eq(identity_rekey(txn, st.verify_ids, ks, e2, &moved, &dropped), 0);
+	cr_assert_eq(moved + dropped, 0, "the rekey left nothing of the old epoch");
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &a, 11, &id), 0);
+	cr_assert_eq(id.failures_prev, 2);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &b, 11, &id), 0);
+	cr_assert_eq(id.failures, 2);
+	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(id.failures, 2);
+	/* No key holds an entry under the old hash. */
+	uint8_t k1[IDENTITY_KEY_BYTES];
+	store_put_id(k1, 10);
+	memcpy(k1 + 8, h1, sizeof(h1));
+	MDB_val kk = { sizeof(k1), k1 }, vv;
+	cr_assert_eq(mdb_get(txn, st.verify_ids, &kk, &vv), MDB_NOTFOUND);
+	cr_assert_eq(entries(txn, st.verify_ids), 3);
+	mdb_txn_abort(txn);
+	store_close(&st);
+	key_set_free(ks);
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }

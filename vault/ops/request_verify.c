@@ -80,8 +80,10 @@ struct verify_state {
 	char code[CODE_CHARS + 1];
 	char client[32];
 	uid_t uid;
-	uint8_t identity[IDENTITY_HASH_BYTES]; /* keyed hash of the claimed name */
 	uint64_t window;                     /* of the identity's counts */
+	/* The claimed name: the writer hashes it under the epochs its ring
+	 * holds then (a rotation may come between). Wiped with the state. */
+	struct identity_name name;
 };
 
 /* The claims as tags, under every KEK epoch the ring holds (during a
@@ -422,16 +424,15 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "too many verification attempts or failures from this client; try again later");
 		goto fail;
 	}
-	rc = identity_hash(ctx->keys, cl.name[0], cl.name_len[0], cl.name[1], cl.name_len[1],
-	    st->identity);
+	rc = identity_name(cl.name[0], cl.name_len[0], cl.name[1], cl.name_len[1], &st->name);
 	if (rc != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto fail;
 	}
 	st->window = (uint64_t)ctx->now / ctx->srv->cfg.verify_identity_window;
 	struct identity idn;
-	if ((rc = identity_load(ctx->txn, ctx->srv->store.verify_ids, st->identity, st->window,
-	    &idn)) != 0) {
+	if ((rc = identity_load(ctx->txn, ctx->srv->store.verify_ids, ctx->keys, &st->name,
+	    st->window, &idn)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto fail;
 	}
@@ -507,7 +508,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		goto out;
 	}
 	/* Again, in the writer: attempts prepared at once see one count. */
-	if ((rc = identity_load(ctx->txn, ids, st->identity, st->window, &idn)) != 0) {
+	if ((rc = identity_load(ctx->txn, ids, ctx->keys, &st->name, st->window, &idn)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}
@@ -559,7 +560,8 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		if (idn.failures + idn.failures_prev >= ctx->srv->cfg.verify_identity_failures &&
 		    !idn.alerted)
 			alert = idn.alerted = 1;
-		if ((rc = identity_save(ctx->txn, ids, st->identity, st->window, &idn)) != 0) {
+		if ((rc = identity_save(ctx->txn, ids, ctx->keys, &st->name, st->window,
+		    &idn)) != 0) {
 			op_fail(err, rc, NULL, NULL);
 			goto out;
 		}

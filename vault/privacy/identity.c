@@ -2,6 +2,7 @@
  * identity.c - failed verifications per claimed identity, as stored
  * (identity.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -10,37 +11,106 @@
 #include "vault/store/store.h"
 #include "keys/keyring.h"
 #include "vault/keyset.h"
+#include "vault/log.h"
 #include "identity.h"
-#include "secrets.h"
 
-void
-identity_encode(const struct identity *id, uint8_t out[IDENTITY_VALUE_MAX], size_t *len)
+#define AD_BYTES (2 + IDENTITY_KEY_BYTES + 4)
+#define NAME_MIN 6 /* two lengths and a byte of each name */
+
+static void
+put_u32(uint8_t *p, uint32_t v)
 {
-	size_t n = id->nrequests < IDENTITY_MAX_REQUESTS ? id->nrequests : IDENTITY_MAX_REQUESTS;
-	out[0] = 1;
-	out[1] = (uint8_t)(id->failures >> 24);
-	out[2] = (uint8_t)(id->failures >> 16);
-	out[3] = (uint8_t)(id->failures >> 8);
-	out[4] = (uint8_t)id->failures;
-	out[5] = id->alerted ? 1 : 0;
-	out[6] = (uint8_t)n;
-	for (size_t i = 0; i < n; i++)
-		store_put_id(out + 7 + 8 * i, id->requests[i]);
-	*len = 7 + 8 * n;
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 int
-identity_decode(const uint8_t *p, size_t len, struct identity *id)
+identity_name(const char *first, size_t flen, const char *last, size_t llen,
+    struct identity_name *out)
+{
+	/* Lengths first, so that no two names give one input. */
+	if (flen == 0 || llen == 0 || flen > BLIND_CANON_MAX || llen > BLIND_CANON_MAX)
+		return VAULT_E_INVALID_VALUE;
+	out->b[0] = (uint8_t)(flen >> 8);
+	out->b[1] = (uint8_t)flen;
+	out->b[2] = (uint8_t)(llen >> 8);
+	out->b[3] = (uint8_t)llen;
+	memcpy(out->b + 4, first, flen);
+	memcpy(out->b + 4 + flen, last, llen);
+	out->len = 4 + flen + llen;
+	return 0;
+}
+
+/* The subkey of KEK epoch for context ("vident03": hash, "videnc03": seal). */
+static int
+subkey(const struct key_set *ks, uint32_t epoch, const char *ctx, uint8_t sub[32])
+{
+	const uint8_t *kek = keyring_key(ks->ring, KEYRING_KEK, epoch);
+	if (kek == NULL)
+		return VAULT_E_KEYRING;
+	crypto_kdf_derive_from_key(sub, 32, 1, ctx, kek);
+	return 0;
+}
+
+int
+identity_hash(const struct key_set *ks, uint32_t epoch, const struct identity_name *name,
+    uint8_t out[IDENTITY_HASH_BYTES])
+{
+	uint8_t sub[32];
+	int rc;
+
+	if ((rc = subkey(ks, epoch, "vident03", sub)) != 0)
+		return rc;
+	crypto_generichash(out, IDENTITY_HASH_BYTES, name->b, name->len, sub, sizeof(sub));
+	sodium_memzero(sub, sizeof(sub));
+	return 0;
+}
+
+void
+identity_encode(const struct identity *id, uint32_t epoch, const uint8_t *sealed,
+    size_t sealed_len, uint8_t out[IDENTITY_VALUE_MAX], size_t *len)
+{
+	size_t n = id->nrequests < IDENTITY_MAX_REQUESTS ? id->nrequests : IDENTITY_MAX_REQUESTS;
+	size_t at;
+	if (sealed_len > IDENTITY_SEAL_OVERHEAD + IDENTITY_NAME_MAX)
+		sealed_len = 0; /* not ours: refused by the decoder */
+	out[0] = 2;
+	put_u32(out + 1, epoch);
+	put_u32(out + 5, id->failures);
+	out[9] = id->alerted ? 1 : 0;
+	out[10] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++)
+		store_put_id(out + IDENTITY_HEAD_BYTES + 8 * i, id->requests[i]);
+	at = IDENTITY_HEAD_BYTES + 8 * n;
+	memcpy(out + at, sealed, sealed_len);
+	*len = at + sealed_len;
+}
+
+int
+identity_decode(const uint8_t *p, size_t len, struct identity *id, uint32_t *epoch,
+    const uint8_t **sealed, size_t *sealed_len)
 {
 	memset(id, 0, sizeof(*id));
-	if (len < 7 || p[0] != 1 || p[5] > 1 || p[6] > IDENTITY_MAX_REQUESTS ||
-	    len != 7 + 8 * (size_t)p[6])
+	if (len < IDENTITY_HEAD_BYTES || p[0] != 2 || p[9] > 1 || p[10] > IDENTITY_MAX_REQUESTS)
 		return VAULT_E_CRYPTO;
-	id->failures = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-	id->alerted = p[5];
-	id->nrequests = p[6];
+	size_t at = IDENTITY_HEAD_BYTES + 8 * (size_t)p[10];
+	if (len < at + IDENTITY_SEAL_OVERHEAD + NAME_MIN ||
+	    len > at + IDENTITY_SEAL_OVERHEAD + IDENTITY_NAME_MAX)
+		return VAULT_E_CRYPTO;
+	*epoch = get_u32(p + 1);
+	id->failures = get_u32(p + 5);
+	id->alerted = p[9];
+	id->nrequests = p[10];
 	for (size_t i = 0; i < id->nrequests; i++)
-		id->requests[i] = store_get_id(p + 7 + 8 * i);
+		id->requests[i] = store_get_id(p + IDENTITY_HEAD_BYTES + 8 * i);
+	*sealed = p + at;
+	*sealed_len = len - at;
 	return 0;
 }
 
@@ -52,12 +122,55 @@ make_key(uint8_t key[IDENTITY_KEY_BYTES], const uint8_t hash[IDENTITY_HASH_BYTES
 	memcpy(key + 8, hash, IDENTITY_HASH_BYTES);
 }
 
-/* The entry of (window, hash): 0 (found), 1 (none) or an error. */
+static void
+seal_ad(uint8_t ad[AD_BYTES], const uint8_t key[IDENTITY_KEY_BYTES], uint32_t epoch)
+{
+	ad[0] = 'I';
+	ad[1] = 1;
+	memcpy(ad + 2, key, IDENTITY_KEY_BYTES);
+	put_u32(ad + 2 + IDENTITY_KEY_BYTES, epoch);
+}
+
+/* Store id under (window, name) in epoch: a new hash and a new seal. */
 static int
-get(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES],
+put(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+    const struct identity_name *name, uint64_t window, const struct identity *id)
+{
+	uint8_t key[IDENTITY_KEY_BYTES], hash[IDENTITY_HASH_BYTES], ad[AD_BYTES], sub[32];
+	uint8_t *sealed, *val;
+	size_t slen = IDENTITY_SEAL_OVERHEAD + name->len, len;
+	int rc;
+
+	if ((rc = identity_hash(ks, epoch, name, hash)) != 0 ||
+	    (rc = subkey(ks, epoch, "videnc03", sub)) != 0)
+		return rc;
+	if ((sealed = malloc(slen + IDENTITY_VALUE_MAX)) == NULL) {
+		sodium_memzero(sub, sizeof(sub));
+		return VAULT_E_NOMEM;
+	}
+	val = sealed + slen;
+	make_key(key, hash, window);
+	seal_ad(ad, key, epoch);
+	randombytes_buf(sealed, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + 24, NULL, name->b, name->len,
+	    ad, sizeof(ad), NULL, sealed, sub);
+	sodium_memzero(sub, sizeof(sub));
+	identity_encode(id, epoch, sealed, slen, val, &len);
+	MDB_val k = { sizeof(key), key }, v = { len, val };
+	rc = mdb_put(txn, dbi, &k, &v, 0);
+	free(sealed);
+	return rc == 0 ? 0 : store_error(rc);
+}
+
+/* The entry of (window, hash) in epoch: 0 (found), 1 (none) or an error. */
+static int
+get(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES], uint32_t epoch,
     uint64_t window, struct identity *id)
 {
 	uint8_t key[IDENTITY_KEY_BYTES];
+	const uint8_t *sealed;
+	size_t slen;
+	uint32_t e;
 	make_key(key, hash, window);
 	MDB_val k = { sizeof(key), key }, v;
 	int rc = mdb_get(txn, dbi, &k, &v);
@@ -67,21 +180,70 @@ get(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES],
 	}
 	if (rc != 0)
 		return store_error(rc);
-	return identity_decode(v.mv_data, v.mv_size, id);
+	if ((rc = identity_decode(v.mv_data, v.mv_size, id, &e, &sealed, &slen)) != 0)
+		return rc;
+	if (e != epoch) {
+		/* Another epoch's hash that happens to be equal: not ours. */
+		memset(id, 0, sizeof(*id));
+		return 1;
+	}
+	return 0;
+}
+
+/* The ring's KEK epochs, the current one first, then the newest first. */
+static size_t
+epochs(const struct key_set *ks, uint32_t *out, size_t cap)
+{
+	size_t n = 0, count = keyring_count(ks->ring, KEYRING_KEK);
+	uint32_t cur = keyring_current(ks->ring, KEYRING_KEK);
+	out[n++] = cur;
+	for (size_t i = count; i-- > 0 && n < cap;) {
+		uint32_t e = keyring_version_at(ks->ring, KEYRING_KEK, i);
+		if (e != cur)
+			out[n++] = e;
+	}
+	/* Versions listed in ascending order or not: sort the older ones down. */
+	for (size_t i = 2; i < n; i++)
+		for (size_t j = i; j > 1 && out[j] > out[j - 1]; j--) {
+			uint32_t t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+#define EPOCHS_MAX 16 /* a ring holds a few KEK epochs; more are not looked at */
+
+/* The entry of window: the first epoch (in epochs() order) that has one. */
+static int
+find(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, const struct identity_name *name,
+    uint64_t window, struct identity *id)
+{
+	uint32_t ep[EPOCHS_MAX];
+	uint8_t hash[IDENTITY_HASH_BYTES];
+	size_t n = epochs(ks, ep, EPOCHS_MAX);
+	int rc = 1;
+
+	for (size_t i = 0; i < n && rc == 1; i++) {
+		if ((rc = identity_hash(ks, ep[i], name, hash)) != 0)
+			return rc;
+		rc = get(txn, dbi, hash, ep[i], window, id);
+	}
+	return rc;
 }
 
 int
-identity_load(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES],
-    uint64_t window, struct identity *id)
+identity_load(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+    const struct identity_name *name, uint64_t window, struct identity *id)
 {
 	struct identity prev;
 	int rc, rp;
 
-	if ((rc = get(txn, dbi, hash, window, id)) != 0 && rc != 1)
+	if ((rc = find(txn, dbi, ks, name, window, id)) != 0 && rc != 1)
 		return rc;
 	if (window == 0)
 		return 0;
-	if ((rp = get(txn, dbi, hash, window - 1, &prev)) != 0 && rp != 1)
+	if ((rp = find(txn, dbi, ks, name, window - 1, &prev)) != 0 && rp != 1)
 		return rp;
 	id->failures_prev = prev.failures;
 	if (rc == 1) {
@@ -92,17 +254,49 @@ identity_load(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES]
 	return 0;
 }
 
-int
-identity_save(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES],
-    uint64_t window, const struct identity *id)
+/* Entries of name in window under older epochs go; with keep, the newest
+ * of them moves to the current epoch first (if that has none). */
+static int
+migrate(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+    const struct identity_name *name, uint64_t window, int keep)
 {
-	uint8_t key[IDENTITY_KEY_BYTES], val[IDENTITY_VALUE_MAX];
-	size_t len;
-	make_key(key, hash, window);
-	identity_encode(id, val, &len);
-	MDB_val k = { sizeof(key), key }, v = { len, val };
-	int rc = mdb_put(txn, dbi, &k, &v, 0);
-	return rc == 0 ? 0 : store_error(rc);
+	uint32_t ep[EPOCHS_MAX];
+	uint8_t hash[IDENTITY_HASH_BYTES], key[IDENTITY_KEY_BYTES];
+	struct identity id;
+	size_t n = epochs(ks, ep, EPOCHS_MAX);
+	int rc, have = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = identity_hash(ks, ep[i], name, hash)) != 0)
+			return rc;
+		if ((rc = get(txn, dbi, hash, ep[i], window, &id)) == 1)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (i > 0) {
+			if (keep && !have && (rc = put(txn, dbi, ks, ep[0], name, window, &id)) != 0)
+				return rc;
+			make_key(key, hash, window);
+			MDB_val k = { sizeof(key), key };
+			if ((rc = mdb_del(txn, dbi, &k, NULL)) != 0)
+				return store_error(rc);
+		}
+		have = 1;
+	}
+	return 0;
+}
+
+int
+identity_save(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+    const struct identity_name *name, uint64_t window, const struct identity *id)
+{
+	int rc;
+
+	if (window > 0 && (rc = migrate(txn, dbi, ks, name, window - 1, 1)) != 0)
+		return rc;
+	if ((rc = migrate(txn, dbi, ks, name, window, 0)) != 0)
+		return rc;
+	return put(txn, dbi, ks, keyring_current(ks->ring, KEYRING_KEK), name, window, id);
 }
 
 int
@@ -129,27 +323,149 @@ identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max, size_t *r
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
 }
 
-int
-identity_hash(const struct key_set *ks, const char *first, size_t flen,
-    const char *last, size_t llen, uint8_t out[IDENTITY_HASH_BYTES])
+/* One entry of another epoch: opened, stored under epoch, deleted.
+ * 0 moved, 1 dropped, or an error. */
+static int
+rekey_one(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+    const uint8_t key[IDENTITY_KEY_BYTES], const uint8_t *val, size_t len)
 {
-	/* Lengths first, so that no two names give one input. */
-	size_t n = 4 + flen + llen;
-	uint8_t *in;
+	struct identity id, have;
+	struct identity_name *name;
+	const uint8_t *sealed;
+	uint8_t ad[AD_BYTES], sub[32], hash[IDENTITY_HASH_BYTES];
+	unsigned long long n = 0;
+	size_t slen;
+	uint32_t e;
+	int rc = 1;
+
+	if ((name = sodium_malloc(sizeof(*name))) == NULL)
+		return VAULT_E_NOMEM;
+	if (identity_decode(val, len, &id, &e, &sealed, &slen) == 0 &&
+	    subkey(ks, e, "videnc03", sub) == 0) {
+		seal_ad(ad, key, e);
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(name->b, &n, NULL, sealed + 24,
+		    slen - 24, ad, sizeof(ad), sealed, sub) == 0)
+			rc = 0;
+		sodium_memzero(sub, sizeof(sub));
+	}
+	name->len = (size_t)n;
+	uint64_t window = store_get_id(key);
+	if (rc == 0 && (rc = identity_hash(ks, epoch, name, hash)) == 0) {
+		rc = get(txn, dbi, hash, epoch, window, &have);
+		/* The current epoch's entry wins (this one just goes), unless
+		 * it is damaged: a rotation must not stall on it. */
+		if (rc == 1 || rc == VAULT_E_CRYPTO)
+			rc = put(txn, dbi, ks, epoch, name, window, &id);
+		else if (rc == 0)
+			rc = 1;
+	}
+	sodium_free(name); /* wipes */
+	if (rc != 0 && rc != 1)
+		return rc;
+	uint8_t kb[IDENTITY_KEY_BYTES];
+	memcpy(kb, key, sizeof(kb));
+	MDB_val k = { sizeof(kb), kb };
+	int d = mdb_del(txn, dbi, &k, NULL);
+	if (d != 0 && d != MDB_NOTFOUND)
+		return store_error(d);
+	return rc;
+}
+
+#define BATCH 16
+
+struct held {
+	uint8_t key[IDENTITY_KEY_BYTES];
+	size_t len;
+	uint8_t val[IDENTITY_VALUE_MAX];
+};
+
+/*
+ * Up to BATCH entries from *from on (the first call: from the start) that
+ * are not of epoch, damaged ones included (length 0). Copied out before
+ * any change: a put or delete moves the pages under a cursor.
+ */
+static int
+collect(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, uint8_t from[IDENTITY_KEY_BYTES],
+    int *started, struct held *h, size_t *n, int *end)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
 	int rc;
 
-	if (flen > 0xffff || llen > 0xffff)
-		return VAULT_E_INVALID_VALUE;
-	if ((in = sodium_malloc(n)) == NULL)
+	*n = 0;
+	*end = 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return store_error(rc);
+	k.mv_size = IDENTITY_KEY_BYTES;
+	k.mv_data = from;
+	rc = *started ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) :
+	    mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	*started = 1;
+	for (; rc == 0 && *n < BATCH; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = v.mv_data;
+		int bad = k.mv_size != IDENTITY_KEY_BYTES || v.mv_size < 5 ||
+		    v.mv_size > IDENTITY_VALUE_MAX || p[0] != 2;
+		uint32_t e = bad ? 0 : get_u32(p + 1);
+		if (!bad && e == epoch)
+			continue;
+		if (k.mv_size != IDENTITY_KEY_BYTES) {
+			/* A damaged key: deleted here, where it can be named. */
+			if ((rc = mdb_cursor_del(c, 0)) != 0)
+				break;
+			continue;
+		}
+		memcpy(h[*n].key, k.mv_data, IDENTITY_KEY_BYTES);
+		h[*n].len = bad ? 0 : v.mv_size;
+		memcpy(h[*n].val, v.mv_data, h[*n].len);
+		(*n)++;
+	}
+	if (rc == MDB_NOTFOUND) {
+		*end = 1;
+		rc = 0;
+	} else if (rc == 0 && *n == 0) {
+		*end = 1;
+	}
+	mdb_cursor_close(c);
+	if (*n > 0)
+		memcpy(from, h[*n - 1].key, IDENTITY_KEY_BYTES);
+	return rc == 0 ? 0 : store_error(rc);
+}
+
+int
+identity_rekey(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+    size_t *moved, size_t *dropped)
+{
+	struct held *h;
+	uint8_t from[IDENTITY_KEY_BYTES] = { 0 };
+	size_t n;
+	int rc, end = 0, started = 0;
+
+	*moved = *dropped = 0;
+	if (keyring_key(ks->ring, KEYRING_KEK, epoch) == NULL)
+		return VAULT_E_KEYRING;
+	if ((h = sodium_malloc(BATCH * sizeof(*h))) == NULL)
 		return VAULT_E_NOMEM;
-	in[0] = (uint8_t)(flen >> 8);
-	in[1] = (uint8_t)flen;
-	in[2] = (uint8_t)(llen >> 8);
-	in[3] = (uint8_t)llen;
-	memcpy(in + 4, first, flen);
-	memcpy(in + 4 + flen, last, llen);
-	rc = secret_hash(ks, keyring_current(ks->ring, KEYRING_INDEX), "verify_identity2", 0,
-	    in, n, out);
-	sodium_free(in); /* wipes */
+	/* The old entries are deleted as they go; new ones are of epoch and
+	 * are passed over, so every pass goes on from the last key seen. */
+	while (!end) {
+		if ((rc = collect(txn, dbi, epoch, from, &started, h, &n, &end)) != 0)
+			break;
+		for (size_t i = 0; i < n && (rc == 0 || rc == 1); i++) {
+			rc = rekey_one(txn, dbi, ks, epoch, h[i].key, h[i].val, h[i].len);
+			if (rc == 0)
+				(*moved)++;
+			else if (rc == 1)
+				(*dropped)++;
+		}
+		if (rc != 0 && rc != 1)
+			break;
+		rc = 0;
+		if (n < BATCH)
+			end = 1;
+	}
+	sodium_free(h); /* wipes */
+	if (rc == 0 && *dropped > 0)
+		log_warn("identity counts: %zu entries that do not open dropped at the rekey",
+		    *dropped);
 	return rc;
 }

@@ -19,9 +19,10 @@
  *   requests    request id (u64 BE) -> privacy request (privacy/request.h)
  *   holds       hold id (u64 BE) -> hold (privacy/hold.h)
  *   record_holds record id + hold id -> empty: the holds on a record
- *   verify_ids  window (u64 BE) + keyed hash of a claimed name (32) -> the
- *               failed verifications of that identity in that window and
- *               the open requests that tried it (privacy/identity.h)
+ *   verify_ids  window (u64 BE) + keyed hash of a claimed name under a KEK
+ *               epoch's subkey (32) -> the failed verifications of that
+ *               identity in that window, the open requests that tried it
+ *               and the name sealed under the epoch (privacy/identity.h)
  *
  * meta also holds "next_request" and "next_hold" (u64 BE), and "audit_head":
  * an audit entry's seq (u64 BE) and MAC (32 bytes) the trail must hold: the
