@@ -666,6 +666,10 @@ Test(restore, kill_at_each_write_of_a_backup, .timeout = 600)
 			snprintf(name, sizeof(name), "b-%s-%d", calls[c], nth);
 			pid_t s = strace_kill_at(p.pid, calls[c], nth);
 			cr_assert_eq(vault_connect(p.socket, &v), 0);
+			/* A killed vaultd whose other threads strace still holds
+			 * keeps its socket open and never answers: wait for a
+			 * bounded time, then strace_done() ends it. */
+			vault_set_timeout(v, 30000);
 			int rc = vault_backup(v, name, &bpath, &bytes);
 			vault_close(v);
 			int killed = strace_done(&p, s);
@@ -721,6 +725,7 @@ Test(restore, kill_at_each_write_of_a_journal_append, .timeout = 600)
 			int victim = next++;
 			pid_t s = strace_kill_at(p.pid, calls[c], nth);
 			cr_assert_eq(vault_connect(p.socket, &v), 0);
+			vault_set_timeout(v, 10000); /* as in the backup loop */
 			int rc = vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[victim],
 			    VAULT_DELETE_SUBJECT_REQUEST);
 			vault_close(v);
