@@ -285,9 +285,18 @@ is_dead(pid_t pid)
 static int
 strace_done(struct vaultd_proc *p, pid_t s)
 {
-	int st, killed = is_dead(p->pid);
+	int st, killed = is_dead(p->pid), i;
 	kill(s, killed ? SIGKILL : SIGINT);
-	waitpid(s, &st, 0);
+	/* vaultd may be dying but not yet a zombie when looked at: then
+	 * strace, asked to detach, waits for it forever. Give it 5 s. */
+	for (i = 0; i < 500 && waitpid(s, &st, WNOHANG) != s; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (i == 500) {
+		kill(s, SIGKILL);
+		waitpid(s, &st, 0);
+	}
 	if (!killed && is_dead(p->pid))
 		killed = 1;
 	if (killed) {
