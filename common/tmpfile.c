@@ -26,7 +26,7 @@ tmpfile_create(const char *prefix, char *path, size_t cap)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}

@@ -19,8 +19,8 @@
 #define TMPFILE_SUFFIX_HEX 16
 
 /*
- * Create PREFIX + 16 random hex digits, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|
- * O_CLOEXEC, mode 0600, trying new names on EEXIST (a few times). The name
+ * Create PREFIX + 16 random hex digits, O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|
+ * O_CLOEXEC (read too: a backup hashes what it wrote), mode 0600, trying new names on EEXIST (a few times). The name
  * goes to path (cap bytes). Returns the descriptor, or -1 with errno set
  * (ENAMETOOLONG if it does not fit).
  */

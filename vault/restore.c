@@ -560,13 +560,7 @@ remove_matching(const char *dir, const char *prefix, const char *mid, const char
 void
 restore_cleanup_leftovers(const struct config *cfg)
 {
-	char dir[512];
-	struct stat st;
-	snprintf(dir, sizeof(dir), "%s/restore", cfg->data_dir);
-	if (lstat(dir, &st) == 0) {
-		remove_restore_dir(dir);
-		log_info("removed %s, left by an interrupted restore", dir);
-	}
+	/* DATA_DIR/restore/ is main.c's remove_leftovers() to remove. */
 	remove_matching(cfg->backup_dir, ".", BACKUP_PARTIAL,
 	    "the temporary file of an interrupted backup");
 }

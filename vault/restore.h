@@ -38,8 +38,8 @@ struct config;
  */
 int restore_backup(struct server *srv, const char *path);
 
-/* At start: remove DATA_DIR/restore/ (an interrupted restore) and
- * temporaries of interrupted backups in backup_dir (logged). */
+/* At start: remove temporaries of interrupted backups in backup_dir
+ * (logged). DATA_DIR/restore/ is removed with the other leftovers (main.c). */
 void restore_cleanup_leftovers(const struct config *cfg);
 
 /* After a retire: remove the pre-restore files (they hold data keys

@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "common/msg.h"
+#include "common/tmpfile.h"
 #include "vault/backupfile.h"
 #include "vault/log.h"
 #include "vault/restore.h"
@@ -74,12 +74,10 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, VAULT_E_CONFLICT, "name", "a backup of that name exists");
 	/* A unique temporary name; a backup name never starts with a dot, so
 	 * the next start knows a leftover one (restore_cleanup_leftovers()). */
-	uint8_t rnd[8];
-	randombytes_buf(rnd, sizeof(rnd));
-	snprintf(tmp, sizeof(tmp), "%s/.%.*s" BACKUP_PARTIAL "%02x%02x%02x%02x%02x%02x%02x%02x",
-	    srv->cfg.backup_dir, (int)len, name, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-	    rnd[5], rnd[6], rnd[7]);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	char prefix[sizeof(tmp)];
+	snprintf(prefix, sizeof(prefix), "%s/.%.*s" BACKUP_PARTIAL, srv->cfg.backup_dir,
+	    (int)len, name);
+	int fd = tmpfile_create(prefix, tmp, sizeof(tmp));
 	if (fd < 0)
 		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup file");
 	const char *fail = "the copy failed";
