@@ -35,18 +35,6 @@
 #define COMPACT_PENDING "compact_pending"
 #define COMPACT_TMP_PREFIX "data.mdb.compact."
 
-/* Offset of the epoch in an encoded record (record_codec.c). */
-#define RECORD_EPOCH_OFFSET 8
-
-static uint32_t
-record_epoch(const MDB_val *v)
-{
-	const uint8_t *p = (const uint8_t *)v->mv_data + RECORD_EPOCH_OFFSET;
-	if (v->mv_size < RECORD_EPOCH_OFFSET + 4)
-		return 0;
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static int
 meta_get_u64(struct server *srv, MDB_txn *txn, const char *key, uint64_t *v)
 {
@@ -98,7 +86,7 @@ epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
 	memset(counts, 0, n * sizeof(*counts));
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint32_t e = record_epoch(&v);
+		uint32_t e = record_stored_epoch(v.mv_data, v.mv_size);
 		for (size_t i = 0; i < n; i++)
 			if (epochs[i] == e)
 				counts[i]++;
@@ -442,7 +430,7 @@ rotation_step(struct write_ctx *ctx, int *active)
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && examined < srv->cfg.rotation_batch) {
 		uint64_t id = store_get_id(k.mv_data);
-		if (record_epoch(&v) != target) {
+		if (record_stored_epoch(v.mv_data, v.mv_size) != target) {
 			if ((rc = rewrap(ctx, id, cur, &k, &v, target)) != 0) {
 				/* The store failing stalls the whole step (stall()
 				 * says so once, not once per try). */

@@ -51,9 +51,6 @@ pack_versions(msgpack_packer *pk, const struct keyring *ring, enum keyring_kind 
 /* Blockers named in one reply at most; "records" counts them all. */
 #define BLOCKERS_LISTED 32
 
-/* Offset of the epoch in an encoded record (record_codec.c), as rotation.c. */
-#define RECORD_EPOCH_OFFSET 8
-
 /*
  * "retire_blockers": with no rotation running, every record still on an
  * epoch other than the current one keeps that epoch from being retired
@@ -84,11 +81,9 @@ find_blockers(struct read_ctx *ctx, uint32_t current, struct blockers *b)
 		return store_error(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && b->n < BLOCKERS_LISTED;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const uint8_t *p = (const uint8_t *)v.mv_data + RECORD_EPOCH_OFFSET;
 		if (k.mv_size != 8 || v.mv_size < RECORD_EPOCH_OFFSET + 4)
 			continue;
-		uint32_t e = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-		    (uint32_t)p[2] << 8 | p[3];
+		uint32_t e = record_stored_epoch(v.mv_data, v.mv_size);
 		if (e == current)
 			continue;
 		if (token_record_make(ctx->keys->tokens, store_get_id(k.mv_data),

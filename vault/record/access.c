@@ -14,7 +14,6 @@
 
 /* Where the epoch sits in the stored form (record_codec.c): format(1),
  * flags(1), reserved(2), data-key version(4). */
-#define RECORD_EPOCH_OFFSET 8
 
 void
 record_tampered(struct server *srv, const struct key_set *keys, uint64_t id)
@@ -31,11 +30,8 @@ record_check(struct server *srv, const struct key_set *keys, uint64_t id,
 	if (keys == NULL)
 		return VAULT_E_SEALED;
 	const uint8_t *mk = NULL;
-	if (len >= RECORD_EPOCH_OFFSET + 4 && data[0] == RECORD_FORMAT) {
-		const uint8_t *p = data + RECORD_EPOCH_OFFSET;
-		mk = key_set_record_mac_key(keys, (uint32_t)p[0] << 24 |
-		    (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-	}
+	if (len >= RECORD_EPOCH_OFFSET + 4 && data[0] == RECORD_FORMAT)
+		mk = key_set_record_mac_key(keys, record_stored_epoch(data, len));
 	/* An unknown epoch (or format) is as untrustworthy as a bad MAC. */
 	if (mk == NULL || record_verify(data, len, id, mk) != 0) {
 		if (srv != NULL)

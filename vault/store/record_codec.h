@@ -112,6 +112,22 @@ int record_verify(const uint8_t *data, size_t len, uint64_t id,
 int record_encode(const struct record *r, uint64_t id, const uint8_t *mac_key,
     struct buf *out);
 
+/*
+ * The KEK epoch of a stored record without decoding it (scans that only
+ * sort records by epoch: rotation, keys status, the MAC key lookup); 0 if
+ * data is too short to hold one. The format byte is the caller's to check
+ * where it matters.
+ */
+#define RECORD_EPOCH_OFFSET 8
+static inline uint32_t
+record_stored_epoch(const void *data, size_t len)
+{
+	const uint8_t *p = (const uint8_t *)data + RECORD_EPOCH_OFFSET;
+	if (len < RECORD_EPOCH_OFFSET + 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* The field entry for id, or NULL. */
 const struct record_field *record_field_get(const struct record *r, uint8_t id);
 
