@@ -23,6 +23,7 @@
 #include "privacy/blind.h"
 #include "privacy/horizon.h"
 #include "privacy/identity.h"
+#include "privacy/reseal.h"
 #include "rotation.h"
 #include "server.h"
 #include "store/record_codec.h"
@@ -463,12 +464,20 @@ rotation_step(struct write_ctx *ctx, int *active)
 		size_t moved = 0, dropped = 0;
 		int irc = identity_rekey(txn, srv->store.verify_ids, ctx->keys, target, &moved,
 		    &dropped);
+		size_t resealed = 0, lost = 0;
+		if (irc == 0)
+			irc = reasons_reseal(txn, srv, ctx->keys, target, &resealed, &lost);
 		if (irc != 0) {
 			vrc = irc;
 			rc = -1;
-		} else if (moved + dropped > 0) {
-			log_info("rotation to epoch %u: %zu identity counts re-keyed, %zu dropped",
-			    target, moved, dropped);
+		} else {
+			if (moved + dropped > 0)
+				log_info("rotation to epoch %u: %zu identity counts re-keyed, %zu "
+				    "dropped", target, moved, dropped);
+			if (resealed + lost > 0)
+				log_info("rotation to epoch %u: %zu hold and extension reasons "
+				    "resealed, %zu under a retired epoch left unreadable", target,
+				    resealed, lost);
 		}
 	}
 	if (rc == 0 && done) {
@@ -654,13 +663,16 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 			fail = "records still depend on that epoch; let the rotation finish";
 		} else if (rc == 0) {
 			fail = "cannot delete the deterministic index entries of that epoch";
-			/* The end of the rewrap re-keyed the identity counts; one
-			 * of an older epoch retired during a later rotation is
-			 * moved here, before its key goes. */
-			size_t moved = 0, dropped = 0;
+			/* The end of the rewrap re-keyed the identity counts and
+			 * resealed the reasons; one of an older epoch retired
+			 * during a later rotation is moved here, before its key
+			 * goes. */
+			size_t moved = 0, dropped = 0, resealed = 0, lost = 0;
+			uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_KEK);
 			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0 &&
-			    (rc = identity_rekey(txn, srv->store.verify_ids, ctx->keys,
-			    keyring_current(ctx->keys->ring, KEYRING_KEK), &moved, &dropped)) == 0) {
+			    (rc = identity_rekey(txn, srv->store.verify_ids, ctx->keys, cur,
+			    &moved, &dropped)) == 0 &&
+			    (rc = reasons_reseal(txn, srv, ctx->keys, cur, &resealed, &lost)) == 0) {
 				rc = store_error(mdb_txn_commit(txn));
 				txn = NULL;
 			}

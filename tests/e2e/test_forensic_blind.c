@@ -705,3 +705,89 @@ Test(forensic_blind, a_failed_names_count_dies_with_its_epoch_in_every_copy, .ti
 	vault_free(bpath);
 	vaultd_cleanup(&p);
 }
+
+/*
+ * Free text an operator types (a hold's reason here; an extension reason
+ * is sealed the same way) may name a person. A backup or raw copy taken
+ * while the hold was placed keeps the sealed reason; after rotate and
+ * retire no key of the ring opens it there: neither under a KEK epoch
+ * ("vreason3", the current derivation) nor under an index key ("vpriv001"
+ * subkey 1, the one before). The live hold's reason, resealed under the new
+ * epoch by the rotation, still reads.
+ */
+static size_t
+reason_opens(const char *path, const struct keyring *ring, const char *reason)
+{
+	static const enum keyring_kind kinds_[] = { KEYRING_KEK, KEYRING_INDEX };
+	size_t len, rl = strlen(reason), opened = 0;
+	uint8_t *b = (uint8_t *)read_file_all(path, &len);
+	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], *pt = malloc(rl + 1);
+	cr_assert_not_null(b, "%s", path);
+	for (size_t o = 0; o + rl + SEALED_TEXT_OVERHEAD <= len; o++) {
+		uint32_t ver = (uint32_t)b[o] << 24 | (uint32_t)b[o + 1] << 16 |
+		    (uint32_t)b[o + 2] << 8 | b[o + 3];
+		for (size_t k = 0; k < 2; k++) {
+			const uint8_t *ck = keyring_key(ring, kinds_[k], ver);
+			if (ck == NULL)
+				continue;
+			crypto_kdf_derive_from_key(key, sizeof(key), 1,
+			    kinds_[k] == KEYRING_KEK ? "vreason3" : "vpriv001", ck);
+			if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, NULL, NULL, b + o + 28,
+			    rl + 16, b + o, 4, b + o + 4, key) == 0 && memcmp(pt, reason, rl) == 0)
+				opened++;
+		}
+	}
+	sodium_memzero(key, sizeof(key));
+	free(pt);
+	free(b);
+	return opened;
+}
+
+Test(forensic_blind, an_operator_reason_dies_with_its_epoch_in_every_copy, .timeout = 120)
+{
+	static const char reason[] = "litigation hold for Jane Roe, 12 Elm Street";
+	struct vaultd_proc p;
+	struct vault *v;
+	struct person pp;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	person(3, &pp);
+	create_person(v, &pp);
+	json_decref(OK(v, "hold_place", 0, "{\"record\":\"%s\",\"purpose\":\"legal\","
+	    "\"reason\":\"%s\"}", pp.tok, reason));
+
+	char *bpath = NULL, live[600], raw[600];
+	uint64_t bbytes = 0;
+	cr_assert_eq(vault_backup(v, "reason", &bpath, &bbytes), 0, "%s", vault_last_message(v));
+	vaultd_path(&p, "data/data.mdb", live, sizeof(live));
+	vaultd_path(&p, "raw-reason.mdb", raw, sizeof(raw));
+	copy_file(live, raw);
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	struct keyring *ring = attacker_ring(&p, root);
+	cr_assert_gt(reason_opens(bpath, ring, reason), 0, "positive control: the backup's "
+	    "reason opens while its epoch exists");
+	keyring_free(ring);
+
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 60));
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	json_t *r = OK(v, "hold_list", 0, "{\"record\":\"%s\"}", pp.tok);
+	json_t *h = json_array_get(json_object_get(r, "holds"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(h, "reason")), reason,
+	    "the live hold's reason was resealed and reads");
+	json_decref(r);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	ring = attacker_ring(&p, root);
+	cr_assert_eq(keyring_count(ring, KEYRING_KEK), 1, "epoch 1 is retired");
+	cr_assert_eq(reason_opens(bpath, ring, reason), 0, "the backup: no key opens the reason");
+	cr_assert_eq(reason_opens(raw, ring, reason), 0, "the raw copy: no key opens the reason");
+	cr_assert_gt(reason_opens(live, ring, reason), 0, "the live file: under epoch %u", epoch);
+	keyring_free(ring);
+	sodium_free(root);
+	free(pp.tok);
+	vault_free(bpath);
+	vaultd_cleanup(&p);
+}

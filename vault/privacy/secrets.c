@@ -11,6 +11,7 @@
 #include "secrets.h"
 
 #define CONTEXT "vpriv001"
+#define REASON_CONTEXT "vreason3" /* of a KEK epoch */
 
 /* Derive subkey id of index key version into out (secure memory). */
 static int
@@ -31,17 +32,33 @@ put_u32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
+/*
+ * Sealed text is keyed by a subkey of a KEK epoch, not of an index key: an
+ * operator may type a name into a reason, and a copy of it in a backup
+ * must become unreadable with the epoch's retire (secrets.h).
+ */
+static int
+reason_key(const struct key_set *ks, uint32_t epoch, uint8_t *out)
+{
+	const uint8_t *kek = keyring_key(ks->ring, KEYRING_KEK, epoch);
+	if (kek == NULL)
+		return VAULT_E_KEYRING;
+	crypto_kdf_derive_from_key(out, crypto_aead_xchacha20poly1305_ietf_KEYBYTES, 1,
+	    REASON_CONTEXT, kek);
+	return 0;
+}
+
 int
 secret_seal_text(const struct key_set *ks, const char *text, size_t len,
     struct buf *out)
 {
-	uint32_t v = keyring_current(ks->ring, KEYRING_INDEX);
+	uint32_t v = keyring_current(ks->ring, KEYRING_KEK);
 	uint8_t *key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 	int rc;
 
 	if (key == NULL)
 		return VAULT_E_NOMEM;
-	if ((rc = derive(ks, v, 1, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) != 0 ||
+	if ((rc = reason_key(ks, v, key)) != 0 ||
 	    (rc = buf_reserve(out, len + SEALED_TEXT_OVERHEAD)) != 0) {
 		sodium_free(key);
 		return rc;
@@ -56,6 +73,15 @@ secret_seal_text(const struct key_set *ks, const char *text, size_t len,
 	return 0;
 }
 
+uint32_t
+secret_sealed_epoch(const uint8_t *sealed, size_t len)
+{
+	if (len < SEALED_TEXT_OVERHEAD)
+		return 0;
+	return (uint32_t)sealed[0] << 24 | (uint32_t)sealed[1] << 16 |
+	    (uint32_t)sealed[2] << 8 | sealed[3];
+}
+
 int
 secret_open_text(const struct key_set *ks, const uint8_t *sealed, size_t len,
     struct buf *out)
@@ -65,12 +91,11 @@ secret_open_text(const struct key_set *ks, const uint8_t *sealed, size_t len,
 
 	if (len < SEALED_TEXT_OVERHEAD)
 		return VAULT_E_CRYPTO;
-	uint32_t v = (uint32_t)sealed[0] << 24 | (uint32_t)sealed[1] << 16 |
-	    (uint32_t)sealed[2] << 8 | sealed[3];
+	uint32_t v = secret_sealed_epoch(sealed, len);
 	if ((key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == NULL)
 		return VAULT_E_NOMEM;
 	size_t n = len - SEALED_TEXT_OVERHEAD;
-	if ((rc = derive(ks, v, 1, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == 0 &&
+	if ((rc = reason_key(ks, v, key)) == 0 &&
 	    (rc = buf_reserve(out, n + 1)) == 0) {
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->data + out->len,
 		    NULL, NULL, sealed + 28, len - 28, sealed, 4, sealed + 4, key) != 0)

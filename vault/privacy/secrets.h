@@ -1,14 +1,20 @@
 /*
- * secrets.h - the privacy features' keys, all derived from the ring's index
+ * secrets.h - the privacy features' keys, derived from the ring's index
  * keys (crypto_kdf, context "vpriv001"), so they rotate with "keys rotate
  * index" and need no storage of their own:
  *
- *   subkey 1  sealing free text an operator types (hold and extension
- *             reasons): it may name a person, so it never reaches LMDB in clear
  *   subkey 2  keyed hashes of permission references and confirmation codes
  *   subkey 3  the Ed25519 seed that signs receipts and exports
  *
- * Each product carries the index key version it was made with.
+ * and one from the KEK epochs (context "vreason3", subkey 1) for sealing
+ * free text an operator types (hold and extension reasons): it may name a
+ * person, so it never reaches LMDB in clear, and a copy of it in a backup
+ * must die with the erasure horizon like every other trace of a person.
+ * The rotation reseals the reasons still kept under the new epoch
+ * (privacy/reseal.h), so the retire of the old one leaves none readable.
+ *
+ * Each product carries the key version (for sealed text: the KEK epoch) it
+ * was made with.
  */
 #ifndef VAULT_PRIVACY_SECRETS_H
 #define VAULT_PRIVACY_SECRETS_H
@@ -25,13 +31,15 @@ struct key_set;
 #define SIGN_BYTES 64
 #define SEALED_TEXT_OVERHEAD (4 + 24 + 16)
 
-/* Seal text[0..len) under the current index key, appending to out. */
+/* Seal text[0..len) under the current KEK epoch, appending to out. */
 int secret_seal_text(const struct key_set *ks, const char *text, size_t len,
     struct buf *out);
 /* Open a sealed text, appending the plaintext to out. VAULT_E_CRYPTO if it
  * fails authentication, VAULT_E_KEYRING if its key version is gone. */
 int secret_open_text(const struct key_set *ks, const uint8_t *sealed,
     size_t len, struct buf *out);
+/* The KEK epoch a sealed text was made under (0 if it is too short). */
+uint32_t secret_sealed_epoch(const uint8_t *sealed, size_t len);
 
 /* Keyed hash of (domain, id, data) under index key version. */
 int secret_hash(const struct key_set *ks, uint32_t version, const char *domain,
