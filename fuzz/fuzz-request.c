@@ -16,7 +16,8 @@
  *     masked or as a token;
  *   - an accepted request (a reply with ok, or a write) holds no string
  *     with a NUL byte, and its purpose, delete reason and token kinds are
- *     byte for byte their canonical names (no "legal\0tail" as legal);
+ *     byte for byte their canonical names (no "legal\0tail" as legal;
+ *     token kinds of create and tokenize, the ops that read them);
  *   - after dispatch() the worker's data key buffer is wiped, its scratch
  *     buffer empty, no key set pinned, its read transaction reset
  *     (renewable), and a returned write is counted in the writer's queue
@@ -128,7 +129,10 @@ check_names(const uint8_t *data, size_t size)
 	if (o != NULL && o->type == MSGPACK_OBJECT_STR && op != NULL && msg_str_eq(op, "delete"))
 		fuzz_assert(is_name(o, vault_delete_reason_name(names_delete_reason(
 		    o->via.str.ptr, o->via.str.size))), "an accepted reason is not its canonical name");
-	o = msg_get(&root, "tokens");
+	/* Token requests ({field, kind}) are create's and tokenize's; detokenize's
+	 * "tokens" are strings, and an item of another type only fails itself. */
+	o = op != NULL && (msg_str_eq(op, "create") || msg_str_eq(op, "tokenize")) ?
+	    msg_get(&root, "tokens") : NULL;
 	for (uint32_t i = 0; o != NULL && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size; i++) {
 		const msgpack_object *k = msg_get(&o->via.array.ptr[i], "kind");
 		if (k != NULL && k->type == MSGPACK_OBJECT_STR)
