@@ -437,6 +437,8 @@ write_atomic(const char *path, const uint8_t *data, size_t len, int replace,
 		ssize_t n = write(fd, data + off, len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			errno = ENOSPC; /* a short write sets none */
 		if (n <= 0)
 			goto fail;
 		off += (size_t)n;
@@ -450,6 +452,7 @@ write_atomic(const char *path, const uint8_t *data, size_t len, int replace,
 		unlink(tmp);
 		*why = e == EEXIST ? "key ring file already exists" :
 		    "cannot move key ring file into place";
+		errno = e;
 		return e == EEXIST ? VAULT_E_KEYRING : VAULT_E_IO;
 	}
 	if (!replace)
@@ -462,9 +465,13 @@ write_atomic(const char *path, const uint8_t *data, size_t len, int replace,
 	}
 	return 0;
 fail:
-	close(fd);
-	unlink(tmp);
-	*why = "cannot write key ring file";
+	{
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		*why = "cannot write key ring file";
+		errno = e;
+	}
 	return VAULT_E_IO;
 }
 
@@ -598,11 +605,13 @@ keyring_root_key_create(const char *path, uint8_t *root, const char **why)
 	randombytes_buf(root, KEYRING_KEY_BYTES);
 	ssize_t n = write(fd, root, KEYRING_KEY_BYTES);
 	int ok = n == KEYRING_KEY_BYTES && fsync(fd) == 0;
+	int e = n >= 0 && n < KEYRING_KEY_BYTES ? ENOSPC : errno;
 	close(fd);
 	if (!ok) {
 		unlink(path);
 		sodium_memzero(root, KEYRING_KEY_BYTES);
 		*why = "cannot write root key file";
+		errno = e; /* the caller prints it */
 		return VAULT_E_IO;
 	}
 	return 0;

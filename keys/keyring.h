@@ -68,7 +68,11 @@ struct keyring_root_params {
  * (with a reason in *why) or VAULT_E_IO.
  */
 int keyring_root_key_read(const char *path, uint8_t *root, const char **why);
-/* Create a new random root key file (O_EXCL, mode 0600) and return it in root. */
+/*
+ * Create a new random root key file (O_EXCL, mode 0600) and return it in root.
+ * On VAULT_E_IO (as for keyring_create() and keyring_save()) errno still
+ * holds the system's reason, for the caller to print with the path.
+ */
 int keyring_root_key_create(const char *path, uint8_t *root, const char **why);
 
 /*

@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/units.h"
 #include "keyring.h"
 
 #define PROG "vault-keytool"
@@ -78,9 +79,10 @@ usage(FILE *f)
 	fprintf(f, "\n"
 	    "Passphrases are read from the terminal without echo (twice when new), or\n"
 	    "one line each from standard input when it is not a terminal. --opslimit and\n"
-	    "--memlimit set the Argon2id cost (memlimit in bytes, or with a K, M or G\n"
-	    "suffix); init defaults to %llu passes over %llu MiB, change-passphrase keeps\n"
-	    "the ring's. Exit status: 0 done, 1 error, 2 usage.\n",
+	    "--memlimit set the Argon2id cost (memlimit in bytes, or with a unit K, M,\n"
+	    "G or T, powers of 1024, B or iB may follow: 64M, 1GiB); init defaults to\n"
+	    "%llu passes over %llu MiB, change-passphrase keeps the ring's.\n"
+	    "Exit status: 0 done, 1 error, 2 usage.\n",
 	    (unsigned long long)crypto_pwhash_OPSLIMIT_MODERATE,
 	    (unsigned long long)crypto_pwhash_MEMLIMIT_MODERATE >> 20);
 }
@@ -89,6 +91,16 @@ static int
 fail(const char *what, const char *why)
 {
 	fprintf(stderr, "%s: %s: %s\n", PROG, what, why ? why : "failed");
+	return 1;
+}
+
+/* A file that could not be made: the path, what failed and the system's reason. */
+static int
+fail_errno(const char *what, const char *why, int rc, int e)
+{
+	if (rc != VAULT_E_IO || e == 0)
+		return fail(what, why);
+	fprintf(stderr, "%s: %s: %s: %s\n", PROG, what, why ? why : "failed", strerror(e));
 	return 1;
 }
 
@@ -306,13 +318,14 @@ cmd_init(const struct opts *o)
 		goto out;
 	}
 	if (o->key_file != NULL) {
-		if (keyring_root_key_create(o->key_file, root, &why) != 0) {
-			rc = fail(o->key_file, why);
+		if ((rc = keyring_root_key_create(o->key_file, root, &why)) != 0) {
+			rc = fail_errno(o->key_file, why, rc, errno);
 			goto out;
 		}
-		if (keyring_create(o->ring, root, &kr, &why) != 0) {
+		if ((rc = keyring_create(o->ring, root, &kr, &why)) != 0) {
+			int e = errno;
 			unlink(o->key_file); /* ours: created O_EXCL just above */
-			rc = fail(o->ring, why);
+			rc = fail_errno(o->ring, why, rc, e);
 			goto out;
 		}
 		printf("created key ring %s sealed with the new root key file %s\n",
@@ -329,8 +342,8 @@ cmd_init(const struct opts *o)
 			rc = fail("passphrase", "the KDF could not get its memory");
 			goto out;
 		}
-		if (keyring_create2(o->ring, root, &p, &kr, &why) != 0) {
-			rc = fail(o->ring, why);
+		if ((rc = keyring_create2(o->ring, root, &p, &kr, &why)) != 0) {
+			rc = fail_errno(o->ring, why, rc, errno);
 			goto out;
 		}
 		printf("created key ring %s sealed with a passphrase\n", o->ring);
@@ -472,28 +485,20 @@ out:
 
 /* ---- arguments ---------------------------------------------------------- */
 
-/* A count, or bytes with an optional K, M or G (binary) suffix. */
+/* A count, or bytes with an optional unit (common/units.h). */
 static int
 parse_u64(const char *s, int suffixes, uint64_t *out)
 {
 	char *end;
+	if (suffixes)
+		return units_parse_size(s, out);
 	errno = 0;
 	if (*s < '0' || *s > '9')
 		return -1;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0)
+	if (errno != 0 || *end != '\0')
 		return -1;
-	unsigned shift = 0;
-	if (suffixes && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'K': case 'k': shift = 10; end++; break;
-		case 'M': case 'm': shift = 20; end++; break;
-		case 'G': case 'g': shift = 30; end++; break;
-		}
-	}
-	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)v << shift;
+	*out = v;
 	return 0;
 }
 
@@ -535,8 +540,9 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 		case 'm':
 			if (parse_u64(optarg, 1, &o->memlimit) != 0 ||
 			    o->memlimit < KEYRING_MEMLIMIT_MIN || o->memlimit > KEYRING_MEMLIMIT_MAX) {
-				fprintf(stderr, "%s: --memlimit must be %lluK..%lluG\n", PROG,
-				    KEYRING_MEMLIMIT_MIN >> 10, KEYRING_MEMLIMIT_MAX >> 30);
+				fprintf(stderr, "%s: --memlimit must be %lluK..%lluG, "
+				    "%s\n", PROG, KEYRING_MEMLIMIT_MIN >> 10,
+				    KEYRING_MEMLIMIT_MAX >> 30, UNITS_SIZE_FORMAT);
 				return EXIT_USAGE;
 			}
 			break;

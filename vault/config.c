@@ -11,6 +11,7 @@
 #include <ini.h>
 #include <vault/vault.h>
 
+#include "common/units.h"
 #include "config.h"
 
 void
@@ -105,25 +106,10 @@ read_line(char *str, int num, void *stream)
 static int
 parse_size(const char *v, size_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno != 0 || end == v || v[0] == '-')
+	uint64_t n;
+	if (units_parse_size(v, &n) != 0 || n > SIZE_MAX)
 		return -1;
-	unsigned long long mul = 1;
-	if (*end == 'K' || *end == 'k')
-		mul = 1ull << 10;
-	else if (*end == 'M' || *end == 'm')
-		mul = 1ull << 20;
-	else if (*end == 'G' || *end == 'g')
-		mul = 1ull << 30;
-	else if (*end != '\0')
-		return -1;
-	if (mul != 1 && end[1] != '\0')
-		return -1;
-	if (n > SIZE_MAX / mul)
-		return -1;
-	*out = (size_t)(n * mul);
+	*out = (size_t)n;
 	return 0;
 }
 
@@ -251,7 +237,16 @@ handler(void *user, const char *section, const char *name, const char *value)
 		case K_BOOL: bad = parse_bool(value, (int *)(void *)p); break;
 		}
 		if (bad) {
-			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value", section, name);
+			/* Say what would be accepted (config values hold no personal data). */
+			static const char *const wanted[] = {
+				[K_STR] = "a value is required (and must fit the option's length)",
+				[K_UINT] = "expected a whole number (a K, M, G or T suffix "
+				    "multiplies by a power of 1024)",
+				[K_SIZE] = "expected " UNITS_SIZE_FORMAT,
+				[K_BOOL] = "expected true or false (yes/no, 1/0)",
+			};
+			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value \"%.40s%s\": %s",
+			    section, name, value, strlen(value) > 40 ? "..." : "", wanted[o->kind]);
 			ps->failed = ps->line;
 			return 0;
 		}
@@ -277,7 +272,7 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		return VAULT_E_CONFIG;
 	}
 	if (rc != 0 || ps.failed) {
-		char msg[256];
+		char msg[768];
 		/* Report the first error: ours, or inih's syntax error. */
 		if (ps.failed && (rc <= 0 || ps.failed <= rc))
 			snprintf(msg, sizeof(msg), "%s:%d: %s", path, ps.failed, err);

@@ -105,6 +105,22 @@ parent_dir(const char *path, const char *what)
 	return private_dir(dirname(tmp), what);
 }
 
+/* After a failed key load: say how to make the keys if they are missing. */
+static void
+hint_missing_keys(const struct config *c)
+{
+	int ring = access(c->keyring_path, F_OK) == 0, root = access(c->root_key_path, F_OK) == 0;
+	if (ring && root)
+		return;
+	log_error("%s: create them with `vault-keytool init %s --key-file %s` "
+	    "(or start with --dev for development)%s",
+	    !ring && !root ? "no key ring and no root key" :
+	    !ring ? "the key ring is missing" : "the root key file is missing",
+	    c->keyring_path, c->root_key_path,
+	    ring || root ? "; if the vault had keys, restore the missing file from "
+	    "your backup instead" : "");
+}
+
 static int
 load_keys(struct server *srv, int dev)
 {
@@ -134,17 +150,28 @@ load_keys(struct server *srv, int dev)
 		log_warn("DEVELOPMENT KEYS: creating a root key and key ring in %s.", c->keyring_path);
 		log_warn("The root key sits next to the data it protects. NOT FOR PRODUCTION.");
 		log_warn("**************************************************************");
+		const char *made = c->root_key_path;
 		if ((rc = keyring_root_key_create(c->root_key_path, root, &why)) != 0 ||
-		    (rc = keyring_create(c->keyring_path, root, &ring, &why)) != 0)
-			goto out;
-	} else {
-		if ((rc = keyring_root_key_read(c->root_key_path, root, &why)) != 0) {
-			log_error("root key %s: %s", c->root_key_path, why);
+		    (made = c->keyring_path,
+		    rc = keyring_create(c->keyring_path, root, &ring, &why)) != 0) {
+			log_error("%s: %s%s%s", made, why, rc == VAULT_E_IO ? ": " : "",
+			    rc == VAULT_E_IO ? strerror(errno) : "");
 			why = NULL;
 			goto out;
 		}
-		if ((rc = keyring_load(c->keyring_path, root, &ring, &why)) != 0)
+	} else {
+		if ((rc = keyring_root_key_read(c->root_key_path, root, &why)) != 0) {
+			log_error("root key %s: %s", c->root_key_path, why);
+			hint_missing_keys(c);
+			why = NULL;
 			goto out;
+		}
+		if ((rc = keyring_load(c->keyring_path, root, &ring, &why)) != 0) {
+			log_error("key ring %s: %s", c->keyring_path, why);
+			hint_missing_keys(c);
+			why = NULL;
+			goto out;
+		}
 		if (dev)
 			log_warn("running with DEVELOPMENT KEYS from %s: NOT FOR PRODUCTION",
 			    c->keyring_path);

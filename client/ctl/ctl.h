@@ -131,7 +131,7 @@ int ctl_cmd_delete(struct ctl *c, int argc, char **argv);
 int ctl_cmd_tokenize(struct ctl *c, int argc, char **argv);
 int ctl_cmd_detokenize(struct ctl *c, int argc, char **argv);
 int ctl_cmd_list(struct ctl *c, int argc, char **argv);
-/* Administration (vault.h): the caller's uid must be an [admin] uid. */
+/* Administration (vault.h): the caller's policy client must have admin = true. */
 int ctl_cmd_unseal(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_status(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_rotate(struct ctl *c, int argc, char **argv);

@@ -6,6 +6,8 @@
  * Each test writes its INI text to a file in a fresh temporary directory.
  */
 #include <ftw.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <criterion/criterion.h>
 #include <vault/vault.h>
 
+#include "common/units.h"
 #include "vault/config.h"
 
 static char dir[64];
@@ -180,6 +183,65 @@ Test(config, size_suffixes)
 	/* A suffix on an unsigned option is a size too. */
 	expect_loaded(ini1("storage", "group_commit_max", "1K"));
 	cr_assert_eq(cfg.group_commit_max, 1024);
+}
+
+/* Issue 14: 16GB, 1G, 512MiB, 64M work for every size option; anything else
+ * is refused naming the option and the accepted format. */
+Test(config, sizes_with_units_in_any_spelling)
+{
+	static const struct { const char *text; uint64_t want; } ok[] = {
+		{ "16GB", (uint64_t)16 << 30 }, { "1G", (uint64_t)1 << 30 },
+		{ "512MiB", (uint64_t)512 << 20 }, { "64M", (uint64_t)64 << 20 },
+		{ "64mb", (uint64_t)64 << 20 }, { "2gib", (uint64_t)2 << 30 },
+		{ "1T", (uint64_t)1 << 40 }, { "1tb", (uint64_t)1 << 40 },
+		{ "4096K", (uint64_t)4 << 20 }, { "4096KiB", (uint64_t)4 << 20 },
+		{ "1048576", (uint64_t)1 << 20 }, { "1048576B", (uint64_t)1 << 20 },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		uint64_t n = 0;
+		cr_assert_eq(units_parse_size(ok[i].text, &n), 0, "%s refused", ok[i].text);
+		cr_assert_eq(n, ok[i].want, "%s gave %llu", ok[i].text, (unsigned long long)n);
+	}
+	static const char *const bad[] = {
+		"", "G", "16 GB", "16G ", " 16G", "1.5G", "-1", "+1", "0x10", "16Gi", "16GBB",
+		"16iB", "16P", "16Gb2", "18446744073709551616", "17179869184G", "16E",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		uint64_t n = 0;
+		cr_assert_neq(units_parse_size(bad[i], &n), 0, "\"%s\" accepted as %llu", bad[i],
+		    (unsigned long long)n);
+	}
+	/* Every size option, through the file (values its range checks allow). */
+	static const struct { const char *section, *name, *value; size_t off, want; } opts[] = {
+		{ "server", "max_frame_bytes", "4MiB",
+		    offsetof(struct config, max_frame_bytes), (size_t)4 << 20 },
+		{ "server", "max_queued_write_bytes", "1GB",
+		    offsetof(struct config, max_queued_write_bytes), (size_t)1 << 30 },
+		{ "server", "max_buffered_bytes", "2gib",
+		    offsetof(struct config, max_buffered_bytes), (size_t)2 << 30 },
+		{ "server", "max_buffered_bytes_per_uid", "64M",
+		    offsetof(struct config, max_buffered_bytes_per_uid), (size_t)64 << 20 },
+		{ "storage", "map_size_bytes", "16GB",
+		    offsetof(struct config, map_size_bytes), (size_t)16 << 30 },
+		{ "limits", "max_document_bytes", "512KiB",
+		    offsetof(struct config, max_document_bytes), (size_t)512 << 10 },
+		{ "audit", "max_file_bytes", "1G",
+		    offsetof(struct config, audit_max_file_bytes), (size_t)1 << 30 },
+		{ "audit", "reserve_bytes", "128mb",
+		    offsetof(struct config, audit_reserve_bytes), (size_t)128 << 20 },
+	};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "[%s]\n%s = %s\n", opts[i].section, opts[i].name,
+		    opts[i].value);
+		expect_loaded(text);
+		size_t got;
+		memcpy(&got, (const char *)&cfg + opts[i].off, sizeof got);
+		cr_assert_eq(got, opts[i].want, "%s", text);
+		snprintf(text, sizeof text, "[%s]\n%s = 16 GB\n", opts[i].section, opts[i].name);
+		expect_refused(text, opts[i].name, "K, M, G or T");
+		expect_refused(text, "16 GB", "e.g. 16G");
+	}
 }
 
 Test(config, booleans)

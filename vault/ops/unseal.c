@@ -3,7 +3,7 @@
  * then the service answers only ping, status and unseal.
  *
  * Argon2id makes each attempt cost the configured time and memory, which
- * is what limits guessing; only admin uids can try at all.
+ * is what limits guessing; only admin clients can try at all.
  */
 #include <pthread.h>
 #include <string.h>
