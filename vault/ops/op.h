@@ -11,7 +11,8 @@
  *
  * A handler packs exactly one msgpack object, the result, or returns an
  * error code and fills a struct op_error whose strings are static (they
- * never hold request data, so no personal data can reach an error).
+ * never hold request data, so no personal data can reach an error); the
+ * one exception, an unknown field's name, goes through input_unknown_field().
  */
 #ifndef VAULT_OPS_OP_H
 #define VAULT_OPS_OP_H
@@ -38,6 +39,8 @@ struct op_error {
 	const char *count_name; /* optional number in the error: its key */
 	uint64_t count;
 	const char *rule;    /* the policy rule behind a denial */
+	char text[96];       /* a message built for this error (message may point
+	                      * here): never request data but a field name */
 };
 
 /* A policy denial, naming the rule that decided it. */

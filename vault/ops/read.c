@@ -65,8 +65,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		for (uint32_t i = 0; i < want->size; i++) {
 			const struct field_info *fi = input_field_name(&want->ptr[i]);
 			if (fi == NULL)
-				return op_fail(err, want->ptr[i].type == MSGPACK_OBJECT_STR ?
-				    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, "fields", NULL);
+				return input_unknown_field(err, "fields", &want->ptr[i]);
 			wanted |= 1u << fi->id;
 		}
 		explicit = 1;

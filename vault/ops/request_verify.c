@@ -197,6 +197,7 @@ claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
     const msgpack_object *o, struct op_error *err)
 {
 	char norm[FIELD_VALUE_MAX], canon[BLIND_CANON_MAX];
+	const char *why = NULL;
 	size_t nlen, clen;
 	int rc = 0;
 
@@ -208,7 +209,8 @@ claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
 		struct normalize_ctx nctx = { ctx->now, ctx->srv->cfg.default_calling_code };
 		if (len > field_by_id(kind)->max_input)
 			return op_fail(err, VAULT_E_TOO_LARGE, name, NULL);
-		rc = normalize_field((enum field_id)kind, s, len, norm, sizeof(norm), &nlen, &nctx);
+		rc = normalize_field_why((enum field_id)kind, s, len, norm, sizeof(norm), &nlen,
+		    &nctx, &why);
 		s = norm;
 		len = nlen;
 	} else if (len > 64) {
@@ -225,7 +227,7 @@ claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
 	sodium_memzero(norm, sizeof(norm));
 	sodium_memzero(canon, sizeof(canon));
 	if (rc != 0)
-		return op_fail(err, rc, name, NULL);
+		return op_fail(err, rc, name, why);
 	cl->kinds |= 1u << kind;
 	return 0;
 }

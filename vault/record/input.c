@@ -1,6 +1,7 @@
 /*
  * input.c - validating create/update/tokenize arguments (see input.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,24 @@ input_field_name(const msgpack_object *o)
 }
 
 int
+input_unknown_field(struct op_error *err, const char *arg, const msgpack_object *o)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return op_fail(err, VAULT_E_PROTO_TYPE, arg, "field names are strings");
+	const char *p = o->via.str.ptr;
+	size_t n = o->via.str.size, i = 0;
+	while (i < n && ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+	    p[i] == '_'))
+		i++;
+	if (n == 0 || n > 32 || i != n)
+		return op_fail(err, VAULT_E_UNKNOWN_FIELD, arg, "an unknown field name (not "
+		    "shown: not 1-32 of a-z, 0-9, _); PROTOCOL.md lists the fields");
+	snprintf(err->text, sizeof(err->text), "unknown field \"%.*s\"; PROTOCOL.md "
+	    "lists the fields", (int)n, p);
+	return op_fail(err, VAULT_E_UNKNOWN_FIELD, arg, err->text);
+}
+
+int
 input_parse_fields(struct read_ctx *ctx, const char *arg,
     const msgpack_object_map *m, struct record_input *in, struct op_error *err)
 {
@@ -52,9 +71,7 @@ input_parse_fields(struct read_ctx *ctx, const char *arg,
 		const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
 		const struct field_info *fi = input_field_name(k);
 		if (fi == NULL)
-			return op_fail(err, k->type == MSGPACK_OBJECT_STR ?
-			    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, arg,
-			    "field names are strings from PROTOCOL.md's field table");
+			return input_unknown_field(err, arg, k);
 		if (seen & (1u << fi->id))
 			return op_fail(err, VAULT_E_INVALID_VALUE, fi->name, "field given twice");
 		seen |= 1u << fi->id;
@@ -64,10 +81,11 @@ input_parse_fields(struct read_ctx *ctx, const char *arg,
 		if (rc != 0)
 			return op_fail(err, rc, NULL, NULL);
 		size_t n = 0;
-		rc = normalize_field(fi->id, v->via.str.ptr, v->via.str.size,
-		    (char *)in->data.data + in->data.len, FIELD_VALUE_MAX, &n, &nctx);
+		const char *why = NULL;
+		rc = normalize_field_why(fi->id, v->via.str.ptr, v->via.str.size,
+		    (char *)in->data.data + in->data.len, FIELD_VALUE_MAX, &n, &nctx, &why);
 		if (rc != 0)
-			return op_fail(err, rc, fi->name, NULL);
+			return op_fail(err, rc, fi->name, why);
 		/* Insert keeping ids ascending (the stored order). */
 		unsigned j = in->nvalues;
 		while (j > 0 && in->values[j - 1].id > fi->id) {
@@ -93,8 +111,7 @@ input_parse_clear(const msgpack_object_array *a, struct record_input *in,
 	for (uint32_t i = 0; i < a->size; i++) {
 		const struct field_info *fi = input_field_name(&a->ptr[i]);
 		if (fi == NULL)
-			return op_fail(err, a->ptr[i].type == MSGPACK_OBJECT_STR ?
-			    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, "clear", NULL);
+			return input_unknown_field(err, "clear", &a->ptr[i]);
 		if (seen & (1u << fi->id))
 			continue;
 		seen |= 1u << fi->id;
@@ -221,8 +238,7 @@ input_parse_tokens(struct read_ctx *ctx, const msgpack_object_array *a,
 			return op_fail(err, VAULT_E_PROTO_MISSING, "tokens", "token request without field");
 		const struct field_info *fi = input_field_name(f);
 		if (fi == NULL)
-			return op_fail(err, f->type == MSGPACK_OBJECT_STR ?
-			    VAULT_E_UNKNOWN_FIELD : VAULT_E_PROTO_TYPE, "tokens", NULL);
+			return input_unknown_field(err, "tokens", f);
 		if ((rc = msg_get_str(t, "kind", 1, &kind, &kind_len)) != 0)
 			return op_fail(err, rc, "tokens", "token kind must be a string");
 		enum vault_token_kind k = names_token_kind(kind, kind_len);

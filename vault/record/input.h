@@ -91,4 +91,12 @@ uint8_t consent_channel_of(unsigned field);
 /* Parse a field-name string object; NULL if it is not one. */
 const struct field_info *input_field_name(const msgpack_object *o);
 
+/*
+ * The error for o, a key or item of argument arg that is not a field name:
+ * VAULT_E_PROTO_TYPE if it is not a string, else VAULT_E_UNKNOWN_FIELD with
+ * a message naming it, but only if it looks like a field name (1-32 of
+ * a-z, 0-9 and _): other text a client sent there may be personal data.
+ */
+int input_unknown_field(struct op_error *err, const char *arg, const msgpack_object *o);
+
 #endif

@@ -2,7 +2,8 @@
  * normalize.c - validation and normalization of field values (see
  * normalize.h). Owns the per-field syntax rules, the checksums they use
  * (Luhn, IBAN mod-97, ABA) and UTF-8 text checks. Never prints or logs a
- * value: callers get an error code only.
+ * value: callers get an error code and a static reason that names the rule
+ * the value broke, never any part of the value.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -13,12 +14,21 @@
 
 #include "normalize.h"
 
-/* Bounded output for the per-field normalizers. */
+/* Bounded output for the per-field normalizers, and why a value failed. */
 struct sink {
 	char *p;
 	size_t len;
 	size_t cap;
+	const char *why;     /* static text, never the value */
 };
+
+/* Refuse the value, saying why (the reason must not quote the value). */
+static int
+bad(struct sink *o, const char *why)
+{
+	o->why = why;
+	return VAULT_E_INVALID_VALUE;
+}
 
 typedef int (*normalizer)(const char *, size_t, struct sink *,
     const struct normalize_ctx *);
@@ -173,7 +183,8 @@ norm_name(const char *s, size_t n, struct sink *o,
 	/* Tabs and newlines are control characters here, so only spaces
 	 * can form the internal runs that get collapsed. */
 	if (!utf8_text_valid(s, n, 0))
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "not UTF-8 text, or holds a control character (tab and "
+		    "newline included)");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (s[i] == ' ' && i > 0 && s[i - 1] == ' ')
 			continue;
@@ -206,7 +217,8 @@ norm_address(const char *s, size_t n, struct sink *o,
 	int sp = 0, rc = 0;
 
 	if (!utf8_text_valid(s, n, 1))
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "not UTF-8 text, or holds a control character other "
+		    "than line breaks and tabs");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char c = s[i];
 
@@ -295,16 +307,21 @@ norm_email(const char *s, size_t n, struct sink *o,
 	int rc;
 
 	if (at == NULL)
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "no @");
 	local = (size_t)(at - s);
 	dom = n - local - 1;
 	if (memchr(at + 1, '@', dom) != NULL)
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "more than one @");
 	if (dom > 0 && at[dom] == '.')
 		dom--;          /* the root's empty label: "example.com." */
-	if (!email_local_valid(s, local) || !domain_valid(at + 1, dom) ||
-	    local + 1 + dom > 254)
-		return VAULT_E_INVALID_VALUE;
+	if (!email_local_valid(s, local))
+		return bad(o, "the part before @ is not 1-64 letters, digits, "
+		    "!#$%&'*+/=?^_`{|}~- and single inner dots");
+	if (!domain_valid(at + 1, dom))
+		return bad(o, "the domain is not two or more labels of letters, "
+		    "digits and inner hyphens (an address literal is refused)");
+	if (local + 1 + dom > 254)
+		return bad(o, "longer than 254 bytes");
 	rc = emit_bytes(o, s, local + 1);
 	for (size_t i = 1; i <= dom && rc == 0; i++)
 		rc = emit(o, to_lower(at[i]));
@@ -326,7 +343,7 @@ phone_digits(const char *s, size_t n, char *d, size_t cap, size_t *nd)
 
 		if (is_digit(c)) {
 			if (*nd >= cap)
-				return VAULT_E_INVALID_VALUE;
+				return VAULT_E_INVALID_VALUE; /* phone_emit: too many */
 			d[(*nd)++] = (char)c;
 		} else if (c != ' ' && c != '-' && c != '.' && c != '(' &&
 		    c != ')') {
@@ -343,9 +360,9 @@ phone_emit(struct sink *o, const char *cc, size_t ncc, const char *d,
 	int rc;
 
 	if (ncc + nd < PHONE_DIGITS_MIN || ncc + nd > PHONE_DIGITS_MAX)
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "not 8-15 digits with the calling code (E.164)");
 	if ((ncc > 0 ? cc[0] : d[0]) == '0')
-		return VAULT_E_INVALID_VALUE;   /* no country code starts with 0 */
+		return bad(o, "no calling code starts with 0");
 	rc = emit(o, '+');
 	if (rc == 0)
 		rc = emit_bytes(o, cc, ncc);
@@ -362,19 +379,22 @@ phone_national(struct sink *o, const char *d, size_t nd,
 	const char *cc = ctx != NULL ? ctx->default_calling_code : NULL;
 	size_t ncc = cc != NULL ? strlen(cc) : 0;
 
-	if (ncc == 0 || ncc > 3 || !all_digits(cc, ncc) || nd == 0)
-		return VAULT_E_INVALID_VALUE;
+	if (ncc == 0 || ncc > 3 || !all_digits(cc, ncc))
+		return bad(o, "no + or 00 and no default calling code configured");
+	if (nd == 0)
+		return bad(o, "no digits");
 	if (ncc == 1 && cc[0] == '1') {
 		/* NANP: 10 digits, or 11 with the leading 1 dialled. */
 		if (nd == 11 && d[0] == '1')
 			d++, nd--;
 		if (nd != 10)
-			return VAULT_E_INVALID_VALUE;
+			return bad(o, "not a valid number for calling code 1 (10 digits, "
+			    "or 11 starting with 1; others need + and their code)");
 	} else if (d[0] == '0') {
 		d++, nd--;      /* the national trunk prefix */
 	}
 	if (nd == 0)
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "no digits after the trunk prefix 0");
 	return phone_emit(o, cc, ncc, d, nd);
 }
 
@@ -387,13 +407,17 @@ norm_phone(const char *s, size_t n, struct sink *o,
 	int plus = s[0] == '+', rc;
 
 	rc = phone_digits(s + plus, n - (size_t)plus, d, sizeof d, &nd);
+	if (rc != 0)
+		o->why = nd >= sizeof d ? "not 8-15 digits with the calling code (E.164)" :
+		    "holds a character other than digits, a leading +, spaces and - . ( )";
 	if (rc == 0 && !plus && nd >= 2 && d[0] == '0' && d[1] == '0')
 		skip = 2;       /* "00": the international call prefix */
 	if (rc == 0 && (plus || skip) && memmem(s, n, "(0)", 3) != NULL)
-		rc = VAULT_E_INVALID_VALUE; /* "+44 (0)20": trunk 0 ambiguous */
+		/* "+44 (0)20": trunk 0 ambiguous */
+		rc = bad(o, "(0) after an international prefix is ambiguous: drop it");
 	if (rc == 0 && (plus || skip))
 		rc = nd > skip ? phone_emit(o, NULL, 0, d + skip, nd - skip) :
-		    VAULT_E_INVALID_VALUE;
+		    bad(o, "no digits after the international prefix");
 	else if (rc == 0)
 		rc = phone_national(o, d, nd, ctx);
 	wipe(d, sizeof d);
@@ -434,14 +458,18 @@ norm_ip(const char *s, size_t n, struct sink *o,
 	/* Brackets and zone ids ("%eth0") are not part of an address. */
 	if (n >= sizeof txt || memchr(s, '[', n) || memchr(s, ']', n) ||
 	    memchr(s, '%', n))
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "not an IP address (brackets and zone ids are refused)");
 	if (af == AF_INET && !ipv4_text_valid(s, n))
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "not an IPv4 dotted quad without leading zeros, nor an "
+		    "IPv6 address");
 	memcpy(txt, s, n);
 	txt[n] = '\0';
 	if (inet_pton(af, txt, bin) == 1 &&
 	    inet_ntop(af, bin, res, sizeof res) != NULL)
 		rc = emit_bytes(o, res, strlen(res));
+	else
+		o->why = af == AF_INET ? "not an IPv4 address (a part above 255)" :
+		    "not an IPv6 address";
 	wipe(txt, sizeof txt);
 	wipe(res, sizeof res);
 	wipe(bin, sizeof bin);
@@ -456,7 +484,8 @@ norm_cookie(const char *s, size_t n, struct sink *o,
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < 0x21 || s[i] > 0x7E)
-			return VAULT_E_INVALID_VALUE;
+			return bad(o, "holds a character outside printable ASCII "
+			    "(or a space)");
 	}
 	return emit_bytes(o, s, n);
 }
@@ -524,11 +553,12 @@ norm_card_number(const char *s, size_t n, struct sink *o,
 		if (is_digit((unsigned char)s[i]))
 			rc = emit(o, s[i]);
 		else if (s[i] != ' ' && s[i] != '-')
-			rc = VAULT_E_INVALID_VALUE;
+			rc = bad(o, "holds a character other than digits, spaces and -");
 	}
-	if (rc == 0 && (o->len - start < 13 || o->len - start > 19 ||
-	    !luhn_valid(o->p + start, o->len - start)))
-		rc = VAULT_E_INVALID_VALUE;
+	if (rc == 0 && (o->len - start < 13 || o->len - start > 19))
+		rc = bad(o, "not 13-19 digits");
+	else if (rc == 0 && !luhn_valid(o->p + start, o->len - start))
+		rc = bad(o, "Luhn check failed");
 	return rc;
 }
 
@@ -544,7 +574,7 @@ parse_uint(const char *s, size_t n)
 
 /* MMYY, or M[M] then '/' or '-' then YY or YYYY. */
 static int
-expiry_parse(const char *s, size_t n, unsigned *month, unsigned *year)
+expiry_parse(struct sink *o, const char *s, size_t n, unsigned *month, unsigned *year)
 {
 	size_t m = 0, ys, y;
 
@@ -555,15 +585,15 @@ expiry_parse(const char *s, size_t n, unsigned *month, unsigned *year)
 		while (m < n && is_digit((unsigned char)s[m]))
 			m++;
 		if (m < 1 || m > 2 || m >= n || (s[m] != '/' && s[m] != '-'))
-			return VAULT_E_INVALID_VALUE;
+			return bad(o, "not MM/YY, MM/YYYY or MMYY");
 		ys = m + 1;
 	}
 	y = n - ys;
 	if ((y != 2 && y != 4) || !all_digits(s + ys, y))
-		return VAULT_E_INVALID_VALUE;
+		return bad(o, "not MM/YY, MM/YYYY or MMYY");
 	*month = parse_uint(s, m);
 	*year = parse_uint(s + ys, y) + (y == 2 ? 2000 : 0);
-	return *month >= 1 && *month <= 12 ? 0 : VAULT_E_INVALID_VALUE;
+	return *month >= 1 && *month <= 12 ? 0 : bad(o, "month out of range (01-12)");
 }
 
 static int
@@ -576,15 +606,17 @@ norm_card_expiry(const char *s, size_t n, struct sink *o,
 	int rc;
 
 	if (ctx == NULL || gmtime_r(&ctx->now, &tm) == NULL)
-		return VAULT_E_INVALID_VALUE;
-	rc = expiry_parse(s, n, &month, &year);
+		return bad(o, "the server's clock cannot be read");
+	rc = expiry_parse(o, s, n, &month, &year);
 	if (rc != 0)
 		return rc;
 	ny = (unsigned)tm.tm_year + 1900;
 	nm = (unsigned)tm.tm_mon + 1;
 	/* Valid through the last day of its month, in UTC. */
-	if (year < ny || (year == ny && month < nm) || year > ny + 20)
-		return VAULT_E_INVALID_VALUE;
+	if (year < ny || (year == ny && month < nm))
+		return bad(o, "in the past");
+	if (year > ny + 20)
+		return bad(o, "more than 20 years ahead");
 	res[0] = (char)('0' + month / 10);
 	res[1] = (char)('0' + month % 10);
 	res[2] = '/';
@@ -615,6 +647,8 @@ iban_mod97(const char *s, size_t n)
 static int
 norm_iban(const char *s, size_t n, struct sink *o)
 {
+	static const char shape[] = "IBAN: not a country code, two check digits "
+	    "and 11-30 letters or digits";
 	char b[34];
 	size_t nb = 0;
 	int rc = 0;
@@ -624,18 +658,22 @@ norm_iban(const char *s, size_t n, struct sink *o)
 
 		if (c == ' ')
 			continue;
-		if ((!is_alpha(c) && !is_digit(c)) || nb >= sizeof b)
-			rc = VAULT_E_INVALID_VALUE;
+		if (!is_alpha(c) && !is_digit(c))
+			rc = bad(o, "IBAN: holds a character other than letters, digits "
+			    "and spaces");
+		else if (nb >= sizeof b)
+			rc = bad(o, "IBAN: longer than 34 characters");
 		else
 			b[nb++] = to_upper((char)c);
 	}
 	/* Check digits 00, 01 and 99 never come out of the algorithm, yet
 	 * 99 passes mod-97 wherever 02 does (and 00/01 for 97/98). */
 	if (rc == 0 && (nb < 15 || !is_alpha((unsigned char)b[0]) ||
-	    !is_alpha((unsigned char)b[1]) || !all_digits(b + 2, 2) ||
-	    parse_uint(b + 2, 2) < 2 || parse_uint(b + 2, 2) > 98 ||
+	    !is_alpha((unsigned char)b[1]) || !all_digits(b + 2, 2)))
+		rc = bad(o, shape);
+	else if (rc == 0 && (parse_uint(b + 2, 2) < 2 || parse_uint(b + 2, 2) > 98 ||
 	    iban_mod97(b, nb) != 1))
-		rc = VAULT_E_INVALID_VALUE;
+		rc = bad(o, "IBAN: check digits failed (mod 97)");
 	if (rc == 0)
 		rc = emit_bytes(o, b, nb);
 	wipe(b, sizeof b);
@@ -662,9 +700,11 @@ norm_us_account(const char *s, size_t n, struct sink *o)
 
 	if (n < 10 || !all_digits(s, 9) ||
 	    (s[9] != ':' && s[9] != ' ' && s[9] != '-') ||
-	    acct < 4 || acct > 17 || !all_digits(s + 10, acct) ||
-	    !aba_valid(s))
-		return VAULT_E_INVALID_VALUE;
+	    acct < 4 || acct > 17 || !all_digits(s + 10, acct))
+		return bad(o, "not an IBAN, nor ROUTING:ACCOUNT (9-digit routing "
+		    "number, then 4-17 digits)");
+	if (!aba_valid(s))
+		return bad(o, "routing number check digit failed (ABA)");
 	rc = emit_bytes(o, s, 9);
 	if (rc == 0)
 		rc = emit(o, ':');
@@ -681,7 +721,7 @@ norm_bank_account(const char *s, size_t n, struct sink *o,
 		return norm_iban(s, n, o);
 	if (is_digit((unsigned char)s[0]))
 		return norm_us_account(s, n, o);
-	return VAULT_E_INVALID_VALUE;
+	return bad(o, "not an IBAN, nor ROUTING:ACCOUNT");
 }
 
 /* ---- entry point ---- */
@@ -704,9 +744,17 @@ normalize_field(enum field_id id, const char *in, size_t in_len,
     char *out, size_t out_cap, size_t *out_len,
     const struct normalize_ctx *ctx)
 {
+	return normalize_field_why(id, in, in_len, out, out_cap, out_len, ctx, NULL);
+}
+
+int
+normalize_field_why(enum field_id id, const char *in, size_t in_len,
+    char *out, size_t out_cap, size_t *out_len,
+    const struct normalize_ctx *ctx, const char **why)
+{
 	const struct field_info *fi = field_by_id((unsigned)id);
 	char tmp[FIELD_VALUE_MAX];
-	struct sink o = { tmp, 0, sizeof tmp };
+	struct sink o = { tmp, 0, sizeof tmp, NULL };
 	int rc;
 
 	if (out_len != NULL)
@@ -715,19 +763,35 @@ normalize_field(enum field_id id, const char *in, size_t in_len,
 		return VAULT_E_UNKNOWN_FIELD;
 	if (out == NULL || out_len == NULL || (in == NULL && in_len != 0))
 		return VAULT_E_INTERNAL;
+	if (why != NULL)
+		*why = NULL;
 	if (in_len > fi->max_input)
-		return VAULT_E_TOO_LARGE;
-	if (in_len != 0 && memchr(in, '\0', in_len) != NULL)
-		return VAULT_E_INVALID_VALUE;
+		o.why = "longer than the field's input limit (PROTOCOL.md, Fields)";
+	else if (in_len != 0 && memchr(in, '\0', in_len) != NULL)
+		o.why = "holds a NUL byte";
+	if (o.why != NULL) {
+		if (why != NULL)
+			*why = o.why;
+		return in_len > fi->max_input ? VAULT_E_TOO_LARGE : VAULT_E_INVALID_VALUE;
+	}
 	while (in_len > 0 && is_space((unsigned char)in[0]))
 		in++, in_len--;
 	while (in_len > 0 && is_space((unsigned char)in[in_len - 1]))
 		in_len--;
-	if (in_len == 0)
+	if (in_len == 0) {
+		if (why != NULL)
+			*why = "empty (nothing but blanks)";
 		return VAULT_E_EMPTY;
+	}
 	rc = normalizers[fi->id](in, in_len, &o, ctx);
 	if (rc == 0 && (o.len > fi->max_value || o.len > out_cap))
 		rc = VAULT_E_TOO_LARGE;
+	if (rc == VAULT_E_TOO_LARGE)
+		o.why = "too long once normalized (PROTOCOL.md, Fields)";
+	else if (rc == VAULT_E_INVALID_VALUE && o.why == NULL)
+		o.why = "not in the field's format (PROTOCOL.md, Fields)";
+	if (why != NULL)
+		*why = rc != 0 ? o.why : NULL;
 	if (rc == 0) {
 		memcpy(out, tmp, o.len);
 		*out_len = o.len;

@@ -33,6 +33,15 @@ int normalize_field(enum field_id id, const char *in, size_t in_len,
     char *out, size_t out_cap, size_t *out_len,
     const struct normalize_ctx *ctx);
 
+/*
+ * As normalize_field(), and on failure *why (if why is not NULL) says which
+ * rule the value broke ("Luhn check failed", "month out of range (01-12)",
+ * "in the past", "no @"...): static text that never quotes the value.
+ */
+int normalize_field_why(enum field_id id, const char *in, size_t in_len,
+    char *out, size_t out_cap, size_t *out_len,
+    const struct normalize_ctx *ctx, const char **why);
+
 /* Building blocks, exposed for the tests and for token formats. */
 int luhn_valid(const char *digits, size_t len);
 /* The digit 0-9 that, placed at position pos of digits[0..len), makes the

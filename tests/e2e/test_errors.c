@@ -1,0 +1,334 @@
+/*
+ * test_errors.c - end-to-end: errors that say what to do (issue 14). A
+ * value refused over the protocol names its field and the rule it broke,
+ * never the value; an unknown field is named when it looks like a field
+ * name and not otherwise; missing keys come with the command that makes
+ * them; vault-keytool says why a key file cannot be created; sizes with a
+ * unit work and a bad one names the accepted format.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <vault/vault.h>
+
+#include "common/buf.h"
+#include "common/frame.h"
+#include "common/msg.h"
+#include "harness.h"
+
+static struct vaultd_proc srv;
+
+static void
+setup(void)
+{
+	vaultd_start(&srv, NULL);
+}
+
+static void
+teardown(void)
+{
+	vaultd_finish(&srv);
+}
+
+TestSuite(errors, .timeout = 60);
+
+/* ---- raw frames ---------------------------------------------------------- */
+
+struct reply {
+	msgpack_zone zone;
+	msgpack_object root;
+	uint8_t *body;
+	size_t len;
+};
+
+static void
+send_all(int fd, const void *p, size_t n)
+{
+	cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n, "send: %s", strerror(errno));
+}
+
+static int
+recv_reply(int fd, struct reply *r)
+{
+	uint8_t hdr[4];
+	size_t got = 0;
+	while (got < 4) {
+		ssize_t n = recv(fd, hdr + got, 4 - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	r->len = (size_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	r->body = malloc(r->len);
+	for (got = 0; got < r->len;) {
+		ssize_t n = recv(fd, r->body + got, r->len - got, 0);
+		cr_assert(n > 0, "reply truncated");
+		got += (size_t)n;
+	}
+	msgpack_zone_init(&r->zone, 1024);
+	struct mp_limits lim = { 8, r->len };
+	cr_assert_eq(msg_decode(r->body, r->len, &lim, &r->zone, &r->root), 0);
+	return 0;
+}
+
+static void
+reply_free(struct reply *r)
+{
+	msgpack_zone_destroy(&r->zone);
+	free(r->body);
+}
+
+/* error.key of a reply as a new string ("" if absent). */
+static char *
+err_str(const struct reply *r, const char *key)
+{
+	const msgpack_object *e = msg_get(&r->root, "error"), *o;
+	cr_assert_not_null(e, "not an error reply");
+	o = msg_get(e, key);
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return strdup("");
+	return strndup(o->via.str.ptr, o->via.str.size);
+}
+
+static int
+err_code(const struct reply *r)
+{
+	const msgpack_object *e = msg_get(&r->root, "error");
+	cr_assert_not_null(e, "not an error reply");
+	return (int)msg_get(e, "code")->via.u64;
+}
+
+/* Send create {fields: {name: value}} and read the reply. */
+static void
+create_one(int fd, uint64_t id, const char *name, size_t nlen, const char *value,
+    struct reply *r)
+{
+	struct buf b = { 0 };
+	msgpack_packer pk;
+	uint8_t hdr[4];
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 5);
+	mp_cstr(&pk, "v");
+	msgpack_pack_uint32(&pk, 1);
+	mp_cstr(&pk, "id");
+	msgpack_pack_uint64(&pk, id);
+	mp_cstr(&pk, "op");
+	mp_cstr(&pk, "create");
+	mp_cstr(&pk, "purpose");
+	mp_cstr(&pk, "transactional");
+	mp_cstr(&pk, "fields");
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str(&pk, nlen);
+	msgpack_pack_str_body(&pk, name, nlen);
+	mp_cstr(&pk, value);
+	frame_put_header(hdr, (uint32_t)b.len);
+	send_all(fd, hdr, 4);
+	send_all(fd, b.data, b.len);
+	buf_free(&b);
+	cr_assert_eq(recv_reply(fd, r), 0, "no reply");
+}
+
+static int
+body_contains(const struct reply *r, const char *s)
+{
+	return memmem(r->body, r->len, s, strlen(s)) != NULL;
+}
+
+/* ---- validation reasons -------------------------------------------------- */
+
+Test(errors, each_refused_value_names_its_field_and_rule_never_the_value,
+    .init = setup, .fini = teardown)
+{
+	static const struct {
+		const char *field, *value;
+		int code;
+		const char *message;
+	} cases[] = {
+		{ "card_number", "4111 1111 1111 1112", VAULT_E_INVALID_VALUE, "Luhn check failed" },
+		{ "card_number", "4111-1111", VAULT_E_INVALID_VALUE, "not 13-19 digits" },
+		{ "card_number", "4111x111111111111", VAULT_E_INVALID_VALUE,
+		    "holds a character other than digits, spaces and -" },
+		{ "card_expiry", "13/29", VAULT_E_INVALID_VALUE, "month out of range (01-12)" },
+		{ "card_expiry", "01/19", VAULT_E_INVALID_VALUE, "in the past" },
+		{ "card_expiry", "0119x", VAULT_E_INVALID_VALUE, "not MM/YY, MM/YYYY or MMYY" },
+		{ "email", "ann.example.com", VAULT_E_INVALID_VALUE, "no @" },
+		{ "email", "ann@bob@example.com", VAULT_E_INVALID_VALUE, "more than one @" },
+		{ "email", "ann@localhost", VAULT_E_INVALID_VALUE,
+		    "the domain is not two or more labels of letters, digits and inner "
+		    "hyphens (an address literal is refused)" },
+		{ "phone", "555 0100 99", VAULT_E_INVALID_VALUE,
+		    "not a valid number for calling code 1 (10 digits, or 11 starting with 1; "
+		    "others need + and their code)" },
+		{ "phone", "+44 (0)20 7946 0958", VAULT_E_INVALID_VALUE,
+		    "(0) after an international prefix is ambiguous: drop it" },
+		{ "ip_address", "010.1.2.3", VAULT_E_INVALID_VALUE,
+		    "not an IPv4 dotted quad without leading zeros, nor an IPv6 address" },
+		{ "bank_account", "GB82WEST12345698765431", VAULT_E_INVALID_VALUE,
+		    "IBAN: check digits failed (mod 97)" },
+		{ "bank_account", "021000022:12345678", VAULT_E_INVALID_VALUE,
+		    "routing number check digit failed (ABA)" },
+		{ "first_name", "Ann\tMarie", VAULT_E_INVALID_VALUE,
+		    "not UTF-8 text, or holds a control character (tab and newline included)" },
+		{ "last_name", "   ", VAULT_E_EMPTY, "empty (nothing but blanks)" },
+	};
+	int fd = vaultd_raw_connect(&srv, 10);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct reply r;
+		create_one(fd, i + 1, cases[i].field, strlen(cases[i].field), cases[i].value, &r);
+		char *msg = err_str(&r, "message"), *field = err_str(&r, "field");
+		cr_assert_eq(err_code(&r), cases[i].code, "%s %s: %s", cases[i].field,
+		    cases[i].value, msg);
+		cr_assert_str_eq(msg, cases[i].message, "%s", cases[i].field);
+		cr_assert_str_eq(field, cases[i].field);
+		/* Not the value, nor its digits without blanks, anywhere in the reply. */
+		const char *v = cases[i].value;
+		while (*v == ' ')
+			v++;
+		if (*v != '\0')
+			cr_assert(!body_contains(&r, v), "reply echoes the value: %s", msg);
+		free(msg);
+		free(field);
+		reply_free(&r);
+	}
+	close(fd);
+}
+
+Test(errors, an_unknown_field_is_named_only_when_it_looks_like_a_field_name,
+    .init = setup, .fini = teardown)
+{
+	int fd = vaultd_raw_connect(&srv, 10);
+	struct reply r;
+	create_one(fd, 1, "card_numbr", 10, "4111111111111111", &r);
+	char *msg = err_str(&r, "message"), *field = err_str(&r, "field");
+	cr_assert_eq(err_code(&r), VAULT_E_UNKNOWN_FIELD);
+	cr_assert_str_eq(msg, "unknown field \"card_numbr\"; PROTOCOL.md lists the fields");
+	cr_assert_str_eq(field, "fields");
+	cr_assert(!body_contains(&r, "4111111111111111"));
+	free(msg);
+	free(field);
+	reply_free(&r);
+	/* A name that could be anything a client typed (here: an email) is not shown. */
+	static const char *const odd[] = { "ann@example.com", "Ann Smith",
+	    "a_field_name_longer_than_thirty_two_bytes", "" };
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		create_one(fd, 2 + i, odd[i], strlen(odd[i]), "x", &r);
+		msg = err_str(&r, "message");
+		cr_assert_eq(err_code(&r), VAULT_E_UNKNOWN_FIELD, "%s", msg);
+		cr_assert_str_eq(msg, "an unknown field name (not shown: not 1-32 of a-z, 0-9, _); "
+		    "PROTOCOL.md lists the fields");
+		if (odd[i][0] != '\0')
+			cr_assert(!body_contains(&r, odd[i]), "echoed: %s", odd[i]);
+		free(msg);
+		reply_free(&r);
+	}
+	close(fd);
+	/* The C library shows the reason and the field. */
+	struct vault *v;
+	char *res = NULL;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_call_json(v, "create", VAULT_PURPOSE_TRANSACTIONAL,
+	    "{\"fields\":{\"card_expiry\":\"14/30\"}}", &res), VAULT_E_INVALID_VALUE);
+	cr_assert_str_eq(vault_last_message(v), "month out of range (01-12) (field: card_expiry)");
+	vault_close(v);
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+Test(errors, missing_keys_say_how_to_make_them)
+{
+	struct vaultd_proc p;
+	char ring[600], root[600], *log = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	vaultd_path(&p, "keys/keyring", ring, sizeof ring);
+	vaultd_path(&p, "keys/root.key", root, sizeof root);
+	cr_assert_eq(unlink(ring), 0);
+	cr_assert_eq(unlink(root), 0);
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0);
+	char want[1400];
+	snprintf(want, sizeof want, "create them with `vault-keytool init %s --key-file %s` "
+	    "(or start with --dev for development)", ring, root);
+	cr_assert_not_null(strstr(log, want), "%s", log);
+	cr_assert_not_null(strstr(log, "no key ring and no root key"), "%s", log);
+	free(log);
+	vaultd_cleanup(&p);
+}
+
+/* Run argv with stdin from /dev/null; stderr into err (malloc'd). */
+static int
+run(char *const argv[], char **err)
+{
+	char path[] = "/tmp/vault-errors-XXXXXX";
+	int efd = mkstemp(path);
+	cr_assert(efd >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(efd, 2);
+		dup2(efd, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	size_t n;
+	*err = read_file_all(path, &n);
+	close(efd);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+sibling(const char *env, const char *rel, char *out, size_t cap)
+{
+	const char *bin = getenv(env);
+	cr_assert_not_null(bin, "%s not set", env);
+	snprintf(out, cap, "%s", bin);
+	char *slash = strrchr(out, '/');
+	cr_assert_not_null(slash);
+	snprintf(slash, cap - (size_t)(slash - out), "%s", rel);
+}
+
+Test(errors, keytool_names_the_path_and_errno_of_a_key_file_it_cannot_create)
+{
+	char bin[600], *out = NULL;
+	sibling("VAULTD", "/../keys/vault-keytool", bin, sizeof bin);
+	char *argv[] = { bin, "init", "/tmp/vault-errors-nodir/ring", "--key-file",
+	    "/tmp/vault-errors-nodir/root.key", NULL };
+	cr_assert_eq(run(argv, &out), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "/tmp/vault-errors-nodir/root.key: cannot create root key "
+	    "file: No such file or directory"), "%s", out);
+	free(out);
+}
+
+/* ---- sizes with a unit --------------------------------------------------- */
+
+Test(errors, sizes_with_a_unit_start_and_a_bad_one_names_the_format)
+{
+	struct vaultd_proc p;
+	vaultd_start(&p, "[server]\nmax_frame_bytes = 4MiB\nmax_queued_write_bytes = 1GB\n"
+	    "[audit]\nreserve_bytes = 64mb\n");
+	struct vault *v;
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	cr_assert_eq(vault_ping(v), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	FILE *f = fopen(p.config, "a");
+	cr_assert_not_null(f);
+	fputs("[storage]\nmap_size_bytes = 16 GB\n", f);
+	fclose(f);
+	char *out = NULL;
+	char *argv[] = { (char *)getenv("VAULTD"), "--check", "-c", p.config, NULL };
+	cr_assert_not_null(argv[0]);
+	cr_assert_neq(run(argv, &out), 0, "--check accepted 16 GB: %s", out);
+	cr_assert_not_null(strstr(out, "[storage] map_size_bytes: invalid value \"16 GB\": "
+	    "expected a number of bytes with an optional unit K, M, G or T"), "%s", out);
+	free(out);
+	vaultd_cleanup(&p);
+}
