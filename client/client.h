@@ -46,6 +46,8 @@ struct vault {
 	msgpack_zone zone;     /* the decoded reply */
 	char message[256];     /* server message of the last failure */
 	uint64_t last_count;   /* a count the last error carried ("remaining") */
+	int refused;           /* the server refused the connection (id-0 error) */
+	char refusal[256];     /* and said why: every later call returns it */
 };
 
 /* Start a request for op: the common keys, then nargs arguments to pack. */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -246,6 +247,33 @@ read_reply(struct vault *v, msgpack_object *root)
  * reply. On success *result is the reply's result object, valid until the
  * next call on v.
  */
+/*
+ * A caller the policy does not know gets one error frame with id 0 and the
+ * close (PROTOCOL.md 2.5). The request may have been sent before the close
+ * or fail to send (EPIPE) after it: either way the frame is waiting in the
+ * socket, so a failed send looks for it before reporting the send error.
+ */
+static int
+read_refusal(struct vault *v, msgpack_object *root)
+{
+	struct pollfd p = { v->fd, POLLIN, 0 };
+	unsigned timeout = v->timeout_ms;
+	int e = errno, rc;
+	if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)) {
+		errno = e;
+		return VAULT_E_IO;
+	}
+	v->timeout_ms = 100; /* the frame is whole in the buffer or not coming */
+	rc = read_reply(v, root);
+	v->timeout_ms = timeout;
+	uint64_t rid = 1;
+	if (rc != 0 || msg_get_uint(root, "id", 1, &rid) != 0 || rid != 0) {
+		errno = e;
+		return VAULT_E_IO;
+	}
+	return 0;
+}
+
 int
 call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object **result)
 {
@@ -254,19 +282,28 @@ call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object 
 	int rc;
 
 	v->message[0] = '\0';
+	if (v->refused) {
+		buf_clear(&v->out);
+		snprintf(v->message, sizeof(v->message), "%s", v->refusal);
+		return v->refused;
+	}
 	if ((rc = frame_end(&v->out, start, REPLY_MAX_BYTES)) != 0)
 		return rc;
-	if ((rc = send_all(v)) != 0)
-		return rc;
-	for (;;) {
-		if ((rc = read_reply(v, &root)) != 0)
+	if ((rc = send_all(v)) != 0) {
+		buf_clear(&v->out);
+		if (read_refusal(v, &root) != 0)
 			return rc;
-		uint64_t rid = 0;
-		if (msg_get_uint(&root, "id", 1, &rid) != 0)
-			return VAULT_E_PROTO_FRAME;
-		if (rid == id || rid == 0)
-			break;
-		/* A reply to an earlier, abandoned call: skip it. */
+	} else {
+		for (;;) {
+			if ((rc = read_reply(v, &root)) != 0)
+				return rc;
+			uint64_t rid = 0;
+			if (msg_get_uint(&root, "id", 1, &rid) != 0)
+				return VAULT_E_PROTO_FRAME;
+			if (rid == id || rid == 0)
+				break;
+			/* A reply to an earlier, abandoned call: skip it. */
+		}
 	}
 	const msgpack_object *ok = msg_get(&root, "ok");
 	if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN)
@@ -302,6 +339,13 @@ call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object 
 				v->message[used + 9 + field->via.str.size] = ')';
 				v->message[used + 10 + field->via.str.size] = '\0';
 			}
+		}
+		uint64_t rid = 1;
+		if (code->via.u64 == VAULT_E_DENIED && msg_get_uint(&root, "id", 1, &rid) == 0 &&
+		    rid == 0) {
+			/* The connection's refusal, not this call's: it holds for all. */
+			v->refused = VAULT_E_DENIED;
+			snprintf(v->refusal, sizeof(v->refusal), "%s", v->message);
 		}
 		return (int)code->via.u64;
 	}

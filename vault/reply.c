@@ -1,6 +1,8 @@
 /*
  * reply.c - packing reply frames (see reply.h).
  */
+#include <stdio.h>
+
 #include <sodium.h>
 
 #include "common/frame.h"
@@ -89,4 +91,13 @@ reply_error(struct buf *out, uint64_t id, const struct op_error *err)
 {
 	pack_error(out, id, err->code, err->field, err->message, err->count_name,
 	    err->count, err->rule);
+}
+
+void
+reply_refuse_caller(struct buf *out, uid_t uid, gid_t gid)
+{
+	char msg[96];
+	snprintf(msg, sizeof(msg), "no client of the policy matches this caller "
+	    "(uid %lu, gid %lu)", (unsigned long)uid, (unsigned long)gid);
+	reply_error_code(out, 0, VAULT_E_DENIED, NULL, msg);
 }

@@ -6,6 +6,7 @@
 #define VAULT_REPLY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <msgpack.h>
 
@@ -28,5 +29,11 @@ void reply_abandon(struct buf *out, size_t start);
 void reply_error(struct buf *out, uint64_t id, const struct op_error *err);
 void reply_error_code(struct buf *out, uint64_t id, int code,
     const char *field, const char *message);
+/*
+ * The connection-level refusal of a caller no policy client matches: id 0,
+ * VAULT_E_DENIED, "no client of the policy matches this caller (uid U, gid
+ * G)". The server sends it once and closes (PROTOCOL.md 2.5).
+ */
+void reply_refuse_caller(struct buf *out, uid_t uid, gid_t gid);
 
 #endif

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "safedir.h"
 #include "ops/op.h"
+#include "reply.h"
 #include "server.h"
 #include "worker.h"
 
@@ -209,9 +210,26 @@ server_audit_alert(struct server *srv, const struct key_set *keys,
 	return audit_log(srv->audit, keys, &ev);
 }
 
+/*
+ * A caller no client matches gets one error frame it can read, then the
+ * close: one non-blocking send into the new socket's empty buffer (a flood
+ * costs no more than before: nothing waits, nothing is read), and if even
+ * that would block, just the close.
+ */
+static void
+refuse_caller(int fd, struct buf *frame, uid_t uid, gid_t gid)
+{
+	buf_clear(frame);
+	reply_refuse_caller(frame, uid, gid);
+	if (frame->error == 0)
+		(void)!send(fd, frame->data, frame->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
 static void
 accept_all(struct server *srv, unsigned *next_worker)
 {
+	struct buf refusal = { 0 };
 	for (;;) {
 		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -219,6 +237,7 @@ accept_all(struct server *srv, unsigned *next_worker)
 				continue;
 			if (errno == EMFILE || errno == ENFILE)
 				log_warn("accept: out of file descriptors");
+			buf_free(&refusal);
 			return;
 		}
 		struct ucred cred;
@@ -229,10 +248,9 @@ accept_all(struct server *srv, unsigned *next_worker)
 		}
 		const struct policy_client *client = policy_client(&srv->policy, cred.uid, cred.gid);
 		if (client == NULL) {
-			/* Unknown callers get nothing, not even an error frame. */
 			log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
 			    (long)cred.uid, (long)cred.gid);
-			close(fd);
+			refuse_caller(fd, &refusal, cred.uid, cred.gid);
 			continue;
 		}
 		if (server_conn_opened(srv, cred.uid) != 0) {

@@ -15,13 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <jansson.h>
 #include <vault/vault.h>
 
+#include "common/msg.h"
 #include "harness.h"
 
 #define GID_SHIPPING 52001
@@ -311,10 +314,111 @@ do_admin(struct vault *v, FILE *out, void *p)
 	fprintf(out, "%s\n", vault_error_name(vault_keys_rotate(v, "token", &e)));
 }
 
+/* Two calls: the refusal holds for the connection, with the server's words. */
+static void
+do_ping_twice(struct vault *v, FILE *out, void *p)
+{
+	for (int i = 0; i < 2; i++) {
+		int rc = vault_ping(v);
+		fprintf(out, "%s %s\n", vault_error_name(rc), vault_last_message(v));
+	}
+}
+
+/* The frame the server sends before closing, read before sending anything. */
+static void
+do_raw_refusal(struct vault *unused, FILE *out, void *p)
+{
+	int fd = vaultd_raw_connect(&srv, 10);
+	uint8_t buf[512];
+	size_t got = 0;
+	ssize_t n;
+	while ((n = recv(fd, buf + got, sizeof buf - got, 0)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if (got < 4) {
+		fprintf(out, "no frame (%zu bytes)\n", got);
+		return;
+	}
+	size_t len = (size_t)buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3];
+	msgpack_zone z;
+	msgpack_object root;
+	msgpack_zone_init(&z, 1024);
+	struct mp_limits lim = { 8, len };
+	if (len + 4 != got || msg_decode(buf + 4, len, &lim, &z, &root) != 0) {
+		fprintf(out, "bad frame\n");
+		return;
+	}
+	const msgpack_object *id = msg_get(&root, "id"), *ok = msg_get(&root, "ok"),
+	    *e = msg_get(&root, "error");
+	const msgpack_object *code = e ? msg_get(e, "code") : NULL, *msg = e ? msg_get(e, "message") : NULL;
+	fprintf(out, "id %llu ok %d code %llu %.*s\n",
+	    id ? (unsigned long long)id->via.u64 : 99, ok ? ok->via.boolean : -1,
+	    code ? (unsigned long long)code->via.u64 : 0,
+	    msg ? (int)msg->via.str.size : 0, msg ? msg->via.str.ptr : "");
+	msgpack_zone_destroy(&z);
+}
+
+/* vaultctl ping as the stranger: its stderr and exit status. */
+static void
+do_vaultctl_ping(struct vault *unused, FILE *out, void *p)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		_exit(91);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		execl(getenv("VAULTCTL"), "vaultctl", "-s", srv.socket, "ping", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char err[512] = "";
+	size_t got = 0;
+	ssize_t n;
+	while ((n = read(fds[0], err + got, sizeof err - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	fprintf(out, "exit %d %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, err);
+}
+
+/*
+ * Issue 14: a caller no client matches reads why before the close (one
+ * frame, id 0, VAULT_E_DENIED), through a raw socket, the C library (on
+ * every call) and vaultctl. Before, it got a bare close: VAULT_E_IO.
+ */
+Test(policy, an_unknown_caller_reads_the_refusal_before_the_close)
+{
+	char want[200];
+	snprintf(want, sizeof want, "no client of the policy matches this caller "
+	    "(uid %ld, gid %d)", (long)getuid(), GID_STRANGER);
+	char *out = as_group(GID_STRANGER, do_raw_refusal, NULL);
+	char line[600];
+	snprintf(line, sizeof line, "id 0 ok 0 code %d %s\n", VAULT_E_DENIED, want);
+	cr_assert_str_eq(out, line);
+	free(out);
+	out = as_group(GID_STRANGER, do_ping_twice, NULL);
+	snprintf(line, sizeof line, "VAULT_E_DENIED %s\nVAULT_E_DENIED %s\n", want, want);
+	cr_assert_str_eq(out, line);
+	free(out);
+	out = as_group(GID_STRANGER, do_vaultctl_ping, NULL);
+	snprintf(line, sizeof line, "exit 1 vaultctl: VAULT_E_DENIED: %s\n", want);
+	cr_assert_str_eq(out, line);
+	free(out);
+	/* A known caller is served as before, and the server is still up. */
+	out = as_group(GID_SHIPPING, do_ping, NULL);
+	cr_assert_str_eq(out, "VAULT_OK\n");
+	free(out);
+}
+
 Test(policy, unknown_callers_and_ungranted_operations_are_refused)
 {
+	/* Issue 14: no longer a bare close (VAULT_E_IO) but a refusal it can read. */
 	char *out = as_group(GID_STRANGER, do_ping, NULL);
-	cr_assert_str_eq(out, "VAULT_E_IO\n", "an unknown caller is cut off: %s", out);
+	cr_assert_str_eq(out, "VAULT_E_DENIED\n", "an unknown caller is refused: %s", out);
 	free(out);
 	out = as_group(GID_SHIPPING, do_create, NULL);
 	cr_assert_not_null(strstr(out, "VAULT_E_DENIED"), "shipping may not write cards: %s", out);

@@ -155,6 +155,12 @@ struct vault_connect_options {
  *   VAULT_E_IO               connect failed, or the socket's directory
  *                            cannot be examined (errno tells why)
  *   VAULT_E_NOMEM
+ * A caller no client of the server's policy matches still connects: the
+ * server answers with one refusal and closes, and the first call on the
+ * connection (and every later one) returns VAULT_E_DENIED with
+ * vault_last_message() "no client of the policy matches this caller (uid
+ * U, gid G)". vault_connect() does not wait for that answer, so that
+ * connecting costs no round trip.
  */
 int vault_connect_opts(const char *socket_path,
     const struct vault_connect_options *opts, struct vault **out);
