@@ -22,6 +22,8 @@ valgrind
 strace
 python3
 strace
+# script(1): e2e-errors types a passphrase on a pseudo-terminal
+bsdutils
 "
 
 missing=""

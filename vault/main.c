@@ -25,6 +25,7 @@
 #include "crypto/token.h"
 #include "keys/keyring.h"
 #include "audit.h"
+#include "common/passphrase.h"
 #include "common/tmpfile.h"
 #include "journal.h"
 #include "keyset.h"
@@ -46,7 +47,8 @@ usage(FILE *f)
 	    "                     on first start (NOT for production)\n"
 	    "      --check        check the configuration and exit\n"
 	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
-	    "                     key ring reads its passphrase from standard input\n"
+	    "                     key ring's passphrase is read from the terminal\n"
+	    "                     without echo, or as one line of standard input\n"
 	    "      --audit-verify verify the audit trail, and that it holds the entry\n"
 	    "                     the data records; exit 0 intact, 1 damaged\n"
 	    "      --audit-acknowledge\n"
@@ -376,20 +378,26 @@ unseal_from_stdin(struct server *srv)
 	struct keyring *ring;
 	struct key_set *ks;
 	const char *why = NULL;
-	char *pass = sodium_malloc(1024);
+	char *pass = sodium_malloc(PASSPHRASE_MAX + 1);
+	const char *from;
+	size_t len = 0;
 	int rc = VAULT_E_NOMEM;
 	if (pass == NULL)
 		return rc;
-	if (isatty(STDIN_FILENO))
-		fprintf(stderr, "key ring passphrase: ");
-	if (fgets(pass, 1024, stdin) == NULL) {
+	/* As vaultctl unseal: no echo on a terminal, one line from a pipe. */
+	enum passphrase_result res = passphrase_read("key ring passphrase: ", pass, &len, &from);
+	if (res != PASSPHRASE_OK) {
 		rc = VAULT_E_KEYRING;
-		why = "no passphrase on standard input";
+		why = res == PASSPHRASE_NO_TTY ? "cannot use the terminal" :
+		    res == PASSPHRASE_ERROR ? "cannot read the passphrase" :
+		    res == PASSPHRASE_TOO_LONG ? "the passphrase is longer than 1024 bytes" :
+		    res == PASSPHRASE_EMPTY ? "empty passphrase" :
+		    !strcmp(from, "the terminal") ? "no passphrase on the terminal" :
+		    "no passphrase on standard input";
 		goto out;
 	}
-	pass[strcspn(pass, "\r\n")] = '\0';
 	if ((rc = keyring_file_params(srv->cfg.keyring_path, &params, &why)) != 0 ||
-	    (rc = keyring_root_from_passphrase(pass, strlen(pass), &params, srv->root)) != 0 ||
+	    (rc = keyring_root_from_passphrase(pass, len, &params, srv->root)) != 0 ||
 	    (rc = keyring_load(srv->cfg.keyring_path, srv->root, &ring, &why)) != 0 ||
 	    (rc = key_set_new(ring, &ks)) != 0)
 		goto out;

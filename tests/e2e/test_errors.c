@@ -332,3 +332,151 @@ Test(errors, sizes_with_a_unit_start_and_a_bad_one_names_the_format)
 	free(out);
 	vaultd_cleanup(&p);
 }
+
+/* ---- vaultd --restore on a passphrase ring ------------------------------- */
+
+/* Run argv with in on stdin; its stdout and stderr into out (malloc'd). */
+static int
+run_in(const char *in, char *const argv[], char **out)
+{
+	char path[] = "/tmp/vault-errors-XXXXXX";
+	int efd = mkstemp(path), pin[2];
+	cr_assert(efd >= 0);
+	cr_assert_eq(pipe(pin), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pin[0], 0);
+		close(pin[0]);
+		close(pin[1]);
+		dup2(efd, 2);
+		dup2(efd, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
+	close(pin[1]);
+	int st;
+	waitpid(pid, &st, 0);
+	size_t n;
+	*out = read_file_all(path, &n);
+	close(efd);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * A vaultd on a passphrase ring (cheap Argon2id: a test), one record, a
+ * backup; vaultd stopped. The backup's path goes to backup.
+ */
+static void
+passphrase_vault_with_backup(struct vaultd_proc *p, char *backup, size_t cap)
+{
+	char ring[600], data[600], kt[600], *out = NULL;
+	vaultd_start(p, NULL);
+	cr_assert_eq(vaultd_stop(p), 0);
+	vaultd_path(p, "sealed-ring", ring, sizeof ring);
+	vaultd_path(p, "sealed-data", data, sizeof data);
+	sibling("VAULTD", "/../keys/vault-keytool", kt, sizeof kt);
+	char *argv[] = { kt, "init", ring, "--passphrase", "--opslimit", "1", "--memlimit",
+	    "8MiB", NULL };
+	cr_assert_eq(run_in("correct horse battery\n", argv, &out), 0, "%s", out);
+	free(out);
+	FILE *f = fopen(p->config, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "[keys]\nkeyring_path = %s\n[storage]\ndata_dir = %s\n", ring, data);
+	fclose(f);
+	vaultd_restart(p);
+	struct vault *v;
+	char *res = NULL, *path = NULL;
+	uint64_t bytes = 0;
+	cr_assert_eq(vault_connect(p->socket, &v), 0);
+	cr_assert_eq(vault_unseal(v, "correct horse battery"), 0, "%s", vault_last_message(v));
+	cr_assert_eq(vault_call_json(v, "create", VAULT_PURPOSE_TRANSACTIONAL,
+	    "{\"fields\":{\"email\":\"ann@example.com\"}}", &res), 0, "%s", vault_last_message(v));
+	vault_free(res);
+	cr_assert_eq(vault_backup(v, "one", &path, &bytes), 0, "%s", vault_last_message(v));
+	snprintf(backup, cap, "%s", path);
+	vault_free(path);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(p), 0);
+}
+
+Test(errors, restore_reads_the_passphrase_from_a_pipe, .timeout = 120)
+{
+	struct vaultd_proc p;
+	char backup[1024], *out = NULL;
+	passphrase_vault_with_backup(&p, backup, sizeof backup);
+	char *argv[] = { (char *)getenv("VAULTD"), "-c", p.config, "--restore", backup, NULL };
+	cr_assert_eq(run_in("wrong horse battery\n", argv, &out), 1, "%s", out);
+	cr_assert_null(strstr(out, "horse"), "the passphrase in the output: %s", out);
+	free(out);
+	cr_assert_eq(run_in("correct horse battery\n", argv, &out), 0, "%s", out);
+	cr_assert_null(strstr(out, "horse"), "the passphrase in the output: %s", out);
+	free(out);
+	vaultd_cleanup(&p);
+}
+
+/*
+ * Run argv with its output in a file; once the output shows prompt (within
+ * 20 s), write in to its stdin and close it. Its output into out.
+ */
+static int
+run_typing_after(const char *prompt, const char *in, char *const argv[], char **out)
+{
+	char path[] = "/tmp/vault-errors-XXXXXX";
+	int efd = mkstemp(path), pin[2], st;
+	cr_assert(efd >= 0);
+	cr_assert_eq(pipe(pin), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pin[0], 0);
+		close(pin[0]);
+		close(pin[1]);
+		dup2(efd, 2);
+		dup2(efd, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	size_t n;
+	int seen = 0;
+	for (int i = 0; i < 2000 && !seen; i++) {
+		char *now = read_file_all(path, &n);
+		seen = now != NULL && strstr(now, prompt) != NULL;
+		free(now);
+		if (!seen)
+			usleep(10000);
+	}
+	if (seen)
+		cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
+	close(pin[1]);
+	waitpid(pid, &st, 0);
+	*out = read_file_all(path, &n);
+	close(efd);
+	unlink(path);
+	cr_assert(seen, "no prompt \"%s\" within 20 s: %s", prompt, *out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * On a terminal (script(1) gives vaultd a pseudo-terminal and types what
+ * it reads from its pipe): the prompt appears, the passphrase does not.
+ * Before, vaultd read it with fgets and the terminal echoed it.
+ */
+Test(errors, restore_on_a_terminal_does_not_echo_the_passphrase, .timeout = 120)
+{
+	struct vaultd_proc p;
+	char backup[1024], cmd[3000], *out = NULL;
+	passphrase_vault_with_backup(&p, backup, sizeof backup);
+	cr_assert_eq(access("/usr/bin/script", X_OK), 0, "script(1) (util-linux) is needed");
+	snprintf(cmd, sizeof cmd, "'%s' -c '%s' --restore '%s'", getenv("VAULTD"), p.config,
+	    backup);
+	char *argv[] = { "/usr/bin/script", "-qec", cmd, "/dev/null", NULL };
+	int rc = run_typing_after("key ring passphrase: ", "correct horse battery\n", argv, &out);
+	cr_assert_not_null(strstr(out, "key ring passphrase: "), "no prompt: %s", out);
+	cr_assert_null(strstr(out, "horse"), "the terminal echoed the passphrase: %s", out);
+	cr_assert_eq(rc, 0, "%s", out);
+	free(out);
+	vaultd_cleanup(&p);
+}
