@@ -391,6 +391,9 @@ passphrase_vault_with_backup(struct vaultd_proc *p, char *backup, size_t cap)
 	char *res = NULL, *path = NULL;
 	uint64_t bytes = 0;
 	cr_assert_eq(vault_connect(p->socket, &v), 0);
+	/* PROTOCOL.md said backup runs while sealed; it is refused (section 6). */
+	cr_assert_eq(vault_backup(v, "sealed", &path, &bytes), VAULT_E_SEALED, "%s",
+	    vault_last_message(v));
 	cr_assert_eq(vault_unseal(v, "correct horse battery"), 0, "%s", vault_last_message(v));
 	cr_assert_eq(vault_call_json(v, "create", VAULT_PURPOSE_TRANSACTIONAL,
 	    "{\"fields\":{\"email\":\"ann@example.com\"}}", &res), 0, "%s", vault_last_message(v));

@@ -174,6 +174,8 @@ int op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 
 /* The table, sorted by name for bsearch. */
 const struct op *op_lookup(const char *name, size_t len);
+/* The i-th operation by name, NULL past the last (for checks of the docs). */
+const struct op *op_at(size_t i);
 
 extern const struct op op_audit_checkpoint, op_audit_query, op_audit_verify,
     op_backup, op_create, op_delete, op_detokenize,

@@ -64,3 +64,9 @@ op_lookup(const char *name, size_t len)
 	    sizeof(ops[0]), cmp);
 	return e ? *e : NULL;
 }
+
+const struct op *
+op_at(size_t i)
+{
+	return i < sizeof(ops) / sizeof(ops[0]) ? ops[i] : NULL;
+}
