@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vault/vault.h>
@@ -226,6 +227,32 @@ refuse_caller(int fd, struct buf *frame, uid_t uid, gid_t gid)
 	close(fd);
 }
 
+/*
+ * At most one line a second about refused callers (only the accepting
+ * thread calls this): a flood of connects must not flood the log as well;
+ * the next line counts the ones left out.
+ */
+static void
+log_refused(uid_t uid, gid_t gid)
+{
+	static time_t last;
+	static unsigned long quiet;
+	time_t now = time(NULL);
+	if (now == last) {
+		quiet++;
+		return;
+	}
+	last = now;
+	if (quiet > 0)
+		log_warn("refused a connection from uid %ld gid %ld: no client in the policy "
+		    "(and %lu more refusals not logged since the last such line)",
+		    (long)uid, (long)gid, quiet);
+	else
+		log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
+		    (long)uid, (long)gid);
+	quiet = 0;
+}
+
 static void
 accept_all(struct server *srv, unsigned *next_worker)
 {
@@ -248,8 +275,7 @@ accept_all(struct server *srv, unsigned *next_worker)
 		}
 		const struct policy_client *client = policy_client(&srv->policy, cred.uid, cred.gid);
 		if (client == NULL) {
-			log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
-			    (long)cred.uid, (long)cred.gid);
+			log_refused(cred.uid, cred.gid);
 			refuse_caller(fd, &refusal, cred.uid, cred.gid);
 			continue;
 		}
