@@ -483,3 +483,35 @@ Test(errors, restore_on_a_terminal_does_not_echo_the_passphrase, .timeout = 120)
 	free(out);
 	vaultd_cleanup(&p);
 }
+
+/* ---- privacy request claims ---------------------------------------------- */
+
+/* A claim refused for its form says which rule, never the claimed value. */
+Test(errors, a_refused_claim_names_its_rule_never_the_value, .init = setup, .fini = teardown)
+{
+	struct vault *v;
+	char *res = NULL, json[512];
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_call_json(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":"
+	    "\"phone\",\"requester\":\"self\"}", &res), 0, "%s", vault_last_message(v));
+	const char *p = strstr(res, "\"request\":");
+	cr_assert_not_null(p, "%s", res);
+	long long id = strtoll(p + 10, NULL, 10);
+	vault_free(res);
+	static const struct { const char *claims, *message; } cases[] = {
+		{ "\"email\":\"ada.example.org\"", "no @ (field: email)" },
+		{ "\"phone\":\"+44 (0)20 7946 0958\"",
+		    "(0) after an international prefix is ambiguous: drop it (field: phone)" },
+		{ "\"transaction\":{\"date\":\"2026-13-45\"}", "a date is YYYY-MM-DD (field: transaction)" },
+		{ "\"transaction\":{\"amount\":\"12.345\"}",
+		    "an amount is a decimal number with at most two decimals (field: transaction)" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(json, sizeof json, "{\"request\":%lld,\"claims\":{%s}}", id, cases[i].claims);
+		int rc = vault_call_json(v, "request_verify", 0, json, &res);
+		cr_assert_eq(rc, VAULT_E_INVALID_VALUE, "%s: %s %s", cases[i].claims,
+		    vault_error_name(rc), vault_last_message(v));
+		cr_assert_str_eq(vault_last_message(v), cases[i].message);
+	}
+	vault_close(v);
+}

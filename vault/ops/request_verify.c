@@ -216,8 +216,12 @@ claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
 	} else if (len > 64) {
 		return op_fail(err, VAULT_E_TOO_LARGE, name, NULL);
 	}
-	if (rc == 0)
-		rc = blind_canon(kind, s, len, canon, sizeof(canon), &clen);
+	if (rc == 0 && (rc = blind_canon(kind, s, len, canon, sizeof(canon), &clen)) != 0)
+		/* As transaction's own checks say it (ops/transaction.c). */
+		why = kind == BLIND_TXN_DATE ? "a date is YYYY-MM-DD" :
+		    kind == BLIND_TXN_AMOUNT ? "an amount is a decimal number with at most two decimals" :
+		    kind == BLIND_TXN_REFERENCE ? "a reference needs letters or digits" :
+		    rc == VAULT_E_EMPTY ? "empty (nothing but blanks)" : "too long once normalized";
 	for (size_t v = 0; v < cl->nv && rc == 0; v++)
 		rc = blind_tag(ctx->keys, cl->versions[v], kind, canon, clen, cl->tags[v][kind]);
 	if (rc == 0 && (kind == BLIND_FIRST_NAME || kind == BLIND_LAST_NAME)) {
