@@ -9,7 +9,8 @@
  *
  * Invariants:
  *   - normalize_field() returns 0 or one of its documented errors, and
- *     VAULT_E_UNKNOWN_FIELD exactly for an unknown id;
+ *     VAULT_E_UNKNOWN_FIELD exactly for an unknown id; every other refusal
+ *     comes with a reason (normalize_field_why());
  *   - a normalized value is at most the field's max_value bytes, holds no
  *     NUL byte, no leading or trailing white space, and is valid UTF-8
  *     without control characters (newlines only in postal addresses);
@@ -103,7 +104,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct field_info *fi = field_by_id(id);
 	char *in = (char *)fuzz_dup(data + 1, size - 1);
 
-	int rc = normalize_field((enum field_id)id, in, size - 1, out, sizeof(out), &n, &ctx);
+	const char *why = NULL;
+	int rc = normalize_field_why((enum field_id)id, in, size - 1, out, sizeof(out), &n, &ctx,
+	    &why);
+	/* Every refusal says why (static text: it cannot quote the value). */
+	if (rc != 0 && fi != NULL)
+		fuzz_assert(why != NULL && why[0] != '\0', "%s: refused (%d) without a reason",
+		    fi->name, rc);
+	fuzz_assert(rc != 0 || why == NULL, "a reason on success");
 	free(in);
 	if (fi == NULL) {
 		fuzz_assert(rc == VAULT_E_UNKNOWN_FIELD, "field id %u: returned %d", id, rc);

@@ -462,8 +462,8 @@ cmd_change_passphrase(const struct opts *o)
 		rc = fail("passphrase", "the KDF could not get its memory");
 		goto out;
 	}
-	if (keyring_save(next, o->ring, new_root, &why) != 0) {
-		rc = fail(o->ring, why);
+	if ((rc = keyring_save(next, o->ring, new_root, &why)) != 0) {
+		rc = fail_errno(o->ring, why, rc, errno);
 		goto out;
 	}
 	/* Prove the file on disk opens with the new passphrase before saying so. */
