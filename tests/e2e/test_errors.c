@@ -197,6 +197,19 @@ Test(errors, each_refused_value_names_its_field_and_rule_never_the_value,
 		free(field);
 		reply_free(&r);
 	}
+	/* Too long: the limit's class, without the value. */
+	char big[1601];
+	memset(big, 'q', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	memcpy(big + sizeof big - 13, "@example.com", 12);
+	struct reply r;
+	create_one(fd, 100, "email", 5, big, &r);
+	char *msg = err_str(&r, "message");
+	cr_assert_eq(err_code(&r), VAULT_E_TOO_LARGE, "%s", msg);
+	cr_assert_str_eq(msg, "longer than the field's input limit (PROTOCOL.md, Fields)");
+	cr_assert(!body_contains(&r, "qqqqqqqq"));
+	free(msg);
+	reply_free(&r);
 	close(fd);
 }
 
