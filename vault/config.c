@@ -245,8 +245,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 				[K_SIZE] = "expected " UNITS_SIZE_FORMAT,
 				[K_BOOL] = "expected true or false (yes/no, 1/0)",
 			};
+			/* A kind added later without its text here still gets a message. */
+			const char *want = (size_t)o->kind < sizeof(wanted) / sizeof(wanted[0]) &&
+			    wanted[o->kind] != NULL ? wanted[o->kind] : "see vaultd.conf.example";
 			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value \"%.40s%s\": %s",
-			    section, name, value, strlen(value) > 40 ? "..." : "", wanted[o->kind]);
+			    section, name, value, strlen(value) > 40 ? "..." : "", want);
 			ps->failed = ps->line;
 			return 0;
 		}
