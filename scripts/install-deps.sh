@@ -22,6 +22,7 @@ valgrind
 strace
 python3
 strace
+util-linux
 "
 
 missing=""

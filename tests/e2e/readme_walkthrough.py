@@ -257,25 +257,28 @@ def main():
     raw = {name: extract(readme, name) for name in BLOCKS}
 
     tmp = tempfile.mkdtemp(prefix="vault-readme-")
-    os.chmod(tmp, 0o755)
-    ancestors_searchable(tmp)
-    base = os.path.join(tmp, "vault-demo")
-    work = os.path.join(tmp, "checkout")
-    os.mkdir(work, 0o700)
-    os.symlink(os.path.abspath(build), os.path.join(work, "build"))
-    os.symlink(os.path.join(os.path.abspath(src), "policy.example"),
-               os.path.join(work, "policy.example"))
-    blocks = {name: rebase(text, name, base) for name, text in raw.items()}
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VAULT_SOCKET", "VAULT_SERVER_UID")}
     vaultd = None
-    log_path = os.path.join(tmp, "vaultd.log")
-
-    def vaultd_log():
-        with open(log_path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
     try:
+        os.chmod(tmp, 0o755)
+        ancestors_searchable(tmp)
+        base = os.path.join(tmp, "vault-demo")
+        work = os.path.join(tmp, "checkout")
+        os.mkdir(work, 0o700)
+        os.symlink(os.path.abspath(build), os.path.join(work, "build"))
+        os.symlink(os.path.join(os.path.abspath(src), "policy.example"),
+                   os.path.join(work, "policy.example"))
+        blocks = {name: rebase(text, name, base) for name, text in raw.items()}
+        # A reader's shell: no socket or server uid from outside the README, and
+        # no LD_LIBRARY_PATH (meson's would hide a vaultctl copied without its
+        # library).
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("VAULT_SOCKET", "VAULT_SERVER_UID", "LD_LIBRARY_PATH")}
+        log_path = os.path.join(tmp, "vaultd.log")
+
+        def vaultd_log():
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+
         # 1. Setup, as written (set -e: every step must succeed).
         print("== setup block")
         r = subprocess.run(["bash", "-euc", blocks["readme-setup"]], cwd=work, env=env,
