@@ -91,37 +91,39 @@ def rebase(block, name, base):
     return out
 
 
-def comment_start(text):
-    """Index of the comment in a shell command (outside quotes), or -1."""
-    quote = None
+def scan(text):
+    """Shell quoting of text: (index of its first comment or -1, whether a
+    quote or parenthesis is still open at its end)."""
+    quote, escaped, depth, comment, first = None, False, 0, False, -1
     for i, c in enumerate(text):
-        if quote:
+        if comment:
+            comment = c != "\n"
+        elif escaped:
+            escaped = False
+        elif c == "\\" and quote != "'":
+            escaped = True
+        elif quote:
             if c == quote:
                 quote = None
-            elif c == "\\" and quote == '"':
-                continue
         elif c in "'\"":
             quote = c
         elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
-            return i
-    return -1
-
-
-def open_quotes_or_parens(text):
-    quote, depth = None, 0
-    for c in text:
-        if quote:
-            if c == quote:
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c == "#":
-            break
+            comment = True
+            first = i if first < 0 else first
         elif c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
-    return quote is not None or depth > 0
+    return first, quote is not None or depth > 0
+
+
+def comment_start(text):
+    """Index of the comment in a shell command (outside quotes), or -1."""
+    return scan(text)[0]
+
+
+def open_quotes_or_parens(text):
+    return scan(text)[1]
 
 
 def commands(block):
