@@ -22,6 +22,8 @@ valgrind
 strace
 python3
 strace
+groff-base
+scdoc
 "
 
 missing=""
