@@ -193,9 +193,13 @@ for cmd in tables.get("commands", []):
     else:
         leaves.append((cmd["name"], cmd))
 
-# A command's entry: from its "*words*" line to the next command's.
+# A command's entry, in the COMMANDS section: from its "*words*" line to
+# the next command's (or the next heading).
 headers = {}
-lines = vaultctl.split("\n")
+m = re.search(r"^# COMMANDS$(.*?)(?=^# )", vaultctl + "\n# END", flags=re.M | re.S)
+if m is None:
+    missing.append("vaultctl.1: no COMMANDS section")
+lines = (m.group(1) if m else "").split("\n")
 names = {n for n, _ in leaves}
 starts = []
 for i, line in enumerate(lines):
