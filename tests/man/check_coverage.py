@@ -89,6 +89,16 @@ def longopts(text, table="longopts"):
     return re.findall(r'\{\s*"([a-z][a-z0-9-]*)"', block)
 
 
+def all_longopts(text, where):
+    """The names of every getopt_long table (struct option NAME[]) in text."""
+    names = set()
+    for m in re.finditer(r"struct\s+option\s+(\w+)\s*\[\s*\]\s*=\s*\{", text):
+        names |= set(longopts(text, m.group(1)))
+    if not names:
+        missing.append(f"{where}: no getopt_long option table found (the check needs updating)")
+    return names
+
+
 def shortopts(text):
     m = re.search(r'getopt_long\s*\([^,]+,[^,]+,\s*"([^"]*)"', text)
     return [c for c in (m.group(1) if m else "") if c.isalnum()]
@@ -112,7 +122,7 @@ def sections(scd, level="##"):
 # ---- vaultd(8) ------------------------------------------------------------
 main_c = strip_c_comments(read("vault/main.c"))
 vaultd = page_text("vaultd.8")
-for name in sorted(set(longopts(main_c)) | {o[2:] for o in option_literals(main_c)}):
+for name in sorted(all_longopts(main_c, "vault/main.c") | {o[2:] for o in option_literals(main_c)}):
     need("vaultd.8", f"option --{name} (vault/main.c)", mentions(vaultd, "--" + name))
 for ch in shortopts(main_c):
     need("vaultd.8", f"option -{ch} (vault/main.c)", mentions(vaultd, "-" + ch))
@@ -177,7 +187,7 @@ def command_options(fn):
 
 
 vaultctl = page_text("vaultctl.1")
-for name in sorted(set(longopts(ctl_c)) | {o[2:] for o in option_literals(ctl_c)}):
+for name in sorted(all_longopts(ctl_c, "client/vaultctl.c") | {o[2:] for o in option_literals(ctl_c)}):
     need("vaultctl.1", f"global option --{name} (client/vaultctl.c)", mentions(vaultctl, "--" + name))
 for ch in shortopts(ctl_c):
     need("vaultctl.1", f"global option -{ch} (client/vaultctl.c)", mentions(vaultctl, "-" + ch))
@@ -242,10 +252,7 @@ for name, args in kt_cmds:
     need("vault-keytool.8", f"command \"{name}\" (an entry starting *{name}*)", entry is not None)
     for o in sorted(set(re.findall(r"--([a-z][a-z0-9-]*)", c_string(args)))):
         need("vault-keytool.8", f"\"{name}\" option --{o}", entry is not None and mentions(entry, "--" + o))
-kt_opts = set()
-for m in re.finditer(r"struct\s+option\s+(\w+)\s*\[\s*\]\s*=\s*\{", kt_c):
-    kt_opts |= set(longopts(kt_c, m.group(1)))
-kt_opts |= {o[2:] for o in option_literals(kt_c)}
+kt_opts = all_longopts(kt_c, "keys/keytool.c") | {o[2:] for o in option_literals(kt_c)}
 for o in sorted(kt_opts):
     need("vault-keytool.8", f"option --{o} (keys/keytool.c)", mentions(keytool, "--" + o))
 
