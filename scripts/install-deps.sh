@@ -23,6 +23,8 @@ strace
 python3
 strace
 util-linux
+groff-base
+scdoc
 "
 
 missing=""
