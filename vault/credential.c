@@ -1,0 +1,103 @@
+/*
+ * credential.c - reading the root key from systemd's credentials directory
+ * (see credential.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <vault/vault.h>
+
+#include "credential.h"
+#include "keys/keyring.h"
+
+#define CREDENTIAL_NAME "root.key"
+
+int
+credential_root_key_path(char *out, size_t cap)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+	/* systemd sets an absolute path; anything else is not its directory. */
+	if (dir == NULL || dir[0] != '/')
+		return 0;
+	int n = snprintf(out, cap, "%s/%s", dir, CREDENTIAL_NAME);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return lstat(out, &st) == 0;
+}
+
+static int
+owner_ok(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+int
+credential_read_root_key(const char *path, uint8_t *root, const char **why)
+{
+	char dir[512];
+	struct stat st;
+	uint8_t extra;
+	int fd = -1, rc = VAULT_E_KEYRING;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		*why = "not in a credentials directory";
+		return VAULT_E_KEYRING;
+	}
+	*slash = '\0';
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		*why = "the credentials directory is not a directory";
+		return VAULT_E_KEYRING;
+	}
+	if (!owner_ok(&st) || (st.st_mode & (S_IWGRP | S_IRWXO)) != 0) {
+		*why = "the credentials directory must be owned by root or vaultd's user "
+		    "and closed to others";
+		return VAULT_E_KEYRING;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*why = errno == ELOOP ? "a symbolic link, not a credential" :
+		    "cannot open the credential";
+		return errno == ELOOP ? VAULT_E_KEYRING : VAULT_E_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		goto out;
+	}
+	if (!owner_ok(&st)) {
+		*why = "owned by another user than root or vaultd's";
+		goto out;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IRWXO)) != 0 ||
+	    ((st.st_mode & S_IRGRP) &&
+	    fgetxattr(fd, "system.posix_acl_access", NULL, 0) <= 0)) {
+		*why = "accessible to group or others; systemd's LoadCredential= gives "
+		    "mode 0400 (the key file it copies may be root's 0400)";
+		goto out;
+	}
+	if (st.st_size != KEYRING_KEY_BYTES) {
+		*why = "a root key credential must hold exactly 32 bytes";
+		goto out;
+	}
+	ssize_t n = read(fd, root, KEYRING_KEY_BYTES);
+	if (n != KEYRING_KEY_BYTES || read(fd, &extra, 1) != 0) {
+		sodium_memzero(root, KEYRING_KEY_BYTES);
+		*why = n < 0 ? "cannot read the credential" :
+		    "a root key credential must hold exactly 32 bytes";
+		rc = n < 0 ? VAULT_E_IO : VAULT_E_KEYRING;
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
