@@ -372,13 +372,19 @@ Test(systemd, socket_activation_starts_vaultd_at_the_first_connection, .timeout 
 	unlink(srv.socket);
 }
 
-enum passed_kind { PASS_TCP, PASS_DGRAM, PASS_ABSTRACT, PASS_TWO };
+enum passed_kind { PASS_TCP, PASS_DGRAM, PASS_ABSTRACT, PASS_TWO, PASS_PATH };
+
+struct passed {
+	enum passed_kind kind;
+	const char *path; /* PASS_PATH: a listening stream socket bound here */
+};
 
 /* In the child: put the socket systemd would pass at fd 3 (LISTEN_FDS). */
 static void
 pass_socket_hook(void *arg)
 {
-	enum passed_kind kind = *(enum passed_kind *)arg;
+	const struct passed *ps = arg;
+	enum passed_kind kind = ps->kind;
 	int fd = -1, nfds = 1;
 	if (kind == PASS_TCP) {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -390,13 +396,16 @@ pass_socket_hook(void *arg)
 	} else {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		socklen_t len = sizeof(sa);
-		if (kind == PASS_DGRAM) {
+		if (kind == PASS_DGRAM || kind == PASS_PATH) {
 			char path[600];
-			vaultd_path(&srv, "run/dgram.sock", path, sizeof(path));
+			if (kind == PASS_PATH)
+				snprintf(path, sizeof(path), "%s", ps->path);
+			else
+				vaultd_path(&srv, "run/dgram.sock", path, sizeof(path));
 			if (strlen(path) >= sizeof(sa.sun_path))
 				_exit(126);
 			memcpy(sa.sun_path, path, strlen(path) + 1);
-			fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+			fd = socket(AF_UNIX, kind == PASS_DGRAM ? SOCK_DGRAM : SOCK_STREAM, 0);
 		} else {
 			/* abstract: a leading NUL byte, no file, no permissions */
 			memcpy(sa.sun_path, "\0vault-test-abstract", 20);
@@ -421,8 +430,9 @@ pass_socket_hook(void *arg)
 static void
 assert_refused(enum passed_kind kind, const char *why)
 {
+	struct passed ps = { kind, NULL };
 	truncate(srv.log, 0);
-	launch(NULL, 0, pass_socket_hook, &kind);
+	launch(NULL, 0, pass_socket_hook, &ps);
 	cr_assert_eq(wait_exit(), 1);
 	char *log = server_log();
 	cr_assert_not_null(strstr(log, why), "expected \"%s\" in: %s", why, log);
@@ -633,4 +643,53 @@ Test(systemd, log_level_drops_lower_lines, .timeout = 60)
 	cr_assert_not_null(strstr(why, "[log] level: invalid value (error, warning, info or "
 	    "debug)"), "%s", why);
 	free(why);
+}
+
+/*
+ * PID 1 makes the passed socket's directory: it may be root's or vaultd's
+ * and others may enter, but whoever may write to it could replace the
+ * socket, so a group- or world-writable one is refused. A path other than
+ * socket_path is served and reported; the socket is left at stop.
+ */
+Test(systemd, a_passed_socket_in_a_directory_others_can_write_is_refused, .timeout = 60)
+{
+	char open_dir[600], other_dir[600], sock[700];
+	struct stat st;
+	prepare(NULL);
+	vaultd_path(&srv, "open", open_dir, sizeof(open_dir));
+	cr_assert_eq(mkdir(open_dir, 0700), 0);
+	cr_assert_eq(chmod(open_dir, 0770), 0);
+	snprintf(sock, sizeof(sock), "%s/vaultd.sock", open_dir);
+	struct passed ps = { PASS_PATH, sock };
+	launch(NULL, 0, pass_socket_hook, &ps);
+	cr_assert_eq(wait_exit(), 1);
+	char *log = server_log();
+	cr_assert_not_null(strstr(log, "writable by no one else"), "%s", log);
+	cr_assert_null(strstr(log, "listening on"), "%s", log);
+	free(log);
+	cr_assert_eq(lstat(sock, &st), 0, "vaultd removed a socket it did not bind");
+
+	/* DirectoryMode=0755: others may enter; the socket's own mode decides. */
+	vaultd_path(&srv, "other", other_dir, sizeof(other_dir));
+	cr_assert_eq(mkdir(other_dir, 0700), 0);
+	cr_assert_eq(chmod(other_dir, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/vaultd.sock", other_dir);
+	truncate(srv.log, 0);
+	launch(NULL, 0, pass_socket_hook, &ps);
+	struct vault *v = NULL;
+	for (int i = 0; i < 1000 && v == NULL; i++) {
+		if (vault_connect(sock, &v) != 0 || vault_ping(v) != 0) {
+			vault_close(v);
+			v = NULL;
+			sleep_ms(10);
+		}
+	}
+	cr_assert_not_null(v, "vaultd did not serve the passed socket: %s", server_log());
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	log = server_log();
+	cr_assert_not_null(strstr(log, "socket_path"), "%s", log);
+	cr_assert_not_null(strstr(log, "is not used"), "%s", log);
+	free(log);
+	cr_assert_eq(lstat(sock, &st), 0, "vaultd removed a socket it did not bind");
 }
