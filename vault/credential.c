@@ -33,6 +33,47 @@ credential_root_key_path(char *out, size_t cap)
 	return lstat(out, &st) == 0;
 }
 
+/*
+ * The file's POSIX access ACL (the xattr layout of linux/posix_acl_xattr.h:
+ * u32 version 2, then entries of u16 tag, u16 permissions, u32 id, all
+ * little-endian): 1 if it lets no one but the file's owner and vaultd's
+ * user read or write (systemd adds user:SERVICE:r--), 0 if it lets anyone
+ * else, -1 if the file has none (then its mode bits say it all).
+ */
+#define ACL_USER_OBJ 0x01
+#define ACL_USER 0x02
+#define ACL_MASK 0x10
+#define ACL_READ_WRITE 0x06
+
+static uint32_t
+le(const uint8_t *p, int n)
+{
+	uint32_t v = 0;
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+static int
+acl_readers_ok(int fd)
+{
+	uint8_t acl[1024];
+	ssize_t n = fgetxattr(fd, "system.posix_acl_access", acl, sizeof(acl));
+	if (n < 0)
+		return errno == ENODATA || errno == ENOTSUP ? -1 : 0;
+	if (n < 4 || (n - 4) % 8 != 0 || le(acl, 4) != 2)
+		return 0;
+	for (const uint8_t *e = acl + 4; e < acl + n; e += 8) {
+		unsigned tag = le(e, 2), perm = le(e + 2, 2);
+		uid_t id = (uid_t)le(e + 4, 4);
+		if ((perm & ACL_READ_WRITE) == 0 || tag == ACL_USER_OBJ || tag == ACL_MASK)
+			continue;
+		if (tag != ACL_USER || id != geteuid())
+			return 0;
+	}
+	return 1;
+}
+
 static int
 owner_ok(const struct stat *st)
 {
@@ -77,9 +118,13 @@ credential_read_root_key(const char *path, uint8_t *root, const char **why)
 		*why = "owned by another user than root or vaultd's";
 		goto out;
 	}
-	if ((st.st_mode & (S_IWGRP | S_IRWXO)) != 0 ||
-	    ((st.st_mode & S_IRGRP) &&
-	    fgetxattr(fd, "system.posix_acl_access", NULL, 0) <= 0)) {
+	/* With an ACL the group bits are its mask: the entries decide. */
+	int acl = acl_readers_ok(fd);
+	if (acl == 0) {
+		*why = "its ACL lets a group or another user read or write it";
+		goto out;
+	}
+	if (acl < 0 && (st.st_mode & 077) != 0) {
 		*why = "accessible to group or others; systemd's LoadCredential= gives "
 		    "mode 0400 (the key file it copies may be root's 0400)";
 		goto out;

@@ -23,11 +23,12 @@ int credential_root_key_path(char *out, size_t cap);
 /*
  * Read the 32-byte root key at path into root (secure memory). The file
  * must be a regular file (not a link) of exactly 32 bytes, owned by root
- * or vaultd's user, in a directory of the same owners; neither may be
- * writable by group or others, nor readable by others. systemd writes
- * credentials 0400 root-owned and lets the service's user read them by an
- * ACL entry, which stat shows as a group read bit (the ACL mask): a group
- * read bit is accepted only on a file that has an access ACL.
+ * or vaultd's user, in a directory of the same owners that neither group
+ * nor others may write or others enter. The file itself: no access for
+ * group or others (as the key file: mode 0600 or 0400), or, with a POSIX
+ * access ACL, none for anyone but its owner and vaultd's user. systemd
+ * writes credentials 0400 root-owned and lets the service's user read them
+ * through an ACL entry, which stat shows as a group read bit (the mask).
  * 0, or VAULT_E_KEYRING / VAULT_E_IO with a static reason in *why.
  */
 int credential_read_root_key(const char *path, uint8_t *root, const char **why);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -487,6 +489,43 @@ count_entries(const char *dir)
 	return n;
 }
 
+/*
+ * Give uid read access to path by a POSIX access ACL, as systemd does
+ * (the xattr layout of linux/posix_acl_xattr.h, little-endian).
+ */
+static void
+set_read_acl(const char *path, uid_t uid)
+{
+	static const unsigned tags[] = { 0x01, 0x02, 0x04, 0x10, 0x20 };
+	uint8_t acl[4 + 5 * 8] = { 2, 0, 0, 0 };
+	for (int i = 0; i < 5; i++) {
+		uint8_t *e = acl + 4 + 8 * i;
+		uint32_t id = tags[i] == 0x02 ? (uint32_t)uid : 0xffffffffu;
+		unsigned perm = tags[i] == 0x04 || tags[i] == 0x20 ? 0 : 4;
+		e[0] = (uint8_t)tags[i];
+		e[2] = (uint8_t)perm;
+		for (int b = 0; b < 4; b++)
+			e[4 + b] = (uint8_t)(id >> (8 * b));
+	}
+	cr_assert_eq(setxattr(path, "system.posix_acl_access", acl, sizeof(acl), 0), 0,
+	    "%s: no POSIX ACLs on this file system? %s", path, strerror(errno));
+}
+
+/* Start with the credential: served (NULL) or refused (its log). */
+static char *
+run_with_credential(const char *const *env, int refused)
+{
+	truncate(srv.log, 0);
+	launch(NULL, 0, set_env_hook, (void *)env);
+	if (refused) {
+		cr_assert_eq(wait_exit(), 1);
+		return server_log();
+	}
+	wait_serving();
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	return NULL;
+}
+
 Test(systemd, root_key_from_the_credentials_directory, .timeout = 60)
 {
 	char creds[600], key[600], cred[700], shortkey[720];
@@ -524,6 +563,19 @@ Test(systemd, root_key_from_the_credentials_directory, .timeout = 60)
 	log = server_log();
 	cr_assert_not_null(strstr(log, "accessible to group or others"), "%s", log);
 	free(log);
+	cr_assert_eq(chmod(cred, 0400), 0);
+
+	/* What systemd writes: root's 0400 plus user:SERVICE:r-- (stat: 0440). */
+	set_read_acl(cred, geteuid());
+	cr_assert_eq(stat(cred, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0440);
+	run_with_credential(env, 0);
+	/* An ACL that lets another user read it is refused. */
+	set_read_acl(cred, geteuid() == 65534 ? 65533 : 65534);
+	log = run_with_credential(env, 1);
+	cr_assert_not_null(strstr(log, "its ACL lets a group or another user read"), "%s", log);
+	free(log);
+	cr_assert_eq(removexattr(cred, "system.posix_acl_access"), 0);
 	cr_assert_eq(chmod(cred, 0400), 0);
 
 	/* A wrong size: refused, saying what a root key is. */
