@@ -336,6 +336,7 @@ accept_all(struct server *srv, unsigned *next_worker)
 			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
+		log_debug("connection from uid %ld (client %s)", (long)cred.uid, client->name);
 		struct worker *w = srv->workers[*next_worker];
 		*next_worker = (*next_worker + 1) % srv->nworkers;
 		if (worker_add_conn(w, fd, cred.uid, cred.gid, client) != 0) {
