@@ -183,7 +183,7 @@ inherited_socket(const struct config *cfg, int *fd, char *path, size_t cap)
 		log_error("socket activation: the socket systemd passed is %s, not a listening "
 		    "Unix stream socket: vaultd takes only ListenStream=/run/vault/vaultd.sock "
 		    "(a path)", dgram ? "a datagram socket" : inet ? "an IP socket" :
-		    "not a listening Unix stream socket");
+		    "of another kind, or does not listen");
 		return VAULT_E_CONFIG;
 	}
 	if (getsockname(s, (struct sockaddr *)&sa, &len) != 0 ||
@@ -194,7 +194,9 @@ inherited_socket(const struct config *cfg, int *fd, char *path, size_t cap)
 	}
 	snprintf(path, cap, "%.*s", (int)(len - offsetof(struct sockaddr_un, sun_path)),
 	    sa.sun_path);
-	if (strcmp(path, cfg->socket_path) != 0)
+	struct stat a, b;
+	if (strcmp(path, cfg->socket_path) != 0 && !(stat(path, &a) == 0 &&
+	    stat(cfg->socket_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
 		log_warn("socket activation: serving %s, which systemd passed; [server] "
 		    "socket_path (%s) is not used", path, cfg->socket_path);
 	snprintf(dir, sizeof(dir), "%s", path);
