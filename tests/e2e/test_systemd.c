@@ -31,9 +31,11 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <vault/vault.h>
 
 #include "harness.h"
+#include "vault/store/store.h"
 
 static struct vaultd_proc srv;
 
@@ -744,4 +746,50 @@ Test(systemd, a_passed_socket_in_a_directory_others_can_write_is_refused, .timeo
 	cr_assert_not_null(strstr(log, "is not used"), "%s", log);
 	free(log);
 	cr_assert_eq(lstat(sock, &st), 0, "vaultd removed a socket it did not bind");
+}
+
+/*
+ * A retire's compaction that a crash cut short is redone before serving:
+ * vaultd asks systemd for time for it first, and says so in STATUS, so
+ * TimeoutStartSec= does not kill a long but healthy start.
+ */
+Test(systemd, a_compaction_at_start_asks_for_time_before_ready, .timeout = 60)
+{
+	char path[600], all[8192] = "", ready[1024], data[600];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	uint8_t eb[8];
+	prepare(NULL);
+	vaultd_path(&srv, "data", data, sizeof(data));
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 64);
+	mdb_env_set_mapsize(env, 256u << 20);
+	cr_assert_eq(mdb_env_open(env, data, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	store_put_id(eb, 1);
+	MDB_val mk = { strlen("compact_pending"), (void *)"compact_pending" }, mv = { 8, eb };
+	cr_assert_eq(mdb_put(txn, meta, &mk, &mv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	int nfd = notify_socket(path, sizeof(path));
+	const char *env_kv[] = { "NOTIFY_SOCKET", path, NULL, NULL };
+	launch(NULL, 0, set_env_hook, env_kv);
+	await_ready(nfd, all, sizeof(all), ready, sizeof(ready));
+	const char *c = strstr(all, "STATUS=compacting the data file before serving");
+	cr_assert_not_null(c, "%s", all);
+	/* The line before, in the same message: the time asked for. */
+	cr_assert(c > all + 1);
+	const char *line = c - 1;
+	while (line > all && line[-1] != '\n')
+		line--;
+	cr_assert(strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) == 0, "%s", all);
+	cr_assert_geq(strtoull(line + 20, NULL, 10), 60000000ull, "%s", all);
+	char *log = server_log();
+	cr_assert_not_null(strstr(log, "is complete"), "the start finished the compaction: %s", log);
+	free(log);
+	await_stopping(nfd);
+	close(nfd);
 }
