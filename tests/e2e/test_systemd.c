@@ -66,7 +66,10 @@ typedef void child_hook(void *arg);
 static void
 launch(const char *const *prefix, int dev, child_hook *hook, void *arg)
 {
-	const char *bin = getenv("VAULTD");
+	/* As the harness: valgrind or another build of vaultd instead, if set. */
+	const char *bin = getenv("VAULTD_WRAPPER");
+	if (bin == NULL || *bin == '\0')
+		bin = getenv("VAULTD");
 	const char *argv[16];
 	size_t n = 0;
 	cr_assert_not_null(bin, "VAULTD is not set (run through meson test)");
@@ -355,7 +358,8 @@ Test(systemd, socket_activation_starts_vaultd_at_the_first_connection, .timeout 
 	cr_assert_eq(lstat(srv.socket, &st), 0, "systemd-socket-activate did not listen");
 	cr_assert(S_ISSOCK(st.st_mode));
 	proc_comm(srv.pid, comm, sizeof(comm));
-	cr_assert_str_neq(comm, "vaultd", "vaultd started before any connection");
+	cr_assert(strncmp(comm, "systemd-socket", 14) == 0,
+	    "vaultd (%s) started before any connection", comm);
 
 	/* The first client's connection starts it, and is served. */
 	struct vault *v;
@@ -363,7 +367,7 @@ Test(systemd, socket_activation_starts_vaultd_at_the_first_connection, .timeout 
 	cr_assert_eq(vault_ping(v), 0, "%s", vault_last_message(v));
 	vault_close(v);
 	proc_comm(srv.pid, comm, sizeof(comm));
-	cr_assert_str_eq(comm, "vaultd");
+	cr_assert(strncmp(comm, "systemd-socket", 14) != 0, "vaultd did not replace it");
 	char *log = server_log();
 	cr_assert_not_null(strstr(log, "(socket passed by systemd)"), "%s", log);
 	cr_assert_null(strstr(log, "is not used"), "%s", log);
