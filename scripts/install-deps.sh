@@ -16,6 +16,8 @@ libmsgpack-dev
 libcriterion-dev
 libinih-dev
 libjansson-dev
+libsystemd-dev
+systemd
 clang
 libclang-rt-14-dev
 valgrind
