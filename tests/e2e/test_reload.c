@@ -213,6 +213,29 @@ Test(reload, a_broken_policy_keeps_the_one_in_force_and_the_log_says_why)
 	cr_assert_not_null(strstr(log, "writable by others"), "%s", log);
 	free(log);
 	cr_assert_eq(read_field(v, tok, "email", val, sizeof(val)), VAULT_E_DENIED);
+
+	/* Each SIGHUP reload is an audit entry with the sender's uid and its
+	 * outcome, and none holds anything of the file. */
+	char *res = NULL;
+	cr_assert_eq(vault_call_json(v, "audit_query", 0, "{}", &res), 0, "%s",
+	    vault_last_message(v));
+	cr_assert_null(strstr(res, "maybe"), "file contents in the trail: %s", res);
+	json_t *j = json_loads(res, 0, NULL);
+	vault_free(res);
+	int ok = 0, failed = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(j, "entries"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "op")), "policy_reload") != 0)
+			continue;
+		cr_assert_eq(json_integer_value(json_object_get(e, "uid")), (json_int_t)getuid());
+		const char *o = json_string_value(json_object_get(e, "outcome"));
+		ok += strcmp(o, "ok") == 0;
+		failed += strcmp(o, "VAULT_E_CONFIG") == 0;
+	}
+	json_decref(j);
+	cr_assert_eq(ok, 1, "one successful SIGHUP reload audited");
+	cr_assert_eq(failed, 2, "two failed SIGHUP reloads audited");
 	vault_close(v);
 	free(tok);
 }
