@@ -42,6 +42,15 @@ static const struct ctl_command keys_commands[] = {
 	{ .name = NULL },
 };
 
+/* "vaultctl policy WORD": the policy in force (administrators only). */
+static const struct ctl_command policy_commands[] = {
+	{ .name = "reload", .fn = ctl_cmd_policy_reload, .args = "",
+	  .description = "have the server read its policy file again (as on SIGHUP); a\n"
+	  "file with an error is refused, naming the line and the reason, and\n"
+	  "the policy in force stays" },
+	{ .name = NULL },
+};
+
 /* "vaultctl requests WORD": privacy requests (clients with privacy = true). */
 static const struct ctl_command requests_commands[] = {
 	{ .name = "open", .fn = ctl_cmd_requests_open,
@@ -203,6 +212,7 @@ static const struct ctl_command commands[] = {
 	{ .name = "export", .sub = export_commands },
 	{ .name = "keys", .sub = keys_commands },
 	{ .name = "audit", .sub = audit_commands },
+	{ .name = "policy", .sub = policy_commands },
 	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME",
 	  .description = "have the server write a compacted copy of the data file to its\n"
 	  "backup directory as NAME (never replacing one); prints path and size" },

@@ -221,6 +221,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 				w->state = state;
 				w->cost = len;
 				w->client = req.client;
+				w->policy = policy_ref(ctx->policy);
 				w->uid = uid;
 				w->purpose = req.purpose;
 				atomic_fetch_add(&srv->writer.queued_bytes, len);

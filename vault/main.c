@@ -46,7 +46,8 @@ usage(FILE *f)
 	    "  -c, --config FILE  read configuration from FILE (see vaultd.conf.example)\n"
 	    "      --dev          development mode: create a root key and key ring\n"
 	    "                     on first start (NOT for production)\n"
-	    "      --check        check the configuration and exit\n"
+	    "      --check        run the checks of a start (files, directories, keys,\n"
+	    "                     policy) without starting; list every problem\n"
 	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
 	    "                     key ring reads its passphrase from standard input\n"
 	    "      --audit-verify verify the audit trail, and that it holds the entry\n"
@@ -67,6 +68,9 @@ harden(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* vaultd --check: look at everything a start looks at, create nothing. */
+static int dry_run;
+
 /*
  * A private directory: created 0700 if missing, refused if others may
  * enter, or if a directory on the way to it could be changed by anyone but
@@ -79,6 +83,14 @@ private_dir(const char *dir, const char *what)
 	char why[512];
 	if (safedir_ancestors(dir, why, sizeof(why)) != 0) {
 		log_error("%s %s: %s", what, dir, why);
+		return VAULT_E_CONFIG;
+	}
+	if (stat(dir, &st) != 0 && errno == ENOENT && dry_run) {
+		char up[512];
+		snprintf(up, sizeof(up), "%s", dir);
+		if (stat(dirname(up), &st) == 0 && S_ISDIR(st.st_mode))
+			return 0; /* the start creates it (0700) */
+		log_error("%s %s: neither it nor its parent exists", what, dir);
 		return VAULT_E_CONFIG;
 	}
 	if (stat(dir, &st) != 0) {
@@ -127,8 +139,13 @@ load_keys(struct server *srv, int dev)
 	if (access(c->keyring_path, F_OK) == 0 &&
 	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
 	    params.kind == KEYRING_ROOT_PASSPHRASE) {
-		log_warn("the key ring is sealed by a passphrase: serving only status "
-		    "until an administrator runs `vaultctl unseal`");
+		if (dry_run)
+			log_info("key ring %s: present and sealed by a passphrase (not "
+			    "checked: `vaultctl unseal` gives it after the start)",
+			    c->keyring_path);
+		else
+			log_warn("the key ring is sealed by a passphrase: serving only "
+			    "status until an administrator runs `vaultctl unseal`");
 		return 0;
 	}
 	why = NULL;
@@ -147,6 +164,11 @@ load_keys(struct server *srv, int dev)
 	if ((rc = parent_dir(c->root_key_path, "root key directory")) != 0)
 		goto out;
 	if (dev && access(c->root_key_path, F_OK) != 0 && access(c->keyring_path, F_OK) != 0) {
+		if (dry_run) {
+			log_info("development keys: the start creates a root key and key "
+			    "ring in %s", c->keyring_path);
+			return 0;
+		}
 		log_warn("**************************************************************");
 		log_warn("DEVELOPMENT KEYS: creating a root key and key ring in %s.", c->keyring_path);
 		log_warn("The root key sits next to the data it protects. NOT FOR PRODUCTION.");
@@ -155,9 +177,18 @@ load_keys(struct server *srv, int dev)
 		    (rc = keyring_create(c->keyring_path, root, &ring, &why)) != 0)
 			goto out;
 	} else {
+		int missing = access(c->keyring_path, F_OK) != 0 && errno == ENOENT;
+		if (missing)
+			log_error("key ring %s does not exist: create it with `vault-keytool "
+			    "init %s --key-file %s`, or start with --dev for development keys",
+			    c->keyring_path, c->keyring_path, c->root_key_path);
 		if ((rc = keyring_root_key_read(c->root_key_path, root, &why)) != 0) {
 			log_error("root key %s: %s", c->root_key_path, why);
 			why = NULL;
+			goto out;
+		}
+		if (missing) {
+			rc = VAULT_E_KEYRING;
 			goto out;
 		}
 		if ((rc = keyring_load(c->keyring_path, root, &ring, &why)) != 0)
@@ -210,6 +241,47 @@ remove_leftovers(struct server *srv)
 		tmpfile_sweep(path, "lock.mdb", 1, log_removed, path);
 		rmdir(path);
 	}
+}
+
+/*
+ * The checks of a start that change nothing but create missing private
+ * directories (none with --check), shared by vaultd --check, which adds
+ * the keys (load_keys), so that it says OK only when a start would
+ * succeed: the configuration and policy files (not writable by others),
+ * the policy (parsed whole, into *pol), the data, journal, audit and
+ * socket directories. Every problem is logged on a line of its own; returns
+ * how many there were. serving: the socket's directory matters.
+ */
+static int
+start_checks(struct server *srv, const char *config_path, int dev_policy, int serving,
+    struct policy **pol)
+{
+	const struct config *c = &srv->cfg;
+	char why[512];
+	struct stat st;
+	int problems = 0;
+	*pol = NULL;
+	if (config_path != NULL && safedir_config_file(config_path, why, sizeof(why)) != 0) {
+		log_error("configuration %s: %s", config_path, why);
+		problems++;
+	}
+	if (c->policy_file[0] != '\0' && safedir_config_file(c->policy_file, why,
+	    sizeof(why)) != 0) {
+		log_error("policy %s: %s", c->policy_file, why);
+		problems++;
+	} else if (policy_new(c->policy_file, dev_policy, pol, why, sizeof(why)) != 0) {
+		log_error("policy %s: %s", c->policy_file, why);
+		problems++;
+	}
+	problems += private_dir(c->data_dir, "data directory") != 0;
+	problems += parent_dir(c->deletion_journal_path, "deletion journal directory") != 0;
+	/* A device (tests use /dev/full) needs no private directory. */
+	if (c->audit_enabled && !(stat(c->audit_path, &st) == 0 && S_ISCHR(st.st_mode)))
+		problems += parent_dir(c->audit_path, "audit directory") != 0;
+	/* Socket activation: systemd made the socket, where it was told to. */
+	if (serving && getenv("LISTEN_FDS") == NULL)
+		problems += server_check_socket_dir(c->socket_path, !dry_run) != 0;
+	return problems;
 }
 
 /* The audit anchor the data holds (audit.h); an->seq 0 if none. */
@@ -464,17 +536,6 @@ main(int argc, char **argv)
 			log_warn("only %llu file descriptors: max_connections = %u cannot be reached",
 			    (unsigned long long)nofile.rlim_cur, srv.cfg.max_connections);
 	}
-	if (check) {
-		/* The policy is part of the configuration: check it too. */
-		struct policy pol;
-		if (policy_load(&pol, srv.cfg.policy_file, dev, err, sizeof(err)) != 0) {
-			log_error("policy %s: %s", srv.cfg.policy_file, err);
-			return 1;
-		}
-		policy_free(&pol);
-		printf("configuration OK\n");
-		return 0;
-	}
 	/* The open development policy needs --dev itself, not dev_create_keys. */
 	int dev_policy = dev;
 	dev = dev || srv.cfg.dev_create_keys;
@@ -489,15 +550,32 @@ main(int argc, char **argv)
 		log_error("out of secure memory");
 		return 1;
 	}
-	if (policy_load(&srv.policy, srv.cfg.policy_file, dev_policy, err, sizeof(err)) != 0) {
-		log_error("policy %s: %s", srv.cfg.policy_file, err);
+	struct policy *pol;
+	if (check) {
+		/* What a start checks, and the keys (read, never created). */
+		dry_run = 1;
+		rc = start_checks(&srv, config_path, dev_policy, 1, &pol);
+		policy_unref(pol);
+		rc += load_keys(&srv, dev) != 0;
+		key_set_free(key_set_take(&srv));
+		sodium_free(srv.root);
+		if (rc != 0) {
+			log_error("check failed: %d problem%s; a start would fail", rc,
+			    rc == 1 ? "" : "s");
+			return 1;
+		}
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (start_checks(&srv, config_path, dev_policy, restore == NULL && audit_cmd == 0,
+	    &pol) != 0) {
+		log_error("not starting: see the problems above (vaultd --check lists them)");
 		return 1;
 	}
-	if (srv.policy.open)
+	policy_current_init(&srv.policy, pol);
+	if (pol->open)
 		log_warn("DEVELOPMENT POLICY: no [policy] file, so every local caller may "
 		    "read and change everything. NOT FOR PRODUCTION.");
-	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0)
-		return 1;
 	/* Before anything else is opened or created (datalock.h); held until exit. */
 	if (datalock_acquire(srv.cfg.data_dir, err, sizeof(err)) < 0) {
 		log_error("not starting: %s", err);
@@ -602,6 +680,7 @@ main(int argc, char **argv)
 	store_close(&srv.store);
 	key_set_free(key_set_take(&srv));
 	sodium_free(srv.root);
+	policy_current_destroy(&srv.policy);
 	if (rc != 0) {
 		log_error("stopped with error: %s", vault_strerror(rc));
 		return 1;

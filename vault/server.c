@@ -44,6 +44,7 @@
 
 #include "keyset.h"
 #include "log.h"
+#include "reload.h"
 #include "safedir.h"
 #include "sdnotify.h"
 #include "ops/op.h"
@@ -61,10 +62,11 @@
  * user, not writable by its group, closed to others (0750 at most: the
  * group may enter, to connect), on a path only root and vaultd's user can
  * change. A missing directory is created 0700 (its parent must exist);
- * anything else is refused, never repaired.
+ * anything else is refused, never repaired. Without create (vaultd
+ * --check) a missing one is only looked for its parent.
  */
-static int
-check_socket_dir(const char *path)
+int
+server_check_socket_dir(const char *path, int create)
 {
 	char tmp[sizeof(((struct config *)0)->socket_path)], err[512];
 	snprintf(tmp, sizeof(tmp), "%s", path);
@@ -76,7 +78,14 @@ check_socket_dir(const char *path)
 		return VAULT_E_CONFIG;
 	}
 	rc = safedir_own(dir, SOCKET_DIR_FORBIDDEN, err, sizeof(err));
-	if (rc == -2) {
+	if (rc == -2 && !create) {
+		struct stat st;
+		char up[sizeof(tmp)];
+		snprintf(up, sizeof(up), "%s", dir);
+		if (stat(dirname(up), &st) == 0 && S_ISDIR(st.st_mode))
+			return 0; /* the start creates it */
+	}
+	if (rc == -2 && create) {
 		/* umask may only narrow 0700; EEXIST (a race) is checked below. */
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			log_error("socket directory %s: %s", dir, strerror(errno));
@@ -111,7 +120,7 @@ listen_socket(const char *path, struct stat *bound)
 	/*
 	 * A socket file left by a crash is removed; a live server is not, nor
 	 * anything vaultd's user did not create (only root could have put it
-	 * in a directory checked by check_socket_dir).
+	 * in a directory checked by server_check_socket_dir).
 	 */
 	struct stat st;
 	if (lstat(path, &st) == 0) {
@@ -308,6 +317,17 @@ server_audit_alert(struct server *srv, const struct key_set *keys,
 	return audit_log(srv->audit, keys, &ev);
 }
 
+/* SIGHUP: reload the policy (reload.h), audited as the operation is. */
+static void
+reload_on_signal(struct server *srv, uid_t sender)
+{
+	char by[48], err[600];
+	snprintf(by, sizeof(by), "SIGHUP from uid %ld", (long)sender);
+	int rc = policy_reload(srv, by, err, sizeof(err));
+	(void)server_audit(srv, NULL, NULL, NULL, sender, 0, "policy_reload", NULL,
+	    rc);
+}
+
 static void
 accept_all(struct server *srv, unsigned *next_worker)
 {
@@ -326,8 +346,11 @@ accept_all(struct server *srv, unsigned *next_worker)
 			close(fd);
 			continue;
 		}
-		const struct policy_client *client = policy_client(&srv->policy, cred.uid, cred.gid);
-		if (client == NULL) {
+		/* The worker matches the client again at each request (policy.h). */
+		const struct policy *pol = policy_current_get(&srv->policy);
+		int known = policy_client(pol, cred.uid, cred.gid) != NULL;
+		policy_unref(pol);
+		if (!known) {
 			/* Unknown callers get nothing, not even an error frame. */
 			log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
 			    (long)cred.uid, (long)cred.gid);
@@ -338,10 +361,10 @@ accept_all(struct server *srv, unsigned *next_worker)
 			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
-		log_debug("connection from uid %ld (client %s)", (long)cred.uid, client->name);
+		log_debug("connection from uid %ld gid %ld", (long)cred.uid, (long)cred.gid);
 		struct worker *w = srv->workers[*next_worker];
 		*next_worker = (*next_worker + 1) % srv->nworkers;
-		if (worker_add_conn(w, fd, cred.uid, cred.gid, client) != 0) {
+		if (worker_add_conn(w, fd, cred.uid, cred.gid) != 0) {
 			server_conn_closed(srv, cred.uid);
 			close(fd);
 		}
@@ -371,7 +394,7 @@ server_run(struct server *srv)
 	pthread_rwlockattr_destroy(&attr);
 	if ((rc = inherited_socket(&srv->cfg, &inherited, path, sizeof(path))) != 0)
 		return rc;
-	if (inherited < 0 && (rc = check_socket_dir(srv->cfg.socket_path)) != 0)
+	if (inherited < 0 && (rc = server_check_socket_dir(srv->cfg.socket_path, 1)) != 0)
 		return rc;
 
 	sigset_t mask;
@@ -429,7 +452,11 @@ server_run(struct server *srv)
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.fd == sfd) {
 				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload_on_signal(srv, (uid_t)si.ssi_uid);
+				} else {
 					log_info("signal %u: stopping", si.ssi_signo);
 					sdnotify_stopping();
 					running = 0;

@@ -49,6 +49,7 @@ write_op_free(struct write_op *op)
 	if (op->state != NULL)
 		op->op->free_state(op->state);
 	buf_free(&op->reply);
+	policy_unref(op->policy);
 	free(op);
 }
 

@@ -141,6 +141,7 @@ int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_checkpoint(struct ctl *c, int argc, char **argv);
+int ctl_cmd_policy_reload(struct ctl *c, int argc, char **argv);
 /* The "type" of a checkpoint file (audit_checkpoint.c). */
 #define CTL_CHECKPOINT_TYPE "vault-audit-checkpoint-v1"
 

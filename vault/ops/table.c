@@ -23,6 +23,7 @@ static const struct op *const ops[] = {
 	&op_keys_status,
 	&op_list,
 	&op_ping,
+	&op_policy_reload,
 	&op_read,
 	&op_request_complete,
 	&op_request_confirm,
