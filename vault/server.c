@@ -27,6 +27,7 @@
 
 #include "keyset.h"
 #include "log.h"
+#include "metrics.h"
 #include "safedir.h"
 #include "ops/op.h"
 #include "server.h"
@@ -232,10 +233,12 @@ accept_all(struct server *srv, unsigned *next_worker)
 			/* Unknown callers get nothing, not even an error frame. */
 			log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
 			    (long)cred.uid, (long)cred.gid);
+			metrics_conn_refused(METRICS_REFUSED_POLICY);
 			close(fd);
 			continue;
 		}
 		if (server_conn_opened(srv, cred.uid) != 0) {
+			metrics_conn_refused(METRICS_REFUSED_LIMIT);
 			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
@@ -244,6 +247,8 @@ accept_all(struct server *srv, unsigned *next_worker)
 		if (worker_add_conn(w, fd, cred.uid, cred.gid, client) != 0) {
 			server_conn_closed(srv, cred.uid);
 			close(fd);
+		} else {
+			metrics_conn_accepted();
 		}
 	}
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vault/metrics.h"
 #include "op.h"
 
 static const struct op *const ops[] = {
@@ -22,6 +23,7 @@ static const struct op *const ops[] = {
 	&op_keys_rotate_record,
 	&op_keys_status,
 	&op_list,
+	&op_metrics,
 	&op_ping,
 	&op_read,
 	&op_request_complete,
@@ -38,6 +40,9 @@ static const struct op *const ops[] = {
 	&op_unseal,
 	&op_update,
 };
+
+_Static_assert(sizeof(ops) / sizeof(ops[0]) <= METRICS_MAX_OPS,
+    "metrics.h: raise METRICS_MAX_OPS");
 
 struct key {
 	const char *name;
@@ -63,4 +68,26 @@ op_lookup(const char *name, size_t len)
 	const struct op *const *e = bsearch(&k, ops, sizeof(ops) / sizeof(ops[0]),
 	    sizeof(ops[0]), cmp);
 	return e ? *e : NULL;
+}
+
+size_t
+op_table_size(void)
+{
+	return sizeof(ops) / sizeof(ops[0]);
+}
+
+const struct op *
+op_table_at(size_t i)
+{
+	return i < op_table_size() ? ops[i] : NULL;
+}
+
+/* A scan of some 30 pointers: cheaper than the request it counts. */
+size_t
+op_table_index(const struct op *op)
+{
+	size_t i = 0;
+	while (i < op_table_size() && ops[i] != op)
+		i++;
+	return i;
 }
