@@ -79,7 +79,7 @@ read_txn_begin(struct read_ctx *ctx)
 static void
 dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
     msgpack_zone *zone, uid_t uid, gid_t gid, struct buf *out,
-    struct write_op **wop, const struct op **opp)
+    struct write_op **wop, size_t *opi)
 {
 	struct server *srv = ctx->srv;
 	/* Each container element is an object; tokens dominate large requests. */
@@ -127,8 +127,7 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		reply_error_code(out, req.id, rc, "op", "every request needs an operation name");
 		return;
 	}
-	const struct op *op = op_lookup(opname, oplen);
-	*opp = op;
+	const struct op *op = op_lookup_at(opname, oplen, opi);
 	if (op == NULL) {
 		reply_error_code(out, req.id, VAULT_E_PROTO_UNKNOWN_OP, "op", NULL);
 		return;
@@ -245,7 +244,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
     msgpack_zone *zone, uid_t uid, gid_t gid, struct buf *out,
     struct write_op **wop)
 {
-	const struct op *op = NULL;
+	size_t op = METRICS_NO_OP;
 	dispatch_request(ctx, body, len, zone, uid, gid, out, wop, &op);
 	if (*wop == NULL)
 		metrics_request(op, reply_last_code());

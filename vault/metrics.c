@@ -1,6 +1,11 @@
 /*
  * metrics.c - the counters behind the "metrics" operation (metrics.h).
  *
+ * The request counters are kept in SHARDS copies, each thread adding to
+ * its own (the workers and the writer get different ones while there are
+ * no more threads than copies): no cache line bounces between cores on
+ * every request. A scrape adds the copies up.
+ *
  * Per-operation counters are indexed by the operation's place in the table
  * (ops/table.c), with one more row for requests refused before their
  * operation was known. Errors are kept per operation and per code: a code
@@ -25,6 +30,7 @@
 #define ERROR_SLOTS (ERROR_CLASSES * ERROR_NUMBERS)
 #define BAD_ROW METRICS_MAX_OPS
 #define MAX_BOUNDS 20
+#define SHARDS 8
 
 typedef _Atomic uint64_t counter;
 
@@ -50,8 +56,12 @@ static const uint64_t batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 
 
 #define NB(a) (sizeof(a) / sizeof((a)[0]))
 
+struct shard {
+	_Alignas(64) struct op_row ops[METRICS_MAX_OPS + 1];
+};
+
 static struct {
-	struct op_row ops[METRICS_MAX_OPS + 1];
+	struct shard shard[SHARDS];
 	counter accepted;
 	counter refused[METRICS_NREFUSALS];
 	struct hist hist[METRICS_NHIST];
@@ -106,15 +116,24 @@ get(counter *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-void
-metrics_request(const struct op *op, int code)
+/* This thread's copy of the request counters, taken at its first request. */
+static struct shard *
+my_shard(void)
 {
-	size_t i = op == NULL ? BAD_ROW : op_table_index(op);
-	if (i > BAD_ROW)
-		i = BAD_ROW;
-	add(&m.ops[i].requests, 1);
+	static atomic_uint next;
+	static _Thread_local struct shard *mine __attribute__((tls_model("initial-exec")));
+	if (mine == NULL)
+		mine = &m.shard[atomic_fetch_add(&next, 1) % SHARDS];
+	return mine;
+}
+
+void
+metrics_request(size_t op_index, int code)
+{
+	struct op_row *row = &my_shard()->ops[op_index < METRICS_MAX_OPS ? op_index : BAD_ROW];
+	add(&row->requests, 1);
 	if (code != 0)
-		add(&m.ops[i].errors[error_slot(code)], 1);
+		add(&row->errors[error_slot(code)], 1);
 }
 
 void
@@ -148,24 +167,31 @@ metrics_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Row i of every shard, added up. */
 static void
-pack_row(msgpack_packer *pk, struct op_row *row)
+pack_row(msgpack_packer *pk, size_t i)
 {
+	uint64_t requests = 0, errors[ERROR_SLOTS] = { 0 };
 	size_t n = 0;
+	for (size_t sh = 0; sh < SHARDS; sh++) {
+		struct op_row *row = &m.shard[sh].ops[i];
+		requests += get(&row->requests);
+		for (size_t s = 0; s < ERROR_SLOTS; s++)
+			errors[s] += get(&row->errors[s]);
+	}
 	for (size_t s = 0; s < ERROR_SLOTS; s++)
-		n += get(&row->errors[s]) != 0;
+		n += errors[s] != 0;
 	msgpack_pack_map(pk, 2);
 	mp_cstr(pk, "requests");
-	msgpack_pack_uint64(pk, get(&row->requests));
+	msgpack_pack_uint64(pk, requests);
 	/* Only the codes that occurred: the list of codes may grow. */
 	mp_cstr(pk, "errors");
 	msgpack_pack_map(pk, n);
 	for (size_t s = 0; s < ERROR_SLOTS; s++) {
-		uint64_t c = get(&row->errors[s]);
-		if (c == 0)
+		if (errors[s] == 0)
 			continue;
 		mp_cstr(pk, vault_error_name(slot_code(s)));
-		msgpack_pack_uint64(pk, c);
+		msgpack_pack_uint64(pk, errors[s]);
 	}
 }
 
@@ -275,10 +301,10 @@ metrics_pack(struct server *srv, MDB_txn *txn, msgpack_packer *pk)
 	msgpack_pack_map(pk, nops);
 	for (size_t i = 0; i < nops; i++) {
 		mp_cstr(pk, op_table_at(i)->name);
-		pack_row(pk, &m.ops[i]);
+		pack_row(pk, i);
 	}
 	mp_cstr(pk, "bad_requests");
-	pack_row(pk, &m.ops[BAD_ROW]);
+	pack_row(pk, BAD_ROW);
 
 	for (size_t h = 0; h < METRICS_NHIST; h++) {
 		mp_cstr(pk, hist_names[h]);

@@ -7,13 +7,15 @@
  *
  * Only counts and durations: no request data, no record ids, no client
  * names. The counters are process-wide C11 atomics updated with relaxed
- * ordering (one uncontended add per event on the hot path); a reader sees
+ * ordering (one uncontended add per event on the hot path: each thread
+ * counts requests in a copy of its own, metrics.c); a reader sees
  * each counter exact, but counters updated by different threads at the
  * same moment may be a request apart from each other.
  */
 #ifndef VAULT_METRICS_H
 #define VAULT_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <lmdb.h>
@@ -38,11 +40,16 @@ enum metrics_refusal {
 	METRICS_NREFUSALS,
 };
 
+/* metrics_request's index of a request whose operation is not known. */
+#define METRICS_NO_OP SIZE_MAX
+
 /*
- * A request answered: op NULL for one refused before its operation was
- * known (malformed, unknown op); code 0 or its VAULT_E_* error.
+ * A request answered: op_index its operation's place in the table
+ * (op_lookup_at, op_table_index), or METRICS_NO_OP for one refused before
+ * its operation was known (malformed, unknown op); code 0 or its VAULT_E_*
+ * error.
  */
-void metrics_request(const struct op *op, int code);
+void metrics_request(size_t op_index, int code);
 void metrics_conn_accepted(void);
 void metrics_conn_refused(enum metrics_refusal why);
 void metrics_observe(enum metrics_hist h, uint64_t value);

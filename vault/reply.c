@@ -8,7 +8,7 @@
 #include "reply.h"
 
 /* The code of the last reply this thread packed (reply_last_code). */
-static _Thread_local int last_code;
+static _Thread_local int last_code __attribute__((tls_model("initial-exec")));
 
 int
 reply_last_code(void)

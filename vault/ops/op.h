@@ -171,7 +171,9 @@ int op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 
 /* The table, sorted by name for bsearch. */
 const struct op *op_lookup(const char *name, size_t len);
-/* Its size, its i-th entry, and op's place in it (metrics.c counts by it). */
+/* The same, and its place in the table in *index (metrics.h counts by it). */
+const struct op *op_lookup_at(const char *name, size_t len, size_t *index);
+/* Its size, its i-th entry, and op's place in it. */
 size_t op_table_size(void);
 const struct op *op_table_at(size_t i);
 size_t op_table_index(const struct op *op);

@@ -62,12 +62,21 @@ cmp(const void *k, const void *e)
 }
 
 const struct op *
-op_lookup(const char *name, size_t len)
+op_lookup_at(const char *name, size_t len, size_t *index)
 {
 	struct key k = { name, len };
 	const struct op *const *e = bsearch(&k, ops, sizeof(ops) / sizeof(ops[0]),
 	    sizeof(ops[0]), cmp);
+	if (e != NULL)
+		*index = (size_t)(e - ops);
 	return e ? *e : NULL;
+}
+
+const struct op *
+op_lookup(const char *name, size_t len)
+{
+	size_t i;
+	return op_lookup_at(name, len, &i);
 }
 
 size_t
@@ -82,7 +91,7 @@ op_table_at(size_t i)
 	return i < op_table_size() ? ops[i] : NULL;
 }
 
-/* A scan of some 30 pointers: cheaper than the request it counts. */
+/* A scan of some 30 pointers: for the writer, where a write costs an fsync. */
 size_t
 op_table_index(const struct op *op)
 {
