@@ -161,7 +161,12 @@ static const struct ctl_command commands[] = {
 	  .description = "check the connection and the protocol version; prints \"ok\"" },
 	{ .name = "status", .fn = ctl_cmd_status, .args = "",
 	  .description = "protocol version, live records, tombstones, key epoch, uptime,\n"
-	  "whether the vault is sealed" },
+	  "whether the vault is sealed; for an administrator also the counters\n"
+	  "of metrics (connections, requests, errors, commits, write queue)" },
+	{ .name = "metrics", .fn = ctl_cmd_metrics, .args = "",
+	  .description = "the server's counters in Prometheus text format (for node_exporter's\n"
+	  "textfile collector; README, \"Monitoring\"); --json prints the map of\n"
+	  "the metrics operation (PROTOCOL.md); administrators only" },
 	{ .name = "create", .fn = ctl_cmd_create, .needs_purpose = 1,
 	  .args = "FIELD=VALUE... [--document NAME:TYPE:PATH]... [--child]",
 	  .description = "store a new record; prints its record token, alone; --child\n"

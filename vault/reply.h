@@ -28,5 +28,10 @@ void reply_abandon(struct buf *out, size_t start);
 void reply_error(struct buf *out, uint64_t id, const struct op_error *err);
 void reply_error_code(struct buf *out, uint64_t id, int code,
     const char *field, const char *message);
+/*
+ * The code of the last reply the calling thread began or packed: 0 for a
+ * success, else its error (what dispatch's one reply said, for metrics.h).
+ */
+int reply_last_code(void);
 
 #endif

@@ -44,6 +44,7 @@
 
 #include "keyset.h"
 #include "log.h"
+#include "metrics.h"
 #include "reload.h"
 #include "safedir.h"
 #include "sdnotify.h"
@@ -354,10 +355,12 @@ accept_all(struct server *srv, unsigned *next_worker)
 			/* Unknown callers get nothing, not even an error frame. */
 			log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
 			    (long)cred.uid, (long)cred.gid);
+			metrics_conn_refused(METRICS_REFUSED_POLICY);
 			close(fd);
 			continue;
 		}
 		if (server_conn_opened(srv, cred.uid) != 0) {
+			metrics_conn_refused(METRICS_REFUSED_LIMIT);
 			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
@@ -367,6 +370,8 @@ accept_all(struct server *srv, unsigned *next_worker)
 		if (worker_add_conn(w, fd, cred.uid, cred.gid) != 0) {
 			server_conn_closed(srv, cred.uid);
 			close(fd);
+		} else {
+			metrics_conn_accepted();
 		}
 	}
 }

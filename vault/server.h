@@ -48,6 +48,7 @@ struct write_op {
 	uid_t uid;
 	enum vault_purpose purpose;
 	struct buf reply;    /* one complete reply frame, filled by the writer */
+	int outcome;         /* its code (0: success), for metrics.h */
 };
 
 struct writer {

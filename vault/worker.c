@@ -69,6 +69,7 @@
 #include "dispatch.h"
 #include "keyset.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "server.h"
 #include "worker.h"
@@ -541,11 +542,13 @@ conn_process(struct worker *w, struct conn *c)
 		if (fs == FRAME_TOO_LARGE) {
 			reply_error_code(&c->out, 0, VAULT_E_PROTO_FRAME_TOO_LARGE, NULL,
 			    "frame larger than max_frame_bytes; closing the connection");
+			metrics_request(METRICS_NO_OP, VAULT_E_PROTO_FRAME_TOO_LARGE);
 			c->closing = 1;
 			break;
 		}
 		if (fs == FRAME_EMPTY) {
 			reply_error_code(&c->out, 0, VAULT_E_PROTO_FRAME, NULL, "empty frame");
+			metrics_request(METRICS_NO_OP, VAULT_E_PROTO_FRAME);
 			c->in_off += FRAME_HEADER_SIZE;
 			continue;
 		}

@@ -142,6 +142,11 @@ int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_checkpoint(struct ctl *c, int argc, char **argv);
 int ctl_cmd_policy_reload(struct ctl *c, int argc, char **argv);
+int ctl_cmd_metrics(struct ctl *c, int argc, char **argv);
+/* metrics.c: the metrics op's map for status (NULL if refused: not an
+ * admin, or an older server), and its summary as "name: value" lines. */
+json_t *ctl_metrics_fetch(struct ctl *c);
+void ctl_metrics_print(const json_t *m);
 /* The "type" of a checkpoint file (audit_checkpoint.c). */
 #define CTL_CHECKPOINT_TYPE "vault-audit-checkpoint-v1"
 

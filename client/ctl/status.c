@@ -61,15 +61,18 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		json_decref(alerts);
 		alerts = json_object();
 	}
+	/* The counters too for an administrator (metrics is admin only). */
+	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json)
-		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}",
+		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}",
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
 		    "tombstones", (json_int_t)st.tombstones,
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
-		    "alerts", alerts, "audit", audit, "rotation", rotation));
+		    "alerts", alerts, "audit", audit, "rotation", rotation,
+		    "metrics", metrics ? metrics : json_null()));
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
 	printf("records: %" PRIu64 "\n", st.records);
 	printf("tombstones: %" PRIu64 "\n", st.tombstones);
@@ -95,5 +98,8 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("rotation: %s\n", json_string_value(rotation));
 	json_decref(audit);
 	json_decref(rotation);
+	if (metrics != NULL)
+		ctl_metrics_print(metrics);
+	json_decref(metrics);
 	return CTL_EXIT_OK;
 }
