@@ -598,10 +598,14 @@ run(struct ctl *c, int argc, char **argv)
 			break;
 		}
 	}
-	if (json_requested(argc - optind, argv + optind))
-		c->json = 1;
-	if (err[0] != '\0')
+	/* Only for errors found before the command parses its arguments: there
+	 * the command's options are not known, so a value "--json" could be
+	 * mistaken (holds place ... --reason --json keeps its reason). */
+	int json_later = json_requested(argc - optind, argv + optind);
+	if (err[0] != '\0') {
+		c->json |= json_later;
 		return ctl_usage_error(c, "%s", err);
+	}
 	if (help) {
 		usage(stdout);
 		return CTL_EXIT_OK;
@@ -618,8 +622,10 @@ run(struct ctl *c, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if ((cmd = find_command(argv[0])) == NULL)
+	if ((cmd = find_command(argv[0])) == NULL) {
+		c->json |= json_later;
 		return ctl_usage_error(c, "unknown command %.40s", argv[0]);
+	}
 	if (cmd->sub != NULL) {
 		parent = cmd;
 		join_subs(names, sizeof(names), parent);
@@ -628,10 +634,12 @@ run(struct ctl *c, int argc, char **argv)
 			parent_usage(stdout, parent);
 			return CTL_EXIT_OK;
 		}
+		if (argc < 2 || (cmd = find_sub(parent, argv[1])) == NULL)
+			c->json |= json_later;
 		if (argc < 2)
 			return ctl_usage_error(c, "%s needs a subcommand (%s)", parent->name,
 			    names);
-		if ((cmd = find_sub(parent, argv[1])) == NULL)
+		if (cmd == NULL)
 			return ctl_usage_error(c, "unknown command %s %.40s (%s)",
 			    parent->name, argv[1], names);
 		argc--;

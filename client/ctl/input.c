@@ -117,8 +117,13 @@ scan_globals(struct ctl *c, struct ctl_args *a, const struct ctl_option *opts)
 			/* -sPATH or -s PATH, as getopt takes them. */
 			val = arg[2] != '\0' ? arg + 2 : i + 1 < a->argc ? a->argv[++i] : NULL;
 		}
-		if (err[0] != '\0')
+		if (err[0] != '\0') {
+			/* After an error only --json still counts: it says how
+			 * to report the error. */
+			if (!globals[g].has_arg)
+				c->json = 1;
 			continue;
+		}
 		if (globals[g].has_arg && val == NULL)
 			snprintf(err, sizeof(err), "option --%s needs an argument",
 			    globals[g].name);
