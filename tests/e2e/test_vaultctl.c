@@ -629,14 +629,14 @@ Test(vaultctl, documents_to_directory)
 	cr_assert_eq(jint(d, "slot"), 2);
 	cr_assert_str_eq(jstr(d, "name"), "../.././.bashrc \xc3\xa9");
 	cr_assert_str_eq(jstr(d, "type"), "text/plain");
-	cr_assert_eq(jint(d, "size"), 6);
+	cr_assert_eq(jint(d, "bytes"), 6);
 	snprintf(p, sizeof(p), "%s2-_._.._._.bashrc___", dir);
 	cr_assert_str_eq(jstr(d, "path"), p);
 	assert_file(p, "hello\n", 6);
 	d = json_array_get(docs, 1);
 	cr_assert_eq(jint(d, "slot"), 3);
 	cr_assert_str_eq(jstr(d, "name"), "x.bin");
-	cr_assert_eq(jint(d, "size"), 6);
+	cr_assert_eq(jint(d, "bytes"), 6);
 	assert_file(jstr(d, "path"), "second", 6);
 	json_decref(j);
 	run_free(&r);
@@ -2015,7 +2015,7 @@ Test(vaultctl, read_one_document_by_slot)
 	cr_assert_eq(json_array_size(docs), 1);
 	cr_assert_eq(jint(json_array_get(docs, 0), "slot"), 1);
 	cr_assert_str_eq(jstr(json_array_get(docs, 0), "name"), "scan-a.bin");
-	cr_assert_eq(jint(json_array_get(docs, 0), "size"), (json_int_t)sizeof(a));
+	cr_assert_eq(jint(json_array_get(docs, 0), "bytes"), (json_int_t)sizeof(a));
 	assert_file(jstr(json_array_get(docs, 0), "path"), a, sizeof(a));
 	cr_assert_eq(json_object_size(json_object_get(j, "fields")), 0);
 	cr_assert_eq(json_array_size(json_object_get(j, "document_slots")), 3);
