@@ -6,7 +6,7 @@
  * command words, "CMD --help" showing that command only, one JSON style
  * (RFC 3339 times or null, errors as {"error","code","message","field"},
  * usage errors included), exit codes, and progress only on a terminal (a
- * pipe gets none; script(1) from util-linux gives a terminal).
+ * pipe gets none; script(1), Debian package bsdutils, gives a terminal).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -704,7 +704,7 @@ Test(cli, progress_only_on_a_terminal, .timeout = 240)
 
 	/* On a terminal the rewrap's progress line shows. */
 	cr_assert_eq(system("command -v script >/dev/null"), 0,
-	    "script(1) (util-linux) is needed for the terminal half of this test");
+	    "script(1) (Debian package bsdutils) is needed for the terminal half of this test");
 	snprintf(cmd, sizeof(cmd), "%s -s %s keys rotate --wait", getenv("VAULTCTL"),
 	    srv.socket);
 	char *tty = on_a_terminal(cmd);
