@@ -311,6 +311,8 @@ usage(FILE *f)
 		first = 0;
 	}
 	fputs("\n"
+	    "                         (after holds place and audit query, --purpose\n"
+	    "                         is theirs: use -p)\n"
 	    "  -t, --timeout MS       give up waiting for a reply after MS milliseconds\n"
 	    "                         (default 0: wait as long as it takes)\n"
 	    "      --json             print one JSON object on standard output,\n"

@@ -56,7 +56,9 @@ usage(FILE *f)
 	    "                     the trail records the loss); keep the trail first\n"
 	    "  -h, --help         this text\n"
 	    "      --version      print \"vaultd VERSION\" and exit\n"
-	    "Exit status: 0 success; 1 failure (configuration, keys, store, a\n"
+	    "\n"
+	    "--restore prints a line per phase on standard error when it is a\n"
+	    "terminal. Exit status: 0 success; 1 failure (configuration, keys, store, a\n"
 	    "failed check or restore); 2 usage error.\n");
 }
 
