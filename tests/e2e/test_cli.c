@@ -586,7 +586,10 @@ Test(cli, every_json_output_has_one_style, .timeout = 240)
 	JSON_OK(&j, "create", "-p", "transactional", "email=gone@example.org");
 	char *gone = strdup(jstr(j, "record"));
 	json_decref(j);
-	JSON_OK(NULL, "delete", gone, "--reason", "subject_request", "-p", "transactional");
+	times = JSON_OK(&j, "delete", gone, "--reason", "subject_request", "-p", "transactional");
+	cr_assert_eq(times, 1, "delete's deleted_at: %d", times);
+	cr_assert(json_is_string(json_object_get(j, "deleted_at")));
+	json_decref(j);
 	free(gone);
 	free(tok);
 	free(ftok);

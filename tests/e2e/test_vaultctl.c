@@ -454,6 +454,9 @@ Test(vaultctl, json_outputs)
 	assert_exit(&r, 0);
 	j = parse_json(&r);
 	cr_assert(json_is_true(json_object_get(j, "ok")));
+	/* PROTOCOL.md's deleted_at, as an RFC 3339 UTC time. */
+	cr_assert_eq(strlen(jstr(j, "deleted_at")), 20, "%s", r.out);
+	cr_assert_eq(jstr(j, "deleted_at")[19], 'Z', "%s", r.out);
 	json_decref(j);
 	run_free(&r);
 
