@@ -39,7 +39,8 @@ static const struct ctl_command keys_commands[] = {
 	{ .name = "rotate", .fn = ctl_cmd_keys_rotate, .args = "[kek|token|index] [--wait]",
 	  .description = "make a new key current (default kek: a new epoch, then the server\n"
 	  "rewraps every data key); prints the new epoch or version; --wait\n"
-	  "follows the rewrap to its end, progress on stderr" },
+	  "follows the rewrap to its end, progress on stderr when it is a\n"
+	  "terminal" },
 	{ .name = "retire", .fn = ctl_cmd_keys_retire, .args = "EPOCH",
 	  .description = "destroy an old epoch's key and compact the data file; refused while\n"
 	  "it is current or records depend on it" },
@@ -411,21 +412,35 @@ static int
 cmd_help(struct ctl *c, int argc, char **argv)
 {
 	const struct ctl_command *cmd, *sub;
+	const struct ctl_option *opt;
+	struct ctl_args a;
+	enum ctl_arg_kind k;
+	char *words[2] = { NULL, NULL }, *val;
+	int n = 0, argno;
 
-	if (argc < 2) {
+	c->cmd_name = NULL; /* errors point to "vaultctl --help" */
+	ctl_args_init(&a, argc, argv);
+	while ((k = ctl_args_next(c, &a, NULL, &opt, &val, &argno)) != CTL_ARG_END) {
+		if (k == CTL_ARG_ERROR)
+			return CTL_EXIT_USAGE;
+		if (n == 2)
+			return ctl_usage_error(c, "help: at most COMMAND and WORD");
+		words[n++] = val;
+	}
+	if (n == 0) {
 		usage(stdout);
 		return CTL_EXIT_OK;
 	}
-	if ((cmd = find_command(argv[1])) == NULL || argc > 3)
-		return ctl_usage_error(c, "help: no command %.40s", argv[1]);
+	if ((cmd = find_command(words[0])) == NULL)
+		return ctl_usage_error(c, "help: no command %.40s", words[0]);
 	if (cmd->sub == NULL) {
-		if (argc > 2)
+		if (n > 1)
 			return ctl_usage_error(c, "help: %s has no words", cmd->name);
 		command_usage(stdout, NULL, cmd);
-	} else if (argc == 2) {
+	} else if (n == 1) {
 		parent_usage(stdout, cmd);
-	} else if ((sub = find_sub(cmd, argv[2])) == NULL) {
-		return ctl_usage_error(c, "help: no command %s %.40s", cmd->name, argv[2]);
+	} else if ((sub = find_sub(cmd, words[1])) == NULL) {
+		return ctl_usage_error(c, "help: no command %s %.40s", cmd->name, words[1]);
 	} else {
 		command_usage(stdout, cmd, sub);
 	}

@@ -610,6 +610,7 @@ Test(cli, json_errors_have_the_four_keys)
 		{ "ping", "--bogus", "--json", NULL },
 		{ "--json", "keys", NULL },
 		{ "--timeout", "soon", "ping", "--json", NULL },
+		{ "help", "nope", "--json", NULL },
 	};
 	for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
 		const char *argv[12] = { "-s", srv.socket };
