@@ -46,6 +46,7 @@ struct vault {
 	msgpack_zone zone;     /* the decoded reply */
 	char message[256];     /* server message of the last failure */
 	uint64_t last_count;   /* a count the last error carried ("remaining") */
+	char last_field[64];   /* the field the last error named ("field"), or "" */
 };
 
 /* Start a request for op: the common keys, then nargs arguments to pack. */

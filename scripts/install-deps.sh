@@ -4,6 +4,7 @@
 set -eu
 
 PACKAGES="
+bsdutils
 gcc
 make
 meson

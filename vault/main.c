@@ -27,6 +27,7 @@
 #include "keys/keyring.h"
 #include "audit.h"
 #include "common/tmpfile.h"
+#include "common/version.h"
 #include "journal.h"
 #include "keyset.h"
 #include "restore.h"
@@ -56,7 +57,12 @@ usage(FILE *f)
 	    "                     accept an audit trail that lost entries, so that\n"
 	    "                     vaultd starts again (vaultd stopped; an entry in\n"
 	    "                     the trail records the loss); keep the trail first\n"
-	    "  -h, --help         this text\n");
+	    "  -h, --help         this text\n"
+	    "      --version      print \"vaultd VERSION\" and exit\n"
+	    "\n"
+	    "--restore prints a line per phase on standard error when it is a\n"
+	    "terminal. Exit status: 0 success; 1 failure (configuration, keys, store, a\n"
+	    "failed check or restore); 2 usage error.\n");
 }
 
 /* Personal data must not end up in a core file or be read via ptrace. */
@@ -476,6 +482,7 @@ main(int argc, char **argv)
 		{ "audit-verify", no_argument, NULL, 'V' },
 		{ "audit-acknowledge", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
@@ -491,6 +498,7 @@ main(int argc, char **argv)
 		case 'r': restore = optarg; break;
 		case 'V': case 'A': audit_cmd = ch; break;
 		case 'h': usage(stdout); return 0;
+		case 'v': printf("vaultd %s\n", VAULT_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
