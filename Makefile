@@ -55,7 +55,8 @@ test-unit: build
 # memory inflates past any budget (its reclaimer and turns ran race-free
 # under TSan when tried; only the RSS bound failed).
 TSAN_E2E = e2e-keyset e2e-protocol e2e-keys e2e-limits e2e-client e2e-privacy e2e-audit \
-	e2e-tokens e2e-instance e2e-socket e2e-tamper e2e-horizon e2e-forensic-tags e2e-forensic-blind
+	e2e-tokens e2e-instance e2e-socket e2e-tamper e2e-horizon e2e-forensic-tags e2e-forensic-blind \
+	e2e-reload
 test-tsan: build
 	[ -f build-tsan/build.ninja ] || CC=clang $(MESON) setup build-tsan -Db_sanitize=thread -Db_lundef=false
 	ninja -C build-tsan vault/vaultd tests/test-keyset-threads

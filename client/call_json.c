@@ -34,6 +34,7 @@ local_fail(struct vault *v, int code, const char *message)
 {
 	snprintf(v->message, sizeof(v->message), "%s", message);
 	v->last_count = 0;
+	v->last_field[0] = '\0';
 	return code;
 }
 
@@ -173,6 +174,7 @@ parse_args(struct vault *v, const char *args_json, enum vault_purpose purpose,
 			    "arguments are not valid JSON (line %d, column %d)", err.line,
 			    err.column);
 			v->last_count = 0;
+			v->last_field[0] = '\0';
 			return VAULT_E_PROTO_FRAME;
 		}
 	}
@@ -402,4 +404,10 @@ uint64_t
 vault_last_remaining(const struct vault *v)
 {
 	return v != NULL ? v->last_count : 0;
+}
+
+const char *
+vault_last_field(const struct vault *v)
+{
+	return v != NULL ? v->last_field : "";
 }

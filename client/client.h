@@ -48,6 +48,7 @@ struct vault {
 	uint64_t last_count;   /* a count the last error carried ("remaining") */
 	int refused;           /* the server refused the connection (id-0 error) */
 	char refusal[256];     /* and said why: every later call returns it */
+	char last_field[64];   /* the field the last error named ("field"), or "" */
 };
 
 /* Start a request for op: the common keys, then nargs arguments to pack. */

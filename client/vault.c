@@ -282,6 +282,7 @@ call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object 
 	int rc;
 
 	v->message[0] = '\0';
+	v->last_field[0] = '\0';
 	if (v->refused) {
 		buf_clear(&v->out);
 		snprintf(v->message, sizeof(v->message), "%s", v->refusal);
@@ -330,6 +331,11 @@ call_roundtrip(struct vault *v, size_t start, uint64_t id, const msgpack_object 
 				    (int)rule->via.str.size, rule->via.str.ptr);
 		}
 		const msgpack_object *field = msg_get(e, "field");
+		if (field != NULL && field->type == MSGPACK_OBJECT_STR &&
+		    field->via.str.size < sizeof(v->last_field)) {
+			memcpy(v->last_field, field->via.str.ptr, field->via.str.size);
+			v->last_field[field->via.str.size] = '\0';
+		}
 		if (field != NULL && field->type == MSGPACK_OBJECT_STR) {
 			size_t used = strlen(v->message);
 			size_t room = sizeof(v->message) - used;

@@ -1,7 +1,8 @@
 /*
  * vaultctl.c - main() of vaultctl, the command line over the client
- * library: the options that come before the command, the subcommand table
- * (which also prints the usage text) and the central checks made before a
+ * library: vaultctl's own options (before the command here; after it,
+ * ctl_args_next() takes them), the subcommand table (which also prints the
+ * usage text, whole or one command's) and the central checks made before a
  * command runs. The commands themselves live in ctl/, one file each.
  */
 #include <errno.h>
@@ -15,9 +16,18 @@
 
 #include <vault/vault.h>
 
+#include "common/version.h"
 #include "ctl/ctl.h"
 
 #define DEFAULT_SOCKET "var/run/vaultd.sock"
+
+#define EXIT_STATUS_TEXT \
+	"Exit status: 0 success; 1 the operation failed: the vault answered with\n" \
+	"an error (or a document could not be written, audit verify found damage,\n" \
+	"requests verify did not verify, export verify found the signature\n" \
+	"invalid); 2 usage error (including an unreadable input file), and status\n" \
+	"of a sealed vault; 3 cannot connect to the socket, or the server on it\n" \
+	"does not run as the expected uid.\n"
 
 static int cmd_help(struct ctl *c, int argc, char **argv);
 
@@ -29,7 +39,8 @@ static const struct ctl_command keys_commands[] = {
 	{ .name = "rotate", .fn = ctl_cmd_keys_rotate, .args = "[kek|token|index] [--wait]",
 	  .description = "make a new key current (default kek: a new epoch, then the server\n"
 	  "rewraps every data key); prints the new epoch or version; --wait\n"
-	  "follows the rewrap to its end, progress on stderr" },
+	  "follows the rewrap to its end, progress on stderr when it is a\n"
+	  "terminal" },
 	{ .name = "retire", .fn = ctl_cmd_keys_retire, .args = "EPOCH",
 	  .description = "destroy an old epoch's key and compact the data file; refused while\n"
 	  "it is current or records depend on it" },
@@ -39,6 +50,15 @@ static const struct ctl_command keys_commands[] = {
 	  .description = "the Ed25519 public keys that sign receipts and exports, one a\n"
 	  "line: \"version N public key BASE64\" (\"current\" marks the one in use);\n"
 	  "any client may ask" },
+	{ .name = NULL },
+};
+
+/* "vaultctl policy WORD": the policy in force (administrators only). */
+static const struct ctl_command policy_commands[] = {
+	{ .name = "reload", .fn = ctl_cmd_policy_reload, .args = "",
+	  .description = "have the server read its policy file again (as on SIGHUP); a\n"
+	  "file with an error is refused, naming the line and the reason, and\n"
+	  "the policy in force stays" },
 	{ .name = NULL },
 };
 
@@ -152,7 +172,14 @@ static const struct ctl_command commands[] = {
 	  .description = "check the connection and the protocol version; prints \"ok\"" },
 	{ .name = "status", .fn = ctl_cmd_status, .args = "",
 	  .description = "protocol version, live records, tombstones, key epoch, uptime,\n"
-	  "whether the vault is sealed" },
+	  "whether the vault is sealed, vaultd's version; exits 2 when the\n"
+	  "vault is sealed (0 unsealed, 1 error); for an administrator also\n"
+	  "the counters of metrics (connections, requests, errors, commits,\n"
+	  "write queue)" },
+	{ .name = "metrics", .fn = ctl_cmd_metrics, .args = "",
+	  .description = "the server's counters in Prometheus text format (for node_exporter's\n"
+	  "textfile collector; README, \"Monitoring\"); --json prints the map of\n"
+	  "the metrics operation (PROTOCOL.md); administrators only" },
 	{ .name = "create", .fn = ctl_cmd_create, .needs_purpose = 1,
 	  .args = "FIELD=VALUE... [--document NAME:TYPE:PATH]... [--child]",
 	  .description = "store a new record; prints its record token, alone; --child\n"
@@ -203,10 +230,12 @@ static const struct ctl_command commands[] = {
 	{ .name = "export", .sub = export_commands },
 	{ .name = "keys", .sub = keys_commands },
 	{ .name = "audit", .sub = audit_commands },
+	{ .name = "policy", .sub = policy_commands },
 	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME",
 	  .description = "have the server write a compacted copy of the data file to its\n"
 	  "backup directory as NAME (never replacing one); prints path and size" },
-	{ .name = "help", .fn = cmd_help, .args = "", .description = "print this text" },
+	{ .name = "help", .fn = cmd_help, .args = "[COMMAND [WORD]]",
+	  .description = "print this text, or one command's (as COMMAND --help)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -273,8 +302,9 @@ usage(FILE *f)
 
 	fputs("usage: vaultctl [-s SOCKET] [--server-uid UID] [--json] [-p PURPOSE]\n"
 	    "                [-t TIMEOUT_MS] COMMAND [ARGS]\n"
+	    "       vaultctl COMMAND --help | --help | --version\n"
 	    "\n"
-	    "Options (before COMMAND):\n"
+	    "Options (before or after COMMAND; \"--\" ends them):\n"
 	    "  -s, --socket SOCKET    vaultd's socket (default: $VAULT_SOCKET, else\n"
 	    "                         " DEFAULT_SOCKET ")\n"
 	    "      --server-uid UID   the uid vaultd runs as: vaultctl sends nothing to\n"
@@ -298,11 +328,15 @@ usage(FILE *f)
 		first = 0;
 	}
 	fputs("\n"
+	    "                         (after holds place and audit query, --purpose\n"
+	    "                         is theirs: use -p)\n"
 	    "  -t, --timeout MS       give up waiting for a reply after MS milliseconds\n"
 	    "                         (default 0: wait as long as it takes)\n"
 	    "      --json             print one JSON object on standard output,\n"
-	    "                         errors included\n"
-	    "  -h, --help             print this text\n"
+	    "                         errors included: {\"error\", \"code\", \"message\",\n"
+	    "                         \"field\"}; times as RFC 3339 UTC, none as null\n"
+	    "  -h, --help             print this text (COMMAND --help: that command's)\n"
+	    "      --version          print \"vaultctl VERSION\" and exit\n"
 	    "\n"
 	    "Commands:\n", f);
 	for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -344,18 +378,88 @@ usage(FILE *f)
 	    "printed, and the audit trail holds no personal data. Privacy requests\n"
 	    "need a client with privacy = true in the policy, holds admin = true.\n"
 	    "\n"
-	    "Exit status: 0 success; 1 the vault answered with an error (or a\n"
-	    "document could not be written, audit verify found damage, requests\n"
-	    "verify did not verify, export verify found the signature invalid); 2 usage\n"
-	    "error (including an unreadable input file); 3 cannot connect to the\n"
-	    "socket, or the server on it does not run as the expected uid.\n",
+	    "Progress (backup, keys rotate --wait, keys retire) goes to standard\n"
+	    "error on a terminal only; with a pipe or a file there is none.\n"
+	    "\n"
+	    EXIT_STATUS_TEXT,
 	    f);
 }
+
+/* The global options, as one command's help shows them. */
+static void
+command_options(FILE *f, int needs_purpose)
+{
+	fprintf(f, "\nOptions (before or after the command words; \"--\" ends them):\n"
+	    "  -s, --socket SOCKET  --server-uid UID  -t, --timeout MS  --json\n"
+	    "  -p, --purpose PURPOSE%s\n"
+	    "\n" EXIT_STATUS_TEXT
+	    "\"vaultctl --help\" explains the options, names and values.\n",
+	    needs_purpose ? " (required)" : "");
+}
+
+/* One command's help only: "vaultctl keys rotate --help". */
+static void
+command_usage(FILE *f, const struct ctl_command *parent, const struct ctl_command *cmd)
+{
+	fprintf(f, "usage: vaultctl [OPTIONS] %s%s%s%s", parent ? parent->name : "",
+	    parent ? " " : "", cmd->name, cmd->args[0] ? " " : "");
+	print_indented(f, cmd->args, "         ");
+	fputs("\n\n  ", f);
+	print_indented(f, cmd->description, "  ");
+	fputc('\n', f);
+	command_options(f, cmd->needs_purpose);
+}
+
+/* A command with words of its own: "vaultctl keys --help" lists them. */
+static void
+parent_usage(FILE *f, const struct ctl_command *parent)
+{
+	fprintf(f, "usage: vaultctl [OPTIONS] %s WORD [ARGS]\n\n", parent->name);
+	for (const struct ctl_command *s = parent->sub; s->name != NULL; s++)
+		print_command(f, parent->name, s);
+	command_options(f, 0);
+}
+
+static const struct ctl_command *find_command(const char *name);
+static const struct ctl_command *find_sub(const struct ctl_command *cmd,
+    const char *name);
 
 static int
 cmd_help(struct ctl *c, int argc, char **argv)
 {
-	usage(stdout);
+	const struct ctl_command *cmd, *sub;
+	const struct ctl_option *opt;
+	struct ctl_args a;
+	enum ctl_arg_kind k;
+	char *words[2] = { NULL, NULL }, *val;
+	int n = 0, argno;
+
+	c->cmd_name = NULL; /* errors point to "vaultctl --help" */
+	ctl_args_init(&a, argc, argv);
+	while ((k = ctl_args_next(c, &a, NULL, &opt, &val, &argno)) != CTL_ARG_END) {
+		if (k == CTL_ARG_ERROR)
+			return CTL_EXIT_USAGE;
+		if (n == 2)
+			return ctl_usage_error(c, "help: at most COMMAND and WORD");
+		words[n++] = val;
+	}
+	if (n == 0) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if ((cmd = find_command(words[0])) == NULL)
+		return ctl_usage_error(c, "help: no command %.40s", words[0]);
+	if (cmd->sub == NULL) {
+		if (n > 1)
+			return ctl_usage_error(c, "help: %s has no words", cmd->name);
+		command_usage(stdout, NULL, cmd);
+	} else if (n == 1) {
+		parent_usage(stdout, cmd);
+	} else if ((sub = find_sub(cmd, words[1])) == NULL) {
+		return ctl_usage_error(c, "help: no command %s %.40s", cmd->name, words[1]);
+	} else {
+		command_usage(stdout, cmd, sub);
+	}
 	return CTL_EXIT_OK;
 }
 
@@ -389,7 +493,7 @@ join_subs(char *buf, size_t size, const struct ctl_command *cmd)
 		    s != cmd->sub ? ", " : "", s->name);
 }
 
-/* "--help" or "-h" among a command's options asks for the usage text. */
+/* "--help" or "-h" among a command's options asks for its usage text. */
 static int
 asks_help(int argc, char **argv)
 {
@@ -397,6 +501,76 @@ asks_help(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return 1;
 	return 0;
+}
+
+/* "--json" among the arguments (before "--"): an error found before the
+ * command's own parse still answers in JSON. */
+static int
+json_requested(int argc, char **argv)
+{
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	return 0;
+}
+
+int
+ctl_set_global(struct ctl *c, const char *name, const char *val, char *err,
+    size_t errlen)
+{
+	char names[128];
+	unsigned long n;
+
+	if (strcmp(name, "json") == 0) {
+		c->json = 1;
+	} else if (strcmp(name, "socket") == 0) {
+		c->socket = val;
+		if (val[0] == '\0') {
+			snprintf(err, errlen, "the socket path is empty");
+			return -1;
+		}
+	} else if (strcmp(name, "server-uid") == 0) {
+		/* (uid_t)-1 is no uid (chown(2) reads it as "unchanged"). */
+		if (ctl_parse_uint(val, 0, UINT32_MAX - 1, &n) != 0) {
+			snprintf(err, errlen, "--server-uid wants a uid, 0 to %lu",
+			    (unsigned long)UINT32_MAX - 1);
+			return -1;
+		}
+		c->connect.has_server_uid = 1;
+		c->connect.server_uid = (uint32_t)n;
+	} else if (strcmp(name, "purpose") == 0) {
+		c->purpose = vault_purpose_from_name(val);
+		if (c->purpose == 0) {
+			join_names(names, sizeof(names), purpose_name);
+			snprintf(err, errlen, "unknown purpose (one of %s)", names);
+			return -1;
+		}
+	} else if (strcmp(name, "timeout") == 0) {
+		if (ctl_parse_uint(val, 0, INT_MAX, &n) != 0) {
+			snprintf(err, errlen, "--timeout wants milliseconds, 0 to %d", INT_MAX);
+			return -1;
+		}
+		c->timeout_ms = (unsigned int)n;
+	}
+	return 0;
+}
+
+int
+ctl_globals_ready(struct ctl *c)
+{
+	char names[128];
+
+	if (c->cmd != NULL && c->cmd->needs_purpose && c->purpose == 0) {
+		join_names(names, sizeof(names), purpose_name);
+		return ctl_usage_error(c, "%s needs a purpose: vaultctl -p PURPOSE %s ... "
+		    "(PURPOSE: %s)", c->cmd->name, c->cmd->name, names);
+	}
+	if (c->socket == NULL) {
+		c->socket = getenv("VAULT_SOCKET");
+		if (c->socket == NULL || c->socket[0] == '\0')
+			c->socket = DEFAULT_SOCKET;
+	}
+	return CTL_EXIT_OK;
 }
 
 static int
@@ -409,12 +583,13 @@ run(struct ctl *c, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct ctl_command *cmd;
+	static char words[96];
+	const struct ctl_command *cmd, *parent = NULL;
 	char err[256] = "", names[128];
-	unsigned long n;
-	int opt, help = 0;
+	int opt, help = 0, version = 0;
 
 	/* Errors wait until every option is seen: --json may come later. */
 	opterr = 0;
@@ -423,39 +598,25 @@ run(struct ctl *c, int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 's':
-			c->socket = optarg;
-			if (optarg[0] == '\0')
-				snprintf(err, sizeof(err), "the socket path is empty");
+			ctl_set_global(c, "socket", optarg, err, sizeof(err));
 			break;
 		case 'u':
-			/* (uid_t)-1 is no uid (chown(2) reads it as "unchanged"). */
-			if (ctl_parse_uint(optarg, 0, UINT32_MAX - 1, &n) != 0) {
-				snprintf(err, sizeof(err), "--server-uid wants a uid, "
-				    "0 to %lu", (unsigned long)UINT32_MAX - 1);
-			} else {
-				c->connect.has_server_uid = 1;
-				c->connect.server_uid = (uint32_t)n;
-			}
+			ctl_set_global(c, "server-uid", optarg, err, sizeof(err));
 			break;
 		case 'p':
-			c->purpose = vault_purpose_from_name(optarg);
-			if (c->purpose == 0) {
-				join_names(names, sizeof(names), purpose_name);
-				snprintf(err, sizeof(err), "unknown purpose (one of %s)", names);
-			}
+			ctl_set_global(c, "purpose", optarg, err, sizeof(err));
 			break;
 		case 't':
-			if (ctl_parse_uint(optarg, 0, INT_MAX, &n) != 0)
-				snprintf(err, sizeof(err), "--timeout wants milliseconds, "
-				    "0 to %d", INT_MAX);
-			else
-				c->timeout_ms = (unsigned int)n;
+			ctl_set_global(c, "timeout", optarg, err, sizeof(err));
 			break;
 		case 'j':
 			c->json = 1;
 			break;
 		case 'h':
 			help = 1;
+			break;
+		case 'V':
+			version = 1;
 			break;
 		case ':':
 			snprintf(err, sizeof(err), "option %s needs an argument",
@@ -470,10 +631,20 @@ run(struct ctl *c, int argc, char **argv)
 			break;
 		}
 	}
-	if (err[0] != '\0')
+	/* Only for errors found before the command parses its arguments: there
+	 * the command's options are not known, so a value "--json" could be
+	 * mistaken (holds place ... --reason --json keeps its reason). */
+	int json_later = json_requested(argc - optind, argv + optind);
+	if (err[0] != '\0') {
+		c->json |= json_later;
 		return ctl_usage_error(c, "%s", err);
+	}
 	if (help) {
 		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (version) {
+		printf("vaultctl %s\n", VAULT_VERSION);
 		return CTL_EXIT_OK;
 	}
 	if (optind >= argc) {
@@ -484,34 +655,36 @@ run(struct ctl *c, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if ((cmd = find_command(argv[0])) == NULL)
+	if ((cmd = find_command(argv[0])) == NULL) {
+		c->json |= json_later;
 		return ctl_usage_error(c, "unknown command %.40s", argv[0]);
-	if (asks_help(argc, argv)) {
-		usage(stdout);
-		return CTL_EXIT_OK;
 	}
 	if (cmd->sub != NULL) {
-		const struct ctl_command *parent = cmd;
-
+		parent = cmd;
 		join_subs(names, sizeof(names), parent);
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0)) {
+			parent_usage(stdout, parent);
+			return CTL_EXIT_OK;
+		}
+		if (argc < 2 || (cmd = find_sub(parent, argv[1])) == NULL)
+			c->json |= json_later;
 		if (argc < 2)
 			return ctl_usage_error(c, "%s needs a subcommand (%s)", parent->name,
 			    names);
-		if ((cmd = find_sub(parent, argv[1])) == NULL)
+		if (cmd == NULL)
 			return ctl_usage_error(c, "unknown command %s %.40s (%s)",
 			    parent->name, argv[1], names);
 		argc--;
 		argv++;
 	}
-	if (cmd->needs_purpose && c->purpose == 0) {
-		join_names(names, sizeof(names), purpose_name);
-		return ctl_usage_error(c, "%s needs a purpose: vaultctl -p PURPOSE %s ... "
-		    "(PURPOSE: %s)", cmd->name, cmd->name, names);
-	}
-	if (c->socket == NULL) {
-		c->socket = getenv("VAULT_SOCKET");
-		if (c->socket == NULL || c->socket[0] == '\0')
-			c->socket = DEFAULT_SOCKET;
+	snprintf(words, sizeof(words), "%s%s%s", parent ? parent->name : "",
+	    parent ? " " : "", cmd->name);
+	c->cmd = cmd;
+	c->cmd_name = words;
+	if (cmd->fn != cmd_help && asks_help(argc, argv)) {
+		command_usage(stdout, parent, cmd);
+		return CTL_EXIT_OK;
 	}
 	return cmd->fn(c, argc, argv);
 }

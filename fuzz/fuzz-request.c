@@ -71,6 +71,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_vault_open(&vault, MAP_SIZE);
 	ctx.srv = &vault.srv;
+	ctx.policy = vault.policy;
 	ctx.dek = sodium_malloc(DEK_BYTES);
 	fuzz_assert(ctx.dek != NULL, "out of secure memory");
 	sodium_memzero(ctx.dek, DEK_BYTES); /* sodium_malloc fills it with 0xdb */

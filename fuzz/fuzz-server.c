@@ -160,8 +160,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
 	/* As accept_all() does: the connection counts against the limits. */
 	fuzz_assert(server_conn_opened(srv, uid) == 0, "connection refused: limits reached");
-	fuzz_assert(worker_add_conn(worker, sv[1], uid, getgid(),
-	    clerk ? vault.clerk : vault.ops) == 0, "worker_add_conn");
+	/* The worker matches the client (ops or clerk) by uid, as vaultd does. */
+	fuzz_assert(worker_add_conn(worker, sv[1], uid, getgid()) == 0, "worker_add_conn");
 
 	/*
 	 * Send while reading replies; once every reply is in, half-close and

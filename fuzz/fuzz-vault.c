@@ -334,7 +334,7 @@ static void
 seed_records(struct fuzz_vault *v)
 {
 	struct server *srv = &v->srv;
-	struct read_ctx rctx = { .srv = srv, .client = v->ops };
+	struct read_ctx rctx = { .srv = srv, .client = v->ops, .policy = v->policy };
 	struct buf req = { 0 }, reply = { 0 };
 	msgpack_zone zone;
 	msgpack_packer pk;
@@ -474,10 +474,13 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	fuzz_assert(rc == 0, "key_set_new: %s", vault_strerror(rc));
 	key_set_install(srv, ks);
 	write_policy(v);
-	rc = policy_load(&srv->policy, c->policy_file, 0, err, sizeof(err));
+	struct policy *pol;
+	rc = policy_new(c->policy_file, 0, &pol, err, sizeof(err));
 	fuzz_assert(rc == 0, "policy: %s", err);
-	v->ops = policy_client(&srv->policy, getuid(), getgid());
-	v->clerk = policy_client(&srv->policy, getuid() + 1, (gid_t)-2);
+	policy_current_init(&srv->policy, pol);
+	v->policy = policy_current_get(&srv->policy);
+	v->ops = policy_client(v->policy, getuid(), getgid());
+	v->clerk = policy_client(v->policy, getuid() + 1, (gid_t)-2);
 	fuzz_assert(v->ops != NULL && v->clerk != NULL && v->ops != v->clerk, "policy clients");
 
 	/* As server_run() does (a budget that never pauses: not under test). */
@@ -517,7 +520,9 @@ fuzz_vault_close(struct fuzz_vault *v)
 	journal_close(&srv->journal);
 	store_close(&srv->store);
 	key_set_free(key_set_take(srv));
-	policy_free(&srv->policy);
+	policy_unref(v->policy);
+	v->policy = NULL;
+	policy_current_destroy(&srv->policy);
 	sodium_free(srv->root);
 	srv->root = NULL;
 	budget_destroy(&srv->budget);

@@ -75,6 +75,7 @@ struct fuzz_vault {
 	char rec_spare[TOKEN_MAX_LEN + 1];
 	const struct policy_client *ops;   /* admin, every field plain */
 	const struct policy_client *clerk; /* masked and token access only */
+	const struct policy *policy;       /* theirs, held (a reload cannot free it) */
 };
 
 void fuzz_vault_open(struct fuzz_vault *v, size_t map_size);

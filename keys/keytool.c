@@ -22,6 +22,7 @@
 #include <vault/vault.h>
 
 #include "common/units.h"
+#include "common/version.h"
 #include "keyring.h"
 
 #define PROG "vault-keytool"
@@ -72,7 +73,8 @@ static const struct command commands[] = {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: %s COMMAND RING [OPTIONS]\n\n", PROG);
+	fprintf(f, "usage: %s COMMAND RING [OPTIONS]\n"
+	    "       %s --help | --version\n\n", PROG, PROG);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
 		    commands[i].help);
@@ -590,6 +592,10 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", PROG, VAULT_VERSION);
 		return 0;
 	}
 	const struct command *c = NULL;

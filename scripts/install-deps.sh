@@ -4,6 +4,7 @@
 set -eu
 
 PACKAGES="
+bsdutils
 gcc
 make
 meson
@@ -16,14 +17,17 @@ libmsgpack-dev
 libcriterion-dev
 libinih-dev
 libjansson-dev
+libsystemd-dev
+systemd
 clang
 libclang-rt-14-dev
 valgrind
 strace
 python3
 strace
-# script(1): e2e-errors types a passphrase on a pseudo-terminal
-bsdutils
+util-linux
+groff-base
+scdoc
 "
 
 missing=""

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "reply.h"
 #include "keyset.h"
+#include "metrics.h"
 #include "policy.h"
 #include "server.h"
 
@@ -75,10 +76,10 @@ read_txn_begin(struct read_ctx *ctx)
 	return mdb_txn_renew(ctx->txn);
 }
 
-void
-dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
+static void
+dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
     msgpack_zone *zone, uid_t uid, gid_t gid, struct buf *out,
-    struct write_op **wop)
+    struct write_op **wop, size_t *opi)
 {
 	struct server *srv = ctx->srv;
 	/* Each container element is an object; tokens dominate large requests. */
@@ -126,7 +127,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		reply_error_code(out, req.id, rc, "op", "every request needs an operation name");
 		return;
 	}
-	const struct op *op = op_lookup(opname, oplen);
+	const struct op *op = op_lookup_at(opname, oplen, opi);
 	if (op == NULL) {
 		reply_error_code(out, req.id, VAULT_E_PROTO_UNKNOWN_OP, "op", NULL);
 		return;
@@ -221,6 +222,7 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 				w->state = state;
 				w->cost = len;
 				w->client = req.client;
+				w->policy = policy_ref(ctx->policy);
 				w->uid = uid;
 				w->purpose = req.purpose;
 				atomic_fetch_add(&srv->writer.queued_bytes, len);
@@ -235,4 +237,16 @@ dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	pthread_rwlock_unlock(&srv->env_lock);
 	sodium_memzero(ctx->dek, 32);
 	buf_clear(&ctx->scratch);
+}
+
+/* Counted here once answered; a queued write is counted by the writer. */
+void
+dispatch(struct read_ctx *ctx, const uint8_t *body, size_t len,
+    msgpack_zone *zone, uid_t uid, gid_t gid, struct buf *out,
+    struct write_op **wop)
+{
+	size_t op = METRICS_NO_OP;
+	dispatch_request(ctx, body, len, zone, uid, gid, out, wop, &op);
+	if (*wop == NULL)
+		metrics_request(op, reply_last_code());
 }

@@ -21,12 +21,14 @@
 #include <vault/vault.h>
 
 #include "config.h"
+#include "credential.h"
 #include "datalock.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
 #include "audit.h"
 #include "common/passphrase.h"
 #include "common/tmpfile.h"
+#include "common/version.h"
 #include "journal.h"
 #include "keyset.h"
 #include "restore.h"
@@ -35,6 +37,7 @@
 #include "log.h"
 #include "policy.h"
 #include "rotation.h"
+#include "sdnotify.h"
 #include "server.h"
 
 static void
@@ -45,7 +48,8 @@ usage(FILE *f)
 	    "  -c, --config FILE  read configuration from FILE (see vaultd.conf.example)\n"
 	    "      --dev          development mode: create a root key and key ring\n"
 	    "                     on first start (NOT for production)\n"
-	    "      --check        check the configuration and exit\n"
+	    "      --check        run the checks of a start (files, directories, keys,\n"
+	    "                     policy) without starting; list every problem\n"
 	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
 	    "                     key ring's passphrase is read from the terminal\n"
 	    "                     without echo, or as one line of standard input\n"
@@ -55,7 +59,12 @@ usage(FILE *f)
 	    "                     accept an audit trail that lost entries, so that\n"
 	    "                     vaultd starts again (vaultd stopped; an entry in\n"
 	    "                     the trail records the loss); keep the trail first\n"
-	    "  -h, --help         this text\n");
+	    "  -h, --help         this text\n"
+	    "      --version      print \"vaultd VERSION\" and exit\n"
+	    "\n"
+	    "--restore prints a line per phase on standard error when it is a\n"
+	    "terminal. Exit status: 0 success; 1 failure (configuration, keys, store, a\n"
+	    "failed check or restore); 2 usage error.\n");
 }
 
 /* Personal data must not end up in a core file or be read via ptrace. */
@@ -66,6 +75,9 @@ harden(void)
 	setrlimit(RLIMIT_CORE, &rl);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
+
+/* vaultd --check: look at everything a start looks at, create nothing. */
+static int dry_run;
 
 /*
  * A private directory: created 0700 if missing, refused if others may
@@ -79,6 +91,14 @@ private_dir(const char *dir, const char *what)
 	char why[512];
 	if (safedir_ancestors(dir, why, sizeof(why)) != 0) {
 		log_error("%s %s: %s", what, dir, why);
+		return VAULT_E_CONFIG;
+	}
+	if (stat(dir, &st) != 0 && errno == ENOENT && dry_run) {
+		char up[512];
+		snprintf(up, sizeof(up), "%s", dir);
+		if (stat(dirname(up), &st) == 0 && S_ISDIR(st.st_mode))
+			return 0; /* the start creates it (0700) */
+		log_error("%s %s: neither it nor its parent exists", what, dir);
 		return VAULT_E_CONFIG;
 	}
 	if (stat(dir, &st) != 0) {
@@ -122,6 +142,8 @@ hint_missing_keys(const struct config *c)
 	    ring || root ? "; if the vault had keys, restore the missing file from "
 	    "your backup instead" : "");
 }
+/* $CREDENTIALS_DIRECTORY/root.key when it stands for root_key_path (credential.h). */
+static char root_credential[512];
 
 static int
 load_keys(struct server *srv, int dev)
@@ -140,14 +162,36 @@ load_keys(struct server *srv, int dev)
 	if (access(c->keyring_path, F_OK) == 0 &&
 	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
 	    params.kind == KEYRING_ROOT_PASSPHRASE) {
-		log_warn("the key ring is sealed by a passphrase: serving only status "
-		    "until an administrator runs `vaultctl unseal`");
+		if (dry_run)
+			log_info("key ring %s: present and sealed by a passphrase (not "
+			    "checked: `vaultctl unseal` gives it after the start)",
+			    c->keyring_path);
+		else
+			log_warn("the key ring is sealed by a passphrase: serving only "
+			    "status until an administrator runs `vaultctl unseal`");
 		return 0;
 	}
 	why = NULL;
+	if (root_credential[0] != '\0') {
+		/* systemd's copy: never created or written here, --dev or not. */
+		if ((rc = credential_read_root_key(root_credential, root, &why)) != 0) {
+			log_error("root key credential %s: %s", root_credential, why);
+			why = NULL;
+			goto out;
+		}
+		log_info("root key from the systemd credential %s", root_credential);
+		if ((rc = keyring_load(c->keyring_path, root, &ring, &why)) != 0)
+			goto out;
+		goto loaded;
+	}
 	if ((rc = parent_dir(c->root_key_path, "root key directory")) != 0)
 		goto out;
 	if (dev && access(c->root_key_path, F_OK) != 0 && access(c->keyring_path, F_OK) != 0) {
+		if (dry_run) {
+			log_info("development keys: the start creates a root key and key "
+			    "ring in %s", c->keyring_path);
+			return 0;
+		}
 		log_warn("**************************************************************");
 		log_warn("DEVELOPMENT KEYS: creating a root key and key ring in %s.", c->keyring_path);
 		log_warn("The root key sits next to the data it protects. NOT FOR PRODUCTION.");
@@ -178,6 +222,7 @@ load_keys(struct server *srv, int dev)
 			log_warn("running with DEVELOPMENT KEYS from %s: NOT FOR PRODUCTION",
 			    c->keyring_path);
 	}
+loaded:
 	if ((rc = key_set_new(ring, &ks)) != 0)
 		goto out;
 	key_set_install(srv, ks);
@@ -221,6 +266,47 @@ remove_leftovers(struct server *srv)
 		tmpfile_sweep(path, "lock.mdb", 1, log_removed, path);
 		rmdir(path);
 	}
+}
+
+/*
+ * The checks of a start that change nothing but create missing private
+ * directories (none with --check), shared by vaultd --check, which adds
+ * the keys (load_keys), so that it says OK only when a start would
+ * succeed: the configuration and policy files (not writable by others),
+ * the policy (parsed whole, into *pol), the data, journal, audit and
+ * socket directories. Every problem is logged on a line of its own; returns
+ * how many there were. serving: the socket's directory matters.
+ */
+static int
+start_checks(struct server *srv, const char *config_path, int dev_policy, int serving,
+    struct policy **pol)
+{
+	const struct config *c = &srv->cfg;
+	char why[512];
+	struct stat st;
+	int problems = 0;
+	*pol = NULL;
+	if (config_path != NULL && safedir_config_file(config_path, why, sizeof(why)) != 0) {
+		log_error("configuration %s: %s", config_path, why);
+		problems++;
+	}
+	if (c->policy_file[0] != '\0' && safedir_config_file(c->policy_file, why,
+	    sizeof(why)) != 0) {
+		log_error("policy %s: %s", c->policy_file, why);
+		problems++;
+	} else if (policy_new(c->policy_file, dev_policy, pol, why, sizeof(why)) != 0) {
+		log_error("policy %s: %s", c->policy_file, why);
+		problems++;
+	}
+	problems += private_dir(c->data_dir, "data directory") != 0;
+	problems += parent_dir(c->deletion_journal_path, "deletion journal directory") != 0;
+	/* A device (tests use /dev/full) needs no private directory. */
+	if (c->audit_enabled && !(stat(c->audit_path, &st) == 0 && S_ISCHR(st.st_mode)))
+		problems += parent_dir(c->audit_path, "audit directory") != 0;
+	/* Socket activation: systemd made the socket, where it was told to. */
+	if (serving && getenv("LISTEN_FDS") == NULL)
+		problems += server_check_socket_dir(c->socket_path, !dry_run) != 0;
+	return problems;
 }
 
 /* The audit anchor the data holds (audit.h); an->seq 0 if none. */
@@ -421,6 +507,7 @@ main(int argc, char **argv)
 		{ "audit-verify", no_argument, NULL, 'V' },
 		{ "audit-acknowledge", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
@@ -436,6 +523,7 @@ main(int argc, char **argv)
 		case 'r': restore = optarg; break;
 		case 'V': case 'A': audit_cmd = ch; break;
 		case 'h': usage(stdout); return 0;
+		case 'v': printf("vaultd %s\n", VAULT_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -444,6 +532,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	harden();
+	log_init();
 	/*
 	 * Block the stop signals before any thread exists (the audit trail's
 	 * sync thread starts before the server): server_run takes them through
@@ -465,6 +554,9 @@ main(int argc, char **argv)
 		log_error("configuration: %s", err);
 		return 1;
 	}
+	log_set_level((enum log_level)srv.cfg.log_level);
+	if (!srv.cfg.root_key_path_set)
+		credential_root_key_path(root_credential, sizeof(root_credential));
 	/* Room for max_connections sockets plus the data and key files. */
 	struct rlimit nofile;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
@@ -476,17 +568,6 @@ main(int argc, char **argv)
 		if (nofile.rlim_cur < want)
 			log_warn("only %llu file descriptors: max_connections = %u cannot be reached",
 			    (unsigned long long)nofile.rlim_cur, srv.cfg.max_connections);
-	}
-	if (check) {
-		/* The policy is part of the configuration: check it too. */
-		struct policy pol;
-		if (policy_load(&pol, srv.cfg.policy_file, dev, err, sizeof(err)) != 0) {
-			log_error("policy %s: %s", srv.cfg.policy_file, err);
-			return 1;
-		}
-		policy_free(&pol);
-		printf("configuration OK\n");
-		return 0;
 	}
 	/* The open development policy needs --dev itself, not dev_create_keys. */
 	int dev_policy = dev;
@@ -502,15 +583,32 @@ main(int argc, char **argv)
 		log_error("out of secure memory");
 		return 1;
 	}
-	if (policy_load(&srv.policy, srv.cfg.policy_file, dev_policy, err, sizeof(err)) != 0) {
-		log_error("policy %s: %s", srv.cfg.policy_file, err);
+	struct policy *pol;
+	if (check) {
+		/* What a start checks, and the keys (read, never created). */
+		dry_run = 1;
+		rc = start_checks(&srv, config_path, dev_policy, 1, &pol);
+		policy_unref(pol);
+		rc += load_keys(&srv, dev) != 0;
+		key_set_free(key_set_take(&srv));
+		sodium_free(srv.root);
+		if (rc != 0) {
+			log_error("check failed: %d problem%s; a start would fail", rc,
+			    rc == 1 ? "" : "s");
+			return 1;
+		}
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (start_checks(&srv, config_path, dev_policy, restore == NULL && audit_cmd == 0,
+	    &pol) != 0) {
+		log_error("not starting: see the problems above (vaultd --check lists them)");
 		return 1;
 	}
-	if (srv.policy.open)
+	policy_current_init(&srv.policy, pol);
+	if (pol->open)
 		log_warn("DEVELOPMENT POLICY: no [policy] file, so every local caller may "
 		    "read and change everything. NOT FOR PRODUCTION.");
-	if ((rc = private_dir(srv.cfg.data_dir, "data directory")) != 0)
-		return 1;
 	/* Before anything else is opened or created (datalock.h); held until exit. */
 	if (datalock_acquire(srv.cfg.data_dir, err, sizeof(err)) < 0) {
 		log_error("not starting: %s", err);
@@ -532,6 +630,7 @@ main(int argc, char **argv)
 		return rc == 0 ? 0 : 1;
 	}
 	const char *why;
+	sdnotify_status("starting: opening the data file");
 	if ((rc = store_open(&srv.store, srv.cfg.data_dir, srv.cfg.map_size_bytes,
 	    srv.cfg.max_connections + 64, &why)) != 0) {
 		log_error("store %s: %s", srv.cfg.data_dir, why);
@@ -566,6 +665,9 @@ main(int argc, char **argv)
 		sodium_free(srv.root);
 		return rc;
 	}
+	/* The journal is reconciled with every tombstone in the data file. */
+	snprintf(err, sizeof(err), "%s/data.mdb", srv.cfg.data_dir);
+	sdnotify_extend_for_file(err, "starting: reconciling the deletion journal");
 	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
 	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
 		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,
@@ -611,6 +713,7 @@ main(int argc, char **argv)
 	store_close(&srv.store);
 	key_set_free(key_set_take(&srv));
 	sodium_free(srv.root);
+	policy_current_destroy(&srv.policy);
 	if (rc != 0) {
 		log_error("stopped with error: %s", vault_strerror(rc));
 		return 1;

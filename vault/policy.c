@@ -316,6 +316,88 @@ policy_free(struct policy *p)
 	memset(p, 0, sizeof(*p));
 }
 
+int
+policy_new(const char *path, int dev, struct policy **out, char *err, size_t errlen)
+{
+	struct policy *p = malloc(sizeof(*p));
+	int rc;
+	*out = NULL;
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return VAULT_E_NOMEM;
+	}
+	if ((rc = policy_load(p, path, dev, err, errlen)) != 0) {
+		free(p);
+		return rc;
+	}
+	atomic_init(&p->refs, 1);
+	*out = p;
+	return 0;
+}
+
+const struct policy *
+policy_ref(const struct policy *p)
+{
+	/* The count is the one mutable part of a shared policy. */
+	if (p != NULL)
+		atomic_fetch_add(&((struct policy *)p)->refs, 1);
+	return p;
+}
+
+void
+policy_unref(const struct policy *p)
+{
+	struct policy *q = (struct policy *)p;
+	if (q != NULL && atomic_fetch_sub(&q->refs, 1) == 1) {
+		policy_free(q);
+		free(q);
+	}
+}
+
+void
+policy_current_init(struct policy_current *pc, struct policy *first)
+{
+	pthread_mutex_init(&pc->lock, NULL);
+	first->gen = 1;
+	pc->cur = first;
+	atomic_init(&pc->gen, 1);
+}
+
+void
+policy_current_destroy(struct policy_current *pc)
+{
+	policy_unref(pc->cur);
+	pc->cur = NULL;
+	pthread_mutex_destroy(&pc->lock);
+}
+
+const struct policy *
+policy_current_get(struct policy_current *pc)
+{
+	pthread_mutex_lock(&pc->lock);
+	const struct policy *p = policy_ref(pc->cur);
+	pthread_mutex_unlock(&pc->lock);
+	return p;
+}
+
+int
+policy_current_stale(struct policy_current *pc, const struct policy *p)
+{
+	return p == NULL || p->gen != atomic_load(&pc->gen);
+}
+
+void
+policy_current_publish(struct policy_current *pc, struct policy *next)
+{
+	pthread_mutex_lock(&pc->lock);
+	const struct policy *old = pc->cur;
+	next->gen = old->gen + 1;
+	pc->cur = next;
+	atomic_store(&pc->gen, next->gen);
+	pthread_mutex_unlock(&pc->lock);
+	policy_unref(old); /* freed here, or by its last holder */
+}
+
 const struct policy_client *
 policy_client(const struct policy *p, uid_t uid, gid_t gid)
 {

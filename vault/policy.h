@@ -23,10 +23,37 @@
  * A client may also hold: admin (key, audit and privacy-request
  * operations), delete (delete records), list (list records). A caller whose
  * uid and gid match no client is disconnected before any request is read.
+ *
+ * Reloading (SIGHUP, the policy_reload operation; reload.h). A loaded
+ * policy never changes: a reload parses the whole file into a new one and,
+ * only if it is complete and valid, publishes it as the policy in force
+ * (struct policy_current); a bad file leaves the old one in force. Threads
+ * hold a policy by reference count, not by hazard pointer as key sets are
+ * (keyset.h): a write carries its client (and through it the client's
+ * token domain) from its worker to the writer, across any number of
+ * reloads, so the holder is an object, not a thread, and a publisher that
+ * waited for holders to let go would wait on the writer's queue. The old
+ * policy is freed by whoever drops the last reference. Taking a reference
+ * from the current pointer is done under a mutex (pointer load and count
+ * must be one step); a worker does it only when the generation number it
+ * compares on every request has moved, so the request path costs one
+ * atomic load.
+ *
+ * A connection is matched to its client again on its first request after
+ * a reload, not kept with the client it had at accept: a reload is how an
+ * administrator takes access away, and a security product must not let an
+ * open connection outlive that. A client whose grants changed gets the new
+ * grants on its next request; a caller that no client matches any more
+ * gets the refusal frame an unknown caller gets at connect (id 0,
+ * VAULT_E_DENIED) and the connection is closed. A request already being
+ * handled, or a write already queued, finishes under the policy it was
+ * admitted by (its reference keeps that policy alive).
  */
 #ifndef VAULT_POLICY_H
 #define VAULT_POLICY_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -74,6 +101,9 @@ struct policy {
 	struct policy_client *clients;
 	size_t nclients;
 	int open;   /* development: every caller is client "dev", admin, plain */
+	/* Only for one from policy_new(): */
+	atomic_uint refs;
+	uint64_t gen;       /* set when published (struct policy_current) */
 };
 
 /*
@@ -82,6 +112,34 @@ struct policy {
  */
 int policy_load(struct policy *p, const char *path, int dev, char *err, size_t errlen);
 void policy_free(struct policy *p);
+
+/*
+ * The same as a shared object with one reference (the caller's), for
+ * publishing: drop it with policy_unref().
+ */
+int policy_new(const char *path, int dev, struct policy **out, char *err, size_t errlen);
+/* Another reference to p (a held one: the count is not 0); NULL gives NULL. */
+const struct policy *policy_ref(const struct policy *p);
+/* Drop a reference; the last one frees the policy. NULL is ignored. */
+void policy_unref(const struct policy *p);
+
+/* The policy in force, replaced as a whole by a reload. */
+struct policy_current {
+	pthread_mutex_t lock;       /* taking a reference to cur; publishing */
+	const struct policy *cur;   /* holds one reference */
+	_Atomic uint64_t gen;       /* cur->gen, readable without the lock */
+};
+
+/* Install first (its reference is taken over) as generation 1. */
+void policy_current_init(struct policy_current *pc, struct policy *first);
+/* Drop the policy in force (no thread may use pc any more). */
+void policy_current_destroy(struct policy_current *pc);
+/* A reference to the policy in force: policy_unref() it. */
+const struct policy *policy_current_get(struct policy_current *pc);
+/* 1 if p (held) is no longer the policy in force. One atomic load. */
+int policy_current_stale(struct policy_current *pc, const struct policy *p);
+/* Make next (its reference taken over) the policy in force. */
+void policy_current_publish(struct policy_current *pc, struct policy *next);
 
 /* The client for a peer (uid match first, then gid), or NULL. */
 const struct policy_client *policy_client(const struct policy *p, uid_t uid, gid_t gid);

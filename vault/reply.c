@@ -9,10 +9,20 @@
 #include "common/msg.h"
 #include "reply.h"
 
+/* The code of the last reply this thread packed (reply_last_code). */
+static _Thread_local int last_code __attribute__((tls_model("initial-exec")));
+
+int
+reply_last_code(void)
+{
+	return last_code;
+}
+
 size_t
 reply_begin(struct buf *out, msgpack_packer *pk, uint64_t id)
 {
 	size_t start = frame_begin(out);
+	last_code = 0;
 	msgpack_packer_init(pk, out, buf_msgpack_write);
 	msgpack_pack_map(pk, 3);
 	mp_cstr(pk, "id");
@@ -48,6 +58,7 @@ pack_error(struct buf *out, uint64_t id, int code, const char *field,
 {
 	msgpack_packer pk;
 	size_t start = frame_begin(out);
+	last_code = code;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
 	msgpack_pack_map(&pk, 3);
 	mp_cstr(&pk, "id");

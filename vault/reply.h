@@ -35,5 +35,10 @@ void reply_error_code(struct buf *out, uint64_t id, int code,
  * G)". The server sends it once and closes (PROTOCOL.md 2.5).
  */
 void reply_refuse_caller(struct buf *out, uid_t uid, gid_t gid);
+/*
+ * The code of the last reply the calling thread began or packed: 0 for a
+ * success, else its error (what dispatch's one reply said, for metrics.h).
+ */
+int reply_last_code(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,32 @@ journal_usable(const char *path, const struct journal_scan *sc, int rc, int have
 	}
 }
 
+/*
+ * One line per phase on stderr, with its counts, when stderr is a terminal
+ * (an admin watching a long restore); a pipe, a file or the journal gets
+ * none: the summary on stdout and the log say what happened.
+ */
+static void
+phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+phase(const char *fmt, ...)
+{
+	static int tty = -1;
+	va_list ap;
+
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!tty)
+		return;
+	va_start(ap, fmt);
+	fputs("restore: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	fflush(stderr);
+}
+
 int
 restore_backup(struct server *srv, const char *path)
 {
@@ -226,6 +253,7 @@ restore_backup(struct server *srv, const char *path)
 	/* 0. Nothing is touched before the backup, the journal and the live
 	 * store are known good. No vaultd runs on this data: main() holds the
 	 * data directory's lock (datalock.h). */
+	phase("checking the backup %s", path);
 	if ((rc = backupfile_verify(path, bi, &why)) != 0) {
 		log_error("restore refused: %s is not a complete vault backup: %s. Nothing "
 		    "was changed", path, why);
@@ -266,6 +294,7 @@ restore_backup(struct server *srv, const char *path)
 		rc = VAULT_E_IO;
 		goto out;
 	}
+	phase("copying the backup (%llu bytes)", (unsigned long long)bi->data_size);
 	if ((rc = copy_checked(path, tmpfile, bi->data_size, bi->hash)) != 0) {
 		log_error("restore: cannot copy %s (%s)", path,
 		    rc == VAULT_E_STORAGE ? "it changed since it was checked" : strerror(errno));
@@ -288,6 +317,8 @@ restore_backup(struct server *srv, const char *path)
 	store_next_id(&srv->store, ctx.txn, &next_id);
 
 	/* 1. Deletions since the backup: the journal and the live tombstones. */
+	phase("1/5 applying the deletions since the backup (%zu journal entries%s)",
+	    njournal, live.open ? ", the live tombstones" : "");
 	for (size_t i = 0; i < njournal && rc == 0; i++) {
 		if (has(ctx.txn, srv->store.records, journal[i].id))
 			del_journal++;
@@ -313,6 +344,10 @@ restore_backup(struct server *srv, const char *path)
 	 * live record, or beyond the horizon. */
 	uint64_t *gone = NULL;
 	size_t ngone = 0, capgone = 0;
+	if (rc == 0)
+		phase("1/5 done: %llu re-deleted by the journal, %llu by a live tombstone; "
+		    "2/5 examining the backup's records", (unsigned long long)del_journal,
+		    (unsigned long long)del_tomb);
 	if (rc == 0) {
 		MDB_cursor *cur;
 		MDB_val k, v;
@@ -410,6 +445,11 @@ restore_backup(struct server *srv, const char *path)
 	free(gone);
 
 	/* 3. Records only the live store has (created since the backup) stay. */
+	if (rc == 0)
+		phase("2/5 done: %llu records examined, %llu restored, %llu re-keyed, "
+		    "%llu beyond the horizon; 3/5 taking the live store's records",
+		    (unsigned long long)inbackup, (unsigned long long)restored,
+		    (unsigned long long)rekeyed, (unsigned long long)beyond);
 	if (live.open && rc == 0) {
 		MDB_cursor *cur;
 		MDB_val k, v;
@@ -429,6 +469,8 @@ restore_backup(struct server *srv, const char *path)
 		rc = restore_take_live(ctx.txn, &srv->store, live.txn, &live.store, &take);
 
 	/* 4. Ids continue after every id handed out, in the backup or since. */
+	if (rc == 0)
+		phase("3/5 done: %zu records from the live store; 4/5 committing", take.n);
 	if (rc == 0) {
 		uint8_t b[8];
 		store_put_id(b, next_id > live_next ? next_id : live_next);
@@ -451,6 +493,7 @@ restore_backup(struct server *srv, const char *path)
 		goto out;
 
 	/* 5. Swap files, keeping the live one aside until the next retire. */
+	phase("5/5 swapping the data files");
 	aside[0] = '\0';
 	if (access(live_file, F_OK) == 0) {
 		for (int i = 0;; i++) {

@@ -202,3 +202,30 @@ safedir_own(const char *dir, mode_t forbidden, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+int
+safedir_config_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return -1;
+	}
+	if (!trusted_owner(st.st_uid)) {
+		snprintf(err, errlen, "owned by uid %ld: it must belong to root or to "
+		    "vaultd's user (uid %ld)", (long)st.st_uid, (long)geteuid());
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "writable by %s (mode %04o): whoever may write it "
+		    "decides who may see what; run chmod go-w on it",
+		    (st.st_mode & S_IWOTH) ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}

@@ -32,4 +32,12 @@ int safedir_path(const char *dir, char *err, size_t errlen);
  */
 int safedir_own(const char *dir, mode_t forbidden, char *err, size_t errlen);
 
+/*
+ * Check a file vaultd trusts (the configuration, the policy): a regular
+ * file (a link to one is followed), owned by root or vaultd's effective
+ * uid, writable by neither its group nor others. Returns 0, or -1 with the
+ * reason (without the path) in err.
+ */
+int safedir_config_file(const char *path, char *err, size_t errlen);
+
 #endif

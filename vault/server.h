@@ -44,9 +44,11 @@ struct write_op {
 	void *state;         /* the operation's prepared arguments */
 	size_t cost;         /* request bytes, counted in writer.queued_bytes */
 	const struct policy_client *client; /* for the audit entry */
+	const struct policy *policy; /* a reference: keeps client alive */
 	uid_t uid;
 	enum vault_purpose purpose;
 	struct buf reply;    /* one complete reply frame, filled by the writer */
+	int outcome;         /* its code (0: success), for metrics.h */
 };
 
 struct writer {
@@ -72,7 +74,8 @@ struct server {
 	pthread_rwlock_t env_lock;  /* read: using the LMDB env; write: replacing it */
 	atomic_uint env_gen;        /* bumped when the env is replaced */
 	struct journal journal;     /* deletions, for restores (journal.h) */
-	struct policy policy;       /* who may do what (policy.h) */
+	/* who may do what (policy.h): hold it with policy_current_get() */
+	struct policy_current policy;
 	struct audit *audit;        /* the audit trail (audit.h); NULL: not open */
 	struct audit_config audit_cfg; /* filled by the server; the audit ops read it */
 	struct writer writer;
@@ -99,8 +102,14 @@ struct server {
 int server_conn_opened(struct server *srv, uid_t uid);
 void server_conn_closed(struct server *srv, uid_t uid);
 
-/* Start workers and writer; serve until SIGTERM or SIGINT; stop cleanly. */
+/* Start workers and writer; serve until SIGTERM or SIGINT (SIGHUP reloads
+ * the policy: reload.h); stop cleanly. */
 int server_run(struct server *srv);
+/*
+ * Is the socket path's directory vaultd's alone (server.c)? Logs each
+ * problem; with create, a missing one is made. 0 or VAULT_E_CONFIG.
+ */
+int server_check_socket_dir(const char *path, int create);
 
 /* Queue a prepared write (called by workers). */
 void writer_submit(struct writer *w, struct write_op *op);

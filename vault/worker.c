@@ -41,8 +41,16 @@
  * in later passes. So a uid with a crowd of connections asking for large
  * replies gets its share of each pass, not the whole pass: the others'
  * requests wait for about one share, not for a round of the crowd.
+ *
+ * Policy (policy.h): the worker holds a reference to the policy its
+ * connections' clients belong to, and before each request checks that it
+ * is still the one in force. After a reload it takes the new one, and each
+ * connection is matched to its client again at its next request: changed
+ * grants apply at once, and a caller no client matches any more is refused
+ * and disconnected.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -61,6 +69,7 @@
 #include "dispatch.h"
 #include "keyset.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "server.h"
 #include "worker.h"
@@ -79,7 +88,8 @@ struct conn {
 	int fd;
 	uid_t uid;
 	gid_t gid;
-	const struct policy_client *client;
+	const struct policy_client *client; /* in the worker's policy, if current */
+	uint64_t client_gen;  /* the policy generation client was matched in */
 	struct buf in;
 	size_t in_off;        /* parsed up to here */
 	struct buf out;
@@ -110,6 +120,7 @@ struct worker {
 	int epfd;
 	int evfd;
 	struct read_ctx ctx;
+	const struct policy *policy; /* a reference; ctx.policy */
 	msgpack_zone zone;
 	struct conn *conns;
 	struct conn *graveyard; /* freed connections, released after the iteration */
@@ -143,7 +154,6 @@ struct held_reply {
 struct conn_cred {
 	uid_t uid;
 	gid_t gid;
-	const struct policy_client *client;
 };
 
 
@@ -491,6 +501,26 @@ held_room(struct worker *w)
 	}
 }
 
+/*
+ * c's client under the policy in force (taken first if the worker's is
+ * stale), matched again if it was matched under an older one; NULL if no
+ * client matches c's caller any more.
+ */
+static const struct policy_client *
+conn_client(struct worker *w, struct conn *c)
+{
+	struct policy_current *pc = &w->srv->policy;
+	if (policy_current_stale(pc, w->policy)) {
+		policy_unref(w->policy);
+		w->ctx.policy = w->policy = policy_current_get(pc);
+	}
+	if (c->client_gen != w->policy->gen) {
+		c->client = policy_client(w->policy, c->uid, c->gid);
+		c->client_gen = w->policy->gen;
+	}
+	return c->client;
+}
+
 /* Handle every whole frame buffered, as far as flow control allows. */
 static void
 conn_process(struct worker *w, struct conn *c)
@@ -512,11 +542,13 @@ conn_process(struct worker *w, struct conn *c)
 		if (fs == FRAME_TOO_LARGE) {
 			reply_error_code(&c->out, 0, VAULT_E_PROTO_FRAME_TOO_LARGE, NULL,
 			    "frame larger than max_frame_bytes; closing the connection");
+			metrics_request(METRICS_NO_OP, VAULT_E_PROTO_FRAME_TOO_LARGE);
 			c->closing = 1;
 			break;
 		}
 		if (fs == FRAME_EMPTY) {
 			reply_error_code(&c->out, 0, VAULT_E_PROTO_FRAME, NULL, "empty frame");
+			metrics_request(METRICS_NO_OP, VAULT_E_PROTO_FRAME);
 			c->in_off += FRAME_HEADER_SIZE;
 			continue;
 		}
@@ -526,6 +558,17 @@ conn_process(struct worker *w, struct conn *c)
 		 * closed c: nothing more of it is touched then. */
 		if (c->dead)
 			return;
+		if (conn_client(w, c) == NULL) {
+			/* Taken out of the policy by a reload: as at connect. */
+			char msg[128];
+			snprintf(msg, sizeof(msg), "no client of the policy matches this "
+			    "caller (uid %ld, gid %ld)", (long)c->uid, (long)c->gid);
+			log_warn("closed a connection of uid %ld gid %ld: no client in the "
+			    "reloaded policy", (long)c->uid, (long)c->gid);
+			reply_error_code(&c->out, 0, VAULT_E_DENIED, NULL, msg);
+			c->closing = 1;
+			break;
+		}
 		size_t start = c->out.len, entries = audit_batch_count(w->audit);
 		w->ctx.client = c->client;
 		dispatch(&w->ctx, p + FRAME_HEADER_SIZE, body_len, &w->zone, c->uid,
@@ -647,8 +690,7 @@ conn_update_events(struct worker *w, struct conn *c)
 }
 
 static void
-conn_add(struct worker *w, int fd, uid_t uid, gid_t gid,
-    const struct policy_client *client)
+conn_add(struct worker *w, int fd, uid_t uid, gid_t gid)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -665,7 +707,7 @@ conn_add(struct worker *w, int fd, uid_t uid, gid_t gid,
 	c->fd = fd;
 	c->uid = uid;
 	c->gid = gid;
-	c->client = client;
+	c->client_gen = 0; /* matched at its first request (conn_client) */
 	c->events = EPOLLIN;
 	c->last_active = w->now;
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
@@ -704,8 +746,7 @@ worker_wake(struct worker *w)
 }
 
 int
-worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid,
-    const struct policy_client *client)
+worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid)
 {
 	pthread_mutex_lock(&w->lock);
 	if (w->nnew == w->capnew) {
@@ -725,7 +766,6 @@ worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid,
 	w->new_fds[w->nnew] = fd;
 	w->new_creds[w->nnew].uid = uid;
 	w->new_creds[w->nnew].gid = gid;
-	w->new_creds[w->nnew].client = client;
 	w->nnew++;
 	pthread_mutex_unlock(&w->lock);
 	worker_wake(w);
@@ -761,7 +801,7 @@ drain_inbox(struct worker *w)
 		worker_wake(w);
 
 	for (size_t i = 0; i < nnew; i++)
-		conn_add(w, fds[i], creds[i].uid, creds[i].gid, creds[i].client);
+		conn_add(w, fds[i], creds[i].uid, creds[i].gid);
 
 	/* Append each reply to its connection; flush each connection once. */
 	struct conn *touched = NULL;
@@ -1013,6 +1053,7 @@ worker_create(struct server *srv)
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->ctx.srv = srv;
 	w->ctx.dek = sodium_malloc(DEK_BYTES);
+	w->ctx.policy = w->policy = policy_current_get(&srv->policy);
 	pthread_mutex_init(&w->lock, NULL);
 	w->capheld = 64;
 	w->held = malloc(w->capheld * sizeof(*w->held));
@@ -1069,6 +1110,7 @@ worker_destroy(struct worker *w)
 	free(w->held);
 	buf_free(&w->ctx.scratch);
 	free(w->ctx.trace.records);
+	policy_unref(w->policy);
 	msgpack_zone_destroy(&w->zone);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

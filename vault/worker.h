@@ -7,14 +7,12 @@
 #include <sys/types.h>
 
 struct server;
-struct policy_client;
 struct worker;
 
 struct worker *worker_create(struct server *srv);
 int worker_start(struct worker *w);
 /* Hand an accepted connection to w (takes the fd). */
-int worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid,
-    const struct policy_client *client);
+int worker_add_conn(struct worker *w, int fd, uid_t uid, gid_t gid);
 /* Wait for w to finish after srv->stopping was set. */
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "reply.h"
 #include "keyset.h"
+#include "metrics.h"
 #include "server.h"
 
 void
@@ -49,6 +50,7 @@ write_op_free(struct write_op *op)
 	if (op->state != NULL)
 		op->op->free_state(op->state);
 	buf_free(&op->reply);
+	policy_unref(op->policy);
 	free(op);
 }
 
@@ -134,6 +136,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 			mdb_txn_abort(child);
 	}
 	wipe_scratch(ctx);
+	op->outcome = rc ? err.code : 0;
 	if (rc != 0) {
 		*ctx->next_id = next_id;
 		ctx->ndeleted = ndeleted;
@@ -246,6 +249,7 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 		(void)server_audit(srv, NULL, keys, ops[i]->client, ops[i]->uid, ops[i]->purpose,
 		    ops[i]->op->name, NULL, code);
 		buf_clear(&ops[i]->reply);
+		ops[i]->outcome = code;
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
 		    code == VAULT_E_AUDIT ? audit_refusal(srv->audit, 1) :
 		    "the write was not stored");
@@ -288,6 +292,7 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 		rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 		    audit_space(ctx->srv->audit) == AUDIT_SPACE_FULL ?
 		    "the audit trail's file system is full" : "the audit trail cannot be written");
+	op->outcome = rc ? err.code : 0;
 	if (rc != 0) {
 		reply_abandon(&op->reply, start);
 		reply_error(&op->reply, op->request_id, &err);
@@ -309,7 +314,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	pthread_rwlock_rdlock(&srv->env_lock);
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
-	uint64_t audit_seq = 0;
+	uint64_t audit_seq = 0, t0 = metrics_now_us();
 	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -331,10 +336,15 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 			audit_failed = 1;
 		} else if ((rc = save_anchor(ctx, &audit_seq)) != 0) {
 			mdb_txn_abort(ctx->txn);
-		} else if ((rc = mdb_txn_commit(ctx->txn)) == 0 && audit_seq != 0) {
-			ctx->anchored = audit_seq;
+		} else {
+			uint64_t t1 = metrics_now_us();
+			rc = mdb_txn_commit(ctx->txn);
+			metrics_observe(METRICS_FLUSH_US, metrics_now_us() - t1);
+			if (rc == 0 && audit_seq != 0)
+				ctx->anchored = audit_seq;
 		}
 		ctx->txn = NULL;
+		metrics_observe(METRICS_COMMIT_US, metrics_now_us() - t0);
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
 	audit_batch_clear(ctx->audit); /* what a failed batch left */
@@ -370,6 +380,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 			    "the next start adds them from the store's tombstones", ctx->ndeleted);
 	}
 	ctx->ndeleted = 0;
+	metrics_observe(METRICS_BATCH, n);
 	srv->writer.commits++;
 	srv->writer.ops += n;
 }
@@ -480,6 +491,7 @@ writer_main(void *arg)
 				ops[i]->state = NULL;
 			}
 			atomic_fetch_sub(&w->queued_bytes, ops[i]->cost);
+			metrics_request(op_table_index(ops[i]->op), ops[i]->outcome);
 			worker_complete(ops[i]->worker, ops[i]);
 		}
 		if (n > 0)

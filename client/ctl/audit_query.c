@@ -11,7 +11,7 @@
  * derives the record's pseudonym under each index key it holds. Entries
  * hold no personal data, so neither does this output.
  *
- * JSON: {"entries": [{"seq", "time" (ISO), "time_unix", "client", "uid",
+ * JSON: {"entries": [{"seq", "time" (RFC 3339 UTC), "client", "uid",
  * "purpose", "op", "outcome", "records": [...], "fields": [...]}, ...]}.
  */
 #include <errno.h>
@@ -183,10 +183,9 @@ strings_json(char *const *v, size_t n)
 static json_t *
 entry_json(const struct vault_audit_entry *e)
 {
-	return json_pack("{s:I, s:o, s:I, s:s?, s:I, s:s?, s:s?, s:s?, s:o, s:o}",
+	return json_pack("{s:I, s:o, s:s?, s:I, s:s?, s:s?, s:s?, s:o, s:o}",
 	    "seq", (json_int_t)e->seq,
 	    "time", ctl_json_time(e->time),
-	    "time_unix", (json_int_t)e->time,
 	    "client", e->client,
 	    "uid", (json_int_t)e->uid,
 	    "purpose", e->purpose,

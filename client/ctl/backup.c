@@ -34,7 +34,11 @@ ctl_cmd_backup(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(c, "backup: which name? (backup NAME)");
 	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
 		return rc;
-	if ((rc = vault_backup(c->v, name, &path, &bytes)) != 0)
+	/* A copy of a big data file takes a while: a spinner on a terminal. */
+	ctl_progress_start(c, "writing the backup");
+	rc = vault_backup(c->v, name, &path, &bytes);
+	ctl_progress_stop();
+	if (rc != 0)
 		return ctl_vault_error(c, rc, NULL);
 	if (c->json) {
 		rc = ctl_json_emit(c, json_pack("{s:s, s:I}", "path", path,

@@ -18,7 +18,9 @@ enum ctl_exit {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_VAULT = 1,   /* the vault answered with an error, or a local
 	                       * failure after connecting */
-	CTL_EXIT_USAGE = 2,   /* bad command line or unreadable input file */
+	CTL_EXIT_USAGE = 2,   /* bad command line or unreadable input file;
+	                       * also "status" of a sealed vault (as vault
+	                       * status does) */
 	CTL_EXIT_CONNECT = 3, /* cannot connect to the socket, or the server
 	                       * on it is not the expected uid */
 };
@@ -32,6 +34,8 @@ struct ctl {
 	struct vault_connect_options connect; /* --server-uid */
 	struct vault *v;              /* set by ctl_connect() */
 	int stdin_used;               /* "@-" or a document from "-" seen */
+	const struct ctl_command *cmd; /* the command being run */
+	const char *cmd_name;         /* its words ("keys rotate"), for messages */
 };
 
 /*
@@ -64,6 +68,7 @@ struct ctl_args {
 	char **argv;
 	int i;
 	int options_done;     /* "--" seen */
+	int scanned;          /* vaultctl's own options taken out */
 };
 
 enum ctl_arg_kind {
@@ -79,6 +84,14 @@ void ctl_args_init(struct ctl_args *a, int argc, char **argv);
  * position after the command), or one of opts (*opt, and *val its argument
  * if it takes one). Options and positional arguments may be mixed; "--"
  * ends the options.
+ *
+ * The first call takes vaultctl's own options (-s/--socket, -p/--purpose,
+ * --json, --server-uid, -t/--timeout) out of the arguments before "--", so
+ * that they work after the command words too; the values of the command's
+ * own options are skipped (a "--reason --json" keeps "--json" as the
+ * reason), and a command option of the same name (holds place --purpose)
+ * wins over vaultctl's. Then it checks what the command needs of them
+ * (ctl_globals_ready): every command goes through here before it acts.
  */
 enum ctl_arg_kind ctl_args_next(struct ctl *c, struct ctl_args *a,
     const struct ctl_option *opts, const struct ctl_option **opt, char **val,
@@ -89,6 +102,13 @@ int ctl_add_field(struct ctl *c, const char *cmd, struct vault_record *r,
     char *arg, int argno);
 int ctl_add_document(struct ctl *c, const char *cmd, struct vault_record *r,
     const char *spec);
+/* vaultctl.c: set one of vaultctl's own options by its long name; 0, or -1
+ * with the reason in err. */
+int ctl_set_global(struct ctl *c, const char *name, const char *val, char *err,
+    size_t errlen);
+/* After the options: the command's purpose is given if it needs one, the
+ * socket defaulted. CTL_EXIT_OK or a usage error (reported). */
+int ctl_globals_ready(struct ctl *c);
 /* For commands without arguments: CTL_EXIT_OK or a usage error. */
 int ctl_no_args(struct ctl *c, const char *cmd, int argc, char **argv);
 /* Parse a decimal number in [min, max]; 0 or -1. */
@@ -112,8 +132,22 @@ int ctl_vault_error(struct ctl *c, int rc, json_t *extra);
 /* A local failure after connecting, reported under code's name. */
 int ctl_local_error(struct ctl *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Print root (stolen) on stdout as one line; CTL_EXIT_OK or an error. */
+/* Print root (stolen) on stdout as one line; CTL_EXIT_OK or an error.
+ * Integer times under the keys PROTOCOL.md gives them (due_at, time, ...)
+ * become RFC 3339 UTC strings, 0 null: one style for every command. */
 int ctl_json_emit(struct ctl *c, json_t *root);
+/* The same without touching the times: for a signed document whose bytes
+ * are fixed (an audit checkpoint). */
+int ctl_json_emit_raw(struct ctl *c, json_t *root);
+
+/* progress.c: a line on stderr while a long call runs, on a terminal only
+ * (isatty(2)): never when stderr is a pipe or a file, so scripts and logs
+ * see none. what: "compacting the data file"; shown after a second, with
+ * the time elapsed, and erased at the end. */
+void ctl_progress_start(struct ctl *c, const char *what);
+void ctl_progress_stop(void);
+/* Whether progress may be shown at all: stderr is a terminal. */
+int ctl_progress_wanted(void);
 /* "name: value", continuation lines of a multi-line value indented. */
 void ctl_print_field(const char *name, const char *value);
 /* Set obj[key] to a string or an integer: 0, or -1 (no memory, or s is
@@ -141,6 +175,12 @@ int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_checkpoint(struct ctl *c, int argc, char **argv);
+int ctl_cmd_policy_reload(struct ctl *c, int argc, char **argv);
+int ctl_cmd_metrics(struct ctl *c, int argc, char **argv);
+/* metrics.c: the metrics op's map for status (NULL if refused: not an
+ * admin, or an older server), and its summary as "name: value" lines. */
+json_t *ctl_metrics_fetch(struct ctl *c);
+void ctl_metrics_print(const json_t *m);
 /* The "type" of a checkpoint file (audit_checkpoint.c). */
 #define CTL_CHECKPOINT_TYPE "vault-audit-checkpoint-v1"
 

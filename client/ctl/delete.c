@@ -1,6 +1,7 @@
 /*
  * delete.c - "vaultctl delete TOKEN --reason REASON": delete a record for
- * good (crypto-shredding, see SECURITY.md).
+ * good (crypto-shredding, see SECURITY.md). --json prints {"ok": true,
+ * "deleted_at": TIME}, the result's time as every command prints times.
  */
 #include <stdio.h>
 
@@ -49,10 +50,20 @@ ctl_cmd_delete(struct ctl *c, int argc, char **argv)
 		    "retention or administrative)");
 	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
 		return rc;
+	if (c->json) {
+		/* Through the JSON call: the typed one drops deleted_at. */
+		json_t *res = NULL;
+		rc = ctl_call(c, "delete", c->purpose, json_pack("{s:s, s:s}", "record", token,
+		    "reason", vault_delete_reason_name(reason)), &res);
+		if (rc != CTL_EXIT_OK)
+			return rc;
+		rc = ctl_json_emit(c, json_pack("{s:b, s:O?}", "ok", 1, "deleted_at",
+		    json_object_get(res, "deleted_at")));
+		json_decref(res);
+		return rc;
+	}
 	if ((rc = vault_delete(c->v, c->purpose, token, reason)) != 0)
 		return ctl_vault_error(c, rc, NULL);
-	if (c->json)
-		return ctl_json_emit(c, json_pack("{s:b}", "ok", 1));
 	puts("ok");
 	return CTL_EXIT_OK;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,110 @@ ctl_args_init(struct ctl_args *a, int argc, char **argv)
 	a->argv = argv;
 	a->i = 1;
 	a->options_done = 0;
+	a->scanned = 0;
+}
+
+/* vaultctl's own options (vaultctl.c parses them before the command). */
+static const struct {
+	const char *name;
+	char short_name;
+	int has_arg;
+} globals[] = {
+	{ "socket", 's', 1 },
+	{ "purpose", 'p', 1 },
+	{ "server-uid", 0, 1 },
+	{ "timeout", 't', 1 },
+	{ "json", 0, 0 },
+};
+#define NGLOBALS (sizeof(globals) / sizeof(globals[0]))
+
+/*
+ * Take vaultctl's own options out of a->argv (before "--"), applying them;
+ * the command's options and their values stay, in order. Errors wait until
+ * every option is seen, as before the command: --json may come last.
+ */
+static int
+scan_globals(struct ctl *c, struct ctl_args *a, const struct ctl_option *opts)
+{
+	char err[256] = "";
+	int out = 1, done = 0;
+
+	for (int i = 1; i < a->argc; i++) {
+		char *arg = a->argv[i];
+		const char *val = NULL;
+		size_t g, len;
+
+		if (done || arg[0] != '-' || arg[1] == '\0') {
+			a->argv[out++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			done = 1;
+			a->argv[out++] = arg;
+			continue;
+		}
+		if (arg[1] == '-') {
+			const char *name = arg + 2, *eq = strchr(name, '=');
+			const struct ctl_option *o;
+
+			len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+			for (o = opts; o != NULL && o->name != NULL; o++)
+				if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+					break;
+			if (o != NULL && o->name != NULL) {
+				/* The command's own: keep it and its value. */
+				a->argv[out++] = arg;
+				if (o->has_arg && eq == NULL && i + 1 < a->argc)
+					a->argv[out++] = a->argv[++i];
+				continue;
+			}
+			for (g = 0; g < NGLOBALS; g++)
+				if (strlen(globals[g].name) == len &&
+				    memcmp(globals[g].name, name, len) == 0)
+					break;
+			if (g == NGLOBALS) {
+				a->argv[out++] = arg; /* reported by ctl_args_next */
+				continue;
+			}
+			if (!globals[g].has_arg && eq != NULL) {
+				if (err[0] == '\0')
+					snprintf(err, sizeof(err), "option --%s takes no argument",
+					    globals[g].name);
+				continue;
+			}
+			if (globals[g].has_arg)
+				val = eq != NULL ? eq + 1 : i + 1 < a->argc ? a->argv[++i] : NULL;
+		} else {
+			for (g = 0; g < NGLOBALS; g++)
+				if (globals[g].short_name != 0 && globals[g].short_name == arg[1])
+					break;
+			if (g == NGLOBALS) {
+				a->argv[out++] = arg;
+				continue;
+			}
+			/* -sPATH or -s PATH, as getopt takes them. */
+			val = arg[2] != '\0' ? arg + 2 : i + 1 < a->argc ? a->argv[++i] : NULL;
+		}
+		if (err[0] != '\0') {
+			/* After an error only --json still counts: it says how
+			 * to report the error. */
+			if (!globals[g].has_arg)
+				c->json = 1;
+			continue;
+		}
+		if (globals[g].has_arg && val == NULL)
+			snprintf(err, sizeof(err), "option --%s needs an argument",
+			    globals[g].name);
+		else
+			ctl_set_global(c, globals[g].name, val, err, sizeof(err));
+	}
+	a->argv[out] = NULL;
+	a->argc = out;
+	if (err[0] != '\0') {
+		ctl_usage_error(c, "%s", err);
+		return -1;
+	}
+	return ctl_globals_ready(c) == CTL_EXIT_OK ? 0 : -1;
 }
 
 /* Only echo an unknown option if it looks like one (never a value). */
@@ -58,6 +163,11 @@ ctl_args_next(struct ctl *c, struct ctl_args *a, const struct ctl_option *opts,
 	size_t len;
 	char *arg;
 
+	if (!a->scanned) {
+		a->scanned = 1;
+		if (scan_globals(c, a, opts) != 0)
+			return CTL_ARG_ERROR;
+	}
 	for (;;) {
 		if (a->i >= a->argc)
 			return CTL_ARG_END;
@@ -73,8 +183,7 @@ ctl_args_next(struct ctl *c, struct ctl_args *a, const struct ctl_option *opts,
 	}
 	if (arg[1] != '-' || !option_like(arg + 2)) {
 		if (option_like(arg))
-			ctl_usage_error(c, "%s: unknown option %.*s (options of vaultctl "
-			    "itself go before the command)", a->cmd,
+			ctl_usage_error(c, "%s: unknown option %.*s", a->cmd,
 			    (int)strcspn(arg, "="), arg);
 		else
 			ctl_usage_error(c, "%s: argument %d is not a valid option",
@@ -113,9 +222,21 @@ ctl_args_next(struct ctl *c, struct ctl_args *a, const struct ctl_option *opts,
 int
 ctl_no_args(struct ctl *c, const char *cmd, int argc, char **argv)
 {
-	if (argc > 1)
+	struct ctl_args a;
+	const struct ctl_option *opt;
+	char *val;
+	int argno;
+
+	/* vaultctl's own options may follow the command: take them. */
+	ctl_args_init(&a, argc, argv);
+	switch (ctl_args_next(c, &a, NULL, &opt, &val, &argno)) {
+	case CTL_ARG_END:
+		return CTL_EXIT_OK;
+	case CTL_ARG_ERROR:
+		return CTL_EXIT_USAGE;
+	default:
 		return ctl_usage_error(c, "%s takes no arguments", cmd);
-	return CTL_EXIT_OK;
+	}
 }
 
 int

@@ -40,7 +40,12 @@ ctl_cmd_keys_retire(struct ctl *c, int argc, char **argv)
 		    UINT32_MAX);
 	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
 		return rc;
+	/* The compaction can take minutes on a big file: a spinner on a terminal. */
+	char what[64];
+	snprintf(what, sizeof(what), "retiring epoch %lu, compacting the data file", epoch);
+	ctl_progress_start(c, what);
 	rc = vault_keys_retire(c->v, (uint32_t)epoch, &remaining, &before, &after);
+	ctl_progress_stop();
 	if (rc == VAULT_E_CONFLICT && remaining > 0) {
 		if (c->json)
 			return ctl_vault_error(c, rc, json_pack("{s:I, s:I}",

@@ -3,8 +3,8 @@
  * new key current and print its epoch or version. A new key-encryption key
  * epoch starts a rewrap of every record's data key in the server; --wait
  * follows it (keys status every 200 ms) until it is done, with a progress
- * line on stderr: rewritten in place on a terminal, otherwise one line per
- * 10%. In --json mode the progress shows only on a terminal. A rewrap that
+ * line on stderr rewritten in place, on a terminal only: a pipe or a file
+ * gets none (scripts and logs stay quiet, --json or not). A rewrap that
  * stalls (a full map or disk) ends the wait with VAULT_E_NO_SPACE naming
  * the stall: the rotation goes on by itself once space returns.
  */
@@ -27,8 +27,7 @@ static const struct ctl_option options[] = {
 };
 
 struct progress {
-	int show, tty;
-	int decile;       /* last tenth printed (not a terminal) */
+	int show;         /* stderr is a terminal */
 	size_t width;     /* length of the line on the terminal */
 };
 
@@ -37,27 +36,21 @@ progress_show(struct progress *p, const struct vault_keys_status *s)
 {
 	char line[256];
 	size_t n;
-	int d;
 
 	if (!p->show)
 		return;
 	ctl_rotation_line(s, line, sizeof(line));
-	if (p->tty) {
-		n = strlen(line);
-		/* Blanks cover the rest of a longer line printed before. */
-		fprintf(stderr, "\r%s%*s", line, p->width > n ? (int)(p->width - n) : 0, "");
-		p->width = n;
-	} else if ((d = (int)(ctl_rotation_percent(s) / 10)) != p->decile) {
-		fprintf(stderr, "%s\n", line);
-		p->decile = d;
-	}
+	n = strlen(line);
+	/* Blanks cover the rest of a longer line printed before. */
+	fprintf(stderr, "\r%s%*s", line, p->width > n ? (int)(p->width - n) : 0, "");
+	p->width = n;
 	fflush(stderr);
 }
 
 static void
 progress_end(struct progress *p)
 {
-	if (p->show && p->tty && p->width > 0) {
+	if (p->show && p->width > 0) {
 		fputc('\n', stderr);
 		fflush(stderr);
 	}
@@ -86,9 +79,7 @@ wait_rotation(struct ctl *c, uint32_t epoch, struct vault_keys_status **done,
 	struct vault_keys_status *s = NULL;
 	int rc;
 
-	p.tty = isatty(STDERR_FILENO);
-	p.show = !c->json || p.tty;
-	p.decile = -1;
+	p.show = ctl_progress_wanted();
 	*done = NULL;
 	for (;;) {
 		if ((rc = vault_keys_status(c->v, &s)) != 0) {

@@ -102,20 +102,25 @@ dump(json_t *root)
 }
 
 /*
- * The one place errors are printed. code 0 leaves "code" out of the JSON
- * object (usage errors have no vault code); extra is stolen.
+ * The one place errors are printed. In JSON, every error has the same four
+ * keys, {"error", "code", "message", "field"}: code 0 (usage errors, which
+ * have no vault code) is null, and so is field when the error named none.
+ * extra (stolen) adds keys such as "remaining".
  */
 static void
 emit_error(struct ctl *c, const char *name, int code, const char *message,
-    json_t *extra)
+    const char *field, json_t *extra)
 {
 	json_t *o = NULL;
 
 	if (c->json) {
 		o = json_object();
 		if (ctl_json_set_str(o, "error", name) != 0 ||
-		    (code != 0 && ctl_json_set_int(o, "code", code) != 0) ||
+		    json_object_set_new(o, "code", code != 0 ? json_integer(code) :
+		    json_null()) != 0 ||
 		    ctl_json_set_str(o, "message", message) != 0 ||
+		    json_object_set_new(o, "field", field != NULL && field[0] != '\0' ?
+		    json_string(field) : json_null()) != 0 ||
 		    (extra != NULL && json_object_update(o, extra) != 0) ||
 		    dump(o) != 0) {
 			json_decref(o);
@@ -143,9 +148,10 @@ ctl_usage_error(struct ctl *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit_error(c, "usage", 0, msg, NULL);
+	emit_error(c, "usage", 0, msg, NULL, NULL);
 	if (!c->json)
-		fputs("Run 'vaultctl --help' for usage.\n", stderr);
+		fprintf(stderr, "Run 'vaultctl %s%s--help' for usage.\n",
+		    c->cmd_name != NULL ? c->cmd_name : "", c->cmd_name != NULL ? " " : "");
 	return CTL_EXIT_USAGE;
 }
 
@@ -163,7 +169,8 @@ ctl_vault_error(struct ctl *c, int rc, json_t *extra)
 	} else if (msg[0] == '\0') {
 		msg = vault_strerror(rc);
 	}
-	emit_error(c, vault_error_name(rc), rc, msg, extra);
+	emit_error(c, vault_error_name(rc), rc, msg,
+	    c->v != NULL ? vault_last_field(c->v) : NULL, extra);
 	return CTL_EXIT_VAULT;
 }
 
@@ -176,7 +183,7 @@ ctl_local_error(struct ctl *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit_error(c, vault_error_name(code), code, msg, NULL);
+	emit_error(c, vault_error_name(code), code, msg, NULL, NULL);
 	return CTL_EXIT_VAULT;
 }
 
@@ -195,7 +202,7 @@ ctl_connect(struct ctl *c)
 		    env != NULL && env[0] != '\0' ? "the uid in VAULT_SERVER_UID" :
 		    "the owner of the socket's directory");
 		c->v = NULL;
-		emit_error(c, vault_error_name(rc), rc, msg, NULL);
+		emit_error(c, vault_error_name(rc), rc, msg, NULL, NULL);
 		return CTL_EXIT_CONNECT;
 	}
 	if (rc == VAULT_E_CONFIG) {
@@ -206,7 +213,7 @@ ctl_connect(struct ctl *c)
 		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", c->socket,
 		    strerror(errno));
 		c->v = NULL;
-		emit_error(c, vault_error_name(rc), rc, msg, NULL);
+		emit_error(c, vault_error_name(rc), rc, msg, NULL, NULL);
 		return CTL_EXIT_CONNECT;
 	}
 	if (rc != 0) {
@@ -217,8 +224,57 @@ ctl_connect(struct ctl *c)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * The keys that hold a time, wherever they appear in an output (the
+ * server's results give Unix seconds, 0 for "none"): one style for every
+ * command, RFC 3339 UTC strings and null (PROTOCOL.md's names kept).
+ */
+static const char *const time_keys[] = {
+	"completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
+	"last_done", "next_due", "placed_at", "received_at", "retired_at", "started",
+	"stalled_since", "time", "unrecoverable_after", "updated",
+};
+
+static int
+is_time_key(const char *key)
+{
+	for (size_t i = 0; i < sizeof(time_keys) / sizeof(time_keys[0]); i++)
+		if (strcmp(key, time_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Rewrite the integer times in j (objects and arrays, recursively; strings,
+ * such as a signed document's exact bytes, are left alone). */
+static int
+json_times(json_t *j, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (depth > 32)
+		return 0;
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			if (json_times(v, depth + 1) != 0)
+				return -1;
+		return 0;
+	}
+	json_object_foreach(j, key, v) {
+		if (json_is_integer(v) && is_time_key(key)) {
+			json_t *t = ctl_json_time((int64_t)json_integer_value(v));
+			if (t == NULL || json_object_set_new(j, key, t) != 0)
+				return -1;
+		} else if (json_times(v, depth + 1) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
-ctl_json_emit(struct ctl *c, json_t *root)
+ctl_json_emit_raw(struct ctl *c, json_t *root)
 {
 	int rc;
 
@@ -229,6 +285,16 @@ ctl_json_emit(struct ctl *c, json_t *root)
 	if (rc != 0)
 		return ctl_local_error(c, VAULT_E_IO, "cannot write the output");
 	return CTL_EXIT_OK;
+}
+
+int
+ctl_json_emit(struct ctl *c, json_t *root)
+{
+	if (root != NULL && json_times(root, 0) != 0) {
+		json_decref(root);
+		root = NULL;
+	}
+	return ctl_json_emit_raw(c, root);
 }
 
 void

@@ -214,7 +214,7 @@ print_json(struct ctl *c, const struct vault_record *r, const char *dir)
 		    ctl_json_set_int(d, "slot", slot) != 0 ||
 		    ctl_json_set_str(d, "name", name) != 0 ||
 		    ctl_json_set_str(d, "type", type) != 0 ||
-		    ctl_json_set_int(d, "size", (json_int_t)len) != 0 ||
+		    ctl_json_set_int(d, "bytes", (json_int_t)len) != 0 ||
 		    ctl_json_set_str(d, "path", path) != 0;
 		free(path);
 	}

@@ -1,6 +1,8 @@
 /*
  * status.c - "vaultctl status": the server's facts (no personal data), and
- * whether the vault is sealed (its key epoch shows as 0 then).
+ * whether the vault is sealed (its key epoch shows as 0 then). Like
+ * "vault status", it exits 2 when the vault is sealed, so that a script
+ * (or a health check) tells "sealed" from "up" and from "failed" (1).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,9 +41,10 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		return ctl_vault_error(c, rc, NULL);
 	/* The alerts by name: the server's list may grow, so take it as it comes. */
 	char *raw = NULL;
-	json_t *alerts = NULL, *audit = NULL, *rotation = NULL;
+	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL;
 	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
 		json_t *all = json_loads(raw, 0, NULL);
+		version = json_incref(json_object_get(all, "version"));
 		alerts = json_incref(json_object_get(all, "alerts"));
 		audit = json_incref(json_object_get(all, "audit"));
 		rotation = json_incref(json_object_get(all, "rotation"));
@@ -56,20 +59,32 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		json_decref(rotation);
 		rotation = json_string("unknown");
 	}
+	/* Servers before --version send none: null. */
+	if (!json_is_string(version)) {
+		json_decref(version);
+		version = json_null();
+	}
 	vault_free(raw);
+	int exit_rc = st.sealed ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 	if (!json_is_object(alerts)) {
 		json_decref(alerts);
 		alerts = json_object();
 	}
-	if (c->json)
-		return ctl_json_emit(c, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}",
+	/* The counters too for an administrator (metrics is admin only). */
+	json_t *metrics = ctl_metrics_fetch(c);
+	if (c->json) {
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}",
+		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
 		    "tombstones", (json_int_t)st.tombstones,
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
-		    "alerts", alerts, "audit", audit, "rotation", rotation));
+		    "alerts", alerts, "audit", audit, "rotation", rotation,
+		    "metrics", metrics ? metrics : json_null()));
+		return rc != CTL_EXIT_OK ? rc : exit_rc;
+	}
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
 	printf("records: %" PRIu64 "\n", st.records);
 	printf("tombstones: %" PRIu64 "\n", st.tombstones);
@@ -95,5 +110,12 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("rotation: %s\n", json_string_value(rotation));
 	json_decref(audit);
 	json_decref(rotation);
-	return CTL_EXIT_OK;
+	/* After these, so the lines above keep their places for scripts. */
+	printf("version: %s\n", json_is_string(version) ? json_string_value(version) :
+	    "unknown");
+	json_decref(version);
+	if (metrics != NULL)
+		ctl_metrics_print(metrics);
+	json_decref(metrics);
+	return exit_rc;
 }

@@ -33,9 +33,6 @@ ctl_cmd_transaction(struct ctl *c, int argc, char **argv)
 	int rc, argno;
 	char *val;
 
-	if (c->purpose != 0 && c->purpose != VAULT_PURPOSE_TRANSACTIONAL)
-		return ctl_usage_error(c, "transaction: the purpose is transactional (-p "
-		    "may be left out)");
 	if ((rc = vault_record_new(&r)) != 0)
 		return ctl_vault_error(c, rc, NULL);
 	ctl_args_init(&a, argc, argv);
@@ -53,6 +50,12 @@ ctl_cmd_transaction(struct ctl *c, int argc, char **argv)
 			rc = ctl_add_value(c, a.cmd, r, opt->name, val, argno);
 		if (rc != CTL_EXIT_OK)
 			goto out;
+	}
+	/* After the arguments: -p may follow the command. */
+	if (c->purpose != 0 && c->purpose != VAULT_PURPOSE_TRANSACTIONAL) {
+		rc = ctl_usage_error(c, "transaction: the purpose is transactional (-p "
+		    "may be left out)");
+		goto out;
 	}
 	if (record == NULL) {
 		rc = ctl_usage_error(c, "transaction: which record? (transaction "

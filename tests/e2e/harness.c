@@ -168,6 +168,9 @@ vaultd_start(struct vaultd_proc *p, const char *extra_ini)
 	if (extra_ini)
 		fputs(extra_ini, f);
 	fclose(f);
+	/* vaultd refuses files others may write, whatever the umask. */
+	cr_assert_eq(chmod(policy, 0644), 0);
+	cr_assert_eq(chmod(p->config, 0600), 0);
 	spawn(p);
 }
 
@@ -245,6 +248,56 @@ vaultd_expect_refusal(struct vaultd_proc *p, char **log)
 	waitpid(pid, &st, 0);
 	cr_assert_fail("vaultd did not refuse to start");
 	return -1;
+}
+
+int
+vaultd_check(struct vaultd_proc *p, char **out)
+{
+	const char *bin = getenv("VAULTD");
+	char path[600];
+	size_t n;
+	int st = 0;
+	cr_assert_not_null(bin);
+	snprintf(path, sizeof(path), "%s/check.out", p->dir);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (freopen(path, "w", stdout) == NULL || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+			_exit(126);
+		execl(bin, bin, "--check", "-c", p->config, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	*out = read_file_all(path, &n);
+	cr_assert_not_null(*out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+count_in(const char *s, const char *needle)
+{
+	int n = 0;
+	for (const char *q = s; q != NULL && (q = strstr(q, needle)) != NULL; q++)
+		n++;
+	return n;
+}
+
+int
+vaultd_wait_log(const struct vaultd_proc *p, const char *needle, int count, int seconds)
+{
+	int seen = 0;
+	for (int i = 0; i <= seconds * 100; i++) {
+		size_t n;
+		char *log = read_file_all(p->log, &n);
+		seen = count_in(log, needle);
+		free(log);
+		if (seen >= count)
+			break;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return seen;
 }
 
 void

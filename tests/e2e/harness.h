@@ -39,6 +39,17 @@ int vaultd_stop(struct vaultd_proc *p);
  * status (it must exit within 10 s) and fills log with its log (malloc'd).
  */
 int vaultd_expect_refusal(struct vaultd_proc *p, char **log);
+/*
+ * vaultd --check -c on p's configuration (vaultd stopped or not): returns
+ * its exit status and fills out with what it printed, stdout and stderr
+ * (malloc'd).
+ */
+int vaultd_check(struct vaultd_proc *p, char **out);
+/*
+ * Wait (up to seconds) until p's log holds needle at least count times;
+ * returns how many times it does.
+ */
+int vaultd_wait_log(const struct vaultd_proc *p, const char *needle, int count, int seconds);
 /* SIGKILL and reap: a crash at an arbitrary moment. */
 void vaultd_kill(struct vaultd_proc *p);
 /*

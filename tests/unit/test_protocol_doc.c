@@ -70,7 +70,7 @@ Test(protocol_doc, the_operation_table_lists_exactly_the_operations)
 	cr_assert_not_null(end);
 	*end = '\0';
 	size_t n = 0;
-	for (const struct op *op; (op = op_at(n)) != NULL; n++) {
+	for (const struct op *op; (op = op_table_at(n)) != NULL; n++) {
 		char cell[80];
 		snprintf(cell, sizeof cell, "`%s`", op->name);
 		/* In the first column: the row starts with it, or lists it with others. */

@@ -97,6 +97,7 @@ int trace_record(struct op_trace *t, uint64_t id);
 struct read_ctx {
 	struct server *srv;
 	const struct policy_client *client; /* of the connection being served */
+	const struct policy *policy; /* client's policy, held by the worker */
 	const struct key_set *keys; /* pinned for this request (keyset.h); NULL if sealed */
 	unsigned env_gen;    /* generation of the env txn belongs to */
 	MDB_txn *txn;        /* a live read transaction */
@@ -174,15 +175,20 @@ int op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 
 /* The table, sorted by name for bsearch. */
 const struct op *op_lookup(const char *name, size_t len);
-/* The i-th operation by name, NULL past the last (for checks of the docs). */
-const struct op *op_at(size_t i);
+/* The same, and its place in the table in *index (metrics.h counts by it). */
+const struct op *op_lookup_at(const char *name, size_t len, size_t *index);
+/* Its size, its i-th entry, and op's place in it. */
+size_t op_table_size(void);
+const struct op *op_table_at(size_t i);
+size_t op_table_index(const struct op *op);
 
 extern const struct op op_audit_checkpoint, op_audit_query, op_audit_verify,
     op_backup, op_create, op_delete, op_detokenize,
     op_keys_retire, op_keys_rotate, op_keys_rotate_record, op_keys_status,
-    op_list, op_ping, op_read, op_status, op_tokenize, op_unseal, op_update,
+    op_list, op_ping, op_policy_reload, op_read, op_status, op_tokenize, op_unseal, op_update,
     op_hold_lift, op_hold_list, op_hold_place, op_request_complete,
     op_request_confirm, op_request_extend, op_request_list, op_request_open,
-    op_request_show, op_request_verify, op_signing_key, op_transaction;
+    op_request_show, op_request_verify, op_signing_key, op_transaction,
+    op_metrics;
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * status.c - "status": protocol version, record and tombstone counts,
+ * status.c - "status": vaultd's version, protocol version, record and tombstone counts,
  * current key epoch, uptime, whether the audit trail can be written (a full
  * file system, audit.h), a rotation's state (a stall, rotation.h), security
  * alerts raised since start (alert.h). No personal data.
@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/msg.h"
+#include "common/version.h"
 #include "keys/keyring.h"
 #include "vault/alert.h"
 #include "vault/keyset.h"
@@ -25,7 +26,10 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = mdb_stat(ctx->txn, ctx->srv->store.records, &rs)) != 0 ||
 	    (rc = mdb_stat(ctx->txn, ctx->srv->store.tombstones, &ts)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 9);
+	msgpack_pack_map(pk, 10);
+	/* The build's version (meson's project version): which vaultd answers. */
+	mp_cstr(pk, "version");
+	mp_cstr(pk, VAULT_VERSION);
 	mp_cstr(pk, "sealed");
 	if (ctx->keys == NULL)
 		msgpack_pack_true(pk);

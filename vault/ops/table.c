@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vault/metrics.h"
 #include "op.h"
 
 static const struct op *const ops[] = {
@@ -22,7 +23,9 @@ static const struct op *const ops[] = {
 	&op_keys_rotate_record,
 	&op_keys_status,
 	&op_list,
+	&op_metrics,
 	&op_ping,
+	&op_policy_reload,
 	&op_read,
 	&op_request_complete,
 	&op_request_confirm,
@@ -38,6 +41,9 @@ static const struct op *const ops[] = {
 	&op_unseal,
 	&op_update,
 };
+
+_Static_assert(sizeof(ops) / sizeof(ops[0]) <= METRICS_MAX_OPS,
+    "metrics.h: raise METRICS_MAX_OPS");
 
 struct key {
 	const char *name;
@@ -57,16 +63,41 @@ cmp(const void *k, const void *e)
 }
 
 const struct op *
-op_lookup(const char *name, size_t len)
+op_lookup_at(const char *name, size_t len, size_t *index)
 {
 	struct key k = { name, len };
 	const struct op *const *e = bsearch(&k, ops, sizeof(ops) / sizeof(ops[0]),
 	    sizeof(ops[0]), cmp);
+	if (e != NULL)
+		*index = (size_t)(e - ops);
 	return e ? *e : NULL;
 }
 
 const struct op *
-op_at(size_t i)
+op_lookup(const char *name, size_t len)
 {
-	return i < sizeof(ops) / sizeof(ops[0]) ? ops[i] : NULL;
+	size_t i;
+	return op_lookup_at(name, len, &i);
+}
+
+size_t
+op_table_size(void)
+{
+	return sizeof(ops) / sizeof(ops[0]);
+}
+
+const struct op *
+op_table_at(size_t i)
+{
+	return i < op_table_size() ? ops[i] : NULL;
+}
+
+/* A scan of some 30 pointers: for the writer, where a write costs an fsync. */
+size_t
+op_table_index(const struct op *op)
+{
+	size_t i = 0;
+	while (i < op_table_size() && ops[i] != op)
+		i++;
+	return i;
 }

@@ -149,7 +149,7 @@ static int
 export_det(struct read_ctx *ctx, const struct record *r, uint8_t fid,
     const char *value, size_t len, json_t *det)
 {
-	const struct policy *pol = &ctx->srv->policy;
+	const struct policy *pol = ctx->policy;
 	json_t *list = NULL;
 	int has = 0;
 	for (unsigned d = 0; d < r->ndet && !has; d++)

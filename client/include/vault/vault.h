@@ -479,6 +479,13 @@ int vault_call_json(struct vault *v, const char *op, enum vault_purpose purpose,
  */
 uint64_t vault_last_remaining(const struct vault *v);
 
+/*
+ * The field (or argument) the last error on v named, e.g. "phone" for a
+ * policy refusal or "epoch" for keys_retire's VAULT_E_CONFLICT; "" if it
+ * named none. A name, never a value. Valid until the next call on v.
+ */
+const char *vault_last_field(const struct vault *v);
+
 /* Free a string returned by this library (wipes it first). Accepts NULL. */
 void vault_free(char *s);
 
