@@ -17,7 +17,7 @@
 
 #include "ctl/ctl.h"
 
-#define DEFAULT_SOCKET "var/run/vaultd.sock"
+#include "common/paths.h"
 
 static int cmd_help(struct ctl *c, int argc, char **argv);
 
@@ -276,7 +276,7 @@ usage(FILE *f)
 	    "\n"
 	    "Options (before COMMAND):\n"
 	    "  -s, --socket SOCKET    vaultd's socket (default: $VAULT_SOCKET, else\n"
-	    "                         " DEFAULT_SOCKET ")\n"
+	    "                         " VAULT_SOCKET_PATH ")\n"
 	    "      --server-uid UID   the uid vaultd runs as: vaultctl sends nothing to\n"
 	    "                         a server running as another (default:\n"
 	    "                         $VAULT_SERVER_UID, else the owner of the socket's\n"
@@ -511,7 +511,7 @@ run(struct ctl *c, int argc, char **argv)
 	if (c->socket == NULL) {
 		c->socket = getenv("VAULT_SOCKET");
 		if (c->socket == NULL || c->socket[0] == '\0')
-			c->socket = DEFAULT_SOCKET;
+			c->socket = VAULT_SOCKET_PATH;
 	}
 	return cmd->fn(c, argc, argv);
 }
