@@ -1,0 +1,89 @@
+#!/bin/sh
+# install-files: meson install --destdir puts every file where the system
+# looks for it, with sane modes; the library exports only vault_* under its
+# soname; the compiled-in defaults are the installed paths; a second
+# install keeps an edited /etc/vault/vaultd.conf; the sysusers.d and
+# tmpfiles.d files are accepted by systemd-sysusers and systemd-tmpfiles.
+. "$(dirname "$0")/lib.sh"
+need readelf binutils
+need systemd-sysusers systemd
+need systemd-tmpfiles systemd
+
+D=$T/root
+install_into "$D"
+
+mode_is "$D$SBINDIR/vaultd" 755
+mode_is "$D$SBINDIR/vault-keytool" 755
+mode_is "$D$BINDIR/vaultctl" 755
+mode_is "$D$INCLUDEDIR/vault/vault.h" 644
+mode_is "$D$LIBDIR/pkgconfig/vaultclient.pc" 644
+mode_is "$D$UNITDIR/vaultd.service" 644
+mode_is "$D$UNITDIR/vaultd.socket" 644
+mode_is "$D$SYSUSERSDIR/vault.conf" 644
+mode_is "$D$TMPFILESDIR/vault.conf" 644
+mode_is "$D$COMPLETIONDIR/vaultctl" 644
+mode_is "$D$DOCDIR/vaultd.conf.example" 644
+mode_is "$D$DOCDIR/policy.example" 644
+mode_is "$D$SYSCONFDIR/vault/vaultd.conf" 644
+[ -e "$D$SBINDIR/vaultctl" ] && fail "vaultctl belongs in $BINDIR, not $SBINDIR"
+if [ "$HAVE_MANPAGES" = 1 ]; then
+	for page in man8/vaultd.8 man5/vaultd.conf.5 man1/vaultctl.1 man8/vault-keytool.8 \
+	    man5/vault-policy.5 man3/libvaultclient.3; do
+		mode_is "$D$MANDIR/$page" 644
+	done
+fi
+
+# The library: real file, soname link, development link; soname .so.0.
+lib=$(ls "$D$LIBDIR"/libvaultclient.so.*.*.* 2>/dev/null | head -n 1)
+[ -n "$lib" ] || fail "no libvaultclient.so.X.Y.Z in $D$LIBDIR"
+mode_is "$lib" 755
+soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = libvaultclient.so.0 ] || fail "soname is '$soname', not libvaultclient.so.0"
+[ "$(readlink "$D$LIBDIR/libvaultclient.so.0")" = "$(basename "$lib")" ] ||
+	fail "libvaultclient.so.0 does not point at $(basename "$lib")"
+[ "$(readlink "$D$LIBDIR/libvaultclient.so")" = libvaultclient.so.0 ] ||
+	fail "libvaultclient.so does not point at libvaultclient.so.0"
+# Only the public API is exported (client/vault.syms).
+others=$(readelf --dyn-syms -W "$lib" | awk '$5 == "GLOBAL" && $7 != "UND" { print $8 }' |
+	sed 's/@.*//' | grep -v '^vault_' || true)
+[ -z "$others" ] || fail "libvaultclient exports more than vault_*: $others"
+readelf --dyn-syms -W "$lib" | grep -q ' vault_connect$' || fail "vault_connect is not exported"
+
+# The compiled-in defaults are the installed paths.
+"$D$SBINDIR/vaultd" --help | grep -qF "$SYSCONFDIR/vault/vaultd.conf" ||
+	fail "vaultd --help does not name $SYSCONFDIR/vault/vaultd.conf"
+"$D$BINDIR/vaultctl" --help | grep -qF "$SOCKET_PATH" ||
+	fail "vaultctl --help does not name $SOCKET_PATH"
+grep -q "^ExecStart=$SBINDIR/vaultd -c $SYSCONFDIR/vault/vaultd.conf\$" "$D$UNITDIR/vaultd.service" ||
+	fail "vaultd.service does not start $SBINDIR/vaultd with $SYSCONFDIR/vault/vaultd.conf"
+grep -q "^ListenStream=$SOCKET_PATH\$" "$D$UNITDIR/vaultd.socket" ||
+	fail "vaultd.socket does not listen on $SOCKET_PATH"
+# The installed configuration is one vaultd accepts (apart from the policy
+# file it names, which the administrator writes).
+grep -q "^file = $SYSCONFDIR/vault/policy.ini\$" "$D$SYSCONFDIR/vault/vaultd.conf" ||
+	fail "the installed vaultd.conf does not name $SYSCONFDIR/vault/policy.ini"
+
+# A second install keeps the administrator's vaultd.conf.
+echo "# edited" >>"$D$SYSCONFDIR/vault/vaultd.conf"
+install_into "$D"
+tail -n 1 "$D$SYSCONFDIR/vault/vaultd.conf" | grep -qx "# edited" ||
+	fail "a second meson install overwrote $SYSCONFDIR/vault/vaultd.conf"
+
+mkdir -p "$D/etc"
+# sysusers.d: the user and groups appear in the DESTDIR's own passwd and
+# group files (--root never touches the host's).
+systemd-sysusers --root="$D" "$D$SYSUSERSDIR/vault.conf" >"$T/sysusers.log" 2>&1 ||
+	{ cat "$T/sysusers.log" >&2; fail "systemd-sysusers refused vault.conf"; }
+grep -q '^vault:' "$D/etc/passwd" || fail "systemd-sysusers made no user vault"
+grep -q '^vault:' "$D/etc/group" || fail "systemd-sysusers made no group vault"
+grep -q '^vault-clients:' "$D/etc/group" || fail "systemd-sysusers made no group vault-clients"
+# tmpfiles.d: parsed without a complaint (--root: under the DESTDIR only).
+systemd-tmpfiles --root="$D" --create "$D$TMPFILESDIR/vault.conf" >"$T/tmpfiles.log" 2>&1 ||
+	{ cat "$T/tmpfiles.log" >&2; fail "systemd-tmpfiles --create refused vault.conf"; }
+[ -s "$T/tmpfiles.log" ] && { cat "$T/tmpfiles.log" >&2; fail "systemd-tmpfiles complained about vault.conf"; }
+rundir=$(dirname "$SOCKET_PATH")
+mode_is "$D$rundir" 750
+[ "$(stat -c %U:%G "$D$rundir")" = "$(grep '^vault:' "$D/etc/passwd" | cut -d: -f3):$(grep '^vault-clients:' "$D/etc/group" | cut -d: -f3)" ] ||
+	[ "$(stat -c %u:%g "$D$rundir")" = "$(grep '^vault:' "$D/etc/passwd" | cut -d: -f3):$(grep '^vault-clients:' "$D/etc/group" | cut -d: -f3)" ] ||
+	fail "$rundir is $(stat -c %u:%g "$D$rundir"), not vault:vault-clients"
+echo "install-files: ok"
