@@ -22,6 +22,9 @@ valgrind
 strace
 python3
 strace
+bash-completion
+binutils
+systemd
 "
 
 missing=""

@@ -1,0 +1,100 @@
+#!/bin/sh
+# install-syscalls: vaultd.service's SystemCallFilter= lets through every
+# system call vaultd makes. The installed vaultd runs under strace -f
+# through a start with new keys, ping, create, read, status, a key rotation
+# to its end, a backup and a clean stop; every call it made must be in the
+# set the unit's SystemCallFilter= lines allow, expanded with
+# systemd-analyze syscall-filter (a call outside it would fail with EPERM
+# under systemd and vaultd with it).
+. "$(dirname "$0")/lib.sh"
+need strace strace
+need systemd-analyze systemd
+need pkg-config pkg-config
+
+D=$T/root
+install_into "$D"
+unit=$D$UNITDIR/vaultd.service
+
+# expand NAME...: the system calls of the names and groups, one a line.
+expand() {
+	for n in "$@"; do
+		case $n in
+		@*)
+			systemd-analyze syscall-filter "$n" >"$T/group" 2>&1 ||
+				{ cat "$T/group" >&2; fail "systemd-analyze does not know the group $n"; }
+			# shellcheck disable=SC2046
+			expand $(sed -n '2,$p' "$T/group" | sed 's/#.*//')
+			;;
+		*) echo "$n" ;;
+		esac
+	done
+}
+: >"$T/allowed"
+: >"$T/denied"
+grep '^SystemCallFilter=' "$unit" >"$T/filters" || fail "vaultd.service has no SystemCallFilter="
+while IFS= read -r line; do
+	v=${line#SystemCallFilter=}
+	case $v in
+	"~"*) expand ${v#"~"} >>"$T/denied" ;;
+	*) expand $v >>"$T/allowed" ;;
+	esac
+done <"$T/filters"
+sort -u "$T/allowed" >"$T/allowed.s"
+sort -u "$T/denied" >"$T/denied.s"
+comm -23 "$T/allowed.s" "$T/denied.s" >"$T/permitted"
+[ -s "$T/permitted" ] || fail "the unit's filter permits nothing"
+
+V=$T/vault
+mkdir -m 700 "$V" "$V/run"
+cat >"$V/vaultd.conf" <<CONF
+[server]
+socket_path = $V/run/vaultd.sock
+workers = 2
+[storage]
+data_dir = $V/data
+map_size_bytes = 64M
+[keys]
+keyring_path = $V/keys/keyring
+root_key_path = $V/keys/root.key
+CONF
+strace -f -qq -o "$T/trace" "$D$SBINDIR/vaultd" --dev -c "$V/vaultd.conf" 2>"$V/vaultd.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+i=0
+until [ -S "$V/run/vaultd.sock" ]; do
+	kill -0 "$pid" 2>/dev/null || { cat "$V/vaultd.log" >&2; fail "vaultd exited before listening"; }
+	i=$((i + 1))
+	[ $i -le 600 ] || { cat "$V/vaultd.log" >&2; fail "vaultd did not listen within 60 s"; }
+	sleep 0.1
+done
+ctl() {
+	LD_LIBRARY_PATH="$D$LIBDIR" "$D$BINDIR/vaultctl" -s "$V/run/vaultd.sock" "$@" >>"$T/ctl.log" 2>&1 ||
+		{ cat "$T/ctl.log" "$V/vaultd.log" >&2; fail "vaultctl $* failed"; }
+}
+ctl ping
+tok=$(LD_LIBRARY_PATH="$D$LIBDIR" "$D$BINDIR/vaultctl" -s "$V/run/vaultd.sock" -p transactional \
+	create first_name=Jane email=jane@example.com) || fail "vaultctl create failed"
+ctl -p transactional read "$tok"
+ctl -p transactional tokenize "$tok" email:deterministic
+ctl status
+ctl keys rotate --wait
+ctl keys status
+ctl backup nightly
+ctl audit verify
+# $pid is strace's; SIGTERM goes to vaultd, its child (strace exits with
+# vaultd's status).
+vpid=$(cat "/proc/$pid/task/$pid/children")
+[ -n "$vpid" ] || fail "no vaultd under strace"
+kill -TERM $vpid
+wait "$pid" || { cat "$V/vaultd.log" >&2; fail "vaultd did not stop cleanly"; }
+trap 'rm -rf "$T"' EXIT
+
+# "PID name(" lines; resumed and signal lines carry no new name.
+sed -n 's/^[0-9][0-9]* *\([a-z0-9_]*\)(.*/\1/p' "$T/trace" | sort -u >"$T/used"
+[ -s "$T/used" ] || fail "strace recorded no system call"
+# execve is systemd's own, before the filter applies to vaultd.
+outside=$(comm -23 "$T/used" "$T/permitted" | grep -vx execve || true)
+if [ -n "$outside" ]; then
+	fail "vaultd made system calls vaultd.service's SystemCallFilter= refuses:" $outside
+fi
+echo "install-syscalls: $(wc -l <"$T/used") distinct system calls, all permitted"
