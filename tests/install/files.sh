@@ -58,6 +58,19 @@ grep -q "^ExecStart=$SBINDIR/vaultd -c $SYSCONFDIR/vault/vaultd.conf\$" "$D$UNIT
 	fail "vaultd.service does not start $SBINDIR/vaultd with $SYSCONFDIR/vault/vaultd.conf"
 grep -q "^ListenStream=$SOCKET_PATH\$" "$D$UNITDIR/vaultd.socket" ||
 	fail "vaultd.socket does not listen on $SOCKET_PATH"
+# Without -c, vaultd reads the installed config and vaultctl connects to the
+# installed socket (checked only where this host has neither, so that
+# nothing of a real installation is read).
+if [ ! -e "$SYSCONFDIR/vault/vaultd.conf" ]; then
+	out=$("$D$SBINDIR/vaultd" --check 2>&1) && fail "vaultd --check without -c and without $SYSCONFDIR/vault/vaultd.conf succeeded"
+	printf '%s\n' "$out" | grep -qF "$SYSCONFDIR/vault/vaultd.conf" ||
+		fail "vaultd without -c did not try $SYSCONFDIR/vault/vaultd.conf: $out"
+fi
+if [ ! -e "$SOCKET_PATH" ]; then
+	out=$(env -u VAULT_SOCKET "$D$BINDIR/vaultctl" ping 2>&1) && fail "vaultctl ping without a vaultd succeeded"
+	printf '%s\n' "$out" | grep -qF "cannot connect to $SOCKET_PATH" ||
+		fail "vaultctl without -s did not try $SOCKET_PATH: $out"
+fi
 # The installed configuration is one vaultd accepts (apart from the policy
 # file it names, which the administrator writes).
 grep -q "^file = $SYSCONFDIR/vault/policy.ini\$" "$D$SYSCONFDIR/vault/vaultd.conf" ||
