@@ -19,6 +19,8 @@
 
 #include "common/paths.h"
 
+#define DEFAULT_SOCKET VAULT_SOCKET_PATH
+
 static int cmd_help(struct ctl *c, int argc, char **argv);
 
 /* "vaultctl keys WORD": the key ring (administrators only). */
@@ -276,7 +278,7 @@ usage(FILE *f)
 	    "\n"
 	    "Options (before COMMAND):\n"
 	    "  -s, --socket SOCKET    vaultd's socket (default: $VAULT_SOCKET, else\n"
-	    "                         " VAULT_SOCKET_PATH ")\n"
+	    "                         " DEFAULT_SOCKET ")\n"
 	    "      --server-uid UID   the uid vaultd runs as: vaultctl sends nothing to\n"
 	    "                         a server running as another (default:\n"
 	    "                         $VAULT_SERVER_UID, else the owner of the socket's\n"
@@ -511,7 +513,7 @@ run(struct ctl *c, int argc, char **argv)
 	if (c->socket == NULL) {
 		c->socket = getenv("VAULT_SOCKET");
 		if (c->socket == NULL || c->socket[0] == '\0')
-			c->socket = VAULT_SOCKET_PATH;
+			c->socket = DEFAULT_SOCKET;
 	}
 	return cmd->fn(c, argc, argv);
 }
