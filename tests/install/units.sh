@@ -19,8 +19,8 @@ grep -q "^ExecStart=$D$SBINDIR/vaultd " "$U/vaultd.service" || fail "no ExecStar
 if [ "$HAVE_MANPAGES" = 1 ]; then
 	need man man-db
 	man_opt="--man=yes"
-	export MANPATH="$D$(dirname "$MANDIR")/man"
-	MANPATH="$D$MANDIR"
+	# Only the installed pages: Documentation= must name pages we ship.
+	export MANPATH="$D$MANDIR"
 else
 	echo "doc/meson.build absent: Documentation= man pages not checked"
 	man_opt="--man=no"
