@@ -2,7 +2,8 @@
 # install-syscalls: vaultd.service's SystemCallFilter= lets through every
 # system call vaultd makes. The installed vaultd runs under strace -f
 # through a start with new keys, ping, create, read, status, a key rotation
-# to its end, a backup and a clean stop; every call it made must be in the
+# to its end, a backup and a clean stop, then a start on those keys with a
+# policy (as in production), a read and a clean stop; every call it made must be in the
 # set the unit's SystemCallFilter= lines allow, expanded with
 # systemd-analyze syscall-filter (a call outside it would fail with EPERM
 # under systemd and vaultd with it).
@@ -89,8 +90,34 @@ kill -TERM $vpid
 wait "$pid" || { cat "$V/vaultd.log" >&2; fail "vaultd did not stop cleanly"; }
 trap 'rm -rf "$T"' EXIT
 
+# Again as in production: existing keys, a policy, no --dev.
+cat >"$V/policy.ini" <<POLICY
+[client admin]
+uids = $(id -u)
+admin = true
+[access admin transactional]
+* = plain
+POLICY
+printf '[policy]\nfile = %s\n' "$V/policy.ini" >>"$V/vaultd.conf"
+strace -f -qq -o "$T/trace2" "$D$SBINDIR/vaultd" -c "$V/vaultd.conf" 2>>"$V/vaultd.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+i=0
+until LD_LIBRARY_PATH="$D$LIBDIR" "$D$BINDIR/vaultctl" -s "$V/run/vaultd.sock" ping >/dev/null 2>&1; do
+	kill -0 "$pid" 2>/dev/null || { cat "$V/vaultd.log" >&2; fail "vaultd (policy, no --dev) exited"; }
+	i=$((i + 1))
+	[ $i -le 600 ] || { cat "$V/vaultd.log" >&2; fail "vaultd (policy, no --dev) did not answer within 60 s"; }
+	sleep 0.1
+done
+ctl -p transactional read "$tok"
+ctl status
+vpid=$(cat "/proc/$pid/task/$pid/children")
+kill -TERM $vpid
+wait "$pid" || { cat "$V/vaultd.log" >&2; fail "vaultd (policy, no --dev) did not stop cleanly"; }
+trap 'rm -rf "$T"' EXIT
+
 # "PID name(" lines; resumed and signal lines carry no new name.
-sed -n 's/^[0-9][0-9]* *\([a-z0-9_]*\)(.*/\1/p' "$T/trace" | sort -u >"$T/used"
+cat "$T/trace" "$T/trace2" | sed -n 's/^[0-9][0-9]* *\([a-z0-9_]*\)(.*/\1/p' | sort -u >"$T/used"
 [ -s "$T/used" ] || fail "strace recorded no system call"
 # execve is systemd's own, before the filter applies to vaultd.
 outside=$(comm -23 "$T/used" "$T/permitted" | grep -vx execve || true)
