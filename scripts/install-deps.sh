@@ -16,15 +16,19 @@ libmsgpack-dev
 libcriterion-dev
 libinih-dev
 libjansson-dev
+libsystemd-dev
+systemd
 clang
 libclang-rt-14-dev
 valgrind
 strace
 python3
 strace
+util-linux
+groff-base
+scdoc
 bash-completion
 binutils
-systemd
 "
 
 missing=""

@@ -13,6 +13,7 @@
 
 #include "common/paths.h"
 #include "config.h"
+#include "log.h"
 
 void
 config_defaults(struct config *c)
@@ -35,6 +36,7 @@ config_defaults(struct config *c)
 	snprintf(c->root_key_path, sizeof(c->root_key_path), "%s", VAULT_ROOT_KEY_PATH);
 
 	c->dev_create_keys = 0;
+	c->log_level = LOG_LEVEL_INFO;
 	c->rotation_batch = 2000;
 	c->verify_threshold[0] = 3; /* delete: the privacy policy's "at least three" */
 	c->verify_threshold[1] = 3; /* know: the export holds everything */
@@ -160,7 +162,7 @@ copy_str(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
-enum kind { K_STR, K_UINT, K_SIZE, K_BOOL };
+enum kind { K_STR, K_UINT, K_SIZE, K_BOOL, K_LOG_LEVEL };
 
 struct option {
 	const char *section, *name;
@@ -229,6 +231,7 @@ static const struct option options[] = {
 	    sizeof(unsigned) },
 	{ "audit", "reserve_bytes", K_SIZE, offsetof(struct config, audit_reserve_bytes),
 	    sizeof(size_t) },
+	{ "log", "level", K_LOG_LEVEL, offsetof(struct config, log_level), sizeof(int) },
 	{ "policy", "file", K_STR, offsetof(struct config, policy_file),
 	    sizeof(((struct config *)0)->policy_file) },
 };
@@ -250,12 +253,22 @@ handler(void *user, const char *section, const char *name, const char *value)
 		case K_UINT: bad = parse_uint(value, (unsigned *)(void *)p); break;
 		case K_SIZE: bad = parse_size(value, (size_t *)(void *)p); break;
 		case K_BOOL: bad = parse_bool(value, (int *)(void *)p); break;
+		case K_LOG_LEVEL: {
+			enum log_level level;
+			bad = log_level_parse(value, &level);
+			if (!bad)
+				*(int *)(void *)p = (int)level;
+			break;
+		}
 		}
 		if (bad) {
-			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value", section, name);
+			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value%s", section, name,
+			    o->kind == K_LOG_LEVEL ? " (error, warning, info or debug)" : "");
 			ps->failed = ps->line;
 			return 0;
 		}
+		if (o->offset == offsetof(struct config, root_key_path))
+			ps->c->root_key_path_set = 1;
 		return 1;
 	}
 	snprintf(ps->err, ps->errlen, "[%s] %s: unknown option", section, name);

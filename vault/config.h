@@ -32,6 +32,7 @@ struct config {
 	/* [keys] */
 	char keyring_path[256];
 	char root_key_path[256];
+	int root_key_path_set; /* set in the file: a systemd credential is not used */
 	char deletion_journal_path[256];
 	int dev_create_keys;   /* create root key and ring if both are absent */
 	unsigned rotation_interval_seconds; /* 0: rotate only on command */
@@ -51,6 +52,8 @@ struct config {
 	size_t audit_reserve_bytes;  /* preallocated for a full disk; 0: none */
 	/* [policy] */
 	char policy_file[256]; /* empty: only with --dev (open development policy) */
+	/* [log] */
+	int log_level;         /* enum log_level (log.h): lines below are dropped */
 	/* [records] */
 	char default_calling_code[8];
 	/* [privacy] */

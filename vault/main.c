@@ -22,6 +22,7 @@
 
 #include "common/paths.h"
 #include "config.h"
+#include "credential.h"
 #include "datalock.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
@@ -35,6 +36,7 @@
 #include "log.h"
 #include "policy.h"
 #include "rotation.h"
+#include "sdnotify.h"
 #include "server.h"
 
 static void
@@ -108,6 +110,9 @@ parent_dir(const char *path, const char *what)
 	return private_dir(dirname(tmp), what);
 }
 
+/* $CREDENTIALS_DIRECTORY/root.key when it stands for root_key_path (credential.h). */
+static char root_credential[512];
+
 static int
 load_keys(struct server *srv, int dev)
 {
@@ -130,6 +135,18 @@ load_keys(struct server *srv, int dev)
 		return 0;
 	}
 	why = NULL;
+	if (root_credential[0] != '\0') {
+		/* systemd's copy: never created or written here, --dev or not. */
+		if ((rc = credential_read_root_key(root_credential, root, &why)) != 0) {
+			log_error("root key credential %s: %s", root_credential, why);
+			why = NULL;
+			goto out;
+		}
+		log_info("root key from the systemd credential %s", root_credential);
+		if ((rc = keyring_load(c->keyring_path, root, &ring, &why)) != 0)
+			goto out;
+		goto loaded;
+	}
 	if ((rc = parent_dir(c->root_key_path, "root key directory")) != 0)
 		goto out;
 	if (dev && access(c->root_key_path, F_OK) != 0 && access(c->keyring_path, F_OK) != 0) {
@@ -152,6 +169,7 @@ load_keys(struct server *srv, int dev)
 			log_warn("running with DEVELOPMENT KEYS from %s: NOT FOR PRODUCTION",
 			    c->keyring_path);
 	}
+loaded:
 	if ((rc = key_set_new(ring, &ks)) != 0)
 		goto out;
 	key_set_install(srv, ks);
@@ -412,6 +430,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	harden();
+	log_init();
 	/*
 	 * Block the stop signals before any thread exists (the audit trail's
 	 * sync thread starts before the server): server_run takes them through
@@ -435,6 +454,9 @@ main(int argc, char **argv)
 		log_error("configuration: %s", err);
 		return 1;
 	}
+	log_set_level((enum log_level)srv.cfg.log_level);
+	if (!srv.cfg.root_key_path_set)
+		credential_root_key_path(root_credential, sizeof(root_credential));
 	/* Room for max_connections sockets plus the data and key files. */
 	struct rlimit nofile;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
@@ -502,6 +524,7 @@ main(int argc, char **argv)
 		return rc == 0 ? 0 : 1;
 	}
 	const char *why;
+	sdnotify_status("starting: opening the data file");
 	if ((rc = store_open(&srv.store, srv.cfg.data_dir, srv.cfg.map_size_bytes,
 	    srv.cfg.max_connections + 64, &why)) != 0) {
 		log_error("store %s: %s", srv.cfg.data_dir, why);
@@ -536,6 +559,9 @@ main(int argc, char **argv)
 		sodium_free(srv.root);
 		return rc;
 	}
+	/* The journal is reconciled with every tombstone in the data file. */
+	snprintf(err, sizeof(err), "%s/data.mdb", srv.cfg.data_dir);
+	sdnotify_extend_for_file(err, "starting: reconciling the deletion journal");
 	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
 	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
 		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,

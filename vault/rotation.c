@@ -25,6 +25,7 @@
 #include "privacy/identity.h"
 #include "privacy/reseal.h"
 #include "rotation.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "store/record_codec.h"
 #include "worker.h"
@@ -509,6 +510,8 @@ out:
 	if (done) {
 		log_info("rotation to epoch %u done: %llu records rewrapped", target,
 		    (unsigned long long)atomic_load(&rot->rewrapped));
+		sdnotify_status("serving; rotation to epoch %u done: %llu records rewrapped",
+		    target, (unsigned long long)atomic_load(&rot->rewrapped));
 		atomic_store(&rot->target, 0);
 		atomic_store(&rot->last_done, (long long)ctx->now);
 		*active = 0;
@@ -617,6 +620,8 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 		schedule_next(srv, ctx->now);
 		log_info("rotation: epoch %u is current; rewrapping %llu records", *version,
 		    (unsigned long long)atomic_load(&rot->total));
+		sdnotify_status("serving; rotation to epoch %u: rewrapping %llu records",
+		    *version, (unsigned long long)atomic_load(&rot->total));
 	} else {
 		log_info("rotation: %s key version %u is current",
 		    kind == KEYRING_TOKEN ? "token" : "index", *version);
@@ -715,6 +720,7 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	if ((rc = publish_ring(ctx, ring, why)) != 0)
 		return rc;
 	log_info("retired epoch %u: its key is destroyed", epoch);
+	sdnotify_status("serving; retired epoch %u", epoch);
 	if ((rc = store_compact(srv, before, after)) != 0) {
 		/* The mark stays: the next start compacts (store_compact_pending()). */
 		*why = "the epoch is retired, but compacting the data file failed; it is "
@@ -959,6 +965,7 @@ store_compact_pending(struct server *srv)
 	log_warn("compacting the data file before serving: the retire of epoch %llu was "
 	    "interrupted before its compaction", (unsigned long long)epoch);
 	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
+	sdnotify_extend_for_file(live, "compacting the data file before serving");
 	uint64_t before = file_size(live);
 	if ((rc = compact_copy(srv, tmp, sizeof(tmp))) != 0) {
 		log_error("compaction: %s", mdb_strerror(rc));

@@ -8,6 +8,22 @@
  * umask 007, and is never in the abstract namespace, which ignores
  * permissions. Peer credentials (SO_PEERCRED: uid and gid as of connect)
  * are taken at accept and kept with the connection.
+ *
+ * Socket activation (vaultd.socket, sd_listen_fds(3)): with LISTEN_FDS
+ * vaultd binds nothing and takes the one socket systemd passed. It must be
+ * exactly one listening AF_UNIX stream socket on a path (an abstract or
+ * unnamed one, a datagram or a TCP socket, or several sockets are refused
+ * with a message naming what was passed). PID 1 created its directory
+ * (DirectoryMode=, root-owned), so the rule "vaultd's own directory" becomes:
+ * the directory is owned by root or vaultd's user and writable by neither
+ * its group nor others (only they can replace the socket; others may enter,
+ * as the socket file's own mode and group, SocketMode= and SocketGroup=,
+ * decide who connects), on a path safedir_ancestors() accepts. A path other
+ * than [server] socket_path is served and reported. Clients see the uid of
+ * the process that called listen() (root for PID 1) and by default expect
+ * the directory's owner: a mismatch is reported at start. vaultd never
+ * unlinks a socket it did not bind: systemd keeps listening on it after a
+ * stop and starts vaultd again on the next connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +39,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <vault/vault.h>
 
 #include "keyset.h"
 #include "log.h"
 #include "safedir.h"
+#include "sdnotify.h"
 #include "ops/op.h"
 #include "server.h"
 #include "worker.h"
@@ -128,6 +146,87 @@ listen_socket(const char *path, struct stat *bound)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * The socket systemd passed (LISTEN_FDS): 0 with *fd -1 if none was
+ * passed; 0 with *fd the listening socket, made non-blocking, and its path
+ * in path; VAULT_E_CONFIG if what was passed is not one listening Unix
+ * stream socket on a path, or its directory is not safe (header comment).
+ */
+static int
+inherited_socket(const struct config *cfg, int *fd, char *path, size_t cap)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	char dir[256], err[512];
+	struct stat st;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int n = sd_listen_fds(1), s = SD_LISTEN_FDS_START;
+
+	*fd = -1;
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		log_error("socket activation: LISTEN_FDS cannot be used: %s", strerror(-n));
+		return VAULT_E_CONFIG;
+	}
+	if (n > 1) {
+		log_error("socket activation: systemd passed %d sockets; vaultd takes exactly "
+		    "one (a single ListenStream= with a path in vaultd.socket)", n);
+		return VAULT_E_CONFIG;
+	}
+	if (sd_is_socket_unix(s, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		int dgram = sd_is_socket(s, AF_UNSPEC, SOCK_DGRAM, -1) > 0;
+		int inet = sd_is_socket_inet(s, AF_UNSPEC, 0, -1, 0) > 0;
+		log_error("socket activation: the socket systemd passed is %s, not a listening "
+		    "Unix stream socket: vaultd takes only ListenStream=/run/vault/vaultd.sock "
+		    "(a path)", dgram ? "a datagram socket" : inet ? "an IP socket" :
+		    "of another kind, or does not listen");
+		return VAULT_E_CONFIG;
+	}
+	if (getsockname(s, (struct sockaddr *)&sa, &len) != 0 ||
+	    len <= offsetof(struct sockaddr_un, sun_path) + 1 || sa.sun_path[0] == '\0') {
+		log_error("socket activation: the socket systemd passed is unnamed or in the "
+		    "abstract namespace, which ignores permissions: vaultd takes only a path");
+		return VAULT_E_CONFIG;
+	}
+	snprintf(path, cap, "%.*s", (int)(len - offsetof(struct sockaddr_un, sun_path)),
+	    sa.sun_path);
+	struct stat a, b;
+	if (strcmp(path, cfg->socket_path) != 0 && !(stat(path, &a) == 0 &&
+	    stat(cfg->socket_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+		log_warn("socket activation: serving %s, which systemd passed; [server] "
+		    "socket_path (%s) is not used", path, cfg->socket_path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *d = dirname(dir);
+	if (safedir_ancestors(d, err, sizeof(err)) != 0) {
+		log_error("socket directory %s: %s", d, err);
+		return VAULT_E_CONFIG;
+	}
+	if (lstat(d, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_error("socket directory %s: must be a directory owned by root or vaultd's "
+		    "user and writable by no one else (vaultd.socket: DirectoryMode=0755)", d);
+		return VAULT_E_CONFIG;
+	}
+	/* Clients compare the server's uid (the listener's) with the owner. */
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+	    cred.uid != st.st_uid)
+		log_warn("socket activation: the socket was created by uid %ld but its "
+		    "directory %s belongs to uid %ld: clients refuse this server "
+		    "(VAULT_E_SERVER_IDENTITY) unless they set VAULT_SERVER_UID=%ld",
+		    (long)cred.uid, d, (long)st.st_uid, (long)cred.uid);
+	int fl = fcntl(s, F_GETFL);
+	if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0 ||
+	    fcntl(s, F_SETFD, FD_CLOEXEC) != 0) {
+		log_error("socket activation: %s", strerror(errno));
+		return VAULT_E_CONFIG;
+	}
+	*fd = s;
+	return 0;
 }
 
 int
@@ -239,6 +338,7 @@ accept_all(struct server *srv, unsigned *next_worker)
 			close(fd); /* over a limit: refuse before reading anything */
 			continue;
 		}
+		log_debug("connection from uid %ld (client %s)", (long)cred.uid, client->name);
 		struct worker *w = srv->workers[*next_worker];
 		*next_worker = (*next_worker + 1) % srv->nworkers;
 		if (worker_add_conn(w, fd, cred.uid, cred.gid, client) != 0) {
@@ -255,6 +355,8 @@ server_run(struct server *srv)
 	unsigned started_workers = 0, next_worker = 0;
 	int writer_running = 0;
 	struct stat bound = { 0 };
+	int inherited = -1;
+	char path[sizeof(srv->cfg.socket_path)];
 
 	srv->listen_fd = -1;
 	srv->started = time(NULL);
@@ -267,7 +369,9 @@ server_run(struct server *srv)
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&srv->env_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	if ((rc = check_socket_dir(srv->cfg.socket_path)) != 0)
+	if ((rc = inherited_socket(&srv->cfg, &inherited, path, sizeof(path))) != 0)
+		return rc;
+	if (inherited < 0 && (rc = check_socket_dir(srv->cfg.socket_path)) != 0)
 		return rc;
 
 	sigset_t mask;
@@ -297,8 +401,12 @@ server_run(struct server *srv)
 			goto out;
 
 	rc = VAULT_E_IO;
-	if ((srv->listen_fd = listen_socket(srv->cfg.socket_path, &bound)) < 0)
+	if (inherited >= 0)
+		srv->listen_fd = inherited;
+	else if ((srv->listen_fd = listen_socket(srv->cfg.socket_path, &bound)) < 0)
 		goto out;
+	else
+		snprintf(path, sizeof(path), "%s", srv->cfg.socket_path);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || epfd < 0)
@@ -307,7 +415,13 @@ server_run(struct server *srv)
 	struct epoll_event e2 = { .events = EPOLLIN, .data.fd = sfd };
 	epoll_ctl(epfd, EPOLL_CTL_ADD, srv->listen_fd, &e1);
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &e2);
-	log_info("listening on %s with %u workers", srv->cfg.socket_path, srv->nworkers);
+	log_info("listening on %s with %u workers%s", path, srv->nworkers,
+	    inherited >= 0 ? " (socket passed by systemd)" : "");
+	/* Only now: a client that connects after READY=1 is served. */
+	if (key_set_sealed(srv))
+		sdnotify_ready("sealed: waiting for `vaultctl unseal`");
+	else
+		sdnotify_ready("serving");
 
 	for (int running = 1; running;) {
 		struct epoll_event ev[2];
@@ -317,6 +431,7 @@ server_run(struct server *srv)
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
 					log_info("signal %u: stopping", si.ssi_signo);
+					sdnotify_stopping();
 					running = 0;
 				}
 			} else {
@@ -329,7 +444,8 @@ out:
 	if (srv->listen_fd >= 0) {
 		struct stat now;
 		close(srv->listen_fd);
-		if (lstat(srv->cfg.socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+		/* An inherited socket is systemd's: it stays (header comment). */
+		if (inherited < 0 && lstat(srv->cfg.socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
 		    now.st_ino == bound.st_ino)
 			unlink(srv->cfg.socket_path);
 	}

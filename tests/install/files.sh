@@ -94,9 +94,17 @@ grep -q '^vault-clients:' "$D/etc/group" || fail "systemd-sysusers made no group
 systemd-tmpfiles --root="$D" --create "$D$TMPFILESDIR/vault.conf" >"$T/tmpfiles.log" 2>&1 ||
 	{ cat "$T/tmpfiles.log" >&2; fail "systemd-tmpfiles --create refused vault.conf"; }
 [ -s "$T/tmpfiles.log" ] && { cat "$T/tmpfiles.log" >&2; fail "systemd-tmpfiles complained about vault.conf"; }
+# The socket's directory root's, 0755 (vaultd.socket's DirectoryMode=);
+# the state and key directories vault's, 0700.
 rundir=$(dirname "$SOCKET_PATH")
-mode_is "$D$rundir" 750
-[ "$(stat -c %U:%G "$D$rundir")" = "$(grep '^vault:' "$D/etc/passwd" | cut -d: -f3):$(grep '^vault-clients:' "$D/etc/group" | cut -d: -f3)" ] ||
-	[ "$(stat -c %u:%g "$D$rundir")" = "$(grep '^vault:' "$D/etc/passwd" | cut -d: -f3):$(grep '^vault-clients:' "$D/etc/group" | cut -d: -f3)" ] ||
-	fail "$rundir is $(stat -c %u:%g "$D$rundir"), not vault:vault-clients"
+mode_is "$D$rundir" 755
+[ "$(stat -c %u:%g "$D$rundir")" = 0:0 ] || fail "$rundir is $(stat -c %u:%g "$D$rundir"), not root's"
+vault_ids=$(grep '^vault:' "$D/etc/passwd" | cut -d: -f3,4)
+for dir in $(sed -n 's/^d \([^ ]*\) 0700 vault vault -$/\1/p' "$D$TMPFILESDIR/vault.conf"); do
+	mode_is "$D$dir" 700
+	[ "$(stat -c %u:%g "$D$dir")" = "$vault_ids" ] ||
+		fail "$dir is $(stat -c %u:%g "$D$dir"), not vault's ($vault_ids)"
+	n=$((${n:-0} + 1))
+done
+[ "${n:-0}" = 2 ] || fail "tmpfiles.d/vault.conf makes ${n:-0} vault directories, not 2 (state, keys)"
 echo "install-files: ok"

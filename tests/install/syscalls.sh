@@ -2,13 +2,15 @@
 # install-syscalls: vaultd.service's SystemCallFilter= lets through every
 # system call vaultd makes. The installed vaultd runs under strace -f
 # through a start with new keys, ping, create, read, status, a key rotation
-# to its end, a backup and a clean stop, then a start on those keys with a
-# policy (as in production), a read and a clean stop; every call it made must be in the
+# to its end, a backup and a clean stop, then a start as under systemd (a
+# policy, the socket from systemd-socket-activate, the root key as a
+# credential), a read and a clean stop; every call it made must be in the
 # set the unit's SystemCallFilter= lines allow, expanded with
 # systemd-analyze syscall-filter (a call outside it would fail with EPERM
 # under systemd and vaultd with it).
 . "$(dirname "$0")/lib.sh"
 need strace strace
+need systemd-socket-activate systemd
 need systemd-analyze systemd
 need pkg-config pkg-config
 
@@ -90,7 +92,9 @@ kill -TERM $vpid
 wait "$pid" || { cat "$V/vaultd.log" >&2; fail "vaultd did not stop cleanly"; }
 trap 'rm -rf "$T"' EXIT
 
-# Again as in production: existing keys, a policy, no --dev.
+# Again as under vaultd.service: existing keys, a policy, no --dev, the
+# socket passed by systemd-socket-activate (vaultd starts at the first
+# connection) and the root key as a credential.
 cat >"$V/policy.ini" <<POLICY
 [client admin]
 uids = $(id -u)
@@ -98,8 +102,16 @@ admin = true
 [access admin transactional]
 * = plain
 POLICY
-printf '[policy]\nfile = %s\n' "$V/policy.ini" >>"$V/vaultd.conf"
-strace -f -qq -o "$T/trace2" "$D$SBINDIR/vaultd" -c "$V/vaultd.conf" 2>>"$V/vaultd.log" &
+mkdir -m 700 "$V/creds"
+cp "$V/keys/root.key" "$V/creds/root.key"
+chmod 400 "$V/creds/root.key"
+grep -v '^root_key_path' "$V/vaultd.conf" >"$V/vaultd2.conf"
+printf '[policy]\nfile = %s\n' "$V/policy.ini" >>"$V/vaultd2.conf"
+# strace outside: LISTEN_PID must be vaultd's own pid, and
+# systemd-socket-activate execs vaultd in its own process; only what
+# follows that execve, and vaultd's threads, are vaultd's calls.
+strace -f -qq -o "$T/trace2.all" systemd-socket-activate -l "$V/run/vaultd.sock" \
+	-E CREDENTIALS_DIRECTORY="$V/creds" "$D$SBINDIR/vaultd" -c "$V/vaultd2.conf" 2>>"$V/vaultd.log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 i=0
@@ -111,11 +123,18 @@ until LD_LIBRARY_PATH="$D$LIBDIR" "$D$BINDIR/vaultctl" -s "$V/run/vaultd.sock" p
 done
 ctl -p transactional read "$tok"
 ctl status
+grep -q 'socket passed by systemd' "$V/vaultd.log" ||
+	{ cat "$V/vaultd.log" >&2; fail "vaultd did not serve the socket systemd-socket-activate passed"; }
 vpid=$(cat "/proc/$pid/task/$pid/children")
 kill -TERM $vpid
 wait "$pid" || { cat "$V/vaultd.log" >&2; fail "vaultd (policy, no --dev) did not stop cleanly"; }
 trap 'rm -rf "$T"' EXIT
 
+awk -v bin="$D$SBINDIR/vaultd" '
+	first == "" { first = $1 }
+	$1 == first && !started { if (index($0, "execve(\"" bin "\"") && $0 ~ /= 0$/) started = 1; next }
+	started { print }' "$T/trace2.all" >"$T/trace2"
+[ -s "$T/trace2" ] || fail "no system call of vaultd after systemd-socket-activate's execve"
 # "PID name(" lines; resumed and signal lines carry no new name.
 cat "$T/trace" "$T/trace2" | sed -n 's/^[0-9][0-9]* *\([a-z0-9_]*\)(.*/\1/p' | sort -u >"$T/used"
 [ -s "$T/used" ] || fail "strace recorded no system call"

@@ -43,7 +43,7 @@ tail -n 1 "$T/security.log"
 
 # What the socket unit sets is what vaultd's socket directory check and
 # the clients need (README.md, "Install as a service").
-for line in SocketUser=vault SocketGroup=vault-clients SocketMode=0660; do
+for line in SocketUser=root SocketGroup=vault-clients SocketMode=0660 DirectoryMode=0755; do
 	grep -qx "$line" "$U/vaultd.socket" || fail "vaultd.socket lacks $line"
 done
 for line in Type=notify User=vault Group=vault StateDirectory=vault CapabilityBoundingSet= \

@@ -16,6 +16,7 @@
 #include <vault/vault.h>
 
 #include "vault/config.h"
+#include "vault/log.h"
 
 static char dir[64];
 static char ini_path[128];
@@ -532,4 +533,32 @@ Test(config, buffer_budget_relations_refused)
 	/* A total too small for the per-uid budget it would derive. */
 	expect_refused("[server]\nmax_buffered_bytes = 8M\n", "max_buffered_bytes", "max_frame_bytes");
 	expect_loaded("[server]\nmax_buffered_bytes = 8M\nmax_buffered_bytes_per_uid = 4M\n");
+}
+
+/* ---- [log] level, and whether root_key_path was set (systemd) ----------- */
+
+Test(config, log_level_names_and_default)
+{
+	cr_assert_eq(cfg.log_level, LOG_LEVEL_INFO);
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", LOG_LEVEL_ERROR }, { "warning", LOG_LEVEL_WARNING },
+		{ "info", LOG_LEVEL_INFO }, { "debug", LOG_LEVEL_DEBUG },
+	};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		expect_loaded(ini1("log", "level", levels[i].name));
+		cr_assert_eq(cfg.log_level, levels[i].level, "%s", levels[i].name);
+	}
+	expect_refused(ini1("log", "level", "loud"), "[log] level",
+	    "error, warning, info or debug");
+	expect_refused(ini1("log", "level", "INFO"), "[log] level", NULL);
+	expect_refused(ini1("log", "level", "6"), "[log] level", NULL);
+}
+
+Test(config, root_key_path_set_only_when_in_the_file)
+{
+	expect_loaded("[keys]\nkeyring_path = /k/ring\n");
+	cr_assert_eq(cfg.root_key_path_set, 0);
+	/* Even to the default value: the file chose the key file. */
+	expect_loaded("[keys]\nroot_key_path = var/keys/root.key\n");
+	cr_assert_eq(cfg.root_key_path_set, 1);
 }

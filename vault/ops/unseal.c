@@ -14,6 +14,7 @@
 #include "keys/keyring.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
+#include "vault/sdnotify.h"
 #include "vault/server.h"
 #include "op.h"
 
@@ -80,6 +81,7 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	}
 	writer_keys_arrived(srv);
 	log_info("unsealed by uid %ld", (long)req->uid);
+	sdnotify_status("serving (unsealed)");
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "sealed");
 	msgpack_pack_false(pk);
