@@ -90,7 +90,12 @@ systemd-sysusers --root="$D" "$D$SYSUSERSDIR/vault.conf" >"$T/sysusers.log" 2>&1
 grep -q '^vault:' "$D/etc/passwd" || fail "systemd-sysusers made no user vault"
 grep -q '^vault:' "$D/etc/group" || fail "systemd-sysusers made no group vault"
 grep -q '^vault-clients:' "$D/etc/group" || fail "systemd-sysusers made no group vault-clients"
-# tmpfiles.d: parsed without a complaint (--root: under the DESTDIR only).
+# tmpfiles.d: parsed without a complaint (--root: under the DESTDIR only);
+# giving the directories to vault needs root (CI runs as root).
+if [ "$(id -u)" != 0 ]; then
+	echo "install-files: everything above passed; the tmpfiles.d check needs root: SKIP"
+	exit 77
+fi
 systemd-tmpfiles --root="$D" --create "$D$TMPFILESDIR/vault.conf" >"$T/tmpfiles.log" 2>&1 ||
 	{ cat "$T/tmpfiles.log" >&2; fail "systemd-tmpfiles --create refused vault.conf"; }
 [ -s "$T/tmpfiles.log" ] && { cat "$T/tmpfiles.log" >&2; fail "systemd-tmpfiles complained about vault.conf"; }
