@@ -62,7 +62,8 @@ root_key_path = $V/keys/root.key
 CONF
 strace -f -qq -o "$T/trace" "$D$SBINDIR/vaultd" --dev -c "$V/vaultd.conf" 2>"$V/vaultd.log" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+# On failure: vaultd (strace's child; strace alone would leave it running), then strace.
+trap 'kill $(cat "/proc/$pid/task/$pid/children" 2>/dev/null) "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 i=0
 until [ -S "$V/run/vaultd.sock" ]; do
 	kill -0 "$pid" 2>/dev/null || { cat "$V/vaultd.log" >&2; fail "vaultd exited before listening"; }
@@ -113,7 +114,8 @@ printf '[policy]\nfile = %s\n' "$V/policy.ini" >>"$V/vaultd2.conf"
 strace -f -qq -o "$T/trace2.all" systemd-socket-activate -l "$V/run/vaultd.sock" \
 	-E CREDENTIALS_DIRECTORY="$V/creds" "$D$SBINDIR/vaultd" -c "$V/vaultd2.conf" 2>>"$V/vaultd.log" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+# On failure: vaultd (strace's child; strace alone would leave it running), then strace.
+trap 'kill $(cat "/proc/$pid/task/$pid/children" 2>/dev/null) "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 i=0
 until LD_LIBRARY_PATH="$D$LIBDIR" "$D$BINDIR/vaultctl" -s "$V/run/vaultd.sock" ping >/dev/null 2>&1; do
 	kill -0 "$pid" 2>/dev/null || { cat "$V/vaultd.log" >&2; fail "vaultd (policy, no --dev) exited"; }
