@@ -5,6 +5,8 @@
 
 BUILD   ?= build
 MESON   ?= meson
+# dist/vaultd-dev.conf's socket: make run passes its own paths (./var),
+# never the installed defaults (/run/vault, /var/lib/vault).
 SOCKET  ?= var/run/vaultd.sock
 
 .PHONY: all deps build run test test-unit test-asan test-tsan test-valgrind fuzz fuzz-ci fuzz-long bench clean distclean
@@ -29,7 +31,7 @@ run: build
 	@echo "  tok=\$$($(BUILD)/client/vaultctl -p transactional create first_name=Jane email=jane@example.com)"
 	@echo "  $(BUILD)/client/vaultctl -p transactional read \$$tok"
 	@echo "stop it with Ctrl-C"
-	exec $(BUILD)/vault/vaultd --dev
+	exec $(BUILD)/vault/vaultd --dev -c dist/vaultd-dev.conf
 
 # Everything CI runs: the suite, the suite again under ASan+UBSan, the
 # concurrency tests under ThreadSanitizer, the end-to-end tests with vaultd

@@ -22,6 +22,7 @@
 #include <vault/vault.h>
 
 #include "common/frame.h"
+#include "common/paths.h"
 #include "common/msg.h"
 #include "client.h"
 
@@ -88,7 +89,13 @@ vault_connect_opts(const char *socket_path, const struct vault_connect_options *
 	uid_t want;
 	int rc;
 
-	if (socket_path == NULL || strlen(socket_path) >= sizeof(sa.sun_path)) {
+	/* NULL: the environment's socket, else the installed vaultd's. */
+	if (socket_path == NULL) {
+		socket_path = secure_getenv("VAULT_SOCKET");
+		if (socket_path == NULL || socket_path[0] == '\0')
+			socket_path = VAULT_SOCKET_PATH;
+	}
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
 		return VAULT_E_IO;
 	}

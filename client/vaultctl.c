@@ -19,7 +19,9 @@
 #include "common/version.h"
 #include "ctl/ctl.h"
 
-#define DEFAULT_SOCKET "var/run/vaultd.sock"
+#include "common/paths.h"
+
+#define DEFAULT_SOCKET VAULT_SOCKET_PATH
 
 #define EXIT_STATUS_TEXT \
 	"Exit status: 0 success; 1 the operation failed: the vault answered with\n" \

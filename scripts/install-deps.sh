@@ -28,6 +28,8 @@ strace
 util-linux
 groff-base
 scdoc
+bash-completion
+binutils
 "
 
 missing=""

@@ -11,6 +11,7 @@
 #include <ini.h>
 #include <vault/vault.h>
 
+#include "common/paths.h"
 #include "common/units.h"
 #include "config.h"
 #include "log.h"
@@ -19,7 +20,7 @@ void
 config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->socket_path, sizeof(c->socket_path), "var/run/vaultd.sock");
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s", VAULT_SOCKET_PATH);
 	c->workers = 2;
 	c->max_connections = 1024;
 	c->max_pending_per_connection = 128;
@@ -28,12 +29,12 @@ config_defaults(struct config *c)
 	c->request_timeout_seconds = 10;
 	c->max_frame_bytes = 4u << 20;
 	c->max_queued_write_bytes = 256u << 20;
-	snprintf(c->data_dir, sizeof(c->data_dir), "var/data");
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s", VAULT_DATA_DIR);
 
 	c->map_size_bytes = (size_t)16 << 30;
 	c->group_commit_max = 512;
-	snprintf(c->keyring_path, sizeof(c->keyring_path), "var/keys/keyring");
-	snprintf(c->root_key_path, sizeof(c->root_key_path), "var/keys/root.key");
+	snprintf(c->keyring_path, sizeof(c->keyring_path), "%s", VAULT_KEYRING_PATH);
+	snprintf(c->root_key_path, sizeof(c->root_key_path), "%s", VAULT_ROOT_KEY_PATH);
 
 	c->dev_create_keys = 0;
 	c->log_level = LOG_LEVEL_INFO;

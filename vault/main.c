@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/paths.h"
 #include "config.h"
 #include "credential.h"
 #include "datalock.h"
@@ -45,7 +46,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: vaultd [-c FILE] [--dev] [--check]\n"
-	    "  -c, --config FILE  read configuration from FILE (see vaultd.conf.example)\n"
+	    "  -c, --config FILE  read configuration from FILE (see vaultd.conf.example;\n"
+	    "                     default " VAULT_CONFIG_PATH ", which must\n"
+	    "                     exist: without a [policy] file only --dev starts)\n"
 	    "      --dev          development mode: create a root key and key ring\n"
 	    "                     on first start (NOT for production)\n"
 	    "      --check        run the checks of a start (files, directories, keys,\n"
@@ -545,7 +548,9 @@ main(int argc, char **argv)
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	config_defaults(&srv.cfg);
-	if (config_path != NULL && config_load(&srv.cfg, config_path, err, sizeof(err)) != 0) {
+	if (config_path == NULL)
+		config_path = VAULT_CONFIG_PATH;
+	if (config_load(&srv.cfg, config_path, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
 	}

@@ -140,7 +140,10 @@ struct vault_connect_options {
 };
 
 /*
- * Connect to the vault listening on the Unix socket at socket_path, and
+ * Connect to the vault listening on the Unix socket at socket_path (NULL:
+ * the VAULT_SOCKET environment variable, ignored in a setuid or setgid
+ * program, else the installed default, /run/vault/vaultd.sock on a build
+ * for Debian's layout), and
  * check that the process listening there runs as the expected uid (see
  * struct vault_connect_options) before sending it anything: SO_PEERCRED
  * gives the server's uid as of its listen(), which no other process can
