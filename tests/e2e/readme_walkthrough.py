@@ -51,12 +51,6 @@ FIELDS = {
     "ip_address", "cookie_id", "card_number", "card_expiry", "bank_account",
 }
 UNMATCHED = "no client of the policy matches this caller"
-# Until the server sends its refusal frame (issue 14, branch "errors"), a
-# caller no client matches sees its connection closed: vaultctl reports
-# VAULT_E_IO. Accepted here only with vaultd's log line for that refusal.
-# Remove this once that branch is merged: then only the README's exact
-# VAULT_E_DENIED message passes.
-UNMATCHED_BEFORE_REFUSAL_FRAME = "VAULT_E_IO"
 DEADLINE = 60.0
 
 
@@ -210,15 +204,7 @@ class Checker:
         text = out + err
         if rest.startswith(UNMATCHED):
             self.shown.add("unmatched")
-            if rc != 0 and f"{name}: {rest}" in text:
-                return None
-            ids = re.search(r"\(uid (\d+), gid (\d+)\)", rest)
-            if (rc != 0 and UNMATCHED_BEFORE_REFUSAL_FRAME in text and ids and
-                    re.search(rf"refused .*uid {ids.group(1)}\D.*gid {ids.group(2)}\D",
-                              self.vaultd_log())):
-                print(f"  note: accepted {UNMATCHED_BEFORE_REFUSAL_FRAME} (connection "
-                      "closed, refusal in vaultd's log) until the server sends "
-                      "the VAULT_E_DENIED refusal frame")
+            if rc == 1 and f"{name}: {rest}" in text:
                 return None
             return (f"exit status {rc}, output {text.strip()!r}: expected a refusal "
                     f"{name}: {rest}")
