@@ -24,7 +24,6 @@ libclang-rt-14-dev
 valgrind
 strace
 python3
-strace
 util-linux
 groff-base
 scdoc
