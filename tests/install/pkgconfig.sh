@@ -21,6 +21,10 @@ echo "pkg-config --cflags --libs vaultclient: $flags"
 case " $flags " in *" -I$D$INCLUDEDIR "*) ;; *) fail "--cflags lacks -I$D$INCLUDEDIR" ;; esac
 case " $flags " in *" -L$D$LIBDIR "*) ;; *) fail "--libs lacks -L$D$LIBDIR" ;; esac
 
+# A library built with sanitizers needs programs built with them (their
+# runtime must come first): what any consumer of such a build does.
+case "${SANITIZE:-none}" in none|'') ;; *) flags="-fsanitize=$SANITIZE $flags" ;; esac
+
 mkdir "$T/src"
 cp "$SOURCE_ROOT/tests/install/pc-client.c" "$T/src/"
 # shellcheck disable=SC2086
