@@ -256,32 +256,13 @@ Test(systemd, ready_only_once_serving_then_stopping, .timeout = 60)
 static int
 keytool(const char *in, const char *const *args)
 {
-	char bin[1024], *slash;
-	int pin[2], st;
-	snprintf(bin, sizeof(bin), "%s", getenv("VAULTD"));
-	slash = strrchr(bin, '/');
-	cr_assert_not_null(slash);
-	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
-	const char *argv[16] = { bin };
-	size_t n = 1;
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pin), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		close(pin[0]);
-		close(pin[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
-	close(pin[1]);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	struct proc_run r;
+	proc_run(&r, keytool_path(), in, args);
+	int status = r.status;
+	if (status != 0)
+		fprintf(stderr, "vault-keytool: exit %d: %s", status, r.err);
+	proc_run_free(&r);
+	return status;
 }
 
 Test(systemd, sealed_start_is_ready_and_says_sealed, .timeout = 120)
