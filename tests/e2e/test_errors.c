@@ -227,27 +227,27 @@ Test(errors, missing_keys_say_how_to_make_them)
 	vaultd_cleanup(&p);
 }
 
-/* Run argv with stdin from /dev/null; stderr into err (malloc'd). */
+/* Run argv with in (may be NULL) on stdin; its stderr, then its stdout,
+ * into out (malloc'd). */
 static int
-run(char *const argv[], char **err)
+run_in(const char *in, char *const argv[], char **out)
 {
-	char path[] = "/tmp/vault-errors-XXXXXX";
-	int efd = mkstemp(path);
-	cr_assert(efd >= 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(efd, 2);
-		dup2(efd, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	size_t n;
-	*err = read_file_all(path, &n);
-	close(efd);
-	unlink(path);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	struct proc_run r;
+	proc_run(&r, argv[0], in, (const char *const *)argv + 1);
+	*out = malloc(r.errlen + r.outlen + 1);
+	cr_assert_not_null(*out);
+	memcpy(*out, r.err, r.errlen);
+	memcpy(*out + r.errlen, r.out, r.outlen + 1);
+	int status = r.status;
+	proc_run_free(&r);
+	return status;
+}
+
+/* The same with an empty stdin. */
+static int
+run(char *const argv[], char **out)
+{
+	return run_in(NULL, argv, out);
 }
 
 static void
@@ -300,36 +300,6 @@ Test(errors, sizes_with_a_unit_start_and_a_bad_one_names_the_format)
 }
 
 /* ---- vaultd --restore on a passphrase ring ------------------------------- */
-
-/* Run argv with in on stdin; its stdout and stderr into out (malloc'd). */
-static int
-run_in(const char *in, char *const argv[], char **out)
-{
-	char path[] = "/tmp/vault-errors-XXXXXX";
-	int efd = mkstemp(path), pin[2];
-	cr_assert(efd >= 0);
-	cr_assert_eq(pipe(pin), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		close(pin[0]);
-		close(pin[1]);
-		dup2(efd, 2);
-		dup2(efd, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
-	close(pin[1]);
-	int st;
-	waitpid(pid, &st, 0);
-	size_t n;
-	*out = read_file_all(path, &n);
-	close(efd);
-	unlink(path);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /*
  * A vaultd on a passphrase ring (cheap Argon2id: a test), one record, a
