@@ -566,3 +566,37 @@ raw_reply_free(struct raw_reply *r)
 	msgpack_zone_destroy(&r->zone);
 	free(r->body);
 }
+
+void
+vaultctl_run(struct proc_run *r, const char *socket, const char *in,
+    const char *const *args, int seconds)
+{
+	const char *bin = getenv("VAULTCTL");
+	const char *argv[64];
+	size_t n = 0;
+
+	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
+	if (socket != NULL) {
+		argv[n++] = "-s";
+		argv[n++] = socket;
+	}
+	for (size_t i = 0; args[i] != NULL; i++) {
+		cr_assert(n < 62);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	proc_run_ex(r, bin, in, in ? strlen(in) : 0, NULL, argv,
+	    seconds > 0 ? seconds : PROC_RUN_DEADLINE);
+}
+
+int
+keytool_run(const char *in, const char *const *args)
+{
+	struct proc_run r;
+	proc_run(&r, keytool_path(), in, args);
+	int status = r.status;
+	if (status != 0)
+		fprintf(stderr, "vault-keytool: exit %d: %s", status, r.err);
+	proc_run_free(&r);
+	return status;
+}

@@ -108,8 +108,17 @@ void proc_run(struct proc_run *r, const char *bin, const char *in, const char *c
 void proc_run_ex(struct proc_run *r, const char *bin, const char *in, size_t inlen,
     const char *const *env, const char *const *args, int seconds);
 void proc_run_free(struct proc_run *r);
+/*
+ * $VAULTCTL with args, "-s socket" first unless socket is NULL, in (may be
+ * NULL) on its standard input, within seconds (0: PROC_RUN_DEADLINE).
+ */
+void vaultctl_run(struct proc_run *r, const char *socket, const char *in,
+    const char *const *args, int seconds);
 /* vault-keytool, beside vaultd in the build tree (static buffer). */
 const char *keytool_path(void);
+/* Run vault-keytool with in on its standard input; its exit status (what
+ * it wrote to stderr goes to the test's stderr when it fails). */
+int keytool_run(const char *in, const char *const *args);
 
 /* ---- raw frames (PROTOCOL.md), for tests that speak the wire themselves ---- */
 

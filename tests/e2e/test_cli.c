@@ -45,8 +45,8 @@ TestSuite(cli, .init = setup, .fini = teardown, .timeout = 180);
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 /* vaultctl ARGS... (the socket is given by each test where it wants it). */
-#define CTL(r, ...) proc_run((r), getenv("VAULTCTL"), NULL, ARGS(__VA_ARGS__))
-#define CTL_IN(r, in, ...) proc_run((r), getenv("VAULTCTL"), (in), ARGS(__VA_ARGS__))
+#define CTL(r, ...) vaultctl_run((r), NULL, NULL, ARGS(__VA_ARGS__), 0)
+#define CTL_IN(r, in, ...) vaultctl_run((r), NULL, (in), ARGS(__VA_ARGS__), 0)
 
 #define assert_exit(r, code) \
 	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \

@@ -139,14 +139,8 @@ read_one(struct vault *v, const char *tok)
 static int
 run_ctl(const struct vaultd_proc *p, const char *const *args, char **err, char **out)
 {
-	const char *argv[16] = { "-s", p->socket };
-	size_t n = 2;
 	struct proc_run r;
-	cr_assert_not_null(getenv("VAULTCTL"), "VAULTCTL is not set (run through meson test)");
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	proc_run_ex(&r, getenv("VAULTCTL"), NULL, 0, NULL, argv, 15);
+	vaultctl_run(&r, p->socket, NULL, args, 15);
 	*err = r.err;
 	r.err = NULL;
 	if (out != NULL) {

@@ -222,15 +222,8 @@ Test(metrics, counts_connections_and_refusals)
 static char *
 ctl(int *status, const char *const *args)
 {
-	const char *argv[16] = { "-s", srv.socket };
-	size_t n = 2;
 	struct proc_run r;
-
-	cr_assert_not_null(getenv("VAULTCTL"), "VAULTCTL is not set (run through meson test)");
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	proc_run(&r, getenv("VAULTCTL"), NULL, argv);
+	vaultctl_run(&r, srv.socket, NULL, args, 0);
 	fputs(r.err, stderr);
 	*status = r.status;
 	char *out = r.out;
@@ -301,19 +294,6 @@ Test(metrics, prometheus_text_parses_and_agrees)
 
 /* ---- sealed, and who may ask ------------------------------------------- */
 
-/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
-static int
-keytool(const char *in, const char *const *args)
-{
-	struct proc_run r;
-	proc_run(&r, keytool_path(), in, args);
-	int status = r.status;
-	if (status != 0)
-		fprintf(stderr, "vault-keytool: exit %d: %s", status, r.err);
-	proc_run_free(&r);
-	return status;
-}
-
 Test(metrics, sealed_until_unsealed)
 {
 	char ring[600], data[600];
@@ -324,7 +304,7 @@ Test(metrics, sealed_until_unsealed)
 	vaultd_path(&srv, "sealed-ring", ring, sizeof(ring));
 	vaultd_path(&srv, "sealed-data", data, sizeof(data));
 	/* Cheap Argon2id costs: a test, not a vault. */
-	cr_assert_eq(keytool("correct horse battery\n", (const char *const[]){ "init", ring,
+	cr_assert_eq(keytool_run("correct horse battery\n", (const char *const[]){ "init", ring,
 	    "--passphrase", "--opslimit", "1", "--memlimit", "8M", NULL }), 0);
 	FILE *f = fopen(srv.config, "a");
 	cr_assert_not_null(f);

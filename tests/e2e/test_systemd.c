@@ -252,19 +252,6 @@ Test(systemd, ready_only_once_serving_then_stopping, .timeout = 60)
 	close(nfd);
 }
 
-/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
-static int
-keytool(const char *in, const char *const *args)
-{
-	struct proc_run r;
-	proc_run(&r, keytool_path(), in, args);
-	int status = r.status;
-	if (status != 0)
-		fprintf(stderr, "vault-keytool: exit %d: %s", status, r.err);
-	proc_run_free(&r);
-	return status;
-}
-
 Test(systemd, sealed_start_is_ready_and_says_sealed, .timeout = 120)
 {
 	char path[600], all[8192] = "", ready[1024], ring[600], data[600], msg[1024];
@@ -273,7 +260,7 @@ Test(systemd, sealed_start_is_ready_and_says_sealed, .timeout = 120)
 	vaultd_path(&srv, "sealed-data", data, sizeof(data));
 	const char *const kargs[] = { "init", ring, "--passphrase", "--opslimit", "1",
 		"--memlimit", "8M", NULL };
-	cr_assert_eq(keytool("correct horse battery\n", kargs), 0);
+	cr_assert_eq(keytool_run("correct horse battery\n", kargs), 0);
 	FILE *f = fopen(srv.config, "a");
 	cr_assert_not_null(f);
 	fprintf(f, "[keys]\nkeyring_path = %s\n[storage]\ndata_dir = %s\n", ring, data);

@@ -44,37 +44,21 @@ teardown(void)
 
 TestSuite(vaultctl, .init = setup, .fini = teardown, .timeout = 120);
 
-/*
- * Run vaultctl with args (NULL-terminated), feeding in (may be NULL) on its
- * standard input; with_socket puts "-s <the test server's socket>" first.
- */
+/* Run vaultctl with args (NULL-terminated), feeding in (may be NULL) on its
+ * standard input; with_socket puts "-s <the test server's socket>" first. */
 static void
-run_ctl_argv(struct proc_run *r, int with_socket, const char *in, size_t inlen,
-    const char *const *args)
+run_ctl_argv(struct proc_run *r, int with_socket, const char *in, const char *const *args)
 {
-	const char *argv[64];
-	size_t n = 0;
-
-	cr_assert_not_null(getenv("VAULTCTL"), "VAULTCTL is not set (run through meson test)");
-	if (with_socket) {
-		argv[n++] = "-s";
-		argv[n++] = srv.socket;
-	}
-	for (size_t i = 0; args[i] != NULL; i++) {
-		cr_assert(n < 62);
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	proc_run_ex(r, getenv("VAULTCTL"), in, inlen, NULL, argv, PROC_RUN_DEADLINE);
+	vaultctl_run(r, with_socket ? srv.socket : NULL, in, args, 0);
 }
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 /* vaultctl -s <socket> ARGS... */
-#define CTL(r, ...) run_ctl_argv((r), 1, NULL, 0, ARGS(__VA_ARGS__))
+#define CTL(r, ...) run_ctl_argv((r), 1, NULL, ARGS(__VA_ARGS__))
 /* The same with a standard input. */
-#define CTL_IN(r, in, ...) run_ctl_argv((r), 1, (in), strlen(in), ARGS(__VA_ARGS__))
+#define CTL_IN(r, in, ...) run_ctl_argv((r), 1, (in), ARGS(__VA_ARGS__))
 /* Without -s: the caller chooses the socket. */
-#define CTL_RAW(r, ...) run_ctl_argv((r), 0, NULL, 0, ARGS(__VA_ARGS__))
+#define CTL_RAW(r, ...) run_ctl_argv((r), 0, NULL, ARGS(__VA_ARGS__))
 
 #define assert_exit(r, code) \
 	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
@@ -633,7 +617,7 @@ Test(vaultctl, usage_errors_exit_2)
 		{ "audit", "query", "--limit", "100001", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		run_ctl_argv(&r, 1, NULL, 0, bad[i]);
+		run_ctl_argv(&r, 1, NULL, bad[i]);
 		cr_assert_eq(r.status, 2, "case %zu: exit %d, stderr %s", i, r.status, r.err);
 		cr_assert(strncmp(r.err, "vaultctl: ", 10) == 0, "case %zu: %s", i, r.err);
 		cr_assert_str_empty(r.out, "case %zu", i);
@@ -662,7 +646,7 @@ Test(vaultctl, usage_errors_exit_2)
 	/* help and --help print the table's commands on stdout. */
 	const char *const helps[][2] = { { "help", NULL }, { "--help", NULL } };
 	for (size_t i = 0; i < 2; i++) {
-		run_ctl_argv(&r, 1, NULL, 0, helps[i]);
+		run_ctl_argv(&r, 1, NULL, helps[i]);
 		assert_exit(&r, 0);
 		cr_assert(strncmp(r.out, "usage: vaultctl ", 16) == 0);
 		const char *cmds[] = { "ping", "status", "create", "read", "update", "delete",
@@ -701,7 +685,7 @@ Test(vaultctl, missing_purpose_exits_2)
 			args[n++] = cmds[i][k];
 		args[n] = NULL;
 		/* Checked before connecting: a dead socket does not matter. */
-		run_ctl_argv(&r, 0, NULL, 0, args);
+		run_ctl_argv(&r, 0, NULL, args);
 		cr_assert_eq(r.status, 2, "%s: exit %d", cmds[i][0], r.status);
 		cr_assert_not_null(strstr(r.err, "needs a purpose"), "%s: %s", cmds[i][0], r.err);
 		proc_run_free(&r);
@@ -1365,19 +1349,6 @@ Test(vaultctl, backup_writes_a_file_once_per_name)
 	proc_run_free(&r);
 }
 
-/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
-static int
-keytool(const char *in, const char *const *args)
-{
-	struct proc_run r;
-	proc_run(&r, keytool_path(), in, args);
-	int status = r.status;
-	if (status != 0)
-		fprintf(stderr, "vault-keytool: exit %d: %s", status, r.err);
-	proc_run_free(&r);
-	return status;
-}
-
 Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 {
 	struct proc_run r;
@@ -1388,7 +1359,7 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	vaultd_path(&srv, "sealed-ring", ring, sizeof(ring));
 	vaultd_path(&srv, "sealed-data", data, sizeof(data));
 	/* Cheap Argon2id costs: a test, not a vault. */
-	cr_assert_eq(keytool("correct horse battery\n", ARGS("init", ring, "--passphrase",
+	cr_assert_eq(keytool_run("correct horse battery\n", ARGS("init", ring, "--passphrase",
 	    "--opslimit", "1", "--memlimit", "8M")), 0);
 	FILE *f = fopen(srv.config, "a");
 	cr_assert_not_null(f);
@@ -1978,7 +1949,7 @@ audit_count(const char *const *args)
 {
 	struct proc_run r;
 	struct audit_line a;
-	run_ctl_argv(&r, 1, NULL, 0, args);
+	run_ctl_argv(&r, 1, NULL, args);
 	assert_exit(&r, 0);
 	int n = count_lines(r.out);
 	for (int i = 0; i < n; i++)
