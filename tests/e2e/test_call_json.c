@@ -236,7 +236,7 @@ static void
 run_ctl(struct proc_run *r, const char *const *args)
 {
 	proc_run_free(r);
-	vaultctl_run(r, NULL, NULL, args, 0);
+	vaultctl_run(r, NULL, NULL, args, 30);
 }
 
 #define CTL(r, ...) run_ctl((r), ARGS(__VA_ARGS__))

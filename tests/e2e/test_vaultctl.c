@@ -47,7 +47,8 @@ TestSuite(vaultctl, .init = setup, .fini = teardown, .timeout = 120);
 static void
 run_ctl_argv(struct proc_run *r, int with_socket, const char *in, const char *const *args)
 {
-	vaultctl_run(r, with_socket ? srv.socket : NULL, in, args, 0);
+	/* 30 s, as before (it was 30 s without output). */
+	vaultctl_run(r, with_socket ? srv.socket : NULL, in, args, 30);
 }
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
