@@ -108,6 +108,10 @@ void proc_run(struct proc_run *r, const char *bin, const char *in, const char *c
 void proc_run_ex(struct proc_run *r, const char *bin, const char *in, size_t inlen,
     const char *const *env, const char *const *args, int seconds);
 void proc_run_free(struct proc_run *r);
+/* Fail the test unless run r exited with code; the message shows its output. */
+#define assert_exit(r, code) \
+	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
+	    (r)->status, (code), (r)->out, (r)->err)
 /*
  * $VAULTCTL with args, "-s socket" first unless socket is NULL, in (may be
  * NULL) on its standard input, within seconds (0: PROC_RUN_DEADLINE).

@@ -240,10 +240,6 @@ run_ctl(struct proc_run *r, const char *const *args)
 }
 
 #define CTL(r, ...) run_ctl((r), ARGS(__VA_ARGS__))
-#define assert_exit(r, code) \
-	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
-	    (r)->status, (code), (r)->out, (r)->err)
-
 static void
 write_file(const char *path, const void *data, size_t len)
 {

@@ -48,10 +48,6 @@ TestSuite(cli, .init = setup, .fini = teardown, .timeout = 180);
 #define CTL(r, ...) vaultctl_run((r), NULL, NULL, ARGS(__VA_ARGS__), 0)
 #define CTL_IN(r, in, ...) vaultctl_run((r), NULL, (in), ARGS(__VA_ARGS__), 0)
 
-#define assert_exit(r, code) \
-	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
-	    (r)->status, (code), (r)->out, (r)->err)
-
 static json_t *
 parse_json(const struct proc_run *r)
 {

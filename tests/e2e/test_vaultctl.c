@@ -59,10 +59,6 @@ run_ctl_argv(struct proc_run *r, int with_socket, const char *in, const char *co
 /* Without -s: the caller chooses the socket. */
 #define CTL_RAW(r, ...) run_ctl_argv((r), 0, NULL, ARGS(__VA_ARGS__))
 
-#define assert_exit(r, code) \
-	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
-	    (r)->status, (code), (r)->out, (r)->err)
-
 /* The n-th line of s (0-based), into a static buffer; "" past the end. */
 static const char *
 line(const char *s, int n)
