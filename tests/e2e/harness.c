@@ -2,6 +2,7 @@
  * harness.c - running vaultd for end-to-end tests (see harness.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include <criterion/criterion.h>
 #include <vault/vault.h>
 
+#include "common/frame.h"
+#include "common/msg.h"
 #include "harness.h"
 
 int
@@ -353,4 +356,247 @@ vaultd_wait_rotation(struct vault *v, int seconds)
 	}
 	cr_assert_fail("rotation did not finish within %d s", seconds);
 	return st;
+}
+
+static void
+append(char **buf, size_t *len, const char *data, size_t n)
+{
+	char *b = realloc(*buf, *len + n + 1);
+	cr_assert_not_null(b);
+	memcpy(b + *len, data, n);
+	*len += n;
+	b[*len] = '\0';
+	*buf = b;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+proc_run_ex(struct proc_run *r, const char *bin, const char *in, size_t inlen,
+    const char *const *env, const char *const *args, int seconds)
+{
+	int pin[2], pout[2], perr[2], st;
+	const char *argv[64];
+	size_t n = 0, off = 0;
+
+	cr_assert_not_null(bin, "no program to run (run through meson test)");
+	memset(r, 0, sizeof(*r));
+	argv[n++] = bin;
+	for (size_t i = 0; args[i] != NULL; i++) {
+		cr_assert(n < 63);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	if (in == NULL)
+		inlen = 0;
+	cr_assert_eq(pipe(pin), 0);
+	cr_assert_eq(pipe(pout), 0);
+	cr_assert_eq(pipe(perr), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		close(pin[0]);
+		close(pin[1]);
+		close(pout[0]);
+		close(pout[1]);
+		close(perr[0]);
+		close(perr[1]);
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+			if (putenv((char *)env[i]) != 0)
+				_exit(126);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	if (inlen == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	r->out = calloc(1, 1);
+	r->err = calloc(1, 1);
+	cr_assert(r->out != NULL && r->err != NULL);
+	struct pollfd pf[3] = {
+		{ pout[0], POLLIN, 0 }, { perr[0], POLLIN, 0 }, { pin[1], POLLOUT, 0 },
+	};
+	long long end = now_ms() + (long long)seconds * 1000;
+	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+		long long left = end - now_ms();
+		int ready = left > 0 ? poll(pf, 3, (int)left) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		cr_assert(ready >= 0, "poll: %s", strerror(errno));
+		if (ready == 0) {
+			/* A hung child fails the test instead of hanging it. */
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			cr_assert_fail("%s did not finish within %d s\nstdout: %s\nstderr: %s",
+			    bin, seconds, r->out, r->err);
+		}
+		char buf[4096];
+		for (int i = 0; i < 2; i++) {
+			if (pf[i].fd < 0 || pf[i].revents == 0)
+				continue;
+			ssize_t k = read(pf[i].fd, buf, sizeof(buf));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				close(pf[i].fd);
+				pf[i].fd = -1;
+			} else if (i == 0) {
+				append(&r->out, &r->outlen, buf, (size_t)k);
+			} else {
+				append(&r->err, &r->errlen, buf, (size_t)k);
+			}
+		}
+		if (pf[2].fd >= 0 && pf[2].revents != 0) {
+			ssize_t k = write(pf[2].fd, in + off, inlen - off);
+			if (k > 0)
+				off += (size_t)k;
+			if (k <= 0 || off == inlen) {
+				close(pf[2].fd);
+				pf[2].fd = -1;
+			}
+		}
+	}
+	if (pf[2].fd >= 0)
+		close(pf[2].fd);
+	/* Both pipes are closed; the exit itself follows within the deadline. */
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		cr_assert(w >= 0, "waitpid: %s", strerror(errno));
+		if (w == pid)
+			break;
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			cr_assert_fail("%s did not exit within %d s", bin, seconds);
+		}
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+void
+proc_run(struct proc_run *r, const char *bin, const char *in, const char *const *args)
+{
+	proc_run_ex(r, bin, in, in ? strlen(in) : 0, NULL, args, PROC_RUN_DEADLINE);
+}
+
+void
+proc_run_free(struct proc_run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *
+keytool_path(void)
+{
+	static char bin[1024];
+	const char *vaultd = getenv("VAULTD");
+	char *slash;
+
+	cr_assert_not_null(vaultd, "VAULTD is not set (run through meson test)");
+	snprintf(bin, sizeof(bin), "%s", vaultd);
+	slash = strrchr(bin, '/');
+	cr_assert_not_null(slash);
+	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
+	cr_assert_eq(access(bin, X_OK), 0, "%s: build vault-keytool first", bin);
+	return bin;
+}
+
+void
+raw_send(int fd, const void *p, size_t n)
+{
+	cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n, "send: %s", strerror(errno));
+}
+
+void
+raw_send_frame(int fd, const void *body, size_t n)
+{
+	uint8_t hdr[FRAME_HEADER_SIZE];
+	frame_put_header(hdr, (uint32_t)n);
+	raw_send(fd, hdr, sizeof(hdr));
+	raw_send(fd, body, n);
+}
+
+int
+raw_recv_reply(int fd, struct raw_reply *r)
+{
+	uint8_t hdr[4];
+	size_t got = 0;
+	while (got < 4) {
+		ssize_t n = recv(fd, hdr + got, 4 - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	r->len = (size_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	r->body = malloc(r->len);
+	cr_assert(r->body != NULL || r->len == 0);
+	for (got = 0; got < r->len;) {
+		ssize_t n = recv(fd, r->body + got, r->len - got, 0);
+		cr_assert(n > 0, "reply truncated");
+		got += (size_t)n;
+	}
+	msgpack_zone_init(&r->zone, 1024);
+	struct mp_limits lim = { 8, r->len };
+	cr_assert_eq(msg_decode(r->body, r->len, &lim, &r->zone, &r->root), 0);
+	return 0;
+}
+
+void
+raw_reply_free(struct raw_reply *r)
+{
+	msgpack_zone_destroy(&r->zone);
+	free(r->body);
+}
+
+void
+vaultctl_run(struct proc_run *r, const char *socket, const char *in,
+    const char *const *args, int seconds)
+{
+	const char *bin = getenv("VAULTCTL");
+	const char *argv[64];
+	size_t n = 0;
+
+	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
+	if (socket != NULL) {
+		argv[n++] = "-s";
+		argv[n++] = socket;
+	}
+	for (size_t i = 0; args[i] != NULL; i++) {
+		cr_assert(n < 62);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	proc_run_ex(r, bin, in, in ? strlen(in) : 0, NULL, argv,
+	    seconds > 0 ? seconds : PROC_RUN_DEADLINE);
+}
+
+int
+keytool_run(const char *in, const char *const *args)
+{
+	struct proc_run r;
+	proc_run(&r, keytool_path(), in, args);
+	int status = r.status;
+	if (status != 0)
+		fprintf(stderr, "vault-keytool: exit %d: %s", status, r.err);
+	proc_run_free(&r);
+	return status;
 }

@@ -8,7 +8,11 @@
 #ifndef VAULT_TESTS_HARNESS_H
 #define VAULT_TESTS_HARNESS_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <msgpack.h>
 
 struct vaultd_proc {
 	pid_t pid;
@@ -74,5 +78,69 @@ struct vault_keys_status *vaultd_wait_rotation(struct vault *v, int seconds);
 void vaultd_path(const struct vaultd_proc *p, const char *name, char *out, size_t len);
 /* Read a whole file into a malloc'd buffer (NULL-terminated); *len its size. */
 char *read_file_all(const char *path, size_t *len);
+
+/* ---- running the other programs ------------------------------------------ */
+
+/* What one run of a program did. */
+struct proc_run {
+	char *out;      /* its standard output, NUL-terminated (malloc'd) */
+	size_t outlen;
+	char *err;      /* its standard error, NUL-terminated (malloc'd) */
+	size_t errlen;
+	int status;     /* exit status, or -1 if a signal killed it */
+	int signal;     /* that signal, else 0 */
+};
+
+/* Seconds a run may take before the test fails (the child is killed). */
+#define PROC_RUN_DEADLINE 60
+
+/*
+ * Run bin with args (NULL-terminated; bin itself becomes argv[0]), in (may
+ * be NULL: an empty standard input) on its standard input; stdout and stderr
+ * are pipes, never a terminal. A child still running after
+ * PROC_RUN_DEADLINE seconds is killed and fails the test.
+ */
+void proc_run(struct proc_run *r, const char *bin, const char *in, const char *const *args);
+/*
+ * The same with inlen bytes of in, env ("NAME=value" strings, NULL-terminated,
+ * may be NULL) added to the environment, and a deadline in seconds.
+ */
+void proc_run_ex(struct proc_run *r, const char *bin, const char *in, size_t inlen,
+    const char *const *env, const char *const *args, int seconds);
+void proc_run_free(struct proc_run *r);
+/* Fail the test unless run r exited with code; the message shows its output. */
+#define assert_exit(r, code) \
+	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
+	    (r)->status, (code), (r)->out, (r)->err)
+/*
+ * $VAULTCTL with args, "-s socket" first unless socket is NULL, in (may be
+ * NULL) on its standard input, within seconds (0: PROC_RUN_DEADLINE).
+ */
+void vaultctl_run(struct proc_run *r, const char *socket, const char *in,
+    const char *const *args, int seconds);
+/* vault-keytool, beside vaultd in the build tree (static buffer). */
+const char *keytool_path(void);
+/* Run vault-keytool with in on its standard input; its exit status (what
+ * it wrote to stderr goes to the test's stderr when it fails). */
+int keytool_run(const char *in, const char *const *args);
+
+/* ---- raw frames (PROTOCOL.md), for tests that speak the wire themselves ---- */
+
+/* One reply frame, decoded. */
+struct raw_reply {
+	msgpack_zone zone;
+	msgpack_object root;
+	uint8_t *body;
+	size_t len;
+};
+
+/* Send all n bytes (no SIGPIPE); aborts the test if the peer is gone. */
+void raw_send(int fd, const void *p, size_t n);
+/* Send body as one frame: its 4-byte length header, then body. */
+void raw_send_frame(int fd, const void *body, size_t n);
+/* Read and decode one reply frame: 0, or -1 on EOF or the receive timeout
+ * before a header. A truncated or undecodable body fails the test. */
+int raw_recv_reply(int fd, struct raw_reply *r);
+void raw_reply_free(struct raw_reply *r);
 
 #endif

@@ -8,12 +8,10 @@
  */
 #include <fcntl.h>
 #include <signal.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -230,74 +228,18 @@ Test(call_json, local_errors)
 
 /* ---- vaultctl ---- */
 
-struct run {
-	int status;
-	char out[65536];
-	char err[65536];
-};
-
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* Run $VAULTCTL with args; standard input empty. */
+/* Run $VAULTCTL with args, standard input empty, into r (a zeroed or
+ * earlier run, freed first). */
 static void
-run_ctl(struct run *r, const char *const *args)
+run_ctl(struct proc_run *r, const char *const *args)
 {
-	const char *bin = getenv("VAULTCTL");
-	const char *argv[64];
-	int pout[2], perr[2], st;
-	size_t n = 0, lo = 0, le = 0;
-
-	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
-	argv[n++] = bin;
-	for (size_t i = 0; args[i] != NULL; i++) {
-		cr_assert(n < 63);
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pout), 0);
-	cr_assert_eq(pipe(perr), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		close(pout[0]);
-		close(perr[0]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pout[1]);
-	close(perr[1]);
-	struct pollfd pf[2] = { { pout[0], POLLIN, 0 }, { perr[0], POLLIN, 0 } };
-	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
-		cr_assert(poll(pf, 2, 30000) > 0, "vaultctl hangs");
-		for (int i = 0; i < 2; i++) {
-			char *buf = i == 0 ? r->out : r->err;
-			size_t *len = i == 0 ? &lo : &le;
-			if (pf[i].fd < 0 || pf[i].revents == 0)
-				continue;
-			ssize_t k = read(pf[i].fd, buf + *len, sizeof(r->out) - 1 - *len);
-			if (k <= 0) {
-				close(pf[i].fd);
-				pf[i].fd = -1;
-			} else {
-				*len += (size_t)k;
-			}
-		}
-	}
-	r->out[lo] = '\0';
-	r->err[le] = '\0';
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	proc_run_free(r);
+	vaultctl_run(r, NULL, NULL, args, 30);
 }
 
 #define CTL(r, ...) run_ctl((r), ARGS(__VA_ARGS__))
-#define assert_exit(r, code) \
-	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
-	    (r)->status, (code), (r)->out, (r)->err)
-
 static void
 write_file(const char *path, const void *data, size_t len)
 {
@@ -334,7 +276,7 @@ Test(call_json, export_verify_offline)
 {
 	char file[512], pk64[64], other64[64], sigpath[600];
 	unsigned char sk[64], sk2[64];
-	struct run r;
+	struct proc_run r = { 0 };
 
 	vaultd_path(&srv, "receipt.json", file, sizeof(file));
 	snprintf(sigpath, sizeof(sigpath), "%s.sig", file);
@@ -385,13 +327,14 @@ Test(call_json, export_verify_offline)
 	CTL(&r, "--json", "export", "verify", file, "--public-key", other64);
 	assert_exit(&r, 1);
 	cr_assert_not_null(strstr(r.out, "\"valid\":false"), "%s", r.out);
+	proc_run_free(&r);
 }
 
 Test(call_json, export_verify_bad_inputs)
 {
 	char file[512], sigpath[600], pk64[64];
 	unsigned char sk[64];
-	struct run r;
+	struct proc_run r = { 0 };
 
 	vaultd_path(&srv, "export.json", file, sizeof(file));
 	snprintf(sigpath, sizeof(sigpath), "%s.sig", file);
@@ -415,12 +358,13 @@ Test(call_json, export_verify_bad_inputs)
 	signed_file(file, receipt, pk64, sk);
 	CTL(&r, "-s", "/nonexistent/vaultd.sock", "export", "verify", file);
 	assert_exit(&r, 3);
+	proc_run_free(&r);
 }
 
 Test(call_json, privacy_usage_errors)
 {
 	char file[512];
-	struct run r;
+	struct proc_run r = { 0 };
 
 	CTL(&r, "-s", srv.socket, "requests", "open", "--kind", "erase", "--channel",
 	    "online", "--requester", "self");
@@ -469,12 +413,13 @@ Test(call_json, privacy_usage_errors)
 	cr_assert_eq(len, 4);
 	cr_assert(memcmp(kept, "keep", 4) == 0);
 	free(kept);
+	proc_run_free(&r);
 }
 
 /* The parts of 8.18 the server already serves: "child" and signing_key. */
 Test(call_json, child_flag_and_signing_keys)
 {
-	struct run r;
+	struct proc_run r = { 0 };
 	char tok[128];
 
 	CTL(&r, "-s", srv.socket, "-p", "transactional", "create", "first_name=Kid",
@@ -494,6 +439,7 @@ Test(call_json, child_flag_and_signing_keys)
 	cr_assert_not_null(strstr(r.out, " current\n"), "%s", r.out);
 	/* The key printed verifies what it signs: 44 base64 characters. */
 	cr_assert_eq(strcspn(r.out + 21, " "), 44, "%s", r.out);
+	proc_run_free(&r);
 }
 
 /* The first line of s that starts with prefix, copied into out; 0 or -1. */
@@ -519,7 +465,7 @@ find_line(const char *s, const char *prefix, char *out, size_t len)
  */
 Test(call_json, privacy_flow)
 {
-	struct run r;
+	struct proc_run r = { 0 };
 	char tok[128], pk[128], code[64], out[512], sig[600], path[512], buf[640];
 	struct stat st;
 
@@ -626,4 +572,5 @@ Test(call_json, privacy_flow)
 	cr_assert(strncmp(r.out, "ID ", 3) == 0, "%s", r.out);
 	cr_assert_eq(find_line(r.out, "2 ", buf, sizeof(buf)), 0, "%s", r.out);
 	cr_assert_not_null(strstr(buf, "delete"), "%s", buf);
+	proc_run_free(&r);
 }

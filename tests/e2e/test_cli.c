@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,137 +43,13 @@ teardown(void)
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 180);
 
-struct run {
-	int status;     /* exit status, or -1 if killed */
-	char *out;
-	char *err;
-};
-
-static void
-run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-static void
-append(char **buf, size_t *len, const char *data, size_t n)
-{
-	char *b = realloc(*buf, *len + n + 1);
-	cr_assert_not_null(b);
-	memcpy(b + *len, data, n);
-	*len += n;
-	b[*len] = '\0';
-	*buf = b;
-}
-
-/* vault-keytool sits beside vaultd in the build tree. */
-static const char *
-keytool_path(void)
-{
-	static char bin[1024];
-	const char *vaultd = getenv("VAULTD");
-	char *slash;
-
-	cr_assert_not_null(vaultd, "VAULTD is not set (run through meson test)");
-	snprintf(bin, sizeof(bin), "%s", vaultd);
-	slash = strrchr(bin, '/');
-	cr_assert_not_null(slash);
-	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
-	cr_assert_eq(access(bin, X_OK), 0, "%s: build vault-keytool first", bin);
-	return bin;
-}
-
-/* Run bin with args (NULL-terminated; argv[0] is bin), in on its stdin
- * (may be NULL); stdout and stderr are pipes, never a terminal. */
-static void
-run_bin(struct run *r, const char *bin, const char *in, const char *const *args)
-{
-	int pin[2], pout[2], perr[2], st;
-	const char *argv[64];
-	size_t n = 0, off = 0, outlen = 0, errlen = 0, inlen = in ? strlen(in) : 0;
-
-	memset(r, 0, sizeof(*r));
-	argv[n++] = bin;
-	for (size_t i = 0; args[i] != NULL; i++) {
-		cr_assert(n < 63);
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pin), 0);
-	cr_assert_eq(pipe(pout), 0);
-	cr_assert_eq(pipe(perr), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		close(pin[0]);
-		close(pin[1]);
-		close(pout[0]);
-		close(pout[1]);
-		close(perr[0]);
-		close(perr[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	if (inlen == 0) {
-		close(pin[1]);
-		pin[1] = -1;
-	}
-	r->out = calloc(1, 1);
-	r->err = calloc(1, 1);
-	struct pollfd pf[3] = {
-		{ pout[0], POLLIN, 0 }, { perr[0], POLLIN, 0 }, { pin[1], POLLOUT, 0 },
-	};
-	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
-		cr_assert(poll(pf, 3, 60000) > 0, "%s hangs", bin);
-		char buf[4096];
-		for (int i = 0; i < 2; i++) {
-			if (pf[i].fd < 0 || pf[i].revents == 0)
-				continue;
-			ssize_t k = read(pf[i].fd, buf, sizeof(buf));
-			if (k <= 0) {
-				close(pf[i].fd);
-				pf[i].fd = -1;
-			} else if (i == 0) {
-				append(&r->out, &outlen, buf, (size_t)k);
-			} else {
-				append(&r->err, &errlen, buf, (size_t)k);
-			}
-		}
-		if (pf[2].fd >= 0 && pf[2].revents != 0) {
-			ssize_t k = write(pf[2].fd, in + off, inlen - off);
-			if (k > 0)
-				off += (size_t)k;
-			if (k <= 0 || off == inlen) {
-				close(pf[2].fd);
-				pf[2].fd = -1;
-			}
-		}
-	}
-	if (pf[2].fd >= 0)
-		close(pf[2].fd);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 /* vaultctl ARGS... (the socket is given by each test where it wants it). */
-#define CTL(r, ...) run_bin((r), getenv("VAULTCTL"), NULL, ARGS(__VA_ARGS__))
-#define CTL_IN(r, in, ...) run_bin((r), getenv("VAULTCTL"), (in), ARGS(__VA_ARGS__))
-
-#define assert_exit(r, code) \
-	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
-	    (r)->status, (code), (r)->out, (r)->err)
+#define CTL(r, ...) vaultctl_run((r), NULL, NULL, ARGS(__VA_ARGS__), 0)
+#define CTL_IN(r, in, ...) vaultctl_run((r), NULL, (in), ARGS(__VA_ARGS__), 0)
 
 static json_t *
-parse_json(const struct run *r)
+parse_json(const struct proc_run *r)
 {
 	json_error_t e;
 	const char *nl = strchr(r->out, '\n');
@@ -280,7 +155,7 @@ check_error(const json_t *j, const char *want, const char *what)
 Test(cli, every_program_prints_the_meson_version)
 {
 	const char *version = getenv("VAULT_PROJECT_VERSION");
-	struct run r;
+	struct proc_run r;
 	char want[128];
 
 	cr_assert(version != NULL && version[0] != '\0',
@@ -291,14 +166,14 @@ Test(cli, every_program_prints_the_meson_version)
 		{ "vault-keytool", keytool_path() },
 	};
 	for (size_t i = 0; i < 3; i++) {
-		run_bin(&r, progs[i].bin, NULL, ARGS("--version"));
+		proc_run(&r, progs[i].bin, NULL, ARGS("--version"));
 		assert_exit(&r, 0);
 		snprintf(want, sizeof(want), "%s %s\n", progs[i].name, version);
 		cr_assert_str_eq(r.out, want);
 		cr_assert_str_empty(r.err);
-		run_free(&r);
+		proc_run_free(&r);
 		/* Each --help says what the exit codes mean, and names --version. */
-		run_bin(&r, progs[i].bin, NULL, ARGS("--help"));
+		proc_run(&r, progs[i].bin, NULL, ARGS("--help"));
 		assert_exit(&r, 0);
 		cr_assert_not_null(strstr(r.out, "Exit status"), "%s --help: %s",
 		    progs[i].name, r.out);
@@ -306,7 +181,7 @@ Test(cli, every_program_prints_the_meson_version)
 		    progs[i].name, r.out);
 		cr_assert_not_null(strstr(r.out, "2 usage"), "%s --help: %s",
 		    progs[i].name, r.out);
-		run_free(&r);
+		proc_run_free(&r);
 	}
 
 	/* The server's version in status, as text (after the status lines; an
@@ -315,13 +190,13 @@ Test(cli, every_program_prints_the_meson_version)
 	assert_exit(&r, 0);
 	snprintf(want, sizeof(want), "\nrotation: none\nversion: %s\n", version);
 	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-s", srv.socket, "--json", "status");
 	assert_exit(&r, 0);
 	json_t *j = parse_json(&r);
 	cr_assert_str_eq(jstr(j, "version"), version);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* And on the wire, for any client. */
 	struct vault *v;
@@ -339,7 +214,7 @@ Test(cli, every_program_prints_the_meson_version)
 
 Test(cli, vaultctl_options_work_after_the_command)
 {
-	struct run r;
+	struct proc_run r;
 	json_t *j;
 	char uid[32];
 
@@ -347,12 +222,12 @@ Test(cli, vaultctl_options_work_after_the_command)
 	CTL(&r, "ping", "--json", "-s", srv.socket);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "{\"ok\":true}\n");
-	run_free(&r);
+	proc_run_free(&r);
 	/* The same as before it: the place does not matter. */
 	CTL(&r, "--json", "-s", srv.socket, "ping");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "{\"ok\":true}\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* -p after the values; a value from stdin (@-) still works. */
 	CTL_IN(&r, "Jane.Doe@Example.COM\n", "create", "first_name=Jane", "email=@-",
@@ -361,7 +236,7 @@ Test(cli, vaultctl_options_work_after_the_command)
 	j = parse_json(&r);
 	char *tok = strdup(jstr(j, "record"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* --purpose=VALUE and -sPATH forms, between the arguments. */
 	char sarg[600];
@@ -369,21 +244,21 @@ Test(cli, vaultctl_options_work_after_the_command)
 	CTL(&r, "read", tok, "--purpose=transactional", sarg, "email");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nmarketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* --server-uid after the command: ours works, another is refused
 	 * before anything is sent (exit 3). */
 	snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
 	CTL(&r, "status", "-s", srv.socket, "--server-uid", uid);
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(uid, sizeof(uid), "%u", (unsigned)getuid() + 4242);
 	CTL(&r, "ping", "-s", srv.socket, "--json", "--server-uid", uid);
 	assert_exit(&r, 3);
 	j = parse_json(&r);
 	check_error(j, "VAULT_E_SERVER_IDENTITY", "--server-uid after the command");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A sub-command: options after both words. */
 	CTL(&r, "keys", "status", "--json", "-s", srv.socket);
@@ -391,7 +266,7 @@ Test(cli, vaultctl_options_work_after_the_command)
 	j = parse_json(&r);
 	cr_assert(json_is_object(json_object_get(j, "kek")), "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A value that looks like an option stays the value of the command's
 	 * option: the hold's reason is "--json", so the output is text. */
@@ -399,7 +274,7 @@ Test(cli, vaultctl_options_work_after_the_command)
 	    "--reason", "--json");
 	assert_exit(&r, 0);
 	cr_assert_neq(r.out[0], '{', "--json was taken as an option: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-s", srv.socket, "holds", "list", tok, "--json");
 	assert_exit(&r, 0);
 	j = parse_json(&r);
@@ -409,13 +284,13 @@ Test(cli, vaultctl_options_work_after_the_command)
 	/* holds place's own --purpose won over vaultctl's (-p is still ours). */
 	cr_assert_str_eq(jstr(json_array_get(holds, 0), "purpose"), "legal");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* "--" ends the options: after it "--json" is a token to resolve. */
 	CTL(&r, "-s", srv.socket, "-p", "legal", "detokenize", "--", "--json");
 	assert_exit(&r, 1);
 	cr_assert_neq(r.out[0], '{', "--json after -- was taken as an option: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A bad global option after the command is a usage error, in JSON
 	 * when --json comes even later. */
@@ -425,11 +300,11 @@ Test(cli, vaultctl_options_work_after_the_command)
 	check_error(j, "usage", "bad purpose after the command");
 	cr_assert_not_null(strstr(jstr(j, "message"), "purpose"), "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "ping", "-s");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "needs an argument"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
@@ -437,7 +312,7 @@ Test(cli, vaultctl_options_work_after_the_command)
 
 Test(cli, command_help_is_that_commands_only)
 {
-	struct run r;
+	struct proc_run r;
 
 	CTL(&r, "read", "--help");
 	assert_exit(&r, 0);
@@ -453,17 +328,17 @@ Test(cli, command_help_is_that_commands_only)
 		    r.out);
 	cr_assert_str_empty(r.err);
 	char *read_help = strdup(r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* "help read" and -h say the same. */
 	CTL(&r, "help", "read");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, read_help);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", "rec_1_x", "-h");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, read_help);
-	run_free(&r);
+	proc_run_free(&r);
 	free(read_help);
 
 	CTL(&r, "keys", "rotate", "--help");
@@ -473,7 +348,7 @@ Test(cli, command_help_is_that_commands_only)
 	cr_assert_null(strstr(r.out, "keys retire"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "keys status"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "(required)"), "keys rotate needs no purpose: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A command's words: their list, and nothing else. */
 	CTL(&r, "keys", "--help");
@@ -482,13 +357,13 @@ Test(cli, command_help_is_that_commands_only)
 	cr_assert_not_null(strstr(r.out, "\n  keys rotate "), "%s", r.out);
 	cr_assert_null(strstr(r.out, "holds place"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "\n  create"), "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* status's help says it exits 2 when sealed. */
 	CTL(&r, "status", "--help");
 	assert_exit(&r, 0);
 	cr_assert_not_null(strstr(r.out, "exits 2 when the\n  vault is sealed"), "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The whole text still has every command. */
 	CTL(&r, "--help");
@@ -496,7 +371,7 @@ Test(cli, command_help_is_that_commands_only)
 	cr_assert_not_null(strstr(r.out, "\n  create "), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "\n  keys retire EPOCH"), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "before or after COMMAND"), "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 }
 
 /* ---- one JSON style ----------------------------------------------------- */
@@ -508,14 +383,14 @@ json_of(json_t **out, int want, const char *const *args)
 {
 	const char *argv[40] = { "--json" };
 	size_t n = 1;
-	struct run r;
+	struct proc_run r;
 
 	for (size_t i = 0; args[i] != NULL; i++)
 		argv[n++] = args[i];
 	argv[n++] = "-s";
 	argv[n++] = srv.socket;
 	argv[n] = NULL;
-	run_bin(&r, getenv("VAULTCTL"), NULL, argv);
+	proc_run(&r, getenv("VAULTCTL"), NULL, argv);
 	assert_exit(&r, want);
 	cr_assert_str_empty(r.err, "JSON mode keeps stderr quiet: %s", r.err);
 	json_t *j = parse_json(&r);
@@ -524,7 +399,7 @@ json_of(json_t **out, int want, const char *const *args)
 		*out = j;
 	else
 		json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	return seen;
 }
 
@@ -597,7 +472,7 @@ Test(cli, every_json_output_has_one_style, .timeout = 240)
 
 Test(cli, json_errors_have_the_four_keys)
 {
-	struct run r;
+	struct proc_run r;
 	json_t *j;
 
 	/* Usage errors: before the command, after it, of the command itself. */
@@ -618,14 +493,14 @@ Test(cli, json_errors_have_the_four_keys)
 		for (size_t k = 0; usage[i][k] != NULL; k++)
 			argv[n++] = usage[i][k];
 		argv[n] = NULL;
-		run_bin(&r, getenv("VAULTCTL"), NULL, argv);
+		proc_run(&r, getenv("VAULTCTL"), NULL, argv);
 		assert_exit(&r, 2);
 		cr_assert_str_empty(r.err, "case %zu: %s", i, r.err);
 		j = parse_json(&r);
 		check_error(j, "usage", usage[i][0]);
 		cr_assert(json_is_null(json_object_get(j, "field")));
 		json_decref(j);
-		run_free(&r);
+		proc_run_free(&r);
 	}
 
 	/* A server error without a field... */
@@ -636,7 +511,7 @@ Test(cli, json_errors_have_the_four_keys)
 	check_error(j, "VAULT_E_BAD_TOKEN", "forged token");
 	cr_assert_eq(json_integer_value(json_object_get(j, "code")), VAULT_E_BAD_TOKEN);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* ... and one naming its field in its own key: retiring the current
 	 * epoch (PROTOCOL.md 8.14: "field": "epoch"). */
@@ -647,7 +522,7 @@ Test(cli, json_errors_have_the_four_keys)
 	check_error(j, jstr(j, "error"), "keys retire 1");
 	cr_assert_str_eq(jstr(j, "field"), "epoch", "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The library gives the field by itself, and forgets it at the next call. */
 	struct vault *v;
@@ -665,7 +540,7 @@ Test(cli, json_errors_have_the_four_keys)
 	j = parse_json(&r);
 	check_error(j, "VAULT_E_IO", "no socket");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 }
 
 /* ---- progress: a terminal only ------------------------------------------ */
@@ -689,7 +564,7 @@ on_a_terminal(const char *cmd)
 
 Test(cli, progress_only_on_a_terminal, .timeout = 240)
 {
-	struct run r;
+	struct proc_run r;
 	char cmd[2048];
 
 	/* Enough records that a rewrap takes a few polls. */
@@ -698,7 +573,7 @@ Test(cli, progress_only_on_a_terminal, .timeout = 240)
 		snprintf(email, sizeof(email), "email=person%d@example.org", i);
 		CTL(&r, "-s", srv.socket, "-p", "transactional", "create", email);
 		assert_exit(&r, 0);
-		run_free(&r);
+		proc_run_free(&r);
 	}
 
 	/* stderr is a pipe: not a byte of progress, text or JSON. */
@@ -706,15 +581,15 @@ Test(cli, progress_only_on_a_terminal, .timeout = 240)
 	assert_exit(&r, 0);
 	cr_assert_str_empty(r.err, "progress into a pipe: %s", r.err);
 	cr_assert(strncmp(r.out, "epoch 2\nrotation to epoch 2 finished", 36) == 0, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-s", srv.socket, "keys", "retire", "1");
 	assert_exit(&r, 0);
 	cr_assert_str_empty(r.err, "progress into a pipe: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-s", srv.socket, "backup", "quiet");
 	assert_exit(&r, 0);
 	cr_assert_str_empty(r.err, "progress into a pipe: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* On a terminal the rewrap's progress line shows. */
 	cr_assert_eq(system("command -v script >/dev/null"), 0,
@@ -732,7 +607,7 @@ Test(cli, progress_only_on_a_terminal, .timeout = 240)
 
 Test(cli, restore_phases_only_on_a_terminal, .timeout = 240)
 {
-	struct run r;
+	struct proc_run r;
 	char backup[600], cmd[2048];
 
 	for (int i = 0; i < 20; i++) {
@@ -740,7 +615,7 @@ Test(cli, restore_phases_only_on_a_terminal, .timeout = 240)
 		snprintf(email, sizeof(email), "email=restore%d@example.org", i);
 		CTL(&r, "-s", srv.socket, "-p", "transactional", "create", email);
 		assert_exit(&r, 0);
-		run_free(&r);
+		proc_run_free(&r);
 	}
 	CTL(&r, "-s", srv.socket, "--json", "backup", "phases");
 	assert_exit(&r, 0);
@@ -753,17 +628,17 @@ Test(cli, restore_phases_only_on_a_terminal, .timeout = 240)
 	else
 		snprintf(backup, sizeof(backup), "%s/%s", srv.dir, p);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	cr_assert_eq(access(backup, R_OK), 0, "%s: %s", backup, strerror(errno));
 	cr_assert_eq(vaultd_stop(&srv), 0);
 
 	/* stderr a pipe: the summary on stdout, no phase lines. */
-	run_bin(&r, getenv("VAULTD"), NULL, ARGS("-c", srv.config, "--restore", backup));
+	proc_run(&r, getenv("VAULTD"), NULL, ARGS("-c", srv.config, "--restore", backup));
 	assert_exit(&r, 0);
 	cr_assert_not_null(strstr(r.out, "restored "), "%s", r.out);
 	cr_assert_null(strstr(r.err, "restore: 1/5"), "phases into a pipe: %s", r.err);
 	cr_assert_null(strstr(r.out, "restore: 1/5"), "phases on stdout: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* On a terminal: a line per phase, with counts. */
 	snprintf(cmd, sizeof(cmd), "%s -c %s --restore %s", getenv("VAULTD"), srv.config,
@@ -779,5 +654,5 @@ Test(cli, restore_phases_only_on_a_terminal, .timeout = 240)
 	CTL(&r, "-s", srv.socket, "status");
 	assert_exit(&r, 0);
 	cr_assert_not_null(strstr(r.out, "records: 20\n"), "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 }

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,43 +138,17 @@ read_one(struct vault *v, const char *tok)
 static int
 run_ctl(const struct vaultd_proc *p, const char *const *args, char **err, char **out)
 {
-	const char *bin = getenv("VAULTCTL");
-	char errpath[600], outpath[600];
-	const char *argv[16];
-	size_t n = 0, len;
-	int st;
-	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
-	vaultd_path(p, "vaultctl.err", errpath, sizeof(errpath));
-	vaultd_path(p, "vaultctl.out", outpath, sizeof(outpath));
-	argv[n++] = bin;
-	argv[n++] = "-s";
-	argv[n++] = p->socket;
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(errpath, "w", stderr);
-		FILE *o = freopen(outpath, "w", stdout);
-		(void)f;
-		(void)o;
-		execv(bin, (char *const *)argv);
-		_exit(127);
+	struct proc_run r;
+	vaultctl_run(&r, p->socket, NULL, args, 15);
+	*err = r.err;
+	r.err = NULL;
+	if (out != NULL) {
+		*out = r.out;
+		r.out = NULL;
 	}
-	double end = now_s() + 15;
-	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_s() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			cr_assert_fail("vaultctl %s did not finish within 15 s", args[0]);
-		}
-		sleep_ms(20);
-	}
-	*err = read_file_all(errpath, &len);
-	if (out != NULL)
-		*out = read_file_all(outpath, &len);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	int status = r.status;
+	proc_run_free(&r);
+	return status;
 }
 
 /* The status of keys_status until pred holds (at most secs). */

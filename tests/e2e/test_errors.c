@@ -41,53 +41,9 @@ TestSuite(errors, .timeout = 60);
 
 /* ---- raw frames ---------------------------------------------------------- */
 
-struct reply {
-	msgpack_zone zone;
-	msgpack_object root;
-	uint8_t *body;
-	size_t len;
-};
-
-static void
-send_all(int fd, const void *p, size_t n)
-{
-	cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n, "send: %s", strerror(errno));
-}
-
-static int
-recv_reply(int fd, struct reply *r)
-{
-	uint8_t hdr[4];
-	size_t got = 0;
-	while (got < 4) {
-		ssize_t n = recv(fd, hdr + got, 4 - got, 0);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	r->len = (size_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
-	r->body = malloc(r->len);
-	for (got = 0; got < r->len;) {
-		ssize_t n = recv(fd, r->body + got, r->len - got, 0);
-		cr_assert(n > 0, "reply truncated");
-		got += (size_t)n;
-	}
-	msgpack_zone_init(&r->zone, 1024);
-	struct mp_limits lim = { 8, r->len };
-	cr_assert_eq(msg_decode(r->body, r->len, &lim, &r->zone, &r->root), 0);
-	return 0;
-}
-
-static void
-reply_free(struct reply *r)
-{
-	msgpack_zone_destroy(&r->zone);
-	free(r->body);
-}
-
 /* error.key of a reply as a new string ("" if absent). */
 static char *
-err_str(const struct reply *r, const char *key)
+err_str(const struct raw_reply *r, const char *key)
 {
 	const msgpack_object *e = msg_get(&r->root, "error"), *o;
 	cr_assert_not_null(e, "not an error reply");
@@ -98,7 +54,7 @@ err_str(const struct reply *r, const char *key)
 }
 
 static int
-err_code(const struct reply *r)
+err_code(const struct raw_reply *r)
 {
 	const msgpack_object *e = msg_get(&r->root, "error");
 	cr_assert_not_null(e, "not an error reply");
@@ -108,11 +64,10 @@ err_code(const struct reply *r)
 /* Send create {fields: {name: value}} and read the reply. */
 static void
 create_one(int fd, uint64_t id, const char *name, size_t nlen, const char *value,
-    struct reply *r)
+    struct raw_reply *r)
 {
 	struct buf b = { 0 };
 	msgpack_packer pk;
-	uint8_t hdr[4];
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, 5);
 	mp_cstr(&pk, "v");
@@ -128,15 +83,13 @@ create_one(int fd, uint64_t id, const char *name, size_t nlen, const char *value
 	msgpack_pack_str(&pk, nlen);
 	msgpack_pack_str_body(&pk, name, nlen);
 	mp_cstr(&pk, value);
-	frame_put_header(hdr, (uint32_t)b.len);
-	send_all(fd, hdr, 4);
-	send_all(fd, b.data, b.len);
+	raw_send_frame(fd, b.data, b.len);
 	buf_free(&b);
-	cr_assert_eq(recv_reply(fd, r), 0, "no reply");
+	cr_assert_eq(raw_recv_reply(fd, r), 0, "no reply");
 }
 
 static int
-body_contains(const struct reply *r, const char *s)
+body_contains(const struct raw_reply *r, const char *s)
 {
 	return memmem(r->body, r->len, s, strlen(s)) != NULL;
 }
@@ -180,7 +133,7 @@ Test(errors, each_refused_value_names_its_field_and_rule_never_the_value,
 	};
 	int fd = vaultd_raw_connect(&srv, 10);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct reply r;
+		struct raw_reply r;
 		create_one(fd, i + 1, cases[i].field, strlen(cases[i].field), cases[i].value, &r);
 		char *msg = err_str(&r, "message"), *field = err_str(&r, "field");
 		cr_assert_eq(err_code(&r), cases[i].code, "%s %s: %s", cases[i].field,
@@ -195,21 +148,21 @@ Test(errors, each_refused_value_names_its_field_and_rule_never_the_value,
 			cr_assert(!body_contains(&r, v), "reply echoes the value: %s", msg);
 		free(msg);
 		free(field);
-		reply_free(&r);
+		raw_reply_free(&r);
 	}
 	/* Too long: the limit's class, without the value. */
 	char big[1601];
 	memset(big, 'q', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	memcpy(big + sizeof big - 13, "@example.com", 12);
-	struct reply r;
+	struct raw_reply r;
 	create_one(fd, 100, "email", 5, big, &r);
 	char *msg = err_str(&r, "message");
 	cr_assert_eq(err_code(&r), VAULT_E_TOO_LARGE, "%s", msg);
 	cr_assert_str_eq(msg, "longer than the field's input limit (PROTOCOL.md, Fields)");
 	cr_assert(!body_contains(&r, "qqqqqqqq"));
 	free(msg);
-	reply_free(&r);
+	raw_reply_free(&r);
 	close(fd);
 }
 
@@ -217,7 +170,7 @@ Test(errors, an_unknown_field_is_named_only_when_it_looks_like_a_field_name,
     .init = setup, .fini = teardown)
 {
 	int fd = vaultd_raw_connect(&srv, 10);
-	struct reply r;
+	struct raw_reply r;
 	create_one(fd, 1, "card_numbr", 10, "4111111111111111", &r);
 	char *msg = err_str(&r, "message"), *field = err_str(&r, "field");
 	cr_assert_eq(err_code(&r), VAULT_E_UNKNOWN_FIELD);
@@ -226,7 +179,7 @@ Test(errors, an_unknown_field_is_named_only_when_it_looks_like_a_field_name,
 	cr_assert(!body_contains(&r, "4111111111111111"));
 	free(msg);
 	free(field);
-	reply_free(&r);
+	raw_reply_free(&r);
 	/* A name that could be anything a client typed (here: an email) is not shown. */
 	static const char *const odd[] = { "ann@example.com", "Ann Smith",
 	    "a_field_name_longer_than_thirty_two_bytes", "" };
@@ -239,7 +192,7 @@ Test(errors, an_unknown_field_is_named_only_when_it_looks_like_a_field_name,
 		if (odd[i][0] != '\0')
 			cr_assert(!body_contains(&r, odd[i]), "echoed: %s", odd[i]);
 		free(msg);
-		reply_free(&r);
+		raw_reply_free(&r);
 	}
 	close(fd);
 	/* The C library shows the reason and the field. */
@@ -274,27 +227,27 @@ Test(errors, missing_keys_say_how_to_make_them)
 	vaultd_cleanup(&p);
 }
 
-/* Run argv with stdin from /dev/null; stderr into err (malloc'd). */
+/* Run argv with in (may be NULL) on stdin; its stderr, then its stdout,
+ * into out (malloc'd). */
 static int
-run(char *const argv[], char **err)
+run_in(const char *in, char *const argv[], char **out)
 {
-	char path[] = "/tmp/vault-errors-XXXXXX";
-	int efd = mkstemp(path);
-	cr_assert(efd >= 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(efd, 2);
-		dup2(efd, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	size_t n;
-	*err = read_file_all(path, &n);
-	close(efd);
-	unlink(path);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	struct proc_run r;
+	proc_run(&r, argv[0], in, (const char *const *)argv + 1);
+	*out = malloc(r.errlen + r.outlen + 1);
+	cr_assert_not_null(*out);
+	memcpy(*out, r.err, r.errlen);
+	memcpy(*out + r.errlen, r.out, r.outlen + 1);
+	int status = r.status;
+	proc_run_free(&r);
+	return status;
+}
+
+/* The same with an empty stdin. */
+static int
+run(char *const argv[], char **out)
+{
+	return run_in(NULL, argv, out);
 }
 
 static void
@@ -347,36 +300,6 @@ Test(errors, sizes_with_a_unit_start_and_a_bad_one_names_the_format)
 }
 
 /* ---- vaultd --restore on a passphrase ring ------------------------------- */
-
-/* Run argv with in on stdin; its stdout and stderr into out (malloc'd). */
-static int
-run_in(const char *in, char *const argv[], char **out)
-{
-	char path[] = "/tmp/vault-errors-XXXXXX";
-	int efd = mkstemp(path), pin[2];
-	cr_assert(efd >= 0);
-	cr_assert_eq(pipe(pin), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		close(pin[0]);
-		close(pin[1]);
-		dup2(efd, 2);
-		dup2(efd, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
-	close(pin[1]);
-	int st;
-	waitpid(pid, &st, 0);
-	size_t n;
-	*out = read_file_all(path, &n);
-	close(efd);
-	unlink(path);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /*
  * A vaultd on a passphrase ring (cheap Argon2id: a test), one record, a

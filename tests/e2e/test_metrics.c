@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -222,45 +221,13 @@ Test(metrics, counts_connections_and_refusals)
 static char *
 ctl(int *status, const char *const *args)
 {
-	const char *bin = getenv("VAULTCTL");
-	int pout[2], st;
-	const char *argv[16] = { bin, "-s", srv.socket };
-	size_t n = 3;
-
-	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pout), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pout[1], 1);
-		close(pout[0]);
-		close(pout[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pout[1]);
-	size_t len = 0, cap = 1 << 16;
-	char *out = malloc(cap);
-	cr_assert_not_null(out);
-	for (;;) {
-		if (len + 1 == cap) {
-			cap *= 2;
-			out = realloc(out, cap);
-			cr_assert_not_null(out);
-		}
-		ssize_t k = read(pout[0], out + len, cap - len - 1);
-		cr_assert(k >= 0);
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	out[len] = '\0';
-	close(pout[0]);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	struct proc_run r;
+	vaultctl_run(&r, srv.socket, NULL, args, 0);
+	fputs(r.err, stderr);
+	*status = r.status;
+	char *out = r.out;
+	r.out = NULL;
+	proc_run_free(&r);
 	return out;
 }
 #define CTL(st, ...) ctl(st, (const char *const[]){ __VA_ARGS__, NULL })
@@ -326,44 +293,6 @@ Test(metrics, prometheus_text_parses_and_agrees)
 
 /* ---- sealed, and who may ask ------------------------------------------- */
 
-/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
-static int
-keytool(const char *in, const char *const *args)
-{
-	const char *vaultd = getenv("VAULTD");
-	char bin[1024], *slash;
-	int pin[2], st;
-
-	cr_assert_not_null(vaultd);
-	snprintf(bin, sizeof(bin), "%s", vaultd);
-	slash = strrchr(bin, '/');
-	cr_assert_not_null(slash);
-	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
-	cr_assert_eq(access(bin, X_OK), 0, "%s: build vault-keytool first", bin);
-	const char *argv[16] = { bin };
-	size_t n = 1;
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pin), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		close(pin[0]);
-		close(pin[1]);
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
-	close(pin[1]);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(metrics, sealed_until_unsealed)
 {
 	char ring[600], data[600];
@@ -374,7 +303,7 @@ Test(metrics, sealed_until_unsealed)
 	vaultd_path(&srv, "sealed-ring", ring, sizeof(ring));
 	vaultd_path(&srv, "sealed-data", data, sizeof(data));
 	/* Cheap Argon2id costs: a test, not a vault. */
-	cr_assert_eq(keytool("correct horse battery\n", (const char *const[]){ "init", ring,
+	cr_assert_eq(keytool_run("correct horse battery\n", (const char *const[]){ "init", ring,
 	    "--passphrase", "--opslimit", "1", "--memlimit", "8M", NULL }), 0);
 	FILE *f = fopen(srv.config, "a");
 	cr_assert_not_null(f);

@@ -46,62 +46,8 @@ raw_connect(void)
 	return vaultd_raw_connect(&srv, 10);
 }
 
-static void
-send_bytes(int fd, const void *p, size_t n)
-{
-	cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-/* Send body as one frame. */
-static void
-send_frame(int fd, const void *body, size_t n)
-{
-	uint8_t hdr[4];
-	frame_put_header(hdr, (uint32_t)n);
-	send_bytes(fd, hdr, 4);
-	send_bytes(fd, body, n);
-}
-
-struct reply {
-	msgpack_zone zone;
-	msgpack_object root;
-	uint8_t *body;
-};
-
-/* Read one reply frame; returns 0, or -1 on EOF. */
 static int
-recv_reply(int fd, struct reply *r)
-{
-	uint8_t hdr[4];
-	size_t got = 0;
-	while (got < 4) {
-		ssize_t n = recv(fd, hdr + got, 4 - got, 0);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	size_t len = (size_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
-	r->body = malloc(len);
-	for (got = 0; got < len;) {
-		ssize_t n = recv(fd, r->body + got, len - got, 0);
-		cr_assert(n > 0, "reply truncated");
-		got += (size_t)n;
-	}
-	msgpack_zone_init(&r->zone, 1024);
-	struct mp_limits lim = { 8, len };
-	cr_assert_eq(msg_decode(r->body, len, &lim, &r->zone, &r->root), 0);
-	return 0;
-}
-
-static void
-reply_free(struct reply *r)
-{
-	msgpack_zone_destroy(&r->zone);
-	free(r->body);
-}
-
-static int
-reply_code(const struct reply *r)
+reply_code(const struct raw_reply *r)
 {
 	const msgpack_object *ok = msg_get(&r->root, "ok");
 	cr_assert_not_null(ok);
@@ -113,7 +59,7 @@ reply_code(const struct reply *r)
 }
 
 static uint64_t
-reply_id(const struct reply *r)
+reply_id(const struct raw_reply *r)
 {
 	return msg_get(&r->root, "id")->via.u64;
 }
@@ -145,18 +91,18 @@ req_begin(struct req *q, uint64_t id, const char *op, const char *purpose, size_
 static void
 req_send(int fd, struct req *q)
 {
-	send_frame(fd, q->b.data, q->b.len);
+	raw_send_frame(fd, q->b.data, q->b.len);
 	buf_free(&q->b);
 }
 
 static int
 call_code(int fd, struct req *q)
 {
-	struct reply r;
+	struct raw_reply r;
 	req_send(fd, q);
-	cr_assert_eq(recv_reply(fd, &r), 0);
+	cr_assert_eq(raw_recv_reply(fd, &r), 0);
 	int code = reply_code(&r);
-	reply_free(&r);
+	raw_reply_free(&r);
 	return code;
 }
 
@@ -172,25 +118,25 @@ Test(protocol, malformed_body_keeps_connection)
 {
 	int fd = raw_connect();
 	const uint8_t junk[] = { 0xc1, 0x00, 0x01 };
-	struct reply r;
-	send_frame(fd, junk, sizeof(junk));
-	cr_assert_eq(recv_reply(fd, &r), 0);
+	struct raw_reply r;
+	raw_send_frame(fd, junk, sizeof(junk));
+	cr_assert_eq(raw_recv_reply(fd, &r), 0);
 	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME);
 	cr_assert_eq(reply_id(&r), 0);
-	reply_free(&r);
+	raw_reply_free(&r);
 
 	/* msgpack-c would try to allocate ~96 GB for this. */
 	const uint8_t huge[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
-	send_frame(fd, huge, sizeof(huge));
-	cr_assert_eq(recv_reply(fd, &r), 0);
+	raw_send_frame(fd, huge, sizeof(huge));
+	cr_assert_eq(raw_recv_reply(fd, &r), 0);
 	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME);
-	reply_free(&r);
+	raw_reply_free(&r);
 
 	const uint8_t not_map[] = { 0x93, 1, 2, 3 };
-	send_frame(fd, not_map, sizeof(not_map));
-	cr_assert_eq(recv_reply(fd, &r), 0);
+	raw_send_frame(fd, not_map, sizeof(not_map));
+	cr_assert_eq(raw_recv_reply(fd, &r), 0);
 	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME);
-	reply_free(&r);
+	raw_reply_free(&r);
 	assert_ping(fd);
 	close(fd);
 }
@@ -272,12 +218,12 @@ Test(protocol, oversized_frame_closes_only_that_connection)
 	int bad = raw_connect(), good = raw_connect();
 	uint8_t hdr[4];
 	frame_put_header(hdr, 0x7fffffff);
-	send_bytes(bad, hdr, 4);
-	struct reply r;
-	cr_assert_eq(recv_reply(bad, &r), 0);
+	raw_send(bad, hdr, 4);
+	struct raw_reply r;
+	cr_assert_eq(raw_recv_reply(bad, &r), 0);
 	cr_assert_eq(reply_code(&r), VAULT_E_PROTO_FRAME_TOO_LARGE);
-	reply_free(&r);
-	cr_assert_eq(recv_reply(bad, &r), -1, "connection closed after the error");
+	raw_reply_free(&r);
+	cr_assert_eq(raw_recv_reply(bad, &r), -1, "connection closed after the error");
 	assert_ping(good);
 	close(bad);
 	close(good);
@@ -287,7 +233,7 @@ Test(protocol, stalled_client_does_not_block_others)
 {
 	int stalled = raw_connect(), good = raw_connect();
 	uint8_t partial[] = { 0, 0, 0, 50, 0x83 };
-	send_bytes(stalled, partial, sizeof(partial)); /* half a frame, then silence */
+	raw_send(stalled, partial, sizeof(partial)); /* half a frame, then silence */
 	for (int i = 0; i < 100; i++)
 		assert_ping(good);
 	close(stalled);
@@ -316,17 +262,17 @@ Test(protocol, pipelined_requests_all_answered)
 		buf_append(&all, q.b.data, q.b.len);
 		buf_free(&q.b);
 	}
-	send_bytes(fd, all.data, all.len);
+	raw_send(fd, all.data, all.len);
 	buf_free(&all);
 	int seen[N + 1] = { 0 };
 	for (int i = 0; i < N; i++) {
-		struct reply r;
-		cr_assert_eq(recv_reply(fd, &r), 0);
+		struct raw_reply r;
+		cr_assert_eq(raw_recv_reply(fd, &r), 0);
 		cr_assert_eq(reply_code(&r), 0);
 		uint64_t id = reply_id(&r);
 		cr_assert(id >= 1 && id <= N && !seen[id], "each id answered once");
 		seen[id] = 1;
-		reply_free(&r);
+		raw_reply_free(&r);
 	}
 	close(fd);
 }
@@ -528,13 +474,13 @@ Test(protocol, half_close_still_gets_every_reply)
 	}
 	shutdown(fd, SHUT_WR);
 	for (int i = 0; i < 20; i++) {
-		struct reply r;
-		cr_assert_eq(recv_reply(fd, &r), 0, "reply %d of 20", i + 1);
+		struct raw_reply r;
+		cr_assert_eq(raw_recv_reply(fd, &r), 0, "reply %d of 20", i + 1);
 		cr_assert_eq(reply_code(&r), 0);
-		reply_free(&r);
+		raw_reply_free(&r);
 	}
-	struct reply r;
-	cr_assert_eq(recv_reply(fd, &r), -1, "then the server closes");
+	struct raw_reply r;
+	cr_assert_eq(raw_recv_reply(fd, &r), -1, "then the server closes");
 	close(fd);
 }
 
@@ -561,11 +507,11 @@ pipeline_reads(int fd, const char *rec, int read_code)
 		cr_assert_eq(buf_append(&all, q.b.data, q.b.len), 0);
 		buf_free(&q.b);
 	}
-	send_bytes(fd, all.data, all.len);
+	raw_send(fd, all.data, all.len);
 	buf_free(&all);
 	for (uint64_t id = 1; id <= 30; id++) {
-		struct reply r;
-		cr_assert_eq(recv_reply(fd, &r), 0, "reply %llu", (unsigned long long)id);
+		struct raw_reply r;
+		cr_assert_eq(raw_recv_reply(fd, &r), 0, "reply %llu", (unsigned long long)id);
 		cr_assert_eq(reply_id(&r), id, "replies keep the order of the requests");
 		int want = id % 3 == 0 ? 0 : read_code;
 		cr_assert_eq(reply_code(&r), want, "request %llu: %d, expected %d",
@@ -575,7 +521,7 @@ pipeline_reads(int fd, const char *rec, int read_code)
 			cr_assert(res != NULL && msg_get(res, "fields") != NULL,
 			    "a read that succeeded returns its fields");
 		}
-		reply_free(&r);
+		raw_reply_free(&r);
 	}
 }
 
@@ -750,15 +696,15 @@ Test(protocol, a_failing_write_among_queued_writes_fails_alone)
 	append_creates(&all, 205, 220, "After");
 
 	int fd = raw_connect();
-	send_bytes(fd, all.data, all.len);
+	raw_send(fd, all.data, all.len);
 	buf_free(&all);
 	for (uint64_t id = 1; id <= 220; id++) {
-		struct reply r;
-		cr_assert_eq(recv_reply(fd, &r), 0, "reply %llu", (unsigned long long)id);
+		struct raw_reply r;
+		cr_assert_eq(raw_recv_reply(fd, &r), 0, "reply %llu", (unsigned long long)id);
 		int want = id == 203 ? VAULT_E_DELETED : 0;
 		cr_assert_eq(reply_code(&r), want, "request %llu: %d, expected %d",
 		    (unsigned long long)reply_id(&r), reply_code(&r), want);
-		reply_free(&r);
+		raw_reply_free(&r);
 	}
 	close(fd);
 

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -244,35 +243,19 @@ Test(reload, a_broken_policy_keeps_the_one_in_force_and_the_log_says_why)
 static int
 vaultctl(char **out, char **err, ...)
 {
-	const char *bin = getenv("VAULTCTL");
-	char *argv[16], opath[700], epath[700];
-	int argc = 0, st = 0;
+	const char *argv[16];
+	int argc = 0;
 	va_list ap;
-	cr_assert_not_null(bin);
-	argv[argc++] = (char *)bin;
-	argv[argc++] = (char *)"-s";
-	argv[argc++] = srv.socket;
+	struct proc_run r;
 	va_start(ap, err);
-	for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 15;)
+	for (const char *a; (a = va_arg(ap, const char *)) != NULL && argc < 13;)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
-	vaultd_path(&srv, "ctl.out", opath, sizeof(opath));
-	vaultd_path(&srv, "ctl.err", epath, sizeof(epath));
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		if (freopen(opath, "w", stdout) == NULL || freopen(epath, "w", stderr) == NULL)
-			_exit(126);
-		execv(bin, argv);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	size_t n;
-	*out = read_file_all(opath, &n);
-	*err = read_file_all(epath, &n);
-	cr_assert(*out != NULL && *err != NULL);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	vaultctl_run(&r, srv.socket, NULL, argv, 0);
+	*out = r.out;
+	*err = r.err;
+	return r.status;
 }
 
 Test(reload, vaultctl_policy_reload_reports_the_outcome_and_is_for_admins)

@@ -252,38 +252,6 @@ Test(systemd, ready_only_once_serving_then_stopping, .timeout = 60)
 	close(nfd);
 }
 
-/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
-static int
-keytool(const char *in, const char *const *args)
-{
-	char bin[1024], *slash;
-	int pin[2], st;
-	snprintf(bin, sizeof(bin), "%s", getenv("VAULTD"));
-	slash = strrchr(bin, '/');
-	cr_assert_not_null(slash);
-	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
-	const char *argv[16] = { bin };
-	size_t n = 1;
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pin), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		close(pin[0]);
-		close(pin[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
-	close(pin[1]);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(systemd, sealed_start_is_ready_and_says_sealed, .timeout = 120)
 {
 	char path[600], all[8192] = "", ready[1024], ring[600], data[600], msg[1024];
@@ -292,7 +260,7 @@ Test(systemd, sealed_start_is_ready_and_says_sealed, .timeout = 120)
 	vaultd_path(&srv, "sealed-data", data, sizeof(data));
 	const char *const kargs[] = { "init", ring, "--passphrase", "--opslimit", "1",
 		"--memlimit", "8M", NULL };
-	cr_assert_eq(keytool("correct horse battery\n", kargs), 0);
+	cr_assert_eq(keytool_run("correct horse battery\n", kargs), 0);
 	FILE *f = fopen(srv.config, "a");
 	cr_assert_not_null(f);
 	fprintf(f, "[keys]\nkeyring_path = %s\n[storage]\ndata_dir = %s\n", ring, data);

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -44,132 +42,22 @@ teardown(void)
 
 TestSuite(vaultctl, .init = setup, .fini = teardown, .timeout = 120);
 
-/* What one run of vaultctl did. */
-struct run {
-	int status;     /* exit status, or -1 if killed */
-	char *out;
-	size_t outlen;
-	char *err;
-	size_t errlen;
-};
-
+/* Run vaultctl with args (NULL-terminated), feeding in (may be NULL) on its
+ * standard input; with_socket puts "-s <the test server's socket>" first. */
 static void
-run_free(struct run *r)
+run_ctl_argv(struct proc_run *r, int with_socket, const char *in, const char *const *args)
 {
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-static void
-append(char **buf, size_t *len, const char *data, size_t n)
-{
-	char *b = realloc(*buf, *len + n + 1);
-	cr_assert_not_null(b);
-	memcpy(b + *len, data, n);
-	*len += n;
-	b[*len] = '\0';
-	*buf = b;
-}
-
-/*
- * Run vaultctl with args (NULL-terminated), feeding in (may be NULL) on its
- * standard input; with_socket puts "-s <the test server's socket>" first.
- */
-static void
-run_ctl_argv(struct run *r, int with_socket, const char *in, size_t inlen,
-    const char *const *args)
-{
-	const char *bin = getenv("VAULTCTL");
-	int pin[2], pout[2], perr[2], st;
-	const char *argv[64];
-	size_t n = 0, off = 0;
-
-	cr_assert_not_null(bin, "VAULTCTL is not set (run through meson test)");
-	memset(r, 0, sizeof(*r));
-	argv[n++] = bin;
-	if (with_socket) {
-		argv[n++] = "-s";
-		argv[n++] = srv.socket;
-	}
-	for (size_t i = 0; args[i] != NULL; i++) {
-		cr_assert(n < 63);
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pin), 0);
-	cr_assert_eq(pipe(pout), 0);
-	cr_assert_eq(pipe(perr), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		close(pin[0]);
-		close(pin[1]);
-		close(pout[0]);
-		close(pout[1]);
-		close(perr[0]);
-		close(perr[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	if (in == NULL || inlen == 0) {
-		close(pin[1]);
-		pin[1] = -1;
-	}
-	r->out = calloc(1, 1);
-	r->err = calloc(1, 1);
-	struct pollfd pf[3] = {
-		{ pout[0], POLLIN, 0 }, { perr[0], POLLIN, 0 }, { pin[1], POLLOUT, 0 },
-	};
-	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
-		cr_assert(poll(pf, 3, 30000) > 0, "vaultctl hangs");
-		char buf[4096];
-		for (int i = 0; i < 2; i++) {
-			if (pf[i].fd < 0 || pf[i].revents == 0)
-				continue;
-			ssize_t k = read(pf[i].fd, buf, sizeof(buf));
-			if (k <= 0) {
-				close(pf[i].fd);
-				pf[i].fd = -1;
-			} else if (i == 0) {
-				append(&r->out, &r->outlen, buf, (size_t)k);
-			} else {
-				append(&r->err, &r->errlen, buf, (size_t)k);
-			}
-		}
-		if (pf[2].fd >= 0 && pf[2].revents != 0) {
-			ssize_t k = write(pf[2].fd, in + off, inlen - off);
-			if (k > 0)
-				off += (size_t)k;
-			if (k <= 0 || off == inlen) {
-				close(pf[2].fd);
-				pf[2].fd = -1;
-			}
-		}
-	}
-	if (pf[2].fd >= 0)
-		close(pf[2].fd);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	/* 30 s, as before (it was 30 s without output). */
+	vaultctl_run(r, with_socket ? srv.socket : NULL, in, args, 30);
 }
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 /* vaultctl -s <socket> ARGS... */
-#define CTL(r, ...) run_ctl_argv((r), 1, NULL, 0, ARGS(__VA_ARGS__))
+#define CTL(r, ...) run_ctl_argv((r), 1, NULL, ARGS(__VA_ARGS__))
 /* The same with a standard input. */
-#define CTL_IN(r, in, ...) run_ctl_argv((r), 1, (in), strlen(in), ARGS(__VA_ARGS__))
+#define CTL_IN(r, in, ...) run_ctl_argv((r), 1, (in), ARGS(__VA_ARGS__))
 /* Without -s: the caller chooses the socket. */
-#define CTL_RAW(r, ...) run_ctl_argv((r), 0, NULL, 0, ARGS(__VA_ARGS__))
-
-#define assert_exit(r, code) \
-	cr_assert_eq((r)->status, (code), "exit %d, want %d\nstdout: %s\nstderr: %s", \
-	    (r)->status, (code), (r)->out, (r)->err)
+#define CTL_RAW(r, ...) run_ctl_argv((r), 0, NULL, ARGS(__VA_ARGS__))
 
 /* The n-th line of s (0-based), into a static buffer; "" past the end. */
 static const char *
@@ -200,7 +88,7 @@ count_lines(const char *s)
 }
 
 static json_t *
-parse_json(const struct run *r)
+parse_json(const struct proc_run *r)
 {
 	json_error_t e;
 	cr_assert_eq(count_lines(r->out), 1, "one JSON line: %s", r->out);
@@ -230,7 +118,7 @@ jint(const json_t *o, const char *key)
 static char *
 create_jane(void)
 {
-	struct run r;
+	struct proc_run r;
 	CTL(&r, "-p", "transactional", "create", "first_name=  Jane ", "last_name=Doe",
 	    "email=Jane.Doe@Example.COM", "phone=(858) 375-5875",
 	    "card_number=4242 4242 4242 4242", "card_expiry=12/39");
@@ -239,31 +127,31 @@ create_jane(void)
 	cr_assert_str_empty(r.err);
 	char *tok = strdup(line(r.out, 0));
 	cr_assert(strncmp(tok, "rec_1_", 6) == 0, "token: %s", tok);
-	run_free(&r);
+	proc_run_free(&r);
 	return tok;
 }
 
 static json_int_t
 status_value(const char *key)
 {
-	struct run r;
+	struct proc_run r;
 	CTL(&r, "--json", "status");
 	assert_exit(&r, 0);
 	json_t *j = parse_json(&r);
 	json_int_t n = jint(j, key);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	return n;
 }
 
 Test(vaultctl, readme_walkthrough)
 {
-	struct run r;
+	struct proc_run r;
 
 	CTL(&r, "ping");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "ok\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "status");
 	assert_exit(&r, 0);
@@ -282,7 +170,7 @@ Test(vaultctl, readme_walkthrough)
 	cr_assert_str_eq(line(r.out, 12), "errors: 0");
 	cr_assert(strncmp(line(r.out, 15), "write queue: ", 13) == 0, "%s", r.out);
 	cr_assert_eq(count_lines(r.out), 16, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	char *tok = create_jane();
 
@@ -297,13 +185,13 @@ Test(vaultctl, readme_walkthrough)
 	    "card_number: 4242424242424242\n"
 	    "card_expiry: 12/39\n"
 	    "marketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "read", tok, "email", "phone");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nphone: +18583755875\n"
 	    "marketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "tokenize", tok, "email:opaque", "card_number:card",
 	    "email:deterministic");
@@ -324,7 +212,7 @@ Test(vaultctl, readme_walkthrough)
 	cr_assert_str_eq(f, "email");
 	cr_assert_str_eq(k, "deterministic");
 	cr_assert(strncmp(det, "det_1_", 6) == 0, "%s", det);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "detokenize", opaque, card, det);
 	assert_exit(&r, 0);
@@ -332,27 +220,27 @@ Test(vaultctl, readme_walkthrough)
 	    "email: Jane.Doe@example.com\n"
 	    "card_number: 4242424242424242\n"
 	    "email: Jane.Doe@example.com\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	cr_assert_eq(status_value("records"), 1);
 
 	CTL(&r, "-p", "transactional", "delete", tok, "--reason", "subject_request");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "ok\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.out);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_DELETED: ", 27) == 0, "stderr: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The opaque token now answers "deleted"; the card token is gone. */
 	CTL(&r, "-p", "transactional", "detokenize", opaque, card);
 	assert_exit(&r, 1);
 	cr_assert(strncmp(line(r.out, 0), "error VAULT_E_DELETED: ", 23) == 0, "%s", r.out);
 	cr_assert(strncmp(line(r.out, 1), "error VAULT_E_NOT_FOUND: ", 25) == 0, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	cr_assert_eq(status_value("records"), 0);
 	cr_assert_eq(status_value("tombstones"), 1);
@@ -361,7 +249,7 @@ Test(vaultctl, readme_walkthrough)
 
 Test(vaultctl, json_outputs)
 {
-	struct run r;
+	struct proc_run r;
 	json_t *j, *a, *e;
 
 	CTL(&r, "--json", "ping");
@@ -369,7 +257,7 @@ Test(vaultctl, json_outputs)
 	j = parse_json(&r);
 	cr_assert(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "-p", "transactional", "create", "email=Jane.Doe@Example.COM",
 	    "card_number=4242424242424242", "postal_address=1 Main St");
@@ -378,7 +266,7 @@ Test(vaultctl, json_outputs)
 	char *tok = strdup(jstr(j, "record"));
 	cr_assert(strncmp(tok, "rec_1_", 6) == 0);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "-p", "marketing", "read", tok);
 	assert_exit(&r, 0);
@@ -391,7 +279,7 @@ Test(vaultctl, json_outputs)
 	cr_assert_str_eq(jstr(fields, "postal_address"), "1 Main St");
 	cr_assert_null(json_object_get(j, "documents"), "no documents unless asked");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "-p", "transactional", "tokenize", tok, "card_number:card",
 	    "email:deterministic");
@@ -408,7 +296,7 @@ Test(vaultctl, json_outputs)
 	cr_assert_str_eq(jstr(json_array_get(a, 1), "kind"), "deterministic");
 	char *det = strdup(jstr(json_array_get(a, 1), "token"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	const char *forged = "tok_1_forgedforgedforgedforgedforgedforgedforgedfo";
 	CTL(&r, "--json", "-p", "security", "detokenize", det, forged, card);
@@ -432,7 +320,7 @@ Test(vaultctl, json_outputs)
 	cr_assert(json_is_true(json_object_get(e, "ok")));
 	cr_assert_str_eq(jstr(e, "value"), "4242424242424242");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "status");
 	assert_exit(&r, 0);
@@ -444,7 +332,7 @@ Test(vaultctl, json_outputs)
 	cr_assert_geq(jint(j, "uptime_seconds"), 0);
 	cr_assert(json_is_false(json_object_get(j, "sealed")), "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "-p", "transactional", "update", tok, "email=new@example.org",
 	    "--clear", "postal_address");
@@ -452,7 +340,7 @@ Test(vaultctl, json_outputs)
 	j = parse_json(&r);
 	cr_assert(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "-p", "transactional", "delete", tok, "--reason", "administrative");
 	assert_exit(&r, 0);
@@ -462,7 +350,7 @@ Test(vaultctl, json_outputs)
 	cr_assert_eq(strlen(jstr(j, "deleted_at")), 20, "%s", r.out);
 	cr_assert_eq(jstr(j, "deleted_at")[19], 'Z', "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Errors: an object on stdout, nothing on stderr, the same exit code. */
 	CTL(&r, "--json", "-p", "transactional", "read", tok);
@@ -473,7 +361,7 @@ Test(vaultctl, json_outputs)
 	cr_assert_eq(jint(j, "code"), VAULT_E_DELETED);
 	cr_assert_not_null(strstr(jstr(j, "message"), "deleted"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "read", tok);
 	assert_exit(&r, 2);
@@ -481,7 +369,7 @@ Test(vaultctl, json_outputs)
 	cr_assert_str_eq(jstr(j, "error"), "usage");
 	cr_assert_not_null(strstr(jstr(j, "message"), "purpose"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	free(tok);
 	free(card);
@@ -490,7 +378,7 @@ Test(vaultctl, json_outputs)
 
 Test(vaultctl, values_from_stdin_and_files)
 {
-	struct run r;
+	struct proc_run r;
 	char path[600];
 
 	/* @- : the trailing newline is not part of the value. */
@@ -498,12 +386,12 @@ Test(vaultctl, values_from_stdin_and_files)
 	    "last_name=@@home");
 	assert_exit(&r, 0);
 	char *tok = strdup(line(r.out, 0));
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "last_name: @home\nemail: Jane.Doe@example.com\n"
 	    "marketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* @PATH, and a multi-line address: continuation lines are indented. */
 	vaultd_path(&srv, "address.txt", path, sizeof(path));
@@ -515,31 +403,31 @@ Test(vaultctl, values_from_stdin_and_files)
 	snprintf(arg, sizeof(arg), "postal_address=@%s", path);
 	CTL_IN(&r, "+1 858 375 5875", "-p", "transactional", "update", tok, arg, "phone=@-");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok, "postal_address", "phone");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "postal_address: 1 Main St\n  Springfield\nphone: +18583755875\n"
 	    "marketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "read", tok, "postal_address");
 	assert_exit(&r, 0);
 	json_t *j = parse_json(&r);
 	cr_assert_str_eq(jstr(json_object_get(j, "fields"), "postal_address"),
 	    "1 Main St\nSpringfield");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Standard input serves one value only. */
 	CTL_IN(&r, "x", "-p", "transactional", "create", "email=@-", "last_name=@-");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "standard input"));
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* An unreadable file is a usage error, found before connecting. */
 	CTL(&r, "-p", "transactional", "create", "email=@/nonexistent/vaultctl-test");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "/nonexistent/vaultctl-test"));
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
@@ -570,7 +458,7 @@ assert_file(const char *path, const void *data, size_t len)
 Test(vaultctl, documents_to_directory)
 {
 	static unsigned char pdf[70000];
-	struct run r;
+	struct proc_run r;
 	char pdfpath[600], txtpath[600], dir[600], arg1[800], arg2[800], p[900];
 
 	for (size_t i = 0; i < sizeof(pdf); i++)
@@ -586,7 +474,7 @@ Test(vaultctl, documents_to_directory)
 	    "--document", arg2);
 	assert_exit(&r, 0);
 	char *tok = strdup(line(r.out, 0));
-	run_free(&r);
+	proc_run_free(&r);
 
 	vaultd_path(&srv, "out", dir, sizeof(dir));
 	cr_assert_eq(mkdir(dir, 0700), 0);
@@ -602,7 +490,7 @@ Test(vaultctl, documents_to_directory)
 	cr_assert_str_eq(line(r.out, 3), "documents: 1, 2");
 	cr_assert_str_eq(line(r.out, 4), "marketing opt-out: none");
 	cr_assert_eq(count_lines(r.out), 5, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(p, sizeof(p), "%s/1-order-17.pdf", dir);
 	assert_file(p, pdf, sizeof(pdf));
 	snprintf(p, sizeof(p), "%s/2-_._.._._.bashrc___", dir);
@@ -615,7 +503,7 @@ Test(vaultctl, documents_to_directory)
 	assert_exit(&r, 1);
 	cr_assert_not_null(strstr(r.err, "VAULT_E_IO"), "%s", r.err);
 	cr_assert_null(strstr(r.err, "order-17"), "no document name in errors");
-	run_free(&r);
+	proc_run_free(&r);
 	cr_assert_neq(access(p, F_OK), 0, "the run's own files are removed again");
 	snprintf(p, sizeof(p), "%s/1-order-17.pdf", dir);
 	assert_file(p, pdf, sizeof(pdf));
@@ -624,7 +512,7 @@ Test(vaultctl, documents_to_directory)
 	CTL_IN(&r, "second", "-p", "transactional", "update", tok, "--remove-document", "1",
 	    "--document", "x.bin:application/octet-stream:-");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	vaultd_path(&srv, "out2/", dir, sizeof(dir));
 	cr_assert_eq(mkdir(dir, 0700), 0);
 	CTL(&r, "--json", "-p", "transactional", "read", tok, "--documents", dir);
@@ -646,17 +534,17 @@ Test(vaultctl, documents_to_directory)
 	cr_assert_eq(jint(d, "bytes"), 6);
 	assert_file(jstr(d, "path"), "second", 6);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "read", tok, "--documents", "/nonexistent/dir");
 	assert_exit(&r, 2);
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
 Test(vaultctl, usage_errors_exit_2)
 {
-	struct run r;
+	struct proc_run r;
 	const char *const bad[][12] = {
 		{ "frobnicate", NULL },
 		{ "--bogus", "ping", NULL },
@@ -724,36 +612,36 @@ Test(vaultctl, usage_errors_exit_2)
 		{ "audit", "query", "--limit", "100001", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		run_ctl_argv(&r, 1, NULL, 0, bad[i]);
+		run_ctl_argv(&r, 1, NULL, bad[i]);
 		cr_assert_eq(r.status, 2, "case %zu: exit %d, stderr %s", i, r.status, r.err);
 		cr_assert(strncmp(r.err, "vaultctl: ", 10) == 0, "case %zu: %s", i, r.err);
 		cr_assert_str_empty(r.out, "case %zu", i);
-		run_free(&r);
+		proc_run_free(&r);
 	}
 
 	/* No command: the usage text on stderr. */
 	CTL_RAW(&r, "-s", "/nonexistent.sock");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "usage: vaultctl"));
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A misplaced value is named by position, never echoed. */
 	CTL(&r, "-p", "transactional", "create", "Jane Secret-Doe");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "argument 1"));
 	cr_assert_null(strstr(r.err, "Secret"), "a value in an error: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "create", "email=secret@example.org",
 	    "email=other@example.org");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "email given twice"));
 	cr_assert_null(strstr(r.err, "secret"), "a value in an error: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* help and --help print the table's commands on stdout. */
 	const char *const helps[][2] = { { "help", NULL }, { "--help", NULL } };
 	for (size_t i = 0; i < 2; i++) {
-		run_ctl_argv(&r, 1, NULL, 0, helps[i]);
+		run_ctl_argv(&r, 1, NULL, helps[i]);
 		assert_exit(&r, 0);
 		cr_assert(strncmp(r.out, "usage: vaultctl ", 16) == 0);
 		const char *cmds[] = { "ping", "status", "create", "read", "update", "delete",
@@ -769,13 +657,13 @@ Test(vaultctl, usage_errors_exit_2)
 		cr_assert_not_null(strstr(r.out, "ps"), "help explains why @- / @PATH");
 		cr_assert_not_null(strstr(r.out, "records did this service read between "
 		    "these times"), "help says what audit query is for");
-		run_free(&r);
+		proc_run_free(&r);
 	}
 }
 
 Test(vaultctl, missing_purpose_exits_2)
 {
-	struct run r;
+	struct proc_run r;
 	const char *const cmds[][4] = {
 		{ "create", "email=a@b.org", NULL },
 		{ "read", "rec_1_x", NULL },
@@ -792,27 +680,27 @@ Test(vaultctl, missing_purpose_exits_2)
 			args[n++] = cmds[i][k];
 		args[n] = NULL;
 		/* Checked before connecting: a dead socket does not matter. */
-		run_ctl_argv(&r, 0, NULL, 0, args);
+		run_ctl_argv(&r, 0, NULL, args);
 		cr_assert_eq(r.status, 2, "%s: exit %d", cmds[i][0], r.status);
 		cr_assert_not_null(strstr(r.err, "needs a purpose"), "%s: %s", cmds[i][0], r.err);
-		run_free(&r);
+		proc_run_free(&r);
 	}
 	/* ping and status need none. */
 	CTL(&r, "status");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 }
 
 Test(vaultctl, dead_socket_exits_3)
 {
-	struct run r;
+	struct proc_run r;
 	char path[600];
 
 	CTL_RAW(&r, "-s", "/nonexistent/vaultd.sock", "ping");
 	assert_exit(&r, 3);
 	cr_assert_not_null(strstr(r.err, "/nonexistent/vaultd.sock"), "%s", r.err);
 	cr_assert_not_null(strstr(r.err, strerror(ENOENT)), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A socket file nobody listens on. */
 	vaultd_path(&srv, "dead.sock", path, sizeof(path));
@@ -825,7 +713,7 @@ Test(vaultctl, dead_socket_exits_3)
 	assert_exit(&r, 3);
 	cr_assert_not_null(strstr(r.err, path));
 	cr_assert_not_null(strstr(r.err, strerror(ECONNREFUSED)), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL_RAW(&r, "--json", "-s", path, "status");
 	assert_exit(&r, 3);
@@ -834,31 +722,31 @@ Test(vaultctl, dead_socket_exits_3)
 	cr_assert_eq(jint(j, "code"), VAULT_E_IO);
 	cr_assert_not_null(strstr(jstr(j, "message"), path));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Without -s: $VAULT_SOCKET. */
 	cr_assert_eq(setenv("VAULT_SOCKET", srv.socket, 1), 0);
 	CTL_RAW(&r, "ping");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "ok\n");
-	run_free(&r);
+	proc_run_free(&r);
 	cr_assert_eq(setenv("VAULT_SOCKET", path, 1), 0);
 	CTL_RAW(&r, "ping");
 	assert_exit(&r, 3);
-	run_free(&r);
+	proc_run_free(&r);
 	unsetenv("VAULT_SOCKET");
 }
 
 Test(vaultctl, forged_token_in_detokenize)
 {
-	struct run r;
+	struct proc_run r;
 	char *tok = create_jane();
 	char det[256];
 
 	CTL(&r, "-p", "transactional", "tokenize", tok, "email:deterministic");
 	assert_exit(&r, 0);
 	cr_assert_eq(sscanf(r.out, "email deterministic %255s", det), 1);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "detokenize", det,
 	    "tok_1_forgedforgedforgedforgedforgedforgedforgedfo", det);
@@ -868,25 +756,25 @@ Test(vaultctl, forged_token_in_detokenize)
 	cr_assert(strncmp(line(r.out, 1), "error VAULT_E_BAD_TOKEN: ", 25) == 0, "%s", r.out);
 	cr_assert_str_eq(line(r.out, 2), "email: Jane.Doe@example.com");
 	cr_assert_not_null(strstr(r.err, "1 of 3"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A record token where a field token belongs. */
 	CTL(&r, "-p", "transactional", "detokenize", tok);
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.out, "error VAULT_E_TOKEN_KIND: ", 26) == 0, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A forged record token is the vault's error, on stderr. */
 	CTL(&r, "-p", "transactional", "read", "rec_1_forgedforgedforgedforgedfo");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
 Test(vaultctl, vault_errors_exit_1_without_values)
 {
-	struct run r;
+	struct proc_run r;
 
 	CTL(&r, "-p", "transactional", "create", "card_number=4242 4242 4242 4241");
 	assert_exit(&r, 1);
@@ -894,12 +782,12 @@ Test(vaultctl, vault_errors_exit_1_without_values)
 	cr_assert_not_null(strstr(r.err, "card_number"));
 	cr_assert_null(strstr(r.err, "4241"), "a value in an error: %s", r.err);
 	cr_assert_str_empty(r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "create", "shoe_size=9");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_UNKNOWN_FIELD: ", 33) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Tokenize stops at the first failure, after printing what it issued. */
 	char *tok = create_jane();
@@ -910,29 +798,29 @@ Test(vaultctl, vault_errors_exit_1_without_values)
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_TOKEN_KIND: ", 30) == 0, "%s", r.err);
 	char opaque[256];
 	cr_assert_eq(sscanf(r.out, "email opaque %255s", opaque), 1);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Updating the field makes its opaque token stale. */
 	CTL(&r, "-p", "transactional", "update", tok, "email=new@example.org", "--clear",
 	    "phone");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "ok\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok, "email", "phone", "first_name");
 	assert_exit(&r, 0);
 	/* Record order, not the order asked. */
 	cr_assert_str_eq(r.out, "first_name: Jane\nemail: new@example.org\n"
 	    "marketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "detokenize", opaque);
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.out, "error VAULT_E_STALE_TOKEN: ", 27) == 0, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "update", tok, "--remove-document", "5");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_NOT_FOUND: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
@@ -973,14 +861,14 @@ create_many(int n, char **toks)
 static void
 expect_email(const char *tok, int i)
 {
-	struct run r;
+	struct proc_run r;
 	char want[128];
 	snprintf(want, sizeof(want), "email: person%d@rotation.example\n"
 	    "marketing opt-out: none\n", i);
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, want);
-	run_free(&r);
+	proc_run_free(&r);
 }
 
 /* "2024-05-01T12:00:00Z" */
@@ -1080,7 +968,7 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	static char *toks[N];
 	unsigned epochs[8], cur, v;
 	unsigned long long recs[8];
-	struct run r;
+	struct proc_run r;
 	int current;
 
 	/* One record per rewrap step: the rotation takes a while. */
@@ -1104,7 +992,7 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	cr_assert_str_eq(line(r.out, 8), "last rotation: never");
 	cr_assert_eq(count_lines(r.out), 9, "%s", r.out);
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* --wait: progress only on a terminal; stderr is a pipe here: none. */
 	CTL(&r, "keys", "rotate", "--wait");
@@ -1114,7 +1002,7 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	    "examined, %d rewrapped\n", N, N);
 	cr_assert_str_eq(r.out, want);
 	cr_assert_str_empty(r.err, "no progress when stderr is not a terminal: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "keys", "status");
 	assert_exit(&r, 0);
@@ -1126,7 +1014,7 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	const char *last = find_line(r.out, "last rotation: ");
 	cr_assert_not_null(last);
 	cr_assert(is_iso_time(last + 15, strlen(last + 15)), "%s", last);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The current epoch cannot go. */
 	CTL(&r, "keys", "retire", "2");
@@ -1135,7 +1023,7 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_CONFLICT: ", 28) == 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "current"), "%s", r.err);
 	cr_assert_null(strstr(r.err, "still depend"), "nothing depends on it: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "keys", "retire", "2");
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.err);
@@ -1143,11 +1031,11 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_CONFLICT");
 	cr_assert_eq(jint(j, "code"), VAULT_E_CONFLICT);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "keys", "retire", "7");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_NOT_FOUND: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "keys", "retire", "1");
 	assert_exit(&r, 0);
@@ -1157,13 +1045,13 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	    &before, &after), 2, "%s", r.out);
 	cr_assert(before > 0 && after > 0 && after <= before, "%llu -> %llu", before, after);
 	cr_assert_eq(count_lines(r.out), 2);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "keys", "status");
 	assert_exit(&r, 0);
 	cr_assert_eq(kek_epochs(r.out, epochs, recs, &cur), 1, "only epoch 2 left: %s", r.out);
 	cr_assert(epochs[0] == 2 && recs[0] == N && cur == 2, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The same in JSON: the whole structure. */
 	CTL(&r, "--json", "keys", "status");
@@ -1212,7 +1100,7 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	cr_assert_eq(json_array_size(json_object_get(blk, "listed")), 0);
 	cr_assert_eq(json_object_size(j), 6, "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Still serving, with the same tokens. */
 	for (int i = 0; i < N; i += 37)
@@ -1244,7 +1132,7 @@ wait_idle(void)
 Test(vaultctl, keys_retire_says_how_many_records_depend, .timeout = 240)
 {
 	enum { N = 600 };
-	struct run r;
+	struct proc_run r;
 	int found = 0;
 
 	restart_with("[keys]\nrotation_batch = 1\n");
@@ -1261,7 +1149,7 @@ Test(vaultctl, keys_retire_says_how_many_records_depend, .timeout = 240)
 		assert_exit(&r, 0);
 		cr_assert_eq(sscanf(r.out, "epoch %u", &epoch), 1, "%s", r.out);
 		cr_assert_eq(epoch, (unsigned)round + 2);
-		run_free(&r);
+		proc_run_free(&r);
 		snprintf(arg, sizeof(arg), "%u", epoch - 1);
 		CTL(&r, "keys", "retire", arg);
 		if (r.status == 1) {
@@ -1282,7 +1170,7 @@ Test(vaultctl, keys_retire_says_how_many_records_depend, .timeout = 240)
 		} else {
 			assert_exit(&r, 0);
 		}
-		run_free(&r);
+		proc_run_free(&r);
 		/* JSON: the count as "remaining", while the rewrap is still under
 		 * way (it may just have finished: then the retire succeeds). */
 		if (found) {
@@ -1297,7 +1185,7 @@ Test(vaultctl, keys_retire_says_how_many_records_depend, .timeout = 240)
 			} else {
 				assert_exit(&r, 0);
 			}
-			run_free(&r);
+			proc_run_free(&r);
 		}
 		wait_idle();
 	}
@@ -1306,7 +1194,7 @@ Test(vaultctl, keys_retire_says_how_many_records_depend, .timeout = 240)
 
 Test(vaultctl, keys_rotate_token_and_record_keep_tokens_working)
 {
-	struct run r;
+	struct proc_run r;
 	char *tok = create_jane();
 	char opaque[256], det[256], card[256];
 	const char *jane =
@@ -1328,47 +1216,47 @@ Test(vaultctl, keys_rotate_token_and_record_keep_tokens_working)
 	cr_assert_eq(sscanf(line(r.out, 0), "email opaque %255s", opaque), 1);
 	cr_assert_eq(sscanf(line(r.out, 1), "email deterministic %255s", det), 1);
 	cr_assert_eq(sscanf(line(r.out, 2), "card_number card %255s", card), 1);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "keys", "rotate", "token");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "token key version 2\n");
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	/* Tokens issued under version 1 still resolve. */
 	CTL(&r, "-p", "transactional", "detokenize", opaque, det, card);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, resolved);
-	run_free(&r);
+	proc_run_free(&r);
 	/* New tokens use version 2. */
 	CTL(&r, "-p", "transactional", "create", "last_name=Roe");
 	assert_exit(&r, 0);
 	cr_assert(strncmp(r.out, "rec_2_", 6) == 0, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "keys", "rotate-record", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "data key version 2\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, jane, "the record reads the same under its new key");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "detokenize", opaque, det, card);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, resolved);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "keys", "rotate-record", tok);
 	assert_exit(&r, 0);
 	json_t *j = parse_json(&r);
 	cr_assert_eq(jint(j, "dek_version"), 3);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "keys", "rotate-record", "rec_1_forgedforgedforgedforgedfo");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "--json", "keys", "rotate", "index");
 	assert_exit(&r, 0);
@@ -1377,7 +1265,7 @@ Test(vaultctl, keys_rotate_token_and_record_keep_tokens_working)
 	cr_assert_eq(jint(j, "version"), 2);
 	cr_assert_null(json_object_get(j, "rotation"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "keys", "rotate", "--wait");
 	assert_exit(&r, 0);
 	j = parse_json(&r);
@@ -1390,7 +1278,7 @@ Test(vaultctl, keys_rotate_token_and_record_keep_tokens_working)
 	cr_assert_eq(jint(rot, "rewrapped"), 2);
 	cr_assert_str_empty(r.err, "JSON mode: progress only on a terminal");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "keys", "status");
 	assert_exit(&r, 0);
@@ -1399,18 +1287,18 @@ Test(vaultctl, keys_rotate_token_and_record_keep_tokens_working)
 	cr_assert_not_null(l, "%s", r.out);
 	cr_assert_not_null(strstr(l, "(current)"));
 	cr_assert_not_null(strstr(r.out, "index keys:\n  version 1: created "));
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, jane);
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
 Test(vaultctl, backup_writes_a_file_once_per_name)
 {
-	struct run r;
+	struct proc_run r;
 	char path[600];
 	unsigned long long size = 0;
 	struct stat st;
@@ -1428,14 +1316,14 @@ Test(vaultctl, backup_writes_a_file_once_per_name)
 	cr_assert_eq(st.st_mode & 0777, 0600);
 	cr_assert_gt(size, 0);
 	cr_assert_eq((unsigned long long)st.st_size, size, "the printed size is the file's");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Never replaced. */
 	CTL(&r, "backup", "nightly-1");
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.out);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_CONFLICT: ", 28) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	struct stat st2;
 	cr_assert_eq(stat(path, &st2), 0);
 	cr_assert_eq(st2.st_size, st.st_size);
@@ -1447,56 +1335,18 @@ Test(vaultctl, backup_writes_a_file_once_per_name)
 	cr_assert_eq(stat(jstr(j, "path"), &st2), 0, "%s", r.out);
 	cr_assert_eq(jint(j, "bytes"), st2.st_size);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The server decides what a name may be: no path in it. */
 	CTL(&r, "backup", "../escape");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_INVALID_VALUE: ", 33) == 0, "%s", r.err);
-	run_free(&r);
-}
-
-/* Run vault-keytool (next to vaultd in the build tree) with in on stdin. */
-static int
-keytool(const char *in, const char *const *args)
-{
-	const char *vaultd = getenv("VAULTD");
-	char bin[1024], *slash;
-	int pin[2], st;
-
-	cr_assert_not_null(vaultd);
-	snprintf(bin, sizeof(bin), "%s", vaultd);
-	slash = strrchr(bin, '/');
-	cr_assert_not_null(slash);
-	snprintf(slash, sizeof(bin) - (size_t)(slash - bin), "/../keys/vault-keytool");
-	cr_assert_eq(access(bin, X_OK), 0, "%s: build vault-keytool first", bin);
-	const char *argv[16] = { bin };
-	size_t n = 1;
-	for (size_t i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	cr_assert_eq(pipe(pin), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		close(pin[0]);
-		close(pin[1]);
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	cr_assert_eq(write(pin[1], in, strlen(in)), (ssize_t)strlen(in));
-	close(pin[1]);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	proc_run_free(&r);
 }
 
 Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 {
-	struct run r;
+	struct proc_run r;
 	char ring[600], data[600];
 
 	/* Restart the suite's server on a new, passphrase-sealed ring. */
@@ -1504,7 +1354,7 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	vaultd_path(&srv, "sealed-ring", ring, sizeof(ring));
 	vaultd_path(&srv, "sealed-data", data, sizeof(data));
 	/* Cheap Argon2id costs: a test, not a vault. */
-	cr_assert_eq(keytool("correct horse battery\n", ARGS("init", ring, "--passphrase",
+	cr_assert_eq(keytool_run("correct horse battery\n", ARGS("init", ring, "--passphrase",
 	    "--opslimit", "1", "--memlimit", "8M")), 0);
 	FILE *f = fopen(srv.config, "a");
 	cr_assert_not_null(f);
@@ -1519,28 +1369,28 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	cr_assert_str_eq(line(r.out, 3), "kek epoch: 0");
 	cr_assert_str_eq(line(r.out, 5), "sealed: yes", "%s", r.out);
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "status");
 	assert_exit(&r, 2);
 	json_t *j = parse_json(&r);
 	cr_assert(json_is_true(json_object_get(j, "sealed")));
 	cr_assert_eq(jint(j, "kek_epoch"), 0);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Nothing else is served. */
 	CTL(&r, "-p", "transactional", "read", "rec_1_sealedsealedsealedsealedse");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_SEALED: ", 26) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "create", "email=a@b.org");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_SEALED: ", 26) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "keys", "status");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_SEALED: ", 26) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A wrong passphrase: the vault's error, never the passphrase. */
 	CTL_IN(&r, "wrong horse battery\n", "unseal");
@@ -1548,7 +1398,7 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	cr_assert_str_empty(r.out);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_KEYRING: ", 27) == 0, "%s", r.err);
 	cr_assert_null(strstr(r.err, "horse"), "the passphrase in an error: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL_IN(&r, "wrong horse battery\n", "--json", "unseal");
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.err);
@@ -1556,54 +1406,54 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_KEYRING");
 	cr_assert_null(strstr(r.out, "horse"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	/* No passphrase at all, or an empty one: usage errors, nothing sent. */
 	CTL(&r, "unseal");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "no passphrase"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL_IN(&r, "\n", "unseal");
 	assert_exit(&r, 2);
 	cr_assert_not_null(strstr(r.err, "empty"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	/* Never on the command line. */
 	CTL(&r, "unseal", "correct horse battery");
 	assert_exit(&r, 2);
 	cr_assert_null(strstr(r.err, "horse"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "status");
 	assert_exit(&r, 2);
 	cr_assert_str_eq(line(r.out, 5), "sealed: yes", "still sealed: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The right one, from a pipe (one line; a CRLF line works too). */
 	CTL_IN(&r, "correct horse battery\r\nthe rest is ignored\n", "unseal");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "unsealed\n");
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "status");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(line(r.out, 3), "kek epoch: 1");
 	cr_assert_str_eq(line(r.out, 5), "sealed: no");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Serving now. */
 	CTL(&r, "-p", "transactional", "create", "email=Jane.Doe@Example.COM");
 	assert_exit(&r, 0);
 	char *tok = strdup(line(r.out, 0));
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nmarketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 	CTL(&r, "keys", "status");
 	assert_exit(&r, 0);
 	cr_assert(strncmp(line(r.out, 1), "  epoch 1: created ", 19) == 0, "%s", r.out);
 	cr_assert_not_null(strstr(line(r.out, 1), ", 1 record, 0 det index entries (resolve "
 	    "until its retire) (current)"), "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Once is enough. */
 	CTL_IN(&r, "correct horse battery\n", "--json", "unseal");
@@ -1611,7 +1461,7 @@ Test(vaultctl, unseal_a_passphrase_ring, .timeout = 120)
 	j = parse_json(&r);
 	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_CONFLICT");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The passphrase reached no log. */
 	size_t n;
@@ -1635,14 +1485,14 @@ last_line(const char *s)
 
 Test(vaultctl, marketing_opt_out_round_trip)
 {
-	struct run r;
+	struct proc_run r;
 	json_t *j, *o;
 
 	CTL(&r, "-p", "transactional", "create", "first_name=Jane",
 	    "email=Jane.Doe@Example.COM", "phone=+1 858 375 5875", "postal_address=1 Main St");
 	assert_exit(&r, 0);
 	char *tok = strdup(line(r.out, 0));
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Opt-outs only: no other change is needed. */
 	CTL(&r, "-p", "transactional", "update", tok, "--opt-out", "email", "--opt-out",
@@ -1650,7 +1500,7 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "ok\n");
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Transactional use is unaffected; read says who opted out, last. */
 	CTL(&r, "-p", "transactional", "read", tok);
@@ -1661,7 +1511,7 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	    "email: Jane.Doe@example.com\n"
 	    "phone: +18583755875\n"
 	    "marketing opt-out: email, mail\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	j = parse_json(&r);
@@ -1673,11 +1523,11 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	cr_assert(json_is_true(json_object_get(o, "mail")));
 	cr_assert_eq(json_array_size(json_object_get(j, "document_slots")), 0);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok, "email");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "email: Jane.Doe@example.com\nmarketing opt-out: email, mail\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Marketing by email is refused, naming the field, never the value. */
 	CTL(&r, "-p", "marketing", "read", tok, "email");
@@ -1687,7 +1537,7 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	cr_assert_not_null(strstr(r.err, "opted out"), "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "(field: email)"), "%s", r.err);
 	cr_assert_null(strstr(r.err, "Jane"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "marketing", "read", tok, "postal_address");
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.err);
@@ -1697,7 +1547,7 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	cr_assert_not_null(strstr(jstr(j, "message"), "opted out"));
 	cr_assert_null(strstr(r.out, "Main St"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	/* Asked for everything, marketing gets what it may: no email, no address. */
 	CTL(&r, "-p", "marketing", "read", tok);
 	assert_exit(&r, 0);
@@ -1705,7 +1555,7 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	    "first_name: Jane\n"
 	    "phone: +18583755875\n"
 	    "marketing opt-out: email, mail\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A refused change comes first: the opt-out after it is not sent. */
 	CTL(&r, "-p", "transactional", "update", tok, "email=not an address",
@@ -1713,41 +1563,41 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_INVALID_VALUE: ", 33) == 0, "%s", r.err);
 	cr_assert_null(strstr(r.err, "already applied"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok, "phone");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(last_line(r.out), "marketing opt-out: email, mail");
-	run_free(&r);
+	proc_run_free(&r);
 	/* Usage errors change nothing either. */
 	CTL(&r, "-p", "transactional", "update", tok, "--opt-in", "email", "--opt-out",
 	    "email");
 	assert_exit(&r, 2);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* --opt-in restores it; a field change and a choice in one command. */
 	CTL(&r, "-p", "transactional", "update", tok, "first_name=Janet", "--opt-in", "email",
 	    "--opt-out", "phone");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "ok\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "marketing", "read", tok, "email", "first_name");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out,
 	    "first_name: Janet\n"
 	    "email: Jane.Doe@example.com\n"
 	    "marketing opt-out: phone, mail\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "marketing", "read", tok, "phone");
 	assert_exit(&r, 1);
 	cr_assert_not_null(strstr(r.err, "opted out"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "update", tok, "--opt-in", "phone",
 	    "--opt-in", "mail", "--opt-in", "phone");
 	assert_exit(&r, 0);
 	j = parse_json(&r);
 	cr_assert(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "marketing", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out,
@@ -1756,16 +1606,16 @@ Test(vaultctl, marketing_opt_out_round_trip)
 	    "email: Jane.Doe@example.com\n"
 	    "phone: +18583755875\n"
 	    "marketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A deleted record: the vault's error, exit 1. */
 	CTL(&r, "-p", "transactional", "delete", tok, "--reason", "administrative");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "update", tok, "--opt-out", "email");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_DELETED: ", 27) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	free(tok);
 }
 
@@ -1797,7 +1647,7 @@ Test(vaultctl, list_pages_and_marketing_channels)
 {
 	enum { N = 8 };
 	char *toks[N], *rest[N];
-	struct run r;
+	struct proc_run r;
 	json_t *j, *a;
 
 	create_many(N, toks);
@@ -1807,7 +1657,7 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	assert_exit(&r, 0);
 	cr_assert_str_empty(r.err);
 	assert_tokens_once(r.out, toks, N, NULL);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "list", "--limit", "3", "--all");
 	assert_exit(&r, 0);
 	j = parse_json(&r);
@@ -1815,14 +1665,14 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	cr_assert_eq(json_array_size(a), N);
 	cr_assert(json_is_null(json_object_get(j, "next")), "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* One page: three tokens, and where to go on. */
 	CTL(&r, "-p", "transactional", "list", "--limit", "3");
 	assert_exit(&r, 0);
 	cr_assert_eq(count_lines(r.out), 3, "%s", r.out);
 	cr_assert_not_null(strstr(r.err, "more records follow"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "list", "--limit", "3");
 	assert_exit(&r, 0);
 	j = parse_json(&r);
@@ -1831,20 +1681,20 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	char *next = strdup(jstr(j, "next"));
 	cr_assert_str_eq(next, json_string_value(json_array_get(a, 2)));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	/* --after the page's next, with --all: the other five. */
 	CTL(&r, "-p", "transactional", "list", "--after", next, "--all", "--limit", "3");
 	assert_exit(&r, 0);
 	cr_assert_eq(count_lines(r.out), N - 3, "%s", r.out);
 	cr_assert_null(strstr(r.out, next));
-	run_free(&r);
+	proc_run_free(&r);
 	free(next);
 	/* The last page ends the list: no "more" hint. */
 	CTL(&r, "-p", "transactional", "list");
 	assert_exit(&r, 0);
 	assert_tokens_once(r.out, toks, N, NULL);
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Marketing must name a channel: the vault says so. */
 	CTL(&r, "-p", "marketing", "list");
@@ -1852,19 +1702,19 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	cr_assert_str_empty(r.out);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_PROTO_MISSING: ", 33) == 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "channel"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "marketing", "list", "--all");
 	assert_exit(&r, 1);
 	j = parse_json(&r);
 	cr_assert_str_eq(jstr(j, "error"), "VAULT_E_PROTO_MISSING");
 	cr_assert_eq(jint(j, "code"), VAULT_E_PROTO_MISSING);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* One person opts out of email: an email campaign skips them. */
 	CTL(&r, "-p", "transactional", "update", toks[4], "--opt-out", "email");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	int m = 0;
 	for (int i = 0; i < N; i++)
 		if (i != 4)
@@ -1872,7 +1722,7 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	CTL(&r, "-p", "marketing", "list", "--channel", "email", "--all", "--limit", "3");
 	assert_exit(&r, 0);
 	assert_tokens_once(r.out, rest, m, toks[4]);
-	run_free(&r);
+	proc_run_free(&r);
 	/* Pages of one: the skipped record never shows as an empty page. */
 	CTL(&r, "--json", "-p", "marketing", "list", "--channel", "email", "--all",
 	    "--limit", "1");
@@ -1880,17 +1730,17 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	j = parse_json(&r);
 	cr_assert_eq(json_array_size(json_object_get(j, "records")), N - 1);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	/* Other channels still reach everyone. */
 	CTL(&r, "-p", "marketing", "list", "--channel", "phone", "--all", "--limit", "3");
 	assert_exit(&r, 0);
 	assert_tokens_once(r.out, toks, N, NULL);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* A deleted record is not listed. */
 	CTL(&r, "-p", "transactional", "delete", toks[1], "--reason", "retention");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	m = 0;
 	for (int i = 0; i < N; i++)
 		if (i != 1)
@@ -1898,13 +1748,13 @@ Test(vaultctl, list_pages_and_marketing_channels)
 	CTL(&r, "-p", "transactional", "list", "--all", "--limit", "3");
 	assert_exit(&r, 0);
 	assert_tokens_once(r.out, rest, m, toks[1]);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* --after takes a record token only. */
 	CTL(&r, "-p", "transactional", "list", "--after", "rec_1_forgedforgedforgedforgedfo");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	for (int i = 0; i < N; i++)
 		free(toks[i]);
 }
@@ -1913,17 +1763,12 @@ Test(vaultctl, list_pages_and_marketing_channels)
 static char *
 dir_listing(const char *dir)
 {
-	char cmd[800];
-	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	char *out = calloc(1, 1);
-	size_t len = 0;
-	char buf[512];
-	size_t k;
-	while ((k = fread(buf, 1, sizeof(buf), p)) > 0)
-		append(&out, &len, buf, k);
-	cr_assert_eq(pclose(p), 0);
+	struct proc_run r;
+	proc_run(&r, "/bin/ls", NULL, (const char *const[]){ "-A", dir, NULL });
+	cr_assert_eq(r.status, 0, "ls -A %s: %s", dir, r.err);
+	char *out = r.out;
+	r.out = NULL;
+	proc_run_free(&r);
 	return out;
 }
 
@@ -1932,7 +1777,7 @@ Test(vaultctl, read_one_document_by_slot)
 	/* Two documents that fit one request each but not one reply together. */
 	restart_with("[server]\nmax_frame_bytes = 64K\n[limits]\nmax_document_bytes = 40K\n");
 	static unsigned char a[40000], b[40000];
-	struct run r;
+	struct proc_run r;
 	char pa[600], pb[600], pc[600], arg[800], dir[600], p[900];
 
 	for (size_t i = 0; i < sizeof(a); i++) {
@@ -1949,21 +1794,21 @@ Test(vaultctl, read_one_document_by_slot)
 	CTL(&r, "-p", "transactional", "create", "last_name=Doe", "--document", arg);
 	assert_exit(&r, 0);
 	char *tok = strdup(line(r.out, 0));
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(arg, sizeof(arg), "scan-b.bin:application/octet-stream:%s", pb);
 	CTL(&r, "-p", "transactional", "update", tok, "--document", arg);
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(arg, sizeof(arg), "note.txt:text/plain:%s", pc);
 	CTL(&r, "-p", "transactional", "update", tok, "--document", arg);
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* read lists the slots without fetching anything. */
 	CTL(&r, "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "last_name: Doe\ndocuments: 1, 2, 3\nmarketing opt-out: none\n");
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "read", tok);
 	assert_exit(&r, 0);
 	json_t *j = parse_json(&r);
@@ -1973,7 +1818,7 @@ Test(vaultctl, read_one_document_by_slot)
 		cr_assert_eq(json_integer_value(json_array_get(sl, i)), (json_int_t)i + 1);
 	cr_assert_null(json_object_get(j, "documents"));
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* All at once does not fit a reply; nothing is written. */
 	vaultd_path(&srv, "out", dir, sizeof(dir));
@@ -1983,7 +1828,7 @@ Test(vaultctl, read_one_document_by_slot)
 	cr_assert_str_empty(r.out);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_TOO_LARGE: ", 29) == 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "--document SLOT"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "-p", "transactional", "read", tok, "--documents", dir);
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.err);
@@ -1994,7 +1839,7 @@ Test(vaultctl, read_one_document_by_slot)
 	char *ls = dir_listing(dir);
 	cr_assert_str_empty(ls, "files written: %s", ls);
 	free(ls);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* One by slot: exactly that document, and nothing else. */
 	CTL(&r, "-p", "transactional", "read", tok, "--document", "2", "--documents", dir);
@@ -2006,7 +1851,7 @@ Test(vaultctl, read_one_document_by_slot)
 	cr_assert_str_eq(line(r.out, 1), "documents: 1, 2, 3");
 	cr_assert_str_eq(line(r.out, 2), "marketing opt-out: none");
 	cr_assert_eq(count_lines(r.out), 3, "no fields: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(p, sizeof(p), "%s/2-scan-b.bin", dir);
 	assert_file(p, b, sizeof(b));
 	ls = dir_listing(dir);
@@ -2027,10 +1872,10 @@ Test(vaultctl, read_one_document_by_slot)
 	cr_assert_eq(json_object_size(json_object_get(j, "fields")), 0);
 	cr_assert_eq(json_array_size(json_object_get(j, "document_slots")), 3);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "read", tok, "--document=3", "--documents", dir);
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(p, sizeof(p), "%s/3-note.txt", dir);
 	assert_file(p, "third\n", 6);
 	ls = dir_listing(dir);
@@ -2041,7 +1886,7 @@ Test(vaultctl, read_one_document_by_slot)
 	CTL(&r, "-p", "transactional", "read", tok, "--document", "2", "--documents", dir);
 	assert_exit(&r, 1);
 	cr_assert_not_null(strstr(r.err, "already exists"), "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	snprintf(p, sizeof(p), "%s/2-scan-b.bin", dir);
 	assert_file(p, b, sizeof(b));
 
@@ -2051,7 +1896,7 @@ Test(vaultctl, read_one_document_by_slot)
 	CTL(&r, "-p", "transactional", "read", tok, "--document", "9", "--documents", dir);
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_NOT_FOUND: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	ls = dir_listing(dir);
 	cr_assert_str_empty(ls);
 	free(ls);
@@ -2097,20 +1942,20 @@ is_pseudonym(const char *s)
 static int
 audit_count(const char *const *args)
 {
-	struct run r;
+	struct proc_run r;
 	struct audit_line a;
-	run_ctl_argv(&r, 1, NULL, 0, args);
+	run_ctl_argv(&r, 1, NULL, args);
 	assert_exit(&r, 0);
 	int n = count_lines(r.out);
 	for (int i = 0; i < n; i++)
 		parse_audit_line(line(r.out, i), &a);
-	run_free(&r);
+	proc_run_free(&r);
 	return n;
 }
 
 Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 {
-	struct run r;
+	struct proc_run r;
 	struct audit_line a[2], x;
 	json_t *j, *e;
 	char pseud[512];
@@ -2119,11 +1964,11 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	char *tok = create_jane();
 	CTL(&r, "-p", "transactional", "read", tok, "email", "phone");
 	assert_exit(&r, 0);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "-p", "transactional", "create", "last_name=Other");
 	assert_exit(&r, 0);
 	char *other = strdup(line(r.out, 0));
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, "audit", "verify");
 	assert_exit(&r, 0);
@@ -2136,7 +1981,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert_eq(files, 1, "%s", r.out);
 	cr_assert_eq(count_lines(r.out), 1, "%s", r.out);
 	cr_assert_str_empty(r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "audit", "verify");
 	assert_exit(&r, 0);
 	j = parse_json(&r);
@@ -2147,7 +1992,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert(json_is_null(json_object_get(j, "reason")), "%s", r.out);
 	cr_assert_eq(json_object_size(j), 5, "%s", r.out);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The record's entries: its create and its read, nothing of the other one. */
 	CTL(&r, "audit", "query", "--record", tok);
@@ -2156,7 +2001,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert_eq(count_lines(r.out), 2, "%s", r.out);
 	parse_audit_line(line(r.out, 0), &a[0]);
 	parse_audit_line(line(r.out, 1), &a[1]);
-	run_free(&r);
+	proc_run_free(&r);
 	cr_assert_lt(a[0].seq, a[1].seq);
 	cr_assert_str_eq(a[0].op, "create");
 	cr_assert_str_eq(a[1].op, "read");
@@ -2183,7 +2028,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert_str_eq(x.fields, "last_name");
 	cr_assert(is_pseudonym(x.records));
 	cr_assert_str_neq(x.records, pseud);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The same as JSON. */
 	CTL(&r, "--json", "audit", "query", "--record", tok);
@@ -2216,7 +2061,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert_str_eq(json_string_value(json_array_get(e, 0)), "email");
 	cr_assert_str_eq(json_string_value(json_array_get(e, 1)), "phone");
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* By client: every entry is the harness's; nobody has none. */
 	CTL(&r, "audit", "query", "--client", "tests");
@@ -2236,12 +2081,12 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 		}
 	}
 	cr_assert(admin_seen, "audit verify is audited too: %s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	cr_assert_eq(AUDIT_COUNT("--client", "nobody"), 0);
 	CTL(&r, "--json", "audit", "query", "--client", "nobody");
 	assert_exit(&r, 0);
 	cr_assert_str_eq(r.out, "{\"entries\":[]}\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* Purpose, limit and time ranges. */
 	cr_assert_eq(AUDIT_COUNT("--record", tok, "--purpose", "transactional"), 2);
@@ -2263,13 +2108,13 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	parse_audit_line(line(r.out, 0), &x);
 	cr_assert_eq(x.seq, a[0].seq, "oldest first");
 	cr_assert_not_null(strstr(r.err, "limit"), "a hint that more may follow: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/* The vault's errors: a forged token. */
 	CTL(&r, "audit", "query", "--record", "rec_1_forgedforgedforgedforgedfo");
 	assert_exit(&r, 1);
 	cr_assert(strncmp(r.err, "vaultctl: VAULT_E_BAD_TOKEN: ", 29) == 0, "%s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 
 	/*
 	 * Damage: one byte of the first entry (its op: "create" becomes "breate").
@@ -2301,7 +2146,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert(strncmp(r.out, "audit trail DAMAGED at entry 1: ", 32) == 0, "%s", r.out);
 	cr_assert_gt(strlen(r.out), 33, "a reason: %s", r.out);
 	cr_assert_eq(count_lines(r.out), 1, "%s", r.out);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, "--json", "audit", "verify");
 	assert_exit(&r, 1);
 	cr_assert_str_empty(r.err);
@@ -2312,7 +2157,7 @@ Test(vaultctl, audit_verify_query_and_a_damaged_trail)
 	cr_assert_eq(jint(j, "files"), 1, "%s", r.out);
 	cr_assert_gt(strlen(jstr(j, "reason")), 0);
 	json_decref(j);
-	run_free(&r);
+	proc_run_free(&r);
 	free(other);
 	free(tok);
 }
