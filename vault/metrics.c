@@ -67,9 +67,12 @@ static struct {
 	struct hist hist[METRICS_NHIST];
 } m = {
 	.hist = {
-		[METRICS_COMMIT_US] = { "microseconds", latency_bounds, NB(latency_bounds) },
-		[METRICS_FLUSH_US] = { "microseconds", latency_bounds, NB(latency_bounds) },
-		[METRICS_BATCH] = { "writes", batch_bounds, NB(batch_bounds) },
+		[METRICS_COMMIT_US] = { .unit = "microseconds", .bounds = latency_bounds,
+		    .nbounds = NB(latency_bounds) },
+		[METRICS_FLUSH_US] = { .unit = "microseconds", .bounds = latency_bounds,
+		    .nbounds = NB(latency_bounds) },
+		[METRICS_BATCH] = { .unit = "writes", .bounds = batch_bounds,
+		    .nbounds = NB(batch_bounds) },
 	},
 };
 
