@@ -560,12 +560,9 @@ conn_process(struct worker *w, struct conn *c)
 			return;
 		if (conn_client(w, c) == NULL) {
 			/* Taken out of the policy by a reload: as at connect. */
-			char msg[128];
-			snprintf(msg, sizeof(msg), "no client of the policy matches this "
-			    "caller (uid %ld, gid %ld)", (long)c->uid, (long)c->gid);
 			log_warn("closed a connection of uid %ld gid %ld: no client in the "
 			    "reloaded policy", (long)c->uid, (long)c->gid);
-			reply_error_code(&c->out, 0, VAULT_E_DENIED, NULL, msg);
+			reply_refuse_caller(&c->out, c->uid, c->gid);
 			c->closing = 1;
 			break;
 		}

@@ -31,3 +31,22 @@ mode_is() {
 	m=$(stat -c %a "$1")
 	[ "$m" = "$2" ] || fail "$1 has mode $m, not $2"
 }
+
+# vault_dir WORKERS: $V, a private directory for an installed vaultd on
+# temporary paths (never /run/vault, /var/lib/vault), and its
+# $V/vaultd.conf with WORKERS workers.
+vault_dir() {
+	V=$T/vault
+	mkdir -m 700 "$V" "$V/run"
+	cat >"$V/vaultd.conf" <<CONF
+[server]
+socket_path = $V/run/vaultd.sock
+workers = $1
+[storage]
+data_dir = $V/data
+map_size_bytes = 64M
+[keys]
+keyring_path = $V/keys/keyring
+root_key_path = $V/keys/root.key
+CONF
+}

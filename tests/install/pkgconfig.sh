@@ -34,20 +34,8 @@ export LD_LIBRARY_PATH="$D$LIBDIR"
 ldd "$T/src/pc-client" | grep -q "libvaultclient.so.0 => $D$LIBDIR/libvaultclient.so.0 " ||
 	{ ldd "$T/src/pc-client" >&2; fail "pc-client does not load the installed libvaultclient"; }
 
-# The installed vaultd on temporary paths (never /run/vault, /var/lib/vault).
-V=$T/vault
-mkdir -m 700 "$V" "$V/run"
-cat >"$V/vaultd.conf" <<CONF
-[server]
-socket_path = $V/run/vaultd.sock
-workers = 1
-[storage]
-data_dir = $V/data
-map_size_bytes = 64M
-[keys]
-keyring_path = $V/keys/keyring
-root_key_path = $V/keys/root.key
-CONF
+# The installed vaultd on temporary paths.
+vault_dir 1
 "$D$SBINDIR/vaultd" --dev -c "$V/vaultd.conf" 2>"$V/vaultd.log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT

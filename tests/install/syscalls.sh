@@ -47,19 +47,7 @@ sort -u "$T/denied" >"$T/denied.s"
 comm -23 "$T/allowed.s" "$T/denied.s" >"$T/permitted"
 [ -s "$T/permitted" ] || fail "the unit's filter permits nothing"
 
-V=$T/vault
-mkdir -m 700 "$V" "$V/run"
-cat >"$V/vaultd.conf" <<CONF
-[server]
-socket_path = $V/run/vaultd.sock
-workers = 2
-[storage]
-data_dir = $V/data
-map_size_bytes = 64M
-[keys]
-keyring_path = $V/keys/keyring
-root_key_path = $V/keys/root.key
-CONF
+vault_dir 2
 # LeakSanitizer cannot run under ptrace: a sanitized vaultd traced here
 # keeps ASan's other checks and drops the leak check at exit.
 case "${SANITIZE:-none}" in *address*) export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" ;; esac
