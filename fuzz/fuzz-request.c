@@ -57,7 +57,7 @@ static void
 teardown(void)
 {
 	if (ctx.txn != NULL)
-		mdb_txn_abort(ctx.txn);
+		store_txn_abort(ctx.txn);
 	ctx.txn = NULL;
 	sodium_free(ctx.dek);
 	buf_free(&ctx.scratch);
@@ -76,8 +76,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_assert(ctx.dek != NULL, "out of secure memory");
 	sodium_memzero(ctx.dek, DEK_BYTES); /* sodium_malloc fills it with 0xdb */
 	/* As worker_create() does: a read transaction, begun and reset. */
-	fuzz_assert(mdb_txn_begin(vault.srv.store.env, NULL, MDB_RDONLY, &ctx.txn) == 0, "read txn");
-	mdb_txn_reset(ctx.txn);
+	fuzz_assert(store_txn_begin(&vault.srv.store, NULL, STORE_RDONLY, &ctx.txn) == 0, "read txn");
+	store_txn_reset(ctx.txn);
 	fuzz_assert(msgpack_zone_init(&zone, 4096), "out of memory");
 	atexit(teardown);
 	return 0;
@@ -189,9 +189,9 @@ run_as(const struct policy_client *c, const uint8_t *data, size_t size)
 	fuzz_assert(ctx.scratch.len == 0, "%zu bytes left in the scratch buffer", ctx.scratch.len);
 	fuzz_assert(ctx.keys == NULL && key_set_pin_depth() == 0, "the key set is still pinned");
 	fuzz_assert(atomic_load(&vault.srv.writer.queued_bytes) == 0, "queued write bytes leaked");
-	fuzz_assert(ctx.txn != NULL && mdb_txn_renew(ctx.txn) == 0,
+	fuzz_assert(ctx.txn != NULL && store_txn_renew(ctx.txn) == 0,
 	    "the read transaction was not reset");
-	mdb_txn_reset(ctx.txn);
+	store_txn_reset(ctx.txn);
 }
 
 int

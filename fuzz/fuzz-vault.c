@@ -220,15 +220,15 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	struct write_ctx wc = { .srv = srv };
 	struct op_error err = { 0 };
 	msgpack_packer pk;
-	MDB_txn *batch;
+	struct store_txn *batch;
 	uint64_t next_id = 0;
 	uint8_t idb[8];
 	int rc;
 
 	fuzz_assert(wop->op->kind == OP_WRITE, "fixture op %s is not a plain write", wop->op->name);
-	fuzz_assert(mdb_txn_begin(srv->store.env, NULL, 0, &batch) == 0, "write txn");
-	fuzz_assert(store_next_id(&srv->store, batch, &next_id) == 0, "next_id");
-	fuzz_assert(mdb_txn_begin(srv->store.env, batch, 0, &wc.txn) == 0, "nested txn");
+	fuzz_assert(store_txn_begin(&srv->store, NULL, 0, &batch) == 0, "write txn");
+	fuzz_assert(store_next_id(batch, &next_id) == 0, "next_id");
+	fuzz_assert(store_txn_begin(&srv->store, batch, 0, &wc.txn) == 0, "nested txn");
 	wc.keys = key_set_acquire(srv); /* as the writer pins for its round */
 	wc.next_id = &next_id;
 	wc.dek = sodium_malloc(DEK_BYTES);
@@ -240,12 +240,12 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	rc = wop->op->apply(&wc, wop->state, &pk, &err);
 	fuzz_assert(rc == 0, "fixture %s failed: %s (%s)", wop->op->name,
 	    vault_error_name(rc), err.message ? err.message : "");
-	fuzz_assert(mdb_txn_commit(wc.txn) == 0, "nested commit");
+	fuzz_assert(store_txn_commit(wc.txn) == 0, "nested commit");
 	reply_end(reply, start, wop->request_id, srv->cfg.max_frame_bytes);
 	store_put_id(idb, next_id);
-	MDB_val k = { 7, "next_id" }, val = { 8, idb };
-	fuzz_assert(mdb_put(batch, srv->store.meta, &k, &val, 0) == 0, "put next_id");
-	fuzz_assert(mdb_txn_commit(batch) == 0, "commit");
+	struct store_val k = { 7, "next_id" }, val = { 8, idb };
+	fuzz_assert(store_put(batch, STORE_META, &k, &val, 0) == 0, "put next_id");
+	fuzz_assert(store_txn_commit(batch) == 0, "commit");
 	if (wc.ndeleted > 0)
 		fuzz_assert(journal_append(&srv->journal, wc.deleted, wc.ndeleted) == 0, "journal");
 	atomic_fetch_sub(&srv->writer.queued_bytes, wop->cost);
@@ -349,8 +349,8 @@ seed_records(struct fuzz_vault *v)
 
 	rctx.dek = sodium_malloc(DEK_BYTES);
 	fuzz_assert(rctx.dek != NULL, "out of secure memory");
-	fuzz_assert(mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &rctx.txn) == 0, "read txn");
-	mdb_txn_reset(rctx.txn);
+	fuzz_assert(store_txn_begin(&srv->store, NULL, STORE_RDONLY, &rctx.txn) == 0, "read txn");
+	store_txn_reset(rctx.txn);
 	fuzz_assert(msgpack_zone_init(&zone, 4096), "out of memory");
 
 	/* Record 1: every field, a document, three field tokens. */
@@ -420,7 +420,7 @@ seed_records(struct fuzz_vault *v)
 	buf_free(&rctx.scratch);
 	free(rctx.trace.records);
 	msgpack_zone_destroy(&zone);
-	mdb_txn_abort(rctx.txn);
+	store_txn_abort(rctx.txn);
 	sodium_free(rctx.dek);
 }
 
@@ -496,7 +496,7 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	rc = store_open(&srv->store, c->data_dir, map_size, 126, &why);
 	fuzz_assert(rc == 0, "store_open: %s", why ? why : vault_strerror(rc));
 	/* Durability is not under test; fsync would dominate the run time. */
-	mdb_env_set_flags(srv->store.env, MDB_NOSYNC, 1);
+	store_set_durable(&srv->store, 0);
 	rc = journal_open(&srv->journal, c->deletion_journal_path, &srv->store);
 	fuzz_assert(rc == 0, "journal_open: %s", vault_strerror(rc));
 	/* Every request is audited (formatted, chained, written) into a device

@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <lmdb.h>
 #include <msgpack.h>
 #include <sodium.h>
 #include <vault/vault.h>
@@ -771,10 +770,10 @@ put_be(uint8_t *p, uint64_t v, unsigned n)
  * That breaks its MAC, which the harness never checks against a real key
  * (decoding does not; re-encoding writes back the MAC it decoded). */
 static void
-seed_record(const char *name, const MDB_val *val, size_t len, int format)
+seed_record(const char *name, const struct store_val *val, size_t len, int format)
 {
-	uint8_t *p = fuzz_dup(val->mv_data, val->mv_size);
-	if (val->mv_size >= 28) {
+	uint8_t *p = fuzz_dup(val->data, val->len);
+	if (val->len >= 28) {
 		put_be(p + 12, SEED_TIME, 8);
 		put_be(p + 20, SEED_TIME, 8);
 	}
@@ -788,33 +787,33 @@ static void
 write_record_seeds(void)
 {
 	struct store *st = &vault.srv.store;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	uint8_t kb[8];
-	MDB_val k = { 8, kb }, val;
+	struct store_val k = { 8, kb }, val;
 	struct buf b = { 0 };
 
-	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0) {
+	if (store_txn_begin(&st, NULL, STORE_RDONLY, &txn) != 0) {
 		fprintf(stderr, "read txn\n");
 		exit(1);
 	}
 	store_put_id(kb, 1);
-	if (mdb_get(txn, st->records, &k, &val) == 0) {
-		seed_record("record-full", &val, val.mv_size, 0);
-		seed_record("record-truncated", &val, val.mv_size - 1, 0);
+	if (store_get(txn, st->records, &k, &val) == 0) {
+		seed_record("record-full", &val, val.len, 0);
+		seed_record("record-truncated", &val, val.len - 1, 0);
 		/* Format 1 (before the MAC) is refused now, like any other. */
-		seed_record("record-format-1", &val, val.mv_size, 1);
+		seed_record("record-format-1", &val, val.len, 1);
 	}
 	store_put_id(kb, 3);
-	if (mdb_get(txn, st->records, &k, &val) == 0)
-		seed_record("record-spare", &val, val.mv_size, 0);
+	if (store_get(txn, st->records, &k, &val) == 0)
+		seed_record("record-spare", &val, val.len, 0);
 	store_put_id(kb, 2);
-	if (mdb_get(txn, st->tombstones, &k, &val) == 0 && val.mv_size == TOMBSTONE_BYTES) {
+	if (store_get(txn, st->tombstones, &k, &val) == 0 && val.len == TOMBSTONE_BYTES) {
 		uint8_t tb[TOMBSTONE_BYTES];
-		memcpy(tb, val.mv_data, sizeof(tb));
+		memcpy(tb, val.data, sizeof(tb));
 		put_be(tb + 8, SEED_TIME, 8);
 		seed("fuzz-record-codec", "tombstone", tb, sizeof(tb));
 	}
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 
 	/* Hand-made: empty, with documents and deterministic entries. */
 	struct record r = { 0 };

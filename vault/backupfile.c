@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <lmdb.h>
 #include <sodium.h>
 #include <vault/vault.h>
 
@@ -72,32 +71,30 @@ cmp32(const void *a, const void *b)
 int
 backupfile_scan(const char *path, struct backup_info *bi, const char **why)
 {
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
-	MDB_cursor *cur;
-	MDB_val k, v;
+	struct store copy;
+	struct store_txn *txn = NULL;
+	struct store_cursor *cur;
+	struct store_val k, v;
+	const char *open_why;
 	int rc;
 	*why = "LMDB cannot open the copy read-only";
 	bi->records = 0;
 	bi->nepochs = 0;
-	if (mdb_env_create(&env) != 0)
+	/* The map only has to cover the file, which LMDB sizes itself from. */
+	if (store_open_file(&copy, path, 0, STORE_FILE_RDONLY, &open_why) != 0)
 		return VAULT_E_STORAGE;
-	mdb_env_set_maxdbs(env, 16);
-	if ((rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS,
-	    0600)) != 0 || (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rc = store_txn_begin(&copy, NULL, STORE_RDONLY, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_dbi_open(txn, "records", 0, &dbi)) != 0) {
-		*why = "the copy has no records database";
+	if ((rc = store_cursor_open(txn, STORE_RECORDS, &cur)) != 0) {
+		if (rc == STORE_NOTFOUND)
+			*why = "the copy has no records database";
 		goto fail;
 	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-		goto fail;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
 		struct record r;
 		bi->records++;
-		if (record_decode(v.mv_data, v.mv_size, &r) != 0)
+		if (record_decode(v.data, v.len, &r) != 0)
 			continue;
 		uint32_t i;
 		for (i = 0; i < bi->nepochs && bi->epochs[i] != r.kek_epoch; i++)
@@ -105,20 +102,20 @@ backupfile_scan(const char *path, struct backup_info *bi, const char **why)
 		if (i == bi->nepochs && bi->nepochs < BACKUP_MAX_EPOCHS)
 			bi->epochs[bi->nepochs++] = r.kek_epoch;
 	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND) {
+	store_cursor_close(cur);
+	if (rc != STORE_NOTFOUND) {
 		*why = "LMDB cannot read the copy's records";
 		goto fail;
 	}
 	qsort(bi->epochs, bi->nepochs, sizeof(bi->epochs[0]), cmp32);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
+	store_txn_abort(txn);
+	store_close(&copy);
 	*why = NULL;
 	return 0;
 fail:
 	if (txn != NULL)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
+		store_txn_abort(txn);
+	store_close(&copy);
 	return VAULT_E_STORAGE;
 }
 

@@ -72,8 +72,8 @@ read_txn_begin(struct read_ctx *ctx)
 {
 	/* The env's replacer aborted our transaction (worker_drop_txn). */
 	if (ctx->txn == NULL)
-		return mdb_txn_begin(ctx->srv->store.env, NULL, MDB_RDONLY, &ctx->txn);
-	return mdb_txn_renew(ctx->txn);
+		return store_txn_begin(&ctx->srv->store, NULL, STORE_RDONLY, &ctx->txn);
+	return store_txn_renew(ctx->txn);
 }
 
 static void
@@ -233,7 +233,7 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	if (!op->no_keys)
 		key_set_release();
 	ctx->keys = NULL;
-	mdb_txn_reset(ctx->txn);
+	store_txn_reset(ctx->txn);
 	pthread_rwlock_unlock(&srv->env_lock);
 	sodium_memzero(ctx->dek, 32);
 	buf_clear(&ctx->scratch);

@@ -300,25 +300,25 @@ journal_open(struct journal *j, const char *path, struct store *s)
 		return 0;
 	}
 	/* Append tombstones the journal lacks (a crash after a commit). */
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
+	struct store_txn *txn;
+	struct store_cursor *cur;
+	struct store_val k, v;
 	size_t added = 0, cap = 0;
 	struct journal_entry *missing = NULL;
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
+	if ((rc = store_txn_begin(s, NULL, STORE_RDONLY, &txn)) != 0) {
 		free(have);
 		journal_close(j);
 		return store_error(rc);
 	}
-	mdb_cursor_open(txn, s->tombstones, &cur);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct journal_entry e = { store_get_id(k.mv_data), 0 };
+	store_cursor_open(txn, STORE_TOMBSTONES, &cur);
+	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+		struct journal_entry e = { store_get_id(k.data), 0 };
 		struct tombstone t;
 		/* bsearch() must not be passed NULL, even for no entries. */
 		if (nhave > 0 && bsearch(&e, have, nhave, sizeof(e), cmp_entry) != NULL)
 			continue;
-		if (tombstone_decode(v.mv_data, v.mv_size, &t) == 0)
+		if (tombstone_decode(v.data, v.len, &t) == 0)
 			e.time = t.deleted_at;
 		if (added == cap) {
 			cap = cap ? cap * 2 : 1024;
@@ -331,8 +331,8 @@ journal_open(struct journal *j, const char *path, struct store *s)
 		}
 		missing[added++] = e;
 	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	store_cursor_close(cur);
+	store_txn_abort(txn);
 	free(have);
 	if (rc == VAULT_E_NOMEM) {
 		free(missing);

@@ -316,14 +316,14 @@ start_checks(struct server *srv, const char *config_path, int dev_policy, int se
 static int
 read_anchor(struct server *srv, struct audit_anchor *an)
 {
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	struct store_txn *txn;
+	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
 	memset(an, 0, sizeof(*an));
 	an->what = "data";
 	if (rc != 0)
 		return store_error(rc);
-	rc = store_audit_anchor_get(&srv->store, txn, &an->seq, an->mac);
-	mdb_txn_abort(txn);
+	rc = store_audit_anchor_get(txn, &an->seq, an->mac);
+	store_txn_abort(txn);
 	if (rc == VAULT_E_NOT_FOUND) {
 		an->seq = 0;
 		rc = 0;
@@ -341,22 +341,22 @@ anchor_at_stop(struct server *srv)
 {
 	uint64_t seq;
 	uint8_t mac[AUDIT_MAC_BYTES];
-	MDB_txn *txn;
+	struct store_txn *txn;
 	int rc;
 	if (srv->audit == NULL || audit_sync(srv->audit) != 0)
 		return;
 	audit_durable_head(srv->audit, &seq, mac);
 	if (seq == 0)
 		return;
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
-		if ((rc = store_audit_anchor_put(&srv->store, txn, seq, mac)) != 0)
-			mdb_txn_abort(txn);
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
+		if ((rc = store_audit_anchor_put(txn, seq, mac)) != 0)
+			store_txn_abort(txn);
 		else
-			rc = mdb_txn_commit(txn);
+			rc = store_txn_commit(txn);
 	}
 	if (rc != 0)
 		log_warn("store %s: the audit anchor cannot be stored at stop: %s",
-		    srv->cfg.data_dir, mdb_strerror(rc));
+		    srv->cfg.data_dir, store_strerror(rc));
 }
 
 /*
@@ -402,7 +402,7 @@ offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 {
 	struct audit_anchor an;
 	struct audit *a = NULL;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	char err[512];
 	uint64_t seq, end;
 	uint8_t mac[AUDIT_MAC_BYTES];
@@ -434,16 +434,16 @@ offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 		    srv->cfg.audit_path);
 		goto fail;
 	}
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
-		if ((rc = store_audit_anchor_put(&srv->store, txn, seq, mac)) != 0)
-			mdb_txn_abort(txn);
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
+		if ((rc = store_audit_anchor_put(txn, seq, mac)) != 0)
+			store_txn_abort(txn);
 		else
-			rc = mdb_txn_commit(txn);
+			rc = store_txn_commit(txn);
 	}
 	if (rc != 0) {
 		/* The entry stands; the next start asks for an acknowledgment again. */
 		log_error("store %s: the new audit anchor cannot be stored: %s",
-		    srv->cfg.data_dir, mdb_strerror(rc));
+		    srv->cfg.data_dir, store_strerror(rc));
 		goto fail;
 	}
 	if (seq > end + 1)

@@ -263,13 +263,13 @@ pack_rotation(msgpack_packer *pk, struct server *srv)
 }
 
 int
-metrics_pack(struct server *srv, MDB_txn *txn, msgpack_packer *pk)
+metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 {
 	/* Exact counts from the B-trees' headers: O(1), no state to keep in step. */
-	MDB_stat rs, ts;
+	uint64_t nrecords, ntombstones;
 	int rc;
-	if ((rc = mdb_stat(txn, srv->store.records, &rs)) != 0 ||
-	    (rc = mdb_stat(txn, srv->store.tombstones, &ts)) != 0)
+	if ((rc = store_count(txn, STORE_RECORDS, &nrecords)) != 0 ||
+	    (rc = store_count(txn, STORE_TOMBSTONES, &ntombstones)) != 0)
 		return store_error(rc);
 	size_t nops = op_table_size();
 	if (nops > METRICS_MAX_OPS)
@@ -316,9 +316,9 @@ metrics_pack(struct server *srv, MDB_txn *txn, msgpack_packer *pk)
 	mp_cstr(pk, "write_queue");
 	pack_write_queue(pk, srv);
 	mp_cstr(pk, "records");
-	msgpack_pack_uint64(pk, rs.ms_entries);
+	msgpack_pack_uint64(pk, nrecords);
 	mp_cstr(pk, "tombstones");
-	msgpack_pack_uint64(pk, ts.ms_entries);
+	msgpack_pack_uint64(pk, ntombstones);
 	mp_cstr(pk, "rotation");
 	pack_rotation(pk, srv);
 	return 0;

@@ -18,8 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
 #include <msgpack.h>
+
+#include "vault/store/store.h"
 
 struct op;
 struct server;
@@ -61,6 +62,6 @@ uint64_t metrics_now_us(void);
  * is read now: txn (a read transaction) for the record and tombstone
  * counts, srv for queues, rotation and sealed. 0 or a VAULT_E_* code.
  */
-int metrics_pack(struct server *srv, MDB_txn *txn, msgpack_packer *pk);
+int metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk);
 
 #endif

@@ -88,8 +88,8 @@ static int
 purge(struct write_ctx *ctx, uint64_t id, uint8_t reason, uint64_t when)
 {
 	struct op_error err = { 0 };
-	MDB_txn *parent = ctx->txn, *child;
-	int rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child);
+	struct store_txn *parent = ctx->txn, *child;
+	int rc = store_txn_begin(&ctx->srv->store, parent, 0, &child);
 	if (rc != 0)
 		return store_error(rc);
 	ctx->txn = child;
@@ -97,16 +97,16 @@ purge(struct write_ctx *ctx, uint64_t id, uint8_t reason, uint64_t when)
 	rc = op_delete_record(ctx, id, reason, &err);
 	ctx->txn = parent;
 	if (rc == 0)
-		return mdb_txn_commit(child) == 0 ? 0 : VAULT_E_STORAGE;
-	mdb_txn_abort(child);
+		return store_txn_commit(child) == 0 ? 0 : VAULT_E_STORAGE;
+	store_txn_abort(child);
 	if (rc == VAULT_E_NOT_FOUND) {
 		/* Never in the backup: a tombstone still makes its tokens say so. */
 		uint8_t kb[8], tb[TOMBSTONE_BYTES];
 		struct tombstone t = { reason, when };
 		store_put_id(kb, id);
 		tombstone_encode(&t, tb);
-		MDB_val k = { 8, kb }, v = { sizeof(tb), tb };
-		return mdb_put(parent, ctx->srv->store.tombstones, &k, &v, 0) == 0 ? 0 :
+		struct store_val k = { 8, kb }, v = { sizeof(tb), tb };
+		return store_put(parent, STORE_TOMBSTONES, &k, &v, 0) == 0 ? 0 :
 		    VAULT_E_STORAGE;
 	}
 	return rc == VAULT_E_DELETED ? 0 : rc;
@@ -114,7 +114,7 @@ purge(struct write_ctx *ctx, uint64_t id, uint8_t reason, uint64_t when)
 
 struct live {
 	struct store store;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	int open;
 };
 
@@ -124,16 +124,16 @@ static int
 live_readable(struct live *l, const struct key_set *ks, uint64_t id, struct record *out)
 {
 	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v;
+	struct store_val k = { 8, kb }, v;
 	if (!l->open)
 		return 0;
 	store_put_id(kb, id);
-	if (mdb_get(l->txn, l->store.records, &k, &v) != 0 ||
-	    record_decode(v.mv_data, v.mv_size, out) != 0)
+	if (store_get(l->txn, STORE_RECORDS, &k, &v) != 0 ||
+	    record_decode(v.data, v.len, out) != 0)
 		return 0;
 	if (keyring_key(ks->ring, KEYRING_KEK, out->kek_epoch) == NULL)
 		return 0;
-	if (record_check(NULL, ks, id, v.mv_data, v.mv_size) != 0) {
+	if (record_check(NULL, ks, id, v.data, v.len) != 0) {
 		log_warn("restore: live record %llu failed its authentication; it is not used",
 		    (unsigned long long)id);
 		return 0;
@@ -142,12 +142,12 @@ live_readable(struct live *l, const struct key_set *ks, uint64_t id, struct reco
 }
 
 static int
-has(MDB_txn *txn, MDB_dbi dbi, uint64_t id)
+has(struct store_txn *txn, enum store_table dbi, uint64_t id)
 {
 	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v;
+	struct store_val k = { 8, kb }, v;
 	store_put_id(kb, id);
-	return mdb_get(txn, dbi, &k, &v) == 0;
+	return store_get(txn, dbi, &k, &v) == 0;
 }
 
 /* Remove DATA_DIR/restore and what it holds. */
@@ -268,19 +268,19 @@ restore_backup(struct server *srv, const char *path)
 			free(bi);
 			return rc;
 		}
-		if ((rc = mdb_txn_begin(live.store.env, NULL, MDB_RDONLY, &live.txn)) != 0) {
+		if ((rc = store_txn_begin(&live.store, NULL, STORE_RDONLY, &live.txn)) != 0) {
 			store_close(&live.store);
 			free(bi);
 			return store_error(rc);
 		}
 		live.open = 1;
-		store_next_id(&live.store, live.txn, &live_next);
+		store_next_id(live.txn, &live_next);
 	}
 	rc = journal_read(cfg->deletion_journal_path, &journal, &njournal, &jsc);
 	if (!journal_usable(cfg->deletion_journal_path, &jsc, rc, live.open)) {
 		rc = rc ? rc : VAULT_E_CONFIG;
 		if (live.open) {
-			mdb_txn_abort(live.txn);
+			store_txn_abort(live.txn);
 			store_close(&live.store);
 		}
 		free(journal);
@@ -310,34 +310,34 @@ restore_backup(struct server *srv, const char *path)
 	ctx.keys = ks;
 	ctx.next_id = &next_id;
 	ctx.dek = sodium_malloc(DEK_BYTES);
-	if (ctx.dek == NULL || (rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx.txn)) != 0) {
+	if (ctx.dek == NULL || (rc = store_txn_begin(&srv->store, NULL, 0, &ctx.txn)) != 0) {
 		rc = rc ? store_error(rc) : VAULT_E_NOMEM;
 		goto out;
 	}
-	store_next_id(&srv->store, ctx.txn, &next_id);
+	store_next_id(ctx.txn, &next_id);
 
 	/* 1. Deletions since the backup: the journal and the live tombstones. */
 	phase("1/5 applying the deletions since the backup (%zu journal entries%s)",
 	    njournal, live.open ? ", the live tombstones" : "");
 	for (size_t i = 0; i < njournal && rc == 0; i++) {
-		if (has(ctx.txn, srv->store.records, journal[i].id))
+		if (has(ctx.txn, STORE_RECORDS, journal[i].id))
 			del_journal++;
 		rc = purge(&ctx, journal[i].id, VAULT_DELETE_SUBJECT_REQUEST, journal[i].time);
 	}
 	if (live.open && rc == 0) {
-		MDB_cursor *cur;
-		MDB_val k, v;
-		mdb_cursor_open(live.txn, live.store.tombstones, &cur);
-		for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && rc == 0;
-		    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_cursor *cur;
+		struct store_val k, v;
+		store_cursor_open(live.txn, STORE_TOMBSTONES, &cur);
+		for (int g = store_cursor_get(cur, &k, &v, STORE_FIRST); g == 0 && rc == 0;
+		    g = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
 			struct tombstone t;
-			if (tombstone_decode(v.mv_data, v.mv_size, &t) != 0)
+			if (tombstone_decode(v.data, v.len, &t) != 0)
 				continue;
-			if (has(ctx.txn, srv->store.records, store_get_id(k.mv_data)))
+			if (has(ctx.txn, STORE_RECORDS, store_get_id(k.data)))
 				del_tomb++;
-			rc = purge(&ctx, store_get_id(k.mv_data), t.reason, t.deleted_at);
+			rc = purge(&ctx, store_get_id(k.data), t.reason, t.deleted_at);
 		}
-		mdb_cursor_close(cur);
+		store_cursor_close(cur);
 	}
 
 	/* 2. The backup's records: its copy, its copy with the live key, the
@@ -349,16 +349,16 @@ restore_backup(struct server *srv, const char *path)
 		    "2/5 examining the backup's records", (unsigned long long)del_journal,
 		    (unsigned long long)del_tomb);
 	if (rc == 0) {
-		MDB_cursor *cur;
-		MDB_val k, v;
-		mdb_cursor_open(ctx.txn, srv->store.records, &cur);
-		for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && rc == 0;
-		    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			uint64_t id = store_get_id(k.mv_data);
+		struct store_cursor *cur;
+		struct store_val k, v;
+		store_cursor_open(ctx.txn, STORE_RECORDS, &cur);
+		for (int g = store_cursor_get(cur, &k, &v, STORE_FIRST); g == 0 && rc == 0;
+		    g = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+			uint64_t id = store_get_id(k.data);
 			struct record r, lr;
 			buf_clear(&ctx.copy);
 			inbackup++;
-			if (buf_append(&ctx.copy, v.mv_data, v.mv_size) != 0) {
+			if (buf_append(&ctx.copy, v.data, v.len) != 0) {
 				rc = VAULT_E_NOMEM;
 				break;
 			}
@@ -401,13 +401,9 @@ restore_backup(struct server *srv, const char *path)
 				buf_clear(&ctx.enc);
 				if ((rc = record_encode(&r, id, key_set_record_mac_key(ks,
 				    r.kek_epoch), &ctx.enc)) == 0) {
-					/* The size may change (det entries dropped):
-					 * the key must not point into the page. */
-					uint8_t kb[8];
-					memcpy(kb, k.mv_data, sizeof(kb));
-					MDB_val nk = { sizeof(kb), kb }, nv = { ctx.enc.len, ctx.enc.data };
-					rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT) == 0 ? 0 :
-					    VAULT_E_STORAGE;
+					/* The size may change (det entries dropped). */
+					struct store_val nv = { ctx.enc.len, ctx.enc.data };
+					rc = store_cursor_put(cur, &nv) == 0 ? 0 : VAULT_E_STORAGE;
 				}
 				rekeyed++;
 				continue;
@@ -436,7 +432,7 @@ restore_backup(struct server *srv, const char *path)
 			}
 			gone[ngone++] = id;
 		}
-		mdb_cursor_close(cur);
+		store_cursor_close(cur);
 	}
 	for (size_t i = 0; i < ngone && rc == 0; i++) {
 		rc = purge(&ctx, gone[i], VAULT_DELETE_RETENTION, (uint64_t)time(NULL));
@@ -451,22 +447,22 @@ restore_backup(struct server *srv, const char *path)
 		    (unsigned long long)inbackup, (unsigned long long)restored,
 		    (unsigned long long)rekeyed, (unsigned long long)beyond);
 	if (live.open && rc == 0) {
-		MDB_cursor *cur;
-		MDB_val k, v;
-		mdb_cursor_open(live.txn, live.store.records, &cur);
-		for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && rc == 0;
-		    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			uint64_t id = store_get_id(k.mv_data);
-			if (has(ctx.txn, srv->store.records, id) ||
-			    has(ctx.txn, srv->store.tombstones, id))
+		struct store_cursor *cur;
+		struct store_val k, v;
+		store_cursor_open(live.txn, STORE_RECORDS, &cur);
+		for (int g = store_cursor_get(cur, &k, &v, STORE_FIRST); g == 0 && rc == 0;
+		    g = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+			uint64_t id = store_get_id(k.data);
+			if (has(ctx.txn, STORE_RECORDS, id) ||
+			    has(ctx.txn, STORE_TOMBSTONES, id))
 				continue;
 			rc = idset_add(&take, id);
 			live_only++;
 		}
-		mdb_cursor_close(cur);
+		store_cursor_close(cur);
 	}
 	if (rc == 0 && take.n > 0)
-		rc = restore_take_live(ctx.txn, &srv->store, live.txn, &live.store, &take);
+		rc = restore_take_live(ctx.txn, live.txn, &take);
 
 	/* 4. Ids continue after every id handed out, in the backup or since. */
 	if (rc == 0)
@@ -474,16 +470,16 @@ restore_backup(struct server *srv, const char *path)
 	if (rc == 0) {
 		uint8_t b[8];
 		store_put_id(b, next_id > live_next ? next_id : live_next);
-		MDB_val k = { 7, "next_id" }, v = { 8, b };
-		rc = mdb_put(ctx.txn, srv->store.meta, &k, &v, 0) == 0 ? 0 : VAULT_E_STORAGE;
+		struct store_val k = { 7, "next_id" }, v = { 8, b };
+		rc = store_put(ctx.txn, STORE_META, &k, &v, 0) == 0 ? 0 : VAULT_E_STORAGE;
 	}
 	if (rc == 0)
-		rc = mdb_txn_commit(ctx.txn) == 0 ? 0 : VAULT_E_STORAGE;
+		rc = store_txn_commit(ctx.txn) == 0 ? 0 : VAULT_E_STORAGE;
 	else
-		mdb_txn_abort(ctx.txn);
+		store_txn_abort(ctx.txn);
 	ctx.txn = NULL;
 	if (live.open) {
-		mdb_txn_abort(live.txn);
+		store_txn_abort(live.txn);
 		store_close(&live.store);
 		live.open = 0;
 	}
@@ -546,9 +542,9 @@ out:
 		log_error("restore failed: %s; the live data file is untouched",
 		    vault_strerror(rc));
 	if (ctx.txn != NULL)
-		mdb_txn_abort(ctx.txn);
+		store_txn_abort(ctx.txn);
 	if (live.open) {
-		mdb_txn_abort(live.txn);
+		store_txn_abort(live.txn);
 		store_close(&live.store);
 	}
 	if (store_opened)

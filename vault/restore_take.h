@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
+#include "vault/store/store.h"
+
 
 struct store;
 
@@ -22,14 +23,13 @@ struct idset {
 int idset_add(struct idset *t, uint64_t id);
 
 /*
- * Replace, in the restored store rs (write transaction to), the records of
- * t and everything that names them with the live store's (ls, read
+ * Replace, in the restored store (write transaction to), the records of
+ * t and everything that names them with the live store's (read
  * transaction ltxn): records, documents, blind, deterministic and card
  * index entries, holds on them (and the holds themselves if rs lacks
  * them). Entries are found by where each database puts the record id
  * (store.h), not by decoding the record, so nothing depends on its keys.
  */
-int restore_take_live(MDB_txn *to, struct store *rs, MDB_txn *ltxn, struct store *ls,
-    struct idset *t);
+int restore_take_live(struct store_txn *to, struct store_txn *ltxn, struct idset *t);
 
 #endif

@@ -38,37 +38,37 @@
 #define COMPACT_TMP_PREFIX "data.mdb.compact."
 
 static int
-meta_get_u64(struct server *srv, MDB_txn *txn, const char *key, uint64_t *v)
+meta_get_u64(struct server *srv, struct store_txn *txn, const char *key, uint64_t *v)
 {
-	MDB_val k = { strlen(key), (void *)key }, val;
-	int rc = mdb_get(txn, srv->store.meta, &k, &val);
+	struct store_val k = { strlen(key), (void *)key }, val;
+	int rc = store_get(txn, STORE_META, &k, &val);
 	if (rc != 0)
 		return rc;
-	if (val.mv_size != 8)
-		return MDB_CORRUPTED;
-	*v = store_get_id(val.mv_data);
+	if (val.len != 8)
+		return STORE_E_CORRUPT;
+	*v = store_get_id(val.data);
 	return 0;
 }
 
 static int
-meta_put_u64(struct server *srv, MDB_txn *txn, const char *key, uint64_t v)
+meta_put_u64(struct server *srv, struct store_txn *txn, const char *key, uint64_t v)
 {
 	uint8_t b[8];
 	store_put_id(b, v);
-	MDB_val k = { strlen(key), (void *)key }, val = { 8, b };
-	return mdb_put(txn, srv->store.meta, &k, &val, 0);
+	struct store_val k = { strlen(key), (void *)key }, val = { 8, b };
+	return store_put(txn, STORE_META, &k, &val, 0);
 }
 
 static int
-meta_del(struct server *srv, MDB_txn *txn, const char *key)
+meta_del(struct server *srv, struct store_txn *txn, const char *key)
 {
-	MDB_val k = { strlen(key), (void *)key };
-	int rc = mdb_del(txn, srv->store.meta, &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	struct store_val k = { strlen(key), (void *)key };
+	int rc = store_del(txn, STORE_META, &k);
+	return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
 uint32_t
-rotation_target_in(struct server *srv, MDB_txn *txn)
+rotation_target_in(struct server *srv, struct store_txn *txn)
 {
 	uint64_t target = 0;
 	if (meta_get_u64(srv, txn, "rot_target", &target) != 0 || target > UINT32_MAX)
@@ -77,24 +77,24 @@ rotation_target_in(struct server *srv, MDB_txn *txn)
 }
 
 int
-epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
+epoch_counts(struct server *srv, struct store_txn *txn, const uint32_t *epochs,
     uint64_t *counts, size_t n)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, srv->store.records, &cur);
+	struct store_cursor *cur;
+	struct store_val k, v;
+	int rc = store_cursor_open(txn, STORE_RECORDS, &cur);
 	if (rc != 0)
 		return store_error(rc);
 	memset(counts, 0, n * sizeof(*counts));
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint32_t e = record_stored_epoch(v.mv_data, v.mv_size);
+	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+		uint32_t e = record_stored_epoch(v.data, v.len);
 		for (size_t i = 0; i < n; i++)
 			if (epochs[i] == e)
 				counts[i]++;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(cur);
+	return rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 static void
@@ -111,7 +111,7 @@ schedule_next(struct server *srv, time_t from)
  * measured from there).
  */
 static int
-schedule_mark(struct server *srv, MDB_txn *txn, time_t now)
+schedule_mark(struct server *srv, struct store_txn *txn, time_t now)
 {
 	unsigned interval = srv->cfg.rotation_interval_seconds;
 	int rc = meta_put_u64(srv, txn, "rot_sched", srv->writer.rotation.scheduled ? 1 : 0);
@@ -124,7 +124,7 @@ schedule_mark(struct server *srv, MDB_txn *txn, time_t now)
 
 /* In the transaction that ends a rewrap (rotation_step): its duration. */
 static int
-schedule_done(struct server *srv, MDB_txn *txn, time_t now)
+schedule_done(struct server *srv, struct store_txn *txn, time_t now)
 {
 	uint64_t started = 0;
 	if (meta_get_u64(srv, txn, "rot_started", &started) != 0 || started > (uint64_t)now)
@@ -138,15 +138,15 @@ schedule_done(struct server *srv, MDB_txn *txn, time_t now)
 static void
 schedule_clear(struct server *srv)
 {
-	MDB_txn *txn;
+	struct store_txn *txn;
 	int rc;
 	srv->writer.rotation.scheduled = 0;
 	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
 		if ((rc = meta_put_u64(srv, txn, "rot_sched", 0)) == 0)
-			rc = mdb_txn_commit(txn);
+			rc = store_txn_commit(txn);
 		else
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc != 0)
@@ -155,10 +155,10 @@ schedule_clear(struct server *srv)
 }
 
 int
-rotation_compaction_pending(struct server *srv, MDB_txn *txn)
+rotation_compaction_pending(struct server *srv, struct store_txn *txn)
 {
 	uint64_t epoch;
-	return meta_get_u64(srv, txn, COMPACT_PENDING, &epoch) != MDB_NOTFOUND;
+	return meta_get_u64(srv, txn, COMPACT_PENDING, &epoch) != STORE_NOTFOUND;
 }
 
 long long
@@ -181,9 +181,9 @@ int
 rotation_resume(struct server *srv)
 {
 	struct rotation *rot = &srv->writer.rotation;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	uint64_t target = 0, cursor = 1, last = 0, sched = 0, due = 0, started = 0, secs = 0;
-	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
 	/* The writer's round pin when called from there (nested), else ours. */
@@ -195,9 +195,9 @@ rotation_resume(struct server *srv)
 	(void)meta_get_u64(srv, txn, "rot_due", &due);
 	(void)meta_get_u64(srv, txn, "rot_started", &started);
 	(void)meta_get_u64(srv, txn, "rot_seconds", &secs);
-	MDB_stat st;
-	mdb_stat(txn, srv->store.records, &st);
-	mdb_txn_abort(txn);
+	uint64_t nrecords = 0;
+	store_count(txn, STORE_RECORDS, &nrecords);
+	store_txn_abort(txn);
 	atomic_store(&rot->last_done, (long long)last);
 	rot->seen_done = (long long)last;
 	atomic_store(&rot->last_seconds, (long long)secs);
@@ -239,21 +239,21 @@ rotation_resume(struct server *srv)
 		atomic_store(&rot->cursor, cursor);
 		/* Progress goes on from where it stopped: count what lies behind. */
 		uint64_t behind = 0;
-		if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
-			MDB_cursor *cur;
-			MDB_val k, v;
-			if (mdb_cursor_open(txn, srv->store.records, &cur) == 0) {
-				for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-				    g == 0 && store_get_id(k.mv_data) < cursor;
-				    g = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
+			struct store_cursor *cur;
+			struct store_val k, v;
+			if (store_cursor_open(txn, STORE_RECORDS, &cur) == 0) {
+				for (int g = store_cursor_get(cur, &k, &v, STORE_FIRST);
+				    g == 0 && store_get_id(k.data) < cursor;
+				    g = store_cursor_get(cur, &k, &v, STORE_NEXT))
 					behind++;
-				mdb_cursor_close(cur);
+				store_cursor_close(cur);
 			}
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 		}
 		atomic_store(&rot->examined, behind);
 		atomic_store(&rot->rewrapped, 0);
-		atomic_store(&rot->total, st.ms_entries);
+		atomic_store(&rot->total, nrecords);
 		atomic_store(&rot->started, started ? (long long)started : (long long)now);
 		log_info("resuming rotation to epoch %llu at record %llu",
 		    (unsigned long long)target, (unsigned long long)cursor);
@@ -352,13 +352,13 @@ unstall(struct server *srv, uint32_t target, time_t now)
 
 /* Rewrap one record's data key to epoch target; v is the stored value. */
 static int
-rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
-    const MDB_val *v, uint32_t target)
+rewrap(struct write_ctx *ctx, uint64_t id, struct store_cursor *cur, struct store_val *k,
+    const struct store_val *v, uint32_t target)
 {
 	struct record r;
 	int rc;
 	buf_clear(&ctx->copy);
-	if ((rc = buf_append(&ctx->copy, v->mv_data, v->mv_size)) != 0)
+	if ((rc = buf_append(&ctx->copy, v->data, v->len)) != 0)
 		return rc;
 	if ((rc = record_decode(ctx->copy.data, ctx->copy.len, &r)) != 0) {
 		record_tampered(ctx->srv, ctx->keys, id);
@@ -392,13 +392,10 @@ rewrap(struct write_ctx *ctx, uint64_t id, MDB_cursor *cur, MDB_val *k,
 	buf_clear(&ctx->enc);
 	if ((rc = record_encode(&r, id, mk, &ctx->enc)) != 0)
 		return rc;
-	/* Same size unless det entries were dropped: then LMDB deletes the
-	 * node and inserts it again (the cursor stays on the record), so the
-	 * key must not point into the page being changed. */
-	uint8_t kb[8];
-	memcpy(kb, k->mv_data, sizeof(kb));
-	MDB_val nk = { sizeof(kb), kb }, nv = { ctx->enc.len, ctx->enc.data };
-	rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+	/* Same size unless det entries were dropped (the backend keeps the
+	 * cursor on the record either way). */
+	struct store_val nv = { ctx->enc.len, ctx->enc.data };
+	rc = store_cursor_put(cur, &nv);
 	return rc == 0 ? 0 : store_error(rc);
 }
 
@@ -408,8 +405,8 @@ rotation_step(struct write_ctx *ctx, int *active)
 	struct server *srv = ctx->srv;
 	struct rotation *rot = &srv->writer.rotation;
 	uint32_t target = atomic_load(&rot->target);
-	MDB_txn *txn;
-	MDB_cursor *cur;
+	struct store_txn *txn;
+	struct store_cursor *cur;
 	uint8_t kb[8];
 	int rc, done = 0, vrc = 0; /* vrc: a rewrap's VAULT_E_* code */
 	uint64_t examined = 0, rewrapped = 0, next = atomic_load(&rot->cursor);
@@ -420,19 +417,19 @@ rotation_step(struct write_ctx *ctx, int *active)
 	if (rotation_wait_ms(srv) > 0)
 		return 0; /* stalled: not yet time for the next try */
 	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) != 0)
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) != 0)
 		goto out;
-	if ((rc = mdb_cursor_open(txn, srv->store.records, &cur)) != 0) {
-		mdb_txn_abort(txn);
+	if ((rc = store_cursor_open(txn, STORE_RECORDS, &cur)) != 0) {
+		store_txn_abort(txn);
 		goto out;
 	}
 	ctx->txn = txn;
 	store_put_id(kb, next);
-	MDB_val k = { 8, kb }, v;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	struct store_val k = { 8, kb }, v;
+	rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
 	while (rc == 0 && examined < srv->cfg.rotation_batch) {
-		uint64_t id = store_get_id(k.mv_data);
-		if (record_stored_epoch(v.mv_data, v.mv_size) != target) {
+		uint64_t id = store_get_id(k.data);
+		if (record_stored_epoch(v.data, v.len) != target) {
 			if ((rc = rewrap(ctx, id, cur, &k, &v, target)) != 0) {
 				/* The store failing stalls the whole step (stall()
 				 * says so once, not once per try). */
@@ -452,10 +449,10 @@ rotation_step(struct write_ctx *ctx, int *active)
 		}
 		examined++;
 		next = id + 1;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = store_cursor_get(cur, &k, &v, STORE_NEXT);
 	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND) {
+	store_cursor_close(cur);
+	if (rc == STORE_NOTFOUND) {
 		done = 1;
 		rc = 0;
 	}
@@ -463,7 +460,7 @@ rotation_step(struct write_ctx *ctx, int *active)
 		/* The identity counts move to the target epoch with the end of
 		 * the rewrap, so retire leaves no name an old key could test. */
 		size_t moved = 0, dropped = 0;
-		int irc = identity_rekey(txn, srv->store.verify_ids, ctx->keys, target, &moved,
+		int irc = identity_rekey(txn, STORE_VERIFY_IDS, ctx->keys, target, &moved,
 		    &dropped);
 		size_t resealed = 0, lost = 0;
 		if (irc == 0)
@@ -490,9 +487,9 @@ rotation_step(struct write_ctx *ctx, int *active)
 		rc = meta_put_u64(srv, txn, "rot_cursor", next);
 	}
 	if (rc == 0)
-		rc = mdb_txn_commit(txn);
+		rc = store_txn_commit(txn);
 	else
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	ctx->txn = NULL;
 out:
 	pthread_rwlock_unlock(&srv->env_lock);
@@ -546,7 +543,7 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 	struct server *srv = ctx->srv;
 	struct rotation *rot = &srv->writer.rotation;
 	struct keyring *ring;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	int rc;
 
 	if (ctx->keys == NULL) {
@@ -585,14 +582,14 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 	 */
 	if (kind == KEYRING_KEK) {
 		pthread_rwlock_rdlock(&srv->env_lock);
-		rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
+		rc = store_txn_begin(&srv->store, NULL, 0, &txn);
 		if (rc == 0) {
 			if ((rc = meta_put_u64(srv, txn, "rot_target", *version)) == 0 &&
 			    (rc = meta_put_u64(srv, txn, "rot_cursor", 1)) == 0 &&
 			    (rc = schedule_mark(srv, txn, ctx->now)) == 0)
-				rc = mdb_txn_commit(txn);
+				rc = store_txn_commit(txn);
 			else
-				mdb_txn_abort(txn);
+				store_txn_abort(txn);
 		}
 		pthread_rwlock_unlock(&srv->env_lock);
 		if (rc != 0) {
@@ -604,12 +601,12 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 	if ((rc = publish_ring(ctx, ring, why)) != 0)
 		return rc;
 	if (kind == KEYRING_KEK) {
-		MDB_stat st;
+		uint64_t nrecords = 0;
 		pthread_rwlock_rdlock(&srv->env_lock);
-		if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
-			mdb_stat(txn, srv->store.records, &st);
-			atomic_store(&rot->total, st.ms_entries);
-			mdb_txn_abort(txn);
+		if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
+			store_count(txn, STORE_RECORDS, &nrecords);
+			atomic_store(&rot->total, nrecords);
+			store_txn_abort(txn);
 		}
 		pthread_rwlock_unlock(&srv->env_lock);
 		atomic_store(&rot->cursor, 1);
@@ -635,7 +632,7 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 {
 	struct server *srv = ctx->srv;
 	struct keyring *ring;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	int rc;
 
 	*remaining = 0;
@@ -661,7 +658,7 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	uint64_t det_deleted = 0;
 	const char *fail = "cannot count the records of that epoch";
 	pthread_rwlock_rdlock(&srv->env_lock);
-	rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
+	rc = store_txn_begin(&srv->store, NULL, 0, &txn);
 	if (rc == 0) {
 		if ((rc = epoch_counts(srv, txn, &epoch, remaining, 1)) == 0 && *remaining > 0) {
 			rc = VAULT_E_CONFLICT;
@@ -675,15 +672,15 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 			size_t moved = 0, dropped = 0, resealed = 0, lost = 0;
 			uint32_t cur = keyring_current(ctx->keys->ring, KEYRING_KEK);
 			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0 &&
-			    (rc = identity_rekey(txn, srv->store.verify_ids, ctx->keys, cur,
+			    (rc = identity_rekey(txn, STORE_VERIFY_IDS, ctx->keys, cur,
 			    &moved, &dropped)) == 0 &&
 			    (rc = reasons_reseal(txn, srv, ctx->keys, cur, &resealed, &lost)) == 0) {
-				rc = store_error(mdb_txn_commit(txn));
+				rc = store_error(store_txn_commit(txn));
 				txn = NULL;
 			}
 		}
 		if (txn != NULL && rc != 0)
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 	} else {
 		rc = store_error(rc);
 	}
@@ -704,12 +701,12 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	 * itself carries no mark, so the rename ends it.
 	 */
 	pthread_rwlock_rdlock(&srv->env_lock);
-	rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn);
+	rc = store_txn_begin(&srv->store, NULL, 0, &txn);
 	if (rc == 0) {
 		if ((rc = meta_put_u64(srv, txn, COMPACT_PENDING, epoch)) == 0)
-			rc = mdb_txn_commit(txn);
+			rc = store_txn_commit(txn);
 		else
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 	}
 	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc != 0) {
@@ -745,7 +742,7 @@ check_blocked(struct write_ctx *ctx)
 	const struct keyring *ring = ctx->keys->ring;
 	uint32_t cur = keyring_current(ring, KEYRING_KEK), old[KEYRING_MAX_KEYS];
 	uint64_t counts[KEYRING_MAX_KEYS], n = 0, total = 0;
-	MDB_txn *txn;
+	struct store_txn *txn;
 
 	if (done == rot->seen_done || atomic_load(&rot->target) != 0)
 		return;
@@ -756,10 +753,10 @@ check_blocked(struct write_ctx *ctx)
 		if (keyring_version_at(ring, KEYRING_KEK, i) != cur)
 			old[n++] = keyring_version_at(ring, KEYRING_KEK, i);
 	pthread_rwlock_rdlock(&srv->env_lock);
-	if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+	if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
 		if (epoch_counts(srv, txn, old, counts, n) != 0)
 			n = 0;
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	} else {
 		n = 0;
 	}
@@ -831,28 +828,26 @@ file_size(const char *path)
 static int
 copy_clear_pending(struct server *srv, const char *path)
 {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi meta;
-	int rc = mdb_env_create(&env);
+	struct store copy;
+	struct store_txn *txn;
+	const char *why;
+	int rc = store_open_file(&copy, path, srv->cfg.map_size_bytes, 0, &why);
 	if (rc != 0)
 		return rc;
-	mdb_env_set_maxdbs(env, 16);
-	if ((rc = mdb_env_set_mapsize(env, srv->cfg.map_size_bytes)) == 0 &&
-	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0600)) == 0 &&
-	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
-		MDB_val k = { strlen(COMPACT_PENDING), (void *)COMPACT_PENDING };
-		if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0) {
-			rc = mdb_del(txn, meta, &k, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		}
+	if ((rc = store_txn_begin(&copy, NULL, 0, &txn)) == 0) {
+		struct store_val k = { strlen(COMPACT_PENDING), COMPACT_PENDING };
+		rc = store_del(txn, STORE_META, &k);
+		if (rc == STORE_NOTFOUND)
+			rc = 0;
 		if (rc == 0)
-			rc = mdb_txn_commit(txn);
+			rc = store_txn_commit(txn);
 		else
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
+		rc = store_error(rc);
+	} else {
+		rc = store_error(rc);
 	}
-	mdb_env_close(env);
+	store_close(&copy);
 	return rc;
 }
 
@@ -869,14 +864,14 @@ compact_copy(struct server *srv, char *tmp, size_t cap)
 	snprintf(prefix, sizeof(prefix), "%s/" COMPACT_TMP_PREFIX, srv->cfg.data_dir);
 	int fd = tmpfile_create(prefix, tmp, cap);
 	if (fd < 0)
-		return errno;
+		return store_errno(errno);
 	/*
 	 * The copy reads a snapshot while workers keep reading; no write can
 	 * happen meanwhile, since the writer is the one copying.
 	 */
-	rc = mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
+	rc = store_error(store_copy(&srv->store, fd));
 	if (rc == 0 && fsync(fd) != 0)
-		rc = errno;
+		rc = store_errno(errno);
 	close(fd);
 	if (rc == 0)
 		rc = copy_clear_pending(srv, tmp);
@@ -919,8 +914,8 @@ store_compact(struct server *srv, uint64_t *before, uint64_t *after)
 	rc = compact_copy(srv, tmp, sizeof(tmp));
 	pthread_rwlock_unlock(&srv->env_lock);
 	if (rc != 0) {
-		log_error("compaction: %s", mdb_strerror(rc));
-		return store_error(rc);
+		log_error("compaction: %s", vault_strerror(rc));
+		return rc;
 	}
 
 	/* Swap files with every reader out of the env. */
@@ -940,7 +935,7 @@ store_compact(struct server *srv, uint64_t *before, uint64_t *after)
 	}
 	*after = file_size(live);
 	if (swapped != 0)
-		return store_error(swapped);
+		return store_errno(swapped);
 	log_info("compacted the data file: %llu -> %llu bytes",
 	    (unsigned long long)*before, (unsigned long long)*after);
 	return 0;
@@ -952,13 +947,13 @@ store_compact_pending(struct server *srv)
 	char live[512], tmp[600];
 	uint64_t epoch = 0;
 	const char *why;
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	struct store_txn *txn;
+	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
 	rc = meta_get_u64(srv, txn, COMPACT_PENDING, &epoch);
-	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
+	store_txn_abort(txn);
+	if (rc == STORE_NOTFOUND)
 		return 0;
 	if (rc != 0)
 		return store_error(rc);
@@ -968,8 +963,8 @@ store_compact_pending(struct server *srv)
 	sdnotify_extend_for_file(live, "compacting the data file before serving");
 	uint64_t before = file_size(live);
 	if ((rc = compact_copy(srv, tmp, sizeof(tmp))) != 0) {
-		log_error("compaction: %s", mdb_strerror(rc));
-		return store_error(rc);
+		log_error("compaction: %s", vault_strerror(rc));
+		return rc;
 	}
 	store_close(&srv->store);
 	int swapped = compact_swap(srv, tmp, live);
@@ -979,7 +974,7 @@ store_compact_pending(struct server *srv)
 		return rc;
 	}
 	if (swapped != 0)
-		return store_error(swapped);
+		return store_errno(swapped);
 	log_info("compacted the data file: %llu -> %llu bytes; the retire of epoch %llu "
 	    "is complete", (unsigned long long)before, (unsigned long long)file_size(live),
 	    (unsigned long long)epoch);

@@ -28,8 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <lmdb.h>
 
+#include "vault/store/store.h"
 #include "keys/keyring.h"
 
 struct server;
@@ -114,10 +114,10 @@ int keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
  * agrees with epoch_counts() over the same txn, where the writer's atomics
  * may already be ahead of the reader's snapshot.
  */
-uint32_t rotation_target_in(struct server *srv, MDB_txn *txn);
+uint32_t rotation_target_in(struct server *srv, struct store_txn *txn);
 
 /* Records per epoch (scan): counts[i] for epochs[i], n of them. */
-int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
+int epoch_counts(struct server *srv, struct store_txn *txn, const uint32_t *epochs,
     uint64_t *counts, size_t n);
 
 /*
@@ -128,7 +128,7 @@ int epoch_counts(struct server *srv, MDB_txn *txn, const uint32_t *epochs,
  */
 long long rotation_horizon_estimate(struct server *srv, long long now);
 /* 1 if a retire's compaction is still pending as txn sees it (its mark). */
-int rotation_compaction_pending(struct server *srv, MDB_txn *txn);
+int rotation_compaction_pending(struct server *srv, struct store_txn *txn);
 
 /*
  * Replace the data file with a compacted copy while the service runs. The

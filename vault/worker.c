@@ -1060,9 +1060,9 @@ worker_create(struct server *srv)
 		goto fail;
 	if (w->epfd < 0 || w->evfd < 0 || w->ctx.dek == NULL ||
 	    !msgpack_zone_init(&w->zone, 4096) ||
-	    mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &w->ctx.txn) != 0)
+	    store_txn_begin(&srv->store, NULL, STORE_RDONLY, &w->ctx.txn) != 0)
 		goto fail;
-	mdb_txn_reset(w->ctx.txn);
+	store_txn_reset(w->ctx.txn);
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &e) != 0)
 		goto fail;
@@ -1091,7 +1091,7 @@ worker_destroy(struct worker *w)
 	if (w == NULL)
 		return;
 	if (w->ctx.txn)
-		mdb_txn_abort(w->ctx.txn);
+		store_txn_abort(w->ctx.txn);
 	for (size_t i = 0; i < w->nnew; i++) {
 		close(w->new_fds[i]);
 		server_conn_closed(w->srv, w->new_creds[i].uid);
@@ -1117,6 +1117,6 @@ void
 worker_drop_txn(struct worker *w)
 {
 	if (w->ctx.txn != NULL)
-		mdb_txn_abort(w->ctx.txn);
+		store_txn_abort(w->ctx.txn);
 	w->ctx.txn = NULL;
 }

@@ -103,12 +103,12 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 {
 	struct op_error err = { 0 };
 	msgpack_packer pk;
-	MDB_txn *parent = ctx->txn, *child;
+	struct store_txn *parent = ctx->txn, *child;
 	uint64_t next_id = *ctx->next_id;
 	size_t ndeleted = ctx->ndeleted;
 	buf_clear(&op->reply);
 	size_t start = reply_begin(&op->reply, &pk, op->request_id);
-	int rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child);
+	int rc = store_txn_begin(&ctx->srv->store, parent, 0, &child);
 	ctx->trace.nrecords = 0;
 	ctx->trace.fields = 0;
 	if (rc != 0) {
@@ -128,12 +128,12 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    audit_refusal(ctx->srv->audit, 1));
-		if (rc == 0 && (rc = mdb_txn_commit(child)) != 0) {
-			log_warn("a write was not stored: %s", mdb_strerror(rc));
+		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {
+			log_warn("a write was not stored: %s", store_strerror(rc));
 			rc = op_fail(&err, commit_error(ctx->srv, rc), NULL, NULL);
 		}
 		else if (rc != 0)
-			mdb_txn_abort(child);
+			store_txn_abort(child);
 	}
 	wipe_scratch(ctx);
 	op->outcome = rc ? err.code : 0;
@@ -185,20 +185,20 @@ static void
 apply_run(struct write_ctx *ctx, struct write_op **ops, size_t n)
 {
 	while (n > 1) {
-		MDB_txn *parent = ctx->txn, *child;
+		struct store_txn *parent = ctx->txn, *child;
 		uint64_t next_id = *ctx->next_id;
 		size_t ndeleted = ctx->ndeleted, entries = audit_batch_count(ctx->audit), i = 0;
 
-		if (mdb_txn_begin(ctx->srv->store.env, parent, 0, &child) != 0)
+		if (store_txn_begin(&ctx->srv->store, parent, 0, &child) != 0)
 			break; /* each on its own, below */
 		ctx->txn = child;
 		while (i < n && apply_shared(ctx, ops[i]) == 0)
 			i++;
 		ctx->txn = parent;
-		if (i == n && mdb_txn_commit(child) == 0)
+		if (i == n && store_txn_commit(child) == 0)
 			return;
 		if (i < n)
-			mdb_txn_abort(child);
+			store_txn_abort(child);
 		*ctx->next_id = next_id;
 		ctx->ndeleted = ndeleted;
 		audit_batch_truncate(ctx->audit, entries);
@@ -218,8 +218,8 @@ save_next_id(struct write_ctx *ctx)
 {
 	uint8_t v[8];
 	store_put_id(v, *ctx->next_id);
-	MDB_val k = { 7, "next_id" }, val = { 8, v };
-	return mdb_put(ctx->txn, ctx->srv->store.meta, &k, &val, 0);
+	struct store_val k = { 7, "next_id" }, val = { 8, v };
+	return store_put(ctx->txn, STORE_META, &k, &val, 0);
 }
 
 /*
@@ -237,7 +237,7 @@ save_anchor(struct write_ctx *ctx, uint64_t *seq)
 		*seq = 0;
 		return 0;
 	}
-	return store_audit_anchor_put(&ctx->srv->store, ctx->txn, *seq, mac);
+	return store_audit_anchor_put(ctx->txn, *seq, mac);
 }
 
 static void
@@ -315,7 +315,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
 	uint64_t audit_seq = 0, t0 = metrics_now_us();
-	int rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn);
+	int rc = store_txn_begin(&srv->store, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
 		for (size_t i = 0, j; i < n; i = j) {
@@ -328,17 +328,17 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 				apply_one(ctx, ops[i]);
 		}
 		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0) {
-			mdb_txn_abort(ctx->txn);
+			store_txn_abort(ctx->txn);
 		} else if (audit_batch_commit(srv->audit, ctx->audit) != 0) {
 			/* The batch's entries go to the trail in one write before
 			 * anything is kept: without them nothing is (fail closed). */
-			mdb_txn_abort(ctx->txn);
+			store_txn_abort(ctx->txn);
 			audit_failed = 1;
 		} else if ((rc = save_anchor(ctx, &audit_seq)) != 0) {
-			mdb_txn_abort(ctx->txn);
+			store_txn_abort(ctx->txn);
 		} else {
 			uint64_t t1 = metrics_now_us();
-			rc = mdb_txn_commit(ctx->txn);
+			rc = store_txn_commit(ctx->txn);
 			metrics_observe(METRICS_FLUSH_US, metrics_now_us() - t1);
 			if (rc == 0 && audit_seq != 0)
 				ctx->anchored = audit_seq;
@@ -359,12 +359,12 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		fail_all(srv, ctx->keys, ops, n, VAULT_E_AUDIT);
 	} else if (rc != 0) {
 		/* Nothing of the batch is stored: ids may be handed out again. */
-		log_warn("a batch of %zu writes was not stored: %s", n, mdb_strerror(rc));
+		log_warn("a batch of %zu writes was not stored: %s", n, store_strerror(rc));
 		*ctx->next_id = first_id;
 		int code = commit_error(srv, rc);
 		/* A full disk (not map): the trail's reserve, if on the same file
 		 * system, makes room for the next batch (deletions need pages). */
-		if (code == VAULT_E_NO_SPACE && rc != MDB_MAP_FULL && rc != MDB_TXN_FULL &&
+		if (code == VAULT_E_NO_SPACE && rc != STORE_E_FULL && rc != STORE_E_FULL &&
 		    audit_release_reserve_for(srv->audit, srv->cfg.data_dir))
 			log_warn("the data directory's file system is full: the audit trail's "
 			    "space reserve was released for it");
@@ -509,8 +509,7 @@ writer_main(void *arg)
 		 * file would grow without bound: clear such slots now and then.
 		 */
 		if (ctx.now - last_reader_check >= 5) {
-			int dead = 0;
-			mdb_reader_check(srv->store.env, &dead);
+			store_reader_check(&srv->store);
 			last_reader_check = ctx.now;
 		}
 		key_set_release();
@@ -544,12 +543,12 @@ int
 writer_start(struct server *srv)
 {
 	struct writer *w = &srv->writer;
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn);
+	struct store_txn *txn;
+	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
-	rc = store_next_id(&srv->store, txn, &w->next_id);
-	mdb_txn_abort(txn);
+	rc = store_next_id(txn, &w->next_id);
+	store_txn_abort(txn);
 	if (rc != 0)
 		return rc;
 	/*

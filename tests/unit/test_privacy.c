@@ -516,11 +516,11 @@ keys_change(struct key_set *ks, int rotate, uint32_t epoch)
 }
 
 static size_t
-entries(MDB_txn *txn, MDB_dbi dbi)
+entries(struct store_txn *txn, enum store_table dbi)
 {
-	MDB_stat ms;
-	cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
-	return ms.ms_entries;
+	uint64_t n;
+	cr_assert_eq(store_count(txn, dbi, &n), 0);
+	return (size_t)n;
 }
 
 static void
@@ -535,7 +535,7 @@ Test(identity, windows_carry_over_and_are_pruned)
 	char dir[] = "/tmp/vault-identity-XXXXXX";
 	struct store st;
 	const char *why;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	struct identity_name h, other;
 	struct identity id;
 	size_t removed;
@@ -545,35 +545,35 @@ Test(identity, windows_carry_over_and_are_pruned)
 	cr_assert_eq(store_open(&st, dir, (size_t)16 << 20, 8, &why), 0);
 	name_of("ada", "lovelace", &h);
 	name_of("ad", "alovelace", &other);
-	cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 10, &id), 0);
+	cr_assert_eq(store_txn_begin(&st, NULL, 0, &txn), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &h, 10, &id), 0);
 	cr_assert_eq(id.failures + id.failures_prev + id.nrequests, 0, "none yet");
 	id.failures = 3;
 	id.nrequests = 1;
 	id.requests[0] = 42;
-	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &h, 10, &id), 0);
-	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &other, 3, &id), 0);
+	cr_assert_eq(identity_save(txn, STORE_VERIFY_IDS, ks, &h, 10, &id), 0);
+	cr_assert_eq(identity_save(txn, STORE_VERIFY_IDS, ks, &other, 3, &id), 0);
 	/* Window 11: its own count starts at 0; the last window's still counts,
 	 * and so do the requests that tried. */
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &h, 11, &id), 0);
 	cr_assert_eq(id.failures, 0);
 	cr_assert_eq(id.failures_prev, 3);
 	cr_assert_eq(id.nrequests, 1);
 	cr_assert_eq(id.requests[0], 42);
 	/* Window 12: the one of window 10 no longer counts. */
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 12, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &h, 12, &id), 0);
 	cr_assert_eq(id.failures + id.failures_prev + id.nrequests, 0);
 	/* Pruning in window 11 keeps window 10, drops window 3. */
-	cr_assert_eq(identity_prune(txn, st.verify_ids, 11, 64, &removed), 0);
+	cr_assert_eq(identity_prune(txn, STORE_VERIFY_IDS, 11, 64, &removed), 0);
 	cr_assert_eq(removed, 1);
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &other, 3, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &other, 3, &id), 0);
 	cr_assert_eq(id.failures, 0, "pruned");
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &h, 10, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &h, 10, &id), 0);
 	cr_assert_eq(id.failures, 3, "kept");
-	cr_assert_eq(identity_prune(txn, st.verify_ids, 12, 64, &removed), 0);
+	cr_assert_eq(identity_prune(txn, STORE_VERIFY_IDS, 12, 64, &removed), 0);
 	cr_assert_eq(removed, 1);
-	cr_assert_eq(entries(txn, st.verify_ids), 0, "nothing of a name stays past two windows");
-	mdb_txn_abort(txn);
+	cr_assert_eq(entries(txn, STORE_VERIFY_IDS), 0, "nothing of a name stays past two windows");
+	store_txn_abort(txn);
 	store_close(&st);
 	key_set_free(ks);
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -587,7 +587,7 @@ Test(identity, counts_follow_the_kek_epoch_across_a_rotation)
 	char dir[] = "/tmp/vault-identity-XXXXXX";
 	struct store st;
 	const char *why;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	struct identity_name a, b, c;
 	struct identity id;
 	size_t moved, dropped;
@@ -599,13 +599,13 @@ Test(identity, counts_follow_the_kek_epoch_across_a_rotation)
 	name_of("ada", "lovelace", &a);
 	name_of("alan", "turing", &b);
 	name_of("grace", "hopper", &c);
-	cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+	cr_assert_eq(store_txn_begin(&st, NULL, 0, &txn), 0);
 	memset(&id, 0, sizeof(id));
 	id.failures = 2;
-	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &a, 10, &id), 0);
-	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &b, 11, &id), 0);
+	cr_assert_eq(identity_save(txn, STORE_VERIFY_IDS, ks, &a, 10, &id), 0);
+	cr_assert_eq(identity_save(txn, STORE_VERIFY_IDS, ks, &b, 11, &id), 0);
 	id.failures = 1;
-	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(identity_save(txn, STORE_VERIFY_IDS, ks, &c, 11, &id), 0);
 	uint32_t e1 = keyring_current(ks->ring, KEYRING_KEK);
 	cr_assert_eq(identity_hash(ks, e1, &a, h1), 0);
 
@@ -615,47 +615,47 @@ Test(identity, counts_follow_the_kek_epoch_across_a_rotation)
 	cr_assert_eq(identity_hash(ks, e2, &a, h2), 0);
 	cr_assert_neq(memcmp(h1, h2, sizeof(h1)), 0, "the hash changes with the epoch");
 	/* Before the rekey: the old epoch's counts are found. */
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &a, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &a, 11, &id), 0);
 	cr_assert_eq(id.failures_prev, 2);
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &c, 11, &id), 0);
 	cr_assert_eq(id.failures, 1);
 	/* A failure now is written under the new epoch; the old entry goes. */
 	id.failures++;
-	cr_assert_eq(identity_save(txn, st.verify_ids, ks, &c, 11, &id), 0);
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(identity_save(txn, STORE_VERIFY_IDS, ks, &c, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &c, 11, &id), 0);
 	cr_assert_eq(id.failures, 2, "counted once, not twice");
-	cr_assert_eq(entries(txn, st.verify_ids), 3);
+	cr_assert_eq(entries(txn, STORE_VERIFY_IDS), 3);
 	/* A damaged entry of the old epoch is dropped at the rekey. */
 	uint8_t junk_key[IDENTITY_KEY_BYTES], junk[IDENTITY_VALUE_MAX];
 	size_t jl;
 	uint8_t sealed[IDENTITY_SEAL_OVERHEAD + 8] = { 0 };
 	memset(junk_key, 0x77, sizeof(junk_key));
 	identity_encode(&id, e1, sealed, sizeof(sealed), junk, &jl);
-	MDB_val jk = { sizeof(junk_key), junk_key }, jv = { jl, junk };
-	cr_assert_eq(mdb_put(txn, st.verify_ids, &jk, &jv, 0), 0);
-	cr_assert_eq(identity_rekey(txn, st.verify_ids, ks, e2, &moved, &dropped), 0);
+	struct store_val jk = { sizeof(junk_key), junk_key }, jv = { jl, junk };
+	cr_assert_eq(store_put(txn, STORE_VERIFY_IDS, &jk, &jv, 0), 0);
+	cr_assert_eq(identity_rekey(txn, STORE_VERIFY_IDS, ks, e2, &moved, &dropped), 0);
 	cr_assert_eq(moved, 2, "a and b");
 	cr_assert_eq(dropped, 1, "the entry that does not open");
-	cr_assert_eq(entries(txn, st.verify_ids), 3);
+	cr_assert_eq(entries(txn, STORE_VERIFY_IDS), 3);
 
 	/* After the retire of the old epoch: every count is still there. */
 	ks = keys_change(ks, 0, e1);
-	cr_assert_eq(identity_rekey(txn, st.verify_ids, ks, e2, &moved, &dropped), 0);
+	cr_assert_eq(identity_rekey(txn, STORE_VERIFY_IDS, ks, e2, &moved, &dropped), 0);
 	cr_assert_eq(moved + dropped, 0, "the rekey left nothing of the old epoch");
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &a, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &a, 11, &id), 0);
 	cr_assert_eq(id.failures_prev, 2);
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &b, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &b, 11, &id), 0);
 	cr_assert_eq(id.failures, 2);
-	cr_assert_eq(identity_load(txn, st.verify_ids, ks, &c, 11, &id), 0);
+	cr_assert_eq(identity_load(txn, STORE_VERIFY_IDS, ks, &c, 11, &id), 0);
 	cr_assert_eq(id.failures, 2);
 	/* No key holds an entry under the old hash. */
 	uint8_t k1[IDENTITY_KEY_BYTES];
 	store_put_id(k1, 10);
 	memcpy(k1 + 8, h1, sizeof(h1));
-	MDB_val kk = { sizeof(k1), k1 }, vv;
-	cr_assert_eq(mdb_get(txn, st.verify_ids, &kk, &vv), MDB_NOTFOUND);
-	cr_assert_eq(entries(txn, st.verify_ids), 3);
-	mdb_txn_abort(txn);
+	struct store_val kk = { sizeof(k1), k1 }, vv;
+	cr_assert_eq(store_get(txn, STORE_VERIFY_IDS, &kk, &vv), STORE_NOTFOUND);
+	cr_assert_eq(entries(txn, STORE_VERIFY_IDS), 3);
+	store_txn_abort(txn);
 	store_close(&st);
 	key_set_free(ks);
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);

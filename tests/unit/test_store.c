@@ -1,11 +1,14 @@
 /*
- * test_store.c - the LMDB environment (store.h): creation and reopening,
- * the schema check, the record id allocator's starting point, and how
- * LMDB errors (above all a full map) become vault errors.
+ * test_store.c - the storage interface (store.h) over its LMDB backend:
+ * creation and reopening, the schema check, the record id allocator's
+ * starting point, how failures (above all a full map) become vault errors,
+ * and the contract every backend keeps: point reads and writes, cursors,
+ * nested batches, snapshots, counts and copies.
  *
- * Each test opens its own environment in a fresh temporary directory.
+ * Each test opens its own store in a fresh temporary directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +17,8 @@
 
 #include <criterion/criterion.h>
 #include <vault/vault.h>
+
+#include <lmdb.h>
 
 #include "vault/store/store.h"
 
@@ -55,25 +60,25 @@ open_ok(size_t map_size)
 	const char *why = NULL;
 	int rc = store_open(&st, dir, map_size, READERS, &why);
 	cr_assert_eq(rc, 0, "store_open: %d %s", rc, why ? why : "");
-	cr_assert_not_null(st.env);
+	cr_assert_not_null(st.m);
 }
 
-static MDB_txn *
+static struct store_txn *
 begin(unsigned flags)
 {
-	MDB_txn *txn = NULL;
-	int rc = mdb_txn_begin(st.env, NULL, flags, &txn);
-	cr_assert_eq(rc, 0, "mdb_txn_begin: %s", mdb_strerror(rc));
+	struct store_txn *txn = NULL;
+	int rc = store_txn_begin(&st, NULL, flags, &txn);
+	cr_assert_eq(rc, 0, "store_txn_begin: %s", store_strerror(rc));
 	return txn;
 }
 
 static void
 put_meta(const char *k, const void *v, size_t vlen)
 {
-	MDB_txn *txn = begin(0);
-	MDB_val key = { strlen(k), (void *)k }, val = { vlen, (void *)v };
-	cr_assert_eq(mdb_put(txn, st.meta, &key, &val, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	struct store_txn *txn = begin(0);
+	struct store_val key = { strlen(k), (void *)k }, val = { vlen, (void *)v };
+	cr_assert_eq(store_put(txn, STORE_META, &key, &val, 0), 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -91,24 +96,39 @@ Test(store, open_creates_the_databases)
 	cr_assert_eq(stat(path, &sb), 0, "no data file");
 	cr_assert_eq(sb.st_mode & 077, 0, "data file mode %o", sb.st_mode & 0777);
 
-	/* Every named database exists (opened without MDB_CREATE). */
-	MDB_txn *txn = begin(MDB_RDONLY);
+	/* Every table exists as a named LMDB database (opened without
+	 * MDB_CREATE, by LMDB itself, as a backup tool would). */
+	store_close(&st);
+	MDB_env *env;
+	MDB_txn *mt;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &mt), 0);
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		MDB_dbi dbi;
-		int rc = mdb_dbi_open(txn, names[i], 0, &dbi);
+		int rc = mdb_dbi_open(mt, names[i], 0, &dbi);
 		cr_assert_eq(rc, 0, "database %s: %s", names[i], mdb_strerror(rc));
 	}
+	for (unsigned t = 0; t < STORE_NTABLES; t++) {
+		MDB_dbi dbi;
+		cr_assert_eq(mdb_dbi_open(mt, store_table_name(t), 0, &dbi), 0, "table %s",
+		    store_table_name(t));
+	}
+	mdb_txn_abort(mt);
+	mdb_env_close(env);
+	open_ok(MAP_DEFAULT);
 	/* The schema version is recorded. */
-	MDB_val k = { 6, "schema" }, v;
-	cr_assert_eq(mdb_get(txn, st.meta, &k, &v), 0);
-	cr_assert_eq(v.mv_size, 4);
-	cr_assert_eq(memcmp(v.mv_data, "\0\0\0\3", 4), 0);
-	mdb_txn_abort(txn);
-	/* The handles are distinct. */
-	MDB_dbi all[] = { st.meta, st.records, st.documents, st.tombstones, st.card_index, st.det_index };
-	for (size_t i = 0; i < 6; i++)
-		for (size_t j = 0; j < i; j++)
-			cr_assert_neq(all[i], all[j]);
+	struct store_txn *txn = begin(STORE_RDONLY);
+	struct store_val k = { 6, "schema" }, v;
+	cr_assert_eq(store_get(txn, STORE_META, &k, &v), 0);
+	cr_assert_eq(v.len, 4);
+	cr_assert_eq(memcmp(v.data, "\0\0\0\3", 4), 0);
+	store_txn_abort(txn);
+	/* The table names are distinct. */
+	for (unsigned i = 0; i < STORE_NTABLES; i++)
+		for (unsigned j = 0; j < i; j++)
+			cr_assert_str_neq(store_table_name(i), store_table_name(j));
 }
 
 Test(store, reopen_keeps_data)
@@ -116,20 +136,20 @@ Test(store, reopen_keeps_data)
 	uint8_t id[8];
 	open_ok(MAP_DEFAULT);
 	store_put_id(id, 7);
-	MDB_txn *txn = begin(0);
-	MDB_val k = { 8, id }, v = { 5, "hello" };
-	cr_assert_eq(mdb_put(txn, st.records, &k, &v, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	struct store_txn *txn = begin(0);
+	struct store_val k = { 8, id }, v = { 5, "hello" };
+	cr_assert_eq(store_put(txn, STORE_RECORDS, &k, &v, 0), 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
 	store_close(&st);
-	cr_assert_null(st.env);
+	cr_assert_null(st.m);
 	store_close(&st); /* twice is harmless */
 
 	open_ok(MAP_DEFAULT);
-	txn = begin(MDB_RDONLY);
-	cr_assert_eq(mdb_get(txn, st.records, &k, &v), 0);
-	cr_assert_eq(v.mv_size, 5);
-	cr_assert_eq(memcmp(v.mv_data, "hello", 5), 0);
-	mdb_txn_abort(txn);
+	txn = begin(STORE_RDONLY);
+	cr_assert_eq(store_get(txn, STORE_RECORDS, &k, &v), 0);
+	cr_assert_eq(v.len, 5);
+	cr_assert_eq(memcmp(v.data, "hello", 5), 0);
+	store_txn_abort(txn);
 }
 
 Test(store, other_schema_version_refused)
@@ -157,7 +177,7 @@ Test(store, other_schema_version_refused)
 			cr_assert_not_null(strstr(why, "schema 1"), "%s", why);
 		if (i == 1) /* and for one whose token indexes no retire erases */
 			cr_assert_not_null(strstr(why, "schema 2"), "%s", why);
-		cr_assert_null(st.env, "environment left open after a refusal");
+		cr_assert_null(st.m, "environment left open after a refusal");
 	}
 	memcpy(dir, top, sizeof dir);
 }
@@ -169,7 +189,7 @@ Test(store, missing_directory_is_a_storage_error)
 	snprintf(path, sizeof path, "%s/does-not-exist", dir);
 	cr_assert_eq(store_open(&st, path, MAP_DEFAULT, READERS, &why), VAULT_E_STORAGE);
 	cr_assert_not_null(why);
-	cr_assert_null(st.env);
+	cr_assert_null(st.m);
 }
 
 Test(store, next_id)
@@ -178,22 +198,22 @@ Test(store, next_id)
 	uint8_t v[8];
 	open_ok(MAP_DEFAULT);
 
-	MDB_txn *txn = begin(MDB_RDONLY);
-	cr_assert_eq(store_next_id(&st, txn, &next), 0);
+	struct store_txn *txn = begin(STORE_RDONLY);
+	cr_assert_eq(store_next_id(txn, &next), 0);
 	cr_assert_eq(next, 1, "an empty store starts at 1");
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 
 	store_put_id(v, 0x0102030405060708u);
 	put_meta("next_id", v, 8);
-	txn = begin(MDB_RDONLY);
-	cr_assert_eq(store_next_id(&st, txn, &next), 0);
+	txn = begin(STORE_RDONLY);
+	cr_assert_eq(store_next_id(txn, &next), 0);
 	cr_assert_eq(next, 0x0102030405060708u);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 
 	put_meta("next_id", v, 7);
-	txn = begin(MDB_RDONLY);
-	cr_assert_eq(store_next_id(&st, txn, &next), VAULT_E_CRYPTO, "a 7-byte next_id");
-	mdb_txn_abort(txn);
+	txn = begin(STORE_RDONLY);
+	cr_assert_eq(store_next_id(txn, &next), VAULT_E_CRYPTO, "a 7-byte next_id");
+	store_txn_abort(txn);
 }
 
 Test(store, ids_are_big_endian)
@@ -215,22 +235,31 @@ Test(store, ids_are_big_endian)
 
 Test(store, error_mapping)
 {
-	cr_assert_eq(store_error(MDB_SUCCESS), 0);
-	cr_assert_eq(store_error(MDB_MAP_FULL), VAULT_E_NO_SPACE);
-	cr_assert_eq(store_error(MDB_TXN_FULL), VAULT_E_NO_SPACE);
-	cr_assert_eq(store_error(ENOSPC), VAULT_E_NO_SPACE);
-	cr_assert_eq(store_error(EDQUOT), VAULT_E_NO_SPACE);
-	cr_assert_eq(store_error(ENOMEM), VAULT_E_NOMEM);
-	cr_assert_eq(store_error(MDB_NOTFOUND), VAULT_E_NOT_FOUND);
-	cr_assert_eq(store_error(MDB_CORRUPTED), VAULT_E_STORAGE);
-	cr_assert_eq(store_error(MDB_PANIC), VAULT_E_STORAGE);
-	cr_assert_eq(store_error(EIO), VAULT_E_STORAGE);
+	cr_assert_eq(store_error(STORE_OK), 0);
+	cr_assert_eq(store_error(STORE_E_FULL), VAULT_E_NO_SPACE);
+	cr_assert_eq(store_error(STORE_E_DISK_FULL), VAULT_E_NO_SPACE);
+	cr_assert_eq(store_error(STORE_E_NOMEM), VAULT_E_NOMEM);
+	cr_assert_eq(store_error(STORE_NOTFOUND), VAULT_E_NOT_FOUND);
+	cr_assert_eq(store_error(STORE_E_CORRUPT), VAULT_E_STORAGE);
+	cr_assert_eq(store_error(STORE_E_FAILED), VAULT_E_STORAGE);
+	/* Errors of the store's files (copies, compaction) map alike. */
+	cr_assert_eq(store_errno(0), 0);
+	cr_assert_eq(store_errno(ENOSPC), VAULT_E_NO_SPACE);
+	cr_assert_eq(store_errno(EDQUOT), VAULT_E_NO_SPACE);
+	cr_assert_eq(store_errno(ENOMEM), VAULT_E_NOMEM);
+	cr_assert_eq(store_errno(EIO), VAULT_E_STORAGE);
+	/* Every result has its own text. */
+	static const int all[] = { STORE_OK, STORE_NOTFOUND, STORE_EXISTS, STORE_E_FULL,
+		STORE_E_DISK_FULL, STORE_E_NOMEM, STORE_E_CORRUPT, STORE_E_FAILED };
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(store_strerror(all[i]), store_strerror(all[j]));
 }
 
 /*
  * Fill the records database of a 1 MiB map, one record per commit, until
  * LMDB refuses: the refusal (from mdb_put or mdb_txn_commit) is
- * MDB_MAP_FULL and maps to VAULT_E_NO_SPACE. What was committed before
+ * STORE_E_FULL and maps to VAULT_E_NO_SPACE. What was committed before
  * stays readable, and the failed transaction left nothing behind.
  */
 Test(store, full_map_is_no_space)
@@ -244,32 +273,32 @@ Test(store, full_map_is_no_space)
 	for (id = 1; id < 10000; id++) {
 		uint8_t k8[8];
 		store_put_id(k8, id);
-		MDB_txn *txn = begin(0);
-		MDB_val k = { 8, k8 }, v = { sizeof value, value };
-		rc = mdb_put(txn, st.records, &k, &v, 0);
+		struct store_txn *txn = begin(0);
+		struct store_val k = { 8, k8 }, v = { sizeof value, value };
+		rc = store_put(txn, STORE_RECORDS, &k, &v, 0);
 		if (rc != 0) {
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 			break;
 		}
-		if ((rc = mdb_txn_commit(txn)) != 0)
+		if ((rc = store_txn_commit(txn)) != 0)
 			break;
 	}
-	cr_assert_eq(rc, MDB_MAP_FULL, "filling stopped with %d (%s) after %llu records",
-	    rc, mdb_strerror(rc), (unsigned long long)id - 1);
+	cr_assert_eq(rc, STORE_E_FULL, "filling stopped with %d (%s) after %llu records",
+	    rc, store_strerror(rc), (unsigned long long)id - 1);
 	cr_assert_eq(store_error(rc), VAULT_E_NO_SPACE);
 	cr_assert_gt(id, 1, "not even one record fitted in 1 MiB");
 	cr_assert_lt(id, MAP_TINY / sizeof value + 1, "more data than the map holds");
 
-	MDB_txn *txn = begin(MDB_RDONLY);
-	MDB_stat ms;
-	cr_assert_eq(mdb_stat(txn, st.records, &ms), 0);
-	cr_assert_eq(ms.ms_entries, id - 1, "committed records lost or failed one kept");
+	struct store_txn *txn = begin(STORE_RDONLY);
+	uint64_t n;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, id - 1, "committed records lost or failed one kept");
 	uint8_t k8[8];
 	store_put_id(k8, 1);
-	MDB_val k = { 8, k8 }, v;
-	cr_assert_eq(mdb_get(txn, st.records, &k, &v), 0);
-	cr_assert_eq(v.mv_size, sizeof value);
-	mdb_txn_abort(txn);
+	struct store_val k = { 8, k8 }, v;
+	cr_assert_eq(store_get(txn, STORE_RECORDS, &k, &v), 0);
+	cr_assert_eq(v.len, sizeof value);
+	store_txn_abort(txn);
 }
 
 Test(store, reopen_with_a_tiny_map_after_filling)
@@ -280,13 +309,13 @@ Test(store, reopen_with_a_tiny_map_after_filling)
 	for (uint64_t id = 1;; id++) {
 		uint8_t k8[8];
 		store_put_id(k8, id);
-		MDB_txn *txn = begin(0);
-		MDB_val k = { 8, k8 }, v = { sizeof value, value };
-		if (mdb_put(txn, st.records, &k, &v, 0) != 0) {
-			mdb_txn_abort(txn);
+		struct store_txn *txn = begin(0);
+		struct store_val k = { 8, k8 }, v = { sizeof value, value };
+		if (store_put(txn, STORE_RECORDS, &k, &v, 0) != 0) {
+			store_txn_abort(txn);
 			break;
 		}
-		if (mdb_txn_commit(txn) != 0)
+		if (store_txn_commit(txn) != 0)
 			break;
 	}
 	store_close(&st);
@@ -294,10 +323,239 @@ Test(store, reopen_with_a_tiny_map_after_filling)
 	store_close(&st);
 	/* A larger map makes room again. */
 	open_ok(MAP_DEFAULT);
-	MDB_txn *txn = begin(0);
+	struct store_txn *txn = begin(0);
 	uint8_t k8[8];
 	store_put_id(k8, UINT64_MAX);
-	MDB_val k = { 8, k8 }, v = { sizeof value, value };
-	cr_assert_eq(mdb_put(txn, st.records, &k, &v, 0), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	struct store_val k = { 8, k8 }, v = { sizeof value, value };
+	cr_assert_eq(store_put(txn, STORE_RECORDS, &k, &v, 0), 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+}
+
+/* ---- the interface's contract (every backend keeps it) ---------------- */
+
+static void
+put_str(struct store_txn *txn, enum store_table t, const char *key, const char *val,
+    unsigned flags, int want)
+{
+	struct store_val k = { strlen(key), key }, v = { strlen(val), val };
+	int rc = store_put(txn, t, &k, &v, flags);
+	cr_assert_eq(rc, want, "put %s: %d (%s)", key, rc, store_strerror(rc));
+}
+
+static int
+get_str(struct store_txn *txn, enum store_table t, const char *key, char *out, size_t cap)
+{
+	struct store_val k = { strlen(key), key }, v;
+	int rc = store_get(txn, t, &k, &v);
+	if (rc == 0) {
+		cr_assert_lt(v.len, cap);
+		memcpy(out, v.data, v.len);
+		out[v.len] = '\0';
+	}
+	return rc;
+}
+
+Test(store, point_reads_and_writes)
+{
+	char out[64];
+	open_ok(MAP_DEFAULT);
+	struct store_txn *txn = begin(0);
+	put_str(txn, STORE_HOLDS, "k1", "one", 0, 0);
+	put_str(txn, STORE_HOLDS, "k1", "uno", STORE_NOOVERWRITE, STORE_EXISTS);
+	put_str(txn, STORE_HOLDS, "k2", "two", STORE_NOOVERWRITE, 0);
+	put_str(txn, STORE_HOLDS, "k2", "deux", 0, 0); /* plain put replaces */
+	/* Tables are separate key spaces. */
+	cr_assert_eq(get_str(txn, STORE_REQUESTS, "k1", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_HOLDS, "k1", out, sizeof out), 0);
+	cr_assert_str_eq(out, "one");
+	cr_assert_eq(get_str(txn, STORE_HOLDS, "k2", out, sizeof out), 0);
+	cr_assert_str_eq(out, "deux");
+	struct store_val k = { 2, "k1" };
+	cr_assert_eq(store_del(txn, STORE_HOLDS, &k), 0);
+	cr_assert_eq(store_del(txn, STORE_HOLDS, &k), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_HOLDS, "k1", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	/* An aborted batch leaves nothing. */
+	txn = begin(0);
+	put_str(txn, STORE_HOLDS, "k3", "three", 0, 0);
+	store_txn_abort(txn);
+	txn = begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_HOLDS, "k3", out, sizeof out), STORE_NOTFOUND);
+	uint64_t n;
+	cr_assert_eq(store_count(txn, STORE_HOLDS, &n), 0);
+	cr_assert_eq(n, 1);
+	store_txn_abort(txn);
+}
+
+Test(store, cursors_walk_in_key_order)
+{
+	static const char *const keys[] = { "a", "ab", "b", "ba", "c" };
+	struct store_val k, v;
+	open_ok(MAP_DEFAULT);
+	struct store_txn *txn = begin(0);
+	for (size_t i = 5; i-- > 0;) /* inserted out of order */
+		put_str(txn, STORE_TOMBSTONES, keys[i], keys[i], 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	txn = begin(STORE_RDONLY);
+	struct store_cursor *c;
+	cr_assert_eq(store_cursor_open(txn, STORE_TOMBSTONES, &c), 0);
+	size_t i = 0;
+	int rc;
+	for (rc = store_cursor_get(c, &k, &v, STORE_FIRST); rc == 0;
+	    rc = store_cursor_get(c, &k, &v, STORE_NEXT), i++) {
+		cr_assert_lt(i, 5);
+		cr_assert_eq(k.len, strlen(keys[i]));
+		cr_assert_eq(memcmp(k.data, keys[i], k.len), 0, "entry %zu out of order", i);
+	}
+	cr_assert_eq(rc, STORE_NOTFOUND);
+	cr_assert_eq(i, 5);
+	/* SET_RANGE: the first key >= the one given; past the end, not found. */
+	k = (struct store_val){ 2, "aa" };
+	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_SET_RANGE), 0);
+	cr_assert_eq(k.len, 2);
+	cr_assert_eq(memcmp(k.data, "ab", 2), 0);
+	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_NEXT), 0);
+	cr_assert_eq(memcmp(k.data, "b", 1), 0);
+	k = (struct store_val){ 1, "d" };
+	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_SET_RANGE), STORE_NOTFOUND);
+	store_cursor_close(c);
+	/* An empty table: FIRST finds nothing. */
+	cr_assert_eq(store_cursor_open(txn, STORE_DOCUMENTS, &c), 0);
+	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_FIRST), STORE_NOTFOUND);
+	store_cursor_close(c);
+	store_txn_abort(txn);
+}
+
+Test(store, cursor_put_and_del_keep_the_walk)
+{
+	static uint8_t big[2000];
+	struct store_val k, v;
+	char key[16];
+	open_ok(MAP_DEFAULT);
+	memset(big, 'x', sizeof big);
+	struct store_txn *txn = begin(0);
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "r%03d", i);
+		put_str(txn, STORE_RECORDS, key, "small", 0, 0);
+	}
+	struct store_cursor *c;
+	cr_assert_eq(store_cursor_open(txn, STORE_RECORDS, &c), 0);
+	int i = 0, rc;
+	/* Every even entry grows (the node moves), every third is deleted. */
+	for (rc = store_cursor_get(c, &k, &v, STORE_FIRST); rc == 0; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "r%03d", i);
+		cr_assert_eq(memcmp(k.data, want, 4), 0, "at %d", i);
+		if (i % 3 == 0) {
+			cr_assert_eq(store_cursor_del(c), 0);
+		} else if (i % 2 == 0) {
+			struct store_val nv = { sizeof big, big };
+			cr_assert_eq(store_cursor_put(c, &nv), 0);
+		}
+		rc = store_cursor_get(c, &k, &v, STORE_NEXT);
+	}
+	cr_assert_eq(rc, STORE_NOTFOUND);
+	cr_assert_eq(i, 100);
+	store_cursor_close(c);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	txn = begin(STORE_RDONLY);
+	uint64_t n;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, 100 - 34);
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "r%03d", i);
+		struct store_val kk = { 4, key };
+		rc = store_get(txn, STORE_RECORDS, &kk, &v);
+		if (i % 3 == 0)
+			cr_assert_eq(rc, STORE_NOTFOUND, "%s kept", key);
+		else
+			cr_assert_eq(v.len, i % 2 == 0 ? sizeof big : 5, "%s", key);
+	}
+	store_txn_abort(txn);
+}
+
+Test(store, a_nested_batch_commits_into_its_parent_or_aborts_alone)
+{
+	char out[16];
+	open_ok(MAP_DEFAULT);
+	struct store_txn *parent = begin(0), *child;
+	put_str(parent, STORE_META, "p", "1", 0, 0);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_META, "kept", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(child), 0);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_META, "dropped", "1", 0, 0);
+	cr_assert_eq(get_str(child, STORE_META, "p", out, sizeof out), 0,
+	    "a nested batch sees its parent's writes");
+	store_txn_abort(child);
+	cr_assert_eq(get_str(parent, STORE_META, "dropped", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(store_txn_commit(parent), 0);
+	struct store_txn *txn = begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "kept", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "p", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "dropped", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+}
+
+Test(store, a_snapshot_sees_one_commit_until_renewed)
+{
+	char out[16];
+	open_ok(MAP_DEFAULT);
+	struct store_txn *w = begin(0);
+	put_str(w, STORE_META, "x", "old", 0, 0);
+	cr_assert_eq(store_txn_commit(w), 0);
+
+	struct store_txn *r = begin(STORE_RDONLY);
+	w = begin(0);
+	put_str(w, STORE_META, "x", "new", 0, 0);
+	cr_assert_eq(store_txn_commit(w), 0);
+	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
+	cr_assert_str_eq(out, "old", "a snapshot saw a later commit");
+	store_txn_reset(r);
+	cr_assert_eq(store_txn_renew(r), 0);
+	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
+	cr_assert_str_eq(out, "new", "a renewed snapshot missed the latest commit");
+	store_txn_abort(r);
+}
+
+Test(store, a_copy_opens_as_a_file_with_live_data_only)
+{
+	char path[128], out[16];
+	const char *why;
+	open_ok(MAP_DEFAULT);
+	struct store_txn *txn = begin(0);
+	put_str(txn, STORE_RECORDS, "live", "yes", 0, 0);
+	put_str(txn, STORE_RECORDS, "gone", "no", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+	txn = begin(0);
+	struct store_val k = { 4, "gone" };
+	cr_assert_eq(store_del(txn, STORE_RECORDS, &k), 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	snprintf(path, sizeof path, "%s/copy.mdb", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(store_copy(&st, fd), 0);
+	close(fd);
+
+	struct store copy;
+	cr_assert_eq(store_open_file(&copy, path, 0, STORE_FILE_RDONLY, &why), 0, "%s", why);
+	cr_assert_eq(store_txn_begin(&copy, NULL, STORE_RDONLY, &txn), 0);
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "live", out, sizeof out), 0);
+	cr_assert_str_eq(out, "yes");
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "gone", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+	store_close(&copy);
+
+	/* Not a store at all: refused, nothing left open. */
+	snprintf(path, sizeof path, "%s/garbage", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_eq(write(fd, "not an lmdb file, not at all, no", 32), 32);
+	close(fd);
+	cr_assert_eq(store_open_file(&copy, path, 0, STORE_FILE_RDONLY, &why), VAULT_E_STORAGE);
+	cr_assert_not_null(why);
+	cr_assert_null(copy.m);
 }

@@ -82,7 +82,9 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup file");
 	const char *fail = "the copy failed";
 	struct backup_info *bi = calloc(1, sizeof(*bi));
-	rc = bi == NULL ? ENOMEM : mdb_env_copyfd2(srv->store.env, fd, MDB_CP_COMPACT);
+	rc = bi == NULL ? ENOMEM : store_copy(&srv->store, fd);
+	if (rc < 0) /* a store result: as the errno the rest of this speaks */
+		rc = rc == STORE_E_DISK_FULL ? ENOSPC : EIO;
 	if (rc == 0 && fsync(fd) != 0)
 		rc = errno;
 	if (rc == 0) {
@@ -116,7 +118,7 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		log_warn("backup: %s (%s); nothing was kept", fail, strerror(rc > 0 ? rc : EIO));
 		unlink(tmp);
 		free(bi);
-		return op_fail(err, rc == ENOSPC || rc == MDB_MAP_FULL ? VAULT_E_NO_SPACE : VAULT_E_IO,
+		return op_fail(err, rc == ENOSPC ? VAULT_E_NO_SPACE : VAULT_E_IO,
 		    NULL, "the backup failed; nothing was kept");
 	}
 	uint64_t size = fsize > 0 ? (uint64_t)fsize : 0; /* the file, trailer included */

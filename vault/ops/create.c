@@ -181,7 +181,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	    in->token_domain, &vals, card_ct, pk, err)) != 0)
 		return rc;
 
-	if ((rc = record_store(ctx, id, &r, MDB_APPEND)) != 0)
+	if ((rc = record_store(ctx, id, &r, STORE_APPEND)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	return 0;
 }

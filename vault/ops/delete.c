@@ -65,7 +65,6 @@ int
 op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
     struct op_error *err)
 {
-	struct store *s = &ctx->srv->store;
 	struct record r;
 	uint8_t kb[8];
 	int rc;
@@ -91,14 +90,14 @@ op_delete_record(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 	    (rc = hold_forget_record(ctx, id)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	store_put_id(kb, id);
-	MDB_val k = { 8, kb };
-	if ((rc = mdb_del(ctx->txn, s->records, &k, NULL)) != 0)
+	struct store_val k = { 8, kb };
+	if ((rc = store_del(ctx->txn, STORE_RECORDS, &k)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
 	struct tombstone t = { reason, (uint64_t)ctx->now };
 	uint8_t tb[TOMBSTONE_BYTES];
 	tombstone_encode(&t, tb);
-	MDB_val v = { sizeof(tb), tb };
-	if ((rc = mdb_put(ctx->txn, s->tombstones, &k, &v, 0)) != 0)
+	struct store_val v = { sizeof(tb), tb };
+	if ((rc = store_put(ctx->txn, STORE_TOMBSTONES, &k, &v, 0)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
 	if ((rc = write_ctx_note_deletion(ctx, id, t.deleted_at)) != 0)
 		return op_fail(err, rc, NULL, NULL);

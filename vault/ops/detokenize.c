@@ -41,9 +41,9 @@ static int
 det_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id,
     uint8_t *field)
 {
-	MDB_cursor *cur;
+	struct store_cursor *cur;
 	uint8_t prefix[4 + TOKEN_TAG_BYTES];
-	int rc = mdb_cursor_open(ctx->txn, ctx->srv->store.det_index, &cur);
+	int rc = store_cursor_open(ctx->txn, STORE_DET_INDEX, &cur);
 	if (rc != 0)
 		return store_error(rc);
 	/* The token's epoch first (issue.h, DET_KEY_BYTES). */
@@ -52,18 +52,18 @@ det_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id,
 	prefix[2] = (uint8_t)(ref->key_version >> 8);
 	prefix[3] = (uint8_t)ref->key_version;
 	memcpy(prefix + 4, ref->tag, TOKEN_TAG_BYTES);
-	MDB_val k = { sizeof(prefix), prefix }, v;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	struct store_val k = { sizeof(prefix), prefix }, v;
+	rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
 	int result = VAULT_E_NOT_FOUND;
-	if (rc == 0 && k.mv_size == DET_KEY_BYTES && v.mv_size == 1 &&
-	    memcmp(k.mv_data, prefix, sizeof(prefix)) == 0) {
-		*id = store_get_id((const uint8_t *)k.mv_data + sizeof(prefix));
-		*field = *(const uint8_t *)v.mv_data;
+	if (rc == 0 && k.len == DET_KEY_BYTES && v.len == 1 &&
+	    memcmp(k.data, prefix, sizeof(prefix)) == 0) {
+		*id = store_get_id((const uint8_t *)k.data + sizeof(prefix));
+		*field = *(const uint8_t *)v.data;
 		result = 0;
-	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+	} else if (rc != 0 && rc != STORE_NOTFOUND) {
 		result = store_error(rc);
 	}
-	mdb_cursor_close(cur);
+	store_cursor_close(cur);
 	return result;
 }
 
@@ -80,15 +80,15 @@ card_lookup(struct read_ctx *ctx, const msgpack_object *o, struct token_ref *ref
 	for (size_t i = 0; i < token_keys_nepochs(tk); i++) {
 		(void)token_card_index_key(tk, token_keys_epoch_at(tk, i), o->via.str.ptr,
 		    o->via.str.size, ref->tag);
-		MDB_val k = { TOKEN_TAG_BYTES, ref->tag }, v;
-		int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
-		if (rc == MDB_NOTFOUND)
+		struct store_val k = { TOKEN_TAG_BYTES, ref->tag }, v;
+		int rc = store_get(ctx->txn, STORE_CARD_INDEX, &k, &v);
+		if (rc == STORE_NOTFOUND)
 			continue;
 		if (rc != 0)
 			return store_error(rc);
-		if (v.mv_size != 8)
+		if (v.len != 8)
 			return VAULT_E_CRYPTO;
-		*id = store_get_id(v.mv_data);
+		*id = store_get_id(v.data);
 		return 0;
 	}
 	return VAULT_E_NOT_FOUND;

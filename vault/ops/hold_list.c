@@ -36,26 +36,26 @@ one(void *arg, const struct hold *h)
 static int
 all(struct read_ctx *ctx, struct each *e)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc, out = 0;
 
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.holds, &c)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_HOLDS, &c)) != 0)
 		return store_error(rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	while ((rc = store_cursor_get(c, &k, &v, STORE_NEXT)) == 0) {
 		struct hold h;
-		if (k.mv_size != 8 || hold_decode(store_get_id(k.mv_data), v.mv_data,
-		    v.mv_size, &h) != 0) {
+		if (k.len != 8 || hold_decode(store_get_id(k.data), v.data,
+		    v.len, &h) != 0) {
 			out = VAULT_E_CRYPTO;
 			break;
 		}
 		if ((out = one(e, &h)) != 0)
 			break;
 	}
-	mdb_cursor_close(c);
+	store_cursor_close(c);
 	if (out != 0)
 		return out == 1 ? 0 : out;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 static int

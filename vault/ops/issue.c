@@ -49,9 +49,9 @@ drop_det(struct write_ctx *ctx, uint64_t id, struct record *r, unsigned i)
 {
 	uint8_t kb[DET_KEY_BYTES];
 	det_key(r->det[i].epoch, r->det[i].tag, id, kb);
-	MDB_val k = { sizeof(kb), kb };
-	int rc = mdb_del(ctx->txn, ctx->srv->store.det_index, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	struct store_val k = { sizeof(kb), kb };
+	int rc = store_del(ctx->txn, STORE_DET_INDEX, &k);
+	if (rc != 0 && rc != STORE_NOTFOUND)
 		return store_error(rc);
 	r->det[i] = r->det[--r->ndet];
 	return 0;
@@ -82,13 +82,13 @@ forget_card_token(struct write_ctx *ctx, uint64_t id, struct record *r)
 {
 	if (!r->has_card_token)
 		return 0;
-	MDB_val k = { TOKEN_TAG_BYTES, r->card_index_key }, v;
-	int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
-	if (rc == 0 && v.mv_size == 8 && store_get_id(v.mv_data) == id)
-		rc = mdb_del(ctx->txn, ctx->srv->store.card_index, &k, NULL);
+	struct store_val k = { TOKEN_TAG_BYTES, r->card_index_key }, v;
+	int rc = store_get(ctx->txn, STORE_CARD_INDEX, &k, &v);
+	if (rc == 0 && v.len == 8 && store_get_id(v.data) == id)
+		rc = store_del(ctx->txn, STORE_CARD_INDEX, &k);
 	else if (rc == 0)
-		rc = MDB_NOTFOUND; /* another record's entry: not ours to drop */
-	if (rc != 0 && rc != MDB_NOTFOUND)
+		rc = STORE_NOTFOUND; /* another record's entry: not ours to drop */
+	if (rc != 0 && rc != STORE_NOTFOUND)
 		return store_error(rc);
 	r->has_card_token = 0;
 	return 0;
@@ -123,11 +123,11 @@ card_in_use(struct write_ctx *ctx, const char *token, size_t len)
 	for (size_t i = 0; i < token_keys_nepochs(tk); i++) {
 		uint8_t key[TOKEN_TAG_BYTES];
 		(void)token_card_index_key(tk, token_keys_epoch_at(tk, i), token, len, key);
-		MDB_val k = { sizeof(key), key }, v;
-		int rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &k, &v);
+		struct store_val k = { sizeof(key), key }, v;
+		int rc = store_get(ctx->txn, STORE_CARD_INDEX, &k, &v);
 		if (rc == 0)
 			return 1;
-		if (rc != MDB_NOTFOUND)
+		if (rc != STORE_NOTFOUND)
 			return store_error(rc);
 	}
 	return 0;
@@ -139,7 +139,6 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
     const uint8_t *dek, const struct plain_values *vals,
     uint8_t card_ct[CARD_CT_BYTES], char *out)
 {
-	struct server *srv = ctx->srv;
 	struct seal_place pl = { id, r->dek_version, FIELD_CARD_TOKEN, 0, 0 };
 	const char *card = (const char *)vals->p[FIELD_CARD_NUMBER];
 	size_t len = vals->len[FIELD_CARD_NUMBER];
@@ -169,9 +168,9 @@ card_token(struct write_ctx *ctx, uint64_t id, struct record *r,
 			return rc;
 		(void)token_card_index_key(ctx->keys->tokens,
 		    token_keys_epoch(ctx->keys->tokens), out, len, ikey);
-		MDB_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
-		rc = mdb_put(ctx->txn, srv->store.card_index, &k, &v, MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST)
+		struct store_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
+		rc = store_put(ctx->txn, STORE_CARD_INDEX, &k, &v, STORE_NOOVERWRITE);
+		if (rc == STORE_EXISTS)
 			continue;
 		if (rc != 0)
 			return store_error(rc);
@@ -212,8 +211,8 @@ det_token(struct write_ctx *ctx, uint64_t id, struct record *r, uint8_t field,
 	if (r->ndet >= RECORD_MAX_DET)
 		return VAULT_E_LIMIT; /* more domains and epochs in use than kept */
 	det_key(epoch, tag, id, kb);
-	MDB_val k = { sizeof(kb), kb }, v = { 1, &field };
-	rc = mdb_put(ctx->txn, ctx->srv->store.det_index, &k, &v, 0);
+	struct store_val k = { sizeof(kb), kb }, v = { 1, &field };
+	rc = store_put(ctx->txn, STORE_DET_INDEX, &k, &v, 0);
 	if (rc != 0)
 		return store_error(rc);
 	r->det[r->ndet].field = field;
@@ -248,34 +247,34 @@ tokens_rekey(struct write_ctx *ctx, uint64_t id, struct record *r,
 	if (sodium_memcmp(ikey, r->card_index_key, sizeof(ikey)) == 0)
 		return 0; /* issued under this epoch already */
 	store_put_id(val, id);
-	MDB_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
-	rc = mdb_put(ctx->txn, ctx->srv->store.card_index, &k, &v, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
+	struct store_val k = { sizeof(ikey), ikey }, v = { sizeof(val), val };
+	rc = store_put(ctx->txn, STORE_CARD_INDEX, &k, &v, STORE_NOOVERWRITE);
+	if (rc == STORE_EXISTS)
 		/* Another record's entry for the same token: the file was
 		 * changed (issue checks every epoch for a token in use). */
 		return VAULT_E_CRYPTO;
 	if (rc != 0)
 		return store_error(rc);
 	/* The old entry, only if it names this record (forget_card_token). */
-	MDB_val ok = { TOKEN_TAG_BYTES, r->card_index_key }, ov;
-	rc = mdb_get(ctx->txn, ctx->srv->store.card_index, &ok, &ov);
-	if (rc == 0 && ov.mv_size == 8 && store_get_id(ov.mv_data) == id)
-		rc = mdb_del(ctx->txn, ctx->srv->store.card_index, &ok, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	struct store_val ok = { TOKEN_TAG_BYTES, r->card_index_key }, ov;
+	rc = store_get(ctx->txn, STORE_CARD_INDEX, &ok, &ov);
+	if (rc == 0 && ov.len == 8 && store_get_id(ov.data) == id)
+		rc = store_del(ctx->txn, STORE_CARD_INDEX, &ok);
+	if (rc != 0 && rc != STORE_NOTFOUND)
 		return store_error(rc);
 	memcpy(r->card_index_key, ikey, sizeof(ikey));
 	return 0;
 }
 
 int
-tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
+tokens_retire_epoch(struct write_ctx *ctx, struct store_txn *txn, uint32_t epoch,
     uint64_t *deleted)
 {
 	const struct token_keys *tk = ctx->keys->tokens;
-	MDB_cursor *cur;
+	struct store_cursor *cur;
 	uint8_t kb[4];
 	uint32_t next = 0;
-	int rc = mdb_cursor_open(txn, ctx->srv->store.det_index, &cur);
+	int rc = store_cursor_open(txn, STORE_DET_INDEX, &cur);
 	*deleted = 0;
 	if (rc != 0)
 		return store_error(rc);
@@ -288,11 +287,11 @@ tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
 	 */
 	for (;;) {
 		put_u32(kb, next);
-		MDB_val k = { sizeof(kb), kb }, v;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc != 0 || k.mv_size < 4)
+		struct store_val k = { sizeof(kb), kb }, v;
+		rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
+		if (rc != 0 || k.len < 4)
 			break;
-		const uint8_t *p = k.mv_data;
+		const uint8_t *p = k.data;
 		uint32_t e = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 		    (uint32_t)p[2] << 8 | p[3];
 		if (e != epoch && token_keys_has_epoch(tk, e)) {
@@ -301,32 +300,32 @@ tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
 			next = e + 1; /* kept: on to the next epoch */
 			continue;
 		}
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+		if ((rc = store_cursor_del(cur)) != 0)
 			break;
 		(*deleted)++;
 		next = e;
 	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(cur);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 int
-tokens_det_count(MDB_txn *txn, MDB_dbi det_index, uint32_t epoch, uint64_t *count)
+tokens_det_count(struct store_txn *txn, enum store_table det_index, uint32_t epoch, uint64_t *count)
 {
-	MDB_cursor *cur;
+	struct store_cursor *cur;
 	uint8_t kb[4];
-	int rc = mdb_cursor_open(txn, det_index, &cur);
+	int rc = store_cursor_open(txn, det_index, &cur);
 	*count = 0;
 	if (rc != 0)
 		return store_error(rc);
 	put_u32(kb, epoch);
-	MDB_val k = { sizeof(kb), kb }, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	    rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+	struct store_val k = { sizeof(kb), kb }, v;
+	for (rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
+	    rc == 0 && k.len >= 4 && memcmp(k.data, kb, 4) == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT))
 		(*count)++;
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(cur);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 int

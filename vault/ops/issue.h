@@ -64,11 +64,11 @@ int tokens_rekey(struct write_ctx *ctx, uint64_t id, struct record *r,
  * next rewrap or det token (nothing can check them without the key).
  * *deleted: how many.
  */
-int tokens_retire_epoch(struct write_ctx *ctx, MDB_txn *txn, uint32_t epoch,
+int tokens_retire_epoch(struct write_ctx *ctx, struct store_txn *txn, uint32_t epoch,
     uint64_t *deleted);
 
 /* How many det_index entries epoch keys. */
-int tokens_det_count(MDB_txn *txn, MDB_dbi det_index, uint32_t epoch,
+int tokens_det_count(struct store_txn *txn, enum store_table det_index, uint32_t epoch,
     uint64_t *count);
 
 #endif

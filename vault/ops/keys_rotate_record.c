@@ -112,23 +112,23 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	for (unsigned i = 0; i < r.ndocs; i++) {
 		uint8_t kb[10];
 		document_key(id, r.doc_slots[i], kb);
-		MDB_val k = { sizeof(kb), kb }, v;
-		if ((rc = mdb_get(ctx->txn, srv->store.documents, &k, &v)) != 0) {
+		struct store_val k = { sizeof(kb), kb }, v;
+		if ((rc = store_get(ctx->txn, STORE_DOCUMENTS, &k, &v)) != 0) {
 			rc = store_error(rc);
 			goto fail;
 		}
 		struct seal_place from = { id, old_version, FIELD_DOCUMENT, r.doc_slots[i], 0 };
 		struct seal_place to = { id, r.dek_version, FIELD_DOCUMENT, r.doc_slots[i], 0 };
 		/* Reserve the output first: the put may move map pages. */
-		MDB_val nv = { v.mv_size, NULL };
-		uint8_t *ct = malloc(v.mv_size);
+		struct store_val nv = { v.len, NULL };
+		uint8_t *ct = malloc(v.len);
 		if (ct == NULL) {
 			rc = VAULT_E_NOMEM;
 			goto fail;
 		}
-		rc = reseal(ctx, old, &from, &to, v.mv_data, v.mv_size, ct);
-		nv.mv_data = ct;
-		if (rc == 0 && (rc = mdb_put(ctx->txn, srv->store.documents, &k, &nv, 0)) != 0)
+		rc = reseal(ctx, old, &from, &to, v.data, v.len, ct);
+		nv.data = ct;
+		if (rc == 0 && (rc = store_put(ctx->txn, STORE_DOCUMENTS, &k, &nv, 0)) != 0)
 			rc = store_error(rc);
 		free(ct); /* ciphertext only */
 		if (rc != 0)

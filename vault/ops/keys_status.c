@@ -70,33 +70,33 @@ struct blockers {
 static int
 find_blockers(struct read_ctx *ctx, uint32_t current, struct blockers *b)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
+	struct store_cursor *cur;
+	struct store_val k, v;
 	int rc;
 
 	b->n = 0;
 	if (b->records == 0)
 		return 0;
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.records, &cur)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_RECORDS, &cur)) != 0)
 		return store_error(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && b->n < BLOCKERS_LISTED;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 || v.mv_size < RECORD_EPOCH_OFFSET + 4)
+	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0 && b->n < BLOCKERS_LISTED;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+		if (k.len != 8 || v.len < RECORD_EPOCH_OFFSET + 4)
 			continue;
-		uint32_t e = record_stored_epoch(v.mv_data, v.mv_size);
+		uint32_t e = record_stored_epoch(v.data, v.len);
 		if (e == current)
 			continue;
-		if (token_record_make(ctx->keys->tokens, store_get_id(k.mv_data),
+		if (token_record_make(ctx->keys->tokens, store_get_id(k.data),
 		    b->token[b->n]) != 0)
 			continue;
 		/* Checked without raising record_tampered (srv NULL): the rewrap
 		 * raised it already, and a status look is no new evidence. */
-		b->damaged[b->n] = record_check(NULL, ctx->keys, store_get_id(k.mv_data),
-		    v.mv_data, v.mv_size) != 0;
+		b->damaged[b->n] = record_check(NULL, ctx->keys, store_get_id(k.data),
+		    v.data, v.len) != 0;
 		b->epoch[b->n++] = e;
 	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(cur);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 static void
@@ -155,7 +155,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	 */
 	int rc = epoch_counts(srv, ctx->txn, epochs, counts, n);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = tokens_det_count(ctx->txn, srv->store.det_index, epochs[i], &det[i]);
+		rc = tokens_det_count(ctx->txn, STORE_DET_INDEX, epochs[i], &det[i]);
 	if (rc != 0) {
 		free(counts);
 		return op_fail(err, rc, NULL, NULL);

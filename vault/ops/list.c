@@ -62,40 +62,40 @@ list(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, VAULT_E_PROTO_MISSING, "channel",
 		    "a marketing list names its channel: email, phone or mail");
 
-	MDB_cursor *cur;
+	struct store_cursor *cur;
 	uint8_t kb[8];
 	uint64_t ids[LIST_MAX];
 	size_t n = 0;
 	int more = 0;
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.records, &cur)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_RECORDS, &cur)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
 	store_put_id(kb, start);
-	MDB_val k = { 8, kb }, v;
+	struct store_val k = { 8, kb }, v;
 	/* Bounded work per request: past this many skipped, hand back a cursor. */
 	uint64_t scanned = 0, last = 0, max_scan = 100 * limit + 10000;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		last = store_get_id(k.mv_data);
+	for (rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE); rc == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+		last = store_get_id(k.data);
 		if (++scanned > max_scan) {
 			more = 1;
 			break;
 		}
 		/* The flags byte is the second of an encoded record; it counts
 		 * only once the record's MAC holds. */
-		if (skip && (rc = record_check(ctx->srv, ctx->keys, last, v.mv_data,
-		    v.mv_size)) != 0) {
-			mdb_cursor_close(cur);
+		if (skip && (rc = record_check(ctx->srv, ctx->keys, last, v.data,
+		    v.len)) != 0) {
+			store_cursor_close(cur);
 			return op_fail(err, rc, NULL, "a stored record failed its authentication");
 		}
-		if (v.mv_size < 2 || (skip && (((const uint8_t *)v.mv_data)[1] & skip)))
+		if (v.len < 2 || (skip && (((const uint8_t *)v.data)[1] & skip)))
 			continue;
 		if (n == limit) {
 			more = 1;
 			break;
 		}
-		ids[n++] = store_get_id(k.mv_data);
+		ids[n++] = store_get_id(k.data);
 	}
-	mdb_cursor_close(cur);
+	store_cursor_close(cur);
 	char tok[TOKEN_MAX_LEN + 1];
 	msgpack_pack_map(pk, 2);
 	mp_cstr(pk, "records");

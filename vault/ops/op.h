@@ -22,10 +22,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <lmdb.h>
 #include <msgpack.h>
 #include <vault/vault.h>
 
+#include "vault/store/store.h"
 #include "common/buf.h"
 
 struct server;
@@ -100,7 +100,7 @@ struct read_ctx {
 	const struct policy *policy; /* client's policy, held by the worker */
 	const struct key_set *keys; /* pinned for this request (keyset.h); NULL if sealed */
 	unsigned env_gen;    /* generation of the env txn belongs to */
-	MDB_txn *txn;        /* a live read transaction */
+	struct store_txn *txn;        /* a live read transaction */
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
 	struct buf scratch;  /* plaintext scratch, wiped after each request */
 	struct op_trace trace;
@@ -113,7 +113,7 @@ struct read_ctx {
 struct write_ctx {
 	struct server *srv;
 	const struct key_set *keys; /* pinned by the writer for this round (keyset.h) */
-	MDB_txn *txn;
+	struct store_txn *txn;
 	uint8_t *dek;        /* DEK_BYTES of secure memory, wiped after use */
 	uint8_t *dek2;       /* a second one, for re-encryption */
 	struct buf ct;       /* ciphertexts of the record being written */

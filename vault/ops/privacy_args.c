@@ -54,10 +54,10 @@ arg_text(const struct request *req, const char *name, int required, size_t max,
 }
 
 int
-arg_request_load(MDB_txn *txn, struct server *srv, uint64_t id,
+arg_request_load(struct store_txn *txn, struct server *srv, uint64_t id,
     struct privacy_request *r, struct buf *copy, struct op_error *err)
 {
-	int rc = request_load(txn, srv->store.requests, id, r, copy);
+	int rc = request_load(txn, STORE_REQUESTS, id, r, copy);
 	if (rc != 0)
 		return op_fail(err, rc, "request", rc == VAULT_E_NOT_FOUND ? "no such request" : NULL);
 	return 0;

@@ -103,7 +103,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 			}
 		}
 	}
-	if ((rc = request_save(ctx->txn, ctx->srv->store.requests, &r)) != 0) {
+	if ((rc = request_save(ctx->txn, STORE_REQUESTS, &r)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}

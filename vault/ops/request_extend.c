@@ -79,7 +79,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	r.extension_reason_len = sealed.len;
 	r.due_at += REQUEST_DUE_SECONDS;
 	request_note(&r, (uint64_t)ctx->now, EV_EXTENDED, st->client);
-	if ((rc = request_save(ctx->txn, ctx->srv->store.requests, &r)) != 0) {
+	if ((rc = request_save(ctx->txn, STORE_REQUESTS, &r)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}

@@ -25,16 +25,16 @@ struct filter {
 static int
 scan(struct read_ctx *ctx, const struct filter *f, msgpack_packer *pk, size_t *n)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	*n = 0;
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.requests, &c)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_REQUESTS, &c)) != 0)
 		return store_error(rc);
-	while (*n < LIST_MAX && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	while (*n < LIST_MAX && (rc = store_cursor_get(c, &k, &v, STORE_NEXT)) == 0) {
 		struct privacy_request r;
-		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0) {
+		if (k.len != 8 || request_decode(v.data, v.len, &r) != 0) {
 			rc = VAULT_E_CRYPTO;
 			break;
 		}
@@ -47,10 +47,10 @@ scan(struct read_ctx *ctx, const struct filter *f, msgpack_packer *pk, size_t *n
 		}
 		(*n)++;
 	}
-	mdb_cursor_close(c);
+	store_cursor_close(c);
 	if (rc == VAULT_E_CRYPTO)
 		return rc;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 static int

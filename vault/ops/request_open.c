@@ -154,7 +154,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	if ((rc = privacy_next_id(ctx->txn, ctx->srv, "next_request", &r->id)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	request_note(r, (uint64_t)ctx->now, EV_OPENED, st->client);
-	if ((rc = request_save(ctx->txn, ctx->srv->store.requests, r)) != 0)
+	if ((rc = request_save(ctx->txn, STORE_REQUESTS, r)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	msgpack_pack_map(pk, 3);
 	mp_cstr(pk, "request");

@@ -128,7 +128,7 @@ alert_client(struct server *srv, const struct key_set *keys, const char *name, u
  * whether the name belongs to a record.
  */
 static int
-identity_admit(MDB_txn *txn, struct server *srv, uint64_t request, struct identity *id,
+identity_admit(struct store_txn *txn, struct server *srv, uint64_t request, struct identity *id,
     struct op_error *err)
 {
 	size_t n = 0, open = 0;
@@ -144,7 +144,7 @@ identity_admit(MDB_txn *txn, struct server *srv, uint64_t request, struct identi
 			id->requests[n++] = request;
 			continue;
 		}
-		rc = request_load(txn, srv->store.requests, id->requests[i], &r, NULL);
+		rc = request_load(txn, STORE_REQUESTS, id->requests[i], &r, NULL);
 		if (rc == VAULT_E_NOT_FOUND)
 			continue;
 		if (rc != 0)
@@ -284,11 +284,11 @@ has_entry(struct read_ctx *ctx, const struct claims *cl, unsigned kind, uint64_t
 	store_put_id(key + 17, id);
 	for (size_t v = 0; v < cl->nv; v++) {
 		memcpy(key + 1, cl->tags[v][kind], BLIND_TAG_BYTES);
-		MDB_val k = { 25, key }, val;
-		int r = mdb_get(ctx->txn, ctx->srv->store.blind_index, &k, &val);
+		struct store_val k = { 25, key }, val;
+		int r = store_get(ctx->txn, STORE_BLIND_INDEX, &k, &val);
 		if (r == 0)
 			return 1;
-		if (r != MDB_NOTFOUND) {
+		if (r != STORE_NOTFOUND) {
 			*rc = store_error(r);
 			return 0;
 		}
@@ -437,7 +437,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	}
 	st->window = (uint64_t)ctx->now / ctx->srv->cfg.verify_identity_window;
 	struct identity idn;
-	if ((rc = identity_load(ctx->txn, ctx->srv->store.verify_ids, ctx->keys, &st->name,
+	if ((rc = identity_load(ctx->txn, STORE_VERIFY_IDS, ctx->keys, &st->name,
 	    st->window, &idn)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto fail;
@@ -502,7 +502,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct privacy_request r;
 	struct identity idn;
 	struct buf copy = { 0 };
-	MDB_dbi ids = ctx->srv->store.verify_ids;
+	enum store_table ids = STORE_VERIFY_IDS;
 	size_t pruned;
 	int rc, alert = 0;
 
@@ -576,7 +576,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		    ctx->srv->cfg.verify_failures_per_hour) == RATELIMIT_OVER_FIRST)
 			alert = 1;
 	}
-	if ((rc = request_save(ctx->txn, ctx->srv->store.requests, &r)) != 0) {
+	if ((rc = request_save(ctx->txn, STORE_REQUESTS, &r)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}

@@ -21,10 +21,10 @@ static int
 status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	MDB_stat rs, ts;
+	uint64_t nrecords, ntombstones;
 	int rc;
-	if ((rc = mdb_stat(ctx->txn, ctx->srv->store.records, &rs)) != 0 ||
-	    (rc = mdb_stat(ctx->txn, ctx->srv->store.tombstones, &ts)) != 0)
+	if ((rc = store_count(ctx->txn, STORE_RECORDS, &nrecords)) != 0 ||
+	    (rc = store_count(ctx->txn, STORE_TOMBSTONES, &ntombstones)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
 	msgpack_pack_map(pk, 10);
 	/* The build's version (meson's project version): which vaultd answers. */
@@ -38,9 +38,9 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "protocol_version");
 	msgpack_pack_uint32(pk, VAULT_PROTOCOL_VERSION);
 	mp_cstr(pk, "records");
-	msgpack_pack_uint64(pk, rs.ms_entries);
+	msgpack_pack_uint64(pk, nrecords);
 	mp_cstr(pk, "tombstones");
-	msgpack_pack_uint64(pk, ts.ms_entries);
+	msgpack_pack_uint64(pk, ntombstones);
 	mp_cstr(pk, "kek_epoch");
 	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");

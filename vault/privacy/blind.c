@@ -259,7 +259,6 @@ static int
 put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsigned kind,
     const uint8_t tag[BLIND_TAG_BYTES], const char *canon, size_t len, const uint8_t *sealed)
 {
-	struct store *s = &ctx->srv->store;
 	uint8_t rk[RKEY_BYTES], ik[IKEY_BYTES], ad[AD_BYTES], ep[4];
 	uint8_t rv[RVAL_MAX];
 	int rc;
@@ -280,10 +279,10 @@ put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsig
 		crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + SEAL_NONCE_BYTES, NULL,
 		    (const uint8_t *)canon, len, ad, sizeof(ad), NULL, nonce, bk->dek);
 	}
-	MDB_val k1 = { RKEY_BYTES, rk }, v1 = { RVAL_MIN + len, rv };
-	MDB_val k2 = { IKEY_BYTES, ik }, v2 = { 4, ep };
-	if ((rc = mdb_put(ctx->txn, s->blind_record, &k1, &v1, 0)) != 0 ||
-	    (rc = mdb_put(ctx->txn, s->blind_index, &k2, &v2, 0)) != 0)
+	struct store_val k1 = { RKEY_BYTES, rk }, v1 = { RVAL_MIN + len, rv };
+	struct store_val k2 = { IKEY_BYTES, ik }, v2 = { 4, ep };
+	if ((rc = store_put(ctx->txn, STORE_BLIND_RECORD, &k1, &v1, 0)) != 0 ||
+	    (rc = store_put(ctx->txn, STORE_BLIND_INDEX, &k2, &v2, 0)) != 0)
 		return store_error(rc);
 	return 0;
 }
@@ -292,36 +291,35 @@ put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsig
 static int
 forget(struct write_ctx *ctx, uint64_t id, unsigned kind)
 {
-	struct store *s = &ctx->srv->store;
-	MDB_cursor *c;
+	struct store_cursor *c;
 	uint8_t kb[RKEY_BYTES];
 	size_t plen = kind ? RKEY_BYTES : 8;
 	int rc;
 
-	if ((rc = mdb_cursor_open(ctx->txn, s->blind_record, &c)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_BLIND_RECORD, &c)) != 0)
 		return store_error(rc);
 	record_key(kb, id, kind);
-	MDB_val k = { plen, kb }, v;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == RKEY_BYTES && memcmp(k.mv_data, kb, plen) == 0) {
+	struct store_val k = { plen, kb }, v;
+	rc = store_cursor_get(c, &k, &v, STORE_SET_RANGE);
+	while (rc == 0 && k.len == RKEY_BYTES && memcmp(k.data, kb, plen) == 0) {
 		/* A damaged value still goes; its index entry, if it can be named. */
-		if (v.mv_size >= RVAL_HEAD) {
+		if (v.len >= RVAL_HEAD) {
 			uint8_t ik[IKEY_BYTES];
-			index_key(ik, id, ((const uint8_t *)k.mv_data)[8],
-			    (const uint8_t *)v.mv_data + 4);
-			MDB_val key = { IKEY_BYTES, ik };
-			rc = mdb_del(ctx->txn, s->blind_index, &key, NULL);
-			if (rc != 0 && rc != MDB_NOTFOUND)
+			index_key(ik, id, ((const uint8_t *)k.data)[8],
+			    (const uint8_t *)v.data + 4);
+			struct store_val key = { IKEY_BYTES, ik };
+			rc = store_del(ctx->txn, STORE_BLIND_INDEX, &key);
+			if (rc != 0 && rc != STORE_NOTFOUND)
 				break;
 		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
+		if ((rc = store_cursor_del(c)) != 0)
 			break;
 		/* After a delete the cursor already sits on the next entry,
-		 * and MDB_NEXT returns that one. */
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		 * and STORE_NEXT returns that one. */
+		rc = store_cursor_get(c, &k, &v, STORE_NEXT);
 	}
-	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(c);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 int
@@ -427,27 +425,27 @@ static int
 read_entries(struct write_ctx *ctx, uint64_t id, unsigned kind, struct held_entry *e,
     size_t *n)
 {
-	MDB_cursor *c;
+	struct store_cursor *c;
 	uint8_t kb[RKEY_BYTES];
 	int rc;
 
 	*n = 0;
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.blind_record, &c)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_BLIND_RECORD, &c)) != 0)
 		return store_error(rc);
 	record_key(kb, id, kind);
-	MDB_val k = { RKEY_BYTES, kb }, v;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	    rc == 0 && *n < REWRAP_BATCH && k.mv_size == RKEY_BYTES &&
-	    memcmp(k.mv_data, kb, 8) == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		e[*n].kind = ((const uint8_t *)k.mv_data)[8];
+	struct store_val k = { RKEY_BYTES, kb }, v;
+	for (rc = store_cursor_get(c, &k, &v, STORE_SET_RANGE);
+	    rc == 0 && *n < REWRAP_BATCH && k.len == RKEY_BYTES &&
+	    memcmp(k.data, kb, 8) == 0;
+	    rc = store_cursor_get(c, &k, &v, STORE_NEXT)) {
+		e[*n].kind = ((const uint8_t *)k.data)[8];
 		/* Too long to be ours: kept as damaged (length 0). */
-		e[*n].len = v.mv_size <= RVAL_MAX ? v.mv_size : 0;
-		memcpy(e[*n].v, v.mv_data, e[*n].len);
+		e[*n].len = v.len <= RVAL_MAX ? v.len : 0;
+		memcpy(e[*n].v, v.data, e[*n].len);
 		(*n)++;
 	}
-	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(c);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 /* Re-derive one entry under sub (to's epoch), sealing it under to. */
@@ -474,9 +472,9 @@ rewrap_one(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
 	/* The old index entry goes first: the tag may be the same. */
 	uint8_t ik[IKEY_BYTES];
 	index_key(ik, id, e->kind, e->v + 4);
-	MDB_val key = { IKEY_BYTES, ik };
-	rc = mdb_del(ctx->txn, ctx->srv->store.blind_index, &key, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	struct store_val key = { IKEY_BYTES, ik };
+	rc = store_del(ctx->txn, STORE_BLIND_INDEX, &key);
+	if (rc != 0 && rc != STORE_NOTFOUND)
 		rc = store_error(rc);
 	else if (from->dek == to->dek && from->dek_version == to->dek_version)
 		/* The same data key (a rotation's rewrap): the sealed value
@@ -515,30 +513,30 @@ blind_rewrap(struct write_ctx *ctx, uint64_t id, const struct blind_keys *from,
 }
 
 int
-blind_lookup(const struct store *s, MDB_txn *txn, unsigned kind,
+blind_lookup(const struct store *s, struct store_txn *txn, unsigned kind,
     const uint8_t tag[BLIND_TAG_BYTES], size_t limit,
     int (*fn)(void *arg, uint64_t id), void *arg)
 {
-	MDB_cursor *c;
+	struct store_cursor *c;
 	uint8_t kb[17];
 	size_t n = 0;
 	int rc;
 
 	kb[0] = (uint8_t)kind;
 	memcpy(kb + 1, tag, BLIND_TAG_BYTES);
-	if ((rc = mdb_cursor_open(txn, s->blind_index, &c)) != 0)
+	if ((rc = store_cursor_open(txn, STORE_BLIND_INDEX, &c)) != 0)
 		return store_error(rc);
-	MDB_val k = { 17, kb }, v;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && n < limit && k.mv_size == IKEY_BYTES && memcmp(k.mv_data, kb, 17) == 0) {
-		int r = fn(arg, store_get_id((const uint8_t *)k.mv_data + 17));
+	struct store_val k = { 17, kb }, v;
+	rc = store_cursor_get(c, &k, &v, STORE_SET_RANGE);
+	while (rc == 0 && n < limit && k.len == IKEY_BYTES && memcmp(k.data, kb, 17) == 0) {
+		int r = fn(arg, store_get_id((const uint8_t *)k.data + 17));
 		if (r != 0) {
-			mdb_cursor_close(c);
+			store_cursor_close(c);
 			return r;
 		}
 		n++;
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		rc = store_cursor_get(c, &k, &v, STORE_NEXT);
 	}
-	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(c);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }

@@ -37,7 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
+#include "vault/store/store.h"
+
 
 struct key_set;
 struct store;
@@ -133,7 +134,7 @@ int blind_rewrap(struct write_ctx *ctx, uint64_t id, const struct blind_keys *fr
  * of them), whatever the entry's epoch: the caller makes the tag under each
  * epoch it looks in. Returns 0, fn's non-zero value, or a storage error.
  */
-int blind_lookup(const struct store *s, MDB_txn *txn, unsigned kind,
+int blind_lookup(const struct store *s, struct store_txn *txn, unsigned kind,
     const uint8_t tag[BLIND_TAG_BYTES], size_t limit,
     int (*fn)(void *arg, uint64_t id), void *arg);
 

@@ -148,7 +148,7 @@ privacy_complete_delete(struct write_ctx *ctx, struct privacy_request *r,
 			r->state = RS_DEFERRED;
 			request_note(r, (uint64_t)ctx->now, EV_DEFERRED, client);
 		}
-		if ((rc = request_save(ctx->txn, ctx->srv->store.requests, r)) != 0)
+		if ((rc = request_save(ctx->txn, STORE_REQUESTS, r)) != 0)
 			return op_fail(err, rc, NULL, NULL);
 		if (pk != NULL) {
 			msgpack_pack_map(pk, 2);
@@ -183,7 +183,7 @@ privacy_complete_delete(struct write_ctx *ctx, struct privacy_request *r,
 	r->state = RS_COMPLETED;
 	r->completed_at = (uint64_t)ctx->now;
 	request_note(r, (uint64_t)ctx->now, EV_COMPLETED, client);
-	if ((rc = request_save(ctx->txn, ctx->srv->store.requests, r)) != 0)
+	if ((rc = request_save(ctx->txn, STORE_REQUESTS, r)) != 0)
 		goto out;
 	if (pk != NULL) {
 		msgpack_pack_map(pk, 4);
@@ -206,19 +206,19 @@ int
 privacy_resume(struct write_ctx *ctx, const char *client, uint64_t *done,
     size_t cap, size_t *n)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	uint64_t *deferred = NULL;
 	size_t nd = 0, capd = 0;
 	int rc;
 
 	*n = 0;
 	/* Requests are few next to records; a scan finds the deferred ones. */
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.requests, &c)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_REQUESTS, &c)) != 0)
 		return store_error(rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	while ((rc = store_cursor_get(c, &k, &v, STORE_NEXT)) == 0) {
 		struct privacy_request r;
-		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0 ||
+		if (k.len != 8 || request_decode(v.data, v.len, &r) != 0 ||
 		    r.state != RS_DEFERRED)
 			continue;
 		/* Still held: leave it alone (no rewrite). */
@@ -236,8 +236,8 @@ privacy_resume(struct write_ctx *ctx, const char *client, uint64_t *done,
 		}
 		deferred[nd++] = r.id;
 	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
+	store_cursor_close(c);
+	if (rc != 0 && rc != STORE_NOTFOUND) {
 		free(deferred);
 		return rc == VAULT_E_NOMEM ? rc : store_error(rc);
 	}
@@ -246,28 +246,28 @@ privacy_resume(struct write_ctx *ctx, const char *client, uint64_t *done,
 	 * complete (a damaged record) must neither leave half its targets
 	 * shredded nor keep the others, or the hold being lifted, waiting.
 	 */
-	MDB_txn *parent = ctx->txn;
+	struct store_txn *parent = ctx->txn;
 	for (size_t i = 0; i < nd; i++) {
 		struct privacy_request r;
 		struct buf copy = { 0 };
 		struct op_error err = { 0 };
-		MDB_txn *child;
+		struct store_txn *child;
 		size_t ndeleted = ctx->ndeleted, ntrace = ctx->trace.nrecords;
-		if ((rc = mdb_txn_begin(ctx->srv->store.env, parent, 0, &child)) != 0) {
+		if ((rc = store_txn_begin(&ctx->srv->store, parent, 0, &child)) != 0) {
 			ctx->txn = parent;
 			free(deferred);
 			return store_error(rc);
 		}
 		ctx->txn = child;
-		if ((rc = request_load(child, ctx->srv->store.requests, deferred[i], &r,
+		if ((rc = request_load(child, STORE_REQUESTS, deferred[i], &r,
 		    &copy)) == 0)
 			rc = privacy_complete_delete(ctx, &r, client, NULL, &err);
-		if (rc == 0 && (rc = mdb_txn_commit(child)) == 0) {
+		if (rc == 0 && (rc = store_txn_commit(child)) == 0) {
 			if (r.state == RS_COMPLETED && *n < cap)
 				done[(*n)++] = r.id;
 		} else {
 			if (rc != 0)
-				mdb_txn_abort(child);
+				store_txn_abort(child);
 			ctx->ndeleted = ndeleted;
 			ctx->trace.nrecords = ntrace;
 			log_error("privacy request %llu: its deletion could not complete (%s); "

@@ -93,45 +93,45 @@ hold_decode(uint64_t id, const uint8_t *p, size_t len, struct hold *h)
 }
 
 int
-hold_load(MDB_txn *txn, struct server *srv, uint64_t id, struct hold *h)
+hold_load(struct store_txn *txn, struct server *srv, uint64_t id, struct hold *h)
 {
 	uint8_t kb[8];
 	store_put_id(kb, id);
-	MDB_val k = { 8, kb }, v;
-	int rc = mdb_get(txn, srv->store.holds, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	struct store_val k = { 8, kb }, v;
+	int rc = store_get(txn, STORE_HOLDS, &k, &v);
+	if (rc == STORE_NOTFOUND)
 		return VAULT_E_NOT_FOUND;
 	if (rc != 0)
 		return store_error(rc);
-	return hold_decode(id, v.mv_data, v.mv_size, h);
+	return hold_decode(id, v.data, v.len, h);
 }
 
 int
-hold_each_of_record(MDB_txn *txn, struct server *srv, uint64_t record,
+hold_each_of_record(struct store_txn *txn, struct server *srv, uint64_t record,
     int (*fn)(void *arg, const struct hold *h), void *arg)
 {
-	MDB_cursor *c;
+	struct store_cursor *c;
 	uint8_t kb[8];
 	int rc;
 
 	store_put_id(kb, record);
-	if ((rc = mdb_cursor_open(txn, srv->store.record_holds, &c)) != 0)
+	if ((rc = store_cursor_open(txn, STORE_RECORD_HOLDS, &c)) != 0)
 		return store_error(rc);
-	MDB_val k = { 8, kb }, v;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == 16 && memcmp(k.mv_data, kb, 8) == 0) {
+	struct store_val k = { 8, kb }, v;
+	rc = store_cursor_get(c, &k, &v, STORE_SET_RANGE);
+	while (rc == 0 && k.len == 16 && memcmp(k.data, kb, 8) == 0) {
 		struct hold h;
-		int r = hold_load(txn, srv, store_get_id((const uint8_t *)k.mv_data + 8), &h);
+		int r = hold_load(txn, srv, store_get_id((const uint8_t *)k.data + 8), &h);
 		if (r == 0)
 			r = fn(arg, &h);
 		if (r != 0) {
-			mdb_cursor_close(c);
+			store_cursor_close(c);
 			return r;
 		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		rc = store_cursor_get(c, &k, &v, STORE_NEXT);
 	}
-	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(c);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 struct allow_arg {
@@ -153,7 +153,7 @@ allow_one(void *arg, const struct hold *h)
 }
 
 int
-hold_allows(MDB_txn *txn, struct server *srv, uint64_t record,
+hold_allows(struct store_txn *txn, struct server *srv, uint64_t record,
     enum vault_purpose purpose, uint64_t now)
 {
 	struct allow_arg a = { purpose, now, 0, 0 };
@@ -164,27 +164,27 @@ hold_allows(MDB_txn *txn, struct server *srv, uint64_t record,
 }
 
 static int
-next_counter(MDB_txn *txn, struct server *srv, const char *name, uint64_t *id)
+next_counter(struct store_txn *txn, struct server *srv, const char *name, uint64_t *id)
 {
-	MDB_val k = { strlen(name), (void *)name }, v;
+	struct store_val k = { strlen(name), (void *)name }, v;
 	uint8_t b[8];
-	int rc = mdb_get(txn, srv->store.meta, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	int rc = store_get(txn, STORE_META, &k, &v);
+	if (rc == STORE_NOTFOUND)
 		*id = 1;
 	else if (rc != 0)
 		return store_error(rc);
-	else if (v.mv_size != 8)
+	else if (v.len != 8)
 		return VAULT_E_CRYPTO;
 	else
-		*id = store_get_id(v.mv_data);
+		*id = store_get_id(v.data);
 	store_put_id(b, *id + 1);
-	v.mv_size = 8;
-	v.mv_data = b;
-	return (rc = mdb_put(txn, srv->store.meta, &k, &v, 0)) ? store_error(rc) : 0;
+	v.len = 8;
+	v.data = b;
+	return (rc = store_put(txn, STORE_META, &k, &v, 0)) ? store_error(rc) : 0;
 }
 
 int
-privacy_next_id(MDB_txn *txn, struct server *srv, const char *counter, uint64_t *id)
+privacy_next_id(struct store_txn *txn, struct server *srv, const char *counter, uint64_t *id)
 {
 	return next_counter(txn, srv, counter, id);
 }
@@ -221,9 +221,9 @@ hold_put(struct write_ctx *ctx, struct hold *h)
 	store_put_id(kb, h->id);
 	store_put_id(rk, h->record);
 	store_put_id(rk + 8, h->id);
-	MDB_val k = { 8, kb }, v = { b.len, b.data }, k2 = { 16, rk }, e = { 0, "" };
-	if ((rc = mdb_put(ctx->txn, srv->store.holds, &k, &v, 0)) != 0 ||
-	    (rc = mdb_put(ctx->txn, srv->store.record_holds, &k2, &e, 0)) != 0)
+	struct store_val k = { 8, kb }, v = { b.len, b.data }, k2 = { 16, rk }, e = { 0, "" };
+	if ((rc = store_put(ctx->txn, STORE_HOLDS, &k, &v, 0)) != 0 ||
+	    (rc = store_put(ctx->txn, STORE_RECORD_HOLDS, &k2, &e, 0)) != 0)
 		rc = store_error(rc);
 out:
 	buf_free(&b);
@@ -252,10 +252,10 @@ hold_remove(struct write_ctx *ctx, uint64_t id)
 	store_put_id(kb, id);
 	store_put_id(rk, h.record);
 	store_put_id(rk + 8, id);
-	MDB_val k = { 8, kb }, k2 = { 16, rk };
-	if ((rc = mdb_del(ctx->txn, srv->store.holds, &k, NULL)) != 0 ||
-	    ((rc = mdb_del(ctx->txn, srv->store.record_holds, &k2, NULL)) != 0 &&
-	    rc != MDB_NOTFOUND))
+	struct store_val k = { 8, kb }, k2 = { 16, rk };
+	if ((rc = store_del(ctx->txn, STORE_HOLDS, &k)) != 0 ||
+	    ((rc = store_del(ctx->txn, STORE_RECORD_HOLDS, &k2)) != 0 &&
+	    rc != STORE_NOTFOUND))
 		return store_error(rc);
 	if ((rc = hold_each_of_record(ctx->txn, srv, h.record, count_one, &left)) != 0)
 		return rc;
@@ -297,10 +297,10 @@ hold_forget_record(struct write_ctx *ctx, uint64_t record)
 			store_put_id(kb, l.ids[i]);
 			store_put_id(rk, record);
 			store_put_id(rk + 8, l.ids[i]);
-			MDB_val k = { 8, kb }, k2 = { 16, rk };
-			int r = mdb_del(ctx->txn, ctx->srv->store.holds, &k, NULL);
-			if ((r != 0 && r != MDB_NOTFOUND) ||
-			    (r = mdb_del(ctx->txn, ctx->srv->store.record_holds, &k2, NULL)) != 0)
+			struct store_val k = { 8, kb }, k2 = { 16, rk };
+			int r = store_del(ctx->txn, STORE_HOLDS, &k);
+			if ((r != 0 && r != STORE_NOTFOUND) ||
+			    (r = store_del(ctx->txn, STORE_RECORD_HOLDS, &k2)) != 0)
 				return store_error(r);
 		}
 	} while (rc == 1);
@@ -308,47 +308,47 @@ hold_forget_record(struct write_ctx *ctx, uint64_t record)
 }
 
 int
-hold_next_expiry(MDB_txn *txn, struct server *srv, uint64_t *when)
+hold_next_expiry(struct store_txn *txn, struct server *srv, uint64_t *when)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	*when = 0;
-	if ((rc = mdb_cursor_open(txn, srv->store.holds, &c)) != 0)
+	if ((rc = store_cursor_open(txn, STORE_HOLDS, &c)) != 0)
 		return store_error(rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	while ((rc = store_cursor_get(c, &k, &v, STORE_NEXT)) == 0) {
 		struct hold h;
-		if (k.mv_size != 8 || hold_decode(store_get_id(k.mv_data), v.mv_data,
-		    v.mv_size, &h) != 0)
+		if (k.len != 8 || hold_decode(store_get_id(k.data), v.data,
+		    v.len, &h) != 0)
 			continue;
 		if (h.expires_at != 0 && (*when == 0 || h.expires_at < *when))
 			*when = h.expires_at;
 	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(c);
+	return rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 int
 hold_sweep(struct write_ctx *ctx, size_t *removed)
 {
 	struct id_list l = { .n = 0 };
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	*removed = 0;
-	if ((rc = mdb_cursor_open(ctx->txn, ctx->srv->store.holds, &c)) != 0)
+	if ((rc = store_cursor_open(ctx->txn, STORE_HOLDS, &c)) != 0)
 		return store_error(rc);
 	while (l.n < sizeof(l.ids) / sizeof(l.ids[0]) &&
-	    (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	    (rc = store_cursor_get(c, &k, &v, STORE_NEXT)) == 0) {
 		struct hold h;
-		if (k.mv_size == 8 && hold_decode(store_get_id(k.mv_data), v.mv_data,
-		    v.mv_size, &h) == 0 && !hold_live(&h, (uint64_t)ctx->now))
+		if (k.len == 8 && hold_decode(store_get_id(k.data), v.data,
+		    v.len, &h) == 0 && !hold_live(&h, (uint64_t)ctx->now))
 			l.ids[l.n++] = h.id;
 	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	store_cursor_close(c);
+	if (rc != 0 && rc != STORE_NOTFOUND)
 		return store_error(rc);
 	for (size_t i = 0; i < l.n; i++)
 		if ((rc = hold_remove(ctx, l.ids[i])) != 0)

@@ -115,24 +115,23 @@ lowest_epoch(const struct keyring *ring)
 
 /* Issue the owed documents in txn; *n counts them. */
 static int
-issue_all(struct write_ctx *ctx, MDB_txn *txn, size_t *n)
+issue_all(struct write_ctx *ctx, struct store_txn *txn, size_t *n)
 {
-	struct server *srv = ctx->srv;
 	uint32_t lo = lowest_epoch(ctx->keys->ring);
 	uint32_t kv = keyring_current(ctx->keys->ring, KEYRING_INDEX);
 	uint64_t *owed = NULL;
 	size_t nowed = 0, cap = 0;
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	*n = 0;
 	/* Requests are few next to records: a scan finds the owed ones. */
-	if ((rc = mdb_cursor_open(txn, srv->store.requests, &c)) != 0)
+	if ((rc = store_cursor_open(txn, STORE_REQUESTS, &c)) != 0)
 		return store_error(rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	while ((rc = store_cursor_get(c, &k, &v, STORE_NEXT)) == 0) {
 		struct privacy_request r;
-		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0 ||
+		if (k.len != 8 || request_decode(v.data, v.len, &r) != 0 ||
 		    r.horizon_epoch == 0 || r.erasure != NULL || r.horizon_epoch >= lo)
 			continue;
 		if (nowed == cap) {
@@ -146,8 +145,8 @@ issue_all(struct write_ctx *ctx, MDB_txn *txn, size_t *n)
 		}
 		owed[nowed++] = r.id;
 	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND) {
+	store_cursor_close(c);
+	if (rc != STORE_NOTFOUND) {
 		free(owed);
 		return rc == VAULT_E_NOMEM ? rc : store_error(rc);
 	}
@@ -155,7 +154,7 @@ issue_all(struct write_ctx *ctx, MDB_txn *txn, size_t *n)
 	for (size_t i = 0; i < nowed && rc == 0; i++) {
 		struct privacy_request r;
 		struct buf copy = { 0 }, doc = { 0 };
-		int made = request_load(txn, srv->store.requests, owed[i], &r, &copy);
+		int made = request_load(txn, STORE_REQUESTS, owed[i], &r, &copy);
 		if (made == 0)
 			made = make_document(ctx, &r, &doc);
 		if (made == 0)
@@ -164,7 +163,7 @@ issue_all(struct write_ctx *ctx, MDB_txn *txn, size_t *n)
 			r.erasure = (const char *)doc.data;
 			r.erasure_len = doc.len;
 			r.erasure_key_version = kv;
-			if ((rc = request_save(txn, srv->store.requests, &r)) == 0)
+			if ((rc = request_save(txn, STORE_REQUESTS, &r)) == 0)
 				(*n)++;
 		} else if (made == VAULT_E_NOMEM) {
 			rc = made;
@@ -185,15 +184,15 @@ static int
 issue(struct write_ctx *ctx, size_t *n)
 {
 	struct server *srv = ctx->srv;
-	MDB_txn *txn;
+	struct store_txn *txn;
 	int rc;
 
 	*n = 0;
 	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) == 0) {
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
 		/* The horizon ends only once the freed pages are gone too. */
 		if (rotation_compaction_pending(srv, txn)) {
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 			pthread_rwlock_unlock(&srv->env_lock);
 			return 0;
 		}
@@ -202,9 +201,9 @@ issue(struct write_ctx *ctx, size_t *n)
 		    NULL, 0)) != 0)
 			rc = VAULT_E_AUDIT;
 		if (rc == 0)
-			rc = mdb_txn_commit(txn) == 0 ? 0 : VAULT_E_STORAGE;
+			rc = store_txn_commit(txn) == 0 ? 0 : VAULT_E_STORAGE;
 		else
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 	} else {
 		rc = store_error(rc);
 	}
@@ -248,23 +247,23 @@ privacy_horizon_tick(struct write_ctx *ctx)
 	uint64_t overdue[64];
 	size_t n = 0, marked = 0, owed = 0;
 	uint32_t lo = ctx->keys != NULL ? lowest_epoch(ctx->keys->ring) : 0;
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_txn *txn;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	if (ctx->keys == NULL || now < atomic_load(&next_look))
 		return;
 	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &txn)) != 0)
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) != 0)
 		goto out;
-	if ((rc = mdb_cursor_open(txn, srv->store.requests, &c)) != 0) {
-		mdb_txn_abort(txn);
+	if ((rc = store_cursor_open(txn, STORE_REQUESTS, &c)) != 0) {
+		store_txn_abort(txn);
 		goto out;
 	}
-	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+	while (store_cursor_get(c, &k, &v, STORE_NEXT) == 0) {
 		struct privacy_request r;
-		if (k.mv_size != 8 || request_decode(v.mv_data, v.mv_size, &r) != 0 ||
+		if (k.len != 8 || request_decode(v.data, v.len, &r) != 0 ||
 		    r.horizon_epoch == 0 || r.erasure != NULL)
 			continue;
 		/* Ended, but not issued: the retire's compaction finished only at
@@ -281,21 +280,21 @@ privacy_horizon_tick(struct write_ctx *ctx)
 		else if (soonest == 0 || when < soonest)
 			soonest = when;
 	}
-	mdb_cursor_close(c);
+	store_cursor_close(c);
 	/* Marked in the store first: at most one alert per request, restarts too. */
 	for (size_t i = 0; i < n; i++) {
 		struct privacy_request r;
 		struct buf copy = { 0 };
-		if (request_load(txn, srv->store.requests, overdue[i], &r, &copy) == 0) {
+		if (request_load(txn, STORE_REQUESTS, overdue[i], &r, &copy) == 0) {
 			r.overdue_alerted = 1;
-			if (request_save(txn, srv->store.requests, &r) == 0)
+			if (request_save(txn, STORE_REQUESTS, &r) == 0)
 				overdue[marked++] = overdue[i];
 		}
 		buf_free(&copy);
 	}
-	if (marked == 0 || (rc = mdb_txn_commit(txn)) != 0) {
+	if (marked == 0 || (rc = store_txn_commit(txn)) != 0) {
 		if (marked == 0)
-			mdb_txn_abort(txn);
+			store_txn_abort(txn);
 		marked = 0;
 	}
 out:

@@ -133,7 +133,7 @@ seal_ad(uint8_t ad[AD_BYTES], const uint8_t key[IDENTITY_KEY_BYTES], uint32_t ep
 
 /* Store id under (window, name) in epoch: a new hash and a new seal. */
 static int
-put(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+put(struct store_txn *txn, enum store_table dbi, const struct key_set *ks, uint32_t epoch,
     const struct identity_name *name, uint64_t window, const struct identity *id)
 {
 	uint8_t key[IDENTITY_KEY_BYTES], hash[IDENTITY_HASH_BYTES], ad[AD_BYTES], sub[32];
@@ -156,15 +156,15 @@ put(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
 	    ad, sizeof(ad), NULL, sealed, sub);
 	sodium_memzero(sub, sizeof(sub));
 	identity_encode(id, epoch, sealed, slen, val, &len);
-	MDB_val k = { sizeof(key), key }, v = { len, val };
-	rc = mdb_put(txn, dbi, &k, &v, 0);
+	struct store_val k = { sizeof(key), key }, v = { len, val };
+	rc = store_put(txn, dbi, &k, &v, 0);
 	free(sealed);
 	return rc == 0 ? 0 : store_error(rc);
 }
 
 /* The entry of (window, hash) in epoch: 0 (found), 1 (none) or an error. */
 static int
-get(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES], uint32_t epoch,
+get(struct store_txn *txn, enum store_table dbi, const uint8_t hash[IDENTITY_HASH_BYTES], uint32_t epoch,
     uint64_t window, struct identity *id)
 {
 	uint8_t key[IDENTITY_KEY_BYTES];
@@ -172,15 +172,15 @@ get(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[IDENTITY_HASH_BYTES], uint32_t
 	size_t slen;
 	uint32_t e;
 	make_key(key, hash, window);
-	MDB_val k = { sizeof(key), key }, v;
-	int rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == MDB_NOTFOUND) {
+	struct store_val k = { sizeof(key), key }, v;
+	int rc = store_get(txn, dbi, &k, &v);
+	if (rc == STORE_NOTFOUND) {
 		memset(id, 0, sizeof(*id));
 		return 1;
 	}
 	if (rc != 0)
 		return store_error(rc);
-	if ((rc = identity_decode(v.mv_data, v.mv_size, id, &e, &sealed, &slen)) != 0)
+	if ((rc = identity_decode(v.data, v.len, id, &e, &sealed, &slen)) != 0)
 		return rc;
 	if (e != epoch) {
 		/* Another epoch's hash that happens to be equal: not ours. */
@@ -216,7 +216,7 @@ epochs(const struct key_set *ks, uint32_t *out, size_t cap)
 
 /* The entry of window: the first epoch (in epochs() order) that has one. */
 static int
-find(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, const struct identity_name *name,
+find(struct store_txn *txn, enum store_table dbi, const struct key_set *ks, const struct identity_name *name,
     uint64_t window, struct identity *id)
 {
 	uint32_t ep[EPOCHS_MAX];
@@ -233,7 +233,7 @@ find(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, const struct identity_
 }
 
 int
-identity_load(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+identity_load(struct store_txn *txn, enum store_table dbi, const struct key_set *ks,
     const struct identity_name *name, uint64_t window, struct identity *id)
 {
 	struct identity prev;
@@ -257,7 +257,7 @@ identity_load(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
 /* Entries of name in window under older epochs go; with keep, the newest
  * of them moves to the current epoch first (if that has none). */
 static int
-migrate(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+migrate(struct store_txn *txn, enum store_table dbi, const struct key_set *ks,
     const struct identity_name *name, uint64_t window, int keep)
 {
 	uint32_t ep[EPOCHS_MAX];
@@ -277,8 +277,8 @@ migrate(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
 			if (keep && !have && (rc = put(txn, dbi, ks, ep[0], name, window, &id)) != 0)
 				return rc;
 			make_key(key, hash, window);
-			MDB_val k = { sizeof(key), key };
-			if ((rc = mdb_del(txn, dbi, &k, NULL)) != 0)
+			struct store_val k = { sizeof(key), key };
+			if ((rc = store_del(txn, dbi, &k)) != 0)
 				return store_error(rc);
 		}
 		have = 1;
@@ -287,7 +287,7 @@ migrate(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
 }
 
 int
-identity_save(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+identity_save(struct store_txn *txn, enum store_table dbi, const struct key_set *ks,
     const struct identity_name *name, uint64_t window, const struct identity *id)
 {
 	int rc;
@@ -300,33 +300,33 @@ identity_save(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
 }
 
 int
-identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max, size_t *removed)
+identity_prune(struct store_txn *txn, enum store_table dbi, uint64_t window, size_t max, size_t *removed)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	*removed = 0;
 	if (window < 2)
 		return 0;
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+	if ((rc = store_cursor_open(txn, dbi, &c)) != 0)
 		return store_error(rc);
 	/* Keys sort by window first: the stale ones come first. */
-	while (*removed < max && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
-		if (k.mv_size == IDENTITY_KEY_BYTES && store_get_id(k.mv_data) >= window - 1)
+	while (*removed < max && (rc = store_cursor_get(c, &k, &v, STORE_FIRST)) == 0) {
+		if (k.len == IDENTITY_KEY_BYTES && store_get_id(k.data) >= window - 1)
 			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
+		if ((rc = store_cursor_del(c)) != 0)
 			break;
 		(*removed)++;
 	}
-	mdb_cursor_close(c);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(c);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 /* One entry of another epoch: opened, stored under epoch, deleted.
  * 0 moved, 1 dropped, or an error. */
 static int
-rekey_one(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+rekey_one(struct store_txn *txn, enum store_table dbi, const struct key_set *ks, uint32_t epoch,
     const uint8_t key[IDENTITY_KEY_BYTES], const uint8_t *val, size_t len)
 {
 	struct identity id, have;
@@ -364,9 +364,9 @@ rekey_one(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
 		return rc;
 	uint8_t kb[IDENTITY_KEY_BYTES];
 	memcpy(kb, key, sizeof(kb));
-	MDB_val k = { sizeof(kb), kb };
-	int d = mdb_del(txn, dbi, &k, NULL);
-	if (d != 0 && d != MDB_NOTFOUND)
+	struct store_val k = { sizeof(kb), kb };
+	int d = store_del(txn, dbi, &k);
+	if (d != 0 && d != STORE_NOTFOUND)
 		return store_error(d);
 	return rc;
 }
@@ -385,54 +385,54 @@ struct held {
  * any change: a put or delete moves the pages under a cursor.
  */
 static int
-collect(MDB_txn *txn, MDB_dbi dbi, uint32_t epoch, uint8_t from[IDENTITY_KEY_BYTES],
+collect(struct store_txn *txn, enum store_table dbi, uint32_t epoch, uint8_t from[IDENTITY_KEY_BYTES],
     int *started, struct held *h, size_t *n, int *end)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct store_cursor *c;
+	struct store_val k, v;
 	int rc;
 
 	*n = 0;
 	*end = 0;
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+	if ((rc = store_cursor_open(txn, dbi, &c)) != 0)
 		return store_error(rc);
-	k.mv_size = IDENTITY_KEY_BYTES;
-	k.mv_data = from;
-	rc = *started ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) :
-	    mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	k.len = IDENTITY_KEY_BYTES;
+	k.data = from;
+	rc = *started ? store_cursor_get(c, &k, &v, STORE_SET_RANGE) :
+	    store_cursor_get(c, &k, &v, STORE_FIRST);
 	*started = 1;
-	for (; rc == 0 && *n < BATCH; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const uint8_t *p = v.mv_data;
-		int bad = k.mv_size != IDENTITY_KEY_BYTES || v.mv_size < 5 ||
-		    v.mv_size > IDENTITY_VALUE_MAX || p[0] != 2;
+	for (; rc == 0 && *n < BATCH; rc = store_cursor_get(c, &k, &v, STORE_NEXT)) {
+		const uint8_t *p = v.data;
+		int bad = k.len != IDENTITY_KEY_BYTES || v.len < 5 ||
+		    v.len > IDENTITY_VALUE_MAX || p[0] != 2;
 		uint32_t e = bad ? 0 : get_u32(p + 1);
 		if (!bad && e == epoch)
 			continue;
-		if (k.mv_size != IDENTITY_KEY_BYTES) {
+		if (k.len != IDENTITY_KEY_BYTES) {
 			/* A damaged key: deleted here, where it can be named. */
-			if ((rc = mdb_cursor_del(c, 0)) != 0)
+			if ((rc = store_cursor_del(c)) != 0)
 				break;
 			continue;
 		}
-		memcpy(h[*n].key, k.mv_data, IDENTITY_KEY_BYTES);
-		h[*n].len = bad ? 0 : v.mv_size;
-		memcpy(h[*n].val, v.mv_data, h[*n].len);
+		memcpy(h[*n].key, k.data, IDENTITY_KEY_BYTES);
+		h[*n].len = bad ? 0 : v.len;
+		memcpy(h[*n].val, v.data, h[*n].len);
 		(*n)++;
 	}
-	if (rc == MDB_NOTFOUND) {
+	if (rc == STORE_NOTFOUND) {
 		*end = 1;
 		rc = 0;
 	} else if (rc == 0 && *n == 0) {
 		*end = 1;
 	}
-	mdb_cursor_close(c);
+	store_cursor_close(c);
 	if (*n > 0)
 		memcpy(from, h[*n - 1].key, IDENTITY_KEY_BYTES);
 	return rc == 0 ? 0 : store_error(rc);
 }
 
 int
-identity_rekey(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+identity_rekey(struct store_txn *txn, enum store_table dbi, const struct key_set *ks, uint32_t epoch,
     size_t *moved, size_t *dropped)
 {
 	struct held *h;

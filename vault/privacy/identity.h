@@ -44,8 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
 
+#include "vault/store/store.h"
 #include "vault/privacy/blind.h"
 
 #define IDENTITY_HASH_BYTES 32
@@ -101,16 +101,16 @@ int identity_decode(const uint8_t *p, size_t len, struct identity *id, uint32_t 
  * the newest older epoch in the ring (a rotation not yet finished). None
  * stored: all zero. 0, VAULT_E_CRYPTO, VAULT_E_KEYRING or VAULT_E_STORAGE.
  */
-int identity_load(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+int identity_load(struct store_txn *txn, enum store_table dbi, const struct key_set *ks,
     const struct identity_name *name, uint64_t window, struct identity *id);
 /* Store id under (window, name) under the current epoch; entries of the
  * name under older epochs (window and window - 1) move to the current one
  * or go. 0 or a VAULT_E_* of the store or key ring. */
-int identity_save(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks,
+int identity_save(struct store_txn *txn, enum store_table dbi, const struct key_set *ks,
     const struct identity_name *name, uint64_t window, const struct identity *id);
 /* Delete at most max entries of windows before window - 1 (and damaged
  * keys); *removed counts them. 0 or a VAULT_E_* of the store. */
-int identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max,
+int identity_prune(struct store_txn *txn, enum store_table dbi, uint64_t window, size_t max,
     size_t *removed);
 /*
  * Store every entry of another epoch than epoch under epoch (new hash, new
@@ -118,7 +118,7 @@ int identity_prune(MDB_txn *txn, MDB_dbi dbi, uint64_t window, size_t max,
  * not in the ring, is dropped (a current-epoch entry of the same name and
  * window wins). *moved and *dropped count them. 0 or a VAULT_E_*.
  */
-int identity_rekey(MDB_txn *txn, MDB_dbi dbi, const struct key_set *ks, uint32_t epoch,
+int identity_rekey(struct store_txn *txn, enum store_table dbi, const struct key_set *ks, uint32_t epoch,
     size_t *moved, size_t *dropped);
 
 #endif

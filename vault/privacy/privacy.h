@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "vault/store/store.h"
 #include "common/buf.h"
 #include "request.h"
 
@@ -22,7 +22,7 @@ struct read_ctx;
 struct op_error;
 
 /* The next id of a counter in meta ("next_request", "next_hold"). */
-int privacy_next_id(MDB_txn *txn, struct server *srv, const char *counter,
+int privacy_next_id(struct store_txn *txn, struct server *srv, const char *counter,
     uint64_t *id);
 
 /*

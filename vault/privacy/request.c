@@ -443,39 +443,39 @@ request_decode(const uint8_t *data, size_t len, struct privacy_request *r)
 }
 
 int
-request_load(MDB_txn *txn, MDB_dbi dbi, uint64_t id, struct privacy_request *r,
+request_load(struct store_txn *txn, enum store_table dbi, uint64_t id, struct privacy_request *r,
     struct buf *copy)
 {
 	uint8_t kb[8];
 	store_put_id(kb, id);
-	MDB_val k = { 8, kb }, v;
-	int rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	struct store_val k = { 8, kb }, v;
+	int rc = store_get(txn, dbi, &k, &v);
+	if (rc == STORE_NOTFOUND)
 		return VAULT_E_NOT_FOUND;
 	if (rc != 0)
 		return store_error(rc);
-	const uint8_t *p = v.mv_data;
+	const uint8_t *p = v.data;
 	if (copy != NULL) {
 		buf_clear(copy);
-		if ((rc = buf_append(copy, v.mv_data, v.mv_size)) != 0)
+		if ((rc = buf_append(copy, v.data, v.len)) != 0)
 			return rc;
 		p = copy->data;
 	}
-	if ((rc = request_decode(p, v.mv_size, r)) != 0)
+	if ((rc = request_decode(p, v.len, r)) != 0)
 		return rc;
 	return r->id == id ? 0 : VAULT_E_CRYPTO;
 }
 
 int
-request_save(MDB_txn *txn, MDB_dbi dbi, const struct privacy_request *r)
+request_save(struct store_txn *txn, enum store_table dbi, const struct privacy_request *r)
 {
 	struct buf b = { 0 };
 	uint8_t kb[8];
 	int rc = request_encode(r, &b);
 	if (rc == 0) {
 		store_put_id(kb, r->id);
-		MDB_val k = { 8, kb }, v = { b.len, b.data };
-		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+		struct store_val k = { 8, kb }, v = { b.len, b.data };
+		if ((rc = store_put(txn, dbi, &k, &v, 0)) != 0)
 			rc = store_error(rc);
 	}
 	buf_free(&b);

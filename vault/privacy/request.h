@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
 
+#include "vault/store/store.h"
 #include "common/buf.h"
 #include "blind.h"
 #include "secrets.h"
@@ -113,9 +113,9 @@ int request_encode(const struct privacy_request *r, struct buf *out);
 int request_decode(const uint8_t *data, size_t len, struct privacy_request *r);
 
 /* Load request id (VAULT_E_NOT_FOUND). *r's pointers live in copy if given. */
-int request_load(MDB_txn *txn, MDB_dbi dbi, uint64_t id,
+int request_load(struct store_txn *txn, enum store_table dbi, uint64_t id,
     struct privacy_request *r, struct buf *copy);
-int request_save(MDB_txn *txn, MDB_dbi dbi, const struct privacy_request *r);
+int request_save(struct store_txn *txn, enum store_table dbi, const struct privacy_request *r);
 
 /* Append an event (the oldest after the first are dropped when full). */
 void request_note(struct privacy_request *r, uint64_t time, uint8_t event,

@@ -33,34 +33,30 @@ reseal_one(const struct key_set *ks, const uint8_t *sealed, size_t len,
 	return rc;
 }
 
-/* Put the value in enc under the cursor's key (a copy: the page changes). */
+/* Put the value in enc under the cursor's key. */
 static int
-put_back(MDB_cursor *cur, const MDB_val *k, const struct buf *enc)
+put_back(struct store_cursor *cur, const struct buf *enc)
 {
-	uint8_t kb[8];
-	if (k->mv_size != sizeof(kb))
-		return VAULT_E_INTERNAL;
-	memcpy(kb, k->mv_data, sizeof(kb));
-	MDB_val nk = { sizeof(kb), kb }, nv = { enc->len, enc->data };
-	int rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+	struct store_val nv = { enc->len, enc->data };
+	int rc = store_cursor_put(cur, &nv);
 	return rc == 0 ? 0 : store_error(rc);
 }
 
 static int
-reseal_holds(MDB_txn *txn, struct server *srv, const struct key_set *ks,
+reseal_holds(struct store_txn *txn, struct server *srv, const struct key_set *ks,
     uint32_t epoch, struct buf *plain, struct buf *sealed, struct buf *enc,
     size_t *moved, size_t *lost)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, srv->store.holds, &cur);
+	struct store_cursor *cur;
+	struct store_val k, v;
+	int rc = store_cursor_open(txn, STORE_HOLDS, &cur);
 	if (rc != 0)
 		return store_error(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
 		struct hold h;
-		if (k.mv_size != 8 || hold_decode(store_get_id(k.mv_data), v.mv_data,
-		    v.mv_size, &h) != 0 || secret_sealed_epoch(h.reason, h.reason_len) == epoch)
+		if (k.len != 8 || hold_decode(store_get_id(k.data), v.data,
+		    v.len, &h) != 0 || secret_sealed_epoch(h.reason, h.reason_len) == epoch)
 			continue;
 		if (reseal_one(ks, h.reason, h.reason_len, plain, sealed) != 0) {
 			(*lost)++;
@@ -71,31 +67,31 @@ reseal_holds(MDB_txn *txn, struct server *srv, const struct key_set *ks,
 		buf_clear(enc);
 		int e = hold_encode(&h, enc);
 		if (e == 0)
-			e = put_back(cur, &k, enc);
+			e = put_back(cur, enc);
 		if (e != 0) {
-			mdb_cursor_close(cur);
+			store_cursor_close(cur);
 			return e;
 		}
 		(*moved)++;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(cur);
+	return rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 static int
-reseal_requests(MDB_txn *txn, struct server *srv, const struct key_set *ks,
+reseal_requests(struct store_txn *txn, struct server *srv, const struct key_set *ks,
     uint32_t epoch, struct buf *plain, struct buf *sealed, struct buf *enc,
     size_t *moved, size_t *lost)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, srv->store.requests, &cur);
+	struct store_cursor *cur;
+	struct store_val k, v;
+	int rc = store_cursor_open(txn, STORE_REQUESTS, &cur);
 	if (rc != 0)
 		return store_error(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0;
+	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
 		struct privacy_request r;
-		if (request_decode(v.mv_data, v.mv_size, &r) != 0 || r.extension_reason == NULL ||
+		if (request_decode(v.data, v.len, &r) != 0 || r.extension_reason == NULL ||
 		    secret_sealed_epoch(r.extension_reason, r.extension_reason_len) == epoch)
 			continue;
 		if (reseal_one(ks, r.extension_reason, r.extension_reason_len, plain, sealed) != 0) {
@@ -107,19 +103,19 @@ reseal_requests(MDB_txn *txn, struct server *srv, const struct key_set *ks,
 		buf_clear(enc);
 		int e = request_encode(&r, enc);
 		if (e == 0)
-			e = put_back(cur, &k, enc);
+			e = put_back(cur, enc);
 		if (e != 0) {
-			mdb_cursor_close(cur);
+			store_cursor_close(cur);
 			return e;
 		}
 		(*moved)++;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : store_error(rc);
+	store_cursor_close(cur);
+	return rc == STORE_NOTFOUND ? 0 : store_error(rc);
 }
 
 int
-reasons_reseal(MDB_txn *txn, struct server *srv, const struct key_set *ks,
+reasons_reseal(struct store_txn *txn, struct server *srv, const struct key_set *ks,
     uint32_t epoch, size_t *moved, size_t *lost)
 {
 	struct buf plain = { 0 }, sealed = { 0 }, enc = { 0 };

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
+#include "vault/store/store.h"
+
 
 struct key_set;
 struct server;
@@ -21,7 +22,7 @@ struct server;
  * left as it is (nothing can read it) and counted in *lost. Returns 0 or a
  * VAULT_E_* error (the caller aborts txn).
  */
-int reasons_reseal(MDB_txn *txn, struct server *srv, const struct key_set *ks,
+int reasons_reseal(struct store_txn *txn, struct server *srv, const struct key_set *ks,
     uint32_t epoch, size_t *moved, size_t *lost);
 
 #endif

@@ -18,12 +18,12 @@
 void
 privacy_timer_init(struct server *srv)
 {
-	MDB_txn *txn;
+	struct store_txn *txn;
 	uint64_t when = 0;
-	if (mdb_txn_begin(srv->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+	if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
 		if (hold_next_expiry(txn, srv, &when) != 0)
 			when = 1; /* unreadable: let the sweep look soon */
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	}
 	atomic_store(&srv->hold_expiry, when);
 }
@@ -44,15 +44,15 @@ privacy_sweep(struct write_ctx *ctx)
 	pthread_rwlock_rdlock(&srv->env_lock);
 	ctx->trace.nrecords = 0;
 	ctx->trace.fields = 0;
-	if ((rc = mdb_txn_begin(srv->store.env, NULL, 0, &ctx->txn)) == 0) {
+	if ((rc = store_txn_begin(&srv->store, NULL, 0, &ctx->txn)) == 0) {
 		if ((rc = hold_sweep(ctx, &removed)) == 0 &&
 		    (rc = privacy_resume(ctx, "vaultd", done, 64, &n)) == 0 &&
 		    (rc = hold_next_expiry(ctx->txn, srv, &next)) == 0 &&
 		    (rc = server_audit(srv, NULL, ctx->keys, NULL, 0, 0, "hold_expiry",
 		    &ctx->trace, 0)) == 0)
-			rc = mdb_txn_commit(ctx->txn);
+			rc = store_txn_commit(ctx->txn);
 		else
-			mdb_txn_abort(ctx->txn);
+			store_txn_abort(ctx->txn);
 		ctx->txn = NULL;
 	}
 	pthread_rwlock_unlock(&srv->env_lock);

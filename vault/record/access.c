@@ -44,26 +44,26 @@ record_check(struct server *srv, const struct key_set *keys, uint64_t id,
 /* Look up id and decode it (into copy if not NULL); *data and *len get
  * the stored form. VAULT_E_CRYPTO only if it does not decode. */
 static int
-load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
+load(struct server *srv, struct store_txn *txn, uint64_t id, struct record *r,
     struct buf *copy, const uint8_t **data, size_t *len)
 {
 	uint8_t kb[8];
 	store_put_id(kb, id);
-	MDB_val k = { 8, kb }, v;
-	int rc = mdb_get(txn, srv->store.records, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		rc = mdb_get(txn, srv->store.tombstones, &k, &v);
+	struct store_val k = { 8, kb }, v;
+	int rc = store_get(txn, STORE_RECORDS, &k, &v);
+	if (rc == STORE_NOTFOUND) {
+		rc = store_get(txn, STORE_TOMBSTONES, &k, &v);
 		if (rc == 0)
 			return VAULT_E_DELETED;
-		return rc == MDB_NOTFOUND ? VAULT_E_NOT_FOUND : VAULT_E_STORAGE;
+		return rc == STORE_NOTFOUND ? VAULT_E_NOT_FOUND : VAULT_E_STORAGE;
 	}
 	if (rc != 0)
 		return store_error(rc);
-	*data = v.mv_data;
-	*len = v.mv_size;
+	*data = v.data;
+	*len = v.len;
 	if (copy != NULL) {
 		buf_clear(copy);
-		if ((rc = buf_append(copy, v.mv_data, v.mv_size)) != 0)
+		if ((rc = buf_append(copy, v.data, v.len)) != 0)
 			return rc;
 		*data = copy->data;
 	}
@@ -73,7 +73,7 @@ load(struct server *srv, MDB_txn *txn, uint64_t id, struct record *r,
 }
 
 int
-record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
+record_load(struct server *srv, const struct key_set *keys, struct store_txn *txn,
     uint64_t id, struct record *r, struct buf *copy)
 {
 	const uint8_t *data = NULL;
@@ -89,7 +89,7 @@ record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
 }
 
 int
-record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
+record_load_unverified(struct server *srv, struct store_txn *txn, uint64_t id,
     struct record *r, struct buf *copy)
 {
 	const uint8_t *data;
@@ -154,25 +154,25 @@ document_parse(const uint8_t *p, size_t len, uint16_t slot,
 }
 
 int
-document_open(struct server *srv, MDB_txn *txn, const uint8_t *dek,
+document_open(struct server *srv, struct store_txn *txn, const uint8_t *dek,
     uint64_t id, const struct record *r, uint16_t slot, struct buf *out,
     size_t *off)
 {
 	uint8_t kb[10];
 	document_key(id, slot, kb);
-	MDB_val k = { sizeof(kb), kb }, v;
-	int rc = mdb_get(txn, srv->store.documents, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	struct store_val k = { sizeof(kb), kb }, v;
+	int rc = store_get(txn, STORE_DOCUMENTS, &k, &v);
+	if (rc == STORE_NOTFOUND)
 		return VAULT_E_NOT_FOUND;
 	if (rc != 0)
 		return store_error(rc);
-	if (v.mv_size < SEAL_OVERHEAD)
+	if (v.len < SEAL_OVERHEAD)
 		return VAULT_E_CRYPTO;
-	size_t n = v.mv_size - SEAL_OVERHEAD;
+	size_t n = v.len - SEAL_OVERHEAD;
 	if ((rc = buf_reserve(out, n + 1)) != 0)
 		return rc;
 	struct seal_place pl = { id, r->dek_version, FIELD_DOCUMENT, slot, 0 };
-	if ((rc = open_field(dek, &pl, v.mv_data, v.mv_size, out->data + out->len)) != 0)
+	if ((rc = open_field(dek, &pl, v.data, v.len, out->data + out->len)) != 0)
 		return rc;
 	*off = out->len;
 	out->len += n;

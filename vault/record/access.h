@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include <lmdb.h>
 
+#include "vault/store/store.h"
 #include "common/buf.h"
 #include "vault/store/record_codec.h"
 
@@ -26,7 +26,7 @@ struct key_set;
  * instead. Returns 0, VAULT_E_NOT_FOUND, VAULT_E_DELETED, VAULT_E_CRYPTO
  * (malformed, or failed its MAC: see record_tampered()) or VAULT_E_STORAGE.
  */
-int record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
+int record_load(struct server *srv, const struct key_set *keys, struct store_txn *txn,
     uint64_t id, struct record *r, struct buf *copy);
 /*
  * As record_load() without the MAC: only for erasing the record
@@ -35,7 +35,7 @@ int record_load(struct server *srv, const struct key_set *keys, MDB_txn *txn,
  * trusts nothing in the record to decide whether to erase. A record that
  * does not decode gives VAULT_E_CRYPTO.
  */
-int record_load_unverified(struct server *srv, MDB_txn *txn, uint64_t id,
+int record_load_unverified(struct server *srv, struct store_txn *txn, uint64_t id,
     struct record *r, struct buf *copy);
 
 /*
@@ -82,7 +82,7 @@ struct document_view {
  * *d (pointers into out, valid until out changes). Returns 0,
  * VAULT_E_NOT_FOUND, VAULT_E_CRYPTO or VAULT_E_STORAGE.
  */
-int document_open(struct server *srv, MDB_txn *txn, const uint8_t *dek,
+int document_open(struct server *srv, struct store_txn *txn, const uint8_t *dek,
     uint64_t id, const struct record *r, uint16_t slot, struct buf *out,
     size_t *off);
 int document_parse(const uint8_t *p, size_t len, uint16_t slot,

@@ -26,8 +26,8 @@ record_store(struct write_ctx *ctx, uint64_t id, const struct record *r,
 	if ((rc = record_encode(r, id, mk, &ctx->enc)) != 0)
 		return rc;
 	store_put_id(kb, id);
-	MDB_val k = { 8, kb }, v = { ctx->enc.len, ctx->enc.data };
-	rc = mdb_put(ctx->txn, ctx->srv->store.records, &k, &v, flags);
+	struct store_val k = { 8, kb }, v = { ctx->enc.len, ctx->enc.data };
+	rc = store_put(ctx->txn, STORE_RECORDS, &k, &v, flags);
 	return rc == 0 ? 0 : store_error(rc);
 }
 
@@ -58,8 +58,8 @@ document_store(struct write_ctx *ctx, uint64_t id, struct record *r,
 	ctx->doc.len = len + SEAL_OVERHEAD;
 	uint8_t kb[10];
 	document_key(id, slot, kb);
-	MDB_val k = { sizeof(kb), kb }, v = { ctx->doc.len, ctx->doc.data };
-	if ((rc = mdb_put(ctx->txn, ctx->srv->store.documents, &k, &v, 0)) != 0)
+	struct store_val k = { sizeof(kb), kb }, v = { ctx->doc.len, ctx->doc.data };
+	if ((rc = store_put(ctx->txn, STORE_DOCUMENTS, &k, &v, 0)) != 0)
 		return store_error(rc);
 	r->next_slot++;
 	r->doc_slots[r->ndocs++] = slot; /* slots only grow: stays ascending */
@@ -75,9 +75,9 @@ document_delete(struct write_ctx *ctx, uint64_t id, struct record *r,
 		return VAULT_E_NOT_FOUND;
 	uint8_t kb[10];
 	document_key(id, slot, kb);
-	MDB_val k = { sizeof(kb), kb };
-	int rc = mdb_del(ctx->txn, ctx->srv->store.documents, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	struct store_val k = { sizeof(kb), kb };
+	int rc = store_del(ctx->txn, STORE_DOCUMENTS, &k);
+	if (rc != 0 && rc != STORE_NOTFOUND)
 		return store_error(rc);
 	memmove(&r->doc_slots[i], &r->doc_slots[i + 1],
 	    (r->ndocs - (unsigned)i - 1) * sizeof(r->doc_slots[0]));

@@ -12,7 +12,7 @@
 struct write_ctx;
 
 /* Encode r with its MAC (record_codec.h) and put it under id (flags: 0 or
- * MDB_APPEND for a new id). */
+ * STORE_APPEND for a new id). */
 int record_store(struct write_ctx *ctx, uint64_t id, const struct record *r,
     unsigned flags);
 /*

@@ -1,5 +1,7 @@
 /*
- * store.c - opening the LMDB environment (see store.h).
+ * store.c - the storage interface's wrappers, results and the few entries
+ * of meta every backend shares (store.h). The wrappers are the only callers
+ * of a backend's methods.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -9,16 +11,78 @@
 #include <vault/vault.h>
 
 #include "store.h"
+#include "store_lmdb.h"
 #include "vault/log.h"
 
+static const char *const table_names[STORE_NTABLES] = {
+	[STORE_META] = "meta",
+	[STORE_RECORDS] = "records",
+	[STORE_DOCUMENTS] = "documents",
+	[STORE_TOMBSTONES] = "tombstones",
+	[STORE_CARD_INDEX] = "card_index",
+	[STORE_DET_INDEX] = "det_index",
+	[STORE_BLIND_INDEX] = "blind_index",
+	[STORE_BLIND_RECORD] = "blind_record",
+	[STORE_REQUESTS] = "requests",
+	[STORE_HOLDS] = "holds",
+	[STORE_RECORD_HOLDS] = "record_holds",
+	[STORE_VERIFY_IDS] = "verify_ids",
+};
+
+const char *
+store_table_name(enum store_table t)
+{
+	return (unsigned)t < STORE_NTABLES ? table_names[t] : "?";
+}
+
+const char *
+store_strerror(int rc)
+{
+	switch (rc) {
+	case STORE_OK:
+		return "success";
+	case STORE_NOTFOUND:
+		return "not found";
+	case STORE_EXISTS:
+		return "the key exists";
+	case STORE_E_FULL:
+		return "the store is full (raise map_size)";
+	case STORE_E_DISK_FULL:
+		return "the file system under the store is full";
+	case STORE_E_NOMEM:
+		return "out of memory";
+	case STORE_E_CORRUPT:
+		return "the store is damaged";
+	default:
+		return "the store failed (see the log line before this one)";
+	}
+}
+
+int
+store_error(int rc)
+{
+	switch (rc) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+		return VAULT_E_NOT_FOUND;
+	case STORE_E_FULL:
+	case STORE_E_DISK_FULL:
+		return VAULT_E_NO_SPACE;
+	case STORE_E_NOMEM:
+		return VAULT_E_NOMEM;
+	default:
+		return VAULT_E_STORAGE;
+	}
+}
+
 /*
- * A storage failure the caller only sees as VAULT_E_STORAGE: say which in
- * the log (LMDB's and errno's messages are static text, never data). At
- * most one line a second, with a count of those left out, so a store that
- * fails every request (MDB_PANIC) cannot flood the log.
+ * A failure of the store's files the caller only sees as VAULT_E_STORAGE:
+ * say which in the log (errno's messages are static text, never data). At
+ * most one line a second, with a count of those left out.
  */
 static void
-log_storage_error(int rc)
+log_file_error(int e)
 {
 	static _Atomic int64_t last;
 	static atomic_uint suppressed;
@@ -30,171 +94,264 @@ log_storage_error(int rc)
 	unsigned n = atomic_exchange(&suppressed, 0);
 	if (n > 0)
 		log_error("storage: %s (%d); and %u more since the last such line",
-		    mdb_strerror(rc), rc, n);
+		    strerror(e), e, n);
 	else
-		log_error("storage: %s (%d)", mdb_strerror(rc), rc);
+		log_error("storage: %s (%d)", strerror(e), e);
 }
 
 int
-store_error(int rc)
+store_errno(int e)
 {
-	switch (rc) {
-	case MDB_SUCCESS:
+	switch (e) {
+	case 0:
 		return 0;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
 	case ENOSPC:
 	case EDQUOT:
 		return VAULT_E_NO_SPACE;
 	case ENOMEM:
 		return VAULT_E_NOMEM;
-	case MDB_NOTFOUND:
-		return VAULT_E_NOT_FOUND;
 	default:
-		log_storage_error(rc);
+		log_file_error(e);
 		return VAULT_E_STORAGE;
 	}
 }
 
+/* The open result as a vault error, as store_open() promises. */
 static int
-open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+open_error(int rc)
 {
-	return mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+	return rc == STORE_E_FULL || rc == STORE_E_DISK_FULL ? VAULT_E_NO_SPACE :
+	    VAULT_E_STORAGE;
+}
+
+/*
+ * Check the schema, or write it into a new store. Schemas 1 (records
+ * without a MAC) and 2 (blind tags under index keys) are refused, not
+ * upgraded: the format changed before 1.0, with no deployed data to carry
+ * over, and an upgrade would have to trust every unauthenticated header it
+ * found.
+ */
+static int
+check_schema(struct store *s, const char **why)
+{
+	static const uint8_t ver_be[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };
+	struct store_txn *txn;
+	struct store_val k = { 6, "schema" }, v;
+	int rc;
+
+	*why = "cannot open the databases";
+	if ((rc = store_txn_begin(s, NULL, 0, &txn)) != 0)
+		return open_error(rc);
+	rc = store_get(txn, STORE_META, &k, &v);
+	if (rc == STORE_NOTFOUND) {
+		v.len = 4;
+		v.data = ver_be;
+		if ((rc = store_put(txn, STORE_META, &k, &v, 0)) != 0) {
+			store_txn_abort(txn);
+			return open_error(rc);
+		}
+	} else if (rc != 0) {
+		store_txn_abort(txn);
+		return open_error(rc);
+	} else if (v.len != 4 || memcmp(v.data, ver_be, 4) != 0) {
+		*why = v.len == 4 && memcmp(v.data, "\0\0\0\1", 4) == 0 ?
+		    "the data directory has schema 1 (records without a MAC), which this "
+		    "version refuses: create a new one" :
+		    v.len == 4 && memcmp(v.data, "\0\0\0\2", 4) == 0 ?
+		    "the data directory has schema 2 (token indexes and blind tags keyed by "
+		    "keys that outlive the erasure horizon), which this version refuses: create a new one" :
+		    "the data directory has an unsupported schema version";
+		store_txn_abort(txn);
+		return VAULT_E_CONFIG;
+	}
+	if ((rc = store_txn_commit(txn)) != 0)
+		return open_error(rc);
+	*why = NULL;
+	return 0;
 }
 
 int
 store_open(struct store *s, const char *dir, size_t map_size,
     unsigned max_readers, const char **why)
 {
-	MDB_txn *txn = NULL;
-	int rc;
-
-	memset(s, 0, sizeof(*s));
-	*why = "cannot create the LMDB environment";
-	if ((rc = mdb_env_create(&s->env)) != 0)
-		goto fail;
-	mdb_env_set_maxdbs(s->env, 16);
-	mdb_env_set_maxreaders(s->env, max_readers);
-	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0) {
-		*why = "invalid map size";
-		goto fail;
-	}
-	/*
-	 * MDB_NOTLS: each server worker keeps one read transaction and renews
-	 * it per request. Default sync: a commit is durable when it returns.
-	 */
-	*why = "cannot open the data directory";
-	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600)) != 0)
-		goto fail;
-	*why = "cannot open the databases";
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	if ((rc = open_dbi(txn, "meta", &s->meta)) != 0 ||
-	    (rc = open_dbi(txn, "records", &s->records)) != 0 ||
-	    (rc = open_dbi(txn, "documents", &s->documents)) != 0 ||
-	    (rc = open_dbi(txn, "tombstones", &s->tombstones)) != 0 ||
-	    (rc = open_dbi(txn, "card_index", &s->card_index)) != 0 ||
-	    (rc = open_dbi(txn, "det_index", &s->det_index)) != 0 ||
-	    (rc = open_dbi(txn, "blind_index", &s->blind_index)) != 0 ||
-	    (rc = open_dbi(txn, "blind_record", &s->blind_record)) != 0 ||
-	    (rc = open_dbi(txn, "requests", &s->requests)) != 0 ||
-	    (rc = open_dbi(txn, "holds", &s->holds)) != 0 ||
-	    (rc = open_dbi(txn, "record_holds", &s->record_holds)) != 0 ||
-	    (rc = open_dbi(txn, "verify_ids", &s->verify_ids)) != 0)
-		goto fail;
-
-	static const uint8_t ver_be[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };
-	MDB_val k = { 6, "schema" }, v;
-	rc = mdb_get(txn, s->meta, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		v.mv_size = 4;
-		v.mv_data = (void *)ver_be;
-		if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
-			goto fail;
-	} else if (rc != 0) {
-		goto fail;
-	} else if (v.mv_size != 4 || memcmp(v.mv_data, ver_be, 4) != 0) {
-		/* Schemas 1 (records without a MAC) and 2 (blind tags under
-		 * index keys) are refused, not upgraded: the
-		 * format changed before 1.0, with no deployed data to carry over,
-		 * and an upgrade would have to trust every unauthenticated
-		 * header it found. */
-		*why = v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\1", 4) == 0 ?
-		    "the data directory has schema 1 (records without a MAC), which this "
-		    "version refuses: create a new one" :
-		    v.mv_size == 4 && memcmp(v.mv_data, "\0\0\0\2", 4) == 0 ?
-		    "the data directory has schema 2 (token indexes and blind tags keyed by "
-		    "keys that outlive the erasure horizon), which this version refuses: create a new one" :
-		    "the data directory has an unsupported schema version";
-		mdb_txn_abort(txn);
+	int rc = store_lmdb_open(s, dir, map_size, max_readers, 0, why);
+	if (rc != 0)
+		return open_error(rc);
+	if ((rc = check_schema(s, why)) != 0) {
 		store_close(s);
-		return VAULT_E_CONFIG;
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		txn = NULL;
-		goto fail;
+		return rc;
 	}
 	/* A reader that died holding a slot pins old pages: clear such slots. */
-	int dead = 0;
-	mdb_reader_check(s->env, &dead);
-	*why = NULL;
+	store_reader_check(s);
 	return 0;
-fail:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	store_close(s);
-	return store_error(rc) == VAULT_E_NO_SPACE ? VAULT_E_NO_SPACE : VAULT_E_STORAGE;
+}
+
+int
+store_open_file(struct store *s, const char *path, size_t map_size,
+    unsigned flags, const char **why)
+{
+	int rc = store_lmdb_open(s, path, map_size, 2, STORE_LMDB_FILE |
+	    (flags & STORE_FILE_RDONLY ? STORE_LMDB_RDONLY : 0), why);
+	return rc != 0 ? open_error(rc) : 0;
 }
 
 void
 store_close(struct store *s)
 {
-	if (s->env != NULL)
-		mdb_env_close(s->env);
-	s->env = NULL;
+	if (s->m != NULL)
+		s->m->close(s);
+	s->m = NULL;
+	s->impl = NULL;
 }
 
 int
-store_next_id(struct store *s, MDB_txn *txn, uint64_t *next)
+store_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
+    struct store_txn **txn)
 {
-	MDB_val k = { 7, "next_id" }, v;
-	int rc = mdb_get(txn, s->meta, &k, &v);
-	if (rc == MDB_NOTFOUND) {
+	return s->m->txn_begin(s, parent, flags, txn);
+}
+
+int
+store_txn_commit(struct store_txn *txn)
+{
+	return txn->m->txn_commit(txn);
+}
+
+void
+store_txn_abort(struct store_txn *txn)
+{
+	txn->m->txn_abort(txn);
+}
+
+void
+store_txn_reset(struct store_txn *txn)
+{
+	txn->m->txn_reset(txn);
+}
+
+int
+store_txn_renew(struct store_txn *txn)
+{
+	return txn->m->txn_renew(txn);
+}
+
+int
+store_get(struct store_txn *txn, enum store_table t, const struct store_val *key,
+    struct store_val *val)
+{
+	return txn->m->get(txn, t, key, val);
+}
+
+int
+store_put(struct store_txn *txn, enum store_table t, const struct store_val *key,
+    const struct store_val *val, unsigned flags)
+{
+	return txn->m->put(txn, t, key, val, flags);
+}
+
+int
+store_del(struct store_txn *txn, enum store_table t, const struct store_val *key)
+{
+	return txn->m->del(txn, t, key);
+}
+
+int
+store_count(struct store_txn *txn, enum store_table t, uint64_t *entries)
+{
+	return txn->m->count(txn, t, entries);
+}
+
+int
+store_cursor_open(struct store_txn *txn, enum store_table t, struct store_cursor **c)
+{
+	return txn->m->cursor_open(txn, t, c);
+}
+
+int
+store_cursor_get(struct store_cursor *c, struct store_val *key, struct store_val *val,
+    enum store_cursor_op op)
+{
+	return c->m->cursor_get(c, key, val, op);
+}
+
+int
+store_cursor_put(struct store_cursor *c, const struct store_val *val)
+{
+	return c->m->cursor_put(c, val);
+}
+
+int
+store_cursor_del(struct store_cursor *c)
+{
+	return c->m->cursor_del(c);
+}
+
+void
+store_cursor_close(struct store_cursor *c)
+{
+	if (c != NULL)
+		c->m->cursor_close(c);
+}
+
+int
+store_copy(struct store *s, int fd)
+{
+	return s->m->copy(s, fd);
+}
+
+void
+store_reader_check(struct store *s)
+{
+	s->m->reader_check(s);
+}
+
+int
+store_set_durable(struct store *s, int durable)
+{
+	return s->m->set_durable(s, durable);
+}
+
+int
+store_next_id(struct store_txn *txn, uint64_t *next)
+{
+	struct store_val k = { 7, "next_id" }, v;
+	int rc = store_get(txn, STORE_META, &k, &v);
+	if (rc == STORE_NOTFOUND) {
 		*next = 1;
 		return 0;
 	}
 	if (rc != 0)
 		return store_error(rc);
-	if (v.mv_size != 8)
+	if (v.len != 8)
 		return VAULT_E_CRYPTO;
-	*next = store_get_id(v.mv_data);
+	*next = store_get_id(v.data);
 	return 0;
 }
 
 #define AUDIT_HEAD_KEY "audit_head"
 
 int
-store_audit_anchor_get(struct store *s, MDB_txn *txn, uint64_t *seq,
+store_audit_anchor_get(struct store_txn *txn, uint64_t *seq,
     uint8_t mac[STORE_AUDIT_MAC_BYTES])
 {
-	MDB_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v;
-	int rc = mdb_get(txn, s->meta, &k, &v);
+	struct store_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v;
+	int rc = store_get(txn, STORE_META, &k, &v);
 	if (rc != 0)
 		return store_error(rc);
-	if (v.mv_size != 8 + STORE_AUDIT_MAC_BYTES)
+	if (v.len != 8 + STORE_AUDIT_MAC_BYTES)
 		return VAULT_E_STORAGE;
-	*seq = store_get_id(v.mv_data);
-	memcpy(mac, (const uint8_t *)v.mv_data + 8, STORE_AUDIT_MAC_BYTES);
+	*seq = store_get_id(v.data);
+	memcpy(mac, (const uint8_t *)v.data + 8, STORE_AUDIT_MAC_BYTES);
 	return 0;
 }
 
 int
-store_audit_anchor_put(struct store *s, MDB_txn *txn, uint64_t seq,
+store_audit_anchor_put(struct store_txn *txn, uint64_t seq,
     const uint8_t mac[STORE_AUDIT_MAC_BYTES])
 {
 	uint8_t b[8 + STORE_AUDIT_MAC_BYTES];
 	store_put_id(b, seq);
 	memcpy(b + 8, mac, STORE_AUDIT_MAC_BYTES);
-	MDB_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v = { sizeof(b), b };
-	return mdb_put(txn, s->meta, &k, &v, 0);
+	struct store_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v = { sizeof(b), b };
+	return store_put(txn, STORE_META, &k, &v, 0);
 }

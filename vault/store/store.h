@@ -1,5 +1,15 @@
 /*
- * store.h - the LMDB environment and its databases.
+ * store.h - the storage interface: named tables of ordered byte keys, read
+ * snapshots and write batches. Everything above vault/store/ (operations,
+ * privacy, rotation, restore, the writer) reaches stored data only through
+ * the functions here; a backend (store_lmdb.c today) implements the method
+ * table below. The model is a sorted key-value map per table, as in
+ * Postfix's dict and Dovecot's lib-dict, because that is all the vault
+ * needs: every value is already ciphertext, a wrapped key, a keyed tag or a
+ * sealed state, so a backend never sees personal data and never has to
+ * understand a value.
+ *
+ * The tables and their layouts:
  *
  *   meta        "schema" -> u32 version; "next_id" -> u64
  *   records     record id (u64 BE) -> encoded record (record_codec.h)
@@ -30,10 +40,30 @@
  * (writer.c), and the trail's end at a clean stop (main.c; audit.h, the
  * anchor).
  *
- * Record ids are sequential, so creates append to the records B-tree
- * instead of splitting random pages (FACTS.md: random keys cut durable write
+ * Record ids are sequential, so creates append to the records table instead
+ * of splitting random pages (FACTS.md: random keys cut durable write
  * throughput several-fold). Only the two token indexes have random keys, and
  * they are written only when such a token is first asked for.
+ *
+ * Results. Every function returns STORE_OK (0), a logical outcome (positive:
+ * STORE_NOTFOUND, STORE_EXISTS) or a failure (negative, STORE_E_*). A
+ * backend logs the detail of a failure once, where it happens (its own
+ * messages are static text, never stored data); callers turn a result into
+ * a vault error with store_error(). Logical outcomes are never logged.
+ *
+ * Transactions. store_txn_begin() with STORE_RDONLY gives a read snapshot:
+ * it sees the state of one commit and nothing written after it, and never
+ * blocks or is blocked by the writer. Without it, a write batch: one at a
+ * time per store (the vault has one writer thread), applied as a whole by
+ * store_txn_commit() and durable when that returns, or not at all. A write
+ * batch may have nested batches (a parent given): a nested batch commits
+ * into its parent or aborts alone, so one failing write leaves the rest of
+ * a group commit intact.
+ *
+ * Lifetimes. A value or key returned by store_get() or store_cursor_get()
+ * points into the store's memory and is valid until the transaction ends
+ * or the next write in it; copy what must live longer. Never write through
+ * it (LMDB maps it read-only).
  */
 #ifndef VAULT_STORE_STORE_H
 #define VAULT_STORE_STORE_H
@@ -41,40 +71,190 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
-
 /* 2: records with a MAC (record_codec.h); 3: deterministic, card and blind
  * index entries keyed by KEK-epoch subkeys, det entries carrying their epoch,
  * blind entries carrying their sealed canonical value (privacy/blind.h). */
 #define STORE_SCHEMA_VERSION 3
 
+enum store_table {
+	STORE_META,
+	STORE_RECORDS,
+	STORE_DOCUMENTS,
+	STORE_TOMBSTONES,
+	STORE_CARD_INDEX,
+	STORE_DET_INDEX,
+	STORE_BLIND_INDEX,
+	STORE_BLIND_RECORD,
+	STORE_REQUESTS,
+	STORE_HOLDS,
+	STORE_RECORD_HOLDS,
+	STORE_VERIFY_IDS,
+	STORE_NTABLES
+};
+
+/* The table's name as the backends store it ("records", ...). */
+const char *store_table_name(enum store_table t);
+
+enum {
+	STORE_OK = 0,
+	STORE_NOTFOUND = 1,     /* no such key, or a cursor moved past the end */
+	STORE_EXISTS = 2,       /* STORE_NOOVERWRITE and the key is there */
+	STORE_E_FULL = -1,      /* the store's own capacity (LMDB: map or batch full) */
+	STORE_E_DISK_FULL = -2, /* the file system under the store is full */
+	STORE_E_NOMEM = -3,
+	STORE_E_CORRUPT = -4,   /* the store is damaged or not a vault store */
+	STORE_E_FAILED = -5,    /* any other failure: the backend logged which */
+};
+
+/* A byte string: a key, or a value. */
+struct store_val {
+	size_t len;
+	const void *data;
+};
+
+/* store_txn_begin() flags */
+#define STORE_RDONLY 0x1u
+
+/* store_put() flags */
+#define STORE_NOOVERWRITE 0x1u /* STORE_EXISTS if the key is there */
+#define STORE_APPEND 0x2u      /* a hint: the key sorts after every key in the table */
+
+enum store_cursor_op {
+	STORE_FIRST,     /* the first entry of the table */
+	STORE_NEXT,      /* the entry after the current one (the first if none) */
+	STORE_SET_RANGE, /* the first entry whose key is >= the key given */
+};
+
+struct store;
+struct store_txn;
+struct store_cursor;
+
+/*
+ * A backend's methods. New methods are only ever appended, with the
+ * version raised (as SQLite's io_methods). Only store.c calls them.
+ */
+struct store_methods {
+	int version; /* 1 */
+	const char *name;
+	void (*close)(struct store *s);
+	int (*txn_begin)(struct store *s, struct store_txn *parent, unsigned flags,
+	    struct store_txn **txn);
+	int (*txn_commit)(struct store_txn *txn);
+	void (*txn_abort)(struct store_txn *txn);
+	void (*txn_reset)(struct store_txn *txn);
+	int (*txn_renew)(struct store_txn *txn);
+	int (*get)(struct store_txn *txn, enum store_table t, const struct store_val *key,
+	    struct store_val *val);
+	int (*put)(struct store_txn *txn, enum store_table t, const struct store_val *key,
+	    const struct store_val *val, unsigned flags);
+	int (*del)(struct store_txn *txn, enum store_table t, const struct store_val *key);
+	int (*count)(struct store_txn *txn, enum store_table t, uint64_t *entries);
+	int (*cursor_open)(struct store_txn *txn, enum store_table t, struct store_cursor **c);
+	int (*cursor_get)(struct store_cursor *c, struct store_val *key, struct store_val *val,
+	    enum store_cursor_op op);
+	int (*cursor_put)(struct store_cursor *c, const struct store_val *val);
+	int (*cursor_del)(struct store_cursor *c);
+	void (*cursor_close)(struct store_cursor *c);
+	int (*copy)(struct store *s, int fd);
+	void (*reader_check)(struct store *s);
+	int (*set_durable)(struct store *s, int durable);
+};
+
+/* The first member of every backend's transaction and cursor. */
+struct store_txn {
+	const struct store_methods *m;
+};
+
+struct store_cursor {
+	const struct store_methods *m;
+};
+
 struct store {
-	MDB_env *env;
-	MDB_dbi meta, records, documents, tombstones, card_index, det_index;
-	MDB_dbi blind_index, blind_record, requests, holds, record_holds, verify_ids;
+	const struct store_methods *m; /* NULL: not open */
+	void *impl;                    /* the backend's own state */
 };
 
 /*
- * Open (creating if needed) the environment in directory dir, which must
- * exist. Returns 0, VAULT_E_STORAGE or VAULT_E_CONFIG (schema mismatch).
+ * Open (creating if needed) the store in directory dir, which must exist,
+ * and check its schema. Returns 0, VAULT_E_STORAGE, VAULT_E_NO_SPACE or
+ * VAULT_E_CONFIG (schema mismatch), with *why set on failure.
  */
 int store_open(struct store *s, const char *dir, size_t map_size,
     unsigned max_readers, const char **why);
+
+/* store_open_file() flags */
+#define STORE_FILE_RDONLY 0x1u
+
+/*
+ * Open a store kept in one file (a backup, or a compacted copy), with no
+ * lock file: only for files no one else has open. Tables the file lacks
+ * are created unless STORE_FILE_RDONLY (then store_cursor_open and
+ * store_get answer STORE_NOTFOUND for them); the schema is not checked.
+ * Returns as store_open().
+ */
+int store_open_file(struct store *s, const char *path, size_t map_size,
+    unsigned flags, const char **why);
+
+/* Close the store (no transaction may be open). Safe on a closed store. */
 void store_close(struct store *s);
 
-/* A vault error for an LMDB return code. */
-int store_error(int mdb_rc);
+int store_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
+    struct store_txn **txn);
+/* Apply the batch (durable when this returns) and end the transaction,
+ * which is freed whatever the result. */
+int store_txn_commit(struct store_txn *txn);
+/* End the transaction without applying anything; frees it. */
+void store_txn_abort(struct store_txn *txn);
+/* A read snapshot kept for reuse: release the snapshot, keep the handle;
+ * store_txn_renew() takes a new snapshot of the latest commit. */
+void store_txn_reset(struct store_txn *txn);
+int store_txn_renew(struct store_txn *txn);
+
+int store_get(struct store_txn *txn, enum store_table t, const struct store_val *key,
+    struct store_val *val);
+int store_put(struct store_txn *txn, enum store_table t, const struct store_val *key,
+    const struct store_val *val, unsigned flags);
+/* STORE_NOTFOUND if the key was not there. */
+int store_del(struct store_txn *txn, enum store_table t, const struct store_val *key);
+/* The number of entries in a table, as of the transaction's snapshot. */
+int store_count(struct store_txn *txn, enum store_table t, uint64_t *entries);
+
+int store_cursor_open(struct store_txn *txn, enum store_table t, struct store_cursor **c);
+/* Move the cursor and return its entry; key is read for STORE_SET_RANGE. */
+int store_cursor_get(struct store_cursor *c, struct store_val *key, struct store_val *val,
+    enum store_cursor_op op);
+/* Replace the value of the cursor's current entry. */
+int store_cursor_put(struct store_cursor *c, const struct store_val *val);
+/* Delete the cursor's current entry; STORE_NEXT then returns the one after it. */
+int store_cursor_del(struct store_cursor *c);
+void store_cursor_close(struct store_cursor *c);
+
+/* Write a consistent copy of the latest commit to fd, holding only live
+ * data (no freed pages): backups and retire's compaction. */
+int store_copy(struct store *s, int fd);
+/* Release what readers that died left pinned (a no-op where nothing can). */
+void store_reader_check(struct store *s);
+/* Whether a commit waits for the disk: yes unless turned off, which only
+ * fuzzers and benchmarks of the CPU path do (durability is not under test). */
+int store_set_durable(struct store *s, int durable);
+
+/* A vault error for a store result (VAULT_E_NOT_FOUND for STORE_NOTFOUND). */
+int store_error(int rc);
+/* A vault error for an errno of a file operation on the store's files. */
+int store_errno(int e);
+/* Static text for a store result, for logs. */
+const char *store_strerror(int rc);
 
 /* The id the next created record gets (after the largest ever used). */
-int store_next_id(struct store *s, MDB_txn *txn, uint64_t *next);
+int store_next_id(struct store_txn *txn, uint64_t *next);
 
 #define STORE_AUDIT_MAC_BYTES 32
 
 /* The audit anchor: 0, VAULT_E_NOT_FOUND (none yet) or another error. */
-int store_audit_anchor_get(struct store *s, MDB_txn *txn, uint64_t *seq,
+int store_audit_anchor_get(struct store_txn *txn, uint64_t *seq,
     uint8_t mac[STORE_AUDIT_MAC_BYTES]);
-/* An LMDB return code (the caller's transaction decides). */
-int store_audit_anchor_put(struct store *s, MDB_txn *txn, uint64_t seq,
+/* A store result (the caller's transaction decides). */
+int store_audit_anchor_put(struct store_txn *txn, uint64_t seq,
     const uint8_t mac[STORE_AUDIT_MAC_BYTES]);
 
 static inline void
