@@ -8,6 +8,8 @@
  * then restarted: no temporary remains, the ring opens, every record reads,
  * a compaction cut short after the epoch was destroyed is redone at start,
  * and no file left anywhere holds the retired epoch or its wrapped keys.
+ * After each kill, a backup from before the deletion is also restored: the
+ * deleted record stays deleted and every live record reads.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -293,7 +295,8 @@ struct kill_run {
 	char *toks[NREC];
 	uint8_t (*old_keys)[WRAPPED_DEK_BYTES]; /* epoch 1's, from the backup */
 	size_t nold;
-	unsigned kills, kills_after_destroy, redone;
+	char backup[600];         /* that backup, taken before the deletion */
+	unsigned kills, kills_after_destroy, redone, restores;
 	unsigned ring_tmp_left, compact_left; /* kills that left such a file */
 };
 
@@ -378,6 +381,59 @@ stop_traced(struct vaultd_proc *p)
 	return 1;
 }
 
+/* Every record reads but the deleted one, which stays deleted. */
+static void
+expect_records(struct kill_run *k, const char *when)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(k->p.socket, &v), 0);
+	for (int i = 0; i < NREC; i++) {
+		if (i == VICTIM) {
+			struct vault_record *out;
+			int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, k->toks[i], NULL, 0, 0, &out);
+			cr_assert(rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND,
+			    "%s: the deleted record came back (%s)", when, vault_error_name(rc));
+		} else {
+			expect_email(v, k->toks[i], i);
+		}
+	}
+	vault_close(v);
+}
+
+/*
+ * vaultd stopped: restore the backup taken before the deletion, start, and
+ * check that nothing deleted came back and nothing live was lost.
+ */
+static void
+restore_old_backup(struct kill_run *k)
+{
+	char out[600], rdir[600];
+	vaultd_path(&k->p, "restore.out", out, sizeof(out));
+	vaultd_path(&k->p, "data/restore", rdir, sizeof(rdir));
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(getenv("VAULTD"), "vaultd", "-c", k->p.config, "--restore", k->backup,
+		    (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	size_t n;
+	char *text = read_file_all(out, &n);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "restore after a kill: %s",
+	    text ? text : "");
+	free(text);
+	cr_assert(!exists(rdir), "the restore left data/restore/");
+	cr_assert_eq(vaultd_try_restart(&k->p), 0, "vaultd starts after the restore");
+	expect_records(k, "after the restore");
+	cr_assert_eq(vaultd_stop(&k->p), 0);
+	k->restores++;
+}
+
 /*
  * After a run (killed or not): check what the crash left, restart without
  * strace, and check that the start cleaned up and finished the job.
@@ -450,19 +506,14 @@ check_after(struct kill_run *k, int killed, int retire)
 		cr_assert(!meta_has(live, "compact_pending"), "the compaction mark is cleared");
 
 	/* Every live record reads; the deleted one stays deleted. */
-	struct vault *v;
-	cr_assert_eq(vault_connect(k->p.socket, &v), 0);
-	for (int i = 0; i < NREC; i++) {
-		if (i == VICTIM) {
-			struct vault_record *out;
-			int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, k->toks[i], NULL, 0, 0, &out);
-			cr_assert(rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND);
-		} else {
-			expect_email(v, k->toks[i], i);
-		}
-	}
-	vault_close(v);
+	expect_records(k, "after the kill");
 	cr_assert_eq(vaultd_stop(&k->p), 0);
+
+	/* And after a restore of the backup from before the deletion; the
+	 * restore brings back no key of the retired epoch either. */
+	restore_old_backup(k);
+	if (retire && has1 == 0)
+		cr_assert_eq(ring_has_epoch(ring, root, 1), 0, "the restore brought epoch 1 back");
 	sodium_free(root);
 }
 
@@ -540,6 +591,7 @@ kill_setup(struct kill_run *k, int retire)
 	k->old_keys = malloc(NREC * WRAPPED_DEK_BYTES);
 	k->nold = wrapped_keys(bpath, 1, k->old_keys, NREC);
 	cr_assert_eq(k->nold, NREC);
+	snprintf(k->backup, sizeof(k->backup), "%s", bpath);
 	vault_free(bpath);
 	if (retire) {
 		uint32_t epoch;
@@ -578,8 +630,10 @@ Test(leftovers, kill_at_each_write_of_a_retire, .timeout = 300)
 	kill_setup(&k, 1);
 	kill_loop(&k, 1, sys, sizeof(sys) / sizeof(sys[0]));
 	fprintf(stderr, "retire: %u kills, %u after the epoch was destroyed, %u compactions "
-	    "redone at start; %u left a ring temporary, %u a compaction copy\n", k.kills,
-	    k.kills_after_destroy, k.redone, k.ring_tmp_left, k.compact_left);
+	    "redone at start; %u left a ring temporary, %u a compaction copy; %u restores "
+	    "of the old backup: nothing deleted came back, nothing live lost\n", k.kills,
+	    k.kills_after_destroy, k.redone, k.ring_tmp_left, k.compact_left, k.restores);
+	cr_assert_eq(k.restores, k.kills + 6, "a restore after each run");
 	cr_assert_gt(k.kills_after_destroy, 0, "some kills came after the ring was saved");
 	cr_assert_gt(k.ring_tmp_left, 0, "some kills came inside a ring save");
 	cr_assert_gt(k.compact_left, 0, "some kills came inside the compaction");
@@ -594,7 +648,10 @@ Test(leftovers, kill_at_each_write_of_a_rotate, .timeout = 300)
 		"rename" };
 	kill_setup(&k, 0);
 	kill_loop(&k, 0, sys, sizeof(sys) / sizeof(sys[0]));
-	fprintf(stderr, "rotate: %u kills; %u left a ring temporary\n", k.kills, k.ring_tmp_left);
+	fprintf(stderr, "rotate: %u kills; %u left a ring temporary; %u restores of the old "
+	    "backup: nothing deleted came back, nothing live lost\n", k.kills, k.ring_tmp_left,
+	    k.restores);
+	cr_assert_eq(k.restores, k.kills + 6, "a restore after each run");
 	cr_assert_gt(k.ring_tmp_left, 0, "some kills came inside a ring save");
 	kill_teardown(&k);
 }
