@@ -10,7 +10,9 @@
  * which is how vaultd releases its audit reserve) becomes room that later
  * writes there use up, byte for byte, before they fail again. Once the
  * flag is removed everything passes through and the room is forgotten.
- * A file's directory is found from /proc/self/fd. Nothing else is touched.
+ * A file's directory is found from /proc/self/fd. statvfs() of a path
+ * under $ENOSPC_DIR reports no free blocks while the flag exists (vaultd
+ * tells a full disk from a full map by it). Nothing else is touched.
  */
 /* Both names of each call are defined below: no redirection to the 64 ones. */
 #undef _FILE_OFFSET_BITS
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -210,4 +213,38 @@ ftruncate64(int fd, off64_t len)
 {
 	note_truncate(fd, len);
 	return NEXT(ftruncate64)(fd, len);
+}
+
+/* Whether path is $ENOSPC_DIR or under it while $ENOSPC_FLAG exists. */
+static int
+path_full(const char *path)
+{
+	const char *dir = getenv("ENOSPC_DIR"), *flag = getenv("ENOSPC_FLAG");
+	char real[PATH_MAX];
+	if (dir == NULL || flag == NULL || *dir == '\0')
+		return 0;
+	int saved = errno;
+	size_t dl = strlen(dir);
+	int full = access(flag, F_OK) == 0 && realpath(path, real) != NULL &&
+	    strncmp(real, dir, dl) == 0 && (real[dl] == '/' || real[dl] == '\0');
+	errno = saved;
+	return full;
+}
+
+int
+statvfs(const char *path, struct statvfs *buf)
+{
+	int rc = NEXT(statvfs)(path, buf);
+	if (rc == 0 && path_full(path))
+		buf->f_bavail = buf->f_bfree = 0;
+	return rc;
+}
+
+int
+statvfs64(const char *path, struct statvfs64 *buf)
+{
+	int rc = NEXT(statvfs64)(path, buf);
+	if (rc == 0 && path_full(path))
+		buf->f_bavail = buf->f_bfree = 0;
+	return rc;
 }

@@ -11,7 +11,8 @@
  * up, requests are refused with VAULT_E_AUDIT naming the full file system;
  * when space returns, service resumes without a restart. With the data
  * directory on the same full file system, the same reserve lets deletions
- * run.
+ * run. A rotation stalled by a full data file system (status, keys status
+ * and metrics say so) goes on by itself once space returns, no restart.
  */
 #include <errno.h>
 #include <signal.h>
@@ -489,5 +490,107 @@ Test(diskfull, a_full_disk_shared_by_data_and_trail_still_lets_deletions_run, .t
 	vaultd_finish(&p);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static int
+has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	for (const char *q = text; (q = strstr(q, line)) != NULL; q += n)
+		if ((q == text || q[-1] == '\n') && (q[n] == '\n' || q[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* vaultctl metrics' text has the sample "name value". */
+static void
+expect_metric(const struct vaultd_proc *p, const char *sample)
+{
+	char *err = NULL, *out = NULL;
+	cr_assert_eq(run_ctl(p, (const char *const[]){ "metrics", NULL }, &err, &out), 0, "%s", err);
+	cr_assert(has_line(out, sample), "metrics lack \"%s\": %s", sample, out);
+	free(err);
+	free(out);
+}
+
+/*
+ * The data directory's file system fills while a rotation's rewrap needs
+ * new pages: the rotation stalls and says why (log once, keys status,
+ * status, metrics), and once space returns it goes on by itself, with no
+ * restart, and the old epoch retires. (The test above frees the map only
+ * through a restart with a larger one.)
+ */
+Test(diskfull, a_rotation_stalled_on_a_full_disk_goes_on_by_itself_when_space_returns,
+    .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], adir[256], flag[300], ini[900];
+	snprintf(dir, sizeof(dir), "%s/vault-rotfull-XXXXXX", tmp ? tmp : "/tmp");
+	cr_assert_not_null(mkdtemp(dir));
+	/* The trail on another (not full) file system: only the data's fills. */
+	snprintf(adir, sizeof(adir), "%s/vault-rotaudit-XXXXXX", tmp ? tmp : "/tmp");
+	cr_assert_not_null(mkdtemp(adir));
+	snprintf(flag, sizeof(flag), "%s.full", dir);
+	/* One step rewraps everything, so it needs pages past the file's end;
+	 * no reserve, so nothing makes room but the test. */
+	snprintf(ini, sizeof(ini), "[storage]\ndata_dir = %s/data\n[audit]\npath = %s/audit.log\n"
+	    "reserve_bytes = 0\n[keys]\nrotation_batch = 1000000\n", dir, adir);
+	unlink(flag);
+	preload_shim(dir, flag);
+	vaultd_start(&p, ini);
+	unload_shim();
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	enum { N = 2000 };
+	char **toks = calloc(N, sizeof(*toks));
+	int rc;
+	for (int i = 0; i < N; i++) {
+		toks[i] = create(v, i, &rc);
+		cr_assert_eq(rc, 0, "create %d: %s", i, vault_last_message(v));
+	}
+	expect_metric(&p, "vault_rotation_stalled 0");
+
+	FILE *f = fopen(flag, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	struct vault_keys_status *ks = keys_status_until(v, is_stalled, 20);
+	cr_assert_eq(ks->target_epoch, epoch);
+	cr_assert_not_null(strstr(ks->stall_reason, "file system is full"), "reason: %s",
+	    ks->stall_reason);
+	vault_keys_status_free(ks);
+	json_t *sj = status_json(v);
+	cr_assert_eq(strncmp(status_str(sj, "rotation"), "stalled since ", 14), 0, "rotation: %s",
+	    status_str(sj, "rotation"));
+	json_decref(sj);
+	expect_metric(&p, "vault_rotation_stalled 1");
+	uint64_t remaining = 0;
+	cr_assert_eq(vault_keys_retire(v, epoch - 1, &remaining, NULL, NULL), VAULT_E_CONFLICT);
+	cr_assert_eq(log_count(&p, "stalled:"), 1, "the stall is logged once");
+
+	/* Space returns: no restart, no command; the backoff's next try goes on. */
+	double t0 = now_s();
+	cr_assert_eq(unlink(flag), 0);
+	ks = keys_status_until(v, is_done, 60);
+	cr_assert_eq(ks->stalled_since, 0);
+	vault_keys_status_free(ks);
+	cr_log_info("the stalled rotation went on %.1f s after space returned", now_s() - t0);
+	cr_assert_eq(log_count(&p, "goes on after a stall"), 1, "and that is logged once");
+	cr_assert_eq(log_count(&p, "stalled:"), 1);
+	expect_metric(&p, "vault_rotation_stalled 0");
+	cr_assert_eq(vault_keys_retire(v, epoch - 1, &remaining, NULL, NULL), 0, "retire: %s",
+	    vault_last_message(v));
+	for (int i = 0; i < N; i += 97)
+		cr_assert_eq(read_one(v, toks[i]), 0, "record %d: %s", i, vault_last_message(v));
+	vault_close(v);
+	for (int i = 0; i < N; i++)
+		vault_free(toks[i]);
+	free(toks);
+	vaultd_finish(&p);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, adir);
 	cr_assert_eq(system(cmd), 0);
 }

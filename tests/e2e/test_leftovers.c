@@ -8,8 +8,13 @@
  * then restarted: no temporary remains, the ring opens, every record reads,
  * a compaction cut short after the epoch was destroyed is redone at start,
  * and no file left anywhere holds the retired epoch or its wrapped keys.
+ * After each kill, a backup from before the deletion is also restored: the
+ * deleted record stays deleted and every live record reads; once epoch 1 is
+ * gone, no key of the ring finds the deleted record's email blind tag in
+ * any file of the directory.
  */
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +34,9 @@
 #include "harness.h"
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
+#include "vault/privacy/blind.h"
+#include "vault/record/fields.h"
+#include "vault/record/normalize.h"
 #include "vault/store/record_codec.h"
 #include "vault/store/store.h"
 
@@ -293,7 +301,8 @@ struct kill_run {
 	char *toks[NREC];
 	uint8_t (*old_keys)[WRAPPED_DEK_BYTES]; /* epoch 1's, from the backup */
 	size_t nold;
-	unsigned kills, kills_after_destroy, redone;
+	char backup[600];         /* that backup, taken before the deletion */
+	unsigned kills, kills_after_destroy, redone, restores, tag_scans;
 	unsigned ring_tmp_left, compact_left; /* kills that left such a file */
 };
 
@@ -378,6 +387,151 @@ stop_traced(struct vaultd_proc *p)
 	return 1;
 }
 
+/* Record i's email blind tag under key, through derivation ctx (NULL: the
+ * key itself), as the vault computes it (normalized, blind_canon()). */
+static void
+email_tag(const uint8_t *key, const char *ctx, int i, uint8_t tag[BLIND_TAG_BYTES])
+{
+	char email[64], norm[256], canon[BLIND_CANON_MAX];
+	size_t len, cn;
+	uint8_t sub[32], kind = BLIND_EMAIL;
+	struct normalize_ctx nc = { time(NULL), "1" };
+	snprintf(email, sizeof(email), "person%d@leftovers.example", i);
+	cr_assert_eq(normalize_field((enum field_id)BLIND_EMAIL, email, strlen(email), norm,
+	    sizeof(norm), &len, &nc), 0);
+	cr_assert_eq(blind_canon(BLIND_EMAIL, norm, len, canon, sizeof(canon), &cn), 0);
+	if (ctx == NULL)
+		memcpy(sub, key, sizeof(sub));
+	else
+		crypto_kdf_derive_from_key(sub, sizeof(sub), 1, ctx, key);
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, sub, sizeof(sub), BLIND_TAG_BYTES);
+	crypto_generichash_update(&st, &kind, 1);
+	crypto_generichash_update(&st, (const uint8_t *)canon, cn);
+	crypto_generichash_final(&st, tag, BLIND_TAG_BYTES);
+}
+
+/* The deleted record's tags under every key of the ring (nftw has no argument). */
+static uint8_t victim_tags[3 * 64 * 3][BLIND_TAG_BYTES];
+static size_t nvictim_tags, victim_hits;
+static char victim_hit_in[1200];
+
+static int
+scan_for_victim(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+	(void)f;
+	if (type != FTW_F || !S_ISREG(sb->st_mode))
+		return 0;
+	/* The trail's space reserve is 64 MiB that vaultd only fallocates and
+	 * truncates, never writes: skipped, or each scan takes seconds. */
+	size_t pl = strlen(path), rl = strlen("audit.log.reserve");
+	if (pl >= rl && strcmp(path + pl - rl, "audit.log.reserve") == 0)
+		return 0;
+	size_t len;
+	char *b = read_file_all(path, &len);
+	if (b == NULL)
+		return 0;
+	for (size_t t = 0; t < nvictim_tags; t++)
+		if (memmem(b, len, victim_tags[t], BLIND_TAG_BYTES) != NULL && victim_hits++ == 0)
+			snprintf(victim_hit_in, sizeof(victim_hit_in), "%s", path);
+	free(b);
+	return 0;
+}
+
+/*
+ * With epoch 1 destroyed, vaultd stopped: every key of the current ring,
+ * keyed directly and through both blind derivations, against every file of
+ * the test directory (live file, backups, what the kill left, the restore's
+ * safety net): the deleted record's email tag is nowhere. Control: a live
+ * record's tag under the current epoch is in the live file.
+ */
+static void
+scan_victim_tags(struct kill_run *k, const uint8_t *root)
+{
+	static const enum keyring_kind kinds[] = { KEYRING_KEK, KEYRING_TOKEN, KEYRING_INDEX };
+	static const char *const ctx[] = { NULL, "vblind01", "vblind02" };
+	char ring_path[600], live[600];
+	const char *why;
+	struct keyring *ring;
+	vaultd_path(&k->p, "keys/keyring", ring_path, sizeof(ring_path));
+	vaultd_path(&k->p, "data/data.mdb", live, sizeof(live));
+	cr_assert_eq(keyring_load(ring_path, root, &ring, &why), 0, "%s", why);
+	nvictim_tags = 0;
+	for (size_t kk = 0; kk < 3; kk++)
+		for (size_t vi = 0; vi < keyring_count(ring, kinds[kk]) && vi < 64; vi++)
+			for (size_t c = 0; c < 3; c++)
+				email_tag(keyring_key(ring, kinds[kk], keyring_version_at(ring, kinds[kk],
+				    vi)), ctx[c], VICTIM, victim_tags[nvictim_tags++]);
+	victim_hits = 0;
+	cr_assert_eq(nftw(k->p.dir, scan_for_victim, 16, FTW_PHYS), 0);
+	cr_assert_eq(victim_hits, 0, "%zu tags of the deleted record's email, first in %s",
+	    victim_hits, victim_hit_in);
+	uint8_t live_tag[BLIND_TAG_BYTES];
+	email_tag(keyring_key(ring, KEYRING_KEK, keyring_current(ring, KEYRING_KEK)), "vblind02",
+	    VICTIM + 1, live_tag);
+	size_t len;
+	char *b = read_file_all(live, &len);
+	cr_assert_not_null(b);
+	cr_assert_not_null(memmem(b, len, live_tag, BLIND_TAG_BYTES),
+	    "control: a live record's email tag is in the live file");
+	free(b);
+	keyring_free(ring);
+	k->tag_scans++;
+}
+
+/* Every record reads but the deleted one, which stays deleted. */
+static void
+expect_records(struct kill_run *k, const char *when)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(k->p.socket, &v), 0);
+	for (int i = 0; i < NREC; i++) {
+		if (i == VICTIM) {
+			struct vault_record *out;
+			int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, k->toks[i], NULL, 0, 0, &out);
+			cr_assert(rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND,
+			    "%s: the deleted record came back (%s)", when, vault_error_name(rc));
+		} else {
+			expect_email(v, k->toks[i], i);
+		}
+	}
+	vault_close(v);
+}
+
+/*
+ * vaultd stopped: restore the backup taken before the deletion, start, and
+ * check that nothing deleted came back and nothing live was lost.
+ */
+static void
+restore_old_backup(struct kill_run *k)
+{
+	char out[600], rdir[600];
+	vaultd_path(&k->p, "restore.out", out, sizeof(out));
+	vaultd_path(&k->p, "data/restore", rdir, sizeof(rdir));
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(getenv("VAULTD"), "vaultd", "-c", k->p.config, "--restore", k->backup,
+		    (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	size_t n;
+	char *text = read_file_all(out, &n);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "restore after a kill: %s",
+	    text ? text : "");
+	free(text);
+	cr_assert(!exists(rdir), "the restore left data/restore/");
+	cr_assert_eq(vaultd_try_restart(&k->p), 0, "vaultd starts after the restore");
+	expect_records(k, "after the restore");
+	cr_assert_eq(vaultd_stop(&k->p), 0);
+	k->restores++;
+}
+
 /*
  * After a run (killed or not): check what the crash left, restart without
  * strace, and check that the start cleaned up and finished the job.
@@ -450,19 +604,16 @@ check_after(struct kill_run *k, int killed, int retire)
 		cr_assert(!meta_has(live, "compact_pending"), "the compaction mark is cleared");
 
 	/* Every live record reads; the deleted one stays deleted. */
-	struct vault *v;
-	cr_assert_eq(vault_connect(k->p.socket, &v), 0);
-	for (int i = 0; i < NREC; i++) {
-		if (i == VICTIM) {
-			struct vault_record *out;
-			int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, k->toks[i], NULL, 0, 0, &out);
-			cr_assert(rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND);
-		} else {
-			expect_email(v, k->toks[i], i);
-		}
-	}
-	vault_close(v);
+	expect_records(k, "after the kill");
 	cr_assert_eq(vaultd_stop(&k->p), 0);
+
+	/* And after a restore of the backup from before the deletion; the
+	 * restore brings back no key of the retired epoch either. */
+	restore_old_backup(k);
+	if (retire && has1 == 0) {
+		cr_assert_eq(ring_has_epoch(ring, root, 1), 0, "the restore brought epoch 1 back");
+		scan_victim_tags(k, root);
+	}
 	sodium_free(root);
 }
 
@@ -540,6 +691,7 @@ kill_setup(struct kill_run *k, int retire)
 	k->old_keys = malloc(NREC * WRAPPED_DEK_BYTES);
 	k->nold = wrapped_keys(bpath, 1, k->old_keys, NREC);
 	cr_assert_eq(k->nold, NREC);
+	snprintf(k->backup, sizeof(k->backup), "%s", bpath);
 	vault_free(bpath);
 	if (retire) {
 		uint32_t epoch;
@@ -578,8 +730,12 @@ Test(leftovers, kill_at_each_write_of_a_retire, .timeout = 300)
 	kill_setup(&k, 1);
 	kill_loop(&k, 1, sys, sizeof(sys) / sizeof(sys[0]));
 	fprintf(stderr, "retire: %u kills, %u after the epoch was destroyed, %u compactions "
-	    "redone at start; %u left a ring temporary, %u a compaction copy\n", k.kills,
-	    k.kills_after_destroy, k.redone, k.ring_tmp_left, k.compact_left);
+	    "redone at start; %u left a ring temporary, %u a compaction copy; %u restores "
+	    "of the old backup: nothing deleted came back, nothing live lost; %u blind tag "
+	    "scans with epoch 1 gone: no hit\n", k.kills, k.kills_after_destroy, k.redone,
+	    k.ring_tmp_left, k.compact_left, k.restores, k.tag_scans);
+	cr_assert_gt(k.tag_scans, k.kills_after_destroy, "a tag scan after each such kill");
+	cr_assert_eq(k.restores, k.kills + 6, "a restore after each run");
 	cr_assert_gt(k.kills_after_destroy, 0, "some kills came after the ring was saved");
 	cr_assert_gt(k.ring_tmp_left, 0, "some kills came inside a ring save");
 	cr_assert_gt(k.compact_left, 0, "some kills came inside the compaction");
@@ -594,7 +750,10 @@ Test(leftovers, kill_at_each_write_of_a_rotate, .timeout = 300)
 		"rename" };
 	kill_setup(&k, 0);
 	kill_loop(&k, 0, sys, sizeof(sys) / sizeof(sys[0]));
-	fprintf(stderr, "rotate: %u kills; %u left a ring temporary\n", k.kills, k.ring_tmp_left);
+	fprintf(stderr, "rotate: %u kills; %u left a ring temporary; %u restores of the old "
+	    "backup: nothing deleted came back, nothing live lost\n", k.kills, k.ring_tmp_left,
+	    k.restores);
+	cr_assert_eq(k.restores, k.kills + 6, "a restore after each run");
 	cr_assert_gt(k.ring_tmp_left, 0, "some kills came inside a ring save");
 	kill_teardown(&k);
 }
