@@ -791,3 +791,90 @@ Test(forensic_blind, an_operator_reason_dies_with_its_epoch_in_every_copy, .time
 	vault_free(bpath);
 	vaultd_cleanup(&p);
 }
+
+/*
+ * How many times the keyed hash of a permission reference, under any key
+ * of ring that could have keyed it (a KEK epoch through "vreason3" subkey
+ * 2, as vaultd does now; an index key through "vpriv001" subkey 2, as it
+ * did before), occurs anywhere in the file at path: what an attacker with
+ * the ring and a guess can confirm.
+ */
+static size_t
+permission_confirms(const char *path, const struct keyring *ring, const char *ref)
+{
+	static const enum keyring_kind kinds_[] = { KEYRING_KEK, KEYRING_INDEX };
+	size_t len, hits = 0;
+	uint8_t *b = (uint8_t *)read_file_all(path, &len);
+	cr_assert_not_null(b, "%s", path);
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < keyring_count(ring, kinds_[k]); i++) {
+			uint32_t ver = keyring_version_at(ring, kinds_[k], i);
+			uint8_t key[crypto_generichash_KEYBYTES], idb[8] = { 0 }, h[32];
+			crypto_generichash_state st;
+			crypto_kdf_derive_from_key(key, sizeof(key), 2,
+			    kinds_[k] == KEYRING_KEK ? "vreason3" : "vpriv001",
+			    keyring_key(ring, kinds_[k], ver));
+			crypto_generichash_init(&st, key, sizeof(key), sizeof(h));
+			crypto_generichash_update(&st, (const uint8_t *)"permission",
+			    sizeof("permission"));
+			crypto_generichash_update(&st, idb, sizeof(idb));
+			crypto_generichash_update(&st, (const uint8_t *)ref, strlen(ref));
+			crypto_generichash_final(&st, h, sizeof(h));
+			sodium_memzero(key, sizeof(key));
+			for (const uint8_t *q = b; (q = memmem(q, len - (size_t)(q - b), h,
+			    sizeof(h))) != NULL; q++)
+				hits++;
+		}
+	free(b);
+	return hits;
+}
+
+/*
+ * An agent's request names the written permission; the reference may name
+ * the person. A backup and a raw copy taken while the request is open hold
+ * its keyed hash: once the epoch current at request_open is retired, no
+ * key of the ring confirms the reference in any copy (issue 13: what a
+ * request keeps must die with the horizon). Fails with the hash keyed by
+ * an index key, which no retire destroys.
+ */
+Test(forensic_blind, a_permission_reference_dies_with_its_epoch_in_every_copy, .timeout = 120)
+{
+	static const char ref[] = "power of attorney for Jane Roe, notary file 2026-4411";
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	json_decref(OK(v, "request_open", 0, "{\"kind\":\"delete\",\"channel\":\"mail\","
+	    "\"requester\":\"agent\",\"permission\":\"%s\"}", ref));
+
+	char *bpath = NULL, live[600], raw[600];
+	uint64_t bbytes = 0;
+	cr_assert_eq(vault_backup(v, "permission", &bpath, &bbytes), 0, "%s",
+	    vault_last_message(v));
+	vaultd_path(&p, "data/data.mdb", live, sizeof(live));
+	vaultd_path(&p, "raw-permission.mdb", raw, sizeof(raw));
+	copy_file(live, raw);
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	struct keyring *ring = attacker_ring(&p, root);
+	cr_assert_gt(permission_confirms(bpath, ring, ref), 0, "positive control: the "
+	    "backup confirms the reference while its epoch exists");
+	cr_assert_eq(permission_confirms(bpath, ring, "power of attorney for John Doe"), 0,
+	    "a wrong guess is not confirmed");
+	keyring_free(ring);
+
+	cr_assert_eq(vault_keys_rotate(v, "kek", NULL), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 60));
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	ring = attacker_ring(&p, root);
+	cr_assert_eq(keyring_count(ring, KEYRING_KEK), 1, "epoch 1 is retired");
+	cr_assert_eq(permission_confirms(bpath, ring, ref), 0, "the backup confirms the reference");
+	cr_assert_eq(permission_confirms(raw, ring, ref), 0, "the raw copy confirms the reference");
+	cr_assert_eq(permission_confirms(live, ring, ref), 0, "the live file confirms the reference");
+	keyring_free(ring);
+	sodium_free(root);
+	vault_free(bpath);
+	vaultd_cleanup(&p);
+}

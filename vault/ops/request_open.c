@@ -129,8 +129,9 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	r->due_at = received + REQUEST_DUE_SECONDS;
 	if (perm != NULL) {
 		r->has_permission = 1;
-		r->permission_version = keyring_current(ctx->keys->ring, KEYRING_INDEX);
-		if ((rc = secret_hash(ctx->keys, r->permission_version, "permission", 0,
+		/* Under the KEK epoch, so that a copy dies with its retire. */
+		r->permission_version = keyring_current(ctx->keys->ring, KEYRING_KEK);
+		if ((rc = secret_hash_epoch(ctx->keys, r->permission_version, "permission", 0,
 		    perm, plen, r->permission)) != 0) {
 			op_fail(err, rc, NULL, NULL);
 			goto fail;

@@ -71,7 +71,7 @@ struct privacy_request {
 	uint8_t kind, channel, requester, state;
 	uint8_t opt_out_channels;          /* CONSENT_OPT_OUT_* (opt_out) */
 	int has_permission;
-	uint32_t permission_version;
+	uint32_t permission_version; /* the KEK epoch that keyed the hash */
 	uint8_t permission[SECRET_HASH_BYTES];
 	uint64_t received_at, due_at, completed_at;
 	int extended;

@@ -107,25 +107,52 @@ secret_open_text(const struct key_set *ks, const uint8_t *sealed, size_t len,
 	return rc;
 }
 
-int
-secret_hash(const struct key_set *ks, uint32_t version, const char *domain,
-    uint64_t id, const void *data, size_t len, uint8_t out[SECRET_HASH_BYTES])
+/* The keyed hash of (domain, id, data) under key (wiped here). */
+static void
+hash_with(uint8_t key[crypto_generichash_KEYBYTES], const char *domain, uint64_t id,
+    const void *data, size_t len, uint8_t out[SECRET_HASH_BYTES])
 {
-	uint8_t key[crypto_generichash_KEYBYTES], idb[8];
+	uint8_t idb[8];
 	crypto_generichash_state st;
-	int rc;
-
-	if ((rc = derive(ks, version, 2, key, sizeof(key))) != 0)
-		return rc;
 	for (int i = 0; i < 8; i++)
 		idb[i] = (uint8_t)(id >> (56 - 8 * i));
-	crypto_generichash_init(&st, key, sizeof(key), SECRET_HASH_BYTES);
+	crypto_generichash_init(&st, key, crypto_generichash_KEYBYTES, SECRET_HASH_BYTES);
 	crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain) + 1);
 	crypto_generichash_update(&st, idb, sizeof(idb));
 	crypto_generichash_update(&st, data, len);
 	crypto_generichash_final(&st, out, SECRET_HASH_BYTES);
-	sodium_memzero(key, sizeof(key));
+	sodium_memzero(key, crypto_generichash_KEYBYTES);
 	sodium_memzero(&st, sizeof(st));
+}
+
+int
+secret_hash(const struct key_set *ks, uint32_t version, const char *domain,
+    uint64_t id, const void *data, size_t len, uint8_t out[SECRET_HASH_BYTES])
+{
+	uint8_t key[crypto_generichash_KEYBYTES];
+	int rc;
+
+	if ((rc = derive(ks, version, 2, key, sizeof(key))) != 0)
+		return rc;
+	hash_with(key, domain, id, data, len, out);
+	return 0;
+}
+
+/*
+ * Under subkey 2 of the KEK epoch's "vreason3" context: text a requester
+ * gives (a permission reference) may name a person, and its hash in a
+ * backup must stop confirming a guess once the epoch is retired.
+ */
+int
+secret_hash_epoch(const struct key_set *ks, uint32_t epoch, const char *domain,
+    uint64_t id, const void *data, size_t len, uint8_t out[SECRET_HASH_BYTES])
+{
+	uint8_t key[crypto_generichash_KEYBYTES];
+	const uint8_t *kek = keyring_key(ks->ring, KEYRING_KEK, epoch);
+	if (kek == NULL)
+		return VAULT_E_KEYRING;
+	crypto_kdf_derive_from_key(key, sizeof(key), 2, REASON_CONTEXT, kek);
+	hash_with(key, domain, id, data, len, out);
 	return 0;
 }
 

@@ -6,10 +6,13 @@
  *   subkey 2  keyed hashes of permission references and confirmation codes
  *   subkey 3  the Ed25519 seed that signs receipts and exports
  *
- * and one from the KEK epochs (context "vreason3", subkey 1) for sealing
- * free text an operator types (hold and extension reasons): it may name a
- * person, so it never reaches LMDB in clear, and a copy of it in a backup
- * must die with the erasure horizon like every other trace of a person.
+ * and two from the KEK epochs (context "vreason3"): subkey 1 seals free
+ * text an operator types (hold and extension reasons), subkey 2 keys the
+ * hash of a permission reference a requester gives. Either may name a
+ * person, so it never reaches the store in clear, and a copy of it in a
+ * backup must die with the erasure horizon like every other trace of a
+ * person (a permission hash is never checked again, so it needs no
+ * rehashing at a rotation).
  * The rotation reseals the reasons still kept under the new epoch
  * (privacy/reseal.h), so the retire of the old one leaves none readable.
  *
@@ -43,6 +46,11 @@ uint32_t secret_sealed_epoch(const uint8_t *sealed, size_t len);
 
 /* Keyed hash of (domain, id, data) under index key version. */
 int secret_hash(const struct key_set *ks, uint32_t version, const char *domain,
+    uint64_t id, const void *data, size_t len, uint8_t out[SECRET_HASH_BYTES]);
+/* The same under a KEK epoch (subkey 2 of "vreason3"): for what a requester
+ * types that may name a person (permission references), so that a copy of
+ * the hash dies with the epoch's retire. */
+int secret_hash_epoch(const struct key_set *ks, uint32_t epoch, const char *domain,
     uint64_t id, const void *data, size_t len, uint8_t out[SECRET_HASH_BYTES]);
 
 /* Sign msg under index key version; or give that version's public key. */
