@@ -23,7 +23,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-struct server;
+struct vault_services;
 struct key_set;
 struct policy_client;
 
@@ -51,7 +51,7 @@ const char *alert_name(enum alert_kind kind);
  * checks). Never fails: an alert that cannot be audited is still logged and
  * counted.
  */
-void alert_raise(struct server *srv, const struct key_set *keys,
+void alert_raise(struct vault_services *svc, const struct key_set *keys,
     enum alert_kind kind, const struct policy_client *client, uid_t uid);
 
 /* Alerts of kind raised since start. */

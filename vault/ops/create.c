@@ -9,14 +9,14 @@
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
 #include "vault/record/access.h"
+#include "vault/record/tokens.h"
 #include "vault/record/input.h"
 #include "vault/record/write.h"
 #include "vault/keyset.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/privacy/blind.h"
 #include "vault/policy.h"
 #include "args.h"
-#include "issue.h"
 #include "op.h"
 
 static const char *const args[] = {

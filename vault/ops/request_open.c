@@ -16,7 +16,7 @@
 #include "keys/keyring.h"
 #include "vault/keyset.h"
 #include "vault/privacy/privacy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/record_codec.h"
 #include "vault/policy.h"
 #include "op.h"
@@ -151,7 +151,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct privacy_request *r = &st->r;
 	int rc;
 
-	if ((rc = privacy_next_id(ctx->txn, ctx->srv, "next_request", &r->id)) != 0)
+	if ((rc = privacy_next_id(ctx->txn, ctx->svc, "next_request", &r->id)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	request_note(r, (uint64_t)ctx->now, EV_OPENED, st->client);
 	if ((rc = request_save(ctx->txn, STORE_REQUESTS, r)) != 0)
