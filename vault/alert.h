@@ -47,7 +47,7 @@ const char *alert_name(enum alert_kind kind);
  * keys: for the audit entry, a key set the calling thread has pinned
  * (key_set_acquire(), keyset.h), such as ctx->keys of the request being
  * served; NULL: no entry (e.g. while sealed). A set the thread does not pin
- * gets no entry either (it may be freed at any moment: server_audit_alert
+ * gets no entry either (it may be freed at any moment: services_audit_alert
  * checks). Never fails: an alert that cannot be audited is still logged and
  * counted.
  */

@@ -4,10 +4,8 @@
  * and how it reports an error. Shared by ops/ and the code below them
  * (privacy/, record/), which never include ops/ headers.
  *
- * A handler packs exactly one msgpack object, the result, or returns an
- * error code and fills a struct op_error whose strings are static (they
- * never hold request data, so no personal data can reach an error); the
- * one exception, an unknown field's name, goes through input_unknown_field().
+ * The strings of a struct op_error are static: they never hold request
+ * data (ops/op.h says how a handler reports an error).
  */
 #ifndef VAULT_CTX_H
 #define VAULT_CTX_H

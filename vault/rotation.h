@@ -1,5 +1,7 @@
 /*
- * rotation.h - key rotation, retirement and compaction, run by the writer.
+ * rotation.h - key rotation, retirement and compaction, run by the writer
+ * (the server's layer; operations start them through struct vault_control
+ * and read their progress through rotation_state.h).
  *
  * rotate:  a new key-encryption key epoch becomes current (new records are
  *          wrapped with it at once); a background job in the writer then
@@ -28,14 +30,12 @@
 #include <stdint.h>
 #include <time.h>
 
-
 #include "vault/rotation_state.h"
 #include "vault/store/store.h"
 #include "keys/keyring.h"
 
 struct server;
 struct write_ctx;
-
 
 /*
  * Milliseconds until the writer should run a stalled rotation's next step
