@@ -1,7 +1,7 @@
 /*
  * keyset.c - publishing key sets and pinning them: the registry of hazard
- * slots (see keyset.h). The current set in struct vault_services is this file's
- * alone; everything else pins it through key_set_acquire().
+ * slots (see keyset.h). The current set (svc->keys, services.h) is this
+ * file's alone; everything else pins it through key_set_acquire().
  */
 #include <pthread.h>
 #include <sched.h>

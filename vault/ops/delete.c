@@ -10,15 +10,11 @@
 
 #include "common/msg.h"
 #include "common/names.h"
-#include "vault/keyset.h"
+#include "vault/policy.h"
+#include "vault/privacy/hold.h"
 #include "vault/record/access.h"
 #include "vault/record/delete.h"
-#include "vault/record/tokens.h"
-#include "vault/record/write.h"
-#include "vault/policy.h"
 #include "vault/services.h"
-#include "vault/privacy/blind.h"
-#include "vault/privacy/hold.h"
 #include "args.h"
 #include "op.h"
 

@@ -24,14 +24,14 @@
 #include "vault/alert.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
-#include "vault/record/access.h"
-#include "vault/record/tokens.h"
 #include "vault/keyset.h"
 #include "vault/policy.h"
+#include "vault/privacy/hold.h"
+#include "vault/record/access.h"
 #include "vault/record/input.h"
 #include "vault/record/mask.h"
+#include "vault/record/tokens.h"
 #include "vault/services.h"
-#include "vault/privacy/hold.h"
 #include "op.h"
 
 static const char *const args[] = { "tokens", NULL };

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "common/msg.h"
-#include "vault/services.h"
 #include "vault/backupfile.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { "epoch", NULL };

@@ -4,8 +4,8 @@
 #include "common/msg.h"
 #include "vault/policy.h"
 #include "vault/privacy/request.h"
-#include "vault/services.h"
 #include "vault/record/normalize.h"
+#include "vault/services.h"
 #include "privacy_args.h"
 
 int

@@ -12,8 +12,8 @@
 #include <sodium.h>
 
 #include "common/msg.h"
-#include "vault/privacy/privacy.h"
 #include "vault/policy.h"
+#include "vault/privacy/privacy.h"
 #include "vault/services.h"
 #include "op.h"
 #include "privacy_args.h"

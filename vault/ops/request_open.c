@@ -15,10 +15,10 @@
 #include "common/msg.h"
 #include "keys/keyring.h"
 #include "vault/keyset.h"
+#include "vault/policy.h"
 #include "vault/privacy/privacy.h"
 #include "vault/services.h"
 #include "vault/store/record_codec.h"
-#include "vault/policy.h"
 #include "op.h"
 #include "privacy_args.h"
 

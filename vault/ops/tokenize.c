@@ -7,8 +7,8 @@
 
 #include "common/msg.h"
 #include "vault/record/access.h"
-#include "vault/record/tokens.h"
 #include "vault/record/input.h"
+#include "vault/record/tokens.h"
 #include "vault/record/write.h"
 #include "vault/services.h"
 #include "args.h"

@@ -13,11 +13,11 @@
 
 #include "common/msg.h"
 #include "vault/crypto/seal.h"
+#include "vault/policy.h"
 #include "vault/privacy/blind.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
 #include "vault/services.h"
-#include "vault/policy.h"
 #include "args.h"
 #include "op.h"
 

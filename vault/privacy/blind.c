@@ -8,9 +8,9 @@
 
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
+#include "vault/ctx.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
-#include "vault/ctx.h"
 #include "vault/services.h"
 #include "vault/store/store.h"
 #include "blind.h"

@@ -11,9 +11,9 @@
 
 #include "keys/keyring.h"
 #include "vault/alert.h"
+#include "vault/ctx.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
-#include "vault/ctx.h"
 #include "vault/rotation_state.h"
 #include "vault/services.h"
 #include "vault/store/store.h"

@@ -7,8 +7,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "vault/log.h"
 #include "vault/ctx.h"
+#include "vault/log.h"
 #include "vault/services.h"
 #include "vault/store/store.h"
 #include "hold.h"

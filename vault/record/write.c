@@ -5,8 +5,8 @@
 
 #include <vault/vault.h>
 
-#include "vault/keyset.h"
 #include "vault/ctx.h"
+#include "vault/keyset.h"
 #include "vault/services.h"
 #include "access.h"
 #include "write.h"
