@@ -2,9 +2,14 @@
 # layering.sh - keeps vaultd's layers one way (vault/README.md): nothing
 # below the server includes a server header, privacy/ and record/ include
 # no ops/ header, and store/ and crypto/ include nothing above them.
-# Prints each offending #include line and fails.
-# Usage: layering.sh SOURCE_ROOT
+# Prints each offending #include line and fails. Given the build directory
+# too, it checks the calls as well: no object of a lower layer in
+# libvaultcore refers to a function the server's objects (or, for privacy/,
+# record/ and the modules beside them, the ops' objects) define.
+# Usage: layering.sh SOURCE_ROOT [BUILD_ROOT]
 set -u
+build=${2:-}
+case $build in /*|'') ;; *) build=$PWD/$build ;; esac
 cd "${1:-.}" || exit 2
 bad=0
 
@@ -58,8 +63,46 @@ refuse '([^"]*/)?ops/[^"]*' vault/privacy vault/record $below
 refuse '([^"]*/)?(ops|privacy)/[^"]*|([^"]*/)?record/([^f"][^"]*|f[^i][^"]*)|([^"]*/)?(services|ctx|keyset|alert|audit|journal|policy|config|reload|rotation_state|backupfile)\.h' \
     vault/store vault/crypto
 
+# calls LOWER_OBJECTS -- UPPER_OBJECTS: a lower object's undefined symbols
+# that an upper one defines (object names as meson writes them).
+calls() {
+	dir=$build/vault/libvaultcore.a.p
+	lower=
+	while [ "$1" != -- ]; do
+		lower="$lower $1"
+		shift
+	done
+	shift
+	defs=$(mktemp) || exit 2
+	(cd "$dir" && for o in "$@"; do
+		[ -f "$o" ] && nm -g --defined-only "$o" | awk -v o="$o" 'NF == 3 { print $3, o }'
+	done) > "$defs"
+	for o in $lower; do
+		[ -f "$dir/$o" ] || continue
+		nm -u "$dir/$o" | awk -v o="$o" '
+		    NR == FNR { def[$1] = $2; next }
+		    ($NF in def) { print "vault/libvaultcore.a.p/" o ": calls " $NF " (" def[$NF] ")" }
+		' "$defs" -
+	done
+	rm -f "$defs"
+}
+
+if [ -n "$build" ]; then
+	[ -d "$build/vault/libvaultcore.a.p" ] || { echo "layering: no $build/vault/libvaultcore.a.p" >&2; exit 2; }
+	objs() { (cd "$build/vault/libvaultcore.a.p" && ls $* 2>/dev/null); }
+	below_o=$(for f in $below; do case $f in *.c) echo "${f#vault/}.o" ;; esac; done)
+	hits=$(calls $(objs 'ops_*.o' 'privacy_*.o' 'record_*.o' 'store_*.o' 'crypto_*.o') $below_o -- \
+	    server.c.o worker.c.o writer.c.o dispatch.c.o reply.c.o metrics.c.o rotation.c.o restore.c.o)
+	more=$(calls $(objs 'privacy_*.o' 'record_*.o' 'store_*.o' 'crypto_*.o') $below_o -- $(objs 'ops_*.o'))
+	hits=$(printf '%s\n%s\n' "$hits" "$more" | sed '/^$/d')
+	if [ -n "$hits" ]; then
+		echo "$hits"
+		bad=1
+	fi
+fi
+
 if [ "$bad" -ne 0 ]; then
-	echo "layering: the includes above go against the layers (vault/README.md)" >&2
+	echo "layering: the includes and calls above go against the layers (vault/README.md)" >&2
 	exit 1
 fi
 echo "layering: ok"

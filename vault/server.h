@@ -8,6 +8,9 @@
  * one writer thread applies queued writes from all workers in one LMDB
  * transaction per batch (group commit) and hands each reply back to its
  * worker only after the commit returned, i.e. when the write is durable.
+ *
+ * The server is the top layer (vault/README.md): it hands operations its
+ * services (svc, services.h), never itself.
  */
 #ifndef VAULT_SERVER_H
 #define VAULT_SERVER_H
