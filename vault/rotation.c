@@ -14,16 +14,16 @@
 
 #include "common/tmpfile.h"
 #include "crypto/seal.h"
-#include "record/access.h"
 #include "keys/keyring.h"
 #include "keyset.h"
 #include "log.h"
-#include "record/tokens.h"
 #include "ops/op.h"
 #include "privacy/blind.h"
 #include "privacy/horizon.h"
 #include "privacy/identity.h"
 #include "privacy/reseal.h"
+#include "record/access.h"
+#include "record/tokens.h"
 #include "rotation.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -38,7 +38,6 @@
 static int
 meta_get_u64(struct server *srv, struct store_txn *txn, const char *key, uint64_t *v)
 {
-	(void)srv;
 	return rotation_meta_get(txn, key, v);
 }
 
