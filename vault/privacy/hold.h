@@ -54,7 +54,8 @@ enum vault_purpose hold_allowed_purpose(unsigned p);
 
 int hold_encode(const struct hold *h, struct buf *out);
 int hold_decode(uint64_t id, const uint8_t *p, size_t len, struct hold *h);
-int hold_load(struct store_txn *txn, struct vault_services *svc, uint64_t id, struct hold *h);
+int hold_load(struct store_txn *txn, struct vault_services *svc, uint64_t id,
+    struct hold *h);
 
 /* 1 if h is live at now. */
 static inline int

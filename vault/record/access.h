@@ -53,7 +53,8 @@ int record_check(struct vault_services *svc, const struct key_set *keys, uint64_
  * it, not through the client whose request found it (that request's own
  * audit entry, with outcome crypto_error, names the client and record).
  */
-void record_tampered(struct vault_services *svc, const struct key_set *keys, uint64_t id);
+void record_tampered(struct vault_services *svc, const struct key_set *keys,
+    uint64_t id);
 
 /* Unwrap the record's data key into dek (secure memory). */
 int record_unwrap(const struct key_set *keys, uint64_t id,
