@@ -70,13 +70,13 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_vault_open(&vault, MAP_SIZE);
-	ctx.srv = &vault.srv;
+	ctx.svc = &vault.srv.svc;
 	ctx.policy = vault.policy;
 	ctx.dek = sodium_malloc(DEK_BYTES);
 	fuzz_assert(ctx.dek != NULL, "out of secure memory");
 	sodium_memzero(ctx.dek, DEK_BYTES); /* sodium_malloc fills it with 0xdb */
 	/* As worker_create() does: a read transaction, begun and reset. */
-	fuzz_assert(store_txn_begin(&vault.srv.store, NULL, STORE_RDONLY, &ctx.txn) == 0, "read txn");
+	fuzz_assert(store_txn_begin(&vault.srv.svc.store, NULL, STORE_RDONLY, &ctx.txn) == 0, "read txn");
 	store_txn_reset(ctx.txn);
 	fuzz_assert(msgpack_zone_init(&zone, 4096), "out of memory");
 	atexit(teardown);

@@ -102,7 +102,7 @@ expected_replies(const uint8_t *s, size_t len, uint64_t *ids)
 {
 	size_t n = 0, off = 0, body = 0;
 	for (;;) {
-		enum frame_status fs = frame_peek(s + off, len - off, vault.srv.cfg.max_frame_bytes, &body);
+		enum frame_status fs = frame_peek(s + off, len - off, vault.srv.svc.cfg.max_frame_bytes, &body);
 		if (fs == FRAME_NEED_MORE)
 			break;
 		if (fs == FRAME_TOO_LARGE) {

@@ -117,7 +117,7 @@ fuzz_request_id(const struct server *srv, const uint8_t *body, size_t len)
 	/* The same limits as dispatch(). */
 	struct mp_limits lim = {
 		REQUEST_MAX_DEPTH,
-		(size_t)srv->cfg.max_tokens_per_request + 8u * srv->cfg.max_fields_per_request + 256,
+		(size_t)srv->svc.cfg.max_tokens_per_request + 8u * srv->svc.cfg.max_fields_per_request + 256,
 	};
 	msgpack_zone zone;
 	msgpack_object root;
@@ -195,8 +195,8 @@ write_policy(const struct fuzz_vault *v)
 	static const char *const purposes[] = {
 		"transactional", "marketing", "maintenance", "security", "legal",
 	};
-	FILE *f = fopen(v->srv.cfg.policy_file, "w");
-	fuzz_assert(f != NULL, "cannot write %s", v->srv.cfg.policy_file);
+	FILE *f = fopen(v->srv.svc.cfg.policy_file, "w");
+	fuzz_assert(f != NULL, "cannot write %s", v->srv.svc.cfg.policy_file);
 	fprintf(f, "[client ops]\nuids = %lu\nadmin = true\ndelete = true\nlist = true\n"
 	    "privacy = true\ntransactions = true\n",
 	    (unsigned long)getuid());
@@ -207,7 +207,7 @@ write_policy(const struct fuzz_vault *v)
 	    "[access clerk security]\n* = token\nip_address = plain\n"
 	    "[access clerk marketing]\nfirst_name = plain\nemail = plain\n",
 	    (unsigned long)getuid() + 1);
-	fuzz_assert(fclose(f) == 0, "cannot write %s", v->srv.cfg.policy_file);
+	fuzz_assert(fclose(f) == 0, "cannot write %s", v->srv.svc.cfg.policy_file);
 }
 
 /*
@@ -217,7 +217,7 @@ write_policy(const struct fuzz_vault *v)
 static void
 apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 {
-	struct write_ctx wc = { .srv = srv };
+	struct write_ctx wc = { .svc = &srv->svc };
 	struct op_error err = { 0 };
 	msgpack_packer pk;
 	struct store_txn *batch;
@@ -226,10 +226,10 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	int rc;
 
 	fuzz_assert(wop->op->kind == OP_WRITE, "fixture op %s is not a plain write", wop->op->name);
-	fuzz_assert(store_txn_begin(&srv->store, NULL, 0, &batch) == 0, "write txn");
+	fuzz_assert(store_txn_begin(&srv->svc.store, NULL, 0, &batch) == 0, "write txn");
 	fuzz_assert(store_next_id(batch, &next_id) == 0, "next_id");
-	fuzz_assert(store_txn_begin(&srv->store, batch, 0, &wc.txn) == 0, "nested txn");
-	wc.keys = key_set_acquire(srv); /* as the writer pins for its round */
+	fuzz_assert(store_txn_begin(&srv->svc.store, batch, 0, &wc.txn) == 0, "nested txn");
+	wc.keys = key_set_acquire(&srv->svc); /* as the writer pins for its round */
 	wc.next_id = &next_id;
 	wc.dek = sodium_malloc(DEK_BYTES);
 	wc.dek2 = sodium_malloc(DEK_BYTES);
@@ -241,13 +241,13 @@ apply_write(struct server *srv, struct write_op *wop, struct buf *reply)
 	fuzz_assert(rc == 0, "fixture %s failed: %s (%s)", wop->op->name,
 	    vault_error_name(rc), err.message ? err.message : "");
 	fuzz_assert(store_txn_commit(wc.txn) == 0, "nested commit");
-	reply_end(reply, start, wop->request_id, srv->cfg.max_frame_bytes);
+	reply_end(reply, start, wop->request_id, srv->svc.cfg.max_frame_bytes);
 	store_put_id(idb, next_id);
 	struct store_val k = { 7, "next_id" }, val = { 8, idb };
 	fuzz_assert(store_put(batch, STORE_META, &k, &val, 0) == 0, "put next_id");
 	fuzz_assert(store_txn_commit(batch) == 0, "commit");
 	if (wc.ndeleted > 0)
-		fuzz_assert(journal_append(&srv->journal, wc.deleted, wc.ndeleted) == 0, "journal");
+		fuzz_assert(journal_append(&srv->svc.journal, wc.deleted, wc.ndeleted) == 0, "journal");
 	atomic_fetch_sub(&srv->writer.queued_bytes, wop->cost);
 	buf_free(&wc.ct);
 	buf_free(&wc.enc);
@@ -276,7 +276,7 @@ run_write(struct read_ctx *rctx, msgpack_zone *zone, const struct buf *req,
 	}
 	fuzz_assert(out.len == 0, "a write also produced a reply");
 	buf_free(&out);
-	apply_write(rctx->srv, wop, reply);
+	apply_write(server_of(rctx->svc), wop, reply);
 	fuzz_check_reply(reply->data, reply->len, &ok);
 	fuzz_assert(ok, "a fixture write failed");
 }
@@ -334,7 +334,7 @@ static void
 seed_records(struct fuzz_vault *v)
 {
 	struct server *srv = &v->srv;
-	struct read_ctx rctx = { .srv = srv, .client = v->ops, .policy = v->policy };
+	struct read_ctx rctx = { .svc = &srv->svc, .client = v->ops, .policy = v->policy };
 	struct buf req = { 0 }, reply = { 0 };
 	msgpack_zone zone;
 	msgpack_packer pk;
@@ -349,7 +349,7 @@ seed_records(struct fuzz_vault *v)
 
 	rctx.dek = sodium_malloc(DEK_BYTES);
 	fuzz_assert(rctx.dek != NULL, "out of secure memory");
-	fuzz_assert(store_txn_begin(&srv->store, NULL, STORE_RDONLY, &rctx.txn) == 0, "read txn");
+	fuzz_assert(store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &rctx.txn) == 0, "read txn");
 	store_txn_reset(rctx.txn);
 	fuzz_assert(msgpack_zone_init(&zone, 4096), "out of memory");
 
@@ -440,13 +440,14 @@ void
 fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 {
 	struct server *srv = &v->srv;
-	struct config *c = &srv->cfg;
+	struct config *c = &srv->svc.cfg;
 	struct key_set *ks = NULL;
 	char err[256];
 	const char *why = NULL;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
+	srv->svc.control = &server_control;
 	fuzz_init();
 	fuzz_tmpdir(v->dir, "fuzz");
 	config_defaults(c);
@@ -467,47 +468,47 @@ fuzz_vault_open(struct fuzz_vault *v, size_t map_size)
 	fuzz_assert(config_check(c, err, sizeof(err)) == 0, "fixture configuration: %s", err);
 
 	/* Same key ring, same tokens, on every run and in make-seeds. */
-	srv->root = sodium_malloc(KEYRING_KEY_BYTES);
-	fuzz_assert(srv->root != NULL, "out of secure memory");
-	memcpy(srv->root, fuzz_root_key, KEYRING_KEY_BYTES);
+	srv->svc.root = sodium_malloc(KEYRING_KEY_BYTES);
+	fuzz_assert(srv->svc.root != NULL, "out of secure memory");
+	memcpy(srv->svc.root, fuzz_root_key, KEYRING_KEY_BYTES);
 	rc = key_set_new(fuzz_keys_open(c->keyring_path), &ks);
 	fuzz_assert(rc == 0, "key_set_new: %s", vault_strerror(rc));
-	key_set_install(srv, ks);
+	key_set_install(&srv->svc, ks);
 	write_policy(v);
 	struct policy *pol;
 	rc = policy_new(c->policy_file, 0, &pol, err, sizeof(err));
 	fuzz_assert(rc == 0, "policy: %s", err);
-	policy_current_init(&srv->policy, pol);
-	v->policy = policy_current_get(&srv->policy);
+	policy_current_init(&srv->svc.policy, pol);
+	v->policy = policy_current_get(&srv->svc.policy);
 	v->ops = policy_client(v->policy, getuid(), getgid());
 	v->clerk = policy_client(v->policy, getuid() + 1, (gid_t)-2);
 	fuzz_assert(v->ops != NULL && v->clerk != NULL && v->ops != v->clerk, "policy clients");
 
 	/* As server_run() does (a budget that never pauses: not under test). */
 	budget_init(&srv->budget, SIZE_MAX / 4, SIZE_MAX / 4);
-	ratelimit_init(&srv->token_issue_rl, 60);
-	ratelimit_init(&srv->token_fail_rl, 60);
+	ratelimit_init(&srv->svc.token_issue_rl, 60);
+	ratelimit_init(&srv->svc.token_fail_rl, 60);
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&srv->env_lock, &attr);
+	pthread_rwlock_init(&srv->svc.env_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 
-	rc = store_open(&srv->store, c->data_dir, map_size, 126, &why);
+	rc = store_open(&srv->svc.store, c->data_dir, map_size, 126, &why);
 	fuzz_assert(rc == 0, "store_open: %s", why ? why : vault_strerror(rc));
 	/* Durability is not under test; fsync would dominate the run time. */
-	store_set_durable(&srv->store, 0);
-	rc = journal_open(&srv->journal, c->deletion_journal_path, &srv->store);
+	store_set_durable(&srv->svc.store, 0);
+	rc = journal_open(&srv->svc.journal, c->deletion_journal_path, &srv->svc.store);
 	fuzz_assert(rc == 0, "journal_open: %s", vault_strerror(rc));
 	/* Every request is audited (formatted, chained, written) into a device
 	 * that keeps nothing, so the disk does not fill. */
-	srv->audit_cfg.path = "/dev/null";
-	srv->audit_cfg.max_file_bytes = 0;
-	srv->audit_cfg.sync_interval_ms = c->audit_sync_interval_ms;
-	rc = audit_open(&srv->audit, &srv->audit_cfg, ks, err, sizeof(err));
+	srv->svc.audit_cfg.path = "/dev/null";
+	srv->svc.audit_cfg.max_file_bytes = 0;
+	srv->svc.audit_cfg.sync_interval_ms = c->audit_sync_interval_ms;
+	rc = audit_open(&srv->svc.audit, &srv->svc.audit_cfg, ks, err, sizeof(err));
 	fuzz_assert(rc == 0, "audit_open: %s", err);
 	srv->listen_fd = -1;
-	srv->started = time(NULL);
+	srv->svc.started = time(NULL);
 	seed_records(v);
 }
 
@@ -515,18 +516,18 @@ void
 fuzz_vault_close(struct fuzz_vault *v)
 {
 	struct server *srv = &v->srv;
-	audit_close(srv->audit);
-	srv->audit = NULL;
-	journal_close(&srv->journal);
-	store_close(&srv->store);
-	key_set_free(key_set_take(srv));
+	audit_close(srv->svc.audit);
+	srv->svc.audit = NULL;
+	journal_close(&srv->svc.journal);
+	store_close(&srv->svc.store);
+	key_set_free(key_set_take(&srv->svc));
 	policy_unref(v->policy);
 	v->policy = NULL;
-	policy_current_destroy(&srv->policy);
-	sodium_free(srv->root);
-	srv->root = NULL;
+	policy_current_destroy(&srv->svc.policy);
+	sodium_free(srv->svc.root);
+	srv->svc.root = NULL;
 	budget_destroy(&srv->budget);
-	pthread_rwlock_destroy(&srv->env_lock);
+	pthread_rwlock_destroy(&srv->svc.env_lock);
 	fuzz_rmtree(v->dir);
 	v->dir[0] = '\0';
 }

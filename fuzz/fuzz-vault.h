@@ -44,7 +44,7 @@ struct keyring *fuzz_keys_open(const char *path);
 /*
  * A vault in a private temporary directory, set up as vaultd's main() and
  * server_run() set it up: default configuration, a key set around a ring
- * from fuzz_keys_open() (the root key kept in srv.root, as rotation saves
+ * from fuzz_keys_open() (the root key kept in srv.svc.root, as rotation saves
  * the ring with it), a policy file with two clients (ops, our uid: admin
  * and plain access to everything; clerk, our uid + 1: masked and token
  * access only), the locks, an LMDB store of map_size bytes (no fsync:

@@ -786,7 +786,7 @@ seed_record(const char *name, const struct store_val *val, size_t len, int forma
 static void
 write_record_seeds(void)
 {
-	struct store *st = &vault.srv.store;
+	struct store *st = &vault.srv.svc.store;
 	struct store_txn *txn;
 	uint8_t kb[8];
 	struct store_val k = { 8, kb }, val;
@@ -957,9 +957,9 @@ keyring_image(uint8_t *img, size_t cap)
 {
 	const size_t hdr = 76, abytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 	size_t len = 0;
-	FILE *f = fopen(vault.srv.cfg.keyring_path, "rb");
+	FILE *f = fopen(vault.srv.svc.cfg.keyring_path, "rb");
 	if (f == NULL || (len = fread(img, 1, cap, f)) <= hdr + abytes) {
-		perror(vault.srv.cfg.keyring_path);
+		perror(vault.srv.svc.cfg.keyring_path);
 		exit(1);
 	}
 	fclose(f);
@@ -1182,7 +1182,7 @@ write_audit_seeds(void)
 	size_t n = 0;
 	fuzz_tmpdir(dir, "seeds");
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
-	fuzz_audit_trail(path, key_set_acquire(&vault.srv));
+	fuzz_audit_trail(path, key_set_acquire(&vault.srv.svc));
 	key_set_release();
 	FILE *f = fopen(path, "rb");
 	if (f == NULL || (n = fread(t, 1, sizeof(t), f)) == 0) {

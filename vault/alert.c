@@ -10,7 +10,7 @@
 #include "alert.h"
 #include "log.h"
 #include "policy.h"
-#include "server.h"
+#include "services.h"
 
 static const char *const names[ALERT_KINDS] = {
 	[ALERT_TOKEN_BURST] = "token_burst",
@@ -36,7 +36,7 @@ alert_count(enum alert_kind kind)
 }
 
 void
-alert_raise(struct server *srv, const struct key_set *keys,
+alert_raise(struct vault_services *svc, const struct key_set *keys,
     enum alert_kind kind, const struct policy_client *client, uid_t uid)
 {
 	if ((unsigned)kind >= ALERT_KINDS)
@@ -44,11 +44,11 @@ alert_raise(struct server *srv, const struct key_set *keys,
 	atomic_fetch_add(&counts[kind], 1);
 	log_warn("security alert %s: client %s (uid %u)", names[kind],
 	    client ? client->name : "-", (unsigned)uid);
-	if (srv == NULL || keys == NULL)
+	if (svc == NULL || keys == NULL)
 		return;
 	/* The outcome field carries the alert's name: the trail's reader
 	 * (audit query) shows it like an error name. */
-	if (server_audit_alert(srv, keys, client, uid, names[kind]) != 0)
+	if (services_audit_alert(svc, keys, client, uid, names[kind]) != 0)
 		log_error("security alert %s: its audit entry could not be written",
 		    names[kind]);
 }

@@ -23,7 +23,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-struct server;
+struct vault_services;
 struct key_set;
 struct policy_client;
 
@@ -47,11 +47,11 @@ const char *alert_name(enum alert_kind kind);
  * keys: for the audit entry, a key set the calling thread has pinned
  * (key_set_acquire(), keyset.h), such as ctx->keys of the request being
  * served; NULL: no entry (e.g. while sealed). A set the thread does not pin
- * gets no entry either (it may be freed at any moment: server_audit_alert
+ * gets no entry either (it may be freed at any moment: services_audit_alert
  * checks). Never fails: an alert that cannot be audited is still logged and
  * counted.
  */
-void alert_raise(struct server *srv, const struct key_set *keys,
+void alert_raise(struct vault_services *svc, const struct key_set *keys,
     enum alert_kind kind, const struct policy_client *client, uid_t uid);
 
 /* Alerts of kind raised since start. */

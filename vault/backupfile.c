@@ -1,8 +1,10 @@
 /*
  * backupfile.c - the backup file's trailer (see backupfile.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +14,8 @@
 #include <vault/vault.h>
 
 #include "backupfile.h"
+#include "config.h"
+#include "log.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 
@@ -242,4 +246,50 @@ out:
 	free(t);
 	close(fd);
 	return rc;
+}
+
+/* Remove the entries of dir whose names start with prefix and contain mid. */
+static int
+remove_matching(const char *dir, const char *prefix, const char *mid, const char *what)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char f[1024];
+	int removed = 0;
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    (mid != NULL && strstr(de->d_name, mid) == NULL))
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
+		if (unlink(f) == 0) {
+			removed++;
+			log_info("removed %s %s", what, f);
+		}
+	}
+	closedir(d);
+	if (removed) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return removed;
+}
+
+void
+backupfile_cleanup_partials(const struct config *cfg)
+{
+	/* DATA_DIR/restore/ is main.c's remove_leftovers() to remove. */
+	remove_matching(cfg->backup_dir, ".", BACKUP_PARTIAL,
+	    "the temporary file of an interrupted backup");
+}
+
+int
+backupfile_drop_pre_restore(const struct config *cfg)
+{
+	return remove_matching(cfg->data_dir, PRE_RESTORE, NULL,
+	    "the data file a restore kept aside (it holds keys of the retired epoch)");
 }

@@ -28,6 +28,13 @@
 
 #include <stdint.h>
 
+struct config;
+
+/* What a backup's temporary name holds after ".NAME" (ops/backup.c). */
+#define BACKUP_PARTIAL ".partial-"
+/* The live data file kept aside by a restore: DATA_DIR/PRE_RESTORE<time>. */
+#define PRE_RESTORE "data.mdb.pre-restore-"
+
 #define BACKUP_MAX_EPOCHS 1024
 #define BACKUP_HASH_BYTES 32
 
@@ -57,5 +64,13 @@ int backupfile_trailer_write(int fd, const struct backup_info *bi);
  * VAULT_E_IO (unreadable) or VAULT_E_STORAGE (*why says what, static).
  */
 int backupfile_verify(const char *path, struct backup_info *bi, const char **why);
+
+/* At start: remove temporaries of interrupted backups in backup_dir
+ * (logged). DATA_DIR/restore/ is removed with the other leftovers (main.c). */
+void backupfile_cleanup_partials(const struct config *cfg);
+
+/* After a retire: remove the pre-restore files (they hold data keys
+ * wrapped with the retired epoch). Returns how many were removed. */
+int backupfile_drop_pre_restore(const struct config *cfg);
 
 #endif

@@ -72,7 +72,7 @@ read_txn_begin(struct read_ctx *ctx)
 {
 	/* The env's replacer aborted our transaction (worker_drop_txn). */
 	if (ctx->txn == NULL)
-		return store_txn_begin(&ctx->srv->store, NULL, STORE_RDONLY, &ctx->txn);
+		return store_txn_begin(&ctx->svc->store, NULL, STORE_RDONLY, &ctx->txn);
 	return store_txn_renew(ctx->txn);
 }
 
@@ -81,11 +81,11 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
     msgpack_zone *zone, uid_t uid, gid_t gid, struct buf *out,
     struct write_op **wop, size_t *opi)
 {
-	struct server *srv = ctx->srv;
+	struct server *srv = server_of(ctx->svc);
 	/* Each container element is an object; tokens dominate large requests. */
 	struct mp_limits lim = {
 		REQUEST_MAX_DEPTH,
-		(size_t)srv->cfg.max_tokens_per_request + 8u * srv->cfg.max_fields_per_request + 256,
+		(size_t)srv->svc.cfg.max_tokens_per_request + 8u * srv->svc.cfg.max_fields_per_request + 256,
 	};
 	msgpack_object root;
 	struct request req = { 0 };
@@ -163,22 +163,22 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		op_deny(&e, "op", req.client ? req.client->name : NULL,
 		    "this operation is for clients with admin = true in the policy");
 		/* A refused admin request is worth a line in the trail. */
-		if (!op->unaudited && server_audit(srv, ctx->audit, NULL, req.client, uid, req.purpose,
+		if (!op->unaudited && services_audit(&srv->svc, ctx->audit, NULL, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, e.code) != 0)
-			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, audit_refusal(srv->audit, 0));
+			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, audit_refusal(srv->svc.audit, 0));
 		else
 			reply_error(out, req.id, &e);
 		return;
 	}
-	pthread_rwlock_rdlock(&srv->env_lock);
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
 	if ((rc = read_txn_begin(ctx)) != 0) {
-		pthread_rwlock_unlock(&srv->env_lock);
+		pthread_rwlock_unlock(&srv->svc.env_lock);
 		reply_error_code(out, req.id, store_error(rc), NULL, NULL);
 		return;
 	}
 	/* A long operation that needs no keys must not hold back a rotation. */
-	ctx->keys = op->no_keys ? NULL : key_set_acquire(srv);
-	if (!op->sealed_ok && key_set_sealed(srv)) {
+	ctx->keys = op->no_keys ? NULL : key_set_acquire(&srv->svc);
+	if (!op->sealed_ok && key_set_sealed(&srv->svc)) {
 		reply_error_code(out, req.id, VAULT_E_SEALED, NULL,
 		    "the vault is sealed: an administrator must unseal it");
 	} else if (op->kind == OP_READ) {
@@ -186,18 +186,18 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		size_t start = reply_begin(out, &pk, req.id);
 		rc = op->read(ctx, &req, &pk, &err);
 		/* The entry is written before the answer can leave (fail closed). */
-		if (!op->unaudited && server_audit(srv, ctx->audit, ctx->keys, req.client, uid, req.purpose,
+		if (!op->unaudited && services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, rc ? err.code : 0) != 0) {
 			reply_abandon(out, start);
 			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL,
-			    audit_refusal(srv->audit, 0));
+			    audit_refusal(srv->svc.audit, 0));
 		} else if (rc != 0) {
 			reply_abandon(out, start);
 			reply_error(out, req.id, &err);
 		} else {
-			reply_end(out, start, req.id, srv->cfg.max_frame_bytes);
+			reply_end(out, start, req.id, srv->svc.cfg.max_frame_bytes);
 		}
-	} else if (atomic_load(&srv->writer.queued_bytes) + len > srv->cfg.max_queued_write_bytes) {
+	} else if (atomic_load(&srv->writer.queued_bytes) + len > srv->svc.cfg.max_queued_write_bytes) {
 		/* Bounded memory: past this, writes are refused until the writer catches up. */
 		reply_error_code(out, req.id, VAULT_E_BUSY, NULL,
 		    "too many writes waiting for the disk; retry later");
@@ -206,9 +206,9 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		rc = op->prepare(ctx, &req, &state, &err);
 		if (rc != 0) {
 			/* Refused before the writer: audited here (denials matter). */
-			if (server_audit(srv, ctx->audit, ctx->keys, req.client, uid, req.purpose, op->name,
+			if (services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose, op->name,
 			    &ctx->trace, err.code) != 0)
-				reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, audit_refusal(srv->audit, 0));
+				reply_error_code(out, req.id, VAULT_E_AUDIT, NULL, audit_refusal(srv->svc.audit, 0));
 			else
 				reply_error(out, req.id, &err);
 		} else {
@@ -234,7 +234,7 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		key_set_release();
 	ctx->keys = NULL;
 	store_txn_reset(ctx->txn);
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	sodium_memzero(ctx->dek, 32);
 	buf_clear(&ctx->scratch);
 }

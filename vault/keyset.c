@@ -1,7 +1,7 @@
 /*
  * keyset.c - publishing key sets and pinning them: the registry of hazard
- * slots (see keyset.h). The current set in struct server is this file's
- * alone; everything else pins it through key_set_acquire().
+ * slots (see keyset.h). The current set (svc->keys, services.h) is this
+ * file's alone; everything else pins it through key_set_acquire().
  */
 #include <pthread.h>
 #include <sched.h>
@@ -16,7 +16,7 @@
 #include "keys/keyring.h"
 #include "keyset.h"
 #include "log.h"
-#include "server.h"
+#include "services.h"
 
 /* One thread's hazard; a cache line each, so pinning shares nothing. */
 struct pin_slot {
@@ -127,7 +127,7 @@ key_set_record_mac_key(const struct key_set *ks, uint32_t epoch)
 }
 
 const struct key_set *
-key_set_acquire(struct server *srv)
+key_set_acquire(struct vault_services *svc)
 {
 	const struct key_set *ks;
 	if (mine == NULL)
@@ -143,9 +143,9 @@ key_set_acquire(struct server *srv)
 	 * scan or made us see its new set here (all sequentially consistent).
 	 */
 	do {
-		ks = atomic_load(&srv->keys);
+		ks = atomic_load(&svc->keys);
 		atomic_store(&mine->hazard, ks);
-	} while (ks != atomic_load(&srv->keys));
+	} while (ks != atomic_load(&svc->keys));
 	depth++;
 	return ks;
 }
@@ -174,22 +174,22 @@ key_set_pin_depth(void)
 }
 
 int
-key_set_sealed(struct server *srv)
+key_set_sealed(struct vault_services *svc)
 {
-	return atomic_load(&srv->keys) == NULL;
+	return atomic_load(&svc->keys) == NULL;
 }
 
 int
-key_set_publish(struct server *srv, struct key_set *next, int expect_none)
+key_set_publish(struct vault_services *svc, struct key_set *next, int expect_none)
 {
 	const struct key_set *old;
 	if (expect_none) {
 		const struct key_set *none = NULL;
-		if (!atomic_compare_exchange_strong(&srv->keys, &none, next))
+		if (!atomic_compare_exchange_strong(&svc->keys, &none, next))
 			return VAULT_E_CONFLICT;
 		return 0;
 	}
-	old = atomic_exchange(&srv->keys, next);
+	old = atomic_exchange(&svc->keys, next);
 	if (old == NULL)
 		return 0;
 	/* The publisher's own pin moves on with it (keyset.h). */
@@ -205,13 +205,13 @@ key_set_publish(struct server *srv, struct key_set *next, int expect_none)
 }
 
 void
-key_set_install(struct server *srv, struct key_set *ks)
+key_set_install(struct vault_services *svc, struct key_set *ks)
 {
-	atomic_store(&srv->keys, ks);
+	atomic_store(&svc->keys, ks);
 }
 
 struct key_set *
-key_set_take(struct server *srv)
+key_set_take(struct vault_services *svc)
 {
-	return (struct key_set *)atomic_exchange(&srv->keys, NULL);
+	return (struct key_set *)atomic_exchange(&svc->keys, NULL);
 }

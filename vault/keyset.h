@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 struct keyring;
-struct server;
+struct vault_services;
 struct token_keys;
 
 struct record_mac_key {
@@ -58,14 +58,14 @@ int key_set_new(struct keyring *ring, struct key_set **out);
 void key_set_free(struct key_set *ks);
 
 /*
- * Pin srv's current set (NULL while sealed) in the calling thread's slot;
+ * Pin svc's current set (NULL while sealed) in the calling thread's slot;
  * every call, including one that returned NULL, is paired with a
  * key_set_release() on the same thread. Aborts the process if more than
  * KEY_SET_PIN_SLOTS threads ever pin at once (vaultd runs at most 64
  * workers, the writer and the main thread).
  */
 #define KEY_SET_PIN_SLOTS 256
-const struct key_set *key_set_acquire(struct server *srv);
+const struct key_set *key_set_acquire(struct vault_services *svc);
 void key_set_release(void);
 
 /* 1 if the calling thread pins ks (not NULL) right now. */
@@ -73,21 +73,21 @@ int key_set_pinned(const struct key_set *ks);
 /* How deeply the calling thread pins (0: not at all); for tests. */
 unsigned key_set_pin_depth(void);
 
-/* 1 while srv has no key set (a passphrase-sealed ring not yet unsealed). */
-int key_set_sealed(struct server *srv);
+/* 1 while svc has no key set (a passphrase-sealed ring not yet unsealed). */
+int key_set_sealed(struct vault_services *svc);
 
 /*
  * Make next current; wait until no thread pins the previous set, then free
  * it (its keys are wiped). If expect_none, publish only if no set is
  * current yet (unseal), returning VAULT_E_CONFLICT otherwise.
  */
-int key_set_publish(struct server *srv, struct key_set *next, int expect_none);
+int key_set_publish(struct vault_services *svc, struct key_set *next, int expect_none);
 
 /*
  * Before any thread runs and after all have stopped (main, harnesses):
- * install srv's first set, or take srv's set out to free it.
+ * install svc's first set, or take svc's set out to free it.
  */
-void key_set_install(struct server *srv, struct key_set *ks);
-struct key_set *key_set_take(struct server *srv);
+void key_set_install(struct vault_services *svc, struct key_set *ks);
+struct key_set *key_set_take(struct vault_services *svc);
 
 #endif

@@ -151,12 +151,12 @@ static char root_credential[512];
 static int
 load_keys(struct server *srv, int dev)
 {
-	const struct config *c = &srv->cfg;
+	const struct config *c = &srv->svc.cfg;
 	struct keyring *ring = NULL;
 	struct key_set *ks = NULL;
 	const char *why = NULL;
 	int rc;
-	uint8_t *root = srv->root;
+	uint8_t *root = srv->svc.root;
 
 	if ((rc = parent_dir(c->keyring_path, "key directory")) != 0)
 		goto out;
@@ -228,7 +228,7 @@ load_keys(struct server *srv, int dev)
 loaded:
 	if ((rc = key_set_new(ring, &ks)) != 0)
 		goto out;
-	key_set_install(srv, ks);
+	key_set_install(&srv->svc, ks);
 out:
 	if (rc != 0 && why != NULL)
 		log_error("key ring %s: %s", c->keyring_path, why);
@@ -254,12 +254,12 @@ static void
 remove_leftovers(struct server *srv)
 {
 	char dir[512], path[600];
-	snprintf(dir, sizeof(dir), "%s", srv->cfg.keyring_path);
-	if (keyring_sweep_temps(srv->cfg.keyring_path, log_removed, dirname(dir)) < 0 &&
+	snprintf(dir, sizeof(dir), "%s", srv->svc.cfg.keyring_path);
+	if (keyring_sweep_temps(srv->svc.cfg.keyring_path, log_removed, dirname(dir)) < 0 &&
 	    errno != ENOENT)
 		log_warn("key directory: cannot look for leftover temporaries: %s",
 		    strerror(errno));
-	const char *data = srv->cfg.data_dir;
+	const char *data = srv->svc.cfg.data_dir;
 	if (tmpfile_sweep(data, "data.mdb.compact.", 0, log_removed, (void *)data) < 0 ||
 	    tmpfile_sweep(data, "data.mdb.compact", 1, log_removed, (void *)data) < 0)
 		log_warn("data directory: cannot look for leftover temporaries: %s",
@@ -284,7 +284,7 @@ static int
 start_checks(struct server *srv, const char *config_path, int dev_policy, int serving,
     struct policy **pol)
 {
-	const struct config *c = &srv->cfg;
+	const struct config *c = &srv->svc.cfg;
 	char why[512];
 	struct stat st;
 	int problems = 0;
@@ -317,7 +317,7 @@ static int
 read_anchor(struct server *srv, struct audit_anchor *an)
 {
 	struct store_txn *txn;
-	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
+	int rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
 	memset(an, 0, sizeof(*an));
 	an->what = "data";
 	if (rc != 0)
@@ -343,12 +343,12 @@ anchor_at_stop(struct server *srv)
 	uint8_t mac[AUDIT_MAC_BYTES];
 	struct store_txn *txn;
 	int rc;
-	if (srv->audit == NULL || audit_sync(srv->audit) != 0)
+	if (srv->svc.audit == NULL || audit_sync(srv->svc.audit) != 0)
 		return;
-	audit_durable_head(srv->audit, &seq, mac);
+	audit_durable_head(srv->svc.audit, &seq, mac);
 	if (seq == 0)
 		return;
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
+	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) == 0) {
 		if ((rc = store_audit_anchor_put(txn, seq, mac)) != 0)
 			store_txn_abort(txn);
 		else
@@ -356,7 +356,7 @@ anchor_at_stop(struct server *srv)
 	}
 	if (rc != 0)
 		log_warn("store %s: the audit anchor cannot be stored at stop: %s",
-		    srv->cfg.data_dir, store_strerror(rc));
+		    srv->svc.cfg.data_dir, store_strerror(rc));
 }
 
 /*
@@ -371,9 +371,9 @@ offline_audit_verify(struct server *srv, const struct key_set *ks)
 	struct audit_verify_result r;
 	int rc;
 	if ((rc = read_anchor(srv, &an)) != 0 ||
-	    (rc = audit_verify_files_with(srv->cfg.audit_path, ks,
+	    (rc = audit_verify_files_with(srv->svc.cfg.audit_path, ks,
 	    &an, an.seq != 0, &r)) != 0) {
-		log_error("audit trail %s: cannot be verified: %s", srv->cfg.audit_path,
+		log_error("audit trail %s: cannot be verified: %s", srv->svc.cfg.audit_path,
 		    vault_strerror(rc));
 		return 1;
 	}
@@ -409,18 +409,18 @@ offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 	int rc;
 
 	if ((rc = read_anchor(srv, &an)) != 0) {
-		log_error("store %s: the audit anchor cannot be read: %s", srv->cfg.data_dir,
+		log_error("store %s: the audit anchor cannot be read: %s", srv->svc.cfg.data_dir,
 		    vault_strerror(rc));
 		goto fail;
 	}
-	if ((rc = audit_open_flags(&a, &srv->audit_cfg, ks,
+	if ((rc = audit_open_flags(&a, &srv->svc.audit_cfg, ks,
 	    AUDIT_OPEN_ACKNOWLEDGE, err, sizeof(err))) != 0) {
-		log_error("audit trail %s: %s", srv->cfg.audit_path, err);
+		log_error("audit trail %s: %s", srv->svc.cfg.audit_path, err);
 		return 1;
 	}
 	/* audit_open() compared the head file (and warned), the anchor is here. */
 	if ((rc = audit_check_anchor(a, &an, err, sizeof(err))) != 0)
-		log_warn("audit trail %s: %s", srv->cfg.audit_path, err);
+		log_warn("audit trail %s: %s", srv->svc.cfg.audit_path, err);
 	else if (audit_lost_to(a) == 0) {
 		printf("nothing to acknowledge: the audit trail holds every entry the data "
 		    "and its head file record\n");
@@ -431,10 +431,10 @@ offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 	if ((rc = audit_acknowledge(a, ks, an.seq, getuid(), &seq,
 	    mac)) != 0) {
 		log_error("audit trail %s: the acknowledgment cannot be written",
-		    srv->cfg.audit_path);
+		    srv->svc.cfg.audit_path);
 		goto fail;
 	}
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
+	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) == 0) {
 		if ((rc = store_audit_anchor_put(txn, seq, mac)) != 0)
 			store_txn_abort(txn);
 		else
@@ -443,7 +443,7 @@ offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 	if (rc != 0) {
 		/* The entry stands; the next start asks for an acknowledgment again. */
 		log_error("store %s: the new audit anchor cannot be stored: %s",
-		    srv->cfg.data_dir, store_strerror(rc));
+		    srv->svc.cfg.data_dir, store_strerror(rc));
 		goto fail;
 	}
 	if (seq > end + 1)
@@ -485,15 +485,15 @@ unseal_from_stdin(struct server *srv)
 		    "no passphrase on standard input";
 		goto out;
 	}
-	if ((rc = keyring_file_params(srv->cfg.keyring_path, &params, &why)) != 0 ||
-	    (rc = keyring_root_from_passphrase(pass, len, &params, srv->root)) != 0 ||
-	    (rc = keyring_load(srv->cfg.keyring_path, srv->root, &ring, &why)) != 0 ||
+	if ((rc = keyring_file_params(srv->svc.cfg.keyring_path, &params, &why)) != 0 ||
+	    (rc = keyring_root_from_passphrase(pass, len, &params, srv->svc.root)) != 0 ||
+	    (rc = keyring_load(srv->svc.cfg.keyring_path, srv->svc.root, &ring, &why)) != 0 ||
 	    (rc = key_set_new(ring, &ks)) != 0)
 		goto out;
-	key_set_install(srv, ks);
+	key_set_install(&srv->svc, ks);
 out:
 	if (rc != 0)
-		log_error("key ring %s: %s", srv->cfg.keyring_path,
+		log_error("key ring %s: %s", srv->svc.cfg.keyring_path,
 		    why ? why : vault_strerror(rc));
 	sodium_free(pass);
 	return rc;
@@ -547,44 +547,45 @@ main(int argc, char **argv)
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	config_defaults(&srv.cfg);
+	srv.svc.control = &server_control;
+	config_defaults(&srv.svc.cfg);
 	if (config_path == NULL)
 		config_path = VAULT_CONFIG_PATH;
-	if (config_load(&srv.cfg, config_path, err, sizeof(err)) != 0) {
+	if (config_load(&srv.svc.cfg, config_path, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
 	}
-	config_derive(&srv.cfg);
-	if (config_check(&srv.cfg, err, sizeof(err)) != 0) {
+	config_derive(&srv.svc.cfg);
+	if (config_check(&srv.svc.cfg, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
 	}
-	log_set_level((enum log_level)srv.cfg.log_level);
-	if (!srv.cfg.root_key_path_set)
+	log_set_level((enum log_level)srv.svc.cfg.log_level);
+	if (!srv.svc.cfg.root_key_path_set)
 		credential_root_key_path(root_credential, sizeof(root_credential));
 	/* Room for max_connections sockets plus the data and key files. */
 	struct rlimit nofile;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-		rlim_t want = (rlim_t)srv.cfg.max_connections + 256;
+		rlim_t want = (rlim_t)srv.svc.cfg.max_connections + 256;
 		if (nofile.rlim_cur < want) {
 			nofile.rlim_cur = want < nofile.rlim_max ? want : nofile.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &nofile);
 		}
 		if (nofile.rlim_cur < want)
 			log_warn("only %llu file descriptors: max_connections = %u cannot be reached",
-			    (unsigned long long)nofile.rlim_cur, srv.cfg.max_connections);
+			    (unsigned long long)nofile.rlim_cur, srv.svc.cfg.max_connections);
 	}
 	/* The open development policy needs --dev itself, not dev_create_keys. */
 	int dev_policy = dev;
-	dev = dev || srv.cfg.dev_create_keys;
+	dev = dev || srv.svc.cfg.dev_create_keys;
 	/* Exports build personal data in jansson: wipe what it frees. */
 	privacy_json_wipe_on_free();
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialize");
 		return 1;
 	}
-	srv.root = sodium_malloc(KEYRING_KEY_BYTES);
-	if (srv.root == NULL) {
+	srv.svc.root = sodium_malloc(KEYRING_KEY_BYTES);
+	if (srv.svc.root == NULL) {
 		log_error("out of secure memory");
 		return 1;
 	}
@@ -595,8 +596,8 @@ main(int argc, char **argv)
 		rc = start_checks(&srv, config_path, dev_policy, 1, &pol);
 		policy_unref(pol);
 		rc += load_keys(&srv, dev) != 0;
-		key_set_free(key_set_take(&srv));
-		sodium_free(srv.root);
+		key_set_free(key_set_take(&srv.svc));
+		sodium_free(srv.svc.root);
 		if (rc != 0) {
 			log_error("check failed: %d problem%s; a start would fail", rc,
 			    rc == 1 ? "" : "s");
@@ -610,35 +611,35 @@ main(int argc, char **argv)
 		log_error("not starting: see the problems above (vaultd --check lists them)");
 		return 1;
 	}
-	policy_current_init(&srv.policy, pol);
+	policy_current_init(&srv.svc.policy, pol);
 	if (pol->open)
 		log_warn("DEVELOPMENT POLICY: no [policy] file, so every local caller may "
 		    "read and change everything. NOT FOR PRODUCTION.");
 	/* Before anything else is opened or created (datalock.h); held until exit. */
-	if (datalock_acquire(srv.cfg.data_dir, err, sizeof(err)) < 0) {
+	if (datalock_acquire(srv.svc.cfg.data_dir, err, sizeof(err)) < 0) {
 		log_error("not starting: %s", err);
 		return 1;
 	}
 	/* What an interrupted restore or backup left (design: removed at start). */
-	restore_cleanup_leftovers(&srv.cfg);
+	backupfile_cleanup_partials(&srv.svc.cfg);
 	if ((rc = load_keys(&srv, dev)) != 0) {
 		log_error("not starting: %s", vault_strerror(rc));
 		return 1;
 	}
 	remove_leftovers(&srv);
 	if (restore != NULL) {
-		if (key_set_sealed(&srv) && (rc = unseal_from_stdin(&srv)) != 0)
+		if (key_set_sealed(&srv.svc) && (rc = unseal_from_stdin(&srv)) != 0)
 			return 1;
 		rc = restore_backup(&srv, restore);
-		key_set_free(key_set_take(&srv));
-		sodium_free(srv.root);
+		key_set_free(key_set_take(&srv.svc));
+		sodium_free(srv.svc.root);
 		return rc == 0 ? 0 : 1;
 	}
 	const char *why;
 	sdnotify_status("starting: opening the data file");
-	if ((rc = store_open(&srv.store, srv.cfg.data_dir, srv.cfg.map_size_bytes,
-	    srv.cfg.max_connections + 64, &why)) != 0) {
-		log_error("store %s: %s", srv.cfg.data_dir, why);
+	if ((rc = store_open(&srv.svc.store, srv.svc.cfg.data_dir, srv.svc.cfg.map_size_bytes,
+	    srv.svc.cfg.max_connections + 64, &why)) != 0) {
+		log_error("store %s: %s", srv.svc.cfg.data_dir, why);
 		return 1;
 	}
 	/* A retire's compaction that a crash cut short, before anything is served. */
@@ -648,64 +649,64 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Offline audit commands: before the journal, which may append. */
-	if (srv.cfg.audit_enabled) {
-		srv.audit_cfg.path = srv.cfg.audit_path;
-		srv.audit_cfg.max_file_bytes = srv.cfg.audit_max_file_bytes;
-		srv.audit_cfg.reserve_bytes = srv.cfg.audit_reserve_bytes;
-		srv.audit_cfg.sync_interval_ms = srv.cfg.audit_sync_interval_ms;
+	if (srv.svc.cfg.audit_enabled) {
+		srv.svc.audit_cfg.path = srv.svc.cfg.audit_path;
+		srv.svc.audit_cfg.max_file_bytes = srv.svc.cfg.audit_max_file_bytes;
+		srv.svc.audit_cfg.reserve_bytes = srv.svc.cfg.audit_reserve_bytes;
+		srv.svc.audit_cfg.sync_interval_ms = srv.svc.cfg.audit_sync_interval_ms;
 	}
 	if (audit_cmd != 0) {
 		rc = 1;
-		if (!srv.cfg.audit_enabled)
+		if (!srv.svc.cfg.audit_enabled)
 			log_error("[audit] enabled = false: there is no audit trail");
-		else if (!key_set_sealed(&srv) || unseal_from_stdin(&srv) == 0) {
+		else if (!key_set_sealed(&srv.svc) || unseal_from_stdin(&srv) == 0) {
 			/* Pinned for the command, as every key use is (keyset.h). */
-			const struct key_set *ks = key_set_acquire(&srv);
+			const struct key_set *ks = key_set_acquire(&srv.svc);
 			rc = audit_cmd == 'V' ? offline_audit_verify(&srv, ks) :
 			    offline_audit_acknowledge(&srv, ks);
 			key_set_release();
 		}
-		store_close(&srv.store);
-		key_set_free(key_set_take(&srv));
-		sodium_free(srv.root);
+		store_close(&srv.svc.store);
+		key_set_free(key_set_take(&srv.svc));
+		sodium_free(srv.svc.root);
 		return rc;
 	}
 	/* The journal is reconciled with every tombstone in the data file. */
-	snprintf(err, sizeof(err), "%s/data.mdb", srv.cfg.data_dir);
+	snprintf(err, sizeof(err), "%s/data.mdb", srv.svc.cfg.data_dir);
 	sdnotify_extend_for_file(err, "starting: reconciling the deletion journal");
-	if ((rc = parent_dir(srv.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
-	    (rc = journal_open(&srv.journal, srv.cfg.deletion_journal_path, &srv.store)) != 0) {
-		log_error("deletion journal %s: %s", srv.cfg.deletion_journal_path,
+	if ((rc = parent_dir(srv.svc.cfg.deletion_journal_path, "deletion journal directory")) != 0 ||
+	    (rc = journal_open(&srv.svc.journal, srv.svc.cfg.deletion_journal_path, &srv.svc.store)) != 0) {
+		log_error("deletion journal %s: %s", srv.svc.cfg.deletion_journal_path,
 		    vault_strerror(rc));
 		return 1;
 	}
-	if (srv.cfg.audit_enabled) {
+	if (srv.svc.cfg.audit_enabled) {
 		struct stat ast;
 		struct audit_anchor an;
 		/* A device (tests use /dev/full) needs no private directory. */
-		if (!(stat(srv.cfg.audit_path, &ast) == 0 && S_ISCHR(ast.st_mode)) &&
-		    parent_dir(srv.cfg.audit_path, "audit directory") != 0)
+		if (!(stat(srv.svc.cfg.audit_path, &ast) == 0 && S_ISCHR(ast.st_mode)) &&
+		    parent_dir(srv.svc.cfg.audit_path, "audit directory") != 0)
 			return 1;
-		const struct key_set *ks = key_set_acquire(&srv);
-		rc = audit_open(&srv.audit, &srv.audit_cfg, ks, err, sizeof(err));
+		const struct key_set *ks = key_set_acquire(&srv.svc);
+		rc = audit_open(&srv.svc.audit, &srv.svc.audit_cfg, ks, err, sizeof(err));
 		key_set_release();
 		if (rc != 0) {
-			log_error("audit trail %s: %s", srv.cfg.audit_path, err);
+			log_error("audit trail %s: %s", srv.svc.cfg.audit_path, err);
 			return 1;
 		}
 		/* The data says how far the trail reached: a shorter one is refused. */
 		if ((rc = read_anchor(&srv, &an)) != 0) {
 			log_error("store %s: the audit anchor cannot be read: %s",
-			    srv.cfg.data_dir, vault_strerror(rc));
+			    srv.svc.cfg.data_dir, vault_strerror(rc));
 			return 1;
 		}
-		if (audit_check_anchor(srv.audit, &an, err, sizeof(err)) != 0) {
-			log_error("audit trail %s: %s", srv.cfg.audit_path, err);
+		if (audit_check_anchor(srv.svc.audit, &an, err, sizeof(err)) != 0) {
+			log_error("audit trail %s: %s", srv.svc.cfg.audit_path, err);
 			log_error("not starting (VAULT_E_AUDIT): the audit trail lost entries "
 			    "the data records. Keep its files for investigation, then run "
 			    "`vaultd -c CONFIG --audit-acknowledge` with vaultd stopped to "
 			    "record the loss in the trail and serve again");
-			audit_close(srv.audit);
+			audit_close(srv.svc.audit);
 			return 1;
 		}
 	} else {
@@ -713,12 +714,12 @@ main(int argc, char **argv)
 	}
 	rc = server_run(&srv);
 	anchor_at_stop(&srv);
-	audit_close(srv.audit);
-	journal_close(&srv.journal);
-	store_close(&srv.store);
-	key_set_free(key_set_take(&srv));
-	sodium_free(srv.root);
-	policy_current_destroy(&srv.policy);
+	audit_close(srv.svc.audit);
+	journal_close(&srv.svc.journal);
+	store_close(&srv.svc.store);
+	key_set_free(key_set_take(&srv.svc));
+	sodium_free(srv.svc.root);
+	policy_current_destroy(&srv.svc.policy);
 	if (rc != 0) {
 		log_error("stopped with error: %s", vault_strerror(rc));
 		return 1;

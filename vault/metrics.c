@@ -244,7 +244,7 @@ pack_write_queue(msgpack_packer *pk, struct server *srv)
 static void
 pack_rotation(msgpack_packer *pk, struct server *srv)
 {
-	const struct rotation *rot = &srv->writer.rotation;
+	const struct rotation *rot = &srv->svc.rotation;
 	unsigned target = atomic_load(&rot->target);
 	uint64_t total = atomic_load(&rot->total), examined = atomic_load(&rot->examined);
 	msgpack_pack_map(pk, 5);
@@ -277,13 +277,13 @@ metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 
 	msgpack_pack_map(pk, 12);
 	mp_cstr(pk, "sealed");
-	if (key_set_sealed(srv))
+	if (key_set_sealed(&srv->svc))
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
 	mp_cstr(pk, "uptime_seconds");
 	time_t now = time(NULL);
-	msgpack_pack_uint64(pk, now > srv->started ? (uint64_t)(now - srv->started) : 0);
+	msgpack_pack_uint64(pk, now > srv->svc.started ? (uint64_t)(now - srv->svc.started) : 0);
 
 	mp_cstr(pk, "connections");
 	msgpack_pack_map(pk, 3);

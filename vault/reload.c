@@ -10,15 +10,15 @@
 #include "policy.h"
 #include "reload.h"
 #include "safedir.h"
-#include "server.h"
+#include "services.h"
 
 /* One reload at a time: two would race to publish in either order. */
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int
-policy_reload(struct server *srv, const char *by, char *err, size_t errlen)
+policy_reload(struct vault_services *svc, const char *by, char *err, size_t errlen)
 {
-	const char *path = srv->cfg.policy_file;
+	const char *path = svc->cfg.policy_file;
 	struct policy *next = NULL;
 	char why[512];
 	int rc = VAULT_E_CONFIG;
@@ -39,7 +39,7 @@ policy_reload(struct server *srv, const char *by, char *err, size_t errlen)
 		goto out;
 	}
 	size_t n = next->nclients;
-	policy_current_publish(&srv->policy, next);
+	policy_current_publish(&svc->policy, next);
 	log_info("policy reload (%s): %s is in force, %zu clients; open connections "
 	    "are matched again at their next request", by, path, n);
 	rc = 0;

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-struct server;
+struct vault_services;
 
 /*
  * Load the configured policy file completely and, only if it is valid
@@ -18,6 +18,6 @@ struct server;
  * REASON" (line numbers included) in err; the log says the same.
  * Reloads are serialized. The caller writes the audit entry.
  */
-int policy_reload(struct server *srv, const char *by, char *err, size_t errlen);
+int policy_reload(struct vault_services *svc, const char *by, char *err, size_t errlen);
 
 #endif

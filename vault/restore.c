@@ -26,10 +26,11 @@
 #include "keys/keyring.h"
 #include "keyset.h"
 #include "log.h"
-#include "ops/issue.h"
 #include "ops/op.h"
 #include "privacy/blind.h"
 #include "record/access.h"
+#include "record/delete.h"
+#include "record/tokens.h"
 #include "record/write.h"
 #include "restore.h"
 #include "restore_take.h"
@@ -89,12 +90,12 @@ purge(struct write_ctx *ctx, uint64_t id, uint8_t reason, uint64_t when)
 {
 	struct op_error err = { 0 };
 	struct store_txn *parent = ctx->txn, *child;
-	int rc = store_txn_begin(&ctx->srv->store, parent, 0, &child);
+	int rc = store_txn_begin(&ctx->svc->store, parent, 0, &child);
 	if (rc != 0)
 		return store_error(rc);
 	ctx->txn = child;
 	ctx->now = (time_t)when;
-	rc = op_delete_record(ctx, id, reason, &err);
+	rc = record_delete(ctx, id, reason, &err);
 	ctx->txn = parent;
 	if (rc == 0)
 		return store_txn_commit(child) == 0 ? 0 : VAULT_E_STORAGE;
@@ -229,7 +230,7 @@ phase(const char *fmt, ...)
 int
 restore_backup(struct server *srv, const char *path)
 {
-	const struct config *cfg = &srv->cfg;
+	const struct config *cfg = &srv->svc.cfg;
 	const struct key_set *ks;
 	char dir[512], tmpfile[600], live_file[512], aside[600];
 	struct journal_entry *journal = NULL;
@@ -288,7 +289,7 @@ restore_backup(struct server *srv, const char *path)
 		return rc;
 	}
 	/* Offline and single-threaded, but keys are only ever read pinned. */
-	ks = key_set_acquire(srv);
+	ks = key_set_acquire(&srv->svc);
 	remove_restore_dir(dir); /* what an interrupted restore left */
 	if (mkdir(dir, 0700) != 0) {
 		rc = VAULT_E_IO;
@@ -300,17 +301,17 @@ restore_backup(struct server *srv, const char *path)
 		    rc == VAULT_E_STORAGE ? "it changed since it was checked" : strerror(errno));
 		goto out;
 	}
-	if ((rc = store_open(&srv->store, dir, cfg->map_size_bytes, 8, &why)) != 0) {
+	if ((rc = store_open(&srv->svc.store, dir, cfg->map_size_bytes, 8, &why)) != 0) {
 		log_error("restore: %s is not a vault backup: %s", path, why);
 		goto out;
 	}
 	store_opened = 1;
 
-	ctx.srv = srv;
+	ctx.svc = &srv->svc;
 	ctx.keys = ks;
 	ctx.next_id = &next_id;
 	ctx.dek = sodium_malloc(DEK_BYTES);
-	if (ctx.dek == NULL || (rc = store_txn_begin(&srv->store, NULL, 0, &ctx.txn)) != 0) {
+	if (ctx.dek == NULL || (rc = store_txn_begin(&srv->svc.store, NULL, 0, &ctx.txn)) != 0) {
 		rc = rc ? store_error(rc) : VAULT_E_NOMEM;
 		goto out;
 	}
@@ -385,7 +386,7 @@ restore_backup(struct server *srv, const char *path)
 				r.kek_epoch = lr.kek_epoch;
 				/* Its card index entry and blind tags were keyed under
 				 * the retired epoch: re-key them under the live one,
-				 * and drop det entries of retired epochs (issue.h,
+				 * and drop det entries of retired epochs (record/tokens.h,
 				 * privacy/blind.h). */
 				struct blind_keys bfrom = { ctx.dek, r.dek_version, old_epoch };
 				struct blind_keys bto = { ctx.dek, r.dek_version, r.kek_epoch };
@@ -483,7 +484,7 @@ restore_backup(struct server *srv, const char *path)
 		store_close(&live.store);
 		live.open = 0;
 	}
-	store_close(&srv->store);
+	store_close(&srv->svc.store);
 	store_opened = 0;
 	if (rc != 0)
 		goto out;
@@ -548,7 +549,7 @@ out:
 		store_close(&live.store);
 	}
 	if (store_opened)
-		store_close(&srv->store);
+		store_close(&srv->svc.store);
 	if (rc != 0)
 		unlink(tmpfile);
 	remove_restore_dir(dir);
@@ -563,50 +564,4 @@ out:
 	free(journal);
 	key_set_release();
 	return rc;
-}
-
-/* Remove the entries of dir whose names start with prefix and contain mid. */
-static int
-remove_matching(const char *dir, const char *prefix, const char *mid, const char *what)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char f[1024];
-	int removed = 0;
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
-		    (mid != NULL && strstr(de->d_name, mid) == NULL))
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
-		if (unlink(f) == 0) {
-			removed++;
-			log_info("removed %s %s", what, f);
-		}
-	}
-	closedir(d);
-	if (removed) {
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	return removed;
-}
-
-void
-restore_cleanup_leftovers(const struct config *cfg)
-{
-	/* DATA_DIR/restore/ is main.c's remove_leftovers() to remove. */
-	remove_matching(cfg->backup_dir, ".", BACKUP_PARTIAL,
-	    "the temporary file of an interrupted backup");
-}
-
-int
-restore_drop_safety_nets(const struct config *cfg)
-{
-	return remove_matching(cfg->data_dir, PRE_RESTORE, NULL,
-	    "the data file a restore kept aside (it holds keys of the retired epoch)");
 }

@@ -4,13 +4,9 @@
 #ifndef VAULT_RESTORE_H
 #define VAULT_RESTORE_H
 
-struct server;
-struct config;
+#include "backupfile.h"
 
-/* What a backup's temporary name holds after ".NAME" (ops/backup.c). */
-#define BACKUP_PARTIAL ".partial-"
-/* The live data file kept aside by a restore: DATA_DIR/PRE_RESTORE<time>. */
-#define PRE_RESTORE "data.mdb.pre-restore-"
+struct server;
 
 /*
  * Replace the data file with the backup at path. Nothing is touched until
@@ -34,16 +30,8 @@ struct config;
  *     no token issued since the backup ever names another record.
  * It prints a count per category. The live data file is kept beside it as
  * DATA_DIR/PRE_RESTORE<time> until the next successful `keys retire`,
- * which removes it (restore_drop_safety_nets()).
+ * which removes it (backupfile_drop_pre_restore()).
  */
 int restore_backup(struct server *srv, const char *path);
-
-/* At start: remove temporaries of interrupted backups in backup_dir
- * (logged). DATA_DIR/restore/ is removed with the other leftovers (main.c). */
-void restore_cleanup_leftovers(const struct config *cfg);
-
-/* After a retire: remove the pre-restore files (they hold data keys
- * wrapped with the retired epoch). Returns how many were removed. */
-int restore_drop_safety_nets(const struct config *cfg);
 
 #endif

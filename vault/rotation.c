@@ -14,16 +14,16 @@
 
 #include "common/tmpfile.h"
 #include "crypto/seal.h"
-#include "record/access.h"
 #include "keys/keyring.h"
 #include "keyset.h"
 #include "log.h"
-#include "ops/issue.h"
 #include "ops/op.h"
 #include "privacy/blind.h"
 #include "privacy/horizon.h"
 #include "privacy/identity.h"
 #include "privacy/reseal.h"
+#include "record/access.h"
+#include "record/tokens.h"
 #include "rotation.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -31,23 +31,14 @@
 #include "worker.h"
 
 /*
- * The store's meta key marking a retire whose compaction has not replaced
- * data.mdb yet (value: the epoch); and the compacted copy's temporary name.
+ * The compacted copy's temporary name (COMPACT_PENDING: rotation_state.h).
  */
-#define COMPACT_PENDING "compact_pending"
 #define COMPACT_TMP_PREFIX "data.mdb.compact."
 
 static int
 meta_get_u64(struct server *srv, struct store_txn *txn, const char *key, uint64_t *v)
 {
-	struct store_val k = { strlen(key), (void *)key }, val;
-	int rc = store_get(txn, STORE_META, &k, &val);
-	if (rc != 0)
-		return rc;
-	if (val.len != 8)
-		return STORE_E_CORRUPT;
-	*v = store_get_id(val.data);
-	return 0;
+	return rotation_meta_get(txn, key, v);
 }
 
 static int
@@ -67,41 +58,11 @@ meta_del(struct server *srv, struct store_txn *txn, const char *key)
 	return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
-uint32_t
-rotation_target_in(struct server *srv, struct store_txn *txn)
-{
-	uint64_t target = 0;
-	if (meta_get_u64(srv, txn, "rot_target", &target) != 0 || target > UINT32_MAX)
-		return 0;
-	return (uint32_t)target;
-}
-
-int
-epoch_counts(struct server *srv, struct store_txn *txn, const uint32_t *epochs,
-    uint64_t *counts, size_t n)
-{
-	struct store_cursor *cur;
-	struct store_val k, v;
-	int rc = store_cursor_open(txn, STORE_RECORDS, &cur);
-	if (rc != 0)
-		return store_error(rc);
-	memset(counts, 0, n * sizeof(*counts));
-	for (rc = store_cursor_get(cur, &k, &v, STORE_FIRST); rc == 0;
-	    rc = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
-		uint32_t e = record_stored_epoch(v.data, v.len);
-		for (size_t i = 0; i < n; i++)
-			if (epochs[i] == e)
-				counts[i]++;
-	}
-	store_cursor_close(cur);
-	return rc == STORE_NOTFOUND ? 0 : store_error(rc);
-}
-
 static void
 schedule_next(struct server *srv, time_t from)
 {
-	unsigned interval = srv->cfg.rotation_interval_seconds;
-	atomic_store(&srv->writer.rotation.next_due, interval ? (long long)from + interval : 0);
+	unsigned interval = srv->svc.cfg.rotation_interval_seconds;
+	atomic_store(&srv->svc.rotation.next_due, interval ? (long long)from + interval : 0);
 }
 
 /*
@@ -113,8 +74,8 @@ schedule_next(struct server *srv, time_t from)
 static int
 schedule_mark(struct server *srv, struct store_txn *txn, time_t now)
 {
-	unsigned interval = srv->cfg.rotation_interval_seconds;
-	int rc = meta_put_u64(srv, txn, "rot_sched", srv->writer.rotation.scheduled ? 1 : 0);
+	unsigned interval = srv->svc.cfg.rotation_interval_seconds;
+	int rc = meta_put_u64(srv, txn, "rot_sched", srv->svc.rotation.scheduled ? 1 : 0);
 	if (rc == 0)
 		rc = meta_put_u64(srv, txn, "rot_due", interval ? (uint64_t)now + interval : 0);
 	if (rc == 0)
@@ -130,7 +91,7 @@ schedule_done(struct server *srv, struct store_txn *txn, time_t now)
 	if (meta_get_u64(srv, txn, "rot_started", &started) != 0 || started > (uint64_t)now)
 		return 0;
 	uint64_t secs = (uint64_t)now - started;
-	atomic_store(&srv->writer.rotation.last_seconds, (long long)(secs ? secs : 1));
+	atomic_store(&srv->svc.rotation.last_seconds, (long long)(secs ? secs : 1));
 	return meta_put_u64(srv, txn, "rot_seconds", secs ? secs : 1);
 }
 
@@ -140,54 +101,31 @@ schedule_clear(struct server *srv)
 {
 	struct store_txn *txn;
 	int rc;
-	srv->writer.rotation.scheduled = 0;
-	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
+	srv->svc.rotation.scheduled = 0;
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
+	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) == 0) {
 		if ((rc = meta_put_u64(srv, txn, "rot_sched", 0)) == 0)
 			rc = store_txn_commit(txn);
 		else
 			store_txn_abort(txn);
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	if (rc != 0)
 		log_warn("rotation schedule: cannot store that the retire is done: %s",
 		    vault_strerror(store_error(rc)));
 }
 
 int
-rotation_compaction_pending(struct server *srv, struct store_txn *txn)
-{
-	uint64_t epoch;
-	return meta_get_u64(srv, txn, COMPACT_PENDING, &epoch) != STORE_NOTFOUND;
-}
-
-long long
-rotation_horizon_estimate(struct server *srv, long long now)
-{
-	const struct rotation *rot = &srv->writer.rotation;
-	long long due = atomic_load(&rot->next_due), secs = atomic_load(&rot->last_seconds);
-	if (srv->cfg.rotation_interval_seconds == 0 || due == 0)
-		return 0;
-	if (atomic_load(&rot->target) != 0) {
-		long long running = now - atomic_load(&rot->started);
-		if (running > secs)
-			secs = running;
-	}
-	/* A due time already past means the rotation starts at the next tick. */
-	return (due > now ? due : now) + (secs > 0 ? secs : 0);
-}
-
-int
 rotation_resume(struct server *srv)
 {
-	struct rotation *rot = &srv->writer.rotation;
+	struct rotation *rot = &srv->svc.rotation;
 	struct store_txn *txn;
 	uint64_t target = 0, cursor = 1, last = 0, sched = 0, due = 0, started = 0, secs = 0;
-	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
+	int rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
 	/* The writer's round pin when called from there (nested), else ours. */
-	const struct key_set *ks = key_set_acquire(srv);
+	const struct key_set *ks = key_set_acquire(&srv->svc);
 	if (meta_get_u64(srv, txn, "rot_target", &target) == 0)
 		(void)meta_get_u64(srv, txn, "rot_cursor", &cursor);
 	(void)meta_get_u64(srv, txn, "rot_last", &last);
@@ -204,7 +142,7 @@ rotation_resume(struct server *srv)
 	/* The stored due time; without one (never rotated), from the current
 	 * epoch's creation, so restarts do not keep postponing it. */
 	time_t now = time(NULL);
-	unsigned interval = srv->cfg.rotation_interval_seconds;
+	unsigned interval = srv->svc.cfg.rotation_interval_seconds;
 	if (due != 0 && interval != 0) {
 		if (due > (uint64_t)now + interval)
 			due = (uint64_t)now + interval; /* the interval was shortened */
@@ -239,7 +177,7 @@ rotation_resume(struct server *srv)
 		atomic_store(&rot->cursor, cursor);
 		/* Progress goes on from where it stopped: count what lies behind. */
 		uint64_t behind = 0;
-		if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
+		if (store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn) == 0) {
 			struct store_cursor *cur;
 			struct store_val k, v;
 			if (store_cursor_open(txn, STORE_RECORDS, &cur) == 0) {
@@ -262,22 +200,6 @@ rotation_resume(struct server *srv)
 	return 0;
 }
 
-const char *
-rotation_stall_reason(int why)
-{
-	switch (why) {
-	case ROTATION_STALL_MAP_FULL:
-		return "the data file's map is full: raise [storage] map_size_bytes "
-		    "and restart (or delete records)";
-	case ROTATION_STALL_DISK_FULL:
-		return "the data directory's file system is full: free space there";
-	case ROTATION_STALL_STORAGE:
-		return "the store refused the rewrap (storage error; see the log)";
-	default:
-		return "";
-	}
-}
-
 static long long
 mono_ms(void)
 {
@@ -289,7 +211,7 @@ mono_ms(void)
 long long
 rotation_wait_ms(struct server *srv)
 {
-	struct rotation *rot = &srv->writer.rotation;
+	struct rotation *rot = &srv->svc.rotation;
 	if (atomic_load(&rot->stalled_since) == 0)
 		return 0;
 	long long left = rot->retry_at_ms - mono_ms();
@@ -299,7 +221,7 @@ rotation_wait_ms(struct server *srv)
 void
 rotation_nudge(struct server *srv)
 {
-	srv->writer.rotation.retry_at_ms = 0;
+	srv->svc.rotation.retry_at_ms = 0;
 }
 
 /*
@@ -310,17 +232,17 @@ rotation_nudge(struct server *srv)
 static void
 stall(struct server *srv, uint32_t target, int code, time_t now)
 {
-	struct rotation *rot = &srv->writer.rotation;
+	struct rotation *rot = &srv->svc.rotation;
 	int why = ROTATION_STALL_STORAGE;
 	if (code == VAULT_E_NO_SPACE) {
 		/* A full map and a full disk give the same code: the disk says which. */
 		struct statvfs vfs;
-		why = statvfs(srv->cfg.data_dir, &vfs) == 0 &&
+		why = statvfs(srv->svc.cfg.data_dir, &vfs) == 0 &&
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20) ?
 		    ROTATION_STALL_DISK_FULL : ROTATION_STALL_MAP_FULL;
 	}
 	if (why == ROTATION_STALL_DISK_FULL)
-		(void)audit_release_reserve_for(srv->audit, srv->cfg.data_dir);
+		(void)audit_release_reserve_for(srv->svc.audit, srv->svc.cfg.data_dir);
 	if (atomic_load(&rot->stalled_since) == 0) {
 		rot->backoff_ms = ROTATION_BACKOFF_MIN_MS;
 		atomic_store(&rot->stall_why, why);
@@ -339,7 +261,7 @@ stall(struct server *srv, uint32_t target, int code, time_t now)
 static void
 unstall(struct server *srv, uint32_t target, time_t now)
 {
-	struct rotation *rot = &srv->writer.rotation;
+	struct rotation *rot = &srv->svc.rotation;
 	long long since = atomic_exchange(&rot->stalled_since, 0);
 	if (since == 0)
 		return;
@@ -361,12 +283,12 @@ rewrap(struct write_ctx *ctx, uint64_t id, struct store_cursor *cur, struct stor
 	if ((rc = buf_append(&ctx->copy, v->data, v->len)) != 0)
 		return rc;
 	if ((rc = record_decode(ctx->copy.data, ctx->copy.len, &r)) != 0) {
-		record_tampered(ctx->srv, ctx->keys, id);
+		record_tampered(ctx->svc, ctx->keys, id);
 		return rc;
 	}
 	/* Verified under the old epoch before the new MAC: a rewrap must not
 	 * launder a tampered record into a valid one. */
-	if ((rc = record_check(ctx->srv, ctx->keys, id, ctx->copy.data, ctx->copy.len)) != 0)
+	if ((rc = record_check(ctx->svc, ctx->keys, id, ctx->copy.data, ctx->copy.len)) != 0)
 		return rc;
 	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		return rc;
@@ -378,7 +300,7 @@ rewrap(struct write_ctx *ctx, uint64_t id, struct store_cursor *cur, struct stor
 	}
 	/* The card index key and the blind tags move to the target epoch, so
 	 * they die with the old epoch at retire; det entries of retired epochs
-	 * go (issue.h, privacy/blind.h). */
+	 * go (record/tokens.h, privacy/blind.h). */
 	struct blind_keys from = { ctx->dek, r.dek_version, r.kek_epoch };
 	struct blind_keys to = { ctx->dek, r.dek_version, target };
 	if ((rc = tokens_rekey(ctx, id, &r, ctx->dek, target)) != 0 ||
@@ -402,8 +324,8 @@ rewrap(struct write_ctx *ctx, uint64_t id, struct store_cursor *cur, struct stor
 int
 rotation_step(struct write_ctx *ctx, int *active)
 {
-	struct server *srv = ctx->srv;
-	struct rotation *rot = &srv->writer.rotation;
+	struct server *srv = server_of(ctx->svc);
+	struct rotation *rot = &srv->svc.rotation;
 	uint32_t target = atomic_load(&rot->target);
 	struct store_txn *txn;
 	struct store_cursor *cur;
@@ -416,8 +338,8 @@ rotation_step(struct write_ctx *ctx, int *active)
 		return 0;
 	if (rotation_wait_ms(srv) > 0)
 		return 0; /* stalled: not yet time for the next try */
-	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) != 0)
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
+	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) != 0)
 		goto out;
 	if ((rc = store_cursor_open(txn, STORE_RECORDS, &cur)) != 0) {
 		store_txn_abort(txn);
@@ -427,7 +349,7 @@ rotation_step(struct write_ctx *ctx, int *active)
 	store_put_id(kb, next);
 	struct store_val k = { 8, kb }, v;
 	rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
-	while (rc == 0 && examined < srv->cfg.rotation_batch) {
+	while (rc == 0 && examined < srv->svc.cfg.rotation_batch) {
 		uint64_t id = store_get_id(k.data);
 		if (record_stored_epoch(v.data, v.len) != target) {
 			if ((rc = rewrap(ctx, id, cur, &k, &v, target)) != 0) {
@@ -464,7 +386,7 @@ rotation_step(struct write_ctx *ctx, int *active)
 		    &dropped);
 		size_t resealed = 0, lost = 0;
 		if (irc == 0)
-			irc = reasons_reseal(txn, srv, ctx->keys, target, &resealed, &lost);
+			irc = reasons_reseal(txn, &srv->svc, ctx->keys, target, &resealed, &lost);
 		if (irc != 0) {
 			vrc = irc;
 			rc = -1;
@@ -492,7 +414,7 @@ rotation_step(struct write_ctx *ctx, int *active)
 		store_txn_abort(txn);
 	ctx->txn = NULL;
 out:
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	buf_clear(&ctx->copy);
 	buf_clear(&ctx->enc);
 	if (rc != 0) {
@@ -520,9 +442,9 @@ out:
 static int
 publish_ring(struct write_ctx *ctx, struct keyring *ring, const char **why)
 {
-	struct server *srv = ctx->srv;
+	struct server *srv = server_of(ctx->svc);
 	struct key_set *ks;
-	int rc = keyring_save(ring, srv->cfg.keyring_path, srv->root, why);
+	int rc = keyring_save(ring, srv->svc.cfg.keyring_path, srv->svc.root, why);
 	if (rc != 0) {
 		keyring_free(ring);
 		return rc;
@@ -531,7 +453,7 @@ publish_ring(struct write_ctx *ctx, struct keyring *ring, const char **why)
 		*why = "cannot derive token keys";
 		return rc;
 	}
-	key_set_publish(srv, ks, 0);
+	key_set_publish(&srv->svc, ks, 0);
 	ctx->keys = ks;
 	return 0;
 }
@@ -540,8 +462,8 @@ int
 keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
     const char **why)
 {
-	struct server *srv = ctx->srv;
-	struct rotation *rot = &srv->writer.rotation;
+	struct server *srv = server_of(ctx->svc);
+	struct rotation *rot = &srv->svc.rotation;
 	struct keyring *ring;
 	struct store_txn *txn;
 	int rc;
@@ -581,8 +503,8 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 	 * records on an old epoch with no rotation to move them.
 	 */
 	if (kind == KEYRING_KEK) {
-		pthread_rwlock_rdlock(&srv->env_lock);
-		rc = store_txn_begin(&srv->store, NULL, 0, &txn);
+		pthread_rwlock_rdlock(&srv->svc.env_lock);
+		rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn);
 		if (rc == 0) {
 			if ((rc = meta_put_u64(srv, txn, "rot_target", *version)) == 0 &&
 			    (rc = meta_put_u64(srv, txn, "rot_cursor", 1)) == 0 &&
@@ -591,7 +513,7 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 			else
 				store_txn_abort(txn);
 		}
-		pthread_rwlock_unlock(&srv->env_lock);
+		pthread_rwlock_unlock(&srv->svc.env_lock);
 		if (rc != 0) {
 			keyring_free(ring);
 			*why = "cannot record the rotation in the store";
@@ -602,13 +524,13 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 		return rc;
 	if (kind == KEYRING_KEK) {
 		uint64_t nrecords = 0;
-		pthread_rwlock_rdlock(&srv->env_lock);
-		if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
+		pthread_rwlock_rdlock(&srv->svc.env_lock);
+		if (store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn) == 0) {
 			store_count(txn, STORE_RECORDS, &nrecords);
 			atomic_store(&rot->total, nrecords);
 			store_txn_abort(txn);
 		}
-		pthread_rwlock_unlock(&srv->env_lock);
+		pthread_rwlock_unlock(&srv->svc.env_lock);
 		atomic_store(&rot->cursor, 1);
 		atomic_store(&rot->examined, 0);
 		atomic_store(&rot->rewrapped, 0);
@@ -630,7 +552,7 @@ int
 keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
     uint64_t *before, uint64_t *after, const char **why)
 {
-	struct server *srv = ctx->srv;
+	struct server *srv = server_of(ctx->svc);
 	struct keyring *ring;
 	struct store_txn *txn;
 	int rc;
@@ -657,10 +579,10 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	 */
 	uint64_t det_deleted = 0;
 	const char *fail = "cannot count the records of that epoch";
-	pthread_rwlock_rdlock(&srv->env_lock);
-	rc = store_txn_begin(&srv->store, NULL, 0, &txn);
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
+	rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn);
 	if (rc == 0) {
-		if ((rc = epoch_counts(srv, txn, &epoch, remaining, 1)) == 0 && *remaining > 0) {
+		if ((rc = epoch_counts(&srv->svc, txn, &epoch, remaining, 1)) == 0 && *remaining > 0) {
 			rc = VAULT_E_CONFLICT;
 			fail = "records still depend on that epoch; let the rotation finish";
 		} else if (rc == 0) {
@@ -674,7 +596,7 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 			if ((rc = tokens_retire_epoch(ctx, txn, epoch, &det_deleted)) == 0 &&
 			    (rc = identity_rekey(txn, STORE_VERIFY_IDS, ctx->keys, cur,
 			    &moved, &dropped)) == 0 &&
-			    (rc = reasons_reseal(txn, srv, ctx->keys, cur, &resealed, &lost)) == 0) {
+			    (rc = reasons_reseal(txn, &srv->svc, ctx->keys, cur, &resealed, &lost)) == 0) {
 				rc = store_error(store_txn_commit(txn));
 				txn = NULL;
 			}
@@ -684,7 +606,7 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	} else {
 		rc = store_error(rc);
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	if (rc != 0) {
 		*why = fail;
 		return rc;
@@ -700,15 +622,15 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	 * finished at the next start (store_compact_pending()). The copy
 	 * itself carries no mark, so the rename ends it.
 	 */
-	pthread_rwlock_rdlock(&srv->env_lock);
-	rc = store_txn_begin(&srv->store, NULL, 0, &txn);
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
+	rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn);
 	if (rc == 0) {
 		if ((rc = meta_put_u64(srv, txn, COMPACT_PENDING, epoch)) == 0)
 			rc = store_txn_commit(txn);
 		else
 			store_txn_abort(txn);
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	if (rc != 0) {
 		keyring_free(ring);
 		*why = "cannot record the retire in the store";
@@ -736,8 +658,8 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 static void
 check_blocked(struct write_ctx *ctx)
 {
-	struct server *srv = ctx->srv;
-	struct rotation *rot = &srv->writer.rotation;
+	struct server *srv = server_of(ctx->svc);
+	struct rotation *rot = &srv->svc.rotation;
 	long long done = atomic_load(&rot->last_done);
 	const struct keyring *ring = ctx->keys->ring;
 	uint32_t cur = keyring_current(ring, KEYRING_KEK), old[KEYRING_MAX_KEYS];
@@ -752,15 +674,15 @@ check_blocked(struct write_ctx *ctx)
 	for (size_t i = 0; i < keyring_count(ring, KEYRING_KEK); i++)
 		if (keyring_version_at(ring, KEYRING_KEK, i) != cur)
 			old[n++] = keyring_version_at(ring, KEYRING_KEK, i);
-	pthread_rwlock_rdlock(&srv->env_lock);
-	if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
-		if (epoch_counts(srv, txn, old, counts, n) != 0)
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
+	if (store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn) == 0) {
+		if (epoch_counts(&srv->svc, txn, old, counts, n) != 0)
 			n = 0;
 		store_txn_abort(txn);
 	} else {
 		n = 0;
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	for (size_t i = 0; i < n; i++)
 		total += counts[i];
 	atomic_store(&rot->blocked, total);
@@ -773,8 +695,8 @@ check_blocked(struct write_ctx *ctx)
 void
 rotation_tick(struct write_ctx *ctx)
 {
-	struct server *srv = ctx->srv;
-	struct rotation *rot = &srv->writer.rotation;
+	struct server *srv = server_of(ctx->svc);
+	struct rotation *rot = &srv->svc.rotation;
 	long long due = atomic_load(&rot->next_due);
 	const char *why;
 	uint32_t v;
@@ -831,7 +753,7 @@ copy_clear_pending(struct server *srv, const char *path)
 	struct store copy;
 	struct store_txn *txn;
 	const char *why;
-	int rc = store_open_file(&copy, path, srv->cfg.map_size_bytes, 0, &why);
+	int rc = store_open_file(&copy, path, srv->svc.cfg.map_size_bytes, 0, &why);
 	if (rc != 0)
 		return rc;
 	if ((rc = store_txn_begin(&copy, NULL, 0, &txn)) == 0) {
@@ -861,7 +783,7 @@ compact_copy(struct server *srv, char *tmp, size_t cap)
 {
 	char prefix[512];
 	int rc;
-	snprintf(prefix, sizeof(prefix), "%s/" COMPACT_TMP_PREFIX, srv->cfg.data_dir);
+	snprintf(prefix, sizeof(prefix), "%s/" COMPACT_TMP_PREFIX, srv->svc.cfg.data_dir);
 	int fd = tmpfile_create(prefix, tmp, cap);
 	if (fd < 0)
 		return store_errno(errno);
@@ -869,7 +791,7 @@ compact_copy(struct server *srv, char *tmp, size_t cap)
 	 * The copy reads a snapshot while workers keep reading; no write can
 	 * happen meanwhile, since the writer is the one copying.
 	 */
-	rc = store_error(store_copy(&srv->store, fd));
+	rc = store_error(store_copy(&srv->svc.store, fd));
 	if (rc == 0 && fsync(fd) != 0)
 		rc = store_errno(errno);
 	close(fd);
@@ -893,7 +815,7 @@ compact_swap(struct server *srv, const char *tmp, const char *live)
 		log_error("compaction: cannot replace the data file: %s", strerror(errno));
 		unlink(tmp);
 	}
-	int dfd = open(srv->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(srv->svc.cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -908,26 +830,26 @@ store_compact(struct server *srv, uint64_t *before, uint64_t *after)
 	const char *why;
 	int rc;
 
-	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
+	snprintf(live, sizeof(live), "%s/data.mdb", srv->svc.cfg.data_dir);
 	*before = file_size(live);
-	pthread_rwlock_rdlock(&srv->env_lock);
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
 	rc = compact_copy(srv, tmp, sizeof(tmp));
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	if (rc != 0) {
 		log_error("compaction: %s", vault_strerror(rc));
 		return rc;
 	}
 
 	/* Swap files with every reader out of the env. */
-	pthread_rwlock_wrlock(&srv->env_lock);
+	pthread_rwlock_wrlock(&srv->svc.env_lock);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		worker_drop_txn(srv->workers[i]);
-	store_close(&srv->store);
+	store_close(&srv->svc.store);
 	int swapped = compact_swap(srv, tmp, live);
-	rc = store_open(&srv->store, srv->cfg.data_dir, srv->cfg.map_size_bytes,
-	    srv->cfg.max_connections + 64, &why);
-	atomic_fetch_add(&srv->env_gen, 1);
-	pthread_rwlock_unlock(&srv->env_lock);
+	rc = store_open(&srv->svc.store, srv->svc.cfg.data_dir, srv->svc.cfg.map_size_bytes,
+	    srv->svc.cfg.max_connections + 64, &why);
+	atomic_fetch_add(&srv->svc.env_gen, 1);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	if (rc != 0) {
 		/* Nothing can be served without the store: stop hard. */
 		log_error("compaction: cannot reopen the data file: %s", why);
@@ -948,7 +870,7 @@ store_compact_pending(struct server *srv)
 	uint64_t epoch = 0;
 	const char *why;
 	struct store_txn *txn;
-	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
+	int rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
 	rc = meta_get_u64(srv, txn, COMPACT_PENDING, &epoch);
@@ -959,17 +881,17 @@ store_compact_pending(struct server *srv)
 		return store_error(rc);
 	log_warn("compacting the data file before serving: the retire of epoch %llu was "
 	    "interrupted before its compaction", (unsigned long long)epoch);
-	snprintf(live, sizeof(live), "%s/data.mdb", srv->cfg.data_dir);
+	snprintf(live, sizeof(live), "%s/data.mdb", srv->svc.cfg.data_dir);
 	sdnotify_extend_for_file(live, "compacting the data file before serving");
 	uint64_t before = file_size(live);
 	if ((rc = compact_copy(srv, tmp, sizeof(tmp))) != 0) {
 		log_error("compaction: %s", vault_strerror(rc));
 		return rc;
 	}
-	store_close(&srv->store);
+	store_close(&srv->svc.store);
 	int swapped = compact_swap(srv, tmp, live);
-	if ((rc = store_open(&srv->store, srv->cfg.data_dir, srv->cfg.map_size_bytes,
-	    srv->cfg.max_connections + 64, &why)) != 0) {
+	if ((rc = store_open(&srv->svc.store, srv->svc.cfg.data_dir, srv->svc.cfg.map_size_bytes,
+	    srv->svc.cfg.max_connections + 64, &why)) != 0) {
 		log_error("compaction: cannot reopen the data file: %s", why);
 		return rc;
 	}

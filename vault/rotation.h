@@ -1,5 +1,7 @@
 /*
- * rotation.h - key rotation, retirement and compaction, run by the writer.
+ * rotation.h - key rotation, retirement and compaction, run by the writer
+ * (the server's layer; operations start them through struct vault_control
+ * and read their progress through rotation_state.h).
  *
  * rotate:  a new key-encryption key epoch becomes current (new records are
  *          wrapped with it at once); a background job in the writer then
@@ -28,51 +30,13 @@
 #include <stdint.h>
 #include <time.h>
 
-
+#include "vault/rotation_state.h"
 #include "vault/store/store.h"
 #include "keys/keyring.h"
 
 struct server;
 struct write_ctx;
 
-
-struct rotation {
-	atomic_uint target;              /* epoch being rewrapped to; 0: none */
-	atomic_uint_fast64_t cursor;     /* next record id to examine */
-	atomic_uint_fast64_t examined;   /* records looked at in this rotation */
-	atomic_uint_fast64_t rewrapped;  /* of which rewrapped */
-	atomic_uint_fast64_t total;      /* records when it started */
-	atomic_llong started;            /* Unix time */
-	atomic_llong last_done;          /* Unix time the last rotation finished */
-	atomic_llong next_due;           /* scheduled rotation; 0: no schedule */
-	atomic_llong last_seconds;       /* how long the last rewrap took; 0: unknown */
-	atomic_uint_fast64_t blocked;    /* records the last rotation left on old epochs */
-	int scheduled;                   /* started by the schedule (writer only) */
-	/*
-	 * A rewrap step that fails (a full map, a full disk) stalls the
-	 * rotation: the writer retries with backoff (ROTATION_BACKOFF_MIN_MS
-	 * doubling to ROTATION_BACKOFF_MAX_MS), logs once when it stalls and
-	 * once when it resumes, and keys_status and status show the stall.
-	 */
-	atomic_llong stalled_since;      /* Unix time; 0: not stalled */
-	atomic_int stall_why;            /* enum rotation_stall */
-	unsigned backoff_ms;             /* writer only */
-	long long retry_at_ms;           /* CLOCK_MONOTONIC ms; writer only */
-	long long seen_done;             /* last_done the tick has looked at (writer only) */
-};
-
-#define ROTATION_BACKOFF_MIN_MS 100
-#define ROTATION_BACKOFF_MAX_MS 30000
-
-enum rotation_stall {
-	ROTATION_STALL_NONE,
-	ROTATION_STALL_MAP_FULL,  /* [storage] map_size_bytes reached */
-	ROTATION_STALL_DISK_FULL, /* the data directory's file system is full */
-	ROTATION_STALL_STORAGE,   /* another storage error */
-};
-
-/* Why a rotation is stalled, as keys_status, status and the log say it. */
-const char *rotation_stall_reason(int why);
 /*
  * Milliseconds until the writer should run a stalled rotation's next step
  * (0: now, or not stalled). Writer only.
@@ -107,28 +71,6 @@ int keys_rotate(struct write_ctx *ctx, enum keyring_kind kind,
  */
 int keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
     uint64_t *before, uint64_t *after, const char **why);
-
-/*
- * The epoch a rotation is rewrapping to as txn sees it (0: none running).
- * The last rewrap step ends the rotation in the same transaction, so this
- * agrees with epoch_counts() over the same txn, where the writer's atomics
- * may already be ahead of the reader's snapshot.
- */
-uint32_t rotation_target_in(struct server *srv, struct store_txn *txn);
-
-/* Records per epoch (scan): counts[i] for epochs[i], n of them. */
-int epoch_counts(struct server *srv, struct store_txn *txn, const uint32_t *epochs,
-    uint64_t *counts, size_t n);
-
-/*
- * The estimated end of the erasure horizon for a deletion completed now
- * (privacy/horizon.c): the next scheduled rotation plus the measured
- * duration of the last rewrap (or of the running one, if longer). 0: no
- * schedule, so no estimate.
- */
-long long rotation_horizon_estimate(struct server *srv, long long now);
-/* 1 if a retire's compaction is still pending as txn sees it (its mark). */
-int rotation_compaction_pending(struct server *srv, struct store_txn *txn);
 
 /*
  * Replace the data file with a compacted copy while the service runs. The

@@ -241,13 +241,33 @@ inherited_socket(const struct config *cfg, int *fd, char *path, size_t cap)
 	return 0;
 }
 
+/* What operations ask of the server (services.h), through the server's own functions. */
+static void
+control_keys_arrived(struct vault_services *svc)
+{
+	writer_keys_arrived(server_of(svc));
+}
+
+static int
+control_metrics_pack(struct vault_services *svc, struct store_txn *txn, msgpack_packer *pk)
+{
+	return metrics_pack(server_of(svc), txn, pk);
+}
+
+const struct vault_control server_control = {
+	.keys_rotate = keys_rotate,
+	.keys_retire = keys_retire,
+	.keys_arrived = control_keys_arrived,
+	.metrics_pack = control_metrics_pack,
+};
+
 int
 server_conn_opened(struct server *srv, uid_t uid)
 {
 	/* Only the accepting thread opens: the count cannot race past the limit. */
-	if (atomic_load(&srv->connections) >= srv->cfg.max_connections)
+	if (atomic_load(&srv->connections) >= srv->svc.cfg.max_connections)
 		return VAULT_E_BUSY;
-	int rc = budget_conn_open(&srv->budget, uid, srv->cfg.max_connections_per_uid);
+	int rc = budget_conn_open(&srv->budget, uid, srv->svc.cfg.max_connections_per_uid);
 	if (rc == 0)
 		atomic_fetch_add(&srv->connections, 1);
 	return rc;
@@ -260,65 +280,6 @@ server_conn_closed(struct server *srv, uid_t uid)
 	atomic_fetch_sub(&srv->connections, 1);
 }
 
-
-int
-server_audit(struct server *srv, struct audit_batch *batch,
-    const struct key_set *keys, const struct policy_client *client, uid_t uid,
-    enum vault_purpose purpose,
-    const char *op, const struct op_trace *trace, int outcome)
-{
-	if (srv->audit == NULL)
-		return 0;
-	if (keys != NULL && !key_set_pinned(keys)) {
-		log_error("audit trail: an entry with keys the thread does not pin (a bug)");
-		return VAULT_E_INTERNAL;
-	}
-	/* An operation that ran without keys pins them just for the entry. */
-	const struct key_set *ks = keys ? keys : key_set_acquire(srv);
-	if (ks == NULL) {
-		key_set_release();
-		return 0; /* sealed: nothing to chain with (only unseal gets here) */
-	}
-	struct audit_event ev = {
-		.client = client ? client->name : "-",
-		.uid = uid,
-		.purpose = purpose,
-		.op = op,
-		.records = trace ? trace->records : NULL,
-		.nrecords = trace ? trace->nrecords : 0,
-		.fields = trace ? trace->fields : 0,
-		.outcome = outcome,
-		.time = time(NULL),
-	};
-	int rc = batch ? audit_batch_add(batch, ks, &ev) : audit_log(srv->audit, ks, &ev);
-	if (keys == NULL)
-		key_set_release();
-	if (rc != 0 && (batch || audit_space(srv->audit) != AUDIT_SPACE_FULL))
-		log_error("audit trail: an entry could not be %s; the request fails",
-		    batch ? "built" : "written");
-	return rc;
-}
-
-int
-server_audit_alert(struct server *srv, const struct key_set *keys,
-    const struct policy_client *client, uid_t uid, const char *alert)
-{
-	if (srv->audit == NULL || keys == NULL)
-		return 0;
-	if (!key_set_pinned(keys)) {
-		log_error("audit trail: an alert with keys the thread does not pin (a bug)");
-		return VAULT_E_INTERNAL;
-	}
-	struct audit_event ev = {
-		.client = client ? client->name : "-",
-		.uid = uid,
-		.op = "alert",
-		.outcome = VAULT_E_RATE_LIMITED, /* not 0: an alert is never "ok" */
-		.outcome_name = alert,
-		.time = time(NULL),
-	};
-	return audit_log(srv->audit, keys, &ev);
-}
 
 /*
  * A caller no client matches gets one error frame it can read, then the
@@ -368,8 +329,8 @@ reload_on_signal(struct server *srv, uid_t sender)
 {
 	char by[48], err[600];
 	snprintf(by, sizeof(by), "SIGHUP from uid %ld", (long)sender);
-	int rc = policy_reload(srv, by, err, sizeof(err));
-	(void)server_audit(srv, NULL, NULL, NULL, sender, 0, "policy_reload", NULL,
+	int rc = policy_reload(&srv->svc, by, err, sizeof(err));
+	(void)services_audit(&srv->svc, NULL, NULL, NULL, sender, 0, "policy_reload", NULL,
 	    rc);
 }
 
@@ -394,7 +355,7 @@ accept_all(struct server *srv, unsigned *next_worker)
 			continue;
 		}
 		/* The worker matches the client again at each request (policy.h). */
-		const struct policy *pol = policy_current_get(&srv->policy);
+		const struct policy *pol = policy_current_get(&srv->svc.policy);
 		int known = policy_client(pol, cred.uid, cred.gid) != NULL;
 		policy_unref(pol);
 		if (!known) {
@@ -428,22 +389,22 @@ server_run(struct server *srv)
 	int writer_running = 0;
 	struct stat bound = { 0 };
 	int inherited = -1;
-	char path[sizeof(srv->cfg.socket_path)];
+	char path[sizeof(srv->svc.cfg.socket_path)];
 
 	srv->listen_fd = -1;
-	srv->started = time(NULL);
-	budget_init(&srv->budget, srv->cfg.max_buffered_bytes, srv->cfg.max_buffered_bytes_per_uid);
-	ratelimit_init(&srv->token_issue_rl, 60);
-	ratelimit_init(&srv->token_fail_rl, 60);
+	srv->svc.started = time(NULL);
+	budget_init(&srv->budget, srv->svc.cfg.max_buffered_bytes, srv->svc.cfg.max_buffered_bytes_per_uid);
+	ratelimit_init(&srv->svc.token_issue_rl, 60);
+	ratelimit_init(&srv->svc.token_fail_rl, 60);
 	/* Prefer the writer: an env replacement must not starve behind reads. */
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&srv->env_lock, &attr);
+	pthread_rwlock_init(&srv->svc.env_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	if ((rc = inherited_socket(&srv->cfg, &inherited, path, sizeof(path))) != 0)
+	if ((rc = inherited_socket(&srv->svc.cfg, &inherited, path, sizeof(path))) != 0)
 		return rc;
-	if (inherited < 0 && (rc = server_check_socket_dir(srv->cfg.socket_path, 1)) != 0)
+	if (inherited < 0 && (rc = server_check_socket_dir(srv->svc.cfg.socket_path, 1)) != 0)
 		return rc;
 
 	sigset_t mask;
@@ -456,7 +417,7 @@ server_run(struct server *srv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = VAULT_E_NOMEM;
-	srv->nworkers = srv->cfg.workers;
+	srv->nworkers = srv->svc.cfg.workers;
 	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
 	if (srv->workers == NULL)
 		goto out;
@@ -475,10 +436,10 @@ server_run(struct server *srv)
 	rc = VAULT_E_IO;
 	if (inherited >= 0)
 		srv->listen_fd = inherited;
-	else if ((srv->listen_fd = listen_socket(srv->cfg.socket_path, &bound)) < 0)
+	else if ((srv->listen_fd = listen_socket(srv->svc.cfg.socket_path, &bound)) < 0)
 		goto out;
 	else
-		snprintf(path, sizeof(path), "%s", srv->cfg.socket_path);
+		snprintf(path, sizeof(path), "%s", srv->svc.cfg.socket_path);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || epfd < 0)
@@ -490,7 +451,7 @@ server_run(struct server *srv)
 	log_info("listening on %s with %u workers%s", path, srv->nworkers,
 	    inherited >= 0 ? " (socket passed by systemd)" : "");
 	/* Only now: a client that connects after READY=1 is served. */
-	if (key_set_sealed(srv))
+	if (key_set_sealed(&srv->svc))
 		sdnotify_ready("sealed: waiting for `vaultctl unseal`");
 	else
 		sdnotify_ready("serving");
@@ -521,9 +482,9 @@ out:
 		struct stat now;
 		close(srv->listen_fd);
 		/* An inherited socket is systemd's: it stays (header comment). */
-		if (inherited < 0 && lstat(srv->cfg.socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+		if (inherited < 0 && lstat(srv->svc.cfg.socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
 		    now.st_ino == bound.st_ino)
-			unlink(srv->cfg.socket_path);
+			unlink(srv->svc.cfg.socket_path);
 	}
 	atomic_store(&srv->stopping, 1);
 	for (unsigned i = 0; i < started_workers; i++)
@@ -537,8 +498,8 @@ out:
 		worker_destroy(srv->workers[i]);
 	free(srv->workers);
 	budget_destroy(&srv->budget); /* after the workers: wipes what they queued */
-	ratelimit_destroy(&srv->token_issue_rl);
-	ratelimit_destroy(&srv->token_fail_rl);
+	ratelimit_destroy(&srv->svc.token_issue_rl);
+	ratelimit_destroy(&srv->svc.token_fail_rl);
 	if (sfd >= 0)
 		close(sfd);
 	if (epfd >= 0)

@@ -8,12 +8,16 @@
  * one writer thread applies queued writes from all workers in one LMDB
  * transaction per batch (group commit) and hands each reply back to its
  * worker only after the commit returned, i.e. when the write is durable.
+ *
+ * The server is the top layer (vault/README.md): it hands operations its
+ * services (svc, services.h), never itself.
  */
 #ifndef VAULT_SERVER_H
 #define VAULT_SERVER_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -26,6 +30,7 @@
 #include "journal.h"
 #include "policy.h"
 #include "rotation.h"
+#include "services.h"
 #include "store/store.h"
 
 struct key_set;
@@ -62,22 +67,12 @@ struct writer {
 	uint64_t next_id;    /* next record id; writer thread only */
 	uint64_t commits, ops; /* counters, writer thread only */
 	struct audit_batch *audit; /* a group commit's entries; NULL: no trail */
-	struct rotation rotation;
 };
 
 struct server {
-	struct config cfg;
-	struct store store;
-	/* NULL while sealed; keyset.c's alone: pin with key_set_acquire() */
-	_Atomic(const struct key_set *) keys;
-	uint8_t *root;              /* root key, secure memory: saves the ring */
-	pthread_rwlock_t env_lock;  /* read: using the LMDB env; write: replacing it */
-	atomic_uint env_gen;        /* bumped when the env is replaced */
-	struct journal journal;     /* deletions, for restores (journal.h) */
-	/* who may do what (policy.h): hold it with policy_current_get() */
-	struct policy_current policy;
-	struct audit *audit;        /* the audit trail (audit.h); NULL: not open */
-	struct audit_config audit_cfg; /* filled by the server; the audit ops read it */
+	/* What the layers below the server use (services.h); svc.control is
+	 * &server_control. */
+	struct vault_services svc;
 	struct writer writer;
 	struct worker **workers;
 	unsigned nworkers;
@@ -85,13 +80,17 @@ struct server {
 	atomic_int stopping;
 	atomic_uint connections;
 	struct budget budget;       /* buffered bytes and connections per uid (budget.h) */
-	time_t started;
-	_Atomic uint64_t hold_expiry; /* earliest hold expiry (0: none); writer's timer */
-	/* Per client (alert.h), limits in [limits] (config.h): deterministic
-	 * and card tokens issued, and tokens that failed to resolve. */
-	struct ratelimit token_issue_rl;
-	struct ratelimit token_fail_rl;
 };
+
+/* The server that owns svc (every vault_services lives in a struct server). */
+static inline struct server *
+server_of(struct vault_services *svc)
+{
+	return (struct server *)((char *)svc - offsetof(struct server, svc));
+}
+
+/* The server's side of the operations that make it act (services.h). */
+extern const struct vault_control server_control;
 
 /*
  * Count a connection of uid against max_connections,
@@ -117,31 +116,6 @@ int writer_start(struct server *srv);
 /* Keys were just unsealed: let the writer resume an unfinished rotation. */
 void writer_keys_arrived(struct server *srv);
 void writer_stop(struct server *srv);
-
-/*
- * Record a request in the audit trail (audit.h) with what trace says it
- * touched. Returns 0 (also when auditing is off or nothing can chain: a
- * sealed vault) or VAULT_E_AUDIT: then no data may be returned.
- * With a batch the entry is only added to it (audit.h): the caller holds
- * the answer back until the batch is committed.
- * keys: a set the calling thread pins (keyset.h), or NULL: then the entry
- * pins the current set itself. An unpinned set is refused (VAULT_E_INTERNAL).
- */
-int server_audit(struct server *srv, struct audit_batch *batch,
-    const struct key_set *keys, const struct policy_client *client, uid_t uid,
-    enum vault_purpose purpose,
-    const char *op, const struct op_trace *trace, int outcome);
-
-/*
- * The audit entry of a security alert (alert.c): operation "alert", outcome
- * the alert's name, written at once (not batched). 0 or VAULT_E_AUDIT;
- * VAULT_E_INTERNAL if the calling thread does not pin keys (keyset.h).
- */
-int server_audit_alert(struct server *srv, const struct key_set *keys,
-    const struct policy_client *client, uid_t uid, const char *alert);
-
-/* Remember a deletion of this batch for the journal (delete op). */
-int write_ctx_note_deletion(struct write_ctx *ctx, uint64_t id, uint64_t time);
 
 /* Hand a finished write back to its worker (called by the writer). */
 void worker_complete(struct worker *w, struct write_op *op);

@@ -354,8 +354,8 @@ conn_flush(struct worker *w, struct conn *c)
 static int
 conn_blocked(struct worker *w, const struct conn *c)
 {
-	return c->closing || c->pending >= w->srv->cfg.max_pending_per_connection ||
-	    c->out.len - c->out_off > w->srv->cfg.max_frame_bytes;
+	return c->closing || c->pending >= w->srv->svc.cfg.max_pending_per_connection ||
+	    c->out.len - c->out_off > w->srv->svc.cfg.max_frame_bytes;
 }
 
 /* 1 if a whole frame (or a header to refuse) is buffered. */
@@ -364,7 +364,7 @@ has_frame(struct worker *w, const struct conn *c)
 {
 	size_t body_len;
 	return frame_peek(c->in.data + c->in_off, c->in.len - c->in_off,
-	    w->srv->cfg.max_frame_bytes, &body_len) != FRAME_NEED_MORE;
+	    w->srv->svc.cfg.max_frame_bytes, &body_len) != FRAME_NEED_MORE;
 }
 
 /*
@@ -430,7 +430,7 @@ refuse_held(struct worker *w)
 		if (buf_append(&c->redo, c->out.data + c->redo_from, h->start - c->redo_from) != 0)
 			c->redo.error = 1;
 		reply_error_code(&c->redo, h->id, VAULT_E_AUDIT, NULL,
-		    audit_refusal(w->srv->audit, 0));
+		    audit_refusal(w->srv->svc.audit, 0));
 		c->redo_from = h->end;
 	}
 	for (size_t i = 0; i < w->nheld; i++) {
@@ -460,17 +460,17 @@ release_replies(struct worker *w)
 {
 	if (w->nheld == 0)
 		return;
-	if (audit_batch_commit(w->srv->audit, w->audit) != 0) {
+	if (audit_batch_commit(w->srv->svc.audit, w->audit) != 0) {
 		/* A full file system was said once (audit.c): not per pass. */
-		if (audit_space(w->srv->audit) != AUDIT_SPACE_FULL)
+		if (audit_space(w->srv->svc.audit) != AUDIT_SPACE_FULL)
 			log_error("audit trail: %zu entries could not be written; "
 			    "their requests fail", w->nheld);
 		refuse_held(w);
 	}
-	if (audit_disk_full_news(w->srv->audit)) {
+	if (audit_disk_full_news(w->srv->svc.audit)) {
 		/* Pinned just for the alert's own entry (into the reserve). */
-		const struct key_set *ks = key_set_acquire(w->srv);
-		alert_raise(w->srv, ks, ALERT_DISK_FULL, NULL, 0);
+		const struct key_set *ks = key_set_acquire(&w->srv->svc);
+		alert_raise(&w->srv->svc, ks, ALERT_DISK_FULL, NULL, 0);
 		key_set_release();
 	}
 	for (size_t i = 0; i < w->nheld; i++) {
@@ -509,7 +509,7 @@ held_room(struct worker *w)
 static const struct policy_client *
 conn_client(struct worker *w, struct conn *c)
 {
-	struct policy_current *pc = &w->srv->policy;
+	struct policy_current *pc = &w->srv->svc.policy;
 	if (policy_current_stale(pc, w->policy)) {
 		policy_unref(w->policy);
 		w->ctx.policy = w->policy = policy_current_get(pc);
@@ -525,7 +525,7 @@ conn_client(struct worker *w, struct conn *c)
 static void
 conn_process(struct worker *w, struct conn *c)
 {
-	size_t max = w->srv->cfg.max_frame_bytes, out_start = c->out.len;
+	size_t max = w->srv->svc.cfg.max_frame_bytes, out_start = c->out.len;
 	unsigned handled = 0;
 	struct pass_uid *share = pass_of(w, c->uid);
 	while (!conn_paused(w, c)) {
@@ -614,7 +614,7 @@ conn_settle_eof(struct worker *w, struct conn *c)
 static void
 conn_read(struct worker *w, struct conn *c)
 {
-	size_t limit = FRAME_HEADER_SIZE + w->srv->cfg.max_frame_bytes;
+	size_t limit = FRAME_HEADER_SIZE + w->srv->svc.cfg.max_frame_bytes;
 	for (;;) {
 		if (conn_paused(w, c))
 			break; /* read again when it may go on */
@@ -835,7 +835,7 @@ drain_inbox(struct worker *w)
 static void
 sweep(struct worker *w)
 {
-	const struct config *cfg = &w->srv->cfg;
+	const struct config *cfg = &w->srv->svc.cfg;
 	for (struct conn *c = w->conns, *next; c != NULL; c = next) {
 		next = c->next;
 		if (c->dead || c->pending > 0)
@@ -896,7 +896,7 @@ resume_starved(struct worker *w)
 static void
 refuse_buffered(struct worker *w, struct conn *c)
 {
-	size_t max = w->srv->cfg.max_frame_bytes, body_len = 0;
+	size_t max = w->srv->svc.cfg.max_frame_bytes, body_len = 0;
 	while (frame_peek(c->in.data + c->in_off, c->in.len - c->in_off, max,
 	    &body_len) == FRAME_READY) {
 		const uint8_t *body = c->in.data + c->in_off + FRAME_HEADER_SIZE;
@@ -946,7 +946,7 @@ monotonic_us(void)
 static int
 poll_timeout(struct worker *w, int stopping, uint64_t *spin_until)
 {
-	unsigned spin = w->srv->cfg.busy_poll_us;
+	unsigned spin = w->srv->svc.cfg.busy_poll_us;
 	int idle = w->nstarved > 0 ? STARVED_POLL_MS : 1000;
 	if (stopping)
 		return 100;
@@ -1048,19 +1048,19 @@ worker_create(struct server *srv)
 	w->srv = srv;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	w->ctx.srv = srv;
+	w->ctx.svc = &srv->svc;
 	w->ctx.dek = sodium_malloc(DEK_BYTES);
-	w->ctx.policy = w->policy = policy_current_get(&srv->policy);
+	w->ctx.policy = w->policy = policy_current_get(&srv->svc.policy);
 	pthread_mutex_init(&w->lock, NULL);
 	w->capheld = 64;
 	w->held = malloc(w->capheld * sizeof(*w->held));
-	if (srv->audit != NULL)
+	if (srv->svc.audit != NULL)
 		w->ctx.audit = w->audit = audit_batch_new();
-	if (w->held == NULL || (srv->audit != NULL && w->audit == NULL))
+	if (w->held == NULL || (srv->svc.audit != NULL && w->audit == NULL))
 		goto fail;
 	if (w->epfd < 0 || w->evfd < 0 || w->ctx.dek == NULL ||
 	    !msgpack_zone_init(&w->zone, 4096) ||
-	    store_txn_begin(&srv->store, NULL, STORE_RDONLY, &w->ctx.txn) != 0)
+	    store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &w->ctx.txn) != 0)
 		goto fail;
 	store_txn_reset(w->ctx.txn);
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };

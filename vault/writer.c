@@ -87,7 +87,7 @@ static int
 commit_error(struct server *srv, int rc)
 {
 	struct statvfs vfs;
-	if (rc == EIO && statvfs(srv->cfg.data_dir, &vfs) == 0 &&
+	if (rc == EIO && statvfs(srv->svc.cfg.data_dir, &vfs) == 0 &&
 	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20))
 		return VAULT_E_NO_SPACE;
 	return store_error(rc);
@@ -108,7 +108,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 	size_t ndeleted = ctx->ndeleted;
 	buf_clear(&op->reply);
 	size_t start = reply_begin(&op->reply, &pk, op->request_id);
-	int rc = store_txn_begin(&ctx->srv->store, parent, 0, &child);
+	int rc = store_txn_begin(&ctx->svc->store, parent, 0, &child);
 	ctx->trace.nrecords = 0;
 	ctx->trace.fields = 0;
 	if (rc != 0) {
@@ -124,13 +124,13 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		 * dropped (fail closed). Should the batch commit fail later,
 		 * fail_all adds an entry saying so.
 		 */
-		if (server_audit(ctx->srv, ctx->audit, ctx->keys, op->client, op->uid, op->purpose,
+		if (services_audit(ctx->svc, ctx->audit, ctx->keys, op->client, op->uid, op->purpose,
 		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
-			    audit_refusal(ctx->srv->audit, 1));
+			    audit_refusal(ctx->svc->audit, 1));
 		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {
 			log_warn("a write was not stored: %s", store_strerror(rc));
-			rc = op_fail(&err, commit_error(ctx->srv, rc), NULL, NULL);
+			rc = op_fail(&err, commit_error(server_of(ctx->svc), rc), NULL, NULL);
 		}
 		else if (rc != 0)
 			store_txn_abort(child);
@@ -144,7 +144,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		reply_error(&op->reply, op->request_id, &err);
 		return;
 	}
-	reply_end(&op->reply, start, op->request_id, ctx->srv->cfg.max_frame_bytes);
+	reply_end(&op->reply, start, op->request_id, ctx->svc->cfg.max_frame_bytes);
 }
 
 /*
@@ -162,14 +162,14 @@ apply_shared(struct write_ctx *ctx, struct write_op *op)
 	ctx->trace.fields = 0;
 	int rc = op->op->apply(ctx, op->state, &pk, &err);
 	if (rc == 0)
-		rc = server_audit(ctx->srv, ctx->audit, ctx->keys, op->client, op->uid,
+		rc = services_audit(ctx->svc, ctx->audit, ctx->keys, op->client, op->uid,
 		    op->purpose, op->op->name, &ctx->trace, 0);
 	wipe_scratch(ctx);
 	if (rc != 0) {
 		reply_abandon(&op->reply, start);
 		return rc;
 	}
-	reply_end(&op->reply, start, op->request_id, ctx->srv->cfg.max_frame_bytes);
+	reply_end(&op->reply, start, op->request_id, ctx->svc->cfg.max_frame_bytes);
 	return 0;
 }
 
@@ -189,7 +189,7 @@ apply_run(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		uint64_t next_id = *ctx->next_id;
 		size_t ndeleted = ctx->ndeleted, entries = audit_batch_count(ctx->audit), i = 0;
 
-		if (store_txn_begin(&ctx->srv->store, parent, 0, &child) != 0)
+		if (store_txn_begin(&ctx->svc->store, parent, 0, &child) != 0)
 			break; /* each on its own, below */
 		ctx->txn = child;
 		while (i < n && apply_shared(ctx, ops[i]) == 0)
@@ -232,7 +232,7 @@ static int
 save_anchor(struct write_ctx *ctx, uint64_t *seq)
 {
 	uint8_t mac[AUDIT_MAC_BYTES];
-	audit_durable_head(ctx->srv->audit, seq, mac);
+	audit_durable_head(ctx->svc->audit, seq, mac);
 	if (*seq <= ctx->anchored) {
 		*seq = 0;
 		return 0;
@@ -246,31 +246,14 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 {
 	for (size_t i = 0; i < n; i++) {
 		/* Best effort: the requests fail either way. */
-		(void)server_audit(srv, NULL, keys, ops[i]->client, ops[i]->uid, ops[i]->purpose,
+		(void)services_audit(&srv->svc, NULL, keys, ops[i]->client, ops[i]->uid, ops[i]->purpose,
 		    ops[i]->op->name, NULL, code);
 		buf_clear(&ops[i]->reply);
 		ops[i]->outcome = code;
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
-		    code == VAULT_E_AUDIT ? audit_refusal(srv->audit, 1) :
+		    code == VAULT_E_AUDIT ? audit_refusal(srv->svc.audit, 1) :
 		    "the write was not stored");
 	}
-}
-
-int
-write_ctx_note_deletion(struct write_ctx *ctx, uint64_t id, uint64_t time)
-{
-	if (ctx->ndeleted == ctx->capdeleted) {
-		size_t cap = ctx->capdeleted ? ctx->capdeleted * 2 : 64;
-		struct journal_entry *p = realloc(ctx->deleted, cap * sizeof(*p));
-		if (p == NULL)
-			return VAULT_E_NOMEM;
-		ctx->deleted = p;
-		ctx->capdeleted = cap;
-	}
-	ctx->deleted[ctx->ndeleted].id = id;
-	ctx->deleted[ctx->ndeleted].time = time;
-	ctx->ndeleted++;
-	return 0;
 }
 
 /* Run a control op alone, outside any batch. */
@@ -286,11 +269,11 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 	ctx->trace.fields = 0;
 	int rc = op->op->control(ctx, op->state, &pk, &err);
 	wipe_scratch(ctx);
-	if (server_audit(ctx->srv, NULL, ctx->keys, op->client, op->uid,
+	if (services_audit(ctx->svc, NULL, ctx->keys, op->client, op->uid,
 	    op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0 && rc == 0)
 		/* The operation took effect: not "nothing was changed". */
 		rc = op_fail(&err, VAULT_E_AUDIT, NULL,
-		    audit_space(ctx->srv->audit) == AUDIT_SPACE_FULL ?
+		    audit_space(ctx->svc->audit) == AUDIT_SPACE_FULL ?
 		    "the audit trail's file system is full" : "the audit trail cannot be written");
 	op->outcome = rc ? err.code : 0;
 	if (rc != 0) {
@@ -298,24 +281,24 @@ run_control(struct write_ctx *ctx, struct write_op *op)
 		reply_error(&op->reply, op->request_id, &err);
 		return;
 	}
-	reply_end(&op->reply, start, op->request_id, ctx->srv->cfg.max_frame_bytes);
+	reply_end(&op->reply, start, op->request_id, ctx->svc->cfg.max_frame_bytes);
 }
 
 /* Run ops[0..n) in one transaction and commit it. */
 static void
 process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 {
-	struct server *srv = ctx->srv;
+	struct server *srv = server_of(ctx->svc);
 	uint64_t first_id = *ctx->next_id;
 	if (ctx->keys == NULL) {
 		fail_all(srv, NULL, ops, n, VAULT_E_SEALED);
 		return;
 	}
-	pthread_rwlock_rdlock(&srv->env_lock);
+	pthread_rwlock_rdlock(&srv->svc.env_lock);
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
 	uint64_t audit_seq = 0, t0 = metrics_now_us();
-	int rc = store_txn_begin(&srv->store, NULL, 0, &ctx->txn);
+	int rc = store_txn_begin(&srv->svc.store, NULL, 0, &ctx->txn);
 	if (rc == 0) {
 		ctx->now = time(NULL);
 		for (size_t i = 0, j; i < n; i = j) {
@@ -329,7 +312,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		}
 		if (*ctx->next_id != first_id && (rc = save_next_id(ctx)) != 0) {
 			store_txn_abort(ctx->txn);
-		} else if (audit_batch_commit(srv->audit, ctx->audit) != 0) {
+		} else if (audit_batch_commit(srv->svc.audit, ctx->audit) != 0) {
 			/* The batch's entries go to the trail in one write before
 			 * anything is kept: without them nothing is (fail closed). */
 			store_txn_abort(ctx->txn);
@@ -346,13 +329,13 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		ctx->txn = NULL;
 		metrics_observe(METRICS_COMMIT_US, metrics_now_us() - t0);
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
 	audit_batch_clear(ctx->audit); /* what a failed batch left */
-	if (audit_disk_full_news(srv->audit))
-		alert_raise(srv, ctx->keys, ALERT_DISK_FULL, NULL, 0);
+	if (audit_disk_full_news(srv->svc.audit))
+		alert_raise(&srv->svc, ctx->keys, ALERT_DISK_FULL, NULL, 0);
 	if (audit_failed) {
 		/* A full file system was said once (audit.c): not per batch. */
-		if (audit_space(srv->audit) != AUDIT_SPACE_FULL)
+		if (audit_space(srv->svc.audit) != AUDIT_SPACE_FULL)
 			log_error("audit trail: the entries of %zu writes could not be "
 			    "written; none of them was stored", n);
 		*ctx->next_id = first_id;
@@ -365,14 +348,14 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		/* A full disk (not map): the trail's reserve, if on the same file
 		 * system, makes room for the next batch (deletions need pages). */
 		if (code == VAULT_E_NO_SPACE && rc != STORE_E_FULL && rc != STORE_E_FULL &&
-		    audit_release_reserve_for(srv->audit, srv->cfg.data_dir))
+		    audit_release_reserve_for(srv->svc.audit, srv->svc.cfg.data_dir))
 			log_warn("the data directory's file system is full: the audit trail's "
 			    "space reserve was released for it");
 		fail_all(srv, ctx->keys, ops, n, code);
 	} else if (ctx->ndeleted > 0) {
 		/* Deletions free pages: a rotation stalled on a full map may go on. */
 		rotation_nudge(srv);
-		if (journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0)
+		if (journal_append(&srv->svc.journal, ctx->deleted, ctx->ndeleted) != 0)
 			/* Committed all the same; what the append wrote was cut
 			 * back (journal.h) and the next start fills it in from
 			 * the tombstones. */
@@ -393,8 +376,8 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 static time_t
 hold_wait(struct server *srv, struct writer *w, time_t now)
 {
-	uint64_t due = atomic_load(&srv->hold_expiry);
-	if (atomic_load(&w->rotation.next_due) != 0 || w->rotation.scheduled || due == 0)
+	uint64_t due = atomic_load(&srv->svc.hold_expiry);
+	if (atomic_load(&srv->svc.rotation.next_due) != 0 || srv->svc.rotation.scheduled || due == 0)
 		return 1;
 	if (due <= (uint64_t)now + 1)
 		return 1;
@@ -407,12 +390,12 @@ writer_main(void *arg)
 	struct server *srv = arg;
 	struct writer *w = &srv->writer;
 	struct write_ctx ctx = { 0 };
-	size_t cap = srv->cfg.group_commit_max;
+	size_t cap = srv->svc.cfg.group_commit_max;
 	time_t last_reader_check = 0;
 	struct write_op **ops = calloc(cap, sizeof(*ops));
 	struct write_op **ctl = calloc(cap, sizeof(*ctl));
 
-	ctx.srv = srv;
+	ctx.svc = &srv->svc;
 	ctx.audit = w->audit;
 	ctx.next_id = &w->next_id;
 	ctx.dek = sodium_malloc(DEK_BYTES);
@@ -420,7 +403,7 @@ writer_main(void *arg)
 	if (ops == NULL || ctl == NULL || ctx.dek == NULL || ctx.dek2 == NULL)
 		abort(); /* checked at start: writer_start allocates nothing else */
 
-	int rotating = atomic_load(&w->rotation.target) != 0;
+	int rotating = atomic_load(&srv->svc.rotation.target) != 0;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		/*
@@ -431,8 +414,8 @@ writer_main(void *arg)
 		while (w->head == NULL && !w->stop &&
 		    (!rotating || (stall_ms = rotation_wait_ms(srv)) > 0) &&
 		    !atomic_load(&w->keys_arrived)) {
-			if (!rotating && atomic_load(&w->rotation.next_due) == 0 &&
-			    !w->rotation.scheduled && atomic_load(&srv->hold_expiry) == 0) {
+			if (!rotating && atomic_load(&srv->svc.rotation.next_due) == 0 &&
+			    !srv->svc.rotation.scheduled && atomic_load(&srv->svc.hold_expiry) == 0) {
 				pthread_cond_wait(&w->cond, &w->lock);
 			} else {
 				struct timespec ts;
@@ -474,7 +457,7 @@ writer_main(void *arg)
 		 * publish moves the pin to the set it makes current. Pinned
 		 * before keys_arrived is taken: unseal installs the set first.
 		 */
-		ctx.keys = key_set_acquire(srv);
+		ctx.keys = key_set_acquire(&srv->svc);
 		if (atomic_exchange(&w->keys_arrived, 0))
 			rotation_resume(srv);
 		if (n > 0)
@@ -502,14 +485,14 @@ writer_main(void *arg)
 		rotation_step(&ctx, &rotating);
 		rotation_tick(&ctx);
 		privacy_sweep(&ctx);
-		rotating = atomic_load(&w->rotation.target) != 0;
+		rotating = atomic_load(&srv->svc.rotation.target) != 0;
 		/*
 		 * A process that died inside a read transaction (a backup tool,
 		 * mdb_stat) leaves a reader slot that pins old pages, and the
 		 * file would grow without bound: clear such slots now and then.
 		 */
 		if (ctx.now - last_reader_check >= 5) {
-			store_reader_check(&srv->store);
+			store_reader_check(&srv->svc.store);
 			last_reader_check = ctx.now;
 		}
 		key_set_release();
@@ -544,7 +527,7 @@ writer_start(struct server *srv)
 {
 	struct writer *w = &srv->writer;
 	struct store_txn *txn;
-	int rc = store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn);
+	int rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
 	rc = store_next_id(txn, &w->next_id);
@@ -556,8 +539,8 @@ writer_start(struct server *srv)
 	 * must already see the interrupted rotation the writer will resume.
 	 */
 	rotation_resume(srv);
-	privacy_timer_init(srv);
-	if (srv->audit != NULL && (w->audit = audit_batch_new()) == NULL)
+	privacy_timer_init(&srv->svc);
+	if (srv->svc.audit != NULL && (w->audit = audit_batch_new()) == NULL)
 		return VAULT_E_NOMEM;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);

@@ -49,8 +49,8 @@ reader(void *arg)
 	uint8_t sum = 0;
 	(void)arg;
 	while (!atomic_load(&stop)) {
-		const struct key_set *ks = key_set_acquire(&srv);
-		const struct key_set *inner = key_set_acquire(&srv);
+		const struct key_set *ks = key_set_acquire(&srv.svc);
+		const struct key_set *inner = key_set_acquire(&srv.svc);
 		if (ks == NULL || inner != ks)
 			fail("a nested pin saw another set");
 		else if (!key_set_pinned(ks))
@@ -76,7 +76,7 @@ static void *
 pin_once(void *arg)
 {
 	(void)arg;
-	if (key_set_acquire(&srv) == NULL)
+	if (key_set_acquire(&srv.svc) == NULL)
 		fail("a short-lived thread found no set");
 	key_set_release();
 	return NULL;
@@ -104,7 +104,7 @@ main(void)
 	}
 	unlink(path);
 	rmdir(dir);
-	key_set_install(&srv, ks);
+	key_set_install(&srv.svc, ks);
 
 	for (int i = 0; i < READERS; i++)
 		if (pthread_create(&readers[i], NULL, reader, NULL) != 0)
@@ -112,14 +112,14 @@ main(void)
 	for (int i = 0; i < PUBLICATIONS && !atomic_load(&failed); i++) {
 		struct keyring *next_ring;
 		struct key_set *next;
-		const struct key_set *mine = key_set_acquire(&srv);
+		const struct key_set *mine = key_set_acquire(&srv.svc);
 		if (keyring_with_new_key(mine->ring, KEYRING_TOKEN, &next_ring, NULL) != 0 ||
 		    key_set_new(next_ring, &next) != 0) {
 			fail("cannot make the next set");
 			key_set_release();
 			break;
 		}
-		key_set_publish(&srv, next, 0);
+		key_set_publish(&srv.svc, next, 0);
 		if (!key_set_pinned(next))
 			fail("the publisher's pin did not move to the set it published");
 		key_set_release();
@@ -143,7 +143,7 @@ main(void)
 		if (pthread_create(&t, NULL, pin_once, NULL) != 0 || pthread_join(t, NULL) != 0)
 			fail("pthread_create");
 	}
-	key_set_free(key_set_take(&srv));
+	key_set_free(key_set_take(&srv.svc));
 	sodium_free(root);
 	if (atomic_load(&failed))
 		return 1;

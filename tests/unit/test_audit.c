@@ -836,7 +836,7 @@ run_op(const struct op *op, msgpack_sbuffer *args, msgpack_unpacked *res,
     struct op_error *err)
 {
 	msgpack_unpacked req_obj;
-	struct read_ctx ctx = { .srv = &srv, .keys = ks };
+	struct read_ctx ctx = { .svc = &srv.svc, .keys = ks };
 	struct buf *out = &reply;
 	msgpack_packer pk;
 
@@ -893,9 +893,9 @@ Test(audit, the_operations)
 		cr_assert_eq(audit_log(a, ks, &ev), 0);
 	}
 	memset(&srv, 0, sizeof srv);
-	srv.cfg.max_frame_bytes = 1 << 20;
-	srv.audit = a;
-	srv.audit_cfg = (struct audit_config){ path, 0, 50, 0 };
+	srv.svc.cfg.max_frame_bytes = 1 << 20;
+	srv.svc.audit = a;
+	srv.svc.audit_cfg = (struct audit_config){ path, 0, 50, 0 };
 
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -962,7 +962,7 @@ Test(audit, the_operations)
 
 	/* A tampered trail: verify answers with first_bad_seq and reason. */
 	audit_close(a);
-	srv.audit = NULL;
+	srv.svc.audit = NULL;
 	struct lines l = read_lines(path);
 	free(l.v[1]);
 	l.v[1] = NULL;
@@ -1273,9 +1273,9 @@ Test(audit, the_checkpoint_operation_signs_what_verify_checks)
 	struct audit *a = open_trail(0);
 	log_n(a, 3);
 	memset(&srv, 0, sizeof srv);
-	srv.cfg.max_frame_bytes = 1 << 20;
-	srv.audit = a;
-	srv.audit_cfg = (struct audit_config){ path, 0, 50, 0 };
+	srv.svc.cfg.max_frame_bytes = 1 << 20;
+	srv.svc.audit = a;
+	srv.svc.audit_cfg = (struct audit_config){ path, 0, 50, 0 };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked res;
@@ -1349,7 +1349,7 @@ Test(audit, the_checkpoint_operation_signs_what_verify_checks)
 	msgpack_sbuffer_destroy(&sb);
 	buf_free(&reply);
 	audit_close(a);
-	srv.audit = NULL;
+	srv.svc.audit = NULL;
 }
 
 /*

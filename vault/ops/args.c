@@ -10,7 +10,7 @@
 #include "vault/keyset.h"
 #include "vault/policy.h"
 #include "vault/record/input.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "args.h"
 
 int
@@ -113,30 +113,13 @@ arg_token_budget(struct read_ctx *ctx, const struct request *req,
 	if (n == 0)
 		return 0; /* opaque tokens reveal nothing: not counted */
 	const char *name = req->client->name;
-	enum ratelimit_verdict v = ratelimit_hit(&ctx->srv->token_issue_rl,
+	enum ratelimit_verdict v = ratelimit_hit(&ctx->svc->token_issue_rl,
 	    ratelimit_key(name, strlen(name)), ctx->now, n,
-	    ctx->srv->cfg.token_issue_per_minute);
+	    ctx->svc->cfg.token_issue_per_minute);
 	if (v == RATELIMIT_OK)
 		return 0;
 	if (v == RATELIMIT_OVER_FIRST)
-		alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_BURST, req->client, req->uid);
+		alert_raise(ctx->svc, ctx->keys, ALERT_TOKEN_BURST, req->client, req->uid);
 	return op_fail(err, VAULT_E_RATE_LIMITED, "tokens",
 	    "more deterministic and card tokens this minute than token_issue_per_minute");
-}
-
-int
-trace_record(struct op_trace *t, uint64_t id)
-{
-	if (t->nrecords > 0 && t->records[t->nrecords - 1] == id)
-		return 0;
-	if (t->nrecords == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		uint64_t *p = realloc(t->records, cap * sizeof(*p));
-		if (p == NULL)
-			return VAULT_E_NOMEM;
-		t->records = p;
-		t->cap = cap;
-	}
-	t->records[t->nrecords++] = id;
-	return 0;
 }

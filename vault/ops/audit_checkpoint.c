@@ -17,7 +17,7 @@
 #include "vault/audit.h"
 #include "vault/keyset.h"
 #include "vault/privacy/secrets.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
@@ -26,7 +26,7 @@ static int
 checkpoint(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct audit *a = ctx->srv->audit;
+	struct audit *a = ctx->svc->audit;
 	uint8_t mac[AUDIT_MAC_BYTES], sig[SIGN_BYTES];
 	char hex[2 * AUDIT_MAC_BYTES + 1], msg[CHECKPOINT_MESSAGE_MAX];
 	uint64_t seq;

@@ -10,7 +10,7 @@
 #include "common/names.h"
 #include "vault/audit.h"
 #include "vault/policy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "args.h"
 #include "op.h"
 
@@ -91,7 +91,7 @@ static int
 audit_query_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct audit_filter f = { 0 };
 	char client[POLICY_NAME_MAX], purpose[32];
 	uint64_t id, limit = QUERY_DEFAULT, from = 0, to = 0;
@@ -99,7 +99,7 @@ audit_query_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *
 	struct buf b = { 0 };
 	int rc;
 
-	if (srv->audit_cfg.path == NULL || srv->audit_cfg.path[0] == '\0')
+	if (svc->audit_cfg.path == NULL || svc->audit_cfg.path[0] == '\0')
 		return op_fail(err, VAULT_E_CONFIG, NULL, "no audit trail is configured");
 	if (msg_get(req->args, "record") != NULL) {
 		if ((rc = arg_record(ctx->keys, req, &id, err)) != 0)
@@ -127,9 +127,9 @@ audit_query_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *
 	f.limit = (size_t)limit;
 
 	/* Packed aside first: the array's length is known only at the end. */
-	b.limit = srv->cfg.max_frame_bytes;
+	b.limit = svc->cfg.max_frame_bytes;
 	msgpack_packer_init(&p.pk, &b, buf_msgpack_write);
-	rc = audit_query(srv->audit_cfg.path, ctx->keys, &f, pack_entry, &p);
+	rc = audit_query(svc->audit_cfg.path, ctx->keys, &f, pack_entry, &p);
 	if (rc == 0 && b.error != 0)
 		rc = b.error;
 	if (rc != 0) {

@@ -12,7 +12,7 @@
 #include "common/checkpoint.h"
 #include "common/msg.h"
 #include "vault/audit.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "op.h"
 
@@ -47,7 +47,7 @@ static int
 audit_verify_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct audit_verify_result r;
 	struct audit_anchor need[2];
 	size_t nneed = 0;
@@ -67,10 +67,10 @@ audit_verify_op(struct read_ctx *ctx, const struct request *req, msgpack_packer 
 	else if (rc != VAULT_E_NOT_FOUND)
 		return op_fail(err, rc, NULL, "the audit anchor cannot be read");
 	/* The open trail is checked up to its current head, while it is written. */
-	if (srv->audit != NULL)
-		rc = audit_verify_with(srv->audit, ctx->keys, need, nneed, &r);
-	else if (srv->audit_cfg.path != NULL && srv->audit_cfg.path[0] != '\0')
-		rc = audit_verify_files_with(srv->audit_cfg.path, ctx->keys, need, nneed, &r);
+	if (svc->audit != NULL)
+		rc = audit_verify_with(svc->audit, ctx->keys, need, nneed, &r);
+	else if (svc->audit_cfg.path != NULL && svc->audit_cfg.path[0] != '\0')
+		rc = audit_verify_files_with(svc->audit_cfg.path, ctx->keys, need, nneed, &r);
 	else
 		return op_fail(err, VAULT_E_CONFIG, NULL, "no audit trail is configured");
 	if (rc != 0)

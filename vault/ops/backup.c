@@ -23,9 +23,8 @@
 #include "common/tmpfile.h"
 #include "vault/backupfile.h"
 #include "vault/log.h"
-#include "vault/restore.h"
 #include "vault/safedir.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { "name", NULL };
@@ -46,7 +45,7 @@ static int
 backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	const char *name;
 	size_t len;
 	char path[600], tmp[700];
@@ -57,32 +56,32 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (!name_ok(name, len))
 		return op_fail(err, VAULT_E_INVALID_VALUE, "name",
 		    "a backup name is 1-128 of [A-Za-z0-9._-], not starting with a dot");
-	if (stat(srv->cfg.backup_dir, &st) != 0 && mkdir(srv->cfg.backup_dir, 0700) != 0)
+	if (stat(svc->cfg.backup_dir, &st) != 0 && mkdir(svc->cfg.backup_dir, 0700) != 0)
 		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup directory");
 	/* Whoever could swap the directory (or one above it) would get the copy. */
 	char why[512] = "";
-	if (stat(srv->cfg.backup_dir, &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 077) ||
-	    st.st_uid != geteuid() || safedir_path(srv->cfg.backup_dir, why, sizeof(why)) != 0) {
+	if (stat(svc->cfg.backup_dir, &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 077) ||
+	    st.st_uid != geteuid() || safedir_path(svc->cfg.backup_dir, why, sizeof(why)) != 0) {
 		if (why[0] != '\0')
-			log_warn("backup directory %s: %s", srv->cfg.backup_dir, why);
+			log_warn("backup directory %s: %s", svc->cfg.backup_dir, why);
 		return op_fail(err, VAULT_E_CONFIG, NULL,
 		    "the backup directory must be vaultd's, with mode 0700, on a path "
 		    "only root and vaultd's user can change");
 	}
-	snprintf(path, sizeof(path), "%s/%.*s", srv->cfg.backup_dir, (int)len, name);
+	snprintf(path, sizeof(path), "%s/%.*s", svc->cfg.backup_dir, (int)len, name);
 	if (lstat(path, &st) == 0)
 		return op_fail(err, VAULT_E_CONFLICT, "name", "a backup of that name exists");
 	/* A unique temporary name; a backup name never starts with a dot, so
-	 * the next start knows a leftover one (restore_cleanup_leftovers()). */
+	 * the next start knows a leftover one (backupfile_cleanup_partials()). */
 	char prefix[sizeof(tmp)];
-	snprintf(prefix, sizeof(prefix), "%s/.%.*s" BACKUP_PARTIAL, srv->cfg.backup_dir,
+	snprintf(prefix, sizeof(prefix), "%s/.%.*s" BACKUP_PARTIAL, svc->cfg.backup_dir,
 	    (int)len, name);
 	int fd = tmpfile_create(prefix, tmp, sizeof(tmp));
 	if (fd < 0)
 		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup file");
 	const char *fail = "the copy failed";
 	struct backup_info *bi = calloc(1, sizeof(*bi));
-	rc = bi == NULL ? ENOMEM : store_copy(&srv->store, fd);
+	rc = bi == NULL ? ENOMEM : store_copy(&svc->store, fd);
 	if (rc < 0) /* a store result: as the errno the rest of this speaks */
 		rc = rc == STORE_E_DISK_FULL ? ENOSPC : EIO;
 	if (rc == 0 && fsync(fd) != 0)
@@ -108,7 +107,7 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		rc = errno ? errno : EIO;
 	}
 	if (rc == 0) {
-		int dfd = open(srv->cfg.backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int dfd = open(svc->cfg.backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0 || fsync(dfd) != 0)
 			rc = EIO;
 		if (dfd >= 0)

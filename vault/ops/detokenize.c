@@ -24,14 +24,14 @@
 #include "vault/alert.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
-#include "vault/record/access.h"
 #include "vault/keyset.h"
 #include "vault/policy.h"
+#include "vault/privacy/hold.h"
+#include "vault/record/access.h"
 #include "vault/record/input.h"
 #include "vault/record/mask.h"
-#include "vault/server.h"
-#include "vault/privacy/hold.h"
-#include "issue.h"
+#include "vault/record/tokens.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { "tokens", NULL };
@@ -46,7 +46,7 @@ det_lookup(struct read_ctx *ctx, const struct token_ref *ref, uint64_t *id,
 	int rc = store_cursor_open(ctx->txn, STORE_DET_INDEX, &cur);
 	if (rc != 0)
 		return store_error(rc);
-	/* The token's epoch first (issue.h, DET_KEY_BYTES). */
+	/* The token's epoch first (record/tokens.h, DET_KEY_BYTES). */
 	prefix[0] = (uint8_t)(ref->key_version >> 24);
 	prefix[1] = (uint8_t)(ref->key_version >> 16);
 	prefix[2] = (uint8_t)(ref->key_version >> 8);
@@ -176,9 +176,9 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 	trace_field(&ctx->trace, field);
 	if (c->id != id) {
 		c->id = 0;
-		if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, id, &c->r, NULL)) != 0)
+		if ((rc = record_load(ctx->svc, ctx->keys, ctx->txn, id, &c->r, NULL)) != 0)
 			return rc;
-		if ((c->r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv,
+		if ((c->r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->svc,
 		    id, req->purpose, (uint64_t)ctx->now)) != 0) {
 			*why = "the record is under a hold: usable only for the hold's purpose";
 			return rc;
@@ -190,7 +190,7 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 	if (!index_vouched(&c->r, &ref, field)) {
 		/* The index and the record disagree: the data file was changed
 		 * (a deleted record's entries go with it, in one transaction). */
-		record_tampered(ctx->srv, ctx->keys, id);
+		record_tampered(ctx->svc, ctx->keys, id);
 		*why = "the token index and its record disagree";
 		return VAULT_E_CRYPTO;
 	}
@@ -248,17 +248,17 @@ detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 
 	if ((rc = msg_get_array(req->args, "tokens", 1, &tokens)) != 0)
 		return op_fail(err, rc, "tokens", "tokens must be an array of strings");
-	if (tokens->size > ctx->srv->cfg.max_tokens_per_request)
+	if (tokens->size > ctx->svc->cfg.max_tokens_per_request)
 		return op_fail(err, VAULT_E_LIMIT, "tokens", "more tokens than max_tokens_per_request");
 
-	struct ratelimit *rl = &ctx->srv->token_fail_rl;
-	uint32_t limit = ctx->srv->cfg.token_failures_per_minute;
+	struct ratelimit *rl = &ctx->svc->token_fail_rl;
+	uint32_t limit = ctx->svc->cfg.token_failures_per_minute;
 	uint64_t key = ratelimit_key(req->client->name, strlen(req->client->name));
 	int limited = 0;
 	if (ratelimit_used(rl, key, ctx->now) >= limit) {
 		/* Spent: refused before any token is looked at. */
 		if (ratelimit_hit(rl, key, ctx->now, 1, limit) == RATELIMIT_OVER_FIRST)
-			alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client, req->uid);
+			alert_raise(ctx->svc, ctx->keys, ALERT_TOKEN_FAILURES, req->client, req->uid);
 		return op_fail(err, VAULT_E_RATE_LIMITED, "tokens",
 		    "more tokens that did not resolve this minute than token_failures_per_minute");
 	}
@@ -276,7 +276,7 @@ detokenize(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		if (guess) {
 			enum ratelimit_verdict v = ratelimit_hit(rl, key, ctx->now, 1, limit);
 			if (v == RATELIMIT_OVER_FIRST)
-				alert_raise(ctx->srv, ctx->keys, ALERT_TOKEN_FAILURES, req->client,
+				alert_raise(ctx->svc, ctx->keys, ALERT_TOKEN_FAILURES, req->client,
 				    req->uid);
 			if (v != RATELIMIT_OK) {
 				/* This answer too: the failure that crossed the limit

@@ -9,7 +9,7 @@
 #include "vault/policy.h"
 #include "vault/privacy/hold.h"
 #include "vault/privacy/privacy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -48,7 +48,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	size_t n;
 	int rc;
 
-	if ((rc = hold_load(ctx->txn, ctx->srv, st->hold, &h)) != 0)
+	if ((rc = hold_load(ctx->txn, ctx->svc, st->hold, &h)) != 0)
 		return op_fail(err, rc, "hold", rc == VAULT_E_NOT_FOUND ? "no such hold" : NULL);
 	if (trace_record(&ctx->trace, h.record) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);

@@ -6,7 +6,7 @@
 #include "vault/policy.h"
 #include "vault/privacy/hold.h"
 #include "vault/privacy/privacy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "args.h"
 #include "op.h"
@@ -76,7 +76,7 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 			e.pk = pk;
 			e.n = 0;
 		}
-		rc = by_record ? hold_each_of_record(ctx->txn, ctx->srv, id, one, &e) :
+		rc = by_record ? hold_each_of_record(ctx->txn, ctx->svc, id, one, &e) :
 		    all(ctx, &e);
 		if (rc == 1)
 			rc = 0;

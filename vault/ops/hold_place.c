@@ -15,7 +15,7 @@
 #include "vault/privacy/hold.h"
 #include "vault/privacy/privacy.h"
 #include "vault/record/access.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "args.h"
 #include "op.h"
 #include "privacy_args.h"
@@ -97,9 +97,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		goto out;
 	}
 	/* Wake the writer's sweep in time (an extra early sweep is harmless). */
-	uint64_t cur = atomic_load(&ctx->srv->hold_expiry);
+	uint64_t cur = atomic_load(&ctx->svc->hold_expiry);
 	if (st->h.expires_at != 0 && (cur == 0 || st->h.expires_at < cur))
-		atomic_store(&ctx->srv->hold_expiry, st->h.expires_at);
+		atomic_store(&ctx->svc->hold_expiry, st->h.expires_at);
 	msgpack_pack_map(pk, 1);
 	mp_cstr(pk, "hold");
 	msgpack_pack_uint64(pk, st->h.id);

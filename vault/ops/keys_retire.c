@@ -5,9 +5,8 @@
 #include <stdlib.h>
 
 #include "common/msg.h"
-#include "vault/rotation.h"
-#include "vault/server.h"
-#include "vault/restore.h"
+#include "vault/backupfile.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { "epoch", NULL };
@@ -36,7 +35,7 @@ control(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error 
 	uint32_t epoch = *(uint32_t *)state;
 	uint64_t remaining = 0, before = 0, after = 0;
 	const char *why = NULL;
-	int rc = keys_retire(ctx, epoch, &remaining, &before, &after, &why);
+	int rc = ctx->svc->control->keys_retire(ctx, epoch, &remaining, &before, &after, &why);
 	if (rc != 0) {
 		op_fail(err, rc, "epoch", why);
 		if (remaining > 0) {
@@ -46,8 +45,8 @@ control(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error 
 		return rc;
 	}
 	/* A restore's safety net holds data keys wrapped with the epoch just
-	 * retired: it lives only until this retire (restore.h). */
-	restore_drop_safety_nets(&ctx->srv->cfg);
+	 * retired: it lives only until this retire (backupfile.h). */
+	backupfile_drop_pre_restore(&ctx->svc->cfg);
 	msgpack_pack_map(pk, 3);
 	mp_cstr(pk, "epoch");
 	msgpack_pack_uint32(pk, epoch);

@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "common/msg.h"
-#include "vault/rotation.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { "kind", NULL };
@@ -47,7 +46,7 @@ control(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error 
 	enum keyring_kind kind = *(enum keyring_kind *)state;
 	const char *why = NULL;
 	uint32_t version;
-	int rc = keys_rotate(ctx, kind, &version, &why);
+	int rc = ctx->svc->control->keys_rotate(ctx, kind, &version, &why);
 	if (rc != 0)
 		return op_fail(err, rc, NULL, why);
 	msgpack_pack_map(pk, 2);

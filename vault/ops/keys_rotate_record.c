@@ -15,10 +15,10 @@
 #include "vault/keyset.h"
 #include "vault/privacy/blind.h"
 #include "vault/record/access.h"
+#include "vault/record/tokens.h"
 #include "vault/record/write.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "args.h"
-#include "issue.h"
 #include "op.h"
 
 static const char *const args[] = { "record", NULL };
@@ -60,7 +60,7 @@ static int
 apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *err)
 {
 	uint64_t id = *(uint64_t *)state;
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct record r;
 	uint8_t *old = ctx->dek2;
 	uint8_t card_ct[CARD_CT_BYTES];
@@ -68,7 +68,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 
 	if (trace_record(&ctx->trace, id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = record_load(srv, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(svc, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	if ((rc = record_unwrap(ctx->keys, id, &r, old)) != 0)
 		return op_fail(err, rc, "record", NULL);

@@ -13,9 +13,9 @@
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
 #include "vault/record/access.h"
-#include "vault/rotation.h"
-#include "vault/server.h"
-#include "issue.h"
+#include "vault/record/tokens.h"
+#include "vault/rotation_state.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
@@ -89,7 +89,7 @@ find_blockers(struct read_ctx *ctx, uint32_t current, struct blockers *b)
 		if (token_record_make(ctx->keys->tokens, store_get_id(k.data),
 		    b->token[b->n]) != 0)
 			continue;
-		/* Checked without raising record_tampered (srv NULL): the rewrap
+		/* Checked without raising record_tampered (svc NULL): the rewrap
 		 * raised it already, and a status look is no new evidence. */
 		b->damaged[b->n] = record_check(NULL, ctx->keys, store_get_id(k.data),
 		    v.data, v.len) != 0;
@@ -107,7 +107,7 @@ pack_blockers(struct read_ctx *ctx, msgpack_packer *pk, const struct blockers *b
 	mp_cstr(pk, "records");
 	msgpack_pack_uint64(pk, b->records);
 	mp_cstr(pk, "after_last_rotation");
-	msgpack_pack_uint64(pk, atomic_load(&ctx->srv->writer.rotation.blocked));
+	msgpack_pack_uint64(pk, atomic_load(&ctx->svc->rotation.blocked));
 	mp_cstr(pk, "listed");
 	msgpack_pack_array(pk, (uint32_t)b->n);
 	for (size_t i = 0; i < b->n; i++) {
@@ -138,9 +138,9 @@ static int
 keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	const struct keyring *ring = ctx->keys->ring;
-	const struct rotation *rot = &srv->writer.rotation;
+	const struct rotation *rot = &svc->rotation;
 	size_t n = keyring_count(ring, KEYRING_KEK);
 	uint32_t epochs[KEYRING_MAX_KEYS];
 	uint64_t *counts = calloc(n ? 2 * n : 1, sizeof(*counts)), *det = counts + n;
@@ -153,7 +153,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	 * meanwhile (the ring is packed below), which delays a rotation's
 	 * publication by as much.
 	 */
-	int rc = epoch_counts(srv, ctx->txn, epochs, counts, n);
+	int rc = epoch_counts(svc, ctx->txn, epochs, counts, n);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = tokens_det_count(ctx->txn, STORE_DET_INDEX, epochs[i], &det[i]);
 	if (rc != 0) {
@@ -162,7 +162,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	}
 	/* From the snapshot the counts come from, not the writer's atomics:
 	 * "done" must never come with counts from before the last step. */
-	uint32_t target = rotation_target_in(srv, ctx->txn);
+	uint32_t target = rotation_target_in(svc, ctx->txn);
 	if (target != 0 && keyring_key(ring, KEYRING_KEK, target) == NULL)
 		target = 0; /* marked, but the epoch never made it into the ring */
 	uint32_t current = keyring_current(ring, KEYRING_KEK);
@@ -210,7 +210,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	msgpack_pack_uint64(pk, atomic_load(&rot->total));
 	mp_cstr(pk, "started");
 	msgpack_pack_int64(pk, atomic_load(&rot->started));
-	/* A stalled rewrap (rotation.h): since when (0: not stalled) and why. */
+	/* A stalled rewrap (rotation_state.h): since when (0: not stalled) and why. */
 	long long stalled = target ? atomic_load(&rot->stalled_since) : 0;
 	mp_cstr(pk, "stalled_since");
 	msgpack_pack_int64(pk, stalled);
@@ -223,7 +223,7 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "schedule");
 	msgpack_pack_map(pk, 3);
 	mp_cstr(pk, "interval_seconds");
-	msgpack_pack_uint32(pk, srv->cfg.rotation_interval_seconds);
+	msgpack_pack_uint32(pk, svc->cfg.rotation_interval_seconds);
 	mp_cstr(pk, "next_due");
 	msgpack_pack_int64(pk, atomic_load(&rot->next_due));
 	mp_cstr(pk, "last_done");

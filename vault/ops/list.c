@@ -15,9 +15,9 @@
 #include "common/msg.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
-#include "vault/record/access.h"
 #include "vault/policy.h"
-#include "vault/server.h"
+#include "vault/record/access.h"
+#include "vault/services.h"
 #include "vault/store/record_codec.h"
 #include "args.h"
 #include "op.h"
@@ -82,7 +82,7 @@ list(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		}
 		/* The flags byte is the second of an encoded record; it counts
 		 * only once the record's MAC holds. */
-		if (skip && (rc = record_check(ctx->srv, ctx->keys, last, v.data,
+		if (skip && (rc = record_check(ctx->svc, ctx->keys, last, v.data,
 		    v.len)) != 0) {
 			store_cursor_close(cur);
 			return op_fail(err, rc, NULL, "a stored record failed its authentication");

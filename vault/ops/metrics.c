@@ -4,7 +4,7 @@
  * only, no personal data; answered while sealed; not audited, like status:
  * a scrape every minute would fill the trail with nothing worth reading.
  */
-#include "vault/metrics.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
@@ -13,7 +13,7 @@ static int
 metrics(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	int rc = metrics_pack(ctx->srv, ctx->txn, pk);
+	int rc = ctx->svc->control->metrics_pack(ctx->svc, ctx->txn, pk);
 	return rc ? op_fail(err, rc, NULL, NULL) : 0;
 }
 

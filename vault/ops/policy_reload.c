@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "vault/reload.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
@@ -22,11 +22,11 @@ reload(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	static _Thread_local char why[600];
 	char by[32];
 	snprintf(by, sizeof(by), "uid %ld", (long)req->uid);
-	int rc = policy_reload(ctx->srv, by, why, sizeof(why));
+	int rc = policy_reload(ctx->svc, by, why, sizeof(why));
 	if (rc != 0)
 		return op_fail(err, rc, NULL, why);
-	const struct policy *p = policy_current_get(&ctx->srv->policy);
-	const char *path = ctx->srv->cfg.policy_file;
+	const struct policy *p = policy_current_get(&ctx->svc->policy);
+	const char *path = ctx->svc->cfg.policy_file;
 	size_t n = strlen(path);
 	msgpack_pack_map(pk, 2);
 	msgpack_pack_str(pk, 4);

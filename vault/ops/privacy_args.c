@@ -4,8 +4,8 @@
 #include "common/msg.h"
 #include "vault/policy.h"
 #include "vault/privacy/request.h"
-#include "vault/server.h"
 #include "vault/record/normalize.h"
+#include "vault/services.h"
 #include "privacy_args.h"
 
 int
@@ -54,7 +54,7 @@ arg_text(const struct request *req, const char *name, int required, size_t max,
 }
 
 int
-arg_request_load(struct store_txn *txn, struct server *srv, uint64_t id,
+arg_request_load(struct store_txn *txn, struct vault_services *svc, uint64_t id,
     struct privacy_request *r, struct buf *copy, struct op_error *err)
 {
 	int rc = request_load(txn, STORE_REQUESTS, id, r, copy);

@@ -32,7 +32,7 @@ struct buf;
  * Load the request the "request" argument named, in txn (pointers into
  * copy if given); a failure is in err, naming the argument.
  */
-int arg_request_load(struct store_txn *txn, struct server *srv, uint64_t id,
+int arg_request_load(struct store_txn *txn, struct vault_services *svc, uint64_t id,
     struct privacy_request *r, struct buf *copy, struct op_error *err);
 
 #endif

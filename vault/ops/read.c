@@ -7,14 +7,14 @@
 
 #include "common/msg.h"
 #include "vault/crypto/seal.h"
-#include "vault/record/access.h"
-#include "vault/record/input.h"
-#include "vault/record/write.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
 #include "vault/policy.h"
+#include "vault/record/access.h"
+#include "vault/record/input.h"
 #include "vault/record/mask.h"
-#include "vault/server.h"
+#include "vault/record/write.h"
+#include "vault/services.h"
 #include "args.h"
 #include "vault/privacy/hold.h"
 #include "op.h"
@@ -60,7 +60,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "documents is true or an array of document slots");
 	}
 	if (want != NULL) {
-		if (want->size > ctx->srv->cfg.max_fields_per_request)
+		if (want->size > ctx->svc->cfg.max_fields_per_request)
 			return op_fail(err, VAULT_E_LIMIT, "fields", NULL);
 		for (uint32_t i = 0; i < want->size; i++) {
 			const struct field_info *fi = input_field_name(&want->ptr[i]);
@@ -78,9 +78,9 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "the policy grants no access to documents");
 	if (trace_record(&ctx->trace, id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
+	if ((rc = record_load(ctx->svc, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
-	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv, id,
+	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->svc, id,
 	    req->purpose, (uint64_t)ctx->now)) != 0)
 		return op_fail(err, rc, "record",
 		    "the record is under a hold: readable only for the hold's purpose");
@@ -177,7 +177,7 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 			struct document_view d;
 			size_t off;
 			buf_clear(&ctx->scratch);
-			rc = document_open(ctx->srv, ctx->txn, ctx->dek, id, &r,
+			rc = document_open(ctx->svc, ctx->txn, ctx->dek, id, &r,
 			    slots[i], &ctx->scratch, &off);
 			if (rc == 0)
 				rc = document_parse(ctx->scratch.data + off,

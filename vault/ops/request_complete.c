@@ -22,7 +22,7 @@
 #include "vault/privacy/privacy.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -78,7 +78,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	if ((rc = privacy_check(req, err)) != 0 ||
 	    (rc = arg_request_id(req, &st->request, err)) != 0)
 		goto fail;
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, NULL, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, st->request, &r, NULL, err)) != 0)
 		goto fail;
 	if ((rc = check_state(&r, err)) != 0)
 		goto fail;
@@ -86,7 +86,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		if ((rc = privacy_export(ctx, &r, (uint64_t)ctx->now, &st->export, err)) != 0)
 			goto fail;
 		/* Refuse before anything changes if the reply could not carry it. */
-		if (st->export.len + 1024 > ctx->srv->cfg.max_frame_bytes) {
+		if (st->export.len + 1024 > ctx->svc->cfg.max_frame_bytes) {
 			rc = op_fail(err, VAULT_E_TOO_LARGE, "request",
 			    "the export exceeds max_frame_bytes; raise it for this request");
 			goto fail;
@@ -112,7 +112,7 @@ opt_out(struct write_ctx *ctx, struct privacy_request *r, size_t *n)
 	*n = 0;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct record rec;
-		int rc = record_load(ctx->srv, ctx->keys, ctx->txn, r->targets[i], &rec, &ctx->copy);
+		int rc = record_load(ctx->svc, ctx->keys, ctx->txn, r->targets[i], &rec, &ctx->copy);
 		if (rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND)
 			continue;
 		if (rc != 0)
@@ -137,7 +137,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	size_t n = 0;
 	int rc;
 
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, st->request, &r, &copy, err)) != 0)
 		goto out;
 	if ((rc = check_state(&r, err)) != 0)
 		goto out;

@@ -12,9 +12,9 @@
 #include <sodium.h>
 
 #include "common/msg.h"
-#include "vault/privacy/privacy.h"
 #include "vault/policy.h"
-#include "vault/server.h"
+#include "vault/privacy/privacy.h"
+#include "vault/services.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -69,7 +69,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	uint8_t h[SECRET_HASH_BYTES];
 	int rc, ok = 0, expired = 0;
 
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, st->request, &r, &copy, err)) != 0)
 		goto out;
 	if (r.state != RS_VERIFIED || !r.code_issued || r.confirmed) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request", r.confirmed ?

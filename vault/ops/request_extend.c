@@ -11,7 +11,7 @@
 #include "common/msg.h"
 #include "vault/policy.h"
 #include "vault/privacy/privacy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -63,7 +63,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct buf copy = { 0 }, sealed = { 0 };
 	int rc;
 
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, st->request, &r, &copy, err)) != 0)
 		goto out;
 	if (r.state == RS_COMPLETED || r.state == RS_REJECTED || r.extended) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request", r.extended ?

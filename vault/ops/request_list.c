@@ -7,7 +7,7 @@
 #include "common/msg.h"
 #include "vault/policy.h"
 #include "vault/privacy/privacy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "op.h"
 #include "privacy_args.h"

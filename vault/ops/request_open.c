@@ -15,10 +15,10 @@
 #include "common/msg.h"
 #include "keys/keyring.h"
 #include "vault/keyset.h"
-#include "vault/privacy/privacy.h"
-#include "vault/server.h"
-#include "vault/store/record_codec.h"
 #include "vault/policy.h"
+#include "vault/privacy/privacy.h"
+#include "vault/services.h"
+#include "vault/store/record_codec.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -152,7 +152,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct privacy_request *r = &st->r;
 	int rc;
 
-	if ((rc = privacy_next_id(ctx->txn, ctx->srv, "next_request", &r->id)) != 0)
+	if ((rc = privacy_next_id(ctx->txn, ctx->svc, "next_request", &r->id)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	request_note(r, (uint64_t)ctx->now, EV_OPENED, st->client);
 	if ((rc = request_save(ctx->txn, STORE_REQUESTS, r)) != 0)

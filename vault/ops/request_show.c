@@ -9,7 +9,7 @@
 #include "common/msg.h"
 #include "vault/policy.h"
 #include "vault/privacy/privacy.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 #include "privacy_args.h"
 
@@ -25,7 +25,7 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 
 	if ((rc = privacy_check(req, err)) != 0 || (rc = arg_request_id(req, &id, err)) != 0)
 		return rc;
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, id, &r, NULL, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, id, &r, NULL, err)) != 0)
 		return rc;
 	buf_clear(&ctx->scratch);
 	/* A final request keeps that it was extended, not the reason. */

@@ -46,7 +46,7 @@
 #include "vault/privacy/privacy.h"
 #include "vault/record/access.h"
 #include "vault/record/normalize.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "op.h"
 #include "privacy_args.h"
@@ -112,12 +112,12 @@ static struct ratelimit failures_rl = { .lock = PTHREAD_MUTEX_INITIALIZER, .wind
 
 /* The alert of a client known by name only (the writer's side). */
 static void
-alert_client(struct server *srv, const struct key_set *keys, const char *name, uid_t uid)
+alert_client(struct vault_services *svc, const struct key_set *keys, const char *name, uid_t uid)
 {
 	struct policy_client who;
 	memset(&who, 0, sizeof(who));
 	snprintf(who.name, sizeof(who.name), "%s", name);
-	alert_raise(srv, keys, ALERT_VERIFY_FAILURES, &who, uid);
+	alert_raise(svc, keys, ALERT_VERIFY_FAILURES, &who, uid);
 }
 
 /*
@@ -128,13 +128,13 @@ alert_client(struct server *srv, const struct key_set *keys, const char *name, u
  * whether the name belongs to a record.
  */
 static int
-identity_admit(struct store_txn *txn, struct server *srv, uint64_t request, struct identity *id,
+identity_admit(struct store_txn *txn, struct vault_services *svc, uint64_t request, struct identity *id,
     struct op_error *err)
 {
 	size_t n = 0, open = 0;
 	int listed = 0, rc;
 
-	if (id->failures + id->failures_prev >= srv->cfg.verify_identity_failures)
+	if (id->failures + id->failures_prev >= svc->cfg.verify_identity_failures)
 		return op_fail(err, VAULT_E_RATE_LIMITED, "claims",
 		    "too many failed verifications of this identity; try again later");
 	for (size_t i = 0; i < id->nrequests; i++) {
@@ -155,7 +155,7 @@ identity_admit(struct store_txn *txn, struct server *srv, uint64_t request, stru
 		}
 	}
 	id->nrequests = n;
-	if (!listed && open >= srv->cfg.verify_identity_open)
+	if (!listed && open >= svc->cfg.verify_identity_open)
 		return op_fail(err, VAULT_E_LIMIT, "request",
 		    "too many open requests are verifying this identity; go on with one of them");
 	return 0;
@@ -206,7 +206,7 @@ claim(struct read_ctx *ctx, struct claims *cl, unsigned kind, const char *name,
 	const char *s = o->via.str.ptr;
 	size_t len = o->via.str.size;
 	if (kind <= BLIND_PHONE) {
-		struct normalize_ctx nctx = { ctx->now, ctx->srv->cfg.default_calling_code };
+		struct normalize_ctx nctx = { ctx->now, ctx->svc->cfg.default_calling_code };
 		if (len > field_by_id(kind)->max_input)
 			return op_fail(err, VAULT_E_TOO_LARGE, name, NULL);
 		rc = normalize_field_why((enum field_id)kind, s, len, norm, sizeof(norm), &nlen,
@@ -319,7 +319,7 @@ scan_one(void *arg, uint64_t id)
 	if (sc->guardian) {
 		/* A guardian acts only for a child's record. */
 		struct record rec;
-		if (record_load(sc->ctx->srv, sc->ctx->keys, sc->ctx->txn, id, &rec, NULL) != 0 ||
+		if (record_load(sc->ctx->svc, sc->ctx->keys, sc->ctx->txn, id, &rec, NULL) != 0 ||
 		    !(rec.flags & RECORD_FLAG_CHILD))
 			return 0;
 	}
@@ -382,14 +382,14 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		    "postal_address and transaction");
 		goto fail;
 	}
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, NULL, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, st->request, &r, NULL, err)) != 0)
 		goto fail;
 	if (r.state != RS_OPEN) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request",
 		    "only an open request can be verified");
 		goto fail;
 	}
-	st->threshold = ctx->srv->cfg.verify_threshold[r.kind - 1];
+	st->threshold = ctx->svc->cfg.verify_threshold[r.kind - 1];
 	cl.nv = keyring_count(ctx->keys->ring, KEYRING_KEK);
 	cl.versions = calloc(cl.nv, sizeof(*cl.versions));
 	cl.tags = calloc(cl.nv, sizeof(*cl.tags));
@@ -418,14 +418,14 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	/* The limits, before any lookup: a refusal says nothing of the records. */
 	uint64_t ckey = ratelimit_key(req->client->name, strlen(req->client->name));
 	enum ratelimit_verdict rv = ratelimit_hit(&attempts_rl, ckey, ctx->now, 1,
-	    ctx->srv->cfg.verify_per_minute);
+	    ctx->svc->cfg.verify_per_minute);
 	if (rv == RATELIMIT_OK &&
-	    ratelimit_used(&failures_rl, ckey, ctx->now) >= ctx->srv->cfg.verify_failures_per_hour)
+	    ratelimit_used(&failures_rl, ckey, ctx->now) >= ctx->svc->cfg.verify_failures_per_hour)
 		rv = ratelimit_hit(&failures_rl, ckey, ctx->now, 1,
-		    ctx->srv->cfg.verify_failures_per_hour);
+		    ctx->svc->cfg.verify_failures_per_hour);
 	if (rv != RATELIMIT_OK) {
 		if (rv == RATELIMIT_OVER_FIRST)
-			alert_raise(ctx->srv, ctx->keys, ALERT_VERIFY_FAILURES, req->client, req->uid);
+			alert_raise(ctx->svc, ctx->keys, ALERT_VERIFY_FAILURES, req->client, req->uid);
 		rc = op_fail(err, VAULT_E_RATE_LIMITED, NULL,
 		    "too many verification attempts or failures from this client; try again later");
 		goto fail;
@@ -435,14 +435,14 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		op_fail(err, rc, NULL, NULL);
 		goto fail;
 	}
-	st->window = (uint64_t)ctx->now / ctx->srv->cfg.verify_identity_window;
+	st->window = (uint64_t)ctx->now / ctx->svc->cfg.verify_identity_window;
 	struct identity idn;
 	if ((rc = identity_load(ctx->txn, STORE_VERIFY_IDS, ctx->keys, &st->name,
 	    st->window, &idn)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto fail;
 	}
-	if ((rc = identity_admit(ctx->txn, ctx->srv, st->request, &idn, err)) != 0)
+	if ((rc = identity_admit(ctx->txn, ctx->svc, st->request, &idn, err)) != 0)
 		goto fail;
 	if ((sc.all = malloc(SURNAME_SCAN_MAX * sizeof(*sc.all))) == NULL) {
 		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
@@ -453,7 +453,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	sc.guardian = r.requester == BY_GUARDIAN;
 	/* Each record's entries carry one version per kind: no duplicates. */
 	for (size_t v = 0; v < cl.nv && sc.n < SURNAME_SCAN_MAX; v++) {
-		rc = blind_lookup(&ctx->srv->store, ctx->txn, BLIND_LAST_NAME,
+		rc = blind_lookup(&ctx->svc->store, ctx->txn, BLIND_LAST_NAME,
 		    cl.tags[v][BLIND_LAST_NAME], SURNAME_SCAN_MAX - sc.n, scan_one, &sc);
 		if (rc != 0) {
 			op_fail(err, rc, NULL, NULL);
@@ -506,7 +506,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	size_t pruned;
 	int rc, alert = 0;
 
-	if ((rc = arg_request_load(ctx->txn, ctx->srv, st->request, &r, &copy, err)) != 0)
+	if ((rc = arg_request_load(ctx->txn, ctx->svc, st->request, &r, &copy, err)) != 0)
 		goto out;
 	if (r.state != RS_OPEN) {
 		rc = op_fail(err, VAULT_E_REQUEST_STATE, "request",
@@ -518,13 +518,13 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}
-	if ((rc = identity_admit(ctx->txn, ctx->srv, st->request, &idn, err)) != 0)
+	if ((rc = identity_admit(ctx->txn, ctx->svc, st->request, &idn, err)) != 0)
 		goto out;
 	if ((rc = identity_prune(ctx->txn, ids, st->window, IDENTITY_PRUNE_MAX, &pruned)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}
-	unsigned max = ctx->srv->cfg.verify_attempts;
+	unsigned max = ctx->svc->cfg.verify_attempts;
 	if (st->verified) {
 		r.state = RS_VERIFIED;
 		r.ntargets = st->ntargets;
@@ -563,7 +563,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 			i++;
 		if (i == idn.nrequests && idn.nrequests < IDENTITY_MAX_REQUESTS)
 			idn.requests[idn.nrequests++] = r.id;
-		if (idn.failures + idn.failures_prev >= ctx->srv->cfg.verify_identity_failures &&
+		if (idn.failures + idn.failures_prev >= ctx->svc->cfg.verify_identity_failures &&
 		    !idn.alerted)
 			alert = idn.alerted = 1;
 		if ((rc = identity_save(ctx->txn, ids, ctx->keys, &st->name, st->window,
@@ -573,7 +573,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 		}
 		uint64_t ckey = ratelimit_key(st->client, strlen(st->client));
 		if (ratelimit_hit(&failures_rl, ckey, ctx->now, 1,
-		    ctx->srv->cfg.verify_failures_per_hour) == RATELIMIT_OVER_FIRST)
+		    ctx->svc->cfg.verify_failures_per_hour) == RATELIMIT_OVER_FIRST)
 			alert = 1;
 	}
 	if ((rc = request_save(ctx->txn, STORE_REQUESTS, &r)) != 0) {
@@ -608,7 +608,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 out:
 	buf_free(&copy);
 	if (rc == 0 && alert)
-		alert_client(ctx->srv, ctx->keys, st->client, st->uid);
+		alert_client(ctx->svc, ctx->keys, st->client, st->uid);
 	return rc;
 }
 

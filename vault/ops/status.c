@@ -1,7 +1,7 @@
 /*
  * status.c - "status": vaultd's version, protocol version, record and tombstone counts,
  * current key epoch, uptime, whether the audit trail can be written (a full
- * file system, audit.h), a rotation's state (a stall, rotation.h), security
+ * file system, audit.h), a rotation's state (a stall, rotation_state.h), security
  * alerts raised since start (alert.h). No personal data.
  */
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "keys/keyring.h"
 #include "vault/alert.h"
 #include "vault/keyset.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
@@ -44,13 +44,13 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	mp_cstr(pk, "kek_epoch");
 	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");
-	msgpack_pack_uint64(pk, (uint64_t)(ctx->now - ctx->srv->started));
+	msgpack_pack_uint64(pk, (uint64_t)(ctx->now - ctx->svc->started));
 	/* Whether entries can be written (audit.h, a full file system). */
 	mp_cstr(pk, "audit");
-	mp_cstr(pk, ctx->srv->audit == NULL ? "off" :
-	    audit_space_name(audit_space(ctx->srv->audit)));
+	mp_cstr(pk, ctx->svc->audit == NULL ? "off" :
+	    audit_space_name(audit_space(ctx->svc->audit)));
 	/* A rotation's state: "none", "running", or "stalled since T: why". */
-	const struct rotation *rot = &ctx->srv->writer.rotation;
+	const struct rotation *rot = &ctx->svc->rotation;
 	long long stalled = atomic_load(&rot->stalled_since);
 	mp_cstr(pk, "rotation");
 	if (atomic_load(&rot->target) == 0) {

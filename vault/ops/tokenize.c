@@ -8,10 +8,10 @@
 #include "common/msg.h"
 #include "vault/record/access.h"
 #include "vault/record/input.h"
+#include "vault/record/tokens.h"
 #include "vault/record/write.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "args.h"
-#include "issue.h"
 #include "vault/privacy/hold.h"
 #include "op.h"
 
@@ -89,9 +89,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	for (unsigned i = 0; i < in->ntokens; i++)
 		trace_field(&ctx->trace, in->tokens[i].field);
-	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, st->id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(ctx->svc, ctx->keys, ctx->txn, st->id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
-	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->srv, st->id,
+	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, ctx->svc, st->id,
 	    st->purpose, (uint64_t)ctx->now)) != 0)
 		return op_fail(err, rc, "record",
 		    "the record is under a hold: usable only for the hold's purpose");

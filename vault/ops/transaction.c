@@ -13,11 +13,11 @@
 
 #include "common/msg.h"
 #include "vault/crypto/seal.h"
+#include "vault/policy.h"
 #include "vault/privacy/blind.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
-#include "vault/server.h"
-#include "vault/policy.h"
+#include "vault/services.h"
 #include "args.h"
 #include "op.h"
 
@@ -106,7 +106,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 
 	if (trace_record(&ctx->trace, st->id) != 0)
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-	if ((rc = record_load(ctx->srv, ctx->keys, ctx->txn, st->id, &r, NULL)) != 0)
+	if ((rc = record_load(ctx->svc, ctx->keys, ctx->txn, st->id, &r, NULL)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	/* The values are sealed under the record's data key, so a rotation
 	 * can re-derive their tags (blind.h). */

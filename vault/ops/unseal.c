@@ -15,7 +15,7 @@
 #include "vault/keyset.h"
 #include "vault/log.h"
 #include "vault/sdnotify.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "op.h"
 
 static const char *const args[] = { "passphrase", NULL };
@@ -26,7 +26,7 @@ static int
 unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct keyring_root_params params;
 	struct keyring *ring = NULL;
 	struct key_set *ks = NULL;
@@ -41,7 +41,7 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	 */
 	if (pthread_mutex_trylock(&unseal_lock) != 0)
 		return op_fail(err, VAULT_E_BUSY, NULL, "another unseal is in progress");
-	if (!key_set_sealed(srv)) {
+	if (!key_set_sealed(svc)) {
 		pthread_mutex_unlock(&unseal_lock);
 		return op_fail(err, VAULT_E_CONFLICT, NULL, "the vault is not sealed");
 	}
@@ -50,7 +50,7 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		rc = op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 		goto out;
 	}
-	if ((rc = keyring_file_params(srv->cfg.keyring_path, &params, &why)) != 0) {
+	if ((rc = keyring_file_params(svc->cfg.keyring_path, &params, &why)) != 0) {
 		op_fail(err, rc, NULL, why);
 		goto out;
 	}
@@ -62,7 +62,7 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		op_fail(err, rc, NULL, "cannot derive the root key (out of memory?)");
 		goto out;
 	}
-	if ((rc = keyring_load(srv->cfg.keyring_path, root, &ring, &why)) != 0) {
+	if ((rc = keyring_load(svc->cfg.keyring_path, root, &ring, &why)) != 0) {
 		log_warn("unseal: a wrong passphrase or a damaged key ring (uid %ld)",
 		    (long)req->uid);
 		rc = op_fail(err, VAULT_E_KEYRING, "passphrase",
@@ -73,13 +73,13 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		op_fail(err, rc, NULL, NULL);
 		goto out;
 	}
-	memcpy(srv->root, root, KEYRING_KEY_BYTES);
-	if ((rc = key_set_publish(srv, ks, 1)) != 0) {
+	memcpy(svc->root, root, KEYRING_KEY_BYTES);
+	if ((rc = key_set_publish(svc, ks, 1)) != 0) {
 		key_set_free(ks);
 		op_fail(err, rc, NULL, "the vault is not sealed");
 		goto out;
 	}
-	writer_keys_arrived(srv);
+	svc->control->keys_arrived(svc);
 	log_info("unsealed by uid %ld", (long)req->uid);
 	sdnotify_status("serving (unsealed)");
 	msgpack_pack_map(pk, 1);

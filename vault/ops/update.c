@@ -11,15 +11,15 @@
 
 #include "common/msg.h"
 #include "vault/crypto/seal.h"
-#include "vault/record/access.h"
-#include "vault/record/input.h"
-#include "vault/record/write.h"
-#include "vault/server.h"
+#include "vault/policy.h"
 #include "vault/privacy/blind.h"
 #include "vault/privacy/hold.h"
-#include "vault/policy.h"
+#include "vault/record/access.h"
+#include "vault/record/input.h"
+#include "vault/record/tokens.h"
+#include "vault/record/write.h"
+#include "vault/services.h"
 #include "args.h"
-#include "issue.h"
 #include "op.h"
 
 static const char *const args[] = {
@@ -133,7 +133,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 {
 	struct update_state *st = state;
 	struct record_input *in = st->in;
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct record r;
 	uint64_t id = st->id;
 	int rc;
@@ -150,11 +150,11 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		if (in->consent_set & consent_channel_of(f))
 			trace_field(&ctx->trace, f);
 	/* Every refusal comes before the first write. */
-	if ((rc = record_load(srv, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0)
+	if ((rc = record_load(svc, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0)
 		return op_fail(err, rc, "record", NULL);
 	/* A hold keeps the record as it is, except for the hold's own purpose
 	 * (error correction is maintenance). */
-	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, srv, id,
+	if ((r.flags & RECORD_FLAG_HELD) && (rc = hold_allows(ctx->txn, svc, id,
 	    st->purpose, (uint64_t)ctx->now)) != 0)
 		return op_fail(err, rc, "record",
 		    "the record is under a hold: changed only for the hold's purpose");
@@ -162,7 +162,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 		if (record_doc_index(&r, in->remove[i]) < 0)
 			return op_fail(err, VAULT_E_NOT_FOUND, "remove_documents",
 			    "the record has no document in that slot");
-	if ((size_t)r.ndocs + in->ndocs > (size_t)srv->cfg.max_documents_per_record + in->nremove)
+	if ((size_t)r.ndocs + in->ndocs > (size_t)svc->cfg.max_documents_per_record + in->nremove)
 		return op_fail(err, VAULT_E_LIMIT, "add_documents",
 		    "more documents than a record may hold");
 	if (r.next_slot + in->ndocs >= 0xffff)

@@ -8,10 +8,10 @@
 
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
+#include "vault/ctx.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
-#include "vault/ops/op.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "blind.h"
 

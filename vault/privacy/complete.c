@@ -10,11 +10,12 @@
 #include "common/msg.h"
 #include "keys/keyring.h"
 #include "vault/audit.h"
+#include "vault/ctx.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
-#include "vault/ops/op.h"
 #include "vault/record/access.h"
-#include "vault/server.h"
+#include "vault/record/delete.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "hold.h"
 #include "horizon.h"
@@ -79,7 +80,7 @@ targets_held(struct write_ctx *ctx, const struct privacy_request *r,
     struct held *a)
 {
 	for (size_t i = 0; i < r->ntargets; i++) {
-		int rc = hold_each_of_record(ctx->txn, ctx->srv, r->targets[i], held_one, a);
+		int rc = hold_each_of_record(ctx->txn, ctx->svc, r->targets[i], held_one, a);
 		if (rc != 0)
 			return rc;
 	}
@@ -165,7 +166,7 @@ privacy_complete_delete(struct write_ctx *ctx, struct privacy_request *r,
 	for (size_t i = 0; i < r->ntargets; i++) {
 		if (trace_record(&ctx->trace, r->targets[i]) != 0)
 			return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-		rc = op_delete_record(ctx, r->targets[i], VAULT_DELETE_SUBJECT_REQUEST, err);
+		rc = record_delete(ctx, r->targets[i], VAULT_DELETE_SUBJECT_REQUEST, err);
 		/* Already gone (deleted by other means meanwhile): nothing left to shred. */
 		if (rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND)
 			rc = 0;
@@ -253,7 +254,7 @@ privacy_resume(struct write_ctx *ctx, const char *client, uint64_t *done,
 		struct op_error err = { 0 };
 		struct store_txn *child;
 		size_t ndeleted = ctx->ndeleted, ntrace = ctx->trace.nrecords;
-		if ((rc = store_txn_begin(&ctx->srv->store, parent, 0, &child)) != 0) {
+		if ((rc = store_txn_begin(&ctx->svc->store, parent, 0, &child)) != 0) {
 			ctx->txn = parent;
 			free(deferred);
 			return store_error(rc);

@@ -16,11 +16,11 @@
 #include "vault/audit.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
+#include "vault/ctx.h"
 #include "vault/keyset.h"
-#include "vault/ops/op.h"
 #include "vault/record/access.h"
 #include "vault/record/fields.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "hold.h"
 #include "privacy.h"
 
@@ -188,7 +188,7 @@ export_det(struct read_ctx *ctx, const struct record *r, uint8_t fid,
 static int
 export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct record r;
 	char tok[TOKEN_MAX_LEN + 1], pn[AUDIT_PSEUDONYM_MAX];
 	json_t *fields = json_object(), *docs = json_array(), *consent = json_object();
@@ -198,7 +198,7 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 
 	if (!fields || !docs || !consent || !holds || !hist || !o || !tokens || !det)
 		goto out;
-	if ((rc = record_load(srv, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
+	if ((rc = record_load(svc, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
 		goto out;
 	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
 		goto out;
@@ -234,7 +234,7 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 		struct document_view d;
 		size_t off;
 		buf_clear(&ctx->scratch);
-		if ((rc = document_open(srv, ctx->txn, ctx->dek, id, &r, r.doc_slots[i],
+		if ((rc = document_open(svc, ctx->txn, ctx->dek, id, &r, r.doc_slots[i],
 		    &ctx->scratch, &off)) != 0 ||
 		    (rc = document_parse(ctx->scratch.data + off, ctx->scratch.len - off,
 		    r.doc_slots[i], &d)) != 0)
@@ -256,13 +256,13 @@ export_record(struct read_ctx *ctx, uint64_t id, uint64_t now, json_t *out)
 		goto out;
 	struct holds_json hj = { holds, ctx->keys, now };
 	if ((r.flags & RECORD_FLAG_HELD) &&
-	    (rc = hold_each_of_record(ctx->txn, srv, id, hold_one, &hj)) != 0)
+	    (rc = hold_each_of_record(ctx->txn, svc, id, hold_one, &hj)) != 0)
 		goto out;
 	/* The access history: what the audit trail says about this record. */
-	if (srv->audit_cfg.path != NULL && srv->audit_cfg.path[0] != '\0') {
+	if (svc->audit_cfg.path != NULL && svc->audit_cfg.path[0] != '\0') {
 		struct audit_filter f = { .record = &id };
 		struct history h = { hist, 0 };
-		rc = audit_query(srv->audit_cfg.path, ctx->keys, &f, history_one, &h);
+		rc = audit_query(svc->audit_cfg.path, ctx->keys, &f, history_one, &h);
 		if (h.rc != 0 || (rc != 0 && rc != 1)) {
 			rc = h.rc ? h.rc : rc;
 			goto out;

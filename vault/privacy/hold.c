@@ -5,10 +5,10 @@
 
 #include <vault/vault.h>
 
-#include "vault/ops/op.h"
+#include "vault/ctx.h"
 #include "vault/record/access.h"
 #include "vault/record/write.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "hold.h"
 #include "privacy.h"
@@ -93,7 +93,7 @@ hold_decode(uint64_t id, const uint8_t *p, size_t len, struct hold *h)
 }
 
 int
-hold_load(struct store_txn *txn, struct server *srv, uint64_t id, struct hold *h)
+hold_load(struct store_txn *txn, struct vault_services *svc, uint64_t id, struct hold *h)
 {
 	uint8_t kb[8];
 	store_put_id(kb, id);
@@ -107,7 +107,7 @@ hold_load(struct store_txn *txn, struct server *srv, uint64_t id, struct hold *h
 }
 
 int
-hold_each_of_record(struct store_txn *txn, struct server *srv, uint64_t record,
+hold_each_of_record(struct store_txn *txn, struct vault_services *svc, uint64_t record,
     int (*fn)(void *arg, const struct hold *h), void *arg)
 {
 	struct store_cursor *c;
@@ -121,7 +121,7 @@ hold_each_of_record(struct store_txn *txn, struct server *srv, uint64_t record,
 	rc = store_cursor_get(c, &k, &v, STORE_SET_RANGE);
 	while (rc == 0 && k.len == 16 && memcmp(k.data, kb, 8) == 0) {
 		struct hold h;
-		int r = hold_load(txn, srv, store_get_id((const uint8_t *)k.data + 8), &h);
+		int r = hold_load(txn, svc, store_get_id((const uint8_t *)k.data + 8), &h);
 		if (r == 0)
 			r = fn(arg, &h);
 		if (r != 0) {
@@ -153,18 +153,18 @@ allow_one(void *arg, const struct hold *h)
 }
 
 int
-hold_allows(struct store_txn *txn, struct server *srv, uint64_t record,
+hold_allows(struct store_txn *txn, struct vault_services *svc, uint64_t record,
     enum vault_purpose purpose, uint64_t now)
 {
 	struct allow_arg a = { purpose, now, 0, 0 };
-	int rc = hold_each_of_record(txn, srv, record, allow_one, &a);
+	int rc = hold_each_of_record(txn, svc, record, allow_one, &a);
 	if (rc != 0)
 		return rc;
 	return a.live == 0 || a.allowed ? 0 : VAULT_E_HELD;
 }
 
 static int
-next_counter(struct store_txn *txn, struct server *srv, const char *name, uint64_t *id)
+next_counter(struct store_txn *txn, struct vault_services *svc, const char *name, uint64_t *id)
 {
 	struct store_val k = { strlen(name), (void *)name }, v;
 	uint8_t b[8];
@@ -184,9 +184,9 @@ next_counter(struct store_txn *txn, struct server *srv, const char *name, uint64
 }
 
 int
-privacy_next_id(struct store_txn *txn, struct server *srv, const char *counter, uint64_t *id)
+privacy_next_id(struct store_txn *txn, struct vault_services *svc, const char *counter, uint64_t *id)
 {
-	return next_counter(txn, srv, counter, id);
+	return next_counter(txn, svc, counter, id);
 }
 
 /* Set or clear RECORD_FLAG_HELD on record. */
@@ -194,7 +194,7 @@ static int
 flag_record(struct write_ctx *ctx, uint64_t id, int held)
 {
 	struct record r;
-	int rc = record_load(ctx->srv, ctx->keys, ctx->txn, id, &r, &ctx->copy);
+	int rc = record_load(ctx->svc, ctx->keys, ctx->txn, id, &r, &ctx->copy);
 	if (rc != 0)
 		return rc;
 	uint8_t flags = held ? (uint8_t)(r.flags | RECORD_FLAG_HELD) :
@@ -208,13 +208,13 @@ flag_record(struct write_ctx *ctx, uint64_t id, int held)
 int
 hold_put(struct write_ctx *ctx, struct hold *h)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct buf b = { 0 };
 	uint8_t kb[8], rk[16];
 	int rc;
 
 	if ((rc = flag_record(ctx, h->record, 1)) != 0 ||
-	    (rc = next_counter(ctx->txn, srv, "next_hold", &h->id)) != 0)
+	    (rc = next_counter(ctx->txn, svc, "next_hold", &h->id)) != 0)
 		return rc;
 	if ((rc = hold_encode(h, &b)) != 0)
 		goto out;
@@ -241,13 +241,13 @@ count_one(void *arg, const struct hold *h)
 int
 hold_remove(struct write_ctx *ctx, uint64_t id)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct hold h;
 	uint8_t kb[8], rk[16];
 	size_t left = 0;
 	int rc;
 
-	if ((rc = hold_load(ctx->txn, srv, id, &h)) != 0)
+	if ((rc = hold_load(ctx->txn, svc, id, &h)) != 0)
 		return rc;
 	store_put_id(kb, id);
 	store_put_id(rk, h.record);
@@ -257,7 +257,7 @@ hold_remove(struct write_ctx *ctx, uint64_t id)
 	    ((rc = store_del(ctx->txn, STORE_RECORD_HOLDS, &k2)) != 0 &&
 	    rc != STORE_NOTFOUND))
 		return store_error(rc);
-	if ((rc = hold_each_of_record(ctx->txn, srv, h.record, count_one, &left)) != 0)
+	if ((rc = hold_each_of_record(ctx->txn, svc, h.record, count_one, &left)) != 0)
 		return rc;
 	if (left == 0) {
 		rc = flag_record(ctx, h.record, 0);
@@ -289,7 +289,7 @@ hold_forget_record(struct write_ctx *ctx, uint64_t record)
 	int rc;
 	do {
 		l.n = 0;
-		rc = hold_each_of_record(ctx->txn, ctx->srv, record, collect_one, &l);
+		rc = hold_each_of_record(ctx->txn, ctx->svc, record, collect_one, &l);
 		if (rc < 0 || (rc != 0 && rc != 1))
 			return rc;
 		for (size_t i = 0; i < l.n; i++) {
@@ -308,7 +308,7 @@ hold_forget_record(struct write_ctx *ctx, uint64_t record)
 }
 
 int
-hold_next_expiry(struct store_txn *txn, struct server *srv, uint64_t *when)
+hold_next_expiry(struct store_txn *txn, struct vault_services *svc, uint64_t *when)
 {
 	struct store_cursor *c;
 	struct store_val k, v;

@@ -24,7 +24,7 @@
 #include "vault/store/store.h"
 #include "common/buf.h"
 
-struct server;
+struct vault_services;
 struct write_ctx;
 
 enum hold_purpose {
@@ -54,7 +54,8 @@ enum vault_purpose hold_allowed_purpose(unsigned p);
 
 int hold_encode(const struct hold *h, struct buf *out);
 int hold_decode(uint64_t id, const uint8_t *p, size_t len, struct hold *h);
-int hold_load(struct store_txn *txn, struct server *srv, uint64_t id, struct hold *h);
+int hold_load(struct store_txn *txn, struct vault_services *svc, uint64_t id,
+    struct hold *h);
 
 /* 1 if h is live at now. */
 static inline int
@@ -67,11 +68,11 @@ hold_live(const struct hold *h, uint64_t now)
  * Call fn for each hold on record (live or not), in id order. Returns 0,
  * fn's non-zero value, or an error.
  */
-int hold_each_of_record(struct store_txn *txn, struct server *srv, uint64_t record,
+int hold_each_of_record(struct store_txn *txn, struct vault_services *svc, uint64_t record,
     int (*fn)(void *arg, const struct hold *h), void *arg);
 
 /* Whether a record flagged held may be used for purpose at now: 0 or VAULT_E_HELD. */
-int hold_allows(struct store_txn *txn, struct server *srv, uint64_t record,
+int hold_allows(struct store_txn *txn, struct vault_services *svc, uint64_t record,
     enum vault_purpose purpose, uint64_t now);
 
 /* Store a new hold (h->id is assigned) and flag its record. */
@@ -85,7 +86,7 @@ int hold_remove(struct write_ctx *ctx, uint64_t id);
 int hold_forget_record(struct write_ctx *ctx, uint64_t record);
 
 /* The earliest expiry of any hold (0: none expires), for the writer's timer. */
-int hold_next_expiry(struct store_txn *txn, struct server *srv, uint64_t *when);
+int hold_next_expiry(struct store_txn *txn, struct vault_services *svc, uint64_t *when);
 /* Remove the holds expired at ctx->now; *removed counts them. */
 int hold_sweep(struct write_ctx *ctx, size_t *removed);
 

@@ -11,11 +11,11 @@
 
 #include "keys/keyring.h"
 #include "vault/alert.h"
+#include "vault/ctx.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
-#include "vault/ops/op.h"
-#include "vault/rotation.h"
-#include "vault/server.h"
+#include "vault/rotation_state.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "horizon.h"
 #include "privacy.h"
@@ -46,7 +46,7 @@ privacy_horizon_begin(struct write_ctx *ctx, struct privacy_request *r)
 			r->epochs[k++] = e;
 	}
 	r->nepochs = k;
-	long long est = rotation_horizon_estimate(ctx->srv, ctx->now);
+	long long est = rotation_horizon_estimate(ctx->svc, ctx->now);
 	r->horizon_estimate = est > 0 ? (uint64_t)est : 0;
 	r->overdue_alerted = 0;
 	privacy_horizon_wake();
@@ -183,21 +183,21 @@ issue_all(struct write_ctx *ctx, struct store_txn *txn, size_t *n)
 static int
 issue(struct write_ctx *ctx, size_t *n)
 {
-	struct server *srv = ctx->srv;
+	struct vault_services *svc = ctx->svc;
 	struct store_txn *txn;
 	int rc;
 
 	*n = 0;
-	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) == 0) {
+	pthread_rwlock_rdlock(&svc->env_lock);
+	if ((rc = store_txn_begin(&svc->store, NULL, 0, &txn)) == 0) {
 		/* The horizon ends only once the freed pages are gone too. */
-		if (rotation_compaction_pending(srv, txn)) {
+		if (rotation_compaction_pending(svc, txn)) {
 			store_txn_abort(txn);
-			pthread_rwlock_unlock(&srv->env_lock);
+			pthread_rwlock_unlock(&svc->env_lock);
 			return 0;
 		}
 		if ((rc = issue_all(ctx, txn, n)) == 0 && *n > 0 &&
-		    (rc = server_audit(srv, NULL, ctx->keys, NULL, 0, 0, "erasure_complete",
+		    (rc = services_audit(svc, NULL, ctx->keys, NULL, 0, 0, "erasure_complete",
 		    NULL, 0)) != 0)
 			rc = VAULT_E_AUDIT;
 		if (rc == 0)
@@ -207,7 +207,7 @@ issue(struct write_ctx *ctx, size_t *n)
 	} else {
 		rc = store_error(rc);
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&svc->env_lock);
 	return rc;
 }
 
@@ -231,9 +231,9 @@ privacy_horizon_retired(struct write_ctx *ctx, uint32_t epoch)
 
 /* Seconds past the estimate before the alert (horizon.h). */
 static long long
-grace(const struct server *srv)
+grace(const struct vault_services *svc)
 {
-	long long g = srv->cfg.rotation_interval_seconds / 10;
+	long long g = svc->cfg.rotation_interval_seconds / 10;
 	if (g < HORIZON_GRACE_MIN)
 		g = HORIZON_GRACE_MIN;
 	return g > 3600 ? 3600 : g;
@@ -242,8 +242,8 @@ grace(const struct server *srv)
 void
 privacy_horizon_tick(struct write_ctx *ctx)
 {
-	struct server *srv = ctx->srv;
-	long long now = ctx->now, g = grace(srv), soonest = 0;
+	struct vault_services *svc = ctx->svc;
+	long long now = ctx->now, g = grace(svc), soonest = 0;
 	uint64_t overdue[64];
 	size_t n = 0, marked = 0, owed = 0;
 	uint32_t lo = ctx->keys != NULL ? lowest_epoch(ctx->keys->ring) : 0;
@@ -254,8 +254,8 @@ privacy_horizon_tick(struct write_ctx *ctx)
 
 	if (ctx->keys == NULL || now < atomic_load(&next_look))
 		return;
-	pthread_rwlock_rdlock(&srv->env_lock);
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &txn)) != 0)
+	pthread_rwlock_rdlock(&svc->env_lock);
+	if ((rc = store_txn_begin(&svc->store, NULL, 0, &txn)) != 0)
 		goto out;
 	if ((rc = store_cursor_open(txn, STORE_REQUESTS, &c)) != 0) {
 		store_txn_abort(txn);
@@ -298,7 +298,7 @@ privacy_horizon_tick(struct write_ctx *ctx)
 		marked = 0;
 	}
 out:
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&svc->env_lock);
 	size_t issued = 0;
 	if (owed > 0 && issue(ctx, &issued) == 0 && issued > 0)
 		log_info("the erasure horizon of %zu deletion requests had ended (their "
@@ -307,7 +307,7 @@ out:
 	for (size_t i = 0; i < marked; i++) {
 		log_warn("privacy request %llu: its erasure horizon is overdue (no retire has "
 		    "ended it; see vaultctl keys status)", (unsigned long long)overdue[i]);
-		alert_raise(srv, ctx->keys, ALERT_HORIZON_OVERDUE, NULL, 0);
+		alert_raise(svc, ctx->keys, ALERT_HORIZON_OVERDUE, NULL, 0);
 	}
 	/* More than one batch overdue: look again at once; else at the soonest,
 	 * and at least every minute (a rotation may move the estimates). */

@@ -16,13 +16,13 @@
 #include "common/buf.h"
 #include "request.h"
 
-struct server;
+struct vault_services;
 struct write_ctx;
 struct read_ctx;
 struct op_error;
 
 /* The next id of a counter in meta ("next_request", "next_hold"). */
-int privacy_next_id(struct store_txn *txn, struct server *srv, const char *counter,
+int privacy_next_id(struct store_txn *txn, struct vault_services *svc, const char *counter,
     uint64_t *id);
 
 /*

@@ -11,7 +11,7 @@
 #include <vault/vault.h>
 
 #include "common/buf.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "hold.h"
 #include "request.h"
@@ -43,7 +43,7 @@ put_back(struct store_cursor *cur, const struct buf *enc)
 }
 
 static int
-reseal_holds(struct store_txn *txn, struct server *srv, const struct key_set *ks,
+reseal_holds(struct store_txn *txn, struct vault_services *svc, const struct key_set *ks,
     uint32_t epoch, struct buf *plain, struct buf *sealed, struct buf *enc,
     size_t *moved, size_t *lost)
 {
@@ -79,7 +79,7 @@ reseal_holds(struct store_txn *txn, struct server *srv, const struct key_set *ks
 }
 
 static int
-reseal_requests(struct store_txn *txn, struct server *srv, const struct key_set *ks,
+reseal_requests(struct store_txn *txn, struct vault_services *svc, const struct key_set *ks,
     uint32_t epoch, struct buf *plain, struct buf *sealed, struct buf *enc,
     size_t *moved, size_t *lost)
 {
@@ -115,14 +115,14 @@ reseal_requests(struct store_txn *txn, struct server *srv, const struct key_set 
 }
 
 int
-reasons_reseal(struct store_txn *txn, struct server *srv, const struct key_set *ks,
+reasons_reseal(struct store_txn *txn, struct vault_services *svc, const struct key_set *ks,
     uint32_t epoch, size_t *moved, size_t *lost)
 {
 	struct buf plain = { 0 }, sealed = { 0 }, enc = { 0 };
 	*moved = *lost = 0;
-	int rc = reseal_holds(txn, srv, ks, epoch, &plain, &sealed, &enc, moved, lost);
+	int rc = reseal_holds(txn, svc, ks, epoch, &plain, &sealed, &enc, moved, lost);
 	if (rc == 0)
-		rc = reseal_requests(txn, srv, ks, epoch, &plain, &sealed, &enc, moved, lost);
+		rc = reseal_requests(txn, svc, ks, epoch, &plain, &sealed, &enc, moved, lost);
 	buf_free(&plain);
 	buf_free(&sealed);
 	buf_free(&enc);

@@ -13,7 +13,7 @@
 
 
 struct key_set;
-struct server;
+struct vault_services;
 
 /*
  * In txn: reseal under epoch (which must be the ring's current one) every
@@ -22,7 +22,7 @@ struct server;
  * left as it is (nothing can read it) and counted in *lost. Returns 0 or a
  * VAULT_E_* error (the caller aborts txn).
  */
-int reasons_reseal(struct store_txn *txn, struct server *srv, const struct key_set *ks,
+int reasons_reseal(struct store_txn *txn, struct vault_services *svc, const struct key_set *ks,
     uint32_t epoch, size_t *moved, size_t *lost);
 
 #endif

@@ -7,32 +7,32 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "vault/ctx.h"
 #include "vault/log.h"
-#include "vault/ops/op.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "vault/store/store.h"
 #include "hold.h"
 #include "privacy.h"
 #include "sweep.h"
 
 void
-privacy_timer_init(struct server *srv)
+privacy_timer_init(struct vault_services *svc)
 {
 	struct store_txn *txn;
 	uint64_t when = 0;
-	if (store_txn_begin(&srv->store, NULL, STORE_RDONLY, &txn) == 0) {
-		if (hold_next_expiry(txn, srv, &when) != 0)
+	if (store_txn_begin(&svc->store, NULL, STORE_RDONLY, &txn) == 0) {
+		if (hold_next_expiry(txn, svc, &when) != 0)
 			when = 1; /* unreadable: let the sweep look soon */
 		store_txn_abort(txn);
 	}
-	atomic_store(&srv->hold_expiry, when);
+	atomic_store(&svc->hold_expiry, when);
 }
 
 void
 privacy_sweep(struct write_ctx *ctx)
 {
-	struct server *srv = ctx->srv;
-	uint64_t due = atomic_load(&srv->hold_expiry);
+	struct vault_services *svc = ctx->svc;
+	uint64_t due = atomic_load(&svc->hold_expiry);
 	uint64_t done[64], next = 0;
 	size_t removed = 0, n = 0;
 	int rc;
@@ -41,32 +41,32 @@ privacy_sweep(struct write_ctx *ctx)
 		return;
 	if (ctx->keys == NULL)
 		return; /* sealed: requests cannot be signed yet (keys: the writer's pin) */
-	pthread_rwlock_rdlock(&srv->env_lock);
+	pthread_rwlock_rdlock(&svc->env_lock);
 	ctx->trace.nrecords = 0;
 	ctx->trace.fields = 0;
-	if ((rc = store_txn_begin(&srv->store, NULL, 0, &ctx->txn)) == 0) {
+	if ((rc = store_txn_begin(&svc->store, NULL, 0, &ctx->txn)) == 0) {
 		if ((rc = hold_sweep(ctx, &removed)) == 0 &&
 		    (rc = privacy_resume(ctx, "vaultd", done, 64, &n)) == 0 &&
-		    (rc = hold_next_expiry(ctx->txn, srv, &next)) == 0 &&
-		    (rc = server_audit(srv, NULL, ctx->keys, NULL, 0, 0, "hold_expiry",
+		    (rc = hold_next_expiry(ctx->txn, svc, &next)) == 0 &&
+		    (rc = services_audit(svc, NULL, ctx->keys, NULL, 0, 0, "hold_expiry",
 		    &ctx->trace, 0)) == 0)
 			rc = store_txn_commit(ctx->txn);
 		else
 			store_txn_abort(ctx->txn);
 		ctx->txn = NULL;
 	}
-	pthread_rwlock_unlock(&srv->env_lock);
+	pthread_rwlock_unlock(&svc->env_lock);
 	if (rc != 0) {
 		/* Try again in a minute rather than on every wake-up. */
 		log_warn("hold expiry: the sweep failed (%d); retrying", rc);
-		atomic_store(&srv->hold_expiry, (uint64_t)ctx->now + 60);
+		atomic_store(&svc->hold_expiry, (uint64_t)ctx->now + 60);
 		return;
 	}
 	if (ctx->ndeleted > 0 &&
-	    journal_append(&srv->journal, ctx->deleted, ctx->ndeleted) != 0)
+	    journal_append(&svc->journal, ctx->deleted, ctx->ndeleted) != 0)
 		log_error("deletion journal: cannot append %zu entries", ctx->ndeleted);
 	ctx->ndeleted = 0;
-	atomic_store(&srv->hold_expiry, next);
+	atomic_store(&svc->hold_expiry, next);
 	if (removed > 0)
 		log_info("hold expiry: %zu holds expired, %zu deletion requests completed",
 		    removed, n);

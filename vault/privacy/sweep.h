@@ -4,11 +4,11 @@
 #ifndef VAULT_PRIVACY_SWEEP_H
 #define VAULT_PRIVACY_SWEEP_H
 
-struct server;
+struct vault_services;
 struct write_ctx;
 
-/* Read the earliest hold expiry into srv->hold_expiry (writer start). */
-void privacy_timer_init(struct server *srv);
+/* Read the earliest hold expiry into svc->hold_expiry (writer start). */
+void privacy_timer_init(struct vault_services *svc);
 /* If a hold has expired, sweep (ctx is the writer's, outside any batch). */
 void privacy_sweep(struct write_ctx *ctx);
 

@@ -9,22 +9,22 @@
 #include "vault/alert.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "access.h"
 
 /* Where the epoch sits in the stored form (record_codec.c): format(1),
  * flags(1), reserved(2), data-key version(4). */
 
 void
-record_tampered(struct server *srv, const struct key_set *keys, uint64_t id)
+record_tampered(struct vault_services *svc, const struct key_set *keys, uint64_t id)
 {
 	log_warn("record %llu failed its authentication: the data file was changed "
 	    "outside the service, or is damaged", (unsigned long long)id);
-	alert_raise(srv, keys, ALERT_RECORD_TAMPERED, NULL, 0);
+	alert_raise(svc, keys, ALERT_RECORD_TAMPERED, NULL, 0);
 }
 
 int
-record_check(struct server *srv, const struct key_set *keys, uint64_t id,
+record_check(struct vault_services *svc, const struct key_set *keys, uint64_t id,
     const uint8_t *data, size_t len)
 {
 	if (keys == NULL)
@@ -34,8 +34,8 @@ record_check(struct server *srv, const struct key_set *keys, uint64_t id,
 		mk = key_set_record_mac_key(keys, record_stored_epoch(data, len));
 	/* An unknown epoch (or format) is as untrustworthy as a bad MAC. */
 	if (mk == NULL || record_verify(data, len, id, mk) != 0) {
-		if (srv != NULL)
-			record_tampered(srv, keys, id);
+		if (svc != NULL)
+			record_tampered(svc, keys, id);
 		return VAULT_E_CRYPTO;
 	}
 	return 0;
@@ -44,7 +44,7 @@ record_check(struct server *srv, const struct key_set *keys, uint64_t id,
 /* Look up id and decode it (into copy if not NULL); *data and *len get
  * the stored form. VAULT_E_CRYPTO only if it does not decode. */
 static int
-load(struct server *srv, struct store_txn *txn, uint64_t id, struct record *r,
+load(struct vault_services *svc, struct store_txn *txn, uint64_t id, struct record *r,
     struct buf *copy, const uint8_t **data, size_t *len)
 {
 	uint8_t kb[8];
@@ -73,28 +73,28 @@ load(struct server *srv, struct store_txn *txn, uint64_t id, struct record *r,
 }
 
 int
-record_load(struct server *srv, const struct key_set *keys, struct store_txn *txn,
+record_load(struct vault_services *svc, const struct key_set *keys, struct store_txn *txn,
     uint64_t id, struct record *r, struct buf *copy)
 {
 	const uint8_t *data = NULL;
 	size_t len = 0;
 	if (keys == NULL)
 		return VAULT_E_SEALED;
-	int rc = load(srv, txn, id, r, copy, &data, &len);
+	int rc = load(svc, txn, id, r, copy, &data, &len);
 	if (rc == VAULT_E_CRYPTO)
-		record_tampered(srv, keys, id);
+		record_tampered(svc, keys, id);
 	if (rc != 0)
 		return rc;
-	return record_check(srv, keys, id, data, len);
+	return record_check(svc, keys, id, data, len);
 }
 
 int
-record_load_unverified(struct server *srv, struct store_txn *txn, uint64_t id,
+record_load_unverified(struct vault_services *svc, struct store_txn *txn, uint64_t id,
     struct record *r, struct buf *copy)
 {
 	const uint8_t *data;
 	size_t len;
-	return load(srv, txn, id, r, copy, &data, &len);
+	return load(svc, txn, id, r, copy, &data, &len);
 }
 
 int
@@ -154,7 +154,7 @@ document_parse(const uint8_t *p, size_t len, uint16_t slot,
 }
 
 int
-document_open(struct server *srv, struct store_txn *txn, const uint8_t *dek,
+document_open(struct vault_services *svc, struct store_txn *txn, const uint8_t *dek,
     uint64_t id, const struct record *r, uint16_t slot, struct buf *out,
     size_t *off)
 {

@@ -12,7 +12,7 @@
 #include "common/buf.h"
 #include "vault/store/record_codec.h"
 
-struct server;
+struct vault_services;
 struct key_set;
 
 /*
@@ -26,24 +26,24 @@ struct key_set;
  * instead. Returns 0, VAULT_E_NOT_FOUND, VAULT_E_DELETED, VAULT_E_CRYPTO
  * (malformed, or failed its MAC: see record_tampered()) or VAULT_E_STORAGE.
  */
-int record_load(struct server *srv, const struct key_set *keys, struct store_txn *txn,
+int record_load(struct vault_services *svc, const struct key_set *keys, struct store_txn *txn,
     uint64_t id, struct record *r, struct buf *copy);
 /*
  * As record_load() without the MAC: only for erasing the record
- * (op_delete_record()), which must also work where the MAC cannot be
+ * (record_delete(), delete.h), which must also work where the MAC cannot be
  * checked (a restored backup's record whose epoch was retired since) and
  * trusts nothing in the record to decide whether to erase. A record that
  * does not decode gives VAULT_E_CRYPTO.
  */
-int record_load_unverified(struct server *srv, struct store_txn *txn, uint64_t id,
+int record_load_unverified(struct vault_services *svc, struct store_txn *txn, uint64_t id,
     struct record *r, struct buf *copy);
 
 /*
  * Authenticate the stored form data[0..len) of record id without decoding
  * it all (the epoch is read from its fixed place). Returns 0 or
- * VAULT_E_CRYPTO, after record_tampered() (srv may be NULL: no alert).
+ * VAULT_E_CRYPTO, after record_tampered() (svc may be NULL: no alert).
  */
-int record_check(struct server *srv, const struct key_set *keys, uint64_t id,
+int record_check(struct vault_services *svc, const struct key_set *keys, uint64_t id,
     const uint8_t *data, size_t len);
 
 /*
@@ -53,7 +53,8 @@ int record_check(struct server *srv, const struct key_set *keys, uint64_t id,
  * it, not through the client whose request found it (that request's own
  * audit entry, with outcome crypto_error, names the client and record).
  */
-void record_tampered(struct server *srv, const struct key_set *keys, uint64_t id);
+void record_tampered(struct vault_services *svc, const struct key_set *keys,
+    uint64_t id);
 
 /* Unwrap the record's data key into dek (secure memory). */
 int record_unwrap(const struct key_set *keys, uint64_t id,
@@ -82,7 +83,7 @@ struct document_view {
  * *d (pointers into out, valid until out changes). Returns 0,
  * VAULT_E_NOT_FOUND, VAULT_E_CRYPTO or VAULT_E_STORAGE.
  */
-int document_open(struct server *srv, struct store_txn *txn, const uint8_t *dek,
+int document_open(struct vault_services *svc, struct store_txn *txn, const uint8_t *dek,
     uint64_t id, const struct record *r, uint16_t slot, struct buf *out,
     size_t *off);
 int document_parse(const uint8_t *p, size_t len, uint16_t slot,

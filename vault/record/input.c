@@ -11,8 +11,8 @@
 
 #include "common/msg.h"
 #include "common/names.h"
-#include "vault/ops/op.h"
-#include "vault/server.h"
+#include "vault/ctx.h"
+#include "vault/services.h"
 #include "input.h"
 #include "normalize.h"
 
@@ -62,7 +62,7 @@ int
 input_parse_fields(struct read_ctx *ctx, const char *arg,
     const msgpack_object_map *m, struct record_input *in, struct op_error *err)
 {
-	struct normalize_ctx nctx = { ctx->now, ctx->srv->cfg.default_calling_code };
+	struct normalize_ctx nctx = { ctx->now, ctx->svc->cfg.default_calling_code };
 	uint32_t seen = 0;
 
 	if (m->size > FIELD_MAX)
@@ -146,7 +146,7 @@ input_parse_documents(struct read_ctx *ctx, const char *arg,
     const msgpack_object_array *a, struct record_input *in, struct op_error *err)
 {
 	static const char *const allowed[] = { "name", "type", "data", NULL };
-	const struct config *cfg = &ctx->srv->cfg;
+	const struct config *cfg = &ctx->svc->cfg;
 
 	if (a->size > cfg->max_documents_per_record)
 		return op_fail(err, VAULT_E_LIMIT, arg, "more documents than a record may hold");

@@ -5,9 +5,9 @@
 
 #include <vault/vault.h>
 
+#include "vault/ctx.h"
 #include "vault/keyset.h"
-#include "vault/ops/op.h"
-#include "vault/server.h"
+#include "vault/services.h"
 #include "access.h"
 #include "write.h"
 

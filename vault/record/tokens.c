@@ -1,5 +1,6 @@
 /*
- * issue.c - field tokens issued in the writer (see issue.h).
+ * tokens.c - a record's field tokens and their index entries, issued and
+ * removed in the writer's transaction (see tokens.h).
  */
 #include <string.h>
 
@@ -9,8 +10,8 @@
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
-#include "vault/server.h"
-#include "issue.h"
+#include "vault/services.h"
+#include "tokens.h"
 
 int
 tokens_check(const struct token_request *reqs, unsigned n,
@@ -74,7 +75,7 @@ drop_retired_det(struct write_ctx *ctx, uint64_t id, struct record *r)
 
 /*
  * Drop r's card token and its index entry, if that entry names record id:
- * a record erased without its MAC checked (op_delete_record) must not
+ * a record erased without its MAC checked (record_delete) must not
  * remove another record's entry through a card_index_key put there.
  */
 static int

@@ -1,16 +1,18 @@
 /*
- * issue.h - issuing field tokens inside the writer's transaction, shared by
- * create (tokens asked for with the record) and tokenize.
+ * tokens.h - a record's field tokens inside the writer's transaction:
+ * issued by create and tokenize, rekeyed by rotation, removed with a field
+ * or a record (record/delete.h).
  */
-#ifndef VAULT_OPS_ISSUE_H
-#define VAULT_OPS_ISSUE_H
+#ifndef VAULT_RECORD_TOKENS_H
+#define VAULT_RECORD_TOKENS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "op.h"
+#include "vault/ctx.h"
 #include "vault/record/input.h"
 #include "vault/store/record_codec.h"
+#include "vault/store/store.h"
 
 /* Plaintext values by field id (NULL: the record has no value). */
 struct plain_values {
