@@ -91,11 +91,23 @@ setup(void)
 	memset(&st, 0, sizeof st);
 }
 
+/* End the store's connections from outside, as a server restart or a
+ * failover would, and wait until they are gone. */
+static void
+kill_store_connections(void)
+{
+	sql_do("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+	    "WHERE application_name = '%s'", schema);
+}
+
 static void
 teardown(void)
 {
 	store_close(&st);
 	if (admin != NULL) {
+		/* A failed test may have left a transaction open, whose locks
+		 * would hold DROP SCHEMA forever. */
+		kill_store_connections();
 		sql_do("DROP SCHEMA IF EXISTS %s CASCADE", schema);
 		PQfinish(admin);
 	}
@@ -120,15 +132,6 @@ contract_open(void)
 
 #define CONTRACT_SUITE store_pgsql
 #include "store_contract.h"
-
-/* End the store's connections from outside, as a server restart or a
- * failover would, and wait until they are gone. */
-static void
-kill_store_connections(void)
-{
-	sql_do("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-	    "WHERE application_name = '%s'", schema);
-}
 
 /* ---- tables and versions ----------------------------------------------- */
 

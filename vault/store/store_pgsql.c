@@ -394,6 +394,12 @@ store_pgsql_open(struct store *s, const char *conninfo, unsigned max_conns,
 	*why = "max_conns must be at least 1";
 	if (max_conns == 0)
 		return STORE_E_FAILED;
+	/* Several threads use the pool: libpq must be built thread-safe. */
+	*why = "this libpq is not thread-safe";
+	if (conninfo == NULL || !PQisthreadsafe()) {
+		*why = conninfo == NULL ? "no PostgreSQL connection string" : *why;
+		return STORE_E_FAILED;
+	}
 	*why = "out of memory";
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return STORE_E_NOMEM;
@@ -670,8 +676,9 @@ pgsql_txn_renew(struct store_txn *txn)
 static int
 usable(struct pg_txn *t, int write)
 {
-	if (t->conn == NULL || t->failed)
-		return t->failed ? t->failed : STORE_E_FAILED;
+	int failed = t->failed ? t->failed : t->root->failed;
+	if (t->conn == NULL || failed)
+		return failed ? failed : STORE_E_FAILED;
 	if (write && (t->flags & STORE_RDONLY)) {
 		log_failure("write", NULL, "a write in a read snapshot");
 		return STORE_E_FAILED;
