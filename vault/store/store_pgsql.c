@@ -45,8 +45,8 @@ enum stmt { S_GET, S_PUT, S_PUT_NEW, S_DEL, S_UPD, S_FIRST, S_AFTER, S_FROM, S_C
 /* The statements of one table; @ stands for the table's name. */
 static const char *const stmt_sql[S_N] = {
 	[S_GET] = "SELECT v FROM @ WHERE k = $1",
-	[S_PUT] = "INSERT INTO @ (k, v) VALUES ($1, $2) "
-	    "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+	[S_PUT] = ("INSERT INTO @ (k, v) VALUES ($1, $2) "
+	    "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"),
 	/* NOOVERWRITE: no row inserted means the key is there, without an
 	 * error that would abort the whole transaction. */
 	[S_PUT_NEW] = "INSERT INTO @ (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
@@ -156,8 +156,8 @@ log_failure(const char *what, const char *state, const char *msg)
 		msg = "no message";
 	int len = (int)strcspn(msg, "\n");
 	if (n > 0)
-		log_error("storage: PostgreSQL %s failed: %s%s%.*s; and %u more since the last such line",
-		    what, state ? state : "", state ? " " : "", len, msg, n);
+		log_error("storage: PostgreSQL %s failed: %s%s%.*s; "
+		    "and %u more since the last such line", what, state ? state : "", state ? " " : "", len, msg, n);
 	else
 		log_error("storage: PostgreSQL %s failed: %s%s%.*s", what, state ? state : "",
 		    state ? " " : "", len, msg);
