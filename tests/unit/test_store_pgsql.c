@@ -287,6 +287,99 @@ Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
 	store_txn_abort(txn);
 }
 
+/* ---- failures the server reports ---------------------------------------- */
+
+/*
+ * Make the server fail writes to vault_holds with a chosen SQLSTATE (read
+ * from a table the test's own connection sets), the way a full disk or a
+ * damaged page would; deferred: at COMMIT instead.
+ */
+static void
+fail_holds_with(const char *sqlstate, int deferred)
+{
+	sql_do("CREATE TABLE IF NOT EXISTS %s.errcode (code text); DELETE FROM %s.errcode",
+	    schema, schema);
+	sql_do("INSERT INTO %s.errcode VALUES ('%s')", schema, sqlstate);
+	sql_do("CREATE OR REPLACE FUNCTION %s.boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
+	    "DECLARE c text; BEGIN SELECT code INTO c FROM %s.errcode; "
+	    "RAISE EXCEPTION 'injected failure' USING ERRCODE = c; END $$", schema, schema);
+	sql_do("DROP TRIGGER IF EXISTS boom ON %s.vault_holds", schema);
+	if (deferred)
+		sql_do("CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON %s.vault_holds "
+		    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s.boom()",
+		    schema, schema);
+	else
+		sql_do("CREATE TRIGGER boom BEFORE INSERT ON %s.vault_holds "
+		    "FOR EACH ROW EXECUTE FUNCTION %s.boom()", schema, schema);
+}
+
+Test(store_pgsql, sqlstates_become_store_results)
+{
+	static const struct { const char *state; int rc; } map[] = {
+		{ "53100", STORE_E_DISK_FULL }, { "53200", STORE_E_NOMEM },
+		{ "XX001", STORE_E_CORRUPT }, { "XX002", STORE_E_CORRUPT },
+		{ "23505", STORE_EXISTS }, { "40001", STORE_E_FAILED }, { "P0001", STORE_E_FAILED },
+	};
+	open_conns(CONNS);
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		fail_holds_with(map[i].state, 0);
+		struct store_txn *txn = contract_begin(0);
+		put_str(txn, STORE_META, "m", "1", 0, 0);
+		put_str(txn, STORE_HOLDS, "h", "1", 0, map[i].rc);
+		/* PostgreSQL aborted the transaction: the rest of it fails too
+		 * (with the first failure's result). */
+		struct store_val k = { 1, "n" }, v = { 1, "1" };
+		int rc = store_put(txn, STORE_META, &k, &v, 0);
+		cr_assert(rc < 0 && (map[i].rc > 0 || rc == map[i].rc), "after %s: %d",
+		    map[i].state, rc);
+		cr_assert_lt(store_txn_commit(txn), 0, "SQLSTATE %s: the batch committed",
+		    map[i].state);
+		/* The connection is fine: the next batch works. */
+		txn = contract_begin(0);
+		put_str(txn, STORE_META, "m", "1", 0, 0);
+		cr_assert_eq(store_txn_commit(txn), 0);
+	}
+}
+
+/* A failing statement in a nested batch fails that batch alone. */
+Test(store_pgsql, a_failing_nested_batch_fails_alone)
+{
+	char out[4];
+	open_conns(CONNS);
+	fail_holds_with("53100", 0);
+	struct store_txn *parent = contract_begin(0), *child;
+	put_str(parent, STORE_META, "before", "1", 0, 0);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_META, "in_child", "1", 0, 0);
+	put_str(child, STORE_HOLDS, "h", "1", 0, STORE_E_DISK_FULL);
+	cr_assert_eq(store_txn_commit(child), STORE_E_DISK_FULL);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_HOLDS, "h", "1", 0, STORE_E_DISK_FULL);
+	store_txn_abort(child);
+	put_str(parent, STORE_META, "after", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(parent), 0);
+	struct store_txn *txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "after", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "in_child", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+}
+
+/* A COMMIT the server refuses is a failure, and nothing of the batch stays. */
+Test(store_pgsql, a_refused_commit_is_a_failure)
+{
+	char out[4];
+	open_conns(CONNS);
+	fail_holds_with("53100", 1);
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_META, "m", "1", 0, 0);
+	put_str(txn, STORE_HOLDS, "h", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), STORE_E_DISK_FULL);
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "m", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+}
+
 /* ---- the store as a whole ------------------------------------------------ */
 
 Test(store_pgsql, copies_are_the_database_s_own)
