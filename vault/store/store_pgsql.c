@@ -400,20 +400,25 @@ begin_root(struct pg_txn *t)
 		int fresh, rc = pool_get(ps, &c, &fresh);
 		if (rc != 0)
 			return rc;
-		char sql[128];
 		pthread_mutex_lock(&ps->mu);
 		unsigned gen = ps->sync_gen;
 		int durable = ps->durable;
 		pthread_mutex_unlock(&ps->mu);
-		snprintf(sql, sizeof sql, "%s%s", c->sync_gen == gen ? "" : durable ?
-		    "RESET synchronous_commit; " : "SET synchronous_commit = off; ",
-		    t->flags & STORE_RDONLY ?
-		    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" : "BEGIN");
-		PGresult *res = PQexec(c->pc, sql);
+		/* The setting on its own, outside the transaction: a SET in it
+		 * would be undone by a rollback. */
+		PGresult *res = NULL;
+		if (c->sync_gen != gen)
+			res = PQexec(c->pc, durable ? "RESET synchronous_commit" :
+			    "SET synchronous_commit = off");
+		if (res == NULL || PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			c->sync_gen = gen;
+			res = PQexec(c->pc, t->flags & STORE_RDONLY ?
+			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" : "BEGIN");
+		}
 		ExecStatusType st = PQresultStatus(res);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			PQclear(res);
-			c->sync_gen = gen;
 			t->conn = c;
 			return 0;
 		}
