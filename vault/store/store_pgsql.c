@@ -77,7 +77,8 @@ pgsql_log_failure(const char *what, const char *state, const char *msg)
 	int len = (int)strcspn(msg, "\n");
 	if (n > 0)
 		log_error("storage: PostgreSQL %s failed: %s%s%.*s; "
-		    "and %u more since the last such line", what, state ? state : "", state ? " " : "", len, msg, n);
+		    "and %u more since the last such line", what, state ? state : "",
+		    state ? " " : "", len, msg, n);
 	else
 		log_error("storage: PostgreSQL %s failed: %s%s%.*s", what, state ? state : "",
 		    state ? " " : "", len, msg);
