@@ -13,6 +13,8 @@ pkg-config
 libsodium-dev
 liblmdb-dev
 lmdb-utils
+libpq-dev
+postgresql-15
 libmsgpack-dev
 libcriterion-dev
 libinih-dev

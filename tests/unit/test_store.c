@@ -2,8 +2,7 @@
  * test_store.c - the storage interface (store.h) over its LMDB backend:
  * creation and reopening, the schema check, the record id allocator's
  * starting point, how failures (above all a full map) become vault errors,
- * and the contract every backend keeps: point reads and writes, cursors,
- * nested batches, snapshots, counts and copies.
+ * copies, and the contract every backend keeps (store_contract.h).
  *
  * Each test opens its own store in a fresh temporary directory.
  */
@@ -334,192 +333,15 @@ Test(store, reopen_with_a_tiny_map_after_filling)
 /* ---- the interface's contract (every backend keeps it) ---------------- */
 
 static void
-put_str(struct store_txn *txn, enum store_table t, const char *key, const char *val,
-    unsigned flags, int want)
+contract_open(void)
 {
-	struct store_val k = { strlen(key), key }, v = { strlen(val), val };
-	int rc = store_put(txn, t, &k, &v, flags);
-	cr_assert_eq(rc, want, "put %s: %d (%s)", key, rc, store_strerror(rc));
-}
-
-static int
-get_str(struct store_txn *txn, enum store_table t, const char *key, char *out, size_t cap)
-{
-	struct store_val k = { strlen(key), key }, v;
-	int rc = store_get(txn, t, &k, &v);
-	if (rc == 0) {
-		cr_assert_lt(v.len, cap);
-		memcpy(out, v.data, v.len);
-		out[v.len] = '\0';
-	}
-	return rc;
-}
-
-Test(store, point_reads_and_writes)
-{
-	char out[64];
 	open_ok(MAP_DEFAULT);
-	struct store_txn *txn = begin(0);
-	put_str(txn, STORE_HOLDS, "k1", "one", 0, 0);
-	put_str(txn, STORE_HOLDS, "k1", "uno", STORE_NOOVERWRITE, STORE_EXISTS);
-	put_str(txn, STORE_HOLDS, "k2", "two", STORE_NOOVERWRITE, 0);
-	put_str(txn, STORE_HOLDS, "k2", "deux", 0, 0); /* plain put replaces */
-	/* Tables are separate key spaces. */
-	cr_assert_eq(get_str(txn, STORE_REQUESTS, "k1", out, sizeof out), STORE_NOTFOUND);
-	cr_assert_eq(get_str(txn, STORE_HOLDS, "k1", out, sizeof out), 0);
-	cr_assert_str_eq(out, "one");
-	cr_assert_eq(get_str(txn, STORE_HOLDS, "k2", out, sizeof out), 0);
-	cr_assert_str_eq(out, "deux");
-	struct store_val k = { 2, "k1" };
-	cr_assert_eq(store_del(txn, STORE_HOLDS, &k), 0);
-	cr_assert_eq(store_del(txn, STORE_HOLDS, &k), STORE_NOTFOUND);
-	cr_assert_eq(get_str(txn, STORE_HOLDS, "k1", out, sizeof out), STORE_NOTFOUND);
-	cr_assert_eq(store_txn_commit(txn), 0);
-
-	/* An aborted batch leaves nothing. */
-	txn = begin(0);
-	put_str(txn, STORE_HOLDS, "k3", "three", 0, 0);
-	store_txn_abort(txn);
-	txn = begin(STORE_RDONLY);
-	cr_assert_eq(get_str(txn, STORE_HOLDS, "k3", out, sizeof out), STORE_NOTFOUND);
-	uint64_t n;
-	cr_assert_eq(store_count(txn, STORE_HOLDS, &n), 0);
-	cr_assert_eq(n, 1);
-	store_txn_abort(txn);
 }
 
-Test(store, cursors_walk_in_key_order)
-{
-	static const char *const keys[] = { "a", "ab", "b", "ba", "c" };
-	struct store_val k, v;
-	open_ok(MAP_DEFAULT);
-	struct store_txn *txn = begin(0);
-	for (size_t i = 5; i-- > 0;) /* inserted out of order */
-		put_str(txn, STORE_TOMBSTONES, keys[i], keys[i], 0, 0);
-	cr_assert_eq(store_txn_commit(txn), 0);
+#define CONTRACT_SUITE store
+#include "store_contract.h"
 
-	txn = begin(STORE_RDONLY);
-	struct store_cursor *c;
-	cr_assert_eq(store_cursor_open(txn, STORE_TOMBSTONES, &c), 0);
-	size_t i = 0;
-	int rc;
-	for (rc = store_cursor_get(c, &k, &v, STORE_FIRST); rc == 0;
-	    rc = store_cursor_get(c, &k, &v, STORE_NEXT), i++) {
-		cr_assert_lt(i, 5);
-		cr_assert_eq(k.len, strlen(keys[i]));
-		cr_assert_eq(memcmp(k.data, keys[i], k.len), 0, "entry %zu out of order", i);
-	}
-	cr_assert_eq(rc, STORE_NOTFOUND);
-	cr_assert_eq(i, 5);
-	/* SET_RANGE: the first key >= the one given; past the end, not found. */
-	k = (struct store_val){ 2, "aa" };
-	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_SET_RANGE), 0);
-	cr_assert_eq(k.len, 2);
-	cr_assert_eq(memcmp(k.data, "ab", 2), 0);
-	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_NEXT), 0);
-	cr_assert_eq(memcmp(k.data, "b", 1), 0);
-	k = (struct store_val){ 1, "d" };
-	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_SET_RANGE), STORE_NOTFOUND);
-	store_cursor_close(c);
-	/* An empty table: FIRST finds nothing. */
-	cr_assert_eq(store_cursor_open(txn, STORE_DOCUMENTS, &c), 0);
-	cr_assert_eq(store_cursor_get(c, &k, &v, STORE_FIRST), STORE_NOTFOUND);
-	store_cursor_close(c);
-	store_txn_abort(txn);
-}
-
-Test(store, cursor_put_and_del_keep_the_walk)
-{
-	static uint8_t big[2000];
-	struct store_val k, v;
-	char key[16];
-	open_ok(MAP_DEFAULT);
-	memset(big, 'x', sizeof big);
-	struct store_txn *txn = begin(0);
-	for (int i = 0; i < 100; i++) {
-		snprintf(key, sizeof key, "r%03d", i);
-		put_str(txn, STORE_RECORDS, key, "small", 0, 0);
-	}
-	struct store_cursor *c;
-	cr_assert_eq(store_cursor_open(txn, STORE_RECORDS, &c), 0);
-	int i = 0, rc;
-	/* Every even entry grows (the node moves), every third is deleted. */
-	for (rc = store_cursor_get(c, &k, &v, STORE_FIRST); rc == 0; i++) {
-		char want[16];
-		snprintf(want, sizeof want, "r%03d", i);
-		cr_assert_eq(memcmp(k.data, want, 4), 0, "at %d", i);
-		if (i % 3 == 0) {
-			cr_assert_eq(store_cursor_del(c), 0);
-		} else if (i % 2 == 0) {
-			struct store_val nv = { sizeof big, big };
-			cr_assert_eq(store_cursor_put(c, &nv), 0);
-		}
-		rc = store_cursor_get(c, &k, &v, STORE_NEXT);
-	}
-	cr_assert_eq(rc, STORE_NOTFOUND);
-	cr_assert_eq(i, 100);
-	store_cursor_close(c);
-	cr_assert_eq(store_txn_commit(txn), 0);
-
-	txn = begin(STORE_RDONLY);
-	uint64_t n;
-	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
-	cr_assert_eq(n, 100 - 34);
-	for (i = 0; i < 100; i++) {
-		snprintf(key, sizeof key, "r%03d", i);
-		struct store_val kk = { 4, key };
-		rc = store_get(txn, STORE_RECORDS, &kk, &v);
-		if (i % 3 == 0)
-			cr_assert_eq(rc, STORE_NOTFOUND, "%s kept", key);
-		else
-			cr_assert_eq(v.len, i % 2 == 0 ? sizeof big : 5, "%s", key);
-	}
-	store_txn_abort(txn);
-}
-
-Test(store, a_nested_batch_commits_into_its_parent_or_aborts_alone)
-{
-	char out[16];
-	open_ok(MAP_DEFAULT);
-	struct store_txn *parent = begin(0), *child;
-	put_str(parent, STORE_META, "p", "1", 0, 0);
-	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
-	put_str(child, STORE_META, "kept", "1", 0, 0);
-	cr_assert_eq(store_txn_commit(child), 0);
-	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
-	put_str(child, STORE_META, "dropped", "1", 0, 0);
-	cr_assert_eq(get_str(child, STORE_META, "p", out, sizeof out), 0,
-	    "a nested batch sees its parent's writes");
-	store_txn_abort(child);
-	cr_assert_eq(get_str(parent, STORE_META, "dropped", out, sizeof out), STORE_NOTFOUND);
-	cr_assert_eq(store_txn_commit(parent), 0);
-	struct store_txn *txn = begin(STORE_RDONLY);
-	cr_assert_eq(get_str(txn, STORE_META, "kept", out, sizeof out), 0);
-	cr_assert_eq(get_str(txn, STORE_META, "p", out, sizeof out), 0);
-	cr_assert_eq(get_str(txn, STORE_META, "dropped", out, sizeof out), STORE_NOTFOUND);
-	store_txn_abort(txn);
-}
-
-Test(store, a_snapshot_sees_one_commit_until_renewed)
-{
-	char out[16];
-	open_ok(MAP_DEFAULT);
-	struct store_txn *w = begin(0);
-	put_str(w, STORE_META, "x", "old", 0, 0);
-	cr_assert_eq(store_txn_commit(w), 0);
-
-	struct store_txn *r = begin(STORE_RDONLY);
-	w = begin(0);
-	put_str(w, STORE_META, "x", "new", 0, 0);
-	cr_assert_eq(store_txn_commit(w), 0);
-	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
-	cr_assert_str_eq(out, "old", "a snapshot saw a later commit");
-	store_txn_reset(r);
-	cr_assert_eq(store_txn_renew(r), 0);
-	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
-	cr_assert_str_eq(out, "new", "a renewed snapshot missed the latest commit");
-	store_txn_abort(r);
-}
+/* ---- copies (LMDB only: PostgreSQL's backups are the database's) -------- */
 
 Test(store, a_copy_opens_as_a_file_with_live_data_only)
 {

@@ -1,0 +1,490 @@
+/*
+ * test_store_pgsql.c - the storage interface over its PostgreSQL backend
+ * (store_pgsql.h), against a real PostgreSQL 15: tests/unit/pg-scratch.sh
+ * starts a throwaway server and passes its conninfo in VAULT_TEST_PG. The
+ * contract every backend keeps (store_contract.h), then what is
+ * PostgreSQL's own: the tables and their version, NOOVERWRITE without an
+ * error, lost connections, the pool under threads, copies refused.
+ *
+ * Each test works in a schema of its own (search_path in the conninfo),
+ * dropped at its end, so tests may run in parallel on one database.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+
+#include "vault/store/store.h"
+#include "vault/store/store_pgsql.h"
+
+#define CONNS 4
+
+static struct store st;
+static PGconn *admin;      /* the test's own connection, outside the store */
+static char schema[32];    /* also the store's application_name */
+static char conninfo[512];
+
+static PGresult *
+sql(const char *q)
+{
+	PGresult *res = PQexec(admin, q);
+	ExecStatusType s = PQresultStatus(res);
+	cr_assert(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK, "%s: %s", q,
+	    PQresultErrorMessage(res));
+	return res;
+}
+
+__attribute__((format(printf, 1, 2))) static void
+sql_do(const char *fmt, ...)
+{
+	char q[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof q, fmt, ap);
+	va_end(ap);
+	PQclear(sql(q));
+}
+
+/* The first column of the one row of a query, as text. */
+__attribute__((format(printf, 3, 4))) static char *
+sql_value(char *out, size_t cap, const char *fmt, ...)
+{
+	char q[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof q, fmt, ap);
+	va_end(ap);
+	PGresult *res = sql(q);
+	cr_assert_eq(PQntuples(res), 1, "%s: %d rows", q, PQntuples(res));
+	snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return out;
+}
+
+static void
+quiet(void *arg, const char *message)
+{
+	/* "drop cascades to ...": nothing to see. */
+}
+
+static void
+setup(void)
+{
+	const char *base = getenv("VAULT_TEST_PG");
+	cr_assert_not_null(base, "VAULT_TEST_PG is not set: run this through tests/unit/pg-scratch.sh "
+	    "(meson test store-pgsql), which needs PostgreSQL 15 (scripts/install-deps.sh)");
+	admin = PQconnectdb(base);
+	cr_assert_eq(PQstatus(admin), CONNECTION_OK, "%s", PQerrorMessage(admin));
+	PQsetNoticeProcessor(admin, quiet, NULL);
+	snprintf(schema, sizeof schema, "t%ld", (long)getpid());
+	sql_do("DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
+	snprintf(conninfo, sizeof conninfo, "%s options='-c search_path=%s' application_name=%s",
+	    base, schema, schema);
+	memset(&st, 0, sizeof st);
+}
+
+/* End the store's connections from outside, as a server restart or a
+ * failover would, and wait until they are gone. */
+static void
+kill_store_connections(void)
+{
+	sql_do("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+	    "WHERE application_name = '%s'", schema);
+}
+
+static void
+teardown(void)
+{
+	store_close(&st);
+	if (admin != NULL) {
+		/* A failed test may have left a transaction open, whose locks
+		 * would hold DROP SCHEMA forever. */
+		kill_store_connections();
+		sql_do("DROP SCHEMA IF EXISTS %s CASCADE", schema);
+		PQfinish(admin);
+	}
+}
+
+TestSuite(store_pgsql, .init = setup, .fini = teardown, .timeout = 60);
+
+static void
+open_conns(unsigned conns)
+{
+	const char *why = NULL;
+	int rc = store_pgsql_open(&st, conninfo, conns, &why);
+	cr_assert_eq(rc, 0, "store_pgsql_open: %d %s", rc, why ? why : "");
+	cr_assert_not_null(st.m);
+}
+
+static void
+contract_open(void)
+{
+	open_conns(CONNS);
+}
+
+#define CONTRACT_SUITE store_pgsql
+#include "store_contract.h"
+
+/* ---- tables and versions ----------------------------------------------- */
+
+Test(store_pgsql, open_creates_versioned_tables)
+{
+	char v[64];
+	open_conns(CONNS);
+	sql_value(v, sizeof v, "SELECT count(*) FROM pg_tables WHERE schemaname = '%s' "
+	    "AND tablename LIKE 'vault\\_%%'", schema);
+	cr_assert_eq(atoi(v), STORE_NTABLES + 1, "%s tables", v);
+	for (unsigned t = 0; t < STORE_NTABLES; t++) {
+		sql_value(v, sizeof v, "SELECT string_agg(column_name || ' ' || data_type || ' ' || "
+		    "is_nullable, ', ' ORDER BY ordinal_position) FROM information_schema.columns "
+		    "WHERE table_schema = '%s' AND table_name = 'vault_%s'", schema,
+		    store_table_name(t));
+		cr_assert_str_eq(v, "k bytea NO, v bytea NO", "vault_%s", store_table_name(t));
+	}
+	sql_value(v, sizeof v, "SELECT string_agg(version::text, ',') FROM %s.vault_schema",
+	    schema);
+	cr_assert_str_eq(v, "1");
+
+	/* Reopening keeps the data and the one version row. */
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_RECORDS, "r1", "kept", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+	store_close(&st);
+	cr_assert_null(st.m);
+	open_conns(1);
+	sql_value(v, sizeof v, "SELECT string_agg(version::text, ',') FROM %s.vault_schema",
+	    schema);
+	cr_assert_str_eq(v, "1");
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "r1", v, sizeof v), 0);
+	cr_assert_str_eq(v, "kept");
+	store_txn_abort(txn);
+}
+
+Test(store_pgsql, a_newer_schema_is_refused)
+{
+	const char *why = NULL;
+	open_conns(1);
+	store_close(&st);
+	sql_do("UPDATE %s.vault_schema SET version = 2", schema);
+	int rc = store_pgsql_open(&st, conninfo, 1, &why);
+	cr_assert_lt(rc, 0);
+	cr_assert_not_null(why);
+	cr_assert_not_null(strstr(why, "newer"), "%s", why);
+	cr_assert_null(st.m);
+}
+
+Test(store_pgsql, an_unreachable_server_is_a_clear_failure)
+{
+	const char *why = NULL;
+	int rc = store_pgsql_open(&st, "host=/nonexistent-vault-dir dbname=none connect_timeout=2",
+	    2, &why);
+	cr_assert_eq(rc, STORE_E_FAILED);
+	cr_assert_not_null(why);
+	cr_assert_null(st.m);
+	cr_assert_eq(store_pgsql_open(&st, conninfo, 0, &why), STORE_E_FAILED, "max_conns 0");
+	cr_assert_null(st.m);
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+/* NOOVERWRITE on a key that is there answers STORE_EXISTS without an
+ * error, so the rest of the batch goes on (a failed statement would abort
+ * the whole PostgreSQL transaction). */
+Test(store_pgsql, nooverwrite_keeps_the_batch_going)
+{
+	char out[16];
+	open_conns(CONNS);
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_CARD_INDEX, "c1", "first", STORE_NOOVERWRITE, 0);
+	put_str(txn, STORE_CARD_INDEX, "c1", "second", STORE_NOOVERWRITE, STORE_EXISTS);
+	put_str(txn, STORE_CARD_INDEX, "c2", "other", STORE_NOOVERWRITE, 0);
+	cr_assert_eq(get_str(txn, STORE_CARD_INDEX, "c1", out, sizeof out), 0);
+	cr_assert_str_eq(out, "first");
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	txn = contract_begin(0);
+	put_str(txn, STORE_CARD_INDEX, "c2", "again", STORE_NOOVERWRITE, STORE_EXISTS);
+	put_str(txn, STORE_CARD_INDEX, "c3", "three", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_CARD_INDEX, "c2", out, sizeof out), 0);
+	cr_assert_str_eq(out, "other");
+	cr_assert_eq(get_str(txn, STORE_CARD_INDEX, "c3", out, sizeof out), 0);
+	/* A snapshot takes no writes. */
+	put_str(txn, STORE_CARD_INDEX, "c4", "no", 0, STORE_E_FAILED);
+	store_txn_abort(txn);
+}
+
+/* ---- lost connections ---------------------------------------------------- */
+
+Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
+{
+	char out[16];
+	open_conns(CONNS);
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_META, "before", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	/* In a batch: the next command fails, so does the commit. */
+	txn = contract_begin(0);
+	put_str(txn, STORE_META, "lost", "1", 0, 0);
+	kill_store_connections();
+	put_str(txn, STORE_META, "after", "1", 0, STORE_E_FAILED);
+	cr_assert_eq(store_txn_commit(txn), STORE_E_FAILED);
+
+	/* The next batch connects again. */
+	txn = contract_begin(0);
+	put_str(txn, STORE_META, "next", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "next", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "lost", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_META, "after", out, sizeof out), STORE_NOTFOUND);
+
+	/* In a snapshot: the read fails; renewed, it reads again. */
+	kill_store_connections();
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), STORE_E_FAILED);
+	store_txn_reset(txn);
+	cr_assert_eq(store_txn_renew(txn), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
+	store_txn_abort(txn);
+
+	/* Idle connections in the pool that died are replaced unseen. */
+	kill_store_connections();
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "next", out, sizeof out), 0);
+	store_txn_abort(txn);
+	kill_store_connections();
+	txn = contract_begin(0);
+	put_str(txn, STORE_META, "later", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+}
+
+/* A nested batch whose connection is lost fails, and so does its parent. */
+Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
+{
+	open_conns(CONNS);
+	struct store_txn *parent = contract_begin(0), *child;
+	put_str(parent, STORE_META, "p", "1", 0, 0);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	kill_store_connections();
+	put_str(child, STORE_META, "c", "1", 0, STORE_E_FAILED);
+	cr_assert_eq(store_txn_commit(child), STORE_E_FAILED);
+	cr_assert_eq(store_txn_commit(parent), STORE_E_FAILED);
+	struct store_txn *txn = contract_begin(STORE_RDONLY);
+	char out[4];
+	cr_assert_eq(get_str(txn, STORE_META, "p", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+}
+
+/* ---- failures the server reports ---------------------------------------- */
+
+/*
+ * Make the server fail writes to vault_holds with a chosen SQLSTATE (read
+ * from a table the test's own connection sets), the way a full disk or a
+ * damaged page would; deferred: at COMMIT instead.
+ */
+static void
+fail_holds_with(const char *sqlstate, int deferred)
+{
+	sql_do("CREATE TABLE IF NOT EXISTS %s.errcode (code text); DELETE FROM %s.errcode",
+	    schema, schema);
+	sql_do("INSERT INTO %s.errcode VALUES ('%s')", schema, sqlstate);
+	sql_do("CREATE OR REPLACE FUNCTION %s.boom() RETURNS trigger LANGUAGE plpgsql AS $$ "
+	    "DECLARE c text; BEGIN SELECT code INTO c FROM %s.errcode; "
+	    "RAISE EXCEPTION 'injected failure' USING ERRCODE = c; END $$", schema, schema);
+	sql_do("DROP TRIGGER IF EXISTS boom ON %s.vault_holds", schema);
+	if (deferred)
+		sql_do("CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON %s.vault_holds "
+		    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s.boom()",
+		    schema, schema);
+	else
+		sql_do("CREATE TRIGGER boom BEFORE INSERT ON %s.vault_holds "
+		    "FOR EACH ROW EXECUTE FUNCTION %s.boom()", schema, schema);
+}
+
+Test(store_pgsql, sqlstates_become_store_results)
+{
+	static const struct { const char *state; int rc; } map[] = {
+		{ "53100", STORE_E_DISK_FULL }, { "53200", STORE_E_NOMEM },
+		{ "XX001", STORE_E_CORRUPT }, { "XX002", STORE_E_CORRUPT },
+		{ "23505", STORE_EXISTS }, { "40001", STORE_E_FAILED }, { "P0001", STORE_E_FAILED },
+	};
+	open_conns(CONNS);
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		fail_holds_with(map[i].state, 0);
+		struct store_txn *txn = contract_begin(0);
+		put_str(txn, STORE_META, "m", "1", 0, 0);
+		put_str(txn, STORE_HOLDS, "h", "1", 0, map[i].rc);
+		/* PostgreSQL aborted the transaction: the rest of it fails too
+		 * (with the first failure's result). */
+		struct store_val k = { 1, "n" }, v = { 1, "1" };
+		int rc = store_put(txn, STORE_META, &k, &v, 0);
+		cr_assert(rc < 0 && (map[i].rc > 0 || rc == map[i].rc), "after %s: %d",
+		    map[i].state, rc);
+		cr_assert_lt(store_txn_commit(txn), 0, "SQLSTATE %s: the batch committed",
+		    map[i].state);
+		/* The connection is fine: the next batch works. */
+		txn = contract_begin(0);
+		put_str(txn, STORE_META, "m", "1", 0, 0);
+		cr_assert_eq(store_txn_commit(txn), 0);
+	}
+}
+
+/* A failing statement in a nested batch fails that batch alone. */
+Test(store_pgsql, a_failing_nested_batch_fails_alone)
+{
+	char out[4];
+	open_conns(CONNS);
+	fail_holds_with("53100", 0);
+	struct store_txn *parent = contract_begin(0), *child;
+	put_str(parent, STORE_META, "before", "1", 0, 0);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_META, "in_child", "1", 0, 0);
+	put_str(child, STORE_HOLDS, "h", "1", 0, STORE_E_DISK_FULL);
+	cr_assert_eq(store_txn_commit(child), STORE_E_DISK_FULL);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_HOLDS, "h", "1", 0, STORE_E_DISK_FULL);
+	store_txn_abort(child);
+	put_str(parent, STORE_META, "after", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(parent), 0);
+	struct store_txn *txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "after", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "in_child", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+}
+
+/* A COMMIT the server refuses is a failure, and nothing of the batch stays. */
+Test(store_pgsql, a_refused_commit_is_a_failure)
+{
+	char out[4];
+	open_conns(CONNS);
+	fail_holds_with("53100", 1);
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_META, "m", "1", 0, 0);
+	put_str(txn, STORE_HOLDS, "h", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), STORE_E_DISK_FULL);
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "m", out, sizeof out), STORE_NOTFOUND);
+	store_txn_abort(txn);
+}
+
+/* ---- the store as a whole ------------------------------------------------ */
+
+Test(store_pgsql, copies_are_the_database_s_own)
+{
+	open_conns(1);
+	int fd = open("/dev/null", O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(store_copy(&st, fd), STORE_E_FAILED);
+	close(fd);
+	store_reader_check(&st); /* a no-op */
+}
+
+/* The synchronous_commit the store's session had for each write to
+ * vault_holds, recorded by a trigger in a table of the test's. */
+static void
+record_synchronous_commit(void)
+{
+	sql_do("CREATE TABLE %s.seen (setting text)", schema);
+	sql_do("CREATE FUNCTION %s.record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	    "INSERT INTO %s.seen VALUES (current_setting('synchronous_commit')); "
+	    "RETURN NEW; END $$", schema, schema);
+	sql_do("CREATE TRIGGER record BEFORE INSERT ON %s.vault_holds "
+	    "FOR EACH ROW EXECUTE FUNCTION %s.record()", schema, schema);
+}
+
+static void
+write_holds(const char *key, int commit)
+{
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_HOLDS, key, "1", 0, 0);
+	if (commit)
+		cr_assert_eq(store_txn_commit(txn), 0);
+	else
+		store_txn_abort(txn);
+}
+
+/* Not durable: synchronous_commit off on the store's connections, and it
+ * stays off across a batch that was rolled back; durable again: the
+ * server's setting (on). */
+Test(store_pgsql, not_durable_and_back)
+{
+	char v[64];
+	open_conns(1); /* one connection: every batch runs on it */
+	record_synchronous_commit();
+	write_holds("a", 1);
+	cr_assert_eq(store_set_durable(&st, 0), 0);
+	write_holds("b", 0);
+	write_holds("c", 1);
+	cr_assert_eq(store_set_durable(&st, 1), 0);
+	write_holds("d", 1);
+	sql_value(v, sizeof v, "SELECT string_agg(setting, ',') FROM %s.seen", schema);
+	cr_assert_str_eq(v, "on,off,on");
+}
+
+/* ---- threads: one writer, readers, fewer connections than threads ------- */
+
+enum { READERS = 4, ROUNDS = 150 };
+static atomic_int failures;
+
+static void *
+reader(void *arg)
+{
+	struct store_txn *txn = NULL;
+	uint8_t k8[8];
+	if (store_txn_begin(&st, NULL, STORE_RDONLY, &txn) != 0) {
+		atomic_fetch_add(&failures, 1);
+		return NULL;
+	}
+	for (int i = 0; i < ROUNDS; i++) {
+		struct store_val k = { 8, k8 }, v;
+		store_put_id(k8, (uint64_t)(i % 50));
+		int rc = store_get(txn, STORE_RECORDS, &k, &v);
+		if (rc != 0 && rc != STORE_NOTFOUND)
+			atomic_fetch_add(&failures, 1);
+		store_txn_reset(txn);
+		if (store_txn_renew(txn) != 0) {
+			atomic_fetch_add(&failures, 1);
+			break;
+		}
+	}
+	store_txn_abort(txn);
+	return NULL;
+}
+
+Test(store_pgsql, one_writer_and_readers_share_a_small_pool)
+{
+	pthread_t th[READERS];
+	open_conns(2);
+	for (int i = 0; i < READERS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, reader, NULL), 0);
+	for (uint64_t id = 0; id < 50; id++) {
+		struct store_txn *txn;
+		uint8_t k8[8];
+		store_put_id(k8, id);
+		struct store_val k = { 8, k8 }, v = { 8, k8 };
+		cr_assert_eq(store_txn_begin(&st, NULL, 0, &txn), 0);
+		cr_assert_eq(store_put(txn, STORE_RECORDS, &k, &v, 0), 0);
+		cr_assert_eq(store_txn_commit(txn), 0);
+	}
+	for (int i = 0; i < READERS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(atomic_load(&failures), 0);
+	struct store_txn *txn = contract_begin(STORE_RDONLY);
+	uint64_t n;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, 50);
+	store_txn_abort(txn);
+}

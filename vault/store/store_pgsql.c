@@ -1,0 +1,637 @@
+/*
+ * store_pgsql.c - the PostgreSQL backend (store_pgsql.h), over libpq:
+ * connections, schema, transactions; statements and cursors are in
+ * store_pgsql_rows.c.
+ *
+ * One table per store table (vault_<name>: k bytea PRIMARY KEY, v bytea NOT
+ * NULL), created and migrated at open (doc/storage-postgresql.md). A write
+ * batch is BEGIN ... COMMIT on one connection, a nested batch a SAVEPOINT,
+ * a read snapshot a REPEATABLE READ, READ ONLY transaction. Keys and values
+ * travel only as binary parameters and results, never in SQL text, so no
+ * log line (SQLSTATE and the server's primary message) can carry them.
+ *
+ * Connections: a small pool under a mutex, one connection per open
+ * transaction, owned by it until it ends (a reset snapshot gives it back).
+ * A connection that broke is dropped when its transaction ends; the next
+ * transaction connects again, and libpq's multi-host conninfo picks the
+ * server. A pooled connection found dead at BEGIN is replaced at once, as
+ * nothing was done on it yet.
+ *
+ * Lifetimes: every PGresult a value or key points into is kept in the
+ * transaction's arena until the transaction ends (store.h's promise), so a
+ * long walk in one transaction holds all it read: walk in batches.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "store_pgsql.h"
+#include "store_pgsql_int.h"
+#include "vault/log.h"
+
+#define CONN_WAIT_SECONDS 10 /* for a free connection, then a failure */
+#define SCHEMA_LOCK "7611409961283085681" /* pg_advisory_xact_lock key of open */
+
+/* ---- failures ------------------------------------------------------------ */
+
+static int
+map_sqlstate(const char *st)
+{
+	if (st == NULL)
+		return STORE_E_FAILED; /* libpq's own: the connection, mostly */
+	if (strcmp(st, "23505") == 0)
+		return STORE_EXISTS;
+	if (strcmp(st, "53100") == 0)
+		return STORE_E_DISK_FULL;
+	if (strcmp(st, "53200") == 0)
+		return STORE_E_NOMEM;
+	if (strcmp(st, "XX001") == 0 || strcmp(st, "XX002") == 0)
+		return STORE_E_CORRUPT;
+	return STORE_E_FAILED;
+}
+
+/*
+ * Say once a second at most what failed: SQLSTATE and the first line of
+ * the server's (or libpq's) message. Keys and values are bound parameters,
+ * never in the SQL text, so these hold none of them.
+ */
+void
+pgsql_log_failure(const char *what, const char *state, const char *msg)
+{
+	static _Atomic int64_t last;
+	static atomic_uint suppressed;
+	int64_t now = (int64_t)time(NULL), prev = atomic_load(&last);
+	if (prev == now || !atomic_compare_exchange_strong(&last, &prev, now)) {
+		atomic_fetch_add(&suppressed, 1);
+		return;
+	}
+	unsigned n = atomic_exchange(&suppressed, 0);
+	if (msg == NULL || *msg == '\0')
+		msg = "no message";
+	int len = (int)strcspn(msg, "\n");
+	if (n > 0)
+		log_error("storage: PostgreSQL %s failed: %s%s%.*s; "
+		    "and %u more since the last such line", what, state ? state : "",
+		    state ? " " : "", len, msg, n);
+	else
+		log_error("storage: PostgreSQL %s failed: %s%s%.*s", what, state ? state : "",
+		    state ? " " : "", len, msg);
+}
+
+/* The store result of a failed command (res may be NULL); logs it. */
+int
+pgsql_fail(PGconn *pc, const PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (msg == NULL)
+		msg = res ? PQresultErrorMessage(res) : NULL;
+	if (msg == NULL || *msg == '\0')
+		msg = PQerrorMessage(pc);
+	int rc = map_sqlstate(state);
+	if (rc < 0)
+		pgsql_log_failure(what, state, msg);
+	return rc;
+}
+
+static int
+exec_simple(PGconn *pc, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(pc, sql);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = pgsql_fail(pc, res, what);
+	PQclear(res);
+	return rc < 0 ? rc : rc > 0 ? STORE_E_FAILED : 0;
+}
+
+static void
+quiet_notices(void *arg, const char *message)
+{
+	/* CREATE TABLE IF NOT EXISTS and the like: nothing to act on. */
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+static void
+conn_free(struct pg_conn *c)
+{
+	PQfinish(c->pc);
+	free(c);
+}
+
+static int
+conn_new(struct pg_store *ps, struct pg_conn **out)
+{
+	struct pg_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return STORE_E_NOMEM;
+	c->pc = PQconnectdb(ps->conninfo);
+	if (c->pc == NULL) {
+		free(c);
+		return STORE_E_NOMEM;
+	}
+	if (PQstatus(c->pc) != CONNECTION_OK) {
+		pgsql_fail(c->pc, NULL, "connect");
+		conn_free(c);
+		return STORE_E_FAILED;
+	}
+	PQsetNoticeProcessor(c->pc, quiet_notices, NULL);
+	*out = c;
+	return 0;
+}
+
+/* An idle connection, or a new one; *fresh says which. */
+static int
+pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CONN_WAIT_SECONDS;
+	pthread_mutex_lock(&ps->mu);
+	while (ps->idle == NULL && ps->nconns >= ps->max_conns) {
+		if (pthread_cond_timedwait(&ps->freed, &ps->mu, &until) == ETIMEDOUT &&
+		    ps->idle == NULL && ps->nconns >= ps->max_conns) {
+			pthread_mutex_unlock(&ps->mu);
+			pgsql_log_failure("pool", NULL, "every connection is in use (raise max_conns)");
+			return STORE_E_FAILED;
+		}
+	}
+	if (ps->idle != NULL) {
+		*out = ps->idle;
+		ps->idle = ps->idle->next;
+		pthread_mutex_unlock(&ps->mu);
+		*fresh = 0;
+		return 0;
+	}
+	ps->nconns++;
+	pthread_mutex_unlock(&ps->mu);
+	*fresh = 1;
+	int rc = conn_new(ps, out);
+	if (rc != 0) {
+		pthread_mutex_lock(&ps->mu);
+		ps->nconns--;
+		pthread_cond_signal(&ps->freed);
+		pthread_mutex_unlock(&ps->mu);
+	}
+	return rc;
+}
+
+/* Give a connection back; one that broke or is still in a transaction is
+ * dropped. */
+static void
+pool_put(struct pg_store *ps, struct pg_conn *c)
+{
+	int keep = PQstatus(c->pc) == CONNECTION_OK &&
+	    PQtransactionStatus(c->pc) == PQTRANS_IDLE;
+	if (!keep)
+		conn_free(c);
+	pthread_mutex_lock(&ps->mu);
+	if (keep) {
+		c->next = ps->idle;
+		ps->idle = c;
+	} else {
+		ps->nconns--;
+	}
+	pthread_cond_signal(&ps->freed);
+	pthread_mutex_unlock(&ps->mu);
+}
+
+/* ---- schema -------------------------------------------------------------- */
+
+/* Migration n takes the backend's tables from version n - 1 to n, and
+ * records n in vault_schema (1 inserts the row, later ones update it). */
+static int
+migrate_to_1(PGconn *pc, struct pg_store *ps)
+{
+	char sql[160];
+	for (unsigned t = 0; t < STORE_NTABLES; t++) {
+		snprintf(sql, sizeof sql, "CREATE TABLE vault_%s (k bytea PRIMARY KEY, "
+		    "v bytea NOT NULL)", store_table_name(t));
+		int rc = exec_simple(pc, sql, "create table");
+		if (rc != 0)
+			return rc;
+	}
+	return exec_simple(pc, "INSERT INTO vault_schema (version) VALUES (1)", "schema");
+}
+
+static int (*const migrations[STORE_PGSQL_SCHEMA_VERSION + 1])(PGconn *, struct pg_store *) = {
+	[1] = migrate_to_1,
+};
+
+/*
+ * Create or migrate the tables in one transaction, under an advisory lock
+ * so that nodes starting together do it once.
+ */
+static int
+schema_check(struct pg_store *ps, PGconn *pc, const char **why)
+{
+	int rc, version = 0;
+	*why = "cannot create or check the PostgreSQL tables (see the log)";
+	if ((rc = exec_simple(pc, "BEGIN; SELECT pg_advisory_xact_lock(" SCHEMA_LOCK "); "
+	    "CREATE TABLE IF NOT EXISTS vault_schema (version int NOT NULL)", "schema")) != 0)
+		goto out;
+	PGresult *res = PQexec(pc, "SELECT max(version) FROM vault_schema");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		rc = pgsql_fail(pc, res, "schema");
+		PQclear(res);
+		goto out;
+	}
+	if (!PQgetisnull(res, 0, 0))
+		version = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (version < 0 || version > STORE_PGSQL_SCHEMA_VERSION) {
+		*why = "the database's vault tables have a newer schema than this version knows";
+		rc = STORE_E_CORRUPT;
+		goto out;
+	}
+	for (int v = version + 1; v <= STORE_PGSQL_SCHEMA_VERSION; v++)
+		if ((rc = migrations[v](pc, ps)) != 0)
+			goto out;
+	rc = exec_simple(pc, "COMMIT", "schema");
+out:
+	if (PQtransactionStatus(pc) != PQTRANS_IDLE)
+		PQclear(PQexec(pc, "ROLLBACK"));
+	return rc;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static void
+store_free(struct pg_store *ps)
+{
+	while (ps->idle != NULL) {
+		struct pg_conn *c = ps->idle;
+		ps->idle = c->next;
+		conn_free(c);
+	}
+	for (unsigned t = 0; t < STORE_NTABLES; t++)
+		for (unsigned i = 0; i < S_N; i++)
+			free(ps->sql[t][i]);
+	free(ps->conninfo);
+	pthread_cond_destroy(&ps->freed);
+	pthread_mutex_destroy(&ps->mu);
+	free(ps);
+}
+
+static void
+pgsql_close(struct store *s)
+{
+	if (s->impl != NULL)
+		store_free(s->impl);
+}
+
+int
+store_pgsql_open(struct store *s, const char *conninfo, unsigned max_conns,
+    const char **why)
+{
+	struct pg_store *ps;
+	struct pg_conn *c;
+	int rc;
+
+	s->m = NULL;
+	s->impl = NULL;
+	*why = "max_conns must be at least 1";
+	if (max_conns == 0)
+		return STORE_E_FAILED;
+	/* Several threads use the pool: libpq must be built thread-safe. */
+	*why = "this libpq is not thread-safe";
+	if (conninfo == NULL || !PQisthreadsafe()) {
+		*why = conninfo == NULL ? "no PostgreSQL connection string" : *why;
+		return STORE_E_FAILED;
+	}
+	*why = "out of memory";
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return STORE_E_NOMEM;
+	pthread_mutex_init(&ps->mu, NULL);
+	pthread_cond_init(&ps->freed, NULL);
+	ps->max_conns = max_conns;
+	ps->durable = 1;
+	if ((ps->conninfo = strdup(conninfo)) == NULL) {
+		store_free(ps);
+		return STORE_E_NOMEM;
+	}
+	for (unsigned t = 0; t < STORE_NTABLES; t++) {
+		char name[40];
+		snprintf(name, sizeof name, "vault_%s", store_table_name(t));
+		for (unsigned i = 0; i < S_N; i++) {
+			if ((ps->sql[t][i] = pgsql_stmt_sql(i, name)) == NULL) {
+				store_free(ps);
+				return STORE_E_NOMEM;
+			}
+		}
+	}
+	*why = "cannot connect to PostgreSQL (see the log)";
+	if ((rc = conn_new(ps, &c)) != 0) {
+		store_free(ps);
+		return rc;
+	}
+	ps->nconns = 1;
+	rc = schema_check(ps, c->pc, why);
+	pool_put(ps, c);
+	if (rc != 0) {
+		store_free(ps);
+		return rc;
+	}
+	s->m = &pgsql_methods;
+	s->impl = ps;
+	*why = NULL;
+	return 0;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+int
+pgsql_arena_keep(struct pg_txn *t, PGresult *res)
+{
+	struct pg_txn *r = t->root;
+	if (r->narena == r->arena_cap) {
+		size_t cap = r->arena_cap ? 2 * r->arena_cap : 16;
+		PGresult **a = realloc(r->arena, cap * sizeof(*a));
+		if (a == NULL) {
+			PQclear(res);
+			return STORE_E_NOMEM;
+		}
+		r->arena = a;
+		r->arena_cap = cap;
+	}
+	r->arena[r->narena++] = res;
+	return 0;
+}
+
+static void
+arena_free(struct pg_txn *r)
+{
+	for (size_t i = 0; i < r->narena; i++)
+		PQclear(r->arena[i]);
+	r->narena = 0;
+}
+
+/* The transaction ends: its cursors keep nothing of it. */
+static void
+detach_cursors(struct pg_txn *t)
+{
+	for (struct pg_cursor *c = t->cursors; c != NULL; c = c->next) {
+		if (c->page != NULL)
+			pgsql_arena_keep(t, c->page);
+		c->page = NULL;
+		c->txn = NULL;
+	}
+	t->cursors = NULL;
+}
+
+/*
+ * Take a connection and begin the root transaction on it. A read snapshot
+ * runs a first statement at once: PostgreSQL takes a REPEATABLE READ
+ * snapshot at the first statement, not at BEGIN, and the snapshot must be
+ * of the state when store_txn_begin() returned.
+ */
+static int
+begin_root(struct pg_txn *t)
+{
+	struct pg_store *ps = t->ps;
+	for (unsigned attempt = 0;; attempt++) {
+		struct pg_conn *c;
+		int fresh, rc = pool_get(ps, &c, &fresh);
+		if (rc != 0)
+			return rc;
+		pthread_mutex_lock(&ps->mu);
+		unsigned gen = ps->sync_gen;
+		int durable = ps->durable;
+		pthread_mutex_unlock(&ps->mu);
+		/* The setting on its own, outside the transaction: a SET in it
+		 * would be undone by a rollback. */
+		PGresult *res = NULL;
+		if (c->sync_gen != gen)
+			res = PQexec(c->pc, durable ? "RESET synchronous_commit" :
+			    "SET synchronous_commit = off");
+		if (res == NULL || PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			c->sync_gen = gen;
+			res = PQexec(c->pc, t->flags & STORE_RDONLY ?
+			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" : "BEGIN");
+		}
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			PQclear(res);
+			t->conn = c;
+			return 0;
+		}
+		/* A pooled connection the server closed meanwhile: replace it
+		 * quietly (nothing was done on it), a bounded number of times. */
+		int stale = !fresh && PQstatus(c->pc) != CONNECTION_OK &&
+		    attempt <= ps->max_conns;
+		if (!stale)
+			rc = pgsql_fail(c->pc, res, "begin");
+		PQclear(res);
+		if (PQtransactionStatus(c->pc) == PQTRANS_INERROR)
+			PQclear(PQexec(c->pc, "ROLLBACK"));
+		pool_put(ps, c);
+		if (!stale)
+			return rc < 0 ? rc : STORE_E_FAILED;
+	}
+}
+
+static int
+pgsql_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
+    struct store_txn **out)
+{
+	struct pg_txn *p = (struct pg_txn *)parent, *t;
+	if (p != NULL && ((p->flags & STORE_RDONLY) || p->conn == NULL || p->failed)) {
+		pgsql_log_failure("nested batch", NULL, "its parent is a snapshot or failed");
+		return STORE_E_FAILED;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return STORE_E_NOMEM;
+	t->base.m = &pgsql_methods;
+	t->ps = s->impl;
+	t->flags = flags;
+	if (p == NULL) {
+		t->root = t;
+		int rc = begin_root(t);
+		if (rc != 0) {
+			free(t);
+			return rc;
+		}
+	} else {
+		char sql[32];
+		t->root = p->root;
+		t->conn = p->conn;
+		t->depth = p->depth + 1;
+		t->flags = p->flags;
+		snprintf(sql, sizeof sql, "SAVEPOINT s%u", t->depth);
+		int rc = exec_simple(t->conn->pc, sql, "savepoint");
+		if (rc != 0) {
+			p->failed = rc;
+			free(t);
+			return rc;
+		}
+	}
+	*out = &t->base;
+	return 0;
+}
+
+/* End the root's transaction on the server and give the connection back. */
+static void
+end_root(struct pg_txn *t)
+{
+	detach_cursors(t);
+	arena_free(t);
+	if (t->conn != NULL) {
+		if (PQtransactionStatus(t->conn->pc) != PQTRANS_IDLE)
+			PQclear(PQexec(t->conn->pc, "ROLLBACK"));
+		pool_put(t->ps, t->conn);
+		t->conn = NULL;
+	}
+}
+
+/* A nested batch that failed or is aborted: undo it, keep the parent. */
+static void
+rollback_savepoint(struct pg_txn *t)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
+	    t->depth, t->depth);
+	PGresult *res = PQexec(t->conn->pc, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		struct pg_txn *r = t->root;
+		r->failed = pgsql_fail(t->conn->pc, res, "rollback to savepoint");
+	}
+	PQclear(res);
+}
+
+static void
+pgsql_txn_abort(struct store_txn *txn)
+{
+	struct pg_txn *t = (struct pg_txn *)txn;
+	if (t->depth > 0) {
+		detach_cursors(t);
+		rollback_savepoint(t);
+	} else {
+		end_root(t);
+		free(t->arena);
+	}
+	free(t);
+}
+
+static int
+pgsql_txn_commit(struct store_txn *txn)
+{
+	struct pg_txn *t = (struct pg_txn *)txn;
+	int rc = t->failed;
+	if (t->conn == NULL) {
+		rc = STORE_E_FAILED; /* a reset snapshot */
+	} else if (t->depth > 0) {
+		detach_cursors(t);
+		if (rc != 0) {
+			rollback_savepoint(t);
+		} else {
+			char sql[32];
+			snprintf(sql, sizeof sql, "RELEASE SAVEPOINT s%u", t->depth);
+			if ((rc = exec_simple(t->conn->pc, sql, "release savepoint")) != 0)
+				t->root->failed = rc;
+		}
+		free(t);
+		return rc;
+	} else if (rc == 0) {
+		/* Durable as synchronous_commit says once COMMIT returns. A lost
+		 * connection here leaves the outcome unknown: STORE_E_FAILED, and
+		 * the caller must re-read before retrying. */
+		PGresult *res = PQexec(t->conn->pc, "COMMIT");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pgsql_fail(t->conn->pc, res, "commit");
+		else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+			pgsql_log_failure("commit", NULL, "the server rolled the transaction back");
+			rc = STORE_E_FAILED;
+		}
+		PQclear(res);
+		if (rc > 0)
+			rc = STORE_E_FAILED;
+	}
+	end_root(t);
+	free(t->arena);
+	free(t);
+	return rc;
+}
+
+static void
+pgsql_txn_reset(struct store_txn *txn)
+{
+	struct pg_txn *t = (struct pg_txn *)txn;
+	if (!(t->flags & STORE_RDONLY) || t->depth > 0)
+		return; /* as LMDB: only for read snapshots */
+	if (t->conn != NULL)
+		PQclear(PQexec(t->conn->pc, "COMMIT"));
+	end_root(t);
+	t->failed = 0;
+}
+
+static int
+pgsql_txn_renew(struct store_txn *txn)
+{
+	struct pg_txn *t = (struct pg_txn *)txn;
+	if (!(t->flags & STORE_RDONLY) || t->depth > 0 || t->conn != NULL)
+		return STORE_E_FAILED;
+	return begin_root(t);
+}
+
+/* ---- the store as a whole ------------------------------------------------ */
+
+static int
+pgsql_copy(struct store *s, int fd)
+{
+	log_error("storage: a PostgreSQL store is not copied by vaultd: back it up with the "
+	    "database's own tools (pg_dump, base backups; doc/storage-postgresql.md)");
+	return STORE_E_FAILED;
+}
+
+static void
+pgsql_reader_check(struct store *s)
+{
+	/* Nothing to release: a dead reader's connection ends its snapshot. */
+}
+
+/* synchronous_commit for every later transaction: "off" when not durable,
+ * else the operator's setting (RESET), applied at each connection's next
+ * BEGIN. */
+static int
+pgsql_set_durable(struct store *s, int durable)
+{
+	struct pg_store *ps = s->impl;
+	pthread_mutex_lock(&ps->mu);
+	if (ps->durable != !!durable) {
+		ps->durable = !!durable;
+		ps->sync_gen++;
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return 0;
+}
+
+const struct store_methods pgsql_methods = {
+	.version = 1,
+	.name = "postgresql",
+	.close = pgsql_close,
+	.txn_begin = pgsql_txn_begin,
+	.txn_commit = pgsql_txn_commit,
+	.txn_abort = pgsql_txn_abort,
+	.txn_reset = pgsql_txn_reset,
+	.txn_renew = pgsql_txn_renew,
+	.get = pgsql_get,
+	.put = pgsql_put,
+	.del = pgsql_del,
+	.count = pgsql_count,
+	.cursor_open = pgsql_cursor_open,
+	.cursor_get = pgsql_cursor_get,
+	.cursor_put = pgsql_cursor_put,
+	.cursor_del = pgsql_cursor_del,
+	.cursor_close = pgsql_cursor_close,
+	.copy = pgsql_copy,
+	.reader_check = pgsql_reader_check,
+	.set_durable = pgsql_set_durable,
+};

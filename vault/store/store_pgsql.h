@@ -1,0 +1,24 @@
+/*
+ * store_pgsql.h - the PostgreSQL backend of the storage interface (store.h):
+ * the store of record for more than one machine. Schema, versioning and
+ * settings: doc/storage-postgresql.md.
+ */
+#ifndef VAULT_STORE_STORE_PGSQL_H
+#define VAULT_STORE_STORE_PGSQL_H
+
+#include "store.h"
+
+/* The version of the backend's own tables (vault_schema), not of the data. */
+#define STORE_PGSQL_SCHEMA_VERSION 1
+
+/*
+ * Open the store in the database conninfo names (a libpq connection string
+ * or URI; several hosts with target_session_attrs=read-write for failover),
+ * creating or migrating the backend's tables. At most max_conns connections
+ * (>= 1): one per open transaction. A store result; *why says what failed
+ * (static text, the detail is in the log).
+ */
+int store_pgsql_open(struct store *s, const char *conninfo, unsigned max_conns,
+    const char **why);
+
+#endif
