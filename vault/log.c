@@ -97,3 +97,15 @@ LOG_FN(log_debug, LOG_LEVEL_DEBUG, "debug")
 LOG_FN(log_info, LOG_LEVEL_INFO, "info")
 LOG_FN(log_warn, LOG_LEVEL_WARNING, "warning")
 LOG_FN(log_error, LOG_LEVEL_ERROR, "error")
+
+int
+log_limit_pass(struct log_limit *l, unsigned *suppressed)
+{
+	int64_t now = (int64_t)time(NULL), prev = atomic_load(&l->last);
+	if (prev == now || !atomic_compare_exchange_strong(&l->last, &prev, now)) {
+		atomic_fetch_add(&l->suppressed, 1);
+		return 0;
+	}
+	*suppressed = atomic_exchange(&l->suppressed, 0);
+	return 1;
+}

@@ -11,6 +11,9 @@
 #ifndef VAULT_LOG_H
 #define VAULT_LOG_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 enum log_level {
 	LOG_LEVEL_ERROR = 3,   /* the syslog priorities journald reads */
 	LOG_LEVEL_WARNING = 4,
@@ -33,5 +36,18 @@ __attribute__((format(printf, 1, 2)))
 void log_warn(const char *fmt, ...);
 __attribute__((format(printf, 1, 2)))
 void log_error(const char *fmt, ...);
+
+/*
+ * A line that may repeat as fast as requests arrive (a store that fails
+ * every request): at most one a second. Keep one static struct log_limit
+ * per kind of line; log_limit_pass() says whether to log now and how many
+ * lines were left out since the last one logged (to say so in it).
+ */
+struct log_limit {
+	_Atomic int64_t last;
+	atomic_uint suppressed;
+};
+
+int log_limit_pass(struct log_limit *l, unsigned *suppressed);
 
 #endif

@@ -298,29 +298,23 @@ refuse_caller(int fd, struct buf *frame, uid_t uid, gid_t gid)
 }
 
 /*
- * At most one line a second about refused callers (only the accepting
- * thread calls this): a flood of connects must not flood the log as well;
- * the next line counts the ones left out.
+ * At most one line a second about refused callers: a flood of connects
+ * must not flood the log as well; the next line counts the ones left out.
  */
 static void
 log_refused(uid_t uid, gid_t gid)
 {
-	static time_t last;
-	static unsigned long quiet;
-	time_t now = time(NULL);
-	if (now == last) {
-		quiet++;
+	static struct log_limit limit;
+	unsigned quiet;
+	if (!log_limit_pass(&limit, &quiet))
 		return;
-	}
-	last = now;
 	if (quiet > 0)
 		log_warn("refused a connection from uid %ld gid %ld: no client in the policy "
-		    "(and %lu more refusals not logged since the last such line)",
+		    "(and %u more refusals not logged since the last such line)",
 		    (long)uid, (long)gid, quiet);
 	else
 		log_warn("refused a connection from uid %ld gid %ld: no client in the policy",
 		    (long)uid, (long)gid);
-	quiet = 0;
 }
 
 /* SIGHUP: reload the policy (reload.h), audited as the operation is. */

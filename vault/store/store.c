@@ -4,9 +4,7 @@
  * of a backend's methods.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include <vault/vault.h>
 
@@ -84,14 +82,10 @@ store_error(int rc)
 static void
 log_file_error(int e)
 {
-	static _Atomic int64_t last;
-	static atomic_uint suppressed;
-	int64_t now = (int64_t)time(NULL), prev = atomic_load(&last);
-	if (prev == now || !atomic_compare_exchange_strong(&last, &prev, now)) {
-		atomic_fetch_add(&suppressed, 1);
+	static struct log_limit limit;
+	unsigned n;
+	if (!log_limit_pass(&limit, &n))
 		return;
-	}
-	unsigned n = atomic_exchange(&suppressed, 0);
 	if (n > 0)
 		log_error("storage: %s (%d); and %u more since the last such line",
 		    strerror(e), e, n);

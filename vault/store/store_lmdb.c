@@ -6,10 +6,8 @@
  * return codes to store results.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lmdb.h>
 
@@ -44,14 +42,10 @@ static const struct store_methods lmdb_methods;
 static void
 log_failure(int rc)
 {
-	static _Atomic int64_t last;
-	static atomic_uint suppressed;
-	int64_t now = (int64_t)time(NULL), prev = atomic_load(&last);
-	if (prev == now || !atomic_compare_exchange_strong(&last, &prev, now)) {
-		atomic_fetch_add(&suppressed, 1);
+	static struct log_limit limit;
+	unsigned n;
+	if (!log_limit_pass(&limit, &n))
 		return;
-	}
-	unsigned n = atomic_exchange(&suppressed, 0);
 	if (n > 0)
 		log_error("storage: %s (%d); and %u more since the last such line",
 		    mdb_strerror(rc), rc, n);

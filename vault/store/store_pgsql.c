@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,14 +63,10 @@ map_sqlstate(const char *st)
 void
 pgsql_log_failure(const char *what, const char *state, const char *msg)
 {
-	static _Atomic int64_t last;
-	static atomic_uint suppressed;
-	int64_t now = (int64_t)time(NULL), prev = atomic_load(&last);
-	if (prev == now || !atomic_compare_exchange_strong(&last, &prev, now)) {
-		atomic_fetch_add(&suppressed, 1);
+	static struct log_limit limit;
+	unsigned n;
+	if (!log_limit_pass(&limit, &n))
 		return;
-	}
-	unsigned n = atomic_exchange(&suppressed, 0);
 	if (msg == NULL || *msg == '\0')
 		msg = "no message";
 	int len = (int)strcspn(msg, "\n");
