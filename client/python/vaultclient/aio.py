@@ -149,6 +149,9 @@ class AsyncConnection:
         for f in self._waiting.values():
             if not f.done():
                 f.set_exception(err)
+                # A caller that gave up (timeout, cancel) never reads it:
+                # mark it seen, so asyncio does not log it; waiters still get it.
+                f.exception()
         self._waiting.clear()
         self._writer.close()
 
