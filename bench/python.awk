@@ -14,11 +14,11 @@ END {
 	    "req/s", "p99 us", "C row", "C req/s", "Py/C"
 	printf "|%s|%s|%s|%s|%s|%s|%s|\n", "---", "---", "---:", "---:", "---", "---:", "---:"
 	for (i = 1; i <= n; i++) {
-		key = m[py[i]]; cr = ""
+		key = m[py[i]]; cr = ""; label = key; sub(/\|/, ", clients ", label)
 		if (key ~ /\|/) cr = c[key]
 		else for (k in c) if (index(k, key "|") == 1) cr = c[k]
 		ratio = (cr > 0) ? sprintf("%.2f", pr[i] / cr) : "-"
 		printf "| %-32s | %-7s | %10.0f | %10.1f | %-34s | %10s | %7s |\n", py[i], pc[i], pr[i],
-		    p99[i], key, cr == "" ? "-" : cr, ratio
+		    p99[i], label, cr == "" ? "-" : cr, ratio
 	}
 }

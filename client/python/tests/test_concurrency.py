@@ -47,10 +47,10 @@ def test_pool_under_threads(vaultd: Vaultd) -> None:
     for t in ts:
         t.join()
     assert failures == []
-    # No more connections than the pool's size were ever opened (the
-    # metrics call above counts one of them).
+    # No more connections than the pool's size were ever opened: the first
+    # was counted in `before` already.
     accepted = client.metrics()["connections"]["accepted"] - before
-    assert 1 <= accepted <= size
+    assert accepted <= size - 1
     client.close()
     with pytest.raises(vaultclient.VaultIOError):
         client.ping()

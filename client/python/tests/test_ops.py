@@ -258,3 +258,16 @@ def test_every_server_operation_has_a_method_and_a_test(client: vaultclient.Clie
         assert all(p.kind == p.KEYWORD_ONLY for n, p in params.items() if n != "self")
         assert getattr(vaultclient.Client, op).__doc__, f"{op} has no docstring"
         assert re.search(rf"\.{op}\(", tests_text), f"no test calls {op}"
+
+
+def test_large_documents_cross_many_reads(client: vaultclient.Client) -> None:
+    # Replies of about 3 MiB: many recv()s per frame, sync and pipelined.
+    blob = bytes(range(256)) * 4096  # 1 MiB, max_document_bytes
+    rec = client.create(purpose=T, fields={}, documents=[
+        {"name": f"scan-{i}.bin", "type": "application/octet-stream", "data": blob}
+        for i in range(3)])["record"]
+    got = client.read(purpose=T, record=rec, documents=True)
+    assert [d["data"] == blob for d in got["documents"]] == [True] * 3
+    out = client.batch("read", [{"purpose": T, "record": rec, "documents": [i + 1]}
+                                for i in range(3)])
+    assert all(isinstance(r, dict) and r["documents"][0]["data"] == blob for r in out)

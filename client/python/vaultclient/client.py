@@ -81,7 +81,9 @@ class Connection:
 
     def _recv_some(self, sock: socket.socket) -> None:
         try:
-            data = sock.recv(max(_RECV, self._reader.wanted()))
+            # Never more than 1 MiB at once, whatever length the frame declared:
+            # the buffer grows with the bytes that arrive, not with a header.
+            data = sock.recv(max(_RECV, min(self._reader.wanted(), 1 << 20)))
         except BlockingIOError:
             raise
         except socket.timeout:
