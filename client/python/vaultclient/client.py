@@ -16,6 +16,9 @@ from .protocol import (DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REQUEST_BYTES, Frame
 
 T = TypeVar("T")
 _RECV = 256 * 1024
+# Pipelines up to this many bytes are sent at once (a Unix socket's send
+# buffer holds about 208 KiB); larger ones are pumped with a selector.
+_SMALL = 64 * 1024
 
 
 class Connection:
@@ -111,14 +114,7 @@ class Connection:
         sock = self._live()
         rid = next(self._ids)
         frame = encode_request(op, rid, args, self.max_request_bytes)
-        try:
-            sock.sendall(frame)
-        except socket.timeout:
-            raise self._broken(VaultTimeout("send timed out; the connection is closed")) from None
-        except OSError as e:
-            # The server may have refused us and closed: its reason comes first.
-            self._drain_fatal(sock)
-            raise self._broken(VaultIOError(f"send failed: {e.strerror or e}")) from None
+        self._send_all(sock, frame)
         while rid not in self._early:
             self._recv_some(sock)
         return self._result(rid)
@@ -134,28 +130,30 @@ class Connection:
         if self._fatal is not None:
             raise self._fatal
 
-    def run_many(self, calls: Sequence[Tuple[str, Dict[str, Any]]]
-                 ) -> List[Union[Result, VaultError]]:
-        """Pipelining: send every request without waiting, reading replies
-        as they come (the server pauses reading a client that does not read,
-        PROTOCOL.md 2.4), and match them by id. Returns, in request order,
-        each result map or the VaultError it was answered with. A failure of
-        the connection itself raises."""
-        sock = self._live()
-        ids: List[int] = []
-        out = bytearray()
-        for op, args in calls:
-            rid = next(self._ids)
-            ids.append(rid)
-            out += encode_request(op, rid, args, self.max_request_bytes)
-        want = set(ids)
+    def _send_all(self, sock: socket.socket, data: bytes) -> None:
+        try:
+            sock.sendall(data)
+        except socket.timeout:
+            raise self._broken(VaultTimeout("send timed out; the connection is closed")) from None
+        except OSError as e:
+            # The server may have refused us and closed: its reason comes first.
+            self._drain_fatal(sock)
+            raise self._broken(VaultIOError(f"send failed: {e.strerror or e}")) from None
+
+    def _pump(self, sock: socket.socket, out: bytearray, ids: List[int]) -> None:
+        """Send out while reading replies, until every id in ids is answered."""
         view = memoryview(out)
         sent = 0
+        nxt = 0  # ids before nxt are answered
         sel = selectors.DefaultSelector()
         sock.setblocking(False)
         try:
-            sel.register(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0))
-            while not want.issubset(self._early.keys()):
+            sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            while True:
+                while nxt < len(ids) and ids[nxt] in self._early:
+                    nxt += 1
+                if nxt == len(ids):
+                    break
                 events = sel.select(self.timeout)
                 if not events:
                     raise self._broken(VaultTimeout(
@@ -179,8 +177,33 @@ class Connection:
                             pass
         finally:
             sel.close()
+            view.release()
             if self._sock is not None:
                 self._sock.settimeout(self.timeout)
+
+    def run_many(self, calls: Sequence[Tuple[str, Dict[str, Any]]]
+                 ) -> List[Union[Result, VaultError]]:
+        """Pipelining: send every request without waiting, reading replies
+        as they come (the server pauses reading a client that does not read,
+        PROTOCOL.md 2.4), and match them by id. Returns, in request order,
+        each result map or the VaultError it was answered with. A failure of
+        the connection itself raises."""
+        sock = self._live()
+        ids: List[int] = []
+        out = bytearray()
+        for op, args in calls:
+            rid = next(self._ids)
+            ids.append(rid)
+            out += encode_request(op, rid, args, self.max_request_bytes)
+        if len(out) <= _SMALL:
+            # Fits in the socket's send buffer: sendall cannot block on a
+            # server that waits for us to read, so no selector is needed.
+            self._send_all(sock, bytes(out))
+            for rid in ids:
+                while rid not in self._early:
+                    self._recv_some(sock)
+        else:
+            self._pump(sock, out, ids)
         results: List[Union[Result, VaultError]] = []
         for rid in ids:
             try:
