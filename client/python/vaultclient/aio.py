@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 from typing import Any, Awaitable, Dict, Optional, Sequence, List, Union
 
 from . import connect as _connect
@@ -226,4 +225,3 @@ class AsyncConnection:
 
 
 __all__ = ["AsyncClient", "AsyncConnection"]
-_ = socket  # the socket module: SO_PEERCRED is read in connect.py

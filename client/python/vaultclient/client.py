@@ -6,15 +6,14 @@ import selectors
 import socket
 import threading
 from contextlib import contextmanager
-from typing import (Any, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union)
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import connect as _connect
-from .errors import (ProtoFrameError, VaultError, VaultIOError, VaultTimeout, error_from_wire)
+from .errors import VaultError, VaultIOError, VaultTimeout, error_from_wire
 from .ops import Result, _Ops
 from .protocol import (DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REQUEST_BYTES, FrameReader,
                        encode_request, split_reply)
 
-T = TypeVar("T")
 _RECV = 256 * 1024
 # Pipelines up to this many bytes are sent at once (a Unix socket's send
 # buffer holds about 208 KiB); larger ones are pumped with a selector.
@@ -217,7 +216,7 @@ class Pool:
     """A thread-safe pool of connections: at most size at once; idle ones
     are reused, broken ones dropped. Threads beyond size wait for one."""
 
-    def __init__(self, size: int, factory: "Any") -> None:
+    def __init__(self, size: int, factory: Callable[[], "Connection"]) -> None:
         if size < 1:
             raise ValueError("pool size must be at least 1")
         self.size = size
@@ -240,7 +239,6 @@ class Pool:
                     conn = self._idle.pop()
             if conn is None:
                 conn = self._factory()
-                assert isinstance(conn, Connection)
             yield conn
         finally:
             if conn is not None:

@@ -156,6 +156,10 @@ KeyringError = _CLASSES["KeyringError"]
 AuditError = _CLASSES["AuditError"]
 
 
+__all__ = ["VaultError", "VaultTimeout", "ERROR_TABLE", "ERRORS_BY_CODE", "error_class",
+           "error_from_wire"] + [cls_name for _, _, cls_name in ERROR_TABLE]
+
+
 class VaultTimeout(VaultIOError, TimeoutError):  # type: ignore[misc, valid-type]
     """No reply within the timeout. The connection is closed: a late reply
     could otherwise be taken for the answer to a later request. A write may
