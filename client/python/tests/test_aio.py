@@ -95,3 +95,15 @@ def test_async_refused_caller() -> None:
         asyncio.run(main())
     finally:
         v.remove()
+
+
+def test_async_reads_while_it_sends(vaultd: Vaultd) -> None:
+    # As the synchronous pipeline's test: more replies than the server holds
+    # for a client that does not read, while requests are still being sent.
+    async def main() -> None:
+        async with AsyncClient(vaultd.socket, timeout=10) as c:
+            tok = (await c.create(purpose=T, fields={"email": "long.address.for.async@example.com"},
+                                  tokens=[{"field": "email", "kind": "opaque"}]))["tokens"][0]["token"]
+            out = await c.batch("detokenize", [{"purpose": T, "tokens": [tok] * 1024}] * 200)
+            assert all(isinstance(r, dict) and len(r["results"]) == 1024 for r in out)
+    asyncio.run(main())

@@ -166,3 +166,30 @@ def test_socket_path_from_argument_environment_default(vaultd: Vaultd,
     with pytest.raises(vaultclient.VaultIOError):
         vaultclient.Client(os.path.dirname(vaultd.socket) + "/missing.sock",
                            server_uid=os.getuid()).ping()
+
+
+def test_pipeline_keeps_reading_while_it_sends(vaultd: Vaultd) -> None:
+    # 200 detokenize requests of 1,024 tokens: about 11 MiB of requests and
+    # 9 MiB of replies. The server stops reading a client that leaves more
+    # than max_frame_bytes (4 MiB) of replies unread (PROTOCOL.md 2.4), so
+    # sending everything before reading deadlocks (tried: the send times
+    # out); the pipeline reads as it sends.
+    client = vaultd.client(timeout=10)
+    tok = client.create(purpose=T, fields={"email": "someone.with.a.long.address@example.com"},
+                        tokens=[{"field": "email", "kind": "opaque"}])["tokens"][0]["token"]
+    out = client.batch("detokenize", [{"purpose": T, "tokens": [tok] * 1024}] * 200)
+    assert len(out) == 200
+    for r in out:
+        assert isinstance(r, dict) and len(r["results"]) == 1024
+        assert r["results"][1023]["value"] == "someone.with.a.long.address@example.com"
+    # Large requests and large replies: 40 creates of 256 KiB documents
+    # (10 MiB), then all 40 read back in one pipeline.
+    big = b"b" * 262144
+    made = client.batch("create", [{"purpose": T, "fields": {}, "documents": [
+        {"name": f"b{i}.bin", "type": "application/octet-stream", "data": big}]}
+        for i in range(40)])
+    recs = [m["record"] for m in made if isinstance(m, dict)]
+    assert len(recs) == 40
+    back = client.batch("read", [{"purpose": T, "record": r, "documents": True} for r in recs])
+    assert all(isinstance(b, dict) and b["documents"][0]["data"] == big for b in back)
+    client.close()
