@@ -1,6 +1,7 @@
 #!/bin/sh
 # The Python client's checks, for meson (suite python):
-#   run.sh mypy     mypy --strict on the package (pyproject.toml's [tool.mypy])
+#   run.sh mypy     mypy --strict on the package (pyproject.toml's [tool.mypy]),
+#                   then on the tests and bench/python-bench.py
 #   run.sh pytest   the pytest suite against the real vaultd in $VAULTD
 # The interpreter is $VAULT_PYTHON, else Debian's /usr/bin/python3 (where
 # python3-msgpack, python3-pytest and mypy install), else python3 on PATH.
@@ -28,8 +29,13 @@ cd "$here"
 case "${1:-}" in
 mypy)
 	need mypy mypy
-	exec "$py" -m mypy --cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/vaultclient-mypy-cache}" \
+	# The package, and the tests and benchmark as its users (strict too:
+	# what they import must be typed and exported).
+	"$py" -m mypy --cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/vaultclient-mypy-cache}" \
 		--config-file pyproject.toml vaultclient
+	MYPYPATH=$here exec "$py" -m mypy \
+		--cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/vaultclient-mypy-cache}" \
+		--config-file pyproject.toml tests ../../bench/python-bench.py
 	;;
 pytest)
 	need pytest python3-pytest

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from . import errors as _errors
 from .client import Client, Connection, Pipeline, PipelineResult, Pool
 from .connect import DEFAULT_SOCKET
-from .errors import *  # noqa: F401,F403  (every error class)
-from .errors import ERROR_TABLE, ERRORS_BY_CODE, VaultError, VaultTimeout, error_from_wire
+from .errors import *  # noqa: F401,F403  (every error class: errors.__all__)
+from .errors import VaultError, error_from_wire
 from .ops import OPS, PURPOSES, Result
 
 __version__ = "0.1.0"
@@ -31,7 +32,7 @@ def token_error(answer: Mapping[str, Any]) -> Optional[VaultError]:
 
 
 __all__ = [
-    "Client", "Connection", "Pipeline", "PipelineResult", "Pool", "DEFAULT_SOCKET",
-    "ERROR_TABLE", "ERRORS_BY_CODE", "VaultError", "VaultTimeout", "OPS", "PURPOSES",
-    "Result", "token_error", "error_from_wire",
-] + [cls_name for _, _, cls_name in ERROR_TABLE]
+    "Client", "Connection", "Pipeline", "PipelineResult", "Pool", "DEFAULT_SOCKET", "OPS",
+    "PURPOSES", "Result", "token_error",
+]
+__all__ += _errors.__all__
