@@ -131,6 +131,13 @@ for s in $scales; do
 		    END {if (ps && u) printf "#fact\tlmdb_used_bytes_end\t%.0f\n", ps*u}' \
 		>> "$RESULTS/vault-$s.tsv"
 	printf '#fact\tseconds\t%d\n' $(( $(date +%s) - t0 )) >> "$RESULTS/vault-$s.tsv"
+	# The Python client (client/python) against the same vaultd, same run.
+	if [ "$s" = "$smallest" ]; then
+		py=/usr/bin/python3; [ -x "$py" ] || py=python3
+		"$py" bench/python-bench.py -s "$vd/run/vaultd.sock" -o "$RESULTS/python.tsv" \
+			-d "$SECONDS_PER_ROW" 2>&1 | tee -a "$log"
+		[ -s "$RESULTS/python.tsv" ] || { echo "bench/python-bench.py failed" >&2; exit 1; }
+	fi
 	stop_vaultd
 	rm -rf "$vd"
 done
@@ -216,6 +223,8 @@ for s in $scales; do
 	awk -F'\t' -v scale="$s" -v batch="$BATCH" -v pgscale="$PG_SCALE" -f bench/table.awk \
 		"$RESULTS/pg.tsv" "$RESULTS/vault-$s.tsv" | tee -a "$log"
 done
+say ""
+awk -F'\t' -f bench/python.awk "$RESULTS/vault-$smallest.tsv" "$RESULTS/python.tsv" | tee -a "$log"
 if [ "$(echo "$scales" | wc -w)" -gt 1 ]; then
 	say ""
 	awk -F'\t' -f bench/scale.awk $(for s in $scales; do echo "$RESULTS/vault-$s.tsv"; done) | tee -a "$log"

@@ -26,6 +26,11 @@ libclang-rt-14-dev
 valgrind
 strace
 python3
+python3-msgpack
+python3-pytest
+python3-setuptools
+python3-pip
+mypy
 util-linux
 groff-base
 scdoc
