@@ -262,6 +262,7 @@ header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size
 		if (get16(h + P11_RESERVED_OFF) != 0)
 			return VAULT_E_KEYRING;
 		/* Padding after each label is zero: one header, one meaning. */
+		*why = "invalid PKCS#11 token or key label";
 		for (size_t i = tl; i < KEYRING_P11_TOKEN_MAX; i++)
 			if (h[P11_TOKEN_OFF + i] != 0)
 				return VAULT_E_KEYRING;
