@@ -629,6 +629,24 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 	int ch, li = -1;
 
 	memset(o, 0, sizeof(*o));
+	/*
+	 * Whole option names only: getopt_long would take "--pin 1234" as
+	 * --pin-file and then print the PIN as a file name.
+	 */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], "--", 2) != 0)
+			continue;
+		size_t n = strcspn(argv[i] + 2, "=");
+		int known = 0;
+		for (const struct option *lo = longopts; lo->name != NULL; lo++)
+			if (strlen(lo->name) == n && strncmp(lo->name, argv[i] + 2, n) == 0)
+				known = 1;
+		if (!known) {
+			fprintf(stderr, "%s: %s: unknown option --%.*s (options are not "
+			    "abbreviated)\n", PROG, c->name, (int)(n > 40 ? 40 : n), argv[i] + 2);
+			goto usage;
+		}
+	}
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, &li)) != -1) {

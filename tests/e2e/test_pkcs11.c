@@ -10,7 +10,9 @@
  * survive a rotation, a retirement and a restart (the ring is re-saved
  * without the token). Each failure is refused with its stable code: wrong
  * PIN, token missing, key missing, a ring sealed by another key of the
- * same label, a module that does not load, labels that do not match.
+ * same label, a key of the wrong type or one that can leave the token (made
+ * here through p11-kit), a module that does not load, labels that do not
+ * match.
  * SoftHSM2 missing fails the suite, saying how to install it.
  */
 #include <errno.h>
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/pkcs11.h>
 
 #include "harness.h"
 
@@ -412,4 +416,102 @@ Test(pkcs11, configuration_naming_another_token_is_refused)
 	cr_assert_not_null(strstr(log, "sealed by the key \"vault-root\" of the PKCS#11 token "
 	    "\"vault\", but [keys] names the key \"vault-root\" of the token \"other\""), "%s", log);
 	free(log);
+}
+
+/*
+ * Make a secret key on token "vault" through the module itself (no tool
+ * makes these): keygen mechanism, length in bytes, extractable or not.
+ */
+static void
+make_key(const char *label, CK_MECHANISM_TYPE mech, CK_ULONG len, CK_BBOOL extractable)
+{
+	CK_FUNCTION_LIST *f = p11_kit_module_load(MODULE, 0);
+	cr_assert_not_null(f, "%s", p11_kit_message());
+	cr_assert_eq(p11_kit_module_initialize(f), CKR_OK);
+	CK_SLOT_ID slots[8];
+	CK_ULONG n = 8;
+	cr_assert_eq(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+	CK_SESSION_HANDLE s = 0;
+	int found = 0;
+	for (CK_ULONG i = 0; i < n && !found; i++) {
+		CK_TOKEN_INFO ti;
+		if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+		    memcmp(ti.label, "vault ", 6) == 0) {
+			cr_assert_eq(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION,
+			    NULL, NULL, &s), CKR_OK);
+			found = 1;
+		}
+	}
+	cr_assert(found, "no token \"vault\"");
+	cr_assert_eq(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)PIN, 4), CKR_OK);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &extractable, sizeof(extractable) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &yes, sizeof(yes) },
+		{ CKA_SIGN, &no, sizeof(no) },
+	};
+	CK_MECHANISM m = { mech, NULL, 0 };
+	CK_OBJECT_HANDLE k;
+	/* A generic secret takes no CKA_ENCRYPT/DECRYPT in SoftHSM2: leave them out. */
+	CK_ULONG nt = mech == CKM_GENERIC_SECRET_KEY_GEN ? 6 : sizeof(t) / sizeof(t[0]);
+	cr_assert_eq(f->C_GenerateKey(s, &m, t, nt, &k), CKR_OK, "C_GenerateKey %s", label);
+	f->C_Logout(s);
+	f->C_CloseSession(s);
+	p11_kit_module_finalize(f);
+	p11_kit_module_release(f);
+}
+
+Test(pkcs11, keys_of_the_wrong_type_or_that_can_leave_the_token_are_refused)
+{
+	struct proc_run r;
+	char other[700];
+	prepare(NULL);
+	hsm_setup("hsm", 1);
+	make_key("aes128", CKM_AES_KEY_GEN, 16, CK_FALSE);
+	make_key("generic", CKM_GENERIC_SECRET_KEY_GEN, 32, CK_FALSE);
+	make_key("loose", CKM_AES_KEY_GEN, 32, CK_TRUE);
+	static const struct {
+		const char *key, *want;
+	} cases[] = {
+		{ "aes128", "PKCS11_KEY_TYPE: the key \"aes128\" on token \"vault\" is AES-128, "
+		    "not AES-256" },
+		{ "generic", "PKCS11_KEY_TYPE: the key \"generic\" on token \"vault\" is not an "
+		    "AES key" },
+		{ "loose", "PKCS11_KEY_TYPE: the key \"loose\" on token \"vault\" can leave the "
+		    "token" },
+	};
+	vaultd_path(&srv, "keys/r", other, sizeof(other));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[] = { "init", other, "--pkcs11", MODULE, "--token", "vault", "--key",
+			cases[i].key, "--pin-file", pinfile, NULL };
+		run(&r, keytool_path(), args);
+		assert_exit(&r, 1);
+		cr_assert_not_null(strstr(r.err, cases[i].want), "%s", r.err);
+		cr_assert_neq(access(other, F_OK), 0, "a ring was written anyway");
+		proc_run_free(&r);
+	}
+	/* The PIN from standard input, as from a script. */
+	const char *args[] = { "init", other, "--pkcs11", MODULE, "--token", "vault", "--key",
+		"good", "--create-key", NULL };
+	proc_run(&r, keytool_path(), PIN "\n", args);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	/* --pkcs11 without the labels, or a PIN on the command line: usage errors. */
+	const char *nolabel[] = { "init", ring, "--pkcs11", MODULE, "--key", "x", NULL };
+	run(&r, keytool_path(), nolabel);
+	assert_exit(&r, 2);
+	proc_run_free(&r);
+	const char *pinarg[] = { "init", ring, "--pkcs11", MODULE, "--token", "vault", "--key",
+		"x", "--pin", PIN, NULL };
+	run(&r, keytool_path(), pinarg);
+	assert_exit(&r, 2);
+	cr_assert_not_null(strstr(r.err, "unknown option --pin "), "%s", r.err);
+	cr_assert_null(strstr(r.err, PIN), "the PIN was printed: %s", r.err);
+	proc_run_free(&r);
 }
