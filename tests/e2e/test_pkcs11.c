@@ -321,6 +321,18 @@ Test(pkcs11, no_pin_starts_sealed_and_vaultctl_unseal_takes_the_pin)
 	char *tok = create_record();
 	expect_reads(tok);
 	free(tok);
+	cr_assert_eq(vaultd_stop(&srv), 0);
+
+	/* Offline commands read the PIN as one line of standard input. */
+	const char *verify[] = { "-c", srv.config, "--audit-verify", NULL };
+	proc_run(&r, getenv("VAULTD"), PIN "\n", verify);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "audit trail intact"), "%s", r.out);
+	proc_run_free(&r);
+	proc_run(&r, getenv("VAULTD"), "9999\n", verify);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "PKCS11_PIN_INCORRECT"), "%s", r.err);
+	proc_run_free(&r);
 }
 
 Test(pkcs11, a_wrong_pin_file_leaves_the_vault_sealed_without_retrying)
