@@ -527,3 +527,35 @@ Test(pkcs11, keys_of_the_wrong_type_or_that_can_leave_the_token_are_refused)
 	cr_assert_null(strstr(r.err, PIN), "the PIN was printed: %s", r.err);
 	proc_run_free(&r);
 }
+
+Test(pkcs11, a_locked_pin_is_named_and_leaves_the_vault_sealed)
+{
+	struct proc_run r;
+	char line[1200];
+	const char *fake = getenv("FAKE_PKCS11");
+	cr_assert_not_null(fake, "FAKE_PKCS11 is not set (run through meson test)");
+	prepare(NULL);
+	hsm_setup("hsm", 1);
+	init_ring(ring, "vault-root", 1);
+	/* The same token label, in a module whose PIN is locked. */
+	snprintf(line, sizeof(line), "pkcs11_module = %s\npkcs11_pin_file = %s\n", fake, pinfile);
+	add_config(line);
+	vaultd_restart(&srv);
+	cr_assert_eq(status_exit(), 2);
+	char *log = log_text();
+	cr_assert_not_null(strstr(log, "PKCS11_PIN_LOCKED: the user PIN of token \"vault\" is "
+	    "locked: the token's security officer must reset it (CKR_PIN_LOCKED)"), "%s", log);
+	cr_assert_not_null(strstr(log, "starting SEALED"), "%s", log);
+	free(log);
+	cr_assert_eq(vaultd_stop(&srv), 0);
+
+	/* A token that says so in its flags is not even asked to log in. */
+	setenv("FAKE_PKCS11_FLAG", "1", 1);
+	const char *show[] = { "show", ring, "--pkcs11", fake, "--pin-file", pinfile, NULL };
+	run(&r, keytool_path(), show);
+	unsetenv("FAKE_PKCS11_FLAG");
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "PKCS11_PIN_LOCKED: the user PIN of token \"vault\" is "
+	    "locked (too many wrong PINs)"), "%s", r.err);
+	proc_run_free(&r);
+}
