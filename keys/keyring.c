@@ -261,8 +261,10 @@ header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size
 		*why = "reserved header bytes are not zero";
 		if (get16(h + P11_RESERVED_OFF) != 0)
 			return VAULT_E_KEYRING;
-		/* Padding after each label is zero: one header, one meaning. */
+		/* No NUL inside a label, zeros after it: one header, one meaning. */
 		*why = "invalid PKCS#11 token or key label";
+		if (memchr(h + P11_TOKEN_OFF, 0, tl) != NULL || memchr(h + P11_KEY_OFF, 0, kl) != NULL)
+			return VAULT_E_KEYRING;
 		for (size_t i = tl; i < KEYRING_P11_TOKEN_MAX; i++)
 			if (h[P11_TOKEN_OFF + i] != 0)
 				return VAULT_E_KEYRING;

@@ -372,6 +372,8 @@ Test(pkcs11, malformed_kind3_params_are_refused)
 		{ OFF_TOKEN + 20, 'x', "invalid PKCS#11 token or key label" },
 		{ OFF_KEY + 63, 'x', "invalid PKCS#11 token or key label" },
 		{ OFF_TLEN, 0, "invalid PKCS#11 token or key label" },
+		{ OFF_KEY + 2, 0, "invalid PKCS#11 token or key label" }, /* "vaNlt-root" */
+		{ OFF_TOKEN, 0, "invalid PKCS#11 token or key label" },
 		{ 82, 1, "reserved header bytes are not zero" },
 		{ OFF_MECH + 3, 0x88, "unsupported PKCS#11 mechanism" },
 	};
