@@ -7,7 +7,9 @@
  * root key kind, reserved, KDF salt and limits; missing bytes are zero)
  * and then the plaintext body, sealed here under the root key with that
  * header: the fuzzer cannot forge the AEAD tag, and this way it reaches
- * the body parser, and rings with either root kind open.
+ * the body parser, and rings with either root kind open. When those bytes
+ * name kind 3 (PKCS#11), the next 164 bytes are the header's PKCS#11
+ * block (bytes 76..239: mechanism, label lengths, labels, IV, wrapped key).
  *
  * Invariants:
  *   - keyring_open_image() returns 0 with a ring and no reason, or
@@ -36,6 +38,8 @@
 #define PARAMS_LEN 40
 #define NONCE_OFF 48
 #define BODY_LEN_OFF 72
+#define P11_HEADER_BYTES 240 /* kind 3 */
+#define P11_BLOCK_LEN (P11_HEADER_BYTES - HEADER_BYTES)
 
 static const enum keyring_kind kinds[] = { KEYRING_KEK, KEYRING_TOKEN, KEYRING_INDEX };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -66,20 +70,26 @@ static uint8_t *
 seal_body(const uint8_t *data, size_t size, size_t *len)
 {
 	size_t nhdr = size < PARAMS_LEN ? size : PARAMS_LEN;
-	const uint8_t *body = data + nhdr;
-	size_t blen = size - nhdr;
-	size_t total = HEADER_BYTES + blen + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	/* Kind 3 (bytes 10..11 of the header, 2..3 of data): its block follows. */
+	size_t hlen = nhdr >= 4 && data[2] == 0 && data[3] == 3 ? P11_HEADER_BYTES : HEADER_BYTES;
+	size_t nblock = 0;
+	if (hlen == P11_HEADER_BYTES)
+		nblock = size - nhdr < P11_BLOCK_LEN ? size - nhdr : P11_BLOCK_LEN;
+	const uint8_t *body = data + nhdr + nblock;
+	size_t blen = size - nhdr - nblock;
+	size_t total = hlen + blen + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 	uint8_t *img = calloc(1, total);
 	fuzz_assert(img != NULL, "out of memory");
 	memcpy(img, MAGIC, 8);
 	memcpy(img + PARAMS_OFF, data, nhdr);
+	memcpy(img + HEADER_BYTES, data + nhdr, nblock);
 	randombytes_buf(img + NONCE_OFF, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	img[BODY_LEN_OFF] = (uint8_t)(blen >> 24);
 	img[BODY_LEN_OFF + 1] = (uint8_t)(blen >> 16);
 	img[BODY_LEN_OFF + 2] = (uint8_t)(blen >> 8);
 	img[BODY_LEN_OFF + 3] = (uint8_t)blen;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(img + HEADER_BYTES, NULL, body, blen,
-	    img, HEADER_BYTES, NULL, img + NONCE_OFF, root);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(img + hlen, NULL, body, blen,
+	    img, hlen, NULL, img + NONCE_OFF, root);
 	*len = total;
 	return img;
 }
@@ -152,6 +162,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(sealed_len == len, "resealed image has %zu bytes, not %zu", sealed_len, len);
 	fuzz_assert(memcmp(sealed, image, NONCE_OFF) == 0,
 	    "resealing changed the header's root parameters");
+	/* A kind 3 ring keeps its PKCS#11 block (labels, IV, wrapped key). */
+	if (keyring_params(kr)->kind == KEYRING_ROOT_PKCS11)
+		fuzz_assert(len >= P11_HEADER_BYTES && memcmp(sealed + HEADER_BYTES,
+		    image + HEADER_BYTES, P11_BLOCK_LEN) == 0,
+		    "resealing changed the PKCS#11 block");
 	rc = keyring_open_image(sealed, sealed_len, root, &again, &why);
 	fuzz_assert(rc == 0, "a resealed ring does not open: %s", why ? why : "?");
 	check_same(kr, again);

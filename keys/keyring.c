@@ -21,7 +21,18 @@
 
 #define MAGIC "VAULTKR1"
 #define FORMAT_VERSION KEYRING_FORMAT_VERSION
-#define HEADER_BYTES 76
+#define HEADER_BYTES 76   /* kinds 1 and 2; kind 3 adds the PKCS#11 block */
+#define P11_MECH_OFF 76
+#define P11_TOKEN_LEN_OFF 80
+#define P11_KEY_LEN_OFF 81
+#define P11_RESERVED_OFF 82
+#define P11_TOKEN_OFF 84
+#define P11_KEY_OFF (P11_TOKEN_OFF + KEYRING_P11_TOKEN_MAX)
+#define P11_IV_OFF (P11_KEY_OFF + KEYRING_P11_KEY_MAX)
+#define P11_WRAPPED_OFF (P11_IV_OFF + KEYRING_P11_IV_BYTES)
+#define P11_HEADER_BYTES (P11_WRAPPED_OFF + KEYRING_P11_WRAPPED_BYTES) /* 240 */
+#define MAX_HEADER_BYTES P11_HEADER_BYTES
+#define P11_MECH_AES_GCM 0x1087u /* CKM_AES_GCM */
 #define VERSION_OFF 8
 #define KIND_OFF 10
 #define RESERVED_OFF 12
@@ -93,9 +104,29 @@ get64(const uint8_t *p)
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
+/* A PKCS#11 label: 1..max bytes, no control bytes, no trailing space. */
+static int
+label_ok(const char *label, size_t max)
+{
+	size_t n = strnlen(label, max + 1);
+	if (n == 0 || n > max || label[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static size_t
+header_len(enum keyring_root_kind kind)
+{
+	return kind == KEYRING_ROOT_PKCS11 ? P11_HEADER_BYTES : HEADER_BYTES;
+}
+
 /*
- * Whether p is a root we can use: a key file with no KDF fields, or a
- * passphrase with costs libsodium accepts and that we are willing to spend.
+ * Whether p is a root we can use: a key file with no KDF fields, a
+ * passphrase with costs libsodium accepts and that we are willing to
+ * spend, or a PKCS#11 token key with usable labels.
  */
 static int
 params_valid(const struct keyring_root_params *p, const char **why)
@@ -103,6 +134,22 @@ params_valid(const struct keyring_root_params *p, const char **why)
 	static const uint8_t zero[KEYRING_SALT_BYTES];
 
 	switch (p->kind) {
+	case KEYRING_ROOT_PKCS11:
+		if (memcmp(p->salt, zero, sizeof(zero)) != 0 || p->opslimit != 0 ||
+		    p->memlimit != 0) {
+			*why = "KDF parameters set for a PKCS#11 root";
+			return 0;
+		}
+		if (p->p11.mechanism != P11_MECH_AES_GCM) {
+			*why = "unsupported PKCS#11 mechanism";
+			return 0;
+		}
+		if (!label_ok(p->p11.token, KEYRING_P11_TOKEN_MAX) ||
+		    !label_ok(p->p11.key, KEYRING_P11_KEY_MAX)) {
+			*why = "invalid PKCS#11 token or key label";
+			return 0;
+		}
+		return 1;
 	case KEYRING_ROOT_KEYFILE:
 		if (memcmp(p->salt, zero, sizeof(zero)) != 0 || p->opslimit != 0 ||
 		    p->memlimit != 0) {
@@ -131,6 +178,25 @@ keyring_params_keyfile(struct keyring_root_params *p)
 	p->kind = KEYRING_ROOT_KEYFILE;
 }
 
+size_t
+keyring_pkcs11_aad(const struct keyring_root_params *p, uint8_t *out)
+{
+	/* Bytes 0..15 and 76..179 of the header: everything but the nonce,
+	 * body length, IV and wrapped key, which change without a rewrap. */
+	size_t tl = strnlen(p->p11.token, KEYRING_P11_TOKEN_MAX);
+	size_t kl = strnlen(p->p11.key, KEYRING_P11_KEY_MAX);
+	memset(out, 0, KEYRING_P11_AAD_MAX);
+	memcpy(out, MAGIC, 8);
+	put16(out + 8, FORMAT_VERSION);
+	put16(out + 10, KEYRING_ROOT_PKCS11);
+	put32(out + 16, p->p11.mechanism);
+	out[20] = (uint8_t)tl;
+	out[21] = (uint8_t)kl;
+	memcpy(out + 24, p->p11.token, tl);
+	memcpy(out + 24 + KEYRING_P11_TOKEN_MAX, p->p11.key, kl);
+	return 24 + KEYRING_P11_TOKEN_MAX + KEYRING_P11_KEY_MAX;
+}
+
 void
 keyring_params_new_passphrase(struct keyring_root_params *p)
 {
@@ -156,19 +222,24 @@ keyring_root_from_passphrase(const char *pass, size_t len,
 	return 0;
 }
 
-/* Check the first HEADER_BYTES of a ring file and take its root parameters. */
+/*
+ * Check the header at the start of h (avail bytes, at least HEADER_BYTES)
+ * and take its root parameters; *hlen is its length for that kind.
+ */
 static int
-header_parse(const uint8_t *h, struct keyring_root_params *p, const char **why)
+header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size_t *hlen,
+    const char **why)
 {
 	*why = "not a key ring file";
-	if (memcmp(h, MAGIC, 8) != 0)
+	if (avail < HEADER_BYTES || memcmp(h, MAGIC, 8) != 0)
 		return VAULT_E_KEYRING;
 	*why = "unsupported key ring format version";
 	if (get16(h + VERSION_OFF) != FORMAT_VERSION)
 		return VAULT_E_KEYRING;
 	*why = "unsupported root key kind";
 	uint16_t kind = get16(h + KIND_OFF);
-	if (kind != KEYRING_ROOT_KEYFILE && kind != KEYRING_ROOT_PASSPHRASE)
+	if (kind != KEYRING_ROOT_KEYFILE && kind != KEYRING_ROOT_PASSPHRASE &&
+	    kind != KEYRING_ROOT_PKCS11)
 		return VAULT_E_KEYRING;
 	*why = "reserved header bytes are not zero";
 	if (get32(h + RESERVED_OFF) != 0)
@@ -178,6 +249,34 @@ header_parse(const uint8_t *h, struct keyring_root_params *p, const char **why)
 	memcpy(p->salt, h + SALT_OFF, KEYRING_SALT_BYTES);
 	p->opslimit = get64(h + OPSLIMIT_OFF);
 	p->memlimit = get64(h + MEMLIMIT_OFF);
+	*hlen = header_len(p->kind);
+	if (p->kind == KEYRING_ROOT_PKCS11) {
+		*why = "not a key ring file";
+		if (avail < P11_HEADER_BYTES)
+			return VAULT_E_KEYRING;
+		*why = "invalid PKCS#11 token or key label";
+		size_t tl = h[P11_TOKEN_LEN_OFF], kl = h[P11_KEY_LEN_OFF];
+		if (tl > KEYRING_P11_TOKEN_MAX || kl > KEYRING_P11_KEY_MAX)
+			return VAULT_E_KEYRING;
+		*why = "reserved header bytes are not zero";
+		if (get16(h + P11_RESERVED_OFF) != 0)
+			return VAULT_E_KEYRING;
+		/* No NUL inside a label, zeros after it: one header, one meaning. */
+		*why = "invalid PKCS#11 token or key label";
+		if (memchr(h + P11_TOKEN_OFF, 0, tl) != NULL || memchr(h + P11_KEY_OFF, 0, kl) != NULL)
+			return VAULT_E_KEYRING;
+		for (size_t i = tl; i < KEYRING_P11_TOKEN_MAX; i++)
+			if (h[P11_TOKEN_OFF + i] != 0)
+				return VAULT_E_KEYRING;
+		for (size_t i = kl; i < KEYRING_P11_KEY_MAX; i++)
+			if (h[P11_KEY_OFF + i] != 0)
+				return VAULT_E_KEYRING;
+		p->p11.mechanism = get32(h + P11_MECH_OFF);
+		memcpy(p->p11.token, h + P11_TOKEN_OFF, tl);
+		memcpy(p->p11.key, h + P11_KEY_OFF, kl);
+		memcpy(p->p11.iv, h + P11_IV_OFF, KEYRING_P11_IV_BYTES);
+		memcpy(p->p11.wrapped, h + P11_WRAPPED_OFF, KEYRING_P11_WRAPPED_BYTES);
+	}
 	if (!params_valid(p, why))
 		return VAULT_E_KEYRING;
 	*why = NULL;
@@ -288,7 +387,8 @@ keyring_seal(const struct keyring *kr, const uint8_t *root, uint8_t **image,
     size_t *len)
 {
 	size_t blen = body_size(kr);
-	size_t total = HEADER_BYTES + blen + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	size_t hlen = header_len(kr->params.kind);
+	size_t total = hlen + blen + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 	uint8_t *body = sodium_malloc(blen);
 	uint8_t *out = malloc(total);
 	if (body == NULL || out == NULL) {
@@ -310,7 +410,7 @@ keyring_seal(const struct keyring *kr, const uint8_t *root, uint8_t **image,
 			p += ENTRY_BYTES;
 		}
 	}
-	memset(out, 0, HEADER_BYTES);
+	memset(out, 0, hlen);
 	memcpy(out, MAGIC, 8);
 	put16(out + VERSION_OFF, FORMAT_VERSION);
 	put16(out + KIND_OFF, (uint16_t)kr->params.kind);
@@ -319,8 +419,20 @@ keyring_seal(const struct keyring *kr, const uint8_t *root, uint8_t **image,
 	put64(out + MEMLIMIT_OFF, kr->params.memlimit);
 	randombytes_buf(out + NONCE_OFF, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	put32(out + BODY_LEN_OFF, (uint32_t)blen);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + HEADER_BYTES, NULL,
-	    body, blen, out, HEADER_BYTES, NULL, out + NONCE_OFF, root);
+	if (kr->params.kind == KEYRING_ROOT_PKCS11) {
+		const struct keyring_pkcs11 *k = &kr->params.p11;
+		size_t tl = strnlen(k->token, KEYRING_P11_TOKEN_MAX);
+		size_t kl = strnlen(k->key, KEYRING_P11_KEY_MAX);
+		put32(out + P11_MECH_OFF, k->mechanism);
+		out[P11_TOKEN_LEN_OFF] = (uint8_t)tl;
+		out[P11_KEY_LEN_OFF] = (uint8_t)kl;
+		memcpy(out + P11_TOKEN_OFF, k->token, tl);
+		memcpy(out + P11_KEY_OFF, k->key, kl);
+		memcpy(out + P11_IV_OFF, k->iv, KEYRING_P11_IV_BYTES);
+		memcpy(out + P11_WRAPPED_OFF, k->wrapped, KEYRING_P11_WRAPPED_BYTES);
+	}
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + hlen, NULL,
+	    body, blen, out, hlen, NULL, out + NONCE_OFF, root);
 	sodium_free(body);
 	*image = out;
 	*len = total;
@@ -335,18 +447,19 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
 	struct keyring_root_params params;
 	struct keyring *kr = NULL;
 	uint8_t *body = NULL;
+	size_t hlen = HEADER_BYTES;
 	int rc = VAULT_E_KEYRING;
 
 	*why = "not a key ring file";
 	if (len < HEADER_BYTES + abytes)
 		goto out;
-	if ((rc = header_parse(image, &params, why)) != 0)
+	if ((rc = header_parse(image, len, &params, &hlen, why)) != 0)
 		goto out;
 	rc = VAULT_E_KEYRING;
 	uint32_t blen = get32(image + BODY_LEN_OFF);
 	*why = "key ring file is truncated or has trailing bytes";
 	/* Validate the declared size against the bytes present before allocating. */
-	if ((size_t)blen != len - HEADER_BYTES - abytes)
+	if (len < hlen + abytes || (size_t)blen != len - hlen - abytes)
 		goto out;
 	*why = "key ring declares more keys than allowed";
 	if (blen > NKINDS * (8 + (size_t)KEYRING_MAX_KEYS * ENTRY_BYTES))
@@ -361,7 +474,7 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
 	kr->params = params;
 	*why = open_failed;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(body, NULL, NULL,
-	    image + HEADER_BYTES, blen + abytes, image, HEADER_BYTES,
+	    image + hlen, blen + abytes, image, hlen,
 	    image + NONCE_OFF, root) != 0)
 		goto out;
 
@@ -621,7 +734,7 @@ keyring_root_key_create(const char *path, uint8_t *root, const char **why)
 static int
 read_image(const char *path, uint8_t **image, size_t *len, const char **why)
 {
-	size_t cap = HEADER_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+	size_t cap = MAX_HEADER_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES +
 	    NKINDS * (8 + (size_t)KEYRING_MAX_KEYS * ENTRY_BYTES);
 	if ((*image = malloc(cap)) == NULL) {
 		*why = "out of memory";
@@ -654,7 +767,7 @@ keyring_load_passphrase(const char *path, const char *pass, size_t len,
 {
 	struct keyring_root_params p;
 	uint8_t *image = NULL;
-	size_t ilen = 0;
+	size_t ilen = 0, hlen;
 	int rc;
 
 	if ((rc = read_image(path, &image, &ilen, why)) != 0)
@@ -663,10 +776,12 @@ keyring_load_passphrase(const char *path, const char *pass, size_t len,
 	*why = "not a key ring file";
 	if (ilen < HEADER_BYTES)
 		goto out;
-	if ((rc = header_parse(image, &p, why)) != 0)
+	if ((rc = header_parse(image, ilen, &p, &hlen, why)) != 0)
 		goto out;
 	rc = VAULT_E_KEYRING;
-	*why = "the key ring is sealed with a root key file, not a passphrase";
+	*why = p.kind == KEYRING_ROOT_PKCS11 ?
+	    "the key ring is sealed by a PKCS#11 token, not a passphrase" :
+	    "the key ring is sealed with a root key file, not a passphrase";
 	if (p.kind != KEYRING_ROOT_PASSPHRASE)
 		goto out;
 	*why = "not enough memory for the passphrase KDF";
@@ -684,8 +799,8 @@ int
 keyring_file_params(const char *path, struct keyring_root_params *out,
     const char **why)
 {
-	uint8_t h[HEADER_BYTES];
-	size_t off = 0;
+	uint8_t h[MAX_HEADER_BYTES];
+	size_t off = 0, hlen;
 	struct stat st;
 	int rc = VAULT_E_IO;
 
@@ -715,9 +830,9 @@ keyring_file_params(const char *path, struct keyring_root_params *out,
 		off += (size_t)n;
 	}
 	*why = "not a key ring file";
-	if (off < sizeof(h))
+	if (off < HEADER_BYTES)
 		goto out;
-	rc = header_parse(h, out, why);
+	rc = header_parse(h, off, out, &hlen, why);
 out:
 	close(fd);
 	return rc;

@@ -48,6 +48,24 @@ enum keyring_kind {
 enum keyring_root_kind {
 	KEYRING_ROOT_KEYFILE = 1,    /* 32 random bytes in a key file */
 	KEYRING_ROOT_PASSPHRASE = 2, /* Argon2id13 (crypto_pwhash) of a passphrase */
+	KEYRING_ROOT_PKCS11 = 3,     /* a random key wrapped by a PKCS#11 token's key */
+};
+
+/*
+ * Kind 3: where the wrapping key lives and the wrapped sealing key
+ * (keys/pkcs11.h, keyring_pkcs11.h). The module path is not stored: it
+ * differs between machines (vaultd.conf, vault-keytool --pkcs11).
+ */
+#define KEYRING_P11_TOKEN_MAX 32
+#define KEYRING_P11_KEY_MAX 64
+#define KEYRING_P11_IV_BYTES 12
+#define KEYRING_P11_WRAPPED_BYTES 48
+struct keyring_pkcs11 {
+	uint32_t mechanism;                   /* CKM_AES_GCM */
+	char token[KEYRING_P11_TOKEN_MAX + 1]; /* NUL-terminated labels */
+	char key[KEYRING_P11_KEY_MAX + 1];
+	uint8_t iv[KEYRING_P11_IV_BYTES];
+	uint8_t wrapped[KEYRING_P11_WRAPPED_BYTES];
 };
 
 /*
@@ -59,6 +77,7 @@ struct keyring_root_params {
 	uint8_t salt[KEYRING_SALT_BYTES];
 	uint64_t opslimit;
 	uint64_t memlimit; /* bytes */
+	struct keyring_pkcs11 p11; /* kind 3 only; all zero otherwise */
 };
 
 /*
@@ -125,6 +144,14 @@ int keyring_root_from_passphrase(const char *pass, size_t len,
 void keyring_params_new_passphrase(struct keyring_root_params *p);
 /* The parameters of a key file root: kind 1, everything else zero. */
 void keyring_params_keyfile(struct keyring_root_params *p);
+/*
+ * The associated data the token's AES-GCM binds the wrapped sealing key
+ * to: the magic, format version and kind, the mechanism and both labels
+ * (keys/README.md). out must hold KEYRING_P11_AAD_MAX bytes; returns the
+ * length used.
+ */
+#define KEYRING_P11_AAD_MAX 128
+size_t keyring_pkcs11_aad(const struct keyring_root_params *p, uint8_t *out);
 /*
  * Load the ring at path whose root is derived from pass[0..len) with the
  * parameters in its header; the file is read once. The derived root is left

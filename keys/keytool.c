@@ -1,6 +1,8 @@
 /*
  * keytool.c - vault-keytool, the offline key ring tool: creates a ring
- * sealed by a root key file or a passphrase, prints its header, lists its
+ * sealed by a root key file, a passphrase or a PKCS#11 token's key (the
+ * PIN from a file or the terminal, never the command line), prints its
+ * header, lists its
  * epochs and versions, and changes its passphrase. It never prints key
  * bytes. Run it as the service user while vaultd is stopped: the server
  * rewrites the ring itself when it rotates or retires keys.
@@ -21,9 +23,12 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/passphrase.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "keyring.h"
+#include "keyring_pkcs11.h"
+#include "pin.h"
 
 #define PROG "vault-keytool"
 #define PASS_MAX 1024 /* bytes, newline excluded */
@@ -34,6 +39,8 @@ struct opts {
 	const char *key_file;
 	int passphrase;
 	uint64_t opslimit, memlimit; /* 0: keep the default */
+	const char *pkcs11, *token, *key, *pin_file; /* --pkcs11 MODULE and its labels */
+	int create_key;
 };
 
 /* Which options a command takes. */
@@ -41,6 +48,8 @@ enum {
 	O_KEYFILE = 1 << 0,
 	O_PASSPHRASE = 1 << 1,
 	O_COSTS = 1 << 2,
+	O_PKCS11 = 1 << 3,     /* --pkcs11, --token, --key, --pin-file */
+	O_CREATE_KEY = 1 << 4, /* --create-key */
 };
 
 struct command {
@@ -57,12 +66,15 @@ static int cmd_show(const struct opts *o);
 static int cmd_change_passphrase(const struct opts *o);
 
 static const struct command commands[] = {
-	{ "init", cmd_init, O_KEYFILE | O_PASSPHRASE | O_COSTS,
-	    "RING (--key-file ROOTKEY | --passphrase [--opslimit N] [--memlimit BYTES])",
-	    "create a new ring; with --key-file, also a new random root key file" },
+	{ "init", cmd_init, O_KEYFILE | O_PASSPHRASE | O_COSTS | O_PKCS11 | O_CREATE_KEY,
+	    "RING (--key-file ROOTKEY | --passphrase [--opslimit N] [--memlimit BYTES] |\n"
+	    "        --pkcs11 MODULE --token LABEL --key LABEL [--create-key] [--pin-file FILE])",
+	    "create a new ring; with --key-file, also a new random root key file;\n"
+	    "      with --pkcs11, sealed by an AES-256 key on the token (--create-key makes it)" },
 	{ "info", cmd_info, 0, "RING",
-	    "print the format version, root key kind and KDF parameters (no key needed)" },
-	{ "show", cmd_show, O_KEYFILE | O_PASSPHRASE, "RING (--key-file ROOTKEY | --passphrase)",
+	    "print the format version, root key kind and KDF parameters or token (no key needed)" },
+	{ "show", cmd_show, O_KEYFILE | O_PASSPHRASE | O_PKCS11,
+	    "RING (--key-file ROOTKEY | --passphrase | --pkcs11 MODULE [--pin-file FILE])",
 	    "list the epochs and versions, when each was made and which is current" },
 	{ "change-passphrase", cmd_change_passphrase, O_COSTS,
 	    "RING [--opslimit N] [--memlimit BYTES]",
@@ -79,6 +91,7 @@ usage(FILE *f)
 		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
 		    commands[i].help);
 	fprintf(f, "\n"
+	    "A PKCS#11 PIN is read from --pin-file, else like a passphrase (once).\n"
 	    "Passphrases are read from the terminal without echo (twice when new), or\n"
 	    "one line each from standard input when it is not a terminal. --opslimit and\n"
 	    "--memlimit set the Argon2id cost (memlimit in bytes, or with a unit K, M,\n"
@@ -227,7 +240,8 @@ static const char *
 kind_name(enum keyring_root_kind k)
 {
 	return k == KEYRING_ROOT_PASSPHRASE ? "passphrase (Argon2id v1.3)" :
-	    k == KEYRING_ROOT_KEYFILE ? "key file" : "unknown";
+	    k == KEYRING_ROOT_KEYFILE ? "key file" :
+	    k == KEYRING_ROOT_PKCS11 ? "PKCS#11 token key (CKM_AES_GCM)" : "unknown";
 }
 
 static void
@@ -235,6 +249,11 @@ print_params(const struct keyring_root_params *p)
 {
 	printf("format version: %d\n", KEYRING_FORMAT_VERSION);
 	printf("root key:       %s\n", kind_name(p->kind));
+	if (p->kind == KEYRING_ROOT_PKCS11) {
+		printf("token:          %s\n", p->p11.token);
+		printf("key:            %s\n", p->p11.key);
+		return;
+	}
 	if (p->kind != KEYRING_ROOT_PASSPHRASE)
 		return;
 	char hex[2 * KEYRING_SALT_BYTES + 1];
@@ -297,6 +316,70 @@ sweep_temps(const char *ring)
 		    ring, strerror(errno));
 }
 
+/*
+ * The token's user PIN into pin (PKCS11_PIN_BUF bytes of secure memory,
+ * at least PASSPHRASE_MAX + 1): from --pin-file, else from the terminal
+ * without echo or one line of standard input (common/passphrase.c).
+ */
+static int
+read_pin(const struct opts *o, const char *token, char *pin, size_t *len)
+{
+	const char *why = NULL, *from = "standard input";
+	char prompt[96];
+	if (o->pin_file != NULL) {
+		if (pin_read_file(o->pin_file, pin, len, &why) != 0)
+			return fail(o->pin_file, why);
+		return 0;
+	}
+	snprintf(prompt, sizeof(prompt), "PIN of token \"%s\": ", token);
+	switch (passphrase_read(prompt, pin, len, &from)) {
+	case PASSPHRASE_OK:
+		break;
+	case PASSPHRASE_NO_TTY:
+		return fail("PIN", "cannot use the terminal");
+	case PASSPHRASE_ERROR:
+		return fail("PIN", "cannot read standard input");
+	case PASSPHRASE_TOO_LONG:
+		return fail("PIN", "longer than 256 bytes");
+	case PASSPHRASE_EMPTY:
+		return fail("PIN", "empty PIN refused");
+	case PASSPHRASE_EOF:
+		return fail("PIN", "none given (end of input)");
+	}
+	if (pin_parse(pin, *len, len, &why) != 0)
+		return fail("PIN", why);
+	return 0;
+}
+
+#define PIN_BUF (PASSPHRASE_MAX + 1 > PKCS11_PIN_BUF ? PASSPHRASE_MAX + 1 : PKCS11_PIN_BUF)
+
+static int
+init_pkcs11(const struct opts *o, uint8_t *root)
+{
+	struct pkcs11_target t = { o->pkcs11, o->token, o->key };
+	struct pkcs11_error err;
+	struct keyring *kr = NULL;
+	char *pin = sodium_malloc(PIN_BUF);
+	size_t plen = 0;
+	int rc = 1;
+
+	if (pin == NULL)
+		return fail("init", "out of secure memory");
+	if (read_pin(o, o->token, pin, &plen) != 0)
+		goto out;
+	if (keyring_pkcs11_create(o->ring, &t, pin, plen, o->create_key, root, &kr, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err.message);
+		goto out;
+	}
+	printf("created key ring %s sealed by the key \"%s\" of PKCS#11 token \"%s\"%s\n",
+	    o->ring, o->key, o->token, o->create_key ? " (key created on the token)" : "");
+	rc = 0;
+out:
+	keyring_free(kr);
+	sodium_free(pin);
+	return rc;
+}
+
 static int
 cmd_init(const struct opts *o)
 {
@@ -319,7 +402,10 @@ cmd_init(const struct opts *o)
 		rc = fail(o->ring, "file already exists");
 		goto out;
 	}
-	if (o->key_file != NULL) {
+	if (o->pkcs11 != NULL) {
+		rc = init_pkcs11(o, root);
+		goto out;
+	} else if (o->key_file != NULL) {
 		if ((rc = keyring_root_key_create(o->key_file, root, &why)) != 0) {
 			rc = fail_errno(o->key_file, why, rc, errno);
 			goto out;
@@ -386,6 +472,27 @@ open_ring(const struct opts *o, int use_pass, const char *prompt, uint8_t *root,
 
 	if (keyring_file_params(o->ring, &p, &why) != 0)
 		return fail(o->ring, why);
+	if (o->pkcs11 != NULL) {
+		struct pkcs11_error err;
+		char *pin;
+		size_t plen = 0;
+		if (p.kind != KEYRING_ROOT_PKCS11)
+			return fail(o->ring, "not sealed by a PKCS#11 token");
+		if ((pin = sodium_malloc(PIN_BUF)) == NULL)
+			return fail("PIN", "out of secure memory");
+		if (read_pin(o, p.p11.token, pin, &plen) == 0) {
+			if (keyring_pkcs11_unseal(o->ring, o->pkcs11, o->token, o->key, pin, plen,
+			    root, kr, &err) != 0)
+				fprintf(stderr, "%s: %s\n", PROG, err.message);
+			else
+				rc = 0;
+		}
+		sodium_free(pin);
+		return rc;
+	}
+	if (p.kind == KEYRING_ROOT_PKCS11)
+		return fail(o->ring, use_pass ? "sealed by a PKCS#11 token, not a passphrase" :
+		    "sealed by a PKCS#11 token: give --pkcs11 MODULE");
 	if (use_pass && p.kind != KEYRING_ROOT_PASSPHRASE)
 		return fail(o->ring, "sealed with a root key file, not a passphrase");
 	if (!use_pass && p.kind != KEYRING_ROOT_KEYFILE)
@@ -512,17 +619,42 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 		{ "passphrase", no_argument, NULL, 'p' },
 		{ "opslimit", required_argument, NULL, 'o' },
 		{ "memlimit", required_argument, NULL, 'm' },
+		{ "pkcs11", required_argument, NULL, 'P' },
+		{ "token", required_argument, NULL, 'T' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "pin-file", required_argument, NULL, 'F' },
+		{ "create-key", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, li = -1;
 
 	memset(o, 0, sizeof(*o));
+	/*
+	 * Whole option names only: getopt_long would take "--pin 1234" as
+	 * --pin-file and then print the PIN as a file name.
+	 */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], "--", 2) != 0)
+			continue;
+		size_t n = strcspn(argv[i] + 2, "=");
+		int known = 0;
+		for (const struct option *lo = longopts; lo->name != NULL; lo++)
+			if (strlen(lo->name) == n && strncmp(lo->name, argv[i] + 2, n) == 0)
+				known = 1;
+		if (!known) {
+			fprintf(stderr, "%s: %s: unknown option --%.*s (options are not "
+			    "abbreviated)\n", PROG, c->name, (int)(n > 40 ? 40 : n), argv[i] + 2);
+			goto usage;
+		}
+	}
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, &li)) != -1) {
 		if ((ch == 'k' && !(c->takes & O_KEYFILE)) ||
 		    (ch == 'p' && !(c->takes & O_PASSPHRASE)) ||
-		    ((ch == 'o' || ch == 'm') && !(c->takes & O_COSTS)))
+		    ((ch == 'o' || ch == 'm') && !(c->takes & O_COSTS)) ||
+		    ((ch == 'P' || ch == 'T' || ch == 'K' || ch == 'F') && !(c->takes & O_PKCS11)) ||
+		    (ch == 'C' && !(c->takes & O_CREATE_KEY)))
 			goto bad;
 		switch (ch) {
 		case 'k':
@@ -530,6 +662,21 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 			break;
 		case 'p':
 			o->passphrase = 1;
+			break;
+		case 'P':
+			o->pkcs11 = optarg;
+			break;
+		case 'T':
+			o->token = optarg;
+			break;
+		case 'K':
+			o->key = optarg;
+			break;
+		case 'F':
+			o->pin_file = optarg;
+			break;
+		case 'C':
+			o->create_key = 1;
 			break;
 		case 'o':
 			if (parse_u64(optarg, 0, &o->opslimit) != 0 ||
@@ -558,11 +705,30 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 	}
 	o->ring = argv[optind];
 	/* Commands that open or create a ring need exactly one kind of root. */
-	if ((c->takes & O_KEYFILE) && (o->key_file != NULL) == o->passphrase) {
-		fprintf(stderr, "%s: %s needs --key-file ROOTKEY or --passphrase\n", PROG, c->name);
+	if ((c->takes & O_KEYFILE) &&
+	    (o->key_file != NULL) + o->passphrase + (o->pkcs11 != NULL) != 1) {
+		fprintf(stderr, "%s: %s needs one of --key-file ROOTKEY, --passphrase%s\n", PROG,
+		    c->name, c->takes & O_PKCS11 ? " or --pkcs11 MODULE" : "");
 		goto usage;
 	}
-	if ((o->opslimit || o->memlimit) && o->key_file != NULL) {
+	if (o->pkcs11 == NULL && (o->token || o->key || o->pin_file || o->create_key)) {
+		fprintf(stderr, "%s: --token, --key, --pin-file and --create-key go with "
+		    "--pkcs11 MODULE\n", PROG);
+		goto usage;
+	}
+	if (o->pkcs11 != NULL && (c->takes & O_CREATE_KEY) && (!o->token || !o->key)) {
+		fprintf(stderr, "%s: %s --pkcs11 needs --token LABEL and --key LABEL\n", PROG,
+		    c->name);
+		goto usage;
+	}
+	if ((o->token && !pkcs11_label_ok(o->token, PKCS11_TOKEN_LABEL_MAX)) ||
+	    (o->key && !pkcs11_label_ok(o->key, PKCS11_KEY_LABEL_MAX))) {
+		fprintf(stderr, "%s: a token label is 1 to %d bytes, a key label 1 to %d, "
+		    "without control characters or trailing spaces\n", PROG,
+		    PKCS11_TOKEN_LABEL_MAX, PKCS11_KEY_LABEL_MAX);
+		return EXIT_USAGE;
+	}
+	if ((o->opslimit || o->memlimit) && (o->key_file != NULL || o->pkcs11 != NULL)) {
 		fprintf(stderr, "%s: --opslimit and --memlimit apply to a passphrase\n", PROG);
 		goto usage;
 	}

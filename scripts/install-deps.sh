@@ -20,6 +20,9 @@ libcriterion-dev
 libinih-dev
 libjansson-dev
 libsystemd-dev
+libp11-kit-dev
+p11-kit
+softhsm2
 systemd
 clang
 libclang-rt-14-dev

@@ -14,6 +14,7 @@
 #include "common/paths.h"
 #include "common/units.h"
 #include "config.h"
+#include "keys/pkcs11.h"
 #include "log.h"
 
 void
@@ -182,6 +183,10 @@ static const struct option options[] = {
 	O("keys", dev_create_keys, K_BOOL),
 	O("keys", rotation_interval_seconds, K_UINT),
 	O("keys", rotation_batch, K_UINT),
+	O("keys", pkcs11_module, K_STR),
+	O("keys", pkcs11_token, K_STR),
+	O("keys", pkcs11_key, K_STR),
+	O("keys", pkcs11_pin_file, K_STR),
 	O("limits", max_document_bytes, K_SIZE),
 	O("limits", max_documents_per_record, K_UINT),
 	O("limits", max_tokens_per_request, K_UINT),
@@ -409,6 +414,14 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[audit] reserve_bytes must be 0 (no reserve) or 4K..64G";
 	else if (c->rotation_batch < 1 || c->rotation_batch > 1000000)
 		msg = "[keys] rotation_batch must be 1..1000000";
+	else if (c->pkcs11_token[0] != '\0' && !pkcs11_label_ok(c->pkcs11_token,
+	    PKCS11_TOKEN_LABEL_MAX))
+		msg = "[keys] pkcs11_token must be 1 to 32 bytes, without control characters "
+		    "or trailing spaces";
+	else if (c->pkcs11_key[0] != '\0' && !pkcs11_label_ok(c->pkcs11_key,
+	    PKCS11_KEY_LABEL_MAX))
+		msg = "[keys] pkcs11_key must be 1 to 64 bytes, without control characters "
+		    "or trailing spaces";
 	else if (c->verify_threshold[0] < 1 || c->verify_threshold[0] > 5 ||
 	    c->verify_threshold[1] < 1 || c->verify_threshold[1] > 5 ||
 	    c->verify_threshold[2] < 1 || c->verify_threshold[2] > 5)

@@ -35,6 +35,14 @@ struct config {
 	int root_key_path_set; /* set in the file: a systemd credential is not used */
 	char deletion_journal_path[256];
 	int dev_create_keys;   /* create root key and ring if both are absent */
+	/* A ring sealed by a PKCS#11 token (keys/keyring_pkcs11.h): the module
+	 * (a path or a p11-kit name), the labels the ring must name (empty:
+	 * the ring's), the PIN file (empty: the credential pkcs11.pin, else
+	 * vaultd starts sealed until `vaultctl unseal` gives the PIN). */
+	char pkcs11_module[256];
+	char pkcs11_token[40];
+	char pkcs11_key[72];
+	char pkcs11_pin_file[256];
 	unsigned rotation_interval_seconds; /* 0: rotate only on command */
 	unsigned rotation_batch;            /* records per rewrap transaction */
 	/* [limits] */

@@ -16,21 +16,35 @@
 
 #include "credential.h"
 #include "keys/keyring.h"
+#include "keys/pin.h"
 
 #define CREDENTIAL_NAME "root.key"
+#define PIN_CREDENTIAL_NAME "pkcs11.pin"
 
-int
-credential_root_key_path(char *out, size_t cap)
+static int
+credential_path(const char *name, char *out, size_t cap)
 {
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	struct stat st;
 	/* systemd sets an absolute path; anything else is not its directory. */
 	if (dir == NULL || dir[0] != '/')
 		return 0;
-	int n = snprintf(out, cap, "%s/%s", dir, CREDENTIAL_NAME);
+	int n = snprintf(out, cap, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return lstat(out, &st) == 0;
+}
+
+int
+credential_root_key_path(char *out, size_t cap)
+{
+	return credential_path(CREDENTIAL_NAME, out, cap);
+}
+
+int
+credential_pkcs11_pin_path(char *out, size_t cap)
+{
+	return credential_path(PIN_CREDENTIAL_NAME, out, cap);
 }
 
 /*
@@ -80,12 +94,15 @@ owner_ok(const struct stat *st)
 	return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
-int
-credential_read_root_key(const char *path, uint8_t *root, const char **why)
+/*
+ * Open the credential at path after checking its directory, owner and
+ * readers (credential.h); 0 with *fd and *st, or an error with *why.
+ */
+static int
+credential_open(const char *path, int *fdp, struct stat *stp, const char **why)
 {
 	char dir[512];
 	struct stat st;
-	uint8_t extra;
 	int fd = -1, rc = VAULT_E_KEYRING;
 
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -129,6 +146,37 @@ credential_read_root_key(const char *path, uint8_t *root, const char **why)
 		    "mode 0400 (the key file it copies may be root's 0400)";
 		goto out;
 	}
+	*fdp = fd;
+	*stp = st;
+	return 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int
+credential_read_pkcs11_pin(const char *path, char *pin, size_t *len, const char **why)
+{
+	struct stat st;
+	int fd = -1;
+	int rc = credential_open(path, &fd, &st, why);
+	if (rc != 0)
+		return rc;
+	rc = pin_read_fd(fd, pin, len, why);
+	close(fd);
+	return rc;
+}
+
+int
+credential_read_root_key(const char *path, uint8_t *root, const char **why)
+{
+	struct stat st;
+	uint8_t extra;
+	int fd = -1;
+	int rc = credential_open(path, &fd, &st, why);
+	if (rc != 0)
+		return rc;
+	rc = VAULT_E_KEYRING;
 	if (st.st_size != KEYRING_KEY_BYTES) {
 		*why = "a root key credential must hold exactly 32 bytes";
 		goto out;

@@ -1,5 +1,5 @@
 /*
- * credential.h - the root key as a systemd credential: with
+ * credential.h - the root key (or a PKCS#11 PIN, below) as a systemd credential: with
  * LoadCredential=root.key:/etc/vault/root.key, systemd hands vaultd a copy
  * in $CREDENTIALS_DIRECTORY (a read-only, non-swappable file system only
  * the service can read), so the key file itself may stay root's 0400.
@@ -32,5 +32,16 @@ int credential_root_key_path(char *out, size_t cap);
  * 0, or VAULT_E_KEYRING / VAULT_E_IO with a static reason in *why.
  */
 int credential_read_root_key(const char *path, uint8_t *root, const char **why);
+
+/*
+ * The PKCS#11 token's user PIN as the credential pkcs11.pin
+ * (LoadCredential=pkcs11.pin:/etc/vault/pkcs11.pin): used when
+ * $CREDENTIALS_DIRECTORY holds it and [keys] pkcs11_pin_file is not set.
+ * The path lookup and the checks of the file and its directory are the
+ * root key's; its content is a PIN file's (keys/pin.h): the PIN, one
+ * optional newline. pin is PKCS11_PIN_BUF bytes of secure memory.
+ */
+int credential_pkcs11_pin_path(char *out, size_t cap);
+int credential_read_pkcs11_pin(const char *path, char *pin, size_t *len, const char **why);
 
 #endif

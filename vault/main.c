@@ -26,6 +26,8 @@
 #include "datalock.h"
 #include "crypto/token.h"
 #include "keys/keyring.h"
+#include "keys/keyring_pkcs11.h"
+#include "keys/pin.h"
 #include "audit.h"
 #include "common/passphrase.h"
 #include "common/tmpfile.h"
@@ -148,6 +150,106 @@ hint_missing_keys(const struct config *c)
 /* $CREDENTIALS_DIRECTORY/root.key when it stands for root_key_path (credential.h). */
 static char root_credential[512];
 
+/*
+ * A ring sealed by a PKCS#11 token: the PIN from [keys] pkcs11_pin_file,
+ * else the credential pkcs11.pin; with neither, start sealed until
+ * `vaultctl unseal` gives it. A PIN the token refuses also leaves the
+ * vault sealed rather than failing the start: systemd would restart us
+ * (Restart=on-failure) and every start would spend one more of the
+ * token's PIN attempts until it locks.
+ */
+static int
+load_keys_pkcs11(struct server *srv, const struct keyring_root_params *params)
+{
+	const struct config *c = &srv->svc.cfg;
+	struct pkcs11_error err;
+	struct keyring *ring = NULL;
+	struct key_set *ks = NULL;
+	char cred[512] = "", *pin = NULL;
+	const char *why = NULL, *source;
+	size_t len = 0;
+	int rc;
+
+	if (c->pkcs11_module[0] == '\0') {
+		log_error("key ring %s is sealed by the key \"%s\" of the PKCS#11 token \"%s\": "
+		    "set [keys] pkcs11_module to its module (a path, or a p11-kit module name)",
+		    c->keyring_path, params->p11.key, params->p11.token);
+		return VAULT_E_CONFIG;
+	}
+	if ((c->pkcs11_token[0] != '\0' && strcmp(c->pkcs11_token, params->p11.token) != 0) ||
+	    (c->pkcs11_key[0] != '\0' && strcmp(c->pkcs11_key, params->p11.key) != 0)) {
+		log_error("key ring %s is sealed by the key \"%s\" of the PKCS#11 token \"%s\", "
+		    "but [keys] names the key \"%s\" of the token \"%s\"", c->keyring_path,
+		    params->p11.key, params->p11.token,
+		    c->pkcs11_key[0] ? c->pkcs11_key : params->p11.key,
+		    c->pkcs11_token[0] ? c->pkcs11_token : params->p11.token);
+		return VAULT_E_CONFIG;
+	}
+	if (c->pkcs11_pin_file[0] != '\0')
+		source = c->pkcs11_pin_file;
+	else if (credential_pkcs11_pin_path(cred, sizeof(cred)))
+		source = cred;
+	else
+		source = NULL;
+	if (dry_run) {
+		/* No login: a check must not spend one of the token's PIN attempts. */
+		struct pkcs11_target t = { c->pkcs11_module, params->p11.token, params->p11.key };
+		if (pkcs11_probe(&t, &err) != 0) {
+			log_error("key ring %s: %s", c->keyring_path, err.message);
+			return VAULT_E_KEYRING;
+		}
+	}
+	if (source == NULL) {
+		if (dry_run)
+			log_info("key ring %s: sealed by PKCS#11 token \"%s\"; no PIN file or "
+			    "credential: `vaultctl unseal` gives the PIN after the start",
+			    c->keyring_path, params->p11.token);
+		else
+			log_warn("the key ring is sealed by the PKCS#11 token \"%s\" and no PIN is "
+			    "configured ([keys] pkcs11_pin_file, or the credential pkcs11.pin): "
+			    "serving only status until an administrator runs `vaultctl unseal`",
+			    params->p11.token);
+		return 0;
+	}
+	if ((pin = sodium_malloc(PKCS11_PIN_BUF)) == NULL)
+		return VAULT_E_NOMEM;
+	rc = source == cred ? credential_read_pkcs11_pin(cred, pin, &len, &why) :
+	    pin_read_file(source, pin, &len, &why);
+	if (rc != 0) {
+		log_error("%s %s: %s", source == cred ? "PKCS#11 PIN credential" :
+		    "[keys] pkcs11_pin_file", source, why);
+		goto out;
+	}
+	if (dry_run) {
+		log_info("key ring %s: sealed by PKCS#11 token \"%s\" (present); PIN from %s "
+		    "(not tried: a check spends none of the token's PIN attempts)",
+		    c->keyring_path, params->p11.token, source);
+		goto out;
+	}
+	rc = keyring_pkcs11_unseal(c->keyring_path, c->pkcs11_module, c->pkcs11_token,
+	    c->pkcs11_key, pin, len, srv->svc.root, &ring, &err);
+	if (rc != 0 && (err.status == PKCS11_E_PIN_INCORRECT ||
+	    err.status == PKCS11_E_PIN_LOCKED || err.status == PKCS11_E_PIN_INVALID)) {
+		log_error("key ring %s: PIN from %s: %s", c->keyring_path, source, err.message);
+		log_error("starting SEALED, and not trying this PIN again (restarts would lock "
+		    "the token): fix the PIN and restart, or give it with `vaultctl unseal`");
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
+	if ((rc = key_set_new(ring, &ks)) != 0)
+		goto out;
+	key_set_install(&srv->svc, ks);
+	log_info("key ring unsealed by the key \"%s\" of PKCS#11 token \"%s\" (PIN from %s)",
+	    params->p11.key, params->p11.token, source == cred ? "the systemd credential" : source);
+out:
+	sodium_free(pin);
+	return rc;
+}
+
 static int
 load_keys(struct server *srv, int dev)
 {
@@ -162,6 +264,10 @@ load_keys(struct server *srv, int dev)
 		goto out;
 	/* A passphrase-sealed ring: start sealed, wait for `vaultctl unseal`. */
 	struct keyring_root_params params;
+	if (access(c->keyring_path, F_OK) == 0 &&
+	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
+	    params.kind == KEYRING_ROOT_PKCS11)
+		return load_keys_pkcs11(srv, &params);
 	if (access(c->keyring_path, F_OK) == 0 &&
 	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
 	    params.kind == KEYRING_ROOT_PASSPHRASE) {
@@ -485,8 +591,23 @@ unseal_from_stdin(struct server *srv)
 		    "no passphrase on standard input";
 		goto out;
 	}
-	if ((rc = keyring_file_params(srv->svc.cfg.keyring_path, &params, &why)) != 0 ||
-	    (rc = keyring_root_from_passphrase(pass, len, &params, srv->svc.root)) != 0 ||
+	if ((rc = keyring_file_params(srv->svc.cfg.keyring_path, &params, &why)) != 0)
+		goto out;
+	if (params.kind == KEYRING_ROOT_PKCS11) {
+		/* The line is the token's PIN. */
+		struct pkcs11_error err;
+		const struct config *c = &srv->svc.cfg;
+		if ((rc = keyring_pkcs11_unseal(c->keyring_path, c->pkcs11_module, c->pkcs11_token,
+		    c->pkcs11_key, pass, len, srv->svc.root, &ring, &err)) != 0) {
+			log_error("%s", err.message);
+			sodium_free(pass);
+			return rc;
+		}
+		if ((rc = key_set_new(ring, &ks)) == 0)
+			key_set_install(&srv->svc, ks);
+		goto out;
+	}
+	if ((rc = keyring_root_from_passphrase(pass, len, &params, srv->svc.root)) != 0 ||
 	    (rc = keyring_load(srv->svc.cfg.keyring_path, srv->svc.root, &ring, &why)) != 0 ||
 	    (rc = key_set_new(ring, &ks)) != 0)
 		goto out;

@@ -37,7 +37,7 @@ ctl_cmd_unseal(struct ctl *c, int argc, char **argv)
 	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
 		return rc;
 	locked = mlock(pass, sizeof(pass)) == 0;
-	res = passphrase_read("Passphrase: ", pass, &len, &from);
+	res = passphrase_read("Passphrase (or PKCS#11 PIN): ", pass, &len, &from);
 	switch (res) {
 	case PASSPHRASE_NO_TTY:
 		rc = ctl_usage_error(c, "unseal: cannot use the terminal: %s", strerror(errno));

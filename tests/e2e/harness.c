@@ -138,6 +138,13 @@ vaultd_try_restart(struct vaultd_proc *p)
 void
 vaultd_start(struct vaultd_proc *p, const char *extra_ini)
 {
+	vaultd_prepare(p, extra_ini);
+	spawn(p);
+}
+
+void
+vaultd_prepare(struct vaultd_proc *p, const char *extra_ini)
+{
 	memset(p, 0, sizeof(*p));
 	const char *tmp = getenv("TMPDIR");
 	snprintf(p->dir, sizeof(p->dir), "%s/vault-e2e-XXXXXX", tmp ? tmp : "/tmp");
@@ -174,7 +181,6 @@ vaultd_start(struct vaultd_proc *p, const char *extra_ini)
 	/* vaultd refuses files others may write, whatever the umask. */
 	cr_assert_eq(chmod(policy, 0644), 0);
 	cr_assert_eq(chmod(p->config, 0600), 0);
-	spawn(p);
 }
 
 void

@@ -28,6 +28,11 @@ struct vaultd_proc {
  * answers ping. Aborts the test on failure.
  */
 void vaultd_start(struct vaultd_proc *p, const char *extra_ini);
+/*
+ * The same without starting: the directory and configuration only, for a
+ * test that makes its keys first; start it with vaultd_restart().
+ */
+void vaultd_prepare(struct vaultd_proc *p, const char *extra_ini);
 /* Start again on the same directory (after vaultd_stop or a kill). */
 void vaultd_restart(struct vaultd_proc *p);
 /*

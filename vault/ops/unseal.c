@@ -1,9 +1,11 @@
 /*
- * unseal.c - "unseal" (admin): open a passphrase-sealed key ring. Until
- * then the service answers only ping, status and unseal.
+ * unseal.c - "unseal" (admin): open a passphrase-sealed key ring, or one
+ * sealed by a PKCS#11 token (the "passphrase" is then the token's PIN).
+ * Until then the service answers only ping, status and unseal.
  *
- * Argon2id makes each attempt cost the configured time and memory, which
- * is what limits guessing; only admin clients can try at all.
+ * Argon2id makes each passphrase attempt cost the configured time and
+ * memory, which is what limits guessing; a token counts wrong PINs and
+ * locks itself. Only admin clients can try at all.
  */
 #include <pthread.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "common/msg.h"
 #include "keys/keyring.h"
+#include "keys/keyring_pkcs11.h"
 #include "vault/keyset.h"
 #include "vault/log.h"
 #include "vault/sdnotify.h"
@@ -21,6 +24,9 @@
 static const char *const args[] = { "passphrase", NULL };
 
 static pthread_mutex_t unseal_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A token failure's message, for the reply this worker sends next. */
+static _Thread_local char p11_message[sizeof(((struct pkcs11_error *)0)->message)];
 
 static int
 unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
@@ -54,6 +60,27 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		op_fail(err, rc, NULL, why);
 		goto out;
 	}
+	if (params.kind == KEYRING_ROOT_PKCS11) {
+		struct pkcs11_error perr;
+		const struct config *c = &svc->cfg;
+		if (len > PKCS11_PIN_MAX) {
+			rc = op_fail(err, VAULT_E_INVALID_VALUE, "passphrase",
+			    "a PKCS#11 PIN is at most 256 bytes");
+			goto out;
+		}
+		if ((rc = keyring_pkcs11_unseal(c->keyring_path, c->pkcs11_module, c->pkcs11_token,
+		    c->pkcs11_key, pass, len, root, &ring, &perr)) != 0) {
+			/* The message names the token and key, never the PIN. */
+			log_warn("unseal by uid %ld: %s", (long)req->uid, perr.message);
+			int pin = perr.status == PKCS11_E_PIN_INCORRECT ||
+			    perr.status == PKCS11_E_PIN_LOCKED || perr.status == PKCS11_E_PIN_INVALID;
+			memcpy(p11_message, perr.message, sizeof(p11_message));
+			rc = op_fail(err, rc == VAULT_E_CONFIG ? VAULT_E_CONFIG : VAULT_E_KEYRING,
+			    pin ? "passphrase" : NULL, p11_message);
+			goto out;
+		}
+		goto opened;
+	}
 	if (params.kind != KEYRING_ROOT_PASSPHRASE) {
 		rc = op_fail(err, VAULT_E_CONFLICT, NULL, "the key ring is not passphrase-sealed");
 		goto out;
@@ -69,6 +96,7 @@ unseal(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "the key ring cannot be opened with this passphrase, or is damaged");
 		goto out;
 	}
+opened:
 	if ((rc = key_set_new(ring, &ks)) != 0) {
 		op_fail(err, rc, NULL, NULL);
 		goto out;
