@@ -1,0 +1,319 @@
+/*
+ * test_pgsql.c - end-to-end: what only the PostgreSQL backend has ([storage]
+ * backend = postgresql, one vaultd). Data outlives a restart and a kill -9;
+ * vaultd's backup and --restore refuse and say what to use instead; a
+ * retire compacts in place (VACUUM) and the records stay readable; a bad
+ * connection string stops the start with a message that never holds its
+ * password. Runs only under tests/e2e/on-pgsql.sh (meson test e2e-pgsql),
+ * and fails, not skips, without its server.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+#include <vault/vault.h>
+
+#include "harness.h"
+
+#define SECRET "SECRETPW"
+
+static void
+need_pgsql(void)
+{
+	cr_assert_not_null(vaultd_pgsql(), "VAULT_TEST_PGSQL is not set: run this suite "
+	    "through meson test e2e-pgsql (tests/e2e/on-pgsql.sh starts PostgreSQL)");
+}
+
+TestSuite(pgsql, .init = need_pgsql, .timeout = 120);
+
+static char *
+create(struct vault *v, int i)
+{
+	struct vault_record *r;
+	char email[64], name[32], *tok;
+	snprintf(email, sizeof(email), "person%d@pgsql.example", i);
+	snprintf(name, sizeof(name), "Person%d", i);
+	vault_record_new(&r);
+	vault_record_set(r, "first_name", name);
+	vault_record_set(r, "email", email);
+	int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok);
+	cr_assert_eq(rc, 0, "create %d: %s", i, vault_last_message(v));
+	vault_record_free(r);
+	return tok;
+}
+
+static void
+expect_email(struct vault *v, const char *tok, int i)
+{
+	const char *want[] = { "email" };
+	char email[64];
+	struct vault_record *out;
+	snprintf(email, sizeof(email), "person%d@pgsql.example", i);
+	int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, tok, want, 1, 0, &out);
+	cr_assert_eq(rc, 0, "record %d: %s", i, vault_error_name(rc));
+	cr_assert_str_eq(vault_record_get(out, "email"), email);
+	vault_record_free(out);
+}
+
+/* Append text to p's configuration (a later value of a key wins). */
+static void
+config_append(const struct vaultd_proc *p, const char *text)
+{
+	FILE *f = fopen(p->config, "a");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	cr_assert_not_null(d, "%s", dir);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n++;
+	closedir(d);
+	return n;
+}
+
+Test(pgsql, the_start_names_the_backend_and_the_data_outlives_a_restart)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	struct vault_status st;
+	enum { N = 20 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_wait_log(&p, "store: PostgreSQL, host ", 1, 5), 1,
+	    "the start logs the backend, host and database");
+	cr_assert_eq(vaultd_wait_log(&p, "options=", 1, 0), 0, "never the conninfo");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[3],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* Nothing of the store is in the data directory. */
+	char mdb[600];
+	struct stat sb;
+	vaultd_path(&p, "data/data.mdb", mdb, sizeof(mdb));
+	cr_assert_neq(stat(mdb, &sb), 0, "no LMDB file on the PostgreSQL backend");
+
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		if (i != 3)
+			expect_email(v, toks[i], i);
+	struct vault_record *out;
+	const char *want[] = { "email" };
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, toks[3], want, 1, 0, &out),
+	    VAULT_E_DELETED, "a deletion outlives the restart");
+	cr_assert_eq(vault_status(v, &st), 0);
+	cr_assert_eq(st.records, N - 1);
+	cr_assert_eq(st.tombstones, 1);
+	/* New records continue the ids: nothing is overwritten. */
+	char *more = create(v, N);
+	expect_email(v, more, N);
+	expect_email(v, toks[0], 0);
+	free(more);
+	vault_close(v);
+	for (int i = 0; i < N; i++)
+		free(toks[i]);
+	vaultd_finish(&p);
+}
+
+Test(pgsql, an_acknowledged_create_survives_kill_9)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 200 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	/* Killed right after the last acknowledgement: no clean stop. */
+	vaultd_kill(&p);
+	vault_close(v);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++) {
+		expect_email(v, toks[i], i);
+		free(toks[i]);
+	}
+	struct vault_status st;
+	cr_assert_eq(vault_status(v, &st), 0);
+	cr_assert_eq(st.records, N);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(pgsql, backup_and_restore_refuse_and_name_the_databases_tools)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	struct proc_run r;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *tok = create(v, 1);
+	char *bpath = NULL;
+	uint64_t bytes = 0;
+	cr_assert_eq(vault_backup(v, "nightly", &bpath, &bytes), VAULT_E_CONFIG);
+	cr_assert_not_null(strstr(vault_last_message(v), "pg_dump"), "%s", vault_last_message(v));
+	cr_assert_not_null(strstr(vault_last_message(v), "KEK epochs"), "%s",
+	    vault_last_message(v));
+	cr_assert_null(bpath);
+	vaultctl_run(&r, p.socket, NULL, (const char *const[]){ "backup", "nightly", NULL }, 30);
+	cr_assert_neq(r.status, 0, "vaultctl backup must fail: %s", r.out);
+	cr_assert_not_null(strstr(r.err, "pg_dump"), "stderr: %s", r.err);
+	proc_run_free(&r);
+	expect_email(v, tok, 1);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* --restore refuses before the lock, the keys or any file. */
+	char data[600], keys[600], out[600];
+	vaultd_path(&p, "data", data, sizeof(data));
+	vaultd_path(&p, "keys", keys, sizeof(keys));
+	vaultd_path(&p, "restore.out", out, sizeof(out));
+	int nd = dir_entries(data), nk = dir_entries(keys);
+	const char *args[] = { "-c", p.config, "--restore", out, NULL };
+	proc_run(&r, getenv("VAULTD"), NULL, args);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "restore refused"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "pg_restore"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "Nothing was changed"), "%s", r.err);
+	proc_run_free(&r);
+	cr_assert_eq(dir_entries(data), nd, "nothing created in the data directory");
+	cr_assert_eq(dir_entries(keys), nk, "nothing created beside the keys");
+
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	expect_email(v, tok, 1);
+	vault_close(v);
+	free(tok);
+	vaultd_finish(&p);
+}
+
+Test(pgsql, a_retire_vacuums_in_place_and_records_stay_readable, .timeout = 180)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 40 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[5],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	cr_assert_eq(epoch, 2);
+	struct vault_keys_status *ks = vaultd_wait_rotation(v, 60);
+	cr_assert_eq(ks->kek_current, 2);
+	vault_keys_status_free(ks);
+	uint64_t remaining = 0, before = 0, after = 0;
+	cr_assert_eq(vault_keys_retire(v, 1, &remaining, &before, &after), 0, "%s",
+	    vault_last_message(v));
+	cr_assert_gt(before, 0, "the vault tables' size before the VACUUM");
+	cr_assert_gt(after, 0);
+	cr_assert_eq(vaultd_wait_log(&p, "compacted the store in place (postgresql)", 1, 5), 1);
+	cr_assert_eq(vault_keys_status(v, &ks), 0);
+	cr_assert_eq(ks->nkek, 1, "epoch 1 is gone from the ring");
+	vault_keys_status_free(ks);
+	for (int i = 0; i < N; i++)
+		if (i != 5)
+			expect_email(v, toks[i], i);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* The compaction mark is gone: the next start does not compact again. */
+	vaultd_restart(&p);
+	cr_assert_eq(vaultd_wait_log(&p, "before serving", 1, 0), 0);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++) {
+		if (i != 5)
+			expect_email(v, toks[i], i);
+		free(toks[i]);
+	}
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* A start and a --check on conninfo: both refused; neither says SECRET. */
+static void
+expect_bad_conninfo(struct vaultd_proc *p, const char *conninfo, const char *says)
+{
+	static char *base;
+	char line[1200], *log = NULL;
+	size_t n;
+	/* Each case on the configuration vaultd_start wrote, plus its line. */
+	if (base == NULL)
+		cr_assert_not_null(base = read_file_all(p->config, &n));
+	FILE *f = fopen(p->config, "w");
+	cr_assert_not_null(f);
+	fputs(base, f);
+	fclose(f);
+	snprintf(line, sizeof(line), "[storage]\npostgresql = %s\n", conninfo);
+	config_append(p, line);
+	int st = vaultd_expect_refusal(p, &log);
+	cr_assert_neq(st, 0, "the start must fail: %s", log);
+	cr_assert_not_null(strstr(log, says), "%s", log);
+	cr_assert_null(strstr(log, SECRET), "the password leaked into the log: %s", log);
+	free(log);
+	char *out = NULL;
+	cr_assert_neq(vaultd_check(p, &out), 0, "--check must fail: %s", out);
+	cr_assert_not_null(strstr(out, says), "%s", out);
+	cr_assert_null(strstr(out, SECRET), "the password leaked into --check: %s", out);
+	free(out);
+}
+
+Test(pgsql, a_bad_conninfo_stops_the_start_without_showing_its_password)
+{
+	struct vaultd_proc p;
+	char *out = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	cr_assert_eq(vaultd_check(&p, &out), 0, "--check connects to the good one: %s", out);
+	free(out);
+	/* A server that is not there. */
+	expect_bad_conninfo(&p, "host=/nonexistent-vault-pg user=postgres password=" SECRET
+	    " dbname=vault_test", "cannot connect to PostgreSQL");
+	/* One libpq cannot parse: its own message would quote the words. */
+	expect_bad_conninfo(&p, "host=/tmp password " SECRET, "cannot be parsed");
+	expect_bad_conninfo(&p, "postgresql://u:" SECRET "@%zz/db", "cannot be parsed");
+	/* Longer than a configuration line may be: the error names the line. */
+	char longer[1100];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	memcpy(longer, "password=" SECRET " ", 18);
+	expect_bad_conninfo(&p, longer, "line longer than");
+	/* Empty: the error names the key. */
+	expect_bad_conninfo(&p, "", "[storage] postgresql: invalid value (not shown)");
+	vaultd_cleanup(&p);
+}
+
+Test(pgsql, postgresql_without_a_conninfo_and_a_conninfo_on_lmdb_are_refused)
+{
+	struct vaultd_proc p;
+	char *log = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	config_append(&p, "[storage]\nbackend = lmdb\n");
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0);
+	cr_assert_not_null(strstr(log, "[storage] postgresql is set but backend is lmdb"), "%s",
+	    log);
+	cr_assert_null(strstr(log, "options="), "%s", log);
+	free(log);
+	config_append(&p, "[storage]\nbackend = sqlite\n");
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0);
+	cr_assert_not_null(strstr(log, "expected lmdb or postgresql"), "%s", log);
+	free(log);
+	vaultd_cleanup(&p);
+}
