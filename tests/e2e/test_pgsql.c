@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <vault/vault.h>
 
 #include "harness.h"
@@ -66,6 +67,24 @@ config_append(const struct vaultd_proc *p, const char *text)
 	cr_assert_not_null(f);
 	fputs(text, f);
 	fclose(f);
+}
+
+static PGconn *connect_as_vaultd(const struct vaultd_proc *p);
+static PGresult *sql_ok(PGconn *pc, const char *sql);
+
+/* The fewest manual VACUUMs any store table (vault_<table>, store.h) has had. */
+static long
+min_vacuum_count(const struct vaultd_proc *p)
+{
+	PGconn *pc = connect_as_vaultd(p);
+	PGresult *res = sql_ok(pc, "SELECT min(vacuum_count), count(*) FROM pg_stat_user_tables "
+	    "WHERE schemaname = current_schema() AND relname LIKE 'vault\\_%' "
+	    "AND relname <> 'vault_schema'");
+	cr_assert_eq(atol(PQgetvalue(res, 0, 1)), 12, "every store table has its statistics");
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(pc);
+	return n;
 }
 
 static int
@@ -219,8 +238,11 @@ Test(pgsql, a_retire_vacuums_in_place_and_records_stay_readable, .timeout = 180)
 	cr_assert_eq(ks->kek_current, 2);
 	vault_keys_status_free(ks);
 	uint64_t remaining = 0, before = 0, after = 0;
+	/* Manual VACUUMs only: autovacuum's have a count of their own. */
+	cr_assert_eq(min_vacuum_count(&p), 0);
 	cr_assert_eq(vault_keys_retire(v, 1, &remaining, &before, &after), 0, "%s",
 	    vault_last_message(v));
+	cr_assert_eq(min_vacuum_count(&p), 1, "the retire vacuumed every vault table");
 	cr_assert_gt(before, 0, "the vault tables' size before the VACUUM");
 	cr_assert_gt(after, 0);
 	cr_assert_eq(vaultd_wait_log(&p, "compacted the store in place (postgresql)", 1, 5), 1);
@@ -244,6 +266,104 @@ Test(pgsql, a_retire_vacuums_in_place_and_records_stay_readable, .timeout = 180)
 	}
 	vault_close(v);
 	vaultd_finish(&p);
+}
+
+/* The conninfo vaultd_start gave p's vaultd (its own schema). */
+static PGconn *
+connect_as_vaultd(const struct vaultd_proc *p)
+{
+	size_t n;
+	char *conf = read_file_all(p->config, &n), *line;
+	cr_assert_not_null(conf);
+	cr_assert_not_null(line = strstr(conf, "\npostgresql = "));
+	line += strlen("\npostgresql = ");
+	line[strcspn(line, "\n")] = '\0';
+	PGconn *pc = PQconnectdb(line);
+	free(conf);
+	cr_assert_eq(PQstatus(pc), CONNECTION_OK, "%s", PQerrorMessage(pc));
+	return pc;
+}
+
+static PGresult *
+sql_ok(PGconn *pc, const char *sql)
+{
+	PGresult *res = PQexec(pc, sql);
+	ExecStatusType st = PQresultStatus(res);
+	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQerrorMessage(pc));
+	return res;
+}
+
+/*
+ * The forensic view of LMDB's data_file_holds_no_plaintext: every page of
+ * every table and index of the vault's schema, raw (pageinspect), so dead
+ * tuples (an updated record's old version, a deleted record's rows) count.
+ */
+Test(pgsql, no_page_of_the_database_holds_plaintext_not_even_dead_tuples)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 30 };
+	char *toks[N], last[64], email[64];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++) {
+		struct vault_record *r;
+		snprintf(last, sizeof(last), "Zyxwvutsonian%02d", i);
+		snprintf(email, sizeof(email), "marker%02d@plaintext-check.example", i);
+		vault_record_new(&r);
+		vault_record_set(r, "last_name", last);
+		vault_record_set(r, "email", email);
+		cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &toks[i]), 0, "%s",
+		    vault_last_message(v));
+		vault_record_free(r);
+	}
+	/* An update leaves the old row version behind as a dead tuple. */
+	struct vault_record *r;
+	vault_record_new(&r);
+	vault_record_set(r, "email", "newmarker@plaintext-check.example");
+	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, toks[1], r, NULL, 0, NULL, 0),
+	    0, "%s",
+	    vault_last_message(v));
+	vault_record_free(r);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[0],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	PGconn *pc = connect_as_vaultd(&p);
+	PQclear(sql_ok(pc, "CREATE EXTENSION IF NOT EXISTS pageinspect"));
+	PGresult *rels = sql_ok(pc, "SELECT c.oid::regclass::text, pg_relation_size(c.oid) / 8192 "
+	    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+	    "AND c.relkind IN ('r', 'i') AND c.relname LIKE 'vault%'");
+	cr_assert_geq(PQntuples(rels), 20, "the vault's tables and their indexes");
+	size_t pages = 0, hits = 0;
+	int control = 0;
+	for (int i = 0; i < PQntuples(rels); i++) {
+		long npages = atol(PQgetvalue(rels, i, 1));
+		for (long pg = 0; pg < npages; pg++) {
+			char sql[256];
+			snprintf(sql, sizeof(sql), "SELECT get_raw_page('%s', %ld)",
+			    PQgetvalue(rels, i, 0), pg);
+			PGresult *page = PQexecParams(pc, sql, 0, NULL, NULL, NULL, NULL, 1);
+			cr_assert_eq(PQresultStatus(page), PGRES_TUPLES_OK, "%s", PQerrorMessage(pc));
+			const char *b = PQgetvalue(page, 0, 0);
+			size_t len = (size_t)PQgetlength(page, 0, 0);
+			pages++;
+			hits += memmem(b, len, "Zyxwvutsonian", 13) != NULL;
+			hits += memmem(b, len, "plaintext-check", 15) != NULL;
+			hits += memmem(b, len, "marker", 6) != NULL;
+			control += memmem(b, len, "next_id", 7) != NULL;
+			PQclear(page);
+		}
+	}
+	PQclear(rels);
+	PQfinish(pc);
+	cr_assert_gt(control, 0, "the scan sees stored bytes (meta's plain key next_id)");
+	cr_assert_eq(hits, 0, "plaintext in %zu of %zu pages", hits, pages);
+	for (int i = 0; i < N; i++)
+		free(toks[i]);
+	vaultd_cleanup(&p);
 }
 
 /* A start and a --check on conninfo: both refused; neither says SECRET. */
