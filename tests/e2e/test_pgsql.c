@@ -268,7 +268,7 @@ Test(pgsql, a_retire_vacuums_in_place_and_records_stay_readable, .timeout = 180)
 	vaultd_finish(&p);
 }
 
-/* The conninfo vaultd_start gave p's vaultd (its own schema). */
+/* A connection with the conninfo vaultd_start gave p's vaultd (its own schema). */
 static PGconn *
 connect_as_vaultd(const struct vaultd_proc *p)
 {
@@ -364,6 +364,58 @@ Test(pgsql, no_page_of_the_database_holds_plaintext_not_even_dead_tuples)
 	for (int i = 0; i < N; i++)
 		free(toks[i]);
 	vaultd_cleanup(&p);
+}
+
+/* Whether vault_meta holds the retire's compaction mark (rotation_state.h). */
+static int
+mark_present(PGconn *pc)
+{
+	PGresult *res = sql_ok(pc, "SELECT count(*) FROM vault_meta WHERE k = 'compact_pending'::bytea");
+	int n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+Test(pgsql, a_retire_cut_short_before_its_vacuum_is_finished_at_the_next_start, .timeout = 180)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char *toks[10];
+	uint32_t epoch;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < 10; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 60));
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	cr_assert_eq(min_vacuum_count(&p), 1);
+
+	/* The state a crash after the key's destruction and before the VACUUM
+	 * leaves: the mark the retire commits first (epoch 1, u64 BE). */
+	PGconn *pc = connect_as_vaultd(&p);
+	cr_assert_eq(mark_present(pc), 0, "the retire cleared its mark");
+	PQclear(sql_ok(pc, "INSERT INTO vault_meta (k, v) VALUES ('compact_pending'::bytea, "
+	    "'\\x0000000000000001'::bytea)"));
+	PQfinish(pc);
+
+	vaultd_restart(&p);
+	cr_assert_eq(vaultd_wait_log(&p, "before serving", 1, 0), 1, "the start saw the mark");
+	/* The log is appended to: the retire's line, then the start's. */
+	cr_assert_eq(vaultd_wait_log(&p, "compacted the store in place (postgresql)", 2, 0), 2);
+	cr_assert_eq(min_vacuum_count(&p), 2, "the start vacuumed every vault table again");
+	pc = connect_as_vaultd(&p);
+	cr_assert_eq(mark_present(pc), 0, "and cleared the mark");
+	PQfinish(pc);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < 10; i++) {
+		expect_email(v, toks[i], i);
+		free(toks[i]);
+	}
+	vault_close(v);
+	vaultd_finish(&p);
 }
 
 /* A start and a --check on conninfo: both refused; neither says SECRET. */
