@@ -914,11 +914,14 @@ store_compact_pending(struct server *srv)
 		return 0;
 	if (rc != 0)
 		return store_error(rc);
+	if (store_purges(&srv->svc.store)) {
+		uint64_t pbefore, pafter;
+		log_warn("purging the store before serving: the retire of epoch %llu was "
+		    "interrupted before its purge", (unsigned long long)epoch);
+		return purge_in_place(srv, &pbefore, &pafter);
+	}
 	log_warn("compacting the data file before serving: the retire of epoch %llu was "
 	    "interrupted before its compaction", (unsigned long long)epoch);
-	uint64_t pbefore, pafter;
-	if ((rc = purge_in_place(srv, &pbefore, &pafter)) != STORE_NOTFOUND)
-		return rc;
 	snprintf(live, sizeof(live), "%s/data.mdb", srv->svc.cfg.data_dir);
 	sdnotify_extend_for_file(live, "compacting the data file before serving");
 	uint64_t before = file_size(live);

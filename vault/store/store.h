@@ -2,7 +2,7 @@
  * store.h - the storage interface: named tables of ordered byte keys, read
  * snapshots and write batches. Everything above vault/store/ (operations,
  * privacy, rotation, restore, the writer) reaches stored data only through
- * the functions here; a backend (store_lmdb.c today) implements the method
+ * the functions here; a backend (store_lmdb.c, store_pgsql.c) implements the method
  * table below. The model is a sorted key-value map per table, as in
  * Postfix's dict and Dovecot's lib-dict, because that is all the vault
  * needs: every value is already ciphertext, a wrapped key, a keyed tag or a
