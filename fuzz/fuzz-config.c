@@ -10,7 +10,10 @@
  *     config_derive(), and the relations it states hold in exact
  *     arithmetic (documents leave 4K of the frame); strings are
  *     NUL-terminated, the paths non-empty, the calling code 1-3 digits;
- *   - loading the same file again over the result changes nothing.
+ *   - loading the same file again over the result changes nothing;
+ *   - an error about [storage] postgresql never quotes a value (a
+ *     connection string may hold a password); backend = postgresql comes
+ *     with a connection string, lmdb without, and a pool of 2..256.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -67,6 +70,12 @@ check_config(const struct config *c)
 	size_t cc = strlen(c->default_calling_code);
 	fuzz_assert(cc <= 3 && strspn(c->default_calling_code, "0123456789") == cc &&
 	    c->default_calling_code[0] != '0', "calling code \"%s\"", c->default_calling_code);
+	fuzz_assert(c->storage_backend == CONFIG_BACKEND_POSTGRESQL ?
+	    c->postgresql[0] != '\0' : c->storage_backend == CONFIG_BACKEND_LMDB &&
+	    c->postgresql[0] == '\0', "backend %d with conninfo length %zu", c->storage_backend,
+	    strlen(c->postgresql));
+	fuzz_assert(c->postgresql_connections >= 2 && c->postgresql_connections <= 256,
+	    "postgresql_connections %u", c->postgresql_connections);
 	fuzz_assert((c->dev_create_keys == 0 || c->dev_create_keys == 1) &&
 	    (c->audit_enabled == 0 || c->audit_enabled == 1), "booleans not 0 or 1");
 	/* "max_document_bytes must be at least 1 and leave 4K of max_frame_bytes" */
@@ -97,6 +106,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0) {
 		size_t n = strnlen(err, sizeof(err));
 		fuzz_assert(n > 0 && n < sizeof(err), "error message missing or unterminated");
+		/* "PATH:LINE: message": the message about that option quotes nothing. */
+		const char *msg = err;
+		if (strncmp(err, path, strlen(path)) == 0 && err[strlen(path)] == ':') {
+			msg = err + strlen(path) + 1;
+			msg += strspn(msg, "0123456789");
+			msg += strspn(msg, ": ");
+		}
+		fuzz_assert(strncmp(msg, "[storage] postgresql:", 21) != 0 || strchr(msg, '"') == NULL,
+		    "an error quotes the PostgreSQL connection string: %s", err);
 		return 0;
 	}
 	fuzz_assert(config_check(&c, err, sizeof(err)) == 0, "config_check refuses what config_load accepted: %s", err);

@@ -149,7 +149,8 @@ copy_str(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
-enum kind { K_STR, K_UINT, K_SIZE, K_BOOL, K_LOG_LEVEL };
+/* K_SECRET: a string whose value is never echoed (it may hold a password). */
+enum kind { K_STR, K_UINT, K_SIZE, K_BOOL, K_LOG_LEVEL, K_BACKEND, K_SECRET };
 
 struct option {
 	const char *section, *name;
@@ -177,6 +178,9 @@ static const struct option options[] = {
 	O("storage", map_size_bytes, K_SIZE),
 	O("storage", backup_dir, K_STR),
 	O("storage", group_commit_max, K_UINT),
+	{ "storage", "backend", K_BACKEND, offsetof(struct config, storage_backend), sizeof(int) },
+	O("storage", postgresql, K_SECRET),
+	O("storage", postgresql_connections, K_UINT),
 	O("keys", keyring_path, K_STR),
 	O("keys", root_key_path, K_STR),
 	O("keys", deletion_journal_path, K_STR),
@@ -240,7 +244,16 @@ handler(void *user, const char *section, const char *name, const char *value)
 		char *p = (char *)ps->c + o->offset;
 		int bad = 0;
 		switch (o->kind) {
-		case K_STR: bad = copy_str(p, o->cap, value); break;
+		case K_STR:
+		case K_SECRET: bad = copy_str(p, o->cap, value); break;
+		case K_BACKEND:
+			if (strcmp(value, "lmdb") == 0)
+				*(int *)(void *)p = CONFIG_BACKEND_LMDB;
+			else if (strcmp(value, "postgresql") == 0)
+				*(int *)(void *)p = CONFIG_BACKEND_POSTGRESQL;
+			else
+				bad = 1;
+			break;
 		case K_UINT: bad = parse_uint(value, (unsigned *)(void *)p); break;
 		case K_SIZE: bad = parse_size(value, (size_t *)(void *)p); break;
 		case K_BOOL: bad = parse_bool(value, (int *)(void *)p); break;
@@ -252,6 +265,13 @@ handler(void *user, const char *section, const char *name, const char *value)
 			break;
 		}
 		}
+		if (bad && o->kind == K_SECRET) {
+			/* The key, never the value: a conninfo may hold a password. */
+			snprintf(ps->err, ps->errlen, "[%s] %s: invalid value (not shown): a value "
+			    "is required and must be shorter than %zu bytes", section, name, o->cap);
+			ps->failed = ps->line;
+			return 0;
+		}
 		if (bad) {
 			/* Say what would be accepted (config values hold no personal data). */
 			static const char *const wanted[] = {
@@ -261,6 +281,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 				[K_SIZE] = "expected " UNITS_SIZE_FORMAT,
 				[K_BOOL] = "expected true or false (yes/no, 1/0)",
 				[K_LOG_LEVEL] = "expected error, warning, info or debug",
+				[K_BACKEND] = "expected lmdb or postgresql",
 			};
 			/* A kind added later without its text here still gets a message. */
 			const char *want = (size_t)o->kind < sizeof(wanted) / sizeof(wanted[0]) &&
@@ -353,6 +374,10 @@ config_derive(struct config *c)
 {
 	char dir[256];
 	derive_budgets(c);
+	/* A connection per worker's snapshot, the writer's batch, and a few for
+	 * what runs beside them (rotation, status, the horizon's tick). */
+	if (c->postgresql_connections == 0)
+		c->postgresql_connections = c->workers + 4;
 	if (c->deletion_journal_path[0] == '\0') {
 		dir_of(c->keyring_path, dir, sizeof(dir));
 		snprintf(c->deletion_journal_path, sizeof(c->deletion_journal_path),
@@ -403,6 +428,15 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[storage] map_size_bytes must be at least 1M";
 	else if (c->group_commit_max < 1 || c->group_commit_max > 65536)
 		msg = "[storage] group_commit_max must be 1..65536";
+	else if (c->storage_backend == CONFIG_BACKEND_POSTGRESQL && c->postgresql[0] == '\0')
+		msg = "[storage] backend = postgresql needs [storage] postgresql (a libpq "
+		    "connection string)";
+	else if (c->storage_backend != CONFIG_BACKEND_POSTGRESQL && c->postgresql[0] != '\0')
+		msg = "[storage] postgresql is set but backend is lmdb: set backend = "
+		    "postgresql or remove it";
+	else if (c->postgresql_connections != 0 && (c->postgresql_connections < 2 ||
+	    c->postgresql_connections > 256))
+		msg = "[storage] postgresql_connections must be 0 (workers + 4) or 2..256";
 	else if (c->max_document_bytes < 1 || c->max_document_bytes > c->max_frame_bytes - 4096)
 		msg = "[limits] max_document_bytes must be at least 1 and leave 4K of max_frame_bytes";
 	else if (c->audit_sync_interval_ms < 1 || c->audit_sync_interval_ms > 60000)

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* [storage] backend */
+enum config_backend { CONFIG_BACKEND_LMDB, CONFIG_BACKEND_POSTGRESQL };
+
 struct config {
 	/* [server] */
 	char socket_path[256];
@@ -25,8 +28,11 @@ struct config {
 	size_t max_buffered_bytes;         /* connection buffers, all uids; 0: from RAM */
 	size_t max_buffered_bytes_per_uid; /* connection buffers of one uid; 0: derived */
 	/* [storage] */
+	int storage_backend;   /* enum config_backend */
 	char data_dir[256];
 	size_t map_size_bytes;
+	char postgresql[1024]; /* libpq conninfo (may hold a password: never logged) */
+	unsigned postgresql_connections; /* pool size; 0: derived from workers */
 	char backup_dir[256];
 	unsigned group_commit_max;
 	/* [keys] */

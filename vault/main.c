@@ -42,6 +42,7 @@
 #include "rotation.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "store/store_pgsql.h"
 
 static void
 usage(FILE *f)
@@ -418,6 +419,34 @@ start_checks(struct server *srv, const char *config_path, int dev_policy, int se
 	return problems;
 }
 
+/*
+ * Open the store [storage] backend names. The data directory stays either
+ * way (its lock, the journal's reconciliation, leftovers). The log names
+ * PostgreSQL's host and database only: the conninfo may hold a password.
+ */
+static int
+open_store(struct server *srv, const char **why)
+{
+	const struct config *c = &srv->svc.cfg;
+	char where[600];
+	int rc;
+	if (c->storage_backend != CONFIG_BACKEND_POSTGRESQL) {
+		if ((rc = store_open(&srv->svc.store, c->data_dir, c->map_size_bytes,
+		    c->max_connections + 64, why)) != 0)
+			log_error("store %s: %s", c->data_dir, *why);
+		return rc;
+	}
+	if ((rc = store_open_pgsql(&srv->svc.store, c->postgresql, c->postgresql_connections,
+	    why)) != 0) {
+		log_error("store: PostgreSQL ([storage] postgresql): %s", *why);
+		return rc;
+	}
+	store_pgsql_describe(&srv->svc.store, where, sizeof(where));
+	log_info("store: PostgreSQL, %s, up to %u connections", where,
+	    c->postgresql_connections);
+	return 0;
+}
+
 /* The audit anchor the data holds (audit.h); an->seq 0 if none. */
 static int
 read_anchor(struct server *srv, struct audit_anchor *an)
@@ -717,6 +746,14 @@ main(int argc, char **argv)
 		rc = start_checks(&srv, config_path, dev_policy, 1, &pol);
 		policy_unref(pol);
 		rc += load_keys(&srv, dev) != 0;
+		if (srv.svc.cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL) {
+			/* Connects, creates nothing: the tables come at the start. */
+			const char *pwhy;
+			if (store_pgsql_ping(srv.svc.cfg.postgresql, &pwhy) != 0) {
+				log_error("store: PostgreSQL ([storage] postgresql): %s", pwhy);
+				rc++;
+			}
+		}
 		key_set_free(key_set_take(&srv.svc));
 		sodium_free(srv.svc.root);
 		if (rc != 0) {
@@ -730,6 +767,16 @@ main(int argc, char **argv)
 	if (start_checks(&srv, config_path, dev_policy, restore == NULL && audit_cmd == 0,
 	    &pol) != 0) {
 		log_error("not starting: see the problems above (vaultd --check lists them)");
+		return 1;
+	}
+	if (restore != NULL && srv.svc.cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL) {
+		/* Before the lock, the keys or any file: nothing is touched. */
+		log_error("restore refused (VAULT_E_CONFIG): [storage] backend = postgresql: "
+		    "vaultd's backups and --restore are for LMDB only. Restore the database "
+		    "with PostgreSQL's own tools (pg_restore of a pg_dump, or a base backup "
+		    "with its WAL); doc/storage-postgresql.md says what that means for the "
+		    "erasure horizon. Nothing was changed");
+		policy_unref(pol);
 		return 1;
 	}
 	policy_current_init(&srv.svc.policy, pol);
@@ -758,11 +805,8 @@ main(int argc, char **argv)
 	}
 	const char *why;
 	sdnotify_status("starting: opening the data file");
-	if ((rc = store_open(&srv.svc.store, srv.svc.cfg.data_dir, srv.svc.cfg.map_size_bytes,
-	    srv.svc.cfg.max_connections + 64, &why)) != 0) {
-		log_error("store %s: %s", srv.svc.cfg.data_dir, why);
+	if (open_store(&srv, &why) != 0)
 		return 1;
-	}
 	/* A retire's compaction that a crash cut short, before anything is served. */
 	if ((rc = store_compact_pending(&srv)) != 0) {
 		log_error("not starting: the data file must be compacted and cannot be: %s",

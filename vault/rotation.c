@@ -823,12 +823,47 @@ compact_swap(struct server *srv, const char *tmp, const char *live)
 	return rc;
 }
 
+/*
+ * A backend that reclaims in place (PostgreSQL: store_purge(), VACUUM)
+ * instead of the copy and swap below; STORE_NOTFOUND if it does not. The
+ * workers' kept snapshots end first, so none holds back what the retire
+ * deleted; the mark is cleared once the purge is done. A vault error.
+ */
+static int
+purge_in_place(struct server *srv, uint64_t *before, uint64_t *after)
+{
+	struct store_txn *txn;
+	if (!store_purges(&srv->svc.store))
+		return STORE_NOTFOUND;
+	pthread_rwlock_wrlock(&srv->svc.env_lock);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		worker_drop_txn(srv->workers[i]);
+	pthread_rwlock_unlock(&srv->svc.env_lock);
+	int rc = store_purge(&srv->svc.store, before, after);
+	if (rc == 0 && (rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) == 0) {
+		if ((rc = meta_del(srv, txn, COMPACT_PENDING)) == 0)
+			rc = store_txn_commit(txn);
+		else
+			store_txn_abort(txn);
+	}
+	if (rc != 0) {
+		log_error("compaction: purging the store failed: %s", store_strerror(rc));
+		return store_error(rc);
+	}
+	log_info("compacted the store in place (%s): %llu -> %llu bytes",
+	    srv->svc.store.m->name, (unsigned long long)*before, (unsigned long long)*after);
+	return 0;
+}
+
 int
 store_compact(struct server *srv, uint64_t *before, uint64_t *after)
 {
 	char live[512], tmp[600];
 	const char *why;
 	int rc;
+
+	if ((rc = purge_in_place(srv, before, after)) != STORE_NOTFOUND)
+		return rc;
 
 	snprintf(live, sizeof(live), "%s/data.mdb", srv->svc.cfg.data_dir);
 	*before = file_size(live);
@@ -879,6 +914,12 @@ store_compact_pending(struct server *srv)
 		return 0;
 	if (rc != 0)
 		return store_error(rc);
+	if (store_purges(&srv->svc.store)) {
+		uint64_t pbefore, pafter;
+		log_warn("purging the store before serving: the retire of epoch %llu was "
+		    "interrupted before its purge", (unsigned long long)epoch);
+		return purge_in_place(srv, &pbefore, &pafter);
+	}
 	log_warn("compacting the data file before serving: the retire of epoch %llu was "
 	    "interrupted before its compaction", (unsigned long long)epoch);
 	snprintf(live, sizeof(live), "%s/data.mdb", srv->svc.cfg.data_dir);

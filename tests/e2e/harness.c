@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <vault/vault.h>
 
 #include "common/frame.h"
@@ -135,6 +136,51 @@ vaultd_try_restart(struct vaultd_proc *p)
 	return spawn_try(p);
 }
 
+const char *
+vaultd_pgsql(void)
+{
+	const char *c = getenv("VAULT_TEST_PGSQL");
+	return c && *c ? c : NULL;
+}
+
+void
+vaultd_needs_lmdb(struct vaultd_proc *p, const char *why)
+{
+	if (vaultd_pgsql() == NULL)
+		return;
+	if (p != NULL)
+		vaultd_cleanup(p);
+	cr_skip_test("needs the LMDB backend: %s", why);
+}
+
+/*
+ * A fresh schema for p's vaultd on the suite's PostgreSQL server; the
+ * [storage] lines that select it into ini (cap bytes).
+ */
+static void
+pgsql_schema(const struct vaultd_proc *p, const char *conninfo, char *ini, size_t cap)
+{
+	char schema[64], sql[128];
+	const char *base = strrchr(p->dir, '/');
+	int n = snprintf(schema, sizeof(schema), "e2e_%ld_", (long)getpid());
+	/* mkdtemp's letters, lowercased: search_path folds unquoted names. */
+	for (const char *c = base ? base + 1 : p->dir; *c && n < (int)sizeof(schema) - 1; c++)
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
+			schema[n++] = (char)(*c | 0x20);
+	schema[n] = '\0';
+	PGconn *pc = PQconnectdb(conninfo);
+	cr_assert(pc != NULL && PQstatus(pc) == CONNECTION_OK,
+	    "VAULT_TEST_PGSQL: cannot connect: %s", pc ? PQerrorMessage(pc) : "no memory");
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
+	PGresult *res = PQexec(pc, sql);
+	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(pc));
+	PQclear(res);
+	PQfinish(pc);
+	int w = snprintf(ini, cap, "backend = postgresql\npostgresql = %s options=-csearch_path=%s\n",
+	    conninfo, schema);
+	cr_assert(w > 0 && (size_t)w < cap, "VAULT_TEST_PGSQL is too long");
+}
+
 void
 vaultd_start(struct vaultd_proc *p, const char *extra_ini)
 {
@@ -167,14 +213,17 @@ vaultd_prepare(struct vaultd_proc *p, const char *extra_ini)
 	for (int i = 0; i < 5; i++)
 		fprintf(f, "[access tests %s]\n* = plain\ndocuments = plain\n", purposes[i]);
 	fclose(f);
+	char pg[1200] = "";
+	if (vaultd_pgsql() != NULL)
+		pgsql_schema(p, vaultd_pgsql(), pg, sizeof(pg));
 	f = fopen(p->config, "w");
 	cr_assert_not_null(f);
 	fprintf(f,
 	    "[server]\nsocket_path = %s\nworkers = 2\n"
-	    "[storage]\ndata_dir = %s/data\nmap_size_bytes = 256M\n"
+	    "[storage]\ndata_dir = %s/data\nmap_size_bytes = 256M\n%s"
 	    "[keys]\nkeyring_path = %s/keys/keyring\nroot_key_path = %s/keys/root.key\n"
 	    "[policy]\nfile = %s\n",
-	    p->socket, p->dir, p->dir, p->dir, policy);
+	    p->socket, p->dir, pg, p->dir, p->dir, policy);
 	if (extra_ini)
 		fputs(extra_ini, f);
 	fclose(f);

@@ -33,6 +33,21 @@ void vaultd_start(struct vaultd_proc *p, const char *extra_ini);
  * test that makes its keys first; start it with vaultd_restart().
  */
 void vaultd_prepare(struct vaultd_proc *p, const char *extra_ini);
+/*
+ * The PostgreSQL server the suite runs vaultd on: $VAULT_TEST_PGSQL, a
+ * libpq key=value conninfo (tests/e2e/on-pgsql.sh sets it to a scratch
+ * server), or NULL when unset: LMDB. With it, vaultd_start gives each vaultd
+ * a fresh schema of its own ([storage] backend = postgresql, options=
+ * -csearch_path=...), so a suite runs unchanged on either backend.
+ */
+const char *vaultd_pgsql(void);
+/*
+ * For the few tests that read or change LMDB's data file themselves: on
+ * PostgreSQL, clean p up (may be NULL) and skip the test, visibly, saying
+ * why. Keep the list short (tests/meson.build, at the -pgsql suites, names
+ * them).
+ */
+void vaultd_needs_lmdb(struct vaultd_proc *p, const char *why);
 /* Start again on the same directory (after vaultd_stop or a kill). */
 void vaultd_restart(struct vaultd_proc *p);
 /*

@@ -444,6 +444,59 @@ Test(config, long_value_within_its_field_accepted_or_named)
 	    "the option nor line 2", strlen(path), err);
 }
 
+/* ---- [storage] backend ------------------------------------------------- */
+
+Test(config, storage_backend_defaults_to_lmdb)
+{
+	expect_loaded("");
+	cr_assert_eq(cfg.storage_backend, CONFIG_BACKEND_LMDB);
+	cr_assert_str_eq(cfg.postgresql, "");
+	expect_loaded("[storage]\nbackend = lmdb\n");
+	cr_assert_eq(cfg.storage_backend, CONFIG_BACKEND_LMDB);
+}
+
+Test(config, storage_backend_postgresql_needs_its_conninfo)
+{
+	expect_loaded("[storage]\nbackend = postgresql\npostgresql = host=/run/postgresql "
+	    "dbname=vault\npostgresql_connections = 12\n");
+	cr_assert_eq(cfg.storage_backend, CONFIG_BACKEND_POSTGRESQL);
+	cr_assert_str_eq(cfg.postgresql, "host=/run/postgresql dbname=vault");
+	cr_assert_eq(cfg.postgresql_connections, 12);
+	expect_refused("[storage]\nbackend = postgresql\n", "[storage] postgresql",
+	    "backend = postgresql");
+	expect_refused("[storage]\npostgresql = dbname=vault\n", "[storage] postgresql",
+	    "backend is lmdb");
+	expect_refused("[storage]\nbackend = sqlite\n", "backend", "expected lmdb or postgresql");
+	expect_refused("[storage]\nbackend = postgresql\npostgresql = dbname=v\n"
+	    "postgresql_connections = 1\n", "postgresql_connections", "2..256");
+}
+
+Test(config, storage_postgresql_connections_derive_from_workers)
+{
+	expect_loaded("[server]\nworkers = 6\n[storage]\nbackend = postgresql\n"
+	    "postgresql = dbname=vault\n");
+	cr_assert_eq(cfg.postgresql_connections, 0, "0 until derived");
+	config_derive(&cfg);
+	cr_assert_eq(cfg.postgresql_connections, 10, "a connection per worker and four more");
+	cr_assert_eq(config_check(&cfg, err, sizeof err), 0, "%s", err);
+}
+
+Test(config, storage_postgresql_errors_never_show_the_conninfo)
+{
+	/* Longer than a line may be: refused without quoting it. */
+	char text[1400], value[1100];
+	memset(value, 'x', sizeof value - 1);
+	value[sizeof value - 1] = '\0';
+	memcpy(value, "password=SECRETPW ", 18);
+	snprintf(text, sizeof text, "[storage]\nbackend = postgresql\npostgresql = %s\n", value);
+	int rc = load(text);
+	cr_assert_eq(rc, VAULT_E_CONFIG);
+	cr_assert_null(strstr(err, "SECRETPW"), "the value leaked: %s", err);
+	cr_assert_null(strstr(err, "xxxx"), "the value leaked: %s", err);
+	expect_refused("[storage]\nbackend = postgresql\npostgresql =\n",
+	    "[storage] postgresql: invalid value (not shown)", NULL);
+}
+
 /* ---- config_check on its own ------------------------------------------- */
 
 /*
@@ -491,6 +544,8 @@ break_option(struct config *c, int i)
 	case 34: c->verify_identity_window = 90 * 86400 + 1; return "verify_identity_window";
 	case 35: c->verify_identity_open = 0; return "verify_identity_open";
 	case 36: c->verify_identity_open = 17; return "verify_identity_open";
+	case 37: c->postgresql_connections = 1; return "postgresql_connections";
+	case 38: c->postgresql_connections = 257; return "postgresql_connections";
 	default: return NULL;
 	}
 }
@@ -527,6 +582,8 @@ edge_option(struct config *c, int i)
 		c->verify_identity_open = 1; c->verify_failures_per_hour = 1; break;
 	case 23: c->verify_identity_failures = 1000; c->verify_identity_window = 90 * 86400;
 		c->verify_identity_open = 16; c->verify_failures_per_hour = 100000; break;
+	case 24: c->postgresql_connections = 2; break;
+	case 25: c->postgresql_connections = 256; break;
 	default: return 0;
 	}
 	return 1;

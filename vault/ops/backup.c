@@ -56,6 +56,14 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (!name_ok(name, len))
 		return op_fail(err, VAULT_E_INVALID_VALUE, "name",
 		    "a backup name is 1-128 of [A-Za-z0-9._-], not starting with a dot");
+	/* A copy of the store is the database's own job on PostgreSQL. */
+	if (svc->cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL)
+		return op_fail(err, VAULT_E_CONFIG, NULL,
+		    "[storage] backend = postgresql: back up with PostgreSQL's own tools "
+		    "(pg_dump, base backups with their WAL), not vaultd; those copies hold "
+		    "only ciphertext, wrapped keys and keyed tags, readable only while their "
+		    "KEK epochs are in the key ring, so retiring an epoch ends them as it ends "
+		    "a vaultd backup (doc/storage-postgresql.md)");
 	if (stat(svc->cfg.backup_dir, &st) != 0 && mkdir(svc->cfg.backup_dir, 0700) != 0)
 		return op_fail(err, VAULT_E_IO, NULL, "cannot create the backup directory");
 	/* Whoever could swap the directory (or one above it) would get the copy. */

@@ -10,6 +10,7 @@
 
 #include "store.h"
 #include "store_lmdb.h"
+#include "store_pgsql.h"
 #include "vault/log.h"
 
 static const char *const table_names[STORE_NTABLES] = {
@@ -181,6 +182,20 @@ store_open(struct store *s, const char *dir, size_t map_size,
 }
 
 int
+store_open_pgsql(struct store *s, const char *conninfo, unsigned max_conns,
+    const char **why)
+{
+	int rc = store_pgsql_open(s, conninfo, max_conns, why);
+	if (rc != 0)
+		return open_error(rc);
+	if ((rc = check_schema(s, why)) != 0) {
+		store_close(s);
+		return rc;
+	}
+	return 0;
+}
+
+int
 store_open_file(struct store *s, const char *path, size_t map_size,
     unsigned flags, const char **why)
 {
@@ -291,6 +306,19 @@ int
 store_copy(struct store *s, int fd)
 {
 	return s->m->copy(s, fd);
+}
+
+int
+store_purges(const struct store *s)
+{
+	return s->m->version >= 2 && s->m->purge != NULL;
+}
+
+int
+store_purge(struct store *s, uint64_t *before, uint64_t *after)
+{
+	*before = *after = 0;
+	return store_purges(s) ? s->m->purge(s, before, after) : STORE_NOTFOUND;
 }
 
 void

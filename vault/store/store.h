@@ -2,7 +2,7 @@
  * store.h - the storage interface: named tables of ordered byte keys, read
  * snapshots and write batches. Everything above vault/store/ (operations,
  * privacy, rotation, restore, the writer) reaches stored data only through
- * the functions here; a backend (store_lmdb.c today) implements the method
+ * the functions here; a backend (store_lmdb.c, store_pgsql.c) implements the method
  * table below. The model is a sorted key-value map per table, as in
  * Postfix's dict and Dovecot's lib-dict, because that is all the vault
  * needs: every value is already ciphertext, a wrapped key, a keyed tag or a
@@ -134,7 +134,7 @@ struct store_cursor;
  * version raised (as SQLite's io_methods). Only store.c calls them.
  */
 struct store_methods {
-	int version; /* 1 */
+	int version; /* 2: purge */
 	const char *name;
 	void (*close)(struct store *s);
 	int (*txn_begin)(struct store *s, struct store_txn *parent, unsigned flags,
@@ -158,6 +158,8 @@ struct store_methods {
 	int (*copy)(struct store *s, int fd);
 	void (*reader_check)(struct store *s);
 	int (*set_durable)(struct store *s, int durable);
+	/* version 2 */
+	int (*purge)(struct store *s, uint64_t *before, uint64_t *after);
 };
 
 /* The first member of every backend's transaction and cursor. */
@@ -181,6 +183,15 @@ struct store {
  */
 int store_open(struct store *s, const char *dir, size_t map_size,
     unsigned max_readers, const char **why);
+
+/*
+ * Open (creating its tables if needed) the PostgreSQL store conninfo names
+ * (store_pgsql.h), with at most max_conns connections, and check its schema
+ * as store_open() does. conninfo may hold a password: nothing here logs it
+ * or puts it in *why. Returns as store_open().
+ */
+int store_open_pgsql(struct store *s, const char *conninfo, unsigned max_conns,
+    const char **why);
 
 /* store_open_file() flags */
 #define STORE_FILE_RDONLY 0x1u
@@ -232,6 +243,19 @@ void store_cursor_close(struct store_cursor *c);
 /* Write a consistent copy of the latest commit to fd, holding only live
  * data (no freed pages): backups and retire's compaction. */
 int store_copy(struct store *s, int fd);
+/*
+ * Whether the backend reclaims deleted data in place (store_purge()); if
+ * not (LMDB), a retire compacts by copying the store (store_copy()).
+ */
+int store_purges(const struct store *s);
+/*
+ * Remove what deletions and rewrites left behind (old row versions) from
+ * the store's tables and indexes, in place (PostgreSQL: VACUUM); *before
+ * and *after: the tables' size in bytes. Snapshots older than the call
+ * may keep what they see: end them first. STORE_NOTFOUND where the backend
+ * has no such step (store_purges() is 0).
+ */
+int store_purge(struct store *s, uint64_t *before, uint64_t *after);
 /* Release what readers that died left pinned (a no-op where nothing can). */
 void store_reader_check(struct store *s);
 /* Whether a commit waits for the disk: yes unless turned off, which only

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "store_pgsql.h"
 #include "store_pgsql_int.h"
@@ -269,6 +270,8 @@ store_free(struct pg_store *ps)
 	for (unsigned t = 0; t < STORE_NTABLES; t++)
 		for (unsigned i = 0; i < S_N; i++)
 			free(ps->sql[t][i]);
+	if (ps->conninfo != NULL)
+		sodium_memzero(ps->conninfo, strlen(ps->conninfo));
 	free(ps->conninfo);
 	pthread_cond_destroy(&ps->freed);
 	pthread_mutex_destroy(&ps->mu);
@@ -280,6 +283,66 @@ pgsql_close(struct store *s)
 {
 	if (s->impl != NULL)
 		store_free(s->impl);
+}
+
+/*
+ * Whether libpq can parse conninfo. Its parse errors quote the string's
+ * words (a password among them), so they are dropped: the caller says
+ * only which option is wrong.
+ */
+static int
+conninfo_ok(const char *conninfo, const char **why)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+	if (err != NULL) {
+		sodium_memzero(err, strlen(err));
+		PQfreemem(err);
+	}
+	if (opts == NULL) {
+		*why = "the PostgreSQL connection string cannot be parsed (libpq's reason is "
+		    "not shown: it may quote a password)";
+		return STORE_E_FAILED;
+	}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+int
+store_pgsql_ping(const char *conninfo, const char **why)
+{
+	int rc = conninfo_ok(conninfo, why);
+	if (rc != 0)
+		return rc;
+	PGconn *pc = PQconnectdb(conninfo);
+	if (pc == NULL) {
+		*why = "out of memory";
+		return STORE_E_NOMEM;
+	}
+	rc = 0;
+	*why = NULL;
+	if (PQstatus(pc) != CONNECTION_OK) {
+		pgsql_fail(pc, NULL, "connect");
+		*why = "cannot connect to PostgreSQL (see the log)";
+		rc = STORE_E_FAILED;
+	}
+	PQfinish(pc);
+	return rc;
+}
+
+void
+store_pgsql_describe(struct store *s, char *out, size_t cap)
+{
+	struct pg_store *ps = s->impl;
+	struct pg_conn *c;
+	int fresh;
+	snprintf(out, cap, "host ?, database ?");
+	if (ps == NULL || pool_get(ps, &c, &fresh) != 0)
+		return;
+	const char *host = PQhost(c->pc), *db = PQdb(c->pc);
+	snprintf(out, cap, "host %s, database %s", host && *host ? host : "?",
+	    db && *db ? db : "?");
+	pool_put(ps, c);
 }
 
 int
@@ -301,6 +364,8 @@ store_pgsql_open(struct store *s, const char *conninfo, unsigned max_conns,
 		*why = conninfo == NULL ? "no PostgreSQL connection string" : *why;
 		return STORE_E_FAILED;
 	}
+	if ((rc = conninfo_ok(conninfo, why)) != 0)
+		return rc;
 	*why = "out of memory";
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return STORE_E_NOMEM;
@@ -586,6 +651,54 @@ pgsql_copy(struct store *s, int fd)
 	return STORE_E_FAILED;
 }
 
+/* The vault tables of the current schema, as VACUUM takes them. */
+static const char vault_tables_sql[] =
+    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+    "WHERE c.relkind = 'r' AND c.relname LIKE 'vault\\_%' "
+    "AND c.relnamespace = current_schema()::regnamespace";
+
+static int
+tables_size(PGconn *pc, uint64_t *bytes)
+{
+	PGresult *res = PQexec(pc, vault_tables_sql);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		rc = pgsql_fail(pc, res, "table sizes");
+	else
+		*bytes = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return rc < 0 ? rc : rc > 0 ? STORE_E_FAILED : 0;
+}
+
+/*
+ * Retire's compaction: VACUUM every vault table, so that old row versions
+ * (records as they were before a rewrap, deleted index entries) leave the
+ * tables and their indexes. INDEX_CLEANUP ON: the default (auto) may skip
+ * the indexes when few pages changed, and the keyed tags live in them.
+ * VACUUM runs outside a transaction, on a connection of its own.
+ */
+static int
+pgsql_purge(struct store *s, uint64_t *before, uint64_t *after)
+{
+	struct pg_store *ps = s->impl;
+	struct pg_conn *c;
+	char sql[512];
+	size_t n = (size_t)snprintf(sql, sizeof sql, "VACUUM (INDEX_CLEANUP ON)");
+	for (unsigned t = 0; t < STORE_NTABLES && n < sizeof sql; t++)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s vault_%s", t ? "," : "",
+		    store_table_name(t));
+	if (n >= sizeof sql)
+		return STORE_E_FAILED;
+	int fresh, rc = pool_get(ps, &c, &fresh);
+	if (rc != 0)
+		return rc;
+	if ((rc = tables_size(c->pc, before)) == 0 &&
+	    (rc = exec_simple(c->pc, sql, "vacuum")) == 0)
+		rc = tables_size(c->pc, after);
+	pool_put(ps, c);
+	return rc;
+}
+
 static void
 pgsql_reader_check(struct store *s)
 {
@@ -609,7 +722,7 @@ pgsql_set_durable(struct store *s, int durable)
 }
 
 const struct store_methods pgsql_methods = {
-	.version = 1,
+	.version = 2,
 	.name = "postgresql",
 	.close = pgsql_close,
 	.txn_begin = pgsql_txn_begin,
@@ -629,4 +742,5 @@ const struct store_methods pgsql_methods = {
 	.copy = pgsql_copy,
 	.reader_check = pgsql_reader_check,
 	.set_durable = pgsql_set_durable,
+	.purge = pgsql_purge,
 };

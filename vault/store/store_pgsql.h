@@ -21,4 +21,15 @@
 int store_pgsql_open(struct store *s, const char *conninfo, unsigned max_conns,
     const char **why);
 
+/*
+ * Connect to conninfo and disconnect, creating nothing (vaultd --check). A
+ * store result; *why as above. Neither this nor store_pgsql_open() logs
+ * the conninfo or libpq's parse errors of it, which may quote a password.
+ */
+int store_pgsql_ping(const char *conninfo, const char **why);
+
+/* "host H, database D" of an open store (PQhost, PQdb: never the conninfo)
+ * into out; "?" for what cannot be known. */
+void store_pgsql_describe(struct store *s, char *out, size_t cap);
+
 #endif

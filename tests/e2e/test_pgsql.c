@@ -1,0 +1,491 @@
+/*
+ * test_pgsql.c - end-to-end: what only the PostgreSQL backend has ([storage]
+ * backend = postgresql, one vaultd). Data outlives a restart and a kill -9;
+ * vaultd's backup and --restore refuse and say what to use instead; a
+ * retire compacts in place (VACUUM) and the records stay readable; a bad
+ * connection string stops the start with a message that never holds its
+ * password. Runs only under tests/e2e/on-pgsql.sh (meson test e2e-pgsql),
+ * and fails, not skips, without its server.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <vault/vault.h>
+
+#include "harness.h"
+
+#define SECRET "SECRETPW"
+
+static void
+need_pgsql(void)
+{
+	cr_assert_not_null(vaultd_pgsql(), "VAULT_TEST_PGSQL is not set: run this suite "
+	    "through meson test e2e-pgsql (tests/e2e/on-pgsql.sh starts PostgreSQL)");
+}
+
+TestSuite(pgsql, .init = need_pgsql, .timeout = 120);
+
+static char *
+create(struct vault *v, int i)
+{
+	struct vault_record *r;
+	char email[64], name[32], *tok;
+	snprintf(email, sizeof(email), "person%d@pgsql.example", i);
+	snprintf(name, sizeof(name), "Person%d", i);
+	vault_record_new(&r);
+	vault_record_set(r, "first_name", name);
+	vault_record_set(r, "email", email);
+	int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok);
+	cr_assert_eq(rc, 0, "create %d: %s", i, vault_last_message(v));
+	vault_record_free(r);
+	return tok;
+}
+
+static void
+expect_email(struct vault *v, const char *tok, int i)
+{
+	const char *want[] = { "email" };
+	char email[64];
+	struct vault_record *out;
+	snprintf(email, sizeof(email), "person%d@pgsql.example", i);
+	int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, tok, want, 1, 0, &out);
+	cr_assert_eq(rc, 0, "record %d: %s", i, vault_error_name(rc));
+	cr_assert_str_eq(vault_record_get(out, "email"), email);
+	vault_record_free(out);
+}
+
+/* Append text to p's configuration (a later value of a key wins). */
+static void
+config_append(const struct vaultd_proc *p, const char *text)
+{
+	FILE *f = fopen(p->config, "a");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static PGconn *connect_as_vaultd(const struct vaultd_proc *p);
+static PGresult *sql_ok(PGconn *pc, const char *sql);
+
+/* The fewest manual VACUUMs any store table (vault_<table>, store.h) has had. */
+static long
+min_vacuum_count(const struct vaultd_proc *p)
+{
+	PGconn *pc = connect_as_vaultd(p);
+	PGresult *res = sql_ok(pc, "SELECT min(vacuum_count), count(*) FROM pg_stat_user_tables "
+	    "WHERE schemaname = current_schema() AND relname LIKE 'vault\\_%' "
+	    "AND relname <> 'vault_schema'");
+	cr_assert_eq(atol(PQgetvalue(res, 0, 1)), 12, "every store table has its statistics");
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(pc);
+	return n;
+}
+
+static int
+dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	cr_assert_not_null(d, "%s", dir);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n++;
+	closedir(d);
+	return n;
+}
+
+Test(pgsql, the_start_names_the_backend_and_the_data_outlives_a_restart)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	struct vault_status st;
+	enum { N = 20 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_wait_log(&p, "store: PostgreSQL, host ", 1, 5), 1,
+	    "the start logs the backend, host and database");
+	cr_assert_eq(vaultd_wait_log(&p, "options=", 1, 0), 0, "never the conninfo");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[3],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* Nothing of the store is in the data directory. */
+	char mdb[600];
+	struct stat sb;
+	vaultd_path(&p, "data/data.mdb", mdb, sizeof(mdb));
+	cr_assert_neq(stat(mdb, &sb), 0, "no LMDB file on the PostgreSQL backend");
+
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		if (i != 3)
+			expect_email(v, toks[i], i);
+	struct vault_record *out;
+	const char *want[] = { "email" };
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, toks[3], want, 1, 0, &out),
+	    VAULT_E_DELETED, "a deletion outlives the restart");
+	cr_assert_eq(vault_status(v, &st), 0);
+	cr_assert_eq(st.records, N - 1);
+	cr_assert_eq(st.tombstones, 1);
+	/* New records continue the ids: nothing is overwritten. */
+	char *more = create(v, N);
+	expect_email(v, more, N);
+	expect_email(v, toks[0], 0);
+	free(more);
+	vault_close(v);
+	for (int i = 0; i < N; i++)
+		free(toks[i]);
+	vaultd_finish(&p);
+}
+
+Test(pgsql, an_acknowledged_create_survives_kill_9)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 200 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	/* Killed right after the last acknowledgement: no clean stop. */
+	vaultd_kill(&p);
+	vault_close(v);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++) {
+		expect_email(v, toks[i], i);
+		free(toks[i]);
+	}
+	struct vault_status st;
+	cr_assert_eq(vault_status(v, &st), 0);
+	cr_assert_eq(st.records, N);
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+Test(pgsql, backup_and_restore_refuse_and_name_the_databases_tools)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	struct proc_run r;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *tok = create(v, 1);
+	char *bpath = NULL;
+	uint64_t bytes = 0;
+	cr_assert_eq(vault_backup(v, "nightly", &bpath, &bytes), VAULT_E_CONFIG);
+	cr_assert_not_null(strstr(vault_last_message(v), "pg_dump"), "%s", vault_last_message(v));
+	cr_assert_not_null(strstr(vault_last_message(v), "KEK epochs"), "%s",
+	    vault_last_message(v));
+	cr_assert_null(bpath);
+	vaultctl_run(&r, p.socket, NULL, (const char *const[]){ "backup", "nightly", NULL }, 30);
+	cr_assert_neq(r.status, 0, "vaultctl backup must fail: %s", r.out);
+	cr_assert_not_null(strstr(r.err, "pg_dump"), "stderr: %s", r.err);
+	proc_run_free(&r);
+	expect_email(v, tok, 1);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* --restore refuses before the lock, the keys or any file. */
+	char data[600], keys[600], out[600];
+	vaultd_path(&p, "data", data, sizeof(data));
+	vaultd_path(&p, "keys", keys, sizeof(keys));
+	vaultd_path(&p, "restore.out", out, sizeof(out));
+	int nd = dir_entries(data), nk = dir_entries(keys);
+	const char *args[] = { "-c", p.config, "--restore", out, NULL };
+	proc_run(&r, getenv("VAULTD"), NULL, args);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "restore refused"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "pg_restore"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "Nothing was changed"), "%s", r.err);
+	proc_run_free(&r);
+	cr_assert_eq(dir_entries(data), nd, "nothing created in the data directory");
+	cr_assert_eq(dir_entries(keys), nk, "nothing created beside the keys");
+
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	expect_email(v, tok, 1);
+	vault_close(v);
+	free(tok);
+	vaultd_finish(&p);
+}
+
+Test(pgsql, a_retire_vacuums_in_place_and_records_stay_readable, .timeout = 180)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 40 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[5],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	cr_assert_eq(epoch, 2);
+	struct vault_keys_status *ks = vaultd_wait_rotation(v, 60);
+	cr_assert_eq(ks->kek_current, 2);
+	vault_keys_status_free(ks);
+	uint64_t remaining = 0, before = 0, after = 0;
+	/* Manual VACUUMs only: autovacuum's have a count of their own. */
+	cr_assert_eq(min_vacuum_count(&p), 0);
+	cr_assert_eq(vault_keys_retire(v, 1, &remaining, &before, &after), 0, "%s",
+	    vault_last_message(v));
+	cr_assert_eq(min_vacuum_count(&p), 1, "the retire vacuumed every vault table");
+	cr_assert_gt(before, 0, "the vault tables' size before the VACUUM");
+	cr_assert_gt(after, 0);
+	cr_assert_eq(vaultd_wait_log(&p, "compacted the store in place (postgresql)", 1, 5), 1);
+	cr_assert_eq(vault_keys_status(v, &ks), 0);
+	cr_assert_eq(ks->nkek, 1, "epoch 1 is gone from the ring");
+	vault_keys_status_free(ks);
+	for (int i = 0; i < N; i++)
+		if (i != 5)
+			expect_email(v, toks[i], i);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* The compaction mark is gone: the next start does not compact again. */
+	vaultd_restart(&p);
+	cr_assert_eq(vaultd_wait_log(&p, "before serving", 1, 0), 0);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++) {
+		if (i != 5)
+			expect_email(v, toks[i], i);
+		free(toks[i]);
+	}
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* A connection with the conninfo vaultd_start gave p's vaultd (its own schema). */
+static PGconn *
+connect_as_vaultd(const struct vaultd_proc *p)
+{
+	size_t n;
+	char *conf = read_file_all(p->config, &n), *line;
+	cr_assert_not_null(conf);
+	cr_assert_not_null(line = strstr(conf, "\npostgresql = "));
+	line += strlen("\npostgresql = ");
+	line[strcspn(line, "\n")] = '\0';
+	PGconn *pc = PQconnectdb(line);
+	free(conf);
+	cr_assert_eq(PQstatus(pc), CONNECTION_OK, "%s", PQerrorMessage(pc));
+	return pc;
+}
+
+static PGresult *
+sql_ok(PGconn *pc, const char *sql)
+{
+	PGresult *res = PQexec(pc, sql);
+	ExecStatusType st = PQresultStatus(res);
+	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQerrorMessage(pc));
+	return res;
+}
+
+/*
+ * The forensic view of LMDB's data_file_holds_no_plaintext: every page of
+ * every table and index of the vault's schema, raw (pageinspect), so dead
+ * tuples (an updated record's old version, a deleted record's rows) count.
+ */
+Test(pgsql, no_page_of_the_database_holds_plaintext_not_even_dead_tuples)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 30 };
+	char *toks[N], last[64], email[64];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++) {
+		struct vault_record *r;
+		snprintf(last, sizeof(last), "Zyxwvutsonian%02d", i);
+		snprintf(email, sizeof(email), "marker%02d@plaintext-check.example", i);
+		vault_record_new(&r);
+		vault_record_set(r, "last_name", last);
+		vault_record_set(r, "email", email);
+		cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &toks[i]), 0, "%s",
+		    vault_last_message(v));
+		vault_record_free(r);
+	}
+	/* An update leaves the old row version behind as a dead tuple. */
+	struct vault_record *r;
+	vault_record_new(&r);
+	vault_record_set(r, "email", "newmarker@plaintext-check.example");
+	cr_assert_eq(vault_update(v, VAULT_PURPOSE_TRANSACTIONAL, toks[1], r, NULL, 0, NULL, 0),
+	    0, "%s",
+	    vault_last_message(v));
+	vault_record_free(r);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[0],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	PGconn *pc = connect_as_vaultd(&p);
+	PQclear(sql_ok(pc, "CREATE EXTENSION IF NOT EXISTS pageinspect"));
+	PGresult *rels = sql_ok(pc, "SELECT c.oid::regclass::text, pg_relation_size(c.oid) / 8192 "
+	    "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+	    "AND c.relkind IN ('r', 'i') AND c.relname LIKE 'vault%'");
+	cr_assert_geq(PQntuples(rels), 20, "the vault's tables and their indexes");
+	size_t pages = 0, hits = 0;
+	int control = 0;
+	for (int i = 0; i < PQntuples(rels); i++) {
+		long npages = atol(PQgetvalue(rels, i, 1));
+		for (long pg = 0; pg < npages; pg++) {
+			char sql[256];
+			snprintf(sql, sizeof(sql), "SELECT get_raw_page('%s', %ld)",
+			    PQgetvalue(rels, i, 0), pg);
+			PGresult *page = PQexecParams(pc, sql, 0, NULL, NULL, NULL, NULL, 1);
+			cr_assert_eq(PQresultStatus(page), PGRES_TUPLES_OK, "%s", PQerrorMessage(pc));
+			const char *b = PQgetvalue(page, 0, 0);
+			size_t len = (size_t)PQgetlength(page, 0, 0);
+			pages++;
+			hits += memmem(b, len, "Zyxwvutsonian", 13) != NULL;
+			hits += memmem(b, len, "plaintext-check", 15) != NULL;
+			hits += memmem(b, len, "marker", 6) != NULL;
+			control += memmem(b, len, "next_id", 7) != NULL;
+			PQclear(page);
+		}
+	}
+	PQclear(rels);
+	PQfinish(pc);
+	cr_assert_gt(control, 0, "the scan sees stored bytes (meta's plain key next_id)");
+	cr_assert_eq(hits, 0, "plaintext in %zu of %zu pages", hits, pages);
+	for (int i = 0; i < N; i++)
+		free(toks[i]);
+	vaultd_cleanup(&p);
+}
+
+/* Whether vault_meta holds the retire's compaction mark (rotation_state.h). */
+static int
+mark_present(PGconn *pc)
+{
+	PGresult *res = sql_ok(pc, "SELECT count(*) FROM vault_meta WHERE k = 'compact_pending'::bytea");
+	int n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+Test(pgsql, a_retire_cut_short_before_its_vacuum_is_finished_at_the_next_start, .timeout = 180)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char *toks[10];
+	uint32_t epoch;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < 10; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 60));
+	cr_assert_eq(vault_keys_retire(v, 1, NULL, NULL, NULL), 0, "%s", vault_last_message(v));
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	cr_assert_eq(min_vacuum_count(&p), 1);
+
+	/* The state a crash after the key's destruction and before the VACUUM
+	 * leaves: the mark the retire commits first (epoch 1, u64 BE). */
+	PGconn *pc = connect_as_vaultd(&p);
+	cr_assert_eq(mark_present(pc), 0, "the retire cleared its mark");
+	PQclear(sql_ok(pc, "INSERT INTO vault_meta (k, v) VALUES ('compact_pending'::bytea, "
+	    "'\\x0000000000000001'::bytea)"));
+	PQfinish(pc);
+
+	vaultd_restart(&p);
+	cr_assert_eq(vaultd_wait_log(&p, "before serving", 1, 0), 1, "the start saw the mark");
+	/* The log is appended to: the retire's line, then the start's. */
+	cr_assert_eq(vaultd_wait_log(&p, "compacted the store in place (postgresql)", 2, 0), 2);
+	cr_assert_eq(min_vacuum_count(&p), 2, "the start vacuumed every vault table again");
+	pc = connect_as_vaultd(&p);
+	cr_assert_eq(mark_present(pc), 0, "and cleared the mark");
+	PQfinish(pc);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < 10; i++) {
+		expect_email(v, toks[i], i);
+		free(toks[i]);
+	}
+	vault_close(v);
+	vaultd_finish(&p);
+}
+
+/* A start and a --check on conninfo: both refused; neither says SECRET. */
+static void
+expect_bad_conninfo(struct vaultd_proc *p, const char *conninfo, const char *says)
+{
+	static char *base;
+	char line[1200], *log = NULL;
+	size_t n;
+	/* Each case on the configuration vaultd_start wrote, plus its line. */
+	if (base == NULL)
+		cr_assert_not_null(base = read_file_all(p->config, &n));
+	FILE *f = fopen(p->config, "w");
+	cr_assert_not_null(f);
+	fputs(base, f);
+	fclose(f);
+	snprintf(line, sizeof(line), "[storage]\npostgresql = %s\n", conninfo);
+	config_append(p, line);
+	int st = vaultd_expect_refusal(p, &log);
+	cr_assert_neq(st, 0, "the start must fail: %s", log);
+	cr_assert_not_null(strstr(log, says), "%s", log);
+	cr_assert_null(strstr(log, SECRET), "the password leaked into the log: %s", log);
+	free(log);
+	char *out = NULL;
+	cr_assert_neq(vaultd_check(p, &out), 0, "--check must fail: %s", out);
+	cr_assert_not_null(strstr(out, says), "%s", out);
+	cr_assert_null(strstr(out, SECRET), "the password leaked into --check: %s", out);
+	free(out);
+}
+
+Test(pgsql, a_bad_conninfo_stops_the_start_without_showing_its_password)
+{
+	struct vaultd_proc p;
+	char *out = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	cr_assert_eq(vaultd_check(&p, &out), 0, "--check connects to the good one: %s", out);
+	free(out);
+	/* A server that is not there. */
+	expect_bad_conninfo(&p, "host=/nonexistent-vault-pg user=postgres password=" SECRET
+	    " dbname=vault_test", "cannot connect to PostgreSQL");
+	/* One libpq cannot parse: its own message would quote the words. */
+	expect_bad_conninfo(&p, "host=/tmp password " SECRET, "cannot be parsed");
+	expect_bad_conninfo(&p, "postgresql://u:" SECRET "@%zz/db", "cannot be parsed");
+	/* Longer than a configuration line may be: the error names the line. */
+	char longer[1100];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	memcpy(longer, "password=" SECRET " ", 18);
+	expect_bad_conninfo(&p, longer, "line longer than");
+	/* Empty: the error names the key. */
+	expect_bad_conninfo(&p, "", "[storage] postgresql: invalid value (not shown)");
+	vaultd_cleanup(&p);
+}
+
+Test(pgsql, postgresql_without_a_conninfo_and_a_conninfo_on_lmdb_are_refused)
+{
+	struct vaultd_proc p;
+	char *log = NULL;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	config_append(&p, "[storage]\nbackend = lmdb\n");
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0);
+	cr_assert_not_null(strstr(log, "[storage] postgresql is set but backend is lmdb"), "%s",
+	    log);
+	cr_assert_null(strstr(log, "options="), "%s", log);
+	free(log);
+	config_append(&p, "[storage]\nbackend = sqlite\n");
+	cr_assert_neq(vaultd_expect_refusal(&p, &log), 0);
+	cr_assert_not_null(strstr(log, "expected lmdb or postgresql"), "%s", log);
+	free(log);
+	vaultd_cleanup(&p);
+}
