@@ -107,6 +107,7 @@ pkcs11_label_ok(const char *label, size_t max)
 }
 
 /* Fill err: "NAME: what" (and the CKR name when there is one). */
+__attribute__((format(printf, 4, 5)))
 static int
 fail(struct pkcs11_error *err, enum pkcs11_status s, unsigned long ckr, const char *fmt, ...)
 {
