@@ -655,3 +655,14 @@ keytool_run(const char *in, const char *const *args)
 	proc_run_free(&r);
 	return status;
 }
+
+void
+expect_field(struct vault *v, const char *tok, const char *field, const char *want, int i)
+{
+	const char *fields[] = { field };
+	struct vault_record *out;
+	int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, tok, fields, 1, 0, &out);
+	cr_assert_eq(rc, 0, "record %d: %s", i, vault_error_name(rc));
+	cr_assert_str_eq(vault_record_get(out, field), want, "record %d: %s", i, field);
+	vault_record_free(out);
+}

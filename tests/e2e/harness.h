@@ -144,6 +144,15 @@ const char *keytool_path(void);
  * it wrote to stderr goes to the test's stderr when it fails). */
 int keytool_run(const char *in, const char *const *args);
 
+struct vault;
+
+/*
+ * Read field of the record behind tok (purpose transactional) and assert
+ * that it reads want; i numbers the record in a failure's message.
+ */
+void expect_field(struct vault *v, const char *tok, const char *field, const char *want,
+    int i);
+
 /* ---- raw frames (PROTOCOL.md), for tests that speak the wire themselves ---- */
 
 /* One reply frame, decoded. */

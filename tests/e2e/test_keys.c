@@ -44,14 +44,9 @@ create(struct vault *v, int i)
 static void
 expect_email(struct vault *v, const char *tok, int i)
 {
-	const char *want[] = { "email" };
 	char email[64];
-	struct vault_record *out;
 	snprintf(email, sizeof(email), "person%d@erasure.example", i);
-	int rc = vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, tok, want, 1, 0, &out);
-	cr_assert_eq(rc, 0, "record %d: %s", i, vault_error_name(rc));
-	cr_assert_str_eq(vault_record_get(out, "email"), email);
-	vault_record_free(out);
+	expect_field(v, tok, "email", email, i);
 }
 
 struct blob {
