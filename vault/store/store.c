@@ -75,23 +75,17 @@ store_error(int rc)
 	}
 }
 
-/*
- * A failure of the store's files the caller only sees as VAULT_E_STORAGE:
- * say which in the log (errno's messages are static text, never data). At
- * most one line a second, with a count of those left out.
- */
-static void
-log_file_error(int e)
+void
+store_log_failure(const char *text, int code)
 {
 	static struct log_limit limit;
 	unsigned n;
 	if (!log_limit_pass(&limit, &n))
 		return;
 	if (n > 0)
-		log_error("storage: %s (%d); and %u more since the last such line",
-		    strerror(e), e, n);
+		log_error("storage: %s (%d); and %u more since the last such line", text, code, n);
 	else
-		log_error("storage: %s (%d)", strerror(e), e);
+		log_error("storage: %s (%d)", text, code);
 }
 
 int
@@ -106,7 +100,7 @@ store_errno(int e)
 	case ENOMEM:
 		return VAULT_E_NOMEM;
 	default:
-		log_file_error(e);
+		store_log_failure(strerror(e), e);
 		return VAULT_E_STORAGE;
 	}
 }

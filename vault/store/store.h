@@ -266,6 +266,13 @@ int store_set_durable(struct store *s, int durable);
 int store_error(int rc);
 /* A vault error for an errno of a file operation on the store's files. */
 int store_errno(int e);
+/*
+ * Say in the log which failure a caller only sees as a store result: text
+ * is static (LMDB's or errno's message, never data). At most one line a
+ * second, with a count of those left out, so a store that fails every
+ * request cannot flood the log. For backends and store.c.
+ */
+void store_log_failure(const char *text, int code);
 /* Static text for a store result, for logs. */
 const char *store_strerror(int rc);
 

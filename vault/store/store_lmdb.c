@@ -33,26 +33,6 @@ struct lmdb_cursor {
 
 static const struct store_methods lmdb_methods;
 
-/*
- * A failure the caller only sees as a store result: say which in the log
- * (LMDB's and errno's messages are static text, never data). At most one
- * line a second, with a count of those left out, so a store that fails
- * every request (MDB_PANIC) cannot flood the log.
- */
-static void
-log_failure(int rc)
-{
-	static struct log_limit limit;
-	unsigned n;
-	if (!log_limit_pass(&limit, &n))
-		return;
-	if (n > 0)
-		log_error("storage: %s (%d); and %u more since the last such line",
-		    mdb_strerror(rc), rc, n);
-	else
-		log_error("storage: %s (%d)", mdb_strerror(rc), rc);
-}
-
 static int
 result(int rc)
 {
@@ -75,10 +55,10 @@ result(int rc)
 	case MDB_INVALID:
 	case MDB_VERSION_MISMATCH:
 	case MDB_PAGE_NOTFOUND:
-		log_failure(rc);
+		store_log_failure(mdb_strerror(rc), rc);
 		return STORE_E_CORRUPT;
 	default:
-		log_failure(rc);
+		store_log_failure(mdb_strerror(rc), rc);
 		return STORE_E_FAILED;
 	}
 }
