@@ -237,7 +237,8 @@ save_anchor(struct write_ctx *ctx, uint64_t *seq)
 		*seq = 0;
 		return 0;
 	}
-	return store_audit_anchor_put(ctx->txn, *seq, mac);
+	return store_audit_anchor_put(ctx->txn,
+	    store_anchor_node(&ctx->svc->store, ctx->svc->cfg.node_name), *seq, mac);
 }
 
 static void
@@ -299,6 +300,21 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	int audit_failed = 0;
 	uint64_t audit_seq = 0, t0 = metrics_now_us();
 	int rc = store_txn_begin(&srv->svc.store, NULL, 0, &ctx->txn);
+	/*
+	 * Another node may have created records since our last batch: the
+	 * batch holds the store's write lock now (store_shared()), so what
+	 * meta says is the latest and stays so until the commit. The other
+	 * counters (next_request, next_hold) are read in the batch anyway.
+	 */
+	if (rc == 0 && store_shared(&srv->svc.store)) {
+		int e = store_next_id(ctx->txn, ctx->next_id);
+		if (e != 0) {
+			store_txn_abort(ctx->txn);
+			ctx->txn = NULL;
+			rc = STORE_E_FAILED;
+		}
+		first_id = *ctx->next_id;
+	}
 	if (rc == 0) {
 		ctx->now = time(NULL);
 		for (size_t i = 0, j; i < n; i = j) {

@@ -37,6 +37,9 @@
 
 #define CONN_WAIT_SECONDS 10 /* for a free connection, then a failure */
 #define SCHEMA_LOCK "7611409961283085681" /* pg_advisory_xact_lock key of open */
+/* pg_advisory_xact_lock key of every write batch: one batch at a time
+ * across all the nodes on the database (store_shared()) */
+#define WRITE_LOCK "7611409961283085682"
 
 /* ---- failures ------------------------------------------------------------ */
 
@@ -475,7 +478,8 @@ begin_root(struct pg_txn *t)
 			PQclear(res);
 			c->sync_gen = gen;
 			res = PQexec(c->pc, t->flags & STORE_RDONLY ?
-			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" : "BEGIN");
+			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" :
+			    "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")");
 		}
 		ExecStatusType st = PQresultStatus(res);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -722,7 +726,7 @@ pgsql_set_durable(struct store *s, int durable)
 }
 
 const struct store_methods pgsql_methods = {
-	.version = 2,
+	.version = 3,
 	.name = "postgresql",
 	.close = pgsql_close,
 	.txn_begin = pgsql_txn_begin,
@@ -743,4 +747,5 @@ const struct store_methods pgsql_methods = {
 	.reader_check = pgsql_reader_check,
 	.set_durable = pgsql_set_durable,
 	.purge = pgsql_purge,
+	.shared = 1,
 };
