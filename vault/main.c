@@ -39,6 +39,7 @@
 #include "safedir.h"
 #include "log.h"
 #include "policy.h"
+#include "ring_shared.h"
 #include "rotation.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -815,6 +816,11 @@ main(int argc, char **argv)
 	sdnotify_status("starting: opening the data file");
 	if (open_store(&srv, &why) != 0)
 		return 1;
+	/* Several nodes on one database: one key ring, the database's. */
+	if (ring_shared_start(&srv) != 0) {
+		log_error("not starting (VAULT_E_KEYRING): see above");
+		return 1;
+	}
 	/* A retire's compaction that a crash cut short, before anything is served. */
 	if ((rc = store_compact_pending(&srv)) != 0) {
 		log_error("not starting: the data file must be compacted and cannot be: %s",

@@ -40,6 +40,7 @@
 #include "reply.h"
 #include "keyset.h"
 #include "metrics.h"
+#include "ring_shared.h"
 #include "server.h"
 
 void
@@ -314,6 +315,12 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 			rc = STORE_E_FAILED;
 		}
 		first_id = *ctx->next_id;
+		/* Under the same lock: the ring another node's rotation made. */
+		if (rc == 0 && (e = ring_shared_batch(ctx)) != 0) {
+			store_txn_abort(ctx->txn);
+			ctx->txn = NULL;
+			rc = STORE_E_FAILED;
+		}
 	}
 	if (rc == 0) {
 		ctx->now = time(NULL);
@@ -393,7 +400,9 @@ static time_t
 hold_wait(struct server *srv, struct writer *w, time_t now)
 {
 	uint64_t due = atomic_load(&srv->svc.hold_expiry);
-	if (atomic_load(&srv->svc.rotation.next_due) != 0 || srv->svc.rotation.scheduled || due == 0)
+	/* Shared: the key ring's generation and the lead lock, once a second. */
+	if (atomic_load(&srv->svc.rotation.next_due) != 0 || srv->svc.rotation.scheduled || due == 0 ||
+	    store_shared(&srv->svc.store))
 		return 1;
 	if (due <= (uint64_t)now + 1)
 		return 1;
@@ -431,7 +440,8 @@ writer_main(void *arg)
 		    (!rotating || (stall_ms = rotation_wait_ms(srv)) > 0) &&
 		    !atomic_load(&w->keys_arrived)) {
 			if (!rotating && atomic_load(&srv->svc.rotation.next_due) == 0 &&
-			    !srv->svc.rotation.scheduled && atomic_load(&srv->svc.hold_expiry) == 0) {
+			    !srv->svc.rotation.scheduled && atomic_load(&srv->svc.hold_expiry) == 0 &&
+			    !store_shared(&srv->svc.store)) {
 				pthread_cond_wait(&w->cond, &w->lock);
 			} else {
 				struct timespec ts;
@@ -498,10 +508,16 @@ writer_main(void *arg)
 				worker_wake(srv->workers[i]);
 
 		ctx.now = time(NULL);
-		rotation_step(&ctx, &rotating);
-		rotation_tick(&ctx);
-		privacy_sweep(&ctx);
-		rotating = atomic_load(&srv->svc.rotation.target) != 0;
+		/* On a shared store one node runs these (ring_shared.h). */
+		int lead = ring_shared_round(&ctx);
+		if (lead) {
+			rotation_step(&ctx, &rotating);
+			rotation_tick(&ctx);
+			privacy_sweep(&ctx);
+		}
+		/* A rewrap waiting for other nodes waits as an idle writer does. */
+		rotating = lead && atomic_load(&srv->svc.rotation.target) != 0 &&
+		    ring_shared_rewrap_ok(srv);
 		/*
 		 * A process that died inside a read transaction (a backup tool,
 		 * mdb_stat) leaves a reader slot that pins old pages, and the

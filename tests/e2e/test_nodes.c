@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <vault/vault.h>
@@ -67,6 +69,9 @@ start_pair(int with_ring)
 {
 	char line[1400] = "", path[600], to[600];
 	vaultd_start(&node_a, "[server]\nnode_name = node-a\n");
+	/* A leads (the background jobs' lock) before B starts. */
+	cr_assert_eq(vaultd_wait_log(&node_a, "runs the background jobs", 1, 10), 1,
+	    "node A takes the lead lock");
 	vaultd_prepare(&node_b, "[server]\nnode_name = node-b\n");
 	/* B's connection string: A's schema (the harness gave B one of its own). */
 	size_t n;
@@ -327,5 +332,112 @@ Test(nodes, creates_racing_on_both_nodes_get_unique_ids)
 	cr_assert(ca.ok && cb.ok, "each node's trail holds its own anchor");
 	vault_close(a);
 	vault_close(b);
+	stop_pair();
+}
+
+static uint32_t
+kek_current(struct vault *v, size_t *nkek)
+{
+	struct vault_keys_status *st;
+	cr_assert_eq(vault_keys_status(v, &st), 0, "%s", vault_last_message(v));
+	uint32_t cur = st->kek_current;
+	*nkek = st->nkek;
+	vault_keys_status_free(st);
+	return cur;
+}
+
+#define NROT 30
+
+Test(nodes, a_rotation_and_retire_on_one_node_leave_every_record_readable_on_the_other)
+{
+	char ring_a[600], saved[600], ring_b[600];
+	start_pair(1);
+	vaultd_path(&node_a, "keys/keyring", ring_a, sizeof(ring_a));
+	vaultd_path(&node_a, "keyring.before", saved, sizeof(saved));
+	vaultd_path(&node_b, "keys/keyring", ring_b, sizeof(ring_b));
+	copy_file(ring_a, saved);
+	struct vault *a = connect_to(&node_a), *b = connect_to(&node_b);
+	char *recs[NROT], *dets[NROT];
+	for (int i = 0; i < NROT; i++) {
+		recs[i] = create(i % 2 ? b : a, 100 + i);
+		dets[i] = tokenize(a, recs[i], VAULT_TOKEN_DETERMINISTIC);
+	}
+	size_t n;
+	uint32_t old = kek_current(a, &n), epoch;
+
+	/* Only the node that leads rotates; B says which one does. */
+	int rc = vault_keys_rotate(b, "kek", &epoch);
+	cr_assert_eq(rc, VAULT_E_CONFLICT, "rotate on B: %s", vault_error_name(rc));
+	cr_assert_not_null(strstr(vault_last_message(b), "node-a"), "%s", vault_last_message(b));
+
+	cr_assert_eq(vault_keys_rotate(a, "kek", &epoch), 0, "%s", vault_last_message(a));
+	cr_assert_gt(epoch, old);
+	vault_keys_status_free(vaultd_wait_rotation(a, 30));
+	cr_assert_eq(kek_current(b, &n), epoch, "B runs the new epoch");
+	for (int i = 0; i < NROT; i++) {
+		expect_email(b, recs[i], 100 + i);
+		int err;
+		char *val = detokenize(b, dets[i], &err);
+		cr_assert_not_null(val, "det token %d on B after the rewrap: %s", i,
+		    vault_error_name(err));
+		free(val);
+	}
+	/* Records created on B now are on the new epoch, so the retire finds none. */
+	char *late = create(b, 999);
+
+	uint64_t remaining, before, after;
+	cr_assert_eq(vault_keys_retire(a, old, &remaining, &before, &after), 0,
+	    "retire on A: %s", vault_last_message(a));
+	/* B drops the retired key within its next check (at most a second or two). */
+	for (int tries = 0; kek_current(b, &n) == epoch && n != 1 && tries < 500; tries++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(n, 1, "B's ring still holds %zu KEK epochs after the retire", n);
+	for (int i = 0; i < NROT; i++)
+		expect_email(b, recs[i], 100 + i);
+	expect_email(a, late, 999);
+	vault_close(a);
+	vault_close(b);
+
+	/* B restarts with the ring file it had before the rotation: it takes
+	 * the database's and reads everything. */
+	cr_assert_eq(vaultd_stop(&node_b), 0);
+	copy_file(saved, ring_b);
+	cr_assert_eq(vaultd_try_restart(&node_b), 0, "B restarts"); /* its log emptied */
+	if (vaultd_wait_log(&node_b, "from the database", 1, 5) != 1) {
+		char *log = read_file_all(node_b.log, &n);
+		cr_assert_fail("B adopts the database's ring: %s", log ? log : "");
+	}
+	b = connect_to(&node_b);
+	for (int i = 0; i < NROT; i++)
+		expect_email(b, recs[i], 100 + i);
+	vault_close(b);
+
+	for (int i = 0; i < NROT; i++) {
+		vault_free(recs[i]);
+		vault_free(dets[i]);
+	}
+	vault_free(late);
+	stop_pair();
+}
+
+Test(nodes, a_node_with_another_root_key_refuses_to_start)
+{
+	start_pair(1);
+	/* B's own root key: the database's ring does not open with it. */
+	char path[600], *log = NULL;
+	cr_assert_eq(vaultd_stop(&node_b), 0);
+	vaultd_path(&node_b, "keys/root.key", path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	char ring[600];
+	vaultd_path(&node_b, "keys/keyring", ring, sizeof(ring));
+	cr_assert_eq(unlink(ring), 0);
+	const char *args[] = { "init", ring, "--key-file", path, NULL };
+	cr_assert_eq(keytool_run(NULL, args), 0, "vault-keytool init");
+	int st = vaultd_expect_refusal(&node_b, &log);
+	cr_assert_neq(st, 0);
+	cr_assert_not_null(strstr(log, "cannot be opened with this node's root key"), "%s", log);
+	free(log);
 	stop_pair();
 }

@@ -316,6 +316,12 @@ store_shared(const struct store *s)
 }
 
 int
+store_lead(struct store *s)
+{
+	return store_shared(s) && s->m->lead != NULL ? s->m->lead(s) : 1;
+}
+
+int
 store_purge(struct store *s, uint64_t *before, uint64_t *after)
 {
 	*before = *after = 0;

@@ -162,8 +162,9 @@ struct store_methods {
 	/* version 2 */
 	int (*purge)(struct store *s, uint64_t *before, uint64_t *after);
 	/* version 3: other processes (vaultd nodes) may write the same store
-	 * (store_shared()) */
+	 * (store_shared()), and one of them leads (store_lead()) */
 	int shared;
+	int (*lead)(struct store *s);
 };
 
 /* The first member of every backend's transaction and cursor. */
@@ -269,6 +270,15 @@ int store_purge(struct store *s, uint64_t *before, uint64_t *after);
  * batch: another node may have moved it (writer.c).
  */
 int store_shared(const struct store *s);
+/*
+ * On a shared store, whether this process is the one that runs the
+ * background jobs (rotation's rewrap, scheduled rotations and retires, the
+ * privacy sweep and horizon): 1 if it holds the store's lead lock, taking
+ * it if no one does (PostgreSQL: a session-level advisory lock on a
+ * connection of its own, lost with that connection), else 0. Cheap enough
+ * to ask once a second. Always 1 on a store that is not shared.
+ */
+int store_lead(struct store *s);
 /* Release what readers that died left pinned (a no-op where nothing can). */
 void store_reader_check(struct store *s);
 /* Whether a commit waits for the disk: yes unless turned off, which only

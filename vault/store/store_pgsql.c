@@ -40,6 +40,9 @@
 /* pg_advisory_xact_lock key of every write batch: one batch at a time
  * across all the nodes on the database (store_shared()) */
 #define WRITE_LOCK "7611409961283085682"
+/* pg_advisory_lock key (session level) of the node that runs the
+ * background jobs (store_lead()) */
+#define LEAD_LOCK "7611409961283085683"
 
 /* ---- failures ------------------------------------------------------------ */
 
@@ -265,6 +268,8 @@ out:
 static void
 store_free(struct pg_store *ps)
 {
+	if (ps->lead != NULL)
+		conn_free(ps->lead);
 	while (ps->idle != NULL) {
 		struct pg_conn *c = ps->idle;
 		ps->idle = c->next;
@@ -725,6 +730,38 @@ pgsql_set_durable(struct store *s, int durable)
 	return 0;
 }
 
+/*
+ * The lead lock lives as long as its connection: a node that dies or loses
+ * the database gives it up, and another takes it at its next ask. Asked
+ * only by the writer thread; a query each time, so a connection that died
+ * quietly is found here and not trusted.
+ */
+static int
+pgsql_lead(struct store *s)
+{
+	struct pg_store *ps = s->impl;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (ps->lead == NULL && conn_new(ps, &ps->lead) != 0) {
+			ps->lead = NULL;
+			return 0;
+		}
+		PGresult *res = PQexec(ps->lead->pc,
+		    "SELECT pg_try_advisory_lock(" LEAD_LOCK ")");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+			/* A second lock taken by the holder only counts up: one
+			 * unlock would not free it, and nothing unlocks but the
+			 * connection's end. */
+			int held = PQgetvalue(res, 0, 0)[0] == 't';
+			PQclear(res);
+			return held;
+		}
+		PQclear(res);
+		conn_free(ps->lead);
+		ps->lead = NULL;
+	}
+	return 0;
+}
+
 const struct store_methods pgsql_methods = {
 	.version = 3,
 	.name = "postgresql",
@@ -748,4 +785,5 @@ const struct store_methods pgsql_methods = {
 	.set_durable = pgsql_set_durable,
 	.purge = pgsql_purge,
 	.shared = 1,
+	.lead = pgsql_lead,
 };

@@ -34,6 +34,7 @@ struct pg_store {
 	unsigned sync_gen;                 /* raised by set_durable */
 	int durable;
 	char *sql[STORE_NTABLES][S_N];
+	struct pg_conn *lead;              /* holds LEAD_LOCK (pgsql_lead), outside the pool */
 };
 
 struct pg_cursor;
