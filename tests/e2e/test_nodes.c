@@ -189,6 +189,33 @@ Test(nodes, a_record_made_on_one_node_reads_and_tokenizes_on_the_other)
 	/* A record created on B reads on A. */
 	char *rec2 = create(b, 2);
 	expect_email(a, rec2, 2);
+
+	/* Each node audits what it served; one query merges both trails by time. */
+	struct proc_run r;
+	const char *args[] = { "audit", "query", "--node", node_b.socket, NULL };
+	vaultctl_run(&r, node_a.socket, NULL, args, 0);
+	assert_exit(&r, 0);
+	char want_a[600], want_b[600], last[64] = "";
+	snprintf(want_a, sizeof(want_a), " node=%s\n", node_a.socket);
+	snprintf(want_b, sizeof(want_b), " node=%s\n", node_b.socket);
+	int from_a = 0, from_b = 0, creates = 0;
+	for (char *line = r.out; *line != '\0';) {
+		char *end = strchr(line, '\n'), when[64];
+		cr_assert_not_null(end);
+		char save = end[1];
+		end[1] = '\0';
+		from_a += strstr(line, want_a) != NULL;
+		from_b += strstr(line, want_b) != NULL;
+		creates += strstr(line, " create ok ") != NULL;
+		cr_assert_eq(sscanf(line, "%*s %63s", when), 1, "%s", line);
+		cr_assert(strcmp(last, when) <= 0, "merged by time: %s after %s", when, last);
+		snprintf(last, sizeof(last), "%s", when);
+		end[1] = save;
+		line = end + 1;
+	}
+	cr_assert(from_a > 0 && from_b > 0, "entries of both nodes: %s", r.out);
+	cr_assert_eq(creates, 2, "one create on each node: %s", r.out);
+	proc_run_free(&r);
 	vault_free(rec);
 	vault_free(rec2);
 	vault_free(opaque_a);
