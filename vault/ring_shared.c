@@ -15,6 +15,7 @@
 #include "ctx.h"
 #include "keyset.h"
 #include "log.h"
+#include "privacy/sweep.h"
 #include "ring_shared.h"
 #include "rotation.h"
 #include "server.h"
@@ -28,7 +29,7 @@
 
 /* The writer's (main's before it starts): one server per process. */
 static uint64_t known_gen;      /* the generation this node runs; 0: none yet */
-static time_t last_poll, last_seen;
+static time_t last_poll, last_seen, last_holds;
 static int leading = -1;        /* -1: not asked yet */
 static int rewrap_ok = 1;
 
@@ -343,6 +344,11 @@ ring_shared_round(struct write_ctx *ctx)
 	pthread_rwlock_unlock(&srv->svc.env_lock);
 	if (known_gen != 0 && (now - last_seen >= SEEN_REFRESH_SECONDS || was != leading))
 		write_seen(srv, now, was != leading);
+	/* Holds placed on other nodes: the lead's sweep learns their expiry. */
+	if (leading == 1 && now - last_holds >= SEEN_REFRESH_SECONDS) {
+		privacy_timer_init(&srv->svc);
+		last_holds = now;
+	}
 	if (leading == 1 && was != 1) {
 		log_info("this node (%s) runs the background jobs: key rotation, retires, "
 		    "the privacy sweep", srv->svc.cfg.node_name);

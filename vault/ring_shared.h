@@ -19,7 +19,8 @@
  * under, or lack, the keys the step relies on.
  *
  * One node runs the background jobs (store_lead()): the rewrap, scheduled
- * rotations and retires, the privacy sweep and horizon. keys_rotate and
+ * rotations and retires, the privacy sweep and horizon (it re-reads the
+ * holds' earliest expiry every 10 s: holds placed on other nodes). keys_rotate and
  * keys_retire are refused on the others, naming the node that leads.
  *
  * Writer thread only, except ring_shared_start() (main, before it).

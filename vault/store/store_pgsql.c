@@ -37,12 +37,17 @@
 
 #define CONN_WAIT_SECONDS 10 /* for a free connection, then a failure */
 #define SCHEMA_LOCK "7611409961283085681" /* pg_advisory_xact_lock key of open */
-/* pg_advisory_xact_lock key of every write batch: one batch at a time
- * across all the nodes on the database (store_shared()) */
-#define WRITE_LOCK "7611409961283085682"
-/* pg_advisory_lock key (session level) of the node that runs the
- * background jobs (store_lead()) */
-#define LEAD_LOCK "7611409961283085683"
+/*
+ * The advisory locks of several nodes on one vault (store_shared()), keyed
+ * by the vault's schema (its OID, unique in the database) so that vaults in
+ * other schemas of the same database neither wait for nor lead each other:
+ * WRITE_LOCK, pg_advisory_xact_lock of every write batch (one batch at a
+ * time across all the nodes), and LEAD_LOCK, the session-level lock of the
+ * node that runs the background jobs (store_lead()).
+ */
+#define VAULT_SCHEMA_OID "(SELECT oid::int4 FROM pg_namespace WHERE nspname = current_schema())"
+#define WRITE_LOCK "761140996, " VAULT_SCHEMA_OID
+#define LEAD_LOCK "761140997, " VAULT_SCHEMA_OID
 
 /* ---- failures ------------------------------------------------------------ */
 
