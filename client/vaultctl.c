@@ -219,9 +219,12 @@ static const struct ctl_command commands[] = {
 	  "TOKEN (or from the first); --all follows the pages to the end;\n"
 	  "--channel skips the records opted out of marketing by CHANNEL, and\n"
 	  "purpose marketing requires it (the policy must let the caller list)" },
-	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "",
-	  .description = "open a passphrase-sealed key ring; the passphrase is read from the\n"
-	  "terminal without echo, or as one line from standard input" },
+	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "[--share | --share-file FILE]",
+	  .description = "open a passphrase-sealed key ring; the passphrase (or PKCS#11 PIN) is\n"
+	  "read from the terminal without echo, or as one line from standard input.\n"
+	  "--share gives one Shamir share instead (read the same way), --share-file\n"
+	  "FILE one from a file; prints \"share accepted: k of K given\" until the\n"
+	  "K-th unseals. If K shares do not combine, all are discarded: start again" },
 	{ .name = "transaction", .fn = ctl_cmd_transaction,
 	  .args = "RECORD_TOKEN [--reference R] [--date YYYY-MM-DD] [--amount A]",
 	  .description = "record the person's last transaction with the record, for\n"

@@ -271,6 +271,19 @@ load_keys(struct server *srv, int dev)
 		return load_keys_pkcs11(srv, &params);
 	if (access(c->keyring_path, F_OK) == 0 &&
 	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
+	    params.kind == KEYRING_ROOT_SHARES) {
+		if (dry_run)
+			log_info("key ring %s: present and sealed by %u of %u Shamir shares "
+			    "(`vaultctl unseal --share` after the start)", c->keyring_path,
+			    params.share_threshold, params.share_count);
+		else
+			log_warn("the key ring is sealed by Shamir shares: serving only status "
+			    "until %u administrators run `vaultctl unseal --share`",
+			    params.share_threshold);
+		return 0;
+	}
+	if (access(c->keyring_path, F_OK) == 0 &&
+	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
 	    params.kind == KEYRING_ROOT_PASSPHRASE) {
 		if (dry_run)
 			log_info("key ring %s: present and sealed by a passphrase (not "
