@@ -7,6 +7,13 @@
  * mistyped one is caught by its check, and K shares that do not combine
  * are all discarded without saying which was wrong. With a PKCS#11 token
  * (SoftHSM2), the shares are of the PIN.
+ *
+ * Suite rekey: `vaultctl keys rekey` while vaultd serves, from a root key
+ * file to shares, from shares to a passphrase and to new shares (the old
+ * shares are refused after a restart), to and from a PKCS#11 token (the
+ * old root key no longer opens the ring), and to a root key that systemd
+ * hands over as the credential root.key (auto-unseal at start). Records
+ * written before and after each rekey stay readable.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -370,4 +377,240 @@ Test(shares, shares_of_a_pkcs11_pin)
 	cr_assert_null(strstr(log, "PIN " PIN), "%s", log);
 	free(log);
 	log_holds_no_share(shares, 3);
+}
+
+/* ---- rekey ---------------------------------------------------------------- */
+
+TestSuite(rekey, .fini = teardown, .timeout = 120);
+
+static void
+rekey(struct proc_run *r, const char *in, const char *const *opts)
+{
+	const char *args[24] = { "keys", "rekey" };
+	size_t n = 2;
+	for (size_t i = 0; opts[i] != NULL && n < 23; i++)
+		args[n++] = opts[i];
+	args[n] = NULL;
+	ctl(r, in, args);
+}
+
+static void
+restart(void)
+{
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	vaultd_restart(&srv);
+}
+
+Test(rekey, root_file_to_shares_to_passphrase_and_old_shares_refused)
+{
+	struct proc_run r;
+	char d2[800];
+	prepare();
+	vaultd_path(&srv, "shares2", d2, sizeof(d2));
+	cr_assert_eq(mkdir(d2, 0700), 0);
+	vaultd_restart(&srv); /* --dev: a root key file and a ring */
+	char *tok = create_record();
+
+	/* To shares, while serving: nothing stops, writes go on. */
+	const char *to_shares[] = { "--shares", "3", "--threshold", "2", "--share-dir", shares,
+		NULL };
+	rekey(&r, NULL, to_shares);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "root is now shares"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "share 3 of 3 written"), "%s", r.out);
+	proc_run_free(&r);
+	cr_assert_eq(status_shares(NULL), 0);
+	char *tok2 = create_record();
+	/* A rotation after the rekey saves the ring under the new root. */
+	const char *rotate[] = { "keys", "rotate", "--wait", NULL };
+	ctl(&r, NULL, rotate);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	const char *info[] = { "info", ring, NULL };
+	proc_run(&r, keytool_path(), NULL, info);
+	cr_assert_not_null(strstr(r.out, "2 of 3 unseal"), "%s", r.out);
+	proc_run_free(&r);
+
+	/* The root key file is still there, but the ring waits for shares. */
+	restart();
+	cr_assert_eq(status_shares("unseal shares: 0 of 2"), 2);
+	give_file(&r, shares, 3);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	give_file(&r, shares, 1);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "unsealed"), "%s", r.out);
+	proc_run_free(&r);
+	expect_reads(tok);
+	expect_reads(tok2);
+
+	/* To a passphrase (low Argon2id costs, to keep the test short). */
+	const char *to_pass[] = { "--passphrase", "--opslimit", "1", "--memlimit", "65536", NULL };
+	rekey(&r, "correct horse battery\n", to_pass);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "root is now passphrase"), "%s", r.out);
+	proc_run_free(&r);
+	restart();
+	cr_assert_eq(status_shares(NULL), 2, "sealed, waiting for the passphrase");
+	give_file(&r, shares, 1);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "not split into shares"), "%s", r.err);
+	proc_run_free(&r);
+	const char *unseal[] = { "unseal", NULL };
+	ctl(&r, "correct horse battery\n", unseal);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	expect_reads(tok);
+
+	/* To new shares of the same shape: the old ones no longer combine. */
+	const char *to_shares2[] = { "--shares", "3", "--threshold", "2", "--share-dir", d2, NULL };
+	rekey(&r, NULL, to_shares2);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	restart();
+	give_file(&r, shares, 1);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	give_file(&r, shares, 2);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "all collected shares were discarded"), "%s", r.err);
+	proc_run_free(&r);
+	cr_assert_eq(status_shares("unseal shares: 0 of 2"), 2);
+	give_file(&r, d2, 2);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	give_file(&r, d2, 3);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	cr_assert_eq(status_shares(NULL), 0);
+	expect_reads(tok);
+	expect_reads(tok2);
+	free(tok);
+	free(tok2);
+	log_holds_no_share(d2, 3);
+}
+
+/* Make the AES key "vault-root" on the token (init of a throwaway ring). */
+static void
+hsm_key(const char *pinfile)
+{
+	char scratch[800];
+	vaultd_path(&srv, "scratch-ring", scratch, sizeof(scratch));
+	const char *args[] = { "init", scratch, "--pkcs11", MODULE, "--token", "vault", "--key",
+		"vault-root", "--create-key", "--pin-file", pinfile, NULL };
+	cr_assert_eq(keytool_run(NULL, args), 0);
+}
+
+Test(rekey, to_and_from_pkcs11)
+{
+	struct proc_run r;
+	char pinfile[800], rootkey[800], newkey[800], oldcopy[800];
+	prepare();
+	hsm_setup();
+	vaultd_path(&srv, "pin", pinfile, sizeof(pinfile));
+	FILE *f = fopen(pinfile, "w");
+	cr_assert_not_null(f);
+	fputs(PIN "\n", f);
+	fclose(f);
+	cr_assert_eq(chmod(pinfile, 0600), 0);
+	hsm_key(pinfile);
+	vaultd_path(&srv, "keys/root.key", rootkey, sizeof(rootkey));
+	vaultd_path(&srv, "keys/root.key.new", newkey, sizeof(newkey));
+	vaultd_path(&srv, "old-root.key", oldcopy, sizeof(oldcopy));
+	vaultd_restart(&srv);
+	char *tok = create_record();
+	size_t n;
+	char *old = read_file_all(rootkey, &n);
+	cr_assert_eq(n, 32);
+	f = fopen(oldcopy, "w");
+	fwrite(old, 1, n, f);
+	fclose(f);
+	free(old);
+	cr_assert_eq(chmod(oldcopy, 0600), 0);
+
+	const char *to_p11[] = { "--pkcs11", "--token", "vault", "--key", "vault-root",
+		"--pin-file", pinfile, NULL };
+	rekey(&r, NULL, to_p11);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "root is now pkcs11"), "%s", r.out);
+	proc_run_free(&r);
+	char *tok2 = create_record();
+	restart();
+	cr_assert_eq(status_shares(NULL), 2, "no PIN configured: sealed");
+	const char *unseal[] = { "unseal", NULL };
+	ctl(&r, PIN "\n", unseal);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	expect_reads(tok);
+	expect_reads(tok2);
+
+	/* Back to a root key file, made by vaultctl; installed at root_key_path. */
+	const char *to_file[] = { "--key-file", newkey, NULL };
+	rekey(&r, NULL, to_file);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "root is now key_file"), "%s", r.out);
+	proc_run_free(&r);
+	struct stat st;
+	cr_assert_eq(stat(newkey, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(rename(newkey, rootkey), 0);
+	restart();
+	cr_assert_eq(status_shares(NULL), 0, "the new root key file unseals at start");
+	expect_reads(tok);
+	expect_reads(tok2);
+	/* The first root key no longer opens the ring. */
+	const char *show[] = { "show", ring, "--key-file", oldcopy, NULL };
+	proc_run(&r, keytool_path(), NULL, show);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "cannot be opened"), "%s", r.err);
+	proc_run_free(&r);
+	free(tok);
+	free(tok2);
+}
+
+Test(rekey, to_a_root_key_credential_that_unseals_at_start)
+{
+	struct proc_run r;
+	char creds[800], cred[900];
+	prepare();
+	vaultd_path(&srv, "creds", creds, sizeof(creds));
+	cr_assert_eq(mkdir(creds, 0700), 0);
+	snprintf(cred, sizeof(cred), "%s/root.key", creds);
+	const char *init[] = { "init", ring, "--shares", "2", "--threshold", "2", "--share-dir",
+		shares, NULL };
+	cr_assert_eq(keytool_run(NULL, init), 0);
+	vaultd_restart(&srv);
+	for (int i = 1; i <= 2; i++) {
+		give_file(&r, shares, i);
+		assert_exit(&r, 0);
+		proc_run_free(&r);
+	}
+	char *tok = create_record();
+	/* From shares to a root key that systemd will hand over (LoadCredential=). */
+	const char *to_file[] = { "--key-file", cred, NULL };
+	rekey(&r, NULL, to_file);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	cr_assert_eq(chmod(cred, 0400), 0); /* as LoadCredential= writes it */
+	/* As in the unit: no root_key_path, $CREDENTIALS_DIRECTORY set. */
+	size_t n;
+	char *conf = read_file_all(srv.config, &n);
+	char *line = strstr(conf, "root_key_path = ");
+	cr_assert_not_null(line);
+	char *end = strchr(line, '\n');
+	memmove(line, end + 1, strlen(end + 1) + 1);
+	FILE *f = fopen(srv.config, "w");
+	fputs(conf, f);
+	fclose(f);
+	free(conf);
+	setenv("CREDENTIALS_DIRECTORY", creds, 1);
+	restart();
+	unsetenv("CREDENTIALS_DIRECTORY");
+	cr_assert_eq(status_shares(NULL), 0, "the credential unseals at start");
+	expect_reads(tok);
+	size_t ln;
+	char *log = read_file_all(srv.log, &ln);
+	cr_assert_not_null(strstr(log, "root key from the systemd credential"), "%s", log);
+	free(log);
+	free(tok);
 }
