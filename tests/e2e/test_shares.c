@@ -309,6 +309,51 @@ Test(shares, a_wrong_share_discards_all_without_saying_which)
 	log_holds_no_share(shares, 5);
 }
 
+/* vaultd -c CONF --audit-verify (offline), in on standard input. */
+static int
+offline_verify(const char *in, char **out)
+{
+	struct proc_run r;
+	const char *args[] = { "-c", srv.config, "--audit-verify", NULL };
+	proc_run_ex(&r, getenv("VAULTD"), in, strlen(in), NULL, args, 60);
+	int st = r.status;
+	size_t n = strlen(r.out) + strlen(r.err) + 2;
+	*out = malloc(n);
+	snprintf(*out, n, "%s\n%s", r.out, r.err);
+	proc_run_free(&r);
+	return st;
+}
+
+Test(shares, offline_commands_take_k_shares_on_standard_input)
+{
+	struct proc_run r;
+	char in[2048], *out;
+	prepare();
+	init_shares(ring, shares, "5", "3");
+	vaultd_restart(&srv);
+	for (int i = 1; i <= 3; i++) {
+		give_file(&r, shares, i);
+		assert_exit(&r, 0);
+		proc_run_free(&r);
+	}
+	char *tok = create_record();
+	free(tok);
+	cr_assert_eq(vaultd_stop(&srv), 0);
+	char *a = share_text(shares, 2), *b = share_text(shares, 4), *c = share_text(shares, 5);
+	/* A share repeated: refused, nothing opened. */
+	snprintf(in, sizeof(in), "%s%s%s", a, a, b);
+	cr_assert_eq(offline_verify(in, &out), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "do not unseal"), "%s", out);
+	free(out);
+	snprintf(in, sizeof(in), "%s%s%s", a, b, c);
+	cr_assert_eq(offline_verify(in, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "intact"), "%s", out);
+	free(out);
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* A SoftHSM2 token "vault" (PIN 4711) in the test's own directory. */
 static void
 hsm_setup(void)
