@@ -129,7 +129,7 @@ read_pin_file(struct ctl *c, const char *path, char *buf, size_t *len)
 
 /* Hand out the shares of the reply. */
 static int
-hand_out(struct ctl *c, json_t *shares, const char *dir)
+hand_out(struct ctl *c, json_t *shares, const char *dir, int quiet)
 {
 	size_t i;
 	json_t *s;
@@ -154,10 +154,14 @@ hand_out(struct ctl *c, json_t *shares, const char *dir)
 			/* The ring is rekeyed already: print this one rather than lose it. */
 			fprintf(stderr, "vaultctl: keys rekey: %s: %s; share %zu follows\n", path,
 			    strerror(e), i + 1);
-			printf("share %zu of %zu: %s\n", i + 1, json_array_size(shares), text);
+			/* With --json stdout is one object: the share goes to stderr then. */
+			fprintf(quiet ? stderr : stdout, "share %zu of %zu: %s\n", i + 1,
+			    json_array_size(shares), text);
 			continue;
 		}
-		printf("share %zu of %zu written to %s\n", i + 1, json_array_size(shares), path);
+		if (!quiet)
+			printf("share %zu of %zu written to %s\n", i + 1, json_array_size(shares),
+			    path);
 	}
 	return CTL_EXIT_OK;
 }
@@ -295,13 +299,18 @@ ctl_cmd_keys_rekey(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	if (c->json) {
+		/* With --share-dir the shares go to their files, not into the output. */
+		if (share_dir != NULL && json_is_array(json_object_get(res, "shares"))) {
+			hand_out(c, json_object_get(res, "shares"), share_dir, 1);
+			json_object_set_new(res, "shares", json_string(share_dir));
+		}
 		rc = ctl_json_emit(c, json_incref(res));
 		goto out;
 	}
 	printf("rekeyed: the key ring's root is now %s\n",
 	    json_string_value(json_object_get(res, "root")));
 	if (json_is_array(json_object_get(res, "shares")))
-		hand_out(c, json_object_get(res, "shares"), share_dir);
+		hand_out(c, json_object_get(res, "shares"), share_dir, 0);
 	if (key_file != NULL)
 		printf("the ring is sealed by %s%s: make it vaultd's [keys] root_key_path (or "
 		    "its credential root.key) before the next start, and destroy the old root "

@@ -43,8 +43,10 @@ struct rekey {
 	uint8_t *root;          /* secure memory */
 	char *texts;            /* secure memory: nshares texts of SHARE_TEXT_MAX */
 	unsigned nshares;
-	char p11_message[256];
 };
+
+/* A token failure's message, for the reply this worker sends next. */
+static _Thread_local char p11_message[sizeof(((struct pkcs11_error *)0)->message)];
 
 static void
 rekey_free(void *p)
@@ -215,16 +217,18 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		struct pkcs11_target t = { c->pkcs11_module, r->params.p11.token, r->params.p11.key };
 		randombytes_buf(r->root, KEYRING_KEY_BYTES);
 		rc = keyring_pkcs11_wrap(&t, pinz, pl, r->root, &r->params, &perr);
-		if (rc == 0 && r->params.share_threshold != 0)
-			rc = split(r, (const uint8_t *)pinz, pl) != 0 ? VAULT_E_NOMEM : 0;
+		if (rc == 0 && r->params.share_threshold != 0 &&
+		    split(r, (const uint8_t *)pinz, pl) != 0) {
+			sodium_free(pinz);
+			rc = op_fail(err, VAULT_E_NOMEM, NULL, "cannot split the PIN");
+			goto fail;
+		}
 		sodium_free(pinz);
 		if (rc != 0) {
-			memcpy(r->p11_message, perr.message, sizeof(r->p11_message) - 1);
-			log_warn("rekey to PKCS#11 by uid %ld: %s", (long)req->uid, r->p11_message);
-			/* The message must outlive r: it goes into the reply. */
-			static _Thread_local char msg[256];
-			memcpy(msg, r->p11_message, sizeof(msg));
-			rc = op_fail(err, VAULT_E_KEYRING, "pin", msg);
+			/* The message names the token and key, never the PIN. */
+			memcpy(p11_message, perr.message, sizeof(p11_message));
+			log_warn("rekey to PKCS#11 by uid %ld: %s", (long)req->uid, p11_message);
+			rc = op_fail(err, VAULT_E_KEYRING, "pin", p11_message);
 			goto fail;
 		}
 	} else {
