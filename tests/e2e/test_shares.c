@@ -573,6 +573,26 @@ Test(rekey, to_and_from_pkcs11)
 	free(old);
 	cr_assert_eq(chmod(oldcopy, 0600), 0);
 
+	/* A wrong PIN: refused with the token's code, the ring and its root unchanged. */
+	char badpin[800];
+	vaultd_path(&srv, "badpin", badpin, sizeof(badpin));
+	f = fopen(badpin, "w");
+	fputs("0000\n", f);
+	fclose(f);
+	cr_assert_eq(chmod(badpin, 0600), 0);
+	size_t rn0, rn1;
+	char *ring0 = read_file_all(ring, &rn0);
+	const char *bad[] = { "--pkcs11", "--token", "vault", "--key", "vault-root",
+		"--pin-file", badpin, NULL };
+	rekey(&r, NULL, bad);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "PKCS11_PIN_INCORRECT"), "%s", r.err);
+	proc_run_free(&r);
+	char *ring1 = read_file_all(ring, &rn1);
+	cr_assert(rn0 == rn1 && memcmp(ring0, ring1, rn0) == 0, "a failed rekey changed the ring");
+	free(ring0);
+	free(ring1);
+
 	const char *to_p11[] = { "--pkcs11", "--token", "vault", "--key", "vault-root",
 		"--pin-file", pinfile, NULL };
 	rekey(&r, NULL, to_p11);

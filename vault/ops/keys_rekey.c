@@ -203,6 +203,14 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		}
 		memcpy(r->params.p11.token, tok, tl);
 		memcpy(r->params.p11.key, key, kl);
+		/* As vault-keytool: the header must be able to hold them. */
+		if (!pkcs11_label_ok(r->params.p11.token, PKCS11_TOKEN_LABEL_MAX) ||
+		    !pkcs11_label_ok(r->params.p11.key, PKCS11_KEY_LABEL_MAX)) {
+			rc = op_fail(err, VAULT_E_INVALID_VALUE, "token", "a token label is 1 to 32 "
+			    "bytes and a key label 1 to 64, without control characters or trailing "
+			    "spaces");
+			goto fail;
+		}
 		if ((rc = share_args(req, r, 0, err)) < 0) {
 			rc = -rc;
 			goto fail;
