@@ -583,6 +583,10 @@ open_ring(const struct opts *o, int use_pass, const char *prompt, uint8_t *root,
 	if (p.kind == KEYRING_ROOT_PKCS11)
 		return fail(o->ring, use_pass ? "sealed by a PKCS#11 token, not a passphrase" :
 		    "sealed by a PKCS#11 token: give --pkcs11 MODULE");
+	if (p.kind == KEYRING_ROOT_SHARES)
+		return fail(o->ring, "sealed by Shamir shares, which this tool does not take: "
+		    "unseal the running vaultd (vaultctl unseal --share), and use vaultctl keys "
+		    "rekey to change its root");
 	if (use_pass && p.kind != KEYRING_ROOT_PASSPHRASE)
 		return fail(o->ring, "sealed with a root key file, not a passphrase");
 	if (!use_pass && p.kind != KEYRING_ROOT_KEYFILE)

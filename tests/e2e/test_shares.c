@@ -185,6 +185,12 @@ Test(shares, three_of_five_operators_unseal)
 	assert_exit(&r, 0);
 	cr_assert_not_null(strstr(r.out, "shares:         3 of 5 unseal"), "%s", r.out);
 	proc_run_free(&r);
+	/* The offline tool says plainly that it does not take shares. */
+	const char *show[] = { "change-passphrase", ring, NULL };
+	proc_run(&r, keytool_path(), "x\nx\n", show);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.err, "sealed by Shamir shares"), "%s", r.err);
+	proc_run_free(&r);
 
 	vaultd_restart(&srv);
 	cr_assert_eq(status_shares("unseal shares: 0 of 3"), 2, "vaultd should start sealed");
