@@ -17,10 +17,9 @@ static atomic_uint nheld;
 int
 unseal_shares_give(const struct share *s, unsigned threshold, unsigned *given)
 {
-	unsigned n = atomic_load(&nheld);
 	if (held != NULL && room != threshold)
-		unseal_shares_clear(); /* the ring was rekeyed since: start again */
-	n = atomic_load(&nheld);
+		unseal_shares_clear(); /* the ring's threshold changed since: start again */
+	unsigned n = atomic_load(&nheld);
 	if (held == NULL) {
 		if ((held = sodium_malloc(sizeof(*held) * threshold)) == NULL)
 			return VAULT_E_NOMEM;
