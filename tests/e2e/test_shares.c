@@ -552,7 +552,7 @@ hsm_key(const char *pinfile)
 	cr_assert_eq(keytool_run(NULL, args), 0);
 }
 
-Test(rekey, to_and_from_pkcs11)
+Test(rekey, to_and_from_pkcs11_with_a_split_pin)
 {
 	struct proc_run r;
 	char pinfile[800], rootkey[800], newkey[800], oldcopy[800];
@@ -599,21 +599,32 @@ Test(rekey, to_and_from_pkcs11)
 	free(ring0);
 	free(ring1);
 
+	/* To the token, its PIN split 2 of 3 among operators. */
 	const char *to_p11[] = { "--pkcs11", "--token", "vault", "--key", "vault-root",
-		"--pin-file", pinfile, NULL };
+		"--pin-file", pinfile, "--shares", "3", "--threshold", "2", "--share-dir", shares,
+		NULL };
 	rekey(&r, NULL, to_p11);
 	assert_exit(&r, 0);
 	cr_assert_not_null(strstr(r.out, "root is now pkcs11"), "%s", r.out);
 	proc_run_free(&r);
 	char *tok2 = create_record();
 	restart();
-	cr_assert_eq(status_shares(NULL), 2, "no PIN configured: sealed");
+	cr_assert_eq(status_shares("unseal shares: 0 of 2"), 2, "no PIN configured: sealed");
+	give_file(&r, shares, 2);
+	assert_exit(&r, 0);
+	proc_run_free(&r);
+	give_file(&r, shares, 3);
+	assert_exit(&r, 0);
+	cr_assert_not_null(strstr(r.out, "unsealed"), "%s", r.out);
+	proc_run_free(&r);
+	expect_reads(tok);
+	expect_reads(tok2);
+	/* The PIN itself still works for whoever holds it (the token decides). */
+	restart();
 	const char *unseal[] = { "unseal", NULL };
 	ctl(&r, PIN "\n", unseal);
 	assert_exit(&r, 0);
 	proc_run_free(&r);
-	expect_reads(tok);
-	expect_reads(tok2);
 
 	/* Back to a root key file, made by vaultctl; installed at root_key_path. */
 	const char *to_file[] = { "--key-file", newkey, NULL };
