@@ -46,6 +46,18 @@ static const struct ctl_command keys_commands[] = {
 	{ .name = "retire", .fn = ctl_cmd_keys_retire, .args = "EPOCH",
 	  .description = "destroy an old epoch's key and compact the data file; refused while\n"
 	  "it is current or records depend on it" },
+	{ .name = "rekey", .fn = ctl_cmd_keys_rekey,
+	  .args = "(--key-file PATH | --passphrase [--opslimit N] [--memlimit BYTES] |\n"
+	  "--shares N --threshold K | --pkcs11 --token T --key K [--pin-file F]\n"
+	  "[--shares N --threshold K]) [--share-dir DIR]",
+	  .description = "seal the key ring under a new root while vaultd runs: a root key\n"
+	  "file (read, or made if PATH does not exist), a passphrase (terminal or\n"
+	  "one line of standard input), N Shamir shares of which K unseal, or a\n"
+	  "PKCS#11 token key ([keys] pkcs11_module; with --shares the PIN is split).\n"
+	  "Only the ring's seal is rewritten (atomically); the old root, passphrase\n"
+	  "or shares stop opening it. New shares are printed, or written to\n"
+	  "DIR/share-I (0600). Old copies of the ring file still open with the\n"
+	  "old root: destroy it (SECURITY.md)" },
 	{ .name = "rotate-record", .fn = ctl_cmd_keys_rotate_record, .args = "TOKEN",
 	  .description = "a new data key for one record; prints its version" },
 	{ .name = "signing", .fn = ctl_cmd_keys_signing, .args = "",
@@ -222,9 +234,12 @@ static const struct ctl_command commands[] = {
 	  "TOKEN (or from the first); --all follows the pages to the end;\n"
 	  "--channel skips the records opted out of marketing by CHANNEL, and\n"
 	  "purpose marketing requires it (the policy must let the caller list)" },
-	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "",
-	  .description = "open a passphrase-sealed key ring; the passphrase is read from the\n"
-	  "terminal without echo, or as one line from standard input" },
+	{ .name = "unseal", .fn = ctl_cmd_unseal, .args = "[--share | --share-file FILE]",
+	  .description = "open a passphrase-sealed key ring; the passphrase (or PKCS#11 PIN) is\n"
+	  "read from the terminal without echo, or as one line from standard input.\n"
+	  "--share gives one Shamir share instead (read the same way), --share-file\n"
+	  "FILE one from a file; prints \"share accepted: k of K given\" until the\n"
+	  "K-th unseals. If K shares do not combine, all are discarded: start again" },
 	{ .name = "transaction", .fn = ctl_cmd_transaction,
 	  .args = "RECORD_TOKEN [--reference R] [--date YYYY-MM-DD] [--amount A]",
 	  .description = "record the person's last transaction with the record, for\n"

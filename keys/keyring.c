@@ -133,6 +133,17 @@ params_valid(const struct keyring_root_params *p, const char **why)
 {
 	static const uint8_t zero[KEYRING_SALT_BYTES];
 
+	if (p->share_threshold != 0 || p->share_count != 0 || p->kind == KEYRING_ROOT_SHARES) {
+		if (p->kind != KEYRING_ROOT_SHARES && p->kind != KEYRING_ROOT_PKCS11) {
+			*why = "shares set for a root kind that is not split";
+			return 0;
+		}
+		if (p->share_threshold < 2 || p->share_threshold > p->share_count ||
+		    p->share_count > 255) {
+			*why = "share threshold or count out of range";
+			return 0;
+		}
+	}
 	switch (p->kind) {
 	case KEYRING_ROOT_PKCS11:
 		if (memcmp(p->salt, zero, sizeof(zero)) != 0 || p->opslimit != 0 ||
@@ -151,9 +162,11 @@ params_valid(const struct keyring_root_params *p, const char **why)
 		}
 		return 1;
 	case KEYRING_ROOT_KEYFILE:
+	case KEYRING_ROOT_SHARES:
 		if (memcmp(p->salt, zero, sizeof(zero)) != 0 || p->opslimit != 0 ||
 		    p->memlimit != 0) {
-			*why = "KDF parameters set for a key file root";
+			*why = p->kind == KEYRING_ROOT_SHARES ? "KDF parameters set for a shared root" :
+			    "KDF parameters set for a key file root";
 			return 0;
 		}
 		return 1;
@@ -178,6 +191,15 @@ keyring_params_keyfile(struct keyring_root_params *p)
 	p->kind = KEYRING_ROOT_KEYFILE;
 }
 
+void
+keyring_params_shares(struct keyring_root_params *p, unsigned n, unsigned k)
+{
+	memset(p, 0, sizeof(*p));
+	p->kind = KEYRING_ROOT_SHARES;
+	p->share_count = (uint16_t)n;
+	p->share_threshold = (uint16_t)k;
+}
+
 size_t
 keyring_pkcs11_aad(const struct keyring_root_params *p, uint8_t *out)
 {
@@ -189,6 +211,9 @@ keyring_pkcs11_aad(const struct keyring_root_params *p, uint8_t *out)
 	memcpy(out, MAGIC, 8);
 	put16(out + 8, FORMAT_VERSION);
 	put16(out + 10, KEYRING_ROOT_PKCS11);
+	/* Split PINs: 0 and 0 before shares existed, so old rings' AAD is unchanged. */
+	put16(out + 12, p->share_threshold);
+	put16(out + 14, p->share_count);
 	put32(out + 16, p->p11.mechanism);
 	out[20] = (uint8_t)tl;
 	out[21] = (uint8_t)kl;
@@ -239,13 +264,17 @@ header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size
 	*why = "unsupported root key kind";
 	uint16_t kind = get16(h + KIND_OFF);
 	if (kind != KEYRING_ROOT_KEYFILE && kind != KEYRING_ROOT_PASSPHRASE &&
-	    kind != KEYRING_ROOT_PKCS11)
+	    kind != KEYRING_ROOT_PKCS11 && kind != KEYRING_ROOT_SHARES)
 		return VAULT_E_KEYRING;
+	/* Kinds 1 and 2: reserved, zero; kinds 3 and 4: the shares (params_valid). */
 	*why = "reserved header bytes are not zero";
-	if (get32(h + RESERVED_OFF) != 0)
+	if (get32(h + RESERVED_OFF) != 0 && kind != KEYRING_ROOT_PKCS11 &&
+	    kind != KEYRING_ROOT_SHARES)
 		return VAULT_E_KEYRING;
 	memset(p, 0, sizeof(*p));
 	p->kind = (enum keyring_root_kind)kind;
+	p->share_threshold = get16(h + RESERVED_OFF);
+	p->share_count = get16(h + RESERVED_OFF + 2);
 	memcpy(p->salt, h + SALT_OFF, KEYRING_SALT_BYTES);
 	p->opslimit = get64(h + OPSLIMIT_OFF);
 	p->memlimit = get64(h + MEMLIMIT_OFF);
@@ -414,6 +443,8 @@ keyring_seal(const struct keyring *kr, const uint8_t *root, uint8_t **image,
 	memcpy(out, MAGIC, 8);
 	put16(out + VERSION_OFF, FORMAT_VERSION);
 	put16(out + KIND_OFF, (uint16_t)kr->params.kind);
+	put16(out + RESERVED_OFF, kr->params.share_threshold);
+	put16(out + RESERVED_OFF + 2, kr->params.share_count);
 	memcpy(out + SALT_OFF, kr->params.salt, KEYRING_SALT_BYTES);
 	put64(out + OPSLIMIT_OFF, kr->params.opslimit);
 	put64(out + MEMLIMIT_OFF, kr->params.memlimit);

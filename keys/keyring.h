@@ -49,6 +49,7 @@ enum keyring_root_kind {
 	KEYRING_ROOT_KEYFILE = 1,    /* 32 random bytes in a key file */
 	KEYRING_ROOT_PASSPHRASE = 2, /* Argon2id13 (crypto_pwhash) of a passphrase */
 	KEYRING_ROOT_PKCS11 = 3,     /* a random key wrapped by a PKCS#11 token's key */
+	KEYRING_ROOT_SHARES = 4,     /* a random key split into Shamir shares (share.h) */
 };
 
 /*
@@ -78,6 +79,13 @@ struct keyring_root_params {
 	uint64_t opslimit;
 	uint64_t memlimit; /* bytes */
 	struct keyring_pkcs11 p11; /* kind 3 only; all zero otherwise */
+	/*
+	 * Shamir shares (header bytes 12..15): kind 4 always (the sealing key
+	 * is split), kind 3 optionally (the PIN is split); 0 and 0 otherwise.
+	 * 2 <= threshold <= shares <= 255.
+	 */
+	uint16_t share_threshold;
+	uint16_t share_count;
 };
 
 /*
@@ -144,6 +152,8 @@ int keyring_root_from_passphrase(const char *pass, size_t len,
 void keyring_params_new_passphrase(struct keyring_root_params *p);
 /* The parameters of a key file root: kind 1, everything else zero. */
 void keyring_params_keyfile(struct keyring_root_params *p);
+/* A sealing key split into n shares, k of which unseal: kind 4. */
+void keyring_params_shares(struct keyring_root_params *p, unsigned n, unsigned k);
 /*
  * The associated data the token's AES-GCM binds the wrapped sealing key
  * to: the magic, format version and kind, the mechanism and both labels

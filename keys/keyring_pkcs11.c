@@ -22,8 +22,9 @@ ring_fail(struct pkcs11_error *err, int rc, const char *path, const char *why)
 
 int
 keyring_pkcs11_create(const char *path, const struct pkcs11_target *t,
-    const char *pin, size_t pinlen, int create_key, uint8_t *root,
-    struct keyring **out, struct pkcs11_error *err)
+    const char *pin, size_t pinlen, int create_key, unsigned share_count,
+    unsigned share_threshold, uint8_t *root, struct keyring **out,
+    struct pkcs11_error *err)
 {
 	struct keyring_root_params p;
 	uint8_t aad[KEYRING_P11_AAD_MAX];
@@ -34,6 +35,8 @@ keyring_pkcs11_create(const char *path, const struct pkcs11_target *t,
 	memset(&p, 0, sizeof(p));
 	p.kind = KEYRING_ROOT_PKCS11;
 	p.p11.mechanism = PKCS11_MECH_AES_GCM;
+	p.share_count = (uint16_t)share_count;
+	p.share_threshold = (uint16_t)share_threshold;
 	if (!pkcs11_label_ok(t->token, PKCS11_TOKEN_LABEL_MAX) ||
 	    !pkcs11_label_ok(t->key, PKCS11_KEY_LABEL_MAX)) {
 		err->status = PKCS11_E_LABEL;
@@ -56,6 +59,16 @@ out:
 	if (rc != 0)
 		sodium_memzero(root, KEYRING_KEY_BYTES);
 	return rc;
+}
+
+int
+keyring_pkcs11_wrap(const struct pkcs11_target *t, const char *pin, size_t pinlen,
+    const uint8_t *root, struct keyring_root_params *p, struct pkcs11_error *err)
+{
+	uint8_t aad[KEYRING_P11_AAD_MAX];
+	memset(err, 0, sizeof(*err));
+	size_t aadlen = keyring_pkcs11_aad(p, aad);
+	return pkcs11_wrap(t, pin, pinlen, 0, aad, aadlen, root, p->p11.iv, p->p11.wrapped, err);
 }
 
 int

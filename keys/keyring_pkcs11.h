@@ -22,12 +22,22 @@
 /*
  * Create the ring at path sealed by t's key (made first with create_key):
  * root (KEYRING_KEY_BYTES of secure memory) receives the new sealing key.
+ * share_count and share_threshold (0 and 0: none) record in the header
+ * that the PIN is split into Shamir shares (the caller splits it).
  * Returns 0, or a VAULT_E_* code with err->message saying what is wrong
  * (err->status is PKCS11_OK when the token was not the problem).
  */
 int keyring_pkcs11_create(const char *path, const struct pkcs11_target *t,
-    const char *pin, size_t pinlen, int create_key, uint8_t *root,
-    struct keyring **out, struct pkcs11_error *err);
+    const char *pin, size_t pinlen, int create_key, unsigned share_count,
+    unsigned share_threshold, uint8_t *root, struct keyring **out,
+    struct pkcs11_error *err);
+
+/*
+ * Wrap root (a new sealing key) with t's key for the header p (kind 3,
+ * labels set; p's IV and wrapped key are filled in). For a rekey.
+ */
+int keyring_pkcs11_wrap(const struct pkcs11_target *t, const char *pin, size_t pinlen,
+    const uint8_t *root, struct keyring_root_params *p, struct pkcs11_error *err);
 
 /*
  * Open the kind 3 ring at path with the token: module from the caller,

@@ -8,6 +8,7 @@
  * rewrites the ring itself when it rotates or retires keys.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <getopt.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include "keyring.h"
 #include "keyring_pkcs11.h"
 #include "pin.h"
+#include "share.h"
 
 #define PROG "vault-keytool"
 #define PASS_MAX 1024 /* bytes, newline excluded */
@@ -41,6 +43,8 @@ struct opts {
 	uint64_t opslimit, memlimit; /* 0: keep the default */
 	const char *pkcs11, *token, *key, *pin_file; /* --pkcs11 MODULE and its labels */
 	int create_key;
+	unsigned shares, threshold;  /* --shares N --threshold K (0: none) */
+	const char *share_dir;       /* --share-dir DIR: one file per share */
 };
 
 /* Which options a command takes. */
@@ -50,6 +54,7 @@ enum {
 	O_COSTS = 1 << 2,
 	O_PKCS11 = 1 << 3,     /* --pkcs11, --token, --key, --pin-file */
 	O_CREATE_KEY = 1 << 4, /* --create-key */
+	O_SHARES = 1 << 5,     /* --shares, --threshold, --share-dir */
 };
 
 struct command {
@@ -66,11 +71,16 @@ static int cmd_show(const struct opts *o);
 static int cmd_change_passphrase(const struct opts *o);
 
 static const struct command commands[] = {
-	{ "init", cmd_init, O_KEYFILE | O_PASSPHRASE | O_COSTS | O_PKCS11 | O_CREATE_KEY,
+	{ "init", cmd_init, O_KEYFILE | O_PASSPHRASE | O_COSTS | O_PKCS11 | O_CREATE_KEY |
+	    O_SHARES,
 	    "RING (--key-file ROOTKEY | --passphrase [--opslimit N] [--memlimit BYTES] |\n"
-	    "        --pkcs11 MODULE --token LABEL --key LABEL [--create-key] [--pin-file FILE])",
+	    "        --pkcs11 MODULE --token LABEL --key LABEL [--create-key] [--pin-file FILE] |\n"
+	    "        --shares N --threshold K) [--share-dir DIR]",
 	    "create a new ring; with --key-file, also a new random root key file;\n"
-	    "      with --pkcs11, sealed by an AES-256 key on the token (--create-key makes it)" },
+	    "      with --pkcs11, sealed by an AES-256 key on the token (--create-key makes it);\n"
+	    "      with --shares, sealed by a random key split into N Shamir shares, K of\n"
+	    "      which unseal (with --pkcs11: the PIN is split); shares go to DIR/share-I\n"
+	    "      (mode 0600), else to standard output" },
 	{ "info", cmd_info, 0, "RING",
 	    "print the format version, root key kind and KDF parameters or token (no key needed)" },
 	{ "show", cmd_show, O_KEYFILE | O_PASSPHRASE | O_PKCS11,
@@ -241,7 +251,8 @@ kind_name(enum keyring_root_kind k)
 {
 	return k == KEYRING_ROOT_PASSPHRASE ? "passphrase (Argon2id v1.3)" :
 	    k == KEYRING_ROOT_KEYFILE ? "key file" :
-	    k == KEYRING_ROOT_PKCS11 ? "PKCS#11 token key (CKM_AES_GCM)" : "unknown";
+	    k == KEYRING_ROOT_PKCS11 ? "PKCS#11 token key (CKM_AES_GCM)" :
+	    k == KEYRING_ROOT_SHARES ? "Shamir shares of a random key" : "unknown";
 }
 
 static void
@@ -249,6 +260,9 @@ print_params(const struct keyring_root_params *p)
 {
 	printf("format version: %d\n", KEYRING_FORMAT_VERSION);
 	printf("root key:       %s\n", kind_name(p->kind));
+	if (p->share_threshold != 0)
+		printf("shares:         %u of %u unseal%s\n", p->share_threshold, p->share_count,
+		    p->kind == KEYRING_ROOT_PKCS11 ? " (shares of the PIN)" : "");
 	if (p->kind == KEYRING_ROOT_PKCS11) {
 		printf("token:          %s\n", p->p11.token);
 		printf("key:            %s\n", p->p11.key);
@@ -351,6 +365,58 @@ read_pin(const struct opts *o, const char *token, char *pin, size_t *len)
 	return 0;
 }
 
+/*
+ * Split data[0..len) into o->shares shares and hand each out: a file
+ * DIR/share-I (O_EXCL, mode 0600) per share with --share-dir, else one line
+ * per share on standard output. Everything in secure memory, wiped.
+ */
+static int
+write_shares(const struct opts *o, const uint8_t *data, size_t len)
+{
+	struct share *sh = sodium_malloc(sizeof(*sh) * o->shares);
+	uint8_t *packed = sodium_malloc(SHARE_PAYLOAD_MAX);
+	char *text = sodium_malloc(SHARE_TEXT_MAX);
+	char path[4096];
+	int rc = 1;
+
+	if (sh == NULL || packed == NULL || text == NULL) {
+		fail("shares", "out of secure memory");
+		goto out;
+	}
+	size_t plen = share_pack(data, len, packed);
+	if (share_split(packed, plen, o->shares, o->threshold, sh) != 0) {
+		fail("shares", "cannot split the secret");
+		goto out;
+	}
+	for (unsigned i = 0; i < o->shares; i++) {
+		share_format(&sh[i], text);
+		if (o->share_dir == NULL) {
+			printf("share %u of %u (any %u unseal): %s\n", i + 1, o->shares,
+			    o->threshold, text);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/share-%u", o->share_dir, i + 1);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		size_t tl = strlen(text);
+		text[tl] = '\n';
+		int ok = fd >= 0 && write(fd, text, tl + 1) == (ssize_t)(tl + 1) && fsync(fd) == 0;
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (!ok) {
+			fail_errno(path, "cannot write the share", VAULT_E_IO, e);
+			goto out;
+		}
+		printf("share %u of %u written to %s\n", i + 1, o->shares, path);
+	}
+	rc = 0;
+out:
+	sodium_free(text);
+	sodium_free(packed);
+	sodium_free(sh);
+	return rc;
+}
+
 #define PIN_BUF (PASSPHRASE_MAX + 1 > PKCS11_PIN_BUF ? PASSPHRASE_MAX + 1 : PKCS11_PIN_BUF)
 
 static int
@@ -367,12 +433,21 @@ init_pkcs11(const struct opts *o, uint8_t *root)
 		return fail("init", "out of secure memory");
 	if (read_pin(o, o->token, pin, &plen) != 0)
 		goto out;
-	if (keyring_pkcs11_create(o->ring, &t, pin, plen, o->create_key, root, &kr, &err) != 0) {
+	if (keyring_pkcs11_create(o->ring, &t, pin, plen, o->create_key, o->shares,
+	    o->threshold, root, &kr, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", PROG, err.message);
 		goto out;
 	}
 	printf("created key ring %s sealed by the key \"%s\" of PKCS#11 token \"%s\"%s\n",
 	    o->ring, o->key, o->token, o->create_key ? " (key created on the token)" : "");
+	if (o->shares != 0) {
+		if (write_shares(o, (const uint8_t *)pin, plen) != 0) {
+			unlink(o->ring); /* ours, just made: unusable without its shares */
+			goto out;
+		}
+		printf("the PIN is split: any %u of the %u shares unseal; give each to "
+		    "another operator and keep the PIN itself nowhere\n", o->threshold, o->shares);
+	}
 	rc = 0;
 out:
 	keyring_free(kr);
@@ -405,6 +480,21 @@ cmd_init(const struct opts *o)
 	if (o->pkcs11 != NULL) {
 		rc = init_pkcs11(o, root);
 		goto out;
+	} else if (o->shares != 0) {
+		keyring_params_shares(&p, o->shares, o->threshold);
+		randombytes_buf(root, KEYRING_KEY_BYTES);
+		if ((rc = keyring_create2(o->ring, root, &p, &kr, &why)) != 0) {
+			rc = fail_errno(o->ring, why, rc, errno);
+			goto out;
+		}
+		printf("created key ring %s sealed by a random key split into %u shares\n",
+		    o->ring, o->shares);
+		if ((rc = write_shares(o, root, KEYRING_KEY_BYTES)) != 0) {
+			unlink(o->ring);
+			goto out;
+		}
+		printf("any %u of the %u shares unseal: give each to another operator\n",
+		    o->threshold, o->shares);
 	} else if (o->key_file != NULL) {
 		if ((rc = keyring_root_key_create(o->key_file, root, &why)) != 0) {
 			rc = fail_errno(o->key_file, why, rc, errno);
@@ -493,6 +583,10 @@ open_ring(const struct opts *o, int use_pass, const char *prompt, uint8_t *root,
 	if (p.kind == KEYRING_ROOT_PKCS11)
 		return fail(o->ring, use_pass ? "sealed by a PKCS#11 token, not a passphrase" :
 		    "sealed by a PKCS#11 token: give --pkcs11 MODULE");
+	if (p.kind == KEYRING_ROOT_SHARES)
+		return fail(o->ring, "sealed by Shamir shares, which this tool does not take: "
+		    "unseal the running vaultd (vaultctl unseal --share), and use vaultctl keys "
+		    "rekey to change its root");
 	if (use_pass && p.kind != KEYRING_ROOT_PASSPHRASE)
 		return fail(o->ring, "sealed with a root key file, not a passphrase");
 	if (!use_pass && p.kind != KEYRING_ROOT_KEYFILE)
@@ -624,6 +718,9 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 		{ "key", required_argument, NULL, 'K' },
 		{ "pin-file", required_argument, NULL, 'F' },
 		{ "create-key", no_argument, NULL, 'C' },
+		{ "shares", required_argument, NULL, 'N' },
+		{ "threshold", required_argument, NULL, 'H' },
+		{ "share-dir", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, li = -1;
@@ -654,9 +751,23 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 		    (ch == 'p' && !(c->takes & O_PASSPHRASE)) ||
 		    ((ch == 'o' || ch == 'm') && !(c->takes & O_COSTS)) ||
 		    ((ch == 'P' || ch == 'T' || ch == 'K' || ch == 'F') && !(c->takes & O_PKCS11)) ||
-		    (ch == 'C' && !(c->takes & O_CREATE_KEY)))
+		    (ch == 'C' && !(c->takes & O_CREATE_KEY)) ||
+		    ((ch == 'N' || ch == 'H' || ch == 'D') && !(c->takes & O_SHARES)))
 			goto bad;
+		uint64_t v;
 		switch (ch) {
+		case 'N':
+		case 'H':
+			if (parse_u64(optarg, 0, &v) != 0 || v < 2 || v > SHARE_MAX) {
+				fprintf(stderr, "%s: --%s must be 2..%d\n", PROG,
+				    ch == 'N' ? "shares" : "threshold", SHARE_MAX);
+				return EXIT_USAGE;
+			}
+			*(ch == 'N' ? &o->shares : &o->threshold) = (unsigned)v;
+			break;
+		case 'D':
+			o->share_dir = optarg;
+			break;
 		case 'k':
 			o->key_file = optarg;
 			break;
@@ -705,10 +816,19 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 	}
 	o->ring = argv[optind];
 	/* Commands that open or create a ring need exactly one kind of root. */
-	if ((c->takes & O_KEYFILE) &&
-	    (o->key_file != NULL) + o->passphrase + (o->pkcs11 != NULL) != 1) {
+	if ((o->shares != 0) != (o->threshold != 0) || o->threshold > o->shares) {
+		fprintf(stderr, "%s: --shares N and --threshold K go together, K <= N\n", PROG);
+		goto usage;
+	}
+	if (o->share_dir != NULL && o->shares == 0) {
+		fprintf(stderr, "%s: --share-dir goes with --shares\n", PROG);
+		goto usage;
+	}
+	if ((c->takes & O_KEYFILE) && (o->key_file != NULL) + o->passphrase +
+	    (o->pkcs11 != NULL || o->shares != 0) != 1) {
 		fprintf(stderr, "%s: %s needs one of --key-file ROOTKEY, --passphrase%s\n", PROG,
-		    c->name, c->takes & O_PKCS11 ? " or --pkcs11 MODULE" : "");
+		    c->name, c->takes & O_SHARES ? ", --pkcs11 MODULE or --shares N" :
+		    c->takes & O_PKCS11 ? " or --pkcs11 MODULE" : "");
 		goto usage;
 	}
 	if (o->pkcs11 == NULL && (o->token || o->key || o->pin_file || o->create_key)) {

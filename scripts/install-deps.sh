@@ -16,6 +16,7 @@ lmdb-utils
 libpq-dev
 postgresql-15
 libmsgpack-dev
+libgfshare-dev
 libcriterion-dev
 libinih-dev
 libjansson-dev

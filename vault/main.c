@@ -28,6 +28,7 @@
 #include "keys/keyring.h"
 #include "keys/keyring_pkcs11.h"
 #include "keys/pin.h"
+#include "keys/share.h"
 #include "audit.h"
 #include "common/passphrase.h"
 #include "common/tmpfile.h"
@@ -270,6 +271,19 @@ load_keys(struct server *srv, int dev)
 	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
 	    params.kind == KEYRING_ROOT_PKCS11)
 		return load_keys_pkcs11(srv, &params);
+	if (access(c->keyring_path, F_OK) == 0 &&
+	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
+	    params.kind == KEYRING_ROOT_SHARES) {
+		if (dry_run)
+			log_info("key ring %s: present and sealed by %u of %u Shamir shares "
+			    "(`vaultctl unseal --share` after the start)", c->keyring_path,
+			    params.share_threshold, params.share_count);
+		else
+			log_warn("the key ring is sealed by Shamir shares: serving only status "
+			    "until %u administrators run `vaultctl unseal --share`",
+			    params.share_threshold);
+		return 0;
+	}
 	if (access(c->keyring_path, F_OK) == 0 &&
 	    keyring_file_params(c->keyring_path, &params, &why) == 0 &&
 	    params.kind == KEYRING_ROOT_PASSPHRASE) {
@@ -603,10 +617,72 @@ fail:
 	return 1;
 }
 
+/*
+ * A ring sealed by shares (kind 4), offline: K shares, one a line of
+ * standard input (or typed without echo), combined as the unseal
+ * operation does, into secure memory, then wiped.
+ */
+static int
+unseal_shares_from_stdin(struct server *srv, const struct keyring_root_params *params)
+{
+	unsigned k = params->share_threshold;
+	struct share *sh = sodium_malloc(sizeof(*sh) * k);
+	uint8_t *packed = sodium_malloc(SHARE_PAYLOAD_MAX), *data = sodium_malloc(SHARE_DATA_MAX);
+	char *line = sodium_malloc(PASSPHRASE_MAX + 1);
+	struct keyring *ring = NULL;
+	struct key_set *ks = NULL;
+	const char *why = NULL, *from;
+	size_t len = 0, plen = 0, dlen = 0;
+	char prompt[64];
+	int rc = VAULT_E_NOMEM;
+
+	if (sh == NULL || packed == NULL || data == NULL || line == NULL)
+		goto out;
+	rc = VAULT_E_KEYRING;
+	for (unsigned i = 0; i < k; i++) {
+		snprintf(prompt, sizeof(prompt), "share %u of %u: ", i + 1, k);
+		if (passphrase_read(prompt, line, &len, &from) != PASSPHRASE_OK) {
+			why = "cannot read the shares: K of them, one a line";
+			goto out;
+		}
+		if (share_parse(line, len, &sh[i], &why) != 0)
+			goto out;
+		if (sh[i].threshold != k || sh[i].len != 2 * SHARE_PAYLOAD_MIN) {
+			why = "a share that is not one of this key ring's";
+			goto out;
+		}
+	}
+	if (share_combine(sh, k, packed, &plen) != 0 ||
+	    share_unpack(packed, plen, data, &dlen) != 0 || dlen != KEYRING_KEY_BYTES) {
+		why = "the shares do not unseal this key ring (one is wrong, repeated or of "
+		    "another split)";
+		goto out;
+	}
+	memcpy(srv->svc.root, data, KEYRING_KEY_BYTES);
+	if ((rc = keyring_load(srv->svc.cfg.keyring_path, srv->svc.root, &ring, &why)) != 0 ||
+	    (rc = key_set_new(ring, &ks)) != 0)
+		goto out;
+	key_set_install(&srv->svc, ks);
+out:
+	if (rc != 0)
+		log_error("key ring %s: %s", srv->svc.cfg.keyring_path,
+		    why ? why : vault_strerror(rc));
+	sodium_free(line);
+	sodium_free(data);
+	sodium_free(packed);
+	sodium_free(sh);
+	return rc;
+}
+
 /* For offline commands on a passphrase-sealed ring: one line of stdin. */
 static int
 unseal_from_stdin(struct server *srv)
 {
+	struct keyring_root_params kp;
+	const char *kwhy;
+	if (keyring_file_params(srv->svc.cfg.keyring_path, &kp, &kwhy) == 0 &&
+	    kp.kind == KEYRING_ROOT_SHARES)
+		return unseal_shares_from_stdin(srv, &kp);
 	struct keyring_root_params params;
 	struct keyring *ring;
 	struct key_set *ks;

@@ -170,6 +170,7 @@ int ctl_cmd_unseal(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_status(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_rotate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_retire(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys_rekey(struct ctl *c, int argc, char **argv);
 int ctl_cmd_keys_rotate_record(struct ctl *c, int argc, char **argv);
 int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);

@@ -41,13 +41,14 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		return ctl_vault_error(c, rc, NULL);
 	/* The alerts by name: the server's list may grow, so take it as it comes. */
 	char *raw = NULL;
-	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL;
+	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL, *shares = NULL;
 	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
 		json_t *all = json_loads(raw, 0, NULL);
 		version = json_incref(json_object_get(all, "version"));
 		alerts = json_incref(json_object_get(all, "alerts"));
 		audit = json_incref(json_object_get(all, "audit"));
 		rotation = json_incref(json_object_get(all, "rotation"));
+		shares = json_incref(json_object_get(all, "unseal_shares"));
 		json_decref(all);
 	}
 	/* Older servers send neither. */
@@ -58,6 +59,11 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	if (!json_is_string(rotation)) {
 		json_decref(rotation);
 		rotation = json_string("unknown");
+	}
+	/* Sealed by shares: {"given": k, "needed": K}; else null (older servers: none). */
+	if (!json_is_object(shares)) {
+		json_decref(shares);
+		shares = json_null();
 	}
 	/* Servers before --version send none: null. */
 	if (!json_is_string(version)) {
@@ -73,7 +79,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The counters too for an administrator (metrics is admin only). */
 	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}",
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o}",
 		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
@@ -82,7 +88,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
 		    "alerts", alerts, "audit", audit, "rotation", rotation,
-		    "metrics", metrics ? metrics : json_null()));
+		    "metrics", metrics ? metrics : json_null(), "unseal_shares", shares));
 		return rc != CTL_EXIT_OK ? rc : exit_rc;
 	}
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
@@ -114,6 +120,12 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("version: %s\n", json_is_string(version) ? json_string_value(version) :
 	    "unknown");
 	json_decref(version);
+	/* Last, only while sealed by shares: the lines above keep their places. */
+	if (json_is_object(shares))
+		printf("unseal shares: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT "\n",
+		    json_integer_value(json_object_get(shares, "given")),
+		    json_integer_value(json_object_get(shares, "needed")));
+	json_decref(shares);
 	if (metrics != NULL)
 		ctl_metrics_print(metrics);
 	json_decref(metrics);

@@ -1464,3 +1464,65 @@ Test(keyring, keytool_removes_stale_temporaries_before_it_writes)
 	cr_assert_neq(access(path_of("pr.tmp.00ff00ff00ff00ff"), F_OK), 0);
 	cr_assert_eq(entries_in(dir), 1, "%s", out);
 }
+
+/* Kind 4 (Shamir shares) and the share fields in header bytes 12..15. */
+Test(keyring, shares_header_fields_are_checked_and_authenticated)
+{
+	static const struct {
+		uint16_t kind, k, n;
+		int ok;
+	} cases[] = {
+		{ 4, 3, 5, 1 },
+		{ 4, 2, 2, 1 },
+		{ 4, 255, 255, 1 },
+		{ 4, 0, 0, 0 },   /* kind 4 needs a threshold */
+		{ 4, 1, 5, 0 },   /* K >= 2 */
+		{ 4, 6, 5, 0 },   /* K <= N */
+		{ 4, 2, 256, 0 }, /* N <= 255 */
+		{ 1, 2, 3, 0 },   /* a key file ring is never split */
+		{ 2, 2, 3, 0 },   /* nor a passphrase ring */
+	};
+	struct keyring_root_params got;
+	const char *why;
+	uint8_t h[HDR];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		make_header(h, cases[i].kind, cases[i].kind == 2 ? 1 : 0,
+		    cases[i].kind == 2 ? 8192 : 0);
+		h[12] = (uint8_t)(cases[i].k >> 8);
+		h[13] = (uint8_t)cases[i].k;
+		h[14] = (uint8_t)(cases[i].n >> 8);
+		h[15] = (uint8_t)cases[i].n;
+		write_file(path_of("hdr"), h, HDR, 0600);
+		why = NULL;
+		int rc = keyring_file_params(path_of("hdr"), &got, &why);
+		if (cases[i].ok) {
+			cr_assert_eq(rc, 0, "case %zu refused: %s", i, why);
+			cr_assert_eq(got.kind, KEYRING_ROOT_SHARES);
+			cr_assert_eq(got.share_threshold, cases[i].k);
+			cr_assert_eq(got.share_count, cases[i].n);
+		} else {
+			cr_assert_eq(rc, VAULT_E_KEYRING, "case %zu accepted", i);
+		}
+		unlink(path_of("hdr"));
+	}
+
+	/* A kind 4 ring: created, loaded with its key, its K and N bound by the AEAD. */
+	struct keyring_root_params p;
+	struct keyring *kr = NULL, *back = NULL;
+	keyring_params_shares(&p, 5, 3);
+	cr_assert_eq(keyring_create2(path_of("ring4"), root, &p, &kr, &why), 0, "%s", why);
+	cr_assert_eq(keyring_load(path_of("ring4"), root, &back, &why), 0, "%s", why);
+	cr_assert_eq(keyring_params(back)->kind, KEYRING_ROOT_SHARES);
+	cr_assert_eq(keyring_params(back)->share_threshold, 3);
+	cr_assert_eq(keyring_params(back)->share_count, 5);
+	keyring_free(back);
+	back = NULL;
+	uint8_t *img = NULL;
+	size_t len = 0;
+	cr_assert_eq(keyring_seal(kr, root, &img, &len), 0);
+	img[13] = 2; /* K 3 -> 2: still a valid header, but not the one sealed */
+	cr_assert_eq(keyring_open_image(img, len, root, &back, &why), VAULT_E_KEYRING);
+	cr_assert_null(back);
+	free(img);
+	keyring_free(kr);
+}

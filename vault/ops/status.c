@@ -14,6 +14,7 @@
 #include "vault/keyset.h"
 #include "vault/services.h"
 #include "op.h"
+#include "unseal_shares.h"
 
 static const char *const args[] = { NULL };
 
@@ -26,7 +27,7 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = store_count(ctx->txn, STORE_RECORDS, &nrecords)) != 0 ||
 	    (rc = store_count(ctx->txn, STORE_TOMBSTONES, &ntombstones)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	/* The build's version (meson's project version): which vaultd answers. */
 	mp_cstr(pk, "version");
 	mp_cstr(pk, VAULT_VERSION);
@@ -67,6 +68,21 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		snprintf(line, sizeof(line), "stalled since %s: %s", when,
 		    rotation_stall_reason(atomic_load(&rot->stall_why)));
 		mp_cstr(pk, line);
+	}
+	/* While sealed by shares: how many operators gave theirs, of how many needed. */
+	struct keyring_root_params params;
+	const char *why;
+	mp_cstr(pk, "unseal_shares");
+	if (ctx->keys == NULL &&
+	    keyring_file_params(ctx->svc->cfg.keyring_path, &params, &why) == 0 &&
+	    params.share_threshold != 0) {
+		msgpack_pack_map(pk, 2);
+		mp_cstr(pk, "given");
+		msgpack_pack_uint32(pk, unseal_shares_given());
+		mp_cstr(pk, "needed");
+		msgpack_pack_uint32(pk, params.share_threshold);
+	} else {
+		msgpack_pack_nil(pk);
 	}
 	mp_cstr(pk, "alerts");
 	msgpack_pack_map(pk, ALERT_KINDS);

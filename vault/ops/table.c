@@ -18,6 +18,7 @@ static const struct op *const ops[] = {
 	&op_hold_lift,
 	&op_hold_list,
 	&op_hold_place,
+	&op_keys_rekey,
 	&op_keys_retire,
 	&op_keys_rotate,
 	&op_keys_rotate_record,

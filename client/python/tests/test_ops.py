@@ -115,6 +115,18 @@ def test_unseal_on_an_unsealed_vault(client: vaultclient.Client) -> None:
     with pytest.raises(vaultclient.ConflictError) as e:
         client.unseal(passphrase="correct horse battery staple")
     assert e.value.code == 304
+    with pytest.raises(vaultclient.ConflictError):
+        client.unseal(share="vs1-1-2-00-00000000")
+
+
+def test_keys_rekey_refuses_bad_arguments(client: vaultclient.Client) -> None:
+    # A real rekey would change the session server's root: e2e-shares does those.
+    with pytest.raises(vaultclient.InvalidValueError) as e:
+        client.keys_rekey(root="nonsense")
+    assert e.value.field == "root"
+    with pytest.raises(vaultclient.InvalidValueError) as e:
+        client.keys_rekey(root="key_file", key="00")
+    assert e.value.field == "key"
 
 
 def test_backup(client: vaultclient.Client, vaultd: Vaultd, record: str) -> None:

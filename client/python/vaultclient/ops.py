@@ -35,6 +35,8 @@ OPS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "hold_lift": (False, ("hold",)),
     "hold_list": (False, ("record",)),
     "hold_place": (False, ("record", "purpose", "reason", "expires_at")),
+    "keys_rekey": (False, ("root", "key", "passphrase", "opslimit", "memlimit", "shares",
+                           "threshold", "token", "key_label", "pin")),
     "keys_retire": (False, ("epoch",)),
     "keys_rotate": (False, ("kind",)),
     "keys_rotate_record": (False, ("record",)),
@@ -56,7 +58,7 @@ OPS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "status": (False, ()),
     "tokenize": (True, ("record", "tokens")),
     "transaction": (True, ("record", "reference", "date", "amount")),
-    "unseal": (False, ("passphrase",)),
+    "unseal": (False, ("passphrase", "share")),
     "update": (True, ("record", "set", "clear", "add_documents", "remove_documents",
                       "marketing_opt_out", "child")),
 }
@@ -168,9 +170,12 @@ class _Ops(Generic[R]):
                                           "amount": amount})
 
     # ---- admin ----------------------------------------------------------
-    def unseal(self, *, passphrase: str) -> R:
-        """8.10 (admin): open a passphrase-sealed key ring. Result: {"sealed": False}."""
-        return self._call("unseal", {"passphrase": passphrase})
+    def unseal(self, *, passphrase: Optional[str] = None, share: Optional[str] = None) -> R:
+        """8.10 (admin): open a passphrase-sealed key ring (or give a token's
+        PIN), or give one Shamir share (vs1-...). Result: {"sealed": False};
+        before the K-th share {"sealed": True, "shares_given": k,
+        "shares_needed": K}."""
+        return self._call("unseal", {"passphrase": passphrase, "share": share})
 
     def backup(self, *, name: str) -> R:
         """8.11 (admin): write a compacted copy of the data file into
@@ -186,6 +191,20 @@ class _Ops(Generic[R]):
         """8.13 (admin): make a new key of kind (kek (default), token,
         index) current. Result: {"kind": str, "version": int}."""
         return self._call("keys_rotate", {"kind": kind})
+
+    def keys_rekey(self, *, root: str, key: Optional[str] = None,
+                   passphrase: Optional[str] = None, opslimit: Optional[int] = None,
+                   memlimit: Optional[int] = None, shares: Optional[int] = None,
+                   threshold: Optional[int] = None, token: Optional[str] = None,
+                   key_label: Optional[str] = None, pin: Optional[str] = None) -> R:
+        """8.21 (admin): seal the key ring under a new root (root: key_file
+        with key as 64 hex digits, passphrase, shares with shares and
+        threshold, or pkcs11 with token, key_label and pin). Result:
+        {"root": str}, with "shares": [str, ...] when new shares were made."""
+        return self._call("keys_rekey", {
+            "root": root, "key": key, "passphrase": passphrase, "opslimit": opslimit,
+            "memlimit": memlimit, "shares": shares, "threshold": threshold,
+            "token": token, "key_label": key_label, "pin": pin})
 
     def keys_retire(self, *, epoch: int) -> R:
         """8.14 (admin): destroy a KEK epoch no record uses. Result: {"epoch",
