@@ -468,3 +468,38 @@ Test(nodes, a_node_with_another_root_key_refuses_to_start)
 	free(log);
 	stop_pair();
 }
+
+/* One node may not change the root the others share: the ring stays as it was. */
+Test(nodes, a_rekey_on_a_shared_database_is_refused_and_changes_nothing)
+{
+	start_pair(1);
+	char ring[600], key[600];
+	vaultd_path(&node_a, "keys/keyring", ring, sizeof(ring));
+	size_t n0, n1;
+	char *before = read_file_all(ring, &n0);
+	cr_assert_not_null(before);
+	/* vaultctl makes a new root key file there. */
+	vaultd_path(&node_a, "new-root.key", key, sizeof(key));
+	struct proc_run r;
+	const char *args[] = { "keys", "rekey", "--key-file", key, NULL };
+	vaultctl_run(&r, node_a.socket, NULL, args, 0);
+	cr_assert_neq(r.status, 0, "rekey on a shared database: %s", r.out);
+	cr_assert_not_null(strstr(r.err, "VAULT_E_CONFIG"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "several nodes share"), "%s", r.err);
+	proc_run_free(&r);
+	char *after = read_file_all(ring, &n1);
+	cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "a refused rekey changed the ring");
+	free(before);
+	free(after);
+	/* Both nodes still serve, and B restarts with the root it had. */
+	struct vault *a = connect_to(&node_a);
+	char *rec = create(a, 7);
+	vault_close(a);
+	cr_assert_eq(vaultd_stop(&node_b), 0);
+	cr_assert_eq(vaultd_try_restart(&node_b), 0, "B restarts");
+	struct vault *b = connect_to(&node_b);
+	expect_email(b, rec, 7);
+	vault_close(b);
+	vault_free(rec);
+	stop_pair();
+}

@@ -264,6 +264,18 @@ control(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error 
 
 	if (ctx->keys == NULL)
 		return op_fail(err, VAULT_E_SEALED, NULL, "the vault is sealed");
+	/*
+	 * Several nodes share one sealed ring (ring_shared.h), opened by the one
+	 * root every node holds. A rekey here would leave the others (and the
+	 * database's copy) on the old root: the next ring one of them publishes
+	 * would not open here, and this node would not start again. Changing
+	 * every node's root together is not built yet.
+	 */
+	if (store_shared(&svc->store))
+		return op_fail(err, VAULT_E_CONFIG, NULL,
+		    "several nodes share this database's key ring, sealed by the root "
+		    "they all hold: keys rekey works on one node's own ring only "
+		    "(doc/storage-postgresql.md, \"Several nodes\")");
 	if ((rc = keyring_with_root_params(ctx->keys->ring, &r->params, &next, &why)) != 0)
 		return op_fail(err, rc, NULL, why);
 	/* The set first: once the file is saved nothing may fail before the swap. */
