@@ -52,6 +52,10 @@ store_strerror(int rc)
 		return "out of memory";
 	case STORE_E_CORRUPT:
 		return "the store is damaged";
+	case STORE_E_UNAVAILABLE:
+		return "the store cannot be reached";
+	case STORE_E_UNCERTAIN:
+		return "the commit's outcome is unknown (the connection was lost)";
 	default:
 		return "the store failed (see the log line before this one)";
 	}
@@ -70,6 +74,10 @@ store_error(int rc)
 		return VAULT_E_NO_SPACE;
 	case STORE_E_NOMEM:
 		return VAULT_E_NOMEM;
+	case STORE_E_UNAVAILABLE:
+		return VAULT_E_UNAVAILABLE;
+	case STORE_E_UNCERTAIN:
+		return VAULT_E_UNCERTAIN;
 	default:
 		return VAULT_E_STORAGE;
 	}
@@ -370,4 +378,12 @@ store_audit_anchor_put(struct store_txn *txn, uint64_t seq,
 	memcpy(b + 8, mac, STORE_AUDIT_MAC_BYTES);
 	struct store_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v = { sizeof(b), b };
 	return store_put(txn, STORE_META, &k, &v, 0);
+}
+
+long long
+store_unreachable_since(struct store *s)
+{
+	if (s->m == NULL || s->m->version < 3 || s->m->unreachable_since == NULL)
+		return 0;
+	return s->m->unreachable_since(s);
 }
