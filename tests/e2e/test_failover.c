@@ -10,7 +10,10 @@
  * and the standby promoted: vaultd reconnects by itself, requests in flight
  * get VAULT_E_UNAVAILABLE or VAULT_E_UNCERTAIN and nothing else, every
  * acknowledged create reads back, no acknowledged delete is readable, and
- * a delete refused as unavailable left its record in place.
+ * a delete refused as unavailable left its record in place. And a commit
+ * whose connection is lost while it waits for a synchronous standby is
+ * answered VAULT_E_UNCERTAIN: it was in fact stored, and its record id is
+ * not handed out again.
  *
  * Runs only under tests/e2e/on-pgsql.sh (meson test e2e-failover and
  * e2e-pgsql-down), which starts the servers and sets VAULT_TEST_PG_CTL to
@@ -26,6 +29,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <vault/vault.h>
 
 #include "harness.h"
@@ -109,7 +113,8 @@ status_json(struct vault *v)
 
 /* ---- the database down, then back --------------------------------------- */
 
-TestSuite(down, .init = need_servers, .timeout = 90);
+static void down_fini(void);
+TestSuite(down, .init = need_servers, .fini = down_fini, .timeout = 90);
 
 Test(down, requests_fail_status_answers_and_vaultd_recovers)
 {
@@ -190,6 +195,132 @@ Test(down, requests_fail_status_answers_and_vaultd_recovers)
 	vault_close(v);
 	vault_free(tok);
 	vault_free(tok2);
+	vaultd_finish(&p);
+}
+
+/* Run sql on the scratch server as its superuser (VAULT_TEST_PG). */
+static void
+pg_sql(const char *sql)
+{
+	PGconn *pc = PQconnectdb(getenv("VAULT_TEST_PG"));
+	cr_assert(pc != NULL && PQstatus(pc) == CONNECTION_OK, "%s", PQerrorMessage(pc));
+	PGresult *res = PQexec(pc, sql);
+	cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,
+	    "%s: %s", sql, PQerrorMessage(pc));
+	PQclear(res);
+	PQfinish(pc);
+}
+
+/* How many backends wait for a synchronous standby to confirm a commit. */
+static int
+syncrep_waiters(void)
+{
+	PGconn *pc = PQconnectdb(getenv("VAULT_TEST_PG"));
+	cr_assert(pc != NULL && PQstatus(pc) == CONNECTION_OK, "%s", PQerrorMessage(pc));
+	PGresult *res = PQexec(pc, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(pc));
+	int n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(pc);
+	return n;
+}
+
+struct pending_create {
+	const char *socket;
+	int rc, stored;
+	char message[256];
+};
+
+/* Create until one fails: a reload reaches the server's processes in
+ * their own time, so the first creates may not wait for the standby yet. */
+static void *
+create_in_thread(void *arg)
+{
+	struct pending_create *pc = arg;
+	struct vault *v;
+	pc->rc = vault_connect(pc->socket, &v);
+	if (pc->rc != 0)
+		return NULL;
+	for (;;) {
+		char *tok = create_one(v, "uncertain@failover.example", &pc->rc);
+		if (pc->rc != 0)
+			break;
+		pc->stored++;
+		vault_free(tok);
+	}
+	snprintf(pc->message, sizeof(pc->message), "%s", vault_last_message(v));
+	vault_close(v);
+	return NULL;
+}
+
+/* Whatever a failed test left: the server running, commits not waiting. */
+static void
+down_fini(void)
+{
+	PGconn *pc = PQconnectdb(getenv("VAULT_TEST_PG"));
+	if (pc == NULL || PQstatus(pc) != CONNECTION_OK) {
+		const char *args[] = { "start", NULL };
+		struct proc_run r;
+		PQfinish(pc);
+		proc_run(&r, getenv("VAULT_TEST_PG_CTL"), NULL, args);
+		proc_run_free(&r);
+		pc = PQconnectdb(getenv("VAULT_TEST_PG"));
+	}
+	PQclear(PQexec(pc, "ALTER SYSTEM RESET synchronous_standby_names"));
+	PQclear(PQexec(pc, "SELECT pg_reload_conf()"));
+	PQfinish(pc);
+}
+
+Test(down, connection_lost_during_commit_is_uncertain)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	int rc, match;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *tok0 = create_one(v, "before@failover.example", &rc);
+	cr_assert_eq(rc, 0);
+
+	/* Commits now wait for a synchronous standby that never comes. */
+	pg_sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+	pg_sql("SELECT pg_reload_conf()");
+	struct pending_create pc = { .socket = p.socket };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, create_in_thread, &pc), 0);
+	double deadline = now_s() + 15;
+	while (syncrep_waiters() == 0 && now_s() < deadline)
+		nap_ms(20);
+	cr_assert_gt(syncrep_waiters(), 0, "the create's commit never waited for the standby");
+	/* A shutdown ends the wait and the connection without an answer to
+	 * COMMIT: the commit is made on this server, the client cannot know. */
+	pg_ctl("stop");
+	pthread_join(th, NULL);
+	cr_assert_eq(pc.rc, VAULT_E_UNCERTAIN, "create: %s", vault_error_name(pc.rc));
+	cr_assert_not_null(strstr(pc.message, "read it back"), "message: %s", pc.message);
+	cr_assert_null(strstr(pc.message, "uncertain@"), "message: %s", pc.message);
+
+	pg_ctl("start");
+	pg_sql("ALTER SYSTEM RESET synchronous_standby_names");
+	pg_sql("SELECT pg_reload_conf()");
+	/* It was stored after all; and the next create gets an id of its own. */
+	deadline = now_s() + 15;
+	char *tok1;
+	while ((tok1 = create_one(v, "after@failover.example", &rc)) == NULL &&
+	    rc == VAULT_E_UNAVAILABLE && now_s() < deadline)
+		nap_ms(50);
+	cr_assert_eq(rc, 0, "create after the restart: %s", vault_error_name(rc));
+	json_t *st = status_json(v);
+	cr_assert_eq(json_integer_value(json_object_get(st, "records")), pc.stored + 3,
+	    "the uncertain create, the %d before it and the ones before and after them",
+	    pc.stored);
+	json_decref(st);
+	cr_assert_eq(read_email(v, tok0, "before@failover.example", &match), 0);
+	cr_assert(match);
+	cr_assert_eq(read_email(v, tok1, "after@failover.example", &match), 0);
+	cr_assert(match);
+	vault_free(tok0);
+	vault_free(tok1);
+	vault_close(v);
 	vaultd_finish(&p);
 }
 
