@@ -39,6 +39,7 @@ groff-base
 scdoc
 bash-completion
 binutils
+procps
 "
 
 missing=""

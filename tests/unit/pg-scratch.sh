@@ -27,6 +27,11 @@ for p in initdb pg_ctl createdb pg_basebackup psql; do
 	fi
 done
 
+if ! command -v ps >/dev/null 2>&1; then
+	echo "pg-scratch: ps is missing (kill-primary needs it): run scripts/install-deps.sh" >&2
+	exit 1
+fi
+
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-pg-XXXXXX")
 if [ "$(id -u)" -eq 0 ]; then
 	if ! id postgres >/dev/null 2>&1; then
