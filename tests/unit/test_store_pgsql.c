@@ -187,7 +187,7 @@ Test(store_pgsql, an_unreachable_server_is_a_clear_failure)
 	const char *why = NULL;
 	int rc = store_pgsql_open(&st, "host=/nonexistent-vault-dir dbname=none connect_timeout=2",
 	    2, &why);
-	cr_assert_eq(rc, STORE_E_FAILED);
+	cr_assert_eq(rc, STORE_E_UNAVAILABLE);
 	cr_assert_not_null(why);
 	cr_assert_null(st.m);
 	cr_assert_eq(store_pgsql_open(&st, conninfo, 0, &why), STORE_E_FAILED, "max_conns 0");
@@ -238,8 +238,8 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 	txn = contract_begin(0);
 	put_str(txn, STORE_META, "lost", "1", 0, 0);
 	kill_store_connections();
-	put_str(txn, STORE_META, "after", "1", 0, STORE_E_FAILED);
-	cr_assert_eq(store_txn_commit(txn), STORE_E_FAILED);
+	put_str(txn, STORE_META, "after", "1", 0, STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_txn_commit(txn), STORE_E_UNAVAILABLE);
 
 	/* The next batch connects again. */
 	txn = contract_begin(0);
@@ -253,7 +253,7 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 
 	/* In a snapshot: the read fails; renewed, it reads again. */
 	kill_store_connections();
-	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), STORE_E_FAILED);
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), STORE_E_UNAVAILABLE);
 	store_txn_reset(txn);
 	cr_assert_eq(store_txn_renew(txn), 0);
 	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
@@ -270,7 +270,8 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 	cr_assert_eq(store_txn_commit(txn), 0);
 }
 
-/* A nested batch whose connection is lost fails, and so does its parent. */
+/* A nested batch whose connection is lost fails, and so does its parent:
+ * retryably (STORE_E_UNAVAILABLE), as nothing was committed. */
 Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
 {
 	open_conns(CONNS);
@@ -278,9 +279,9 @@ Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
 	put_str(parent, STORE_META, "p", "1", 0, 0);
 	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
 	kill_store_connections();
-	put_str(child, STORE_META, "c", "1", 0, STORE_E_FAILED);
-	cr_assert_eq(store_txn_commit(child), STORE_E_FAILED);
-	cr_assert_eq(store_txn_commit(parent), STORE_E_FAILED);
+	put_str(child, STORE_META, "c", "1", 0, STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_txn_commit(child), STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_txn_commit(parent), STORE_E_UNAVAILABLE);
 	struct store_txn *txn = contract_begin(STORE_RDONLY);
 	char out[4];
 	cr_assert_eq(get_str(txn, STORE_META, "p", out, sizeof out), STORE_NOTFOUND);
