@@ -157,9 +157,16 @@ Test(down, requests_fail_status_answers_and_vaultd_recovers)
 	cr_assert_gt(json_integer_value(json_object_get(m, "storage_unreachable_since")), 0);
 	json_decref(m);
 	vault_free(mtext);
-	/* vaultctl status (the C client's struct) still works. */
+	/* vaultctl status says so too, and exits 1: a health check sees it. */
 	struct vault_status vs;
 	cr_assert_eq(vault_status(v, &vs), 0);
+	const char *sargs[] = { "status", NULL };
+	struct proc_run r;
+	vaultctl_run(&r, p.socket, NULL, sargs, 0);
+	assert_exit(&r, 1);
+	cr_assert_not_null(strstr(r.out, "storage: unreachable since 20"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "records: unknown"), "%s", r.out);
+	proc_run_free(&r);
 
 	/* Back: vaultd reconnects by itself (backoff at most 2 s). */
 	pg_ctl("start");
@@ -176,6 +183,10 @@ Test(down, requests_fail_status_answers_and_vaultd_recovers)
 	cr_assert_eq(json_integer_value(json_object_get(st, "records")), 2);
 	json_decref(st);
 	cr_assert_eq(vaultd_wait_log(&p, "PostgreSQL is reachable again", 1, 5), 1);
+	vaultctl_run(&r, p.socket, NULL, sargs, 0);
+	assert_exit(&r, 0);
+	cr_assert_null(strstr(r.out, "storage:"), "%s", r.out);
+	proc_run_free(&r);
 	vault_close(v);
 
 	/* A start while the database is down is refused, saying why (and
