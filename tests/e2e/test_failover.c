@@ -409,6 +409,8 @@ load(void *arg)
 				wrong(l, "read back", rc);
 		} else if (!allowed(rc)) {
 			wrong(l, "create", rc);
+		} else {
+			nap_ms(5); /* a client pauses before it retries (PROTOCOL.md 11) */
 		}
 		/* Every other round, delete the oldest live record of ours. */
 		if (i % 2 == 1 && l->next_delete < l->nmade) {
