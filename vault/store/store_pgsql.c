@@ -772,18 +772,18 @@ commit_root(struct pg_txn *t)
 		    "synchronous standby was cancelled: it may be lost by a failover");
 		rc = STORE_E_UNCERTAIN;
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rc = pgsql_fail(pc, res, "commit");
 		/* No answer, or the server going away: it may have committed. A
 		 * definite refusal (a serialization failure, a deferred check)
 		 * has a SQLSTATE of its own. */
-		if (PQstatus(pc) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-		    strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0) {
-			pgsql_log_failure("commit", NULL, "the connection was lost: the batch may "
-			    "or may not be stored");
+		int lost = PQstatus(pc) != CONNECTION_OK || state == NULL ||
+		    strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+		    strcmp(state, "57P02") == 0;
+		rc = pgsql_fail(pc, res, lost ? "commit (its outcome is unknown: the batch may "
+		    "or may not be stored)" : "commit");
+		if (lost)
 			rc = STORE_E_UNCERTAIN;
-		} else if (rc >= 0) {
+		else if (rc >= 0)
 			rc = STORE_E_FAILED;
-		}
 	}
 	PQclear(res);
 	return rc;
