@@ -220,6 +220,13 @@ prom_render(FILE *out, const json_t *m, const char **bad)
 		family(&p, "vault_tombstones", "gauge", "Deleted records (tombstones).");
 		sample(&p, "vault_tombstones", uint_of(&p, m, "tombstones"));
 	}
+	/* Servers before it send none: no family rather than a false 0. */
+	if (json_object_get(m, "storage_unreachable_since") != NULL) {
+		family(&p, "vault_storage_unreachable_since_seconds", "gauge",
+		    "Unix time since which the database cannot be reached (PostgreSQL); 0 while it can.");
+		sample(&p, "vault_storage_unreachable_since_seconds",
+		    uint_of(&p, m, "storage_unreachable_since"));
+	}
 
 	const json_t *rot = obj(&p, m, "rotation");
 	const char *state = json_string_value(json_object_get(rot, "state"));

@@ -157,6 +157,14 @@ Test(down, requests_fail_status_answers_and_vaultd_recovers)
 	cr_assert_gt(json_integer_value(json_object_get(m, "storage_unreachable_since")), 0);
 	json_decref(m);
 	vault_free(mtext);
+	/* vaultctl metrics (Prometheus' format) has it, and no counts. */
+	const char *margs[] = { "metrics", NULL };
+	struct proc_run mr;
+	vaultctl_run(&mr, p.socket, NULL, margs, 0);
+	assert_exit(&mr, 0);
+	cr_assert_not_null(strstr(mr.out, "\nvault_storage_unreachable_since_seconds 1"), "%s", mr.out);
+	cr_assert_null(strstr(mr.out, "vault_records"), "%s", mr.out);
+	proc_run_free(&mr);
 	/* vaultctl status says so too, and exits 1: a health check sees it. */
 	struct vault_status vs;
 	cr_assert_eq(vault_status(v, &vs), 0);
