@@ -155,7 +155,7 @@ static const struct ctl_command audit_commands[] = {
 	  "vaultctl audit checkpoint > /mnt/offsite/audit-$(date +%F).json" },
 	{ .name = "query", .fn = ctl_cmd_audit_query,
 	  .args = "[--record TOKEN] [--client NAME] [--purpose PURPOSE]\n"
-	  "[--from TIME] [--to TIME] [--limit N]",
+	  "[--from TIME] [--to TIME] [--limit N] [--node SOCKET]...",
 	  .description = "who touched what, and when: the entries matching every filter,\n"
 	  "oldest first, at most N (1-100000, default 1000), one a line:\n"
 	  "  SEQ TIME CLIENT uid=UID PURPOSE OP OUTCOME records=R,... fields=F,...\n"
@@ -165,7 +165,10 @@ static const struct ctl_command audit_commands[] = {
 	  "vaultctl audit query --client shipping --from 2026-11-01 --to 2026-11-29\n"
 	  "--record TOKEN: everything done to one record; --from and --to are\n"
 	  "inclusive, a date alone meaning the whole day. query does not check\n"
-	  "the MACs: run audit verify before relying on what it shows" },
+	  "the MACs: run audit verify before relying on what it shows.\n"
+	  "--node SOCKET (repeatable): several vaultd nodes on one database keep\n"
+	  "a trail each: also ask the node on SOCKET, merge by time, and end each\n"
+	  "line with node=SOCKET" },
 	{ .name = NULL },
 };
 

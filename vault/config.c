@@ -163,6 +163,7 @@ struct option {
 
 static const struct option options[] = {
 	O("server", socket_path, K_STR),
+	O("server", node_name, K_STR),
 	O("server", workers, K_UINT),
 	O("server", max_connections, K_UINT),
 	O("server", max_pending_per_connection, K_UINT),
@@ -369,11 +370,41 @@ derive_budgets(struct config *c)
 		c->max_buffered_bytes = c->max_buffered_bytes_per_uid;
 }
 
+/*
+ * The default node name: the host's name, cut to what node_name allows
+ * (its first label if the whole is too long; anything else becomes '-').
+ */
+static void
+derive_node_name(struct config *c)
+{
+	char host[256] = "";
+	if (c->node_name[0] != '\0')
+		return;
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "vaultd");
+	size_t n = strlen(host);
+	if (n >= sizeof(c->node_name))
+		n = strcspn(host, ".");
+	if (n >= sizeof(c->node_name))
+		n = sizeof(c->node_name) - 1;
+	for (size_t i = 0; i < n; i++)
+		c->node_name[i] = config_node_char(host[i]) ? host[i] : '-';
+	c->node_name[n] = '\0';
+}
+
+int
+config_node_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+}
+
 void
 config_derive(struct config *c)
 {
 	char dir[256];
 	derive_budgets(c);
+	derive_node_name(c);
 	/* A connection per worker's snapshot, the writer's batch, and a few for
 	 * what runs beside them (rotation, status, the horizon's tick). */
 	if (c->postgresql_connections == 0)
@@ -391,6 +422,15 @@ config_derive(struct config *c)
 		dir_of(c->data_dir, dir, sizeof(dir));
 		snprintf(c->backup_dir, sizeof(c->backup_dir), "%.240s/backups", dir);
 	}
+}
+
+static int
+node_name_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!config_node_char(*s))
+			return 0;
+	return 1;
 }
 
 int
@@ -424,6 +464,9 @@ config_check(const struct config *c, char *err, size_t errlen)
 	else if (c->max_buffered_bytes != 0 && c->max_buffered_bytes_per_uid == 0 &&
 	    c->max_buffered_bytes < 3 * c->max_frame_bytes + (256u << 10))
 		msg = "[server] max_buffered_bytes must be at least 3 x max_frame_bytes + 256K";
+	else if (!node_name_ok(c->node_name) || strcmp(c->node_name, ".") == 0 ||
+	    strcmp(c->node_name, "..") == 0)
+		msg = "[server] node_name must be 1..63 of A-Z a-z 0-9 . _ - (not . or ..)";
 	else if (c->map_size_bytes < (1u << 20))
 		msg = "[storage] map_size_bytes must be at least 1M";
 	else if (c->group_commit_max < 1 || c->group_commit_max > 65536)

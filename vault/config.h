@@ -27,6 +27,7 @@ struct config {
 	size_t max_queued_write_bytes;
 	size_t max_buffered_bytes;         /* connection buffers, all uids; 0: from RAM */
 	size_t max_buffered_bytes_per_uid; /* connection buffers of one uid; 0: derived */
+	char node_name[64];    /* this vaultd among the nodes on one database; "": hostname */
 	/* [storage] */
 	int storage_backend;   /* enum config_backend */
 	char data_dir[256];
@@ -88,8 +89,10 @@ void config_defaults(struct config *c);
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Fill options left empty from others: the deletion journal sits beside
  * the key ring, backups beside the data directory; the buffer budgets
- * from physical memory and max_frame_bytes. */
+ * from physical memory and max_frame_bytes; node_name from the host name. */
 void config_derive(struct config *c);
+/* Whether ch may be in [server] node_name: A-Z a-z 0-9 . _ - */
+int config_node_char(char ch);
 /* Check ranges and relations between options. */
 int config_check(const struct config *c, char *err, size_t errlen);
 

@@ -39,6 +39,7 @@
 #include "safedir.h"
 #include "log.h"
 #include "policy.h"
+#include "ring_shared.h"
 #include "rotation.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -452,12 +453,18 @@ static int
 read_anchor(struct server *srv, struct audit_anchor *an)
 {
 	struct store_txn *txn;
-	int rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
+	int rc;
 	memset(an, 0, sizeof(*an));
 	an->what = "data";
+	/* The one-node anchor of a database that had one node becomes ours. */
+	if (store_shared(&srv->svc.store) &&
+	    (rc = store_audit_anchor_adopt(&srv->svc.store, srv->svc.cfg.node_name)) != 0)
+		return rc;
+	rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
 	if (rc != 0)
 		return store_error(rc);
-	rc = store_audit_anchor_get(txn, &an->seq, an->mac);
+	rc = store_audit_anchor_get(txn,
+	    store_anchor_node(&srv->svc.store, srv->svc.cfg.node_name), &an->seq, an->mac);
 	store_txn_abort(txn);
 	if (rc == VAULT_E_NOT_FOUND) {
 		an->seq = 0;
@@ -484,7 +491,8 @@ anchor_at_stop(struct server *srv)
 	if (seq == 0)
 		return;
 	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) == 0) {
-		if ((rc = store_audit_anchor_put(txn, seq, mac)) != 0)
+		if ((rc = store_audit_anchor_put(txn,
+		    store_anchor_node(&srv->svc.store, srv->svc.cfg.node_name), seq, mac)) != 0)
 			store_txn_abort(txn);
 		else
 			rc = store_txn_commit(txn);
@@ -570,7 +578,8 @@ offline_audit_acknowledge(struct server *srv, const struct key_set *ks)
 		goto fail;
 	}
 	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) == 0) {
-		if ((rc = store_audit_anchor_put(txn, seq, mac)) != 0)
+		if ((rc = store_audit_anchor_put(txn,
+		    store_anchor_node(&srv->svc.store, srv->svc.cfg.node_name), seq, mac)) != 0)
 			store_txn_abort(txn);
 		else
 			rc = store_txn_commit(txn);
@@ -807,6 +816,11 @@ main(int argc, char **argv)
 	sdnotify_status("starting: opening the data file");
 	if (open_store(&srv, &why) != 0)
 		return 1;
+	/* Several nodes on one database: one key ring, the database's. */
+	if (ring_shared_start(&srv) != 0) {
+		log_error("not starting (VAULT_E_KEYRING): see above");
+		return 1;
+	}
 	/* A retire's compaction that a crash cut short, before anything is served. */
 	if ((rc = store_compact_pending(&srv)) != 0) {
 		log_error("not starting: the data file must be compacted and cannot be: %s",

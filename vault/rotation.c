@@ -22,6 +22,7 @@
 #include "privacy/horizon.h"
 #include "privacy/identity.h"
 #include "privacy/reseal.h"
+#include "ring_shared.h"
 #include "record/access.h"
 #include "record/tokens.h"
 #include "rotation.h"
@@ -338,6 +339,8 @@ rotation_step(struct write_ctx *ctx, int *active)
 		return 0;
 	if (rotation_wait_ms(srv) > 0)
 		return 0; /* stalled: not yet time for the next try */
+	if (!ring_shared_rewrap_ok(srv))
+		return 0; /* a live node still runs the ring before the rotation */
 	pthread_rwlock_rdlock(&srv->svc.env_lock);
 	if ((rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn)) != 0)
 		goto out;
@@ -444,7 +447,11 @@ publish_ring(struct write_ctx *ctx, struct keyring *ring, const char **why)
 {
 	struct server *srv = server_of(ctx->svc);
 	struct key_set *ks;
-	int rc = keyring_save(ring, srv->svc.cfg.keyring_path, srv->svc.root, why);
+	/* The database's copy first (shared store): the file follows it, and a
+	 * node that fails after this takes it back from there. */
+	int rc = ring_shared_publish(ctx, ring, why);
+	if (rc == 0)
+		rc = keyring_save(ring, srv->svc.cfg.keyring_path, srv->svc.root, why);
 	if (rc != 0) {
 		keyring_free(ring);
 		return rc;
@@ -472,6 +479,8 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 		*why = "the vault is sealed";
 		return VAULT_E_SEALED;
 	}
+	if ((rc = ring_shared_may_change(ctx, 0, why)) != 0)
+		return rc;
 	if (kind == KEYRING_KEK && atomic_load(&rot->target) != 0) {
 		switch (atomic_load(&rot->stalled_since) ? atomic_load(&rot->stall_why) : 0) {
 		case ROTATION_STALL_MAP_FULL:
@@ -570,6 +579,8 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 		*why = "the current epoch cannot be retired; rotate first";
 		return VAULT_E_CONFLICT;
 	}
+	if ((rc = ring_shared_may_change(ctx, 1, why)) != 0)
+		return rc;
 	/*
 	 * No write can add a record on an old epoch: one transaction counts
 	 * them and, if none is left, deletes the deterministic index entries

@@ -40,6 +40,7 @@
 #include "reply.h"
 #include "keyset.h"
 #include "metrics.h"
+#include "ring_shared.h"
 #include "server.h"
 
 void
@@ -237,7 +238,8 @@ save_anchor(struct write_ctx *ctx, uint64_t *seq)
 		*seq = 0;
 		return 0;
 	}
-	return store_audit_anchor_put(ctx->txn, *seq, mac);
+	return store_audit_anchor_put(ctx->txn,
+	    store_anchor_node(&ctx->svc->store, ctx->svc->cfg.node_name), *seq, mac);
 }
 
 static void
@@ -302,6 +304,28 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	int audit_failed = 0;
 	uint64_t audit_seq = 0, t0 = metrics_now_us();
 	int rc = store_txn_begin(&srv->svc.store, NULL, 0, &ctx->txn);
+	/*
+	 * Another node may have created records since our last batch: the
+	 * batch holds the store's write lock now (store_shared()), so what
+	 * meta says is the latest and stays so until the commit. The other
+	 * counters (next_request, next_hold) are read in the batch anyway.
+	 */
+	if (rc == 0 && store_shared(&srv->svc.store)) {
+		int e = store_next_id(ctx->txn, ctx->next_id);
+		if (e != 0) {
+			store_txn_abort(ctx->txn);
+			ctx->txn = NULL;
+			/* A database gone meanwhile stays retryable. */
+			rc = e == VAULT_E_UNAVAILABLE ? STORE_E_UNAVAILABLE : STORE_E_FAILED;
+		}
+		first_id = *ctx->next_id;
+		/* Under the same lock: the ring another node's rotation made. */
+		if (rc == 0 && (e = ring_shared_batch(ctx)) != 0) {
+			store_txn_abort(ctx->txn);
+			ctx->txn = NULL;
+			rc = e == VAULT_E_UNAVAILABLE ? STORE_E_UNAVAILABLE : STORE_E_FAILED;
+		}
+	}
 	if (rc == 0) {
 		ctx->now = time(NULL);
 		for (size_t i = 0, j; i < n; i = j) {
@@ -382,7 +406,9 @@ static time_t
 hold_wait(struct server *srv, struct writer *w, time_t now)
 {
 	uint64_t due = atomic_load(&srv->svc.hold_expiry);
-	if (atomic_load(&srv->svc.rotation.next_due) != 0 || srv->svc.rotation.scheduled || due == 0)
+	/* Shared: the key ring's generation and the lead lock, once a second. */
+	if (atomic_load(&srv->svc.rotation.next_due) != 0 || srv->svc.rotation.scheduled || due == 0 ||
+	    store_shared(&srv->svc.store))
 		return 1;
 	if (due <= (uint64_t)now + 1)
 		return 1;
@@ -420,7 +446,8 @@ writer_main(void *arg)
 		    (!rotating || (stall_ms = rotation_wait_ms(srv)) > 0) &&
 		    !atomic_load(&w->keys_arrived)) {
 			if (!rotating && atomic_load(&srv->svc.rotation.next_due) == 0 &&
-			    !srv->svc.rotation.scheduled && atomic_load(&srv->svc.hold_expiry) == 0) {
+			    !srv->svc.rotation.scheduled && atomic_load(&srv->svc.hold_expiry) == 0 &&
+			    !store_shared(&srv->svc.store)) {
 				pthread_cond_wait(&w->cond, &w->lock);
 			} else {
 				struct timespec ts;
@@ -487,10 +514,16 @@ writer_main(void *arg)
 				worker_wake(srv->workers[i]);
 
 		ctx.now = time(NULL);
-		rotation_step(&ctx, &rotating);
-		rotation_tick(&ctx);
-		privacy_sweep(&ctx);
-		rotating = atomic_load(&srv->svc.rotation.target) != 0;
+		/* On a shared store one node runs these (ring_shared.h). */
+		int lead = ring_shared_round(&ctx);
+		if (lead) {
+			rotation_step(&ctx, &rotating);
+			rotation_tick(&ctx);
+			privacy_sweep(&ctx);
+		}
+		/* A rewrap waiting for other nodes waits as an idle writer does. */
+		rotating = lead && atomic_load(&srv->svc.rotation.target) != 0 &&
+		    ring_shared_rewrap_ok(srv);
 		/*
 		 * A process that died inside a read transaction (a backup tool,
 		 * mdb_stat) leaves a reader slot that pins old pages, and the

@@ -13,6 +13,12 @@
  *
  * JSON: {"entries": [{"seq", "time" (RFC 3339 UTC), "client", "uid",
  * "purpose", "op", "outcome", "records": [...], "fields": [...]}, ...]}.
+ *
+ * --node SOCKET (repeatable): several vaultd nodes on one database each
+ * keep their own trail; the entries of -s's node and of each --node's are
+ * merged by time (then by node, then seq), each line ending " node=SOCKET"
+ * (JSON: "node"). --limit applies to each node and to the merged whole:
+ * the oldest N of the union are among each node's oldest N.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,7 +41,16 @@ static const struct ctl_option options[] = {
 	{ "from", 1 },
 	{ "to", 1 },
 	{ "limit", 1 },
+	{ "node", 1 },
 	{ NULL, 0 },
+};
+
+#define QUERY_NODES 16 /* --node sockets, beside -s's */
+
+/* One entry of a merged query, and the node it came from. */
+struct merged {
+	const struct vault_audit_entry *e;
+	unsigned node;
 };
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -149,7 +164,7 @@ put_list(const char *label, char *const *v, size_t n)
 }
 
 static void
-print_entry(const struct vault_audit_entry *e)
+print_entry(const struct vault_audit_entry *e, const char *node)
 {
 	char when[CTL_TIME_LEN];
 
@@ -163,7 +178,22 @@ print_entry(const struct vault_audit_entry *e)
 	put_word(e->outcome, 0);
 	put_list("records", e->records, e->nrecords);
 	put_list("fields", e->fields, e->nfields);
+	if (node != NULL) {
+		printf(" node=");
+		put_word(node, 0);
+	}
 	putchar('\n');
+}
+
+static int
+merged_cmp(const void *x, const void *y)
+{
+	const struct merged *a = x, *b = y;
+	if (a->e->time != b->e->time)
+		return a->e->time < b->e->time ? -1 : 1;
+	if (a->node != b->node)
+		return a->node < b->node ? -1 : 1;
+	return a->e->seq < b->e->seq ? -1 : a->e->seq > b->e->seq;
 }
 
 static json_t *
@@ -181,9 +211,9 @@ strings_json(char *const *v, size_t n)
 }
 
 static json_t *
-entry_json(const struct vault_audit_entry *e)
+entry_json(const struct vault_audit_entry *e, const char *node)
 {
-	return json_pack("{s:I, s:o, s:s?, s:I, s:s?, s:s?, s:s?, s:o, s:o}",
+	json_t *j = json_pack("{s:I, s:o, s:s?, s:I, s:s?, s:s?, s:s?, s:o, s:o}",
 	    "seq", (json_int_t)e->seq,
 	    "time", ctl_json_time(e->time),
 	    "client", e->client,
@@ -193,15 +223,21 @@ entry_json(const struct vault_audit_entry *e)
 	    "outcome", e->outcome,
 	    "records", strings_json(e->records, e->nrecords),
 	    "fields", strings_json(e->fields, e->nfields));
+	if (j != NULL && node != NULL && json_object_set_new(j, "node", json_string(node)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 static int
-entries_json(struct ctl *c, const struct vault_audit_entry *e, size_t n)
+entries_json(struct ctl *c, const struct merged *m, size_t n, const char *const *nodes)
 {
 	json_t *arr = json_array(), *root;
 
 	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (json_array_append_new(arr, entry_json(&e[i])) != 0) {
+		if (json_array_append_new(arr, entry_json(m[i].e,
+		    nodes != NULL ? nodes[m[i].node] : NULL)) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -215,12 +251,15 @@ ctl_cmd_audit_query(struct ctl *c, int argc, char **argv)
 {
 	const struct ctl_option *opt;
 	struct vault_audit_filter f = { 0 };
-	struct vault_audit_entry *e = NULL;
+	struct vault_audit_entry *e[QUERY_NODES + 1] = { NULL };
+	size_t ne[QUERY_NODES + 1] = { 0 };
+	const char *nodes[QUERY_NODES + 1];
+	unsigned nnodes = 1;
 	int have_from = 0, have_to = 0, rc, argno;
 	unsigned long limit = 0;
 	struct ctl_args a;
 	enum ctl_arg_kind k;
-	size_t n = 0;
+	size_t n = 0, hit = 0;
 	char *val;
 
 	ctl_args_init(&a, argc, argv);
@@ -264,6 +303,14 @@ ctl_cmd_audit_query(struct ctl *c, int argc, char **argv)
 				    "or a UTC time, YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD",
 				    opt->name);
 			*seen = 1;
+		} else if (strcmp(opt->name, "node") == 0) {
+			if (nnodes > QUERY_NODES)
+				return ctl_usage_error(c, "audit query: at most %d --node",
+				    QUERY_NODES);
+			if (val[0] == '\0')
+				return ctl_usage_error(c, "audit query: --node wants a vaultd "
+				    "socket path");
+			nodes[nnodes++] = val;
 		} else {
 			if (limit != 0)
 				return ctl_usage_error(c, "audit query: --limit given twice");
@@ -279,21 +326,56 @@ ctl_cmd_audit_query(struct ctl *c, int argc, char **argv)
 	if (have_from && have_to && f.from > f.to)
 		return ctl_usage_error(c, "audit query: --from is after --to");
 	f.limit = (unsigned)limit;
-	if ((rc = ctl_connect(c)) != CTL_EXIT_OK)
-		return rc;
-	if ((rc = vault_audit_query(c->v, &f, &e, &n)) != 0)
-		return ctl_vault_error(c, rc, NULL);
+	nodes[0] = c->socket;
+	size_t cap = limit != 0 ? limit : QUERY_DEFAULT;
+	for (unsigned i = 0; i < nnodes; i++) {
+		/* One connection at a time; vaultctl closes the last one. */
+		if (i > 0) {
+			vault_close(c->v);
+			c->v = NULL;
+			c->socket = nodes[i];
+		}
+		if ((rc = ctl_connect(c)) != CTL_EXIT_OK ||
+		    (rc = vault_audit_query(c->v, &f, &e[i], &ne[i])) != 0) {
+			if (rc != CTL_EXIT_OK && c->v != NULL)
+				rc = ctl_vault_error(c, rc, NULL);
+			c->socket = nodes[0];
+			for (unsigned j = 0; j < i; j++)
+				vault_audit_entries_free(e[j], ne[j]);
+			return rc;
+		}
+		n += ne[i];
+		hit += ne[i] > 0 && ne[i] >= cap;
+	}
+	c->socket = nodes[0];
+	struct merged *m = calloc(n ? n : 1, sizeof(*m));
+	if (m == NULL) {
+		for (unsigned j = 0; j < nnodes; j++)
+			vault_audit_entries_free(e[j], ne[j]);
+		return ctl_vault_error(c, VAULT_E_NOMEM, NULL);
+	}
+	for (unsigned i = 0, at = 0; i < nnodes; i++)
+		for (size_t j = 0; j < ne[i]; j++, at++)
+			m[at] = (struct merged){ &e[i][j], i };
+	if (nnodes > 1) {
+		qsort(m, n, sizeof(*m), merged_cmp);
+		if (n > cap)
+			n = cap;
+	}
+	const char *const *names = nnodes > 1 ? nodes : NULL;
 	if (c->json) {
-		rc = entries_json(c, e, n);
+		rc = entries_json(c, m, n, names);
 	} else {
 		for (size_t i = 0; i < n; i++)
-			print_entry(&e[i]);
-		if (n > 0 && n >= (limit != 0 ? limit : QUERY_DEFAULT))
+			print_entry(m[i].e, names != NULL ? names[m[i].node] : NULL);
+		if (hit > 0)
 			fprintf(stderr, "vaultctl: audit query: stopped at the limit of %zu "
 			    "entries: later ones may match too (narrow it with --from, "
-			    "or raise --limit up to %d)\n", n, QUERY_MAX);
+			    "or raise --limit up to %d)\n", cap, QUERY_MAX);
 		rc = CTL_EXIT_OK;
 	}
-	vault_audit_entries_free(e, n);
+	free(m);
+	for (unsigned i = 0; i < nnodes; i++)
+		vault_audit_entries_free(e[i], ne[i]);
 	return rc;
 }

@@ -681,3 +681,22 @@ Test(config, root_key_path_set_only_when_in_the_file)
 	expect_loaded("[keys]\nroot_key_path = var/keys/root.key\n");
 	cr_assert_eq(cfg.root_key_path_set, 1);
 }
+
+/* [server] node_name: a name among the nodes on one database (meta keys). */
+Test(config, node_name)
+{
+	expect_loaded(ini1("server", "node_name", "vault-b.eu_1"));
+	cr_assert_str_eq(cfg.node_name, "vault-b.eu_1");
+	expect_refused(ini1("server", "node_name", "a/b"), "node_name", NULL);
+	expect_refused(ini1("server", "node_name", "a b"), "node_name", NULL);
+	expect_refused(ini1("server", "node_name", ".."), "node_name", NULL);
+	char long_name[80];
+	memset(long_name, 'a', 64);
+	long_name[64] = '\0';
+	expect_refused(ini1("server", "node_name", long_name), "node_name", NULL);
+	/* Unset: the host's name, cut to what is allowed. */
+	config_defaults(&cfg);
+	config_derive(&cfg);
+	cr_assert_neq(cfg.node_name[0], '\0');
+	cr_assert_eq(config_check(&cfg, err, sizeof err), 0, "%s", err);
+}

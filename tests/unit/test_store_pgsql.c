@@ -534,3 +534,68 @@ Test(store_pgsql, one_writer_and_readers_share_a_small_pool)
 	cr_assert_eq(n, 50);
 	store_txn_abort(txn);
 }
+
+/* ---- several nodes on one database ------------------------------------- */
+
+struct second_writer {
+	struct store *s;
+	atomic_int began;
+};
+
+static void *
+begin_write(void *arg)
+{
+	struct second_writer *w = arg;
+	struct store_txn *t;
+	int rc = store_txn_begin(w->s, NULL, 0, &t);
+	atomic_store(&w->began, rc == 0 ? 1 : -1);
+	if (rc == 0)
+		store_txn_abort(t);
+	return NULL;
+}
+
+/*
+ * Two stores on one schema, as two vaultd nodes: shared, one write batch at
+ * a time across them (the second's begin waits for the first's commit),
+ * one lead at a time, given up with the store.
+ */
+Test(store_pgsql, two_stores_on_one_schema_write_one_batch_at_a_time_and_lead_once)
+{
+	struct store other = { 0 };
+	const char *why = NULL;
+	open_conns(CONNS);
+	cr_assert_eq(store_pgsql_open(&other, conninfo, CONNS, &why), 0, "%s", why ? why : "");
+	cr_assert(store_shared(&st) && store_shared(&other));
+
+	struct store_txn *t;
+	cr_assert_eq(store_txn_begin(&st, NULL, 0, &t), 0);
+	struct second_writer w = { .s = &other };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, begin_write, &w), 0);
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	nanosleep(&ts, NULL); /* long enough for an unlocked BEGIN, many times over */
+	cr_assert_eq(atomic_load(&w.began), 0, "the second store's batch began during the first's");
+	struct store_val k = { 1, "k" }, v = { 1, "v" };
+	cr_assert_eq(store_put(t, STORE_META, &k, &v, 0), 0);
+	cr_assert_eq(store_txn_commit(t), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(atomic_load(&w.began), 1, "the second store's batch begins after the commit");
+
+	/* Read snapshots never wait for the lock. */
+	cr_assert_eq(store_txn_begin(&st, NULL, 0, &t), 0);
+	struct store_txn *r;
+	cr_assert_eq(store_txn_begin(&other, NULL, STORE_RDONLY, &r), 0);
+	store_txn_abort(r);
+	store_txn_abort(t);
+
+	cr_assert_eq(store_lead(&st), 1, "the first to ask leads");
+	cr_assert_eq(store_lead(&st), 1, "and keeps leading");
+	cr_assert_eq(store_lead(&other), 0, "one lead at a time");
+	store_close(&st);
+	/* The server ends the closed store's session a moment after it hangs up. */
+	int led = 0;
+	for (int i = 0; i < 500 && !(led = store_lead(&other)); i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	cr_assert_eq(led, 1, "a closed store's lead passes on");
+	store_close(&other);
+}

@@ -61,7 +61,8 @@ audit_verify_op(struct read_ctx *ctx, const struct request *req, msgpack_packer 
 	 * snapshot: a store-less caller, such as the unit tests). */
 	need[nneed].what = "data";
 	rc = ctx->txn == NULL ? VAULT_E_NOT_FOUND :
-	    store_audit_anchor_get(ctx->txn, &need[nneed].seq, need[nneed].mac);
+	    store_audit_anchor_get(ctx->txn,
+	    store_anchor_node(&svc->store, svc->cfg.node_name), &need[nneed].seq, need[nneed].mac);
 	if (rc == 0)
 		nneed++;
 	else if (rc != VAULT_E_NOT_FOUND)

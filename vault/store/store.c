@@ -4,6 +4,7 @@
  * of a backend's methods.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <vault/vault.h>
@@ -317,6 +318,18 @@ store_purges(const struct store *s)
 }
 
 int
+store_shared(const struct store *s)
+{
+	return s->m->version >= 3 && s->m->shared;
+}
+
+int
+store_lead(struct store *s)
+{
+	return store_shared(s) && s->m->lead != NULL ? s->m->lead(s) : 1;
+}
+
+int
 store_purge(struct store *s, uint64_t *before, uint64_t *after)
 {
 	*before = *after = 0;
@@ -354,11 +367,30 @@ store_next_id(struct store_txn *txn, uint64_t *next)
 
 #define AUDIT_HEAD_KEY "audit_head"
 
+/* "audit_head" or "audit_head/<node>" into out (sized for a node_name). */
+static struct store_val
+anchor_key(const char *node, char *out, size_t cap)
+{
+	int n = node == NULL ? snprintf(out, cap, "%s", AUDIT_HEAD_KEY) :
+	    snprintf(out, cap, "%s/%s", AUDIT_HEAD_KEY, node);
+	struct store_val k = { n > 0 && (size_t)n < cap ? (size_t)n : 0, out };
+	return k;
+}
+
+const char *
+store_anchor_node(const struct store *s, const char *node)
+{
+	return store_shared(s) ? node : NULL;
+}
+
 int
-store_audit_anchor_get(struct store_txn *txn, uint64_t *seq,
+store_audit_anchor_get(struct store_txn *txn, const char *node, uint64_t *seq,
     uint8_t mac[STORE_AUDIT_MAC_BYTES])
 {
-	struct store_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v;
+	char kb[96];
+	struct store_val k = anchor_key(node, kb, sizeof kb), v;
+	if (k.len == 0)
+		return VAULT_E_INVALID_VALUE;
 	int rc = store_get(txn, STORE_META, &k, &v);
 	if (rc != 0)
 		return store_error(rc);
@@ -370,20 +402,51 @@ store_audit_anchor_get(struct store_txn *txn, uint64_t *seq,
 }
 
 int
-store_audit_anchor_put(struct store_txn *txn, uint64_t seq,
+store_audit_anchor_put(struct store_txn *txn, const char *node, uint64_t seq,
     const uint8_t mac[STORE_AUDIT_MAC_BYTES])
 {
+	char kb[96];
 	uint8_t b[8 + STORE_AUDIT_MAC_BYTES];
 	store_put_id(b, seq);
 	memcpy(b + 8, mac, STORE_AUDIT_MAC_BYTES);
-	struct store_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY }, v = { sizeof(b), b };
+	struct store_val k = anchor_key(node, kb, sizeof kb), v = { sizeof(b), b };
+	if (k.len == 0)
+		return STORE_E_FAILED;
 	return store_put(txn, STORE_META, &k, &v, 0);
+}
+
+int
+store_audit_anchor_adopt(struct store *s, const char *node)
+{
+	struct store_txn *txn;
+	uint64_t seq;
+	uint8_t mac[STORE_AUDIT_MAC_BYTES];
+	int rc = store_txn_begin(s, NULL, 0, &txn);
+	if (rc != 0)
+		return store_error(rc);
+	rc = store_audit_anchor_get(txn, node, &seq, mac);
+	if (rc == VAULT_E_NOT_FOUND) {
+		rc = store_audit_anchor_get(txn, NULL, &seq, mac);
+		if (rc == 0) {
+			struct store_val k = { sizeof(AUDIT_HEAD_KEY) - 1, AUDIT_HEAD_KEY };
+			int e = store_audit_anchor_put(txn, node, seq, mac);
+			if (e == 0)
+				e = store_del(txn, STORE_META, &k);
+			if (e == 0)
+				e = store_txn_commit(txn);
+			else
+				store_txn_abort(txn);
+			return e == 0 ? 0 : store_error(e);
+		}
+	}
+	store_txn_abort(txn);
+	return rc == VAULT_E_NOT_FOUND ? 0 : rc;
 }
 
 long long
 store_unreachable_since(struct store *s)
 {
-	if (s->m == NULL || s->m->version < 3 || s->m->unreachable_since == NULL)
+	if (s->m == NULL || s->m->version < 4 || s->m->unreachable_since == NULL)
 		return 0;
 	return s->m->unreachable_since(s);
 }

@@ -34,7 +34,8 @@
  *               identity in that window, the open requests that tried it
  *               and the name sealed under the epoch (privacy/identity.h)
  *
- * meta also holds "next_request" and "next_hold" (u64 BE), and "audit_head":
+ * meta also holds "next_request" and "next_hold" (u64 BE), and "audit_head"
+ * (on a shared store "audit_head/<node>", one per node):
  * an audit entry's seq (u64 BE) and MAC (32 bytes) the trail must hold: the
  * trail's durable head, stored by each group commit in its transaction
  * (writer.c), and the trail's end at a clean stop (main.c; audit.h, the
@@ -140,7 +141,7 @@ struct store_cursor;
  * version raised (as SQLite's io_methods). Only store.c calls them.
  */
 struct store_methods {
-	int version; /* 2: purge; 3: unreachable_since */
+	int version; /* 2: purge; 3: shared; 4: unreachable_since */
 	const char *name;
 	void (*close)(struct store *s);
 	int (*txn_begin)(struct store *s, struct store_txn *parent, unsigned flags,
@@ -166,7 +167,11 @@ struct store_methods {
 	int (*set_durable)(struct store *s, int durable);
 	/* version 2 */
 	int (*purge)(struct store *s, uint64_t *before, uint64_t *after);
-	/* version 3 */
+	/* version 3: other processes (vaultd nodes) may write the same store
+	 * (store_shared()), and one of them leads (store_lead()) */
+	int shared;
+	int (*lead)(struct store *s);
+	/* version 4 */
 	long long (*unreachable_since)(struct store *s);
 };
 
@@ -265,6 +270,24 @@ int store_purges(const struct store *s);
  */
 int store_purge(struct store *s, uint64_t *before, uint64_t *after);
 /*
+ * Whether other vaultd nodes may write this store too (PostgreSQL: yes;
+ * LMDB: no, its data directory is locked by one vaultd). Then every write
+ * batch holds the store's write lock from its begin to its end (one batch
+ * at a time across all nodes, as LMDB's one writer), and whatever a node
+ * keeps in memory from meta (next_id, ...) must be read again inside each
+ * batch: another node may have moved it (writer.c).
+ */
+int store_shared(const struct store *s);
+/*
+ * On a shared store, whether this process is the one that runs the
+ * background jobs (rotation's rewrap, scheduled rotations and retires, the
+ * privacy sweep and horizon): 1 if it holds the store's lead lock, taking
+ * it if no one does (PostgreSQL: a session-level advisory lock on a
+ * connection of its own, lost with that connection), else 0. Cheap enough
+ * to ask once a second. Always 1 on a store that is not shared.
+ */
+int store_lead(struct store *s);
+/*
  * Since when (Unix time) the store has been unreachable: its database did
  * not answer the last attempt to connect; 0 while it is reachable, and
  * always for a store that cannot be (LMDB). Cheap: no round trip.
@@ -295,12 +318,28 @@ int store_next_id(struct store_txn *txn, uint64_t *next);
 
 #define STORE_AUDIT_MAC_BYTES 32
 
-/* The audit anchor: 0, VAULT_E_NOT_FOUND (none yet) or another error. */
-int store_audit_anchor_get(struct store_txn *txn, uint64_t *seq,
+/*
+ * The audit anchors. Each node keeps its own trail, so a shared store keeps
+ * one anchor per node: meta "audit_head/<node>" (node: [server] node_name);
+ * node NULL is the one-node key "audit_head" (LMDB; PostgreSQL before
+ * several nodes). The value is the same: seq (u64 BE) and MAC.
+ */
+/* 0, VAULT_E_NOT_FOUND (none yet) or another error. */
+int store_audit_anchor_get(struct store_txn *txn, const char *node, uint64_t *seq,
     uint8_t mac[STORE_AUDIT_MAC_BYTES]);
 /* A store result (the caller's transaction decides). */
-int store_audit_anchor_put(struct store_txn *txn, uint64_t seq,
+int store_audit_anchor_put(struct store_txn *txn, const char *node, uint64_t seq,
     const uint8_t mac[STORE_AUDIT_MAC_BYTES]);
+/*
+ * A shared store written by one node before anchors were per node holds
+ * "audit_head": make it node's, in one write batch, if node has none yet
+ * (the first node started after the upgrade takes it; it was its trail's).
+ * 0 or a vault error.
+ */
+int store_audit_anchor_adopt(struct store *s, const char *node);
+/* The anchor key's node for this store: node if the store is shared
+ * (store_shared()), else NULL. */
+const char *store_anchor_node(const struct store *s, const char *node);
 
 static inline void
 store_put_id(uint8_t out[8], uint64_t id)

@@ -51,6 +51,17 @@
 #define BACKOFF_MAX_MS 2000  /* ... up to this */
 #define STMT_TIMEOUT_MS 30000 /* statement_timeout unless the conninfo's options set it */
 #define SCHEMA_LOCK "7611409961283085681" /* pg_advisory_xact_lock key of open */
+/*
+ * The advisory locks of several nodes on one vault (store_shared()), keyed
+ * by the vault's schema (its OID, unique in the database) so that vaults in
+ * other schemas of the same database neither wait for nor lead each other:
+ * WRITE_LOCK, pg_advisory_xact_lock of every write batch (one batch at a
+ * time across all the nodes), and LEAD_LOCK, the session-level lock of the
+ * node that runs the background jobs (store_lead()).
+ */
+#define VAULT_SCHEMA_OID "(SELECT oid::int4 FROM pg_namespace WHERE nspname = current_schema())"
+#define WRITE_LOCK "761140996, " VAULT_SCHEMA_OID
+#define LEAD_LOCK "761140997, " VAULT_SCHEMA_OID
 
 /* ---- failures ------------------------------------------------------------ */
 
@@ -416,6 +427,8 @@ out:
 static void
 store_free(struct pg_store *ps)
 {
+	if (ps->lead != NULL)
+		conn_free(ps->lead);
 	while (ps->idle != NULL) {
 		struct pg_conn *c = ps->idle;
 		ps->idle = c->next;
@@ -630,7 +643,8 @@ begin_root(struct pg_txn *t)
 			PQclear(res);
 			c->sync_gen = gen;
 			res = PQexec(c->pc, t->flags & STORE_RDONLY ?
-			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" : "BEGIN");
+			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" :
+			    "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")");
 		}
 		ExecStatusType st = PQresultStatus(res);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -930,8 +944,54 @@ pgsql_set_durable(struct store *s, int durable)
 	return 0;
 }
 
+/*
+ * The lead lock lives as long as its connection: a node that dies or loses
+ * the database gives it up, and another takes it at its next ask. Asked
+ * only by the writer thread; a query each time, so a connection that died
+ * quietly is found here and not trusted.
+ */
+static int
+pgsql_lead(struct store *s)
+{
+	struct pg_store *ps = s->impl;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (ps->lead == NULL) {
+			/* As the pool: not while backing off from a database
+			 * that is down (each try could cost a connect timeout). */
+			pthread_mutex_lock(&ps->mu);
+			int may = may_connect(ps);
+			pthread_mutex_unlock(&ps->mu);
+			int rc = may ? conn_new(ps, &ps->lead) : STORE_E_UNAVAILABLE;
+			if (rc != 0) {
+				ps->lead = NULL;
+				if (may && rc == STORE_E_UNAVAILABLE) {
+					pthread_mutex_lock(&ps->mu);
+					mark_down(ps);
+					pthread_mutex_unlock(&ps->mu);
+				}
+				return 0;
+			}
+			mark_up(ps);
+		}
+		PGresult *res = PQexec(ps->lead->pc,
+		    "SELECT pg_try_advisory_lock(" LEAD_LOCK ")");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+			/* A second lock taken by the holder only counts up: one
+			 * unlock would not free it, and nothing unlocks but the
+			 * connection's end. */
+			int held = PQgetvalue(res, 0, 0)[0] == 't';
+			PQclear(res);
+			return held;
+		}
+		PQclear(res);
+		conn_free(ps->lead);
+		ps->lead = NULL;
+	}
+	return 0;
+}
+
 const struct store_methods pgsql_methods = {
-	.version = 3,
+	.version = 4,
 	.name = "postgresql",
 	.close = pgsql_close,
 	.txn_begin = pgsql_txn_begin,
@@ -952,5 +1012,7 @@ const struct store_methods pgsql_methods = {
 	.reader_check = pgsql_reader_check,
 	.set_durable = pgsql_set_durable,
 	.purge = pgsql_purge,
+	.shared = 1,
+	.lead = pgsql_lead,
 	.unreachable_since = pgsql_unreachable_since,
 };

@@ -44,6 +44,7 @@ struct pg_store {
 	struct timespec retry_at;
 	unsigned backoff_ms;
 	unsigned stmt_timeout_ms;          /* set on each connection; 0: the server's */
+	struct pg_conn *lead;              /* holds LEAD_LOCK (pgsql_lead), outside the pool */
 };
 
 struct pg_cursor;
