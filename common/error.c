@@ -54,6 +54,8 @@ static const struct error_entry errors[] = {
 	{ VAULT_E_CONFIG, "VAULT_E_CONFIG", "configuration error" },
 	{ VAULT_E_KEYRING, "VAULT_E_KEYRING", "key ring error" },
 	{ VAULT_E_AUDIT, "VAULT_E_AUDIT", "audit trail unavailable; nothing returned" },
+	{ VAULT_E_UNAVAILABLE, "VAULT_E_UNAVAILABLE", "storage unreachable; nothing was done; retry later" },
+	{ VAULT_E_UNCERTAIN, "VAULT_E_UNCERTAIN", "the write may have been stored; read it back before retrying" },
 };
 
 static const struct error_entry *

@@ -40,6 +40,7 @@ groff-base
 scdoc
 bash-completion
 binutils
+procps
 "
 
 missing=""

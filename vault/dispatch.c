@@ -171,10 +171,17 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		return;
 	}
 	pthread_rwlock_rdlock(&srv->svc.env_lock);
-	if ((rc = read_txn_begin(ctx)) != 0) {
+	/* A store that cannot be reached: the ops that say so run without a
+	 * snapshot (ctx->txn NULL); the others fail, retryably. */
+	struct store_txn *kept = NULL;
+	if ((rc = read_txn_begin(ctx)) != 0 && !(op->store_optional && rc == STORE_E_UNAVAILABLE)) {
 		pthread_rwlock_unlock(&srv->svc.env_lock);
-		reply_error_code(out, req.id, store_error(rc), NULL, NULL);
+		reply_error_code(out, req.id, store_error(rc), NULL, rc == STORE_E_UNAVAILABLE ?
+		    "the database cannot be reached; retry later" : NULL);
 		return;
+	} else if (rc != 0) {
+		kept = ctx->txn;
+		ctx->txn = NULL;
 	}
 	/* A long operation that needs no keys must not hold back a rotation. */
 	ctx->keys = op->no_keys ? NULL : key_set_acquire(&srv->svc);
@@ -233,7 +240,10 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	if (!op->no_keys)
 		key_set_release();
 	ctx->keys = NULL;
-	store_txn_reset(ctx->txn);
+	if (ctx->txn == NULL)
+		ctx->txn = kept; /* NULL too if the env's replacer dropped it */
+	else
+		store_txn_reset(ctx->txn);
 	pthread_rwlock_unlock(&srv->svc.env_lock);
 	sodium_memzero(ctx->dek, 32);
 	buf_clear(&ctx->scratch);

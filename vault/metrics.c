@@ -266,16 +266,19 @@ int
 metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 {
 	/* Exact counts from the B-trees' headers: O(1), no state to keep in step. */
-	uint64_t nrecords, ntombstones;
-	int rc;
-	if ((rc = store_count(txn, STORE_RECORDS, &nrecords)) != 0 ||
-	    (rc = store_count(txn, STORE_TOMBSTONES, &ntombstones)) != 0)
+	uint64_t nrecords = 0, ntombstones = 0;
+	int rc = STORE_E_UNAVAILABLE;
+	/* txn NULL: the store cannot be reached; the counts are left out. */
+	if (txn != NULL && (rc = store_count(txn, STORE_RECORDS, &nrecords)) == 0)
+		rc = store_count(txn, STORE_TOMBSTONES, &ntombstones);
+	if (rc != 0 && rc != STORE_E_UNAVAILABLE)
 		return store_error(rc);
+	int reachable = rc == 0;
 	size_t nops = op_table_size();
 	if (nops > METRICS_MAX_OPS)
 		nops = METRICS_MAX_OPS;
 
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, reachable ? 13 : 11);
 	mp_cstr(pk, "sealed");
 	if (key_set_sealed(&srv->svc))
 		msgpack_pack_true(pk);
@@ -315,10 +318,16 @@ metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 	}
 	mp_cstr(pk, "write_queue");
 	pack_write_queue(pk, srv);
-	mp_cstr(pk, "records");
-	msgpack_pack_uint64(pk, nrecords);
-	mp_cstr(pk, "tombstones");
-	msgpack_pack_uint64(pk, ntombstones);
+	if (reachable) {
+		mp_cstr(pk, "records");
+		msgpack_pack_uint64(pk, nrecords);
+		mp_cstr(pk, "tombstones");
+		msgpack_pack_uint64(pk, ntombstones);
+	}
+	/* Unix time of the first failed connect of an outage; 0: reachable. */
+	mp_cstr(pk, "storage_unreachable_since");
+	msgpack_pack_uint64(pk, reachable ? 0 :
+	    (uint64_t)store_unreachable_since(&srv->svc.store));
 	mp_cstr(pk, "rotation");
 	pack_rotation(pk, srv);
 	return 0;

@@ -254,7 +254,10 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 		ops[i]->outcome = code;
 		reply_error_code(&ops[i]->reply, ops[i]->request_id, code, NULL,
 		    code == VAULT_E_AUDIT ? audit_refusal(srv->svc.audit, 1) :
-		    "the write was not stored");
+		    code == VAULT_E_UNCERTAIN ? "the connection to the database was lost while "
+		    "the write was committed: it may have been stored; read it back before retrying" :
+		    code == VAULT_E_UNAVAILABLE ? "the database cannot be reached: the write was "
+		    "not stored; retry later" : "the write was not stored");
 	}
 }
 
@@ -312,14 +315,15 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		if (e != 0) {
 			store_txn_abort(ctx->txn);
 			ctx->txn = NULL;
-			rc = STORE_E_FAILED;
+			/* A database gone meanwhile stays retryable. */
+			rc = e == VAULT_E_UNAVAILABLE ? STORE_E_UNAVAILABLE : STORE_E_FAILED;
 		}
 		first_id = *ctx->next_id;
 		/* Under the same lock: the ring another node's rotation made. */
 		if (rc == 0 && (e = ring_shared_batch(ctx)) != 0) {
 			store_txn_abort(ctx->txn);
 			ctx->txn = NULL;
-			rc = STORE_E_FAILED;
+			rc = e == VAULT_E_UNAVAILABLE ? STORE_E_UNAVAILABLE : STORE_E_FAILED;
 		}
 	}
 	if (rc == 0) {
@@ -364,9 +368,11 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		*ctx->next_id = first_id;
 		fail_all(srv, ctx->keys, ops, n, VAULT_E_AUDIT);
 	} else if (rc != 0) {
-		/* Nothing of the batch is stored: ids may be handed out again. */
+		/* Nothing of the batch is stored: ids may be handed out again;
+		 * unless it may be (a lost connection at commit): then never. */
 		log_warn("a batch of %zu writes was not stored: %s", n, store_strerror(rc));
-		*ctx->next_id = first_id;
+		if (rc != STORE_E_UNCERTAIN)
+			*ctx->next_id = first_id;
 		int code = commit_error(srv, rc);
 		/* A full disk (not map): the trail's reserve, if on the same file
 		 * system, makes room for the next batch (deletions need pages). */

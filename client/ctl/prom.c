@@ -213,10 +213,20 @@ prom_render(FILE *out, const json_t *m, const char **bad)
 	    "Request bytes of the writes not yet answered (limit: max_queued_write_bytes).");
 	sample(&p, "vault_write_queue_bytes", uint_of(&p, q, "bytes"));
 
-	family(&p, "vault_records", "gauge", "Live records.");
-	sample(&p, "vault_records", uint_of(&p, m, "records"));
-	family(&p, "vault_tombstones", "gauge", "Deleted records (tombstones).");
-	sample(&p, "vault_tombstones", uint_of(&p, m, "tombstones"));
+	/* Left out while the store cannot be reached (PROTOCOL.md 8.20). */
+	if (json_object_get(m, "records") != NULL) {
+		family(&p, "vault_records", "gauge", "Live records.");
+		sample(&p, "vault_records", uint_of(&p, m, "records"));
+		family(&p, "vault_tombstones", "gauge", "Deleted records (tombstones).");
+		sample(&p, "vault_tombstones", uint_of(&p, m, "tombstones"));
+	}
+	/* Servers before it send none: no family rather than a false 0. */
+	if (json_object_get(m, "storage_unreachable_since") != NULL) {
+		family(&p, "vault_storage_unreachable_since_seconds", "gauge",
+		    "Unix time since which the database cannot be reached (PostgreSQL); 0 while it can.");
+		sample(&p, "vault_storage_unreachable_since_seconds",
+		    uint_of(&p, m, "storage_unreachable_since"));
+	}
 
 	const json_t *rot = obj(&p, m, "rotation");
 	const char *state = json_string_value(json_object_get(rot, "state"));

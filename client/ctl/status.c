@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <vault/vault.h>
@@ -42,6 +43,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The alerts by name: the server's list may grow, so take it as it comes. */
 	char *raw = NULL;
 	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL, *shares = NULL;
+	json_t *storage = NULL;
 	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
 		json_t *all = json_loads(raw, 0, NULL);
 		version = json_incref(json_object_get(all, "version"));
@@ -49,6 +51,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		audit = json_incref(json_object_get(all, "audit"));
 		rotation = json_incref(json_object_get(all, "rotation"));
 		shares = json_incref(json_object_get(all, "unseal_shares"));
+		storage = json_incref(json_object_get(all, "storage"));
 		json_decref(all);
 	}
 	/* Older servers send neither. */
@@ -65,13 +68,21 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		json_decref(shares);
 		shares = json_null();
 	}
+	/* Older servers send none: "ok" (they failed when the store did). */
+	if (!json_is_string(storage)) {
+		json_decref(storage);
+		storage = json_string("ok");
+	}
+	/* The store cannot be reached: the counts are unknown, and a health
+	 * check must not take the vault for up. */
+	int reachable = strcmp(json_string_value(storage), "ok") == 0;
 	/* Servers before --version send none: null. */
 	if (!json_is_string(version)) {
 		json_decref(version);
 		version = json_null();
 	}
 	vault_free(raw);
-	int exit_rc = st.sealed ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	int exit_rc = !reachable ? CTL_EXIT_VAULT : st.sealed ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 	if (!json_is_object(alerts)) {
 		json_decref(alerts);
 		alerts = json_object();
@@ -79,21 +90,25 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The counters too for an administrator (metrics is admin only). */
 	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o}",
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
 		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
-		    "records", (json_int_t)st.records,
-		    "tombstones", (json_int_t)st.tombstones,
+		    "records", reachable ? json_integer((json_int_t)st.records) : json_null(),
+		    "tombstones", reachable ? json_integer((json_int_t)st.tombstones) : json_null(),
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
-		    "alerts", alerts, "audit", audit, "rotation", rotation,
+		    "alerts", alerts, "audit", audit, "rotation", rotation, "storage", storage,
 		    "metrics", metrics ? metrics : json_null(), "unseal_shares", shares));
 		return rc != CTL_EXIT_OK ? rc : exit_rc;
 	}
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
-	printf("records: %" PRIu64 "\n", st.records);
-	printf("tombstones: %" PRIu64 "\n", st.tombstones);
+	if (reachable) {
+		printf("records: %" PRIu64 "\n", st.records);
+		printf("tombstones: %" PRIu64 "\n", st.tombstones);
+	} else {
+		printf("records: unknown\ntombstones: unknown\n");
+	}
 	printf("kek epoch: %" PRIu32 "\n", st.kek_epoch);
 	printf("uptime: ");
 	print_uptime(st.uptime_seconds);
@@ -126,6 +141,10 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		    json_integer_value(json_object_get(shares, "given")),
 		    json_integer_value(json_object_get(shares, "needed")));
 	json_decref(shares);
+	/* Only when it is not "ok": the lines scripts read keep their count. */
+	if (!reachable)
+		printf("storage: %s\n", json_string_value(storage));
+	json_decref(storage);
 	if (metrics != NULL)
 		ctl_metrics_print(metrics);
 	json_decref(metrics);

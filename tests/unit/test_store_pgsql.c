@@ -21,6 +21,7 @@
 
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <vault/vault.h>
 
 #include "vault/store/store.h"
 #include "vault/store/store_pgsql.h"
@@ -187,7 +188,7 @@ Test(store_pgsql, an_unreachable_server_is_a_clear_failure)
 	const char *why = NULL;
 	int rc = store_pgsql_open(&st, "host=/nonexistent-vault-dir dbname=none connect_timeout=2",
 	    2, &why);
-	cr_assert_eq(rc, STORE_E_FAILED);
+	cr_assert_eq(rc, STORE_E_UNAVAILABLE);
 	cr_assert_not_null(why);
 	cr_assert_null(st.m);
 	cr_assert_eq(store_pgsql_open(&st, conninfo, 0, &why), STORE_E_FAILED, "max_conns 0");
@@ -238,8 +239,8 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 	txn = contract_begin(0);
 	put_str(txn, STORE_META, "lost", "1", 0, 0);
 	kill_store_connections();
-	put_str(txn, STORE_META, "after", "1", 0, STORE_E_FAILED);
-	cr_assert_eq(store_txn_commit(txn), STORE_E_FAILED);
+	put_str(txn, STORE_META, "after", "1", 0, STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_txn_commit(txn), STORE_E_UNAVAILABLE);
 
 	/* The next batch connects again. */
 	txn = contract_begin(0);
@@ -253,7 +254,7 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 
 	/* In a snapshot: the read fails; renewed, it reads again. */
 	kill_store_connections();
-	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), STORE_E_FAILED);
+	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), STORE_E_UNAVAILABLE);
 	store_txn_reset(txn);
 	cr_assert_eq(store_txn_renew(txn), 0);
 	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
@@ -270,7 +271,8 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 	cr_assert_eq(store_txn_commit(txn), 0);
 }
 
-/* A nested batch whose connection is lost fails, and so does its parent. */
+/* A nested batch whose connection is lost fails, and so does its parent:
+ * retryably (STORE_E_UNAVAILABLE), as nothing was committed. */
 Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
 {
 	open_conns(CONNS);
@@ -278,13 +280,57 @@ Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
 	put_str(parent, STORE_META, "p", "1", 0, 0);
 	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
 	kill_store_connections();
-	put_str(child, STORE_META, "c", "1", 0, STORE_E_FAILED);
-	cr_assert_eq(store_txn_commit(child), STORE_E_FAILED);
-	cr_assert_eq(store_txn_commit(parent), STORE_E_FAILED);
+	put_str(child, STORE_META, "c", "1", 0, STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_txn_commit(child), STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_txn_commit(parent), STORE_E_UNAVAILABLE);
 	struct store_txn *txn = contract_begin(STORE_RDONLY);
 	char out[4];
 	cr_assert_eq(get_str(txn, STORE_META, "p", out, sizeof out), STORE_NOTFOUND);
 	store_txn_abort(txn);
+}
+
+/*
+ * The server refuses new connections (here the store's role may no longer
+ * log in; a server down or failing over does the same): a transaction fails
+ * with STORE_E_UNAVAILABLE, the store says since when and keeps saying it
+ * while it backs off, and connects again by itself once the server lets it.
+ */
+Test(store_pgsql, an_outage_is_unavailable_and_ends_by_itself)
+{
+	char role[48], ci[700];
+	const char *why;
+	struct store_txn *txn;
+	snprintf(role, sizeof role, "%s_role", schema);
+	sql_do("DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN SUPERUSER", role, role);
+	snprintf(ci, sizeof ci, "%s user=%s", conninfo, role);
+	cr_assert_eq(store_open_pgsql(&st, ci, CONNS, &why), 0, "%s", why);
+	cr_assert_eq(store_unreachable_since(&st), 0);
+
+	sql_do("ALTER ROLE %s NOLOGIN", role);
+	kill_store_connections();
+	cr_assert_eq(store_txn_begin(&st, NULL, 0, &txn), STORE_E_UNAVAILABLE);
+	long long since = store_unreachable_since(&st);
+	cr_assert(since > 0 && since <= (long long)time(NULL), "since %lld", since);
+	cr_assert_eq(store_txn_begin(&st, NULL, STORE_RDONLY, &txn), STORE_E_UNAVAILABLE);
+	cr_assert_eq(store_unreachable_since(&st), since, "the outage's start stays");
+	cr_assert_eq(store_error(STORE_E_UNAVAILABLE), VAULT_E_UNAVAILABLE);
+
+	/* Back: within the backoff's longest wait (2 s) and a margin. */
+	sql_do("ALTER ROLE %s LOGIN", role);
+	struct timespec t0, t, nap = { 0, 20 * 1000 * 1000 };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc;
+	do {
+		if ((rc = store_txn_begin(&st, NULL, STORE_RDONLY, &txn)) != 0)
+			nanosleep(&nap, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (rc == STORE_E_UNAVAILABLE && t.tv_sec - t0.tv_sec < 5);
+	cr_assert_eq(rc, 0, "no reconnect within 5 s: %s", store_strerror(rc));
+	cr_assert_eq(store_unreachable_since(&st), 0);
+	store_txn_abort(txn);
+	store_close(&st);
+	kill_store_connections();
+	sql_do("DROP OWNED BY %s; DROP ROLE %s", role, role);
 }
 
 /* ---- failures the server reports ---------------------------------------- */

@@ -25,6 +25,7 @@ const struct op op_metrics = {
 	.sealed_ok = 1,
 	.no_keys = 1,
 	.unaudited = 1,
+	.store_optional = 1,
 	.args = args,
 	.read = metrics,
 };

@@ -51,6 +51,11 @@ struct op {
 	 * consecutive such writes may share one nested transaction (writer.c).
 	 */
 	int shares_txn;
+	/*
+	 * read also runs while the store cannot be reached (STORE_E_UNAVAILABLE),
+	 * with ctx->txn NULL: status and metrics, which say so.
+	 */
+	int store_optional;
 	int (*read)(struct read_ctx *ctx, const struct request *req,
 	    msgpack_packer *pk, struct op_error *err);
 	int (*prepare)(struct read_ctx *ctx, const struct request *req,

@@ -2,7 +2,8 @@
  * status.c - "status": vaultd's version, protocol version, record and tombstone counts,
  * current key epoch, uptime, whether the audit trail can be written (a full
  * file system, audit.h), a rotation's state (a stall, rotation_state.h), security
- * alerts raised since start (alert.h). No personal data.
+ * alerts raised since start (alert.h), whether the store can be reached (it
+ * answers when it cannot, without the counts). No personal data.
  */
 #include <stdio.h>
 #include <time.h>
@@ -18,16 +19,33 @@
 
 static const char *const args[] = { NULL };
 
+/* prefix and Unix time t in UTC, ISO 8601, into out. */
+static void
+utc_time(long long t, char *out, size_t cap, const char *prefix)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char when[32];
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "%lld", t);
+	snprintf(out, cap, "%s%s", prefix, when);
+}
+
 static int
 status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	uint64_t nrecords, ntombstones;
-	int rc;
-	if ((rc = store_count(ctx->txn, STORE_RECORDS, &nrecords)) != 0 ||
-	    (rc = store_count(ctx->txn, STORE_TOMBSTONES, &ntombstones)) != 0)
+	uint64_t nrecords = 0, ntombstones = 0;
+	int rc = STORE_E_UNAVAILABLE;
+	/* No snapshot (ctx->txn NULL): the store cannot be reached, which
+	 * status reports instead of failing; the counts are left out. */
+	if (ctx->txn != NULL && (rc = store_count(ctx->txn, STORE_RECORDS, &nrecords)) == 0)
+		rc = store_count(ctx->txn, STORE_TOMBSTONES, &ntombstones);
+	if (rc != 0 && rc != STORE_E_UNAVAILABLE)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 11);
+	int reachable = rc == 0;
+	msgpack_pack_map(pk, reachable ? 12 : 10);
 	/* The build's version (meson's project version): which vaultd answers. */
 	mp_cstr(pk, "version");
 	mp_cstr(pk, VAULT_VERSION);
@@ -38,10 +56,22 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		msgpack_pack_false(pk);
 	mp_cstr(pk, "protocol_version");
 	msgpack_pack_uint32(pk, VAULT_PROTOCOL_VERSION);
-	mp_cstr(pk, "records");
-	msgpack_pack_uint64(pk, nrecords);
-	mp_cstr(pk, "tombstones");
-	msgpack_pack_uint64(pk, ntombstones);
+	if (reachable) {
+		mp_cstr(pk, "records");
+		msgpack_pack_uint64(pk, nrecords);
+		mp_cstr(pk, "tombstones");
+		msgpack_pack_uint64(pk, ntombstones);
+	}
+	/* "ok", or "unreachable since T" (the first failed connect). */
+	mp_cstr(pk, "storage");
+	if (reachable) {
+		mp_cstr(pk, "ok");
+	} else {
+		long long since = store_unreachable_since(&ctx->svc->store);
+		char line[64];
+		utc_time(since ? since : (long long)ctx->now, line, sizeof(line), "unreachable since ");
+		mp_cstr(pk, line);
+	}
 	mp_cstr(pk, "kek_epoch");
 	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");
@@ -59,12 +89,8 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	} else if (stalled == 0) {
 		mp_cstr(pk, "running");
 	} else {
-		char line[256], when[32];
-		time_t t = (time_t)stalled;
-		struct tm tm;
-		if (gmtime_r(&t, &tm) == NULL ||
-		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-			snprintf(when, sizeof(when), "%lld", stalled);
+		char line[256], when[48];
+		utc_time(stalled, when, sizeof(when), "");
 		snprintf(line, sizeof(line), "stalled since %s: %s", when,
 		    rotation_stall_reason(atomic_load(&rot->stall_why)));
 		mp_cstr(pk, line);
@@ -99,6 +125,7 @@ const struct op op_status = {
 	.needs_purpose = 0,
 	.sealed_ok = 1,
 	.unaudited = 1,
+	.store_optional = 1,
 	.args = args,
 	.read = status,
 };

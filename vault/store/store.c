@@ -53,6 +53,10 @@ store_strerror(int rc)
 		return "out of memory";
 	case STORE_E_CORRUPT:
 		return "the store is damaged";
+	case STORE_E_UNAVAILABLE:
+		return "the store cannot be reached";
+	case STORE_E_UNCERTAIN:
+		return "the commit's outcome is unknown (the connection was lost)";
 	default:
 		return "the store failed (see the log line before this one)";
 	}
@@ -71,6 +75,10 @@ store_error(int rc)
 		return VAULT_E_NO_SPACE;
 	case STORE_E_NOMEM:
 		return VAULT_E_NOMEM;
+	case STORE_E_UNAVAILABLE:
+		return VAULT_E_UNAVAILABLE;
+	case STORE_E_UNCERTAIN:
+		return VAULT_E_UNCERTAIN;
 	default:
 		return VAULT_E_STORAGE;
 	}
@@ -433,4 +441,12 @@ store_audit_anchor_adopt(struct store *s, const char *node)
 	}
 	store_txn_abort(txn);
 	return rc == VAULT_E_NOT_FOUND ? 0 : rc;
+}
+
+long long
+store_unreachable_since(struct store *s)
+{
+	if (s->m == NULL || s->m->version < 4 || s->m->unreachable_since == NULL)
+		return 0;
+	return s->m->unreachable_since(s);
 }

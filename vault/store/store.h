@@ -105,6 +105,12 @@ enum {
 	STORE_E_NOMEM = -3,
 	STORE_E_CORRUPT = -4,   /* the store is damaged or not a vault store */
 	STORE_E_FAILED = -5,    /* any other failure: the backend logged which */
+	/* The store cannot be reached (a database down, failing over, or not
+	 * answering in time): nothing was done; a later try may succeed. */
+	STORE_E_UNAVAILABLE = -6,
+	/* A commit whose outcome is unknown (the connection was lost while
+	 * it ran): the batch may or may not be stored; re-read, then retry. */
+	STORE_E_UNCERTAIN = -7,
 };
 
 /* A byte string: a key, or a value. */
@@ -135,7 +141,7 @@ struct store_cursor;
  * version raised (as SQLite's io_methods). Only store.c calls them.
  */
 struct store_methods {
-	int version; /* 2: purge; 3: shared */
+	int version; /* 2: purge; 3: shared; 4: unreachable_since */
 	const char *name;
 	void (*close)(struct store *s);
 	int (*txn_begin)(struct store *s, struct store_txn *parent, unsigned flags,
@@ -165,6 +171,8 @@ struct store_methods {
 	 * (store_shared()), and one of them leads (store_lead()) */
 	int shared;
 	int (*lead)(struct store *s);
+	/* version 4 */
+	long long (*unreachable_since)(struct store *s);
 };
 
 /* The first member of every backend's transaction and cursor. */
@@ -279,6 +287,12 @@ int store_shared(const struct store *s);
  * to ask once a second. Always 1 on a store that is not shared.
  */
 int store_lead(struct store *s);
+/*
+ * Since when (Unix time) the store has been unreachable: its database did
+ * not answer the last attempt to connect; 0 while it is reachable, and
+ * always for a store that cannot be (LMDB). Cheap: no round trip.
+ */
+long long store_unreachable_since(struct store *s);
 /* Release what readers that died left pinned (a no-op where nothing can). */
 void store_reader_check(struct store *s);
 /* Whether a commit waits for the disk: yes unless turned off, which only

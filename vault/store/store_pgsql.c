@@ -17,6 +17,17 @@
  * server. A pooled connection found dead at BEGIN is replaced at once, as
  * nothing was done on it yet.
  *
+ * Failover (doc/storage-postgresql.md): every failure that a later try
+ * may cure (no server, a lost connection, a server in recovery or read
+ * only, a statement over statement_timeout) is STORE_E_UNAVAILABLE, and a
+ * COMMIT whose answer never came is STORE_E_UNCERTAIN. While connecting
+ * fails the pool waits before trying again (100 ms doubling to 2 s), and
+ * transactions that ask meanwhile fail at once: a database that is down
+ * costs a request no connect timeout, and vaultd reconnects by itself once
+ * the database answers. Each attempt is bounded (connect_timeout, TCP
+ * keepalives and tcp_user_timeout by default; statement_timeout per
+ * session), so no thread waits on a dead server for long.
+ *
  * Lifetimes: every PGresult a value or key points into is kept in the
  * transaction's arena until the transaction ends (store.h's promise), so a
  * long walk in one transaction holds all it read: walk in batches.
@@ -36,6 +47,9 @@
 #include "vault/log.h"
 
 #define CONN_WAIT_SECONDS 10 /* for a free connection, then a failure */
+#define BACKOFF_FIRST_MS 100 /* after a failed connect; doubles ... */
+#define BACKOFF_MAX_MS 2000  /* ... up to this */
+#define STMT_TIMEOUT_MS 30000 /* statement_timeout unless the conninfo's options set it */
 #define SCHEMA_LOCK "7611409961283085681" /* pg_advisory_xact_lock key of open */
 /*
  * The advisory locks of several nodes on one vault (store_shared()), keyed
@@ -51,11 +65,28 @@
 
 /* ---- failures ------------------------------------------------------------ */
 
+/*
+ * What a later try may cure: class 08 (connection exception), the server
+ * shutting down or starting (57P01-57P03), too many connections (53300),
+ * a cancelled statement (57014: statement_timeout), and a write on a
+ * server that turned read only (25006: a standby, or a demoted primary).
+ */
 static int
-map_sqlstate(const char *st)
+retryable(const char *st)
 {
-	if (st == NULL)
-		return STORE_E_FAILED; /* libpq's own: the connection, mostly */
+	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
+	    strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0 ||
+	    strcmp(st, "53300") == 0 || strcmp(st, "57014") == 0 || strcmp(st, "25006") == 0;
+}
+
+static int
+map_sqlstate(PGconn *pc, const char *st)
+{
+	if (st == NULL) /* libpq's own: the connection, mostly */
+		return pc == NULL || PQstatus(pc) != CONNECTION_OK ? STORE_E_UNAVAILABLE :
+		    STORE_E_FAILED;
+	if (retryable(st))
+		return STORE_E_UNAVAILABLE;
 	if (strcmp(st, "23505") == 0)
 		return STORE_EXISTS;
 	if (strcmp(st, "53100") == 0)
@@ -101,7 +132,7 @@ pgsql_fail(PGconn *pc, const PGresult *res, const char *what)
 		msg = res ? PQresultErrorMessage(res) : NULL;
 	if (msg == NULL || *msg == '\0')
 		msg = PQerrorMessage(pc);
-	int rc = map_sqlstate(state);
+	int rc = map_sqlstate(pc, state);
 	if (rc < 0)
 		pgsql_log_failure(what, state, msg);
 	return rc;
@@ -118,10 +149,53 @@ exec_simple(PGconn *pc, const char *sql, const char *what)
 	return rc < 0 ? rc : rc > 0 ? STORE_E_FAILED : 0;
 }
 
+/*
+ * Notices: CREATE TABLE IF NOT EXISTS and the like need no action, but a
+ * WARNING is counted: COMMIT's only one says that the wait for a
+ * synchronous standby was cancelled after the commit was made locally
+ * (pgsql_txn_commit).
+ */
 static void
-quiet_notices(void *arg, const char *message)
+count_warnings(void *arg, const PGresult *res)
 {
-	/* CREATE TABLE IF NOT EXISTS and the like: nothing to act on. */
+	struct pg_conn *c = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (sev != NULL && strcmp(sev, "WARNING") == 0)
+		c->warnings++;
+}
+
+/*
+ * Connect with vaultd's bounds as defaults that the connection string
+ * overrides (libpq takes the last value of a keyword, and conninfo is
+ * expanded in place of dbname, after them): connect_timeout per host, and
+ * over TCP keepalives and tcp_user_timeout, so that a server that vanished
+ * is noticed within about 30 s instead of the kernel's two hours.
+ */
+static PGconn *
+connect_to(const char *conninfo)
+{
+	static const char *const keys[] = { "connect_timeout", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	const char *vals[] = { "5", "10", "5", "3", "30000", conninfo, NULL };
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/*
+ * statement_timeout for vaultd's sessions: STMT_TIMEOUT_MS, unless the
+ * connection string's options set it (then the operator's value, which
+ * PostgreSQL applies itself).
+ */
+static unsigned
+stmt_timeout_for(const char *conninfo)
+{
+	unsigned ms = STMT_TIMEOUT_MS;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL &&
+		    strstr(o->val, "statement_timeout") != NULL)
+			ms = 0;
+	PQconninfoFree(opts);
+	return ms;
 }
 
 /* ---- the pool ------------------------------------------------------------ */
@@ -139,7 +213,7 @@ conn_new(struct pg_store *ps, struct pg_conn **out)
 	struct pg_conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return STORE_E_NOMEM;
-	c->pc = PQconnectdb(ps->conninfo);
+	c->pc = connect_to(ps->conninfo);
 	if (c->pc == NULL) {
 		free(c);
 		return STORE_E_NOMEM;
@@ -147,11 +221,73 @@ conn_new(struct pg_store *ps, struct pg_conn **out)
 	if (PQstatus(c->pc) != CONNECTION_OK) {
 		pgsql_fail(c->pc, NULL, "connect");
 		conn_free(c);
-		return STORE_E_FAILED;
+		return STORE_E_UNAVAILABLE;
 	}
-	PQsetNoticeProcessor(c->pc, quiet_notices, NULL);
+	PQsetNoticeReceiver(c->pc, count_warnings, c);
+	if (ps->stmt_timeout_ms != 0) {
+		char sql[48];
+		snprintf(sql, sizeof sql, "SET statement_timeout = %u", ps->stmt_timeout_ms);
+		int rc = exec_simple(c->pc, sql, "connect");
+		if (rc != 0) {
+			conn_free(c);
+			return rc;
+		}
+	}
 	*out = c;
 	return 0;
+}
+
+/* Reachable again (a connect or a BEGIN worked): say so once. */
+static void
+mark_up(struct pg_store *ps)
+{
+	if (atomic_load(&ps->down_since) == 0)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	long long since = atomic_exchange(&ps->down_since, 0);
+	ps->backoff_ms = 0;
+	pthread_mutex_unlock(&ps->mu);
+	if (since != 0)
+		log_info("storage: PostgreSQL is reachable again, after %lld s",
+		    (long long)time(NULL) - since);
+}
+
+/* No connect before backoff_ms from now (mu held). */
+static void
+hold_off(struct pg_store *ps)
+{
+	clock_gettime(CLOCK_MONOTONIC, &ps->retry_at);
+	ps->retry_at.tv_sec += ps->backoff_ms / 1000;
+	ps->retry_at.tv_nsec += (long)(ps->backoff_ms % 1000) * 1000000L;
+	if (ps->retry_at.tv_nsec >= 1000000000L) {
+		ps->retry_at.tv_sec++;
+		ps->retry_at.tv_nsec -= 1000000000L;
+	}
+}
+
+/* A connect failed (called with mu held): wait longer before the next. */
+static void
+mark_down(struct pg_store *ps)
+{
+	long long expected = 0;
+	if (atomic_compare_exchange_strong(&ps->down_since, &expected, (long long)time(NULL)))
+		log_error("storage: PostgreSQL is unreachable: requests that need the store "
+		    "fail with VAULT_E_UNAVAILABLE until it answers again");
+	ps->backoff_ms = ps->backoff_ms == 0 ? BACKOFF_FIRST_MS :
+	    ps->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ps->backoff_ms * 2;
+	hold_off(ps);
+}
+
+/* Whether a connect may be tried now (mu held): not while backing off. */
+static int
+may_connect(const struct pg_store *ps)
+{
+	struct timespec now;
+	if (atomic_load(&ps->down_since) == 0)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ps->retry_at.tv_sec || (now.tv_sec == ps->retry_at.tv_sec &&
+	    now.tv_nsec >= ps->retry_at.tv_nsec);
 }
 
 /* An idle connection, or a new one; *fresh says which. */
@@ -177,6 +313,13 @@ pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
 		*fresh = 0;
 		return 0;
 	}
+	if (!may_connect(ps)) {
+		/* Down, and backing off: fail now rather than wait for it. */
+		pthread_mutex_unlock(&ps->mu);
+		return STORE_E_UNAVAILABLE;
+	}
+	if (atomic_load(&ps->down_since) != 0)
+		hold_off(ps); /* one thread tries; the others fail until it is done */
 	ps->nconns++;
 	pthread_mutex_unlock(&ps->mu);
 	*fresh = 1;
@@ -184,18 +327,23 @@ pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
 	if (rc != 0) {
 		pthread_mutex_lock(&ps->mu);
 		ps->nconns--;
+		if (rc == STORE_E_UNAVAILABLE)
+			mark_down(ps);
 		pthread_cond_signal(&ps->freed);
 		pthread_mutex_unlock(&ps->mu);
+	} else {
+		mark_up(ps);
 	}
 	return rc;
 }
 
-/* Give a connection back; one that broke or is still in a transaction is
- * dropped. */
+/* Give a connection back; one that broke, is still in a transaction or
+ * is to be dropped (drop: its session failed in a way a new one may not,
+ * as a server that turned read only) is closed. */
 static void
-pool_put(struct pg_store *ps, struct pg_conn *c)
+pool_release(struct pg_store *ps, struct pg_conn *c, int drop)
 {
-	int keep = PQstatus(c->pc) == CONNECTION_OK &&
+	int keep = !drop && PQstatus(c->pc) == CONNECTION_OK &&
 	    PQtransactionStatus(c->pc) == PQTRANS_IDLE;
 	if (!keep)
 		conn_free(c);
@@ -208,6 +356,12 @@ pool_put(struct pg_store *ps, struct pg_conn *c)
 	}
 	pthread_cond_signal(&ps->freed);
 	pthread_mutex_unlock(&ps->mu);
+}
+
+static void
+pool_put(struct pg_store *ps, struct pg_conn *c)
+{
+	pool_release(ps, c, 0);
 }
 
 /* ---- schema -------------------------------------------------------------- */
@@ -327,7 +481,7 @@ store_pgsql_ping(const char *conninfo, const char **why)
 	int rc = conninfo_ok(conninfo, why);
 	if (rc != 0)
 		return rc;
-	PGconn *pc = PQconnectdb(conninfo);
+	PGconn *pc = connect_to(conninfo);
 	if (pc == NULL) {
 		*why = "out of memory";
 		return STORE_E_NOMEM;
@@ -337,7 +491,7 @@ store_pgsql_ping(const char *conninfo, const char **why)
 	if (PQstatus(pc) != CONNECTION_OK) {
 		pgsql_fail(pc, NULL, "connect");
 		*why = "cannot connect to PostgreSQL (see the log)";
-		rc = STORE_E_FAILED;
+		rc = STORE_E_UNAVAILABLE;
 	}
 	PQfinish(pc);
 	return rc;
@@ -386,6 +540,7 @@ store_pgsql_open(struct store *s, const char *conninfo, unsigned max_conns,
 	pthread_cond_init(&ps->freed, NULL);
 	ps->max_conns = max_conns;
 	ps->durable = 1;
+	ps->stmt_timeout_ms = stmt_timeout_for(conninfo);
 	if ((ps->conninfo = strdup(conninfo)) == NULL) {
 		store_free(ps);
 		return STORE_E_NOMEM;
@@ -495,6 +650,7 @@ begin_root(struct pg_txn *t)
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			PQclear(res);
 			t->conn = c;
+			mark_up(ps);
 			return 0;
 		}
 		/* A pooled connection the server closed meanwhile: replace it
@@ -512,11 +668,20 @@ begin_root(struct pg_txn *t)
 	}
 }
 
+/* The first failure of t's root or of t: what every later call returns. */
+static int
+txn_failed(const struct pg_txn *t)
+{
+	return t->failed ? t->failed : t->root->failed;
+}
+
 static int
 pgsql_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
     struct store_txn **out)
 {
 	struct pg_txn *p = (struct pg_txn *)parent, *t;
+	if (p != NULL && p->conn != NULL && txn_failed(p) == STORE_E_UNAVAILABLE)
+		return STORE_E_UNAVAILABLE; /* said when it failed */
 	if (p != NULL && ((p->flags & STORE_RDONLY) || p->conn == NULL || p->failed)) {
 		pgsql_log_failure("nested batch", NULL, "its parent is a snapshot or failed");
 		return STORE_E_FAILED;
@@ -558,9 +723,12 @@ end_root(struct pg_txn *t)
 	detach_cursors(t);
 	arena_free(t);
 	if (t->conn != NULL) {
-		if (PQtransactionStatus(t->conn->pc) != PQTRANS_IDLE)
+		/* A session that failed as a server going away does: a new one
+		 * finds the server that now accepts writes (read-write). */
+		int drop = t->failed == STORE_E_UNAVAILABLE || t->failed == STORE_E_UNCERTAIN;
+		if (!drop && PQtransactionStatus(t->conn->pc) != PQTRANS_IDLE)
 			PQclear(PQexec(t->conn->pc, "ROLLBACK"));
-		pool_put(t->ps, t->conn);
+		pool_release(t->ps, t->conn, drop);
 		t->conn = NULL;
 	}
 }
@@ -594,6 +762,47 @@ pgsql_txn_abort(struct store_txn *txn)
 	free(t);
 }
 
+/*
+ * COMMIT: durable as synchronous_commit says once it returns. Its outcome
+ * is unknown (STORE_E_UNCERTAIN) when the connection was lost before the
+ * answer came (the server may have committed and then died), and when the
+ * answer came with a WARNING: the wait for a synchronous standby was
+ * cancelled (statement_timeout, an administrator), the commit is made on
+ * this server but may be on no standby, so a failover can lose it.
+ */
+static int
+commit_root(struct pg_txn *t)
+{
+	PGconn *pc = t->conn->pc;
+	int rc = 0;
+	t->conn->warnings = 0;
+	PGresult *res = PQexec(pc, "COMMIT");
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		pgsql_log_failure("commit", NULL, "the server rolled the transaction back");
+		rc = STORE_E_FAILED;
+	} else if (PQresultStatus(res) == PGRES_COMMAND_OK && t->conn->warnings != 0) {
+		pgsql_log_failure("commit", NULL, "made on the primary, but the wait for a "
+		    "synchronous standby was cancelled: it may be lost by a failover");
+		rc = STORE_E_UNCERTAIN;
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* No answer, or the server going away: it may have committed. A
+		 * definite refusal (a serialization failure, a deferred check)
+		 * has a SQLSTATE of its own. */
+		int lost = PQstatus(pc) != CONNECTION_OK || state == NULL ||
+		    strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+		    strcmp(state, "57P02") == 0;
+		rc = pgsql_fail(pc, res, lost ? "commit (its outcome is unknown: the batch may "
+		    "or may not be stored)" : "commit");
+		if (lost)
+			rc = STORE_E_UNCERTAIN;
+		else if (rc >= 0)
+			rc = STORE_E_FAILED;
+	}
+	PQclear(res);
+	return rc;
+}
+
 static int
 pgsql_txn_commit(struct store_txn *txn)
 {
@@ -614,19 +823,8 @@ pgsql_txn_commit(struct store_txn *txn)
 		free(t);
 		return rc;
 	} else if (rc == 0) {
-		/* Durable as synchronous_commit says once COMMIT returns. A lost
-		 * connection here leaves the outcome unknown: STORE_E_FAILED, and
-		 * the caller must re-read before retrying. */
-		PGresult *res = PQexec(t->conn->pc, "COMMIT");
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = pgsql_fail(t->conn->pc, res, "commit");
-		else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-			pgsql_log_failure("commit", NULL, "the server rolled the transaction back");
-			rc = STORE_E_FAILED;
-		}
-		PQclear(res);
-		if (rc > 0)
-			rc = STORE_E_FAILED;
+		rc = commit_root(t);
+		t->failed = rc;
 	}
 	end_root(t);
 	free(t->arena);
@@ -706,10 +904,14 @@ pgsql_purge(struct store *s, uint64_t *before, uint64_t *after)
 	int fresh, rc = pool_get(ps, &c, &fresh);
 	if (rc != 0)
 		return rc;
+	/* VACUUM of a large table may take longer than statement_timeout;
+	 * the connection is not reused, so the setting goes with it. */
 	if ((rc = tables_size(c->pc, before)) == 0 &&
+	    (ps->stmt_timeout_ms == 0 ||
+	    (rc = exec_simple(c->pc, "SET statement_timeout = 0", "vacuum")) == 0) &&
 	    (rc = exec_simple(c->pc, sql, "vacuum")) == 0)
 		rc = tables_size(c->pc, after);
-	pool_put(ps, c);
+	pool_release(ps, c, ps->stmt_timeout_ms != 0);
 	return rc;
 }
 
@@ -717,6 +919,13 @@ static void
 pgsql_reader_check(struct store *s)
 {
 	/* Nothing to release: a dead reader's connection ends its snapshot. */
+}
+
+static long long
+pgsql_unreachable_since(struct store *s)
+{
+	struct pg_store *ps = s->impl;
+	return ps != NULL ? atomic_load(&ps->down_since) : 0;
 }
 
 /* synchronous_commit for every later transaction: "off" when not durable,
@@ -746,9 +955,23 @@ pgsql_lead(struct store *s)
 {
 	struct pg_store *ps = s->impl;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (ps->lead == NULL && conn_new(ps, &ps->lead) != 0) {
-			ps->lead = NULL;
-			return 0;
+		if (ps->lead == NULL) {
+			/* As the pool: not while backing off from a database
+			 * that is down (each try could cost a connect timeout). */
+			pthread_mutex_lock(&ps->mu);
+			int may = may_connect(ps);
+			pthread_mutex_unlock(&ps->mu);
+			int rc = may ? conn_new(ps, &ps->lead) : STORE_E_UNAVAILABLE;
+			if (rc != 0) {
+				ps->lead = NULL;
+				if (may && rc == STORE_E_UNAVAILABLE) {
+					pthread_mutex_lock(&ps->mu);
+					mark_down(ps);
+					pthread_mutex_unlock(&ps->mu);
+				}
+				return 0;
+			}
+			mark_up(ps);
 		}
 		PGresult *res = PQexec(ps->lead->pc,
 		    "SELECT pg_try_advisory_lock(" LEAD_LOCK ")");
@@ -768,7 +991,7 @@ pgsql_lead(struct store *s)
 }
 
 const struct store_methods pgsql_methods = {
-	.version = 3,
+	.version = 4,
 	.name = "postgresql",
 	.close = pgsql_close,
 	.txn_begin = pgsql_txn_begin,
@@ -791,4 +1014,5 @@ const struct store_methods pgsql_methods = {
 	.purge = pgsql_purge,
 	.shared = 1,
 	.lead = pgsql_lead,
+	.unreachable_since = pgsql_unreachable_since,
 };

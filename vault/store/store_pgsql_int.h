@@ -7,7 +7,9 @@
 #define VAULT_STORE_STORE_PGSQL_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -20,6 +22,7 @@ enum stmt { S_GET, S_PUT, S_PUT_NEW, S_DEL, S_UPD, S_FIRST, S_AFTER, S_FROM, S_C
 
 struct pg_conn {
 	PGconn *pc;
+	unsigned warnings;                 /* WARNING notices received (COMMIT checks) */
 	struct pg_conn *next;              /* the idle list */
 	unsigned sync_gen;                 /* the durability last applied */
 	uint16_t prepared[STORE_NTABLES];  /* a bit per enum stmt */
@@ -34,6 +37,13 @@ struct pg_store {
 	unsigned sync_gen;                 /* raised by set_durable */
 	int durable;
 	char *sql[STORE_NTABLES][S_N];
+	/* Reachability (under mu but down_since): the last connect failed
+	 * at down_since (Unix time, 0: reachable); no new connect is tried
+	 * before retry_at (CLOCK_MONOTONIC), backoff_ms after the last. */
+	_Atomic long long down_since;
+	struct timespec retry_at;
+	unsigned backoff_ms;
+	unsigned stmt_timeout_ms;          /* set on each connection; 0: the server's */
 	struct pg_conn *lead;              /* holds LEAD_LOCK (pgsql_lead), outside the pool */
 };
 

@@ -87,6 +87,8 @@ enum vault_error {
 	VAULT_E_CONFIG = 508,            /* bad configuration */
 	VAULT_E_KEYRING = 509,           /* key ring missing, unreadable or corrupt */
 	VAULT_E_AUDIT = 510,             /* the audit trail cannot be written; nothing returned */
+	VAULT_E_UNAVAILABLE = 511,       /* the store cannot be reached; no effect; retry later */
+	VAULT_E_UNCERTAIN = 512,         /* a write may or may not be stored: read back, then retry */
 };
 
 /* A short English description of code; never NULL. */

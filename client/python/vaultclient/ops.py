@@ -93,7 +93,9 @@ class _Ops(Generic[R]):
 
     def status(self) -> R:
         """8.2: server facts (sealed, version, records, tombstones, kek_epoch,
-        uptime_seconds, alerts, audit, rotation). No personal data."""
+        uptime_seconds, alerts, audit, rotation, storage; records and
+        tombstones are absent while the store cannot be reached). No
+        personal data."""
         return self._call("status", {})
 
     # ---- data operations (need a purpose) -----------------------------
