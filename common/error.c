@@ -54,6 +54,7 @@ static const struct error_entry errors[] = {
 	{ VAULT_E_CONFIG, "VAULT_E_CONFIG", "configuration error" },
 	{ VAULT_E_KEYRING, "VAULT_E_KEYRING", "key ring error" },
 	{ VAULT_E_AUDIT, "VAULT_E_AUDIT", "audit trail unavailable; nothing returned" },
+	{ VAULT_E_BACKUP, "VAULT_E_BACKUP", "no verified backup could be taken; nothing was retired" },
 };
 
 static const struct error_entry *

@@ -41,6 +41,8 @@ backup(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (rc != 0)
 		return op_fail(err, rc, rc == VAULT_E_INVALID_VALUE || rc == VAULT_E_CONFLICT ?
 		    "name" : NULL, why);
+	/* The writer looks at backup_dir again (a stale warning ends). */
+	atomic_store(&svc->rotation.backup_checked, 0);
 	msgpack_pack_map(pk, 2);
 	mp_cstr(pk, "path");
 	mp_cstr(pk, path);

@@ -26,7 +26,7 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = store_count(ctx->txn, STORE_RECORDS, &nrecords)) != 0 ||
 	    (rc = store_count(ctx->txn, STORE_TOMBSTONES, &ntombstones)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	/* The build's version (meson's project version): which vaultd answers. */
 	mp_cstr(pk, "version");
 	mp_cstr(pk, VAULT_VERSION);
@@ -67,6 +67,29 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		snprintf(line, sizeof(line), "stalled since %s: %s", when,
 		    rotation_stall_reason(atomic_load(&rot->stall_why)));
 		mp_cstr(pk, line);
+	}
+	/* Backups (rotation_state.h, as the writer last found backup_dir): a
+	 * retire refused for its backup, none usable younger than the rotation
+	 * interval, or "ok"; PostgreSQL backs up with its own tools. */
+	mp_cstr(pk, "backups");
+	long long refused = atomic_load(&rot->retire_backup_failed_since);
+	if (ctx->svc->cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL) {
+		mp_cstr(pk, "not vaultd's (PostgreSQL: base backups)");
+	} else if (refused != 0) {
+		char line[512], when[32];
+		time_t t = (time_t)refused;
+		struct tm tm;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(when, sizeof(when), "%lld", refused);
+		snprintf(line, sizeof(line), "retire of epoch %u refused since %s: %s",
+		    atomic_load(&rot->retire_backup_epoch), when,
+		    atomic_load(&rot->retire_backup_why));
+		mp_cstr(pk, line);
+	} else if (atomic_load(&rot->backup_stale)) {
+		mp_cstr(pk, "stale: no usable backup is younger than the rotation interval");
+	} else {
+		mp_cstr(pk, "ok");
 	}
 	mp_cstr(pk, "alerts");
 	msgpack_pack_map(pk, ALERT_KINDS);

@@ -87,6 +87,7 @@ enum vault_error {
 	VAULT_E_CONFIG = 508,            /* bad configuration */
 	VAULT_E_KEYRING = 509,           /* key ring missing, unreadable or corrupt */
 	VAULT_E_AUDIT = 510,             /* the audit trail cannot be written; nothing returned */
+	VAULT_E_BACKUP = 511,            /* no verified backup could be taken; the epoch was not retired */
 };
 
 /* A short English description of code; never NULL. */

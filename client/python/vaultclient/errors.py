@@ -105,6 +105,7 @@ class VaultIOError(VaultError, OSError): code, name = 507, "VAULT_E_IO"  # noqa:
 class ConfigError(VaultError): code, name = 508, "VAULT_E_CONFIG"  # noqa: E701
 class KeyringError(VaultError): code, name = 509, "VAULT_E_KEYRING"  # noqa: E701
 class AuditError(VaultError): code, name = 510, "VAULT_E_AUDIT"  # noqa: E701
+class BackupError(VaultError): code, name = 511, "VAULT_E_BACKUP"  # noqa: E701
 
 
 def _codes() -> Dict[int, Type[VaultError]]:
@@ -160,5 +161,5 @@ __all__: List[str] = [
     "ConfirmationError", "HeldError", "DeniedError", "SealedError", "RateLimitedError",
     "ServerIdentityError", "InternalError", "NomemError", "StorageError", "NoSpaceError",
     "CryptoError", "BusyError", "ShuttingDownError", "VaultIOError", "ConfigError", "KeyringError",
-    "AuditError",
+    "AuditError", "BackupError",
 ]
