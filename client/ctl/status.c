@@ -41,13 +41,14 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		return ctl_vault_error(c, rc, NULL);
 	/* The alerts by name: the server's list may grow, so take it as it comes. */
 	char *raw = NULL;
-	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL;
+	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL, *backups = NULL;
 	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
 		json_t *all = json_loads(raw, 0, NULL);
 		version = json_incref(json_object_get(all, "version"));
 		alerts = json_incref(json_object_get(all, "alerts"));
 		audit = json_incref(json_object_get(all, "audit"));
 		rotation = json_incref(json_object_get(all, "rotation"));
+		backups = json_incref(json_object_get(all, "backups"));
 		json_decref(all);
 	}
 	/* Older servers send neither. */
@@ -58,6 +59,10 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	if (!json_is_string(rotation)) {
 		json_decref(rotation);
 		rotation = json_string("unknown");
+	}
+	if (!json_is_string(backups)) {
+		json_decref(backups);
+		backups = json_string("unknown");
 	}
 	/* Servers before --version send none: null. */
 	if (!json_is_string(version)) {
@@ -73,7 +78,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The counters too for an administrator (metrics is admin only). */
 	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}",
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o}",
 		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
@@ -81,7 +86,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
-		    "alerts", alerts, "audit", audit, "rotation", rotation,
+		    "alerts", alerts, "audit", audit, "rotation", rotation, "backups", backups,
 		    "metrics", metrics ? metrics : json_null()));
 		return rc != CTL_EXIT_OK ? rc : exit_rc;
 	}
@@ -108,6 +113,9 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* Whether the trail can be written, and a stalled rotation (README, "Disk space"). */
 	printf("audit trail: %s\n", json_string_value(audit));
 	printf("rotation: %s\n", json_string_value(rotation));
+	/* A retire refused for its backup, or none usable younger than the interval. */
+	printf("backups: %s\n", json_string_value(backups));
+	json_decref(backups);
 	json_decref(audit);
 	json_decref(rotation);
 	/* After these, so the lines above keep their places for scripts. */
