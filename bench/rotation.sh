@@ -53,7 +53,7 @@ start=$(date +%s)
 rc=0
 BENCH_CMDLINE=$cmdline "$BUILD/bench/rotation-bench" -s "$dir/run/vaultd.sock" -f "$dir/data" -P "$pid" "$@" || rc=$?
 echo "data file: $(du -h "$dir/data/data.mdb" | cut -f1) on disk, $(stat -c %s "$dir/data/data.mdb") bytes"
-grep -E "info: rotation|rotation step|error" "$dir/vaultd.log" | tail -4 || true
+grep -E "info: rotation|rotation step|error|retire of epoch|compacted" "$dir/vaultd.log" | tail -6 || true
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wall time (script): $(( $(date +%s) - start )) s"
 exit $rc
