@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <vault/vault.h>
 
 #include "harness.h"
@@ -275,4 +276,111 @@ Test(retire_backup, retire_with_an_unwritable_backup_dir_is_refused_and_changes_
 	vaultd_finish(&p);
 	for (int i = 0; i < N; i++)
 		vault_free(toks[i]);
+}
+
+/* ---- a backup with the earlier trailer (VAULTBK1) ------------------------ */
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Rewrite the VAULTBK2 backup at from as the VAULTBK1 file to (PROTOCOL.md 13). */
+static void
+downgrade(const char *from, const char *to)
+{
+	size_t n;
+	uint8_t *b = (uint8_t *)read_file_all(from, &n);
+	cr_assert_not_null(b);
+	cr_assert_eq(memcmp(b + n - 8, "VAULTBKE", 8), 0);
+	size_t t = n - 12 - get32(b + n - 12);
+	cr_assert_eq(memcmp(b + t, "VAULTBK2", 8), 0);
+	uint32_t ne = get32(b + t + 32);
+	uint8_t *v1 = malloc(t + 36 + 4 * ne + 64 + 12), *q = v1 + t;
+	memcpy(v1, b, t + 36); /* the copy, then magic .. nepochs */
+	memcpy(q, "VAULTBK1", 8);
+	size_t k = 36;
+	for (uint32_t i = 0; i < ne; i++, k += 4)
+		put32(q + k, get32(b + t + 36 + 12 * i));
+	memcpy(q + k, b + t + 36 + 12 * ne + 4, 32); /* the copy's hash */
+	k += 32;
+	crypto_generichash(q + k, 32, q, k, NULL, 0);
+	k += 32;
+	put32(q + k, (uint32_t)k);
+	memcpy(q + k + 4, "VAULTBKE", 8);
+	int fd = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, v1, t + k + 12), (ssize_t)(t + k + 12));
+	close(fd);
+	free(v1);
+	free(b);
+}
+
+Test(retire_backup, earlier_trailer_is_listed_and_restores_with_the_live_keys, .timeout = 240)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char *toks[N], *bpath = NULL, v1[600], *out;
+	int dead[N] = { 0 };
+	json_t *reply;
+
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	cr_assert_eq(vault_backup(v, "v2", &bpath, NULL), 0, "%s", vault_last_message(v));
+	vaultd_path(&p, "backups/v1", v1, sizeof(v1));
+	downgrade(bpath, v1);
+	out = ctl(&p, ARGS("backup", "list"), 0);
+	cr_assert_not_null(strstr(out, "v1: taken"), "%s", out);
+	cr_assert_not_null(strstr(out, "records, epochs needed: 1; usable now"), "%s", out);
+	free(out);
+	rotate(v);
+	cr_assert_eq(retire(v, 1, &reply), 0, "%s", vault_last_message(v));
+	json_decref(reply);
+	out = ctl(&p, ARGS("--json", "backup", "list"), 0);
+	json_t *j = json_loads(out, 0, NULL);
+	size_t i;
+	json_t *e;
+	int seen = 0;
+	json_array_foreach(json_object_get(j, "list"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "name")), "v1") != 0)
+			continue;
+		seen = 1;
+		cr_assert_str_eq(json_string_value(json_object_get(e, "state")), "unusable", "%s", out);
+		cr_assert_eq(json_integer_value(json_object_get(e, "format")), 1);
+		cr_assert_eq(json_integer_value(json_object_get(e, "retired_epoch")), 1);
+		cr_assert(json_is_string(json_object_get(e, "unusable_since")), "%s", out);
+	}
+	cr_assert(seen, "%s", out);
+	json_decref(j);
+	free(out);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+
+	/* The live data file holds its records under epoch 2: it restores. */
+	int rc = run_restore(&p, v1, 0, &out);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+	char counts[200];
+	snprintf(counts, sizeof(counts), "holds %d records: 0 can be decrypted with the current "
+	    "key ring, %d only with the live data file's data keys, 0 cannot be decrypted "
+	    "(they need retired key epochs: 1)", N, N);
+	cr_assert_not_null(strstr(out, counts), "%s", out);
+	free(out);
+	vaultd_restart(&p);
+	check_records(&p, toks, dead, "after the restore of a VAULTBK1 backup");
+	vaultd_finish(&p);
+	vault_free(bpath);
+	for (int k2 = 0; k2 < N; k2++)
+		vault_free(toks[k2]);
 }
