@@ -849,8 +849,11 @@ check_backups(struct write_ctx *ctx)
 	    (checked != 0 && ctx->now - checked < BACKUP_CHECK_SECONDS && ctx->now >= checked))
 		return;
 	atomic_store(&rot->backup_checked, (long long)ctx->now ? (long long)ctx->now : 1);
-	if (backupfile_list(&srv->svc.cfg, &e, &n) != 0)
-		return;
+	/* An unreadable directory holds no usable backup either. */
+	if (backupfile_list(&srv->svc.cfg, &e, &n) != 0) {
+		e = NULL;
+		n = 0;
+	}
 	long long newest = 0;
 	for (size_t i = 0; i < n && newest == 0; i++) {
 		uint64_t usable, lost;

@@ -384,3 +384,58 @@ Test(retire_backup, earlier_trailer_is_listed_and_restores_with_the_live_keys, .
 	for (int k2 = 0; k2 < N; k2++)
 		vault_free(toks[k2]);
 }
+
+/* ---- the schedule's retire, refused, retried ----------------------------- */
+
+Test(retire_backup, scheduled_retire_without_a_backup_is_retried_until_it_can_be_taken,
+    .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	char *toks[N], blocker[600];
+	int dead[N] = { 0 };
+
+	vaultd_prepare(&p, NULL);
+	vaultd_path(&p, "blocker", blocker, sizeof(blocker));
+	FILE *f = fopen(blocker, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	f = fopen(p.config, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "[storage]\nbackup_dir = %s/backups\n[keys]\nrotation_interval_seconds = 2\n",
+	    blocker);
+	fclose(f);
+	vaultd_restart(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+	/* No usable backup at all, with a schedule: said once. */
+	cr_assert_eq(vaultd_wait_log(&p, "no usable backup in", 1, 10), 1);
+	/* The scheduled rotation runs, its retire is refused and waits. */
+	cr_assert_eq(vaultd_wait_log(&p, "refused (VAULT_E_BACKUP)", 1, 30), 1);
+	size_t loglen;
+	char *log = read_file_all(p.log, &loglen);
+	cr_assert(log != NULL && strstr(log, "the schedule retries with backoff") != NULL);
+	free(log);
+	char *out = ctl(&p, ARGS("status"), 0);
+	cr_assert_not_null(strstr(out, "refused since"), "%s", out);
+	free(out);
+	out = ctl(&p, ARGS("metrics"), 0);
+	cr_assert_not_null(strstr(out, "vault_backup_stale 1"), "%s", out);
+	free(out);
+	check_records(&p, toks, dead, "while the retire is refused");
+
+	/* backup_dir can be made: the next try takes the backup and retires. */
+	cr_assert_eq(unlink(blocker), 0);
+	cr_assert_eq(mkdir(blocker, 0700), 0);
+	cr_assert_eq(vaultd_wait_log(&p, "the backup before the retire succeeded", 1, 60), 1);
+	out = ctl(&p, ARGS("keys", "status"), 0);
+	cr_assert_null(strstr(out, "refused since"), "%s", out);
+	cr_assert_not_null(strstr(out, "newest usable backup: retire-"), "%s", out);
+	free(out);
+	check_records(&p, toks, dead, "after the scheduled retire");
+	vault_close(v);
+	vaultd_finish(&p);
+	for (int i = 0; i < N; i++)
+		vault_free(toks[i]);
+}
