@@ -686,7 +686,7 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (force && restore == NULL)) {
 		usage(stderr);
 		return 2;
 	}
