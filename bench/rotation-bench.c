@@ -25,7 +25,8 @@
  * create, for deterministic tokens of email and phone and a card token, so
  * the rewrap has index entries to re-key. -t prints the readers' and
  * writers' latency second by second, before and during the rotation. -f DIR measures the disk's
- * fsync latency first. -P gives vaultd's pid, to report its CPU use.
+ * fsync latency first. -P gives vaultd's pid, to report its CPU use. -R then
+ * retires epoch 1 (readers and writers stopped) and reports how long it took.
  * Besides the pooled reader percentiles the table shows the most stalled
  * reader: a synchronous reader stuck behind a long request on its worker
  * records one slow sample where it would have made many fast ones, so the
@@ -690,10 +691,10 @@ main(int argc, char **argv)
 	size_t n = 1000000, nsample = 100000;
 	double seconds = 10;
 	int readers = 2, writers = 1, conns = 4, depth = 256, poll_ms = 100;
-	int poll_before = 0, timeline = 0, ch;
+	int poll_before = 0, timeline = 0, retire_after = 0, ch;
 
 	t_zero = now_s();
-	while ((ch = getopt(argc, argv, "s:n:d:r:w:S:c:p:i:ktTf:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:n:d:r:w:S:c:p:i:ktTf:P:R")) != -1) {
 		switch (ch) {
 		case 's': socket_path = optarg; break;
 		case 'n': n = (size_t)atol(optarg); break;
@@ -709,6 +710,7 @@ main(int argc, char **argv)
 		case 'T': with_tokens = 1; break;
 		case 'f': fsync_dir = optarg; break;
 		case 'P': vaultd_pid = atoi(optarg); break;
+		case 'R': retire_after = 1; break;
 		default:
 			fprintf(stderr, "usage: rotation-bench -s SOCKET [-n RECORDS] [-d SECONDS] "
 			    "[-r READERS] [-w WRITERS] [-S SAMPLE] [-c CONNS] [-p DEPTH] "
@@ -883,6 +885,22 @@ main(int argc, char **argv)
 			printf("  epoch %u wraps %llu records\n", ks->kek[i].version,
 			    (unsigned long long)ks->kek[i].records);
 		vault_keys_status_free(ks);
+	}
+	/* -R: retire the old epoch, no load running: with backup_before_retire
+	 * (the default) that is the backup, its verification, the key's
+	 * destruction and the compaction, all in the writer. */
+	double retire_s = 0;
+	if (retire_after) {
+		uint64_t remaining = 0, before = 0, after = 0;
+		double r0 = now_s();
+		int rrc = vault_keys_retire(admin, 1, &remaining, &before, &after);
+		retire_s = now_s() - r0;
+		if (rrc != 0)
+			fprintf(stderr, "retire: %s: %s\n", vault_error_name(rrc),
+			    vault_last_message(admin));
+		printf("  retire of epoch 1: %.2f s (%s), data file %llu -> %llu bytes\n", retire_s,
+		    rrc == 0 ? "ok" : vault_error_name(rrc), (unsigned long long)before,
+		    (unsigned long long)after);
 	}
 	size_t errors = 0;
 	for (int i = 0; i < nargs; i++) {

@@ -5,12 +5,14 @@
 #   bench/rotation.sh [rotation-bench options], e.g. -n 1000000 -d 10 -r 2 -w 1
 # Environment: BUILD (build dir, default build), MAP_SIZE (default 16G),
 # ROTATION_BATCH (default: vaultd's, 2000), WORKERS (default: vaultd's, 2),
+# BACKUP_BEFORE_RETIRE (default: vaultd's, true; with -R),
 # KEEP=1 keeps the directory and vaultd.log.
 set -eu
 cmdline="bench/rotation.sh $*"
 [ -n "${BUILD:-}" ] && cmdline="BUILD=$BUILD $cmdline"
 [ -n "${ROTATION_BATCH:-}" ] && cmdline="ROTATION_BATCH=$ROTATION_BATCH $cmdline"
 [ -n "${WORKERS:-}" ] && cmdline="WORKERS=$WORKERS $cmdline"
+[ -n "${BACKUP_BEFORE_RETIRE:-}" ] && cmdline="BACKUP_BEFORE_RETIRE=$BACKUP_BEFORE_RETIRE $cmdline"
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-rotation-XXXXXX")
@@ -36,6 +38,7 @@ mkdir -m 700 "$dir/run"
 	echo "keyring_path = $dir/keys/keyring"
 	echo "root_key_path = $dir/keys/root.key"
 	[ -n "${ROTATION_BATCH:-}" ] && echo "rotation_batch = $ROTATION_BATCH"
+	[ -n "${BACKUP_BEFORE_RETIRE:-}" ] && echo "backup_before_retire = $BACKUP_BEFORE_RETIRE"
 	# -T asks for three tokens per created record.
 	echo "[limits]"
 	echo "token_issue_per_minute = 100000000"
@@ -53,7 +56,7 @@ start=$(date +%s)
 rc=0
 BENCH_CMDLINE=$cmdline "$BUILD/bench/rotation-bench" -s "$dir/run/vaultd.sock" -f "$dir/data" -P "$pid" "$@" || rc=$?
 echo "data file: $(du -h "$dir/data/data.mdb" | cut -f1) on disk, $(stat -c %s "$dir/data/data.mdb") bytes"
-grep -E "info: rotation|rotation step|error" "$dir/vaultd.log" | tail -4 || true
+grep -E "info: rotation|rotation step|error|retire of epoch|compacted" "$dir/vaultd.log" | tail -6 || true
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wall time (script): $(( $(date +%s) - start )) s"
 exit $rc

@@ -76,6 +76,7 @@ vault_keys_status_free(struct vault_keys_status *s)
 		free(s->blockers[i].resolve);
 	}
 	free(s->blockers);
+	free(s->newest_backup);
 	free(s);
 }
 
@@ -159,6 +160,26 @@ vault_keys_status(struct vault *v, struct vault_keys_status **out)
 	s->last_done = obj_i64(sched, "last_done");
 	if ((rc = blockers(res, s)) != 0)
 		goto fail;
+	/* "backups" (absent from an older vaultd: nothing known). */
+	const msgpack_object *bk = msg_get(res, "backups");
+	if (bk != NULL && bk->type == MSGPACK_OBJECT_MAP) {
+		const msgpack_object *o = msg_get(bk, "applies"), *nu = msg_get(bk, "newest_usable");
+		s->backups_apply = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+		o = msg_get(bk, "stale");
+		s->backups_stale = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+		if (nu != NULL && nu->type == MSGPACK_OBJECT_STR &&
+		    (s->newest_backup = strndup(nu->via.str.ptr, nu->via.str.size)) == NULL) {
+			rc = VAULT_E_NOMEM;
+			goto fail;
+		}
+		s->newest_backup_created = obj_i64(bk, "newest_usable_created");
+		s->retire_refused_since = obj_i64(bk, "retire_refused_since");
+		s->retire_refused_epoch = (uint32_t)obj_u64(bk, "retire_refused_epoch");
+		o = msg_get(bk, "retire_refused_reason");
+		if (o != NULL && o->type == MSGPACK_OBJECT_STR)
+			snprintf(s->retire_refused_reason, sizeof(s->retire_refused_reason), "%.*s",
+			    (int)o->via.str.size, o->via.str.ptr);
+	}
 	*out = s;
 	return 0;
 fail:

@@ -251,9 +251,12 @@ static const struct ctl_command commands[] = {
 	{ .name = "keys", .sub = keys_commands },
 	{ .name = "audit", .sub = audit_commands },
 	{ .name = "policy", .sub = policy_commands },
-	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME",
+	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME | list",
 	  .description = "have the server write a compacted copy of the data file to its\n"
-	  "backup directory as NAME (never replacing one); prints path and size" },
+	  "backup directory as NAME (never replacing one); prints path and size.\n"
+	  "backup list: every backup there, newest first: when taken, records, the\n"
+	  "key epochs it needs, usable now or unusable since which retire, and\n"
+	  "the newest usable one" },
 	{ .name = "help", .fn = cmd_help, .args = "[COMMAND [WORD]]",
 	  .description = "print this text, or one command's (as COMMAND --help)" },
 };

@@ -56,6 +56,7 @@ static const struct error_entry errors[] = {
 	{ VAULT_E_AUDIT, "VAULT_E_AUDIT", "audit trail unavailable; nothing returned" },
 	{ VAULT_E_UNAVAILABLE, "VAULT_E_UNAVAILABLE", "storage unreachable; nothing was done; retry later" },
 	{ VAULT_E_UNCERTAIN, "VAULT_E_UNCERTAIN", "the write may have been stored; read it back before retrying" },
+	{ VAULT_E_BACKUP, "VAULT_E_BACKUP", "no verified backup could be taken; nothing was retired" },
 };
 
 static const struct error_entry *

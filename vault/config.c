@@ -38,6 +38,7 @@ config_defaults(struct config *c)
 	snprintf(c->root_key_path, sizeof(c->root_key_path), "%s", VAULT_ROOT_KEY_PATH);
 
 	c->dev_create_keys = 0;
+	c->backup_before_retire = 1;
 	c->log_level = LOG_LEVEL_INFO;
 	c->rotation_batch = 2000;
 	c->verify_threshold[0] = 3; /* delete: the privacy policy's "at least three" */
@@ -186,6 +187,7 @@ static const struct option options[] = {
 	O("keys", root_key_path, K_STR),
 	O("keys", deletion_journal_path, K_STR),
 	O("keys", dev_create_keys, K_BOOL),
+	O("keys", backup_before_retire, K_BOOL),
 	O("keys", rotation_interval_seconds, K_UINT),
 	O("keys", rotation_batch, K_UINT),
 	O("keys", pkcs11_module, K_STR),

@@ -42,6 +42,9 @@ struct config {
 	int root_key_path_set; /* set in the file: a systemd credential is not used */
 	char deletion_journal_path[256];
 	int dev_create_keys;   /* create root key and ring if both are absent */
+	/* Take and verify a backup in backup_dir before an epoch is retired
+	 * (rotation.h); LMDB only, default on. */
+	int backup_before_retire;
 	/* A ring sealed by a PKCS#11 token (keys/keyring_pkcs11.h): the module
 	 * (a path or a p11-kit name), the labels the ring must name (empty:
 	 * the ring's), the PIN file (empty: the credential pkcs11.pin, else

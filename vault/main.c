@@ -60,7 +60,11 @@ usage(FILE *f)
 	    "                     policy) without starting; list every problem\n"
 	    "      --restore FILE restore a backup (vaultd stopped); a passphrase-sealed\n"
 	    "                     key ring's passphrase is read from the terminal\n"
-	    "                     without echo, or as one line of standard input\n"
+	    "                     without echo, or as one line of standard input;\n"
+	    "                     it first says how many records the backup can and\n"
+	    "                     cannot decrypt with the current key ring\n"
+	    "      --force        with --restore: restore a backup that can restore\n"
+	    "                     none of its records (their key epochs retired)\n"
 	    "      --audit-verify verify the audit trail, and that it holds the entry\n"
 	    "                     the data records; exit 0 intact, 1 damaged\n"
 	    "      --audit-acknowledge\n"
@@ -742,6 +746,7 @@ main(int argc, char **argv)
 		{ "dev", no_argument, NULL, 'd' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "restore", required_argument, NULL, 'r' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "audit-verify", no_argument, NULL, 'V' },
 		{ "audit-acknowledge", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
@@ -750,7 +755,7 @@ main(int argc, char **argv)
 	};
 	static struct server srv;
 	const char *config_path = NULL, *restore = NULL;
-	int dev = 0, check = 0, audit_cmd = 0, ch, rc;
+	int dev = 0, check = 0, audit_cmd = 0, force = 0, ch, rc;
 	char err[512];
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -759,13 +764,14 @@ main(int argc, char **argv)
 		case 'd': dev = 1; break;
 		case 'k': check = 1; break;
 		case 'r': restore = optarg; break;
+		case 'F': force = 1; break;
 		case 'V': case 'A': audit_cmd = ch; break;
 		case 'h': usage(stdout); return 0;
 		case 'v': printf("vaultd %s\n", VAULT_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (force && restore == NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -883,7 +889,7 @@ main(int argc, char **argv)
 	if (restore != NULL) {
 		if (key_set_sealed(&srv.svc) && (rc = unseal_from_stdin(&srv)) != 0)
 			return 1;
-		rc = restore_backup(&srv, restore);
+		rc = restore_backup(&srv, restore, force);
 		key_set_free(key_set_take(&srv.svc));
 		sodium_free(srv.svc.root);
 		return rc == 0 ? 0 : 1;

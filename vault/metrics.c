@@ -278,7 +278,7 @@ metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 	if (nops > METRICS_MAX_OPS)
 		nops = METRICS_MAX_OPS;
 
-	msgpack_pack_map(pk, reachable ? 13 : 11);
+	msgpack_pack_map(pk, reachable ? 14 : 12);
 	mp_cstr(pk, "sealed");
 	if (key_set_sealed(&srv->svc))
 		msgpack_pack_true(pk);
@@ -330,5 +330,15 @@ metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 	    (uint64_t)store_unreachable_since(&srv->svc.store));
 	mp_cstr(pk, "rotation");
 	pack_rotation(pk, srv);
+	/* backup_before_retire and the backups' freshness (rotation_state.h). */
+	const struct rotation *rot = &srv->svc.rotation;
+	mp_cstr(pk, "backups");
+	msgpack_pack_map(pk, 3);
+	mp_cstr(pk, "newest_usable_created");
+	msgpack_pack_int64(pk, atomic_load(&rot->newest_usable_backup));
+	mp_cstr(pk, "stale");
+	msgpack_pack_uint32(pk, atomic_load(&rot->backup_stale) ? 1 : 0);
+	mp_cstr(pk, "retire_refused_since");
+	msgpack_pack_int64(pk, atomic_load(&rot->retire_backup_failed_since));
 	return 0;
 }

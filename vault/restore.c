@@ -227,8 +227,64 @@ phase(const char *fmt, ...)
 	fflush(stderr);
 }
 
+/*
+ * Before anything is touched: how many of the backup's records the current
+ * ring can decrypt (*ring_ok), how many only with the live store's data
+ * key (*via_live, a retired epoch with the record still live), and how
+ * many not at all (*none); the missing epochs go into gone (up to 8).
+ */
+static int
+preview(const char *path, const struct key_set *ks, struct live *live, uint64_t *ring_ok,
+    uint64_t *via_live, uint64_t *none, uint32_t *gone, size_t *ngone)
+{
+	struct store copy;
+	struct store_txn *txn;
+	struct store_cursor *cur;
+	struct store_val k, v;
+	const char *why;
+	int rc;
+	*ring_ok = *via_live = *none = 0;
+	*ngone = 0;
+	if (store_open_file(&copy, path, 0, STORE_FILE_RDONLY, &why) != 0)
+		return VAULT_E_STORAGE;
+	if ((rc = store_txn_begin(&copy, NULL, STORE_RDONLY, &txn)) != 0) {
+		store_close(&copy);
+		return store_error(rc);
+	}
+	uint32_t current = keyring_current(ks->ring, KEYRING_KEK);
+	if (store_cursor_open(txn, STORE_RECORDS, &cur) == 0) {
+		for (int g = store_cursor_get(cur, &k, &v, STORE_FIRST); g == 0;
+		    g = store_cursor_get(cur, &k, &v, STORE_NEXT)) {
+			struct record r, lr;
+			if (record_decode(v.data, v.len, &r) != 0) {
+				(*none)++;
+				continue;
+			}
+			if (keyring_key(ks->ring, KEYRING_KEK, r.kek_epoch) != NULL) {
+				(*ring_ok)++;
+				continue;
+			}
+			size_t i;
+			for (i = 0; i < *ngone && gone[i] != r.kek_epoch; i++)
+				;
+			if (i == *ngone && *ngone < 8)
+				gone[(*ngone)++] = r.kek_epoch;
+			if (r.kek_epoch != 0 && r.kek_epoch < current &&
+			    live_readable(live, ks, store_get_id(k.data), &lr) &&
+			    lr.dek_version == r.dek_version)
+				(*via_live)++;
+			else
+				(*none)++;
+		}
+		store_cursor_close(cur);
+	}
+	store_txn_abort(txn);
+	store_close(&copy);
+	return 0;
+}
+
 int
-restore_backup(struct server *srv, const char *path)
+restore_backup(struct server *srv, const char *path, int force)
 {
 	const struct config *cfg = &srv->svc.cfg;
 	const struct key_set *ks;
@@ -290,6 +346,41 @@ restore_backup(struct server *srv, const char *path)
 	}
 	/* Offline and single-threaded, but keys are only ever read pinned. */
 	ks = key_set_acquire(&srv->svc);
+	/* What the backup is worth with this ring, said before anything is
+	 * touched; one that can restore nothing needs --force. */
+	uint64_t can = 0, via = 0, cannot = 0;
+	uint32_t pgone[8];
+	size_t npgone = 0;
+	if ((rc = preview(path, ks, &live, &can, &via, &cannot, pgone, &npgone)) != 0) {
+		log_error("restore refused: %s cannot be opened read-only. Nothing was changed",
+		    path);
+		goto out;
+	}
+	char epochs[96] = "";
+	for (size_t i = 0; i < npgone; i++)
+		snprintf(epochs + strlen(epochs), sizeof(epochs) - strlen(epochs), "%s%u",
+		    i ? ", " : "", pgone[i]);
+	printf("backup %s holds %llu records: %llu can be decrypted with the current key ring, "
+	    "%llu only with the live data file's data keys, %llu cannot be decrypted%s%s%s\n",
+	    path, (unsigned long long)bi->records, (unsigned long long)can,
+	    (unsigned long long)via, (unsigned long long)cannot,
+	    npgone ? " (they need retired key epochs: " : "", epochs, npgone ? ")" : "");
+	fflush(stdout);
+	if (bi->records > 0 && can + via == 0) {
+		if (!force) {
+			log_error("restore refused (VAULT_E_BACKUP): %s can restore none of its %llu "
+			    "records: the key epochs they need (%s) were retired and %s. A "
+			    "newer backup (vaultctl backup list) may; --force restores it anyway, "
+			    "deleting its records as beyond the erasure horizon. Nothing was changed",
+			    path, (unsigned long long)bi->records, epochs,
+			    live.open ? "the live data file holds none of them" :
+			    "there is no live data file to take their keys from");
+			rc = VAULT_E_BACKUP;
+			goto out;
+		}
+		log_warn("restore: --force: restoring %s, which can restore none of its %llu "
+		    "records", path, (unsigned long long)bi->records);
+	}
 	remove_restore_dir(dir); /* what an interrupted restore left */
 	if (mkdir(dir, 0700) != 0) {
 		rc = VAULT_E_IO;

@@ -28,10 +28,14 @@ struct server;
  *     deleted;
  *   - record ids continue after the largest the live store handed out, so
  *     no token issued since the backup ever names another record.
+ * Before anything is touched it prints how many of the backup's records the
+ * current ring can decrypt, how many only with the live store's data keys
+ * and how many not at all, and refuses (VAULT_E_BACKUP) a backup with
+ * records of which none can be restored, unless force.
  * It prints a count per category. The live data file is kept beside it as
  * DATA_DIR/PRE_RESTORE<time> until the next successful `keys retire`,
  * which removes it (backupfile_drop_pre_restore()).
  */
-int restore_backup(struct server *srv, const char *path);
+int restore_backup(struct server *srv, const char *path, int force);
 
 #endif

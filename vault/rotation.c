@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "backupfile.h"
 #include "common/tmpfile.h"
 #include "crypto/seal.h"
 #include "keys/keyring.h"
@@ -557,6 +558,98 @@ keys_rotate(struct write_ctx *ctx, enum keyring_kind kind, uint32_t *version,
 	return 0;
 }
 
+/* A retire refused for its backup: remember since when and why (status). */
+static void
+backup_failed(struct rotation *rot, uint32_t epoch, const char *why)
+{
+	atomic_store(&rot->retire_backup_why, why);
+	atomic_store(&rot->retire_backup_epoch, epoch);
+	long long was = 0;
+	long long now = (long long)time(NULL);
+	atomic_compare_exchange_strong(&rot->retire_backup_failed_since, &was, now ? now : 1);
+}
+
+/*
+ * [keys] backup_before_retire: after the rewrap (no record left on epoch)
+ * and before anything of the retire is changed, a complete backup into
+ * backup_dir, opened again and checked (its trailer, its hash, LMDB's
+ * record count and epochs), every record of it on an epoch that outlives
+ * the retire. The writer takes it, so no write lands between the copy and
+ * the key's destruction. 0, or VAULT_E_BACKUP with *why (static); a
+ * backup that fails its check is removed.
+ */
+static int
+backup_before_retire(struct write_ctx *ctx, uint32_t epoch, const char **why)
+{
+	struct server *srv = server_of(ctx->svc);
+	struct rotation *rot = &srv->svc.rotation;
+	const struct keyring *ring = ctx->keys->ring;
+	char name[128], path[600], ts[32] = "0";
+	const char *detail = "out of memory";
+	uint64_t bytes = 0;
+	long long t0 = mono_ms();
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = VAULT_E_NOMEM;
+	struct backup_info *bi = malloc(sizeof(*bi));
+
+	rot->retire_backup[0] = '\0';
+	if (gmtime_r(&now, &tm) != NULL)
+		strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	*why = "backup_before_retire: no backup could be written to [storage] backup_dir "
+	    "(the log says why); the epoch is not retired and nothing changed";
+	for (int i = 0; bi != NULL && i < 10; i++) {
+		snprintf(name, sizeof(name), "retire-%u-%s%s%.0d", epoch, ts, i ? "-" : "", i);
+		pthread_rwlock_rdlock(&srv->svc.env_lock);
+		rc = backupfile_take(&srv->svc.store, &srv->svc.cfg, name, strlen(name), epoch,
+		    path, sizeof(path), &bytes, NULL, &detail);
+		pthread_rwlock_unlock(&srv->svc.env_lock);
+		if (rc != VAULT_E_CONFLICT)
+			break;
+	}
+	if (rc == VAULT_E_NO_SPACE)
+		*why = "backup_before_retire: the backup directory's file system is full; the "
+		    "epoch is not retired and nothing changed";
+	if (rc != 0)
+		goto fail;
+	*why = "backup_before_retire: the backup just taken failed its verification (the "
+	    "log says why; it was removed); the epoch is not retired and nothing changed";
+	if ((rc = backupfile_verify(path, bi, &detail)) != 0) {
+		unlink(path);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < bi->nepochs; i++)
+		if (bi->counts[i] > 0 && (bi->epochs[i] == epoch ||
+		    keyring_key(ring, KEYRING_KEK, bi->epochs[i]) == NULL)) {
+			detail = "it holds records whose data keys no epoch outliving the retire wraps";
+			unlink(path);
+			rc = VAULT_E_BACKUP;
+			goto fail;
+		}
+	if (bi->records_known == 0 || (bi->nepochs == 0 && bi->records > 0)) {
+		detail = "its trailer does not say which epochs its records need";
+		unlink(path);
+		rc = VAULT_E_BACKUP;
+		goto fail;
+	}
+	snprintf(rot->retire_backup, sizeof(rot->retire_backup), "%s", name);
+	log_info("retire of epoch %u: backup %s taken and verified (%llu records, %llu bytes, "
+	    "%lld ms)", epoch, path, (unsigned long long)bi->records,
+	    (unsigned long long)bytes, mono_ms() - t0);
+	free(bi);
+	atomic_store(&rot->backup_checked, 0);
+	return 0;
+fail:
+	free(bi);
+	if (atomic_load(&rot->retire_backup_failed_since) == 0 || !rot->scheduled)
+		log_error("retire of epoch %u refused (VAULT_E_BACKUP): backup_before_retire: %s "
+		    "(backup directory %s); the epoch stays, nothing changed%s", epoch,
+		    detail ? detail : vault_strerror(rc), srv->svc.cfg.backup_dir,
+		    rot->scheduled ? "; the schedule retries with backoff" : "");
+	backup_failed(rot, epoch, *why);
+	return VAULT_E_BACKUP;
+}
+
 int
 keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
     uint64_t *before, uint64_t *after, const char **why)
@@ -581,6 +674,41 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	}
 	if ((rc = ring_shared_may_change(ctx, 1, why)) != 0)
 		return rc;
+	/*
+	 * The backup comes first: nothing of the retire may have happened if
+	 * it cannot be taken. Counted first too, so a retire refused for its
+	 * records costs no backup. PostgreSQL is backed up by its own tools
+	 * (doc/storage-postgresql.md): the operator takes a base backup after
+	 * the retire.
+	 */
+	srv->svc.rotation.retire_backup[0] = '\0';
+	if (srv->svc.cfg.backup_before_retire &&
+	    srv->svc.cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL) {
+		log_warn("retiring epoch %u: backup_before_retire does not apply to [storage] "
+		    "backend = postgresql; base backups and dumps taken before this retire "
+		    "can no longer restore the records they hold: take a new base backup "
+		    "(pg_basebackup) once the retire is done (doc/storage-postgresql.md)", epoch);
+	} else if (srv->svc.cfg.backup_before_retire) {
+		pthread_rwlock_rdlock(&srv->svc.env_lock);
+		rc = store_txn_begin(&srv->svc.store, NULL, STORE_RDONLY, &txn);
+		if (rc == 0) {
+			rc = epoch_counts(&srv->svc, txn, &epoch, remaining, 1);
+			store_txn_abort(txn);
+		} else {
+			rc = store_error(rc);
+		}
+		pthread_rwlock_unlock(&srv->svc.env_lock);
+		if (rc == 0 && *remaining > 0) {
+			*why = "records still depend on that epoch; let the rotation finish";
+			return VAULT_E_CONFLICT;
+		}
+		if (rc != 0) {
+			*why = "cannot count the records of that epoch";
+			return rc;
+		}
+		if ((rc = backup_before_retire(ctx, epoch, why)) != 0)
+			return rc;
+	}
 	/*
 	 * No write can add a record on an old epoch: one transaction counts
 	 * them and, if none is left, deletes the deterministic index entries
@@ -636,7 +764,11 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	pthread_rwlock_rdlock(&srv->svc.env_lock);
 	rc = store_txn_begin(&srv->svc.store, NULL, 0, &txn);
 	if (rc == 0) {
-		if ((rc = meta_put_u64(srv, txn, COMPACT_PENDING, epoch)) == 0)
+		char key[32];
+		snprintf(key, sizeof(key), RETIRED_AT_PREFIX "%u", epoch);
+		/* When: backup_list says since when a backup needing it is unusable. */
+		if ((rc = meta_put_u64(srv, txn, COMPACT_PENDING, epoch)) == 0 &&
+		    (rc = meta_put_u64(srv, txn, key, (uint64_t)time(NULL))) == 0)
 			rc = store_txn_commit(txn);
 		else
 			store_txn_abort(txn);
@@ -650,6 +782,11 @@ keys_retire(struct write_ctx *ctx, uint32_t epoch, uint64_t *remaining,
 	if ((rc = publish_ring(ctx, ring, why)) != 0)
 		return rc;
 	log_info("retired epoch %u: its key is destroyed", epoch);
+	/* Backups needing it are unusable from now: look at backup_dir again. */
+	atomic_store(&srv->svc.rotation.backup_checked, 0);
+	if (atomic_exchange(&srv->svc.rotation.retire_backup_failed_since, 0) != 0)
+		log_info("retire of epoch %u: the backup before the retire succeeded; no retire "
+		    "is refused any more", epoch);
 	sdnotify_status("serving; retired epoch %u", epoch);
 	if ((rc = store_compact(srv, before, after)) != 0) {
 		/* The mark stays: the next start compacts (store_compact_pending()). */
@@ -703,6 +840,54 @@ check_blocked(struct write_ctx *ctx)
 		    "command that resolves each)", cur, (unsigned long long)total);
 }
 
+/*
+ * Every BACKUP_CHECK_SECONDS (or when a backup or a retire asked for it):
+ * the newest backup in backup_dir that the ring can still read whole, and
+ * a warning, once each time it becomes so, when none is younger than the
+ * rotation interval. Trailers only (backupfile_list()). LMDB only.
+ */
+static void
+check_backups(struct write_ctx *ctx)
+{
+	struct server *srv = server_of(ctx->svc);
+	struct rotation *rot = &srv->svc.rotation;
+	unsigned interval = srv->svc.cfg.rotation_interval_seconds;
+	long long checked = atomic_load(&rot->backup_checked);
+	struct backup_entry *e;
+	size_t n;
+
+	if (srv->svc.cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL ||
+	    (checked != 0 && ctx->now - checked < BACKUP_CHECK_SECONDS && ctx->now >= checked))
+		return;
+	atomic_store(&rot->backup_checked, (long long)ctx->now ? (long long)ctx->now : 1);
+	/* An unreadable directory holds no usable backup either. */
+	if (backupfile_list(&srv->svc.cfg, &e, &n) != 0) {
+		e = NULL;
+		n = 0;
+	}
+	long long newest = 0;
+	for (size_t i = 0; i < n && newest == 0; i++) {
+		uint64_t usable, lost;
+		uint32_t gone;
+		if (!e[i].ok)
+			continue;
+		backupfile_usable(e[i].bi, ctx->keys->ring, &usable, &lost, &gone);
+		if (lost == 0)
+			newest = (long long)e[i].bi->created;
+	}
+	backupfile_list_free(e, n);
+	atomic_store(&rot->newest_usable_backup, newest);
+	int stale = interval != 0 && (newest == 0 || ctx->now - newest > (long long)interval);
+	if (stale && !atomic_exchange(&rot->backup_stale, 1))
+		log_warn("no usable backup in %s is younger than the rotation interval (%u s)%s: "
+		    "a disk failure now would lose data (vaultctl backup list; take one with "
+		    "vaultctl backup NAME)", srv->svc.cfg.backup_dir, interval,
+		    newest == 0 ? "; none can restore every record with the current key ring" : "");
+	else if (!stale && atomic_exchange(&rot->backup_stale, 0))
+		log_info("a usable backup younger than the rotation interval is in %s again",
+		    srv->svc.cfg.backup_dir);
+}
+
 void
 rotation_tick(struct write_ctx *ctx)
 {
@@ -715,7 +900,11 @@ rotation_tick(struct write_ctx *ctx)
 	if (ctx->keys == NULL)
 		return;
 	check_blocked(ctx);
+	check_backups(ctx);
 	if (rot->scheduled && atomic_load(&rot->target) == 0) {
+		/* A retire refused for its backup waits for its next try. */
+		if (rot->retire_retry_at_ms != 0 && mono_ms() < rot->retire_retry_at_ms)
+			return;
 		/* The scheduled rotation finished: retire every older epoch. */
 		const struct keyring *ring = ctx->keys->ring;
 		uint32_t cur = keyring_current(ring, KEYRING_KEK), old[KEYRING_MAX_KEYS];
@@ -726,9 +915,21 @@ rotation_tick(struct write_ctx *ctx)
 		for (size_t i = 0; i < n; i++) {
 			uint64_t remaining, before, after;
 			int rc = keys_retire(ctx, old[i], &remaining, &before, &after, &why);
+			if (rc == VAULT_E_BACKUP) {
+				/* Still owed: retried with backoff (logged once, at the
+				 * first refusal, by backup_before_retire()). */
+				rot->retire_backoff_ms = rot->retire_backoff_ms == 0 ?
+				    RETIRE_BACKUP_RETRY_MIN_MS :
+				    rot->retire_backoff_ms >= RETIRE_BACKUP_RETRY_MAX_MS / 2 ?
+				    RETIRE_BACKUP_RETRY_MAX_MS : rot->retire_backoff_ms * 2;
+				rot->retire_retry_at_ms = mono_ms() + rot->retire_backoff_ms;
+				return;
+			}
 			if (rc != 0)
 				log_error("scheduled retire of epoch %u: %s", old[i], why);
 		}
+		rot->retire_backoff_ms = 0;
+		rot->retire_retry_at_ms = 0;
 		/* Given up for blocked epochs too: the next scheduled rotation
 		 * tries them again; keys_status says what blocks them. */
 		schedule_clear(srv);

@@ -3,6 +3,7 @@
  * about key rotation (see rotation_state.h).
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <vault/vault.h>
@@ -23,6 +24,15 @@ rotation_meta_get(struct store_txn *txn, const char *key, uint64_t *v)
 		return STORE_E_CORRUPT;
 	*v = store_get_id(val.data);
 	return 0;
+}
+
+uint64_t
+rotation_retired_at(struct store_txn *txn, uint32_t epoch)
+{
+	char key[32];
+	uint64_t when = 0;
+	snprintf(key, sizeof(key), RETIRED_AT_PREFIX "%u", epoch);
+	return rotation_meta_get(txn, key, &when) == 0 ? when : 0;
 }
 
 uint32_t

@@ -43,7 +43,37 @@ struct rotation {
 	unsigned backoff_ms;             /* writer only */
 	long long retry_at_ms;           /* CLOCK_MONOTONIC ms; writer only */
 	long long seen_done;             /* last_done the tick has looked at (writer only) */
+	/*
+	 * [keys] backup_before_retire (rotation.h): a retire whose backup
+	 * could not be written or verified is refused and changes nothing;
+	 * the schedule retries it with backoff (RETIRE_BACKUP_RETRY_MIN_MS
+	 * doubling to RETIRE_BACKUP_RETRY_MAX_MS), logging once when it starts
+	 * failing and once when it succeeds; status, keys_status and metrics
+	 * show it. A successful retire clears it.
+	 */
+	atomic_llong retire_backup_failed_since; /* Unix time; 0: not failing */
+	atomic_uint retire_backup_epoch;         /* the epoch whose retire was refused */
+	_Atomic(const char *) retire_backup_why; /* static text */
+	unsigned retire_backoff_ms;              /* writer only */
+	long long retire_retry_at_ms;            /* CLOCK_MONOTONIC ms; writer only */
+	char retire_backup[256];                 /* the last retire's backup name (writer only) */
+	/*
+	 * The newest backup in backup_dir whose every record's epoch is in the
+	 * ring (its trailer's time; 0: none), as the writer found it at most
+	 * BACKUP_CHECK_SECONDS ago (0 in backup_checked: look again now), and
+	 * whether none is younger than the rotation interval (stale: logged
+	 * once each time it becomes so).
+	 */
+	atomic_llong newest_usable_backup;
+	atomic_llong backup_checked;
+	atomic_int backup_stale;
 };
+
+#define RETIRE_BACKUP_RETRY_MIN_MS 5000
+#define RETIRE_BACKUP_RETRY_MAX_MS (15 * 60 * 1000)
+#define BACKUP_CHECK_SECONDS 60
+/* The store's meta key "retired_at:<epoch>": when that epoch was retired (u64). */
+#define RETIRED_AT_PREFIX "retired_at:"
 
 #define ROTATION_BACKOFF_MIN_MS 100
 #define ROTATION_BACKOFF_MAX_MS 30000
@@ -59,6 +89,8 @@ enum rotation_stall {
 const char *rotation_stall_reason(int why);
 /* A u64 in the store's meta table: 0, or a store result (STORE_NOTFOUND...). */
 int rotation_meta_get(struct store_txn *txn, const char *key, uint64_t *v);
+/* When epoch was retired (RETIRED_AT_PREFIX); 0: never, or before vaultd kept it. */
+uint64_t rotation_retired_at(struct store_txn *txn, uint32_t epoch);
 /*
  * The epoch a rotation is rewrapping to as txn sees it (0: none running).
  * The last rewrap step ends the rotation in the same transaction, so this

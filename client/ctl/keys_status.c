@@ -121,6 +121,18 @@ status_json(const struct vault_keys_status *s)
 		json_decref(j);
 		j = NULL;
 	}
+	if (j != NULL && s->backups_apply && json_object_set_new(j, "backups",
+	    json_pack("{s:s?, s:o, s:b, s:o, s:I, s:s?}",
+	    "newest_usable", s->newest_backup,
+	    "newest_usable_created", ctl_json_time(s->newest_backup_created),
+	    "stale", s->backups_stale,
+	    "retire_refused_since", ctl_json_time(s->retire_refused_since),
+	    "retire_refused_epoch", (json_int_t)s->retire_refused_epoch,
+	    "retire_refused_reason", s->retire_refused_since ? s->retire_refused_reason :
+	    NULL)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	return j;
 }
 
@@ -161,6 +173,22 @@ ctl_cmd_keys_status(struct ctl *c, int argc, char **argv)
 		    s->interval_seconds, ctl_time_iso(s->next_due, when));
 	printf("last rotation: %s\n", ctl_time_iso(s->last_done, when));
 	print_blockers(s);
+	/* What a disk failure now would leave (vaultctl backup list: all of them). */
+	if (s->backups_apply) {
+		if (s->newest_backup != NULL) {
+			printf("newest usable backup: ");
+			ctl_put_text(s->newest_backup);
+			printf(" (%s)\n", ctl_time_iso(s->newest_backup_created, when));
+		} else {
+			puts("newest usable backup: none (vaultctl backup list)");
+		}
+		if (s->backups_stale)
+			puts("warning: no usable backup is younger than the rotation interval");
+		if (s->retire_refused_since != 0)
+			printf("retire of epoch %" PRIu32 " refused since %s: %s\n",
+			    s->retire_refused_epoch, ctl_time_iso(s->retire_refused_since, when),
+			    s->retire_refused_reason);
+	}
 	vault_keys_status_free(s);
 	return CTL_EXIT_OK;
 }

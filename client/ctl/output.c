@@ -231,8 +231,9 @@ ctl_connect(struct ctl *c)
  */
 static const char *const time_keys[] = {
 	"completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
-	"last_done", "next_due", "placed_at", "received_at", "retired_at", "started",
-	"stalled_since", "time", "unrecoverable_after", "updated",
+	"last_done", "newest_usable_created", "next_due", "placed_at", "received_at",
+	"retire_refused_since", "retired_at", "started", "stalled_since", "time",
+	"unrecoverable_after", "unusable_since", "updated",
 };
 
 static int

@@ -251,6 +251,24 @@ prom_render(FILE *out, const json_t *m, const char **bad)
 	    "Records the running rotation has rewrapped to the new epoch.");
 	sample(&p, "vault_rotation_rewrapped_records", uint_of(&p, rot, "rewrapped"));
 
+	/* Backups (LMDB): an older server sends none, and then none are printed. */
+	const json_t *bk = json_object_get(m, "backups");
+	if (json_is_object(bk)) {
+		family(&p, "vault_backup_newest_usable_timestamp_seconds", "gauge",
+		    "Creation time of the newest backup in backup_dir the key ring can read "
+		    "whole; 0 when none.");
+		sample(&p, "vault_backup_newest_usable_timestamp_seconds",
+		    uint_of(&p, bk, "newest_usable_created"));
+		family(&p, "vault_backup_stale", "gauge",
+		    "1 when no usable backup is younger than the rotation interval, else 0.");
+		sample(&p, "vault_backup_stale", uint_of(&p, bk, "stale"));
+		family(&p, "vault_retire_refused_since_timestamp_seconds", "gauge",
+		    "Since when retires are refused because their backup could not be taken "
+		    "(backup_before_retire); 0 when none is.");
+		sample(&p, "vault_retire_refused_since_timestamp_seconds",
+		    uint_of(&p, bk, "retire_refused_since"));
+	}
+
 	*bad = p.bad;
 	return p.bad == NULL ? 0 : -1;
 }

@@ -43,7 +43,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The alerts by name: the server's list may grow, so take it as it comes. */
 	char *raw = NULL;
 	json_t *alerts = NULL, *audit = NULL, *rotation = NULL, *version = NULL, *shares = NULL;
-	json_t *storage = NULL;
+	json_t *storage = NULL, *backups = NULL;
 	if (vault_call_json(c->v, "status", 0, NULL, &raw) == 0) {
 		json_t *all = json_loads(raw, 0, NULL);
 		version = json_incref(json_object_get(all, "version"));
@@ -52,6 +52,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		rotation = json_incref(json_object_get(all, "rotation"));
 		shares = json_incref(json_object_get(all, "unseal_shares"));
 		storage = json_incref(json_object_get(all, "storage"));
+		backups = json_incref(json_object_get(all, "backups"));
 		json_decref(all);
 	}
 	/* Older servers send neither. */
@@ -76,6 +77,10 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The store cannot be reached: the counts are unknown, and a health
 	 * check must not take the vault for up. */
 	int reachable = strcmp(json_string_value(storage), "ok") == 0;
+	if (!json_is_string(backups)) {
+		json_decref(backups);
+		backups = json_string("unknown");
+	}
 	/* Servers before --version send none: null. */
 	if (!json_is_string(version)) {
 		json_decref(version);
@@ -90,7 +95,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The counters too for an administrator (metrics is admin only). */
 	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", reachable ? json_integer((json_int_t)st.records) : json_null(),
@@ -99,7 +104,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
 		    "alerts", alerts, "audit", audit, "rotation", rotation, "storage", storage,
-		    "metrics", metrics ? metrics : json_null(), "unseal_shares", shares));
+		    "backups", backups, "metrics", metrics ? metrics : json_null(), "unseal_shares", shares));
 		return rc != CTL_EXIT_OK ? rc : exit_rc;
 	}
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
@@ -129,6 +134,9 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* Whether the trail can be written, and a stalled rotation (README, "Disk space"). */
 	printf("audit trail: %s\n", json_string_value(audit));
 	printf("rotation: %s\n", json_string_value(rotation));
+	/* A retire refused for its backup, or none usable younger than the interval. */
+	printf("backups: %s\n", json_string_value(backups));
+	json_decref(backups);
 	json_decref(audit);
 	json_decref(rotation);
 	/* After these, so the lines above keep their places for scripts. */

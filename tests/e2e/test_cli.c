@@ -188,7 +188,7 @@ Test(cli, every_program_prints_the_meson_version)
 	 * administrator's counters follow it) and JSON. */
 	CTL(&r, "-s", srv.socket, "status");
 	assert_exit(&r, 0);
-	snprintf(want, sizeof(want), "\nrotation: none\nversion: %s\n", version);
+	snprintf(want, sizeof(want), "\nrotation: none\nbackups: ok\nversion: %s\n", version);
 	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
 	proc_run_free(&r);
 	CTL(&r, "-s", srv.socket, "--json", "status");

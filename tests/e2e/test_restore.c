@@ -524,7 +524,8 @@ lmdb_size(const char *path)
 	uint32_t tlen = (uint32_t)(uint8_t)b[n - 12] << 24 | (uint32_t)(uint8_t)b[n - 11] << 16 |
 	    (uint32_t)(uint8_t)b[n - 10] << 8 | (uint8_t)b[n - 9];
 	size_t data = n - 12 - tlen;
-	cr_assert_eq(memcmp(b + data, "VAULTBK1", 8), 0);
+	/* Version 2 since backup_before_retire (per-epoch counts; backupfile.h). */
+	cr_assert_eq(memcmp(b + data, "VAULTBK2", 8), 0);
 	free(b);
 	return data;
 }

@@ -164,12 +164,13 @@ Test(vaultctl, readme_walkthrough)
 	cr_assert_str_eq(line(r.out, 6), "security alerts: 0");
 	cr_assert_str_eq(line(r.out, 7), "audit trail: ok");
 	cr_assert_str_eq(line(r.out, 8), "rotation: none");
-	cr_assert(strncmp(line(r.out, 9), "version: ", 9) == 0, "%s", r.out);
+	cr_assert_str_eq(line(r.out, 9), "backups: ok");
+	cr_assert(strncmp(line(r.out, 10), "version: ", 9) == 0, "%s", r.out);
 	/* The caller is an admin: then the counters of metrics follow (e2e-metrics). */
-	cr_assert(strncmp(line(r.out, 10), "connections: ", 13) == 0, "%s", r.out);
-	cr_assert_str_eq(line(r.out, 12), "errors: 0");
-	cr_assert(strncmp(line(r.out, 15), "write queue: ", 13) == 0, "%s", r.out);
-	cr_assert_eq(count_lines(r.out), 16, "%s", r.out);
+	cr_assert(strncmp(line(r.out, 11), "connections: ", 13) == 0, "%s", r.out);
+	cr_assert_str_eq(line(r.out, 13), "errors: 0");
+	cr_assert(strncmp(line(r.out, 16), "write queue: ", 13) == 0, "%s", r.out);
+	cr_assert_eq(count_lines(r.out), 17, "%s", r.out);
 	proc_run_free(&r);
 
 	char *tok = create_jane();
@@ -990,7 +991,8 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	cr_assert_str_eq(line(r.out, 6), "rotation: no rotation running");
 	cr_assert_str_eq(line(r.out, 7), "schedule: off");
 	cr_assert_str_eq(line(r.out, 8), "last rotation: never");
-	cr_assert_eq(count_lines(r.out), 9, "%s", r.out);
+	cr_assert_str_eq(line(r.out, 9), "newest usable backup: none (vaultctl backup list)");
+	cr_assert_eq(count_lines(r.out), 10, "%s", r.out);
 	cr_assert_str_empty(r.err);
 	proc_run_free(&r);
 
@@ -1098,7 +1100,11 @@ Test(vaultctl, keys_status_rotate_wait_and_retire, .timeout = 240)
 	json_t *blk = json_object_get(j, "retire_blockers");
 	cr_assert_eq(jint(blk, "records"), 0, "nothing blocks a retire");
 	cr_assert_eq(json_array_size(json_object_get(blk, "listed")), 0);
-	cr_assert_eq(json_object_size(j), 6, "%s", r.out);
+	/* The retire took a backup first (backup_before_retire): the newest usable. */
+	json_t *bk = json_object_get(j, "backups");
+	cr_assert(strncmp(jstr(bk, "newest_usable"), "retire-1-", 9) == 0, "%s", r.out);
+	cr_assert(json_is_false(json_object_get(bk, "stale")));
+	cr_assert_eq(json_object_size(j), 7, "%s", r.out);
 	json_decref(j);
 	proc_run_free(&r);
 

@@ -1,6 +1,8 @@
 /*
  * keys_retire.c - "keys_retire" (admin): destroy a key-encryption key
- * epoch no record depends on any more, then compact the data file.
+ * epoch no record depends on any more, then compact the data file; with
+ * [keys] backup_before_retire (LMDB) a verified backup is taken first, or
+ * nothing is retired (VAULT_E_BACKUP; rotation.h).
  */
 #include <stdlib.h>
 
@@ -47,13 +49,20 @@ control(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error 
 	/* A restore's safety net holds data keys wrapped with the epoch just
 	 * retired: it lives only until this retire (backupfile.h). */
 	backupfile_drop_pre_restore(&ctx->svc->cfg);
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, 4);
 	mp_cstr(pk, "epoch");
 	msgpack_pack_uint32(pk, epoch);
 	mp_cstr(pk, "file_bytes_before");
 	msgpack_pack_uint64(pk, before);
 	mp_cstr(pk, "file_bytes_after");
 	msgpack_pack_uint64(pk, after);
+	/* The backup backup_before_retire took (in backup_dir), nil if none
+	 * (off, or PostgreSQL). The writer runs this: its name is current. */
+	mp_cstr(pk, "backup");
+	if (ctx->svc->rotation.retire_backup[0] != '\0')
+		mp_cstr(pk, ctx->svc->rotation.retire_backup);
+	else
+		msgpack_pack_nil(pk);
 	return 0;
 }
 

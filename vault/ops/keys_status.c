@@ -5,10 +5,12 @@
  * the schedule and the records that block retiring an epoch. Never key
  * material.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common/msg.h"
+#include "vault/backupfile.h"
 #include "keys/keyring.h"
 #include "vault/crypto/token.h"
 #include "vault/keyset.h"
@@ -134,6 +136,116 @@ pack_blockers(struct read_ctx *ctx, msgpack_packer *pk, const struct blockers *b
 	}
 }
 
+/*
+ * "backups": every file of backup_dir by its trailer (backupfile.h), newest
+ * first, and what each is worth with the ring as it is: usable (every
+ * record's epoch is in the ring), partial, unusable (since the retire of
+ * the epoch it lacks, at the time the store recorded), damaged; the newest
+ * usable one; whether none is younger than the rotation interval; a
+ * retire refused for its backup. vaultctl backup list prints it.
+ */
+static int
+pack_backups(struct read_ctx *ctx, msgpack_packer *pk)
+{
+	struct vault_services *svc = ctx->svc;
+	const struct rotation *rot = &svc->rotation;
+	struct backup_entry *e = NULL;
+	size_t n = 0, newest = SIZE_MAX;
+	int lmdb = svc->cfg.storage_backend != CONFIG_BACKEND_POSTGRESQL;
+	if (lmdb && backupfile_list(&svc->cfg, &e, &n) != 0)
+		n = 0;
+	mp_cstr(pk, "backups");
+	msgpack_pack_map(pk, 10);
+	mp_cstr(pk, "applies");
+	lmdb ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	mp_cstr(pk, "dir");
+	mp_cstr(pk, svc->cfg.backup_dir);
+	mp_cstr(pk, "before_retire");
+	svc->cfg.backup_before_retire && lmdb ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	mp_cstr(pk, "retire_refused_since");
+	msgpack_pack_int64(pk, atomic_load(&rot->retire_backup_failed_since));
+	mp_cstr(pk, "retire_refused_epoch");
+	msgpack_pack_uint32(pk, atomic_load(&rot->retire_backup_failed_since) ?
+	    atomic_load(&rot->retire_backup_epoch) : 0);
+	mp_cstr(pk, "retire_refused_reason");
+	const char *why = atomic_load(&rot->retire_backup_why);
+	if (atomic_load(&rot->retire_backup_failed_since) && why != NULL)
+		mp_cstr(pk, why);
+	else
+		msgpack_pack_nil(pk);
+	mp_cstr(pk, "list");
+	msgpack_pack_array(pk, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		const struct backup_info *bi = e[i].bi;
+		uint64_t usable = 0, lost = 0, since = 0;
+		uint32_t gone = 0;
+		msgpack_pack_map(pk, e[i].ok ? 13 : 4);
+		mp_cstr(pk, "name");
+		mp_cstr(pk, e[i].name);
+		mp_cstr(pk, "bytes");
+		msgpack_pack_uint64(pk, e[i].bytes);
+		if (!e[i].ok) {
+			mp_cstr(pk, "state");
+			mp_cstr(pk, "damaged");
+			mp_cstr(pk, "problem");
+			mp_cstr(pk, e[i].why ? e[i].why : "unreadable");
+			continue;
+		}
+		backupfile_usable(bi, ctx->keys->ring, &usable, &lost, &gone);
+		if (gone != 0)
+			since = rotation_retired_at(ctx->txn, gone);
+		if (lost == 0 && newest == SIZE_MAX)
+			newest = i;
+		mp_cstr(pk, "state");
+		mp_cstr(pk, lost == 0 ? "usable" : usable == 0 ? "unusable" : "partial");
+		mp_cstr(pk, "created");
+		msgpack_pack_uint64(pk, bi->created);
+		mp_cstr(pk, "records");
+		msgpack_pack_uint64(pk, bi->records);
+		mp_cstr(pk, "usable_records");
+		msgpack_pack_uint64(pk, usable);
+		mp_cstr(pk, "lost_records");
+		msgpack_pack_uint64(pk, lost);
+		/* The retire that made it (partly) unusable: the newest epoch it
+		 * needs that the ring lacks, and when (0: not recorded). */
+		mp_cstr(pk, "retired_epoch");
+		msgpack_pack_uint32(pk, gone);
+		mp_cstr(pk, "unusable_since");
+		msgpack_pack_uint64(pk, since);
+		mp_cstr(pk, "epochs");
+		msgpack_pack_array(pk, bi->nepochs);
+		for (uint32_t j = 0; j < bi->nepochs; j++)
+			msgpack_pack_uint32(pk, bi->epochs[j]);
+		mp_cstr(pk, "epoch_records");
+		if (bi->records_known) {
+			msgpack_pack_array(pk, bi->nepochs);
+			for (uint32_t j = 0; j < bi->nepochs; j++)
+				msgpack_pack_uint64(pk, bi->counts[j]);
+		} else {
+			msgpack_pack_nil(pk);
+		}
+		mp_cstr(pk, "for_retire");
+		msgpack_pack_uint32(pk, bi->for_retire);
+		mp_cstr(pk, "format");
+		msgpack_pack_uint32(pk, bi->version);
+	}
+	unsigned interval = svc->cfg.rotation_interval_seconds;
+	long long ncreated = newest == SIZE_MAX ? 0 : (long long)e[newest].bi->created;
+	mp_cstr(pk, "newest_usable");
+	if (newest == SIZE_MAX)
+		msgpack_pack_nil(pk);
+	else
+		mp_cstr(pk, e[newest].name);
+	mp_cstr(pk, "newest_usable_created");
+	msgpack_pack_int64(pk, ncreated);
+	/* As the writer's warning (rotation.c): none younger than the interval. */
+	mp_cstr(pk, "stale");
+	lmdb && interval != 0 && (ncreated == 0 || (long long)ctx->now - ncreated > (long long)interval) ?
+	    msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	backupfile_list_free(e, n);
+	return 0;
+}
+
 static int
 keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
@@ -180,7 +292,8 @@ keys_status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		return op_fail(err, rc, NULL, NULL);
 	}
 
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 7);
+	pack_backups(ctx, pk);
 	mp_cstr(pk, "kek");
 	pack_versions(pk, ring, KEYRING_KEK, counts, det);
 	mp_cstr(pk, "token");

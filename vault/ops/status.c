@@ -45,7 +45,7 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (rc != 0 && rc != STORE_E_UNAVAILABLE)
 		return op_fail(err, store_error(rc), NULL, NULL);
 	int reachable = rc == 0;
-	msgpack_pack_map(pk, reachable ? 12 : 10);
+	msgpack_pack_map(pk, reachable ? 13 : 11);
 	/* The build's version (meson's project version): which vaultd answers. */
 	mp_cstr(pk, "version");
 	mp_cstr(pk, VAULT_VERSION);
@@ -109,6 +109,25 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		msgpack_pack_uint32(pk, params.share_threshold);
 	} else {
 		msgpack_pack_nil(pk);
+	}
+	/* Backups (rotation_state.h, as the writer last found backup_dir): a
+	 * retire refused for its backup, none usable younger than the rotation
+	 * interval, or "ok"; PostgreSQL backs up with its own tools. */
+	mp_cstr(pk, "backups");
+	long long refused = atomic_load(&rot->retire_backup_failed_since);
+	if (ctx->svc->cfg.storage_backend == CONFIG_BACKEND_POSTGRESQL) {
+		mp_cstr(pk, "not vaultd's (PostgreSQL: base backups)");
+	} else if (refused != 0) {
+		char line[512], when[48];
+		utc_time(refused, when, sizeof(when), "");
+		snprintf(line, sizeof(line), "retire of epoch %u refused since %s: %s",
+		    atomic_load(&rot->retire_backup_epoch), when,
+		    atomic_load(&rot->retire_backup_why));
+		mp_cstr(pk, line);
+	} else if (atomic_load(&rot->backup_stale)) {
+		mp_cstr(pk, "stale: no usable backup is younger than the rotation interval");
+	} else {
+		mp_cstr(pk, "ok");
 	}
 	mp_cstr(pk, "alerts");
 	msgpack_pack_map(pk, ALERT_KINDS);

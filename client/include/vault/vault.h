@@ -89,6 +89,7 @@ enum vault_error {
 	VAULT_E_AUDIT = 510,             /* the audit trail cannot be written; nothing returned */
 	VAULT_E_UNAVAILABLE = 511,       /* the store cannot be reached; no effect; retry later */
 	VAULT_E_UNCERTAIN = 512,         /* a write may or may not be stored: read back, then retry */
+	VAULT_E_BACKUP = 513,            /* no verified backup could be taken; the epoch was not retired */
 };
 
 /* A short English description of code; never NULL. */
@@ -370,6 +371,21 @@ struct vault_keys_status {
 	uint64_t blocked_records, blocked_after_rotation;
 	size_t nblockers;
 	struct vault_retire_blocker *blockers;
+	/*
+	 * Backups in the server's backup_dir (LMDB; backups_apply 0 on
+	 * PostgreSQL): the newest the current ring can read whole (name, NULL
+	 * if none, and its time), whether none is younger than the rotation
+	 * interval, and a retire refused because its backup could not be taken
+	 * ([keys] backup_before_retire): since when (0: none), which epoch, why.
+	 * The whole list: vault_call_json(v, "keys_status", ...), "backups".
+	 */
+	int backups_apply;
+	char *newest_backup;
+	int64_t newest_backup_created;
+	int backups_stale;
+	int64_t retire_refused_since;
+	uint32_t retire_refused_epoch;
+	char retire_refused_reason[256];
 };
 struct vault_retire_blocker {
 	char *record;       /* record token */

@@ -107,6 +107,7 @@ class KeyringError(VaultError): code, name = 509, "VAULT_E_KEYRING"  # noqa: E70
 class AuditError(VaultError): code, name = 510, "VAULT_E_AUDIT"  # noqa: E701
 class UnavailableError(VaultError): code, name = 511, "VAULT_E_UNAVAILABLE"  # noqa: E701
 class UncertainError(VaultError): code, name = 512, "VAULT_E_UNCERTAIN"  # noqa: E701
+class BackupError(VaultError): code, name = 513, "VAULT_E_BACKUP"  # noqa: E701
 
 
 def _codes() -> Dict[int, Type[VaultError]]:
@@ -162,5 +163,5 @@ __all__: List[str] = [
     "ConfirmationError", "HeldError", "DeniedError", "SealedError", "RateLimitedError",
     "ServerIdentityError", "InternalError", "NomemError", "StorageError", "NoSpaceError",
     "CryptoError", "BusyError", "ShuttingDownError", "VaultIOError", "ConfigError", "KeyringError",
-    "AuditError", "UnavailableError", "UncertainError",
+    "AuditError", "UnavailableError", "UncertainError", "BackupError",
 ]
