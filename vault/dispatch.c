@@ -13,6 +13,7 @@
 #include "common/msg.h"
 #include "common/names.h"
 #include "dispatch.h"
+#include "ops/recipients_note.h"
 #include "reply.h"
 #include "keyset.h"
 #include "metrics.h"
@@ -74,6 +75,41 @@ read_txn_begin(struct read_ctx *ctx)
 	if (ctx->txn == NULL)
 		return store_txn_begin(&ctx->svc->store, NULL, STORE_RDONLY, &ctx->txn);
 	return store_txn_renew(ctx->txn);
+}
+
+/*
+ * The read's answer, out[result..), goes into a recipients_note write
+ * (ops/recipients_note.c); the writer sends it once the new recipients
+ * are stored. Out of memory: an error, and nothing leaves.
+ */
+static void
+as_recipients_write(struct read_ctx *ctx, const struct request *req, struct buf *out,
+    size_t start, size_t result, size_t len, struct write_op **wop)
+{
+	struct server *srv = server_of(ctx->svc);
+	void *state = NULL;
+	struct write_op *w = NULL;
+	int rc = out->error ? VAULT_E_NOMEM : recipients_note_state(ctx, req->client->name,
+	    out->data + result, out->len - result, &state);
+	reply_abandon(out, start);
+	if (rc == 0 && (w = calloc(1, sizeof(*w))) == NULL) {
+		op_recipients_note.free_state(state);
+		rc = VAULT_E_NOMEM;
+	}
+	if (rc != 0) {
+		reply_error_code(out, req->id, rc, NULL, NULL);
+		return;
+	}
+	w->op = &op_recipients_note;
+	w->request_id = req->id;
+	w->state = state;
+	w->cost = len;
+	w->client = req->client;
+	w->policy = policy_ref(ctx->policy);
+	w->uid = req->uid;
+	w->purpose = req->purpose;
+	atomic_fetch_add(&srv->writer.queued_bytes, len);
+	*wop = w;
 }
 
 static void
@@ -184,6 +220,8 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	} else if (op->kind == OP_READ) {
 		msgpack_packer pk;
 		size_t start = reply_begin(out, &pk, req.id);
+		size_t result = out->len;
+		ctx->nnotes = 0;
 		rc = op->read(ctx, &req, &pk, &err);
 		/* The entry is written before the answer can leave (fail closed). */
 		if (!op->unaudited && services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose,
@@ -194,6 +232,9 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		} else if (rc != 0) {
 			reply_abandon(out, start);
 			reply_error(out, req.id, &err);
+		} else if (ctx->nnotes > 0) {
+			/* New recipients: stored by the writer before the answer leaves. */
+			as_recipients_write(ctx, &req, out, start, result, len, wop);
 		} else {
 			reply_end(out, start, req.id, srv->svc.cfg.max_frame_bytes);
 		}

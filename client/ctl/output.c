@@ -230,7 +230,7 @@ ctl_connect(struct ctl *c)
  * command, RFC 3339 UTC strings and null (PROTOCOL.md's names kept).
  */
 static const char *const time_keys[] = {
-	"completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
+	"acked_at", "completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
 	"last_done", "next_due", "placed_at", "received_at", "retired_at", "started",
 	"stalled_since", "time", "unrecoverable_after", "updated",
 };

@@ -166,7 +166,7 @@ privacy_complete_delete(struct write_ctx *ctx, struct privacy_request *r,
 	for (size_t i = 0; i < r->ntargets; i++) {
 		if (trace_record(&ctx->trace, r->targets[i]) != 0)
 			return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-		rc = record_delete(ctx, r->targets[i], VAULT_DELETE_SUBJECT_REQUEST, err);
+		rc = record_delete_for(ctx, r->targets[i], VAULT_DELETE_SUBJECT_REQUEST, r->id, err);
 		/* Already gone (deleted by other means meanwhile): nothing left to shred. */
 		if (rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND)
 			rc = 0;

@@ -1,0 +1,365 @@
+/*
+ * test_feeds.c - end-to-end: deletion feeds. Clients of the README's
+ * example policy (shipping, payments, marketing; admin) run as processes
+ * of their own gids, so the server tells them apart by SO_PEERCRED alone.
+ * A deletion reaches exactly the clients that received the record's data
+ * (values, masked values or tokens), each in its own feed; a client can
+ * neither read nor acknowledge another's feed; notices and
+ * acknowledgements survive kill -9; a second read by a recorded client
+ * writes nothing. Needs root (to switch gids).
+ */
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <vault/vault.h>
+
+#include "harness.h"
+
+#define GID_SHIPPING 52001
+#define GID_PAYMENTS 52002
+#define GID_MARKETING 52003
+
+static struct vaultd_proc srv;
+static char policy_path[600];
+
+static const char policy_text[] =
+    "[client admin]\n"
+    "gids = 0\n"
+    "admin = true\n"
+    "delete = true\n"
+    "privacy = true\n"
+    "[access admin transactional]\n"
+    "* = plain\n"
+    "[access admin security]\n"
+    "* = plain\n"
+    "[client shipping]\n"
+    "gids = 52001\n"
+    "[access shipping transactional]\n"
+    "first_name = plain\n"
+    "last_name = plain\n"
+    "postal_address = plain\n"
+    "[client payments]\n"
+    "gids = 52002\n"
+    "[access payments transactional]\n"
+    "card_number = masked\n"
+    "card_expiry = plain\n"
+    "email = token\n"
+    "[client marketing]\n"
+    "gids = 52003\n"
+    "list = true\n"
+    "[access marketing marketing]\n"
+    "first_name = plain\n"
+    "email = plain\n";
+
+static void
+setup(void)
+{
+	cr_assert_eq(geteuid(), 0, "the feed tests switch gids and need root");
+	char ini[700];
+	snprintf(policy_path, sizeof(policy_path), "/tmp/vault-feeds-%d.ini", (int)getpid());
+	FILE *f = fopen(policy_path, "w");
+	cr_assert_not_null(f);
+	fputs(policy_text, f);
+	fclose(f);
+	cr_assert_eq(chmod(policy_path, 0644), 0);
+	snprintf(ini, sizeof(ini), "[policy]\nfile = %s\n", policy_path);
+	vaultd_start(&srv, ini);
+}
+
+static void
+teardown(void)
+{
+	unlink(policy_path);
+	vaultd_finish(&srv);
+}
+
+TestSuite(feeds, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Run fn as a process of group gid; its output comes back as a string. */
+static char *
+as_group(gid_t gid, void (*fn)(struct vault *v, FILE *out, void *arg), void *arg)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		FILE *out = fdopen(fds[1], "w");
+		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0)
+			_exit(90);
+		struct vault *v;
+		if (vault_connect(srv.socket, &v) != 0) {
+			fprintf(out, "connect failed\n");
+			_exit(0);
+		}
+		fn(v, out, arg);
+		vault_close(v);
+		fclose(out);
+		_exit(0);
+	}
+	close(fds[1]);
+	char *buf = calloc(1, 65536);
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(fds[0], buf + n, 65535 - n)) > 0)
+		n += (size_t)r;
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+	return buf;
+}
+
+static char *
+create_person(void)
+{
+	struct vault *v;
+	struct vault_record *r;
+	char *tok;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	vault_record_new(&r);
+	vault_record_set(r, "first_name", "Jane");
+	vault_record_set(r, "last_name", "Doe");
+	vault_record_set(r, "postal_address", "1 Main Street\nSan Diego, CA 92101");
+	vault_record_set(r, "email", "jane.doe@example.com");
+	vault_record_set(r, "card_number", "4242 4242 4242 4242");
+	vault_record_set(r, "card_expiry", "12/39");
+	cr_assert_eq(vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok), 0, "%s",
+	    vault_last_message(v));
+	vault_record_free(r);
+	vault_close(v);
+	return tok;
+}
+
+static void
+delete_as_admin(const char *tok)
+{
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, tok,
+	    VAULT_DELETE_ADMINISTRATIVE), 0, "%s", vault_last_message(v));
+	vault_close(v);
+}
+
+struct read_arg {
+	const char *token;
+	enum vault_purpose purpose;
+};
+
+static void
+do_read(struct vault *v, FILE *out, void *p)
+{
+	struct read_arg *a = p;
+	struct vault_record *r;
+	int rc = vault_read(v, a->purpose, a->token, NULL, 0, 0, &r);
+	if (rc != 0) {
+		fprintf(out, "error %s\n", vault_error_name(rc));
+		return;
+	}
+	fprintf(out, "read %zu fields\n", vault_record_field_count(r));
+	vault_record_free(r);
+}
+
+/* "notice ID record TOKEN fields a,b=TOKEN,...": one line per pending notice. */
+static void
+do_pending(struct vault *v, FILE *out, void *p)
+{
+	(void)p;
+	struct vault_deletion_notice *d;
+	size_t n;
+	int more;
+	int rc = vault_deletions_pending(v, 0, 0, &d, &n, &more);
+	if (rc != 0) {
+		fprintf(out, "error %s\n", vault_error_name(rc));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "notice %llu record %s reason %s fields ",
+		    (unsigned long long)d[i].id, d[i].record, d[i].reason);
+		for (size_t j = 0; j < d[i].nfields; j++)
+			fprintf(out, "%s%s%s%s", j ? "," : "", d[i].fields[j],
+			    d[i].tokens[j] ? "=" : "", d[i].tokens[j] ? d[i].tokens[j] : "");
+		fputc('\n', out);
+	}
+	fprintf(out, "%zu pending\n", n);
+	vault_deletion_notices_free(d, n);
+}
+
+struct ack_arg {
+	uint64_t ids[4];
+	size_t n;
+};
+
+static void
+do_ack(struct vault *v, FILE *out, void *p)
+{
+	struct ack_arg *a = p;
+	int rc = vault_deletions_ack(v, a->ids, a->n);
+	fprintf(out, "%s %s\n", rc ? vault_error_name(rc) : "ok", rc ? vault_last_message(v) : "");
+}
+
+static uint64_t
+first_notice_id(const char *out)
+{
+	const char *p = strstr(out, "notice ");
+	cr_assert_not_null(p, "%s", out);
+	return strtoull(p + 7, NULL, 10);
+}
+
+Test(feeds, a_deletion_reaches_exactly_the_clients_that_received_data)
+{
+	char *tok = create_person();
+	struct read_arg tr = { tok, VAULT_PURPOSE_TRANSACTIONAL };
+	char *out = as_group(GID_SHIPPING, do_read, &tr);
+	cr_assert_str_eq(out, "read 3 fields\n");
+	free(out);
+	out = as_group(GID_PAYMENTS, do_read, &tr);
+	cr_assert_str_eq(out, "read 3 fields\n");
+	free(out);
+	/* marketing never reads this record: it must not hear of it. */
+	delete_as_admin(tok);
+
+	char want[300];
+	out = as_group(GID_SHIPPING, do_pending, NULL);
+	snprintf(want, sizeof(want), "record %s reason administrative fields "
+	    "first_name,last_name,postal_address\n1 pending\n", tok);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	free(out);
+	/* payments got the email as a token: its notice names that token. */
+	out = as_group(GID_PAYMENTS, do_pending, NULL);
+	snprintf(want, sizeof(want), "record %s reason administrative fields ", tok);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	cr_assert_not_null(strstr(out, "card_number,card_expiry,email=tok_") ||
+	    strstr(out, "email=tok_"), "%s", out);
+	cr_assert_not_null(strstr(out, "1 pending\n"), "%s", out);
+	cr_assert_null(strstr(out, "first_name"), "%s", out);
+	free(out);
+	out = as_group(GID_MARKETING, do_pending, NULL);
+	cr_assert_str_eq(out, "0 pending\n");
+	free(out);
+	/* The admin created it but received nothing back. */
+	struct vault *v;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	struct vault_deletion_notice *d;
+	size_t n;
+	cr_assert_eq(vault_deletions_pending(v, 0, 0, &d, &n, NULL), 0);
+	cr_assert_eq(n, 0);
+	vault_deletion_notices_free(d, n);
+	vault_close(v);
+	free(tok);
+}
+
+Test(feeds, notices_and_acks_survive_kill_9)
+{
+	char *tok = create_person();
+	struct read_arg tr = { tok, VAULT_PURPOSE_TRANSACTIONAL };
+	free(as_group(GID_SHIPPING, do_read, &tr));
+	delete_as_admin(tok);
+	vaultd_kill(&srv);
+	vaultd_restart(&srv);
+	char *out = as_group(GID_SHIPPING, do_pending, NULL);
+	cr_assert_not_null(strstr(out, "1 pending\n"), "%s", out);
+	struct ack_arg a = { { first_notice_id(out) }, 1 };
+	free(out);
+	out = as_group(GID_SHIPPING, do_ack, &a);
+	cr_assert_str_eq(out, "ok \n");
+	free(out);
+	vaultd_kill(&srv);
+	vaultd_restart(&srv);
+	out = as_group(GID_SHIPPING, do_pending, NULL);
+	cr_assert_str_eq(out, "0 pending\n");
+	free(out);
+	out = as_group(GID_SHIPPING, do_ack, &a);
+	cr_assert_not_null(strstr(out, "VAULT_E_ALREADY_ACKED"), "%s", out);
+	free(out);
+	free(tok);
+}
+
+Test(feeds, a_client_cannot_read_or_ack_another_clients_feed)
+{
+	char *tok = create_person();
+	struct read_arg tr = { tok, VAULT_PURPOSE_TRANSACTIONAL };
+	free(as_group(GID_SHIPPING, do_read, &tr));
+	delete_as_admin(tok);
+	char *out = as_group(GID_SHIPPING, do_pending, NULL);
+	uint64_t id = first_notice_id(out);
+	free(out);
+
+	/* payments sees nothing of it, and cannot acknowledge it. */
+	out = as_group(GID_PAYMENTS, do_pending, NULL);
+	cr_assert_str_eq(out, "0 pending\n");
+	free(out);
+	struct ack_arg other = { { id }, 1 };
+	out = as_group(GID_PAYMENTS, do_ack, &other);
+	cr_assert_not_null(strstr(out, "VAULT_E_NOT_FOUND no such notice in this client's "
+	    "deletion feed"), "%s", out);
+	free(out);
+	/* Naming a client is not an argument the operation takes. */
+	struct vault *v;
+	char *res = NULL;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_call_json(v, "deletions_pending", 0, "{\"client\":\"shipping\"}",
+	    &res), VAULT_E_PROTO_UNKNOWN_ARG);
+	vault_close(v);
+
+	/* Unknown ids and an id twice fail as a whole: nothing acknowledged. */
+	struct ack_arg unknown = { { id, 987654 }, 2 };
+	out = as_group(GID_SHIPPING, do_ack, &unknown);
+	cr_assert_not_null(strstr(out, "VAULT_E_NOT_FOUND"), "%s", out);
+	free(out);
+	struct ack_arg twice = { { id, id }, 2 };
+	out = as_group(GID_SHIPPING, do_ack, &twice);
+	cr_assert_not_null(strstr(out, "VAULT_E_ALREADY_ACKED that notice was acknowledged "
+	    "before"), "%s", out);
+	free(out);
+	out = as_group(GID_SHIPPING, do_pending, NULL);
+	cr_assert_not_null(strstr(out, "1 pending\n"), "%s", out);
+	free(out);
+	struct ack_arg once = { { id }, 1 };
+	out = as_group(GID_SHIPPING, do_ack, &once);
+	cr_assert_str_eq(out, "ok \n");
+	free(out);
+	free(tok);
+}
+
+/* The audit trail's count of recipients_note entries (admin's audit query). */
+static size_t
+notes_written(void)
+{
+	struct vault *v;
+	char *res = NULL;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_call_json(v, "audit_query", 0, "{\"limit\":1000}", &res),
+	    0, "%s", vault_last_message(v));
+	json_t *j = json_loads(res, 0, NULL), *e;
+	cr_assert_not_null(j);
+	size_t n = 0, i;
+	json_array_foreach(json_object_get(j, "entries"), i, e)
+		n += strcmp(json_string_value(json_object_get(e, "op")), "recipients_note") == 0;
+	json_decref(j);
+	vault_free(res);
+	vault_close(v);
+	return n;
+}
+
+Test(feeds, only_a_new_recipient_makes_a_read_write)
+{
+	char *tok = create_person();
+	struct read_arg tr = { tok, VAULT_PURPOSE_TRANSACTIONAL };
+	size_t before = notes_written();
+	free(as_group(GID_SHIPPING, do_read, &tr));
+	cr_assert_eq(notes_written(), before + 1);
+	free(as_group(GID_SHIPPING, do_read, &tr));
+	free(as_group(GID_SHIPPING, do_read, &tr));
+	cr_assert_eq(notes_written(), before + 1, "a recorded client's read wrote");
+	free(as_group(GID_PAYMENTS, do_read, &tr));
+	cr_assert_eq(notes_written(), before + 2);
+	free(tok);
+}
