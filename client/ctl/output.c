@@ -231,7 +231,7 @@ ctl_connect(struct ctl *c)
  */
 static const char *const time_keys[] = {
 	"acked_at", "completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
-	"last_done", "next_due", "placed_at", "received_at", "retired_at", "started",
+	"last_done", "next_due", "notified_at", "placed_at", "received_at", "retired_at", "started",
 	"stalled_since", "time", "unrecoverable_after", "updated",
 };
 

@@ -217,6 +217,9 @@ prom_render(FILE *out, const json_t *m, const char **bad)
 	sample(&p, "vault_records", uint_of(&p, m, "records"));
 	family(&p, "vault_tombstones", "gauge", "Deleted records (tombstones).");
 	sample(&p, "vault_tombstones", uint_of(&p, m, "tombstones"));
+	family(&p, "vault_deletion_acks_overdue", "gauge",
+	    "Deletion notices not acknowledged within deletion_ack_seconds.");
+	sample(&p, "vault_deletion_acks_overdue", uint_of(&p, m, "deletion_acks_overdue"));
 
 	const json_t *rot = obj(&p, m, "rotation");
 	const char *state = json_string_value(json_object_get(rot, "state"));

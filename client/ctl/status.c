@@ -73,11 +73,12 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The counters too for an administrator (metrics is admin only). */
 	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}",
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o, s:o}",
 		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", (json_int_t)st.records,
 		    "tombstones", (json_int_t)st.tombstones,
+		    "deletion_acks_overdue", (json_int_t)st.deletion_acks_overdue,
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
@@ -88,6 +89,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
 	printf("records: %" PRIu64 "\n", st.records);
 	printf("tombstones: %" PRIu64 "\n", st.tombstones);
+	printf("deletion acks overdue: %" PRIu64 "\n", st.deletion_acks_overdue);
 	printf("kek epoch: %" PRIu32 "\n", st.kek_epoch);
 	printf("uptime: ");
 	print_uptime(st.uptime_seconds);

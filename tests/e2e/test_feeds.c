@@ -9,11 +9,13 @@
  * writes nothing. Needs root (to switch gids).
  */
 #include <grp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -35,6 +37,7 @@ static const char policy_text[] =
     "admin = true\n"
     "delete = true\n"
     "privacy = true\n"
+    "transactions = true\n"
     "[access admin transactional]\n"
     "* = plain\n"
     "[access admin security]\n"
@@ -69,7 +72,9 @@ setup(void)
 	fputs(policy_text, f);
 	fclose(f);
 	cr_assert_eq(chmod(policy_path, 0644), 0);
-	snprintf(ini, sizeof(ini), "[policy]\nfile = %s\n", policy_path);
+	/* Notices are overdue after a second: the overdue test polls for it. */
+	snprintf(ini, sizeof(ini), "[policy]\nfile = %s\n[privacy]\ndeletion_ack_seconds = 1\n",
+	    policy_path);
 	vaultd_start(&srv, ini);
 }
 
@@ -361,5 +366,136 @@ Test(feeds, only_a_new_recipient_makes_a_read_write)
 	cr_assert_eq(notes_written(), before + 1, "a recorded client's read wrote");
 	free(as_group(GID_PAYMENTS, do_read, &tr));
 	cr_assert_eq(notes_written(), before + 2);
+	free(tok);
+}
+
+/* op with args (printf format) as the admin: its result, or NULL and *code. */
+__attribute__((format(printf, 4, 5)))
+static json_t *
+call(struct vault *v, int *code, const char *op, const char *fmt, ...)
+{
+	char args[1024], *out = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	enum vault_purpose p = strcmp(op, "create") == 0 || strcmp(op, "transaction") == 0 ?
+	    VAULT_PURPOSE_TRANSACTIONAL : 0;
+	*code = vault_call_json(v, op, p, args, &out);
+	if (*code != 0)
+		return NULL;
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j);
+	vault_free(out);
+	return j;
+}
+
+static json_t *
+must(json_t *j, const int *code, const char *what)
+{
+	cr_assert_not_null(j, "%s: %s", what, vault_error_name(*code));
+	return j;
+}
+
+/* Whether request_list overdue lists request id (and says acks_overdue). */
+static int
+listed_overdue(struct vault *v, long long id)
+{
+	int code, found = 0;
+	json_t *r = must(call(v, &code, "request_list", "{\"overdue\":true}"), &code, "list"), *e;
+	size_t i;
+	json_array_foreach(json_object_get(r, "requests"), i, e)
+		if (json_integer_value(json_object_get(e, "request")) == id &&
+		    json_is_true(json_object_get(e, "acks_overdue")))
+			found = 1;
+	json_decref(r);
+	return found;
+}
+
+Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
+{
+	struct vault *v;
+	int code;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	json_t *r = must(call(v, &code, "create", "{\"fields\":{\"first_name\":\"Ada\","
+	    "\"last_name\":\"Lovelace\",\"email\":\"ada@example.org\",\"phone\":"
+	    "\"+14155550101\",\"postal_address\":\"12 Analytical Row, London\"}}"), &code, "create");
+	char *tok = strdup(json_string_value(json_object_get(r, "record")));
+	json_decref(r);
+	json_decref(must(call(v, &code, "transaction", "{\"record\":\"%s\",\"reference\":"
+	    "\"ORD-1001\",\"date\":\"2026-11-02\",\"amount\":\"49.90\"}", tok), &code, "tx"));
+	struct read_arg tr = { tok, VAULT_PURPOSE_TRANSACTIONAL };
+	free(as_group(GID_SHIPPING, do_read, &tr));
+
+	r = must(call(v, &code, "request_open", "{\"kind\":\"delete\",\"channel\":\"phone\","
+	    "\"requester\":\"self\"}"), &code, "open");
+	long long id = json_integer_value(json_object_get(r, "request"));
+	json_decref(r);
+	json_decref(must(call(v, &code, "request_verify", "{\"request\":%lld,\"claims\":{"
+	    "\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":\"ada@example.org\","
+	    "\"transaction\":{\"reference\":\"ORD-1001\"}}}", id), &code, "verify"));
+	r = must(call(v, &code, "request_complete", "{\"request\":%lld}", id), &code, "complete");
+	const char *receipt = json_string_value(json_object_get(r, "receipt"));
+	cr_assert_not_null(receipt);
+
+	/* The signed receipt names the notified client and its notice. */
+	char *out = as_group(GID_SHIPPING, do_pending, NULL);
+	uint64_t notice = first_notice_id(out);
+	cr_assert_not_null(strstr(out, "reason subject_request"), "%s", out);
+	free(out);
+	char want[120];
+	snprintf(want, sizeof(want), "{\"client\":\"shipping\",\"notice\":%llu}",
+	    (unsigned long long)notice);
+	cr_assert_not_null(strstr(receipt, want), "%s", receipt);
+	cr_assert_null(strstr(receipt, "payments"), "%s", receipt);
+	json_decref(r);
+
+	/* request_show: notified, not acknowledged; overdue after a second. */
+	r = must(call(v, &code, "request_show", "{\"request\":%lld}", id), &code, "show");
+	json_t *rc = json_object_get(r, "recipients");
+	cr_assert_eq(json_array_size(rc), 1);
+	json_t *e = json_array_get(rc, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "client")), "shipping");
+	cr_assert(json_is_null(json_object_get(e, "acked_at")));
+	json_decref(r);
+	time_t deadline = time(NULL) + 10;
+	while (!listed_overdue(v, id) && time(NULL) < deadline)
+		usleep(50000);
+	cr_assert(listed_overdue(v, id), "requests list --overdue lists the late ack");
+	struct vault_status st;
+	cr_assert_eq(vault_status(v, &st), 0);
+	cr_assert_geq(st.deletion_acks_overdue, 1);
+
+	struct proc_run pr;
+	char ids[32];
+	snprintf(ids, sizeof(ids), "%lld", id);
+	const char *show[] = { "requests", "show", ids, NULL };
+	vaultctl_run(&pr, srv.socket, NULL, show, 0);
+	assert_exit(&pr, 0);
+	snprintf(want, sizeof(want), "notified: shipping notice %llu at ", (unsigned long long)notice);
+	cr_assert_not_null(strstr(pr.out, want), "%s", pr.out);
+	cr_assert_not_null(strstr(pr.out, "not acknowledged OVERDUE"), "%s", pr.out);
+	proc_run_free(&pr);
+
+	/* The ack: shown with its time, and the request is no longer overdue. */
+	struct ack_arg a = { { notice }, 1 };
+	out = as_group(GID_SHIPPING, do_ack, &a);
+	cr_assert_str_eq(out, "ok \n");
+	free(out);
+	r = must(call(v, &code, "request_show", "{\"request\":%lld}", id), &code, "show");
+	e = json_array_get(json_object_get(r, "recipients"), 0);
+	cr_assert(json_is_integer(json_object_get(e, "acked_at")));
+	json_decref(r);
+	cr_assert(!listed_overdue(v, id));
+	/* The ack is in the trail, naming the client. */
+	r = must(call(v, &code, "audit_query", "{\"client\":\"shipping\"}"), &code, "audit");
+	size_t i;
+	int acked = 0;
+	json_array_foreach(json_object_get(r, "entries"), i, e)
+		acked |= strcmp(json_string_value(json_object_get(e, "op")), "deletions_ack") == 0 &&
+		    strcmp(json_string_value(json_object_get(e, "outcome")), "ok") == 0;
+	cr_assert(acked, "deletions_ack audited");
+	json_decref(r);
+	vault_close(v);
 	free(tok);
 }

@@ -13,6 +13,7 @@
 #include "vault/alert.h"
 #include "vault/keyset.h"
 #include "vault/services.h"
+#include "vault/privacy/feed.h"
 #include "op.h"
 
 static const char *const args[] = { NULL };
@@ -26,7 +27,12 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if ((rc = store_count(ctx->txn, STORE_RECORDS, &nrecords)) != 0 ||
 	    (rc = store_count(ctx->txn, STORE_TOMBSTONES, &ntombstones)) != 0)
 		return op_fail(err, store_error(rc), NULL, NULL);
-	msgpack_pack_map(pk, 10);
+	/* Notices older than deletion_ack_seconds: a scan of the feeds. */
+	uint64_t late;
+	if ((rc = feed_overdue(ctx->txn, (uint64_t)ctx->now,
+	    ctx->svc->cfg.deletion_ack_seconds, &late)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	msgpack_pack_map(pk, 11);
 	/* The build's version (meson's project version): which vaultd answers. */
 	mp_cstr(pk, "version");
 	mp_cstr(pk, VAULT_VERSION);
@@ -41,6 +47,8 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	msgpack_pack_uint64(pk, nrecords);
 	mp_cstr(pk, "tombstones");
 	msgpack_pack_uint64(pk, ntombstones);
+	mp_cstr(pk, "deletion_acks_overdue");
+	msgpack_pack_uint64(pk, late);
 	mp_cstr(pk, "kek_epoch");
 	msgpack_pack_uint32(pk, ctx->keys ? keyring_current(ctx->keys->ring, KEYRING_KEK) : 0);
 	mp_cstr(pk, "uptime_seconds");

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/msg.h"
 #include "vault/ctx.h"
 #include "vault/keyset.h"
 #include "vault/store/store.h"
@@ -279,4 +280,93 @@ feed_overdue(struct store_txn *txn, uint64_t now, uint64_t max_age, uint64_t *no
 	int rc = feed_scan(txn, NULL, 0, count_overdue, &o);
 	*notices = o.count;
 	return rc;
+}
+
+struct overdue_ids {
+	uint64_t limit, *ids;
+	size_t n, cap;
+};
+
+static int
+collect_overdue(const struct feed_notice *n, void *arg)
+{
+	struct overdue_ids *o = arg;
+	if (n->acked != 0 || n->time >= o->limit || n->request == 0)
+		return 0;
+	for (size_t i = 0; i < o->n; i++)
+		if (o->ids[i] == n->request)
+			return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		uint64_t *p = realloc(o->ids, cap * sizeof(*p));
+		if (p == NULL)
+			return VAULT_E_NOMEM;
+		o->ids = p;
+		o->cap = cap;
+	}
+	o->ids[o->n++] = n->request;
+	return 0;
+}
+
+int
+feed_overdue_requests(struct store_txn *txn, uint64_t now, uint64_t max_age,
+    uint64_t **ids, size_t *n)
+{
+	struct overdue_ids o = { now > max_age ? now - max_age : 0, NULL, 0, 0 };
+	int rc = feed_scan(txn, NULL, 0, collect_overdue, &o);
+	if (rc != 0) {
+		free(o.ids);
+		o.ids = NULL;
+		o.n = 0;
+	}
+	*ids = o.ids;
+	*n = o.n;
+	return rc;
+}
+
+struct request_pack {
+	uint64_t request, limit;
+	msgpack_packer *pk; /* NULL: count */
+	uint32_t n;
+};
+
+static int
+pack_notice(const struct feed_notice *n, void *arg)
+{
+	struct request_pack *p = arg;
+	if (n->request != p->request)
+		return 0;
+	p->n++;
+	if (p->pk == NULL)
+		return 0;
+	msgpack_packer *pk = p->pk;
+	msgpack_pack_map(pk, 5);
+	mp_cstr(pk, "client");
+	mp_cstr(pk, n->client);
+	mp_cstr(pk, "notice");
+	msgpack_pack_uint64(pk, n->id);
+	mp_cstr(pk, "notified_at");
+	msgpack_pack_uint64(pk, n->time);
+	mp_cstr(pk, "acked_at");
+	if (n->acked != 0)
+		msgpack_pack_uint64(pk, n->acked);
+	else
+		msgpack_pack_nil(pk);
+	mp_cstr(pk, "overdue");
+	(n->acked == 0 && n->time < p->limit) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	return 0;
+}
+
+int
+feed_pack_request(struct store_txn *txn, uint64_t request, uint64_t now,
+    uint64_t max_age, msgpack_packer *pk)
+{
+	struct request_pack p = { request, now > max_age ? now - max_age : 0, NULL, 0 };
+	int rc = feed_scan(txn, NULL, 0, pack_notice, &p);
+	if (rc != 0)
+		return rc;
+	msgpack_pack_array(pk, p.n);
+	p.pk = pk;
+	p.n = 0;
+	return feed_scan(txn, NULL, 0, pack_notice, &p);
 }

@@ -17,7 +17,10 @@
 #ifndef VAULT_PRIVACY_FEED_H
 #define VAULT_PRIVACY_FEED_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <msgpack.h>
 
 #include "vault/crypto/token.h"
 #include "vault/policy.h"
@@ -70,5 +73,20 @@ int feed_scan(struct store_txn *txn, const char *client, uint64_t after,
  * scan of every feed). */
 int feed_overdue(struct store_txn *txn, uint64_t now, uint64_t max_age,
     uint64_t *notices);
+
+/*
+ * The ids of the privacy requests with a pending notice older than
+ * max_age at now, ascending, no repeats (malloc'd in *ids; free it).
+ */
+int feed_overdue_requests(struct store_txn *txn, uint64_t now, uint64_t max_age,
+    uint64_t **ids, size_t *n);
+
+/*
+ * Pack request's notices as an array of maps {client, notice, notified_at,
+ * acked_at (nil: pending), overdue} (max_age: as for feed_overdue); a
+ * scan of every feed.
+ */
+int feed_pack_request(struct store_txn *txn, uint64_t request, uint64_t now,
+    uint64_t max_age, msgpack_packer *pk);
 
 #endif

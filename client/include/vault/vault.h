@@ -326,6 +326,9 @@ struct vault_status {
 	 * (the status result's "alerts" map has them by name; SECURITY.md,
 	 * "Alerts"). Nonzero deserves a look at the log and the audit trail. */
 	uint64_t alerts;
+	/* Deletion notices a recipient has not acknowledged within
+	 * [privacy] deletion_ack_seconds (PROTOCOL.md, deletion feeds). */
+	uint64_t deletion_acks_overdue;
 };
 int vault_status(struct vault *v, struct vault_status *out);
 
