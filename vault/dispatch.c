@@ -83,8 +83,8 @@ read_txn_begin(struct read_ctx *ctx)
  * are stored. Out of memory: an error, and nothing leaves.
  */
 static void
-as_recipients_write(struct read_ctx *ctx, const struct request *req, struct buf *out,
-    size_t start, size_t result, size_t len, struct write_op **wop)
+as_recipients_write(struct read_ctx *ctx, const struct op *op, const struct request *req,
+    struct buf *out, size_t start, size_t result, size_t len, struct write_op **wop)
 {
 	struct server *srv = server_of(ctx->svc);
 	void *state = NULL;
@@ -101,6 +101,7 @@ as_recipients_write(struct read_ctx *ctx, const struct request *req, struct buf 
 		return;
 	}
 	w->op = &op_recipients_note;
+	w->counted_as = op;
 	w->request_id = req->id;
 	w->state = state;
 	w->cost = len;
@@ -234,7 +235,7 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 			reply_error(out, req.id, &err);
 		} else if (ctx->nnotes > 0) {
 			/* New recipients: stored by the writer before the answer leaves. */
-			as_recipients_write(ctx, &req, out, start, result, len, wop);
+			as_recipients_write(ctx, op, &req, out, start, result, len, wop);
 		} else {
 			reply_end(out, start, req.id, srv->svc.cfg.max_frame_bytes);
 		}

@@ -474,7 +474,8 @@ writer_main(void *arg)
 				ops[i]->state = NULL;
 			}
 			atomic_fetch_sub(&w->queued_bytes, ops[i]->cost);
-			metrics_request(op_table_index(ops[i]->op), ops[i]->outcome);
+			metrics_request(op_table_index(ops[i]->counted_as ? ops[i]->counted_as :
+			    ops[i]->op), ops[i]->outcome);
 			worker_complete(ops[i]->worker, ops[i]);
 		}
 		if (n > 0)
