@@ -124,8 +124,8 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		 * dropped (fail closed). Should the batch commit fail later,
 		 * fail_all adds an entry saying so.
 		 */
-		if (services_audit(ctx->svc, ctx->audit, ctx->keys, op->client, op->uid, op->purpose,
-		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
+		if (!op->op->unaudited && services_audit(ctx->svc, ctx->audit, ctx->keys, op->client,
+		    op->uid, op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    audit_refusal(ctx->svc->audit, 1));
 		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {

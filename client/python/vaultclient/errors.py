@@ -158,7 +158,7 @@ __all__: List[str] = [
     "UnknownFieldError", "InvalidValueError", "TooLargeError", "LimitError", "TokenKindError",
     "ReasonError", "EmptyError", "NoPermissionError", "BadTokenError", "NotFoundError",
     "DeletedError", "StaleTokenError", "ConflictError", "RequestStateError", "NotVerifiedError",
-    "ConfirmationError", "HeldError", "DeniedError", "SealedError", "RateLimitedError",
+    "ConfirmationError", "HeldError", "AlreadyAckedError", "DeniedError", "SealedError", "RateLimitedError",
     "ServerIdentityError", "InternalError", "NomemError", "StorageError", "NoSpaceError",
     "CryptoError", "BusyError", "ShuttingDownError", "VaultIOError", "ConfigError", "KeyringError",
     "AuditError",
