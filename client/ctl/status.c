@@ -89,7 +89,6 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("protocol version: %" PRIu32 "\n", st.protocol_version);
 	printf("records: %" PRIu64 "\n", st.records);
 	printf("tombstones: %" PRIu64 "\n", st.tombstones);
-	printf("deletion acks overdue: %" PRIu64 "\n", st.deletion_acks_overdue);
 	printf("kek epoch: %" PRIu32 "\n", st.kek_epoch);
 	printf("uptime: ");
 	print_uptime(st.uptime_seconds);
@@ -116,6 +115,7 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("version: %s\n", json_is_string(version) ? json_string_value(version) :
 	    "unknown");
 	json_decref(version);
+	printf("deletion acks overdue: %" PRIu64 "\n", st.deletion_acks_overdue);
 	if (metrics != NULL)
 		ctl_metrics_print(metrics);
 	json_decref(metrics);
