@@ -15,6 +15,7 @@
 #include "common/msg.h"
 #include "vault/ctx.h"
 #include "vault/keyset.h"
+#include "vault/log.h"
 #include "vault/store/store.h"
 #include "feed.h"
 #include "privacy.h"
@@ -145,7 +146,14 @@ feed_notify(struct write_ctx *ctx, uint64_t id, const struct record *r,
 
 	if (s == NULL || n == NULL)
 		goto out;
-	if ((rc = recipients_load(ctx->txn, id, r->dek_version, dek, s)) != 0)
+	/* A set that does not open (changed outside the service) must not stop
+	 * the erasure: no one can be told, and it goes with the record. */
+	rc = recipients_load(ctx->txn, id, r->dek_version, dek, s);
+	if (rc == VAULT_E_CRYPTO) {
+		log_warn("record %llu: its recipient set does not open; its deletion "
+		    "notifies no client", (unsigned long long)id);
+		s->n = 0;
+	} else if (rc != 0)
 		goto out;
 	for (unsigned i = 0; i < s->n; i++) {
 		memset(n, 0, sizeof(*n));

@@ -200,8 +200,12 @@ recipients_note(struct read_ctx *ctx, uint64_t id, const struct record *r,
 	if (rc == 0)
 		rc = recipients_add(s, ctx->client->name, fields, tokens);
 	free(s);
-	if (rc <= 0)
-		return rc == VAULT_E_LIMIT ? 0 : rc; /* full: the writer says so */
+	if (rc == 0)
+		return 0; /* already recorded: no write */
+	/* Changed, or full: the writer stores it, or refuses the read (fail
+	 * closed, VAULT_E_LIMIT); anything else is the load's error. */
+	if (rc != 1 && rc != VAULT_E_LIMIT)
+		return rc;
 	if (ctx->nnotes == ctx->capnotes) {
 		size_t cap = ctx->capnotes ? ctx->capnotes * 2 : 8;
 		struct recipient_note *p = realloc(ctx->notes, cap * sizeof(*p));
