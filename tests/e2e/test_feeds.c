@@ -511,3 +511,53 @@ Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 	vault_close(v);
 	free(tok);
 }
+
+Test(feeds, vaultctl_deletions_pending_and_ack)
+{
+	/* The admin reads the record itself: then its own feed gets the notice. */
+	char *tok = create_person();
+	struct vault *v;
+	struct vault_record *r;
+	cr_assert_eq(vault_connect(srv.socket, &v), 0);
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, tok, NULL, 0, 0, &r), 0);
+	vault_record_free(r);
+	vault_close(v);
+	struct proc_run pr;
+	const char *pending[] = { "deletions", "pending", NULL };
+	vaultctl_run(&pr, srv.socket, NULL, pending, 0);
+	assert_exit(&pr, 0);
+	cr_assert_str_eq(pr.out, "no deletions pending\n");
+	proc_run_free(&pr);
+	delete_as_admin(tok);
+
+	vaultctl_run(&pr, srv.socket, NULL, pending, 0);
+	assert_exit(&pr, 0);
+	char want[200];
+	snprintf(want, sizeof(want), " record %s deleted ", tok);
+	cr_assert_not_null(strstr(pr.out, want), "%s", pr.out);
+	cr_assert_not_null(strstr(pr.out, " reason administrative fields "), "%s", pr.out);
+	cr_assert_not_null(strstr(pr.out, "postal_address"), "%s", pr.out);
+	char id[24];
+	cr_assert_eq(sscanf(pr.out, "notice %23s ", id), 1, "%s", pr.out);
+	proc_run_free(&pr);
+
+	const char *bad[] = { "deletions", "ack", "x", NULL };
+	vaultctl_run(&pr, srv.socket, NULL, bad, 0);
+	cr_assert_neq(pr.status, 0);
+	cr_assert_not_null(strstr(pr.err, "a notice id"), "%s", pr.err);
+	proc_run_free(&pr);
+	const char *ack[] = { "deletions", "ack", id, NULL };
+	vaultctl_run(&pr, srv.socket, NULL, ack, 0);
+	assert_exit(&pr, 0);
+	cr_assert_str_eq(pr.out, "acknowledged 1 notice\n");
+	proc_run_free(&pr);
+	vaultctl_run(&pr, srv.socket, NULL, ack, 0);
+	cr_assert_neq(pr.status, 0);
+	cr_assert_not_null(strstr(pr.err, "VAULT_E_ALREADY_ACKED"), "%s", pr.err);
+	proc_run_free(&pr);
+	vaultctl_run(&pr, srv.socket, NULL, pending, 0);
+	assert_exit(&pr, 0);
+	cr_assert_str_eq(pr.out, "no deletions pending\n");
+	proc_run_free(&pr);
+	free(tok);
+}
