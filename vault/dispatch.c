@@ -79,8 +79,11 @@ read_txn_begin(struct read_ctx *ctx)
 
 /*
  * The read's answer, out[result..), goes into a recipients_note write
- * (ops/recipients_note.c); the writer sends it once the new recipients
- * are stored. Out of memory: an error, and nothing leaves.
+ * (ops/recipients_note.c) with the read's trace; the writer stores the
+ * new recipients, writes the read's audit entry in its batch (not the
+ * worker's: a worker batch that fails must not leave an answer queued in
+ * the writer) and sends the answer after the commit. Out of memory: an
+ * error, and nothing leaves (nor was anything audited: nothing was given).
  */
 static void
 as_recipients_write(struct read_ctx *ctx, const struct op *op, const struct request *req,
@@ -224,8 +227,12 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		size_t result = out->len;
 		ctx->nnotes = 0;
 		rc = op->read(ctx, &req, &pk, &err);
+		if (rc == 0 && ctx->nnotes > 0) {
+			/* New recipients: the writer stores them and writes this
+			 * read's audit entry in its batch, and only then answers. */
+			as_recipients_write(ctx, op, &req, out, start, result, len, wop);
 		/* The entry is written before the answer can leave (fail closed). */
-		if (!op->unaudited && services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose,
+		} else if (!op->unaudited && services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, rc ? err.code : 0) != 0) {
 			reply_abandon(out, start);
 			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL,
@@ -233,9 +240,6 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 		} else if (rc != 0) {
 			reply_abandon(out, start);
 			reply_error(out, req.id, &err);
-		} else if (ctx->nnotes > 0) {
-			/* New recipients: stored by the writer before the answer leaves. */
-			as_recipients_write(ctx, op, &req, out, start, result, len, wop);
 		} else {
 			reply_end(out, start, req.id, srv->svc.cfg.max_frame_bytes);
 		}

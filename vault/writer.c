@@ -125,7 +125,8 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		 * fail_all adds an entry saying so.
 		 */
 		if (!op->op->unaudited && services_audit(ctx->svc, ctx->audit, ctx->keys, op->client,
-		    op->uid, op->purpose, op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
+		    op->uid, op->purpose, (op->counted_as ? op->counted_as : op->op)->name,
+		    &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    audit_refusal(ctx->svc->audit, 1));
 		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {

@@ -4,9 +4,9 @@
  * (privacy/recipients.h). Not in the operation table: only the dispatcher
  * makes it, with the read's answer already built; the writer stores the
  * recipients and only then sends that answer, so no data leaves before
- * its deletion can reach the client. Not audited: the read's own entry,
- * written by the worker before this was queued, names the same client,
- * records and fields (one access, one entry).
+ * its deletion can reach the client. It carries the read's trace, and the
+ * writer writes the read's audit entry (under the read's name, counted_as)
+ * in its batch: one access, one entry, committed before the answer leaves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,7 @@ free_state(void *state)
 		sodium_memzero(st->reply, st->reply_len);
 	free(st->reply);
 	free(st->notes);
+	free(st->records);
 	free(st);
 }
 
@@ -40,11 +41,13 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct record r;
 	int rc;
 
+	/* The read's trace, for its audit entry. */
+	for (size_t i = 0; i < st->nrecords; i++)
+		if (trace_record(&ctx->trace, st->records[i]) != 0)
+			return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
+	ctx->trace.fields = st->fields;
 	for (size_t i = 0; i < st->nnotes; i++) {
 		uint64_t id = st->notes[i].id;
-		if (trace_record(&ctx->trace, id) != 0)
-			return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-		ctx->trace.fields |= st->notes[i].fields;
 		/* Deleted since the read: its answer must not leave either. */
 		if ((rc = record_load(ctx->svc, ctx->keys, ctx->txn, id, &r, &ctx->copy)) != 0 ||
 		    (rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
@@ -65,7 +68,6 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 const struct op op_recipients_note = {
 	.name = "recipients_note",
 	.kind = OP_WRITE,
-	.unaudited = 1,
 	.apply = apply,
 	.free_state = free_state,
 };
@@ -80,13 +82,17 @@ recipients_note_state(const struct read_ctx *ctx, const char *client,
 	snprintf(st->client, sizeof(st->client), "%s", client);
 	st->notes = malloc(ctx->nnotes * sizeof(*st->notes));
 	st->reply = malloc(len ? len : 1);
-	if (st->notes == NULL || st->reply == NULL) {
+	st->records = malloc((ctx->trace.nrecords ? ctx->trace.nrecords : 1) * sizeof(uint64_t));
+	if (st->notes == NULL || st->reply == NULL || st->records == NULL) {
 		free_state(st);
 		return VAULT_E_NOMEM;
 	}
 	memcpy(st->notes, ctx->notes, ctx->nnotes * sizeof(*st->notes));
 	st->nnotes = ctx->nnotes;
 	memcpy(st->reply, reply, len);
+	memcpy(st->records, ctx->trace.records, ctx->trace.nrecords * sizeof(uint64_t));
+	st->nrecords = ctx->trace.nrecords;
+	st->fields = ctx->trace.fields;
 	st->reply_len = len;
 	*state = st;
 	return 0;

@@ -16,6 +16,9 @@ struct recipients_note_state {
 	struct recipient_note *notes;
 	size_t nnotes;
 	uint8_t *reply;  /* the read's packed result (may hold plaintext: wiped) */
+	uint64_t *records; /* the read's trace, for its audit entry */
+	size_t nrecords;
+	uint32_t fields;
 	size_t reply_len;
 };
 
