@@ -725,6 +725,7 @@ vault_status(struct vault *v, struct vault_status *out)
 	out->protocol_version = (uint32_t)obj_u64(res, "protocol_version");
 	out->records = obj_u64(res, "records");
 	out->tombstones = obj_u64(res, "tombstones");
+	out->deletion_acks_overdue = obj_u64(res, "deletion_acks_overdue");
 	out->kek_epoch = (uint32_t)obj_u64(res, "kek_epoch");
 	out->uptime_seconds = obj_u64(res, "uptime_seconds");
 	const msgpack_object *sealed = msg_get(res, "sealed");

@@ -138,6 +138,18 @@ static const struct ctl_command holds_commands[] = {
 	{ .name = NULL },
 };
 
+/* "vaultctl deletions WORD": the calling client's own deletion feed. */
+static const struct ctl_command deletions_commands[] = {
+	{ .name = "pending", .fn = ctl_cmd_deletions_pending, .args = "",
+	  .description = "the deleted records whose data this client received and has not\n"
+	  "acknowledged, one notice a line: id, record token, time, reason,\n"
+	  "request, and the fields it received (=TOKEN: the opaque token it holds)" },
+	{ .name = "ack", .fn = ctl_cmd_deletions_ack, .args = "ID...",
+	  .description = "acknowledge notices once this client deleted its copies (all or\n"
+	  "none: an id not in this client's feed, or acknowledged before, fails)" },
+	{ .name = NULL },
+};
+
 /* "vaultctl export WORD": signed documents, offline. */
 static const struct ctl_command export_commands[] = {
 	{ .name = "verify", .fn = ctl_cmd_export_verify,
@@ -247,6 +259,7 @@ static const struct ctl_command commands[] = {
 	  "transactional implied); values as for verify's V" },
 	{ .name = "requests", .sub = requests_commands },
 	{ .name = "holds", .sub = holds_commands },
+	{ .name = "deletions", .sub = deletions_commands },
 	{ .name = "export", .sub = export_commands },
 	{ .name = "keys", .sub = keys_commands },
 	{ .name = "audit", .sub = audit_commands },

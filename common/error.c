@@ -39,6 +39,7 @@ static const struct error_entry errors[] = {
 	{ VAULT_E_NOT_VERIFIED, "VAULT_E_NOT_VERIFIED", "the request is not verified or not confirmed" },
 	{ VAULT_E_CONFIRMATION, "VAULT_E_CONFIRMATION", "wrong or expired confirmation code" },
 	{ VAULT_E_HELD, "VAULT_E_HELD", "the record is under a hold" },
+	{ VAULT_E_ALREADY_ACKED, "VAULT_E_ALREADY_ACKED", "the deletion notice was acknowledged before" },
 	{ VAULT_E_DENIED, "VAULT_E_DENIED", "permission denied" },
 	{ VAULT_E_SEALED, "VAULT_E_SEALED", "vault is sealed" },
 	{ VAULT_E_RATE_LIMITED, "VAULT_E_RATE_LIMITED", "too many attempts; retry later" },

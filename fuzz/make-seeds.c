@@ -358,6 +358,19 @@ make_requests(void)
 	kv("record", v->rec_live);
 	kv("reason", "because");
 
+	/* Deletion feeds (PROTOCOL.md 8.22): the caller's own feed only. */
+	req("deletions-pending", 66, "deletions_pending", NULL, 2);
+	mp_cstr(&pk, "after");
+	msgpack_pack_uint64(&pk, 0);
+	mp_cstr(&pk, "limit");
+	msgpack_pack_uint64(&pk, 1001);
+	req("deletions-ack", 67, "deletions_ack", NULL, 1);
+	mp_cstr(&pk, "ids");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_int(&pk, -2);
+
 	/* Names with a NUL and a tail (issue 12, item 7): refused. */
 	req("delete-reason-nul-tail", 63, "delete", "legal", 2);
 	kv("record", v->rec_live);

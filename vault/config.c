@@ -50,6 +50,7 @@ config_defaults(struct config *c)
 	c->verify_identity_failures = 10;
 	c->verify_identity_window = 86400;
 	c->verify_identity_open = 3;
+	c->deletion_ack_seconds = 7 * 86400;
 	c->audit_enabled = 1;
 	c->audit_max_file_bytes = 64u << 20;
 	c->audit_sync_interval_ms = 200;
@@ -219,6 +220,8 @@ static const struct option options[] = {
 	    offsetof(struct config, verify_identity_window), sizeof(unsigned) },
 	{ "privacy", "verify_identity_open", K_UINT,
 	    offsetof(struct config, verify_identity_open), sizeof(unsigned) },
+	{ "privacy", "deletion_ack_seconds", K_UINT,
+	    offsetof(struct config, deletion_ack_seconds), sizeof(unsigned) },
 	{ "audit", "enabled", K_BOOL, offsetof(struct config, audit_enabled),
 	    sizeof(int) },
 	{ "audit", "path", K_STR, offsetof(struct config, audit_path),
@@ -517,6 +520,8 @@ config_check(const struct config *c, char *err, size_t errlen)
 		msg = "[privacy] verify_identity_window must be 60..7776000 seconds";
 	else if (c->verify_identity_open < 1 || c->verify_identity_open > 16)
 		msg = "[privacy] verify_identity_open must be 1..16";
+	else if (c->deletion_ack_seconds < 1 || c->deletion_ack_seconds > 366 * 86400)
+		msg = "[privacy] deletion_ack_seconds must be 1..31622400";
 	else if (c->max_documents_per_record > 64)
 		msg = "[limits] max_documents_per_record must be 0..64";
 	else if (c->max_tokens_per_request < 1 || c->max_tokens_per_request > 100000)

@@ -82,6 +82,7 @@ struct config {
 	unsigned verify_identity_failures; /* per claimed name, across requests */
 	unsigned verify_identity_window;   /* seconds that count is kept */
 	unsigned verify_identity_open;     /* open requests trying one name */
+	unsigned deletion_ack_seconds;     /* a deletion notice unacknowledged longer is overdue */
 };
 
 void config_defaults(struct config *c);

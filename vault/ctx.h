@@ -88,6 +88,13 @@ trace_field(struct op_trace *t, unsigned field)
 /* Note a record (a repeat of the last one is not noted twice). */
 int trace_record(struct op_trace *t, uint64_t id);
 
+/* A record whose data a read gives a client not yet among its recipients
+ * (privacy/recipients.h): field bits, and bits of fields given as tokens. */
+struct recipient_note {
+	uint64_t id;
+	uint32_t fields, tokens;
+};
+
 /* What a read handler or a write preparer may use (one per worker). */
 struct read_ctx {
 	struct vault_services *svc; /* the service below the server (services.h) */
@@ -102,6 +109,8 @@ struct read_ctx {
 	time_t now;
 	struct audit_batch *audit; /* the worker's (audit.h); NULL: write each entry */
 	uint64_t request_id; /* of the request being dispatched; 0 until known */
+	struct recipient_note *notes; /* reset per request (recipients.h) */
+	size_t nnotes, capnotes;
 };
 
 /* What an apply handler gets (the writer's). */

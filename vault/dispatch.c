@@ -13,6 +13,7 @@
 #include "common/msg.h"
 #include "common/names.h"
 #include "dispatch.h"
+#include "ops/recipients_note.h"
 #include "reply.h"
 #include "keyset.h"
 #include "metrics.h"
@@ -74,6 +75,45 @@ read_txn_begin(struct read_ctx *ctx)
 	if (ctx->txn == NULL)
 		return store_txn_begin(&ctx->svc->store, NULL, STORE_RDONLY, &ctx->txn);
 	return store_txn_renew(ctx->txn);
+}
+
+/*
+ * The read's answer, out[result..), goes into a recipients_note write
+ * (ops/recipients_note.c) with the read's trace; the writer stores the
+ * new recipients, writes the read's audit entry in its batch (not the
+ * worker's: a worker batch that fails must not leave an answer queued in
+ * the writer) and sends the answer after the commit. Out of memory: an
+ * error, and nothing leaves (nor was anything audited: nothing was given).
+ */
+static void
+as_recipients_write(struct read_ctx *ctx, const struct op *op, const struct request *req,
+    struct buf *out, size_t start, size_t result, size_t len, struct write_op **wop)
+{
+	struct server *srv = server_of(ctx->svc);
+	void *state = NULL;
+	struct write_op *w = NULL;
+	int rc = out->error ? VAULT_E_NOMEM : recipients_note_state(ctx, req->client->name,
+	    out->data + result, out->len - result, &state);
+	reply_abandon(out, start);
+	if (rc == 0 && (w = calloc(1, sizeof(*w))) == NULL) {
+		op_recipients_note.free_state(state);
+		rc = VAULT_E_NOMEM;
+	}
+	if (rc != 0) {
+		reply_error_code(out, req->id, rc, NULL, NULL);
+		return;
+	}
+	w->op = &op_recipients_note;
+	w->counted_as = op;
+	w->request_id = req->id;
+	w->state = state;
+	w->cost = len;
+	w->client = req->client;
+	w->policy = policy_ref(ctx->policy);
+	w->uid = req->uid;
+	w->purpose = req->purpose;
+	atomic_fetch_add(&srv->writer.queued_bytes, len);
+	*wop = w;
 }
 
 static void
@@ -191,9 +231,15 @@ dispatch_request(struct read_ctx *ctx, const uint8_t *body, size_t len,
 	} else if (op->kind == OP_READ) {
 		msgpack_packer pk;
 		size_t start = reply_begin(out, &pk, req.id);
+		size_t result = out->len;
+		ctx->nnotes = 0;
 		rc = op->read(ctx, &req, &pk, &err);
+		if (rc == 0 && ctx->nnotes > 0) {
+			/* New recipients: the writer stores them and writes this
+			 * read's audit entry in its batch, and only then answers. */
+			as_recipients_write(ctx, op, &req, out, start, result, len, wop);
 		/* The entry is written before the answer can leave (fail closed). */
-		if (!op->unaudited && services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose,
+		} else if (!op->unaudited && services_audit(&srv->svc, ctx->audit, ctx->keys, req.client, uid, req.purpose,
 		    op->name, &ctx->trace, rc ? err.code : 0) != 0) {
 			reply_abandon(out, start);
 			reply_error_code(out, req.id, VAULT_E_AUDIT, NULL,

@@ -23,6 +23,7 @@
 #include "ops/op.h"
 #include "keyset.h"
 #include "metrics.h"
+#include "privacy/feed.h"
 #include "server.h"
 
 #define ERROR_CLASSES 5
@@ -278,7 +279,11 @@ metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 	if (nops > METRICS_MAX_OPS)
 		nops = METRICS_MAX_OPS;
 
-	msgpack_pack_map(pk, reachable ? 14 : 12);
+	uint64_t late = 0;
+	if (reachable && (rc = feed_overdue(txn, (uint64_t)time(NULL),
+	    srv->svc.cfg.deletion_ack_seconds, &late)) != 0)
+		return rc;
+	msgpack_pack_map(pk, reachable ? 15 : 12);
 	mp_cstr(pk, "sealed");
 	if (key_set_sealed(&srv->svc))
 		msgpack_pack_true(pk);
@@ -323,6 +328,8 @@ metrics_pack(struct server *srv, struct store_txn *txn, msgpack_packer *pk)
 		msgpack_pack_uint64(pk, nrecords);
 		mp_cstr(pk, "tombstones");
 		msgpack_pack_uint64(pk, ntombstones);
+		mp_cstr(pk, "deletion_acks_overdue");
+		msgpack_pack_uint64(pk, late);
 	}
 	/* Unix time of the first failed connect of an outage; 0: reachable. */
 	mp_cstr(pk, "storage_unreachable_since");

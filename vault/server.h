@@ -43,6 +43,8 @@ struct op_trace;
 struct write_op {
 	struct write_op *next;
 	const struct op *op;
+	const struct op *counted_as; /* metrics' row and audit name if not op's
+	                              * (a read that became a write) */
 	struct worker *worker;
 	struct conn *conn;
 	uint64_t request_id;

@@ -1107,6 +1107,7 @@ worker_destroy(struct worker *w)
 	free(w->held);
 	buf_free(&w->ctx.scratch);
 	free(w->ctx.trace.records);
+	free(w->ctx.notes);
 	policy_unref(w->policy);
 	msgpack_zone_destroy(&w->zone);
 	pthread_mutex_destroy(&w->lock);

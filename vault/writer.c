@@ -125,8 +125,9 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		 * dropped (fail closed). Should the batch commit fail later,
 		 * fail_all adds an entry saying so.
 		 */
-		if (services_audit(ctx->svc, ctx->audit, ctx->keys, op->client, op->uid, op->purpose,
-		    op->op->name, &ctx->trace, rc ? err.code : 0) != 0)
+		if (!op->op->unaudited && services_audit(ctx->svc, ctx->audit, ctx->keys, op->client,
+		    op->uid, op->purpose, (op->counted_as ? op->counted_as : op->op)->name,
+		    &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    audit_refusal(ctx->svc->audit, 1));
 		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {
@@ -506,7 +507,8 @@ writer_main(void *arg)
 				ops[i]->state = NULL;
 			}
 			atomic_fetch_sub(&w->queued_bytes, ops[i]->cost);
-			metrics_request(op_table_index(ops[i]->op), ops[i]->outcome);
+			metrics_request(op_table_index(ops[i]->counted_as ? ops[i]->counted_as :
+			    ops[i]->op), ops[i]->outcome);
 			worker_complete(ops[i]->worker, ops[i]);
 		}
 		if (n > 0)

@@ -196,6 +196,8 @@ int ctl_cmd_requests_extend(struct ctl *c, int argc, char **argv);
 int ctl_cmd_requests_list(struct ctl *c, int argc, char **argv);
 int ctl_cmd_requests_show(struct ctl *c, int argc, char **argv);
 int ctl_cmd_requests_receipt(struct ctl *c, int argc, char **argv);
+int ctl_cmd_deletions_pending(struct ctl *c, int argc, char **argv);
+int ctl_cmd_deletions_ack(struct ctl *c, int argc, char **argv);
 int ctl_cmd_holds_place(struct ctl *c, int argc, char **argv);
 int ctl_cmd_holds_lift(struct ctl *c, int argc, char **argv);
 int ctl_cmd_holds_list(struct ctl *c, int argc, char **argv);

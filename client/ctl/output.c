@@ -230,8 +230,8 @@ ctl_connect(struct ctl *c)
  * command, RFC 3339 UTC strings and null (PROTOCOL.md's names kept).
  */
 static const char *const time_keys[] = {
-	"completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
-	"last_done", "newest_usable_created", "next_due", "placed_at", "received_at",
+	"acked_at", "completed_at", "created", "deleted_at", "due_at", "expires_at", "generated_at",
+	"last_done", "newest_usable_created", "next_due", "notified_at", "placed_at", "received_at",
 	"retire_refused_since", "retired_at", "started", "stalled_since", "time",
 	"unrecoverable_after", "unusable_since", "updated",
 };

@@ -4,8 +4,10 @@
  *
  *   ID  KIND  CHANNEL  REQUESTER  STATE  RECEIVED  DUE  TARGETS
  *
- * dates in UTC; "+" after the due date marks an extended request, and a
- * request past its due date is marked "OVERDUE" in a last column.
+ * dates in UTC; "+" after the due date marks an extended request, a
+ * request past its due date is marked "OVERDUE" in a last column, and one
+ * whose deletion notices a recipient has not acknowledged in time
+ * "ACKS-OVERDUE".
  */
 #include <stdio.h>
 #include <string.h>
@@ -108,6 +110,7 @@ ctl_cmd_requests_list(struct ctl *c, int argc, char **argv)
 		    "CHANNEL", "REQUESTER", "STATE", "RECEIVED", "DUE", "TARGETS");
 	json_array_foreach(reqs, i, r) {
 		int late = json_is_true(json_object_get(r, "overdue"));
+		int late_acks = json_is_true(json_object_get(r, "acks_overdue"));
 
 		printf("%-6" JSON_INTEGER_FORMAT " ", ctl_jint(r, "request"));
 		word(ctl_jstr(r, "kind"), 8);
@@ -117,10 +120,10 @@ ctl_cmd_requests_list(struct ctl *c, int argc, char **argv)
 		word(ctl_jstr(r, "requester"), 9);
 		putchar(' ');
 		word(ctl_jstr(r, "state"), 10);
-		printf(" %-10s %-10s%s %" JSON_INTEGER_FORMAT "%s\n",
+		printf(" %-10s %-10s%s %" JSON_INTEGER_FORMAT "%s%s\n",
 		    date(ctl_jint(r, "received_at"), d1), date(ctl_jint(r, "due_at"), d2),
 		    json_is_true(json_object_get(r, "extended")) ? "+" : " ",
-		    targets(r), late ? " OVERDUE" : "");
+		    targets(r), late ? " OVERDUE" : "", late_acks ? " ACKS-OVERDUE" : "");
 	}
 	if (json_array_size(reqs) == 0)
 		puts(state != NULL || overdue ? "no request matches" : "no requests");

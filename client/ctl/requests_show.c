@@ -97,6 +97,18 @@ print_request(const json_t *res)
 		ctl_put_text(ctl_jstr(e, "client")[0] != '\0' ? ctl_jstr(e, "client") : "-");
 		putchar('\n');
 	}
+	/* One line per deletion notice: "notified CLIENT notice N at T, acknowledged T". */
+	json_array_foreach(json_object_get(res, "recipients"), i, e) {
+		printf("notified: ");
+		ctl_put_text(ctl_jstr(e, "client"));
+		printf(" notice %" JSON_INTEGER_FORMAT " at %s", ctl_jint(e, "notice"),
+		    ctl_time_iso(ctl_jint(e, "notified_at"), when));
+		if (json_is_integer(json_object_get(e, "acked_at")))
+			printf(", acknowledged %s\n", ctl_time_iso(ctl_jint(e, "acked_at"), when));
+		else
+			printf(", not acknowledged%s\n",
+			    json_is_true(json_object_get(e, "overdue")) ? " OVERDUE" : "");
+	}
 	if (json_is_string(json_object_get(res, "receipt"))) {
 		printf("receipt: ");
 		ctl_put_text(ctl_jstr(res, "receipt"));

@@ -95,11 +95,13 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	/* The counters too for an administrator (metrics is admin only). */
 	json_t *metrics = ctl_metrics_fetch(c);
 	if (c->json) {
-		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		rc = ctl_json_emit(c, json_pack("{s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		    "version", version,
 		    "protocol_version", (json_int_t)st.protocol_version,
 		    "records", reachable ? json_integer((json_int_t)st.records) : json_null(),
 		    "tombstones", reachable ? json_integer((json_int_t)st.tombstones) : json_null(),
+		    "deletion_acks_overdue", reachable ?
+		    json_integer((json_int_t)st.deletion_acks_overdue) : json_null(),
 		    "kek_epoch", (json_int_t)st.kek_epoch,
 		    "uptime_seconds", (json_int_t)st.uptime_seconds,
 		    "sealed", st.sealed != 0,
@@ -143,6 +145,11 @@ ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	printf("version: %s\n", json_is_string(version) ? json_string_value(version) :
 	    "unknown");
 	json_decref(version);
+	/* Notices not acknowledged in time (deletion feeds). */
+	if (reachable)
+		printf("deletion acks overdue: %" PRIu64 "\n", st.deletion_acks_overdue);
+	else
+		printf("deletion acks overdue: unknown\n");
 	/* Last, only while sealed by shares: the lines above keep their places. */
 	if (json_is_object(shares))
 		printf("unseal shares: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT "\n",

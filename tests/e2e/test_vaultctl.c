@@ -166,11 +166,12 @@ Test(vaultctl, readme_walkthrough)
 	cr_assert_str_eq(line(r.out, 8), "rotation: none");
 	cr_assert_str_eq(line(r.out, 9), "backups: ok");
 	cr_assert(strncmp(line(r.out, 10), "version: ", 9) == 0, "%s", r.out);
+	cr_assert_str_eq(line(r.out, 11), "deletion acks overdue: 0");
 	/* The caller is an admin: then the counters of metrics follow (e2e-metrics). */
-	cr_assert(strncmp(line(r.out, 11), "connections: ", 13) == 0, "%s", r.out);
-	cr_assert_str_eq(line(r.out, 13), "errors: 0");
-	cr_assert(strncmp(line(r.out, 16), "write queue: ", 13) == 0, "%s", r.out);
-	cr_assert_eq(count_lines(r.out), 17, "%s", r.out);
+	cr_assert(strncmp(line(r.out, 12), "connections: ", 13) == 0, "%s", r.out);
+	cr_assert_str_eq(line(r.out, 14), "errors: 0");
+	cr_assert(strncmp(line(r.out, 17), "write queue: ", 13) == 0, "%s", r.out);
+	cr_assert_eq(count_lines(r.out), 18, "%s", r.out);
 	proc_run_free(&r);
 
 	char *tok = create_jane();

@@ -31,6 +31,7 @@
 #include "vault/record/input.h"
 #include "vault/record/mask.h"
 #include "vault/record/tokens.h"
+#include "vault/privacy/recipients.h"
 #include "vault/services.h"
 #include "op.h"
 
@@ -218,6 +219,9 @@ resolve(struct read_ctx *ctx, const struct request *req, struct cache *c,
 	size_t off, len;
 	buf_clear(&ctx->scratch);
 	if ((rc = record_open_field(ctx->dek, id, &c->r, f, &ctx->scratch, &off, &len)) != 0)
+		return rc;
+	/* The value reaches this client: its deletion must too. */
+	if ((rc = recipients_note(ctx, id, &c->r, 1u << field, 0)) != 0)
 		return rc;
 	msgpack_pack_map(pk, 3);
 	mp_cstr(pk, "ok");

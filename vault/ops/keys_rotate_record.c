@@ -14,6 +14,7 @@
 #include "vault/crypto/seal.h"
 #include "vault/keyset.h"
 #include "vault/privacy/blind.h"
+#include "vault/privacy/recipients.h"
 #include "vault/record/access.h"
 #include "vault/record/tokens.h"
 #include "vault/record/write.h"
@@ -139,6 +140,9 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk, struct op_error *e
 	struct blind_keys bfrom = { old, old_version, old_epoch };
 	struct blind_keys bto = { ctx->dek, r.dek_version, r.kek_epoch };
 	if ((rc = blind_rewrap(ctx, id, &bfrom, &bto)) != 0)
+		goto fail;
+	if ((rc = recipients_reseal(ctx->txn, id, old_version, old, r.dek_version,
+	    ctx->dek)) != 0)
 		goto fail;
 	if ((rc = record_store(ctx, id, &r, 0)) != 0)
 		goto fail;

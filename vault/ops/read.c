@@ -17,6 +17,7 @@
 #include "vault/services.h"
 #include "args.h"
 #include "vault/privacy/hold.h"
+#include "vault/privacy/recipients.h"
 #include "op.h"
 
 static const char *const args[] = { "record", "fields", "documents", NULL };
@@ -120,8 +121,23 @@ read_op(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 			    "the record has no document in that slot");
 
 	unsigned n = 0;
-	for (unsigned i = 0; i < r.nfields; i++)
-		n += (wanted >> r.fields[i].id) & 1;
+	uint32_t given = 0, as_tokens = 0;
+	for (unsigned i = 0; i < r.nfields; i++) {
+		uint8_t fid = r.fields[i].id;
+		if (!((wanted >> fid) & 1))
+			continue;
+		n++;
+		given |= 1u << fid;
+		if (acc[fid] == ACCESS_TOKEN)
+			as_tokens |= 1u << fid;
+	}
+	/* Documents count as a field: their deletion must reach the reader too. */
+	if (with_docs && nslots > 0)
+		given |= 1u << 0;
+	if ((rc = recipients_note(ctx, id, &r, given, as_tokens)) != 0) {
+		sodium_memzero(ctx->dek, DEK_BYTES);
+		return op_fail(err, rc, "record", NULL);
+	}
 	msgpack_pack_map(pk, with_docs ? 6 : 5);
 	mp_cstr(pk, "marketing_opt_out");
 	msgpack_pack_map(pk, 3);

@@ -1,11 +1,14 @@
 /*
  * request_list.c - "request_list": privacy requests, oldest first, by state
- * or overdue (open or verified past their due date).
+ * or overdue (open or verified past their due date, or any whose deletion
+ * notices a recipient has not acknowledged within deletion_ack_seconds).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/msg.h"
 #include "vault/policy.h"
+#include "vault/privacy/feed.h"
 #include "vault/privacy/privacy.h"
 #include "vault/services.h"
 #include "vault/store/store.h"
@@ -19,7 +22,18 @@ static const char *const args[] = { "state", "overdue", NULL };
 struct filter {
 	unsigned state;  /* 0: any */
 	int overdue;
+	const uint64_t *acks; /* requests with overdue deletion acks (feed.h) */
+	size_t nacks;
 };
+
+static int
+acks_overdue(const struct filter *f, uint64_t id)
+{
+	for (size_t i = 0; i < f->nacks; i++)
+		if (f->acks[i] == id)
+			return 1;
+	return 0;
+}
 
 /* Pass 0 counts, pass 1 packs; both see the same read transaction. */
 static int
@@ -38,12 +52,15 @@ scan(struct read_ctx *ctx, const struct filter *f, msgpack_packer *pk, size_t *n
 			rc = VAULT_E_CRYPTO;
 			break;
 		}
+		int late_acks = acks_overdue(f, r.id);
 		if ((f->state && r.state != f->state) ||
-		    (f->overdue && !request_overdue(&r, (uint64_t)ctx->now)))
+		    (f->overdue && !request_overdue(&r, (uint64_t)ctx->now) && !late_acks))
 			continue;
 		if (pk != NULL) {
-			msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS);
+			msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 1);
 			request_pack_summary(pk, &r, (uint64_t)ctx->now);
+			mp_cstr(pk, "acks_overdue");
+			late_acks ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 		}
 		(*n)++;
 	}
@@ -57,7 +74,8 @@ static int
 run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
     struct op_error *err)
 {
-	struct filter f = { 0, 0 };
+	struct filter f = { 0, 0, NULL, 0 };
+	uint64_t *acks = NULL;
 	const char *s = NULL;
 	size_t len = 0, n;
 	int rc;
@@ -71,14 +89,19 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		    "state is open, verified, deferred, completed or rejected");
 	if ((rc = msg_get_bool(req->args, "overdue", 0, &f.overdue)) != 0)
 		return op_fail(err, rc, "overdue", "overdue is a bool");
-	if ((rc = scan(ctx, &f, NULL, &n)) != 0)
+	/* Completed requests stay overdue while a recipient has not acknowledged. */
+	if ((rc = feed_overdue_requests(ctx->txn, (uint64_t)ctx->now,
+	    ctx->svc->cfg.deletion_ack_seconds, &acks, &f.nacks)) != 0)
 		return op_fail(err, rc, NULL, NULL);
-	msgpack_pack_map(pk, 1);
-	mp_cstr(pk, "requests");
-	msgpack_pack_array(pk, (uint32_t)n);
-	if ((rc = scan(ctx, &f, pk, &n)) != 0)
-		return op_fail(err, rc, NULL, NULL);
-	return 0;
+	f.acks = acks;
+	if ((rc = scan(ctx, &f, NULL, &n)) == 0) {
+		msgpack_pack_map(pk, 1);
+		mp_cstr(pk, "requests");
+		msgpack_pack_array(pk, (uint32_t)n);
+		rc = scan(ctx, &f, pk, &n);
+	}
+	free(acks);
+	return rc ? op_fail(err, rc, NULL, NULL) : 0;
 }
 
 const struct op op_request_list = {

@@ -8,6 +8,7 @@
 
 #include "common/msg.h"
 #include "vault/policy.h"
+#include "vault/privacy/feed.h"
 #include "vault/privacy/privacy.h"
 #include "vault/services.h"
 #include "op.h"
@@ -33,7 +34,7 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	    r.extension_reason_len, &ctx->scratch)) != 0)
 		return op_fail(err, rc, "request", NULL);
 	int receipt = r.receipt != NULL, horizon = r.horizon_epoch != 0;
-	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 4 + (receipt ? 3 : 0) + (horizon ? 5 : 0));
+	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 5 + (receipt ? 3 : 0) + (horizon ? 5 : 0));
 	request_pack_summary(pk, &r, (uint64_t)ctx->now);
 	mp_cstr(pk, "completed_at");
 	msgpack_pack_uint64(pk, r.completed_at);
@@ -55,6 +56,11 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		mp_cstr(pk, "client");
 		mp_cstr(pk, r.history[i].client);
 	}
+	/* The clients its deletion reached, and whether they acknowledged. */
+	mp_cstr(pk, "recipients");
+	if ((rc = feed_pack_request(ctx->txn, r.id, (uint64_t)ctx->now,
+	    ctx->svc->cfg.deletion_ack_seconds, pk)) != 0)
+		return op_fail(err, rc, NULL, NULL);
 	if (receipt) {
 		mp_cstr(pk, "receipt");
 		mp_str(pk, r.receipt, r.receipt_len);

@@ -14,6 +14,7 @@
 #include "vault/alert.h"
 #include "vault/keyset.h"
 #include "vault/services.h"
+#include "vault/privacy/feed.h"
 #include "op.h"
 #include "unseal_shares.h"
 
@@ -45,7 +46,12 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	if (rc != 0 && rc != STORE_E_UNAVAILABLE)
 		return op_fail(err, store_error(rc), NULL, NULL);
 	int reachable = rc == 0;
-	msgpack_pack_map(pk, reachable ? 13 : 11);
+	/* Notices older than deletion_ack_seconds: a scan of the feeds. */
+	uint64_t late = 0;
+	if (reachable && (rc = feed_overdue(ctx->txn, (uint64_t)ctx->now,
+	    ctx->svc->cfg.deletion_ack_seconds, &late)) != 0)
+		return op_fail(err, store_error(rc), NULL, NULL);
+	msgpack_pack_map(pk, reachable ? 14 : 11);
 	/* The build's version (meson's project version): which vaultd answers. */
 	mp_cstr(pk, "version");
 	mp_cstr(pk, VAULT_VERSION);
@@ -61,6 +67,8 @@ status(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		msgpack_pack_uint64(pk, nrecords);
 		mp_cstr(pk, "tombstones");
 		msgpack_pack_uint64(pk, ntombstones);
+		mp_cstr(pk, "deletion_acks_overdue");
+		msgpack_pack_uint64(pk, late);
 	}
 	/* "ok", or "unreachable since T" (the first failed connect). */
 	mp_cstr(pk, "storage");

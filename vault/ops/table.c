@@ -14,6 +14,8 @@ static const struct op *const ops[] = {
 	&op_backup,
 	&op_create,
 	&op_delete,
+	&op_deletions_ack,
+	&op_deletions_pending,
 	&op_detokenize,
 	&op_hold_lift,
 	&op_hold_list,

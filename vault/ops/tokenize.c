@@ -1,6 +1,7 @@
 /*
  * tokenize.c - "tokenize": field tokens for an existing record.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <sodium.h>
@@ -12,13 +13,16 @@
 #include "vault/record/write.h"
 #include "vault/services.h"
 #include "args.h"
+#include "vault/policy.h"
 #include "vault/privacy/hold.h"
+#include "vault/privacy/recipients.h"
 #include "op.h"
 
 static const char *const args[] = { "record", "tokens", NULL };
 
 struct tokenize_state {
 	enum vault_purpose purpose; /* a hold allows only its own */
+	char client[POLICY_NAME_MAX]; /* a recipient of the tokens (recipients.h) */
 	uint64_t id;
 	struct record_input *in;
 };
@@ -46,6 +50,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 		return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
 	}
 	st->purpose = req->purpose;
+	snprintf(st->client, sizeof(st->client), "%s", req->client->name);
 	if ((rc = arg_record(ctx->keys, req, &st->id, err)) != 0)
 		goto fail;
 	if ((rc = msg_get_array(req->args, "tokens", 1, &tokens)) != 0) {
@@ -129,6 +134,15 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	    in->token_domain, &vals, card_ct, pk, err)) != 0)
 		return rc;
 	if (indexed && (rc = record_store(ctx, st->id, &r, 0)) != 0)
+		return op_fail(err, rc, NULL, NULL);
+	/* Opaque tokens are named in a deletion notice; the others by field. */
+	uint32_t fields = 0, opaque = 0;
+	for (unsigned i = 0; i < in->ntokens; i++) {
+		fields |= 1u << in->tokens[i].field;
+		if (in->tokens[i].kind == VAULT_TOKEN_OPAQUE)
+			opaque |= 1u << in->tokens[i].field;
+	}
+	if ((rc = recipients_record(ctx, st->id, &r, ctx->dek, st->client, fields, opaque)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	sodium_memzero(card_ct, sizeof(card_ct));
 	return 0;

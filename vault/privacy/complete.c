@@ -15,6 +15,7 @@
 #include "vault/log.h"
 #include "vault/record/access.h"
 #include "vault/record/delete.h"
+#include "vault/privacy/feed.h"
 #include "vault/services.h"
 #include "vault/store/store.h"
 #include "hold.h"
@@ -88,6 +89,22 @@ targets_held(struct write_ctx *ctx, const struct privacy_request *r,
 }
 
 /* The receipt's JSON into out (NUL not included). */
+struct notified {
+	uint64_t request;
+	json_t *list;
+};
+
+/* The receipt's "notified": each deletion notice of the request. */
+static int
+add_notified(const struct feed_notice *n, void *arg)
+{
+	struct notified *a = arg;
+	if (n->request != a->request)
+		return 0;
+	json_t *o = json_pack("{s:s,s:I}", "client", n->client, "notice", (json_int_t)n->id);
+	return o == NULL || json_array_append_new(a->list, o) != 0 ? VAULT_E_NOMEM : 0;
+}
+
 static int
 make_receipt(struct write_ctx *ctx, const struct privacy_request *r,
     struct buf *out)
@@ -105,6 +122,14 @@ make_receipt(struct write_ctx *ctx, const struct privacy_request *r,
 		    json_array_append_new(recs, json_string(pn)) != 0)
 			goto out;
 	}
+	/* Written in this transaction by record_delete_for. */
+	struct notified nt = { r->id, json_array() };
+	if (nt.list == NULL || json_object_set_new(o, "notified", nt.list) != 0 ||
+	    (rc = feed_scan(ctx->txn, NULL, 0, add_notified, &nt)) != 0) {
+		rc = rc ? rc : VAULT_E_NOMEM;
+		goto out;
+	}
+	rc = VAULT_E_NOMEM;
 	if (json_object_set_new(o, "type", json_string("deletion-receipt")) ||
 	    json_object_set_new(o, "version", json_integer(1)) ||
 	    json_object_set_new(o, "request", json_integer((json_int_t)r->id)) ||
@@ -166,7 +191,7 @@ privacy_complete_delete(struct write_ctx *ctx, struct privacy_request *r,
 	for (size_t i = 0; i < r->ntargets; i++) {
 		if (trace_record(&ctx->trace, r->targets[i]) != 0)
 			return op_fail(err, VAULT_E_NOMEM, NULL, NULL);
-		rc = record_delete(ctx, r->targets[i], VAULT_DELETE_SUBJECT_REQUEST, err);
+		rc = record_delete_for(ctx, r->targets[i], VAULT_DELETE_SUBJECT_REQUEST, r->id, err);
 		/* Already gone (deleted by other means meanwhile): nothing left to shred. */
 		if (rc == VAULT_E_DELETED || rc == VAULT_E_NOT_FOUND)
 			rc = 0;

@@ -1,11 +1,15 @@
 /*
  * delete.c - erasing one record by crypto-shredding (see delete.h).
  */
+#include <sodium.h>
 #include <vault/vault.h>
 
 #include "vault/ctx.h"
 #include "vault/keyset.h"
+#include "vault/crypto/seal.h"
 #include "vault/privacy/blind.h"
+#include "vault/privacy/feed.h"
+#include "vault/privacy/recipients.h"
 #include "vault/privacy/hold.h"
 #include "vault/services.h"
 #include "vault/store/store.h"
@@ -17,6 +21,13 @@
 int
 record_delete(struct write_ctx *ctx, uint64_t id, uint8_t reason,
     struct op_error *err)
+{
+	return record_delete_for(ctx, id, reason, 0, err);
+}
+
+int
+record_delete_for(struct write_ctx *ctx, uint64_t id, uint8_t reason,
+    uint64_t request, struct op_error *err)
 {
 	struct record r;
 	uint8_t kb[8];
@@ -33,6 +44,15 @@ record_delete(struct write_ctx *ctx, uint64_t id, uint8_t reason,
 		return op_fail(err, rc, "record", NULL);
 	if (ctx->keys != NULL && key_set_record_mac_key(ctx->keys, r.kek_epoch) != NULL)
 		(void)record_check(ctx->svc, ctx->keys, id, ctx->copy.data, ctx->copy.len);
+	/* The recipients first, while the data key still unwraps. */
+	if (ctx->keys != NULL && record_unwrap(ctx->keys, id, &r, ctx->dek) == 0) {
+		rc = feed_notify(ctx, id, &r, ctx->dek, reason, request);
+		sodium_memzero(ctx->dek, DEK_BYTES);
+		if (rc != 0)
+			return op_fail(err, rc, NULL, NULL);
+	} else if ((rc = recipients_forget(ctx->txn, id)) != 0) {
+		return op_fail(err, rc, NULL, NULL);
+	}
 	for (uint8_t fid = 1; fid <= FIELD_MAX; fid++)
 		if ((rc = tokens_forget_field(ctx, id, &r, fid)) != 0)
 			return op_fail(err, rc, NULL, NULL);

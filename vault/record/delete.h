@@ -19,5 +19,14 @@ struct op_error;
  */
 int record_delete(struct write_ctx *ctx, uint64_t id, uint8_t reason,
     struct op_error *err);
+/*
+ * The same for privacy request request (0: none): every client that
+ * received the record's data gets a notice in its deletion feed, in the
+ * same transaction (privacy/feed.h). record_delete() notifies too, with
+ * request 0; where the data key cannot be unwrapped (a restore's record of
+ * a retired epoch) no one can be told and the set dies with the key.
+ */
+int record_delete_for(struct write_ctx *ctx, uint64_t id, uint8_t reason,
+    uint64_t request, struct op_error *err);
 
 #endif

@@ -27,6 +27,8 @@ static const char *const table_names[STORE_NTABLES] = {
 	[STORE_HOLDS] = "holds",
 	[STORE_RECORD_HOLDS] = "record_holds",
 	[STORE_VERIFY_IDS] = "verify_ids",
+	[STORE_RECIPIENTS] = "recipients",
+	[STORE_DELETIONS] = "deletions",
 };
 
 const char *

@@ -33,6 +33,11 @@
  *               epoch's subkey (32) -> the failed verifications of that
  *               identity in that window, the open requests that tried it
  *               and the name sealed under the epoch (privacy/identity.h)
+ *   recipients  record id (u64 BE) -> nonce (24) and the clients that
+ *               received the record's data, sealed under its DEK
+ *               (privacy/recipients.h)
+ *   deletions   hash of a client's name (16) + notice id (u64 BE) -> a
+ *               deletion notice of the client's feed (privacy/feed.h)
  *
  * meta also holds "next_request" and "next_hold" (u64 BE), and "audit_head"
  * (on a shared store "audit_head/<node>", one per node):
@@ -90,6 +95,8 @@ enum store_table {
 	STORE_HOLDS,
 	STORE_RECORD_HOLDS,
 	STORE_VERIFY_IDS,
+	STORE_RECIPIENTS,
+	STORE_DELETIONS,
 	STORE_NTABLES
 };
 

@@ -68,6 +68,7 @@ enum vault_error {
 	VAULT_E_NOT_VERIFIED = 306,      /* the privacy request is not verified (or confirmed) yet */
 	VAULT_E_CONFIRMATION = 307,      /* wrong or expired confirmation code */
 	VAULT_E_HELD = 308,              /* the record is under a hold */
+	VAULT_E_ALREADY_ACKED = 309,     /* the deletion notice was acknowledged before */
 
 	/* 400-499: authorization (policy) */
 	VAULT_E_DENIED = 400,            /* the caller may not do this */
@@ -328,6 +329,9 @@ struct vault_status {
 	 * (the status result's "alerts" map has them by name; SECURITY.md,
 	 * "Alerts"). Nonzero deserves a look at the log and the audit trail. */
 	uint64_t alerts;
+	/* Deletion notices a recipient has not acknowledged within
+	 * [privacy] deletion_ack_seconds (PROTOCOL.md, deletion feeds). */
+	uint64_t deletion_acks_overdue;
 };
 int vault_status(struct vault *v, struct vault_status *out);
 
@@ -441,6 +445,39 @@ struct vault_audit_entry {
 int vault_audit_query(struct vault *v, const struct vault_audit_filter *f,
     struct vault_audit_entry **entries, size_t *n);
 void vault_audit_entries_free(struct vault_audit_entry *e, size_t n);
+
+/*
+ * The calling client's deletion feed: records deleted since it received
+ * their data (values, masked values or tokens), to delete its own copies
+ * of. A client sees only its own feed.
+ */
+struct vault_deletion_notice {
+	uint64_t id;        /* for vault_deletions_ack */
+	int64_t deleted;    /* when the record was deleted (Unix time) */
+	uint64_t request;   /* the privacy request behind it, or 0 */
+	char *record;       /* the record's token */
+	char *reason;       /* "subject_request", "retention", "administrative" */
+	size_t nfields;
+	char **fields;      /* names of the fields it received ("documents" too) */
+	char **tokens;      /* tokens[i]: the opaque token of fields[i] it
+	                     * received, or NULL (values, or other token kinds) */
+};
+/*
+ * The pending (unacknowledged) notices with id > after, oldest first, at
+ * most limit (0: the server's default, 100; at most 1000); *more says
+ * whether more are pending. Free with vault_deletion_notices_free.
+ */
+int vault_deletions_pending(struct vault *v, uint64_t after, unsigned limit,
+    struct vault_deletion_notice **out, size_t *n, int *more);
+void vault_deletion_notices_free(struct vault_deletion_notice *d, size_t n);
+/*
+ * Acknowledge notices ids[0..n) (each once the client deleted its copies):
+ * all or none. VAULT_E_NOT_FOUND: an id is not a notice of this client's
+ * feed (another client's notice is not found either);
+ * VAULT_E_ALREADY_ACKED: one was acknowledged before (the error's "notice"
+ * member on the wire names the id). Acknowledgements are audited.
+ */
+int vault_deletions_ack(struct vault *v, const uint64_t *ids, size_t n);
 
 /*
  * Write a consistent, compacted backup named name into the server's

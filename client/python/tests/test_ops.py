@@ -106,6 +106,19 @@ def test_delete(client: vaultclient.Client, record: str) -> None:
     assert e.value.field == "record"
 
 
+def test_deletion_feed(client: vaultclient.Client) -> None:
+    rec = client.create(purpose=T, fields={"first_name": "Feed"})["record"]
+    client.read(purpose=T, record=rec)
+    client.delete(purpose=T, record=rec, reason="retention")
+    mine = [n for n in client.deletions_pending(limit=1000)["notices"] if n["record"] == rec]
+    assert len(mine) == 1 and mine[0]["reason"] == "retention"
+    assert "first_name" in mine[0]["fields"]
+    assert client.deletions_ack(ids=[mine[0]["id"]]) == {"acknowledged": 1}
+    with pytest.raises(vaultclient.AlreadyAckedError) as e:
+        client.deletions_ack(ids=[mine[0]["id"]])
+    assert e.value.code == 309
+
+
 def test_transaction(client: vaultclient.Client, record: str) -> None:
     assert client.transaction(record=record, reference="ORD-17", date="2026-11-29",
                               amount="12.50") == {"recorded": True}

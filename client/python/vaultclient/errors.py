@@ -86,6 +86,7 @@ class RequestStateError(VaultError): code, name = 305, "VAULT_E_REQUEST_STATE"  
 class NotVerifiedError(VaultError): code, name = 306, "VAULT_E_NOT_VERIFIED"  # noqa: E701
 class ConfirmationError(VaultError): code, name = 307, "VAULT_E_CONFIRMATION"  # noqa: E701
 class HeldError(VaultError): code, name = 308, "VAULT_E_HELD"  # noqa: E701
+class AlreadyAckedError(VaultError): code, name = 309, "VAULT_E_ALREADY_ACKED"  # noqa: E701
 
 # 400-499
 class DeniedError(VaultError): code, name = 400, "VAULT_E_DENIED"  # noqa: E701
@@ -160,7 +161,7 @@ __all__: List[str] = [
     "UnknownFieldError", "InvalidValueError", "TooLargeError", "LimitError", "TokenKindError",
     "ReasonError", "EmptyError", "NoPermissionError", "BadTokenError", "NotFoundError",
     "DeletedError", "StaleTokenError", "ConflictError", "RequestStateError", "NotVerifiedError",
-    "ConfirmationError", "HeldError", "DeniedError", "SealedError", "RateLimitedError",
+    "ConfirmationError", "HeldError", "AlreadyAckedError", "DeniedError", "SealedError", "RateLimitedError",
     "ServerIdentityError", "InternalError", "NomemError", "StorageError", "NoSpaceError",
     "CryptoError", "BusyError", "ShuttingDownError", "VaultIOError", "ConfigError", "KeyringError",
     "AuditError", "UnavailableError", "UncertainError", "BackupError",

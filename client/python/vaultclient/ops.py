@@ -31,6 +31,8 @@ OPS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "backup": (False, ("name",)),
     "create": (True, ("fields", "documents", "tokens", "marketing_opt_out", "child")),
     "delete": (True, ("record", "reason")),
+    "deletions_ack": (False, ("ids",)),
+    "deletions_pending": (False, ("after", "limit")),
     "detokenize": (True, ("tokens",)),
     "hold_lift": (False, ("hold",)),
     "hold_list": (False, ("record",)),
@@ -141,6 +143,18 @@ class _Ops(Generic[R]):
         """8.6: crypto-shred a record. reason: subject_request, retention or
         administrative. Result: {"deleted_at": int}."""
         return self._call("delete", {"purpose": purpose, "record": record, "reason": reason})
+
+    def deletions_pending(self, *, after: Optional[int] = None,
+                          limit: Optional[int] = None) -> R:
+        """8.22: this client's own pending deletion notices, oldest first.
+        Result: {"notices": [{"id", "record", "fields", "deleted_at",
+        "reason", "request"}], "more": bool}."""
+        return self._call("deletions_pending", {"after": after, "limit": limit})
+
+    def deletions_ack(self, *, ids: Sequence[int]) -> R:
+        """8.22: acknowledge notices of this client's own feed, all or none
+        (NotFoundError, AlreadyAckedError). Result: {"acknowledged": int}."""
+        return self._call("deletions_ack", {"ids": list(ids)})
 
     def tokenize(self, *, purpose: str, record: str, tokens: Sequence[TokenRequest]) -> R:
         """8.7: issue field tokens for a stored record.
