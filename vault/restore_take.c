@@ -94,6 +94,8 @@ restore_take_live(struct store_txn *to, struct store_txn *ltxn, struct idset *t)
 		{ STORE_DOCUMENTS, ID_PREFIX },
 		{ STORE_BLIND_RECORD, ID_PREFIX },
 		{ STORE_RECORD_HOLDS, ID_PREFIX },
+		/* sealed under the record's data key: the live one goes with it */
+		{ STORE_RECIPIENTS, ID_PREFIX },
 		{ STORE_BLIND_INDEX, ID_SUFFIX },
 		{ STORE_DET_INDEX, ID_SUFFIX },
 		{ STORE_CARD_INDEX, ID_VALUE },

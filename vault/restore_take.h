@@ -26,8 +26,8 @@ int idset_add(struct idset *t, uint64_t id);
  * Replace, in the restored store (write transaction to), the records of
  * t and everything that names them with the live store's (read
  * transaction ltxn): records, documents, blind, deterministic and card
- * index entries, holds on them (and the holds themselves if rs lacks
- * them). Entries are found by where each database puts the record id
+ * index entries, its recipients set (sealed under its data key), holds on
+ * them (and the holds themselves if rs lacks them). Entries are found by where each database puts the record id
  * (store.h), not by decoding the record, so nothing depends on its keys.
  */
 int restore_take_live(struct store_txn *to, struct store_txn *ltxn, struct idset *t);

@@ -250,13 +250,14 @@ Test(feeds, a_deletion_reaches_exactly_the_clients_that_received_data)
 	out = as_group(GID_MARKETING, do_pending, NULL);
 	cr_assert_str_eq(out, "0 pending\n");
 	free(out);
-	/* The admin created it but received nothing back. */
+	/* The admin created it: it sent the values, so it holds them and is told too. */
 	struct vault *v;
 	cr_assert_eq(vault_connect(srv.socket, &v), 0);
 	struct vault_deletion_notice *d;
 	size_t n;
 	cr_assert_eq(vault_deletions_pending(v, 0, 0, &d, &n, NULL), 0);
-	cr_assert_eq(n, 0);
+	cr_assert_eq(n, 1, "the creating client's feed");
+	cr_assert_str_eq(d[0].record, tok);
 	vault_deletion_notices_free(d, n);
 	vault_close(v);
 	free(tok);
@@ -357,6 +358,14 @@ Test(feeds, only_a_new_recipient_makes_a_read_write)
 	char *tok = create_person();
 	struct read_arg tr = { tok, VAULT_PURPOSE_TRANSACTIONAL };
 	long long before = commits();
+	/* The creating client holds what it sent: its read is no write. */
+	struct vault *cv;
+	struct vault_record *cr;
+	cr_assert_eq(vault_connect(srv.socket, &cv), 0);
+	cr_assert_eq(vault_read(cv, VAULT_PURPOSE_TRANSACTIONAL, tok, NULL, 0, 0, &cr), 0);
+	vault_record_free(cr);
+	vault_close(cv);
+	cr_assert_eq(commits(), before, "the creator's read wrote");
 	free(as_group(GID_SHIPPING, do_read, &tr));
 	cr_assert_eq(commits(), before + 1, "a new recipient's read is a write");
 	free(as_group(GID_SHIPPING, do_read, &tr));
@@ -425,6 +434,19 @@ listed_overdue(struct vault *v, long long id)
 	return found;
 }
 
+/* The entry of recipients (request_show) naming client. */
+static json_t *
+recipient_of(json_t *recipients, const char *client)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(recipients, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "client")), client) == 0)
+			return e;
+	cr_assert_fail("no recipient %s", client);
+	return NULL;
+}
+
 Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 {
 	struct vault *v;
@@ -461,14 +483,15 @@ Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 	    (unsigned long long)notice);
 	cr_assert_not_null(strstr(receipt, want), "%s", receipt);
 	cr_assert_null(strstr(receipt, "payments"), "%s", receipt);
+	/* The admin created the record (it sent the values): notified too. */
+	cr_assert_not_null(strstr(receipt, "{\"client\":\"admin\",\"notice\":"), "%s", receipt);
 	json_decref(r);
 
 	/* request_show: notified, not acknowledged; overdue after a second. */
 	r = must(call(v, &code, "request_show", "{\"request\":%lld}", id), &code, "show");
 	json_t *rc = json_object_get(r, "recipients");
-	cr_assert_eq(json_array_size(rc), 1);
-	json_t *e = json_array_get(rc, 0);
-	cr_assert_str_eq(json_string_value(json_object_get(e, "client")), "shipping");
+	cr_assert_eq(json_array_size(rc), 2, "admin (the creator) and shipping");
+	json_t *e = recipient_of(rc, "shipping");
 	cr_assert(json_is_null(json_object_get(e, "acked_at")));
 	json_decref(r);
 	time_t deadline = time(NULL) + 10;
@@ -490,15 +513,24 @@ Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 	cr_assert_not_null(strstr(pr.out, "not acknowledged OVERDUE"), "%s", pr.out);
 	proc_run_free(&pr);
 
-	/* The ack: shown with its time, and the request is no longer overdue. */
+	/* The acks: shown with their time, and the request is no longer overdue
+	 * once both recipients acknowledged. */
 	struct ack_arg a = { { notice }, 1 };
 	out = as_group(GID_SHIPPING, do_ack, &a);
 	cr_assert_str_eq(out, "ok \n");
 	free(out);
 	r = must(call(v, &code, "request_show", "{\"request\":%lld}", id), &code, "show");
-	e = json_array_get(json_object_get(r, "recipients"), 0);
+	e = recipient_of(json_object_get(r, "recipients"), "shipping");
 	cr_assert(json_is_integer(json_object_get(e, "acked_at")));
 	json_decref(r);
+	cr_assert(listed_overdue(v, id), "the admin's notice is still not acknowledged");
+	struct vault_deletion_notice *d;
+	size_t nd;
+	cr_assert_eq(vault_deletions_pending(v, 0, 0, &d, &nd, NULL), 0);
+	cr_assert_eq(nd, 1);
+	uint64_t mine = d[0].id;
+	vault_deletion_notices_free(d, nd);
+	cr_assert_eq(vault_deletions_ack(v, &mine, 1), 0, "%s", vault_last_message(v));
 	cr_assert(!listed_overdue(v, id));
 	/* The ack is in the trail, naming the client. */
 	r = must(call(v, &code, "audit_query", "{\"client\":\"shipping\"}"), &code, "audit");
@@ -515,7 +547,7 @@ Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 
 Test(feeds, vaultctl_deletions_pending_and_ack)
 {
-	/* The admin reads the record itself: then its own feed gets the notice. */
+	/* The admin created (and reads) the record: its own feed gets the notice. */
 	char *tok = create_person();
 	struct vault *v;
 	struct vault_record *r;

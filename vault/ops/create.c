@@ -11,6 +11,7 @@
 #include "vault/keyset.h"
 #include "vault/policy.h"
 #include "vault/privacy/blind.h"
+#include "vault/privacy/recipients.h"
 #include "vault/record/access.h"
 #include "vault/record/input.h"
 #include "vault/record/tokens.h"
@@ -65,6 +66,7 @@ prepare(struct read_ctx *ctx, const struct request *req, void **state,
 	    (rc = arg_check_tokens(req, in, 0, err)) != 0)
 		goto fail;
 	in->token_domain = req->client->token_domain;
+	in->client = req->client->name;
 	if (in->nvalues == 0 && in->ndocs == 0) {
 		rc = op_fail(err, VAULT_E_EMPTY, "fields", "a record needs a field or a document");
 		goto fail;
@@ -181,6 +183,19 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	    in->token_domain, &vals, card_ct, pk, err)) != 0)
 		return rc;
 
+	/*
+	 * The client that sent the values holds them, and the tokens it asked
+	 * for: a deletion reaches it as it reaches any other recipient, and its
+	 * own reads of them stay reads (no write to note it on first read).
+	 */
+	uint32_t fields = in->ndocs ? 1u : 0, opaque = 0;
+	for (unsigned i = 0; i < in->nvalues; i++)
+		fields |= 1u << in->values[i].id;
+	for (unsigned i = 0; i < in->ntokens; i++)
+		if (in->tokens[i].kind == VAULT_TOKEN_OPAQUE)
+			opaque |= 1u << in->tokens[i].field;
+	if ((rc = recipients_record(ctx, id, &r, ctx->dek, in->client, fields, opaque)) != 0)
+		return op_fail(err, rc, NULL, NULL);
 	if ((rc = record_store(ctx, id, &r, STORE_APPEND)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	return 0;

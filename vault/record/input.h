@@ -48,6 +48,9 @@ struct record_input {
 	/* the asking client's join domain, for deterministic tokens (policy.h);
 	 * points into the policy, which lives as long as the server */
 	const char *token_domain;
+	/* create: the asking client's name, recorded as a recipient of what it
+	 * sent (privacy/recipients.h); same lifetime as token_domain */
+	const char *client;
 	uint8_t consent_set;   /* CONSENT_* bits given */
 	uint8_t consent_value; /* of those, the ones opted out */
 	uint8_t child_set;     /* "child" given */
