@@ -47,42 +47,108 @@
 #include "store/store.h"
 #include "writer_flush.h"
 
-struct writer_flush {
+/*
+ * One lane per file, each a thread that runs its flush on request: the
+ * trail's and the journal's flushes run side by side too, so a delete's
+ * side chain is one flush deep, like LMDB's is two.
+ */
+struct lane {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;       /* a request, a result, stop */
+	int (*flush)(void *);
+	void *arg;
+	int started, stop, busy, rc;
+};
+
+struct writer_flush {
 	struct audit *audit;
 	struct journal *journal;
-	int stop;
-	int want_audit, want_journal; /* the request; both 0 when done */
-	int busy;
-	int audit_rc, journal_rc;
+	struct lane trail, deletions;
 };
 
 static void *
-flush_main(void *arg)
+lane_main(void *arg)
 {
-	struct writer_flush *f = arg;
-	pthread_mutex_lock(&f->lock);
+	struct lane *l = arg;
+	pthread_mutex_lock(&l->lock);
 	for (;;) {
-		while (!f->stop && !f->busy)
-			pthread_cond_wait(&f->cond, &f->lock);
-		if (f->stop && !f->busy)
+		while (!l->stop && !l->busy)
+			pthread_cond_wait(&l->cond, &l->lock);
+		if (!l->busy)
 			break;
-		int wa = f->want_audit, wj = f->want_journal;
-		pthread_mutex_unlock(&f->lock);
-		/* The trail first: every write's reply needs it; deletions' also
-		 * the journal. */
-		int ar = wa ? audit_flush(f->audit) : 0;
-		int jr = wj ? journal_flush(f->journal) : 0;
-		pthread_mutex_lock(&f->lock);
-		f->audit_rc = ar;
-		f->journal_rc = jr;
-		f->busy = 0;
-		pthread_cond_broadcast(&f->cond);
+		pthread_mutex_unlock(&l->lock);
+		int rc = l->flush(l->arg);
+		pthread_mutex_lock(&l->lock);
+		l->rc = rc;
+		l->busy = 0;
+		pthread_cond_broadcast(&l->cond);
 	}
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&l->lock);
 	return NULL;
+}
+
+static int
+lane_start(struct lane *l, int (*flush)(void *), void *arg)
+{
+	l->flush = flush;
+	l->arg = arg;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->cond, NULL);
+	if (pthread_create(&l->thread, NULL, lane_main, l) != 0) {
+		pthread_cond_destroy(&l->cond);
+		pthread_mutex_destroy(&l->lock);
+		return VAULT_E_NOMEM;
+	}
+	l->started = 1;
+	return 0;
+}
+
+static void
+lane_stop(struct lane *l)
+{
+	if (!l->started)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stop = 1;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	pthread_cond_destroy(&l->cond);
+	pthread_mutex_destroy(&l->lock);
+	l->started = 0;
+}
+
+static void
+lane_begin(struct lane *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->busy = 1;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static int
+lane_wait(struct lane *l)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->busy)
+		pthread_cond_wait(&l->cond, &l->lock);
+	int rc = l->rc;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+static int
+flush_trail(void *arg)
+{
+	return audit_flush(arg);
+}
+
+static int
+flush_journal(void *arg)
+{
+	return journal_flush(arg);
 }
 
 int
@@ -94,12 +160,9 @@ writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j
 		return VAULT_E_NOMEM;
 	f->audit = a;
 	f->journal = j;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
-	if (pthread_create(&f->thread, NULL, flush_main, f) != 0) {
-		pthread_cond_destroy(&f->cond);
-		pthread_mutex_destroy(&f->lock);
-		free(f);
+	if ((a != NULL && lane_start(&f->trail, flush_trail, a) != 0) ||
+	    lane_start(&f->deletions, flush_journal, j) != 0) {
+		writer_flush_stop(f);
 		return VAULT_E_NOMEM;
 	}
 	*out = f;
@@ -111,43 +174,16 @@ writer_flush_stop(struct writer_flush *f)
 {
 	if (f == NULL)
 		return;
-	pthread_mutex_lock(&f->lock);
-	f->stop = 1;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
-	pthread_cond_destroy(&f->cond);
-	pthread_mutex_destroy(&f->lock);
+	lane_stop(&f->trail);
+	lane_stop(&f->deletions);
 	free(f);
-}
-
-static void
-begin(struct writer_flush *f, int audit, int journal)
-{
-	pthread_mutex_lock(&f->lock);
-	f->want_audit = audit;
-	f->want_journal = journal;
-	f->busy = 1;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-}
-
-static void
-wait_done(struct writer_flush *f, int *audit_rc, int *journal_rc)
-{
-	pthread_mutex_lock(&f->lock);
-	while (f->busy)
-		pthread_cond_wait(&f->cond, &f->lock);
-	*audit_rc = f->audit_rc;
-	*journal_rc = f->journal_rc;
-	pthread_mutex_unlock(&f->lock);
 }
 
 void
 writer_flush_commit(struct writer_flush *f, struct store_txn *txn,
     const struct journal_entry *del, size_t ndel, struct commit_result *out)
 {
-	int journal = 0;
+	int journal = 0, audit = f->trail.started;
 	out->audit = out->journal = 0;
 	if (ndel > 0) {
 		/* A write that fails leaves nothing (journal.h): the next start
@@ -157,20 +193,16 @@ writer_flush_commit(struct writer_flush *f, struct store_txn *txn,
 		else
 			out->journal = VAULT_E_IO;
 	}
-	int audit = f->audit != NULL;
-	if (audit || journal)
-		begin(f, audit, journal);
+	if (audit)
+		lane_begin(&f->trail);
+	if (journal)
+		lane_begin(&f->deletions);
 	uint64_t t0 = metrics_now_us();
 	out->store = store_txn_commit(txn);
 	out->flush_us = metrics_now_us() - t0;
-	if (audit || journal) {
-		int ar, jr;
-		wait_done(f, &ar, &jr);
-		out->audit = ar;
-		if (jr != 0)
-			out->journal = jr;
-	}
-	if (out->store != 0 && journal && out->journal == 0)
+	if (audit)
+		out->audit = lane_wait(&f->trail);
+	if (journal && (out->journal = lane_wait(&f->deletions)) == 0 && out->store != 0)
 		journal_cancel(f->journal); /* the deletions did not happen */
 }
 

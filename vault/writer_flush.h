@@ -6,10 +6,10 @@
  * commit, the batch's audit entries (audit_flush), and its deletions in the
  * deletion journal (journal_flush). They do not depend on each other, so
  * they need not be flushed one after another: the writer writes the audit
- * entries and the journal entries (no flush), wakes the flusher thread,
- * which flushes the trail and then the journal, and commits the store
- * meanwhile; it replies when both sides are done. The chain a reply waits
- * for is the longer of the two, not their sum.
+ * entries and the journal entries (no flush), wakes two flusher threads,
+ * one flushing the trail and one the journal, and commits the store
+ * meanwhile; it replies when all three are done. The chain a reply waits
+ * for is the longest of them (LMDB's two flushes), not their sum.
  *
  * Crash orders (writer_flush.c has the full reasoning):
  *   - store durable, entries not: the writes were not acknowledged. A
@@ -35,7 +35,7 @@ struct journal_entry;
 struct store_txn;
 struct writer_flush;
 
-/* Start the flusher thread for trail a (may be NULL) and journal j. */
+/* Start the flusher threads for trail a (may be NULL) and journal j. */
 int writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j);
 /* Stop it (NULL: nothing). */
 void writer_flush_stop(struct writer_flush *f);
@@ -49,7 +49,7 @@ struct commit_result {
 
 /*
  * Commit txn while the trail (everything written to it so far) and the
- * deletions del[0..ndel) are flushed on the flusher thread; return when
+ * deletions del[0..ndel) are flushed on the flusher threads; return when
  * all are done. If the commit fails, the deletions are cut back out of the
  * journal.
  */
