@@ -58,7 +58,7 @@ struct lane {
 	pthread_cond_t cond;       /* a request, a result, stop */
 	int (*flush)(void *);
 	void *arg;
-	int started, stop, busy, rc;
+	int started, stop, busy, taken, rc;
 };
 
 struct writer_flush {
@@ -77,11 +77,13 @@ lane_main(void *arg)
 			pthread_cond_wait(&l->cond, &l->lock);
 		if (!l->busy)
 			break;
+		l->taken = 1;
 		pthread_mutex_unlock(&l->lock);
 		int rc = l->flush(l->arg);
 		pthread_mutex_lock(&l->lock);
 		l->rc = rc;
 		l->busy = 0;
+		l->taken = 0;
 		pthread_cond_broadcast(&l->cond);
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -128,10 +130,20 @@ lane_begin(struct lane *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/*
+ * The request's result. If the lane's thread has not even started on it
+ * (on a busy machine a woken thread can wait long for a CPU), the caller
+ * takes the flush back and runs it itself rather than wait for that.
+ */
 static int
 lane_wait(struct lane *l)
 {
 	pthread_mutex_lock(&l->lock);
+	if (l->busy && !l->taken) {
+		l->busy = 0;
+		pthread_mutex_unlock(&l->lock);
+		return l->flush(l->arg);
+	}
 	while (l->busy)
 		pthread_cond_wait(&l->cond, &l->lock);
 	int rc = l->rc;
