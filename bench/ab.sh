@@ -26,7 +26,7 @@ run() { # run BINARY LABEL ROUND SERVER_LINES
 	pid=$!
 	for _ in $(seq 200); do [ -S "$dir/run/vaultd.sock" ] && break; sleep 0.05; done
 	"$BUILD/bench/vault-compare" -s "$dir/run/vaultd.sock" -o "$dir/rows.tsv" -n "$n" -d "$secs" \
-		-p 256 -P "$pid" -r "$rows" ${EXTRA:--c 1,8,64} -q >/dev/null 2>&1 || true
+		-p 256 -P "$pid" -f "$dir/data" -r "$rows" ${EXTRA:--c 1,8,64} -q >/dev/null 2>&1 || true
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	awk -F'\t' -v l="$2" -v r="$3" '{ print l "\t" r "\t" $0 }' "$dir/rows.tsv" >> "$out/all.tsv"
 	rm -rf "$dir"
@@ -37,6 +37,9 @@ for r in $(seq "$rounds"); do
 	run "$a" A "$r" "${SERVER_A:-}"
 	run "$b" B "$r" "${SERVER_B:-}"
 done
+# The disk as each run measured it (4 KiB write + fdatasync, vault-compare).
+awk -F'\t' '$3 == "#fact" && $4 ~ /^fsync_p(50|99)_us$/ { v[$1 " round " $2] = v[$1 " round " $2] " " $4 " " $5 }
+	END { for (k in v) print "# disk, " k ":" v[k] }' "$out/all.tsv" | sort
 # One line per row and binary: req/s and p99 of each round.
 awk -F'\t' '
 	$3 ~ /^#/ { next }

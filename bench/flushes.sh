@@ -51,11 +51,14 @@ trace rotate rotate
 # are replies, left out), then one commit's sequence from the writer thread
 # (the thread that flushes data.mdb). LMDB writes its meta page through a
 # second descriptor opened O_DSYNC: that pwrite64 of the meta (120 bytes at
-# offset 32 or 4128) is a flush too, and ends a commit.
+# offset 32 or 4128) is a flush too, and ends a commit. The writer's side
+# flushes (audit trail, deletion journal) run on another thread while the
+# store commits (vault/writer_flush.h): the sequence shows both.
 for phase in create update delete rotate; do
 	ops=$n; [ $phase = delete ] && ops=$((n / 2)); [ $phase = rotate ] && ops=1
 	echo "== $phase: $ops operations"
-	awk -v ops="$ops" '
+	writer=$(awk '/fdatasync\(.*data\.mdb/ { print $1; exit }' "$dir/$phase.trace")
+	awk -v ops="$ops" -v w="$writer" '
 		/^[0-9]+ +(fsync|fdatasync|msync|sync_file_range|write|writev|pwrite64|pwritev)\(/ {
 			call = $2; sub(/\(.*/, "", call)
 			file = $0; if (!match(file, /<[^>]*>/)) next
@@ -63,30 +66,37 @@ for phase in create update delete rotate; do
 			if (file ~ /^(socket|pipe|anon_inode):/ || file ~ /\/dev\/null/) next
 			n = split(file, parts, "/"); file = parts[n]
 			kind = call ~ /sync/ ? "flush" : "write"
-			if (call == "pwrite64" && file == "data.mdb" && $0 ~ /, 120, (32|4128)\) = 120$/) {
+			if (call == "pwrite64" && file == "data.mdb" && $0 ~ /, 120, (32|4128)(\) = 120| <unfinished \.\.\.>)$/) {
 				kind = "flush"; call = "pwrite64(O_DSYNC meta)"
 			}
-			count[kind " " call " " file]++
+			count[kind " " call " " file ($1 == w ? "" : " (other thread)")]++
 		}
-		END { for (k in count) printf "  %-44s %8.2f per operation\n", k, count[k] / ops }' \
+		END { for (k in count) printf "  %-58s %8.2f per operation\n", k, count[k] / ops }' \
 		"$dir/$phase.trace" | sort
-	writer=$(awk '/fdatasync\(.*data\.mdb/ { print $1; exit }' "$dir/$phase.trace")
 	[ -n "$writer" ] || continue
-	echo "  one commit of the writer thread (tid $writer), in order:"
+	echo "  one commit, in order: the writer thread's writes and flushes, and the flushes of other"
+	echo "  threads while it runs (a call another thread's call interrupts shows as <unfinished>):"
 	awk -v w="$writer" -v ops="$ops" '
-		$1 == w && /(fsync|fdatasync|msync|sync_file_range|write|writev|pwrite64|pwritev)\(/ {
+		/^[0-9]+ +(fsync|fdatasync|msync|sync_file_range|write|writev|pwrite64|pwritev)\(/ {
 			call = $2; sub(/\(.*/, "", call)
+			if ($1 != w && call !~ /sync/) next
 			file = $0; if (!match(file, /<[^>]*>/)) next
 			file = substr(file, RSTART + 1, RLENGTH - 2); n = split(file, p, "/"); file = p[n]
-			if (file ~ /^(socket|pipe|anon_inode):/) next
-			meta = call == "pwrite64" && file == "data.mdb" && $0 ~ /, 120, (32|4128)\) = 120$/
-			seq[++len] = (meta ? "pwrite64(O_DSYNC meta)" : call) " " file \
-			    (call ~ /sync/ || meta ? "   <- flush" : "")
+			if (file ~ /^(socket|pipe|anon_inode):/ || file ~ /vaultd\.log$/) next
+			meta = call == "pwrite64" && file == "data.mdb" && $0 ~ /, 120, (32|4128)(\) = 120| <unfinished \.\.\.>)$/
+			seq[++len] = ($1 == w ? "writer  " : "thread " $1) "  " (meta ? "pwrite64(O_DSYNC meta)" : call) " " file \
+			    ($0 ~ /unfinished/ ? " <unfinished>" : "") (call ~ /sync/ || meta ? "   <- flush" : "")
 			if (meta) ends[++nend] = len
+		}
+		/^[0-9]+ +<\.\.\. (fsync|fdatasync|pwrite64) resumed>/ {
+			call = $3
+			if ($1 != w && call !~ /sync/) next
+			seq[++len] = ($1 == w ? "writer  " : "thread " $1) "  ... " call " returns"
 		}
 		END {
 			if (nend < 3) exit
 			m = int(nend / 2); from = ends[m - 1] + 1; to = ends[m]
+			while (to < len && seq[to + 1] !~ /^writer +[a-z]/) to++
 			for (i = from; i <= to; i++) printf "    %s\n", seq[i]
 		}' "$dir/$phase.trace"
 done

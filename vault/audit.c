@@ -1101,6 +1101,44 @@ out:
 	return rc;
 }
 
+int
+audit_flush(struct audit *a)
+{
+	if (a == NULL || !a->regular)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	if (a->failed) {
+		pthread_mutex_unlock(&a->lock);
+		return VAULT_E_AUDIT;
+	}
+	/* A duplicate, as in audit_sync: rotation may replace a->fd meanwhile
+	 * (it flushes the file it retires itself). */
+	uint64_t snap_seq = a->seq;
+	uint8_t snap_mac[AUDIT_MAC_BYTES];
+	memcpy(snap_mac, a->mac, sizeof(snap_mac));
+	int fd = snap_seq > a->durable_seq ? fcntl(a->fd, F_DUPFD_CLOEXEC, 0) : -2;
+	pthread_mutex_unlock(&a->lock);
+	if (fd == -2)
+		return 0; /* all durable already */
+	if (fd < 0)
+		return VAULT_E_AUDIT;
+	int rc = fdatasync(fd);
+	close(fd);
+	pthread_mutex_lock(&a->lock);
+	if (rc != 0) {
+		a->failed = 1; /* as audit_sync: entries may be lost, fail closed */
+	} else if (snap_seq > a->durable_seq) {
+		a->durable_seq = snap_seq;
+		memcpy(a->durable_mac, snap_mac, sizeof(snap_mac));
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (rc != 0) {
+		log_error("audit trail: flushing to disk failed; no further entries are accepted");
+		return VAULT_E_AUDIT;
+	}
+	return 0;
+}
+
 static void *
 sync_main(void *arg)
 {

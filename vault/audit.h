@@ -6,9 +6,11 @@
  *
  * Entries are appended with write(2) under a lock (one write per batch,
  * below) before the reply is released (so a vaultd crash loses nothing
- * acknowledged), and flushed to disk by a background thread every
- * sync_interval_ms (so a power loss loses at most that window): syncs are
- * batched and do not cap reads.
+ * acknowledged). Writes' entries are flushed before their reply, in the
+ * same time as the store's commit (audit_flush); reads' entries are
+ * flushed by a background thread every sync_interval_ms (so a power loss
+ * loses at most that window of reads): those syncs are batched and do not
+ * cap reads.
  * If an entry cannot be written the request fails with VAULT_E_AUDIT and
  * no data is returned (fail closed).
  */
@@ -157,6 +159,16 @@ int audit_batch_commit(struct audit *a, struct audit_batch *b);
  * sync thread does this every sync_interval_ms). Returns 0 or VAULT_E_AUDIT.
  */
 int audit_sync(struct audit *a);
+
+/*
+ * Make the entries written so far durable (one fdatasync of the current
+ * file), without the head file, which the sync thread rewrites at its next
+ * round. The writer calls it for each group commit, concurrently with the
+ * store's commit, and answers only when both are done: the entry of every
+ * acknowledged write is durable (writer_flush.h). Thread-safe; 0, or
+ * VAULT_E_AUDIT if the flush failed (the trail then accepts no entries).
+ */
+int audit_flush(struct audit *a);
 
 #define AUDIT_MAC_BYTES 32
 #define AUDIT_PSEUDONYM_MAX 48 /* "v4294967295:" + 32 hex, with NUL */

@@ -203,7 +203,7 @@ cut_back(struct journal *j)
 }
 
 int
-journal_append(struct journal *j, const struct journal_entry *e, size_t n)
+journal_write(struct journal *j, const struct journal_entry *e, size_t n)
 {
 	uint8_t buf[JOURNAL_ENTRY * 64];
 	off_t at = j->end;
@@ -221,13 +221,105 @@ journal_append(struct journal *j, const struct journal_entry *e, size_t n)
 		e += k;
 		n -= k;
 	}
+	j->pending = at;
+	return 0;
+}
+
+int
+journal_flush(struct journal *j)
+{
+	if (j->pending <= j->end)
+		return 0;
 	if (fdatasync(j->fd) != 0) {
 		/* Whether it reached the disk is unknown: the tombstones say. */
 		cut_back(j);
+		j->pending = 0;
 		return VAULT_E_IO;
 	}
-	j->end = at;
+	j->end = j->pending;
+	j->pending = 0;
 	return 0;
+}
+
+void
+journal_cancel(struct journal *j)
+{
+	/* Cut back and make the cut durable: the ids may be handed out again. */
+	j->pending = 0;
+	cut_back(j);
+	if (!j->dirty && fdatasync(j->fd) != 0)
+		j->dirty = 1;
+}
+
+int
+journal_append(struct journal *j, const struct journal_entry *e, size_t n)
+{
+	int rc = journal_write(j, e, n);
+	return rc != 0 ? rc : journal_flush(j);
+}
+
+/*
+ * Cut off the entries at the end that the store never kept: the writer
+ * makes a batch's entries durable while LMDB commits (writer_flush.c), so
+ * a crash can leave the entries of a batch whose commit did not reach the
+ * disk, and whose deletions were never acknowledged. Such an entry names
+ * an id with no tombstone that is either a live record (the delete was
+ * lost) or at or past next_id (created in the lost batch too: the id will
+ * be handed out again). Only a run at the end is cut (one batch in flight
+ * at a time), so an entry the store does keep, or a journal from other
+ * circumstances, is never touched. Returns the entries cut, or -1.
+ */
+static long
+drop_unstored(struct journal *j, struct store *s)
+{
+	uint8_t *b;
+	size_t len, n = 0, cap = 0;
+	off_t *at = NULL;
+	long cut = -1;
+	struct store_txn *txn;
+	uint64_t next_id = 0;
+	if (read_whole(j->fd, &b, &len) != 0)
+		return -1;
+	if ((size_t)j->end < len)
+		len = (size_t)j->end;
+	for (size_t p = JOURNAL_HEADER, k; p < len && (k = entry_at(b + p, len - p)) != 0; p += k) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			off_t *q = realloc(at, cap * sizeof(*q));
+			if (q == NULL)
+				goto out;
+			at = q;
+		}
+		at[n++] = (off_t)p;
+	}
+	if (store_txn_begin(s, NULL, STORE_RDONLY, &txn) != 0)
+		goto out;
+	if (store_next_id(txn, &next_id) != 0)
+		next_id = 0; /* then only live records count */
+	size_t keep = n;
+	while (keep > 0) {
+		uint8_t kb[8];
+		struct store_val k = { 8, kb }, v;
+		uint64_t id = store_get_id(b + at[keep - 1] + 4);
+		store_put_id(kb, id);
+		if (store_get(txn, STORE_TOMBSTONES, &k, &v) == 0)
+			break;
+		if (id < next_id && store_get(txn, STORE_RECORDS, &k, &v) != 0)
+			break; /* neither live nor to come: not ours to judge */
+		keep--;
+	}
+	store_txn_abort(txn);
+	cut = (long)(n - keep);
+	if (cut > 0) {
+		if (ftruncate(j->fd, at[keep]) != 0 || fdatasync(j->fd) != 0)
+			cut = -1;
+		else
+			j->end = at[keep];
+	}
+out:
+	free(at);
+	free(b);
+	return cut;
 }
 
 int
@@ -238,6 +330,7 @@ journal_open(struct journal *j, const char *path, struct store *s)
 	size_t nhave = 0;
 	j->fd = -1;
 	j->dirty = 0;
+	j->pending = 0;
 	int rc = journal_read(path, &have, &nhave, &sc);
 	if (rc != 0) {
 		if (sc.state == JOURNAL_OLD)
@@ -298,6 +391,25 @@ journal_open(struct journal *j, const char *path, struct store *s)
 	if (s == NULL) { /* tests: no store to reconcile with */
 		free(have);
 		return 0;
+	}
+	long cut = drop_unstored(j, s);
+	if (cut < 0) {
+		free(have);
+		journal_close(j);
+		return VAULT_E_IO;
+	}
+	if (cut > 0) {
+		log_warn("deletion journal %s: %ld entries at its end name deletions the store "
+		    "never kept (a crash while they were committed; they were not acknowledged): "
+		    "cut off", path, cut);
+		/* have[] may hold them: read again. */
+		free(have);
+		have = NULL;
+		nhave = 0;
+		if ((rc = journal_read(path, &have, &nhave, &sc)) != 0) {
+			journal_close(j);
+			return rc;
+		}
 	}
 	/* Append tombstones the journal lacks (a crash after a commit). */
 	struct store_txn *txn;

@@ -4,10 +4,11 @@
  *
  * A backup restored later must not bring back a record deleted after the
  * backup was taken; the restore applies this journal (restore.c). The
- * writer appends a batch's deletions right after the batch commits and
- * before acknowledging them; at start the journal is reconciled with the
- * tombstones in the store, so a crash between commit and append loses
- * nothing.
+ * writer writes a batch's deletions and flushes them while the batch
+ * commits, and acknowledges them only when both are durable; at start the
+ * journal is reconciled with the tombstones in the store both ways: a
+ * tombstone the journal lacks is appended, and entries at its end the
+ * store never kept (a crash during their commit) are cut off.
  *
  * Layout (PROTOCOL.md, "Deletion journal"): magic "VAULTDJ2", then
  * self-delimiting entries, each
@@ -60,6 +61,7 @@ struct journal {
 	int fd;
 	off_t end;  /* end of the last valid entry: where the next one goes */
 	int dirty;  /* a failed append could not be cut back */
+	off_t pending; /* journal_write: end of entries not yet flushed; 0: none */
 };
 
 enum journal_state {
@@ -87,6 +89,18 @@ void journal_close(struct journal *j);
 /* Append entries and flush them to disk; on failure nothing is left of
  * them in the file (or, if that fails too, the next append cuts it). */
 int journal_append(struct journal *j, const struct journal_entry *e, size_t n);
+/*
+ * journal_append in two steps, for the writer's group commit, which flushes
+ * them while the store commits (writer_flush.h): journal_write() writes the
+ * entries after the last flushed one without flushing; journal_flush()
+ * makes them durable (0, or VAULT_E_IO with them cut back);
+ * journal_cancel() cuts them back durably (the store's commit failed, so
+ * the deletions did not happen). journal_open() cuts off entries left at
+ * the end by a crash during such a commit when the store lacks them.
+ */
+int journal_write(struct journal *j, const struct journal_entry *e, size_t n);
+int journal_flush(struct journal *j);
+void journal_cancel(struct journal *j);
 /*
  * Read a journal file whole: *out sorted by id (free it), sc says what was
  * found. Returns 0 for JOURNAL_OK, JOURNAL_TORN and JOURNAL_MISSING (with

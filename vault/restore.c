@@ -412,6 +412,12 @@ restore_backup(struct server *srv, const char *path, int force)
 	phase("1/5 applying the deletions since the backup (%zu journal entries%s)",
 	    njournal, live.open ? ", the live tombstones" : "");
 	for (size_t i = 0; i < njournal && rc == 0; i++) {
+		/* A live record without a tombstone: the entry's deletion was
+		 * never committed (a crash while it was; writer_flush.c), and
+		 * never acknowledged. vaultd's next start cuts such entries. */
+		if (live.open && has(live.txn, STORE_RECORDS, journal[i].id) &&
+		    !has(live.txn, STORE_TOMBSTONES, journal[i].id))
+			continue;
 		if (has(ctx.txn, STORE_RECORDS, journal[i].id))
 			del_journal++;
 		rc = purge(&ctx, journal[i].id, VAULT_DELETE_SUBJECT_REQUEST, journal[i].time);

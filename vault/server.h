@@ -69,6 +69,7 @@ struct writer {
 	uint64_t next_id;    /* next record id; writer thread only */
 	uint64_t commits, ops; /* counters, writer thread only */
 	struct audit_batch *audit; /* a group commit's entries; NULL: no trail */
+	struct writer_flush *flush; /* flushes beside the commit (writer_flush.h) */
 };
 
 struct server {

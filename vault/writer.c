@@ -21,6 +21,12 @@
  * applied again around it (apply_run): the outcome is the same as without
  * sharing.
  *
+ * A reply also waits for the batch's audit entries and deletion journal
+ * entries to be durable; they are flushed on a thread of their own while
+ * the store commits (writer_flush.h, which says why this and not one of
+ * the other ways to fewer flushes), so a reply waits for the longer of the
+ * two chains, not their sum.
+ *
  * Each batch also stores the audit trail's durable head in its transaction
  * (save_anchor): the data then says how far the trail reached, and a trail
  * cut back to before it is found at start (audit.h, the anchor).
@@ -42,6 +48,7 @@
 #include "metrics.h"
 #include "ring_shared.h"
 #include "server.h"
+#include "writer_flush.h"
 
 void
 write_op_free(struct write_op *op)
@@ -262,6 +269,25 @@ fail_all(struct server *srv, const struct key_set *keys, struct write_op **ops,
 	}
 }
 
+/*
+ * The writes were stored but their audit entries may not be on disk (the
+ * trail's flush failed, and it now refuses entries): not acknowledged as
+ * done, since the reply may only say "ok" with the entry durable.
+ */
+static void
+fail_unaudited(struct write_op **ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i]->outcome != 0)
+			continue;
+		buf_clear(&ops[i]->reply);
+		ops[i]->outcome = VAULT_E_AUDIT;
+		reply_error_code(&ops[i]->reply, ops[i]->request_id, VAULT_E_AUDIT, NULL,
+		    "the write may have been stored, but its audit entry could not be "
+		    "made durable; the audit trail accepts no further entries");
+	}
+}
+
 /* Run a control op alone, outside any batch. */
 static void
 run_control(struct write_ctx *ctx, struct write_op *op)
@@ -303,6 +329,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 	pthread_rwlock_rdlock(&srv->svc.env_lock);
 	ctx->ndeleted = 0;
 	int audit_failed = 0;
+	struct commit_result done = { 0 };
 	uint64_t audit_seq = 0, t0 = metrics_now_us();
 	int rc = store_txn_begin(&srv->svc.store, NULL, 0, &ctx->txn);
 	/*
@@ -348,9 +375,12 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		} else if ((rc = save_anchor(ctx, &audit_seq)) != 0) {
 			store_txn_abort(ctx->txn);
 		} else {
-			uint64_t t1 = metrics_now_us();
-			rc = store_txn_commit(ctx->txn);
-			metrics_observe(METRICS_FLUSH_US, metrics_now_us() - t1);
+			/* The entries and deletions are flushed beside the commit
+			 * (writer_flush.h): the reply waits for all three. */
+			writer_flush_commit(srv->writer.flush, ctx->txn, ctx->deleted,
+			    ctx->ndeleted, &done);
+			rc = done.store;
+			metrics_observe(METRICS_FLUSH_US, done.flush_us);
 			if (rc == 0 && audit_seq != 0)
 				ctx->anchored = audit_seq;
 		}
@@ -382,15 +412,20 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 			log_warn("the data directory's file system is full: the audit trail's "
 			    "space reserve was released for it");
 		fail_all(srv, ctx->keys, ops, n, code);
-	} else if (ctx->ndeleted > 0) {
-		/* Deletions free pages: a rotation stalled on a full map may go on. */
-		rotation_nudge(srv);
-		if (journal_append(&srv->svc.journal, ctx->deleted, ctx->ndeleted) != 0)
-			/* Committed all the same; what the append wrote was cut
-			 * back (journal.h) and the next start fills it in from
-			 * the tombstones. */
-			log_error("deletion journal: cannot append %zu entries (disk full?); "
-			    "the next start adds them from the store's tombstones", ctx->ndeleted);
+	} else {
+		if (done.audit != 0)
+			fail_unaudited(ops, n);
+		if (ctx->ndeleted > 0) {
+			/* Deletions free pages: a rotation stalled on a full map may go on. */
+			rotation_nudge(srv);
+			if (done.journal != 0)
+				/* Committed all the same; what the append wrote was cut
+				 * back (journal.h) and the next start fills it in from
+				 * the tombstones. */
+				log_error("deletion journal: cannot append %zu entries (disk full?); "
+				    "the next start adds them from the store's tombstones",
+				    ctx->ndeleted);
+		}
 	}
 	ctx->ndeleted = 0;
 	metrics_observe(METRICS_BATCH, n);
@@ -495,10 +530,13 @@ writer_main(void *arg)
 			rotation_resume(srv);
 		if (n > 0)
 			process(&ctx, ops, n);
-		for (size_t i = 0; i < nc; i++) {
+		for (size_t i = 0; i < nc; i++)
 			run_control(&ctx, ctl[i]);
+		/* Their entries too are durable before the replies. */
+		if (nc > 0 && writer_flush_audit(w->flush) != 0)
+			fail_unaudited(ctl, nc);
+		for (size_t i = 0; i < nc; i++)
 			ops[n++] = ctl[i];
-		}
 		/* Hand replies back first: they are durable, and the rewrap step
 		 * below must not hold them. Wake each worker once per batch. */
 		for (size_t i = 0; i < n; i++) {
@@ -582,6 +620,8 @@ writer_start(struct server *srv)
 	privacy_timer_init(&srv->svc);
 	if (srv->svc.audit != NULL && (w->audit = audit_batch_new()) == NULL)
 		return VAULT_E_NOMEM;
+	if ((rc = writer_flush_start(&w->flush, srv->svc.audit, &srv->svc.journal)) != 0)
+		return rc;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
@@ -602,4 +642,6 @@ writer_stop(struct server *srv)
 	pthread_cond_destroy(&w->cond);
 	audit_batch_free(w->audit);
 	w->audit = NULL;
+	writer_flush_stop(w->flush);
+	w->flush = NULL;
 }

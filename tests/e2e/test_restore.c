@@ -413,6 +413,52 @@ Test(restore, torn_journal_is_cut_and_a_damaged_one_refused, .timeout = 240)
 	vaultd_cleanup(&p);
 }
 
+/* ---- a journal entry the store never kept (issue 19) --------------------- */
+
+/*
+ * A power loss after a batch's journal entries were flushed and before its
+ * commit reached the disk leaves an entry for a record that is still live
+ * (the deletion was never acknowledged). A restore run before vaultd starts
+ * again (which would cut the entry) must not delete that live record: the
+ * old restore did.
+ */
+Test(restore, a_journal_entry_for_a_live_record_deletes_nothing, .timeout = 240)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 4 };
+	char *toks[N], jpath[600], *bpath = NULL, *out;
+	int dead[N] = { 0 };
+	uint64_t bytes;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i); /* record ids 1..N in a new vault */
+	cr_assert_eq(vault_backup(v, "base", &bpath, &bytes), 0, "%s", vault_last_message(v));
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[0],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	dead[0] = 1;
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	/* The crash's leftover: an entry for record 2, which is live. */
+	path_of(&p, "keys/deletions", jpath, sizeof(jpath));
+	uint8_t e[JOURNAL_ENTRY];
+	journal_encode(&(struct journal_entry){ 2, (uint64_t)time(NULL) }, e);
+	int fd = open(jpath, O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, e, sizeof(e)), (ssize_t)sizeof(e));
+	close(fd);
+	cr_assert_eq(run_restore(&p, bpath, &out), 0, "%s", out);
+	free(out);
+	vaultd_restart(&p);
+	check_records(&p, toks, dead, N, "restore with an entry the store never kept");
+	cr_assert_eq(vaultd_stop(&p), 0);
+	for (int i = 0; i < N; i++)
+		vault_free(toks[i]);
+	vault_free(bpath);
+	vaultd_cleanup(&p);
+}
+
 /* ---- a new data key after the backup, its epoch retired ----------------- */
 
 static void

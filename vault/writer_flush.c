@@ -1,0 +1,225 @@
+/*
+ * writer_flush.c - the group commit's side flushes (see writer_flush.h).
+ *
+ * Why concurrent flushes and not one of the other ways to one flush
+ * (BENCHMARKS.md, "Flushes on a write's critical path", has the figures):
+ *   - LMDB flushes twice per commit by design: the data pages, then the
+ *     meta page that points at them. MDB_NOMETASYNC drops the second from
+ *     the commit, but a commit that must be durable before its reply then
+ *     needs mdb_env_sync(): still two fdatasyncs in a row (strace shows
+ *     it). MDB_NOSYNC plus one mdb_env_sync() is one fdatasync, but the
+ *     kernel may write the new meta page before the pages it points at, so
+ *     a power loss can leave a corrupt file: not safe.
+ *   - Holding batch N's replies until batch N+1's data flush (which also
+ *     carries N's meta page under MDB_NOMETASYNC) halves the flushes per
+ *     batch but not the latency a writer waits, and with few clients (the
+ *     case that matters) there is no batch N+1.
+ *   - An own append-only log as the only flush per commit, with LMDB synced
+ *     at checkpoints, would need LMDB commits that are safe without their
+ *     own flushes (they are not: see MDB_NOSYNC), a replay at start, and the
+ *     erasure horizon to cover the log (it would hold wrapped data keys and
+ *     keyed tags of deleted records until the next checkpoint). Not done.
+ * So the store keeps its two flushes, and everything else a reply needs is
+ * flushed beside them instead of after them.
+ *
+ * Crash orders. The trail: its entries are written (write(2)) before the
+ * commit starts, as before; only their flush moved. Journal entries go to
+ * the file before the commit and are flushed beside it:
+ *   - journal durable, store not: the deletions did not happen and were not
+ *     acknowledged. journal_open() cuts such entries off the journal's end
+ *     (their ids have no tombstone and name a live record or an id not yet
+ *     handed out), so a later restore does not delete a live record and a
+ *     reused id is never named. A restore run before any start skips
+ *     entries that name a live record without a tombstone (restore.c).
+ *   - store durable, journal not: the deletions happened and were not
+ *     acknowledged; journal_open() appends them from the tombstones (as
+ *     before, when the journal was written after the commit).
+ *   - the commit fails: journal_cancel() cuts the entries back, durably.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <vault/vault.h>
+
+#include "audit.h"
+#include "journal.h"
+#include "metrics.h"
+#include "store/store.h"
+#include "writer_flush.h"
+
+/*
+ * One lane per file, each a thread that runs its flush on request: the
+ * trail's and the journal's flushes run side by side too, so a delete's
+ * side chain is one flush deep, like LMDB's is two.
+ */
+struct lane {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;       /* a request, a result, stop */
+	int (*flush)(void *);
+	void *arg;
+	int started, stop, busy, taken, rc;
+};
+
+struct writer_flush {
+	struct audit *audit;
+	struct journal *journal;
+	struct lane trail, deletions;
+};
+
+static void *
+lane_main(void *arg)
+{
+	struct lane *l = arg;
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		while (!l->stop && !l->busy)
+			pthread_cond_wait(&l->cond, &l->lock);
+		if (!l->busy)
+			break;
+		l->taken = 1;
+		pthread_mutex_unlock(&l->lock);
+		int rc = l->flush(l->arg);
+		pthread_mutex_lock(&l->lock);
+		l->rc = rc;
+		l->busy = 0;
+		l->taken = 0;
+		pthread_cond_broadcast(&l->cond);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+static int
+lane_start(struct lane *l, int (*flush)(void *), void *arg)
+{
+	l->flush = flush;
+	l->arg = arg;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->cond, NULL);
+	if (pthread_create(&l->thread, NULL, lane_main, l) != 0) {
+		pthread_cond_destroy(&l->cond);
+		pthread_mutex_destroy(&l->lock);
+		return VAULT_E_NOMEM;
+	}
+	l->started = 1;
+	return 0;
+}
+
+static void
+lane_stop(struct lane *l)
+{
+	if (!l->started)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stop = 1;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	pthread_cond_destroy(&l->cond);
+	pthread_mutex_destroy(&l->lock);
+	l->started = 0;
+}
+
+static void
+lane_begin(struct lane *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->busy = 1;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/*
+ * The request's result. If the lane's thread has not even started on it
+ * (on a busy machine a woken thread can wait long for a CPU), the caller
+ * takes the flush back and runs it itself rather than wait for that.
+ */
+static int
+lane_wait(struct lane *l)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->busy && !l->taken) {
+		l->busy = 0;
+		pthread_mutex_unlock(&l->lock);
+		return l->flush(l->arg);
+	}
+	while (l->busy)
+		pthread_cond_wait(&l->cond, &l->lock);
+	int rc = l->rc;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+static int
+flush_trail(void *arg)
+{
+	return audit_flush(arg);
+}
+
+static int
+flush_journal(void *arg)
+{
+	return journal_flush(arg);
+}
+
+int
+writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j)
+{
+	struct writer_flush *f = calloc(1, sizeof(*f));
+	*out = NULL;
+	if (f == NULL)
+		return VAULT_E_NOMEM;
+	f->audit = a;
+	f->journal = j;
+	if ((a != NULL && lane_start(&f->trail, flush_trail, a) != 0) ||
+	    lane_start(&f->deletions, flush_journal, j) != 0) {
+		writer_flush_stop(f);
+		return VAULT_E_NOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+void
+writer_flush_stop(struct writer_flush *f)
+{
+	if (f == NULL)
+		return;
+	lane_stop(&f->trail);
+	lane_stop(&f->deletions);
+	free(f);
+}
+
+void
+writer_flush_commit(struct writer_flush *f, struct store_txn *txn,
+    const struct journal_entry *del, size_t ndel, struct commit_result *out)
+{
+	int journal = 0, audit = f->trail.started;
+	out->audit = out->journal = 0;
+	if (ndel > 0) {
+		/* A write that fails leaves nothing (journal.h): the next start
+		 * adds the deletions from the tombstones, as for a crash. */
+		if (journal_write(f->journal, del, ndel) == 0)
+			journal = 1;
+		else
+			out->journal = VAULT_E_IO;
+	}
+	if (audit)
+		lane_begin(&f->trail);
+	if (journal)
+		lane_begin(&f->deletions);
+	uint64_t t0 = metrics_now_us();
+	out->store = store_txn_commit(txn);
+	out->flush_us = metrics_now_us() - t0;
+	if (audit)
+		out->audit = lane_wait(&f->trail);
+	if (journal && (out->journal = lane_wait(&f->deletions)) == 0 && out->store != 0)
+		journal_cancel(f->journal); /* the deletions did not happen */
+}
+
+int
+writer_flush_audit(struct writer_flush *f)
+{
+	return f != NULL && f->audit != NULL ? audit_flush(f->audit) : 0;
+}
