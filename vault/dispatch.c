@@ -92,8 +92,22 @@ as_recipients_write(struct read_ctx *ctx, const struct op *op, const struct requ
 	struct server *srv = server_of(ctx->svc);
 	void *state = NULL;
 	struct write_op *w = NULL;
+	/*
+	 * The held answer (up to a frame: a document) is memory no connection's
+	 * budget counts: it counts in the write queue's bytes, so a client
+	 * pipelining first reads is refused with VAULT_E_BUSY past
+	 * max_queued_write_bytes like a writer is, instead of growing vaultd.
+	 */
+	size_t held = out->error ? 0 : out->len - result;
+	if (!out->error && atomic_load(&srv->writer.queued_bytes) + len + held >
+	    srv->svc.cfg.max_queued_write_bytes) {
+		reply_abandon(out, start);
+		reply_error_code(out, req->id, VAULT_E_BUSY, NULL,
+		    "too many writes and first reads waiting for the disk; retry later");
+		return;
+	}
 	int rc = out->error ? VAULT_E_NOMEM : recipients_note_state(ctx, req->client->name,
-	    out->data + result, out->len - result, &state);
+	    out->data + result, held, &state);
 	reply_abandon(out, start);
 	if (rc == 0 && (w = calloc(1, sizeof(*w))) == NULL) {
 		op_recipients_note.free_state(state);
@@ -107,12 +121,12 @@ as_recipients_write(struct read_ctx *ctx, const struct op *op, const struct requ
 	w->counted_as = op;
 	w->request_id = req->id;
 	w->state = state;
-	w->cost = len;
+	w->cost = len + held;
 	w->client = req->client;
 	w->policy = policy_ref(ctx->policy);
 	w->uid = req->uid;
 	w->purpose = req->purpose;
-	atomic_fetch_add(&srv->writer.queued_bytes, len);
+	atomic_fetch_add(&srv->writer.queued_bytes, w->cost);
 	*wop = w;
 }
 

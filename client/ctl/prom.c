@@ -219,6 +219,9 @@ prom_render(FILE *out, const json_t *m, const char **bad)
 		sample(&p, "vault_records", uint_of(&p, m, "records"));
 		family(&p, "vault_tombstones", "gauge", "Deleted records (tombstones).");
 		sample(&p, "vault_tombstones", uint_of(&p, m, "tombstones"));
+	}
+	/* Servers before deletion feeds send none (and none while unreachable). */
+	if (json_object_get(m, "deletion_acks_overdue") != NULL) {
 		family(&p, "vault_deletion_acks_overdue", "gauge",
 		    "Deletion notices not acknowledged within deletion_ack_seconds.");
 		sample(&p, "vault_deletion_acks_overdue", uint_of(&p, m, "deletion_acks_overdue"));
