@@ -17,6 +17,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "erasure_scan.h"
 #include "harness.h"
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
@@ -47,20 +48,6 @@ expect_email(struct vault *v, const char *tok, int i)
 	char email[64];
 	snprintf(email, sizeof(email), "person%d@erasure.example", i);
 	expect_field(v, tok, "email", email, i);
-}
-
-struct blob {
-	uint8_t *p;
-	size_t n;
-};
-
-static struct blob
-slurp(const char *path)
-{
-	struct blob b = { 0 };
-	b.p = (uint8_t *)read_file_all(path, &b.n);
-	cr_assert_not_null(b.p, "read %s", path);
-	return b;
 }
 
 /* The stored form of record id in the LMDB file at path (copied). */
@@ -95,46 +82,6 @@ token_id(const struct token_keys *tk, const char *tok)
 	struct token_ref ref;
 	cr_assert_eq(token_parse(tk, tok, strlen(tok), &ref), 0);
 	return ref.record_id;
-}
-
-/*
- * Try every 32-byte run of every file as a data key against the deleted
- * record's ciphertexts and as a key-encryption key against its wrapped
- * key, and every 72-byte run as a wrapped key under every key of the ring.
- * Returns how many attempts opened something.
- */
-static size_t
-scan(const struct blob *files, size_t nfiles, const struct keyring *ring,
-    uint64_t id, const struct record *r)
-{
-	size_t opened = 0;
-	uint8_t pt[1024], dek[DEK_BYTES];
-	for (size_t f = 0; f < nfiles; f++) {
-		const uint8_t *p = files[f].p;
-		size_t n = files[f].n;
-		for (size_t i = 0; i + DEK_BYTES <= n; i++) {
-			for (unsigned j = 0; j < r->nfields; j++) {
-				struct seal_place pl = { id, r->dek_version, r->fields[j].id, 0,
-				    r->gen[r->fields[j].id] };
-				if (r->fields[j].ct_len - SEAL_OVERHEAD <= sizeof(pt) &&
-				    open_field(p + i, &pl, r->fields[j].ct, r->fields[j].ct_len, pt) == 0)
-					opened++;
-			}
-			for (uint32_t e = 1; e <= 4; e++)
-				if (unwrap_dek(p + i, e, id, r->dek_version, r->wrapped_dek, dek) == 0)
-					opened++;
-		}
-		for (size_t i = 0; i + WRAPPED_DEK_BYTES <= n; i++) {
-			for (size_t k = 0; k < keyring_count(ring, KEYRING_KEK); k++) {
-				uint32_t e = keyring_version_at(ring, KEYRING_KEK, k);
-				const uint8_t *kek = keyring_key(ring, KEYRING_KEK, e);
-				for (uint32_t dv = 1; dv <= 2; dv++)
-					if (unwrap_dek(kek, e, id, dv, p + i, dek) == 0)
-						opened++;
-			}
-		}
-	}
-	return opened;
 }
 
 Test(keys, erasure_holds_in_every_copy_and_restore_keeps_deletions, .timeout = 300)
@@ -208,14 +155,14 @@ Test(keys, erasure_holds_in_every_copy_and_restore_keeps_deletions, .timeout = 3
 	cr_assert_eq(vr.kek_epoch, 1);
 	cr_assert_null(stored_record(live_path, victim, &vlen), "gone from the live file");
 
-	struct blob files[3] = { slurp(bpath), slurp(live_path), slurp(ring_path) };
-	size_t opened = scan(files, 3, ring, victim, &vr);
+	struct blob files[3] = { blob_slurp(bpath), blob_slurp(live_path), blob_slurp(ring_path) };
+	size_t opened = erasure_scan(files, 3, ring, victim, &vr);
 	cr_assert_eq(opened, 0, "%zu attempts opened something of the deleted record", opened);
 
 	/* Control: the same scan does find a live record's data key. */
 	uint8_t *arec = stored_record(live_path, alive, &alen);
 	cr_assert_eq(record_decode(arec, alen, &lr), 0);
-	cr_assert_gt(scan(&files[1], 1, ring, alive, &lr), 0, "the scan finds live keys");
+	cr_assert_gt(erasure_scan(&files[1], 1, ring, alive, &lr), 0, "the scan finds live keys");
 	fprintf(stderr, "erasure scan: %zu + %zu + %zu bytes tried, nothing of the deleted "
 	    "record opened\n", files[0].n, files[1].n, files[2].n);
 	for (int i = 0; i < 3; i++)

@@ -8,6 +8,8 @@
  * and fails, not skips, without its server.
  */
 #include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,15 @@
 
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <vault/vault.h>
 
+#include "erasure_scan.h"
 #include "harness.h"
+#include "keys/keyring.h"
+#include "vault/crypto/token.h"
+#include "vault/store/record_codec.h"
+#include "vault/store/store.h"
 
 #define SECRET "SECRETPW"
 
@@ -483,4 +491,192 @@ Test(pgsql, postgresql_without_a_conninfo_and_a_conninfo_on_lmdb_are_refused)
 	cr_assert_not_null(strstr(log, "expected lmdb or postgresql"), "%s", log);
 	free(log);
 	vaultd_cleanup(&p);
+}
+
+/* One bytea value of table (vault_<table>) under key k, copied; NULL if none. */
+static uint8_t *
+stored_value(PGconn *pc, const char *table, const void *k, size_t klen, size_t *len)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT v FROM vault_%s WHERE k = $1", table);
+	const char *params[1] = { k };
+	int lens[1] = { (int)klen }, fmts[1] = { 1 };
+	PGresult *res = PQexecParams(pc, sql, 1, NULL, params, lens, fmts, 1);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(pc));
+	uint8_t *copy = NULL;
+	if (PQntuples(res) == 1) {
+		*len = (size_t)PQgetlength(res, 0, 0);
+		copy = malloc(*len ? *len : 1);
+		memcpy(copy, PQgetvalue(res, 0, 0), *len);
+	}
+	PQclear(res);
+	return copy;
+}
+
+/* The file of relation rel (pg_relation_filepath) under dir, read whole. */
+static struct blob
+relation_file(PGconn *pc, const char *dir, const char *rel)
+{
+	char sql[160], path[1200];
+	snprintf(sql, sizeof(sql), "SELECT pg_relation_filepath('%s')", rel);
+	PGresult *res = sql_ok(pc, sql);
+	snprintf(path, sizeof(path), "%s/%s", dir, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return blob_slurp(path);
+}
+
+static int
+has_bytes(const struct blob *b, const uint8_t *x, size_t n)
+{
+	for (size_t i = 0; i + n <= b->n; i++)
+		if (memcmp(b->p + i, x, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The erasure horizon on PostgreSQL, as e2e-keys checks it on LMDB: a base
+ * backup taken before a deletion (pg_basebackup, the operator's backup of
+ * this backend), then the deletion, a rotation and the retire of the old
+ * epoch. An attacker holding that base backup, the live database's files,
+ * the current ring file and the root key tries every key and wrapped key
+ * in the vault's table files against the deleted record: nothing opens.
+ * The base backup also holds the database's copy of the ring of its day
+ * (meta "keyring"): with the root key, that copy does open the record,
+ * which is why SECURITY.md says base backups must expire with the horizon
+ * like every old copy of the ring.
+ */
+Test(pgsql, a_base_backup_from_before_a_deletion_opens_nothing_of_it_after_the_retire,
+    .timeout = 180)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { N = 12, VICTIM = 3 };
+	char *toks[N];
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	for (int i = 0; i < N; i++)
+		toks[i] = create(v, i);
+
+	char ring_path[600], root_path[600], bdir[600], conninfo[1024];
+	vaultd_path(&p, "keys/keyring", ring_path, sizeof(ring_path));
+	vaultd_path(&p, "keys/root.key", root_path, sizeof(root_path));
+	vaultd_path(&p, "basebackup", bdir, sizeof(bdir));
+	uint8_t *root = sodium_malloc(KEYRING_KEY_BYTES);
+	const char *why;
+	struct keyring *ring;
+	struct token_keys *tk;
+	struct token_ref ref;
+	cr_assert_eq(keyring_root_key_read(root_path, root, &why), 0);
+	cr_assert_eq(keyring_load(ring_path, root, &ring, &why), 0, "%s", why);
+	cr_assert_eq(token_keys_derive(ring, &tk), 0);
+	cr_assert_eq(token_parse(tk, toks[VICTIM], strlen(toks[VICTIM]), &ref), 0);
+	uint64_t victim = ref.record_id;
+	cr_assert_eq(token_parse(tk, toks[0], strlen(toks[0]), &ref), 0);
+	uint64_t alive = ref.record_id;
+	token_keys_free(tk);
+	keyring_free(ring);
+
+	/* What the base backup holds of the victim: its row, and the ring of the day. */
+	PGconn *pc = connect_as_vaultd(&p);
+	uint8_t kb[8];
+	store_put_id(kb, victim);
+	size_t vlen = 0, rlen = 0;
+	uint8_t *vrec = stored_value(pc, "records", kb, 8, &vlen);
+	cr_assert_not_null(vrec);
+	uint8_t *old_ring = stored_value(pc, "meta", "keyring", 7, &rlen);
+	cr_assert_not_null(old_ring, "the database holds the sealed ring");
+	struct record vr;
+	cr_assert_eq(record_decode(vrec, vlen, &vr), 0);
+	cr_assert_eq(vr.kek_epoch, 1);
+
+	/* The base backup: the scratch server's whole cluster, as an operator takes it. */
+	size_t n;
+	char *conf = read_file_all(p.config, &n), *line = strstr(conf, "\npostgresql = ");
+	cr_assert_not_null(line);
+	line += strlen("\npostgresql = ");
+	line[strcspn(line, "\n")] = '\0';
+	/* Without the vault's options= (a replication connection takes none). */
+	char *opt = strstr(line, " options=");
+	if (opt != NULL)
+		*opt = '\0';
+	snprintf(conninfo, sizeof(conninfo), "%s", line);
+	free(conf);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("pg_basebackup", "pg_basebackup", "-d", conninfo, "-D", bdir, "-Fp",
+		    "-X", "fetch", "-c", "fast", "--no-sync", (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "pg_basebackup exits 0 (127: not on PATH; scripts/install-deps.sh installs it)");
+	struct blob brecords = relation_file(pc, bdir, "vault_records");
+	cr_assert(has_bytes(&brecords, vr.wrapped_dek, WRAPPED_DEK_BYTES),
+	    "the base backup holds the victim's wrapped data key");
+
+	/* The deletion, a rotation, the retire of epoch 1. */
+	cr_assert_eq(vault_delete(v, VAULT_PURPOSE_TRANSACTIONAL, toks[VICTIM],
+	    VAULT_DELETE_SUBJECT_REQUEST), 0);
+	uint32_t epoch = 0;
+	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
+	vault_keys_status_free(vaultd_wait_rotation(v, 60));
+	uint64_t remaining = 0;
+	cr_assert_eq(vault_keys_retire(v, 1, &remaining, NULL, NULL), 0, "%s",
+	    vault_last_message(v));
+	for (int i = 0; i < N; i++)
+		if (i != VICTIM)
+			expect_email(v, toks[i], i);
+	vault_close(v);
+
+	/* The attacker: the current ring file and root key. */
+	cr_assert_eq(keyring_load(ring_path, root, &ring, &why), 0, "%s", why);
+	cr_assert_eq(keyring_count(ring, KEYRING_KEK), 1, "epoch 1 is gone from the ring");
+	sql_ok(pc, "CHECKPOINT");
+	PGresult *res = sql_ok(pc, "SHOW data_directory");
+	char live_dir[600];
+	snprintf(live_dir, sizeof(live_dir), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	const char *rels[] = { "vault_records", "vault_meta", "vault_tombstones" };
+	struct blob files[8];
+	size_t nf = 0;
+	for (size_t i = 0; i < 3; i++) {
+		files[nf++] = relation_file(pc, bdir, rels[i]);
+		files[nf++] = relation_file(pc, live_dir, rels[i]);
+	}
+	files[nf++] = blob_slurp(ring_path);
+	size_t opened = erasure_scan(files, nf, ring, victim, &vr);
+	cr_assert_eq(opened, 0, "%zu attempts opened something of the deleted record", opened);
+	/* Control: the same search finds a live record's key in the live files. */
+	size_t alen = 0;
+	store_put_id(kb, alive);
+	uint8_t *arec = stored_value(pc, "records", kb, 8, &alen);
+	struct record lr;
+	cr_assert_eq(record_decode(arec, alen, &lr), 0);
+	cr_assert_gt(erasure_scan(&files[1], 1, ring, alive, &lr), 0, "the scan finds live keys");
+	fprintf(stderr, "erasure scan (PostgreSQL): %zu files of the base backup and the live "
+	    "cluster, nothing of the deleted record opened\n", nf);
+	keyring_free(ring);
+
+	/* The base backup's own ring (its meta "keyring") with the root key does
+	 * open it: an old copy of the ring, to expire with the horizon. */
+	struct keyring *then;
+	cr_assert_eq(keyring_open_image(old_ring, rlen, root, &then, &why), 0, "%s", why);
+	struct blob bonly = brecords;
+	cr_assert_gt(erasure_scan(&bonly, 1, then, victim, &vr), 0,
+	    "the ring of the base backup's day opens its copy of the record");
+	keyring_free(then);
+
+	for (size_t i = 0; i < nf; i++)
+		free(files[i].p);
+	free(brecords.p);
+	free(vrec);
+	free(arec);
+	free(old_ring);
+	sodium_free(root);
+	PQfinish(pc);
+	for (int i = 0; i < N; i++)
+		vault_free(toks[i]);
+	vaultd_finish(&p);
 }
