@@ -805,22 +805,22 @@ write_record_seeds(void)
 	struct store_val k = { 8, kb }, val;
 	struct buf b = { 0 };
 
-	if (store_txn_begin(&st, NULL, STORE_RDONLY, &txn) != 0) {
+	if (store_txn_begin(st, NULL, STORE_RDONLY, &txn) != 0) {
 		fprintf(stderr, "read txn\n");
 		exit(1);
 	}
 	store_put_id(kb, 1);
-	if (store_get(txn, st->records, &k, &val) == 0) {
+	if (store_get(txn, STORE_RECORDS, &k, &val) == 0) {
 		seed_record("record-full", &val, val.len, 0);
 		seed_record("record-truncated", &val, val.len - 1, 0);
 		/* Format 1 (before the MAC) is refused now, like any other. */
 		seed_record("record-format-1", &val, val.len, 1);
 	}
 	store_put_id(kb, 3);
-	if (store_get(txn, st->records, &k, &val) == 0)
+	if (store_get(txn, STORE_RECORDS, &k, &val) == 0)
 		seed_record("record-spare", &val, val.len, 0);
 	store_put_id(kb, 2);
-	if (store_get(txn, st->tombstones, &k, &val) == 0 && val.len == TOMBSTONE_BYTES) {
+	if (store_get(txn, STORE_TOMBSTONES, &k, &val) == 0 && val.len == TOMBSTONE_BYTES) {
 		uint8_t tb[TOMBSTONE_BYTES];
 		memcpy(tb, val.data, sizeof(tb));
 		put_be(tb + 8, SEED_TIME, 8);
