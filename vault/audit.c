@@ -1926,8 +1926,13 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 	}
 	if (p.kv != v->kv) {
 		int gone = subkey(v->ks, p.kv, SUBKEY_CHAIN, v->key) != 0;
-		if (gone && v->fn != NULL) {
-			/* A retired key: nothing to check it with; chain on from it. */
+		/*
+		 * A retired key: nothing to check it with; chain on from it. Keys
+		 * are retired oldest first, so such entries can only come before
+		 * every entry under a key the ring holds: one after those is an
+		 * edit (its kv changed to dodge the check), and damage.
+		 */
+		if (gone && v->fn != NULL && v->r->entries == 0) {
 			if (sodium_hex2bin(v->prev, sizeof(v->prev), p.mac, HEX_MAC, NULL, NULL,
 			    NULL) != 0) {
 				bad(v, e, "entry %" PRIu64 " cannot be read: it is not a "

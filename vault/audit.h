@@ -291,7 +291,9 @@ typedef int (*audit_entry_fn)(void *arg, const struct audit_entry *e);
  * under an index key version the ring no longer holds cannot be checked
  * nor its pseudonyms mapped: it is passed over and counted in r->unkeyed
  * (r->unkeyed_selected if f selects it), and the chain goes on from the
- * MAC it states (what follows is still checked against it). Returns 0 with
+ * MAC it states (what follows is still checked against it); only before
+ * the first entry under a key the ring holds (keys retire oldest first):
+ * one after it is damage. Returns 0 with
  * the verdict in *r (when not ok, fn saw only entries before
  * r->first_bad_seq), fn's non-zero value, VAULT_E_IO or VAULT_E_NOMEM.
  */
