@@ -351,3 +351,44 @@ Test(breach, a_trail_damaged_inside_the_window_is_refused)
 	cr_assert_null(strstr(r.out, "record "), "nothing listed: %s", r.out);
 	proc_run_free(&r);
 }
+
+Test(breach, damage_after_the_window_leaves_the_window_verified)
+{
+	struct proc_run r;
+	char path[600], to[32], want[300];
+	scenario();
+	/* The window ends now; the next second, one more read, then damaged. */
+	time_t end = time(NULL);
+	snprintf(to, sizeof(to), "%lld", (long long)end);
+	while (time(NULL) == end)
+		usleep(20000);
+	shipping_touches(b, b, b);
+	vaultd_path(&srv, "audit/audit.log", path, sizeof(path));
+	size_t len;
+	char *t = read_file_all(path, &len);
+	cr_assert_not_null(t);
+	char *last = t + len - 1;
+	while (last > t && last[-1] != '\n')
+		last--;
+	char *op = strstr(last, "\"op\":\"");
+	cr_assert_not_null(op);
+	int fd = open(path, O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)(op - t) + 6), 1);
+	close(fd);
+	free(t);
+	const char *args[] = { "breach", "report", "--client", "shipping", "--from", from_arg,
+		"--to", to, NULL };
+	vaultctl_run(&r, srv.socket, NULL, args, 0);
+	assert_exit(&r, 0);
+	snprintf(want, sizeof(want), "record %s fields=postal_address clients=shipping\n", c);
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "note: the trail is damaged after the window"), "%s",
+	    r.out);
+	proc_run_free(&r);
+	/* A window reaching the damage: refused. */
+	report(&r, "--client", "shipping", NULL);
+	cr_assert_neq(r.status, 0, "%s", r.out);
+	cr_assert_not_null(strstr(r.err, "inside the window"), "%s", r.err);
+	proc_run_free(&r);
+}
