@@ -301,13 +301,12 @@ contact(struct read_ctx *ctx, uint64_t id, json_t *o)
 
 	if ((rc = record_load(ctx->svc, ctx->keys, ctx->txn, id, &r, NULL)) != 0)
 		return rc;
-	for (int want = FIELD_EMAIL; at < 0; want = FIELD_POSTAL_ADDRESS) {
+	/* The email if there is one, else the postal address. */
+	static const uint8_t order[] = { FIELD_EMAIL, FIELD_POSTAL_ADDRESS };
+	for (size_t k = 0; k < sizeof(order) && at < 0; k++)
 		for (unsigned i = 0; i < r.nfields && at < 0; i++)
-			if (r.fields[i].id == want)
+			if (r.fields[i].id == order[k])
 				at = (int)i;
-		if (want == FIELD_POSTAL_ADDRESS)
-			break;
-	}
 	if (at < 0)
 		return set(o, "channel", json_string("none"));
 	if ((rc = record_unwrap(ctx->keys, id, &r, ctx->dek)) != 0)
