@@ -161,6 +161,23 @@ static const struct ctl_command export_commands[] = {
 	{ .name = NULL },
 };
 
+/* "vaultctl breach WORD": breach impact (administrators only). */
+static const struct ctl_command breach_commands[] = {
+	{ .name = "report", .fn = ctl_cmd_breach_report,
+	  .args = "(--client NAME | --uid UID | --all) --from TIME --to TIME\n"
+	  "[--notify --out FILE]",
+	  .description = "which records the client (the clients of a uid, every client)\n"
+	  "read, detokenized or got tokens of between the two times, with the\n"
+	  "fields of each, from the audit trail verified as it is read (refused,\n"
+	  "naming the entry, when it is damaged inside the window): one line a\n"
+	  "record, \"record TOKEN ...\" or \"deleted at TIME ...\", then counts of\n"
+	  "people and records by field. --notify (purpose security, the default\n"
+	  "here): also the notification list, each affected person's contact\n"
+	  "channel (email, else postal address), signed like exports, written\n"
+	  "only to FILE (mode 0600) and FILE.sig; check with export verify" },
+	{ .name = NULL },
+};
+
 /* "vaultctl audit WORD": the audit trail (administrators only). */
 static const struct ctl_command audit_commands[] = {
 	{ .name = "verify", .fn = ctl_cmd_audit_verify,
@@ -263,6 +280,7 @@ static const struct ctl_command commands[] = {
 	{ .name = "export", .sub = export_commands },
 	{ .name = "keys", .sub = keys_commands },
 	{ .name = "audit", .sub = audit_commands },
+	{ .name = "breach", .sub = breach_commands },
 	{ .name = "policy", .sub = policy_commands },
 	{ .name = "backup", .fn = ctl_cmd_backup, .args = "NAME | list",
 	  .description = "have the server write a compacted copy of the data file to its\n"

@@ -1835,7 +1835,50 @@ struct verify {
 	int head_match;         /* 0 not seen, 1 equal, -1 different */
 	const struct audit_anchor *need; /* entries that must be there */
 	size_t nneed;
+	/* audit_verify_select(): what to pass on, and how */
+	const struct audit_filter *f;
+	audit_entry_fn fn;
+	void *arg;
+	int fn_rc;
+	const char **recs, **fields;
+	size_t caprecs, capfields;
 };
+
+static int grow(const char ***a, size_t *cap, size_t n);
+static int str_match(const char *want, const char *have);
+
+static int
+selects(const struct audit_filter *f, const struct parsed *p)
+{
+	return str_match(f->client, p->client) && str_match(f->purpose, p->purpose) &&
+	    (!f->by_uid || p->uid == f->uid) && (!f->from || p->time >= f->from) &&
+	    (!f->to || p->time <= f->to);
+}
+
+/* Hand a verified entry to the selection's callback: 0, or 1 to stop. */
+static int
+pass_on(struct verify *v, const struct parsed *p)
+{
+	size_t i, nr = json_array_size(p->records), nf = json_array_size(p->fields);
+	json_t *x;
+	if (!selects(v->f, p))
+		return 0;
+	if (grow(&v->recs, &v->caprecs, nr) != 0 || grow(&v->fields, &v->capfields, nf) != 0) {
+		v->fn_rc = VAULT_E_NOMEM;
+		return 1;
+	}
+	json_array_foreach(p->records, i, x)
+		v->recs[i] = json_string_value(x);
+	json_array_foreach(p->fields, i, x)
+		v->fields[i] = json_string_value(x);
+	struct audit_entry e = {
+		.seq = p->seq, .time = p->time, .client = p->client, .uid = p->uid,
+		.purpose = p->purpose, .op = p->op, .records = v->recs, .nrecords = nr,
+		.fields = v->fields, .nfields = nf, .outcome = p->outcome, .kv = p->kv,
+	};
+	v->fn_rc = v->fn(v->arg, &e);
+	return v->fn_rc != 0;
+}
 
 __attribute__((format(printf, 3, 4)))
 static void
@@ -1882,7 +1925,28 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 		goto out;
 	}
 	if (p.kv != v->kv) {
-		if (subkey(v->ks, p.kv, SUBKEY_CHAIN, v->key) != 0) {
+		int gone = subkey(v->ks, p.kv, SUBKEY_CHAIN, v->key) != 0;
+		/*
+		 * A retired key: nothing to check it with; chain on from it. Keys
+		 * are retired oldest first, so such entries can only come before
+		 * every entry under a key the ring holds: one after those is an
+		 * edit (its kv changed to dodge the check), and damage.
+		 */
+		if (gone && v->fn != NULL && v->r->entries == 0) {
+			if (sodium_hex2bin(v->prev, sizeof(v->prev), p.mac, HEX_MAC, NULL, NULL,
+			    NULL) != 0) {
+				bad(v, e, "entry %" PRIu64 " cannot be read: it is not a "
+				    "well-formed entry", e);
+				goto out;
+			}
+			v->r->unkeyed++;
+			v->r->unkeyed_selected += selects(v->f, &p);
+			v->r->acknowledged += p.seq - e;
+			v->expect = p.seq + 1;
+			v->kv = 0;
+			goto out;
+		}
+		if (gone) {
 			bad(v, e, "entry %" PRIu64 " is under index key version %" PRIu32
 			    ", which the key ring no longer holds", e, p.kv);
 			goto out;
@@ -1919,14 +1983,26 @@ verify_line(void *arg, const char *s, size_t n, int complete)
 	v->r->acknowledged += p.seq - e;
 	v->expect = p.seq + 1;
 	v->r->entries++;
+	v->r->last_time = p.time;
+	if (v->fn != NULL && pass_on(v, &p)) {
+		json_decref(p.root);
+		return 1;
+	}
 out:
 	json_decref(p.root);
 	return 0;
 }
 
+struct selection {
+	const struct audit_filter *f;
+	audit_entry_fn fn;
+	void *arg;
+};
+
 static int
 verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
-    const struct audit_anchor *need, size_t nneed, struct audit_verify_result *r)
+    const struct audit_anchor *need, size_t nneed, const struct selection *sel,
+    struct audit_verify_result *r)
 {
 	struct verify v = { 0 };
 	struct trail t;
@@ -1971,8 +2047,19 @@ verify_run(const char *path, const struct key_set *ks, uint64_t stop, int live,
 	v.expect = 1;
 	v.bounded = live;
 	v.stop = stop;
+	if (sel != NULL) {
+		v.f = sel->f;
+		v.fn = sel->fn;
+		v.arg = sel->arg;
+	}
 	rc = trail_lines(&t, &r->files, verify_line, &v);
 	trail_close(&t);
+	free(v.recs);
+	free(v.fields);
+	if (v.fn_rc != 0) {
+		sodium_memzero(v.key, sizeof(v.key));
+		return v.fn_rc;
+	}
 	if (rc == 1)
 		rc = 0;
 	uint64_t last = v.expect - 1;
@@ -2009,7 +2096,7 @@ audit_verify_files_with(const char *path, const struct key_set *ks,
 {
 	if (path == NULL || path[0] == '\0' || strlen(path) + PATH_ROOM > PATH_MAX)
 		return VAULT_E_CONFIG;
-	return verify_run(path, ks, 0, 0, need, nneed, r);
+	return verify_run(path, ks, 0, 0, need, nneed, NULL, r);
 }
 
 int
@@ -2028,7 +2115,27 @@ audit_verify_with(struct audit *a, const struct key_set *ks,
 	pthread_mutex_lock(&a->lock);
 	head = a->seq;
 	pthread_mutex_unlock(&a->lock);
-	return verify_run(a->path, ks, head, 1, need, nneed, r);
+	return verify_run(a->path, ks, head, 1, need, nneed, NULL, r);
+}
+
+int
+audit_verify_select(struct audit *a, const char *path, const struct key_set *ks,
+    const struct audit_anchor *need, size_t nneed, const struct audit_filter *f,
+    audit_entry_fn fn, void *arg, struct audit_verify_result *r)
+{
+	struct selection sel = { f, fn, arg };
+	uint64_t head;
+	if (fn == NULL || f == NULL)
+		return VAULT_E_INTERNAL;
+	if (a == NULL) {
+		if (path == NULL || path[0] == '\0' || strlen(path) + PATH_ROOM > PATH_MAX)
+			return VAULT_E_CONFIG;
+		return verify_run(path, ks, 0, 0, need, nneed, &sel, r);
+	}
+	pthread_mutex_lock(&a->lock);
+	head = a->seq;
+	pthread_mutex_unlock(&a->lock);
+	return verify_run(a->path, ks, head, 1, need, nneed, &sel, r);
 }
 
 /* ---- queries ------------------------------------------------------------ */

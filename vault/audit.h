@@ -238,6 +238,10 @@ struct audit_verify_result {
 	uint64_t first_bad_seq; /* the first seq found wrong or missing; 0: none */
 	uint64_t acknowledged;  /* sequence numbers skipped by acknowledgments */
 	char reason[192];       /* when not ok: what is wrong (never entry contents) */
+	int64_t last_time;      /* time of the last entry that verified (0: none) */
+	uint64_t unkeyed;       /* audit_verify_select(): entries under a retired
+	                         * index key, passed over unchecked */
+	uint64_t unkeyed_selected; /* of those, the ones the filter selects */
 };
 
 /*
@@ -272,9 +276,32 @@ struct audit_filter {
 	const char *purpose;    /* purpose name */
 	int64_t from, to;       /* time within [from, to]; 0: unbounded */
 	size_t limit;           /* at most this many (0: no limit), oldest first */
+	int by_uid;             /* audit_verify_select() only: entries of uid */
+	uint64_t uid;
 };
 
 /* One entry as read back; every pointer lives only during the callback. */
+struct audit_entry;
+typedef int (*audit_entry_fn)(void *arg, const struct audit_entry *e);
+/*
+ * Verification and a query in one pass (the breach report): the trail is
+ * verified as audit_verify_with() does (a NULL: the files at path), and fn
+ * is called for each entry that verified and that f selects (client,
+ * purpose, uid, time; record and limit are ignored), in seq order. An entry
+ * under an index key version the ring no longer holds cannot be checked
+ * nor its pseudonyms mapped: it is passed over and counted in r->unkeyed
+ * (r->unkeyed_selected if f selects it), and the chain goes on from the
+ * MAC it states (what follows is still checked against it); only before
+ * the first entry under a key the ring holds (keys retire oldest first):
+ * one after it is damage. Returns 0 with
+ * the verdict in *r (when not ok, fn saw only entries before
+ * r->first_bad_seq), fn's non-zero value, VAULT_E_IO or VAULT_E_NOMEM.
+ */
+int audit_verify_select(struct audit *a, const char *path, const struct key_set *ks,
+    const struct audit_anchor *need, size_t nneed, const struct audit_filter *f,
+    audit_entry_fn fn, void *arg, struct audit_verify_result *r);
+
+
 struct audit_entry {
 	uint64_t seq;
 	int64_t time;
@@ -290,8 +317,8 @@ struct audit_entry {
 	uint32_t kv;
 };
 
-/* Return 0 to go on, anything else to stop audit_query() with that value. */
-typedef int (*audit_entry_fn)(void *arg, const struct audit_entry *e);
+/* audit_entry_fn: return 0 to go on, anything else to stop audit_query()
+ * (or audit_verify_select()) with that value. */
 
 /*
  * Call fn for each entry of the trail at path that f selects, in seq

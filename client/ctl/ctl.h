@@ -175,6 +175,7 @@ int ctl_cmd_keys_rotate_record(struct ctl *c, int argc, char **argv);
 int ctl_cmd_backup(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_verify(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_query(struct ctl *c, int argc, char **argv);
+int ctl_cmd_breach_report(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit_checkpoint(struct ctl *c, int argc, char **argv);
 int ctl_cmd_policy_reload(struct ctl *c, int argc, char **argv);
 int ctl_cmd_metrics(struct ctl *c, int argc, char **argv);

@@ -1372,3 +1372,110 @@ Test(audit, a_fifo_in_the_trails_place_is_refused)
 	cr_assert_eq(audit_open(&a, &dev, ks, err, sizeof err), 0, "%s", err);
 	audit_close(a);
 }
+
+/* ---- verified selection (the breach report) ----------------------------- */
+
+struct picked {
+	uint64_t seqs[32];
+	size_t n;
+};
+
+static int
+pick(void *arg, const struct audit_entry *e)
+{
+	struct picked *p = arg;
+	if (p->n < 32)
+		p->seqs[p->n++] = e->seq;
+	return 0;
+}
+
+/* Entries at times 1000, 1001, ...; clients alternate crm / shipping. */
+static void
+timed_trail(struct audit *a, const struct key_set *k, unsigned from, unsigned n)
+{
+	for (unsigned i = from; i < from + n; i++) {
+		uint64_t id = 100 + i;
+		struct audit_event ev = event("read", &id, 1);
+		ev.time = 1000 + i;
+		ev.client = i % 2 ? "shipping" : "crm";
+		cr_assert_eq(audit_log(a, k, &ev), 0);
+	}
+}
+
+Test(audit, select_passes_on_verified_entries_of_the_window_only)
+{
+	struct audit *a = open_trail(0);
+	timed_trail(a, ks, 0, 10);
+	audit_close(a);
+	struct audit_filter f = { .client = "shipping", .from = 1002, .to = 1007 };
+	struct picked p = { .n = 0 };
+	struct audit_verify_result r;
+	cr_assert_eq(audit_verify_select(NULL, path, ks, NULL, 0, &f, pick, &p, &r), 0);
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.entries, 10);
+	cr_assert_eq(r.last_time, 1009);
+	/* shipping's entries are the odd i: seq i + 1, times 1003, 1005, 1007 */
+	cr_assert_eq(p.n, 3);
+	cr_assert_eq(p.seqs[0], 4);
+	cr_assert_eq(p.seqs[2], 8);
+
+	/* An edited entry: nothing from it on is passed on; last_time says where. */
+	struct lines l = read_lines(path);
+	char *op = strstr(l.v[5], "\"op\":\"read\"");
+	cr_assert_not_null(op);
+	op[6] = 'R';
+	write_lines(path, &l);
+	free_lines(&l);
+	p.n = 0;
+	cr_assert_eq(audit_verify_select(NULL, path, ks, NULL, 0, &f, pick, &p, &r), 0);
+	cr_assert_eq(r.ok, 0);
+	cr_assert_eq(r.first_bad_seq, 6);
+	cr_assert_eq(r.last_time, 1004);
+	cr_assert_eq(p.n, 1, "only seq 4 verified inside the window");
+}
+
+Test(audit, select_counts_entries_of_a_retired_key_and_refuses_one_forged_to_it)
+{
+	/* Entries under index key 1, then 2; key 1 retired afterwards. */
+	struct keyring *ring2 = NULL, *ring3 = NULL;
+	struct key_set *ks2 = NULL, *ks3 = NULL;
+	const char *why = NULL;
+	uint32_t v = 0;
+	struct audit *a = open_trail(0);
+	timed_trail(a, ks, 0, 4);
+	cr_assert_eq(keyring_with_new_key(ks->ring, KEYRING_INDEX, &ring2, &v), 0);
+	cr_assert_eq(key_set_new(ring2, &ks2), 0);
+	timed_trail(a, ks2, 4, 4);
+	audit_close(a);
+	cr_assert_eq(keyring_without_key(ring2, KEYRING_INDEX, 1, &ring3, &why), 0, "%s", why);
+	cr_assert_eq(key_set_new(ring3, &ks3), 0);
+
+	struct audit_filter f = { .client = "shipping" };
+	struct picked p = { .n = 0 };
+	struct audit_verify_result r;
+	/* Plain verification cannot pass entries it has no key for. */
+	cr_assert_eq(audit_verify_files(path, ks3, &r), 0);
+	cr_assert_eq(r.ok, 0);
+	/* The selection passes over them, counted, and checks the rest. */
+	cr_assert_eq(audit_verify_select(NULL, path, ks3, NULL, 0, &f, pick, &p, &r), 0);
+	cr_assert(r.ok, "%s", r.reason);
+	cr_assert_eq(r.unkeyed, 4);
+	cr_assert_eq(r.unkeyed_selected, 2);
+	cr_assert_eq(r.entries, 4);
+	cr_assert_eq(p.n, 2);
+	cr_assert_eq(p.seqs[0], 6);
+
+	/* An entry after the keyed ones with its kv changed to the retired 1: damage. */
+	struct lines l = read_lines(path);
+	char *kv = strstr(l.v[6], "\"kv\":2");
+	cr_assert_not_null(kv);
+	kv[5] = '1';
+	write_lines(path, &l);
+	free_lines(&l);
+	p.n = 0;
+	cr_assert_eq(audit_verify_select(NULL, path, ks3, NULL, 0, &f, pick, &p, &r), 0);
+	cr_assert_eq(r.ok, 0);
+	cr_assert_eq(r.first_bad_seq, 7, "%s", r.reason);
+	key_set_free(ks2);
+	key_set_free(ks3);
+}

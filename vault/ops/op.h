@@ -81,7 +81,7 @@ const struct op *op_table_at(size_t i);
 size_t op_table_index(const struct op *op);
 
 extern const struct op op_audit_checkpoint, op_audit_query, op_audit_verify,
-    op_backup, op_create, op_delete, op_deletions_ack, op_deletions_pending,
+    op_backup, op_breach_report, op_create, op_delete, op_deletions_ack, op_deletions_pending,
     op_detokenize,
     op_keys_rekey, op_keys_retire, op_keys_rotate, op_keys_rotate_record, op_keys_status,
     op_list, op_ping, op_policy_reload, op_read, op_status, op_tokenize, op_unseal, op_update,

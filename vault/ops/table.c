@@ -12,6 +12,7 @@ static const struct op *const ops[] = {
 	&op_audit_query,
 	&op_audit_verify,
 	&op_backup,
+	&op_breach_report,
 	&op_create,
 	&op_delete,
 	&op_deletions_ack,
