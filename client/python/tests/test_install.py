@@ -41,7 +41,7 @@ def test_pip_install_offline(tmp_path: Path) -> None:
                         f"import sys; sys.path.insert(0, {str(target)!r}); " + code, str(target)],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["0.1.0", "35"]
+    assert r.stdout.split() == ["0.1.0", "36"]
 
 
 def test_pip_install_into_a_venv_resolves_msgpack_offline(tmp_path: Path) -> None:

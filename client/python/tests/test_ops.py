@@ -162,6 +162,11 @@ def test_audit_operations(client: vaultclient.Client, record: str) -> None:
     q = client.audit_query(record=record, purpose="security", from_=1, limit=10)
     assert [e["op"] for e in q["entries"]] == ["read"]
     assert q["entries"][0]["client"] == "tests"
+    # The breach report maps the trail back to records: the read is there.
+    b = client.breach_report(purpose="security", client="tests", from_=1)
+    assert record in [r.get("record") for r in b["records"]]
+    with pytest.raises(vaultclient.DeniedError):
+        client.breach_report(purpose="transactional", all=True, from_=1)
 
 
 def test_policy_reload_metrics_signing_key(client: vaultclient.Client, vaultd: Vaultd) -> None:

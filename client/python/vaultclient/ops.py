@@ -29,6 +29,7 @@ OPS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "audit_query": (False, ("record", "client", "purpose", "from", "to", "limit")),
     "audit_verify": (False, ("checkpoint_seq", "checkpoint_mac")),
     "backup": (False, ("name",)),
+    "breach_report": (True, ("client", "uid", "all", "from", "to", "notify")),
     "create": (True, ("fields", "documents", "tokens", "marketing_opt_out", "child")),
     "delete": (True, ("record", "reason")),
     "deletions_ack": (False, ("ids",)),
@@ -253,6 +254,19 @@ class _Ops(Generic[R]):
         return self._call("audit_query", {"record": record, "client": client,
                                           "purpose": purpose, "from": from_, "to": to,
                                           "limit": limit})
+
+    def breach_report(self, *, purpose: str, from_: int, client: Optional[str] = None,
+                      uid: Optional[int] = None, all: Optional[bool] = None,
+                      to: Optional[int] = None, notify: Optional[bool] = None) -> R:
+        """8.23 (admin; purpose security or legal): which records a client,
+        a uid's clients or every client received between from_ and to, from
+        the verified audit trail. Give exactly one of client, uid, all.
+        Result: {"records": [...], "by_field": {...}, "people": n, ...}; with
+        notify (purpose security) also the signed "notification" list, which
+        holds contact data: keep it as an export is kept."""
+        return self._call("breach_report", {"purpose": purpose, "client": client, "uid": uid,
+                                            "all": all, "from": from_, "to": to,
+                                            "notify": notify})
 
     def policy_reload(self) -> R:
         """8.19 (admin): read the policy file again.
