@@ -6,7 +6,8 @@
  * its receipt reaches the person. Once the retire that ends the request's
  * erasure horizon happened, its signed erasure-complete document goes to
  * FILE.erasure and FILE.erasure.sig too ("vaultctl export verify
- * FILE.erasure" checks it).
+ * FILE.erasure" checks it). The deletion's acknowledgements so far, signed
+ * as of now, go to FILE.acks and FILE.acks.sig.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,21 +74,31 @@ save_pair(struct ctl *c, const char *out, const char *doc, const char *sigline,
 	return rc;
 }
 
-/* The erasure-complete document, if issued, to out.erasure(.sig). */
+/*
+ * A later signed document of the request, if the server sent it, to
+ * out.SUFFIX(.sig): the erasure-complete document ("erasure_complete",
+ * once issued) or the acknowledgements ("acknowledgements", as of now).
+ */
 static int
-save_erasure(struct ctl *c, const json_t *res, const char *out, char **path,
-    char **sigpath)
+save_extra(struct ctl *c, const json_t *res, const char *out, const char *key,
+    const char *suffix, char **path, char **sigpath)
 {
-	const char *doc = json_string_value(json_object_get(res, "erasure_complete"));
+	char skey[64], kvkey[64];
+	const char *doc = json_string_value(json_object_get(res, key));
 	char *sigline = NULL;
 	int rc;
 
 	*path = *sigpath = NULL;
 	if (doc == NULL)
 		return CTL_EXIT_OK;
-	if (asprintf(path, "%s.erasure", out) < 0 ||
+	/* erasure_complete signs as erasure_signature; the others as KEY_signature. */
+	snprintf(skey, sizeof(skey), "%s_signature", strcmp(key, "erasure_complete") ?
+	    key : "erasure");
+	snprintf(kvkey, sizeof(kvkey), "%s_key_version", strcmp(key, "erasure_complete") ?
+	    key : "erasure");
+	if (asprintf(path, "%s.%s", out, suffix) < 0 ||
 	    asprintf(&sigline, CTL_SIG_ALGORITHM " %" JSON_INTEGER_FORMAT " %s\n",
-	    ctl_jint(res, "erasure_key_version"), ctl_jstr(res, "erasure_signature")) < 0) {
+	    ctl_jint(res, kvkey), ctl_jstr(res, skey)) < 0) {
 		free(*path);
 		*path = NULL;
 		return ctl_local_error(c, VAULT_E_NOMEM, "requests receipt: out of memory");
@@ -103,6 +114,7 @@ ctl_cmd_requests_receipt(struct ctl *c, int argc, char **argv)
 	const struct ctl_option *opt;
 	const char *id_arg = NULL, *out = NULL, *receipt;
 	char *val, *sigpath = NULL, *sigline = NULL, *epath = NULL, *esigpath = NULL;
+	char *apath = NULL, *asigpath = NULL;
 	json_t *args, *res = NULL;
 	int rc = CTL_EXIT_OK, argno;
 	uint64_t id;
@@ -145,15 +157,27 @@ ctl_cmd_requests_receipt(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = save_pair(c, out, receipt, sigline, &sigpath)) != CTL_EXIT_OK)
 		goto out;
-	if ((rc = save_erasure(c, res, out, &epath, &esigpath)) != CTL_EXIT_OK) {
+	if ((rc = save_extra(c, res, out, "erasure_complete", "erasure", &epath,
+	    &esigpath)) != CTL_EXIT_OK) {
 		unlink(out);
 		unlink(sigpath);
 		goto out;
 	}
+	if ((rc = save_extra(c, res, out, "acknowledgements", "acks", &apath,
+	    &asigpath)) != CTL_EXIT_OK) {
+		unlink(out);
+		unlink(sigpath);
+		if (epath != NULL) {
+			unlink(epath);
+			unlink(esigpath);
+		}
+		goto out;
+	}
 	if (c->json) {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?}", "request", (json_int_t)id,
-		    "file", out, "signature_file", sigpath, "erasure_file", epath,
-		    "erasure_signature_file", esigpath);
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "request",
+		    (json_int_t)id, "file", out, "signature_file", sigpath, "erasure_file", epath,
+		    "erasure_signature_file", esigpath, "acknowledgements_file", apath,
+		    "acknowledgements_signature_file", asigpath);
 		rc = o ? ctl_json_emit(c, o) : ctl_local_error(c, VAULT_E_NOMEM,
 		    "requests receipt: out of memory");
 	} else {
@@ -164,12 +188,17 @@ ctl_cmd_requests_receipt(struct ctl *c, int argc, char **argv)
 		else
 			printf("request %s: erasure horizon pending (no erasure-complete document "
 			    "yet)\n", id_arg);
+		if (apath != NULL)
+			printf("request %s: acknowledgements as of now written to %s, signature "
+			    "to %s\n", id_arg, apath, asigpath);
 	}
 out:
 	free(sigpath);
 	free(sigline);
 	free(epath);
 	free(esigpath);
+	free(apath);
+	free(asigpath);
 	json_decref(res);
 	return rc;
 }

@@ -493,6 +493,9 @@ Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 	cr_assert_eq(json_array_size(rc), 2, "admin (the creator) and shipping");
 	json_t *e = recipient_of(rc, "shipping");
 	cr_assert(json_is_null(json_object_get(e, "acked_at")));
+	const char *acks = json_string_value(json_object_get(r, "acknowledgements"));
+	cr_assert_not_null(acks);
+	cr_assert_not_null(strstr(acks, "\"pending\":2"), "%s", acks);
 	json_decref(r);
 	time_t deadline = time(NULL) + 10;
 	while (!listed_overdue(v, id) && time(NULL) < deadline)
@@ -532,6 +535,29 @@ Test(feeds, a_privacy_request_lists_its_recipients_and_their_acks)
 	vault_deletion_notices_free(d, nd);
 	cr_assert_eq(vault_deletions_ack(v, &mine, 1), 0, "%s", vault_last_message(v));
 	cr_assert(!listed_overdue(v, id));
+
+	/* The acknowledgements, signed as of now beside the receipt: both, with their times. */
+	char file[600], fargs[700];
+	vaultd_path(&srv, "receipt.json", file, sizeof(file));
+	const char *save[] = { "requests", "receipt", ids, "--out", file, NULL };
+	vaultctl_run(&pr, srv.socket, NULL, save, 0);
+	assert_exit(&pr, 0);
+	cr_assert_not_null(strstr(pr.out, "acknowledgements as of now written to"), "%s", pr.out);
+	proc_run_free(&pr);
+	snprintf(fargs, sizeof(fargs), "%s.acks", file);
+	size_t alen;
+	char *doc = read_file_all(fargs, &alen);
+	cr_assert_not_null(doc);
+	cr_assert_not_null(strstr(doc, "\"type\":\"deletion-acknowledgements\""), "%s", doc);
+	cr_assert_not_null(strstr(doc, "\"pending\":0"), "%s", doc);
+	cr_assert_not_null(strstr(doc, "\"client\":\"shipping\""), "%s", doc);
+	cr_assert_null(strstr(doc, "\"acked_at\":null"), "%s", doc);
+	free(doc);
+	const char *verify[] = { "export", "verify", fargs, NULL };
+	vaultctl_run(&pr, srv.socket, NULL, verify, 0);
+	assert_exit(&pr, 0);
+	cr_assert_not_null(strstr(pr.out, "signature valid"), "%s", pr.out);
+	proc_run_free(&pr);
 	/* The ack is in the trail, naming the client. */
 	r = must(call(v, &code, "audit_query", "{\"client\":\"shipping\"}"), &code, "audit");
 	size_t i;

@@ -8,6 +8,9 @@
 
 #include "common/msg.h"
 #include "vault/policy.h"
+#include "keys/keyring.h"
+#include "vault/keyset.h"
+#include "vault/privacy/acks.h"
 #include "vault/privacy/feed.h"
 #include "vault/privacy/privacy.h"
 #include "vault/services.h"
@@ -34,7 +37,19 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 	    r.extension_reason_len, &ctx->scratch)) != 0)
 		return op_fail(err, rc, "request", NULL);
 	int receipt = r.receipt != NULL, horizon = r.horizon_epoch != 0;
-	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 5 + (receipt ? 3 : 0) + (horizon ? 5 : 0));
+	/* A completed deletion: who acknowledged its notices so far, signed now. */
+	struct buf acks = { 0 };
+	uint8_t acks_sig[SIGN_BYTES];
+	uint32_t kv = 0;
+	if (receipt) {
+		kv = keyring_current(ctx->keys->ring, KEYRING_INDEX);
+		if ((rc = acks_document(ctx->txn, r.id, (uint64_t)ctx->now, &acks)) != 0 ||
+		    (rc = secret_sign(ctx->keys, kv, acks.data, acks.len, acks_sig)) != 0) {
+			buf_free(&acks);
+			return op_fail(err, rc, NULL, NULL);
+		}
+	}
+	msgpack_pack_map(pk, REQUEST_SUMMARY_PAIRS + 5 + (receipt ? 6 : 0) + (horizon ? 5 : 0));
 	request_pack_summary(pk, &r, (uint64_t)ctx->now);
 	mp_cstr(pk, "completed_at");
 	msgpack_pack_uint64(pk, r.completed_at);
@@ -68,6 +83,13 @@ run(struct read_ctx *ctx, const struct request *req, msgpack_packer *pk,
 		mp_bin(pk, r.signature, SIGN_BYTES);
 		mp_cstr(pk, "key_version");
 		msgpack_pack_uint32(pk, r.key_version);
+		mp_cstr(pk, "acknowledgements");
+		mp_str(pk, acks.data, acks.len);
+		mp_cstr(pk, "acknowledgements_signature");
+		mp_bin(pk, acks_sig, SIGN_BYTES);
+		mp_cstr(pk, "acknowledgements_key_version");
+		msgpack_pack_uint32(pk, kv);
+		buf_free(&acks);
 	}
 	if (horizon) {
 		/* The horizon: pending (with the receipt's estimate) or complete. */
