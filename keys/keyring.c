@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "common/tmpfile.h"
 #include "keyring.h"
 
@@ -64,45 +65,6 @@ struct keyring {
 
 static const char *const open_failed =
     "key ring cannot be opened with this root key or passphrase, or is damaged";
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 /* A PKCS#11 label: 1..max bytes, no control bytes, no trailing space. */
 static int
@@ -209,12 +171,12 @@ keyring_pkcs11_aad(const struct keyring_root_params *p, uint8_t *out)
 	size_t kl = strnlen(p->p11.key, KEYRING_P11_KEY_MAX);
 	memset(out, 0, KEYRING_P11_AAD_MAX);
 	memcpy(out, MAGIC, 8);
-	put16(out + 8, FORMAT_VERSION);
-	put16(out + 10, KEYRING_ROOT_PKCS11);
+	be16_put(out + 8, FORMAT_VERSION);
+	be16_put(out + 10, KEYRING_ROOT_PKCS11);
 	/* Split PINs: 0 and 0 before shares existed, so old rings' AAD is unchanged. */
-	put16(out + 12, p->share_threshold);
-	put16(out + 14, p->share_count);
-	put32(out + 16, p->p11.mechanism);
+	be16_put(out + 12, p->share_threshold);
+	be16_put(out + 14, p->share_count);
+	be32_put(out + 16, p->p11.mechanism);
 	out[20] = (uint8_t)tl;
 	out[21] = (uint8_t)kl;
 	memcpy(out + 24, p->p11.token, tl);
@@ -259,25 +221,25 @@ header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size
 	if (avail < HEADER_BYTES || memcmp(h, MAGIC, 8) != 0)
 		return VAULT_E_KEYRING;
 	*why = "unsupported key ring format version";
-	if (get16(h + VERSION_OFF) != FORMAT_VERSION)
+	if (be16_get(h + VERSION_OFF) != FORMAT_VERSION)
 		return VAULT_E_KEYRING;
 	*why = "unsupported root key kind";
-	uint16_t kind = get16(h + KIND_OFF);
+	uint16_t kind = be16_get(h + KIND_OFF);
 	if (kind != KEYRING_ROOT_KEYFILE && kind != KEYRING_ROOT_PASSPHRASE &&
 	    kind != KEYRING_ROOT_PKCS11 && kind != KEYRING_ROOT_SHARES)
 		return VAULT_E_KEYRING;
 	/* Kinds 1 and 2: reserved, zero; kinds 3 and 4: the shares (params_valid). */
 	*why = "reserved header bytes are not zero";
-	if (get32(h + RESERVED_OFF) != 0 && kind != KEYRING_ROOT_PKCS11 &&
+	if (be32_get(h + RESERVED_OFF) != 0 && kind != KEYRING_ROOT_PKCS11 &&
 	    kind != KEYRING_ROOT_SHARES)
 		return VAULT_E_KEYRING;
 	memset(p, 0, sizeof(*p));
 	p->kind = (enum keyring_root_kind)kind;
-	p->share_threshold = get16(h + RESERVED_OFF);
-	p->share_count = get16(h + RESERVED_OFF + 2);
+	p->share_threshold = be16_get(h + RESERVED_OFF);
+	p->share_count = be16_get(h + RESERVED_OFF + 2);
 	memcpy(p->salt, h + SALT_OFF, KEYRING_SALT_BYTES);
-	p->opslimit = get64(h + OPSLIMIT_OFF);
-	p->memlimit = get64(h + MEMLIMIT_OFF);
+	p->opslimit = be64_get(h + OPSLIMIT_OFF);
+	p->memlimit = be64_get(h + MEMLIMIT_OFF);
 	*hlen = header_len(p->kind);
 	if (p->kind == KEYRING_ROOT_PKCS11) {
 		*why = "not a key ring file";
@@ -288,7 +250,7 @@ header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size
 		if (tl > KEYRING_P11_TOKEN_MAX || kl > KEYRING_P11_KEY_MAX)
 			return VAULT_E_KEYRING;
 		*why = "reserved header bytes are not zero";
-		if (get16(h + P11_RESERVED_OFF) != 0)
+		if (be16_get(h + P11_RESERVED_OFF) != 0)
 			return VAULT_E_KEYRING;
 		/* No NUL inside a label, zeros after it: one header, one meaning. */
 		*why = "invalid PKCS#11 token or key label";
@@ -300,7 +262,7 @@ header_parse(const uint8_t *h, size_t avail, struct keyring_root_params *p, size
 		for (size_t i = kl; i < KEYRING_P11_KEY_MAX; i++)
 			if (h[P11_KEY_OFF + i] != 0)
 				return VAULT_E_KEYRING;
-		p->p11.mechanism = get32(h + P11_MECH_OFF);
+		p->p11.mechanism = be32_get(h + P11_MECH_OFF);
 		memcpy(p->p11.token, h + P11_TOKEN_OFF, tl);
 		memcpy(p->p11.key, h + P11_KEY_OFF, kl);
 		memcpy(p->p11.iv, h + P11_IV_OFF, KEYRING_P11_IV_BYTES);
@@ -428,33 +390,33 @@ keyring_seal(const struct keyring *kr, const uint8_t *root, uint8_t **image,
 	uint8_t *p = body;
 	for (int i = 0; i < NKINDS; i++) {
 		const struct key_set *s = &kr->sets[i];
-		put32(p, s->current);
-		put32(p + 4, s->count);
+		be32_put(p, s->current);
+		be32_put(p + 4, s->count);
 		p += 8;
 		for (uint32_t j = 0; j < s->count; j++) {
-			put32(p, s->entries[j].version);
-			put32(p + 4, s->entries[j].flags);
-			put64(p + 8, s->entries[j].created);
+			be32_put(p, s->entries[j].version);
+			be32_put(p + 4, s->entries[j].flags);
+			be64_put(p + 8, s->entries[j].created);
 			memcpy(p + 16, s->entries[j].key, KEYRING_KEY_BYTES);
 			p += ENTRY_BYTES;
 		}
 	}
 	memset(out, 0, hlen);
 	memcpy(out, MAGIC, 8);
-	put16(out + VERSION_OFF, FORMAT_VERSION);
-	put16(out + KIND_OFF, (uint16_t)kr->params.kind);
-	put16(out + RESERVED_OFF, kr->params.share_threshold);
-	put16(out + RESERVED_OFF + 2, kr->params.share_count);
+	be16_put(out + VERSION_OFF, FORMAT_VERSION);
+	be16_put(out + KIND_OFF, (uint16_t)kr->params.kind);
+	be16_put(out + RESERVED_OFF, kr->params.share_threshold);
+	be16_put(out + RESERVED_OFF + 2, kr->params.share_count);
 	memcpy(out + SALT_OFF, kr->params.salt, KEYRING_SALT_BYTES);
-	put64(out + OPSLIMIT_OFF, kr->params.opslimit);
-	put64(out + MEMLIMIT_OFF, kr->params.memlimit);
+	be64_put(out + OPSLIMIT_OFF, kr->params.opslimit);
+	be64_put(out + MEMLIMIT_OFF, kr->params.memlimit);
 	randombytes_buf(out + NONCE_OFF, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	put32(out + BODY_LEN_OFF, (uint32_t)blen);
+	be32_put(out + BODY_LEN_OFF, (uint32_t)blen);
 	if (kr->params.kind == KEYRING_ROOT_PKCS11) {
 		const struct keyring_pkcs11 *k = &kr->params.p11;
 		size_t tl = strnlen(k->token, KEYRING_P11_TOKEN_MAX);
 		size_t kl = strnlen(k->key, KEYRING_P11_KEY_MAX);
-		put32(out + P11_MECH_OFF, k->mechanism);
+		be32_put(out + P11_MECH_OFF, k->mechanism);
 		out[P11_TOKEN_LEN_OFF] = (uint8_t)tl;
 		out[P11_KEY_LEN_OFF] = (uint8_t)kl;
 		memcpy(out + P11_TOKEN_OFF, k->token, tl);
@@ -487,7 +449,7 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
 	if ((rc = header_parse(image, len, &params, &hlen, why)) != 0)
 		goto out;
 	rc = VAULT_E_KEYRING;
-	uint32_t blen = get32(image + BODY_LEN_OFF);
+	uint32_t blen = be32_get(image + BODY_LEN_OFF);
 	*why = "key ring file is truncated or has trailing bytes";
 	/* Validate the declared size against the bytes present before allocating. */
 	if (len < hlen + abytes || (size_t)blen != len - hlen - abytes)
@@ -515,8 +477,8 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
 		struct key_set *s = &kr->sets[i];
 		if (end - p < 8)
 			goto out;
-		s->current = get32(p);
-		uint32_t count = get32(p + 4);
+		s->current = be32_get(p);
+		uint32_t count = be32_get(p + 4);
 		p += 8;
 		if (count == 0 || count > KEYRING_MAX_KEYS ||
 		    (size_t)(end - p) / ENTRY_BYTES < count)
@@ -527,9 +489,9 @@ keyring_open_image(const uint8_t *image, size_t len, const uint8_t *root,
 		int have_current = 0;
 		for (uint32_t j = 0; j < count; j++) {
 			struct key_entry *e = &s->entries[j];
-			e->version = get32(p);
-			e->flags = get32(p + 4);
-			e->created = get64(p + 8);
+			e->version = be32_get(p);
+			e->flags = be32_get(p + 4);
+			e->created = be64_get(p + 8);
 			memcpy(e->key, p + 16, KEYRING_KEY_BYTES);
 			p += ENTRY_BYTES;
 			/* Versions ascend strictly: lookups and rotation rely on it. */

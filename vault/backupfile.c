@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "backupfile.h"
 #include "common/tmpfile.h"
 #include "config.h"
@@ -28,21 +29,6 @@
 #define END_MAGIC "VAULTBKE"
 #define FIXED (8 + 8 + 8 + 8 + 4)      /* magic .. nepochs */
 #define TAIL (4 + 8)                   /* trailer length, end magic */
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 int
 backupfile_hash(int fd, uint64_t n, uint8_t out[BACKUP_HASH_BYTES])
@@ -149,19 +135,19 @@ trailer_encode(const struct backup_info *bi, uint8_t *t)
 	store_put_id(t + 8, bi->data_size);
 	store_put_id(t + 16, bi->records);
 	store_put_id(t + 24, bi->created);
-	put32(t + 32, bi->nepochs);
+	be32_put(t + 32, bi->nepochs);
 	n = FIXED;
 	for (uint32_t i = 0; i < bi->nepochs; i++, n += 12) {
-		put32(t + n, bi->epochs[i]);
+		be32_put(t + n, bi->epochs[i]);
 		store_put_id(t + n + 4, bi->counts[i]);
 	}
-	put32(t + n, bi->for_retire);
+	be32_put(t + n, bi->for_retire);
 	n += 4;
 	memcpy(t + n, bi->hash, BACKUP_HASH_BYTES);
 	n += BACKUP_HASH_BYTES;
 	crypto_generichash(t + n, BACKUP_HASH_BYTES, t, n, NULL, 0);
 	n += BACKUP_HASH_BYTES;
-	put32(t + n, (uint32_t)n);
+	be32_put(t + n, (uint32_t)n);
 	memcpy(t + n + 4, END_MAGIC, 8);
 	return n + TAIL;
 }
@@ -218,7 +204,7 @@ trailer_read_fd(int fd, const struct stat *st, struct backup_info *bi, const cha
 	if (st->st_size < (off_t)(FIXED + 2 * BACKUP_HASH_BYTES + TAIL) ||
 	    read_at(fd, tail, TAIL, st->st_size - TAIL) != 0 || memcmp(tail + 4, END_MAGIC, 8) != 0)
 		goto out;
-	uint32_t tlen = get32(tail);
+	uint32_t tlen = be32_get(tail);
 	if (tlen < FIXED + 2 * BACKUP_HASH_BYTES || tlen > TRAILER_MAX - TAIL ||
 	    (off_t)(tlen + TAIL) > st->st_size || (t = malloc(tlen)) == NULL ||
 	    read_at(fd, t, tlen, st->st_size - TAIL - tlen) != 0)
@@ -236,19 +222,19 @@ trailer_read_fd(int fd, const struct stat *st, struct backup_info *bi, const cha
 	bi->data_size = store_get_id(t + 8);
 	bi->records = store_get_id(t + 16);
 	bi->created = store_get_id(t + 24);
-	bi->nepochs = get32(t + 32);
+	bi->nepochs = be32_get(t + 32);
 	size_t per = bi->version == 1 ? 4 : 12, extra = bi->version == 1 ? 0 : 4;
 	if (bi->nepochs > BACKUP_MAX_EPOCHS ||
 	    FIXED + per * (size_t)bi->nepochs + extra + 2 * BACKUP_HASH_BYTES != tlen)
 		goto out;
 	for (uint32_t i = 0; i < bi->nepochs; i++) {
-		bi->epochs[i] = get32(t + FIXED + per * i);
+		bi->epochs[i] = be32_get(t + FIXED + per * i);
 		if (bi->version == 2)
 			bi->counts[i] = store_get_id(t + FIXED + per * i + 4);
 	}
 	size_t at = FIXED + per * bi->nepochs;
 	if (bi->version == 2) {
-		bi->for_retire = get32(t + at);
+		bi->for_retire = be32_get(t + at);
 		bi->records_known = 1;
 		at += 4;
 	}

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "journal.h"
 #include "log.h"
 #include "store/record_codec.h"
@@ -22,12 +23,6 @@ cmp_entry(const void *a, const void *b)
 	uint64_t x = ((const struct journal_entry *)a)->id;
 	uint64_t y = ((const struct journal_entry *)b)->id;
 	return x < y ? -1 : x > y;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* The check of an entry: domain, length and body. */
@@ -58,7 +53,7 @@ entry_at(const uint8_t *p, size_t n)
 	uint8_t c[JOURNAL_CHECK];
 	if (n < 4)
 		return 0;
-	uint32_t len = get32(p);
+	uint32_t len = be32_get(p);
 	if (len < JOURNAL_BODY || len > JOURNAL_BODY_MAX || n < 4 + (size_t)len + JOURNAL_CHECK)
 		return 0;
 	entry_check(p, 4 + len, c);

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "keys/keyring.h"
 #include "vault/crypto/seal.h"
 #include "vault/ctx.h"
@@ -220,13 +221,6 @@ blind_tag(const struct key_set *ks, uint32_t epoch, unsigned kind,
 #define AD_BYTES 15 /* "B" version(1) record(8) dekv(4) kind(1) */
 
 static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void
 record_key(uint8_t k[RKEY_BYTES], uint64_t id, unsigned kind)
 {
 	store_put_id(k, id);
@@ -248,7 +242,7 @@ seal_ad(uint8_t ad[AD_BYTES], uint64_t id, uint32_t dek_version, unsigned kind)
 	ad[0] = 'B';
 	ad[1] = 1;
 	store_put_id(ad + 2, id);
-	put_u32(ad + 10, dek_version);
+	be32_put(ad + 10, dek_version);
 	ad[14] = (uint8_t)kind;
 }
 
@@ -267,7 +261,7 @@ put_entry(struct write_ctx *ctx, uint64_t id, const struct blind_keys *bk, unsig
 		return VAULT_E_INTERNAL;
 	record_key(rk, id, kind);
 	index_key(ik, id, kind, tag);
-	put_u32(ep, bk->epoch);
+	be32_put(ep, bk->epoch);
 	memcpy(rv, ep, 4);
 	memcpy(rv + 4, tag, BLIND_TAG_BYTES);
 	uint8_t *nonce = rv + RVAL_HEAD;

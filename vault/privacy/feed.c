@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "common/msg.h"
 #include "vault/ctx.h"
 #include "vault/keyset.h"
@@ -34,27 +35,6 @@ client_prefix(const char *client, uint8_t out[16])
 	crypto_generichash_update(&st, (const uint8_t *)domain, sizeof(domain));
 	crypto_generichash_update(&st, (const uint8_t *)client, strlen(client));
 	crypto_generichash_final(&st, out, 16);
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	store_put_id(p, v);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static size_t
@@ -83,13 +63,13 @@ static size_t
 encode(const struct feed_notice *n, uint8_t *p)
 {
 	p[0] = 1;
-	put64(p + 1, n->request);
-	put64(p + 9, n->time);
-	put64(p + 17, n->acked);
+	be64_put(p + 1, n->request);
+	be64_put(p + 9, n->time);
+	be64_put(p + 17, n->acked);
 	p[25] = n->reason;
-	put64(p + 26, n->record_id);
-	put32(p + 34, n->fields);
-	put32(p + 38, n->tokens);
+	be64_put(p + 26, n->record_id);
+	be32_put(p + 34, n->fields);
+	be32_put(p + 38, n->tokens);
 	size_t len = HEAD;
 	len += put_text(p + len, n->client);
 	len += put_text(p + len, n->record_token);
@@ -111,8 +91,8 @@ decode(uint64_t id, const uint8_t *p, size_t len, struct feed_notice *n)
 	n->acked = store_get_id(p + 17);
 	n->reason = p[25];
 	n->record_id = store_get_id(p + 26);
-	n->fields = get32(p + 34);
-	n->tokens = get32(p + 38);
+	n->fields = be32_get(p + 34);
+	n->tokens = be32_get(p + 38);
 	const uint8_t *q = p + HEAD;
 	size_t left = len - HEAD;
 	if (get_text(&q, &left, n->client, sizeof(n->client)) != 0 ||
@@ -130,7 +110,7 @@ put_notice(struct store_txn *txn, const struct feed_notice *n)
 {
 	uint8_t kb[FEED_KEY], vb[NOTICE_MAX];
 	client_prefix(n->client, kb);
-	put64(kb + 16, n->id);
+	be64_put(kb + 16, n->id);
 	struct store_val k = { FEED_KEY, kb }, v = { encode(n, vb), vb };
 	int rc = store_put(txn, STORE_DELETIONS, &k, &v, 0);
 	return rc ? store_error(rc) : 0;
@@ -188,7 +168,7 @@ feed_get(struct store_txn *txn, const char *client, uint64_t id, struct feed_not
 	uint8_t kb[FEED_KEY];
 	struct store_val v;
 	client_prefix(client, kb);
-	put64(kb + 16, id);
+	be64_put(kb + 16, id);
 	struct store_val k = { FEED_KEY, kb };
 	int rc = store_get(txn, STORE_DELETIONS, &k, &v);
 	if (rc == STORE_NOTFOUND)
@@ -232,7 +212,7 @@ feed_scan(struct store_txn *txn, const char *client, uint64_t after,
 	}
 	if (client != NULL) {
 		client_prefix(client, kb);
-		put64(kb + 16, after + 1);
+		be64_put(kb + 16, after + 1);
 		k = (struct store_val){ FEED_KEY, kb };
 		op = STORE_SET_RANGE;
 	}

@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "vault/store/store.h"
 #include "keys/keyring.h"
 #include "vault/keyset.h"
@@ -16,19 +17,6 @@
 
 #define AD_BYTES (2 + IDENTITY_KEY_BYTES + 4)
 #define NAME_MIN 6 /* two lengths and a byte of each name */
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 int
 identity_name(const char *first, size_t flen, const char *last, size_t llen,
@@ -81,8 +69,8 @@ identity_encode(const struct identity *id, uint32_t epoch, const uint8_t *sealed
 	if (sealed_len > IDENTITY_SEAL_OVERHEAD + IDENTITY_NAME_MAX)
 		sealed_len = 0; /* not ours: refused by the decoder */
 	out[0] = 2;
-	put_u32(out + 1, epoch);
-	put_u32(out + 5, id->failures);
+	be32_put(out + 1, epoch);
+	be32_put(out + 5, id->failures);
 	out[9] = id->alerted ? 1 : 0;
 	out[10] = (uint8_t)n;
 	for (size_t i = 0; i < n; i++)
@@ -103,8 +91,8 @@ identity_decode(const uint8_t *p, size_t len, struct identity *id, uint32_t *epo
 	if (len < at + IDENTITY_SEAL_OVERHEAD + NAME_MIN ||
 	    len > at + IDENTITY_SEAL_OVERHEAD + IDENTITY_NAME_MAX)
 		return VAULT_E_CRYPTO;
-	*epoch = get_u32(p + 1);
-	id->failures = get_u32(p + 5);
+	*epoch = be32_get(p + 1);
+	id->failures = be32_get(p + 5);
 	id->alerted = p[9];
 	id->nrequests = p[10];
 	for (size_t i = 0; i < id->nrequests; i++)
@@ -128,7 +116,7 @@ seal_ad(uint8_t ad[AD_BYTES], const uint8_t key[IDENTITY_KEY_BYTES], uint32_t ep
 	ad[0] = 'I';
 	ad[1] = 1;
 	memcpy(ad + 2, key, IDENTITY_KEY_BYTES);
-	put_u32(ad + 2 + IDENTITY_KEY_BYTES, epoch);
+	be32_put(ad + 2 + IDENTITY_KEY_BYTES, epoch);
 }
 
 /* Store id under (window, name) in epoch: a new hash and a new seal. */
@@ -405,7 +393,7 @@ collect(struct store_txn *txn, enum store_table dbi, uint32_t epoch, uint8_t fro
 		const uint8_t *p = v.data;
 		int bad = k.len != IDENTITY_KEY_BYTES || v.len < 5 ||
 		    v.len > IDENTITY_VALUE_MAX || p[0] != 2;
-		uint32_t e = bad ? 0 : get_u32(p + 1);
+		uint32_t e = bad ? 0 : be32_get(p + 1);
 		if (!bad && e == epoch)
 			continue;
 		if (k.len != IDENTITY_KEY_BYTES) {

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "vault/crypto/seal.h"
 #include "vault/ctx.h"
 #include "vault/store/store.h"
@@ -23,27 +24,12 @@
 #define PLAIN_MAX (RECIPIENTS_MAX * ENTRY_MAX)
 
 static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
 seal_ad(uint8_t ad[AD_BYTES], uint64_t id, uint32_t dek_version)
 {
 	ad[0] = 'R';
 	ad[1] = 1;
 	store_put_id(ad + 2, id);
-	put_u32(ad + 10, dek_version);
+	be32_put(ad + 10, dek_version);
 }
 
 static int
@@ -58,8 +44,8 @@ decode(const uint8_t *p, size_t len, struct recipient_set *out)
 		struct recipient *r = &out->r[out->n++];
 		memcpy(r->name, p + 1, nl);
 		r->name[nl] = '\0';
-		r->fields = get_u32(p + 1 + nl);
-		r->tokens = get_u32(p + 5 + nl);
+		r->fields = be32_get(p + 1 + nl);
+		r->tokens = be32_get(p + 5 + nl);
 		p += 1 + nl + 8;
 		len -= 1 + nl + 8;
 	}
@@ -74,8 +60,8 @@ encode(const struct recipient_set *s, uint8_t *p)
 		size_t nl = strlen(s->r[i].name);
 		p[n] = (uint8_t)nl;
 		memcpy(p + n + 1, s->r[i].name, nl);
-		put_u32(p + n + 1 + nl, s->r[i].fields);
-		put_u32(p + n + 5 + nl, s->r[i].tokens);
+		be32_put(p + n + 1 + nl, s->r[i].fields);
+		be32_put(p + n + 5 + nl, s->r[i].tokens);
 		n += 1 + nl + 8;
 	}
 	return n;

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/bytes.h"
 #include "keys/keyring.h"
 #include "vault/keyset.h"
 #include "secrets.h"
@@ -23,13 +24,6 @@ derive(const struct key_set *ks, uint32_t version, uint64_t id, uint8_t *out,
 		return VAULT_E_KEYRING;
 	crypto_kdf_derive_from_key(out, len, id, CONTEXT, ik);
 	return 0;
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
 /*
@@ -64,7 +58,7 @@ secret_seal_text(const struct key_set *ks, const char *text, size_t len,
 		return rc;
 	}
 	uint8_t *p = out->data + out->len;
-	put_u32(p, v);
+	be32_put(p, v);
 	randombytes_buf(p + 4, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(p + 28, NULL,
 	    (const uint8_t *)text, len, p, 4, NULL, p + 4, key);

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "common/bytes.h"
 #include "common/msg.h"
 #include "vault/crypto/seal.h"
 #include "vault/crypto/token.h"
@@ -24,21 +25,12 @@ tokens_check(const struct token_request *reqs, unsigned n,
 	return 0;
 }
 
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* det_index key: epoch first, so one epoch's entries form one range. */
 static void
 det_key(uint32_t epoch, const uint8_t tag[TOKEN_TAG_BYTES], uint64_t id,
     uint8_t key[DET_KEY_BYTES])
 {
-	put_u32(key, epoch);
+	be32_put(key, epoch);
 	memcpy(key + 4, tag, TOKEN_TAG_BYTES);
 	store_put_id(key + 4 + TOKEN_TAG_BYTES, id);
 }
@@ -287,7 +279,7 @@ tokens_retire_epoch(struct write_ctx *ctx, struct store_txn *txn, uint32_t epoch
 	 * after deleting the last item differs across LMDB versions.
 	 */
 	for (;;) {
-		put_u32(kb, next);
+		be32_put(kb, next);
 		struct store_val k = { sizeof(kb), kb }, v;
 		rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
 		if (rc != 0 || k.len < 4)
@@ -319,7 +311,7 @@ tokens_det_count(struct store_txn *txn, enum store_table det_index, uint32_t epo
 	*count = 0;
 	if (rc != 0)
 		return store_error(rc);
-	put_u32(kb, epoch);
+	be32_put(kb, epoch);
 	struct store_val k = { sizeof(kb), kb }, v;
 	for (rc = store_cursor_get(cur, &k, &v, STORE_SET_RANGE);
 	    rc == 0 && k.len >= 4 && memcmp(k.data, kb, 4) == 0;
