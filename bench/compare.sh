@@ -11,6 +11,11 @@
 #                         the vault part once per scale and compares them
 #   PG_SCALE=             rows preloaded into PostgreSQL (default: the
 #                         smallest SCALE); PG=off skips PostgreSQL
+#   PGVAULT=on            vaultd on the PostgreSQL backend (issue 15), one
+#                         node then two nodes on one database, on the same
+#                         PostgreSQL server; off skips (PG=off does too)
+#   PG_VAULT_SCALE=20000  records preloaded for those rows (through vaultd
+#                         on PostgreSQL, so slower than LMDB's preload)
 #   SECONDS_PER_ROW=5     measuring time of each row
 #   BATCH=100             tokens per batched detokenize
 #   BUILD=build-bench-rel release build directory (set up here if missing)
@@ -30,6 +35,8 @@ RESULTS=${RESULTS:-bench/results}
 PRELOAD_CONNS=${PRELOAD_CONNS:-8}
 PRELOAD_DEPTH=${PRELOAD_DEPTH:-256}
 PG=${PG:-on}
+PGVAULT=${PGVAULT:-on}
+PG_VAULT_SCALE=${PG_VAULT_SCALE:-20000}
 AUDIT=${AUDIT:-on}
 scales=$(echo "$SCALE" | tr ',' ' ')
 smallest=$(for s in $scales; do echo "$s"; done | sort -n | head -1)
@@ -57,9 +64,11 @@ RESULTS=$(cd "$RESULTS" && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vault-compare-XXXXXX")
 chmod 711 "$dir"
 vpid=
+pgvpids=
 pgdata=
 cleanup() {
 	if [ -n "$vpid" ]; then kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true; fi
+	for p in $pgvpids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
 		as_pg "$PGBIN/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1 || true
 	fi
@@ -83,7 +92,7 @@ say() { echo "$@" | tee -a "$log"; }
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 say "# vault benchmark: bench/compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC')"
-say "command: SCALE=\"$SCALE\" PG_SCALE=$PG_SCALE SECONDS_PER_ROW=$SECONDS_PER_ROW BATCH=$BATCH AUDIT=$AUDIT bench/compare.sh"
+say "command: SCALE=\"$SCALE\" PG_SCALE=$PG_SCALE PGVAULT=$PGVAULT PG_VAULT_SCALE=$PG_VAULT_SCALE SECONDS_PER_ROW=$SECONDS_PER_ROW BATCH=$BATCH AUDIT=$AUDIT bench/compare.sh"
 say "machine: $cpu; $(nproc) vCPUs; $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM; $(uname -sr)"
 say "disk: $(df -h "$dir" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$dir" 2>/dev/null || echo '?'))"
 say "source: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- vault common client keys 2>/dev/null || echo ' + uncommitted changes under vault/ common/ client/ keys/')"
@@ -153,6 +162,71 @@ pgrow() { # name clients tps logprefix -> one TSV row, latencies from the per-tr
 	rm -f "$4".*
 }
 
+# ---- vaultd on the PostgreSQL backend, one node and two (issue 15) ------------
+# On the pgcrypto baseline's server, while it runs: each node count gets a
+# fresh database of its own (the same preload, no rows left by the other
+# run), node A makes the development keys, node B gets copies of A's root
+# key and ring (every node needs the same root key; tests/e2e/test_nodes.c)
+# and its own socket, data directory, audit trail and node_name.
+start_pgnode() { # name database
+	nd=$dir/pgvault-$1
+	mkdir -p "$nd" && mkdir -m 700 "$nd/run"
+	{
+		echo "[server]"
+		echo "socket_path = $nd/run/vaultd.sock"
+		echo "node_name = bench-$1"
+		echo "max_pending_per_connection = $PRELOAD_DEPTH"
+		echo "[storage]"
+		echo "backend = postgresql"
+		echo "postgresql = host=$dir/pg user=postgres dbname=$2"
+		echo "data_dir = $nd/data"
+		echo "[keys]"
+		echo "keyring_path = $nd/keys/keyring"
+		echo "root_key_path = $nd/keys/root.key"
+		if [ "$AUDIT" = off ]; then echo "[audit]"; echo "enabled = false"; fi
+	} > "$nd/vaultd.conf"
+	"$BUILD/vault/vaultd" --dev -c "$nd/vaultd.conf" 2>"$nd/vaultd.log" &
+	npid=$!
+	pgvpids="$pgvpids $npid"
+	for _ in $(seq 600); do [ -S "$nd/run/vaultd.sock" ] && break; sleep 0.05; done
+	[ -S "$nd/run/vaultd.sock" ] || { cat "$nd/vaultd.log" >&2; exit 1; }
+}
+
+stop_pgnodes() {
+	for p in $pgvpids; do kill "$p"; wait "$p" || true; done
+	pgvpids=
+}
+
+pgvault_rows() {
+	for nodes in 1 2; do
+		db=vault_bench_$nodes
+		say ""
+		say "## vaultd on PostgreSQL, $nodes node(s), $PG_VAULT_SCALE records (database $db on the server above)"
+		psql -c "CREATE DATABASE $db"
+		start_pgnode a "$db"
+		socks="-s $dir/pgvault-a/run/vaultd.sock"; pids="-P $npid"
+		if [ "$nodes" = 2 ]; then
+			mkdir -m 700 "$dir/pgvault-b" "$dir/pgvault-b/keys"
+			cp -p "$dir/pgvault-a/keys/root.key" "$dir/pgvault-a/keys/keyring" "$dir/pgvault-b/keys/"
+			start_pgnode b "$db"
+			socks="$socks -s $dir/pgvault-b/run/vaultd.sock"; pids="$pids -P $npid"
+		fi
+		t0=$(date +%s)
+		# -f: the fdatasync probe on the same disk (there is no data.mdb).
+		"$BUILD/bench/vault-compare" $socks $pids -o "$RESULTS/pgvault-$nodes.tsv" \
+			-n "$PG_VAULT_SCALE" -d "$SECONDS_PER_ROW" -b "$BATCH" -C "$PRELOAD_CONNS" \
+			-p "$PRELOAD_DEPTH" -f "$dir/pgvault-a/data" 2>&1 | tee -a "$log"
+		grep -q '^mixed: the writes' "$RESULTS/pgvault-$nodes.tsv" ||
+			{ echo "vault-compare on PostgreSQL failed" >&2; tail -n 20 "$dir/pgvault-a/vaultd.log" >&2; exit 1; }
+		printf '#fact\tseconds\t%d\n' $(( $(date +%s) - t0 )) >> "$RESULTS/pgvault-$nodes.tsv"
+		printf '#fact\tdb_bytes\t%s\n' "$(psql -At -c "SELECT pg_database_size('$db')")" \
+			>> "$RESULTS/pgvault-$nodes.tsv"
+		stop_pgnodes
+		rm -rf "$dir/pgvault-a" "$dir/pgvault-b"
+	done
+}
+
+rm -f "$RESULTS/pgvault-1.tsv" "$RESULTS/pgvault-2.tsv"
 if [ "$PG" = on ]; then
 	say ""
 	say "## PostgreSQL 15 + pgcrypto at $PG_SCALE rows"
@@ -211,6 +285,7 @@ SQL
 	for c in 1 8 64; do pgbench_run "$dir/pg/create.sql" "$c" "PG create (durable)"; done
 	printf '#fact\trows\t%s\n' "$PG_SCALE" >> "$RESULTS/pg.tsv"
 	printf '#fact\ttable_bytes\t%s\n' "$(psql -At -c "SELECT pg_total_relation_size('people')")" >> "$RESULTS/pg.tsv"
+	if [ "$PGVAULT" = on ]; then pgvault_rows; fi
 	as_pg "$PGBIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
 	pgdata=
 else
@@ -223,6 +298,12 @@ for s in $scales; do
 	awk -F'\t' -v scale="$s" -v batch="$BATCH" -v pgscale="$PG_SCALE" -f bench/table.awk \
 		"$RESULTS/pg.tsv" "$RESULTS/vault-$s.tsv" | tee -a "$log"
 done
+if [ -s "$RESULTS/pgvault-1.tsv" ] && [ -s "$RESULTS/pgvault-2.tsv" ]; then
+	say ""
+	awk -F'\t' -v scale="$smallest" -v pgscale="$PG_SCALE" -v pgvscale="$PG_VAULT_SCALE" -v batch="$BATCH" -v ncpu="$(nproc)" \
+		-f bench/pgvault.awk "$RESULTS/pg.tsv" "$RESULTS/vault-$smallest.tsv" \
+		"$RESULTS/pgvault-1.tsv" "$RESULTS/pgvault-2.tsv" | tee -a "$log"
+fi
 say ""
 awk -F'\t' -f bench/python.awk "$RESULTS/vault-$smallest.tsv" "$RESULTS/python.tsv" | tee -a "$log"
 if [ "$(echo "$scales" | wc -w)" -gt 1 ]; then

@@ -3,9 +3,15 @@
  * issue 7 against one running vaultd, written as TSV rows for the script
  * to put beside PostgreSQL's.
  *
- *   vault-compare -s SOCKET -o ROWS.tsv [-n RECORDS] [-d SECONDS]
+ *   vault-compare -s SOCKET [-s SOCKET2 ...] -o ROWS.tsv [-n RECORDS] [-d SECONDS]
  *       [-c 1,4,8,16] [-w 1,8,64] [-b BATCH] [-S SAMPLE] [-C CONNS] [-p DEPTH]
  *       [-D PIPE_DEPTH] [-P VAULTD_PID] [-f DATA_DIR] [-r ROWS] [-q]
+ *
+ * -s more than once (up to 4; several vaultd nodes on one PostgreSQL
+ * database): the preload goes through the first socket; synchronous client
+ * i and pipelined connection i connect to socket i % N, so one run drives
+ * every node. With one -s nothing changes. -P may be given once per node:
+ * "vaultd CPU" is then their sum (RSS facts: the first).
  *
  * -r picks rows (for profiling): a list of ping, detok1, detokb, pipe
  * (pping, pdetok: one of the two), create, update, delete, mixed; default all.
@@ -50,10 +56,12 @@
 #include "bench-util.h"
 
 #define MAX_CLIENTS 128
+#define MAX_SOCKETS 4
 
 static FILE *rows;
 static int quiet;
-static long server_pid;
+static long server_pids[MAX_SOCKETS];
+static int nserver_pids;
 
 /*
  * CPU time of the whole machine, of vaultd and of this process, in clock
@@ -96,9 +104,9 @@ cpu_mark(void)
 			m.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
 		fclose(f);
 	}
-	if (server_pid > 0) {
-		snprintf(path, sizeof(path), "/proc/%ld/stat", server_pid);
-		m.server = proc_ticks(path);
+	for (int i = 0; i < nserver_pids; i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/stat", server_pids[i]);
+		m.server += proc_ticks(path);
 	}
 	m.self = proc_ticks("/proc/self/stat");
 	m.t = now_s();
@@ -301,7 +309,8 @@ rconn_pump(struct rconn *c, void (*fn)(void *, const uint8_t *, size_t), void *a
 /* ---- preload -------------------------------------------------------------- */
 
 struct shared {
-	const char *socket;
+	const char *sockets[MAX_SOCKETS];
+	int nsockets;
 	double seconds;
 	int batch;
 	size_t n;            /* records preloaded */
@@ -411,7 +420,7 @@ pop_main(void *arg)
 	struct pop *p = arg;
 	size_t quota = p->end - p->first;
 	p->next = p->first;
-	if ((p->c.fd = unix_connect(p->sh->socket)) < 0)
+	if ((p->c.fd = unix_connect(p->sh->sockets[0])) < 0)
 		die("preload: cannot connect");
 	while (p->done < quota) {
 		while (p->inflight < (size_t)p->sh->depth && (p->nretry > 0 || p->next < p->end)) {
@@ -495,6 +504,7 @@ enum op { OP_PING, OP_DETOK1, OP_DETOKB, OP_CREATE, OP_UPDATE, OP_DELETE, OP_MIX
 
 struct targ {
 	struct shared *sh;
+	const char *socket;    /* this client's node */
 	enum op op;
 	unsigned seed;
 	struct lat lat, lat_w; /* lat_w: the writes of the mix */
@@ -593,7 +603,7 @@ client_main(void *p)
 	struct targ *a = p;
 	struct vault *v;
 	unsigned seed = a->seed;
-	if (vault_connect(a->sh->socket, &v) != 0) {
+	if (vault_connect(a->socket, &v) != 0) {
 		a->errors++;
 		return NULL;
 	}
@@ -624,6 +634,7 @@ run_sync(struct shared *sh, enum op op, const char *name, int clients)
 	double t0 = now_s();
 	for (int i = 0; i < clients; i++) {
 		args[i].sh = sh;
+		args[i].socket = sh->sockets[i % sh->nsockets];
 		args[i].op = op;
 		args[i].seed = 12345u + (unsigned)i * 7919u + (unsigned)op;
 		pthread_create(&th[i], NULL, client_main, &args[i]);
@@ -677,6 +688,7 @@ run_sync(struct shared *sh, enum op op, const char *name, int clients)
 
 struct parg {
 	struct shared *sh;
+	const char *socket;    /* this connection's node */
 	int detok;
 	unsigned seed;
 	struct rconn c;
@@ -723,7 +735,7 @@ pipe_main(void *p)
 {
 	struct parg *a = p;
 	struct shared *sh = a->sh;
-	if ((a->c.fd = unix_connect(sh->socket)) < 0)
+	if ((a->c.fd = unix_connect(a->socket)) < 0)
 		die("pipelined: cannot connect");
 	a->ring = (size_t)sh->pdepth * 2;
 	a->sent = calloc(a->ring, sizeof(double));
@@ -767,6 +779,7 @@ run_pipelined(struct shared *sh, int detok, int conns)
 	double t0 = now_s();
 	for (int i = 0; i < conns; i++) {
 		args[i].sh = sh;
+		args[i].socket = sh->sockets[i % sh->nsockets];
 		args[i].detok = detok;
 		args[i].seed = 777u + (unsigned)i;
 		pthread_create(&th[i], NULL, pipe_main, &args[i]);
@@ -883,7 +896,11 @@ main(int argc, char **argv)
 	pthread_mutex_init(&sh.pool_lock, NULL);
 	while ((ch = getopt(argc, argv, "s:o:n:d:c:w:b:S:C:p:D:P:f:r:q")) != -1) {
 		switch (ch) {
-		case 's': sh.socket = optarg; break;
+		case 's':
+			if (sh.nsockets == MAX_SOCKETS)
+				die("at most 4 sockets (-s)");
+			sh.sockets[sh.nsockets++] = optarg;
+			break;
 		case 'o': out = optarg; break;
 		case 'n': sh.n = (size_t)atoll(optarg); break;
 		case 'd': sh.seconds = atof(optarg); break;
@@ -894,18 +911,24 @@ main(int argc, char **argv)
 		case 'C': conns = atoi(optarg); break;
 		case 'p': sh.depth = atoi(optarg); break;
 		case 'D': sh.pdepth = atoi(optarg); break;
-		case 'P': pid = server_pid = atol(optarg); break;
+		case 'P':
+			if (nserver_pids == MAX_SOCKETS)
+				die("at most 4 server pids (-P)");
+			server_pids[nserver_pids++] = atol(optarg);
+			if (pid == 0)
+				pid = server_pids[0];
+			break;
 		case 'f': data_dir = optarg; break;
 		case 'r': only = optarg; break;
 		case 'q': quiet = 1; break;
 		default:
-			fprintf(stderr, "usage: vault-compare -s SOCKET -o ROWS.tsv [-n RECORDS] "
+			fprintf(stderr, "usage: vault-compare -s SOCKET [-s SOCKET...] -o ROWS.tsv [-n RECORDS] "
 			    "[-d SECONDS] [-c 1,4,8,16] [-w 1,8,64] [-b BATCH] [-S SAMPLE] "
 			    "[-C CONNS] [-p DEPTH] [-D PIPE_DEPTH] [-P PID] [-f DATA_DIR] [-r ROWS] [-q]\n");
 			return 2;
 		}
 	}
-	if (sh.socket == NULL || out == NULL || sh.n < 1 || sh.batch < 1 || sh.batch > 1024 ||
+	if (sh.nsockets == 0 || out == NULL || sh.n < 1 || sh.batch < 1 || sh.batch > 1024 ||
 	    conns < 1 || conns > MAX_CLIENTS || sh.depth < 1 || sh.pdepth < 1 || sample < 1)
 		die("-s SOCKET and -o FILE are required; batch 1..1024");
 	if ((rows = fopen(out, "w")) == NULL)
