@@ -244,6 +244,46 @@ syncrep_waiters(void)
 	return n;
 }
 
+/*
+ * Wait until p's node has just refreshed its ring generation mark (meta
+ * keyring_seen/<node>: generation, Unix time; ring_shared.h, every 10 s):
+ * that refresh is a commit of its own, and one caught waiting for the
+ * standby instead of the create's would block the writer and turn the
+ * create into VAULT_E_UNAVAILABLE. Right after one, the next is 10 s away.
+ */
+static void
+just_after_seen_refresh(const struct vaultd_proc *p)
+{
+	size_t n;
+	char *conf = read_file_all(p->config, &n), *line = strstr(conf, "\npostgresql = ");
+	cr_assert_not_null(line);
+	line += strlen("\npostgresql = ");
+	line[strcspn(line, "\n")] = '\0';
+	PGconn *pc = PQconnectdb(line);
+	free(conf);
+	cr_assert(pc != NULL && PQstatus(pc) == CONNECTION_OK, "%s", PQerrorMessage(pc));
+	double deadline = now_s() + 15;
+	for (;;) {
+		PGresult *res = PQexecParams(pc, "SELECT v FROM vault_meta WHERE k >= "
+		    "'keyring_seen/'::bytea AND k < 'keyring_seen0'::bytea", 0, NULL, NULL, NULL,
+		    NULL, 1);
+		cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(pc));
+		uint64_t t = 0;
+		if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) >= 16) {
+			const uint8_t *v = (const uint8_t *)PQgetvalue(res, 0, 0) + 8;
+			for (int i = 0; i < 8; i++)
+				t = t << 8 | v[i];
+		}
+		PQclear(res);
+		/* The mark holds Unix time (whole seconds): at most a second old. */
+		if (t != 0 && (time_t)t + 1 >= time(NULL))
+			break;
+		cr_assert_lt(now_s(), deadline, "no keyring_seen refresh within 15 s");
+		nap_ms(100);
+	}
+	PQfinish(pc);
+}
+
 struct pending_create {
 	const char *socket;
 	int rc, stored;
@@ -301,6 +341,7 @@ Test(down, connection_lost_during_commit_is_uncertain)
 	cr_assert_eq(rc, 0);
 
 	/* Commits now wait for a synchronous standby that never comes. */
+	just_after_seen_refresh(&p);
 	pg_sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
 	pg_sql("SELECT pg_reload_conf()");
 	struct pending_create pc = { .socket = p.socket };
