@@ -194,7 +194,7 @@ apply(struct write_ctx *ctx, void *state, msgpack_packer *pk,
 	for (unsigned i = 0; i < in->ntokens; i++)
 		if (in->tokens[i].kind == VAULT_TOKEN_OPAQUE)
 			opaque |= 1u << in->tokens[i].field;
-	if ((rc = recipients_record(ctx, id, &r, ctx->dek, in->client, fields, opaque)) != 0)
+	if ((rc = recipients_record_new(ctx, id, &r, ctx->dek, in->client, fields, opaque)) != 0)
 		return op_fail(err, rc, NULL, NULL);
 	if ((rc = record_store(ctx, id, &r, STORE_APPEND)) != 0)
 		return op_fail(err, rc, NULL, NULL);

@@ -204,20 +204,35 @@ recipients_note(struct read_ctx *ctx, uint64_t id, const struct record *r,
 	return 0;
 }
 
-int
-recipients_record(struct write_ctx *ctx, uint64_t id, const struct record *r,
-    const uint8_t *dek, const char *client, uint32_t fields, uint32_t tokens)
+/* As recipients_record; fresh: the record is new, its set starts empty. */
+static int
+record_in(struct write_ctx *ctx, uint64_t id, const struct record *r, const uint8_t *dek,
+    const char *client, uint32_t fields, uint32_t tokens, int fresh)
 {
 	struct recipient_set *s;
 	int rc;
 
 	if (fields == 0 || client == NULL)
 		return 0;
-	if ((s = malloc(sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return VAULT_E_NOMEM;
-	rc = recipients_load(ctx->txn, id, r->dek_version, dek, s);
+	rc = fresh ? 0 : recipients_load(ctx->txn, id, r->dek_version, dek, s);
 	if (rc == 0 && (rc = recipients_add(s, client, fields, tokens)) == 1)
 		rc = recipients_store(ctx->txn, id, r->dek_version, dek, s);
 	free(s);
 	return rc;
+}
+
+int
+recipients_record(struct write_ctx *ctx, uint64_t id, const struct record *r,
+    const uint8_t *dek, const char *client, uint32_t fields, uint32_t tokens)
+{
+	return record_in(ctx, id, r, dek, client, fields, tokens, 0);
+}
+
+int
+recipients_record_new(struct write_ctx *ctx, uint64_t id, const struct record *r,
+    const uint8_t *dek, const char *client, uint32_t fields, uint32_t tokens)
+{
+	return record_in(ctx, id, r, dek, client, fields, tokens, 1);
 }

@@ -68,5 +68,10 @@ int recipients_note(struct read_ctx *ctx, uint64_t id, const struct record *r,
 /* For write operations: add the bits to record id's set now. */
 int recipients_record(struct write_ctx *ctx, uint64_t id, const struct record *r,
     const uint8_t *dek, const char *client, uint32_t fields, uint32_t tokens);
+/* The same for a record created in this transaction: its set is not looked
+ * up (none can exist: record ids are never reused), one store round trip
+ * less per create (PostgreSQL: one statement of the batch). */
+int recipients_record_new(struct write_ctx *ctx, uint64_t id, const struct record *r,
+    const uint8_t *dek, const char *client, uint32_t fields, uint32_t tokens);
 
 #endif
