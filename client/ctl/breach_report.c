@@ -45,21 +45,6 @@ static const struct ctl_option options[] = {
 	{ NULL, 0 },
 };
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* TIME as ctl_parse_when(); a date alone at the end of the window: its last second. */
 static int
 when(const char *s, int end, uint64_t *out)
@@ -226,8 +211,8 @@ ctl_cmd_breach_report(struct ctl *c, int argc, char **argv)
 			    "has no notification list");
 			goto out;
 		}
-		if (write_all(fd, doc, strlen(doc)) != 0 || fsync(fd) != 0 ||
-		    write_all(sfd, sigline, strlen(sigline)) != 0 || fsync(sfd) != 0) {
+		if (ctl_write_all(fd, doc, strlen(doc)) != 0 || fsync(fd) != 0 ||
+		    ctl_write_all(sfd, sigline, strlen(sigline)) != 0 || fsync(sfd) != 0) {
 			rc = ctl_local_error(c, VAULT_E_IO, "breach report: cannot write %s or "
 			    "%s: %s", out, sigpath, strerror(errno));
 			goto out;

@@ -130,6 +130,8 @@ int ctl_usage_error(struct ctl *c, const char *fmt, ...)
  * keys to the JSON error object. Returns CTL_EXIT_VAULT. */
 int ctl_vault_error(struct ctl *c, int rc, json_t *extra);
 /* A local failure after connecting, reported under code's name. */
+/* All of len bytes to fd (interrupted writes resumed): 0, or -1 with errno. */
+int ctl_write_all(int fd, const void *data, size_t len);
 int ctl_local_error(struct ctl *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Print root (stolen) on stdout as one line; CTL_EXIT_OK or an error.

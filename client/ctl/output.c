@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <vault/vault.h>
@@ -311,4 +312,23 @@ ctl_print_field(const char *name, const char *value)
 			fputs("  ", stdout);
 	}
 	putchar('\n');
+}
+
+int
+ctl_write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -71,22 +71,6 @@ join_path(const char *dir, const char *name)
 	return p;
 }
 
-static int
-write_all(int fd, const unsigned char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Remove the first n documents' files (all created by this run). */
 static void
 unwind(int dirfd, const struct vault_record *r, size_t n)
@@ -133,7 +117,7 @@ write_documents(struct ctl *c, int dirfd, const char *dir,
 			    "create its file in %s: %s; nothing written", (unsigned)slot,
 			    dir, strerror(e));
 		}
-		if (write_all(fd, data, len) != 0 || close(fd) != 0) {
+		if (ctl_write_all(fd, data, len) != 0 || close(fd) != 0) {
 			e = errno;
 			unwind(dirfd, r, i + 1);
 			return ctl_local_error(c, VAULT_E_IO, "read: document %u: cannot "

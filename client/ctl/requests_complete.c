@@ -34,31 +34,15 @@ static const struct ctl_option options[] = {
 	{ NULL, 0 },
 };
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write doc and its signature line to the files opened for them. */
 static int
 write_files(struct ctl *c, int fd, int sfd, const char *path, const char *doc,
     const char *sigline)
 {
-	if (write_all(fd, doc, strlen(doc)) != 0 || fsync(fd) != 0)
+	if (ctl_write_all(fd, doc, strlen(doc)) != 0 || fsync(fd) != 0)
 		return ctl_local_error(c, VAULT_E_IO, "requests complete: cannot write %s: "
 		    "%s", path, strerror(errno));
-	if (write_all(sfd, sigline, strlen(sigline)) != 0 || fsync(sfd) != 0)
+	if (ctl_write_all(sfd, sigline, strlen(sigline)) != 0 || fsync(sfd) != 0)
 		return ctl_local_error(c, VAULT_E_IO, "requests complete: cannot write "
 		    "%s.sig: %s", path, strerror(errno));
 	return CTL_EXIT_OK;

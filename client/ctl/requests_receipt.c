@@ -26,20 +26,11 @@ static const struct ctl_option options[] = {
 	{ NULL, 0 },
 };
 
+/* s whole to fd, then to the disk. */
 static int
 save(int fd, const char *s)
 {
-	size_t n = strlen(s);
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return fsync(fd);
+	return ctl_write_all(fd, s, strlen(s)) != 0 ? -1 : fsync(fd);
 }
 
 /* FILE and FILE.sig (created, never overwritten): an enum ctl_exit. */
