@@ -90,6 +90,12 @@ struct audit {
 	atomic_int nospace;        /* the last write failed: file system full */
 	atomic_int announced;      /* this fill was logged (and alerted) */
 	atomic_int full_news;      /* for audit_disk_full_news() */
+	/* Carrying (audit_carry_take): the current file as the store's commit
+	 * log names it, a descriptor to read it, and where the next carried
+	 * range starts (everything before it is durable or carried). */
+	char *carry_path;
+	int carry_fd;
+	uint64_t carry_dev, carry_ino, carried_off;
 };
 
 /* One line, parsed and checked for shape; pointers live as long as root. */
@@ -1139,6 +1145,92 @@ audit_flush(struct audit *a)
 	return 0;
 }
 
+int
+audit_carry_take(struct audit *a, struct audit_carry *c)
+{
+	struct stat st;
+	int rc = VAULT_E_AUDIT;
+	memset(c, 0, sizeof(*c));
+	if (a == NULL || !a->regular)
+		return 0; /* nothing to carry (a device: never flushed either) */
+	pthread_mutex_lock(&a->lock);
+	if (a->failed || fstat(a->fd, &st) != 0)
+		goto out;
+	if (a->carry_path == NULL && (a->carry_path = realpath(a->path, NULL)) == NULL)
+		goto out;
+	if ((uint64_t)st.st_dev != a->carry_dev || (uint64_t)st.st_ino != a->carry_ino ||
+	    a->carry_fd < 0) {
+		/* A file not carried before (the first batch, or a rotation):
+		 * everything in it so far is made durable here, once, so that
+		 * carried ranges always start where the durable file ends. */
+		int fd = open(a->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat fst;
+		if (fd < 0 || fstat(fd, &fst) != 0 || fst.st_ino != st.st_ino ||
+		    fst.st_dev != st.st_dev || fdatasync(a->fd) != 0) {
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		if (a->carry_fd >= 0)
+			close(a->carry_fd);
+		a->carry_fd = fd;
+		a->carry_dev = (uint64_t)st.st_dev;
+		a->carry_ino = (uint64_t)st.st_ino;
+		a->carried_off = a->size;
+		if (a->seq > a->durable_seq) {
+			a->durable_seq = a->seq;
+			memcpy(a->durable_mac, a->mac, sizeof(a->mac));
+		}
+	}
+	c->path = a->carry_path;
+	c->dev = a->carry_dev;
+	c->ino = a->carry_ino;
+	c->off = a->carried_off;
+	c->len = (size_t)(a->size - a->carried_off);
+	c->seq = a->seq;
+	memcpy(c->mac, a->mac, sizeof(c->mac));
+	if (c->len > 0) {
+		if ((c->bytes = malloc(c->len)) == NULL)
+			goto out;
+		for (size_t at = 0; at < c->len;) {
+			ssize_t r = pread(a->carry_fd, c->bytes + at, c->len - at, (off_t)(c->off + at));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				free(c->bytes);
+				c->bytes = NULL;
+				goto out;
+			}
+			at += (size_t)r;
+		}
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&a->lock);
+	if (rc != 0)
+		memset(c, 0, sizeof(*c));
+	return rc;
+}
+
+void
+audit_carry_done(struct audit *a, struct audit_carry *c, int durable)
+{
+	if (a != NULL && c->path != NULL) {
+		pthread_mutex_lock(&a->lock);
+		if (durable && c->dev == a->carry_dev && c->ino == a->carry_ino) {
+			if (c->off + c->len > a->carried_off)
+				a->carried_off = c->off + c->len;
+			if (c->seq > a->durable_seq) {
+				a->durable_seq = c->seq;
+				memcpy(a->durable_mac, c->mac, sizeof(c->mac));
+			}
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	free(c->bytes);
+	memset(c, 0, sizeof(*c));
+}
+
 static void *
 sync_main(void *arg)
 {
@@ -1570,7 +1662,7 @@ audit_open_flags(struct audit **out, const struct audit_config *cfg,
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		goto nomem;
-	a->fd = a->dirfd = a->reserve_fd = -1;
+	a->fd = a->dirfd = a->reserve_fd = a->carry_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->sync_lock, NULL);
 	pthread_mutex_init(&a->solo_lock, NULL);
@@ -1681,6 +1773,9 @@ audit_close(struct audit *a)
 	}
 	if (a->fd >= 0)
 		close(a->fd);
+	if (a->carry_fd >= 0)
+		close(a->carry_fd);
+	free(a->carry_path);
 	if (a->dirfd >= 0)
 		close(a->dirfd);
 	if (a->reserve_fd >= 0)

@@ -171,7 +171,32 @@ int audit_sync(struct audit *a);
 int audit_flush(struct audit *a);
 
 #define AUDIT_MAC_BYTES 32
-#define AUDIT_PSEUDONYM_MAX 48 /* "v4294967295:" + 32 hex, with NUL */
+#define AUDIT_PSEUDONYM_MAX 48
+
+/*
+ * Carrying: the trail's entries made durable by the store's commit log
+ * instead of a flush of their own (store_txn_carry(), store_lmdb.c): one
+ * flush per group commit instead of two. audit_carry_take() gives the
+ * bytes appended to the current file since the last carried range (reads'
+ * entries included: the chain has no gaps); the writer hands them to its
+ * batch, and after the commit calls audit_carry_done() with whether it
+ * succeeded: then the range counts as carried and its entries as durable
+ * (the anchor may name them); else the next take starts at the same place.
+ * The first take on a file flushes it (once), so a carried range always
+ * starts where the durable file ends and a write-back after a crash never
+ * leaves a hole. Only the writer takes. 0, or VAULT_E_AUDIT (the caller
+ * flushes the trail itself).
+ */
+struct audit_carry {
+	const char *path; /* absolute; NULL: nothing taken */
+	uint64_t dev, ino, off;
+	uint8_t *bytes;
+	size_t len;
+	uint64_t seq; /* the last entry in the range */
+	uint8_t mac[32];
+};
+int audit_carry_take(struct audit *a, struct audit_carry *c);
+void audit_carry_done(struct audit *a, struct audit_carry *c, int durable); /* "v4294967295:" + 32 hex, with NUL */
 
 /* The last entry written: seq (0: none) and its MAC. */
 void audit_head(struct audit *a, uint64_t *seq, uint8_t mac[AUDIT_MAC_BYTES]);

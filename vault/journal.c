@@ -223,17 +223,30 @@ journal_write(struct journal *j, const struct journal_entry *e, size_t n)
 int
 journal_flush(struct journal *j)
 {
-	if (j->pending <= j->end)
+	if (j->pending <= j->end && !j->unsynced)
 		return 0;
 	if (fdatasync(j->fd) != 0) {
 		/* Whether it reached the disk is unknown: the tombstones say. */
-		cut_back(j);
+		if (j->pending > j->end)
+			cut_back(j);
 		j->pending = 0;
 		return VAULT_E_IO;
 	}
-	j->end = j->pending;
+	if (j->pending > j->end)
+		j->end = j->pending;
 	j->pending = 0;
+	j->unsynced = 0;
 	return 0;
+}
+
+void
+journal_keep(struct journal *j)
+{
+	if (j->pending > j->end) {
+		j->end = j->pending;
+		j->unsynced = 1;
+	}
+	j->pending = 0;
 }
 
 void

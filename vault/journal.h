@@ -62,6 +62,7 @@ struct journal {
 	off_t end;  /* end of the last valid entry: where the next one goes */
 	int dirty;  /* a failed append could not be cut back */
 	off_t pending; /* journal_write: end of entries not yet flushed; 0: none */
+	int unsynced;  /* journal_keep: entries kept before end, not yet flushed */
 };
 
 enum journal_state {
@@ -101,6 +102,14 @@ int journal_append(struct journal *j, const struct journal_entry *e, size_t n);
 int journal_write(struct journal *j, const struct journal_entry *e, size_t n);
 int journal_flush(struct journal *j);
 void journal_cancel(struct journal *j);
+/*
+ * Keep the entries of the last journal_write() without flushing them
+ * (their batch committed; the next journal_flush() makes them durable).
+ * The writer does this when the store's commit log made the batch durable:
+ * should a crash lose the entries, journal_open() adds them back from the
+ * tombstones, as for any deletion whose entry did not reach the disk.
+ */
+void journal_keep(struct journal *j);
 /*
  * Read a journal file whole: *out sorted by id (free it), sc says what was
  * found. Returns 0 for JOURNAL_OK, JOURNAL_TORN and JOURNAL_MISSING (with

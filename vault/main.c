@@ -41,6 +41,7 @@
 #include "log.h"
 #include "policy.h"
 #include "ring_shared.h"
+#include "store/commitlog.h"
 #include "rotation.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -393,6 +394,7 @@ remove_leftovers(struct server *srv)
 	snprintf(path, sizeof(path), "%s/restore", data);
 	if (tmpfile_sweep(path, "data.mdb", 1, log_removed, path) >= 0) {
 		tmpfile_sweep(path, "lock.mdb", 1, log_removed, path);
+		tmpfile_sweep(path, COMMITLOG_NAME, 1, log_removed, path);
 		rmdir(path);
 	}
 }

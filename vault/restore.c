@@ -33,6 +33,7 @@
 #include "record/tokens.h"
 #include "record/write.h"
 #include "restore.h"
+#include "store/commitlog.h"
 #include "restore_take.h"
 #include "server.h"
 #include "store/record_codec.h"
@@ -159,6 +160,8 @@ remove_restore_dir(const char *dir)
 	snprintf(f, sizeof(f), "%s/data.mdb", dir);
 	unlink(f);
 	snprintf(f, sizeof(f), "%s/lock.mdb", dir);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/" COMMITLOG_NAME, dir);
 	unlink(f);
 	rmdir(dir);
 }

@@ -451,6 +451,23 @@ hold_wait(struct server *srv, struct writer *w, time_t now)
 	return due - (uint64_t)now > 3600 ? 3600 : (time_t)(due - (uint64_t)now);
 }
 
+static long long
+wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+writer_idle(struct writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int idle = w->head == NULL;
+	pthread_mutex_unlock(&w->lock);
+	return idle;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -471,6 +488,9 @@ writer_main(void *arg)
 		abort(); /* checked at start: writer_start allocates nothing else */
 
 	int rotating = atomic_load(&srv->svc.rotation.target) != 0;
+	/* When an idle writer checkpoints the store (commitlog.h): a second
+	 * after the first commit since the last one, realtime ms; 0: none due. */
+	long long checkpoint_due = 0;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		/*
@@ -484,7 +504,14 @@ writer_main(void *arg)
 			if (!rotating && atomic_load(&srv->svc.rotation.next_due) == 0 &&
 			    !srv->svc.rotation.scheduled && atomic_load(&srv->svc.hold_expiry) == 0 &&
 			    !store_shared(&srv->svc.store)) {
-				pthread_cond_wait(&w->cond, &w->lock);
+				if (checkpoint_due == 0) {
+					pthread_cond_wait(&w->cond, &w->lock);
+					continue;
+				}
+				struct timespec ts = { checkpoint_due / 1000,
+					(checkpoint_due % 1000) * 1000000L };
+				if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0)
+					break;
 			} else {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
@@ -573,9 +600,19 @@ writer_main(void *arg)
 			store_reader_check(&srv->svc.store);
 			last_reader_check = ctx.now;
 		}
+		/* Checkpoint when idle: off every reply's path. */
+		long long now_ms = wall_ms();
+		if (n > 0 && checkpoint_due == 0 && store_carries(&srv->svc.store))
+			checkpoint_due = now_ms + 1000;
+		if (checkpoint_due != 0 && now_ms >= checkpoint_due && writer_idle(w)) {
+			(void)writer_flush_checkpoint(w->flush);
+			checkpoint_due = 0;
+		}
 		key_set_release();
 		ctx.keys = NULL;
 	}
+	/* A clean stop leaves nothing for the next start to apply. */
+	(void)writer_flush_checkpoint(w->flush);
 	wipe_scratch(&ctx);
 	buf_free(&ctx.ct);
 	buf_free(&ctx.enc);
@@ -620,7 +657,8 @@ writer_start(struct server *srv)
 	privacy_timer_init(&srv->svc);
 	if (srv->svc.audit != NULL && (w->audit = audit_batch_new()) == NULL)
 		return VAULT_E_NOMEM;
-	if ((rc = writer_flush_start(&w->flush, srv->svc.audit, &srv->svc.journal)) != 0)
+	if ((rc = writer_flush_start(&w->flush, srv->svc.audit, &srv->svc.journal,
+	    &srv->svc.store)) != 0)
 		return rc;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);

@@ -64,6 +64,7 @@ struct lane {
 struct writer_flush {
 	struct audit *audit;
 	struct journal *journal;
+	struct store *store;
 	struct lane trail, deletions;
 };
 
@@ -164,7 +165,8 @@ flush_journal(void *arg)
 }
 
 int
-writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j)
+writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j,
+    struct store *s)
 {
 	struct writer_flush *f = calloc(1, sizeof(*f));
 	*out = NULL;
@@ -172,6 +174,7 @@ writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j
 		return VAULT_E_NOMEM;
 	f->audit = a;
 	f->journal = j;
+	f->store = s;
 	if ((a != NULL && lane_start(&f->trail, flush_trail, a) != 0) ||
 	    lane_start(&f->deletions, flush_journal, j) != 0) {
 		writer_flush_stop(f);
@@ -191,12 +194,61 @@ writer_flush_stop(struct writer_flush *f)
 	free(f);
 }
 
+/*
+ * A store with a commit log: the trail's new bytes ride in the batch's
+ * record, so the commit is the only flush; the journal's entries are kept
+ * unflushed (journal_keep) and flushed at the next idle checkpoint.
+ */
+static void
+commit_carried(struct writer_flush *f, struct store_txn *txn,
+    const struct journal_entry *del, size_t ndel, struct commit_result *out)
+{
+	struct audit_carry c;
+	int journal = 0, carried = 0, flush_trail = 0;
+	if (ndel > 0) {
+		if (journal_write(f->journal, del, ndel) == 0)
+			journal = 1;
+		else
+			out->journal = VAULT_E_IO;
+	}
+	if (f->audit != NULL) {
+		if (audit_carry_take(f->audit, &c) != 0)
+			flush_trail = 1;
+		else if (c.len > 0 && store_txn_carry(txn, c.path, c.dev, c.ino, c.off, c.bytes,
+		    c.len) != 0) {
+			audit_carry_done(f->audit, &c, 0);
+			flush_trail = 1; /* too many files since the checkpoint: flush it */
+		} else {
+			carried = 1;
+		}
+	}
+	if (flush_trail)
+		lane_begin(&f->trail);
+	uint64_t t0 = metrics_now_us();
+	out->store = store_txn_commit(txn);
+	out->flush_us = metrics_now_us() - t0;
+	if (carried)
+		audit_carry_done(f->audit, &c, out->store == 0);
+	if (flush_trail)
+		out->audit = lane_wait(&f->trail);
+	if (journal) {
+		if (out->store == 0)
+			journal_keep(f->journal);
+		else
+			journal_cancel(f->journal); /* the deletions did not happen */
+	}
+}
+
 void
 writer_flush_commit(struct writer_flush *f, struct store_txn *txn,
     const struct journal_entry *del, size_t ndel, struct commit_result *out)
 {
 	int journal = 0, audit = f->trail.started;
 	out->audit = out->journal = 0;
+	if (store_carries(f->store)) {
+		commit_carried(f, txn, del, ndel, out);
+		return;
+	}
 	if (ndel > 0) {
 		/* A write that fails leaves nothing (journal.h): the next start
 		 * adds the deletions from the tombstones, as for a crash. */
@@ -222,4 +274,12 @@ int
 writer_flush_audit(struct writer_flush *f)
 {
 	return f != NULL && f->audit != NULL ? audit_flush(f->audit) : 0;
+}
+
+int
+writer_flush_checkpoint(struct writer_flush *f)
+{
+	int jrc = journal_flush(f->journal);
+	int src = store_checkpoint(f->store);
+	return jrc != 0 ? jrc : src != 0 ? store_error(src) : 0;
 }

@@ -32,11 +32,13 @@
 struct audit;
 struct journal;
 struct journal_entry;
+struct store;
 struct store_txn;
 struct writer_flush;
 
 /* Start the flusher threads for trail a (may be NULL) and journal j. */
-int writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j);
+int writer_flush_start(struct writer_flush **out, struct audit *a, struct journal *j,
+    struct store *s);
 /* Stop it (NULL: nothing). */
 void writer_flush_stop(struct writer_flush *f);
 
@@ -58,5 +60,12 @@ void writer_flush_commit(struct writer_flush *f, struct store_txn *txn,
 
 /* Flush the trail alone (after control operations): 0 or VAULT_E_AUDIT. */
 int writer_flush_audit(struct writer_flush *f);
+
+/*
+ * When the writer is idle: flush the journal's kept entries and checkpoint
+ * the store (store_checkpoint(): LMDB durable in itself, its commit log
+ * emptied). 0 or a vault error (logged by the store).
+ */
+int writer_flush_checkpoint(struct writer_flush *f);
 
 #endif

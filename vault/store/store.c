@@ -338,6 +338,29 @@ store_purge(struct store *s, uint64_t *before, uint64_t *after)
 	return store_purges(s) ? s->m->purge(s, before, after) : STORE_NOTFOUND;
 }
 
+int
+store_carries(const struct store *s)
+{
+	return s->m != NULL && s->m->version >= 5 && s->m->carries != NULL && s->m->carries(s);
+}
+
+int
+store_txn_carry(struct store_txn *txn, const char *path, uint64_t dev, uint64_t ino,
+    uint64_t off, const void *bytes, size_t len)
+{
+	if (txn->m->version < 5 || txn->m->carry == NULL)
+		return STORE_E_FAILED;
+	return txn->m->carry(txn, path, dev, ino, off, bytes, len);
+}
+
+int
+store_checkpoint(struct store *s)
+{
+	if (s->m == NULL || s->m->version < 5 || s->m->checkpoint == NULL)
+		return 0;
+	return s->m->checkpoint(s);
+}
+
 void
 store_reader_check(struct store *s)
 {

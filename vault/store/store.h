@@ -148,7 +148,7 @@ struct store_cursor;
  * version raised (as SQLite's io_methods). Only store.c calls them.
  */
 struct store_methods {
-	int version; /* 2: purge; 3: shared; 4: unreachable_since */
+	int version; /* 2: purge; 3: shared; 4: unreachable_since; 5: carry, checkpoint */
 	const char *name;
 	void (*close)(struct store *s);
 	int (*txn_begin)(struct store *s, struct store_txn *parent, unsigned flags,
@@ -180,6 +180,11 @@ struct store_methods {
 	int (*lead)(struct store *s);
 	/* version 4 */
 	long long (*unreachable_since)(struct store *s);
+	/* version 5 */
+	int (*carries)(const struct store *s);
+	int (*carry)(struct store_txn *txn, const char *path, uint64_t dev, uint64_t ino,
+	    uint64_t off, const void *bytes, size_t len);
+	int (*checkpoint)(struct store *s);
 };
 
 /* The first member of every backend's transaction and cursor. */
@@ -300,6 +305,30 @@ int store_lead(struct store *s);
  * always for a store that cannot be (LMDB). Cheap: no round trip.
  */
 long long store_unreachable_since(struct store *s);
+/*
+ * Whether the store's commits carry file bytes (store_txn_carry()): LMDB
+ * with its commit log (commitlog.h) yes, PostgreSQL no.
+ */
+int store_carries(const struct store *s);
+/*
+ * Make len bytes written at off of the file at path (absolute; dev and
+ * ino identify it) durable with this write batch, in its one flush: the
+ * writer carries the audit trail's new entries so that a reply waits for
+ * one flush, not two (store_lmdb.c). After a crash the bytes are written
+ * again into the file if it is still that file. The caller has written
+ * them already; the store makes the file durable at its next checkpoint.
+ * STORE_E_FULL: too many files carried since the last checkpoint (flush
+ * the file yourself).
+ */
+int store_txn_carry(struct store_txn *txn, const char *path, uint64_t dev, uint64_t ino,
+    uint64_t off, const void *bytes, size_t len);
+/*
+ * Make every commit durable in the store itself and empty its commit log
+ * (LMDB with a log: mdb_env_sync and a new log generation; a no-op
+ * elsewhere). The writer calls it when idle; it also runs when the log
+ * fills and at close. No write batch may be open.
+ */
+int store_checkpoint(struct store *s);
 /* Release what readers that died left pinned (a no-op where nothing can). */
 void store_reader_check(struct store *s);
 /* Whether a commit waits for the disk: yes unless turned off, which only

@@ -6,30 +6,63 @@
  * return codes to store results.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
+#include "commitlog.h"
 #include "store_lmdb.h"
 #include "vault/log.h"
+
+#define CARRIED_MAX 8
+
+/* A file whose bytes a record since the last checkpoint carried. */
+struct carried {
+	char *path;
+	uint64_t dev, ino;
+};
 
 struct lmdb_store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_NTABLES];
 	unsigned char present[STORE_NTABLES]; /* 0: a read-only file lacks it */
+	/* The commit log; NULL: LMDB's own sync (a single file, read-only). */
+	struct commitlog *log;
+	char data_path[4096];
+	MDB_txn *pin;               /* a reader on the checkpoint's snapshot */
+	struct commitlog_body body; /* the open top-level batch's changes */
+	int durable;
+	size_t records;             /* since the last checkpoint */
+	struct carried carried[CARRIED_MAX];
+	size_t ncarried;
 };
 
 struct lmdb_txn {
 	struct store_txn base;
 	MDB_txn *txn;
 	struct lmdb_store *ls;
+	int top;     /* a top-level write batch */
+	size_t mark; /* a nested batch: the body's length at its begin */
 };
 
 struct lmdb_cursor {
 	struct store_cursor base;
 	MDB_cursor *cur;
+	struct lmdb_txn *t;
+	unsigned table;
 };
+
+/* Whether a write in t goes into the log's body. */
+static inline int
+logged(const struct lmdb_txn *t)
+{
+	return t->ls->log != NULL;
+}
 
 static const struct store_methods lmdb_methods;
 
@@ -76,15 +109,209 @@ sval(struct store_val *out, const MDB_val *v)
 	out->data = v->mv_data;
 }
 
+static int checkpoint(struct lmdb_store *ls);
+
+static void
+carried_clear(struct lmdb_store *ls)
+{
+	for (size_t i = 0; i < ls->ncarried; i++)
+		free(ls->carried[i].path);
+	ls->ncarried = 0;
+}
+
 static void
 lmdb_close(struct store *s)
 {
 	struct lmdb_store *ls = s->impl;
 	if (ls == NULL)
 		return;
+	/* A clean stop leaves an empty log: nothing to apply at the next open. */
+	if (ls->log != NULL && ls->records > 0 && checkpoint(ls) != 0)
+		log_warn("store: the last checkpoint at close failed; the next start "
+		    "applies the commit log");
+	if (ls->pin != NULL)
+		mdb_txn_abort(ls->pin);
 	if (ls->env != NULL)
 		mdb_env_close(ls->env);
+	commitlog_close(ls->log);
+	commitlog_body_free(&ls->body);
+	carried_clear(ls);
 	free(ls);
+}
+
+/* fdatasync the file at path if it is still the file (dev, ino). */
+static int
+sync_if_same(const char *path, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1; /* renamed by a rotation, which flushed it */
+	int rc = 0;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
+		rc = fdatasync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Make everything committed durable and start a new generation of the
+ * log (see the top of this file for the order and why).
+ */
+static int
+checkpoint(struct lmdb_store *ls)
+{
+	MDB_stat ms;
+	MDB_txn *pin = NULL;
+	struct stat st;
+	uint8_t *meta = NULL;
+	int rc, fd = -1;
+
+	for (size_t i = 0; i < ls->ncarried; i++) {
+		if (sync_if_same(ls->carried[i].path, ls->carried[i].dev, ls->carried[i].ino) != 0) {
+			store_log_failure("cannot flush a file the commit log carried", errno);
+			return STORE_E_FAILED;
+		}
+	}
+	if ((rc = mdb_env_sync(ls->env, 1)) != 0 || (rc = mdb_env_stat(ls->env, &ms)) != 0)
+		return result(rc);
+	/* The new pin first, the old one released only once the new header is
+	 * durable: until then the old header's snapshot must stay intact. */
+	if ((rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY, &pin)) != 0)
+		return result(rc);
+	size_t mlen = 2 * (size_t)ms.ms_psize;
+	rc = STORE_E_FAILED;
+	if (mlen > COMMITLOG_META_MAX || (meta = malloc(mlen)) == NULL)
+		goto out;
+	if ((fd = open(ls->data_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0 ||
+	    pread(fd, meta, mlen, 0) != (ssize_t)mlen) {
+		store_log_failure("cannot read LMDB's meta pages for a checkpoint", errno);
+		goto out;
+	}
+	if ((rc = commitlog_checkpoint(ls->log, ms.ms_psize, meta, (uint32_t)mlen,
+	    (uint64_t)st.st_dev, (uint64_t)st.st_ino)) != 0) {
+		store_log_failure("cannot write the commit log's checkpoint", errno);
+		goto out;
+	}
+	if (ls->pin != NULL)
+		mdb_txn_abort(ls->pin);
+	ls->pin = pin;
+	pin = NULL;
+	ls->records = 0;
+	carried_clear(ls);
+out:
+	if (pin != NULL)
+		mdb_txn_abort(pin);
+	if (fd >= 0)
+		close(fd);
+	free(meta);
+	return rc;
+}
+
+/* ---- recovery -------------------------------------------------------------------- */
+
+/*
+ * Before LMDB opens the file: if the log holds records, the last run did
+ * not stop cleanly; put back the meta pages of its last checkpoint.
+ */
+static int
+restore_meta(struct lmdb_store *ls, const char **why)
+{
+	struct commitlog_header h;
+	struct stat st;
+	if (commitlog_records(ls->log) == 0 || !commitlog_header(ls->log, &h))
+		return 0;
+	*why = "the commit log holds writes for a data file that is not there";
+	if (stat(ls->data_path, &st) != 0)
+		return STORE_E_CORRUPT;
+	*why = "the commit log holds writes for another data file (data.mdb was replaced "
+	    "after a crash: move commit.log aside to open it without them)";
+	if ((uint64_t)st.st_dev != h.dev || (uint64_t)st.st_ino != h.ino ||
+	    (uint64_t)st.st_size < h.meta_len)
+		return STORE_E_CORRUPT;
+	*why = "cannot write LMDB's meta pages back from the commit log";
+	int fd = open(ls->data_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return STORE_E_FAILED;
+	int rc = pwrite(fd, h.meta, h.meta_len, 0) == (ssize_t)h.meta_len && fdatasync(fd) == 0 ?
+	    0 : STORE_E_FAILED;
+	close(fd);
+	return rc;
+}
+
+struct replay {
+	struct lmdb_store *ls;
+	MDB_txn *txn;
+};
+
+static int
+replay_op(void *arg, const struct commitlog_op *op)
+{
+	struct replay *r = arg;
+	MDB_val k = { op->klen, (void *)op->key }, v = { op->vlen, (void *)op->val };
+	int rc;
+	switch (op->type) {
+	case COMMITLOG_OP_PUT:
+		return result(mdb_put(r->txn, r->ls->dbi[op->table], &k, &v, 0));
+	case COMMITLOG_OP_DEL:
+		rc = mdb_del(r->txn, r->ls->dbi[op->table], &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : result(rc);
+	case COMMITLOG_OP_FILE: {
+		char path[4096];
+		struct stat st;
+		if (op->klen >= sizeof(path))
+			return STORE_E_CORRUPT;
+		memcpy(path, op->key, op->klen);
+		path[op->klen] = '\0';
+		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : STORE_E_FAILED;
+		rc = 0;
+		/* Only into the same file (a rotated one was flushed at rotation),
+		 * and never past its end: a carried range starts where the file
+		 * was durable, so a file shorter than that was cut, not crashed,
+		 * and is left for its own checks to refuse (audit_open). */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_dev == op->dev &&
+		    (uint64_t)st.st_ino == op->ino && (uint64_t)st.st_size >= op->off &&
+		    (pwrite(fd, op->val, op->vlen, (off_t)op->off) != (ssize_t)op->vlen ||
+		    fdatasync(fd) != 0))
+			rc = STORE_E_FAILED;
+		close(fd);
+		return rc;
+	}
+	}
+	return STORE_E_CORRUPT;
+}
+
+/* After LMDB opened the checkpoint: apply the records, in order. */
+static int
+replay(struct lmdb_store *ls, const char **why)
+{
+	size_t n = commitlog_records(ls->log);
+	struct replay r = { ls, NULL };
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const uint8_t *body = commitlog_record(ls->log, i, &len);
+		int rc = mdb_txn_begin(ls->env, NULL, 0, &r.txn);
+		if (rc != 0) {
+			*why = "cannot apply the commit log";
+			return result(rc);
+		}
+		if ((rc = commitlog_body_walk(body, len, replay_op, &r)) != 0) {
+			mdb_txn_abort(r.txn);
+			*why = rc == STORE_E_CORRUPT ? "a record of the commit log is malformed" :
+			    "cannot apply the commit log";
+			return rc;
+		}
+		if ((rc = mdb_txn_commit(r.txn)) != 0) {
+			*why = "cannot apply the commit log";
+			return result(rc);
+		}
+	}
+	if (n > 0)
+		log_warn("store: applied %zu write batches from the commit log (the last "
+		    "run did not stop cleanly)", n);
+	return 0;
 }
 
 int
@@ -100,6 +327,19 @@ store_lmdb_open(struct store *s, const char *path, size_t map_size,
 	*why = "out of memory";
 	if (ls == NULL)
 		return STORE_E_NOMEM;
+	ls->durable = 1;
+	if (!(flags & (STORE_LMDB_FILE | STORE_LMDB_RDONLY))) {
+		char lp[4096];
+		int n1 = snprintf(ls->data_path, sizeof(ls->data_path), "%s/data.mdb", path);
+		int n2 = snprintf(lp, sizeof(lp), "%s/" COMMITLOG_NAME, path);
+		*why = "the data directory's path is too long";
+		rc = STORE_E_FAILED;
+		if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof(ls->data_path) || (size_t)n2 >= sizeof(lp))
+			goto fail_log;
+		if ((rc = commitlog_open(&ls->log, lp, why)) != 0 ||
+		    (rc = restore_meta(ls, why)) != 0)
+			goto fail_log;
+	}
 	*why = "cannot create the LMDB environment";
 	if ((rc = mdb_env_create(&ls->env)) != 0)
 		goto fail;
@@ -111,9 +351,10 @@ store_lmdb_open(struct store *s, const char *path, size_t map_size,
 	}
 	/*
 	 * MDB_NOTLS: each server worker keeps one read transaction and renews
-	 * it per request. Default sync: a commit is durable when it returns.
+	 * it per request (and the pin is one more). MDB_NOSYNC with a commit
+	 * log (the log makes a commit durable); else LMDB's own sync.
 	 */
-	unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD;
+	unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD | (ls->log != NULL ? MDB_NOSYNC : 0);
 	if (flags & STORE_LMDB_FILE)
 		envflags |= MDB_NOSUBDIR | MDB_NOLOCK;
 	if (flags & STORE_LMDB_RDONLY)
@@ -139,6 +380,20 @@ store_lmdb_open(struct store *s, const char *path, size_t map_size,
 		txn = NULL;
 		goto fail;
 	}
+	txn = NULL;
+	if (ls->log != NULL) {
+		int lrc = replay(ls, why);
+		if (lrc == 0 && (lrc = checkpoint(ls)) != 0)
+			*why = "cannot write the commit log's first checkpoint";
+		if (lrc != 0) {
+			if (ls->pin != NULL)
+				mdb_txn_abort(ls->pin);
+			mdb_env_close(ls->env);
+			commitlog_close(ls->log);
+			free(ls);
+			return lrc;
+		}
+	}
 	s->m = &lmdb_methods;
 	s->impl = ls;
 	*why = NULL;
@@ -148,8 +403,13 @@ fail:
 		mdb_txn_abort(txn);
 	if (ls->env != NULL)
 		mdb_env_close(ls->env);
+	commitlog_close(ls->log);
 	free(ls);
 	return rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ? STORE_E_CORRUPT : result(rc);
+fail_log:
+	commitlog_close(ls->log);
+	free(ls);
+	return rc;
 }
 
 static int
@@ -169,7 +429,50 @@ lmdb_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	}
 	t->base.m = &lmdb_methods;
 	t->ls = ls;
+	t->top = parent == NULL && !(flags & STORE_RDONLY);
+	if (t->top) {
+		ls->body.len = 0;
+		ls->body.failed = 0;
+	}
+	t->mark = ls->body.len;
 	*out = &t->base;
+	return 0;
+}
+
+/* A top-level batch with a log: the record first, then LMDB. */
+static int
+commit_logged(struct lmdb_txn *t)
+{
+	struct lmdb_store *ls = t->ls;
+	int rc, appended = 0;
+	if (ls->body.failed) {
+		mdb_txn_abort(t->txn);
+		return STORE_E_NOMEM;
+	}
+	if (ls->body.len > 0) {
+		if ((rc = commitlog_append(ls->log, ls->body.p, ls->body.len, ls->durable)) != 0) {
+			store_log_failure("cannot write the commit log", errno);
+			mdb_txn_abort(t->txn);
+			return rc;
+		}
+		appended = 1;
+	}
+	rc = mdb_txn_commit(t->txn);
+	ls->body.len = 0;
+	if (rc != 0) {
+		int r = result(rc);
+		if (appended && commitlog_undo(ls->log) != 0) {
+			/* A crash before the next checkpoint would apply it. */
+			store_log_failure("cannot take back a commit log record", errno);
+			return STORE_E_UNCERTAIN;
+		}
+		return r;
+	}
+	if (appended)
+		ls->records++;
+	/* The next batches need room: a checkpoint now, between batches. */
+	if (commitlog_used(ls->log) > commitlog_room(ls->log) / 4 * 3 && checkpoint(ls) != 0)
+		store_log_failure("a commit log checkpoint failed; the log grows", 0);
 	return 0;
 }
 
@@ -177,9 +480,17 @@ static int
 lmdb_txn_commit(struct store_txn *txn)
 {
 	struct lmdb_txn *t = (struct lmdb_txn *)txn;
-	int rc = mdb_txn_commit(t->txn);
+	int rc;
+	if (t->top && logged(t)) {
+		rc = commit_logged(t);
+	} else {
+		rc = result(mdb_txn_commit(t->txn));
+		/* A nested batch that failed to commit left nothing in its parent. */
+		if (rc != 0 && logged(t) && !t->top && t->mark <= t->ls->body.len)
+			t->ls->body.len = t->mark;
+	}
 	free(t);
-	return result(rc);
+	return rc;
 }
 
 static void
@@ -187,6 +498,8 @@ lmdb_txn_abort(struct store_txn *txn)
 {
 	struct lmdb_txn *t = (struct lmdb_txn *)txn;
 	mdb_txn_abort(t->txn);
+	if (logged(t) && (t->top || t->mark <= t->ls->body.len))
+		t->ls->body.len = t->top ? 0 : t->mark;
 	free(t);
 }
 
@@ -226,7 +539,10 @@ lmdb_put(struct store_txn *txn, enum store_table tb, const struct store_val *key
 	MDB_val k = mval(key), v = mval(val);
 	unsigned f = (flags & STORE_NOOVERWRITE ? MDB_NOOVERWRITE : 0) |
 	    (flags & STORE_APPEND ? MDB_APPEND : 0);
-	return result(mdb_put(t->txn, t->ls->dbi[tb], &k, &v, f));
+	int rc = mdb_put(t->txn, t->ls->dbi[tb], &k, &v, f);
+	if (rc == 0 && logged(t))
+		commitlog_body_put(&t->ls->body, tb, key->data, key->len, val->data, val->len);
+	return result(rc);
 }
 
 static int
@@ -236,7 +552,10 @@ lmdb_del(struct store_txn *txn, enum store_table tb, const struct store_val *key
 	if (!t->ls->present[tb])
 		return STORE_NOTFOUND;
 	MDB_val k = mval(key);
-	return result(mdb_del(t->txn, t->ls->dbi[tb], &k, NULL));
+	int rc = mdb_del(t->txn, t->ls->dbi[tb], &k, NULL);
+	if (rc == 0 && logged(t))
+		commitlog_body_del(&t->ls->body, tb, key->data, key->len);
+	return result(rc);
 }
 
 static int
@@ -268,6 +587,8 @@ lmdb_cursor_open(struct store_txn *txn, enum store_table tb, struct store_cursor
 		return result(rc);
 	}
 	c->base.m = &lmdb_methods;
+	c->t = t;
+	c->table = tb;
 	*out = &c->base;
 	return 0;
 }
@@ -317,13 +638,29 @@ lmdb_cursor_put(struct store_cursor *cur, const struct store_val *val)
 		return result(MDB_BAD_VALSIZE);
 	memcpy(kb, k.mv_data, k.mv_size);
 	k.mv_data = kb;
-	return result(mdb_cursor_put(c->cur, &k, &v, MDB_CURRENT));
+	rc = mdb_cursor_put(c->cur, &k, &v, MDB_CURRENT);
+	if (rc == 0 && logged(c->t))
+		commitlog_body_put(&c->t->ls->body, c->table, kb, k.mv_size, val->data, val->len);
+	return result(rc);
 }
 
 static int
 lmdb_cursor_del(struct store_cursor *cur)
 {
-	return result(mdb_cursor_del(((struct lmdb_cursor *)cur)->cur, 0));
+	struct lmdb_cursor *c = (struct lmdb_cursor *)cur;
+	MDB_val k, v;
+	size_t before = 0;
+	if (logged(c->t)) {
+		int rc = mdb_cursor_get(c->cur, &k, &v, MDB_GET_CURRENT);
+		if (rc != 0)
+			return result(rc);
+		before = c->t->ls->body.len;
+		commitlog_body_del(&c->t->ls->body, c->table, k.mv_data, k.mv_size);
+	}
+	int rc = mdb_cursor_del(c->cur, 0);
+	if (rc != 0 && logged(c->t) && !c->t->ls->body.failed)
+		c->t->ls->body.len = before;
+	return result(rc);
 }
 
 static void
@@ -353,11 +690,53 @@ static int
 lmdb_set_durable(struct store *s, int durable)
 {
 	struct lmdb_store *ls = s->impl;
+	if (ls->log != NULL) {
+		ls->durable = durable; /* the log's flush; LMDB never syncs with a log */
+		return 0;
+	}
 	return result(mdb_env_set_flags(ls->env, MDB_NOSYNC, !durable));
 }
 
+static int
+lmdb_carries(const struct store *s)
+{
+	return ((const struct lmdb_store *)s->impl)->log != NULL;
+}
+
+static int
+lmdb_carry(struct store_txn *txn, const char *path, uint64_t dev, uint64_t ino, uint64_t off,
+    const void *bytes, size_t len)
+{
+	struct lmdb_txn *t = (struct lmdb_txn *)txn;
+	struct lmdb_store *ls = t->ls;
+	size_t i;
+	if (!logged(t) || path[0] != '/')
+		return STORE_E_FAILED;
+	for (i = 0; i < ls->ncarried; i++)
+		if (ls->carried[i].dev == dev && ls->carried[i].ino == ino &&
+		    strcmp(ls->carried[i].path, path) == 0)
+			break;
+	if (i == ls->ncarried) {
+		/* The checkpoint flushes each file carried since the last one. */
+		if (i == CARRIED_MAX || (ls->carried[i].path = strdup(path)) == NULL)
+			return STORE_E_FULL;
+		ls->carried[i].dev = dev;
+		ls->carried[i].ino = ino;
+		ls->ncarried++;
+	}
+	commitlog_body_file(&ls->body, path, dev, ino, off, bytes, len);
+	return ls->body.failed ? STORE_E_NOMEM : 0;
+}
+
+static int
+lmdb_checkpoint(struct store *s)
+{
+	struct lmdb_store *ls = s->impl;
+	return ls->log != NULL && ls->records > 0 ? checkpoint(ls) : 0;
+}
+
 static const struct store_methods lmdb_methods = {
-	.version = 1,
+	.version = 5,
 	.name = "lmdb",
 	.close = lmdb_close,
 	.txn_begin = lmdb_txn_begin,
@@ -377,4 +756,7 @@ static const struct store_methods lmdb_methods = {
 	.copy = lmdb_copy,
 	.reader_check = lmdb_reader_check,
 	.set_durable = lmdb_set_durable,
+	.carries = lmdb_carries,
+	.carry = lmdb_carry,
+	.checkpoint = lmdb_checkpoint,
 };
