@@ -35,6 +35,7 @@
 #include "vault/privacy/identity.h"
 #include "vault/privacy/request.h"
 #include "vault/store/record_codec.h"
+#include "vault/store/commitlog.h"
 #include "vault/store/store.h"
 
 #include "fuzz.h"
@@ -1228,6 +1229,66 @@ write_audit_seeds(void)
 	seed_mode("edit-join-lines", 1, swap, 6);
 }
 
+/* ---- fuzz-commitlog ---- */
+
+static void
+seed_body(const char *name, const struct commitlog_body *b)
+{
+	seed("fuzz-commitlog", name, b->p, b->len);
+}
+
+static void
+write_commitlog_seeds(void)
+{
+	struct commitlog_body put = { 0 }, del = { 0 }, file = { 0 }, mixed = { 0 };
+	static const uint8_t id[8] = { 0, 0, 0, 0, 0, 0, 0, 42 };
+	static const char value[] = "sealed record bytes";
+	commitlog_body_put(&put, STORE_RECORDS, id, sizeof(id), value, sizeof(value) - 1);
+	seed_body("body-put", &put);
+	commitlog_body_del(&del, STORE_RECORDS, id, sizeof(id));
+	seed_body("body-del", &del);
+	commitlog_body_file(&file, "/var/lib/vault/audit/audit.log", 2049, 131, 4096,
+	    "{\"seq\":7}\n", 10);
+	seed_body("body-file", &file);
+	commitlog_body_put(&mixed, STORE_META, "next_id", 7, id, sizeof(id));
+	commitlog_body_put(&mixed, STORE_TOMBSTONES, id, sizeof(id), "", 0);
+	commitlog_body_del(&mixed, STORE_RECORDS, id, sizeof(id));
+	commitlog_body_file(&mixed, "/a", 1, 2, 0, "x", 1);
+	seed_body("body-mixed", &mixed);
+
+	/* A whole log as commitlog.c writes it: a checkpoint and two records. */
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	struct commitlog *cl;
+	const char *why;
+	uint8_t meta[8192] = { 0 };
+	fuzz_tmpdir(dir, "seeds");
+	snprintf(path, sizeof(path), "%s/" COMMITLOG_NAME, dir);
+	if (commitlog_open(&cl, path, &why) != 0 ||
+	    commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 2049, 77) != 0 ||
+	    commitlog_append(cl, put.p, put.len, 0) != 0 ||
+	    commitlog_append(cl, mixed.p, mixed.len, 0) != 0) {
+		fprintf(stderr, "%s: cannot write a commit log\n", path);
+		exit(1);
+	}
+	size_t end = commitlog_records_start(4096) + commitlog_used(cl) + 40;
+	commitlog_close(cl);
+	uint8_t *img = malloc(end);
+	FILE *f = fopen(path, "rb");
+	if (img == NULL || f == NULL || fread(img, 1, end, f) != end) {
+		perror(path);
+		exit(1);
+	}
+	fclose(f);
+	fuzz_rmtree(dir);
+	seed("fuzz-commitlog", "log-two-records", img, end);
+	seed("fuzz-commitlog", "log-torn-second-record", img, end - 60);
+	free(img);
+	commitlog_body_free(&put);
+	commitlog_body_free(&del);
+	commitlog_body_free(&file);
+	commitlog_body_free(&mixed);
+}
+
 /* ---- fuzz-normalize ---- */
 
 static void
@@ -1414,6 +1475,7 @@ main(int argc, char **argv)
 	write_config_seeds();
 	write_policy_seeds();
 	write_audit_seeds();
+	write_commitlog_seeds();
 	write_normalize_seeds();
 	write_privacy_seeds();
 	fuzz_vault_close(&vault);

@@ -87,17 +87,14 @@ wipe_scratch(struct write_ctx *ctx)
 }
 
 /*
- * The error of a failed commit. LMDB reports a short write as EIO, which is
- * what a full disk gives part-way through a page flush: if the data
- * directory's file system has (almost) no room left, call it that.
+ * The error of a failed commit. (A short write of LMDB's, EIO, on a full
+ * file system is turned into STORE_E_DISK_FULL by the store itself,
+ * store_lmdb.c, where the errno is still known.)
  */
 static int
 commit_error(struct server *srv, int rc)
 {
-	struct statvfs vfs;
-	if (rc == EIO && statvfs(srv->svc.cfg.data_dir, &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20))
-		return VAULT_E_NO_SPACE;
+	(void)srv;
 	return store_error(rc);
 }
 

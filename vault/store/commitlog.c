@@ -24,7 +24,7 @@
 #define REC_MAGIC 0x56434c52u /* "VCLR" */
 #define REC_HEAD 24
 #define HASH 16
-#define INITIAL_BYTES (2u << 20)
+#define INITIAL_BYTES (1u << 20)
 #define MAX_FILE_BYTES ((size_t)1 << 34) /* a log this large is not ours */
 
 struct commitlog {
@@ -363,6 +363,9 @@ commitlog_open(struct commitlog **out, const char *path, const char **why)
 			cl->have_header = 1;
 			cl->h = cl->scan.h;
 			cl->generation = cl->h.generation;
+			/* The first checkpoint overwrites what was found. */
+			cl->start = commitlog_records_start(cl->h.psize);
+			cl->pos = cl->scan.end;
 		}
 	}
 	*why = "cannot write the commit log";
@@ -432,6 +435,20 @@ commitlog_checkpoint(struct commitlog *cl, uint32_t psize, const uint8_t *meta,
 	memcpy(hdr + HDR_FIXED, meta, meta_len);
 	hash16(hdr + HDR_FIXED + meta_len, hdr, HDR_FIXED + meta_len);
 	int rc = start + REC_HEAD + HASH > cl->size ? grow(cl, start + REC_HEAD + HASH) : 0;
+	/*
+	 * Zeros over the records of the generation that ends, in place: they
+	 * hold what the batches wrote (wrapped data keys, ciphertext, keyed
+	 * tags, trail entries), and once the store is durable without them no
+	 * copy should outlive the checkpoint (a retire's compaction closes the
+	 * store, which checkpoints: no key of the retired epoch stays here).
+	 * They ride on the header's flush. A crash before it leaves the old
+	 * header with no records: the store was flushed first, so nothing is
+	 * missing.
+	 */
+	static const uint8_t zero[65536];
+	size_t zfrom = cl->start ? cl->start : start, zto = cl->pos < cl->size ? cl->pos : cl->size;
+	for (size_t at = zfrom; rc == 0 && at < zto; at += sizeof(zero))
+		rc = write_at(cl->fd, zero, zto - at < sizeof(zero) ? zto - at : sizeof(zero), at);
 	/* One write of the header (within the first pages) and one flush: a
 	 * torn header fails its hash, and then no record counts either. */
 	if (rc == 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -20,6 +21,8 @@
 #include "vault/log.h"
 
 #define CARRIED_MAX 8
+/* Free space below which every write batch checkpoints first (tight()). */
+#define TIGHT_DISK_BYTES (64ull << 20)
 
 /* A file whose bytes a record since the last checkpoint carried. */
 struct carried {
@@ -412,11 +415,34 @@ fail_log:
 	return rc;
 }
 
+/*
+ * Whether the map or the file system is nearly full. The pin keeps LMDB
+ * from reusing pages freed since the last checkpoint, so the file grows
+ * between checkpoints; near either limit a write batch checkpoints first
+ * (a few flushes), and LMDB reuses freed pages as it would without a log:
+ * a full store still takes deletions.
+ */
+static int
+tight(struct lmdb_store *ls)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct statvfs fs;
+	if (mdb_env_info(ls->env, &info) == 0 && mdb_env_stat(ls->env, &ms) == 0 &&
+	    (info.me_last_pgno + 1) * (size_t)ms.ms_psize > info.me_mapsize / 4 * 3)
+		return 1;
+	return statvfs(ls->data_path, &fs) == 0 &&
+	    (unsigned long long)fs.f_bavail * fs.f_frsize < TIGHT_DISK_BYTES;
+}
+
 static int
 lmdb_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
     struct store_txn **out)
 {
 	struct lmdb_store *ls = s->impl;
+	if (parent == NULL && !(flags & STORE_RDONLY) && ls->log != NULL && ls->records > 0 &&
+	    tight(ls) && checkpoint(ls) != 0)
+		store_log_failure("a commit log checkpoint on a nearly full store failed", 0);
 	struct lmdb_txn *t = malloc(sizeof(*t));
 	if (t == NULL)
 		return STORE_E_NOMEM;
@@ -437,6 +463,21 @@ lmdb_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	t->mark = ls->body.len;
 	*out = &t->base;
 	return 0;
+}
+
+/*
+ * A commit's result. LMDB reports a short write as EIO, which is what a
+ * full file system gives part-way through writing the pages: if the data
+ * directory's file system has (almost) no room left, say that.
+ */
+static int
+commit_result(struct lmdb_store *ls, int rc)
+{
+	struct statvfs fs;
+	if (rc == EIO && ls->data_path[0] != '\0' && statvfs(ls->data_path, &fs) == 0 &&
+	    (unsigned long long)fs.f_bavail * fs.f_frsize < (1ull << 20))
+		return STORE_E_DISK_FULL;
+	return result(rc);
 }
 
 /* A top-level batch with a log: the record first, then LMDB. */
@@ -460,7 +501,7 @@ commit_logged(struct lmdb_txn *t)
 	rc = mdb_txn_commit(t->txn);
 	ls->body.len = 0;
 	if (rc != 0) {
-		int r = result(rc);
+		int r = commit_result(ls, rc);
 		if (appended && commitlog_undo(ls->log) != 0) {
 			/* A crash before the next checkpoint would apply it. */
 			store_log_failure("cannot take back a commit log record", errno);
@@ -484,7 +525,7 @@ lmdb_txn_commit(struct store_txn *txn)
 	if (t->top && logged(t)) {
 		rc = commit_logged(t);
 	} else {
-		rc = result(mdb_txn_commit(t->txn));
+		rc = commit_result(t->ls, mdb_txn_commit(t->txn));
 		/* A nested batch that failed to commit left nothing in its parent. */
 		if (rc != 0 && logged(t) && !t->top && t->mark <= t->ls->body.len)
 			t->ls->body.len = t->mark;
