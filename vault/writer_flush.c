@@ -1,28 +1,25 @@
 /*
- * writer_flush.c - the group commit's side flushes (see writer_flush.h).
+ * writer_flush.c - the group commit's flushes (see writer_flush.h).
  *
- * Why concurrent flushes and not one of the other ways to one flush
- * (BENCHMARKS.md, "Flushes on a write's critical path", has the figures):
- *   - LMDB flushes twice per commit by design: the data pages, then the
- *     meta page that points at them. MDB_NOMETASYNC drops the second from
- *     the commit, but a commit that must be durable before its reply then
- *     needs mdb_env_sync(): still two fdatasyncs in a row (strace shows
- *     it). MDB_NOSYNC plus one mdb_env_sync() is one fdatasync, but the
- *     kernel may write the new meta page before the pages it points at, so
- *     a power loss can leave a corrupt file: not safe.
- *   - Holding batch N's replies until batch N+1's data flush (which also
- *     carries N's meta page under MDB_NOMETASYNC) halves the flushes per
- *     batch but not the latency a writer waits, and with few clients (the
- *     case that matters) there is no batch N+1.
- *   - An own append-only log as the only flush per commit, with LMDB synced
- *     at checkpoints, would need LMDB commits that are safe without their
- *     own flushes (they are not: see MDB_NOSYNC), a replay at start, and the
- *     erasure horizon to cover the log (it would hold wrapped data keys and
- *     keyed tags of deleted records until the next checkpoint). Not done.
- * So the store keeps its two flushes, and everything else a reply needs is
- * flushed beside them instead of after them.
+ * Two ways, by store:
+ *   - LMDB (store_carries()): one flush. The store's commit log
+ *     (vault/store/commitlog.h) takes the batch's changes and the trail's
+ *     new bytes (audit_carry_take) in one record and one fdatasync; LMDB
+ *     itself is flushed at checkpoints, off the replies' path. The journal's
+ *     entries are written before the commit and flushed at the next idle
+ *     checkpoint (journal_keep): a crash that loses them loses nothing,
+ *     since journal_open() adds them back from the tombstones. Why this
+ *     over the other ways BENCHMARKS.md weighed ("Flushes on a write's
+ *     critical path"): this VM's disk runs flushes one at a time, so only
+ *     fewer flushes, not concurrent ones, shorten a commit; LMDB alone
+ *     needs two in a row (pages, then the meta page that points at them),
+ *     and MDB_NOSYNC is safe only because the log's recovery never trusts
+ *     the meta pages LMDB wrote after the last checkpoint (store_lmdb.c).
+ *   - PostgreSQL: the trail's and the journal's flushes run on two threads
+ *     of their own while the database commits, so a reply waits for the
+ *     longest of the three, not their sum (the lanes below).
  *
- * Crash orders. The trail: its entries are written (write(2)) before the
+ * Crash orders with the lanes (PostgreSQL). The trail: its entries are written (write(2)) before the
  * commit starts, as before; only their flush moved. Journal entries go to
  * the file before the commit and are flushed beside it:
  *   - journal durable, store not: the deletions did not happen and were not

@@ -1,17 +1,17 @@
 /*
- * writer_flush.h - the group commit's side flushes, issued while the store
- * commits (issue 19).
+ * writer_flush.h - the group commit's flushes (issue 19).
  *
  * A batch is acknowledged only when three things are durable: the store's
- * commit, the batch's audit entries (audit_flush), and its deletions in the
- * deletion journal (journal_flush). They do not depend on each other, so
- * they need not be flushed one after another: the writer writes the audit
- * entries and the journal entries (no flush), wakes two flusher threads,
- * one flushing the trail and one the journal, and commits the store
- * meanwhile; it replies when all three are done. The chain a reply waits
- * for is the longest of them (LMDB's two flushes), not their sum.
+ * commit, the batch's audit entries, and its deletions (in the store's
+ * tombstones; the deletion journal follows them). With LMDB the store's
+ * commit log makes all of it durable in one flush: the batch's changes and
+ * the trail's new entries ride in one record (store_txn_carry). With
+ * PostgreSQL the writer writes the audit and journal entries (no flush),
+ * wakes two flusher threads, one flushing the trail and one the journal,
+ * and commits meanwhile; it replies when all three are done.
  *
- * Crash orders (writer_flush.c has the full reasoning):
+ * Crash orders with the flusher threads (writer_flush.c has the full
+ * reasoning; with LMDB's commit log, store_lmdb.c):
  *   - store durable, entries not: the writes were not acknowledged. A
  *     missing journal entry is added at start from the store's tombstone
  *     (journal_open); missing audit entries leave writes that the trail does

@@ -366,6 +366,12 @@ store_lmdb_open(struct store *s, const char *path, size_t map_size,
 	    "cannot open the data directory";
 	if ((rc = mdb_env_open(ls->env, path, envflags, 0600)) != 0)
 		goto fail;
+	/* Recovering: pin the checkpoint's snapshot before anything writes, so
+	 * that no page of it is reused until the checkpoint after the replay
+	 * (a crash during the replay starts again from the same snapshot). */
+	if (ls->log != NULL && commitlog_records(ls->log) > 0 &&
+	    (rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY, &ls->pin)) != 0)
+		goto fail;
 	*why = "cannot open the databases";
 	if ((rc = mdb_txn_begin(ls->env, NULL, flags & STORE_LMDB_RDONLY ? MDB_RDONLY : 0,
 	    &txn)) != 0)
@@ -404,6 +410,8 @@ store_lmdb_open(struct store *s, const char *path, size_t map_size,
 fail:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	if (ls->pin != NULL)
+		mdb_txn_abort(ls->pin);
 	if (ls->env != NULL)
 		mdb_env_close(ls->env);
 	commitlog_close(ls->log);
