@@ -54,11 +54,20 @@ trace rotate rotate
 # offset 32 or 4128) is a flush too, and ends a commit. The writer's side
 # flushes (audit trail, deletion journal) run on another thread while the
 # store commits (vault/writer_flush.h): the sequence shows both.
+# The descriptors of data.mdb opened with O_DSYNC (octal 010000 in fdinfo's
+# flags): LMDB writes its meta page through one unless it runs without its
+# own syncs (MDB_NOSYNC, the commit log: vault/store/store_lmdb.c).
+dsync=
+for f in /proc/"$pid"/fd/*; do
+	case $(readlink "$f") in */data.mdb) ;; *) continue ;; esac
+	flags=$(awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/${f##*/}")
+	[ $((0$flags & 010000)) -ne 0 ] && dsync="$dsync ${f##*/}"
+done
 for phase in create update delete rotate; do
 	ops=$n; [ $phase = delete ] && ops=$((n / 2)); [ $phase = rotate ] && ops=1
 	echo "== $phase: $ops operations"
-	writer=$(awk '/fdatasync\(.*data\.mdb/ { print $1; exit }' "$dir/$phase.trace")
-	awk -v ops="$ops" -v w="$writer" '
+	writer=$(awk '/fdatasync\(.*(data\.mdb|commit\.log)/ { print $1; exit }' "$dir/$phase.trace")
+	awk -v ops="$ops" -v w="$writer" -v dsync="$dsync" '
 		/^[0-9]+ +(fsync|fdatasync|msync|sync_file_range|write|writev|pwrite64|pwritev)\(/ {
 			call = $2; sub(/\(.*/, "", call)
 			file = $0; if (!match(file, /<[^>]*>/)) next
@@ -66,7 +75,9 @@ for phase in create update delete rotate; do
 			if (file ~ /^(socket|pipe|anon_inode):/ || file ~ /\/dev\/null/) next
 			n = split(file, parts, "/"); file = parts[n]
 			kind = call ~ /sync/ ? "flush" : "write"
-			if (call == "pwrite64" && file == "data.mdb" && $0 ~ /, 120, (32|4128)(\) = 120| <unfinished \.\.\.>)$/) {
+			fd = $0; sub(/^[0-9]+ +[a-z0-9_]+\(/, "", fd); sub(/<.*/, "", fd)
+			if (call == "pwrite64" && file == "data.mdb" && index(" " dsync " ", " " fd " ") &&
+			    $0 ~ /, 120, (32|4128)(\) = 120| <unfinished \.\.\.>)$/) {
 				kind = "flush"; call = "pwrite64(O_DSYNC meta)"
 			}
 			count[kind " " call " " file ($1 == w ? "" : " (other thread)")]++
@@ -76,16 +87,18 @@ for phase in create update delete rotate; do
 	[ -n "$writer" ] || continue
 	echo "  one commit, in order: the writer thread's writes and flushes, and the flushes of other"
 	echo "  threads while it runs (a call another thread's call interrupts shows as <unfinished>):"
-	awk -v w="$writer" -v ops="$ops" '
+	awk -v w="$writer" -v ops="$ops" -v dsync="$dsync" '
 		/^[0-9]+ +(fsync|fdatasync|msync|sync_file_range|write|writev|pwrite64|pwritev)\(/ {
 			call = $2; sub(/\(.*/, "", call)
+			fd = $0; sub(/^[0-9]+ +[a-z0-9_]+\(/, "", fd); sub(/<.*/, "", fd)
 			if ($1 != w && call !~ /sync/) next
 			file = $0; if (!match(file, /<[^>]*>/)) next
 			file = substr(file, RSTART + 1, RLENGTH - 2); n = split(file, p, "/"); file = p[n]
 			if (file ~ /^(socket|pipe|anon_inode):/ || file ~ /vaultd\.log$/) next
 			meta = call == "pwrite64" && file == "data.mdb" && $0 ~ /, 120, (32|4128)(\) = 120| <unfinished \.\.\.>)$/
-			seq[++len] = ($1 == w ? "writer  " : "thread " $1) "  " (meta ? "pwrite64(O_DSYNC meta)" : call) " " file \
-			    ($0 ~ /unfinished/ ? " <unfinished>" : "") (call ~ /sync/ || meta ? "   <- flush" : "")
+			ds = meta && index(" " dsync " ", " " fd " ")
+			seq[++len] = ($1 == w ? "writer  " : "thread " $1) "  " (ds ? "pwrite64(O_DSYNC meta)" : meta ? "pwrite64(meta)" : call) " " file \
+			    ($0 ~ /unfinished/ ? " <unfinished>" : "") (call ~ /sync/ || ds ? "   <- flush" : "")
 			if (meta) ends[++nend] = len
 		}
 		/^[0-9]+ +<\.\.\. (fsync|fdatasync|pwrite64) resumed>/ {
