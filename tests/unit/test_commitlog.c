@@ -296,3 +296,41 @@ Test(commitlog, carried_bytes_are_written_back_only_into_the_same_file)
 	store_close(&s);
 	close(fd);
 }
+
+Test(commitlog, a_huge_batch_grows_the_log_and_the_next_checkpoint_shrinks_it)
+{
+	char path[300];
+	struct commitlog *cl;
+	struct stat st;
+	const char *why;
+	uint8_t meta[8192] = { 0 };
+	size_t big = 20u << 20;
+	uint8_t *body = malloc(big);
+	cr_assert_not_null(body);
+	memset(body, 0x5a, big);
+	snprintf(path, sizeof(path), "%s/" COMMITLOG_NAME, base);
+	cr_assert_eq(commitlog_open(&cl, path, &why), 0);
+	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 1, 2), 0);
+	cr_assert_eq(commitlog_append(cl, body, big, 1), 0);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt((size_t)st.st_size, big);
+	commitlog_close(cl);
+	cr_assert_eq(commitlog_open(&cl, path, &why), 0);
+	cr_assert_eq(commitlog_records(cl), 1);
+	size_t len;
+	const uint8_t *r = commitlog_record(cl, 0, &len);
+	cr_assert(len == big && r[0] == 0x5a && r[big - 1] == 0x5a);
+	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 1, 2), 0);
+	commitlog_close(cl);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_leq(st.st_size, 1 << 20, "the log kept %lld bytes", (long long)st.st_size);
+	/* Nothing of the batch is left in the file. */
+	int fd = open(path, O_RDONLY);
+	uint8_t *all = malloc((size_t)st.st_size);
+	cr_assert_eq(read(fd, all, (size_t)st.st_size), st.st_size);
+	close(fd);
+	for (off_t i = (off_t)commitlog_records_start(4096); i < st.st_size; i++)
+		cr_assert_eq(all[i], 0, "a byte of the batch at %lld", (long long)i);
+	free(all);
+	free(body);
+}

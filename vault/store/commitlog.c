@@ -25,6 +25,7 @@
 #define REC_HEAD 24
 #define HASH 16
 #define INITIAL_BYTES (1u << 20)
+#define SHRINK_ABOVE (16u << 20)
 #define MAX_FILE_BYTES ((size_t)1 << 34) /* a log this large is not ours */
 
 struct commitlog {
@@ -459,6 +460,10 @@ commitlog_checkpoint(struct commitlog *cl, uint32_t psize, const uint8_t *meta,
 		free(hdr);
 		return rc;
 	}
+	/* A log a huge batch (a bulk rewrap, a restore) grew goes back to its
+	 * usual size; its records are zeros already. */
+	if (cl->size > SHRINK_ABOVE && ftruncate(cl->fd, INITIAL_BYTES) == 0)
+		cl->size = INITIAL_BYTES;
 	/* The records of the open are no longer needed. */
 	commitlog_scan_free(&cl->scan);
 	free(cl->found);
