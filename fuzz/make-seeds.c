@@ -1264,7 +1264,7 @@ write_commitlog_seeds(void)
 	fuzz_tmpdir(dir, "seeds");
 	snprintf(path, sizeof(path), "%s/" COMMITLOG_NAME, dir);
 	if (commitlog_open(&cl, path, &why) != 0 ||
-	    commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 2049, 77) != 0 ||
+	    commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 2049, 77, 0) != 0 ||
 	    commitlog_append(cl, put.p, put.len, 0) != 0 ||
 	    commitlog_append(cl, mixed.p, mixed.len, 0) != 0) {
 		fprintf(stderr, "%s: cannot write a commit log\n", path);

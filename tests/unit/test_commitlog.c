@@ -147,7 +147,7 @@ Test(commitlog, records_survive_in_order_and_a_torn_one_ends_the_log)
 	cr_assert_eq(commitlog_open(&cl, path, &why), 0);
 	struct commitlog_header h;
 	cr_assert_eq(commitlog_header(cl, &h), 0, "a new log has no header");
-	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 5, 6), 0);
+	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 5, 6, 0), 0);
 	cr_assert_eq(commitlog_append(cl, (const uint8_t *)"first", 5, 1), 0);
 	cr_assert_eq(commitlog_append(cl, (const uint8_t *)"second", 6, 1), 0);
 	cr_assert_eq(commitlog_append(cl, (const uint8_t *)"third", 5, 1), 0);
@@ -179,7 +179,7 @@ Test(commitlog, records_survive_in_order_and_a_torn_one_ends_the_log)
 	cr_assert_eq(commitlog_open(&cl, path, &why), 0);
 	cr_assert_eq(commitlog_records(cl), 2);
 	/* A new generation: the old records no longer count. */
-	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 5, 6), 0);
+	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 5, 6, 0), 0);
 	commitlog_close(cl);
 	cr_assert_eq(commitlog_open(&cl, path, &why), 0);
 	cr_assert_eq(commitlog_records(cl), 0, "a record of an older generation was taken");
@@ -297,7 +297,7 @@ Test(commitlog, carried_bytes_are_written_back_only_into_the_same_file)
 	close(fd);
 }
 
-Test(commitlog, a_huge_batch_grows_the_log_and_the_next_checkpoint_shrinks_it)
+Test(commitlog, a_huge_batch_grows_the_log_and_a_wiping_checkpoint_shrinks_and_clears_it)
 {
 	char path[300];
 	struct commitlog *cl;
@@ -310,7 +310,7 @@ Test(commitlog, a_huge_batch_grows_the_log_and_the_next_checkpoint_shrinks_it)
 	memset(body, 0x5a, big);
 	snprintf(path, sizeof(path), "%s/" COMMITLOG_NAME, base);
 	cr_assert_eq(commitlog_open(&cl, path, &why), 0);
-	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 1, 2), 0);
+	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 1, 2, 0), 0);
 	cr_assert_eq(commitlog_append(cl, body, big, 1), 0);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_gt((size_t)st.st_size, big);
@@ -320,10 +320,11 @@ Test(commitlog, a_huge_batch_grows_the_log_and_the_next_checkpoint_shrinks_it)
 	size_t len;
 	const uint8_t *r = commitlog_record(cl, 0, &len);
 	cr_assert(len == big && r[0] == 0x5a && r[big - 1] == 0x5a);
-	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 1, 2), 0);
+	/* A wiping checkpoint (a close's) leaves zeros and at most 16 MiB. */
+	cr_assert_eq(commitlog_checkpoint(cl, 4096, meta, sizeof(meta), 1, 2, 1), 0);
 	commitlog_close(cl);
 	cr_assert_eq(stat(path, &st), 0);
-	cr_assert_leq(st.st_size, 1 << 20, "the log kept %lld bytes", (long long)st.st_size);
+	cr_assert_leq(st.st_size, 16 << 20, "the log kept %lld bytes", (long long)st.st_size);
 	/* Nothing of the batch is left in the file. */
 	int fd = open(path, O_RDONLY);
 	uint8_t *all = malloc((size_t)st.st_size);

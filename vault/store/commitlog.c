@@ -25,7 +25,7 @@
 #define REC_HEAD 24
 #define HASH 16
 #define INITIAL_BYTES (1u << 20)
-#define SHRINK_ABOVE (16u << 20)
+#define MAX_STEADY_BYTES (16u << 20)
 #define MAX_FILE_BYTES ((size_t)1 << 34) /* a log this large is not ours */
 
 struct commitlog {
@@ -417,7 +417,7 @@ commitlog_record(const struct commitlog *cl, size_t i, size_t *len)
 
 int
 commitlog_checkpoint(struct commitlog *cl, uint32_t psize, const uint8_t *meta,
-    uint32_t meta_len, uint64_t dev, uint64_t ino)
+    uint32_t meta_len, uint64_t dev, uint64_t ino, int wipe)
 {
 	if (meta_len != 2 * psize || meta_len > COMMITLOG_META_MAX)
 		return STORE_E_FAILED;
@@ -437,17 +437,18 @@ commitlog_checkpoint(struct commitlog *cl, uint32_t psize, const uint8_t *meta,
 	hash16(hdr + HDR_FIXED + meta_len, hdr, HDR_FIXED + meta_len);
 	int rc = start + REC_HEAD + HASH > cl->size ? grow(cl, start + REC_HEAD + HASH) : 0;
 	/*
-	 * Zeros over the records of the generation that ends, in place: they
-	 * hold what the batches wrote (wrapped data keys, ciphertext, keyed
-	 * tags, trail entries), and once the store is durable without them no
-	 * copy should outlive the checkpoint (a retire's compaction closes the
-	 * store, which checkpoints: no key of the retired epoch stays here).
-	 * They ride on the header's flush. A crash before it leaves the old
-	 * header with no records: the store was flushed first, so nothing is
-	 * missing.
+	 * wipe (a close: a stop, a retire's compaction): zeros over every
+	 * record, of every generation, in place. They hold what the batches
+	 * wrote (wrapped data keys, ciphertext, keyed tags, trail entries); once
+	 * the store is durable without them, a retire must leave no copy of its
+	 * epoch's keys here. Other checkpoints leave old records to be
+	 * overwritten as the log is reused, as LMDB leaves its freed pages: the
+	 * new generation makes them invalid. The zeros ride on the header's
+	 * flush; a crash before it leaves the old header with no records, and
+	 * the store was flushed first, so nothing is missing.
 	 */
 	static const uint8_t zero[65536];
-	size_t zfrom = cl->start ? cl->start : start, zto = cl->pos < cl->size ? cl->pos : cl->size;
+	size_t zfrom = cl->start ? cl->start : start, zto = wipe ? cl->size : zfrom;
 	for (size_t at = zfrom; rc == 0 && at < zto; at += sizeof(zero))
 		rc = write_at(cl->fd, zero, zto - at < sizeof(zero) ? zto - at : sizeof(zero), at);
 	/* One write of the header (within the first pages) and one flush: a
@@ -460,10 +461,10 @@ commitlog_checkpoint(struct commitlog *cl, uint32_t psize, const uint8_t *meta,
 		free(hdr);
 		return rc;
 	}
-	/* A log a huge batch (a bulk rewrap, a restore) grew goes back to its
-	 * usual size; its records are zeros already. */
-	if (cl->size > SHRINK_ABOVE && ftruncate(cl->fd, INITIAL_BYTES) == 0)
-		cl->size = INITIAL_BYTES;
+	/* A log a huge batch (a bulk rewrap, a restore) grew goes back to the
+	 * largest size steady load grows it to (commitlog_grow). */
+	if (cl->size > MAX_STEADY_BYTES && ftruncate(cl->fd, MAX_STEADY_BYTES) == 0)
+		cl->size = MAX_STEADY_BYTES;
 	/* The records of the open are no longer needed. */
 	commitlog_scan_free(&cl->scan);
 	free(cl->found);
@@ -543,6 +544,14 @@ commitlog_undo(struct commitlog *cl)
 	cl->pos = cl->last;
 	cl->seq--;
 	return 0;
+}
+
+int
+commitlog_grow(struct commitlog *cl)
+{
+	if (cl->size >= MAX_STEADY_BYTES)
+		return 0;
+	return grow(cl, cl->size * 2 > MAX_STEADY_BYTES ? MAX_STEADY_BYTES : cl->size * 2);
 }
 
 size_t

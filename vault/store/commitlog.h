@@ -114,10 +114,18 @@ const uint8_t *commitlog_record(const struct commitlog *cl, size_t i, size_t *le
 
 /*
  * Start a new generation with this checkpoint: write and flush the header;
- * the next record goes to the start of the records.
+ * the next record goes to the start of the records. wipe: write zeros over
+ * every record first (at a close), in the same flush.
  */
 int commitlog_checkpoint(struct commitlog *cl, uint32_t psize, const uint8_t *meta,
-    uint32_t meta_len, uint64_t dev, uint64_t ino);
+    uint32_t meta_len, uint64_t dev, uint64_t ino, int wipe);
+/*
+ * Double the log's room (written with zeros and flushed), up to 16 MiB: the
+ * store calls it when the log fills again within a second of the last
+ * checkpoint, so under steady load checkpoints come about once a second
+ * at most. 0, or a store error (the log keeps its size).
+ */
+int commitlog_grow(struct commitlog *cl);
 
 /*
  * Append one record and, if flush, make it durable (one fdatasync; the

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -41,6 +42,8 @@ struct lmdb_store {
 	struct commitlog_body body; /* the open top-level batch's changes */
 	int durable;
 	size_t records;             /* since the last checkpoint */
+	int want_checkpoint;        /* the log is three quarters full */
+	long long last_checkpoint;  /* CLOCK_MONOTONIC ms */
 	struct carried carried[CARRIED_MAX];
 	size_t ncarried;
 };
@@ -112,7 +115,15 @@ sval(struct store_val *out, const MDB_val *v)
 	out->data = v->mv_data;
 }
 
-static int checkpoint(struct lmdb_store *ls);
+static int checkpoint(struct lmdb_store *ls, int wipe);
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 carried_clear(struct lmdb_store *ls)
@@ -128,8 +139,10 @@ lmdb_close(struct store *s)
 	struct lmdb_store *ls = s->impl;
 	if (ls == NULL)
 		return;
-	/* A clean stop leaves an empty log: nothing to apply at the next open. */
-	if (ls->log != NULL && ls->records > 0 && checkpoint(ls) != 0)
+	/* A clean stop leaves an empty log, zeros but its header: nothing to
+	 * apply at the next open, no copy of any batch (a retire's compaction
+	 * closes the store too). */
+	if (ls->log != NULL && checkpoint(ls, 1) != 0)
 		log_warn("store: the last checkpoint at close failed; the next start "
 		    "applies the commit log");
 	if (ls->pin != NULL)
@@ -162,7 +175,7 @@ sync_if_same(const char *path, uint64_t dev, uint64_t ino)
  * log (see the top of this file for the order and why).
  */
 static int
-checkpoint(struct lmdb_store *ls)
+checkpoint(struct lmdb_store *ls, int wipe)
 {
 	MDB_stat ms;
 	MDB_txn *pin = NULL;
@@ -192,7 +205,7 @@ checkpoint(struct lmdb_store *ls)
 		goto out;
 	}
 	if ((rc = commitlog_checkpoint(ls->log, ms.ms_psize, meta, (uint32_t)mlen,
-	    (uint64_t)st.st_dev, (uint64_t)st.st_ino)) != 0) {
+	    (uint64_t)st.st_dev, (uint64_t)st.st_ino, wipe)) != 0) {
 		store_log_failure("cannot write the commit log's checkpoint", errno);
 		goto out;
 	}
@@ -201,6 +214,8 @@ checkpoint(struct lmdb_store *ls)
 	ls->pin = pin;
 	pin = NULL;
 	ls->records = 0;
+	ls->want_checkpoint = 0;
+	ls->last_checkpoint = now_ms();
 	carried_clear(ls);
 out:
 	if (pin != NULL)
@@ -392,7 +407,7 @@ store_lmdb_open(struct store *s, const char *path, size_t map_size,
 	txn = NULL;
 	if (ls->log != NULL) {
 		int lrc = replay(ls, why);
-		if (lrc == 0 && (lrc = checkpoint(ls)) != 0)
+		if (lrc == 0 && (lrc = checkpoint(ls, 0)) != 0)
 			*why = "cannot write the commit log's first checkpoint";
 		if (lrc != 0) {
 			if (ls->pin != NULL)
@@ -423,6 +438,28 @@ fail_log:
 	return rc;
 }
 
+static int tight(struct lmdb_store *ls);
+
+/*
+ * Before a write batch (no transaction open): checkpoint if the last
+ * commit left the log three quarters full, or the store is nearly full.
+ * A log that fills within a second of the last checkpoint doubles first
+ * (commitlog_grow), so steady load checkpoints about once a second, not
+ * once per megabyte. Done here rather than right after the commit that
+ * filled the log, so that commit's replies do not wait for it.
+ */
+static void
+checkpoint_if_due(struct lmdb_store *ls)
+{
+	int near_full = tight(ls);
+	if (!ls->want_checkpoint && !near_full)
+		return;
+	if (ls->want_checkpoint && !near_full && now_ms() - ls->last_checkpoint < 1000)
+		(void)commitlog_grow(ls->log);
+	if (checkpoint(ls, 0) != 0)
+		store_log_failure("a commit log checkpoint failed; the log grows", 0);
+}
+
 /*
  * Whether the map or the file system is nearly full. The pin keeps LMDB
  * from reusing pages freed since the last checkpoint, so the file grows
@@ -448,9 +485,8 @@ lmdb_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
     struct store_txn **out)
 {
 	struct lmdb_store *ls = s->impl;
-	if (parent == NULL && !(flags & STORE_RDONLY) && ls->log != NULL && ls->records > 0 &&
-	    tight(ls) && checkpoint(ls) != 0)
-		store_log_failure("a commit log checkpoint on a nearly full store failed", 0);
+	if (parent == NULL && !(flags & STORE_RDONLY) && ls->log != NULL && ls->records > 0)
+		checkpoint_if_due(ls);
 	struct lmdb_txn *t = malloc(sizeof(*t));
 	if (t == NULL)
 		return STORE_E_NOMEM;
@@ -519,9 +555,9 @@ commit_logged(struct lmdb_txn *t)
 	}
 	if (appended)
 		ls->records++;
-	/* The next batches need room: a checkpoint now, between batches. */
-	if (commitlog_used(ls->log) > commitlog_room(ls->log) / 4 * 3 && checkpoint(ls) != 0)
-		store_log_failure("a commit log checkpoint failed; the log grows", 0);
+	/* The next batches need room: a checkpoint before the next batch. */
+	if (commitlog_used(ls->log) > commitlog_room(ls->log) / 4 * 3)
+		ls->want_checkpoint = 1;
 	return 0;
 }
 
@@ -781,7 +817,7 @@ static int
 lmdb_checkpoint(struct store *s)
 {
 	struct lmdb_store *ls = s->impl;
-	return ls->log != NULL && ls->records > 0 ? checkpoint(ls) : 0;
+	return ls->log != NULL && ls->records > 0 ? checkpoint(ls, 0) : 0;
 }
 
 static const struct store_methods lmdb_methods = {
