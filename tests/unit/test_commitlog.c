@@ -206,6 +206,16 @@ Test(commitlog, a_power_loss_keeps_every_committed_batch_and_nothing_aborted)
 		cr_assert_eq(store_txn_commit(child), 0);
 		cr_assert_eq(store_txn_commit(t), 0);
 	}
+	/* A reader (another thread's, in vaultd) that begins and ends inside a
+	 * batch leaves the batch's record alone. */
+	struct store_txn *reader;
+	cr_assert_eq(store_txn_begin(&s, NULL, 0, &t), 0);
+	put_u64(t, STORE_META, 1, "before the reader");
+	cr_assert_eq(store_txn_begin(&s, NULL, STORE_RDONLY, &reader), 0);
+	put_u64(t, STORE_META, 2, "while it reads");
+	store_txn_abort(reader);
+	put_u64(t, STORE_META, 3, "after it");
+	cr_assert_eq(store_txn_commit(t), 0);
 	/* A whole batch aborted. */
 	cr_assert_eq(store_txn_begin(&s, NULL, 0, &t), 0);
 	put_u64(t, STORE_RECORDS, 999, "aborted");
@@ -252,6 +262,9 @@ Test(commitlog, a_power_loss_keeps_every_committed_batch_and_nothing_aborted)
 		cr_assert_null(get_u64(&after, STORE_RECORDS, 1000 + i), "an aborted nested batch");
 	}
 	cr_assert_null(get_u64(&after, STORE_RECORDS, 999), "an aborted batch came back");
+	cr_assert_str_eq(get_u64(&after, STORE_META, 1), "before the reader");
+	cr_assert_str_eq(get_u64(&after, STORE_META, 2), "while it reads");
+	cr_assert_str_eq(get_u64(&after, STORE_META, 3), "after it");
 	store_close(&after);
 	/* The close checkpointed: the log is empty and the data file whole. */
 	struct commitlog *cl;

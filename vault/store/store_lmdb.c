@@ -52,6 +52,8 @@ struct lmdb_txn {
 	struct store_txn base;
 	MDB_txn *txn;
 	struct lmdb_store *ls;
+	int write;   /* a write batch (readers run on other threads: they
+	              * never touch the body) */
 	int top;     /* a top-level write batch */
 	size_t mark; /* a nested batch: the body's length at its begin */
 };
@@ -67,7 +69,7 @@ struct lmdb_cursor {
 static inline int
 logged(const struct lmdb_txn *t)
 {
-	return t->ls->log != NULL;
+	return t->write && t->ls->log != NULL;
 }
 
 static const struct store_methods lmdb_methods;
@@ -499,12 +501,13 @@ lmdb_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	}
 	t->base.m = &lmdb_methods;
 	t->ls = ls;
-	t->top = parent == NULL && !(flags & STORE_RDONLY);
+	t->write = !(flags & STORE_RDONLY);
+	t->top = parent == NULL && t->write;
 	if (t->top) {
 		ls->body.len = 0;
 		ls->body.failed = 0;
 	}
-	t->mark = ls->body.len;
+	t->mark = t->write ? ls->body.len : 0;
 	*out = &t->base;
 	return 0;
 }
