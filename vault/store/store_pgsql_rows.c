@@ -2,6 +2,14 @@
  * store_pgsql_rows.c - the PostgreSQL backend's statements: point reads
  * and writes, counts and cursors (keyset pagination over the primary key),
  * all with binary parameters and results, prepared once per connection.
+ *
+ * A write whose answer the caller does not need (a put without
+ * STORE_NOOVERWRITE) is sent in the connection's pipeline without waiting
+ * (store_pgsql_pipe.c); its failure, if any, is the answer of a later call
+ * in its batch: the next read, the nested batch's commit or the batch's.
+ * A read, and a write whose answer says something (STORE_EXISTS,
+ * STORE_NOTFOUND), waits, and takes the answers of what was sent before it
+ * in the same round trip.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +74,7 @@ static int
 usable(struct pg_txn *t, int write)
 {
 	int failed = t->failed ? t->failed : t->root->failed;
-	if (t->conn == NULL || failed)
+	if (t->state == TX_RESET || failed)
 		return failed ? failed : STORE_E_FAILED;
 	if (write && (t->flags & STORE_RDONLY)) {
 		pgsql_log_failure("write", NULL, "a write in a read snapshot");
@@ -76,40 +84,93 @@ usable(struct pg_txn *t, int write)
 }
 
 /*
- * Run one of a table's statements with binary parameters and results,
- * preparing it on this connection first if needed. NULL on a failure,
- * which aborts the (sub)transaction: t->failed keeps it.
+ * Send one of a table's statements with binary parameters and results,
+ * preparing it on this connection first if needed (in the same pipeline);
+ * t exists on the server before it (pgsql_txn_ready).
+ */
+static int
+send_stmt(struct pg_txn *t, enum store_table tb, enum stmt s, int want, int n,
+    const char *const *vals, const int *lens)
+{
+	char name[16];
+	int rc = pgsql_txn_ready(t);
+	if (rc != 0)
+		return rc;
+	struct pg_conn *c = t->conn;
+	snprintf(name, sizeof name, "v%u_%u", (unsigned)tb, (unsigned)s);
+	if (!(c->prepared[tb] & 1u << s) &&
+	    (rc = pipe_prepare(c, t->serial, tb, s, name, t->ps->sql[tb][s], n, stmt_types[s])) != 0)
+		return rc;
+	return pipe_exec(c, t->serial, want, name, n, vals, lens);
+}
+
+/* A failure of t's own: every later call in t returns it. */
+static int
+failed(struct pg_txn *t, int rc)
+{
+	if (rc == 0 || rc == PGSQL_RETRY)
+		rc = STORE_E_FAILED;
+	if (t->failed == 0)
+		t->failed = rc < 0 ? rc : STORE_E_FAILED;
+	return rc;
+}
+
+/*
+ * Run a statement and wait for its answer (and for those of everything
+ * sent before it). NULL on a failure, which aborts the (sub)transaction:
+ * t->failed keeps it.
  */
 static PGresult *
 run(struct pg_txn *t, enum store_table tb, enum stmt s, int n,
     const char *const *vals, const int *lens, int *rc)
 {
-	static const int formats[2] = { 1, 1 };
-	struct pg_conn *c = t->conn;
-	char name[16];
 	PGresult *res;
-
-	snprintf(name, sizeof name, "v%u_%u", (unsigned)tb, (unsigned)s);
-	if (!(c->prepared[tb] & 1u << s)) {
-		res = PQprepare(c->pc, name, t->ps->sql[tb][s], n, stmt_types[s]);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			*rc = pgsql_fail(c->pc, res, "prepare");
-			goto failed;
+	for (;;) {
+		if ((*rc = send_stmt(t, tb, s, 1, n, vals, lens)) != 0) {
+			/* Unsent: the connection is broken; what was sent fails too. */
+			if (t->root->conn != NULL)
+				(void)pgsql_txn_collect(t, NULL);
+			failed(t, *rc);
+			return NULL;
 		}
-		PQclear(res);
-		c->prepared[tb] |= (uint16_t)(1u << s);
+		if ((*rc = pgsql_txn_collect(t, &res)) != PGSQL_RETRY)
+			break;
 	}
-	res = PQexecPrepared(c->pc, name, n, vals, lens, formats, 1);
+	if (*rc != 0) {
+		PQclear(res);
+		return NULL;
+	}
+	if (res == NULL) {
+		*rc = failed(t, STORE_E_FAILED);
+		return NULL;
+	}
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
-	*rc = pgsql_fail(c->pc, res, "statement");
-failed:
+	*rc = failed(t, pgsql_fail(t->conn->pc, res, "statement"));
 	PQclear(res);
-	if (*rc == 0)
-		*rc = STORE_E_FAILED;
-	t->failed = *rc < 0 ? *rc : STORE_E_FAILED;
 	return NULL;
+}
+
+/*
+ * Send a write whose answer only says whether it worked, without waiting:
+ * the answers are read by the next statement that waits, or when PIPE_MAX
+ * are owed. A failure found then is returned by that call.
+ */
+static int
+queue(struct pg_txn *t, enum store_table tb, enum stmt s, int n,
+    const char *const *vals, const int *lens)
+{
+	int rc = send_stmt(t, tb, s, 0, n, vals, lens);
+	pgsql_txn_wrote(t);
+	if (rc != 0) {
+		if (t->root->conn != NULL)
+			(void)pgsql_txn_collect(t, NULL);
+		return failed(t, rc);
+	}
+	if (t->conn->qn >= PIPE_MAX && (rc = pgsql_txn_collect(t, NULL)) != 0)
+		return rc;
+	return 0;
 }
 
 /* libpq reads a NULL parameter as SQL NULL: an empty value is "". */
@@ -141,7 +202,8 @@ pgsql_get(struct store_txn *txn, enum store_table tb, const struct store_val *ke
 	return pgsql_arena_keep(t, res);
 }
 
-/* A write of one row; STORE_NOTFOUND (or miss) when it touched none. */
+/* A write of one row; STORE_NOTFOUND (or miss) when it touched none.
+ * S_PUT is only sent: it always touches one row, or fails. */
 static int
 write_row(struct pg_txn *t, enum store_table tb, enum stmt s, const struct store_val *key,
     const struct store_val *val, int miss)
@@ -151,6 +213,11 @@ write_row(struct pg_txn *t, enum store_table tb, enum stmt s, const struct store
 		return rc;
 	const char *vals[2] = { param(key), val ? param(val) : NULL };
 	int lens[2] = { (int)key->len, val ? (int)val->len : 0 };
+	if (s == S_PUT) {
+		t->root->write_gen++;
+		return queue(t, tb, s, 2, vals, lens);
+	}
+	pgsql_txn_wrote(t);
 	PGresult *res = run(t, tb, s, val ? 2 : 1, vals, lens, &rc);
 	if (res == NULL)
 		return rc;
