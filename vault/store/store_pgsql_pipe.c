@@ -23,7 +23,6 @@
  * read; callers read at least every PIPE_MAX statements (store_pgsql.c),
  * whose answers (a few dozen bytes each) fit in any socket buffer.
  */
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,14 +204,12 @@ pipe_dead(struct pg_conn *c)
 {
 	/* A server that ended the session (a restart, a failover,
 	 * pg_terminate_backend) sent a FATAL notice (counted as broken by
-	 * the notice receiver) and closed the socket: read what is there. */
-	for (int i = 0; i < 4 && !c->broken && PQstatus(c->pc) == CONNECTION_OK; i++) {
-		struct pollfd p = { .fd = PQsocket(c->pc), .events = POLLIN };
-		if (p.fd < 0 || poll(&p, 1, 0) <= 0)
-			break;
+	 * the notice receiver) and closed the socket: read what is there.
+	 * libpq's socket does not block: this never waits. Twice: the
+	 * notice, then the end of the stream. */
+	for (int i = 0; i < 2 && !c->broken && PQstatus(c->pc) == CONNECTION_OK; i++)
 		if (!PQconsumeInput(c->pc))
 			c->broken = 1;
-	}
 	return c->broken || PQstatus(c->pc) != CONNECTION_OK;
 }
 
