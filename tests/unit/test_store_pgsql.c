@@ -504,6 +504,55 @@ Test(store_pgsql, a_group_commit_keeps_every_write_of_the_ops_that_did_not_fail)
 }
 
 /*
+ * Puts held back to go as one multi-row INSERT per table: a key put twice
+ * keeps the later value, a read or a delete in the batch sees every put
+ * before it, an aborted nested batch's puts are never sent, and more puts
+ * than one statement takes are all stored.
+ */
+Test(store_pgsql, held_back_puts_keep_their_order_and_their_batch)
+{
+	char out[8], key[16];
+	open_conns(CONNS);
+	struct store_txn *txn = contract_begin(0), *child;
+	put_str(txn, STORE_META, "a", "1", 0, 0);
+	put_str(txn, STORE_META, "b", "2", 0, 0);
+	put_str(txn, STORE_META, "a", "3", 0, 0);
+	cr_assert_eq(get_str(txn, STORE_META, "a", out, sizeof out), 0);
+	cr_assert_str_eq(out, "3");
+	put_str(txn, STORE_META, "gone", "x", 0, 0);
+	struct store_val gk = { 4, "gone" };
+	cr_assert_eq(store_del(txn, STORE_META, &gk), 0, "a delete sees the put before it");
+	for (int i = 0; i < 700; i++) {
+		snprintf(key, sizeof key, "m%04d", i);
+		put_str(txn, STORE_RECORDS, key, i % 2 ? "odd" : "", 0, 0);
+	}
+	cr_assert_eq(store_txn_begin(&st, txn, 0, &child), 0);
+	put_str(child, STORE_META, "aborted", "1", 0, 0);
+	put_str(child, STORE_RECORDS, "m0000", "changed", 0, 0);
+	store_txn_abort(child);
+	cr_assert_eq(store_txn_begin(&st, txn, 0, &child), 0);
+	put_str(child, STORE_META, "b", "4", 0, 0);
+	cr_assert_eq(store_txn_commit(child), 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "a", out, sizeof out), 0);
+	cr_assert_str_eq(out, "3");
+	cr_assert_eq(get_str(txn, STORE_META, "b", out, sizeof out), 0);
+	cr_assert_str_eq(out, "4");
+	cr_assert_eq(get_str(txn, STORE_META, "gone", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_META, "aborted", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "m0000", out, sizeof out), 0);
+	cr_assert_str_eq(out, "");
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "m0699", out, sizeof out), 0);
+	cr_assert_str_eq(out, "odd");
+	uint64_t n = 0;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, 700);
+	store_txn_abort(txn);
+}
+
+/*
  * A connection killed while a batch's writes are in its pipeline: the
  * batch fails retryably (STORE_E_UNAVAILABLE: COMMIT was never sent), none
  * of its writes is stored, and every batch acknowledged before is.
@@ -813,7 +862,7 @@ begin_write(void *arg)
 
 /*
  * Two stores on one schema, as two vaultd nodes: shared, one write batch at
- * a time across them (the second's begin waits for the first's commit),
+ * a time across them (the second's first read waits for the first's commit),
  * one lead at a time, given up with the store.
  */
 Test(store_pgsql, two_stores_on_one_schema_write_one_batch_at_a_time_and_lead_once)
@@ -826,12 +875,16 @@ Test(store_pgsql, two_stores_on_one_schema_write_one_batch_at_a_time_and_lead_on
 
 	struct store_txn *t;
 	cr_assert_eq(store_txn_begin(&st, NULL, 0, &t), 0);
+	/* The lock is taken (BEGIN and the lock are sent at begin and not
+	 * waited for: the first read waits for them). */
+	char out0[4];
+	cr_assert_eq(get_str(t, STORE_META, "k", out0, sizeof out0), STORE_NOTFOUND);
 	struct second_writer w = { .s = &other };
 	pthread_t th;
 	cr_assert_eq(pthread_create(&th, NULL, begin_write, &w), 0);
 	struct timespec ts = { 0, 300 * 1000 * 1000 };
 	nanosleep(&ts, NULL); /* long enough for an unlocked BEGIN, many times over */
-	cr_assert_eq(atomic_load(&w.began), 0, "the second store's batch began during the first's");
+	cr_assert_eq(atomic_load(&w.began), 0, "the second store's batch began during the first's (%d)", atomic_load(&w.began));
 	struct store_val k = { 1, "k" }, v = { 1, "v" };
 	cr_assert_eq(store_put(t, STORE_META, &k, &v, 0), 0);
 	cr_assert_eq(store_txn_commit(t), 0);

@@ -759,7 +759,8 @@ pgsql_txn_ready(struct pg_txn *t)
 	char sql[32];
 	snprintf(sql, sizeof sql, "SAVEPOINT s%u", t->depth);
 	t->conn = t->root->conn;
-	if ((rc = pipe_sql(t->conn, t->parent->serial, 0, "savepoint", sql)) != 0) {
+	if ((rc = pgsql_puts_flush(t->root)) != 0 ||
+	    (rc = pipe_sql(t->conn, t->parent->serial, 0, "savepoint", sql)) != 0) {
 		t->parent->failed = rc;
 		return rc;
 	}
@@ -887,6 +888,7 @@ end_root(struct pg_txn *t)
 {
 	detach_cursors(t);
 	arena_free(t);
+	pgsql_puts_drop(t, 0);
 	if (t->conn != NULL) {
 		struct pg_conn *c = t->conn;
 		/* A session that failed as a server going away does: a new one
@@ -920,6 +922,7 @@ rollback_savepoint(struct pg_txn *t)
 	struct pg_conn *c = t->conn;
 	char sql[40];
 	int rc = 0;
+	pgsql_puts_drop(t->root, t->serial); /* never sent: nothing to undo */
 	/* The answers of its writes first (their failures are its own: it is
 	 * no longer the innermost), so that a PREPARE the server skipped
 	 * after one of them is known before the next statement needs it. */
@@ -975,7 +978,9 @@ commit_nested(struct pg_txn *t)
 	if (txn_failed(t) == 0) {
 		char sql[32];
 		snprintf(sql, sizeof sql, "RELEASE SAVEPOINT s%u", t->depth);
-		int rc = pipe_sql(t->conn, t->root->serial, 0, "release savepoint", sql);
+		int rc = pgsql_puts_flush(t->root);
+		if (rc == 0)
+			rc = pipe_sql(t->conn, t->root->serial, 0, "release savepoint", sql);
 		if (rc != 0)
 			owner_failed(t->root, 0, rc, 1);
 		else
@@ -1004,7 +1009,7 @@ commit_root(struct pg_txn *t)
 {
 	int rc;
 	for (;;) {
-		if ((rc = pgsql_txn_ready(t)) != 0)
+		if ((rc = pgsql_txn_ready(t)) != 0 || (rc = pgsql_puts_flush(t)) != 0)
 			return rc;
 		if (t->conn->qn == 0)
 			break;

@@ -24,7 +24,8 @@
 
 /* The statements every table has (store_pgsql_rows.c), prepared per
  * connection when first run on it. */
-enum stmt { S_GET, S_PUT, S_PUT_NEW, S_DEL, S_UPD, S_FIRST, S_AFTER, S_FROM, S_COUNT, S_N };
+enum stmt { S_GET, S_PUT, S_PUT_NEW, S_DEL, S_UPD, S_FIRST, S_AFTER, S_FROM, S_COUNT, S_PUTN,
+	S_N };
 
 /* What a statement in a connection's pipeline is, for its answer. */
 enum pipe_kind {
@@ -81,6 +82,20 @@ struct pg_store {
 
 struct pg_cursor;
 
+/* Puts to one table held back to go as one multi-row INSERT
+ * (store_pgsql_rows.c): a row is its key, then its value. */
+struct pg_putrow {
+	size_t klen, vlen;
+	uint8_t data[];
+};
+
+struct pg_putbuf {
+	uint32_t owner;            /* the (nested) transaction that put them */
+	unsigned n, cap;
+	size_t bytes;
+	struct pg_putrow **rows;
+};
+
 /* Where a transaction is on the server. */
 enum txn_state {
 	TX_RESET,   /* a snapshot reset: no connection, nothing open */
@@ -109,6 +124,8 @@ struct pg_txn {
 	PGresult **arena;          /* root: what returned values point into */
 	size_t narena, arena_cap;
 	struct pg_cursor *cursors; /* open cursors of this transaction */
+	struct pg_putbuf *puts;    /* root: per table, NULL until the first put */
+	unsigned nputs;            /* root: rows held in puts */
 };
 
 struct pg_cursor {
@@ -183,6 +200,12 @@ int pipe_dead(struct pg_conn *c);
 int pipe_leave(struct pg_conn *c);
 
 /* store_pgsql_rows.c */
+
+/* Send the puts held back (before any other statement of the root's
+ * connection). 0 or the failure of sending. */
+int pgsql_puts_flush(struct pg_txn *root);
+/* Forget the puts held back for owner (0: all of them; and free). */
+void pgsql_puts_drop(struct pg_txn *root, uint32_t owner);
 
 /* Statement s's SQL for the table called name (malloc'd; NULL: no memory). */
 char *pgsql_stmt_sql(enum stmt s, const char *name);
