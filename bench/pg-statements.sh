@@ -11,9 +11,8 @@
 # `create` row (8 writers) and `detok1` row (8 clients), each after its own
 # preload. The counters are reset when the preload is done, so they hold the
 # row only. Statements: pg_stat_statements' calls (BEGIN, COMMIT, SAVEPOINT
-# included), per request: per create, divided by the INSERTs into
-# vault_records (one per create); per detokenize, by the SELECTs from
-# vault_records (one per read). Round trips: the times vaultd's threads
+# included), per request: per create, divided by the records the row added;
+# per detokenize, by the SELECTs from vault_records (one per read). Round trips: the times vaultd's threads
 # waited for PostgreSQL's answer, which is what libpq's poll() is (strace
 # counts them; each is one round trip), divided the same way; strace slows
 # vaultd down, so batches grow a little while it counts.
@@ -85,12 +84,15 @@ row() {
 	kill -INT "$spid"; wait "$spid" || true
 	polls=$(awk '$NF == "poll" {print $4}' "$nd/strace")
 	kill "$vpid"; wait "$vpid" || true; vpid=
-	per="INSERT INTO vault_records%"; [ "$1" = detok1 ] && per="SELECT v FROM vault_records%"
+	# Requests: creates are the records added by the row (puts may go
+	# several to a statement); reads, the SELECTs from vault_records.
+	nreq="(SELECT sum(calls) FROM s WHERE query LIKE 'SELECT v FROM vault_records%')"
+	[ "$1" = create ] && nreq="(SELECT count(*) - $n FROM vault_records)"
 	echo "== $1: $(grep -v '^#' "$nd/rows.tsv" | grep -v preload | cut -f1-3 | tr '\t' ' ') req/s (under strace)"
 	cte="WITH s AS (SELECT query, calls FROM pg_stat_statements WHERE dbid =
 	    (SELECT oid FROM pg_database WHERE datname = current_database())
 	    AND query NOT LIKE '%pg_stat_statements%'),
-	    n AS (SELECT sum(calls) AS n FROM s WHERE query LIKE '$per')"
+	    n AS (SELECT $nreq AS n)"
 	psql -d "$db" -At -F ' | ' -c "$cte
 		SELECT round(calls / n, 2), left(regexp_replace(query, '\s+', ' ', 'g'), 90)
 		FROM s, n ORDER BY calls DESC"
