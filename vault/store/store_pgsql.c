@@ -37,7 +37,9 @@
  *   - a write batch sends BEGIN and the write lock at begin, not waiting;
  *     a nested batch's SAVEPOINT goes with its first statement (a nested
  *     batch that sends nothing sends no SAVEPOINT either). A put without
- *     STORE_NOOVERWRITE is sent, not waited for; reads, NOOVERWRITE puts
+ *     STORE_NOOVERWRITE is held back and goes with the (nested) batch's
+ *     other puts to its table as one multi-row INSERT when anything else
+ *     is sent, not waited for (store_pgsql_rows.c); reads, NOOVERWRITE puts
  *     (STORE_EXISTS), deletes (STORE_NOTFOUND) and cursor writes wait, and
  *     take the answers of what was sent before them in the same round trip.
  *   - a nested batch's commit sends RELEASE and reads every answer owed:
@@ -51,8 +53,9 @@
  *     A batch that is not committed ends with a ROLLBACK not waited for.
  *
  * So a group commit of n creates (one nested batch for a run of creates,
- * writer.c) is about five round trips instead of ~16 per create, and a
- * single-field detokenize two instead of four (bench/pg-statements.sh).
+ * writer.c) is about five round trips and a dozen statements, instead of
+ * ~16 round trips and ~17 statements per create, and a single-field
+ * detokenize two round trips instead of four (bench/pg-statements.sh).
  *
  * Failover (doc/storage-postgresql.md): every failure that a later try
  * may cure (no server, a lost connection, a server in recovery or read

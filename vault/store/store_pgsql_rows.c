@@ -4,9 +4,11 @@
  * all with binary parameters and results, prepared once per connection.
  *
  * A write whose answer the caller does not need (a put without
- * STORE_NOOVERWRITE) is sent in the connection's pipeline without waiting
- * (store_pgsql_pipe.c); its failure, if any, is the answer of a later call
- * in its batch: the next read, the nested batch's commit or the batch's.
+ * STORE_NOOVERWRITE) is held back with the (nested) batch's other puts to
+ * its table, and they go as one multi-row INSERT in the connection's
+ * pipeline, without waiting (store_pgsql_pipe.c), when anything else is
+ * sent; its failure, if any, is the answer of a later call in its batch:
+ * the next read, the nested batch's commit or the batch's.
  * A read, and a write whose answer says something (STORE_EXISTS,
  * STORE_NOTFOUND), waits, and takes the answers of what was sent before it
  * in the same round trip.
