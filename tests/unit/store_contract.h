@@ -203,12 +203,20 @@ Test(CONTRACT_SUITE, a_snapshot_sees_one_commit_until_renewed)
 	put_str(w, STORE_META, "x", "old", 0, 0);
 	cr_assert_eq(store_txn_commit(w), 0);
 
+	/* The snapshot is of the latest commit when it first reads, at the
+	 * latest (LMDB: when it begins; PostgreSQL: its BEGIN goes with its
+	 * first read), and stays so. */
 	struct store_txn *r = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
+	cr_assert_str_eq(out, "old");
 	w = contract_begin(0);
 	put_str(w, STORE_META, "x", "new", 0, 0);
+	put_str(w, STORE_META, "y", "new", 0, 0);
 	cr_assert_eq(store_txn_commit(w), 0);
 	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
 	cr_assert_str_eq(out, "old", "a snapshot saw a later commit");
+	cr_assert_eq(get_str(r, STORE_META, "y", out, sizeof out), STORE_NOTFOUND,
+	    "a snapshot saw a key of a later commit");
 	store_txn_reset(r);
 	cr_assert_eq(store_txn_renew(r), 0);
 	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);

@@ -235,11 +235,16 @@ Test(store_pgsql, a_lost_connection_fails_and_the_next_transaction_works)
 	put_str(txn, STORE_META, "before", "1", 0, 0);
 	cr_assert_eq(store_txn_commit(txn), 0);
 
-	/* In a batch: the next command fails, so does the commit. */
+	/* In a batch: the commit fails, retryably: the writes are sent without
+	 * waiting (a put may still answer 0), but their answers are read
+	 * before COMMIT is sent, so a connection lost before it is
+	 * STORE_E_UNAVAILABLE (nothing committed), never STORE_E_UNCERTAIN. */
 	txn = contract_begin(0);
 	put_str(txn, STORE_META, "lost", "1", 0, 0);
 	kill_store_connections();
-	put_str(txn, STORE_META, "after", "1", 0, STORE_E_UNAVAILABLE);
+	struct store_val ka = { 5, "after" }, va = { 1, "1" };
+	int prc = store_put(txn, STORE_META, &ka, &va, 0);
+	cr_assert(prc == 0 || prc == STORE_E_UNAVAILABLE, "put after: %d", prc);
 	cr_assert_eq(store_txn_commit(txn), STORE_E_UNAVAILABLE);
 
 	/* The next batch connects again. */
@@ -280,7 +285,10 @@ Test(store_pgsql, a_lost_connection_in_a_nested_batch_fails_the_batch)
 	put_str(parent, STORE_META, "p", "1", 0, 0);
 	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
 	kill_store_connections();
-	put_str(child, STORE_META, "c", "1", 0, STORE_E_UNAVAILABLE);
+	/* Sent without waiting: the loss is the nested batch's commit's answer. */
+	struct store_val kc = { 1, "c" }, vc = { 1, "1" };
+	int prc = store_put(child, STORE_META, &kc, &vc, 0);
+	cr_assert(prc == 0 || prc == STORE_E_UNAVAILABLE, "put c: %d", prc);
 	cr_assert_eq(store_txn_commit(child), STORE_E_UNAVAILABLE);
 	cr_assert_eq(store_txn_commit(parent), STORE_E_UNAVAILABLE);
 	struct store_txn *txn = contract_begin(STORE_RDONLY);
@@ -367,11 +375,13 @@ Test(store_pgsql, sqlstates_become_store_results)
 		{ "23505", STORE_EXISTS }, { "40001", STORE_E_FAILED }, { "P0001", STORE_E_FAILED },
 	};
 	open_conns(CONNS);
+	char out[4];
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
 		fail_holds_with(map[i].state, 0);
+		/* A write that waits for its answer (NOOVERWRITE) returns it. */
 		struct store_txn *txn = contract_begin(0);
 		put_str(txn, STORE_META, "m", "1", 0, 0);
-		put_str(txn, STORE_HOLDS, "h", "1", 0, map[i].rc);
+		put_str(txn, STORE_HOLDS, "h", "1", STORE_NOOVERWRITE, map[i].rc);
 		/* PostgreSQL aborted the transaction: the rest of it fails too
 		 * (with the first failure's result). */
 		struct store_val k = { 1, "n" }, v = { 1, "1" };
@@ -380,6 +390,18 @@ Test(store_pgsql, sqlstates_become_store_results)
 		    map[i].state, rc);
 		cr_assert_lt(store_txn_commit(txn), 0, "SQLSTATE %s: the batch committed",
 		    map[i].state);
+		/* A write sent without waiting: the next read returns its
+		 * failure (a logical outcome means nothing for a plain put:
+		 * then a failure), and so does everything after it. */
+		txn = contract_begin(0);
+		put_str(txn, STORE_META, "m", "1", 0, 0);
+		put_str(txn, STORE_HOLDS, "h", "1", 0, 0);
+		put_str(txn, STORE_META, "n", "1", 0, 0);
+		int want = map[i].rc < 0 ? map[i].rc : STORE_E_FAILED;
+		cr_assert_eq(get_str(txn, STORE_META, "m", out, sizeof out), want, "SQLSTATE %s",
+		    map[i].state);
+		cr_assert_eq(store_put(txn, STORE_META, &k, &v, 0), want);
+		cr_assert_eq(store_txn_commit(txn), want, "SQLSTATE %s", map[i].state);
 		/* The connection is fine: the next batch works. */
 		txn = contract_begin(0);
 		put_str(txn, STORE_META, "m", "1", 0, 0);
@@ -387,7 +409,12 @@ Test(store_pgsql, sqlstates_become_store_results)
 	}
 }
 
-/* A failing statement in a nested batch fails that batch alone. */
+/*
+ * A failing statement in a nested batch fails that batch alone. Writes are
+ * sent without waiting, so the failure is the answer of the nested batch's
+ * next read or of its commit, and the batches around it stay intact: the
+ * group commit of several ops, one of which fails (writer.c).
+ */
 Test(store_pgsql, a_failing_nested_batch_fails_alone)
 {
 	char out[4];
@@ -397,18 +424,292 @@ Test(store_pgsql, a_failing_nested_batch_fails_alone)
 	put_str(parent, STORE_META, "before", "1", 0, 0);
 	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
 	put_str(child, STORE_META, "in_child", "1", 0, 0);
-	put_str(child, STORE_HOLDS, "h", "1", 0, STORE_E_DISK_FULL);
+	put_str(child, STORE_HOLDS, "h", "1", 0, 0);
+	put_str(child, STORE_META, "in_child2", "1", 0, 0);
 	cr_assert_eq(store_txn_commit(child), STORE_E_DISK_FULL);
+	/* Found by a read in the nested batch: the read fails, so does its commit. */
 	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
-	put_str(child, STORE_HOLDS, "h", "1", 0, STORE_E_DISK_FULL);
+	put_str(child, STORE_HOLDS, "h", "1", 0, 0);
+	cr_assert_eq(get_str(child, STORE_META, "before", out, sizeof out), STORE_E_DISK_FULL);
+	cr_assert_eq(store_txn_commit(child), STORE_E_DISK_FULL);
+	/* Aborted before anyone read the failure. */
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_HOLDS, "h", "1", 0, 0);
 	store_txn_abort(child);
+	/* Good nested batches between and after the failing ones commit. */
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_META, "good", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(child), 0);
+	cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+	put_str(child, STORE_CARD_INDEX, "c", "1", STORE_NOOVERWRITE, 0);
+	put_str(child, STORE_CARD_INDEX, "c", "2", STORE_NOOVERWRITE, STORE_EXISTS);
+	cr_assert_eq(store_txn_commit(child), 0);
 	put_str(parent, STORE_META, "after", "1", 0, 0);
+	int grc = get_str(parent, STORE_META, "good", out, sizeof out);
+	cr_assert_eq(grc, 0, "%s", store_strerror(grc));
 	cr_assert_eq(store_txn_commit(parent), 0);
 	struct store_txn *txn = contract_begin(STORE_RDONLY);
 	cr_assert_eq(get_str(txn, STORE_META, "before", out, sizeof out), 0);
 	cr_assert_eq(get_str(txn, STORE_META, "after", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_META, "good", out, sizeof out), 0);
+	cr_assert_eq(get_str(txn, STORE_CARD_INDEX, "c", out, sizeof out), 0);
+	cr_assert_str_eq(out, "1");
 	cr_assert_eq(get_str(txn, STORE_META, "in_child", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_META, "in_child2", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_HOLDS, "h", out, sizeof out), STORE_NOTFOUND);
 	store_txn_abort(txn);
+}
+
+/*
+ * The group commit's shape (writer.c): many nested batches of queued
+ * writes, one of which hits STORE_EXISTS and aborts; the others and the
+ * batch commit, with all their writes, and in a few round trips, not one
+ * per statement (counted by the server: pg_stat_database's xact count
+ * does not see them, so count the statements the session ran instead).
+ */
+Test(store_pgsql, a_group_commit_keeps_every_write_of_the_ops_that_did_not_fail)
+{
+	char out[8], key[16];
+	open_conns(CONNS);
+	struct store_txn *parent = contract_begin(0), *child;
+	put_str(parent, STORE_CARD_INDEX, "taken", "x", 0, 0);
+	for (int op = 0; op < 40; op++) {
+		cr_assert_eq(store_txn_begin(&st, parent, 0, &child), 0);
+		for (int f = 0; f < 10; f++) {
+			snprintf(key, sizeof key, "r%02d.%d", op, f);
+			put_str(child, STORE_RECORDS, key, "v", 0, 0);
+		}
+		if (op % 7 == 3) {
+			/* This op finds its key taken: it fails alone. */
+			put_str(child, STORE_CARD_INDEX, "taken", "y", STORE_NOOVERWRITE, STORE_EXISTS);
+			store_txn_abort(child);
+		} else {
+			cr_assert_eq(store_txn_commit(child), 0, "op %d", op);
+		}
+	}
+	cr_assert_eq(store_txn_commit(parent), 0);
+	struct store_txn *txn = contract_begin(STORE_RDONLY);
+	for (int op = 0; op < 40; op++)
+		for (int f = 0; f < 10; f++) {
+			snprintf(key, sizeof key, "r%02d.%d", op, f);
+			cr_assert_eq(get_str(txn, STORE_RECORDS, key, out, sizeof out),
+			    op % 7 == 3 ? STORE_NOTFOUND : 0, "%s", key);
+		}
+	cr_assert_eq(get_str(txn, STORE_CARD_INDEX, "taken", out, sizeof out), 0);
+	cr_assert_str_eq(out, "x");
+	uint64_t n = 0;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, 34 * 10);
+	store_txn_abort(txn);
+}
+
+/*
+ * Puts held back to go as one multi-row INSERT per table: a key put twice
+ * keeps the later value, a read or a delete in the batch sees every put
+ * before it, an aborted nested batch's puts are never sent, and more puts
+ * than one statement takes are all stored.
+ */
+Test(store_pgsql, held_back_puts_keep_their_order_and_their_batch)
+{
+	char out[8], key[16];
+	open_conns(CONNS);
+	struct store_txn *txn = contract_begin(0), *child;
+	put_str(txn, STORE_META, "a", "1", 0, 0);
+	put_str(txn, STORE_META, "b", "2", 0, 0);
+	put_str(txn, STORE_META, "a", "3", 0, 0);
+	cr_assert_eq(get_str(txn, STORE_META, "a", out, sizeof out), 0);
+	cr_assert_str_eq(out, "3");
+	put_str(txn, STORE_META, "gone", "x", 0, 0);
+	struct store_val gk = { 4, "gone" };
+	cr_assert_eq(store_del(txn, STORE_META, &gk), 0, "a delete sees the put before it");
+	for (int i = 0; i < 700; i++) {
+		snprintf(key, sizeof key, "m%04d", i);
+		put_str(txn, STORE_RECORDS, key, i % 2 ? "odd" : "", 0, 0);
+	}
+	cr_assert_eq(store_txn_begin(&st, txn, 0, &child), 0);
+	put_str(child, STORE_META, "aborted", "1", 0, 0);
+	put_str(child, STORE_RECORDS, "m0000", "changed", 0, 0);
+	store_txn_abort(child);
+	cr_assert_eq(store_txn_begin(&st, txn, 0, &child), 0);
+	put_str(child, STORE_META, "b", "4", 0, 0);
+	cr_assert_eq(store_txn_commit(child), 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "a", out, sizeof out), 0);
+	cr_assert_str_eq(out, "3");
+	cr_assert_eq(get_str(txn, STORE_META, "b", out, sizeof out), 0);
+	cr_assert_str_eq(out, "4");
+	cr_assert_eq(get_str(txn, STORE_META, "gone", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_META, "aborted", out, sizeof out), STORE_NOTFOUND);
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "m0000", out, sizeof out), 0);
+	cr_assert_str_eq(out, "");
+	cr_assert_eq(get_str(txn, STORE_RECORDS, "m0699", out, sizeof out), 0);
+	cr_assert_str_eq(out, "odd");
+	uint64_t n = 0;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, 700);
+	store_txn_abort(txn);
+}
+
+/*
+ * A connection killed while a batch's writes are in its pipeline: the
+ * batch fails retryably (STORE_E_UNAVAILABLE: COMMIT was never sent), none
+ * of its writes is stored, and every batch acknowledged before is.
+ */
+Test(store_pgsql, a_connection_killed_mid_pipeline_loses_nothing_acknowledged)
+{
+	char out[8], key[16];
+	open_conns(CONNS);
+	struct store_txn *txn = contract_begin(0), *child;
+	put_str(txn, STORE_META, "acked", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(txn), 0);
+
+	txn = contract_begin(0);
+	for (int op = 0; op < 3; op++) {
+		cr_assert_eq(store_txn_begin(&st, txn, 0, &child), 0);
+		snprintf(key, sizeof key, "n%d", op);
+		put_str(child, STORE_RECORDS, key, "v", 0, 0);
+		cr_assert_eq(store_txn_commit(child), 0);
+	}
+	cr_assert_eq(store_txn_begin(&st, txn, 0, &child), 0);
+	for (int f = 0; f < 5; f++) {
+		snprintf(key, sizeof key, "k%d", f);
+		put_str(child, STORE_RECORDS, key, "v", 0, 0);
+	}
+	kill_store_connections();
+	for (int f = 5; f < 10; f++) {
+		struct store_val k = { 2, key }, v = { 1, "v" };
+		snprintf(key, sizeof key, "k%d", f);
+		int rc = store_put(child, STORE_RECORDS, &k, &v, 0);
+		cr_assert(rc == 0 || rc == STORE_E_UNAVAILABLE, "put: %d", rc);
+	}
+	int rc = store_txn_commit(child);
+	cr_assert_eq(rc, STORE_E_UNAVAILABLE, "nested commit: %s", store_strerror(rc));
+	rc = store_txn_commit(txn);
+	cr_assert_eq(rc, STORE_E_UNAVAILABLE, "commit: %s", store_strerror(rc));
+
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "acked", out, sizeof out), 0);
+	uint64_t n = 1;
+	cr_assert_eq(store_count(txn, STORE_RECORDS, &n), 0);
+	cr_assert_eq(n, 0, "a write of the failed batch was stored");
+	store_txn_abort(txn);
+}
+
+struct committer {
+	struct store_txn *txn;
+	int rc;
+};
+
+static void *
+commit_in_thread(void *arg)
+{
+	struct committer *c = arg;
+	c->rc = store_txn_commit(c->txn);
+	return NULL;
+}
+
+/*
+ * The connection killed after COMMIT was sent and before its answer (here:
+ * while COMMIT waits for a synchronous standby that never answers, then
+ * the session is terminated): STORE_E_UNCERTAIN, never an acknowledgement
+ * nor STORE_E_UNAVAILABLE; and the batch was in fact stored.
+ */
+Test(store_pgsql, a_connection_killed_during_commit_is_uncertain)
+{
+	char out[8];
+	open_conns(CONNS);
+	sql_do("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+	sql_do("SELECT pg_reload_conf()");
+	/* A reload reaches the server's processes in their own time: wait
+	 * until new sessions have it, and let the store make new ones. */
+	char n[16];
+	for (int i = 0; i < 500; i++) {
+		PGconn *pc = PQconnectdb(getenv("VAULT_TEST_PG"));
+		PGresult *res = PQexec(pc, "SHOW synchronous_standby_names");
+		int set = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    strcmp(PQgetvalue(res, 0, 0), "nobody") == 0;
+		PQclear(res);
+		PQfinish(pc);
+		if (set)
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	kill_store_connections();
+	struct store_txn *txn = contract_begin(0);
+	put_str(txn, STORE_META, "u", "1", 0, 0);
+	struct committer c = { .txn = txn };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, commit_in_thread, &c), 0);
+	for (int i = 0; i < 500; i++) {
+		sql_value(n, sizeof n, "SELECT count(*) FROM pg_stat_activity WHERE "
+		    "wait_event = 'SyncRep' AND application_name = '%s'", schema);
+		if (atoi(n) > 0)
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	kill_store_connections();
+	pthread_join(th, NULL);
+	sql_do("ALTER SYSTEM RESET synchronous_standby_names");
+	sql_do("SELECT pg_reload_conf()");
+	cr_assert_gt(atoi(n), 0, "the commit never waited for the standby");
+	cr_assert_eq(c.rc, STORE_E_UNCERTAIN, "commit: %s", store_strerror(c.rc));
+	txn = contract_begin(STORE_RDONLY);
+	cr_assert_eq(get_str(txn, STORE_META, "u", out, sizeof out), 0);
+	store_txn_abort(txn);
+}
+
+/*
+ * A snapshot sends nothing until its first statement, and ends without
+ * waiting: one that reads nothing costs the server nothing at all (no
+ * session is even taken from the pool), and one that reads once costs one
+ * round trip; its COMMIT's answer is read by the connection's next user.
+ * The snapshot is of the state at its first read, and sees no later commit.
+ */
+Test(store_pgsql, a_snapshot_begins_with_its_first_read_and_ends_without_waiting)
+{
+	char out[8], n[24];
+	open_conns(1);
+	struct store_txn *r;
+	cr_assert_eq(store_txn_begin(&st, NULL, STORE_RDONLY, &r), 0);
+	/* One connection in the pool: a batch can run while the snapshot,
+	 * which has read nothing, is open: it holds none. */
+	struct store_txn *w = contract_begin(0);
+	put_str(w, STORE_META, "x", "1", 0, 0);
+	cr_assert_eq(store_txn_commit(w), 0);
+	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0, "a commit before the first read");
+	w = contract_begin(STORE_RDONLY);
+	store_txn_abort(w); /* took no connection either */
+	store_txn_reset(r);
+	cr_assert_eq(store_txn_renew(r), 0);
+	cr_assert_eq(get_str(r, STORE_META, "x", out, sizeof out), 0);
+	store_txn_reset(r);
+	/* The session ran the snapshot's COMMIT, sent without waiting. */
+	char last[64] = "";
+	for (int i = 0; i < 500; i++) {
+		sql_value(last, sizeof last, "SELECT state || ' ' || query || ' ' || state_change "
+		    "FROM pg_stat_activity WHERE application_name = '%s'", schema);
+		if (strncmp(last, "idle COMMIT ", 12) == 0)
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	cr_assert_eq(strncmp(last, "idle COMMIT ", 12), 0, "session: %s", last);
+	/* Snapshots that read nothing send nothing: the session stays as it was. */
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(store_txn_renew(r), 0);
+		store_txn_reset(r);
+		cr_assert_eq(store_txn_begin(&st, NULL, STORE_RDONLY, &w), 0);
+		store_txn_abort(w);
+	}
+	sql_value(n, sizeof n, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+	    schema);
+	cr_assert_str_eq(n, "1");
+	char now[64];
+	sql_value(now, sizeof now, "SELECT state || ' ' || query || ' ' || state_change "
+	    "FROM pg_stat_activity WHERE application_name = '%s'", schema);
+	cr_assert_str_eq(now, last, "a snapshot that read nothing ran something");
+	store_txn_abort(r);
 }
 
 /* A COMMIT the server refuses is a failure, and nothing of the batch stays. */
@@ -542,21 +843,26 @@ struct second_writer {
 	atomic_int began;
 };
 
+/* Begin a batch and read in it: the read waits for the write lock (BEGIN
+ * and the lock are sent at begin, their answers read with the first read's). */
 static void *
 begin_write(void *arg)
 {
 	struct second_writer *w = arg;
 	struct store_txn *t;
+	char out[4];
 	int rc = store_txn_begin(w->s, NULL, 0, &t);
-	atomic_store(&w->began, rc == 0 ? 1 : -1);
 	if (rc == 0)
+		rc = get_str(t, STORE_META, "k", out, sizeof out);
+	atomic_store(&w->began, rc == 0 ? 1 : -1);
+	if (rc == 0 || rc == STORE_NOTFOUND)
 		store_txn_abort(t);
 	return NULL;
 }
 
 /*
  * Two stores on one schema, as two vaultd nodes: shared, one write batch at
- * a time across them (the second's begin waits for the first's commit),
+ * a time across them (the second's first read waits for the first's commit),
  * one lead at a time, given up with the store.
  */
 Test(store_pgsql, two_stores_on_one_schema_write_one_batch_at_a_time_and_lead_once)
@@ -569,22 +875,29 @@ Test(store_pgsql, two_stores_on_one_schema_write_one_batch_at_a_time_and_lead_on
 
 	struct store_txn *t;
 	cr_assert_eq(store_txn_begin(&st, NULL, 0, &t), 0);
+	/* The lock is taken (BEGIN and the lock are sent at begin and not
+	 * waited for: the first read waits for them). */
+	char out0[4];
+	cr_assert_eq(get_str(t, STORE_META, "k", out0, sizeof out0), STORE_NOTFOUND);
 	struct second_writer w = { .s = &other };
 	pthread_t th;
 	cr_assert_eq(pthread_create(&th, NULL, begin_write, &w), 0);
 	struct timespec ts = { 0, 300 * 1000 * 1000 };
 	nanosleep(&ts, NULL); /* long enough for an unlocked BEGIN, many times over */
-	cr_assert_eq(atomic_load(&w.began), 0, "the second store's batch began during the first's");
+	cr_assert_eq(atomic_load(&w.began), 0, "the second store's batch began during the first's (%d)", atomic_load(&w.began));
 	struct store_val k = { 1, "k" }, v = { 1, "v" };
 	cr_assert_eq(store_put(t, STORE_META, &k, &v, 0), 0);
 	cr_assert_eq(store_txn_commit(t), 0);
 	pthread_join(th, NULL);
-	cr_assert_eq(atomic_load(&w.began), 1, "the second store's batch begins after the commit");
+	cr_assert_eq(atomic_load(&w.began), 1, "the second store's batch began before the "
+	    "first's commit (its read did not see it)");
 
 	/* Read snapshots never wait for the lock. */
 	cr_assert_eq(store_txn_begin(&st, NULL, 0, &t), 0);
 	struct store_txn *r;
 	cr_assert_eq(store_txn_begin(&other, NULL, STORE_RDONLY, &r), 0);
+	char out[4];
+	cr_assert_eq(get_str(r, STORE_META, "k", out, sizeof out), 0);
 	store_txn_abort(r);
 	store_txn_abort(t);
 

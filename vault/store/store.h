@@ -59,12 +59,18 @@
  *
  * Transactions. store_txn_begin() with STORE_RDONLY gives a read snapshot:
  * it sees the state of one commit and nothing written after it, and never
- * blocks or is blocked by the writer. Without it, a write batch: one at a
+ * blocks or is blocked by the writer. That commit is the latest when the
+ * snapshot first reads, at the latest (LMDB: when it begins; PostgreSQL
+ * sends BEGIN with the first read, so a snapshot that reads nothing costs
+ * nothing). Without it, a write batch: one at a
  * time per store (the vault has one writer thread), applied as a whole by
  * store_txn_commit() and durable when that returns, or not at all. A write
  * batch may have nested batches (a parent given): a nested batch commits
  * into its parent or aborts alone, so one failing write leaves the rest of
- * a group commit intact.
+ * a group commit intact. A put without STORE_NOOVERWRITE may answer
+ * STORE_OK before it is done (PostgreSQL sends it without waiting): its
+ * failure is then the answer of the next read or commit of its batch (or
+ * nested batch), which fails as if the put had.
  *
  * Lifetimes. A value or key returned by store_get() or store_cursor_get()
  * points into the store's memory and is valid until the transaction ends

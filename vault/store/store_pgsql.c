@@ -14,8 +14,48 @@
  * transaction, owned by it until it ends (a reset snapshot gives it back).
  * A connection that broke is dropped when its transaction ends; the next
  * transaction connects again, and libpq's multi-host conninfo picks the
- * server. A pooled connection found dead at BEGIN is replaced at once, as
- * nothing was done on it yet.
+ * server. A pooled connection found dead when taken (the server said so
+ * before closing it), or lost before anything on it was answered, is
+ * replaced at once, as nothing was done on it yet.
+ *
+ * Round trips (issue 15; doc/storage-postgresql.md, "Round trips"). Every
+ * pooled connection is in libpq's pipeline mode (store_pgsql_pipe.c):
+ * statements are sent without waiting, and their answers read at a sync
+ * point, in order, each failure going to the (nested) transaction that
+ * sent the statement. What waits, and what does not:
+ *
+ *   - a read snapshot sends nothing at store_txn_begin(): its BEGIN goes
+ *     with its first statement, in the same round trip (PostgreSQL takes a
+ *     REPEATABLE READ snapshot at the first statement anyway), so a request
+ *     that reads nothing (ping, a create's worker side) costs PostgreSQL
+ *     nothing. Its COMMIT at reset is sent without waiting: a read-only
+ *     transaction's COMMIT has nothing to lose, and the connection's next
+ *     user reads that answer before its own. Safe for the deletion
+ *     guarantee: a snapshot taken later than its begin only sees more. While
+ *     the store is unreachable a snapshot connects at begin, as before, so
+ *     that begin says so (status, ping).
+ *   - a write batch sends BEGIN and the write lock at begin, not waiting;
+ *     a nested batch's SAVEPOINT goes with its first statement (a nested
+ *     batch that sends nothing sends no SAVEPOINT either). A put without
+ *     STORE_NOOVERWRITE is held back and goes with the (nested) batch's
+ *     other puts to its table as one multi-row INSERT when anything else
+ *     is sent, not waited for (store_pgsql_rows.c); reads, NOOVERWRITE puts
+ *     (STORE_EXISTS), deletes (STORE_NOTFOUND) and cursor writes wait, and
+ *     take the answers of what was sent before them in the same round trip.
+ *   - a nested batch's commit sends RELEASE and reads every answer owed:
+ *     a write of it that failed fails it alone (its savepoint is rolled
+ *     back), the parent and the other nested batches of the group commit
+ *     intact, as when each write was waited for. Aborting one rolls back
+ *     to its savepoint without waiting.
+ *   - the batch's COMMIT goes alone, after the answers of its last writes
+ *     are read: a connection lost before it is STORE_E_UNAVAILABLE (nothing
+ *     committed), one lost while it runs is STORE_E_UNCERTAIN, as before.
+ *     A batch that is not committed ends with a ROLLBACK not waited for.
+ *
+ * So a group commit of n creates (one nested batch for a run of creates,
+ * writer.c) is about five round trips and a dozen statements, instead of
+ * ~16 round trips and ~17 statements per create, and a single-field
+ * detokenize two round trips instead of four (bench/pg-statements.sh).
  *
  * Failover (doc/storage-postgresql.md): every failure that a later try
  * may cure (no server, a lost connection, a server in recovery or read
@@ -162,6 +202,16 @@ count_warnings(void *arg, const PGresult *res)
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	if (sev != NULL && strcmp(sev, "WARNING") == 0)
 		c->warnings++;
+	/* The server ending an idle session says so before it closes it. */
+	if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		c->broken = 1;
+}
+
+int
+pgsql_lost(PGconn *pc, const char *st)
+{
+	return PQstatus(pc) != CONNECTION_OK || st == NULL || strncmp(st, "08", 2) == 0 ||
+	    strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0;
 }
 
 /*
@@ -204,6 +254,7 @@ static void
 conn_free(struct pg_conn *c)
 {
 	PQfinish(c->pc);
+	free(c->q);
 	free(c);
 }
 
@@ -290,7 +341,11 @@ may_connect(const struct pg_store *ps)
 	    now.tv_nsec >= ps->retry_at.tv_nsec);
 }
 
-/* An idle connection, or a new one; *fresh says which. */
+/*
+ * An idle connection, or a new one; *fresh says which. An idle one the
+ * server closed meanwhile (a restart, a failover: it said so before
+ * closing) is dropped unseen and the next one tried.
+ */
 static int
 pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
 {
@@ -298,6 +353,7 @@ pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += CONN_WAIT_SECONDS;
 	pthread_mutex_lock(&ps->mu);
+again:
 	while (ps->idle == NULL && ps->nconns >= ps->max_conns) {
 		if (pthread_cond_timedwait(&ps->freed, &ps->mu, &until) == ETIMEDOUT &&
 		    ps->idle == NULL && ps->nconns >= ps->max_conns) {
@@ -307,9 +363,16 @@ pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
 		}
 	}
 	if (ps->idle != NULL) {
-		*out = ps->idle;
-		ps->idle = ps->idle->next;
+		struct pg_conn *c = ps->idle;
+		ps->idle = c->next;
 		pthread_mutex_unlock(&ps->mu);
+		if (pipe_dead(c)) {
+			conn_free(c);
+			pthread_mutex_lock(&ps->mu);
+			ps->nconns--;
+			goto again;
+		}
+		*out = c;
 		*fresh = 0;
 		return 0;
 	}
@@ -337,14 +400,16 @@ pool_get(struct pg_store *ps, struct pg_conn **out, int *fresh)
 	return rc;
 }
 
-/* Give a connection back; one that broke, is still in a transaction or
- * is to be dropped (drop: its session failed in a way a new one may not,
- * as a server that turned read only) is closed. */
+/* Give a connection back; one that broke, is to be dropped (drop: its
+ * session failed in a way a new one may not, as a server that turned read
+ * only) or whose pipeline is not at a sync point is closed. Its pipeline
+ * may still owe answers (a transaction ended without waiting for its
+ * COMMIT or ROLLBACK): the next user reads them first. */
 static void
 pool_release(struct pg_store *ps, struct pg_conn *c, int drop)
 {
-	int keep = !drop && PQstatus(c->pc) == CONNECTION_OK &&
-	    PQtransactionStatus(c->pc) == PQTRANS_IDLE;
+	int keep = !drop && !c->broken && PQstatus(c->pc) == CONNECTION_OK && c->unsynced == 0 &&
+	    (c->qn > 0 || PQtransactionStatus(c->pc) == PQTRANS_IDLE);
 	if (!keep)
 		conn_free(c);
 	pthread_mutex_lock(&ps->mu);
@@ -614,58 +679,10 @@ detach_cursors(struct pg_txn *t)
 	t->cursors = NULL;
 }
 
-/*
- * Take a connection and begin the root transaction on it. A read snapshot
- * runs a first statement at once: PostgreSQL takes a REPEATABLE READ
- * snapshot at the first statement, not at BEGIN, and the snapshot must be
- * of the state when store_txn_begin() returned.
- */
-static int
-begin_root(struct pg_txn *t)
+/* For answers no transaction waits for. */
+static void
+ignore_owner(void *arg, uint32_t owner, int rc, int lost)
 {
-	struct pg_store *ps = t->ps;
-	for (unsigned attempt = 0;; attempt++) {
-		struct pg_conn *c;
-		int fresh, rc = pool_get(ps, &c, &fresh);
-		if (rc != 0)
-			return rc;
-		pthread_mutex_lock(&ps->mu);
-		unsigned gen = ps->sync_gen;
-		int durable = ps->durable;
-		pthread_mutex_unlock(&ps->mu);
-		/* The setting on its own, outside the transaction: a SET in it
-		 * would be undone by a rollback. */
-		PGresult *res = NULL;
-		if (c->sync_gen != gen)
-			res = PQexec(c->pc, durable ? "RESET synchronous_commit" :
-			    "SET synchronous_commit = off");
-		if (res == NULL || PQresultStatus(res) == PGRES_COMMAND_OK) {
-			PQclear(res);
-			c->sync_gen = gen;
-			res = PQexec(c->pc, t->flags & STORE_RDONLY ?
-			    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1" :
-			    "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")");
-		}
-		ExecStatusType st = PQresultStatus(res);
-		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-			PQclear(res);
-			t->conn = c;
-			mark_up(ps);
-			return 0;
-		}
-		/* A pooled connection the server closed meanwhile: replace it
-		 * quietly (nothing was done on it), a bounded number of times. */
-		int stale = !fresh && PQstatus(c->pc) != CONNECTION_OK &&
-		    attempt <= ps->max_conns;
-		if (!stale)
-			rc = pgsql_fail(c->pc, res, "begin");
-		PQclear(res);
-		if (PQtransactionStatus(c->pc) == PQTRANS_INERROR)
-			PQclear(PQexec(c->pc, "ROLLBACK"));
-		pool_put(ps, c);
-		if (!stale)
-			return rc < 0 ? rc : STORE_E_FAILED;
-	}
 }
 
 /* The first failure of t's root or of t: what every later call returns. */
@@ -675,14 +692,154 @@ txn_failed(const struct pg_txn *t)
 	return t->failed ? t->failed : t->root->failed;
 }
 
+/* A serial for a new transaction: the owner of its statements. */
+static uint32_t
+new_serial(struct pg_store *ps)
+{
+	uint32_t s;
+	while ((s = atomic_fetch_add(&ps->serials, 1) + 1) == 0)
+		;
+	return s;
+}
+
+/*
+ * Begin the root on a connection: the durability setting if it changed,
+ * then BEGIN (a batch: and the write lock), all sent without waiting; the
+ * answers are read with the first statement's. A pooled connection found
+ * dead is replaced in pool_get; one that dies before anything was answered
+ * is replaced by pgsql_txn_collect (replayable).
+ */
+static int
+open_root(struct pg_txn *t)
+{
+	struct pg_store *ps = t->ps;
+	struct pg_conn *c;
+	int fresh, rc = pool_get(ps, &c, &fresh);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&ps->mu);
+	unsigned gen = ps->sync_gen;
+	int durable = ps->durable;
+	pthread_mutex_unlock(&ps->mu);
+	/* The setting on its own, before a sync point: a SET in the
+	 * transaction would be undone by a rollback. */
+	if (c->sync_gen != gen) {
+		rc = pipe_sql(c, t->serial, 0, "begin", durable ? "RESET synchronous_commit" :
+		    "SET synchronous_commit = off");
+		if (rc == 0)
+			rc = pipe_sync(c);
+		c->sync_gen = gen;
+	}
+	if (rc == 0 && (t->flags & STORE_RDONLY))
+		rc = pipe_sql(c, t->serial, 0, "begin",
+		    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	else if (rc == 0 && (rc = pipe_sql(c, t->serial, 0, "begin", "BEGIN")) == 0)
+		rc = pipe_sql(c, t->serial, 0, "begin",
+		    "SELECT pg_advisory_xact_lock(" WRITE_LOCK ")");
+	if (rc != 0) {
+		pool_release(ps, c, 1);
+		return rc;
+	}
+	t->conn = c;
+	t->fresh = fresh;
+	t->replayable = 1;
+	t->state = TX_OPEN;
+	return 0;
+}
+
+int
+pgsql_txn_ready(struct pg_txn *t)
+{
+	if (t->state == TX_OPEN)
+		return 0;
+	if (t->state != TX_PENDING)
+		return STORE_E_FAILED;
+	if (t->depth == 0)
+		return open_root(t);
+	int rc = pgsql_txn_ready(t->parent);
+	if (rc != 0)
+		return rc;
+	char sql[32];
+	snprintf(sql, sizeof sql, "SAVEPOINT s%u", t->depth);
+	t->conn = t->root->conn;
+	if ((rc = pgsql_puts_flush(t->root)) != 0 ||
+	    (rc = pipe_sql(t->conn, t->parent->serial, 0, "savepoint", sql)) != 0) {
+		t->parent->failed = rc;
+		return rc;
+	}
+	t->root->replayable = 0;
+	t->state = TX_OPEN;
+	return 0;
+}
+
+void
+pgsql_txn_wrote(struct pg_txn *t)
+{
+	t->root->replayable = 0;
+}
+
+/*
+ * A statement of owner failed with rc: owner and the nested batches inside
+ * it fail (PostgreSQL aborted them all); lost: the connection, so every
+ * open one. An owner that already ended (an aborted nested batch, whose
+ * savepoint is rolled back) fails no one.
+ */
+static void
+owner_failed(void *arg, uint32_t owner, int rc, int lost)
+{
+	struct pg_txn *r = arg, *t;
+	for (t = r->inner; t != NULL && !lost && t->serial != owner; t = t->parent)
+		;
+	if (t == NULL && !lost)
+		return;
+	for (struct pg_txn *u = r->inner; u != NULL; u = u->parent) {
+		if (u->failed == 0)
+			u->failed = rc;
+		if (u == t)
+			break;
+	}
+}
+
+int
+pgsql_txn_collect(struct pg_txn *t, PGresult **want)
+{
+	struct pg_txn *r = t->root;
+	struct pg_conn *c = r->conn;
+	if (want != NULL)
+		*want = NULL;
+	if (c == NULL)
+		return txn_failed(t) ? txn_failed(t) : STORE_E_FAILED;
+	if (c->qn == 0)
+		return txn_failed(t);
+	if (c->unsynced > 0)
+		(void)pipe_sync(c); /* a failure marks c broken: collected below */
+	int lost = pipe_collect(c, owner_failed, r, want);
+	/* Nothing was answered yet and the connection came from the pool:
+	 * it died idle, unseen (or between BEGIN and the first read), and
+	 * nothing was done on it. Take another, as a BEGIN would have. */
+	if (lost && r->replayable && !r->fresh && r->replays++ < r->ps->max_conns) {
+		if (want != NULL && *want != NULL) {
+			PQclear(*want);
+			*want = NULL;
+		}
+		pool_release(r->ps, c, 1);
+		r->conn = NULL;
+		r->state = TX_PENDING;
+		r->failed = 0;
+		return PGSQL_RETRY;
+	}
+	r->replayable = 0;
+	return txn_failed(t);
+}
+
 static int
 pgsql_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
     struct store_txn **out)
 {
 	struct pg_txn *p = (struct pg_txn *)parent, *t;
-	if (p != NULL && p->conn != NULL && txn_failed(p) == STORE_E_UNAVAILABLE)
+	if (p != NULL && p->state != TX_RESET && txn_failed(p) == STORE_E_UNAVAILABLE)
 		return STORE_E_UNAVAILABLE; /* said when it failed */
-	if (p != NULL && ((p->flags & STORE_RDONLY) || p->conn == NULL || p->failed)) {
+	if (p != NULL && ((p->flags & STORE_RDONLY) || p->state == TX_RESET || p->failed)) {
 		pgsql_log_failure("nested batch", NULL, "its parent is a snapshot or failed");
 		return STORE_E_FAILED;
 	}
@@ -691,61 +848,107 @@ pgsql_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	t->base.m = &pgsql_methods;
 	t->ps = s->impl;
 	t->flags = flags;
+	t->serial = new_serial(t->ps);
+	t->state = TX_PENDING;
 	if (p == NULL) {
 		t->root = t;
-		int rc = begin_root(t);
+		t->inner = t;
+		/* A batch sends BEGIN and takes the write lock now (the answers
+		 * come with its first read). A snapshot sends nothing until its
+		 * first statement, unless the store is unreachable: then it
+		 * tries to connect now, and says so at once, as before. */
+		int rc = 0;
+		if (!(flags & STORE_RDONLY) || atomic_load(&t->ps->down_since) != 0)
+			rc = open_root(t);
+		if (rc == 0 && !(flags & STORE_RDONLY) && PQflush(t->conn->pc) != 0)
+			t->conn->broken = 1; /* found by the first read or the commit */
 		if (rc != 0) {
 			free(t);
 			return rc;
 		}
 	} else {
-		char sql[32];
 		t->root = p->root;
-		t->conn = p->conn;
+		t->parent = p;
 		t->depth = p->depth + 1;
 		t->flags = p->flags;
-		snprintf(sql, sizeof sql, "SAVEPOINT s%u", t->depth);
-		int rc = exec_simple(t->conn->pc, sql, "savepoint");
-		if (rc != 0) {
-			p->failed = rc;
-			free(t);
-			return rc;
-		}
+		t->conn = p->conn;
+		t->root->inner = t;
 	}
 	*out = &t->base;
 	return 0;
 }
 
-/* End the root's transaction on the server and give the connection back. */
+/*
+ * End the root's transaction on the server and give the connection back.
+ * The end (COMMIT of a snapshot, ROLLBACK of a batch not committed) is
+ * sent without waiting for its answer: the server ends the transaction as
+ * it reads it, and the connection's next user reads the answer before its
+ * own. A read-only transaction's COMMIT cannot lose anything, and a
+ * ROLLBACK's failure would only mean the session is gone.
+ */
 static void
 end_root(struct pg_txn *t)
 {
 	detach_cursors(t);
 	arena_free(t);
+	pgsql_puts_drop(t, 0);
 	if (t->conn != NULL) {
+		struct pg_conn *c = t->conn;
 		/* A session that failed as a server going away does: a new one
 		 * finds the server that now accepts writes (read-write). */
-		int drop = t->failed == STORE_E_UNAVAILABLE || t->failed == STORE_E_UNCERTAIN;
-		if (!drop && PQtransactionStatus(t->conn->pc) != PQTRANS_IDLE)
-			PQclear(PQexec(t->conn->pc, "ROLLBACK"));
-		pool_release(t->ps, t->conn, drop);
+		/* Answers owed by a batch aborted mid-way: read them first (a
+		 * PREPARE skipped among them must be known, pipe.c). */
+		if (c->unsynced > 0 && !c->broken && pipe_sync(c) == 0)
+			(void)pipe_collect(c, ignore_owner, NULL, NULL);
+		int drop = t->failed == STORE_E_UNAVAILABLE || t->failed == STORE_E_UNCERTAIN ||
+		    c->broken;
+		if (!drop && t->state == TX_OPEN &&
+		    ((c->unsynced > 0 && pipe_sync(c) != 0) ||
+		    pipe_sql(c, 0, 0, "end", (t->flags & STORE_RDONLY) ? "COMMIT" : "ROLLBACK") != 0 ||
+		    pipe_sync(c) != 0))
+			drop = 1;
+		pool_release(t->ps, c, drop);
 		t->conn = NULL;
 	}
+	t->state = TX_RESET;
 }
 
-/* A nested batch that failed or is aborted: undo it, keep the parent. */
+/*
+ * A nested batch that failed or is aborted: undo it, keep the parent,
+ * without waiting (a failure of the rollback fails the root, at its next
+ * read or commit). After a sync point: an earlier statement's failure
+ * makes the server skip the rest up to the next one.
+ */
 static void
 rollback_savepoint(struct pg_txn *t)
 {
-	char sql[64];
-	snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
-	    t->depth, t->depth);
-	PGresult *res = PQexec(t->conn->pc, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		struct pg_txn *r = t->root;
-		r->failed = pgsql_fail(t->conn->pc, res, "rollback to savepoint");
-	}
-	PQclear(res);
+	struct pg_conn *c = t->conn;
+	char sql[40];
+	int rc = 0;
+	pgsql_puts_drop(t->root, t->serial); /* never sent: nothing to undo */
+	/* The answers of its writes first (their failures are its own: it is
+	 * no longer the innermost), so that a PREPARE the server skipped
+	 * after one of them is known before the next statement needs it. */
+	if (c->unsynced > 0)
+		(void)pgsql_txn_collect(t->parent, NULL);
+	if (c->broken)
+		rc = STORE_E_UNAVAILABLE;
+	snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT s%u", t->depth);
+	if (rc == 0)
+		rc = pipe_sql(c, t->root->serial, 0, "rollback to savepoint", sql);
+	snprintf(sql, sizeof sql, "RELEASE SAVEPOINT s%u", t->depth);
+	if (rc == 0)
+		rc = pipe_sql(c, t->root->serial, 0, "rollback to savepoint", sql);
+	if (rc != 0 && t->root->failed == 0)
+		t->root->failed = rc;
+}
+
+/* The nested batch t ends: its parent is the innermost again. */
+static void
+pop_nested(struct pg_txn *t)
+{
+	detach_cursors(t);
+	t->root->inner = t->parent;
 }
 
 static void
@@ -753,13 +956,42 @@ pgsql_txn_abort(struct store_txn *txn)
 {
 	struct pg_txn *t = (struct pg_txn *)txn;
 	if (t->depth > 0) {
-		detach_cursors(t);
-		rollback_savepoint(t);
+		pop_nested(t);
+		if (t->state == TX_OPEN)
+			rollback_savepoint(t);
 	} else {
 		end_root(t);
 		free(t->arena);
 	}
 	free(t);
+}
+
+/*
+ * A nested batch commits into its parent: RELEASE, and the answers of
+ * everything it sent are read now, so that a write of it that failed
+ * (found only now: writes are not waited for) fails this batch alone,
+ * as if the write had, and leaves the parent intact. One round trip per
+ * nested batch that wrote; none for one that sent nothing.
+ */
+static int
+commit_nested(struct pg_txn *t)
+{
+	if (t->state != TX_OPEN)
+		return t->failed;
+	if (txn_failed(t) == 0) {
+		char sql[32];
+		snprintf(sql, sizeof sql, "RELEASE SAVEPOINT s%u", t->depth);
+		int rc = pgsql_puts_flush(t->root);
+		if (rc == 0)
+			rc = pipe_sql(t->conn, t->root->serial, 0, "release savepoint", sql);
+		if (rc != 0)
+			owner_failed(t->root, 0, rc, 1);
+		else
+			(void)pgsql_txn_collect(t, NULL); /* never a retry: SAVEPOINT was sent */
+	}
+	if (t->failed != 0 && t->root->failed == 0)
+		rollback_savepoint(t);
+	return txn_failed(t);
 }
 
 /*
@@ -769,36 +1001,53 @@ pgsql_txn_abort(struct store_txn *txn)
  * answer came with a WARNING: the wait for a synchronous standby was
  * cancelled (statement_timeout, an administrator), the commit is made on
  * this server but may be on no standby, so a failover can lose it.
+ *
+ * The answers to the batch's last writes are read first, on their own: a
+ * connection lost before COMMIT is sent stays STORE_E_UNAVAILABLE (nothing
+ * was committed), as when every write was waited for. That costs a round
+ * trip only when writes are unanswered.
  */
 static int
 commit_root(struct pg_txn *t)
 {
-	PGconn *pc = t->conn->pc;
-	int rc = 0;
-	t->conn->warnings = 0;
-	PGresult *res = PQexec(pc, "COMMIT");
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+	int rc;
+	for (;;) {
+		if ((rc = pgsql_txn_ready(t)) != 0 || (rc = pgsql_puts_flush(t)) != 0)
+			return rc;
+		if (t->conn->qn == 0)
+			break;
+		if ((rc = pgsql_txn_collect(t, NULL)) != PGSQL_RETRY) {
+			if (rc != 0)
+				return rc;
+			break;
+		}
+	}
+	struct pg_conn *c = t->conn;
+	PGresult *res = NULL;
+	t->replayable = 0;
+	c->warnings = 0;
+	if (pipe_sql(c, t->serial, 1, "commit (its outcome is unknown: the batch may "
+	    "or may not be stored)", "COMMIT") == 0)
+		(void)pgsql_txn_collect(t, &res);
+	if (res == NULL) {
+		/* No answer: the connection was lost after COMMIT may have
+		 * reached the server (said in the log by the pipeline). A
+		 * definite refusal has a SQLSTATE of its own, below. */
+		rc = STORE_E_UNCERTAIN;
+	} else if (PQresultStatus(res) == PGRES_COMMAND_OK &&
+	    strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		pgsql_log_failure("commit", NULL, "the server rolled the transaction back");
 		rc = STORE_E_FAILED;
-	} else if (PQresultStatus(res) == PGRES_COMMAND_OK && t->conn->warnings != 0) {
+	} else if (PQresultStatus(res) == PGRES_COMMAND_OK && c->warnings != 0) {
 		pgsql_log_failure("commit", NULL, "made on the primary, but the wait for a "
 		    "synchronous standby was cancelled: it may be lost by a failover");
 		rc = STORE_E_UNCERTAIN;
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		/* No answer, or the server going away: it may have committed. A
-		 * definite refusal (a serialization failure, a deferred check)
-		 * has a SQLSTATE of its own. */
-		int lost = PQstatus(pc) != CONNECTION_OK || state == NULL ||
-		    strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-		    strcmp(state, "57P02") == 0;
-		rc = pgsql_fail(pc, res, lost ? "commit (its outcome is unknown: the batch may "
-		    "or may not be stored)" : "commit");
-		if (lost)
-			rc = STORE_E_UNCERTAIN;
-		else if (rc >= 0)
+		rc = pgsql_fail(c->pc, res, "commit");
+		if (rc >= 0)
 			rc = STORE_E_FAILED;
 	}
+	t->state = TX_DONE;
 	PQclear(res);
 	return rc;
 }
@@ -808,21 +1057,15 @@ pgsql_txn_commit(struct store_txn *txn)
 {
 	struct pg_txn *t = (struct pg_txn *)txn;
 	int rc = t->failed;
-	if (t->conn == NULL) {
+	if (t->state == TX_RESET) {
 		rc = STORE_E_FAILED; /* a reset snapshot */
 	} else if (t->depth > 0) {
 		detach_cursors(t);
-		if (rc != 0) {
-			rollback_savepoint(t);
-		} else {
-			char sql[32];
-			snprintf(sql, sizeof sql, "RELEASE SAVEPOINT s%u", t->depth);
-			if ((rc = exec_simple(t->conn->pc, sql, "release savepoint")) != 0)
-				t->root->failed = rc;
-		}
+		rc = commit_nested(t); /* t is still the innermost: its failures are its own */
+		pop_nested(t);
 		free(t);
 		return rc;
-	} else if (rc == 0) {
+	} else if (rc == 0 && !(t->flags & STORE_RDONLY)) {
 		rc = commit_root(t);
 		t->failed = rc;
 	}
@@ -838,8 +1081,6 @@ pgsql_txn_reset(struct store_txn *txn)
 	struct pg_txn *t = (struct pg_txn *)txn;
 	if (!(t->flags & STORE_RDONLY) || t->depth > 0)
 		return; /* as LMDB: only for read snapshots */
-	if (t->conn != NULL)
-		PQclear(PQexec(t->conn->pc, "COMMIT"));
 	end_root(t);
 	t->failed = 0;
 }
@@ -848,9 +1089,17 @@ static int
 pgsql_txn_renew(struct store_txn *txn)
 {
 	struct pg_txn *t = (struct pg_txn *)txn;
-	if (!(t->flags & STORE_RDONLY) || t->depth > 0 || t->conn != NULL)
+	if (!(t->flags & STORE_RDONLY) || t->depth > 0 || t->state != TX_RESET)
 		return STORE_E_FAILED;
-	return begin_root(t);
+	t->serial = new_serial(t->ps);
+	t->state = TX_PENDING;
+	t->replays = 0;
+	/* As pgsql_txn_begin: nothing is sent before the first statement,
+	 * unless the store is unreachable. */
+	int rc = atomic_load(&t->ps->down_since) != 0 ? open_root(t) : 0;
+	if (rc != 0)
+		t->state = TX_RESET;
+	return rc;
 }
 
 /* ---- the store as a whole ------------------------------------------------ */
@@ -883,6 +1132,26 @@ tables_size(PGconn *pc, uint64_t *bytes)
 }
 
 /*
+ * Read the answers every idle connection still owes (the COMMIT of a
+ * snapshot ended without waiting): once this returns, no snapshot ended
+ * before the call is open on the server.
+ */
+static void
+drain_idle(struct pg_store *ps)
+{
+	pthread_mutex_lock(&ps->mu);
+	struct pg_conn *list = ps->idle;
+	ps->idle = NULL;
+	pthread_mutex_unlock(&ps->mu);
+	while (list != NULL) {
+		struct pg_conn *c = list;
+		list = c->next;
+		int drop = c->qn > 0 && pipe_collect(c, ignore_owner, NULL, NULL) != 0;
+		pool_release(ps, c, drop);
+	}
+}
+
+/*
  * Retire's compaction: VACUUM every vault table, so that old row versions
  * (records as they were before a rewrap, deleted index entries) leave the
  * tables and their indexes. INDEX_CLEANUP ON: the default (auto) may skip
@@ -901,17 +1170,19 @@ pgsql_purge(struct store *s, uint64_t *before, uint64_t *after)
 		    store_table_name(t));
 	if (n >= sizeof sql)
 		return STORE_E_FAILED;
+	drain_idle(ps);
 	int fresh, rc = pool_get(ps, &c, &fresh);
 	if (rc != 0)
 		return rc;
 	/* VACUUM of a large table may take longer than statement_timeout;
-	 * the connection is not reused, so the setting goes with it. */
-	if ((rc = tables_size(c->pc, before)) == 0 &&
+	 * the connection is not reused, so the setting goes with it. VACUUM
+	 * cannot run in a pipeline. */
+	if ((rc = pipe_leave(c)) == 0 && (rc = tables_size(c->pc, before)) == 0 &&
 	    (ps->stmt_timeout_ms == 0 ||
 	    (rc = exec_simple(c->pc, "SET statement_timeout = 0", "vacuum")) == 0) &&
 	    (rc = exec_simple(c->pc, sql, "vacuum")) == 0)
 		rc = tables_size(c->pc, after);
-	pool_release(ps, c, ps->stmt_timeout_ms != 0);
+	pool_release(ps, c, 1);
 	return rc;
 }
 
