@@ -129,14 +129,23 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 		 * dropped (fail closed). Should the batch commit fail later,
 		 * fail_all adds an entry saying so.
 		 */
+		size_t entries = audit_batch_count(ctx->audit);
+		const char *name = (op->counted_as ? op->counted_as : op->op)->name;
 		if (!op->op->unaudited && services_audit(ctx->svc, ctx->audit, ctx->keys, op->client,
-		    op->uid, op->purpose, (op->counted_as ? op->counted_as : op->op)->name,
-		    &ctx->trace, rc ? err.code : 0) != 0)
+		    op->uid, op->purpose, name, &ctx->trace, rc ? err.code : 0) != 0)
 			rc = op_fail(&err, VAULT_E_AUDIT, NULL,
 			    audit_refusal(ctx->svc->audit, 1));
 		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {
 			log_warn("a write was not stored: %s", store_strerror(rc));
 			rc = op_fail(&err, commit_error(server_of(ctx->svc), rc), NULL, NULL);
+			/* A store may report a write's failure only when its nested
+			 * batch commits (PostgreSQL's held-back puts): the entry
+			 * says what happened, not "ok". */
+			if (!op->op->unaudited) {
+				audit_batch_truncate(ctx->audit, entries);
+				(void)services_audit(ctx->svc, ctx->audit, ctx->keys, op->client,
+				    op->uid, op->purpose, name, &ctx->trace, err.code);
+			}
 		}
 		else if (rc != 0)
 			store_txn_abort(child);

@@ -175,6 +175,61 @@ Test(pgsql, an_acknowledged_create_survives_kill_9)
 	vaultd_finish(&p);
 }
 
+/* Entries of p's trail that contain needle. */
+static int
+trail_count(const struct vaultd_proc *p, const char *needle)
+{
+	char path[600];
+	size_t len;
+	int n = 0;
+	vaultd_path(p, "audit/audit.log", path, sizeof(path));
+	char *s = read_file_all(path, &len);
+	for (char *q = s; (q = strstr(q, needle)) != NULL; q++)
+		n++;
+	free(s);
+	return n;
+}
+
+/*
+ * The store sends a batch's plain puts together and learns of a failure
+ * only when the write's nested batch commits: that write's audit entry
+ * must then give the failure, not "ok" (writer.c apply_one). PostgreSQL
+ * refuses the insert here by a trigger of the test's.
+ */
+Test(pgsql, a_write_refused_at_its_commit_is_audited_as_refused)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	vaultd_start(&p, NULL);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *before = create(v, 1);
+	PGconn *pc = connect_as_vaultd(&p);
+	PQclear(sql_ok(pc, "CREATE FUNCTION vault_test_refuse() RETURNS trigger LANGUAGE plpgsql "
+	    "AS $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$"));
+	PQclear(sql_ok(pc, "CREATE TRIGGER vault_test_refuse BEFORE INSERT ON vault_records "
+	    "FOR EACH ROW EXECUTE FUNCTION vault_test_refuse()"));
+	struct vault_record *r;
+	char *tok = NULL;
+	vault_record_new(&r);
+	vault_record_set(r, "email", "refused@pgsql.example");
+	int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &tok);
+	vault_record_free(r);
+	cr_assert_eq(rc, VAULT_E_STORAGE, "%s", vault_error_name(rc));
+	PQclear(sql_ok(pc, "DROP TRIGGER vault_test_refuse ON vault_records"));
+	PQclear(sql_ok(pc, "DROP FUNCTION vault_test_refuse()"));
+	PQfinish(pc);
+	char *after = create(v, 2);
+	vault_close(v);
+	cr_assert_eq(vaultd_stop(&p), 0);
+	cr_assert_eq(trail_count(&p, "\"op\":\"create\",\"outcome\":\"ok\""), 2,
+	    "the refused create's entry says ok");
+	cr_assert_eq(trail_count(&p, "\"op\":\"create\",\"outcome\":\"VAULT_E_STORAGE\""), 1,
+	    "no entry gives the refused create's outcome");
+	free(before);
+	free(after);
+	vaultd_cleanup(&p);
+}
+
 Test(pgsql, backup_and_restore_refuse_and_name_the_databases_tools)
 {
 	struct vaultd_proc p;
