@@ -299,3 +299,57 @@ Test(powerloss, in_flight_group_commits_lose_nothing_acknowledged, .timeout = 12
 	    created, deleted);
 	vaultd_finish(&p);
 }
+
+/*
+ * A group commit larger than the commit log takes per record (a create
+ * with a 300 KiB document here) commits without a record, made durable by
+ * a checkpoint before its reply (store_lmdb.c, commit_direct): it too
+ * survives a power loss, with the small writes around it.
+ */
+Test(powerloss, a_batch_too_large_for_the_log_is_durable_too, .timeout = 120)
+{
+	struct vaultd_proc p;
+	struct vault *v;
+	enum { DOC = 300 * 1024 };
+	uint8_t *doc = malloc(DOC);
+	cr_assert_not_null(doc);
+	for (size_t i = 0; i < DOC; i++)
+		doc[i] = (uint8_t)(i * 7 + i / 4096);
+	vaultd_prepare(&p, SLOW_TRAIL);
+	vaultd_needs_lmdb(&p, "the shim models the flushes of vaultd's own files");
+	start_with_shim(&p);
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	char *small1 = create(v, "before@powerloss.example");
+	struct vault_record *r;
+	char *big = NULL;
+	vault_record_new(&r);
+	vault_record_set(r, "email", "big@powerloss.example");
+	cr_assert_eq(vault_record_add_document(r, "scan.bin", "application/octet-stream", doc, DOC), 0);
+	int rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &big);
+	vault_record_free(r);
+	cr_assert_eq(rc, 0, "create: %s", vault_error_name(rc));
+	char *small2 = create(v, "after@powerloss.example");
+	vault_close(v);
+	power_loss(&p);
+
+	vaultd_restart(&p);
+	cr_assert_geq(audited(&p, "create"), 3, "the audit entry of an acknowledged create was lost");
+	cr_assert_eq(vault_connect(p.socket, &v), 0);
+	expect_field(v, small1, "email", "before@powerloss.example", 0);
+	expect_field(v, big, "email", "big@powerloss.example", 1);
+	expect_field(v, small2, "email", "after@powerloss.example", 2);
+	struct vault_record *out = NULL;
+	cr_assert_eq(vault_read(v, VAULT_PURPOSE_TRANSACTIONAL, big, NULL, 0, 1, &out), 0, "%s",
+	    vault_last_message(v));
+	const void *data;
+	size_t len;
+	cr_assert_eq(vault_record_document_at(out, 0, NULL, NULL, NULL, &data, &len), 0);
+	cr_assert(len == DOC && memcmp(data, doc, DOC) == 0, "the document came back changed");
+	vault_record_free(out);
+	vault_free(small1);
+	vault_free(big);
+	vault_free(small2);
+	free(doc);
+	vault_close(v);
+	vaultd_finish(&p);
+}

@@ -45,8 +45,12 @@ struct commitlog {
 static uint8_t *
 body_room(struct commitlog_body *b, size_t n)
 {
-	if (b->failed)
+	if (b->failed || b->over)
 		return NULL;
+	if (b->limit > 0 && (n > b->limit || b->len > b->limit - n)) {
+		b->over = 1;
+		return NULL;
+	}
 	if (n > SIZE_MAX / 2 - b->len) {
 		b->failed = 1;
 		return NULL;
@@ -73,10 +77,12 @@ commitlog_body_put(struct commitlog_body *b, unsigned table, const void *key, si
     const void *val, size_t vlen)
 {
 	uint8_t *p;
-	if (klen > UINT16_MAX || vlen > UINT32_MAX || (p = body_room(b, 8 + klen + vlen)) == NULL) {
+	if (klen > UINT16_MAX || vlen > UINT32_MAX) {
 		b->failed = 1;
 		return;
 	}
+	if ((p = body_room(b, 8 + klen + vlen)) == NULL)
+		return;
 	p[0] = COMMITLOG_OP_PUT;
 	p[1] = (uint8_t)table;
 	be16_put(p + 2, (uint16_t)klen);
@@ -90,10 +96,12 @@ void
 commitlog_body_del(struct commitlog_body *b, unsigned table, const void *key, size_t klen)
 {
 	uint8_t *p;
-	if (klen > UINT16_MAX || (p = body_room(b, 4 + klen)) == NULL) {
+	if (klen > UINT16_MAX) {
 		b->failed = 1;
 		return;
 	}
+	if ((p = body_room(b, 4 + klen)) == NULL)
+		return;
 	p[0] = COMMITLOG_OP_DEL;
 	p[1] = (uint8_t)table;
 	be16_put(p + 2, (uint16_t)klen);
@@ -106,11 +114,12 @@ commitlog_body_file(struct commitlog_body *b, const char *path, uint64_t dev, ui
 {
 	size_t plen = strlen(path);
 	uint8_t *p;
-	if (plen > UINT16_MAX || len > UINT32_MAX ||
-	    (p = body_room(b, 31 + plen + len)) == NULL) {
+	if (plen > UINT16_MAX || len > UINT32_MAX) {
 		b->failed = 1;
 		return;
 	}
+	if ((p = body_room(b, 31 + plen + len)) == NULL)
+		return;
 	p[0] = COMMITLOG_OP_FILE;
 	be16_put(p + 1, (uint16_t)plen);
 	be64_put(p + 3, dev);

@@ -72,7 +72,9 @@ struct commitlog_header {
 struct commitlog_body {
 	uint8_t *p;
 	size_t len, cap;
-	int failed; /* an append could not allocate: the batch must not commit */
+	int failed;   /* an append could not allocate: the body is incomplete */
+	size_t limit; /* 0, or the most bytes to hold */
+	int over;     /* an append would have passed limit: the body is incomplete */
 };
 
 void commitlog_body_put(struct commitlog_body *b, unsigned table, const void *key,

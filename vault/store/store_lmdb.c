@@ -22,6 +22,8 @@
 #include "vault/log.h"
 
 #define CARRIED_MAX 8
+/* A batch whose record would pass this commits without one (commit_direct). */
+#define DIRECT_BYTES (128u << 10)
 /* Free space below which every write batch checkpoints first (tight()). */
 #define TIGHT_DISK_BYTES (64ull << 20)
 
@@ -506,6 +508,8 @@ lmdb_txn_begin(struct store *s, struct store_txn *parent, unsigned flags,
 	if (t->top) {
 		ls->body.len = 0;
 		ls->body.failed = 0;
+		ls->body.over = 0;
+		ls->body.limit = DIRECT_BYTES;
 	}
 	t->mark = t->write ? ls->body.len : 0;
 	*out = &t->base;
@@ -527,16 +531,44 @@ commit_result(struct lmdb_store *ls, int rc)
 	return result(rc);
 }
 
+/*
+ * A batch this large skips the log: LMDB commits and a checkpoint makes it
+ * durable (its flushes: the carried files, the data file, the log's new
+ * header). Writing its bytes twice (log, then data file) would cost more
+ * than the two flushes a log record saves; the pipelined preload's batches
+ * of hundreds of creates ran at 0.8x main's rate through the log
+ * (BENCHMARKS.md). Until the new header is durable the batch is not in any
+ * state a start recovers to, and it is not acknowledged before.
+ */
+static int
+commit_direct(struct lmdb_txn *t)
+{
+	struct lmdb_store *ls = t->ls;
+	int rc = mdb_txn_commit(t->txn);
+	ls->body.len = 0;
+	if (rc != 0)
+		return commit_result(ls, rc);
+	if (!ls->durable) {
+		ls->want_checkpoint = 1; /* not durable until one, as asked */
+		return 0;
+	}
+	if (checkpoint(ls, 0) != 0) {
+		/* Stored in LMDB, durable only if a later checkpoint succeeds. */
+		store_log_failure("a checkpoint after a large batch failed", 0);
+		return STORE_E_UNCERTAIN;
+	}
+	return 0;
+}
+
 /* A top-level batch with a log: the record first, then LMDB. */
 static int
 commit_logged(struct lmdb_txn *t)
 {
 	struct lmdb_store *ls = t->ls;
 	int rc, appended = 0;
-	if (ls->body.failed) {
-		mdb_txn_abort(t->txn);
-		return STORE_E_NOMEM;
-	}
+	/* Large, or incomplete for want of memory: no record needed. */
+	if (ls->body.over || ls->body.failed)
+		return commit_direct(t);
 	if (ls->body.len > 0) {
 		if ((rc = commitlog_append(ls->log, ls->body.p, ls->body.len, ls->durable)) != 0) {
 			store_log_failure("cannot write the commit log", errno);
