@@ -555,6 +555,40 @@ Test(diskfull, a_rotation_stalled_on_a_full_disk_goes_on_by_itself_when_space_re
 	FILE *f = fopen(flag, "w");
 	cr_assert_not_null(f);
 	fclose(f);
+	/* The data file keeps freed pages between the commit log's checkpoints
+	 * (store_lmdb.c: the pinned snapshot), which a rewrap could fit into:
+	 * fill them first, so that the step needs pages past the file's end. */
+	int docs = 0, more = 0;
+	static uint8_t doc[256 * 1024];
+	/* 256 KiB at a time first, then 8 KiB, then what small holes are left. */
+	for (size_t size = sizeof(doc); size >= 8192; size /= 32) {
+		for (;; docs++) {
+			cr_assert_lt(docs, 20000, "the data file never filled");
+			struct vault_record *r;
+			char *t = NULL;
+			memset(doc, docs & 0xff, size);
+			vault_record_new(&r);
+			vault_record_set(r, "last_name", "Filler");
+			vault_record_add_document(r, "fill.bin", "application/octet-stream", doc, size);
+			rc = vault_create(v, VAULT_PURPOSE_TRANSACTIONAL, r, &t);
+			vault_record_free(r);
+			if (rc != 0) {
+				cr_assert_eq(rc, VAULT_E_NO_SPACE, "%s", vault_last_message(v));
+				break;
+			}
+			vault_free(t);
+		}
+	}
+	for (;; more++) {
+		cr_assert_lt(more, 100000, "the data file never filled");
+		char *t = create(v, N + more, &rc);
+		if (rc != 0) {
+			cr_assert_eq(rc, VAULT_E_NO_SPACE, "%s", vault_last_message(v));
+			break;
+		}
+		free(t);
+	}
+	cr_log_info("%d documents and %d more creates filled the data file", docs, more);
 	uint32_t epoch = 0;
 	cr_assert_eq(vault_keys_rotate(v, "kek", &epoch), 0, "%s", vault_last_message(v));
 	struct vault_keys_status *ks = keys_status_until(v, is_stalled, 20);

@@ -22,6 +22,8 @@
 #include "vault/log.h"
 
 #define CARRIED_MAX 8
+/* New pages LMDB may take between checkpoints (4 MiB of 4 KiB pages). */
+#define GROWTH_PAGES 1024
 /* A batch whose record would pass this commits without one (commit_direct). */
 #define DIRECT_BYTES (128u << 10)
 /* Free space below which every write batch checkpoints first (tight()). */
@@ -46,6 +48,7 @@ struct lmdb_store {
 	size_t records;             /* since the last checkpoint */
 	int want_checkpoint;        /* the log is three quarters full */
 	long long last_checkpoint;  /* CLOCK_MONOTONIC ms */
+	size_t checkpoint_pgno;     /* LMDB's last page at the last checkpoint */
 	struct carried carried[CARRIED_MAX];
 	size_t ncarried;
 };
@@ -120,6 +123,14 @@ sval(struct store_val *out, const MDB_val *v)
 }
 
 static int checkpoint(struct lmdb_store *ls, int wipe);
+
+static size_t
+last_pgno(struct lmdb_store *ls)
+{
+	MDB_envinfo info;
+	return mdb_env_info(ls->env, &info) == 0 ? info.me_last_pgno : 0;
+}
+
 
 static long long
 now_ms(void)
@@ -220,6 +231,7 @@ checkpoint(struct lmdb_store *ls, int wipe)
 	ls->records = 0;
 	ls->want_checkpoint = 0;
 	ls->last_checkpoint = now_ms();
+	ls->checkpoint_pgno = last_pgno(ls);
 	carried_clear(ls);
 out:
 	if (pin != NULL)
@@ -444,6 +456,13 @@ fail_log:
 
 static int tight(struct lmdb_store *ls);
 
+static size_t
+pages_since_checkpoint(struct lmdb_store *ls)
+{
+	size_t now = last_pgno(ls);
+	return now > ls->checkpoint_pgno ? now - ls->checkpoint_pgno : 0;
+}
+
 /*
  * Before a write batch (no transaction open): checkpoint if the last
  * commit left the log three quarters full, or the store is nearly full.
@@ -590,8 +609,12 @@ commit_logged(struct lmdb_txn *t)
 	}
 	if (appended)
 		ls->records++;
-	/* The next batches need room: a checkpoint before the next batch. */
-	if (commitlog_used(ls->log) > commitlog_room(ls->log) / 4 * 3)
+	/* The next batches need room: a checkpoint before the next batch. So
+	 * too when LMDB took many new pages since the last one: the pinned
+	 * snapshot keeps it from reusing freed pages until the next checkpoint,
+	 * and the file would grow by every commit's copied pages meanwhile. */
+	if (commitlog_used(ls->log) > commitlog_room(ls->log) / 4 * 3 ||
+	    pages_since_checkpoint(ls) > GROWTH_PAGES)
 		ls->want_checkpoint = 1;
 	return 0;
 }
