@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <vault/vault.h>
 
+#include "common/clock.h"
 #include "backupfile.h"
 #include "common/tmpfile.h"
 #include "crypto/seal.h"
@@ -202,21 +203,13 @@ rotation_resume(struct server *srv)
 	return 0;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long long
 rotation_wait_ms(struct server *srv)
 {
 	struct rotation *rot = &srv->svc.rotation;
 	if (atomic_load(&rot->stalled_since) == 0)
 		return 0;
-	long long left = rot->retry_at_ms - mono_ms();
+	long long left = rot->retry_at_ms - clock_ms(CLOCK_MONOTONIC);
 	return left > 0 ? left : 0;
 }
 
@@ -257,7 +250,7 @@ stall(struct server *srv, uint32_t target, int code, time_t now)
 		rot->backoff_ms = rot->backoff_ms >= ROTATION_BACKOFF_MAX_MS / 2 ?
 		    ROTATION_BACKOFF_MAX_MS : rot->backoff_ms * 2;
 	}
-	rot->retry_at_ms = mono_ms() + rot->backoff_ms;
+	rot->retry_at_ms = clock_ms(CLOCK_MONOTONIC) + rot->backoff_ms;
 }
 
 static void
@@ -587,7 +580,7 @@ backup_before_retire(struct write_ctx *ctx, uint32_t epoch, const char **why)
 	char name[128], path[600], ts[32] = "0";
 	const char *detail = "out of memory";
 	uint64_t bytes = 0;
-	long long t0 = mono_ms();
+	long long t0 = clock_ms(CLOCK_MONOTONIC);
 	time_t now = time(NULL);
 	struct tm tm;
 	int rc = VAULT_E_NOMEM;
@@ -635,7 +628,7 @@ backup_before_retire(struct write_ctx *ctx, uint32_t epoch, const char **why)
 	snprintf(rot->retire_backup, sizeof(rot->retire_backup), "%s", name);
 	log_info("retire of epoch %u: backup %s taken and verified (%llu records, %llu bytes, "
 	    "%lld ms)", epoch, path, (unsigned long long)bi->records,
-	    (unsigned long long)bytes, mono_ms() - t0);
+	    (unsigned long long)bytes, clock_ms(CLOCK_MONOTONIC) - t0);
 	free(bi);
 	atomic_store(&rot->backup_checked, 0);
 	return 0;
@@ -903,7 +896,7 @@ rotation_tick(struct write_ctx *ctx)
 	check_backups(ctx);
 	if (rot->scheduled && atomic_load(&rot->target) == 0) {
 		/* A retire refused for its backup waits for its next try. */
-		if (rot->retire_retry_at_ms != 0 && mono_ms() < rot->retire_retry_at_ms)
+		if (rot->retire_retry_at_ms != 0 && clock_ms(CLOCK_MONOTONIC) < rot->retire_retry_at_ms)
 			return;
 		/* The scheduled rotation finished: retire every older epoch. */
 		const struct keyring *ring = ctx->keys->ring;
@@ -922,7 +915,7 @@ rotation_tick(struct write_ctx *ctx)
 				    RETIRE_BACKUP_RETRY_MIN_MS :
 				    rot->retire_backoff_ms >= RETIRE_BACKUP_RETRY_MAX_MS / 2 ?
 				    RETIRE_BACKUP_RETRY_MAX_MS : rot->retire_backoff_ms * 2;
-				rot->retire_retry_at_ms = mono_ms() + rot->retire_backoff_ms;
+				rot->retire_retry_at_ms = clock_ms(CLOCK_MONOTONIC) + rot->retire_backoff_ms;
 				return;
 			}
 			if (rc != 0)

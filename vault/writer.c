@@ -38,6 +38,7 @@
 
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/msg.h"
 #include "crypto/seal.h"
 #include "ops/op.h"
@@ -457,14 +458,6 @@ hold_wait(struct server *srv, struct writer *w, time_t now)
 	return due - (uint64_t)now > 3600 ? 3600 : (time_t)(due - (uint64_t)now);
 }
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 writer_idle(struct writer *w)
 {
@@ -607,7 +600,7 @@ writer_main(void *arg)
 			last_reader_check = ctx.now;
 		}
 		/* Checkpoint when idle: off every reply's path. */
-		long long now_ms = wall_ms();
+		long long now_ms = clock_ms(CLOCK_REALTIME);
 		if (n > 0 && checkpoint_due == 0 && store_carries(&srv->svc.store))
 			checkpoint_due = now_ms + 1000;
 		if (checkpoint_due != 0 && now_ms >= checkpoint_due && writer_idle(w)) {

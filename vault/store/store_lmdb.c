@@ -17,6 +17,7 @@
 
 #include <lmdb.h>
 
+#include "common/clock.h"
 #include "commitlog.h"
 #include "store_lmdb.h"
 #include "vault/log.h"
@@ -131,15 +132,6 @@ last_pgno(struct lmdb_store *ls)
 	return mdb_env_info(ls->env, &info) == 0 ? info.me_last_pgno : 0;
 }
 
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 carried_clear(struct lmdb_store *ls)
 {
@@ -230,7 +222,7 @@ checkpoint(struct lmdb_store *ls, int wipe)
 	pin = NULL;
 	ls->records = 0;
 	ls->want_checkpoint = 0;
-	ls->last_checkpoint = now_ms();
+	ls->last_checkpoint = clock_ms(CLOCK_MONOTONIC);
 	ls->checkpoint_pgno = last_pgno(ls);
 	carried_clear(ls);
 out:
@@ -477,7 +469,8 @@ checkpoint_if_due(struct lmdb_store *ls)
 	int near_full = tight(ls);
 	if (!ls->want_checkpoint && !near_full)
 		return;
-	if (ls->want_checkpoint && !near_full && now_ms() - ls->last_checkpoint < 1000)
+	if (ls->want_checkpoint && !near_full &&
+	    clock_ms(CLOCK_MONOTONIC) - ls->last_checkpoint < 1000)
 		(void)commitlog_grow(ls->log);
 	if (checkpoint(ls, 0) != 0)
 		store_log_failure("a commit log checkpoint failed; the log grows", 0);
