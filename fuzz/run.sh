@@ -27,7 +27,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 build=${BUILD_DIR:-$top/build-fuzz}
-all_harnesses=(audit config frame keyring normalize policy privacy record-codec request server share token)
+all_harnesses=(audit commitlog config frame keyring normalize policy privacy record-codec request server share token)
 
 usage() {
 	sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//' >&2
