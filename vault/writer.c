@@ -33,7 +33,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/statvfs.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -88,18 +87,6 @@ wipe_scratch(struct write_ctx *ctx)
 }
 
 /*
- * The error of a failed commit. (A short write of LMDB's, EIO, on a full
- * file system is turned into STORE_E_DISK_FULL by the store itself,
- * store_lmdb.c, where the errno is still known.)
- */
-static int
-commit_error(struct server *srv, int rc)
-{
-	(void)srv;
-	return store_error(rc);
-}
-
-/*
  * Apply one op in a nested transaction: if it fails at any point, even
  * after some of its writes, only its own changes are dropped and the rest
  * of the batch goes on.
@@ -138,7 +125,7 @@ apply_one(struct write_ctx *ctx, struct write_op *op)
 			    audit_refusal(ctx->svc->audit, 1));
 		if (rc == 0 && (rc = store_txn_commit(child)) != 0) {
 			log_warn("a write was not stored: %s", store_strerror(rc));
-			rc = op_fail(&err, commit_error(server_of(ctx->svc), rc), NULL, NULL);
+			rc = op_fail(&err, store_error(rc), NULL, NULL);
 			/* A store may report a write's failure only when its nested
 			 * batch commits (PostgreSQL's held-back puts): the entry
 			 * says what happened, not "ok". */
@@ -411,7 +398,7 @@ process(struct write_ctx *ctx, struct write_op **ops, size_t n)
 		log_warn("a batch of %zu writes was not stored: %s", n, store_strerror(rc));
 		if (rc != STORE_E_UNCERTAIN)
 			*ctx->next_id = first_id;
-		int code = commit_error(srv, rc);
+		int code = store_error(rc); /* a full disk: STORE_E_DISK_FULL (store_lmdb.c) */
 		/* A full disk (not map): the trail's reserve, if on the same file
 		 * system, makes room for the next batch (deletions need pages). */
 		if (code == VAULT_E_NO_SPACE && rc != STORE_E_FULL && rc != STORE_E_FULL &&
